@@ -1,0 +1,158 @@
+# agq - build, test, install.  See README.md.
+#
+#   make            build bin/ (the source-tree build: default spool is ./spool)
+#   make demo       run the main job on the in-tree spool
+#   make check      build with ASan+UBSan and run every test
+#   make install    PREFIX=/usr/local (default spool PREFIX/var/spool/agq)
+#
+# Missing libraries are installed with apt-get when run as root; otherwise the
+# build stops and prints the apt-get line to run.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SAN      ?=
+O        ?= build/default
+BINOUT   ?= bin
+
+TOP      := $(CURDIR)
+STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -D_GNU_SOURCE -Ilib
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+# Recursive (=) so pkg-config runs after `deps` has installed what is missing.
+DEPCFLAGS = $(shell pkg-config --cflags jansson)
+LIBS      = $(shell pkg-config --libs jansson) -linotifytools -lm
+ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
+LDFLAGS  += $(if $(SAN),$(SANFLAGS))
+
+PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
+            agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal
+LIBSRC   := util config task spool journal agent cli sched runner ctl
+LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
+HDR      := lib/agq.h
+UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+# paths.c: compiled-in locations.  Source-tree build by default.
+SRC_PATHS := -DAGQ_SPOOL_DIR='"$(TOP)/spool"' \
+             -DAGQ_CONF_FILE='"$(TOP)/etc/agq.conf"' \
+             -DAGQ_BIN_DIR='"$(TOP)/bin"' \
+             -DAGQ_LIBEXEC_DIR='"$(TOP)/libexec/agq"'
+INST_PATHS := -DAGQ_SPOOL_DIR='"$(PREFIX)/var/spool/agq"' \
+             -DAGQ_CONF_FILE='"$(PREFIX)/etc/agq/agq.conf"' \
+             -DAGQ_BIN_DIR='"$(PREFIX)/bin"' \
+             -DAGQ_LIBEXEC_DIR='"$(PREFIX)/libexec/agq"'
+PATHS    ?= $(SRC_PATHS)
+
+DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev
+DEB_TEST  := bats mandoc inotify-tools
+
+.PHONY: all deps deps-test progs demo check unit install clean lint-man torture
+all: deps
+	@$(MAKE) --no-print-directory progs
+
+progs: $(PROGS:%=$(BINOUT)/%)
+
+# ---- dependencies -----------------------------------------------------------
+deps:
+	@missing=""; \
+	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
+	command -v $(CC) >/dev/null || missing="$$missing build-essential"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make: missing build dependencies; run:"; \
+	    echo "  sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+deps-test: deps
+	@missing=""; \
+	command -v bats >/dev/null || missing="$$missing bats"; \
+	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
+	command -v inotifywait >/dev/null || missing="$$missing inotify-tools"; \
+	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make: missing test dependencies; run:"; \
+	    echo "  sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# ---- build ------------------------------------------------------------------
+$(O)/lib/%.o: lib/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(O)/lib/paths.o: lib/paths.c $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(PATHS) -c -o $@ $<
+
+$(O)/libagq.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/bin/%.o: bin/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o $(O)/libagq.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# agq-cancel, -hold, -release, -retry share one main (bin/agq-ctl.c).
+$(O)/bin/agq-cancel.o $(O)/bin/agq-hold.o $(O)/bin/agq-release.o \
+$(O)/bin/agq-retry.o: bin/agq-ctl.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -DAGQ_CTL_OP='"$(patsubst agq-%.o,%,$(@F))"' -c -o $@ $<
+
+$(O)/unit/%: tests/unit/%.c tests/unit/unit.h $(O)/lib/paths.o $(O)/libagq.a
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- the main job -----------------------------------------------------------
+demo: all
+	@./libexec/agq/agq-demo
+
+# ---- tests ------------------------------------------------------------------
+# The test build: ASan+UBSan binaries in build/san/bin, then every test.
+check: deps-test
+	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
+	    progs $(UNITS:%=build/san/unit/%)
+	@$(MAKE) --no-print-directory progs >/dev/null
+	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
+	    AGQ_TEST_UNITS="$(UNITS)" ./tests/run
+
+unit: deps-test
+	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
+	    $(UNITS:%=build/san/unit/%)
+	@for u in $(UNITS); do build/san/unit/$$u || exit 1; done
+
+lint-man:
+	@for m in man/*.[1-8]; do mandoc -Tlint -Werror $$m || exit 1; done
+
+# ---- install ----------------------------------------------------------------
+install: deps
+	@$(MAKE) --no-print-directory O=build/install BINOUT=build/install/bin \
+	    PATHS="$(INST_PATHS)" progs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/agq \
+	    $(DESTDIR)$(PREFIX)/etc/agq $(DESTDIR)$(PREFIX)/var/spool/agq
+	for s in 1 5 7 8; do install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; done
+	install -m 755 $(PROGS:%=build/install/bin/%) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 libexec/agq/* $(DESTDIR)$(PREFIX)/libexec/agq/
+	for m in man/*.[1-8]; do \
+	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+	[ -f $(DESTDIR)$(PREFIX)/etc/agq/agq.conf ] || \
+	  install -m 644 etc/agq.conf $(DESTDIR)$(PREFIX)/etc/agq/agq.conf
+
+clean:
+	rm -rf build $(PROGS:%=bin/%)
+.SECONDARY:

@@ -1,0 +1,87 @@
+/* agq-run - the agent runner (agq-run(8)); the work is in lib/runner.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "agq.h"
+
+static const char usage[] =
+"usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
+"               [--heartbeat S] [--once]\n"
+"Register agent NAME, heartbeat, and run the tasks leased to it.\n"
+"See agq-run(8).\n"
+"  -s, --spool DIR     spool directory (default: $AGQ_SPOOL or built-in)\n"
+"  -a, --agent NAME    the agent's name ([A-Za-z0-9._-]{1,64})\n"
+"  -c, --cap CAP       a capability this agent has (repeatable)\n"
+"  -n, --slots N       tasks run at once (default 1)\n"
+"      --heartbeat S   seconds between heartbeats (default 5)\n"
+"      --once          run what is leased now, then exit (for cron)\n"
+"SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM\n"
+"stops the running tasks and hands them back.  Exit: 0 ok, 75 an agent\n"
+"of that name is already running, 64 usage error.\n";
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "cap", required_argument, NULL, 'c' },
+		{ "slots", required_argument, NULL, 'n' },
+		{ "heartbeat", required_argument, NULL, 'H' },
+		{ "once", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL;
+	struct agq_run_opts o;
+	memset(&o, 0, sizeof o);
+	o.caps = json_array();
+	o.slots = 1;
+	o.heartbeat_s = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "s:a:c:n:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'a': o.agent = optarg; break;
+		case 'c':
+			if (!*optarg)
+				agq_die(EX_USAGE, "-c: empty capability");
+			json_array_append_new(o.caps, json_string(optarg));
+			break;
+		case 'n':
+			o.slots = (int)agq_cli_long("--slots", optarg, 1, 1024);
+			break;
+		case 'H':
+			o.heartbeat_s = agq_cli_seconds("--heartbeat", optarg);
+			if (o.heartbeat_s <= 0)
+				agq_die(EX_USAGE, "--heartbeat: must be more "
+				    "than 0");
+			break;
+		case 'o': o.once = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc || !o.agent) {
+		if (!o.agent)
+			agq_warn("--agent NAME is required");
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	if (!agq_agent_name_valid(o.agent))
+		agq_die(EX_USAGE, "--agent: '%s' must match [A-Za-z0-9._-]{1,64}",
+		    o.agent);
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	if (o.heartbeat_s < 0)
+		o.heartbeat_s = sp.conf.heartbeat_s;
+	int rc = agq_runner(&sp, &o);
+	json_decref(o.caps);
+	agq_spool_close(&sp);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* agq-sched - the scheduler (agq-sched(8)); the work is in lib/sched.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <sysexits.h>
+
+#include "agq.h"
+
+static const char usage[] =
+"usage: agq-sched [-s SPOOL] [--once] [--lease S] [-v]\n"
+"Accept inbox drops, promote due deferred tasks, reclaim the leases of dead\n"
+"agents, and assign queued tasks to agents.  One scheduler per spool.\n"
+"See agq-sched(8).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --once        do one pass and exit (for cron)\n"
+"      --lease S     an agent whose heartbeat is older than S seconds is\n"
+"                    dead and its tasks are reclaimed (default 15)\n"
+"  -v, --verbose     say what it does on standard error\n"
+"Exit: 0 ok, 75 another scheduler holds the spool, 78 bad configuration.\n";
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "lease", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL;
+	struct agq_sched_opts o = { 0, -1, 0 };
+	int c;
+	while ((c = getopt_long(argc, argv, "s:v", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'o': o.once = 1; break;
+		case 'l':
+			o.lease_s = agq_cli_seconds("--lease", optarg);
+			if (o.lease_s <= 0)
+				agq_die(EX_USAGE, "--lease: must be more than 0");
+			break;
+		case 'v': o.verbose = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	if (o.lease_s < 0)
+		o.lease_s = sp.conf.lease_s;
+	int rc = agq_sched(&sp, &o);
+	agq_spool_close(&sp);
+	return rc;
+}

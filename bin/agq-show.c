@@ -1,0 +1,2 @@
+#include "agq.h"
+int main(int c,char**v){(void)c;(void)v;return 0;}

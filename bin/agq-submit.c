@@ -1,0 +1,352 @@
+/* agq-submit - submit tasks to the spool (agq-submit(1)). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "agq.h"
+
+static const char usage[] =
+"usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"
+"                  [--max-attempts N] [--backoff S] [--timeout S]\n"
+"                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
+"                  [-C DIR] [--] CMD [ARG]...\n"
+"       agq-submit [options] < TASKS.json      (one object, or JSON lines)\n"
+"Submit a task and print its id once it is durable (file and directory\n"
+"fsynced).  See agq-submit(1) and agq-task(5).\n"
+"  -s, --spool DIR      spool directory (default: $AGQ_SPOOL or built-in)\n"
+"  -p, --priority LANE  urgent, high, normal (default) or low\n"
+"  -c, --cap CAP        a capability the agent must have (repeatable)\n"
+"      --id ID          task id ([A-Za-z0-9._-]{1,64}); default: generated\n"
+"      --title T        a title for listings\n"
+"      --max-attempts N attempts before dead/ (default 3)\n"
+"      --backoff S      retry backoff base in seconds (default 10)\n"
+"      --timeout S      kill the task after S seconds\n"
+"      --delay S        do not start before S seconds from now\n"
+"      --not-before T   do not start before T (RFC 3339 or epoch seconds)\n"
+"  -e, --env NAME=VAL   set an environment variable (repeatable)\n"
+"  -C, --cwd DIR        working directory (default: the current one)\n"
+"  -q, --quiet          do not print ids\n"
+"With no CMD, tasks are read from standard input; options fill in the\n"
+"fields a task does not set.  Exit: 0 ok (also when an id existed\n"
+"already), 65 invalid input (other lines are still submitted), 75\n"
+"temporary failure (e.g. disk full), 64 usage error.\n";
+
+struct opts {
+	json_t *defaults;       /* fields from the command line */
+	int quiet;
+};
+
+static int
+bad_input(const char *where, const char *err)
+{
+	agq_warn("%s: %s", where, err);
+	return EX_DATAERR;
+}
+
+static void
+apply_defaults(json_t *t, const json_t *d)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)d, k, v)
+		if (!json_object_get(t, k))
+			json_object_set(t, k, v);
+}
+
+/* Deliver one valid task.  Returns 0 ok/duplicate, else an exit code. */
+static int
+submit_one(struct agq_spool *sp, json_t *t, int sync, const char *source,
+           json_t *pending)
+{
+	int where = -1;
+	int r = agq_deliver(sp, t, sync, &where);
+	const char *id = agq_task_id(t);
+	if (r < 0) {
+		int e = errno;
+		char *p = agq_spool_path(sp, "queue");
+		agq_syserr("cannot deliver task", p);
+		free(p);
+		return agq_exit_code(e);
+	}
+	if (r == 1) {
+		agq_warn("%s: already submitted (in %s/); not enqueued again",
+		    id, agq_state_name(where));
+	} else {
+		agq_journal_w(sp, "submit", id, json_pack("{s:s, s:s, s:s}",
+		    "state", agq_state_name(where), "lane",
+		    agq_lane_name(agq_task_lane(t)), "source", source));
+	}
+	json_array_append_new(pending, json_string(id));
+	return 0;
+}
+
+/* Make the delivered batch durable, then acknowledge it. */
+static int
+flush(struct agq_spool *sp, json_t *pending, int quiet)
+{
+	if (json_array_size(pending) == 0)
+		return 0;
+	int fd = open(sp->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0) {
+		agq_syserr("cannot sync the spool", sp->root);
+		if (fd >= 0)
+			close(fd);
+		return agq_exit_code(errno);
+	}
+	close(fd);
+	size_t i;
+	json_t *v;
+	if (!quiet) {
+		json_array_foreach(pending, i, v)
+			printf("%s\n", json_string_value(v));
+		if (fflush(stdout) == EOF) {
+			agq_syserr("cannot write", "standard output");
+			return EX_IOERR;
+		}
+	}
+	json_array_clear(pending);
+	return 0;
+}
+
+static int
+from_stdin(struct agq_spool *sp, struct opts *o)
+{
+	size_t len;
+	char *buf = agq_read_fd(0, (size_t)1 << 34, &len);
+	int rc = 0;
+	if (!buf) {
+		agq_syserr("cannot read", "standard input");
+		return EX_IOERR;
+	}
+	json_t *pending = json_array();
+	char err[600];
+	/* One JSON object (possibly over many lines)? */
+	json_t *one = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(one)) {
+		apply_defaults(one, o->defaults);
+		if (agq_task_validate(one, err, sizeof err) < 0) {
+			rc = bad_input("standard input", err);
+		} else {
+			agq_task_normalize(one, agq_now_us());
+			rc = submit_one(sp, one, 1, "stdin", pending);
+			if (!rc && !o->quiet)
+				printf("%s\n", json_string_value(
+				    json_array_get(pending, 0)));
+		}
+		json_decref(one);
+		json_decref(pending);
+		free(buf);
+		return rc;
+	}
+	json_decref(one);
+	/* JSON lines: one task per line; durable in groups. */
+	char *p = buf, *end = buf + len;
+	int lineno = 0, bad = 0, nonblank = 0;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		lineno++;
+		char *line = p;
+		p += n + (nl ? 1 : 0);
+		size_t k = 0;
+		while (k < n && (line[k] == ' ' || line[k] == '\t' ||
+		    line[k] == '\r'))
+			k++;
+		if (k == n)
+			continue;
+		nonblank++;
+		char where[64];
+		snprintf(where, sizeof where, "standard input line %d", lineno);
+		json_t *t = agq_task_parse(line, n, err, sizeof err);
+		if (t) {
+			apply_defaults(t, o->defaults);
+			if (agq_task_validate(t, err, sizeof err) < 0) {
+				json_decref(t);
+				t = NULL;
+			}
+		}
+		if (!t) {
+			bad = bad_input(where, err);
+			continue;
+		}
+		agq_task_normalize(t, agq_now_us());
+		int r = submit_one(sp, t, 0, "stdin", pending);
+		json_decref(t);
+		if (r) {
+			rc = r;
+			break;
+		}
+		if (json_array_size(pending) >= 4096 &&
+		    (r = flush(sp, pending, o->quiet)) != 0) {
+			rc = r;
+			break;
+		}
+	}
+	if (!rc)
+		rc = flush(sp, pending, o->quiet);
+	if (!rc && nonblank == 0)
+		rc = bad_input("standard input", "no task (empty input)");
+	json_decref(pending);
+	free(buf);
+	return rc ? rc : bad;
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "cap", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "max-attempts", required_argument, NULL, 'M' },
+		{ "backoff", required_argument, NULL, 'B' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ "not-before", required_argument, NULL, 'N' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "cwd", required_argument, NULL, 'C' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { json_object(), 0 };
+	const char *spool = NULL;
+	json_t *caps = NULL, *env = NULL;
+	int c, have_delay = 0;
+	while ((c = getopt_long(argc, argv, "+s:p:c:e:C:q", longopts, NULL))
+	    != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'p':
+			if (agq_lane_parse(optarg) < 0)
+				agq_die(EX_USAGE, "-p: unknown lane '%s' (urgent, "
+				    "high, normal, low)", optarg);
+			json_object_set_new(o.defaults, "priority",
+			    json_string(optarg));
+			break;
+		case 'c':
+			if (!*optarg)
+				agq_die(EX_USAGE, "-c: empty capability");
+			if (!caps)
+				caps = json_array();
+			json_array_append_new(caps, json_string(optarg));
+			break;
+		case 'I':
+			if (!agq_id_valid(optarg))
+				agq_die(EX_USAGE, "--id: '%s' must match "
+				    "[A-Za-z0-9._-]{1,64}", optarg);
+			json_object_set_new(o.defaults, "id", json_string(optarg));
+			break;
+		case 'T':
+			json_object_set_new(o.defaults, "title",
+			    json_string(optarg));
+			break;
+		case 'M':
+			json_object_set_new(o.defaults, "max_attempts",
+			    json_integer(agq_cli_long("--max-attempts", optarg,
+			    1, 1000)));
+			break;
+		case 'B':
+			json_object_set_new(o.defaults, "backoff",
+			    json_real(agq_cli_seconds("--backoff", optarg)));
+			break;
+		case 't': {
+			double s = agq_cli_seconds("--timeout", optarg);
+			if (s <= 0)
+				agq_die(EX_USAGE, "--timeout: must be more than 0");
+			json_object_set_new(o.defaults, "timeout", json_real(s));
+			break;
+		}
+		case 'D': {
+			if (have_delay++)
+				agq_die(EX_USAGE, "--delay and --not-before "
+				    "exclude each other");
+			double s = agq_cli_seconds("--delay", optarg);
+			char ts[32];
+			json_object_set_new(o.defaults, "not_before", json_string(
+			    agq_fmt_time(agq_now_us() + (int64_t)(s * 1e6), ts)));
+			break;
+		}
+		case 'N': {
+			if (have_delay++)
+				agq_die(EX_USAGE, "--delay and --not-before "
+				    "exclude each other");
+			int64_t us;
+			char ts[32];
+			if (agq_parse_time(optarg, &us) < 0)
+				agq_die(EX_USAGE, "--not-before: not an RFC 3339 "
+				    "time or epoch seconds: '%s'", optarg);
+			json_object_set_new(o.defaults, "not_before",
+			    json_string(agq_fmt_time(us, ts)));
+			break;
+		}
+		case 'e': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				agq_die(EX_USAGE, "-e: expected NAME=VALUE: '%s'",
+				    optarg);
+			if (!env)
+				env = json_object();
+			*eq = '\0';
+			json_object_set_new(env, optarg, json_string(eq + 1));
+			break;
+		}
+		case 'C':
+			json_object_set_new(o.defaults, "cwd", json_string(optarg));
+			break;
+		case 'q': o.quiet = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (caps)
+		json_object_set_new(o.defaults, "requires", caps);
+	if (env)
+		json_object_set_new(o.defaults, "env", env);
+	if (!json_object_get(o.defaults, "cwd")) {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof cwd))
+			json_object_set_new(o.defaults, "cwd", json_string(cwd));
+	}
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	int rc;
+	if (optind < argc) {
+		json_t *t = json_deep_copy(o.defaults);
+		json_t *cmd = json_array();
+		for (int i = optind; i < argc; i++)
+			json_array_append_new(cmd, json_string(argv[i]));
+		json_object_set_new(t, "cmd", cmd);
+		char err[600];
+		if (agq_task_validate(t, err, sizeof err) < 0) {
+			rc = bad_input("command line", err);
+		} else {
+			json_t *pending = json_array();
+			agq_task_normalize(t, agq_now_us());
+			rc = submit_one(&sp, t, 1, "argv", pending);
+			if (!rc && !o.quiet) {
+				printf("%s\n", agq_task_id(t));
+				if (fflush(stdout) == EOF)
+					rc = EX_IOERR;
+			}
+			json_decref(pending);
+		}
+		json_decref(t);
+	} else {
+		rc = from_stdin(&sp, &o);
+	}
+	json_decref(o.defaults);
+	agq_spool_close(&sp);
+	return rc;
+}

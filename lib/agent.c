@@ -1,0 +1,95 @@
+/* agent.c - agent registrations: agents/NAME.json (agq-spool(5)). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agq.h"
+
+int
+agq_agent_name_valid(const char *name)
+{
+	return agq_id_valid(name);
+}
+
+json_t *
+agq_agent_read(const struct agq_spool *sp, const char *name)
+{
+	if (!agq_agent_name_valid(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	char *p = agq_spool_path(sp, "agents/%s.json", name);
+	size_t len;
+	char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
+	free(p);
+	if (!buf)
+		return NULL;
+	json_t *a = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(a)) {
+		json_decref(a);
+		errno = EBADMSG;
+		return NULL;
+	}
+	return a;
+}
+
+int
+agq_agent_write(const struct agq_spool *sp, json_t *agent)
+{
+	const char *name = json_string_value(json_object_get(agent, "name"));
+	if (!name || !agq_agent_name_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *p = agq_spool_path(sp, "agents/%s.json", name);
+	char *s = json_dumps(agent, JSON_INDENT(2));
+	if (!s) {
+		free(p);
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t n = strlen(s);
+	char *buf = agq_xasprintf("%s\n", s);
+	free(s);
+	int r = agq_write_atomic(sp->tmp, p, buf, n + 1, 0, 0);
+	int e = errno;
+	free(buf);
+	free(p);
+	errno = e;
+	return r;
+}
+
+int
+agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s)
+{
+	const char *st = json_string_value(json_object_get(agent, "state"));
+	if (st && !strcmp(st, "down"))
+		return 0;
+	int64_t hb = agq_task_time(agent, "heartbeat", -1);
+	if (hb < 0)
+		return 0;
+	return now_us - hb < (int64_t)(lease_s * 1e6);
+}
+
+int
+agq_agent_load(const struct agq_spool *sp, const char *name)
+{
+	char *p = agq_spool_path(sp, "active/%s", name);
+	DIR *d = opendir(p);
+	free(p);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] != '.' && l > 5 &&
+		    !strcmp(de->d_name + l - 5, ".json"))
+			n++;
+	}
+	closedir(d);
+	return n;
+}

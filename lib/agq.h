@@ -1,0 +1,397 @@
+/*
+ * agq.h - libagq, the shared code of every agq program.
+ *
+ * One flat header, grouped by the file that defines each function (the
+ * mblaze layout).  The spool protocol itself is written down once, in
+ * agq-spool(5); the comments here say how each function keeps it.
+ *
+ * Conventions used throughout:
+ *   - Times are int64_t microseconds since the Unix epoch ("_us") unless a
+ *     name says seconds ("_s").  Text times are RFC 3339 UTC with
+ *     microseconds, e.g. 2026-11-21T23:44:27.123456Z.
+ *   - Functions returning int return 0 on success and -1 on failure with
+ *     errno set, unless their comment says otherwise.  They print nothing;
+ *     the caller reports (agq_syserr) and picks the exit code.
+ *   - Returned char * and json_t * are owned by the caller (free(3) /
+ *     json_decref) unless the comment says "borrowed".
+ */
+#ifndef AGQ_H
+#define AGQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#define AGQ_VERSION "0.1.0"
+
+/* ---- util.c: messages, memory, files, time, names ---------------------- */
+
+/* Program name used in messages ("agq-submit").  Set once from argv[0]. */
+extern const char *agq_prog;
+void agq_setprog(const char *argv0);
+
+/* Print "agq-PROG: MSG\n" on stderr (printf-style). */
+void agq_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "agq-PROG: WHAT: strerror(errno) (PATH)\n" on stderr, the project's
+ * error format; PATH may be NULL.  errno is preserved. */
+void agq_syserr(const char *what, const char *path);
+
+/* agq_warn, then exit(code).  code is a sysexits.h value. */
+_Noreturn void agq_die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* sysexits code for a failed system call's errno: ENOSPC/EDQUOT/EAGAIN/
+ * EINTR/EWOULDBLOCK -> EX_TEMPFAIL (75, try again), EACCES/EPERM ->
+ * EX_NOPERM, ENOENT -> EX_NOINPUT, anything else -> EX_IOERR. */
+int agq_exit_code(int err);
+
+/* malloc/strdup/asprintf that exit with EX_OSERR on out-of-memory. */
+void *agq_xmalloc(size_t n);
+char *agq_xstrdup(const char *s);
+char *agq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* mkdir -p with MODE (e.g. 0755) for each missing component.  An existing
+ * directory is success; an existing non-directory is ENOTDIR. */
+int agq_mkdirs(const char *path, mode_t mode);
+
+/* fsync(2) the directory PATH, making the entries created or renamed in it
+ * durable (fsync of a file does not cover its directory entry: fsync(2)). */
+int agq_fsync_dir(const char *path);
+
+/* Read a whole regular file, at most MAX bytes.  Opens with O_NOFOLLOW and
+ * checks fstat(2): a symlink gives ELOOP, a non-regular file EINVAL (never
+ * opened for read if it is a FIFO: O_NONBLOCK), a larger file EFBIG.
+ * Returns a NUL-terminated malloc'd buffer and its length in *LEN, or NULL.
+ * If FD_OUT is not NULL the descriptor is left open and stored there. */
+char *agq_read_file(const char *path, size_t max, size_t *len, int *fd_out);
+
+/* Read all of FD (a file opened by the caller) from offset 0, at most MAX
+ * bytes (EFBIG past it).  NUL-terminated, malloc'd; NULL with errno. */
+char *agq_read_fd(int fd, size_t max, size_t *len);
+
+/* Write LEN bytes of BUF to FD, retrying short writes and EINTR. */
+int agq_write_all(int fd, const void *buf, size_t len);
+
+/* Maildir delivery of BUF into DST: create a unique file in TMPDIR (mode
+ * 0644 modulo umask, O_EXCL), write it, fsync(2) it when SYNC, close it,
+ * rename(2) it to DST, and when SYNC also fsync DST's directory.  The
+ * maildir rule (cr.yp.to/proto/maildir.html): a reader sees either nothing
+ * or the whole file.  On failure the tmp file is removed; DST is untouched.
+ * When NOREPLACE, an existing DST is not replaced: EEXIST (link(2) then
+ * unlink(2) of the tmp name instead of rename). */
+int agq_write_atomic(const char *tmpdir, const char *dst, const char *buf,
+                     size_t len, int sync, int noreplace);
+
+/* Current time in microseconds since the epoch (CLOCK_REALTIME). */
+int64_t agq_now_us(void);
+/* Monotonic clock in microseconds (CLOCK_MONOTONIC), for intervals. */
+int64_t agq_mono_us(void);
+
+/* Format US as RFC 3339 UTC with microseconds into BUF (>= 32 bytes):
+ * "2026-11-21T23:44:27.123456Z".  Returns BUF. */
+char *agq_fmt_time(int64_t us, char *buf);
+
+/* Parse S as an RFC 3339 date-time (RFC 3339 section 5.6: "T" or space,
+ * optional fraction, "Z" or +hh:mm/-hh:mm) or as epoch seconds (digits,
+ * optional fraction).  Parsing uses strptime(3) and timegm(3).  Stores
+ * microseconds in *US and returns 0, or returns -1 (EINVAL). */
+int agq_parse_time(const char *s, int64_t *us);
+
+/* Parse a duration in seconds: "90", "1.5", or with a unit suffix s/m/h/d
+ * ("10m").  Stores microseconds in *US; -1/EINVAL on bad input. */
+int agq_parse_duration(const char *s, int64_t *us);
+
+/* A maildir unique name (time.Mmicro.Ppid.Qcounter.host, with '/' and ':'
+ * in the host name escaped as the maildir spec says) into BUF of SIZE. */
+void agq_unique_name(char *buf, size_t size);
+
+/* A new task id into BUF (>= 65 bytes): "YYYYMMDD-HHMMSS.uuuuuu-NNNNNN-
+ * HHHHHHHH-PID": UTC time, a per-process counter, a hash of the host name
+ * and the pid.  Ids from one host sort in submission order; host hash and
+ * pid keep ids of different hosts and processes apart. */
+void agq_gen_id(char *buf);
+
+/* 1 if S is a valid task id: [A-Za-z0-9._-]{1,64}, not "." or "..", not
+ * starting with '.' (maildir readers skip dot names); else 0. */
+int agq_id_valid(const char *s);
+
+/* Host name (gethostname(2)), borrowed static storage. */
+const char *agq_hostname(void);
+
+/* Random 64-bit value from getrandom(2), falling back to time^pid. */
+uint64_t agq_random(void);
+
+/* ---- config.c: etc/agq.conf ------------------------------------------- */
+
+/* The settings of etc/agq.conf (documented there and in agq(7)).  Times in
+ * seconds.  Command-line options override them. */
+struct agq_conf {
+	char *spool;            /* spool directory, NULL = compiled default */
+	double lease_s;         /* heartbeat age after which an agent is dead */
+	double heartbeat_s;     /* how often agq-run heartbeats */
+	double assign_timeout_s;/* leased but not started: reclaim after */
+	double kill_grace_s;    /* SIGTERM to SIGKILL on timeout */
+	double rescan_s;        /* agq-sched full rescan period */
+	size_t max_task_bytes;  /* larger inbox drops are quarantined */
+	int64_t backoff_cap_s;  /* retry backoff ceiling */
+};
+
+/* Fill CONF with built-in defaults, then read the file PATH (or, when PATH
+ * is NULL, $AGQ_CONF, else the compiled-in etc/agq.conf; a missing default
+ * file is not an error).  Format: "key = value" lines, '#' comments, blank
+ * lines.  Returns 0, or -1 after printing "agq-PROG: FILE:LINE: ..." for an
+ * unreadable file or a bad line (exit EX_CONFIG). */
+int agq_conf_load(struct agq_conf *conf, const char *path);
+
+/* Compiled-in paths (paths.c, built differently for the source tree and
+ * for `make install`): default spool, etc/agq.conf, bin and libexec dirs.
+ * Borrowed static strings. */
+extern const char agq_default_spool[];
+extern const char agq_default_conf[];
+extern const char agq_bindir[];
+extern const char agq_libexecdir[];
+
+/* ---- task.c: the task model (agq-task(5)) ------------------------------ */
+
+enum agq_lane { AGQ_URGENT, AGQ_HIGH, AGQ_NORMAL, AGQ_LOW, AGQ_NLANES };
+
+/* Lane name <-> number.  agq_lane_parse returns -1 for an unknown name. */
+const char *agq_lane_name(int lane);
+int agq_lane_parse(const char *s);
+
+/* Validate task T (a JSON object as submitted) against agq-task(5).  On the
+ * first problem writes "field NAME: what is wrong" into ERR (SIZE bytes)
+ * and returns -1; returns 0 when valid.  Unknown fields are allowed. */
+int agq_task_validate(const json_t *t, char *err, size_t size);
+
+/* Parse BUF (LEN bytes, not necessarily NUL-terminated) as one task: JSON
+ * object (jansson, rejecting duplicate keys and NUL in strings), then
+ * agq_task_validate.  Returns a new reference or NULL with ERR filled. */
+json_t *agq_task_parse(const char *buf, size_t len, char *err, size_t size);
+
+/* Fill agq's fields in a valid task T, keeping what is there: id (new
+ * agq_gen_id when absent), priority "normal", max_attempts 3, backoff 10,
+ * submitted_at (NOW_US), attempts [], generation 0.  not_before given as
+ * epoch seconds or any RFC 3339 form is rewritten as RFC 3339 UTC. */
+void agq_task_normalize(json_t *t, int64_t now_us);
+
+/* Accessors on a validated, normalized task (borrowed strings). */
+const char *agq_task_id(const json_t *t);
+int agq_task_lane(const json_t *t);
+int64_t agq_task_int(const json_t *t, const char *key, int64_t dflt);
+/* A time field (RFC 3339 string or epoch number) in microseconds, or DFLT
+ * when absent or unparsable. */
+int64_t agq_task_time(const json_t *t, const char *key, int64_t dflt);
+/* Set KEY to US formatted as RFC 3339. */
+void agq_task_set_time(json_t *t, const char *key, int64_t us);
+
+/* Retry delay after attempt number ATTEMPT (1-based) of T, in microseconds:
+ * backoff * 2^(ATTEMPT-1) seconds, capped at CAP_S, then "equal jitter":
+ * a uniform value in [delay/2, delay].  backoff 0 gives 0. */
+int64_t agq_backoff_us(const json_t *t, int attempt, int64_t cap_s);
+
+/* 1 if every capability in T's "requires" is in CAPS (a JSON array of
+ * strings, may be NULL = none). */
+int agq_caps_match(const json_t *t, const json_t *caps);
+
+/* Serialize T for a task file: indented JSON, sorted keys preserved in
+ * insertion order, trailing newline.  malloc'd; *LEN gets the length. */
+char *agq_task_dump(const json_t *t, size_t *len);
+
+/* ---- spool.c: the spool protocol (agq-spool(5)) ------------------------ */
+
+enum agq_state {
+	AGQ_ST_NONE = -1,
+	AGQ_ST_QUEUE, AGQ_ST_DEFER, AGQ_ST_HOLD, AGQ_ST_ACTIVE,
+	AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_NSTATES
+};
+
+struct agq_spool {
+	char *root;             /* absolute or as given, no trailing '/' */
+	char *tmp;              /* ROOT/tmp */
+	struct agq_conf conf;
+};
+
+/* Where one task file is: state, lane (queue only), agent (active only). */
+struct agq_loc {
+	int state;
+	int lane;
+	char agent[65];
+	char path[4096];
+};
+
+/* A task held under its per-task lock (see agq_task_lock). */
+struct agq_locked {
+	int fd;                 /* the locked task file */
+	struct agq_loc loc;
+	json_t *task;           /* its parsed contents */
+	char id[65];
+};
+
+const char *agq_state_name(int state);
+int agq_state_parse(const char *s);
+
+/* Resolve the spool directory (ARG, else $AGQ_SPOOL, else conf "spool",
+ * else the compiled-in default), load the configuration, and create every
+ * missing spool directory (agq-spool(5)).  Returns 0 or -1 after printing
+ * what failed; the caller exits with agq_exit_code(errno). */
+int agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf);
+void agq_spool_close(struct agq_spool *sp);
+
+/* malloc'd "ROOT/REL" path, REL printf-style. */
+char *agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Path of the task file of ID in STATE (LANE for queue, AGENT for active)
+ * into BUF of SIZE. */
+void agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc,
+                  const char *id);
+
+/* Find ID in the state directories (queue lanes, defer, hold, active/AGENT,
+ * done, dead).  Fills LOC and returns 0, or returns -1 with ENOENT.
+ * Without a lock the answer can be stale by the time it is used. */
+int agq_task_find(const struct agq_spool *sp, const char *id,
+                  struct agq_loc *loc);
+
+/* Take the per-task lock of ID: open its file, flock(2) it exclusively,
+ * and check that the path still names the locked inode (retrying if the
+ * task moved meanwhile).  Every program that changes a task (moves it or
+ * rewrites it) holds this lock for the whole change, so a move and the
+ * rewrite that follows it are never interleaved with another change.
+ * HINT, if not NULL, is tried first.  Fills L (including the parsed task)
+ * and returns 0; -1 with ENOENT if the task does not exist, EBADMSG if it
+ * does not parse (the caller quarantines it). */
+int agq_task_lock(const struct agq_spool *sp, const char *id,
+                  const struct agq_loc *hint, struct agq_locked *l);
+void agq_task_unlock(struct agq_locked *l);
+
+/* Move a locked task to STATE (LANE or AGENT where they apply) with one
+ * rename(2), creating active/AGENT/ when needed.  The destination must not
+ * exist (EEXIST).  Updates L->loc. */
+int agq_task_move(const struct agq_spool *sp, struct agq_locked *l,
+                  int state, int lane, const char *agent);
+
+/* Replace a locked task's file with L->task: written in tmp/, fsynced,
+ * renamed over the file.  The lock stays held. */
+int agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l);
+
+/* Move, then rewrite: the one way a task changes state.  Sets "reason"
+ * to REASON when not NULL.  Journals nothing. */
+int agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
+                        int state, int lane, const char *agent,
+                        const char *reason);
+
+/* Quarantine the file at SRC: rename it to corrupt/NAME (NAME made unique
+ * if taken) and write corrupt/NAME.why with WHY and a newline.  The file is
+ * moved, never deleted.  Returns 0 or -1. */
+int agq_quarantine(const struct agq_spool *sp, const char *src,
+                   const char *name, const char *why);
+
+/* Spool-wide locks: flock(2) on ROOT/.NAME.lock ("sched", "submit").
+ * BLOCK waits; otherwise EWOULDBLOCK when held.  Returns the fd or -1. */
+int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
+
+/* Deliver a new task T (normalized) into its first state: defer/ when
+ * not_before is in the future, else queue/LANE.  Under the submit lock it
+ * checks that the id exists nowhere (returns 1, nothing written, *WHERE
+ * set to the state it is in) and links the fsynced tmp file in.  When SYNC
+ * the directory is fsynced before returning, so the task survives a power
+ * cut.  Returns 0 delivered, 1 duplicate, -1 error (errno). */
+int agq_deliver(const struct agq_spool *sp, json_t *t, int sync,
+                int *where);
+
+/* rename(2) FROM to TO, failing with EEXIST instead of replacing TO
+ * (renameat2 RENAME_NOREPLACE; link+unlink where unsupported). */
+int agq_rename_noreplace(const char *from, const char *to);
+
+/* Call FN(name, ARG) for each entry of directory DIR that does not start
+ * with '.', in readdir order.  Stops early and returns FN's value when it
+ * is non-zero.  -1 with errno if DIR cannot be read. */
+int agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
+                 void *arg);
+
+/* Read and parse the task file PATH without locking it (a reader sees a
+ * whole old or a whole new file: writers rename complete files in).
+ * NULL with errno (EBADMSG: not a JSON object). */
+json_t *agq_task_read(const char *path);
+
+/* Call FN(LOC, ID, ARG) for each task file ID.json in the state
+ * directories (queue lanes in lane order, defer, hold, active/AGENT,
+ * done, dead), or only in STATE when STATE >= 0.  Stops when FN returns
+ * non-zero and returns that value; 0 when all were visited, -1 with errno
+ * when a directory cannot be read. */
+int agq_each_task(const struct agq_spool *sp, int state,
+                  int (*fn)(const struct agq_loc *loc, const char *id,
+                  void *arg), void *arg);
+
+/* ---- journal.c: the journal (agq-journal(5)) --------------------------- */
+
+/* Append event EV about task ID (may be NULL) to the journal, with the
+ * fields of EXTRA (a JSON object, stolen; may be NULL), "ts" (now, RFC
+ * 3339), "ev", "id", "pid" and "host".  One line, one write(2) to a file
+ * opened O_APPEND, so concurrent writers never interleave.  Returns 0 or
+ * -1 (the caller warns; a journal failure never stops a state change). */
+int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
+                json_t *extra);
+
+/* Like agq_journal, printing a warning on failure. */
+void agq_journal_w(const struct agq_spool *sp, const char *ev,
+                   const char *id, json_t *extra);
+
+/* ---- agent.c: agent registrations (agents/NAME.json) ------------------- */
+
+/* Read agents/NAME.json; NULL with errno (ENOENT when not registered,
+ * EBADMSG when unparsable). */
+json_t *agq_agent_read(const struct agq_spool *sp, const char *name);
+
+/* Write agents/NAME.json atomically (tmp + rename; not fsynced: a lost
+ * heartbeat is harmless, the next one replaces it). */
+int agq_agent_write(const struct agq_spool *sp, json_t *agent);
+
+/* 1 if AGENT's "heartbeat" is younger than LEASE_S at NOW_US and its state
+ * is not "down". */
+int agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s);
+
+/* Number of task files in active/NAME/ (-1 on error other than ENOENT). */
+int agq_agent_load(const struct agq_spool *sp, const char *name);
+
+/* 1 if NAME is valid for an agent (same rule as a task id). */
+int agq_agent_name_valid(const char *name);
+
+/* ---- sched.c / runner.c / ctl.c: the programs' engines ----------------- */
+
+struct agq_sched_opts { int once; double lease_s; int verbose; };
+/* Run the scheduler on SP (agq-sched(8)).  Returns an exit status. */
+int agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o);
+
+struct agq_run_opts {
+	const char *agent;
+	json_t *caps;           /* array of strings, borrowed */
+	int slots;
+	double heartbeat_s;
+	int once;
+};
+/* Run agent O->agent on SP (agq-run(8)).  Returns an exit status. */
+int agq_runner(struct agq_spool *sp, const struct agq_run_opts *o);
+
+/* The operator commands' shared main: OP is "cancel", "hold", "release"
+ * or "retry" (agq-cancel(1)).  Returns an exit status. */
+int agq_ctl_main(int argc, char **argv, const char *op);
+
+/* ---- cli.c: option parsing shared by the programs ---------------------- */
+
+/* If ARGV has "--help" or "-h" anywhere before "--", print USAGE (a
+ * complete usage text) on stdout and exit 0.  "--version" prints the
+ * version and exits 0. */
+void agq_cli_help(int argc, char **argv, const char *usage);
+
+/* Parse a non-negative number of seconds (agq_parse_duration) for option
+ * OPT or exit EX_USAGE with a message naming it. */
+double agq_cli_seconds(const char *opt, const char *val);
+/* Parse a positive integer for option OPT or exit EX_USAGE. */
+long agq_cli_long(const char *opt, const char *val, long min, long max);
+
+#endif

@@ -1,0 +1,817 @@
+/*
+ * runner.c - the agent runner (agq-run(8)).
+ *
+ * An agent NAME registers agents/NAME.json, heartbeats it, and runs the
+ * tasks the scheduler leases to it by moving them into active/NAME/.
+ *
+ * Each task runs under a shepherd: a forked copy of the runner that starts
+ * the task in a process group of its own, enforces its timeout (SIGTERM,
+ * then SIGKILL after kill_grace), and reports the wait status on a pipe.
+ * The shepherd has PR_SET_PDEATHSIG set, so when the runner dies (even by
+ * SIGKILL) the shepherd kills the task's whole process group: a task that
+ * the scheduler reclaims is never still running somewhere.  The task itself
+ * has PR_SET_PDEATHSIG too, for the case of a killed shepherd.
+ *
+ * Completion is fenced twice: the task must still be in active/NAME/ (the
+ * scheduler's reclaim moves it away, so the rename fails with ENOENT) and
+ * its generation must still be the one this run started with; otherwise
+ * the result is refused and a `stale` event journaled.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <inotifytools/inotifytools.h>
+#include <inotifytools/inotify.h>
+
+#include "agq.h"
+
+extern char **environ;
+
+struct shep_result {
+	int status;             /* wait(2) status of the task */
+	int timed_out;          /* killed for its timeout */
+	int stopped;            /* killed because the runner asked */
+};
+
+struct job {
+	char id[65];
+	json_int_t gen;
+	pid_t shepherd;
+	int rfd;                /* result pipe, read end */
+	int64_t started_us;
+	int stop_sent;
+	int handback;           /* hand back to the queue when it ends */
+};
+
+struct runner {
+	struct agq_spool *sp;
+	const struct agq_run_opts *o;
+	struct job *jobs;
+	int njobs;
+	int draining;
+	int64_t started_us;
+	json_t *once_ids;       /* --once: the leases present at start */
+};
+
+static volatile sig_atomic_t got_term, got_chld;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else
+		got_term++;
+}
+
+/* ---- registration ------------------------------------------------------- */
+
+static void
+heartbeat(struct runner *R, const char *state)
+{
+	json_t *running = json_array();
+	for (int i = 0; i < R->njobs; i++)
+		json_array_append_new(running, json_string(R->jobs[i].id));
+	if (!state)
+		state = R->draining ? "draining" : R->njobs ? "busy" : "idle";
+	char t1[32], t2[32];
+	json_t *a = json_pack("{s:s, s:s, s:i, s:O, s:i, s:s, s:s, s:s, s:o, "
+	    "s:s}",
+	    "name", R->o->agent, "host", agq_hostname(), "pid", (int)getpid(),
+	    "capabilities", R->o->caps, "slots", R->o->slots,
+	    "state", state,
+	    "heartbeat", agq_fmt_time(agq_now_us(), t1),
+	    "started_at", agq_fmt_time(R->started_us, t2),
+	    "running", running,
+	    "version", AGQ_VERSION);
+	json_object_set_new(a, "heartbeat_s", json_real(R->o->heartbeat_s));
+	if (agq_agent_write(R->sp, a) < 0) {
+		char *p = agq_spool_path(R->sp, "agents/%s.json", R->o->agent);
+		agq_syserr("cannot write agent file", p);
+		free(p);
+	}
+	json_decref(a);
+}
+
+/* ---- starting a task ---------------------------------------------------- */
+
+static int
+attempts_counted(const json_t *t)
+{
+	size_t i, n = 0;
+	json_t *a;
+	json_array_foreach(json_object_get(t, "attempts"), i, a)
+		if (!json_is_true(json_object_get(a, "handed_back")))
+			n++;
+	return (int)n;
+}
+
+static json_t *
+last_attempt(json_t *t)
+{
+	json_t *att = json_object_get(t, "attempts");
+	size_t n = json_array_size(att);
+	return n ? json_array_get(att, n - 1) : NULL;
+}
+
+static int
+open_out(const char *dir, const char *name)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0)
+		agq_syserr("cannot open output file", p);
+	return fd;
+}
+
+/* The task process: own process group, env, cwd, stdio, exec. */
+static _Noreturn void
+exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
+          int ofd, int efd, const char *agent, json_int_t gen, int attempt)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int nfd = open("/dev/null", O_RDONLY);
+	if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+		_exit(126);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)json_object_get(t, "env"), k, v)
+		setenv(k, json_string_value(v), 1);
+	char buf[64];
+	setenv("AGQ_TASK_ID", agq_task_id(t), 1);
+	setenv("AGQ_SPOOL", sp->root, 1);
+	setenv("AGQ_AGENT", agent, 1);
+	snprintf(buf, sizeof buf, "%lld", (long long)gen);
+	setenv("AGQ_GENERATION", buf, 1);
+	snprintf(buf, sizeof buf, "%d", attempt);
+	setenv("AGQ_ATTEMPT", buf, 1);
+	setenv("AGQ_OUT", outdir, 1);
+	const char *cwd = json_string_value(json_object_get(t, "cwd"));
+	if (!cwd)
+		cwd = outdir;
+	if (chdir(cwd) < 0) {
+		dprintf(2, "agq-run: cannot change directory: %s (%s)\n",
+		    strerror(errno), cwd);
+		_exit(126);
+	}
+	json_t *cmd = json_object_get(t, "cmd");
+	if (json_is_string(cmd)) {
+		execl("/bin/sh", "sh", "-c", json_string_value(cmd), (char *)NULL);
+		dprintf(2, "agq-run: cannot run /bin/sh: %s\n", strerror(errno));
+		_exit(127);
+	}
+	size_t n = json_array_size(cmd);
+	char **argv = calloc(n + 1, sizeof *argv);
+	if (!argv)
+		_exit(126);
+	for (size_t i = 0; i < n; i++)
+		argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+	execvp(argv[0], argv);
+	dprintf(2, "agq-run: cannot run: %s (%s)\n", strerror(errno), argv[0]);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The shepherd: runs in a fork of the runner, never returns. */
+static _Noreturn void
+shepherd(struct agq_spool *sp, const json_t *t, const char *outdir, int ofd,
+         int efd, int wfd, pid_t runner, const char *agent, json_int_t gen,
+         int attempt)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGHUP);
+	if (getppid() != runner)
+		_exit(1);
+	inotifytools_cleanup();
+	pid_t pid = fork();
+	if (pid < 0) {
+		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(errno));
+		struct shep_result r = { 126 << 8, 0, 0 };
+		(void)!write(wfd, &r, sizeof r);
+		_exit(0);
+	}
+	if (pid == 0)
+		exec_task(sp, t, outdir, ofd, efd, agent, gen, attempt);
+	setpgid(pid, pid);
+	close(ofd);
+	close(efd);
+	struct shep_result r = { 0, 0, 0 };
+	double timeout = 0;
+	json_t *tv = json_object_get(t, "timeout");
+	if (json_is_number(tv))
+		timeout = json_number_value(tv);
+	int64_t now = agq_mono_us();
+	int64_t deadline = timeout > 0 ? now + (int64_t)(timeout * 1e6) : 0;
+	int64_t kill_at = 0;
+	int64_t grace = (int64_t)(sp->conf.kill_grace_s * 1e6);
+	for (;;) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid) {
+			r.status = st;
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			r.status = 126 << 8;
+			break;
+		}
+		now = agq_mono_us();
+		int64_t until = 0;
+		if (deadline && !r.timed_out)
+			until = deadline;
+		if (kill_at && (!until || kill_at < until))
+			until = kill_at;
+		struct timespec ts, *tsp = NULL;
+		if (until) {
+			int64_t d = until - now;
+			if (d < 0)
+				d = 0;
+			ts.tv_sec = d / 1000000;
+			ts.tv_nsec = (d % 1000000) * 1000;
+			tsp = &ts;
+		}
+		int sig = sigtimedwait(&set, NULL, tsp);
+		now = agq_mono_us();
+		if (sig == SIGHUP) {            /* the runner died */
+			kill(-pid, SIGKILL);
+			r.stopped = 1;
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			if (!r.stopped) {
+				r.stopped = 1;
+				kill(-pid, SIGTERM);
+				kill_at = now + grace;
+			}
+		} else if (sig < 0 && errno == EAGAIN) {
+			if (deadline && !r.timed_out && now >= deadline) {
+				r.timed_out = 1;
+				kill(-pid, SIGTERM);
+				kill_at = now + grace;
+			} else if (kill_at && now >= kill_at) {
+				kill(-pid, SIGKILL);
+				kill_at = 0;
+			}
+		}
+	}
+	/* Whatever the task left running in its group ends with it. */
+	kill(-pid, SIGKILL);
+	(void)!write(wfd, &r, sizeof r);
+	_exit(0);
+}
+
+static int
+job_find(struct runner *R, const char *id)
+{
+	for (int i = 0; i < R->njobs; i++)
+		if (!strcmp(R->jobs[i].id, id))
+			return i;
+	return -1;
+}
+
+static void finish(struct runner *R, struct job *j, const struct shep_result *res);
+
+static void
+start(struct runner *R, const char *id)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", me);
+	struct agq_locked l;
+	if (agq_task_lock(sp, id, &hint, &l) < 0) {
+		if (errno == EBADMSG) {
+			char *p = agq_spool_path(sp, "active/%s/%s.json", me, id);
+			char name[80];
+			snprintf(name, sizeof name, "%s.json", id);
+			if (agq_quarantine(sp, p, name, "leased task file is "
+			    "not a JSON object") == 0)
+				agq_journal_w(sp, "reject", id, json_pack(
+				    "{s:s, s:s}", "file", p, "reason",
+				    "leased task file is not a JSON object"));
+			free(p);
+		}
+		return;
+	}
+	json_t *t = l.task;
+	const char *owner = json_string_value(json_object_get(t, "agent"));
+	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me) ||
+	    !owner || strcmp(owner, me))
+		goto out;
+	char err[512];
+	if (agq_task_validate(t, err, sizeof err) < 0) {
+		char name[80];
+		snprintf(name, sizeof name, "%s.json", id);
+		if (agq_quarantine(sp, l.loc.path, name, err) == 0)
+			agq_journal_w(sp, "reject", id, json_pack("{s:s, s:s}",
+			    "file", l.loc.path, "reason", err));
+		goto out;
+	}
+	json_int_t gen = agq_task_int(t, "generation", 0);
+	int64_t now = agq_now_us();
+	json_t *att = json_object_get(t, "attempts");
+	if (!json_is_array(att)) {
+		att = json_array();
+		json_object_set_new(t, "attempts", att);
+	}
+	/* A lease of ours that was started by an earlier run of this agent:
+	 * that run died (its shepherd killed the task); close the attempt. */
+	json_t *last = last_attempt(t);
+	if (last && !json_object_get(last, "finished") &&
+	    agq_task_int(last, "generation", -1) == gen) {
+		agq_task_set_time(last, "finished", now);
+		json_object_set_new(last, "error", json_string("interrupted: "
+		    "the agent restarted"));
+		agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", me, "gen", gen, "error", "interrupted: the agent "
+		    "restarted"));
+		int max = (int)agq_task_int(t, "max_attempts", 3);
+		if (attempts_counted(t) >= max) {
+			char reason[200];
+			snprintf(reason, sizeof reason, "interrupted; out of "
+			    "attempts (%d of %d)", attempts_counted(t), max);
+			if (agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL,
+			    reason) == 0)
+				agq_journal_w(sp, "dead", id, json_pack(
+				    "{s:s, s:I, s:s}", "agent", me, "gen", gen,
+				    "reason", reason));
+			goto out;
+		}
+	}
+	int attempt = (int)json_array_size(att) + 1;
+	char t1[32];
+	json_array_append_new(att, json_pack("{s:s, s:s, s:I, s:s}",
+	    "agent", me, "host", agq_hostname(), "generation", gen,
+	    "started", agq_fmt_time(now, t1)));
+	json_object_set_new(t, "reason", json_string("running"));
+	if (agq_task_rewrite(sp, &l) < 0) {
+		agq_syserr("cannot record the start", l.loc.path);
+		goto out;
+	}
+	char *outdir = agq_spool_path(sp, "out/%s", id);
+	struct stat st;
+	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
+		agq_syserr("cannot create output directory", outdir);
+		free(outdir);
+		goto out;
+	}
+	if (lstat(outdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		agq_syserr("output directory is not a directory", outdir);
+		free(outdir);
+		goto out;
+	}
+	int ofd = open_out(outdir, "stdout");
+	int efd = open_out(outdir, "stderr");
+	int pfd[2] = { -1, -1 };
+	if (ofd < 0 || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
+			agq_syserr("cannot create a pipe", NULL);
+		if (ofd >= 0) close(ofd);
+		if (efd >= 0) close(efd);
+		free(outdir);
+		goto out;
+	}
+	agq_journal_w(sp, "start", id, json_pack("{s:s, s:I, s:i}", "agent", me,
+	    "gen", gen, "attempt", attempt));
+	fflush(NULL);
+	pid_t runner = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		agq_syserr("cannot fork", NULL);
+		close(ofd); close(efd); close(pfd[0]); close(pfd[1]);
+		free(outdir);
+		goto out;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		close(l.fd);
+		shepherd(sp, t, outdir, ofd, efd, pfd[1], runner, me, gen,
+		    attempt);
+	}
+	close(ofd);
+	close(efd);
+	close(pfd[1]);
+	free(outdir);
+	struct job *j = &R->jobs[R->njobs++];
+	memset(j, 0, sizeof *j);
+	snprintf(j->id, sizeof j->id, "%s", id);
+	j->gen = gen;
+	j->shepherd = pid;
+	j->rfd = pfd[0];
+	j->started_us = now;
+out:
+	agq_task_unlock(&l);
+}
+
+/* ---- finishing a task --------------------------------------------------- */
+
+static void
+write_result(struct runner *R, const char *id, json_t *res)
+{
+	char *p = agq_spool_path(R->sp, "out/%s/result.json", id);
+	char *s = json_dumps(res, JSON_INDENT(2));
+	if (s) {
+		char *buf = agq_xasprintf("%s\n", s);
+		if (agq_write_atomic(R->sp->tmp, p, buf, strlen(buf), 0, 0) < 0)
+			agq_syserr("cannot write result", p);
+		free(buf);
+		free(s);
+	}
+	free(p);
+}
+
+static void
+finish(struct runner *R, struct job *j, const struct shep_result *res)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	const char *id = j->id;
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", me);
+	struct agq_locked l;
+	int64_t now = agq_now_us();
+	json_int_t dur = (now - j->started_us) / 1000;
+	int st = res->status;
+	int exited = WIFEXITED(st), code = exited ? WEXITSTATUS(st) : -1;
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+
+	const char *stale = NULL;
+	if (agq_task_lock(sp, id, &hint, &l) < 0)
+		stale = "the task is gone";
+	else if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me))
+		stale = "the task is no longer leased to this agent";
+	else if (agq_task_int(l.task, "generation", 0) != j->gen)
+		stale = "the generation changed (the lease was reclaimed)";
+	if (stale) {
+		agq_journal_w(sp, "stale", id, json_pack("{s:s, s:I, s:s, s:i}",
+		    "agent", me, "gen", j->gen, "reason", stale,
+		    "exit", code));
+		if (l.task)
+			agq_task_unlock(&l);
+		return;
+	}
+	json_t *t = l.task;
+	json_t *last = last_attempt(t);
+	char t1[32];
+	if (last) {
+		json_object_set_new(last, "finished",
+		    json_string(agq_fmt_time(now, t1)));
+		json_object_set_new(last, "duration_ms", json_integer(dur));
+		if (exited)
+			json_object_set_new(last, "exit", json_integer(code));
+		if (sig)
+			json_object_set_new(last, "signal", json_integer(sig));
+		if (res->timed_out)
+			json_object_set_new(last, "timed_out", json_true());
+		if (j->handback)
+			json_object_set_new(last, "handed_back", json_true());
+	}
+	char what[128];
+	if (res->timed_out)
+		snprintf(what, sizeof what, "timed out after %g s",
+		    json_number_value(json_object_get(t, "timeout")));
+	else if (sig)
+		snprintf(what, sizeof what, "killed by signal %d (%s)", sig,
+		    strsignal(sig));
+	else
+		snprintf(what, sizeof what, "exit %d", code);
+	agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:i, s:i, s:b, "
+	    "s:I}", "agent", me, "gen", j->gen, "exit", code, "signal", sig,
+	    "timed_out", res->timed_out, "duration_ms", dur));
+
+	int ok = exited && code == 0 && !res->timed_out;
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = attempts_counted(t);
+	char reason[400];
+	const char *status;
+	int rc;
+	json_object_set_new(t, "agent", json_null());
+	if (j->handback) {
+		status = "handed_back";
+		snprintf(reason, sizeof reason, "handed back by %s (stopping); "
+		    "%s", me, what);
+		json_object_set_new(t, "generation", json_integer(j->gen + 1));
+		rc = agq_task_transition(sp, &l, AGQ_ST_QUEUE,
+		    agq_task_lane(t), NULL, reason);
+		if (rc == 0)
+			agq_journal_w(sp, "handback", id, json_pack("{s:s, s:I, "
+			    "s:s}", "agent", me, "gen", j->gen + 1, "reason",
+			    reason));
+	} else if (ok) {
+		status = "done";
+		snprintf(reason, sizeof reason, "exit 0 on %s", me);
+		rc = agq_task_transition(sp, &l, AGQ_ST_DONE, -1, NULL, reason);
+		if (rc == 0)
+			agq_journal_w(sp, "done", id, json_pack("{s:s, s:I, "
+			    "s:s}", "agent", me, "gen", j->gen, "reason",
+			    reason));
+	} else if (used < max) {
+		status = "retry";
+		int64_t delay = agq_backoff_us(t, used, sp->conf.backoff_cap_s);
+		int64_t at = now + delay;
+		char t2[32];
+		agq_fmt_time(at, t2);
+		agq_task_set_time(t, "next_attempt_at", at);
+		snprintf(reason, sizeof reason, "%s; attempt %d of %d failed, "
+		    "next at %s (backoff %.1f s)", what, used, max, t2,
+		    (double)delay / 1e6);
+		rc = agq_task_transition(sp, &l, AGQ_ST_DEFER, -1, NULL, reason);
+		if (rc == 0)
+			agq_journal_w(sp, "retry", id, json_pack("{s:s, s:I, "
+			    "s:s, s:s}", "agent", me, "gen", j->gen,
+			    "next_attempt_at", t2, "reason", reason));
+	} else {
+		status = "dead";
+		snprintf(reason, sizeof reason, "%s; out of attempts (%d of %d)",
+		    what, used, max);
+		rc = agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL, reason);
+		if (rc == 0)
+			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
+			    "s:s}", "agent", me, "gen", j->gen, "reason",
+			    reason));
+	}
+	if (rc < 0)
+		agq_syserr("cannot record the result", l.loc.path);
+	char t3[32];
+	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s}",
+	    "id", id, "status", status, "agent", me, "generation", j->gen,
+	    "attempt", (int)json_array_size(json_object_get(t, "attempts")),
+	    "duration_ms", dur,
+	    "started", agq_fmt_time(j->started_us, t1),
+	    "finished", agq_fmt_time(now, t3), "reason", reason);
+	if (exited)
+		json_object_set_new(r, "exit", json_integer(code));
+	if (sig)
+		json_object_set_new(r, "signal", json_integer(sig));
+	json_object_set_new(r, "timed_out", json_boolean(res->timed_out));
+	write_result(R, id, r);
+	json_decref(r);
+	agq_task_unlock(&l);
+}
+
+static void
+reap(struct runner *R)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (int i = 0; i < R->njobs; i++) {
+			struct job *j = &R->jobs[i];
+			if (j->shepherd != pid)
+				continue;
+			struct shep_result res;
+			ssize_t n = read(j->rfd, &res, sizeof res);
+			if (n != (ssize_t)sizeof res) {
+				/* the shepherd died without a word */
+				memset(&res, 0, sizeof res);
+				res.status = st;
+			}
+			close(j->rfd);
+			finish(R, j, &res);
+			R->jobs[i] = R->jobs[--R->njobs];
+			break;
+		}
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+struct lease_scan { struct runner *R; int collect; };
+
+static int
+lease_each(const char *name, void *arg)
+{
+	struct lease_scan *ls = arg;
+	struct runner *R = ls->R;
+	size_t n = strlen(name);
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	char id[65];
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	if (!agq_id_valid(id) || job_find(R, id) >= 0)
+		return 0;
+	if (ls->collect) {
+		json_array_append_new(R->once_ids, json_string(id));
+		return 0;
+	}
+	size_t once_at = 0;
+	if (R->once_ids) {
+		size_t i;
+		json_t *v;
+		int found = 0;
+		json_array_foreach(R->once_ids, i, v)
+			if (!strcmp(json_string_value(v), id)) {
+				found = 1;
+				once_at = i;
+			}
+		if (!found)
+			return 0;
+	}
+	if (R->draining) {
+		/* Hand back a lease we will not start. */
+		struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+		snprintf(hint.agent, sizeof hint.agent, "%s", R->o->agent);
+		struct agq_locked l;
+		if (agq_task_lock(R->sp, id, &hint, &l) < 0)
+			return 0;
+		if (l.loc.state == AGQ_ST_ACTIVE &&
+		    !strcmp(l.loc.agent, R->o->agent)) {
+			json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
+			json_object_set_new(l.task, "generation",
+			    json_integer(gen));
+			json_object_set_new(l.task, "agent", json_null());
+			if (agq_task_transition(R->sp, &l, AGQ_ST_QUEUE,
+			    agq_task_lane(l.task), NULL, "handed back: agent "
+			    "stopping before it started") == 0)
+				agq_journal_w(R->sp, "handback", id, json_pack(
+				    "{s:s, s:I, s:s}", "agent", R->o->agent,
+				    "gen", gen, "reason", "agent stopping"));
+		}
+		agq_task_unlock(&l);
+		return 0;
+	}
+	if (R->njobs >= R->o->slots)
+		return 1;
+	start(R, id);
+	if (R->once_ids)
+		json_array_remove(R->once_ids, once_at);
+	return 0;
+}
+
+static void
+scan_leases(struct runner *R, int collect)
+{
+	struct lease_scan ls = { R, collect };
+	char *d = agq_spool_path(R->sp, "active/%s", R->o->agent);
+	if (agq_dir_each(d, lease_each, &ls) < 0 && errno != ENOENT)
+		agq_syserr("cannot read directory", d);
+	free(d);
+}
+
+/* Stop the jobs whose task was moved away (cancelled or reclaimed). */
+static void
+check_gone(struct runner *R)
+{
+	for (int i = 0; i < R->njobs; i++) {
+		struct job *j = &R->jobs[i];
+		if (j->stop_sent)
+			continue;
+		char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent,
+		    j->id);
+		struct stat st;
+		if (lstat(p, &st) < 0 && errno == ENOENT) {
+			kill(j->shepherd, SIGTERM);
+			j->stop_sent = 1;
+		}
+		free(p);
+	}
+}
+
+int
+agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
+{
+	struct runner R;
+	memset(&R, 0, sizeof R);
+	R.sp = sp;
+	R.o = o;
+	R.started_us = agq_now_us();
+	R.jobs = calloc((size_t)o->slots, sizeof *R.jobs);
+	if (!R.jobs)
+		agq_die(EX_OSERR, "out of memory");
+
+	char lockname[80];
+	snprintf(lockname, sizeof lockname, "agent-%s", o->agent);
+	int lock = agq_spool_flock(sp, lockname, 0);
+	if (lock < 0) {
+		if (errno == EWOULDBLOCK)
+			agq_warn("agent %s is already running on this spool "
+			    "(%s/.%s.lock)", o->agent, sp->root, lockname);
+		else
+			agq_syserr("cannot lock", sp->root);
+		free(R.jobs);
+		return EX_TEMPFAIL;
+	}
+	char *adir = agq_spool_path(sp, "active/%s", o->agent);
+	if (mkdir(adir, 0755) < 0 && errno != EEXIST) {
+		agq_syserr("cannot create directory", adir);
+		free(adir);
+		free(R.jobs);
+		close(lock);
+		return agq_exit_code(errno);
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!inotifytools_initialize() ||
+	    !inotifytools_watch_file(adir, IN_MOVED_TO | IN_CREATE |
+	    IN_MOVED_FROM | IN_DELETE)) {
+		errno = inotifytools_error();
+		agq_syserr("cannot watch directory", adir);
+		free(adir);
+		free(R.jobs);
+		close(lock);
+		return EX_OSERR;
+	}
+	free(adir);
+
+	json_t *prev = agq_agent_read(sp, o->agent);
+	const char *pst = prev ? json_string_value(json_object_get(prev,
+	    "state")) : NULL;
+	int was_alive = prev && agq_agent_alive(prev, agq_now_us(),
+	    sp->conf.lease_s);
+	json_decref(prev);
+	heartbeat(&R, NULL);
+	if (!o->once || !was_alive || (pst && !strcmp(pst, "offline")))
+		agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, "
+		    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
+		    o->slots, "mode", o->once ? "once" : "daemon"));
+	if (o->once) {
+		R.once_ids = json_array();
+		scan_leases(&R, 1);
+	}
+	int64_t last_hb = agq_mono_us();
+	int stop_requested = 0;
+	for (;;) {
+		got_chld = 0;
+		reap(&R);
+		if (got_term && !R.draining) {
+			R.draining = 1;
+			heartbeat(&R, NULL);
+		}
+		if (got_term > 1 && !stop_requested) {
+			stop_requested = 1;
+			for (int i = 0; i < R.njobs; i++) {
+				R.jobs[i].handback = 1;
+				kill(R.jobs[i].shepherd, SIGTERM);
+				R.jobs[i].stop_sent = 1;
+			}
+		}
+		scan_leases(&R, 0);
+		check_gone(&R);
+		int64_t mono = agq_mono_us();
+		if (mono - last_hb >= (int64_t)(o->heartbeat_s * 1e6)) {
+			heartbeat(&R, NULL);
+			last_hb = mono;
+		}
+		if (R.njobs == 0) {
+			if (R.draining)
+				break;
+			/* --once: done when every lease from the start has
+			 * been run (or could not be) */
+			if (o->once && json_array_size(R.once_ids) == 0)
+				break;
+		}
+		if (got_chld)
+			continue;
+		/* One event (or a signal, or a second) per turn: in this
+		 * libinotifytools a timeout of 0 blocks, so there is no
+		 * non-blocking drain; each wake-up rescans active/NAME/. */
+		(void)inotifytools_next_event(1);
+	}
+	if (o->once) {
+		heartbeat(&R, "idle");
+	} else {
+		heartbeat(&R, "down");
+		agq_journal_w(sp, "agent_down", NULL, json_pack("{s:s, s:s}",
+		    "agent", o->agent, "reason", got_term ? "stopped by signal" :
+		    "stopped"));
+	}
+	inotifytools_cleanup();
+	json_decref(R.once_ids);
+	free(R.jobs);
+	close(lock);
+	return 0;
+}

@@ -1,0 +1,1038 @@
+/*
+ * sched.c - the scheduler (agq-sched(8)).
+ *
+ * One scheduler per spool (flock on .sched.lock).  It keeps an index of the
+ * queued tasks in memory (per lane, ordered by submitted_at then id) and a
+ * map of the deferred ones, fed by inotify events (libinotifytools) on
+ * inbox/, queue/LANE/, defer/, agents/, done/ and dead/.  Events are only
+ * hints: the index is rebuilt from the directories at start, after an
+ * IN_Q_OVERFLOW, on SIGHUP and every `rescan` seconds, and every action is
+ * checked against the file system under the task's lock (a stale index
+ * entry just fails its rename with ENOENT and is dropped).
+ *
+ * A pass does, in order: accept inbox drops (quarantining bad ones),
+ * promote due deferred tasks, reclaim the leases of dead agents and of
+ * tasks leased but not started in time, and assign queued tasks to alive
+ * agents with free slots (strict lane order, FIFO within a lane, least
+ * recently assigned agent first, every required capability present).
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <inotifytools/inotifytools.h>
+#include <inotifytools/inotify.h>
+
+#include "agq.h"
+
+struct qent {
+	char id[65];
+	int64_t key;            /* submitted_at, microseconds */
+	json_int_t seq;         /* alive while S->member[id] == seq */
+	json_t *requires;       /* array, owned */
+};
+
+struct lane {
+	struct qent **v;
+	size_t n, cap, dead;
+	int unsorted;
+};
+
+struct agent {
+	char name[65];
+	json_t *caps;           /* borrowed from doc */
+	json_t *doc;
+	int free;
+	int64_t last;           /* last assignment (sequence) */
+};
+
+struct sched {
+	struct agq_spool *sp;
+	const struct agq_sched_opts *o;
+	struct lane lanes[AGQ_NLANES];
+	json_t *member;         /* id -> seq of its live index entry */
+	json_int_t seq;
+	json_t *last_assigned;  /* agent name -> assignment counter */
+	json_int_t assign_counter;
+	json_t *agent_state;    /* agent name -> "up"/"down" as journaled */
+	int inbox_dirty, defer_dirty, agents_dirty, rescan;
+	int new_work;           /* tasks were added to the index */
+	int slots_dirty;        /* an agent may have a free slot */
+	int have_free;          /* the last assignment left a free slot */
+	int64_t next_defer_us;  /* earliest known due time in defer/ */
+};
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static void
+say(struct sched *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+say(struct sched *S, const char *fmt, ...)
+{
+	if (!S->o->verbose)
+		return;
+	va_list ap;
+	char buf[1024];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	agq_warn("%s", buf);
+}
+
+/* ---- the queue index ---------------------------------------------------- */
+
+static void
+qent_free(struct qent *e)
+{
+	json_decref(e->requires);
+	free(e);
+}
+
+static int
+qent_alive(struct sched *S, const struct qent *e)
+{
+	json_t *v = json_object_get(S->member, e->id);
+	return v && json_integer_value(v) == e->seq;
+}
+
+static void
+index_drop(struct sched *S, const char *id)
+{
+	json_object_del(S->member, id);
+}
+
+static void
+index_add(struct sched *S, int lane, const char *id, int64_t key,
+          json_t *requires)
+{
+	struct lane *L = &S->lanes[lane];
+	struct qent *e = agq_xmalloc(sizeof *e);
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->key = key;
+	e->seq = ++S->seq;
+	e->requires = requires ? json_incref(requires) : json_array();
+	json_object_set_new(S->member, id, json_integer(e->seq));
+	if (L->n == L->cap) {
+		L->cap = L->cap ? L->cap * 2 : 256;
+		struct qent **nv = realloc(L->v, L->cap * sizeof *nv);
+		if (!nv)
+			agq_die(EX_OSERR, "out of memory");
+		L->v = nv;
+	}
+	if (L->n > 0) {
+		const struct qent *p = L->v[L->n - 1];
+		if (p->key > key || (p->key == key && strcmp(p->id, id) > 0))
+			L->unsorted = 1;
+	}
+	L->v[L->n++] = e;
+	S->new_work = 1;
+}
+
+static int
+qent_cmp(const void *a, const void *b)
+{
+	const struct qent *x = *(struct qent *const *)a;
+	const struct qent *y = *(struct qent *const *)b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Drop dead entries and sort a lane when needed. */
+static void
+lane_tidy(struct sched *S, struct lane *L)
+{
+	size_t dead = 0;
+	for (size_t i = 0; i < L->n; i++)
+		if (!qent_alive(S, L->v[i]))
+			dead++;
+	if (dead * 4 > L->n || dead > 4096) {
+		size_t j = 0;
+		for (size_t i = 0; i < L->n; i++) {
+			if (qent_alive(S, L->v[i]))
+				L->v[j++] = L->v[i];
+			else
+				qent_free(L->v[i]);
+		}
+		L->n = j;
+	}
+	if (L->unsorted) {
+		qsort(L->v, L->n, sizeof *L->v, qent_cmp);
+		L->unsorted = 0;
+	}
+}
+
+/* Strip ".json" from NAME into ID; 0 if NAME is not ID.json. */
+static int
+id_of(const char *name, char *id)
+{
+	size_t n = strlen(name);
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	return agq_id_valid(id);
+}
+
+/* Quarantine a file found in a state directory that is not a valid task. */
+static void
+quarantine_state_file(struct sched *S, const char *path, const char *name,
+                      const char *why)
+{
+	if (agq_quarantine(S->sp, path, name, why) < 0) {
+		agq_syserr("cannot quarantine", path);
+		return;
+	}
+	agq_warn("quarantined %s: %s", path, why);
+	agq_journal_w(S->sp, "reject", NULL, json_pack("{s:s, s:s}", "file",
+	    path, "reason", why));
+}
+
+/* Read queue/LANE/NAME into the index, unless it is there already. */
+static void
+index_file(struct sched *S, int lane, const char *name)
+{
+	char id[65];
+	if (!id_of(name, id))
+		return;
+	if (json_object_get(S->member, id))
+		return;
+	char *path = agq_spool_path(S->sp, "queue/%s/%s", agq_lane_name(lane),
+	    name);
+	size_t len;
+	char *buf = agq_read_file(path, S->sp->conf.max_task_bytes * 4, &len, NULL);
+	if (!buf) {
+		if (errno != ENOENT) {
+			char why[256];
+			snprintf(why, sizeof why, "unreadable task file: %s",
+			    strerror(errno));
+			quarantine_state_file(S, path, name, why);
+		}
+		free(path);
+		return;
+	}
+	char err[512];
+	json_t *t = agq_task_parse(buf, len, err, sizeof err);
+	free(buf);
+	if (!t) {
+		quarantine_state_file(S, path, name, err);
+		free(path);
+		return;
+	}
+	free(path);
+	index_add(S, lane, id, agq_task_time(t, "submitted_at", 0),
+	    json_object_get(t, "requires"));
+	json_decref(t);
+}
+
+struct lane_scan { struct sched *S; int lane; };
+
+static int
+scan_one(const char *name, void *arg)
+{
+	struct lane_scan *ls = arg;
+	index_file(ls->S, ls->lane, name);
+	return 0;
+}
+
+static void
+index_rescan(struct sched *S)
+{
+	/* Forget everything, then read the lanes again. */
+	json_object_clear(S->member);
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		struct lane_scan ls = { S, l };
+		char *d = agq_spool_path(S->sp, "queue/%s", agq_lane_name(l));
+		if (agq_dir_each(d, scan_one, &ls) < 0)
+			agq_syserr("cannot read directory", d);
+		free(d);
+		lane_tidy(S, &S->lanes[l]);
+	}
+	S->inbox_dirty = S->defer_dirty = S->agents_dirty = 1;
+}
+
+/* ---- inbox -------------------------------------------------------------- */
+
+static int
+accept_one(const char *name, void *arg)
+{
+	struct sched *S = arg;
+	struct agq_spool *sp = S->sp;
+	char *path = agq_spool_path(sp, "inbox/%s", name);
+	char why[600];
+	struct stat st;
+	json_t *t = NULL;
+	char *buf = NULL;
+	size_t len;
+	why[0] = '\0';
+
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			goto out;
+		if (errno == ELOOP)
+			snprintf(why, sizeof why, "not a regular file: a "
+			    "symbolic link (never followed)");
+		else
+			snprintf(why, sizeof why, "cannot open: %s",
+			    strerror(errno));
+		goto reject;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
+		goto reject;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, sizeof why, "not a regular file: %s",
+		    S_ISDIR(st.st_mode) ? "a directory" :
+		    S_ISFIFO(st.st_mode) ? "a FIFO" :
+		    S_ISSOCK(st.st_mode) ? "a socket" : "a device node");
+		goto reject;
+	}
+	if (st.st_nlink > 1) {
+		snprintf(why, sizeof why, "a hard link (%lu links): drops must "
+		    "be renamed in, not linked", (unsigned long)st.st_nlink);
+		goto reject;
+	}
+	if ((size_t)st.st_size > sp->conf.max_task_bytes) {
+		snprintf(why, sizeof why, "too large: %lld bytes, the limit is "
+		    "%zu (max_task_bytes)", (long long)st.st_size,
+		    sp->conf.max_task_bytes);
+		goto reject;
+	}
+	buf = agq_read_fd(fd, sp->conf.max_task_bytes, &len);
+	if (!buf) {
+		snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+		goto reject;
+	}
+	t = agq_task_parse(buf, len, why, sizeof why);
+	if (!t)
+		goto reject;
+	agq_task_normalize(t, agq_now_us());
+	const char *id = agq_task_id(t);
+
+	/* Deliver: under the submit lock, check the id is new and rename the
+	 * drop into its state directory; then replace it in place with the
+	 * normalized task, under the task lock. */
+	struct agq_loc loc, found;
+	memset(&loc, 0, sizeof loc);
+	int64_t nb = agq_task_time(t, "not_before", -1);
+	int64_t now = agq_now_us();
+	if (nb > now) {
+		loc.state = AGQ_ST_DEFER;
+		loc.lane = -1;
+		agq_task_set_time(t, "next_attempt_at", nb);
+		json_object_set_new(t, "reason", json_string("waiting for "
+		    "not_before"));
+	} else {
+		loc.state = AGQ_ST_QUEUE;
+		loc.lane = agq_task_lane(t);
+		json_object_set_new(t, "reason", json_string("accepted from "
+		    "inbox"));
+	}
+	agq_loc_path(sp, &loc, id);
+	int lk = agq_spool_flock(sp, "submit", 1);
+	if (lk < 0) {
+		agq_syserr("cannot take the submit lock", sp->root);
+		goto out;
+	}
+	if (agq_task_find(sp, id, &found) == 0) {
+		close(lk);
+		snprintf(why, sizeof why, "duplicate id '%s': already in %s/",
+		    id, agq_state_name(found.state));
+		goto reject;
+	}
+	if (agq_rename_noreplace(path, loc.path) < 0) {
+		int e = errno;
+		close(lk);
+		errno = e;
+		agq_syserr("cannot move an inbox drop", path);
+		goto out;
+	}
+	close(lk);
+	struct agq_locked l;
+	if (agq_task_lock(sp, id, &loc, &l) == 0) {
+		if (l.loc.state == loc.state && l.loc.lane == loc.lane) {
+			json_decref(l.task);
+			l.task = json_incref(t);
+			if (agq_task_rewrite(sp, &l) < 0)
+				agq_syserr("cannot rewrite task", l.loc.path);
+		}
+		agq_task_unlock(&l);
+	}
+	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s}", "file",
+	    name, "state", agq_state_name(loc.state), "lane",
+	    agq_lane_name(agq_task_lane(t))));
+	say(S, "accepted %s from inbox/%s", id, name);
+	if (loc.state == AGQ_ST_QUEUE)
+		index_add(S, loc.lane, id, agq_task_time(t, "submitted_at", 0),
+		    json_object_get(t, "requires"));
+	else
+		S->defer_dirty = 1;
+	goto out;
+reject:
+	if (agq_quarantine(sp, path, name, why) < 0) {
+		agq_syserr("cannot quarantine", path);
+	} else {
+		agq_warn("rejected inbox/%s: %s", name, why);
+		agq_journal_w(sp, "reject", NULL, json_pack("{s:s, s:s}",
+		    "file", name, "reason", why));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	json_decref(t);
+	free(path);
+	return 0;
+}
+
+static void
+do_inbox(struct sched *S)
+{
+	char *d = agq_spool_path(S->sp, "inbox");
+	if (agq_dir_each(d, accept_one, S) < 0)
+		agq_syserr("cannot read directory", d);
+	free(d);
+}
+
+/* ---- defer -------------------------------------------------------------- */
+
+static int
+promote_one(const char *name, void *arg)
+{
+	struct sched *S = arg;
+	char id[65];
+	if (!id_of(name, id))
+		return 0;
+	struct agq_loc hint = { .state = AGQ_ST_DEFER, .lane = -1 };
+	struct agq_locked l;
+	if (agq_task_lock(S->sp, id, &hint, &l) < 0) {
+		if (errno == EBADMSG) {
+			char *p = agq_spool_path(S->sp, "defer/%s", name);
+			quarantine_state_file(S, p, name, "not a JSON object");
+			free(p);
+		}
+		return 0;
+	}
+	if (l.loc.state != AGQ_ST_DEFER)
+		goto out;
+	int64_t now = agq_now_us();
+	int64_t due = agq_task_time(l.task, "next_attempt_at",
+	    agq_task_time(l.task, "not_before", 0));
+	if (due > now) {
+		if (S->next_defer_us == 0 || due < S->next_defer_us)
+			S->next_defer_us = due;
+		goto out;
+	}
+	int lane = agq_task_lane(l.task);
+	json_object_del(l.task, "next_attempt_at");
+	if (agq_task_transition(S->sp, &l, AGQ_ST_QUEUE, lane, NULL,
+	    "due: waiting in queue") < 0) {
+		agq_syserr("cannot promote", l.loc.path);
+		goto out;
+	}
+	agq_journal_w(S->sp, "promote", id, json_pack("{s:s, s:s}", "lane",
+	    agq_lane_name(lane), "reason", "next attempt is due"));
+	say(S, "promoted %s to queue/%s", id, agq_lane_name(lane));
+	index_add(S, lane, id, agq_task_time(l.task, "submitted_at", 0),
+	    json_object_get(l.task, "requires"));
+out:
+	agq_task_unlock(&l);
+	return 0;
+}
+
+static void
+do_defer(struct sched *S)
+{
+	S->next_defer_us = 0;
+	char *d = agq_spool_path(S->sp, "defer");
+	if (agq_dir_each(d, promote_one, S) < 0)
+		agq_syserr("cannot read directory", d);
+	free(d);
+}
+
+/* ---- agents and reclaim ------------------------------------------------- */
+
+static int
+attempts_counted(const json_t *t)
+{
+	size_t i, n = 0;
+	json_t *a;
+	json_array_foreach(json_object_get(t, "attempts"), i, a)
+		if (!json_is_true(json_object_get(a, "handed_back")))
+			n++;
+	return (int)n;
+}
+
+/* 1 if the current lease of T has started (its last attempt carries the
+ * current generation and has not finished). */
+static int
+lease_started(const json_t *t)
+{
+	json_t *att = json_object_get(t, "attempts");
+	size_t n = json_array_size(att);
+	if (!n)
+		return 0;
+	json_t *last = json_array_get(att, n - 1);
+	return agq_task_int(last, "generation", -1) ==
+	    agq_task_int(t, "generation", 0) &&
+	    !json_object_get(last, "finished");
+}
+
+static void
+reclaim(struct sched *S, const char *agent, const char *id, const char *why)
+{
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", agent);
+	struct agq_locked l;
+	if (agq_task_lock(S->sp, id, &hint, &l) < 0)
+		return;
+	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, agent))
+		goto out;
+	json_t *t = l.task;
+	int64_t now = agq_now_us();
+	if (lease_started(t)) {
+		json_t *att = json_object_get(t, "attempts");
+		json_t *last = json_array_get(att, json_array_size(att) - 1);
+		agq_task_set_time(last, "finished", now);
+		json_object_set_new(last, "reclaimed", json_true());
+		json_object_set_new(last, "error", json_string(why));
+		int64_t st = agq_task_time(last, "started", now);
+		json_object_set_new(last, "duration_ms",
+		    json_integer((now - st) / 1000));
+	}
+	json_int_t gen = agq_task_int(t, "generation", 0) + 1;
+	json_object_set_new(t, "generation", json_integer(gen));
+	json_object_set_new(t, "agent", json_null());
+	json_object_del(t, "assigned_at");
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = attempts_counted(t);
+	char reason[512];
+	if (used >= max) {
+		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
+		    "attempts (%d of %d)", agent, why, used, max);
+		if (agq_task_transition(S->sp, &l, AGQ_ST_DEAD, -1, NULL,
+		    reason) < 0) {
+			agq_syserr("cannot move to dead/", l.loc.path);
+			goto out;
+		}
+		agq_journal_w(S->sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", agent, "gen", gen, "reason", why));
+		agq_journal_w(S->sp, "dead", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", agent, "gen", gen, "reason", reason));
+	} else {
+		int lane = agq_task_lane(t);
+		snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent,
+		    why);
+		if (agq_task_transition(S->sp, &l, AGQ_ST_QUEUE, lane, NULL,
+		    reason) < 0) {
+			agq_syserr("cannot move back to queue/", l.loc.path);
+			goto out;
+		}
+		agq_journal_w(S->sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", agent, "gen", gen, "reason", why));
+		index_add(S, lane, id, agq_task_time(t, "submitted_at", 0),
+		    json_object_get(t, "requires"));
+	}
+	say(S, "reclaimed %s from %s: %s", id, agent, why);
+out:
+	agq_task_unlock(&l);
+}
+
+struct reclaim_scan { struct sched *S; const char *agent; int dead;
+    const char *why; };
+
+static int
+reclaim_each(const char *name, void *arg)
+{
+	struct reclaim_scan *rs = arg;
+	char id[65];
+	if (!id_of(name, id))
+		return 0;
+	if (rs->dead) {
+		reclaim(rs->S, rs->agent, id, rs->why);
+		return 0;
+	}
+	/* Alive agent: reclaim leases it has not started in time. */
+	char *p = agq_spool_path(rs->S->sp, "active/%s/%s", rs->agent, name);
+	size_t len;
+	char *buf = agq_read_file(p, 16 * 1024 * 1024, &len, NULL);
+	free(p);
+	if (!buf)
+		return 0;
+	json_t *t = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!t)
+		return 0;
+	int64_t at = agq_task_time(t, "assigned_at", -1);
+	double limit = rs->S->sp->conf.assign_timeout_s;
+	if (at >= 0 && !lease_started(t) &&
+	    agq_now_us() - at > (int64_t)(limit * 1e6)) {
+		char why[128];
+		snprintf(why, sizeof why, "leased but not started within %g s",
+		    limit);
+		reclaim(rs->S, rs->agent, id, why);
+	}
+	json_decref(t);
+	return 0;
+}
+
+static int
+agent_dir_each(const char *name, void *arg)
+{
+	struct sched *S = arg;
+	if (!agq_agent_name_valid(name))
+		return 0;
+	json_t *a = agq_agent_read(S->sp, name);
+	int64_t now = agq_now_us();
+	double lease = S->o->lease_s;
+	struct reclaim_scan rs = { S, name, 0, NULL };
+	char why[256];
+	if (!a) {
+		snprintf(why, sizeof why, "agent is not registered");
+		rs.dead = 1;
+	} else if (!agq_agent_alive(a, now, lease)) {
+		const char *st = json_string_value(json_object_get(a, "state"));
+		if (st && !strcmp(st, "down"))
+			snprintf(why, sizeof why, "agent is down");
+		else
+			snprintf(why, sizeof why, "heartbeat older than %g s",
+			    lease);
+		rs.dead = 1;
+	}
+	rs.why = why;
+	char *d = agq_spool_path(S->sp, "active/%s", name);
+	agq_dir_each(d, reclaim_each, &rs);
+	free(d);
+	json_decref(a);
+	return 0;
+}
+
+/* Journal agent_down once when a registered agent's heartbeat expires, and
+ * mark its file offline; agent_up when one comes back. */
+static int
+agent_watch_one(const char *fname, void *arg)
+{
+	struct sched *S = arg;
+	char name[65];
+	if (!id_of(fname, name))
+		return 0;
+	json_t *a = agq_agent_read(S->sp, name);
+	if (!a)
+		return 0;
+	const char *st = json_string_value(json_object_get(a, "state"));
+	int alive = agq_agent_alive(a, agq_now_us(), S->o->lease_s);
+	if (!alive && st && strcmp(st, "down") && strcmp(st, "offline")) {
+		char why[128];
+		snprintf(why, sizeof why, "heartbeat older than %g s",
+		    S->o->lease_s);
+		json_object_set_new(a, "state", json_string("offline"));
+		json_object_set_new(a, "reason", json_string(why));
+		if (agq_agent_write(S->sp, a) < 0)
+			agq_syserr("cannot update agent file", name);
+		agq_journal_w(S->sp, "agent_down", NULL, json_pack("{s:s, s:s}",
+		    "agent", name, "reason", why));
+		say(S, "agent %s is offline: %s", name, why);
+	}
+	json_decref(a);
+	return 0;
+}
+
+static void
+do_reclaim(struct sched *S)
+{
+	char *d = agq_spool_path(S->sp, "agents");
+	agq_dir_each(d, agent_watch_one, S);
+	free(d);
+	d = agq_spool_path(S->sp, "active");
+	if (agq_dir_each(d, agent_dir_each, S) < 0)
+		agq_syserr("cannot read directory", d);
+	free(d);
+}
+
+/* ---- assignment --------------------------------------------------------- */
+
+struct agent_list { struct sched *S; struct agent *v; size_t n, cap; };
+
+static int
+agent_collect(const char *fname, void *arg)
+{
+	struct agent_list *al = arg;
+	char name[65];
+	if (!id_of(fname, name))
+		return 0;
+	json_t *a = agq_agent_read(al->S->sp, name);
+	if (!a)
+		return 0;
+	const char *st = json_string_value(json_object_get(a, "state"));
+	if (!agq_agent_alive(a, agq_now_us(), al->S->o->lease_s) ||
+	    (st && (!strcmp(st, "draining") || !strcmp(st, "offline")))) {
+		json_decref(a);
+		return 0;
+	}
+	int slots = (int)agq_task_int(a, "slots", 1);
+	int load = agq_agent_load(al->S->sp, name);
+	if (load < 0 || load >= slots) {
+		json_decref(a);
+		return 0;
+	}
+	if (al->n == al->cap) {
+		al->cap = al->cap ? al->cap * 2 : 8;
+		struct agent *nv = realloc(al->v, al->cap * sizeof *nv);
+		if (!nv)
+			agq_die(EX_OSERR, "out of memory");
+		al->v = nv;
+	}
+	struct agent *g = &al->v[al->n++];
+	snprintf(g->name, sizeof g->name, "%s", name);
+	g->doc = a;
+	g->caps = json_object_get(a, "capabilities");
+	g->free = slots - load;
+	json_t *v = json_object_get(al->S->last_assigned, name);
+	g->last = v ? json_integer_value(v) : 0;
+	return 0;
+}
+
+static int
+caps_ok(const struct qent *e, const json_t *caps)
+{
+	size_t i, j;
+	json_t *r, *c;
+	json_array_foreach(e->requires, i, r) {
+		int found = 0;
+		json_array_foreach(caps, j, c)
+			if (json_equal(r, c)) {
+				found = 1;
+				break;
+			}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* Lease the task of entry E to agent G.  Returns 1 if assigned. */
+static int
+assign(struct sched *S, int lane, struct qent *e, struct agent *g)
+{
+	struct agq_loc hint = { .state = AGQ_ST_QUEUE, .lane = lane };
+	struct agq_locked l;
+	char id[65];
+	snprintf(id, sizeof id, "%s", e->id);
+	index_drop(S, id);      /* leaves the queue either way */
+	if (agq_task_lock(S->sp, id, &hint, &l) < 0) {
+		if (errno == EBADMSG) {
+			char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
+			    agq_lane_name(lane), id);
+			char name[80];
+			snprintf(name, sizeof name, "%s.json", id);
+			quarantine_state_file(S, p, name, "not a JSON object");
+			free(p);
+		}
+		return 0;
+	}
+	if (l.loc.state != AGQ_ST_QUEUE) {
+		agq_task_unlock(&l);
+		return 0;
+	}
+	json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
+	json_object_set_new(l.task, "generation", json_integer(gen));
+	agq_task_set_time(l.task, "assigned_at", agq_now_us());
+	char reason[300];
+	snprintf(reason, sizeof reason, "leased to %s", g->name);
+	if (agq_task_transition(S->sp, &l, AGQ_ST_ACTIVE, -1, g->name,
+	    reason) < 0) {
+		agq_syserr("cannot lease task", l.loc.path);
+		agq_task_unlock(&l);
+		return 0;
+	}
+	char why[300];
+	snprintf(why, sizeof why, "first in lane %s; %s has every required "
+	    "capability and %d free slot%s, least recently assigned",
+	    agq_lane_name(lane), g->name, g->free, g->free == 1 ? "" : "s");
+	agq_journal_w(S->sp, "assign", id, json_pack("{s:s, s:I, s:s, s:s}",
+	    "agent", g->name, "gen", gen, "lane", agq_lane_name(lane),
+	    "reason", why));
+	say(S, "assigned %s (lane %s) to %s, generation %lld", id,
+	    agq_lane_name(lane), g->name, (long long)gen);
+	agq_task_unlock(&l);
+	return 1;
+}
+
+static int
+agent_cmp(const void *a, const void *b)
+{
+	const struct agent *x = a, *y = b;
+	if (x->last != y->last)
+		return x->last < y->last ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void
+do_assign(struct sched *S)
+{
+	struct agent_list al = { S, NULL, 0, 0 };
+	char *d = agq_spool_path(S->sp, "agents");
+	if (agq_dir_each(d, agent_collect, &al) < 0)
+		agq_syserr("cannot read directory", d);
+	free(d);
+	for (int l = 0; l < AGQ_NLANES; l++)
+		lane_tidy(S, &S->lanes[l]);
+	size_t cursor[AGQ_NLANES] = { 0 };
+	while (al.n > 0) {
+		/* the least recently assigned agent with a free slot */
+		qsort(al.v, al.n, sizeof *al.v, agent_cmp);
+		struct agent *g = &al.v[0];
+		int done = 0;
+		for (int l = 0; l < AGQ_NLANES && !done; l++) {
+			struct lane *L = &S->lanes[l];
+			for (size_t i = cursor[l]; i < L->n && !done; i++) {
+				struct qent *e = L->v[i];
+				if (!qent_alive(S, e)) {
+					if (i == cursor[l])
+						cursor[l]++;
+					continue;
+				}
+				if (!caps_ok(e, g->caps))
+					continue;
+				if (assign(S, l, e, g)) {
+					done = 1;
+					g->free--;
+					g->last = ++S->assign_counter;
+					json_object_set_new(S->last_assigned,
+					    g->name, json_integer(g->last));
+				}
+				if (i == cursor[l])
+					cursor[l]++;
+			}
+		}
+		if (!done || g->free == 0) {
+			json_decref(g->doc);
+			al.v[0] = al.v[--al.n];
+		}
+	}
+	S->have_free = 0;
+	for (size_t i = 0; i < al.n; i++) {
+		if (al.v[i].free > 0)
+			S->have_free = 1;
+		json_decref(al.v[i].doc);
+	}
+	free(al.v);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void
+pass(struct sched *S)
+{
+	if (S->rescan) {
+		index_rescan(S);
+		S->rescan = 0;
+	}
+	if (S->inbox_dirty) {
+		S->inbox_dirty = 0;
+		do_inbox(S);
+	}
+	if (S->defer_dirty || (S->next_defer_us && agq_now_us() >=
+	    S->next_defer_us)) {
+		S->defer_dirty = 0;
+		do_defer(S);
+	}
+	/* Assign when there is new work and maybe a free slot, or when a
+	 * slot may have come free; with every agent busy, a burst of new
+	 * tasks costs no agent reads. */
+	if (S->slots_dirty || (S->new_work && S->have_free)) {
+		S->slots_dirty = 0;
+		S->new_work = 0;
+		do_assign(S);
+	}
+}
+
+static int
+watch(struct agq_spool *sp, const char *rel, int mask)
+{
+	char *p = agq_spool_path(sp, "%s", rel);
+	int r = inotifytools_watch_file(p, mask);
+	if (!r) {
+		errno = inotifytools_error();
+		agq_syserr("cannot watch directory", p);
+	}
+	free(p);
+	return r ? 0 : -1;
+}
+
+/* Note what an event changed.  Returns 1 if it needs a full rescan. */
+static int
+note_event(struct sched *S, struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW)
+		return 1;
+	const char *dir = inotifytools_filename_from_wd(ev->wd);
+	if (!dir)
+		return 0;
+	const char *rel = dir + strlen(S->sp->root);
+	while (*rel == '/')
+		rel++;
+	const char *name = ev->len ? ev->name : "";
+	if (!strncmp(rel, "inbox", 5)) {
+		S->inbox_dirty = 1;
+	} else if (!strncmp(rel, "queue/", 6)) {
+		char lanename[16];
+		snprintf(lanename, sizeof lanename, "%s", rel + 6);
+		char *slash = strchr(lanename, '/');
+		if (slash)
+			*slash = '\0';
+		int lane = agq_lane_parse(lanename);
+		char id[65];
+		if (lane < 0 || !id_of(name, id))
+			return 0;
+		if (ev->mask & (IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE))
+			index_file(S, lane, name);
+		else if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
+			index_drop(S, id);
+	} else if (!strncmp(rel, "defer", 5)) {
+		S->defer_dirty = 1;
+		S->slots_dirty = 1;     /* a retry left an agent */
+	} else {
+		/* agents/, done/, dead/, hold/: a slot may be free */
+		S->agents_dirty = 1;
+		S->slots_dirty = 1;
+	}
+	return 0;
+}
+
+int
+agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
+{
+	struct sched S;
+	memset(&S, 0, sizeof S);
+	S.sp = sp;
+	S.o = o;
+	S.member = json_object();
+	S.last_assigned = json_object();
+	S.agent_state = json_object();
+
+	int lock = agq_spool_flock(sp, "sched", 0);
+	if (lock < 0) {
+		if (errno == EWOULDBLOCK) {
+			agq_warn("another agq-sched is running on this spool "
+			    "(%s/.sched.lock)", sp->root);
+			return EX_TEMPFAIL;
+		}
+		char *p = agq_spool_path(sp, ".sched.lock");
+		agq_syserr("cannot lock", p);
+		free(p);
+		return agq_exit_code(errno);
+	}
+
+	if (o->once) {
+		S.rescan = 1;
+		S.slots_dirty = 1;
+		do_reclaim(&S);
+		S.slots_dirty = 1;
+		pass(&S);
+		goto out;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	if (!inotifytools_initialize()) {
+		errno = inotifytools_error();
+		agq_syserr("cannot initialize inotify", NULL);
+		close(lock);
+		return EX_OSERR;
+	}
+	int chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_FROM |
+	    IN_DELETE;
+	int rc = 0;
+	rc |= watch(sp, "inbox", IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		char rel[32];
+		snprintf(rel, sizeof rel, "queue/%s", agq_lane_name(l));
+		rc |= watch(sp, rel, chg);
+	}
+	rc |= watch(sp, "defer", IN_MOVED_TO | IN_CREATE);
+	rc |= watch(sp, "agents", IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
+	rc |= watch(sp, "done", IN_MOVED_TO);
+	rc |= watch(sp, "dead", IN_MOVED_TO);
+	rc |= watch(sp, "hold", IN_MOVED_TO);
+	if (rc) {
+		close(lock);
+		return EX_OSERR;
+	}
+	agq_journal_w(sp, "sched_up", NULL, json_pack("{s:s}", "spool",
+	    sp->root));
+	if (o->verbose)
+		agq_warn("scheduling %s", sp->root);
+
+	S.rescan = 1;
+	S.slots_dirty = 1;
+	int64_t last_rescan = agq_mono_us(), last_reclaim = 0;
+	while (!got_term) {
+		if (got_hup) {
+			got_hup = 0;
+			S.rescan = 1;
+		}
+		int64_t mono = agq_mono_us();
+		if (mono - last_rescan > (int64_t)(sp->conf.rescan_s * 1e6)) {
+			S.rescan = 1;
+			last_rescan = mono;
+		}
+		pass(&S);
+		if (mono - last_reclaim >= 1000000 || S.agents_dirty) {
+			S.agents_dirty = 0;
+			S.slots_dirty = 1;
+			last_reclaim = mono;
+			do_reclaim(&S);
+			pass(&S);
+		}
+		/* One event per turn (a timeout of 0 blocks in this
+		 * libinotifytools, so there is no non-blocking drain); events
+		 * already read sit in its buffer and return at once. */
+		struct inotify_event *ev = inotifytools_next_event(1);
+		if (ev && note_event(&S, ev))
+			S.rescan = 1;
+		int e = inotifytools_error();
+		if (e && e != EINTR) {
+			errno = e;
+			agq_syserr("cannot read inotify events", NULL);
+			S.rescan = 1;
+			sleep(1);
+		}
+	}
+	agq_journal_w(sp, "sched_down", NULL, NULL);
+	inotifytools_cleanup();
+out:
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		for (size_t i = 0; i < S.lanes[l].n; i++)
+			qent_free(S.lanes[l].v[i]);
+		free(S.lanes[l].v);
+	}
+	json_decref(S.member);
+	json_decref(S.last_assigned);
+	json_decref(S.agent_state);
+	close(lock);
+	return 0;
+}

@@ -1,0 +1,627 @@
+/*
+ * spool.c - the spool protocol (agq-spool(5)).
+ *
+ * A task's state is the directory its file ID.json is in; a state change is
+ * one rename(2).  Writers create files in tmp/, fsync them and rename or
+ * link them into place (the maildir rule).  A program that changes a task
+ * first takes the task's lock (flock(2) on the task file itself, checked to
+ * still be the file the path names), moves it with one rename(2) and then
+ * replaces it in place; the replacement is locked before it is renamed
+ * over, so the lock is held without a gap until the change is complete.
+ * New ids are delivered under the spool's submit lock, which makes the
+ * "is this id new?" check and the link(2) into the queue one step.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agq.h"
+
+static const char *states[AGQ_NSTATES] = {
+	"queue", "defer", "hold", "active", "done", "dead"
+};
+
+const char *
+agq_state_name(int s)
+{
+	return s >= 0 && s < AGQ_NSTATES ? states[s] : "?";
+}
+
+int
+agq_state_parse(const char *s)
+{
+	for (int i = 0; s && i < AGQ_NSTATES; i++)
+		if (!strcmp(s, states[i]))
+			return i;
+	return -1;
+}
+
+char *
+agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
+{
+	va_list ap;
+	char *rel, *p;
+	va_start(ap, fmt);
+	if (vasprintf(&rel, fmt, ap) < 0)
+		agq_die(71, "out of memory");
+	va_end(ap);
+	p = agq_xasprintf("%s/%s", sp->root, rel);
+	free(rel);
+	return p;
+}
+
+static const char *spool_dirs[] = {
+	"tmp", "inbox", "queue", "queue/urgent", "queue/high", "queue/normal",
+	"queue/low", "defer", "hold", "active", "done", "dead", "corrupt",
+	"agents", "out", NULL
+};
+
+int
+agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
+{
+	memset(sp, 0, sizeof *sp);
+	if (agq_conf_load(&sp->conf, conf) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	const char *root = arg;
+	if (!root || !*root)
+		root = getenv("AGQ_SPOOL");
+	if (!root || !*root)
+		root = sp->conf.spool;
+	if (!root || !*root)
+		root = agq_default_spool;
+	if (agq_mkdirs(root, 0755) < 0) {
+		agq_syserr("cannot create spool directory", root);
+		return -1;
+	}
+	char real[PATH_MAX];
+	if (!realpath(root, real)) {
+		agq_syserr("cannot resolve spool directory", root);
+		return -1;
+	}
+	sp->root = agq_xstrdup(real);
+	for (int i = 0; spool_dirs[i]; i++) {
+		char *d = agq_spool_path(sp, "%s", spool_dirs[i]);
+		if (mkdir(d, 0755) < 0 && errno != EEXIST) {
+			agq_syserr("cannot create spool directory", d);
+			free(d);
+			return -1;
+		}
+		free(d);
+	}
+	sp->tmp = agq_spool_path(sp, "tmp");
+	return 0;
+}
+
+void
+agq_spool_close(struct agq_spool *sp)
+{
+	free(sp->root);
+	free(sp->tmp);
+	free(sp->conf.spool);
+	memset(sp, 0, sizeof *sp);
+}
+
+void
+agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc, const char *id)
+{
+	switch (loc->state) {
+	case AGQ_ST_QUEUE:
+		snprintf(loc->path, sizeof loc->path, "%s/queue/%s/%s.json",
+		    sp->root, agq_lane_name(loc->lane), id);
+		break;
+	case AGQ_ST_ACTIVE:
+		snprintf(loc->path, sizeof loc->path, "%s/active/%s/%s.json",
+		    sp->root, loc->agent, id);
+		break;
+	default:
+		snprintf(loc->path, sizeof loc->path, "%s/%s/%s.json",
+		    sp->root, agq_state_name(loc->state), id);
+	}
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int
+agq_task_find(const struct agq_spool *sp, const char *id, struct agq_loc *loc)
+{
+	memset(loc, 0, sizeof *loc);
+	loc->lane = -1;
+	if (!agq_id_valid(id)) {
+		errno = ENOENT;
+		return -1;
+	}
+	loc->state = AGQ_ST_QUEUE;
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		loc->lane = l;
+		agq_loc_path(sp, loc, id);
+		if (exists(loc->path))
+			return 0;
+	}
+	loc->lane = -1;
+	static const int order[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, -1,
+	    AGQ_ST_DONE, AGQ_ST_DEAD };
+	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+		if (order[i] < 0) {
+			/* active/AGENT/ID.json: look in every agent's dir */
+			char dir[PATH_MAX];
+			snprintf(dir, sizeof dir, "%s/active", sp->root);
+			DIR *d = opendir(dir);
+			if (!d)
+				continue;
+			struct dirent *de;
+			int found = 0;
+			while ((de = readdir(d))) {
+				if (de->d_name[0] == '.' || strlen(de->d_name) > 64)
+					continue;
+				loc->state = AGQ_ST_ACTIVE;
+				snprintf(loc->agent, sizeof loc->agent, "%s",
+				    de->d_name);
+				agq_loc_path(sp, loc, id);
+				if (exists(loc->path)) {
+					found = 1;
+					break;
+				}
+			}
+			closedir(d);
+			if (found)
+				return 0;
+			loc->agent[0] = '\0';
+			continue;
+		}
+		loc->state = order[i];
+		agq_loc_path(sp, loc, id);
+		if (exists(loc->path))
+			return 0;
+	}
+	loc->state = AGQ_ST_NONE;
+	loc->path[0] = '\0';
+	errno = ENOENT;
+	return -1;
+}
+
+int
+agq_task_lock(const struct agq_spool *sp, const char *id,
+              const struct agq_loc *hint, struct agq_locked *l)
+{
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
+	snprintf(l->id, sizeof l->id, "%s", id);
+	for (int tries = 0; tries < 1000; tries++) {
+		if (hint && tries == 0) {
+			l->loc = *hint;
+			agq_loc_path(sp, &l->loc, id);
+		} else if (agq_task_find(sp, id, &l->loc) < 0) {
+			return -1;
+		}
+		int fd = open(l->loc.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int e = errno;
+				close(fd);
+				errno = e;
+				return -1;
+			}
+		}
+		struct stat a, b;
+		if (fstat(fd, &a) < 0 || stat(l->loc.path, &b) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			close(fd);
+			continue;       /* it moved or was replaced: look again */
+		}
+		if (!S_ISREG(a.st_mode)) {
+			close(fd);
+			errno = EBADMSG;
+			return -1;
+		}
+		size_t len;
+		char *buf = agq_read_fd(fd, 16 * 1024 * 1024, &len);
+		if (!buf) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		json_error_t je;
+		l->task = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+		free(buf);
+		if (!json_is_object(l->task)) {
+			json_decref(l->task);
+			l->task = NULL;
+			close(fd);
+			errno = EBADMSG;
+			return -1;
+		}
+		l->fd = fd;
+		return 0;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+void
+agq_task_unlock(struct agq_locked *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	json_decref(l->task);
+	l->task = NULL;
+}
+
+/* rename(2) that never replaces: renameat2(RENAME_NOREPLACE), or link(2)
+ * and unlink(2) where the file system lacks it. */
+int
+agq_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	return unlink(from);
+}
+
+int
+agq_task_move(const struct agq_spool *sp, struct agq_locked *l, int state,
+              int lane, const char *agent)
+{
+	struct agq_loc to;
+	memset(&to, 0, sizeof to);
+	to.state = state;
+	to.lane = state == AGQ_ST_QUEUE ? lane : -1;
+	if (state == AGQ_ST_ACTIVE) {
+		if (!agent || !agq_agent_name_valid(agent)) {
+			errno = EINVAL;
+			return -1;
+		}
+		snprintf(to.agent, sizeof to.agent, "%s", agent);
+		char *d = agq_spool_path(sp, "active/%s", agent);
+		int r = mkdir(d, 0755);
+		int e = errno;
+		free(d);
+		if (r < 0 && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	agq_loc_path(sp, &to, l->id);
+	if (!strcmp(to.path, l->loc.path))
+		return 0;
+	if (agq_rename_noreplace(l->loc.path, to.path) < 0)
+		return -1;
+	l->loc = to;
+	return 0;
+}
+
+static int
+dir_of(const char *path, char *dir, size_t size)
+{
+	snprintf(dir, size, "%s", path);
+	char *s = strrchr(dir, '/');
+	if (!s)
+		return -1;
+	*s = '\0';
+	return 0;
+}
+
+/* Create a tmp/ file holding BUF, fsynced when SYNC, opened O_RDWR and
+ * locked with flock(2).  Its path goes to TMP.  Returns the fd or -1. */
+static int
+tmp_create(const struct agq_spool *sp, const char *buf, size_t len, int sync,
+           char *tmp, size_t size)
+{
+	char name[256];
+	agq_unique_name(name, sizeof name);
+	snprintf(tmp, size, "%s/%s", sp->tmp, name);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0)
+		return -1;
+	if (agq_write_all(fd, buf, len) < 0 || (sync && fsync(fd) < 0) ||
+	    flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
+{
+	size_t len;
+	char tmp[PATH_MAX];
+	char *buf = agq_task_dump(l->task, &len);
+	int fd = tmp_create(sp, buf, len, 1, tmp, sizeof tmp);
+	free(buf);
+	if (fd < 0)
+		return -1;
+	if (rename(tmp, l->loc.path) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	close(l->fd);
+	l->fd = fd;
+	if (syncdir) {
+		char dir[PATH_MAX];
+		if (dir_of(l->loc.path, dir, sizeof dir) == 0 &&
+		    agq_fsync_dir(dir) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l)
+{
+	return rewrite(sp, l, 0);
+}
+
+int
+agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
+                    int state, int lane, const char *agent, const char *reason)
+{
+	if (agq_task_move(sp, l, state, lane, agent) < 0)
+		return -1;
+	if (reason)
+		json_object_set_new(l->task, "reason", json_string(reason));
+	if (state == AGQ_ST_ACTIVE)
+		json_object_set_new(l->task, "agent", json_string(agent));
+	/* A finished task's state is made durable: a power cut must not bring
+	 * back a done task as leased and run it again. */
+	return rewrite(sp, l, state == AGQ_ST_DONE || state == AGQ_ST_DEAD);
+}
+
+int
+agq_quarantine(const struct agq_spool *sp, const char *src, const char *name,
+               const char *why)
+{
+	char dst[PATH_MAX], whyp[PATH_MAX + 8];
+	for (int n = 0; n < 10000; n++) {
+		if (n == 0)
+			snprintf(dst, sizeof dst, "%s/corrupt/%s", sp->root, name);
+		else
+			snprintf(dst, sizeof dst, "%s/corrupt/%s.%d", sp->root,
+			    name, n);
+		snprintf(whyp, sizeof whyp, "%s.why", dst);
+		if (exists(whyp))
+			continue;
+		if (agq_rename_noreplace(src, dst) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	size_t wl = strlen(why);
+	char *text = agq_xmalloc(wl + 2);
+	memcpy(text, why, wl);
+	text[wl] = '\n';
+	text[wl + 1] = '\0';
+	char *tmp = agq_spool_path(sp, "tmp");
+	int r = agq_write_atomic(tmp, whyp, text, wl + 1, 1, 0);
+	free(tmp);
+	free(text);
+	return r;
+}
+
+int
+agq_spool_flock(const struct agq_spool *sp, const char *name, int block)
+{
+	char *p = agq_spool_path(sp, ".%s.lock", name);
+	int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
+agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
+{
+	const char *id = agq_task_id(t);
+	struct agq_loc loc;
+	memset(&loc, 0, sizeof loc);
+	int64_t nb = agq_task_time(t, "not_before", -1);
+	if (nb > agq_now_us()) {
+		loc.state = AGQ_ST_DEFER;
+		loc.lane = -1;
+		agq_task_set_time(t, "next_attempt_at", nb);
+		json_object_set_new(t, "reason", json_string("waiting for "
+		    "not_before"));
+	} else {
+		loc.state = AGQ_ST_QUEUE;
+		loc.lane = agq_task_lane(t);
+	}
+	agq_loc_path(sp, &loc, id);
+	size_t len;
+	char tmp[PATH_MAX];
+	char *buf = agq_task_dump(t, &len);
+	int fd = tmp_create(sp, buf, len, sync, tmp, sizeof tmp);
+	free(buf);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	int lk = agq_spool_flock(sp, "submit", 1);
+	if (lk < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	struct agq_loc found;
+	int rc = 0;
+	if (agq_task_find(sp, id, &found) == 0) {
+		*where = found.state;
+		rc = 1;
+	} else if (link(tmp, loc.path) < 0) {
+		if (errno == EEXIST) {
+			*where = loc.state;
+			rc = 1;
+		} else {
+			rc = -1;
+		}
+	}
+	int e = errno;
+	close(lk);
+	unlink(tmp);
+	if (rc == 0 && sync) {
+		char dir[PATH_MAX];
+		dir_of(loc.path, dir, sizeof dir);
+		if (agq_fsync_dir(dir) < 0)
+			return -1;
+	}
+	if (rc == 0)
+		*where = loc.state;
+	errno = e;
+	return rc;
+}
+
+int
+agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
+             void *arg)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	int r = 0;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((r = fn(de->d_name, arg)) != 0)
+			break;
+		errno = 0;
+	}
+	int e = errno;
+	closedir(d);
+	if (r == 0 && e) {
+		errno = e;
+		return -1;
+	}
+	return r;
+}
+
+json_t *
+agq_task_read(const char *path)
+{
+	size_t len;
+	char *buf = agq_read_file(path, 16 * 1024 * 1024, &len, NULL);
+	if (!buf)
+		return NULL;
+	json_t *t = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		errno = EBADMSG;
+		return NULL;
+	}
+	return t;
+}
+
+struct each_ctx {
+	const struct agq_spool *sp;
+	struct agq_loc loc;
+	int (*fn)(const struct agq_loc *, const char *, void *);
+	void *arg;
+};
+
+static int
+each_file(const char *name, void *arg)
+{
+	struct each_ctx *c = arg;
+	size_t n = strlen(name);
+	char id[65];
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	if (!agq_id_valid(id))
+		return 0;
+	agq_loc_path(c->sp, &c->loc, id);
+	return c->fn(&c->loc, id, c->arg);
+}
+
+static int
+each_agent(const char *name, void *arg)
+{
+	struct each_ctx *c = arg;
+	if (!agq_agent_name_valid(name))
+		return 0;
+	snprintf(c->loc.agent, sizeof c->loc.agent, "%s", name);
+	char *d = agq_spool_path(c->sp, "active/%s", name);
+	int r = agq_dir_each(d, each_file, c);
+	free(d);
+	return r > 0 ? r : 0;
+}
+
+int
+agq_each_task(const struct agq_spool *sp, int state,
+              int (*fn)(const struct agq_loc *, const char *, void *),
+              void *arg)
+{
+	struct each_ctx c = { sp, { 0 }, fn, arg };
+	for (int s = 0; s < AGQ_NSTATES; s++) {
+		if (state >= 0 && s != state)
+			continue;
+		memset(&c.loc, 0, sizeof c.loc);
+		c.loc.state = s;
+		c.loc.lane = -1;
+		int r = 0;
+		if (s == AGQ_ST_QUEUE) {
+			for (int l = 0; l < AGQ_NLANES && r == 0; l++) {
+				c.loc.lane = l;
+				char *d = agq_spool_path(sp, "queue/%s",
+				    agq_lane_name(l));
+				r = agq_dir_each(d, each_file, &c);
+				free(d);
+				if (r < 0 && errno == ENOENT)
+					r = 0;
+			}
+		} else {
+			char *d = agq_spool_path(sp, "%s", agq_state_name(s));
+			r = agq_dir_each(d, s == AGQ_ST_ACTIVE ? each_agent :
+			    each_file, &c);
+			free(d);
+			if (r < 0 && errno == ENOENT)
+				r = 0;
+		}
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,289 @@
+/* task.c - the task model: validation, defaults, accessors (agq-task(5)). */
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "agq.h"
+
+static const char *lanes[AGQ_NLANES] = { "urgent", "high", "normal", "low" };
+
+const char *
+agq_lane_name(int lane)
+{
+	return lane >= 0 && lane < AGQ_NLANES ? lanes[lane] : "?";
+}
+
+int
+agq_lane_parse(const char *s)
+{
+	for (int i = 0; s && i < AGQ_NLANES; i++)
+		if (!strcmp(s, lanes[i]))
+			return i;
+	return -1;
+}
+
+static int
+bad(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+string_array(const json_t *v, int allow_empty)
+{
+	size_t i;
+	json_t *e;
+	if (!json_is_array(v) || (!allow_empty && json_array_size(v) == 0))
+		return 0;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e) || json_string_length(e) == 0)
+			return 0;
+	return 1;
+}
+
+static int
+time_value(const json_t *v)
+{
+	int64_t us;
+	if (json_is_string(v))
+		return agq_parse_time(json_string_value(v), &us) == 0;
+	if (json_is_number(v))
+		return json_number_value(v) >= 0 && json_number_value(v) < 1e11;
+	return 0;
+}
+
+int
+agq_task_validate(const json_t *t, char *err, size_t size)
+{
+	const json_t *v;
+	if (!json_is_object(t))
+		return bad(err, size, "not a JSON object");
+	if ((v = json_object_get(t, "id"))) {
+		if (!json_is_string(v))
+			return bad(err, size, "field id: not a string");
+		if (!agq_id_valid(json_string_value(v)))
+			return bad(err, size, "field id: must match "
+			    "[A-Za-z0-9._-]{1,64} and not start with '.'");
+	}
+	if ((v = json_object_get(t, "title")) && !json_is_string(v))
+		return bad(err, size, "field title: not a string");
+	v = json_object_get(t, "cmd");
+	if (!v)
+		return bad(err, size, "field cmd: missing");
+	if (json_is_string(v)) {
+		if (json_string_length(v) == 0)
+			return bad(err, size, "field cmd: empty string");
+	} else if (!string_array(v, 0)) {
+		return bad(err, size, "field cmd: not a string or a non-empty "
+		    "array of non-empty strings");
+	}
+	if ((v = json_object_get(t, "env"))) {
+		const char *k;
+		json_t *e;
+		if (!json_is_object(v))
+			return bad(err, size, "field env: not an object");
+		json_object_foreach((json_t *)v, k, e) {
+			if (!*k || strchr(k, '='))
+				return bad(err, size, "field env: bad variable "
+				    "name '%s'", k);
+			if (!json_is_string(e))
+				return bad(err, size, "field env.%s: not a string", k);
+		}
+	}
+	if ((v = json_object_get(t, "cwd")) &&
+	    (!json_is_string(v) || json_string_length(v) == 0))
+		return bad(err, size, "field cwd: not a non-empty string");
+	if ((v = json_object_get(t, "priority")) &&
+	    (!json_is_string(v) || agq_lane_parse(json_string_value(v)) < 0))
+		return bad(err, size, "field priority: must be one of urgent, "
+		    "high, normal, low");
+	if ((v = json_object_get(t, "requires")) && !string_array(v, 1))
+		return bad(err, size, "field requires: not an array of "
+		    "non-empty strings");
+	if ((v = json_object_get(t, "max_attempts")) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 1000))
+		return bad(err, size, "field max_attempts: not a whole number "
+		    "from 1 to 1000");
+	if ((v = json_object_get(t, "backoff")) &&
+	    (!json_is_number(v) || json_number_value(v) < 0 ||
+	    json_number_value(v) > 86400))
+		return bad(err, size, "field backoff: not a number of seconds "
+		    "from 0 to 86400");
+	if ((v = json_object_get(t, "timeout")) &&
+	    (!json_is_number(v) || !(json_number_value(v) > 0) ||
+	    json_number_value(v) > 1e8))
+		return bad(err, size, "field timeout: not a positive number "
+		    "of seconds");
+	if ((v = json_object_get(t, "not_before")) && !time_value(v))
+		return bad(err, size, "field not_before: not an RFC 3339 time "
+		    "or epoch seconds");
+	if ((v = json_object_get(t, "meta")) && !json_is_object(v))
+		return bad(err, size, "field meta: not an object");
+	/* agq's own fields, when a drop or an old file carries them */
+	if ((v = json_object_get(t, "attempts")) && !json_is_array(v))
+		return bad(err, size, "field attempts: not an array");
+	if ((v = json_object_get(t, "generation")) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0))
+		return bad(err, size, "field generation: not a whole number");
+	if ((v = json_object_get(t, "submitted_at")) && !time_value(v))
+		return bad(err, size, "field submitted_at: not a time");
+	if ((v = json_object_get(t, "next_attempt_at")) && !time_value(v))
+		return bad(err, size, "field next_attempt_at: not a time");
+	if ((v = json_object_get(t, "agent")) && !json_is_string(v) &&
+	    !json_is_null(v))
+		return bad(err, size, "field agent: not a string");
+	if ((v = json_object_get(t, "reason")) && !json_is_string(v) &&
+	    !json_is_null(v))
+		return bad(err, size, "field reason: not a string");
+	return 0;
+}
+
+json_t *
+agq_task_parse(const char *buf, size_t len, char *err, size_t size)
+{
+	json_error_t je;
+	json_t *t = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!t) {
+		bad(err, size, "invalid JSON at line %d column %d: %s",
+		    je.line, je.column, je.text);
+		return NULL;
+	}
+	if (agq_task_validate(t, err, size) < 0) {
+		json_decref(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+agq_task_set_time(json_t *t, const char *key, int64_t us)
+{
+	char buf[32];
+	json_object_set_new(t, key, json_string(agq_fmt_time(us, buf)));
+}
+
+void
+agq_task_normalize(json_t *t, int64_t now_us)
+{
+	if (!json_object_get(t, "id")) {
+		char id[65];
+		agq_gen_id(id);
+		json_object_set_new(t, "id", json_string(id));
+	}
+	if (!json_object_get(t, "priority"))
+		json_object_set_new(t, "priority", json_string("normal"));
+	if (!json_object_get(t, "max_attempts"))
+		json_object_set_new(t, "max_attempts", json_integer(3));
+	if (!json_object_get(t, "backoff"))
+		json_object_set_new(t, "backoff", json_integer(10));
+	int64_t us;
+	json_t *nb = json_object_get(t, "not_before");
+	if (nb && !json_is_null(nb)) {
+		us = agq_task_time(t, "not_before", -1);
+		if (us >= 0)
+			agq_task_set_time(t, "not_before", us);
+	}
+	json_t *sa = json_object_get(t, "submitted_at");
+	if (!sa || agq_task_time(t, "submitted_at", -1) < 0)
+		agq_task_set_time(t, "submitted_at", now_us);
+	if (!json_is_array(json_object_get(t, "attempts")))
+		json_object_set_new(t, "attempts", json_array());
+	if (!json_is_integer(json_object_get(t, "generation")))
+		json_object_set_new(t, "generation", json_integer(0));
+}
+
+const char *
+agq_task_id(const json_t *t)
+{
+	return json_string_value(json_object_get(t, "id"));
+}
+
+int
+agq_task_lane(const json_t *t)
+{
+	int l = agq_lane_parse(json_string_value(json_object_get(t, "priority")));
+	return l < 0 ? AGQ_NORMAL : l;
+}
+
+int64_t
+agq_task_int(const json_t *t, const char *key, int64_t dflt)
+{
+	json_t *v = json_object_get(t, key);
+	if (json_is_integer(v))
+		return (int64_t)json_integer_value(v);
+	if (json_is_real(v))
+		return (int64_t)json_real_value(v);
+	return dflt;
+}
+
+int64_t
+agq_task_time(const json_t *t, const char *key, int64_t dflt)
+{
+	json_t *v = json_object_get(t, key);
+	int64_t us;
+	if (json_is_string(v) && agq_parse_time(json_string_value(v), &us) == 0)
+		return us;
+	if (json_is_number(v) && json_number_value(v) >= 0)
+		return (int64_t)(json_number_value(v) * 1e6);
+	return dflt;
+}
+
+int64_t
+agq_backoff_us(const json_t *t, int attempt, int64_t cap_s)
+{
+	json_t *v = json_object_get(t, "backoff");
+	double base = json_is_number(v) ? json_number_value(v) : 10;
+	if (base <= 0)
+		return 0;
+	if (attempt < 1)
+		attempt = 1;
+	double d = base * ldexp(1.0, attempt > 40 ? 40 : attempt - 1);
+	if (d > (double)cap_s)
+		d = (double)cap_s;
+	int64_t full = (int64_t)(d * 1e6);
+	int64_t half = full / 2;
+	return half + (int64_t)(agq_random() % (uint64_t)(full - half + 1));
+}
+
+int
+agq_caps_match(const json_t *t, const json_t *caps)
+{
+	json_t *req = json_object_get(t, "requires");
+	size_t i, j;
+	json_t *r, *c;
+	json_array_foreach(req, i, r) {
+		int found = 0;
+		json_array_foreach(caps, j, c) {
+			if (json_equal(r, c)) {
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+char *
+agq_task_dump(const json_t *t, size_t *len)
+{
+	char *s = json_dumps(t, JSON_INDENT(2));
+	if (!s)
+		agq_die(70, "cannot serialize a task (out of memory)");
+	size_t n = strlen(s);
+	char *out = agq_xmalloc(n + 2);
+	memcpy(out, s, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	free(s);
+	*len = n + 1;
+	return out;
+}

@@ -1,0 +1,528 @@
+/* util.c - messages, memory, files, time and names for every agq program. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agq.h"
+
+const char *agq_prog = "agq";
+
+void
+agq_setprog(const char *argv0)
+{
+	const char *s = strrchr(argv0, '/');
+	agq_prog = s ? s + 1 : argv0;
+}
+
+void
+agq_warn(const char *fmt, ...)
+{
+	va_list ap;
+	char buf[8192];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", agq_prog, buf);
+}
+
+void
+agq_syserr(const char *what, const char *path)
+{
+	int e = errno;
+	if (path)
+		fprintf(stderr, "%s: %s: %s (%s)\n", agq_prog, what,
+		    strerror(e), path);
+	else
+		fprintf(stderr, "%s: %s: %s\n", agq_prog, what, strerror(e));
+	errno = e;
+}
+
+void
+agq_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[8192];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", agq_prog, buf);
+	exit(code);
+}
+
+int
+agq_exit_code(int err)
+{
+	switch (err) {
+	case ENOSPC: case EDQUOT: case EAGAIN: case EINTR:
+		return EX_TEMPFAIL;
+	case EACCES: case EPERM: case EROFS:
+		return EX_NOPERM;
+	case ENOENT:
+		return EX_NOINPUT;
+	case ENOMEM:
+		return EX_OSERR;
+	default:
+		return EX_IOERR;
+	}
+}
+
+void *
+agq_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		agq_die(EX_OSERR, "out of memory");
+	return p;
+}
+
+char *
+agq_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		agq_die(EX_OSERR, "out of memory");
+	return p;
+}
+
+char *
+agq_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	int r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		agq_die(EX_OSERR, "out of memory");
+	return p;
+}
+
+int
+agq_mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) < 0) {
+				int e = errno;
+				if (e != EEXIST)
+					return -1;
+				if (stat(buf, &st) < 0)
+					return -1;
+				if (!S_ISDIR(st.st_mode)) {
+					errno = ENOTDIR;
+					return -1;
+				}
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+int
+agq_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+char *
+agq_read_fd(int fd, size_t max, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = agq_xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(buf);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+char *
+agq_read_file(const char *path, size_t max, size_t *len, int *fd_out)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	char *buf = agq_read_fd(fd, max, len);
+	if (!buf)
+		goto fail;
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return buf;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return NULL;
+}
+
+int
+agq_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+agq_write_atomic(const char *tmpdir, const char *dst, const char *buf,
+                 size_t len, int sync, int noreplace)
+{
+	char name[256], tmp[PATH_MAX];
+	agq_unique_name(name, sizeof name);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s", tmpdir, name) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0)
+		return -1;
+	int e;
+	if (agq_write_all(fd, buf, len) < 0)
+		goto fail;
+	if (sync && fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (noreplace) {
+		if (link(tmp, dst) < 0)
+			goto fail;
+		if (unlink(tmp) < 0)
+			goto fail_linked;
+	} else if (rename(tmp, dst) < 0) {
+		goto fail;
+	}
+	if (sync) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s", dst);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			strcpy(dir, ".");
+		if (agq_fsync_dir(dir) < 0)
+			return -1;
+	}
+	return 0;
+fail_linked:
+	/* dst is delivered; only the tmp name lingers.  Not an error for the
+	 * caller's data, but report it: agq-fsck will find the stale file. */
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+int64_t
+agq_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+agq_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *
+agq_fmt_time(int64_t us, char *buf)
+{
+	time_t s = (time_t)(us / 1000000);
+	long frac = (long)(us % 1000000);
+	if (frac < 0) {
+		frac += 1000000;
+		s--;
+	}
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%06ldZ", frac);
+	return buf;
+}
+
+int
+agq_parse_time(const char *s, int64_t *us)
+{
+	const char *p = s;
+	if (!s || !*s)
+		goto bad;
+	/* epoch seconds, optionally with a fraction */
+	if (isdigit((unsigned char)*p)) {
+		const char *q = p;
+		while (isdigit((unsigned char)*q))
+			q++;
+		if (*q == '\0' || *q == '.') {
+			char *end;
+			errno = 0;
+			double d = strtod(p, &end);
+			if (errno || *end || d < 0 || d > 1e11)
+				goto bad;
+			*us = (int64_t)(d * 1e6 + 0.5);
+			return 0;
+		}
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *r = strptime(p, "%Y-%m-%d", &tm);
+	if (!r || (*r != 'T' && *r != 't' && *r != ' '))
+		goto bad;
+	r = strptime(r + 1, "%H:%M:%S", &tm);
+	if (!r)
+		goto bad;
+	long frac = 0;
+	if (*r == '.') {
+		int digits = 0;
+		r++;
+		if (!isdigit((unsigned char)*r))
+			goto bad;
+		while (isdigit((unsigned char)*r)) {
+			if (digits < 6) {
+				frac = frac * 10 + (*r - '0');
+				digits++;
+			}
+			r++;
+		}
+		while (digits++ < 6)
+			frac *= 10;
+	}
+	long off = 0;
+	if (*r == 'Z' || *r == 'z') {
+		r++;
+	} else if (*r == '+' || *r == '-') {
+		int sign = *r == '-' ? -1 : 1;
+		if (!isdigit((unsigned char)r[1]) || !isdigit((unsigned char)r[2]) ||
+		    r[3] != ':' || !isdigit((unsigned char)r[4]) ||
+		    !isdigit((unsigned char)r[5]))
+			goto bad;
+		off = sign * (((r[1] - '0') * 10 + (r[2] - '0')) * 3600 +
+		    ((r[4] - '0') * 10 + (r[5] - '0')) * 60);
+		r += 6;
+	} else {
+		goto bad;
+	}
+	if (*r)
+		goto bad;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		goto bad;
+	*us = ((int64_t)t - off) * 1000000 + frac;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+agq_parse_duration(const char *s, int64_t *us)
+{
+	char *end;
+	if (!s || !*s || !(isdigit((unsigned char)*s) || *s == '.'))
+		goto bad;
+	errno = 0;
+	double d = strtod(s, &end);
+	if (errno || d < 0)
+		goto bad;
+	double mul = 1;
+	if (*end) {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: goto bad;
+		}
+		if (end[1])
+			goto bad;
+	}
+	d *= mul;
+	if (d > 1e10)
+		goto bad;
+	*us = (int64_t)(d * 1e6 + 0.5);
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+const char *
+agq_hostname(void)
+{
+	static char host[256];
+	if (!host[0]) {
+		if (gethostname(host, sizeof host - 1) < 0 || !host[0])
+			strcpy(host, "localhost");
+	}
+	return host;
+}
+
+uint64_t
+agq_random(void)
+{
+	uint64_t v;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+		v = (uint64_t)agq_now_us() ^ ((uint64_t)getpid() << 32);
+	return v;
+}
+
+void
+agq_unique_name(char *buf, size_t size)
+{
+	static unsigned long counter;
+	char host[256];
+	const char *h = agq_hostname();
+	size_t j = 0;
+	for (size_t i = 0; h[i] && j + 5 < sizeof host; i++) {
+		if (h[i] == '/')
+			j += (size_t)snprintf(host + j, sizeof host - j, "\\057");
+		else if (h[i] == ':')
+			j += (size_t)snprintf(host + j, sizeof host - j, "\\072");
+		else
+			host[j++] = h[i];
+	}
+	host[j] = '\0';
+	int64_t now = agq_now_us();
+	snprintf(buf, size, "%lld.M%06lldP%ldQ%lu.%s",
+	    (long long)(now / 1000000), (long long)(now % 1000000),
+	    (long)getpid(), ++counter, host);
+}
+
+void
+agq_gen_id(char *buf)
+{
+	static unsigned long counter;
+	static int64_t last;
+	int64_t now = agq_now_us();
+	/* Keep one process's ids increasing even if the clock steps back. */
+	if (now <= last)
+		now = last + 1;
+	last = now;
+	uint32_t hash = 2166136261u;  /* FNV-1a of the host name */
+	for (const char *p = agq_hostname(); *p; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	time_t s = (time_t)(now / 1000000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char date[16];
+	if (strftime(date, sizeof date, "%Y%m%d-%H%M%S", &tm) != 15)
+		memcpy(date, "00000000-000000", 16);
+	snprintf(buf, 65, "%.15s.%06d-%06u-%08x-%u", date,
+	    (int)(now % 1000000), (unsigned)(++counter % 1000000), hash,
+	    (unsigned)getpid() % 10000000u);
+}
+
+int
+agq_id_valid(const char *s)
+{
+	size_t n = 0;
+	if (!s || !*s || s[0] == '.')
+		return 0;
+	for (const char *p = s; *p; p++, n++) {
+		if (n >= 64)
+			return 0;
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' ||
+		    *p == '-'))
+			return 0;
+		if ((unsigned char)*p > 127)
+			return 0;
+	}
+	return 1;
+}

@@ -1,2 +1,178 @@
+/* agq-ls - list tasks (agq-ls(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
 #include "agq.h"
-int main(int c,char**v){(void)c;(void)v;return 0;}
+
+static const char usage[] =
+"usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--json | -q]\n"
+"List tasks, oldest first within each state.  See agq-ls(1).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --state S     only queue, defer, hold, active, done or dead\n"
+"      --lane L      only tasks of lane urgent, high, normal or low\n"
+"      --agent A     only tasks leased to agent A (active)\n"
+"      --json        one JSON object per line: the task plus state, lane\n"
+"  -q, --quiet       ids only, one per line (for agq-cancel and friends)\n";
+
+struct row { int state; int64_t key; json_t *t; };
+struct ctx { int lane; const char *agent; struct row *v; size_t n, cap; };
+
+static int
+collect(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct ctx *c = arg;
+	if (c->agent && (loc->state != AGQ_ST_ACTIVE || strcmp(loc->agent,
+	    c->agent)))
+		return 0;
+	json_t *t = agq_task_read(loc->path);
+	if (!t) {
+		if (errno != ENOENT)
+			agq_syserr("cannot read task", loc->path);
+		return 0;
+	}
+	if (!json_object_get(t, "id"))
+		json_object_set_new(t, "id", json_string(id));
+	if (c->lane >= 0 && agq_task_lane(t) != c->lane) {
+		json_decref(t);
+		return 0;
+	}
+	json_object_set_new(t, "state", json_string(agq_state_name(loc->state)));
+	if (loc->state == AGQ_ST_ACTIVE)
+		json_object_set_new(t, "agent", json_string(loc->agent));
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->v = realloc(c->v, c->cap * sizeof *c->v);
+		if (!c->v)
+			agq_die(EX_OSERR, "out of memory");
+	}
+	c->v[c->n].state = loc->state;
+	c->v[c->n].key = agq_task_time(t, "submitted_at", 0);
+	c->v[c->n++].t = t;
+	return 0;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->state != y->state)
+		return x->state - y->state;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(agq_task_id(x->t), agq_task_id(y->t));
+}
+
+static void
+describe(const json_t *t, char *buf, size_t size)
+{
+	const char *title = json_string_value(json_object_get(t, "title"));
+	json_t *cmd = json_object_get(t, "cmd");
+	if (title) {
+		snprintf(buf, size, "%s", title);
+	} else if (json_is_string(cmd)) {
+		snprintf(buf, size, "%s", json_string_value(cmd));
+	} else {
+		size_t i, n = 0;
+		json_t *a;
+		buf[0] = '\0';
+		json_array_foreach(cmd, i, a) {
+			int w = snprintf(buf + n, size - n, "%s%s", i ? " " : "",
+			    json_string_value(a));
+			if (w < 0 || (size_t)w >= size - n)
+				break;
+			n += (size_t)w;
+		}
+	}
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "lane", required_argument, NULL, 'L' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL;
+	int state = -1, json = 0, quiet = 0, c;
+	struct ctx cx = { -1, NULL, NULL, 0, 0 };
+	while ((c = getopt_long(argc, argv, "s:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'S':
+			if ((state = agq_state_parse(optarg)) < 0)
+				agq_die(EX_USAGE, "--state: unknown state '%s' "
+				    "(queue, defer, hold, active, done, dead)",
+				    optarg);
+			break;
+		case 'L':
+			if ((cx.lane = agq_lane_parse(optarg)) < 0)
+				agq_die(EX_USAGE, "--lane: unknown lane '%s' "
+				    "(urgent, high, normal, low)", optarg);
+			break;
+		case 'A': cx.agent = optarg; break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	if (cx.agent && state < 0)
+		state = AGQ_ST_ACTIVE;
+	if (agq_each_task(&sp, state, collect, &cx) < 0)
+		agq_syserr("cannot list tasks", sp.root);
+	qsort(cx.v, cx.n, sizeof *cx.v, row_cmp);
+	if (!json && !quiet && cx.n)
+		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
+		    "AGENT", "TRIES", "TASK");
+	for (size_t i = 0; i < cx.n; i++) {
+		json_t *t = cx.v[i].t;
+		if (quiet) {
+			printf("%s\n", agq_task_id(t));
+		} else if (json) {
+			json_object_set_new(t, "lane", json_string(
+			    agq_lane_name(agq_task_lane(t))));
+			char *s = json_dumps(t, JSON_COMPACT);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		} else {
+			char what[200];
+			describe(t, what, sizeof what);
+			const char *ag = json_string_value(json_object_get(t,
+			    "agent"));
+			printf("%-46s %-6s %-6s %-10s %5zu  %s\n", agq_task_id(t),
+			    agq_state_name(cx.v[i].state),
+			    agq_lane_name(agq_task_lane(t)), ag ? ag : "-",
+			    json_array_size(json_object_get(t, "attempts")), what);
+		}
+		json_decref(t);
+	}
+	free(cx.v);
+	agq_spool_close(&sp);
+	if (fflush(stdout) == EOF) {
+		agq_syserr("cannot write", "standard output");
+		return EX_IOERR;
+	}
+	return 0;
+}

@@ -1,2 +1,143 @@
+/* agq-show - print one task and its journal events (agq-show(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
 #include "agq.h"
-int main(int c,char**v){(void)c;(void)v;return 0;}
+
+static const char usage[] =
+"usage: agq-show [-s SPOOL] [--json] ID...\n"
+"Print each task: where it is, its file, and its journal events.\n"
+"See agq-show(1).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --json        one JSON object per task: {state, lane, agent, path,\n"
+"                    task, events}\n"
+"Exit: 0 ok, 66 a task does not exist.\n";
+
+static json_t *
+events(struct agq_spool *sp, const char *id)
+{
+	json_t *a = json_array();
+	char *p = agq_spool_path(sp, "journal");
+	FILE *f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return a;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (!strstr(line, id))
+			continue;       /* cheap pre-filter */
+		size_t len = (size_t)n - (line[n - 1] == '\n');
+		if (agq_journal_match(line, len, id, 0, NULL) == 1) {
+			json_t *o = json_loadb(line, len, 0, NULL);
+			if (o)
+				json_array_append_new(a, o);
+		}
+	}
+	free(line);
+	fclose(f);
+	return a;
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL;
+	int json = 0, c, rc = 0;
+	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'j': json = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	for (int i = optind; i < argc; i++) {
+		const char *id = argv[i];
+		struct agq_loc loc;
+		json_t *t = NULL;
+		for (int tries = 0; tries < 5 && !t; tries++) {
+			if (agq_task_find(&sp, id, &loc) < 0)
+				break;
+			t = agq_task_read(loc.path);    /* ENOENT: it moved */
+		}
+		if (!t) {
+			agq_warn("%s: no such task", id);
+			rc = EX_NOINPUT;
+			continue;
+		}
+		json_t *ev = events(&sp, id);
+		if (json) {
+			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
+			    "id", id, "state", agq_state_name(loc.state),
+			    "path", loc.path, "task", t, "events", ev);
+			json_object_set_new(o, "lane", json_string(
+			    agq_lane_name(agq_task_lane(t))));
+			if (loc.state == AGQ_ST_ACTIVE)
+				json_object_set_new(o, "agent",
+				    json_string(loc.agent));
+			char *s = json_dumps(o, JSON_COMPACT);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+			json_decref(o);
+			continue;
+		}
+		printf("id:     %s\n", id);
+		printf("state:  %s", agq_state_name(loc.state));
+		if (loc.state == AGQ_ST_QUEUE)
+			printf(" (lane %s)", agq_lane_name(loc.lane));
+		if (loc.state == AGQ_ST_ACTIVE)
+			printf(" (agent %s)", loc.agent);
+		printf("\nfile:   %s\n", loc.path);
+		const char *reason = json_string_value(json_object_get(t,
+		    "reason"));
+		if (reason)
+			printf("reason: %s\n", reason);
+		char *out = agq_spool_path(&sp, "out/%s", id);
+		printf("output: %s\n", out);
+		free(out);
+		char *s = json_dumps(t, JSON_INDENT(2));
+		if (s)
+			printf("task:\n%s\n", s);
+		free(s);
+		printf("events:\n");
+		size_t k;
+		json_t *e;
+		json_array_foreach(ev, k, e) {
+			s = json_dumps(e, JSON_COMPACT);
+			if (s)
+				printf("  %s\n", s);
+			free(s);
+		}
+		if (i + 1 < argc)
+			printf("\n");
+		json_decref(t);
+		json_decref(ev);
+	}
+	agq_spool_close(&sp);
+	if (fflush(stdout) == EOF) {
+		agq_syserr("cannot write", "standard output");
+		return EX_IOERR;
+	}
+	return rc;
+}

@@ -1,2 +1,160 @@
+/* agq-wait - wait until tasks are done or dead (agq-wait(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <inotifytools/inotifytools.h>
+#include <inotifytools/inotify.h>
+
 #include "agq.h"
-int main(int c,char**v){(void)c;(void)v;return 0;}
+
+static const char usage[] =
+"usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"
+"Wait until every task ID (default: every task queued, deferred or active\n"
+"now) is done or dead.  On a terminal, shows a progress line.\n"
+"See agq-wait(1).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"  -t, --timeout S   give up after S seconds (exit 75)\n"
+"  -q, --quiet       no progress line and no summary\n"
+"Exit: 0 all done, 1 some are dead, 66 a task does not exist, 75 timed\n"
+"out, 64 usage error.\n";
+
+static volatile sig_atomic_t stop;
+static void on_signal(int s) { (void)s; stop = 1; }
+
+static int
+add_pending(const struct agq_loc *loc, const char *id, void *arg)
+{
+	json_t *ids = arg;
+	if (loc->state == AGQ_ST_QUEUE || loc->state == AGQ_ST_DEFER ||
+	    loc->state == AGQ_ST_ACTIVE)
+		json_array_append_new(ids, json_string(id));
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL;
+	double timeout = 0;
+	int quiet = 0, c;
+	while ((c = getopt_long(argc, argv, "s:t:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 't': timeout = agq_cli_seconds("--timeout", optarg); break;
+		case 'q': quiet = 1; break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, spool, NULL) < 0)
+		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	json_t *ids = json_array();
+	for (int i = optind; i < argc; i++) {
+		if (!agq_id_valid(argv[i]))
+			agq_die(EX_USAGE, "'%s' is not a valid task id", argv[i]);
+		json_array_append_new(ids, json_string(argv[i]));
+	}
+	if (optind >= argc)
+		agq_each_task(&sp, -1, add_pending, ids);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (!inotifytools_initialize()) {
+		errno = inotifytools_error();
+		agq_syserr("cannot initialize inotify", NULL);
+		return EX_OSERR;
+	}
+	static const char *watched[] = { "done", "dead", "hold", NULL };
+	for (int i = 0; watched[i]; i++) {
+		char *p = agq_spool_path(&sp, "%s", watched[i]);
+		if (!inotifytools_watch_file(p, IN_MOVED_TO | IN_CREATE)) {
+			errno = inotifytools_error();
+			agq_syserr("cannot watch", p);
+			return EX_OSERR;
+		}
+		free(p);
+	}
+	size_t total = json_array_size(ids);
+	int tty = !quiet && isatty(2);
+	int64_t start = agq_mono_us();
+	int rc = 0;
+	size_t ndone = 0, ndead = 0, missing = 0;
+	for (;;) {
+		ndone = ndead = missing = 0;
+		size_t held = 0;
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v) {
+			struct agq_loc loc;
+			if (agq_task_find(&sp, json_string_value(v), &loc) < 0) {
+				/* it may be between two directories: look
+				 * once more before calling it missing */
+				if (agq_task_find(&sp, json_string_value(v),
+				    &loc) < 0) {
+					missing++;
+					continue;
+				}
+			}
+			if (loc.state == AGQ_ST_DONE)
+				ndone++;
+			else if (loc.state == AGQ_ST_DEAD)
+				ndead++;
+			else if (loc.state == AGQ_ST_HOLD)
+				held++;
+		}
+		size_t left = total - ndone - ndead - missing;
+		if (tty)
+			fprintf(stderr, "\ragq-wait: %zu/%zu done, %zu dead, "
+			    "%zu waiting%s   ", ndone, total, ndead, left,
+			    held ? " (some held)" : "");
+		if (left == 0)
+			break;
+		if (stop) {
+			rc = EX_TEMPFAIL;
+			break;
+		}
+		if (timeout > 0 && agq_mono_us() - start > (int64_t)(timeout * 1e6)) {
+			rc = EX_TEMPFAIL;
+			break;
+		}
+		(void)inotifytools_next_event(1);
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (rc == EX_TEMPFAIL && !quiet)
+		agq_warn("gave up waiting: %zu of %zu not finished",
+		    total - ndone - ndead - missing, total);
+	if (!rc && missing) {
+		json_t *v;
+		size_t i;
+		json_array_foreach(ids, i, v) {
+			struct agq_loc loc;
+			if (agq_task_find(&sp, json_string_value(v), &loc) < 0)
+				agq_warn("%s: no such task", json_string_value(v));
+		}
+		rc = EX_NOINPUT;
+	}
+	if (!rc && ndead) {
+		if (!quiet)
+			agq_warn("%zu of %zu tasks are dead (agq ls --state "
+			    "dead)", ndead, total);
+		rc = 1;
+	}
+	inotifytools_cleanup();
+	json_decref(ids);
+	agq_spool_close(&sp);
+	return rc;
+}

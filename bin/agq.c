@@ -1,2 +1,119 @@
+/* agq - the front end: `agq CMD ARGS...` runs agq-CMD (agq(1)). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
 #include "agq.h"
-int main(int c,char**v){(void)c;(void)v;return 0;}
+
+static const struct { const char *name, *what; } cmds[] = {
+	{ "submit",  "submit tasks (argv, one JSON object, or JSON lines)" },
+	{ "sched",   "the scheduler: accept, promote, reclaim, assign" },
+	{ "run",     "an agent runner: run the tasks leased to it" },
+	{ "ls",      "list tasks" },
+	{ "show",    "print one task and its journal events" },
+	{ "status",  "counts per state and lane, and the agents" },
+	{ "wait",    "wait until tasks are done or dead" },
+	{ "cancel",  "cancel tasks (to dead/)" },
+	{ "hold",    "park tasks in hold/" },
+	{ "release", "release held tasks" },
+	{ "retry",   "send dead tasks back to the queue" },
+	{ "journal", "read or follow the journal" },
+	{ "demo",    "run the main job on the default spool" },
+	{ NULL, NULL }
+};
+
+static const char usage[] =
+"usage: agq [--version] [--help] CMD [ARG]...\n"
+"       agq help [CMD]\n"
+"Runs agq-CMD, found beside agq, in the compiled-in bin and libexec\n"
+"directories, then in $PATH.  See agq(1) and agq(7).\n";
+
+static void
+list(FILE *f)
+{
+	fputs(usage, f);
+	fputs("\ncommands:\n", f);
+	for (int i = 0; cmds[i].name; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
+}
+
+/* exec agq-CMD from DIR if it is there and executable. */
+static void
+try_exec(const char *dir, const char *prog, char **argv)
+{
+	char path[PATH_MAX];
+	if (!dir || !*dir)
+		return;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, prog) >= sizeof path)
+		return;
+	if (access(path, X_OK) == 0) {
+		argv[0] = path;
+		execv(path, argv);
+		agq_syserr("cannot run", path);
+		exit(EX_OSERR);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	if (argc < 2) {
+		list(stderr);
+		return EX_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		list(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("agq %s\n", AGQ_VERSION);
+		return 0;
+	}
+	char *sub[3] = { NULL, NULL, NULL };
+	if (!strcmp(cmd, "help")) {
+		if (argc < 3) {
+			list(stdout);
+			return 0;
+		}
+		cmd = argv[2];
+		sub[1] = "--help";
+		argv = sub;
+		argc = 2;
+	} else {
+		argv = argv + 1;
+	}
+	if (!*cmd || strchr(cmd, '/') || cmd[0] == '-') {
+		agq_warn("'%s' is not an agq command; see 'agq help'", cmd);
+		return EX_USAGE;
+	}
+	char prog[128];
+	if ((size_t)snprintf(prog, sizeof prog, "agq-%s", cmd) >= sizeof prog) {
+		agq_warn("'%s' is not an agq command; see 'agq help'", cmd);
+		return EX_USAGE;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			try_exec(self, prog, argv);
+		}
+	}
+	try_exec(agq_bindir, prog, argv);
+	try_exec(agq_libexecdir, prog, argv);
+	argv[0] = prog;
+	execvp(prog, argv);
+	if (errno == ENOENT) {
+		agq_warn("'%s' is not an agq command; see 'agq help'", cmd);
+		return EX_USAGE;
+	}
+	agq_syserr("cannot run", prog);
+	return EX_OSERR;
+}

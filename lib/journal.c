@@ -79,3 +79,27 @@ agq_journal_w(const struct agq_spool *sp, const char *ev, const char *id,
 		free(p);
 	}
 }
+
+int
+agq_journal_match(const char *line, size_t len, const char *id,
+                  int64_t since_us, const char *ev)
+{
+	json_t *o = json_loadb(line, len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	int ok = 1;
+	if (id) {
+		const char *v = json_string_value(json_object_get(o, "id"));
+		ok = v && !strcmp(v, id);
+	}
+	if (ok && ev) {
+		const char *v = json_string_value(json_object_get(o, "ev"));
+		ok = v && !strcmp(v, ev);
+	}
+	if (ok && since_us > 0)
+		ok = agq_task_time(o, "ts", 0) >= since_us;
+	json_decref(o);
+	return ok;
+}

@@ -1,0 +1,95 @@
+# tests/helper.bash - shared set-up for agq's bats tests.
+#
+# Each test gets a fresh spool in $BATS_TEST_TMPDIR and a configuration
+# with short timings (lease 3 s, heartbeat 0.3 s).  Daemons started with
+# start_sched / start_agent are stopped in teardown.  Waits poll a
+# condition with a generous timeout; no test asserts a duration.
+
+PATH="$AGQ_TEST_BIN:$PATH"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+setup() {
+	export AGQ_SPOOL="$BATS_TEST_TMPDIR/spool"
+	export AGQ_CONF="$BATS_TEST_TMPDIR/agq.conf"
+	cat > "$AGQ_CONF" <<CONF
+lease = 3
+heartbeat = 0.3
+assign_timeout = 20
+kill_grace = 1
+rescan = 5
+backoff_cap = 60
+CONF
+	mkdir -p "$AGQ_SPOOL"
+	PIDS=()
+	WORK="$BATS_TEST_TMPDIR/work"
+	mkdir -p "$WORK"
+}
+
+teardown() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null || true
+}
+
+# start_sched [ARGS...]: agq-sched in the background.
+start_sched() {
+	agq-sched "$@" 2>>"$BATS_TEST_TMPDIR/sched.log" &
+	PIDS+=($!)
+	SCHED_PID=$!
+}
+
+# start_agent NAME [ARGS...]: agq-run --agent NAME in the background;
+# its pid is in $AGENT_PID.
+start_agent() {
+	local name=$1
+	shift
+	agq-run --agent "$name" "$@" 2>>"$BATS_TEST_TMPDIR/agent-$name.log" &
+	AGENT_PID=$!
+	PIDS+=($!)
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds;
+# fail the test (printing COMMAND) when SECONDS pass first.
+wait_for() {
+	local limit=$1
+	shift
+	local end=$((SECONDS + limit))
+	while ! "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $end ]; then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# count_in STATE: number of task files in a state directory.
+count_in() {
+	case "$1" in
+	queue) find "$AGQ_SPOOL/queue" -name '*.json' | wc -l ;;
+	active) find "$AGQ_SPOOL/active" -name '*.json' | wc -l ;;
+	*) find "$AGQ_SPOOL/$1" -maxdepth 1 -name '*.json' | wc -l ;;
+	esac
+}
+
+# state_of ID: the directory the task is in (queue, defer, ..., or none).
+state_of() {
+	local f
+	f=$(find "$AGQ_SPOOL/queue" "$AGQ_SPOOL/defer" "$AGQ_SPOOL/hold" \
+	    "$AGQ_SPOOL/active" "$AGQ_SPOOL/done" "$AGQ_SPOOL/dead" \
+	    -name "$1.json" 2>/dev/null | head -1)
+	if [ -z "$f" ]; then echo none; return; fi
+	f=${f#"$AGQ_SPOOL"/}
+	echo "${f%%/*}"
+}
+
+is_state() { [ "$(state_of "$1")" = "$2" ]; }
+count_is() { [ "$(count_in "$1")" -eq "$2" ]; }
+journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }

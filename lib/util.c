@@ -178,6 +178,8 @@ agq_read_fd(int fd, size_t max, size_t *len)
 			buf = nb;
 		}
 		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
+		if (r < 0 && errno == ESPIPE)   /* a pipe: read it in order */
+			r = read(fd, buf + n, cap - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

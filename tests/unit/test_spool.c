@@ -1,0 +1,185 @@
+/* Unit tests for lib/spool.c, journal.c and config.c: delivery, find,
+ * the per-task lock, move-then-rewrite, quarantine, configuration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agq.h"
+#include "unit.h"
+
+static int
+exists(const char *root, const char *rel)
+{
+	char p[4096];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	return stat(p, &st) == 0;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/agq-unit-spool-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "temp dir");
+	char conf[256];
+	snprintf(conf, sizeof conf, "%s/agq.conf", dir);
+	FILE *f = fopen(conf, "w");
+	fputs("# test\nlease = 7\nheartbeat=2s\n\nmax_task_bytes = 2048\n", f);
+	fclose(f);
+	struct agq_spool sp;
+	char root[300];
+	snprintf(root, sizeof root, "%s/spool", dir);
+	CHECK(agq_spool_open(&sp, root, conf) == 0, "open creates the spool");
+	CHECK(exists(root, "queue/urgent") && exists(root, "active") &&
+	    exists(root, "corrupt") && exists(root, "tmp"), "directories made");
+	CHECK(sp.conf.lease_s == 7 && sp.conf.heartbeat_s == 2 &&
+	    sp.conf.max_task_bytes == 2048, "configuration read");
+
+	char err[256];
+	const char *j1 = "{\"id\":\"t1\",\"cmd\":\"true\",\"priority\":\"high\"}";
+	json_t *t = agq_task_parse(j1, strlen(j1), err, sizeof err);
+	CHECK(t != NULL, "parse");
+	agq_task_normalize(t, agq_now_us());
+	int where = -1;
+	CHECK(agq_deliver(&sp, t, 1, &where) == 0 && where == AGQ_ST_QUEUE,
+	    "deliver to queue");
+	CHECK(exists(root, "queue/high/t1.json"), "file in queue/high");
+	CHECK(agq_deliver(&sp, t, 1, &where) == 1 && where == AGQ_ST_QUEUE,
+	    "second delivery is a duplicate");
+	json_decref(t);
+
+	const char *j2 = "{\"id\":\"later\",\"cmd\":\"true\","
+	    "\"not_before\":\"2099-01-01T00:00:00Z\"}";
+	t = agq_task_parse(j2, strlen(j2), err, sizeof err);
+	agq_task_normalize(t, agq_now_us());
+	CHECK(agq_deliver(&sp, t, 0, &where) == 0 && where == AGQ_ST_DEFER &&
+	    exists(root, "defer/later.json"), "future not_before goes to defer");
+	json_decref(t);
+
+	struct agq_loc loc;
+	CHECK(agq_task_find(&sp, "t1", &loc) == 0 && loc.state == AGQ_ST_QUEUE &&
+	    loc.lane == AGQ_HIGH, "find in queue");
+	CHECK(agq_task_find(&sp, "nope", &loc) < 0 && errno == ENOENT,
+	    "find unknown is ENOENT");
+	CHECK(agq_task_find(&sp, "../x", &loc) < 0, "find rejects bad ids");
+
+	struct agq_locked l;
+	CHECK(agq_task_lock(&sp, "t1", NULL, &l) == 0 && l.task, "lock");
+	/* another process cannot take the lock meanwhile */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(l.loc.path, O_RDONLY);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "lock excludes others");
+	json_object_set_new(l.task, "generation", json_integer(1));
+	CHECK(agq_task_transition(&sp, &l, AGQ_ST_ACTIVE, -1, "a1", "leased") == 0,
+	    "move to active and rewrite");
+	CHECK(!exists(root, "queue/high/t1.json") &&
+	    exists(root, "active/a1/t1.json"), "exactly one copy, in active/a1");
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(l.loc.path, O_RDONLY);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "the rewritten file is still locked");
+	agq_task_unlock(&l);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/active/a1/t1.json", root);
+	json_t *back = agq_task_read(path);
+	CHECK(back && agq_task_int(back, "generation", 0) == 1 &&
+	    !strcmp(json_string_value(json_object_get(back, "agent")), "a1") &&
+	    !strcmp(json_string_value(json_object_get(back, "reason")),
+	    "leased"), "rewrite landed");
+	json_decref(back);
+	CHECK(agq_agent_load(&sp, "a1") == 1, "agent load counts leases");
+
+	/* a move onto an existing task file is refused */
+	CHECK(agq_task_lock(&sp, "t1", NULL, &l) == 0, "lock again");
+	char other[4096];
+	snprintf(other, sizeof other, "%s/done/t1.json", root);
+	f = fopen(other, "w");
+	fputs("{}", f);
+	fclose(f);
+	CHECK(agq_task_move(&sp, &l, AGQ_ST_DONE, -1, NULL) < 0 &&
+	    errno == EEXIST, "move never replaces");
+	agq_task_unlock(&l);
+	unlink(other);
+
+	/* quarantine keeps the file and writes a reason */
+	char bad[4096];
+	snprintf(bad, sizeof bad, "%s/inbox/junk", root);
+	f = fopen(bad, "w");
+	fputs("not json", f);
+	fclose(f);
+	CHECK(agq_quarantine(&sp, bad, "junk", "invalid JSON") == 0 &&
+	    exists(root, "corrupt/junk") && exists(root, "corrupt/junk.why") &&
+	    !exists(root, "inbox/junk"), "quarantine moves and explains");
+	f = fopen(bad, "w");
+	fputs("again", f);
+	fclose(f);
+	CHECK(agq_quarantine(&sp, bad, "junk", "again") == 0 &&
+	    exists(root, "corrupt/junk.1") && exists(root, "corrupt/junk.1.why"),
+	    "a second quarantine of a name does not overwrite");
+
+	CHECK(agq_journal(&sp, "test", "t1", json_pack("{s:i}", "n", 1)) == 0,
+	    "journal append");
+	snprintf(other, sizeof other, "%s/journal", root);
+	size_t len;
+	char *j = agq_read_file(other, 1 << 20, &len, NULL);
+	CHECK(j && len > 0 && j[len - 1] == '\n' &&
+	    agq_journal_match(j, len - 1, "t1", 0, "test") == 1 &&
+	    agq_journal_match(j, len - 1, "t2", 0, NULL) == 0 &&
+	    agq_journal_match("{torn", 5, NULL, 0, NULL) == -1, "journal line");
+	free(j);
+
+	int fd = agq_spool_flock(&sp, "sched", 0);
+	CHECK(fd >= 0, "sched lock taken");
+	pid = fork();
+	if (pid == 0) {
+		struct agq_spool sp2;
+		agq_spool_open(&sp2, root, conf);
+		_exit(agq_spool_flock(&sp2, "sched", 0) < 0 &&
+		    errno == EWOULDBLOCK ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sched lock is exclusive");
+	close(fd);
+	agq_spool_close(&sp);
+
+	/* configuration errors name the file and line */
+	f = fopen(conf, "w");
+	fputs("lease = 5\nleese = 3\n", f);
+	fclose(f);
+	struct agq_conf c;
+	memset(&c, 0, sizeof c);
+	fflush(stdout);
+	int saved = dup(2);
+	int devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, 2);
+	int r1 = agq_conf_load(&c, conf);
+	f = fopen(conf, "w");
+	fputs("lease = soon\n", f);
+	fclose(f);
+	int r2 = agq_conf_load(&c, conf);
+	int r3 = agq_conf_load(&c, "/nonexistent/agq.conf");
+	dup2(saved, 2);
+	close(devnull);
+	close(saved);
+	CHECK(r1 < 0, "unknown setting rejected");
+	CHECK(r2 < 0, "bad number rejected");
+	CHECK(r3 < 0, "a named missing file is an error");
+	free(c.spool);
+
+	char cmd[200];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	DONE();
+}

@@ -1,0 +1,123 @@
+/* Unit tests for lib/task.c: validation, defaults, backoff, capabilities. */
+#include "agq.h"
+#include "unit.h"
+
+static int
+valid(const char *json)
+{
+	char err[512];
+	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
+	json_decref(t);
+	return t != NULL;
+}
+
+static int
+err_has(const char *json, const char *want)
+{
+	char err[512] = "";
+	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
+	json_decref(t);
+	return !t && strstr(err, want) != NULL;
+}
+
+int
+main(void)
+{
+	CHECK(valid("{\"cmd\":[\"true\"]}"), "minimal argv task");
+	CHECK(valid("{\"cmd\":\"echo hi | wc\"}"), "shell string task");
+	CHECK(valid("{\"cmd\":[\"x\"],\"id\":\"a.b-c_1\",\"priority\":\"urgent\","
+	    "\"requires\":[\"gpu\"],\"max_attempts\":5,\"backoff\":0.5,"
+	    "\"timeout\":3,\"not_before\":\"2030-01-01T00:00:00Z\","
+	    "\"env\":{\"A\":\"1\"},\"cwd\":\"/tmp\",\"meta\":{\"k\":[1]},"
+	    "\"extra\":true}"), "every field, unknown field kept");
+	CHECK(err_has("{}", "field cmd: missing"), "cmd missing");
+	CHECK(err_has("{\"cmd\":[]}", "field cmd"), "empty cmd array");
+	CHECK(err_has("{\"cmd\":[1]}", "field cmd"), "non-string argv");
+	CHECK(err_has("{\"cmd\":\"\"}", "field cmd"), "empty cmd string");
+	CHECK(err_has("[1,2]", "not a JSON object"), "array rejected");
+	CHECK(err_has("{\"cmd\":\"x\",\"id\":\"a/b\"}", "field id"), "id slash");
+	CHECK(err_has("{\"cmd\":\"x\",\"id\":\"..\"}", "field id"), "id dot-dot");
+	CHECK(err_has("{\"cmd\":\"x\",\"id\":7}", "field id"), "id number");
+	CHECK(err_has("{\"cmd\":\"x\",\"priority\":\"asap\"}", "field priority"),
+	    "bad priority");
+	CHECK(err_has("{\"cmd\":\"x\",\"max_attempts\":0}", "field max_attempts"),
+	    "zero attempts");
+	CHECK(err_has("{\"cmd\":\"x\",\"max_attempts\":\"3\"}",
+	    "field max_attempts"), "string attempts");
+	CHECK(err_has("{\"cmd\":\"x\",\"backoff\":-1}", "field backoff"),
+	    "negative backoff");
+	CHECK(err_has("{\"cmd\":\"x\",\"timeout\":0}", "field timeout"),
+	    "zero timeout");
+	CHECK(err_has("{\"cmd\":\"x\",\"not_before\":\"soon\"}",
+	    "field not_before"), "bad not_before");
+	CHECK(err_has("{\"cmd\":\"x\",\"env\":{\"A\":1}}", "field env.A"),
+	    "env value type");
+	CHECK(err_has("{\"cmd\":\"x\",\"env\":{\"A=B\":\"1\"}}", "field env"),
+	    "env name with =");
+	CHECK(err_has("{\"cmd\":\"x\",\"requires\":\"gpu\"}", "field requires"),
+	    "requires not an array");
+	CHECK(err_has("{\"cmd\":\"x\",\"meta\":[]}", "field meta"), "meta array");
+	CHECK(err_has("{\"cmd\":\"x\",\"cmd\":\"y\"}", "duplicate"),
+	    "duplicate keys rejected");
+	CHECK(err_has("{\"cmd\":\"x\"} trailing", "invalid JSON"),
+	    "trailing garbage rejected");
+	CHECK(err_has("{\"cmd\":\"\\u0000\"}", "invalid JSON"),
+	    "NUL in a string rejected");
+	CHECK(err_has("{\"cmd\":\"\xff\"}", "invalid JSON"),
+	    "invalid UTF-8 rejected");
+	char deep[5000];
+	size_t n = 0;
+	for (int i = 0; i < 2400; i++)
+		deep[n++] = '[';
+	deep[n] = '\0';
+	CHECK(err_has(deep, "invalid JSON"), "deep nesting rejected, no crash");
+
+	char err[512];
+	const char *min = "{\"cmd\":[\"true\"]}";
+	json_t *t = agq_task_parse(min, strlen(min), err, sizeof err);
+	agq_task_normalize(t, 1000000);
+	CHECK(agq_id_valid(agq_task_id(t)), "normalize generates an id");
+	CHECK(agq_task_lane(t) == AGQ_NORMAL, "default lane normal");
+	CHECK(agq_task_int(t, "max_attempts", 0) == 3, "default max_attempts 3");
+	CHECK(agq_task_int(t, "backoff", 0) == 10, "default backoff 10");
+	CHECK(agq_task_time(t, "submitted_at", -1) == 1000000,
+	    "submitted_at set");
+	CHECK(json_array_size(json_object_get(t, "attempts")) == 0 &&
+	    agq_task_int(t, "generation", -1) == 0, "attempts and generation");
+
+	/* backoff: base 10, doubling, equal jitter in [d/2, d], capped */
+	int ok = 1;
+	for (int i = 0; i < 200; i++) {
+		int64_t d1 = agq_backoff_us(t, 1, 3600);
+		int64_t d3 = agq_backoff_us(t, 3, 3600);
+		int64_t d20 = agq_backoff_us(t, 20, 3600);
+		if (d1 < 5000000 || d1 > 10000000 || d3 < 20000000 ||
+		    d3 > 40000000 || d20 < 1800000000LL || d20 > 3600000000LL)
+			ok = 0;
+	}
+	CHECK(ok, "backoff doubles, jitters and caps");
+	json_object_set_new(t, "backoff", json_integer(0));
+	CHECK(agq_backoff_us(t, 5, 3600) == 0, "backoff 0 is immediate");
+
+	json_object_set_new(t, "requires", json_pack("[s,s]", "gpu", "linux"));
+	json_t *caps = json_pack("[s,s,s]", "linux", "shell", "gpu");
+	CHECK(agq_caps_match(t, caps), "caps superset matches");
+	json_array_remove(caps, 2);
+	CHECK(!agq_caps_match(t, caps), "missing cap does not match");
+	json_object_del(t, "requires");
+	CHECK(agq_caps_match(t, NULL), "no requirements match anything");
+	json_decref(caps);
+
+	CHECK(agq_lane_parse("urgent") == AGQ_URGENT &&
+	    agq_lane_parse("low") == AGQ_LOW && agq_lane_parse("x") < 0,
+	    "lane names");
+	size_t len;
+	char *s = agq_task_dump(t, &len);
+	json_t *back = json_loads(s, 0, NULL);
+	CHECK(back && json_equal(back, t) && s[len - 1] == '\n',
+	    "dump round-trips with a newline");
+	json_decref(back);
+	free(s);
+	json_decref(t);
+	DONE();
+}

@@ -1,0 +1,120 @@
+/* Unit tests for lib/util.c: time, durations, ids, atomic writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agq.h"
+#include "unit.h"
+
+int
+main(void)
+{
+	int64_t us;
+	char buf[64];
+
+	CHECK(agq_parse_time("2026-11-21T23:44:27Z", &us) == 0 &&
+	    us == 1795304667LL * 1000000, "RFC 3339 with Z");
+	CHECK(agq_parse_time("2026-11-21T23:44:27.5Z", &us) == 0 &&
+	    us == 1795304667LL * 1000000 + 500000, "RFC 3339 fraction");
+	CHECK(agq_parse_time("2026-11-22T01:44:27+02:00", &us) == 0 &&
+	    us == 1795304667LL * 1000000, "RFC 3339 offset");
+	CHECK(agq_parse_time("2026-11-21 23:44:27z", &us) == 0,
+	    "RFC 3339 space and lower-case z");
+	CHECK(agq_parse_time("1795304667", &us) == 0 &&
+	    us == 1795304667LL * 1000000, "epoch seconds");
+	CHECK(agq_parse_time("1795304667.25", &us) == 0 &&
+	    us == 1795304667LL * 1000000 + 250000, "epoch fraction");
+	CHECK(agq_parse_time("2026-11-21T23:44:27", &us) < 0 && errno == EINVAL,
+	    "RFC 3339 needs an offset");
+	CHECK(agq_parse_time("tomorrow", &us) < 0, "garbage time rejected");
+	CHECK(agq_parse_time("", &us) < 0, "empty time rejected");
+	CHECK(agq_parse_time("2026-13-01T00:00:00Z", &us) < 0,
+	    "month 13 rejected");
+	CHECK(strcmp(agq_fmt_time(1795304667LL * 1000000 + 42, buf),
+	    "2026-11-21T23:44:27.000042Z") == 0, "format RFC 3339 micro");
+	CHECK(agq_parse_time(agq_fmt_time(123456789012345LL, buf), &us) == 0 &&
+	    us == 123456789012345LL, "format and parse round trip");
+
+	CHECK(agq_parse_duration("90", &us) == 0 && us == 90000000, "duration s");
+	CHECK(agq_parse_duration("1.5", &us) == 0 && us == 1500000,
+	    "duration fraction");
+	CHECK(agq_parse_duration("10m", &us) == 0 && us == 600000000LL,
+	    "duration minutes");
+	CHECK(agq_parse_duration("2h", &us) == 0 && us == 7200000000LL,
+	    "duration hours");
+	CHECK(agq_parse_duration("-1", &us) < 0, "negative duration rejected");
+	CHECK(agq_parse_duration("5x", &us) < 0, "bad unit rejected");
+	CHECK(agq_parse_duration("5mm", &us) < 0, "trailing junk rejected");
+
+	CHECK(agq_id_valid("abc-DEF_0.9"), "valid id");
+	CHECK(!agq_id_valid(""), "empty id");
+	CHECK(!agq_id_valid("."), "dot id");
+	CHECK(!agq_id_valid(".."), "dot-dot id");
+	CHECK(!agq_id_valid(".hidden"), "leading dot id");
+	CHECK(!agq_id_valid("a/b"), "slash in id");
+	CHECK(!agq_id_valid("a b"), "space in id");
+	CHECK(!agq_id_valid("a\nb"), "newline in id");
+	CHECK(!agq_id_valid("caf\xc3\xa9"), "non-ASCII id");
+	char long_id[80];
+	memset(long_id, 'x', 65);
+	long_id[65] = '\0';
+	CHECK(!agq_id_valid(long_id), "65-byte id rejected");
+	long_id[64] = '\0';
+	CHECK(agq_id_valid(long_id), "64-byte id accepted");
+
+	char a[65], b[65];
+	agq_gen_id(a);
+	agq_gen_id(b);
+	CHECK(agq_id_valid(a) && agq_id_valid(b), "generated ids are valid");
+	CHECK(strcmp(a, b) < 0, "generated ids sort in order");
+	int sorted = 1;
+	for (int i = 0; i < 2000; i++) {
+		memcpy(a, b, sizeof a);
+		agq_gen_id(b);
+		if (strcmp(a, b) >= 0)
+			sorted = 0;
+	}
+	CHECK(sorted, "2000 generated ids strictly increasing");
+
+	agq_unique_name(a, sizeof a);
+	agq_unique_name(b, sizeof b);
+	CHECK(strcmp(a, b) != 0 && !strchr(a, '/'), "unique names differ");
+
+	char dir[] = "/tmp/agq-unit-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "temp dir");
+	char tmp[128], dst[128], sub[128];
+	snprintf(tmp, sizeof tmp, "%s", dir);
+	snprintf(dst, sizeof dst, "%s/file", dir);
+	CHECK(agq_write_atomic(tmp, dst, "hello\n", 6, 1, 0) == 0,
+	    "atomic write");
+	size_t len;
+	char *got = agq_read_file(dst, 100, &len, NULL);
+	CHECK(got && len == 6 && !strcmp(got, "hello\n"), "read back");
+	free(got);
+	CHECK(agq_write_atomic(tmp, dst, "x", 1, 1, 1) < 0 && errno == EEXIST,
+	    "noreplace refuses an existing file");
+	got = agq_read_file(dst, 100, &len, NULL);
+	CHECK(got && !strcmp(got, "hello\n"), "existing file untouched");
+	free(got);
+	CHECK(agq_read_file(dst, 3, &len, NULL) == NULL && errno == EFBIG,
+	    "read limit gives EFBIG");
+	snprintf(sub, sizeof sub, "%s/link", dir);
+	CHECK(symlink(dst, sub) == 0, "symlink made");
+	CHECK(agq_read_file(sub, 100, &len, NULL) == NULL && errno == ELOOP,
+	    "read_file does not follow symlinks");
+	snprintf(sub, sizeof sub, "%s/fifo", dir);
+	CHECK(mkfifo(sub, 0600) == 0, "fifo made");
+	CHECK(agq_read_file(sub, 100, &len, NULL) == NULL && errno == EINVAL,
+	    "read_file refuses a FIFO without blocking");
+	snprintf(sub, sizeof sub, "%s/a/b/c", dir);
+	CHECK(agq_mkdirs(sub, 0755) == 0 && agq_mkdirs(sub, 0755) == 0,
+	    "mkdirs twice");
+	CHECK(agq_mkdirs(dst, 0755) < 0 && errno == ENOTDIR,
+	    "mkdirs over a file is ENOTDIR");
+	CHECK(agq_fsync_dir(dir) == 0, "fsync dir");
+	char cmd[200];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	DONE();
+}

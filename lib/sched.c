@@ -924,10 +924,6 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	memset(&S, 0, sizeof S);
 	S.sp = sp;
 	S.o = o;
-	S.member = json_object();
-	S.last_assigned = json_object();
-	S.agent_state = json_object();
-
 	int lock = agq_spool_flock(sp, "sched", 0);
 	if (lock < 0) {
 		if (errno == EWOULDBLOCK) {
@@ -940,6 +936,11 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		free(p);
 		return agq_exit_code(errno);
 	}
+
+	S.member = json_object();
+	S.last_assigned = json_object();
+	S.agent_state = json_object();
+	int ret = 0;
 
 	if (o->once) {
 		S.rescan = 1;
@@ -961,8 +962,8 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	if (!inotifytools_initialize()) {
 		errno = inotifytools_error();
 		agq_syserr("cannot initialize inotify", NULL);
-		close(lock);
-		return EX_OSERR;
+		ret = EX_OSERR;
+		goto out;
 	}
 	int chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_FROM |
 	    IN_DELETE;
@@ -979,8 +980,9 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	rc |= watch(sp, "dead", IN_MOVED_TO);
 	rc |= watch(sp, "hold", IN_MOVED_TO);
 	if (rc) {
-		close(lock);
-		return EX_OSERR;
+		inotifytools_cleanup();
+		ret = EX_OSERR;
+		goto out;
 	}
 	agq_journal_w(sp, "sched_up", NULL, json_pack("{s:s}", "spool",
 	    sp->root));
@@ -1034,5 +1036,5 @@ out:
 	json_decref(S.last_assigned);
 	json_decref(S.agent_state);
 	close(lock);
-	return 0;
+	return ret;
 }

@@ -43,7 +43,7 @@ INST_PATHS := -DAGQ_SPOOL_DIR='"$(PREFIX)/var/spool/agq"' \
              -DAGQ_CONF_FILE='"$(PREFIX)/etc/agq/agq.conf"' \
              -DAGQ_BIN_DIR='"$(PREFIX)/bin"' \
              -DAGQ_LIBEXEC_DIR='"$(PREFIX)/libexec/agq"'
-PATHS    ?= $(SRC_PATHS)
+PATHS     = $(if $(INSTALL_BUILD),$(INST_PATHS),$(SRC_PATHS))
 
 DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev
 DEB_TEST  := bats mandoc inotify-tools
@@ -141,8 +141,9 @@ lint-man:
 
 # ---- install ----------------------------------------------------------------
 install: deps
+	@rm -f build/install/lib/paths.o
 	@$(MAKE) --no-print-directory O=build/install BINOUT=build/install/bin \
-	    PATHS="$(INST_PATHS)" progs
+	    INSTALL_BUILD=1 PREFIX=$(PREFIX) progs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/agq \
 	    $(DESTDIR)$(PREFIX)/etc/agq $(DESTDIR)$(PREFIX)/var/spool/agq
 	for s in 1 5 7 8; do install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; done

@@ -74,8 +74,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	char *path = agq_spool_path(&sp, "journal");
 	FILE *f = NULL;
 	if (follow) {

@@ -135,8 +135,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	if (cx.agent && state < 0)
 		state = AGQ_ST_ACTIVE;
 	if (agq_each_task(&sp, state, collect, &cx) < 0)

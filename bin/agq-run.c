@@ -76,8 +76,7 @@ main(int argc, char **argv)
 		agq_die(EX_USAGE, "--agent: '%s' must match [A-Za-z0-9._-]{1,64}",
 		    o.agent);
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	if (o.heartbeat_s < 0)
 		o.heartbeat_s = sp.conf.heartbeat_s;
 	int rc = agq_runner(&sp, &o);

@@ -52,8 +52,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	if (o.lease_s < 0)
 		o.lease_s = sp.conf.lease_s;
 	int rc = agq_sched(&sp, &o);

@@ -69,8 +69,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	for (int i = optind; i < argc; i++) {
 		const char *id = argv[i];
 		struct agq_loc loc;

@@ -113,8 +113,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	json_t *lanes = json_object();
 	long queued = 0;
 	for (int l = 0; l < AGQ_NLANES; l++) {

@@ -319,8 +319,7 @@ main(int argc, char **argv)
 			json_object_set_new(o.defaults, "cwd", json_string(cwd));
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	int rc;
 	if (optind < argc) {
 		json_t *t = json_deep_copy(o.defaults);

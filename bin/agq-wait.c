@@ -60,8 +60,7 @@ main(int argc, char **argv)
 		}
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	json_t *ids = json_array();
 	for (int i = optind; i < argc; i++) {
 		if (!agq_id_valid(argv[i]))

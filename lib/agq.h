@@ -197,6 +197,17 @@ int64_t agq_backoff_us(const json_t *t, int attempt, int64_t cap_s);
  * strings, may be NULL = none). */
 int agq_caps_match(const json_t *t, const json_t *caps);
 
+/* Attempts that count against max_attempts: every entry of "attempts"
+ * except those handed back by a stopping agent. */
+int agq_task_attempts_used(const json_t *t);
+
+/* The last entry of T's "attempts" (borrowed), or NULL. */
+json_t *agq_task_last_attempt(const json_t *t);
+
+/* 1 if T's current lease has started: its last attempt carries T's
+ * generation and has no "finished". */
+int agq_task_lease_started(const json_t *t);
+
 /* Serialize T for a task file: indented JSON, sorted keys preserved in
  * insertion order, trailing newline.  malloc'd; *LEN gets the length. */
 char *agq_task_dump(const json_t *t, size_t *len);
@@ -240,6 +251,10 @@ int agq_state_parse(const char *s);
  * what failed; the caller exits with agq_exit_code(errno). */
 int agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf);
 void agq_spool_close(struct agq_spool *sp);
+
+/* agq_spool_open for a program's main: on failure exit with EX_CONFIG (bad
+ * configuration) or agq_exit_code(errno). */
+void agq_spool_open_or_exit(struct agq_spool *sp, const char *arg);
 
 /* malloc'd "ROOT/REL" path, REL printf-style. */
 char *agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
@@ -289,6 +304,12 @@ int agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
  * moved, never deleted.  Returns 0 or -1. */
 int agq_quarantine(const struct agq_spool *sp, const char *src,
                    const char *name, const char *why);
+
+/* agq_quarantine, then warn "quarantined PATH: WHY" and journal a
+ * `reject` event (with ID when known).  Failures are reported, not
+ * returned: the file stays where it was for the next pass. */
+void agq_reject(const struct agq_spool *sp, const char *path,
+                const char *name, const char *id, const char *why);
 
 /* Spool-wide locks: flock(2) on ROOT/.NAME.lock ("sched", "submit").
  * BLOCK waits; otherwise EWOULDBLOCK when held.  Returns the fd or -1. */

@@ -132,8 +132,7 @@ agq_ctl_main(int argc, char **argv, const char *op)
 		}
 	}
 	struct agq_spool sp;
-	if (agq_spool_open(&sp, spool, NULL) < 0)
-		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
+	agq_spool_open_or_exit(&sp, spool);
 	int worst = 0;
 	int rcmap[] = { 0, 1, EX_NOINPUT, EX_IOERR };
 	if (optind < argc) {

@@ -106,25 +106,6 @@ heartbeat(struct runner *R, const char *state)
 /* ---- starting a task ---------------------------------------------------- */
 
 static int
-attempts_counted(const json_t *t)
-{
-	size_t i, n = 0;
-	json_t *a;
-	json_array_foreach(json_object_get(t, "attempts"), i, a)
-		if (!json_is_true(json_object_get(a, "handed_back")))
-			n++;
-	return (int)n;
-}
-
-static json_t *
-last_attempt(json_t *t)
-{
-	json_t *att = json_object_get(t, "attempts");
-	size_t n = json_array_size(att);
-	return n ? json_array_get(att, n - 1) : NULL;
-}
-
-static int
 open_out(const char *dir, const char *name)
 {
 	char p[4096];
@@ -306,11 +287,8 @@ start(struct runner *R, const char *id)
 			char *p = agq_spool_path(sp, "active/%s/%s.json", me, id);
 			char name[80];
 			snprintf(name, sizeof name, "%s.json", id);
-			if (agq_quarantine(sp, p, name, "leased task file is "
-			    "not a JSON object") == 0)
-				agq_journal_w(sp, "reject", id, json_pack(
-				    "{s:s, s:s}", "file", p, "reason",
-				    "leased task file is not a JSON object"));
+			agq_reject(sp, p, name, id, "leased task file is not a "
+			    "JSON object");
 			free(p);
 		}
 		return;
@@ -324,9 +302,7 @@ start(struct runner *R, const char *id)
 	if (agq_task_validate(t, err, sizeof err) < 0) {
 		char name[80];
 		snprintf(name, sizeof name, "%s.json", id);
-		if (agq_quarantine(sp, l.loc.path, name, err) == 0)
-			agq_journal_w(sp, "reject", id, json_pack("{s:s, s:s}",
-			    "file", l.loc.path, "reason", err));
+		agq_reject(sp, l.loc.path, name, id, err);
 		goto out;
 	}
 	json_int_t gen = agq_task_int(t, "generation", 0);
@@ -338,9 +314,8 @@ start(struct runner *R, const char *id)
 	}
 	/* A lease of ours that was started by an earlier run of this agent:
 	 * that run died (its shepherd killed the task); close the attempt. */
-	json_t *last = last_attempt(t);
-	if (last && !json_object_get(last, "finished") &&
-	    agq_task_int(last, "generation", -1) == gen) {
+	json_t *last = agq_task_last_attempt(t);
+	if (agq_task_lease_started(t)) {
 		agq_task_set_time(last, "finished", now);
 		json_object_set_new(last, "error", json_string("interrupted: "
 		    "the agent restarted"));
@@ -348,10 +323,10 @@ start(struct runner *R, const char *id)
 		    "agent", me, "gen", gen, "error", "interrupted: the agent "
 		    "restarted"));
 		int max = (int)agq_task_int(t, "max_attempts", 3);
-		if (attempts_counted(t) >= max) {
+		if (agq_task_attempts_used(t) >= max) {
 			char reason[200];
 			snprintf(reason, sizeof reason, "interrupted; out of "
-			    "attempts (%d of %d)", attempts_counted(t), max);
+			    "attempts (%d of %d)", agq_task_attempts_used(t), max);
 			if (agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL,
 			    reason) == 0)
 				agq_journal_w(sp, "dead", id, json_pack(
@@ -474,7 +449,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		return;
 	}
 	json_t *t = l.task;
-	json_t *last = last_attempt(t);
+	json_t *last = agq_task_last_attempt(t);
 	char t1[32];
 	if (last) {
 		json_object_set_new(last, "finished",
@@ -504,7 +479,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 
 	int ok = exited && code == 0 && !res->timed_out;
 	int max = (int)agq_task_int(t, "max_attempts", 3);
-	int used = attempts_counted(t);
+	int used = agq_task_attempts_used(t);
 	char reason[400];
 	const char *status;
 	int rc;

@@ -189,20 +189,6 @@ id_of(const char *name, char *id)
 	return agq_id_valid(id);
 }
 
-/* Quarantine a file found in a state directory that is not a valid task. */
-static void
-quarantine_state_file(struct sched *S, const char *path, const char *name,
-                      const char *why)
-{
-	if (agq_quarantine(S->sp, path, name, why) < 0) {
-		agq_syserr("cannot quarantine", path);
-		return;
-	}
-	agq_warn("quarantined %s: %s", path, why);
-	agq_journal_w(S->sp, "reject", NULL, json_pack("{s:s, s:s}", "file",
-	    path, "reason", why));
-}
-
 /* Read queue/LANE/NAME into the index, unless it is there already. */
 static void
 index_file(struct sched *S, int lane, const char *name)
@@ -221,7 +207,7 @@ index_file(struct sched *S, int lane, const char *name)
 			char why[256];
 			snprintf(why, sizeof why, "unreadable task file: %s",
 			    strerror(errno));
-			quarantine_state_file(S, path, name, why);
+			agq_reject(S->sp, path, name, NULL, why);
 		}
 		free(path);
 		return;
@@ -230,7 +216,7 @@ index_file(struct sched *S, int lane, const char *name)
 	json_t *t = agq_task_parse(buf, len, err, sizeof err);
 	free(buf);
 	if (!t) {
-		quarantine_state_file(S, path, name, err);
+		agq_reject(S->sp, path, name, NULL, err);
 		free(path);
 		return;
 	}
@@ -386,13 +372,7 @@ accept_one(const char *name, void *arg)
 		S->defer_dirty = 1;
 	goto out;
 reject:
-	if (agq_quarantine(sp, path, name, why) < 0) {
-		agq_syserr("cannot quarantine", path);
-	} else {
-		agq_warn("rejected inbox/%s: %s", name, why);
-		agq_journal_w(sp, "reject", NULL, json_pack("{s:s, s:s}",
-		    "file", name, "reason", why));
-	}
+	agq_reject(sp, path, name, NULL, why);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -425,7 +405,7 @@ promote_one(const char *name, void *arg)
 	if (agq_task_lock(S->sp, id, &hint, &l) < 0) {
 		if (errno == EBADMSG) {
 			char *p = agq_spool_path(S->sp, "defer/%s", name);
-			quarantine_state_file(S, p, name, "not a JSON object");
+			agq_reject(S->sp, p, name, NULL, "not a JSON object");
 			free(p);
 		}
 		return 0;
@@ -469,32 +449,6 @@ do_defer(struct sched *S)
 
 /* ---- agents and reclaim ------------------------------------------------- */
 
-static int
-attempts_counted(const json_t *t)
-{
-	size_t i, n = 0;
-	json_t *a;
-	json_array_foreach(json_object_get(t, "attempts"), i, a)
-		if (!json_is_true(json_object_get(a, "handed_back")))
-			n++;
-	return (int)n;
-}
-
-/* 1 if the current lease of T has started (its last attempt carries the
- * current generation and has not finished). */
-static int
-lease_started(const json_t *t)
-{
-	json_t *att = json_object_get(t, "attempts");
-	size_t n = json_array_size(att);
-	if (!n)
-		return 0;
-	json_t *last = json_array_get(att, n - 1);
-	return agq_task_int(last, "generation", -1) ==
-	    agq_task_int(t, "generation", 0) &&
-	    !json_object_get(last, "finished");
-}
-
 static void
 reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 {
@@ -507,7 +461,7 @@ reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 		goto out;
 	json_t *t = l.task;
 	int64_t now = agq_now_us();
-	if (lease_started(t)) {
+	if (agq_task_lease_started(t)) {
 		json_t *att = json_object_get(t, "attempts");
 		json_t *last = json_array_get(att, json_array_size(att) - 1);
 		agq_task_set_time(last, "finished", now);
@@ -522,7 +476,7 @@ reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 	json_object_set_new(t, "agent", json_null());
 	json_object_del(t, "assigned_at");
 	int max = (int)agq_task_int(t, "max_attempts", 3);
-	int used = attempts_counted(t);
+	int used = agq_task_attempts_used(t);
 	char reason[512];
 	if (used >= max) {
 		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
@@ -582,7 +536,7 @@ reclaim_each(const char *name, void *arg)
 		return 0;
 	int64_t at = agq_task_time(t, "assigned_at", -1);
 	double limit = rs->S->sp->conf.assign_timeout_s;
-	if (at >= 0 && !lease_started(t) &&
+	if (at >= 0 && !agq_task_lease_started(t) &&
 	    agq_now_us() - at > (int64_t)(limit * 1e6)) {
 		char why[128];
 		snprintf(why, sizeof why, "leased but not started within %g s",
@@ -742,7 +696,7 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 			    agq_lane_name(lane), id);
 			char name[80];
 			snprintf(name, sizeof name, "%s.json", id);
-			quarantine_state_file(S, p, name, "not a JSON object");
+			agq_reject(S->sp, p, name, NULL, "not a JSON object");
 			free(p);
 		}
 		return 0;

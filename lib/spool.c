@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "agq.h"
@@ -51,7 +52,7 @@ agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
 	char *rel, *p;
 	va_start(ap, fmt);
 	if (vasprintf(&rel, fmt, ap) < 0)
-		agq_die(71, "out of memory");
+		agq_die(EX_OSERR, "out of memory");
 	va_end(ap);
 	p = agq_xasprintf("%s/%s", sp->root, rel);
 	free(rel);
@@ -100,6 +101,13 @@ agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
 	}
 	sp->tmp = agq_spool_path(sp, "tmp");
 	return 0;
+}
+
+void
+agq_spool_open_or_exit(struct agq_spool *sp, const char *arg)
+{
+	if (agq_spool_open(sp, arg, NULL) < 0)
+		exit(errno == EINVAL ? EX_CONFIG : agq_exit_code(errno));
 }
 
 void
@@ -428,6 +436,19 @@ agq_quarantine(const struct agq_spool *sp, const char *src, const char *name,
 	free(tmp);
 	free(text);
 	return r;
+}
+
+void
+agq_reject(const struct agq_spool *sp, const char *path, const char *name,
+           const char *id, const char *why)
+{
+	if (agq_quarantine(sp, path, name, why) < 0) {
+		agq_syserr("cannot quarantine", path);
+		return;
+	}
+	agq_warn("quarantined %s: %s", path, why);
+	json_t *ev = json_pack("{s:s, s:s}", "file", path, "reason", why);
+	agq_journal_w(sp, "reject", id, ev);
 }
 
 int

@@ -287,3 +287,31 @@ agq_task_dump(const json_t *t, size_t *len)
 	*len = n + 1;
 	return out;
 }
+
+int
+agq_task_attempts_used(const json_t *t)
+{
+	size_t i, n = 0;
+	json_t *a;
+	json_array_foreach(json_object_get(t, "attempts"), i, a)
+		if (!json_is_true(json_object_get(a, "handed_back")))
+			n++;
+	return (int)n;
+}
+
+json_t *
+agq_task_last_attempt(const json_t *t)
+{
+	json_t *att = json_object_get(t, "attempts");
+	size_t n = json_array_size(att);
+	return n ? json_array_get(att, n - 1) : NULL;
+}
+
+int
+agq_task_lease_started(const json_t *t)
+{
+	const json_t *last = agq_task_last_attempt(t);
+	return last && agq_task_int(last, "generation", -1) ==
+	    agq_task_int(t, "generation", 0) &&
+	    !json_object_get(last, "finished");
+}

@@ -127,10 +127,8 @@ main(int argc, char **argv)
 				}
 			}
 			clearerr(f);
-			if (fflush(stdout) == EOF) {
-				agq_syserr("cannot write", "standard output");
+			if (agq_flush_stdout() < 0)
 				return EX_IOERR;
-			}
 		}
 		if (!follow || stop)
 			break;

@@ -169,9 +169,7 @@ main(int argc, char **argv)
 	}
 	free(cx.v);
 	agq_spool_close(&sp);
-	if (fflush(stdout) == EOF) {
-		agq_syserr("cannot write", "standard output");
+	if (agq_flush_stdout() < 0)
 		return EX_IOERR;
-	}
 	return 0;
 }

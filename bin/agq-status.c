@@ -205,9 +205,7 @@ main(int argc, char **argv)
 	json_decref(st);
 	json_decref(A.list);
 	agq_spool_close(&sp);
-	if (fflush(stdout) == EOF) {
-		agq_syserr("cannot write", "standard output");
+	if (agq_flush_stdout() < 0)
 		return EX_IOERR;
-	}
 	return 0;
 }

@@ -105,10 +105,8 @@ flush(struct agq_spool *sp, json_t *pending, int quiet)
 	if (!quiet) {
 		json_array_foreach(pending, i, v)
 			printf("%s\n", json_string_value(v));
-		if (fflush(stdout) == EOF) {
-			agq_syserr("cannot write", "standard output");
+		if (agq_flush_stdout() < 0)
 			return EX_IOERR;
-		}
 	}
 	json_array_clear(pending);
 	return 0;
@@ -336,7 +334,7 @@ main(int argc, char **argv)
 			rc = submit_one(&sp, t, 1, "argv", pending);
 			if (!rc && !o.quiet) {
 				printf("%s\n", agq_task_id(t));
-				if (fflush(stdout) == EOF)
+				if (agq_flush_stdout() < 0)
 					rc = EX_IOERR;
 			}
 			json_decref(pending);

@@ -422,4 +422,8 @@ double agq_cli_seconds(const char *opt, const char *val);
 /* Parse a positive integer for option OPT or exit EX_USAGE. */
 long agq_cli_long(const char *opt, const char *val, long min, long max);
 
+/* fflush(stdout) and check for a write error (a full disk, a closed
+ * pipe); reports "cannot write: WHY (standard output)".  0 or -1. */
+int agq_flush_stdout(void);
+
 #endif

@@ -43,3 +43,13 @@ agq_cli_long(const char *opt, const char *val, long min, long max)
 		    "'%s'", opt, min, max, val);
 	return v;
 }
+
+int
+agq_flush_stdout(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		agq_syserr("cannot write", "standard output");
+		return -1;
+	}
+	return 0;
+}

@@ -100,6 +100,8 @@ main(int argc, char **argv)
 			}
 			if (!f && !follow) {
 				agq_syserr("cannot open", path);
+				free(path);
+				agq_spool_close(&sp);
 				return EX_NOINPUT;
 			}
 		}

@@ -140,7 +140,8 @@ main(int argc, char **argv)
 		state = AGQ_ST_ACTIVE;
 	if (agq_each_task(&sp, state, collect, &cx) < 0)
 		agq_syserr("cannot list tasks", sp.root);
-	qsort(cx.v, cx.n, sizeof *cx.v, row_cmp);
+	if (cx.n)       /* qsort(3) of a NULL array is undefined */
+		qsort(cx.v, cx.n, sizeof *cx.v, row_cmp);
 	if (!json && !quiet && cx.n)
 		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");

@@ -727,9 +727,10 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	    "state")) : NULL;
 	int was_alive = prev && agq_agent_alive(prev, agq_now_us(),
 	    sp->conf.lease_s);
-	json_decref(prev);
+	int was_offline = pst && !strcmp(pst, "offline");
+	json_decref(prev);      /* pst is borrowed from prev: not used below */
 	heartbeat(&R, NULL);
-	if (!o->once || !was_alive || (pst && !strcmp(pst, "offline")))
+	if (!o->once || !was_alive || was_offline)
 		agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, "
 		    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
 		    o->slots, "mode", o->once ? "once" : "daemon"));

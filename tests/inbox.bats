@@ -28,7 +28,7 @@ rejected() {
 		echo "corrupt/$name.why is missing"; return 1; }
 	echo "why: $(cat "$AGQ_SPOOL/corrupt/$name.why")"
 	grep -qF -- "$text" "$AGQ_SPOOL/corrupt/$name.why" || return 1
-	agq-journal --ev reject | jq -s -e --arg n "$name" 'any(.[]; .file == $n)' >/dev/null || {
+	agq-journal --ev reject | jq -s -e --arg n "$name" 'any(.[]; .file == $n or (.file | endswith("/inbox/" + $n)))' >/dev/null || {
 		echo "no reject event for $name"; return 1; }
 }
 
@@ -54,7 +54,7 @@ once() {
 	[ "$(jq -r .x_extra "$f")" = 7 ]
 	jq -e '.submitted_at | test("Z$")' "$f"
 	[ -z "$(ls -A "$AGQ_SPOOL/inbox")" ]
-	[ "$(agq-journal --id dropped-1 --ev accept | jq -r .file)" = t1.json ]
+	[ "$(agq-journal --id dropped-1 --ev accept | jq -r .file | sed 's,.*/,,')" = t1.json ]
 	# and it runs like any other task
 	start_agent a1
 	run agq-wait --timeout 30 -q dropped-1

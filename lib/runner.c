@@ -61,6 +61,7 @@ struct runner {
 	int draining;
 	int64_t started_us;
 	json_t *once_ids;       /* --once: the leases present at start */
+	int lockfd;             /* .agent-NAME.lock, held while running */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -381,8 +382,14 @@ start(struct runner *R, const char *id)
 		goto out;
 	}
 	if (pid == 0) {
+		/* The shepherd keeps none of the runner's descriptors: above
+		 * all not the agent lock, so a restarted agent can take it
+		 * while an orphaned shepherd is still cleaning up. */
 		close(pfd[0]);
 		close(l.fd);
+		close(R->lockfd);
+		for (int k = 0; k < R->njobs; k++)
+			close(R->jobs[k].rfd);
 		shepherd(sp, t, outdir, ofd, efd, pfd[1], runner, me, gen,
 		    attempt);
 	}
@@ -682,7 +689,16 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 
 	char lockname[80];
 	snprintf(lockname, sizeof lockname, "agent-%s", o->agent);
-	int lock = agq_spool_flock(sp, lockname, 0);
+	/* A predecessor killed a moment ago may not have exited yet: wait
+	 * for its lock a little before calling the name taken. */
+	int lock = -1;
+	for (int i = 0; i < 20; i++) {
+		lock = agq_spool_flock(sp, lockname, 0);
+		if (lock >= 0 || errno != EWOULDBLOCK)
+			break;
+		usleep(100000);
+	}
+	R.lockfd = lock;
 	if (lock < 0) {
 		if (errno == EWOULDBLOCK)
 			agq_warn("agent %s is already running on this spool "

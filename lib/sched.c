@@ -749,6 +749,7 @@ do_assign(struct sched *S)
 	for (int l = 0; l < AGQ_NLANES; l++)
 		lane_tidy(S, &S->lanes[l]);
 	size_t cursor[AGQ_NLANES] = { 0 };
+	int have_free = 0;
 	while (al.n > 0) {
 		/* the least recently assigned agent with a free slot */
 		qsort(al.v, al.n, sizeof *al.v, agent_cmp);
@@ -777,16 +778,13 @@ do_assign(struct sched *S)
 			}
 		}
 		if (!done || g->free == 0) {
+			if (g->free > 0)
+				have_free = 1;  /* idle: nothing it can take */
 			json_decref(g->doc);
 			al.v[0] = al.v[--al.n];
 		}
 	}
-	S->have_free = 0;
-	for (size_t i = 0; i < al.n; i++) {
-		if (al.v[i].free > 0)
-			S->have_free = 1;
-		json_decref(al.v[i].doc);
-	}
+	S->have_free = have_free;
 	free(al.v);
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# agq-run: restart recovery, graceful stop, hand-back, heartbeats, output.
+
+load helper
+
+@test "an agent restarted after kill -9 recovers and reruns its lease" {
+	start_sched --lease 30
+	start_agent phoenix
+	first=$AGENT_PID
+	id=$(agq-submit -- sh -c "echo x >> '$WORK/runs'; sleep 1")
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
+	kill -9 "$first"
+	wait "$first" || true
+	start_agent phoenix
+	run agq-wait --timeout 60 -q "$id"
+	[ "$status" -eq 0 ]
+	# the lease was not reclaimed: the same agent finished it
+	[ "$(journal_count reclaim)" -eq 0 ]
+	grep -q "\"ev\":\"done\",\"id\":\"$id\",\"agent\":\"phoenix\"" "$AGQ_SPOOL/journal"
+	run agq-show --json "$id"
+	[[ "$output" == *'"error":"interrupted: the agent restarted"'* ]]
+	[ "$(wc -l < "$WORK/runs")" -eq 2 ]
+}
+
+@test "SIGTERM: the agent finishes its running task, then exits down" {
+	start_sched
+	start_agent calm
+	pid=$AGENT_PID
+	id=$(agq-submit -- sh -c "sleep 1; echo finished > '$WORK/mark'")
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
+	kill -TERM "$pid"
+	wait_for 30 sh -c "! kill -0 $pid"
+	is_state "$id" done
+	[ "$(cat "$WORK/mark")" = finished ]
+	grep -q '"ev":"agent_down".*"agent":"calm"' "$AGQ_SPOOL/journal"
+	grep -q '"state": "down"' "$AGQ_SPOOL/agents/calm.json"
+	# no new work goes to a stopped agent
+	id2=$(agq-submit -- true)
+	sleep 1
+	is_state "$id2" queue
+}
+
+@test "a second SIGTERM stops the running task and hands it back" {
+	start_sched
+	start_agent quitter
+	pid=$AGENT_PID
+	id=$(agq-submit -- sleep 60)
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
+	kill -TERM "$pid"
+	sleep 0.5
+	kill -TERM "$pid"
+	wait_for 30 sh -c "! kill -0 $pid"
+	is_state "$id" queue
+	grep -q "\"ev\":\"handback\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
+	# a handed-back attempt does not count against max_attempts
+	run agq-show --json "$id"
+	[[ "$output" == *'"handed_back":true'* ]]
+	! pgrep -f 'sleep 60' >/dev/null || ! pgrep -f "$id" >/dev/null
+}
+
+@test "an agent's file shows its capabilities, slots and running tasks" {
+	start_sched
+	start_agent worker -c shell -c gpu --slots 2
+	id=$(agq-submit -- sleep 3)
+	wait_for 20 grep -q "\"$id\"" "$AGQ_SPOOL/agents/worker.json"
+	run cat "$AGQ_SPOOL/agents/worker.json"
+	[[ "$output" == *'"state": "busy"'* ]]
+	[[ "$output" == *'"slots": 2'* ]]
+	[[ "$output" == *'"gpu"'* ]]
+	run agq-status
+	[[ "$output" == *worker*busy*shell,gpu*"$id"* ]]
+}
+
+@test "an agent whose heartbeat stops is marked offline and journaled down" {
+	start_sched --lease 1.5
+	start_agent sleepy
+	pid=$AGENT_PID
+	wait_for 20 grep -q '"agent_up"' "$AGQ_SPOOL/journal"
+	kill -STOP "$pid"
+	wait_for 30 grep -q '"ev":"agent_down".*"agent":"sleepy"' "$AGQ_SPOOL/journal"
+	run agq-status --json
+	[[ "$output" == *'"name":"sleepy","state":"offline"'* ]]
+	kill -CONT "$pid"
+	wait_for 20 sh -c "agq-status --json | grep -q '\"name\":\"sleepy\",\"state\":\"idle\"'"
+}
+
+@test "a task is killed with its whole process group on timeout" {
+	start_sched
+	start_agent a1
+	id=$(agq-submit --timeout 1 --max-attempts 1 -- sh -c "sleep 30.5 & sleep 30.5; echo never")
+	run agq-wait --timeout 60 "$id"
+	[ "$status" -eq 1 ]
+	is_state "$id" dead
+	grep -q '"timed_out": true' "$AGQ_SPOOL/out/$id/result.json"
+	grep -q "timed out" "$AGQ_SPOOL/dead/$id.json"
+	# the backgrounded sleep of the task's group is gone too
+	wait_for 10 sh -c '! pgrep -f "sleep 30[.]5" >/dev/null'
+}

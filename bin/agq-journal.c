@@ -85,10 +85,12 @@ main(int argc, char **argv)
 		    IN_MOVED_TO)) {
 			errno = inotifytools_error();
 			agq_syserr("cannot watch", sp.root);
+			free(path);
+			agq_spool_close(&sp);
 			return EX_OSERR;
 		}
 	}
-	int bad = 0, lineno = 0;
+	int bad = 0, lineno = 0, rc = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	for (;;) {
@@ -96,13 +98,13 @@ main(int argc, char **argv)
 			f = fopen(path, "re");
 			if (!f && errno != ENOENT) {
 				agq_syserr("cannot open", path);
-				return agq_exit_code(errno);
+				rc = agq_exit_code(errno);
+				break;
 			}
 			if (!f && !follow) {
 				agq_syserr("cannot open", path);
-				free(path);
-				agq_spool_close(&sp);
-				return EX_NOINPUT;
+				rc = EX_NOINPUT;
+				break;
 			}
 		}
 		if (f) {
@@ -129,8 +131,10 @@ main(int argc, char **argv)
 				}
 			}
 			clearerr(f);
-			if (agq_flush_stdout() < 0)
-				return EX_IOERR;
+			if (agq_flush_stdout() < 0) {
+				rc = EX_IOERR;
+				break;
+			}
 		}
 		if (!follow || stop)
 			break;
@@ -143,5 +147,7 @@ main(int argc, char **argv)
 		fclose(f);
 	free(path);
 	agq_spool_close(&sp);
-	return bad ? EX_DATAERR : 0;
+	if (follow)
+		inotifytools_cleanup();
+	return rc ? rc : bad ? EX_DATAERR : 0;
 }

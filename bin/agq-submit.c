@@ -128,7 +128,11 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 	json_t *one = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	if (json_is_object(one)) {
 		apply_defaults(one, o->defaults);
-		if (agq_task_validate(one, err, sizeof err) < 0) {
+		if (len > sp->conf.max_task_bytes) {
+			snprintf(err, sizeof err, "task is %zu bytes, over "
+			    "max_task_bytes (%zu)", len, sp->conf.max_task_bytes);
+			rc = bad_input("standard input", err);
+		} else if (agq_task_validate(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
 			agq_task_normalize(one, agq_now_us());
@@ -161,7 +165,12 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		nonblank++;
 		char where[64];
 		snprintf(where, sizeof where, "standard input line %d", lineno);
-		json_t *t = agq_task_parse(line, n, err, sizeof err);
+		json_t *t = NULL;
+		if (n > sp->conf.max_task_bytes)
+			snprintf(err, sizeof err, "task is %zu bytes, over "
+			    "max_task_bytes (%zu)", n, sp->conf.max_task_bytes);
+		else
+			t = agq_task_parse(line, n, err, sizeof err);
 		if (t) {
 			apply_defaults(t, o->defaults);
 			if (agq_task_validate(t, err, sizeof err) < 0) {
@@ -177,6 +186,8 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		int r = submit_one(sp, t, 0, "stdin", pending);
 		json_decref(t);
 		if (r) {
+			/* acknowledge what was delivered before the failure */
+			flush(sp, pending, o->quiet);
 			rc = r;
 			break;
 		}
@@ -199,8 +210,11 @@ int
 main(int argc, char **argv)
 {
 	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
+	/* --help and --version only before CMD: `agq-submit make --help`
+	 * submits "make --help". */
 	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "spool", required_argument, NULL, 's' },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "cap", required_argument, NULL, 'c' },
@@ -220,7 +234,7 @@ main(int argc, char **argv)
 	const char *spool = NULL;
 	json_t *caps = NULL, *env = NULL;
 	int c, have_delay = 0;
-	while ((c = getopt_long(argc, argv, "+s:p:c:e:C:q", longopts, NULL))
+	while ((c = getopt_long(argc, argv, "+s:p:c:e:C:qh", longopts, NULL))
 	    != -1) {
 		switch (c) {
 		case 's': spool = optarg; break;
@@ -302,6 +316,18 @@ main(int argc, char **argv)
 			json_object_set_new(o.defaults, "cwd", json_string(optarg));
 			break;
 		case 'q': o.quiet = 1; break;
+		case 'h':
+			fputs(usage, stdout);
+			json_decref(o.defaults);
+			json_decref(caps);
+			json_decref(env);
+			return 0;
+		case 'V':
+			printf("%s %s\n", agq_prog, AGQ_VERSION);
+			json_decref(o.defaults);
+			json_decref(caps);
+			json_decref(env);
+			return 0;
 		default:
 			fputs(usage, stderr);
 			return EX_USAGE;

@@ -104,7 +104,7 @@ int agq_parse_time(const char *s, int64_t *us);
  * ("10m").  Stores microseconds in *US; -1/EINVAL on bad input. */
 int agq_parse_duration(const char *s, int64_t *us);
 
-/* A maildir unique name (time.Mmicro.Ppid.Qcounter.host, with '/' and ':'
+/* A maildir unique name (SECONDS.MMICROSPPIDQCOUNTER.HOST, with '/' and ':'
  * in the host name escaped as the maildir spec says) into BUF of SIZE. */
 void agq_unique_name(char *buf, size_t size);
 

@@ -579,7 +579,7 @@ agent_dir_each(const char *name, void *arg)
 }
 
 /* Journal agent_down once when a registered agent's heartbeat expires, and
- * mark its file offline; agent_up when one comes back. */
+ * mark its file offline (agq-run journals agent_up when it comes back). */
 static int
 agent_watch_one(const char *fname, void *arg)
 {

@@ -298,7 +298,7 @@ agq_write_atomic(const char *tmpdir, const char *dst, const char *buf,
 	return 0;
 fail_linked:
 	/* dst is delivered; only the tmp name lingers.  Not an error for the
-	 * caller's data, but report it: agq-fsck will find the stale file. */
+	 * caller's data: a stale tmp/ file, removed by the 36-hour rule. */
 	return 0;
 fail:
 	e = errno;

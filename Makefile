@@ -127,8 +127,9 @@ demo: all
 check: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%)
-	@$(MAKE) --no-print-directory progs >/dev/null
+	@$(MAKE) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
+	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
 	    AGQ_TEST_UNITS="$(UNITS)" ./tests/run
 
 unit: deps-test

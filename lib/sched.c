@@ -226,29 +226,42 @@ index_file(struct sched *S, int lane, const char *name)
 	json_decref(t);
 }
 
-struct lane_scan { struct sched *S; int lane; };
+struct lane_scan { struct sched *S; int lane; json_t *seen; };
 
 static int
 scan_one(const char *name, void *arg)
 {
 	struct lane_scan *ls = arg;
+	char id[65];
+	if (id_of(name, id))
+		json_object_set_new(ls->seen, id, json_true());
 	index_file(ls->S, ls->lane, name);
 	return 0;
 }
 
+/* Read the lanes again: index the files not indexed yet (a file already
+ * in the index is not read again), and forget entries whose file is gone
+ * (an event that was missed). */
 static void
 index_rescan(struct sched *S)
 {
-	/* Forget everything, then read the lanes again. */
-	json_object_clear(S->member);
+	json_t *seen = json_object();
 	for (int l = 0; l < AGQ_NLANES; l++) {
-		struct lane_scan ls = { S, l };
+		struct lane_scan ls = { S, l, seen };
 		char *d = agq_spool_path(S->sp, "queue/%s", agq_lane_name(l));
 		if (agq_dir_each(d, scan_one, &ls) < 0)
 			agq_syserr("cannot read directory", d);
 		free(d);
-		lane_tidy(S, &S->lanes[l]);
 	}
+	const char *id;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(S->member, tmp, id, v)
+		if (!json_object_get(seen, id))
+			json_object_del(S->member, id);
+	json_decref(seen);
+	for (int l = 0; l < AGQ_NLANES; l++)
+		lane_tidy(S, &S->lanes[l]);
 	S->inbox_dirty = S->defer_dirty = S->agents_dirty = 1;
 }
 

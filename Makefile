@@ -48,7 +48,7 @@ PATHS     = $(if $(INSTALL_BUILD),$(INST_PATHS),$(SRC_PATHS))
 DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev
 DEB_TEST  := bats mandoc inotify-tools
 
-.PHONY: all deps deps-test progs demo check unit install clean lint-man torture
+.PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -139,6 +139,22 @@ unit: deps-test
 
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Werror $$m || exit 1; done
+
+# ---- benchmarks (bench/README.md) ------------------------------------------
+# Installs the peers from Debian when missing, then runs bench/run; pass
+# options with BENCH="--quick" or BENCH="--only latency".
+bench: all
+	@for t in nq:nq tsp:task-spooler hyperfine:hyperfine python3:python3 \
+	    valgrind:valgrind; do \
+	  command -v $${t%%:*} >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $${t#*:} >/dev/null || exit 1; \
+	  else echo "make: run: sudo apt-get install $${t#*:}"; exit 1; fi; \
+	done
+	@mkdir -p build/bench
+	$(CC) -O2 -o build/bench/stamp bench/stamp.c
+	$(CC) -O2 -o build/bench/acked bench/acked.c
+	./bench/run $(BENCH)
 
 # ---- install ----------------------------------------------------------------
 install: deps

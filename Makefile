@@ -28,10 +28,12 @@ ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
-            agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal
-LIBSRC   := util config task spool journal agent cli sched runner ctl
+            agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
+            agq-classify
+LIBSRC   := util config task spool journal agent cli sched runner ctl \
+            classify verify
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
-HDR      := lib/agq.h
+HDR      := lib/agq.h lib/backend.h
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # paths.c: compiled-in locations.  Source-tree build by default.

@@ -164,7 +164,8 @@ int agq_lane_parse(const char *s);
 
 /* Validate task T (a JSON object as submitted) against agq-task(5).  On the
  * first problem writes "field NAME: what is wrong" into ERR (SIZE bytes)
- * and returns -1; returns 0 when valid.  Unknown fields are allowed. */
+ * and returns -1; returns 0 when valid.  Unknown fields are allowed.
+ * The agent fields are checked by agq_task_validate_agent (backend.h). */
 int agq_task_validate(const json_t *t, char *err, size_t size);
 
 /* Parse BUF (LEN bytes, not necessarily NUL-terminated) as one task: JSON
@@ -174,7 +175,8 @@ json_t *agq_task_parse(const char *buf, size_t len, char *err, size_t size);
 
 /* Fill agq's fields in a valid task T, keeping what is there: id (new
  * agq_gen_id when absent), priority "normal", max_attempts 3, backoff 10,
- * submitted_at (NOW_US), attempts [], generation 0.  not_before given as
+ * submitted_at (NOW_US), attempts [], generation 0, complexity (replaced
+ * by agq_classify's object, backend.h).  not_before given as
  * epoch seconds or any RFC 3339 form is rewritten as RFC 3339 UTC. */
 void agq_task_normalize(json_t *t, int64_t now_us);
 

@@ -162,6 +162,10 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 		_exit(127);
 	}
 	size_t n = json_array_size(cmd);
+	if (n == 0) {
+		dprintf(2, "agq-run: the task has no cmd\n");
+		_exit(127);
+	}
 	char **argv = calloc(n + 1, sizeof *argv);
 	if (!argv)
 		_exit(126);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agq.h"
+#include "backend.h"
 
 static const char *lanes[AGQ_NLANES] = { "urgent", "high", "normal", "low" };
 
@@ -74,9 +75,12 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 	if ((v = json_object_get(t, "title")) && !json_is_string(v))
 		return bad(err, size, "field title: not a string");
 	v = json_object_get(t, "cmd");
-	if (!v)
-		return bad(err, size, "field cmd: missing");
-	if (json_is_string(v)) {
+	if (!v && !json_object_get(t, "prompt"))
+		return bad(err, size, "field cmd: missing (a task needs a cmd "
+		    "or a prompt)");
+	if (!v) {
+		/* a prompt task: checked with the agent fields below */
+	} else if (json_is_string(v)) {
 		if (json_string_length(v) == 0)
 			return bad(err, size, "field cmd: empty string");
 	} else if (!string_array(v, 0)) {
@@ -126,6 +130,8 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 		    "or epoch seconds");
 	if ((v = json_object_get(t, "meta")) && !json_is_object(v))
 		return bad(err, size, "field meta: not an object");
+	if (agq_task_validate_agent(t, err, size) < 0)
+		return -1;
 	/* agq's own fields, when a drop or an old file carries them */
 	if ((v = json_object_get(t, "attempts")) && !json_is_array(v))
 		return bad(err, size, "field attempts: not an array");
@@ -197,6 +203,8 @@ agq_task_normalize(json_t *t, int64_t now_us)
 		json_object_set_new(t, "attempts", json_array());
 	if (!json_is_integer(json_object_get(t, "generation")))
 		json_object_set_new(t, "generation", json_integer(0));
+	/* an explicit tier wins; an inferred one is recomputed */
+	json_object_set_new(t, "complexity", agq_classify(t));
 }
 
 const char *

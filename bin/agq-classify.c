@@ -1,0 +1,97 @@
+/* agq-classify - print the complexity tier agq would give a task, without
+ * submitting it (agq-classify(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "agq.h"
+#include "backend.h"
+
+static const char usage[] =
+"usage: agq-classify [--json] [FILE...]\n"
+"Print the complexity tier of each task (a JSON object in FILE, or on\n"
+"standard input when no FILE or FILE is -) and the signals behind it.\n"
+"Nothing is submitted.  See agq-classify(1).\n"
+"      --json   print the complexity object agq stores in the task\n"
+"Exit: 0 ok, 65 a task is not valid, 66 a file cannot be read.\n";
+
+static int
+classify(const char *name, const char *buf, size_t len, int json)
+{
+	char err[512];
+	json_t *t = agq_task_parse(buf, len, err, sizeof err);
+	if (!t) {
+		agq_warn("%s: %s", name, err);
+		return EX_DATAERR;
+	}
+	json_t *c = agq_classify(t);
+	if (json) {
+		char *s = json_dumps(c, JSON_COMPACT);
+		printf("%s\n", s ? s : "null");
+		free(s);
+	} else {
+		printf("%s\t%s\tscore %d", json_string_value(json_object_get(c,
+		    "tier")), json_string_value(json_object_get(c, "source")),
+		    (int)json_integer_value(json_object_get(c, "score")));
+		size_t i;
+		json_t *s;
+		json_array_foreach(json_object_get(c, "signals"), i, s) {
+			char *v = json_dumps(json_object_get(s, "value"),
+			    JSON_ENCODE_ANY | JSON_COMPACT);
+			printf("%s%s=%s(%+d)", i ? " " : "\t",
+			    json_string_value(json_object_get(s, "signal")),
+			    v ? v : "?",
+			    (int)json_integer_value(json_object_get(s, "weight")));
+			free(v);
+		}
+		printf("\t%s\n", name);
+	}
+	json_decref(c);
+	json_decref(t);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int json = 0, c, rc = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		default: fputs(usage, stderr); return EX_USAGE;
+		}
+	}
+	static char *stdin_only[] = { "-", NULL };
+	char **files = optind < argc ? argv + optind : stdin_only;
+	for (; *files; files++) {
+		size_t len;
+		char *buf;
+		if (!strcmp(*files, "-"))
+			buf = agq_read_fd(0, 16 << 20, &len);
+		else
+			buf = agq_read_file(*files, 16 << 20, &len, NULL);
+		if (!buf) {
+			agq_syserr("cannot read task", strcmp(*files, "-") ?
+			    *files : "standard input");
+			rc = rc ? rc : EX_NOINPUT;
+			continue;
+		}
+		int r = classify(strcmp(*files, "-") ? *files : "-", buf, len,
+		    json);
+		free(buf);
+		if (r && !rc)
+			rc = r;
+	}
+	if (agq_flush_stdout() < 0 && !rc)
+		rc = EX_IOERR;
+	return rc;
+}

@@ -22,8 +22,8 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson)
-LIBS      = $(shell pkg-config --libs jansson) -linotifytools -lm
+DEPCFLAGS = $(shell pkg-config --cflags jansson libcrypto)
+LIBS      = $(shell pkg-config --libs jansson libcrypto) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 
@@ -47,7 +47,8 @@ INST_PATHS := -DAGQ_SPOOL_DIR='"$(PREFIX)/var/spool/agq"' \
              -DAGQ_LIBEXEC_DIR='"$(PREFIX)/libexec/agq"'
 PATHS     = $(if $(INSTALL_BUILD),$(INST_PATHS),$(SRC_PATHS))
 
-DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev
+DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
+             libssl-dev
 DEB_TEST  := bats mandoc inotify-tools
 
 .PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench
@@ -60,6 +61,7 @@ progs: $(PROGS:%=$(BINOUT)/%)
 deps:
 	@missing=""; \
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
+	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
 	command -v $(CC) >/dev/null || missing="$$missing build-essential"; \

@@ -1,5 +1,6 @@
 /* agq-journal - read or follow the journal (agq-journal(1)). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,16 +15,72 @@
 
 static const char usage[] =
 "usage: agq-journal [-s SPOOL] [--id ID] [--ev EV] [--since TIME] [--follow]\n"
-"Print journal events (JSON lines), oldest first.  See agq-journal(1) and\n"
-"agq-journal(5).\n"
+"       agq-journal [-s SPOOL] [--file FILE] --verify\n"
+"       agq-journal [-s SPOOL] --rotate\n"
+"Print journal events (JSON lines), oldest first; check the journal's hash\n"
+"chain; or rotate it.  See agq-journal(1) and agq-journal(5).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --file FILE   read FILE (e.g. a rotated journal) instead\n"
+"      --verify      walk the hash chain; report the first break\n"
+"      --rotate      move the journal to journal.TIME and start a new one\n"
+"                    chained to it; prints the old file's path\n"
 "      --id ID       only events about task ID\n"
 "      --ev EV       only events named EV (submit, assign, done, ...)\n"
 "      --since TIME  only events at or after TIME (RFC 3339, epoch seconds,\n"
 "                    or a duration ago such as 10m)\n"
 "  -f, --follow      keep printing new events as they are appended\n"
 "Exit: 0 ok, 65 the journal has damaged lines (reported on stderr and\n"
-"skipped), 66 no journal yet (without --follow).\n";
+"skipped), 66 no journal yet (without --follow); --verify: 0 intact (a torn\n"
+"last line is reported and tolerated), 1 the chain is broken.\n";
+
+/* --verify: walk the chain of PATH; when its first line is a rotate event,
+ * check that it chains to the last line of the file it names. */
+static int
+verify(const char *path)
+{
+	struct agq_jverify r;
+	int rc = agq_journal_verify(path, &r);
+	if (rc < 0) {
+		agq_syserr("cannot read", path);
+		return agq_exit_code(errno);
+	}
+	if (rc == 1) {
+		agq_warn("%s:%ld: chain broken: %s", path, r.bad_line, r.why);
+		printf("%s: chain broken at line %ld\n", path, r.bad_line);
+		return agq_flush_stdout() < 0 ? EX_IOERR : 1;
+	}
+	if (r.first_from[0] && !strchr(r.first_from, '/')) {
+		char *dir = agq_xstrdup(path), *sl = strrchr(dir, '/');
+		char *old = sl ? (*sl = '\0', agq_xasprintf("%s/%s", dir,
+		    r.first_from)) : agq_xstrdup(r.first_from);
+		free(dir);
+		int fd = open(old, O_RDONLY | O_CLOEXEC);
+		struct agq_jtail t;
+		if (fd < 0) {
+			agq_warn("%s:1: chains to %s, which is not there; not "
+			    "checked", path, old);
+		} else if (agq_journal_tail(fd, &t) < 0) {
+			agq_syserr("cannot read", old);
+		} else if (strcmp(t.hash, r.first_prev)) {
+			agq_warn("%s:1: chain broken: \"prev\" is not the "
+			    "SHA-256 of the last line of %s", path, old);
+			printf("%s: chain broken at line 1\n", path);
+			close(fd);
+			free(old);
+			return agq_flush_stdout() < 0 ? EX_IOERR : 1;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(old);
+	}
+	if (r.torn)
+		agq_warn("%s:%ld: torn last line (%zu bytes at offset %lld, no "
+		    "newline): tolerated; agq-fsck --fix cuts it off", path,
+		    r.lines + 1, r.torn_len, (long long)r.torn_off);
+	printf("%s: %ld lines, chain intact%s\n", path, r.lines,
+	    r.torn ? ", torn last line" : "");
+	return agq_flush_stdout() < 0 ? EX_IOERR : 0;
+}
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s) { (void)s; stop = 1; }
@@ -39,9 +96,13 @@ main(int argc, char **argv)
 		{ "ev", required_argument, NULL, 'e' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "rotate", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *spool = NULL, *id = NULL, *ev = NULL;
+	const char *spool = NULL, *id = NULL, *ev = NULL, *file = NULL;
+	int do_verify = 0, do_rotate = 0;
 	int64_t since = 0;
 	int follow = 0, c;
 	while ((c = getopt_long(argc, argv, "s:f", longopts, NULL)) != -1) {
@@ -64,18 +125,45 @@ main(int argc, char **argv)
 			break;
 		}
 		case 'f': follow = 1; break;
+		case 'F': file = optarg; break;
+		case 'V': do_verify = 1; break;
+		case 'R': do_rotate = 1; break;
 		default:
 			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
+	if (optind < argc || do_verify + do_rotate + follow > 1 ||
+	    (do_rotate && file)) {
 		fputs(usage, stderr);
 		return EX_USAGE;
 	}
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
-	char *path = agq_spool_path(&sp, "journal");
+	if (do_rotate) {
+		char *old;
+		int r = 0;
+		if (agq_journal_rotate(&sp, &old) < 0) {
+			char *p = agq_spool_path(&sp, "journal");
+			agq_syserr("cannot rotate", p);
+			r = agq_exit_code(errno);
+			free(p);
+		} else {
+			printf("%s/%s\n", sp.root, old);
+			free(old);
+			if (agq_flush_stdout() < 0)
+				r = EX_IOERR;
+		}
+		agq_spool_close(&sp);
+		return r;
+	}
+	char *path = file ? agq_xstrdup(file) : agq_spool_path(&sp, "journal");
+	if (do_verify) {
+		int r = verify(path);
+		free(path);
+		agq_spool_close(&sp);
+		return r;
+	}
 	FILE *f = NULL;
 	if (follow) {
 		signal(SIGTERM, on_signal);

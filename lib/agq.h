@@ -354,11 +354,65 @@ int agq_each_task(const struct agq_spool *sp, int state,
 
 /* Append event EV about task ID (may be NULL) to the journal, with the
  * fields of EXTRA (a JSON object, stolen; may be NULL), "ts" (now, RFC
- * 3339), "ev", "id", "pid" and "host".  One line, one write(2) to a file
- * opened O_APPEND, so concurrent writers never interleave.  Returns 0 or
+ * 3339), "ev", "id", "prog", "pid", "host", then "seq" and "prev" (the
+ * hash chain of agq-journal(5)).  Under an flock(2) on ROOT/.journal.lock
+ * it reads the last line (cutting off a torn one into corrupt/) and writes
+ * the new one with one write(2) to the file opened O_APPEND.  Returns 0 or
  * -1 (the caller warns; a journal failure never stops a state change). */
 int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
                 json_t *extra);
+
+/* SHA-256 (libcrypto EVP) of LEN bytes of BUF as 64 lowercase hex digits
+ * and a NUL in OUT.  0, or -1 (EIO) if libcrypto fails. */
+int agq_sha256_hex(const void *buf, size_t len, char out[65]);
+
+/* The end of a journal file: the last whole line's "seq" (0 when the file
+ * is empty or the line has none) and SHA-256 ("0"x64 when empty), and a
+ * torn tail (bytes after the last newline: a writer that died mid-line). */
+struct agq_jtail {
+	int64_t seq;
+	char hash[65];
+	off_t good_len;         /* bytes up to and including the last '\n' */
+	off_t torn_off;         /* where the torn tail starts, when torn_len */
+	size_t torn_len;        /* 0 when the file ends with a newline */
+};
+/* Read the tail of the journal open as FD (read with pread(2); the offset
+ * is not used).  0 or -1 with errno. */
+int agq_journal_tail(int fd, struct agq_jtail *t);
+
+/* Keep the torn tail described by T (of FD, the journal at PATH, named in
+ * the note) in corrupt/journal-torn.UNIQUE with a .why note, then truncate
+ * FD to T->good_len.  Call with the journal lock held.  0 or -1. */
+int agq_journal_cut_torn(const struct agq_spool *sp, int fd,
+                         const struct agq_jtail *t, const char *path);
+
+/* Rotate the journal: under the journal lock rename ROOT/journal to
+ * ROOT/journal.YYYYMMDDTHHMMSS.uuuuuuZ (never replacing; its name, malloc'd,
+ * goes to *OLDNAME) and start a new journal with a `rotate` event whose
+ * "from" is that name and whose seq/prev continue the old file's chain.
+ * 0 or -1 with errno. */
+int agq_journal_rotate(const struct agq_spool *sp, char **oldname);
+
+/* Result of agq_journal_verify. */
+struct agq_jverify {
+	long lines;             /* whole lines read (the torn tail excluded) */
+	long bad_line;          /* first line that breaks the chain, from 1 */
+	char why[256];          /* what is wrong with it */
+	int torn;               /* the file ends in a torn line ... */
+	off_t torn_off;         /* ... at this offset ... */
+	size_t torn_len;        /* ... of this many bytes */
+	int64_t last_seq;       /* seq of the last line checked */
+	char last_hash[65];     /* its SHA-256 */
+	char first_prev[65];    /* "prev" of line 1 */
+	char first_from[256];   /* "from" of line 1 when it is a rotate event */
+};
+/* Walk the chain of the journal file PATH (agq-journal(5)): every line a
+ * JSON object with "seq" one more than the line before and "prev" the
+ * SHA-256 of the line before.  Line 1's prev is not checked here (it is
+ * zeros, or the last hash of the file it was rotated from).  A last line
+ * without a newline is a tolerated torn tail (R->torn).  Returns 0 intact,
+ * 1 broken (R->bad_line, R->why), -1 with errno if PATH cannot be read. */
+int agq_journal_verify(const char *path, struct agq_jverify *r);
 
 /* Like agq_journal, printing a warning on failure. */
 void agq_journal_w(const struct agq_spool *sp, const char *ev,

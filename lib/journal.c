@@ -1,30 +1,188 @@
-/* journal.c - the append-only journal (agq-journal(5)). */
+/*
+ * journal.c - the append-only, hash-chained journal (agq-journal(5)).
+ *
+ * Every line carries "seq" (one more than the line before) and "prev" (the
+ * SHA-256, in hex, of the line before, without its newline), so an edited,
+ * inserted or removed line breaks the chain.  Appends take an flock(2) on
+ * ROOT/.journal.lock, read the last line, and write the new one with one
+ * write(2): with many concurrent writers each line still chains to the one
+ * really before it.  Hashing is libcrypto's (OpenSSL EVP).
+ */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "agq.h"
 
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
 int
-agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
-            json_t *extra)
+agq_sha256_hex(const void *buf, size_t len, char out[65])
 {
-	char ts[32];
-	json_t *o = json_object();
-	json_object_set_new(o, "ts", json_string(agq_fmt_time(agq_now_us(), ts)));
-	json_object_set_new(o, "ev", json_string(ev));
-	if (id)
-		json_object_set_new(o, "id", json_string(id));
-	if (extra) {
-		json_object_update(o, extra);
-		json_decref(extra);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+		errno = EIO;
+		return -1;
 	}
-	json_object_set_new(o, "prog", json_string(agq_prog));
-	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "host", json_string(agq_hostname()));
+	static const char hx[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+/* Offset of the last '\n' before offset END in FD, -1 when there is none,
+ * -2 on a read error (errno). */
+static off_t
+last_nl_before(int fd, off_t end)
+{
+	char buf[4096];
+	while (end > 0) {
+		off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+		size_t n = (size_t)(end - start);
+		ssize_t r = pread(fd, buf, n, start);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)n) {
+			if (r >= 0)
+				errno = EIO;
+			return -2;
+		}
+		for (size_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return start + (off_t)(i - 1);
+		end = start;
+	}
+	return -1;
+}
+
+int
+agq_journal_tail(int fd, struct agq_jtail *t)
+{
+	memset(t, 0, sizeof *t);
+	strcpy(t->hash, ZERO_HASH);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	off_t size = st.st_size, good = size;
+	if (size > 0) {
+		char c;
+		if (pread(fd, &c, 1, size - 1) != 1) {
+			errno = EIO;
+			return -1;
+		}
+		if (c != '\n') {
+			off_t nl = last_nl_before(fd, size);
+			if (nl == -2)
+				return -1;
+			good = nl + 1;
+			t->torn_off = good;
+			t->torn_len = (size_t)(size - good);
+		}
+	}
+	t->good_len = good;
+	if (good == 0)
+		return 0;
+	off_t nl = last_nl_before(fd, good - 1);
+	if (nl == -2)
+		return -1;
+	off_t start = nl + 1;
+	size_t n = (size_t)(good - 1 - start);
+	char *line = agq_xmalloc(n + 1);
+	if (pread(fd, line, n, start) != (ssize_t)n) {
+		free(line);
+		errno = EIO;
+		return -1;
+	}
+	int r = agq_sha256_hex(line, n, t->hash);
+	json_t *o = json_loadb(line, n, 0, NULL);
+	json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+	t->seq = seq > 0 ? (int64_t)seq : 0;
+	json_decref(o);
+	free(line);
+	return r;
+}
+
+int
+agq_journal_cut_torn(const struct agq_spool *sp, int fd,
+                     const struct agq_jtail *t, const char *path)
+{
+	if (!t->torn_len)
+		return 0;
+	char *buf = agq_xmalloc(t->torn_len);
+	if (pread(fd, buf, t->torn_len, t->torn_off) != (ssize_t)t->torn_len) {
+		free(buf);
+		errno = EIO;
+		return -1;
+	}
+	char name[256], *dst, *why;
+	agq_unique_name(name, sizeof name);
+	dst = agq_spool_path(sp, "corrupt/journal-torn.%s", name);
+	int r = agq_write_atomic(sp->tmp, dst, buf, t->torn_len, 1, 1);
+	free(buf);
+	if (r == 0) {
+		why = agq_xasprintf("torn journal tail: %zu bytes without a "
+		    "newline at offset %lld of %s, cut off\n", t->torn_len,
+		    (long long)t->torn_off, path);
+		char *whyp = agq_xasprintf("%s.why", dst);
+		r = agq_write_atomic(sp->tmp, whyp, why, strlen(why), 1, 0);
+		free(whyp);
+		free(why);
+	}
+	if (r == 0)
+		while ((r = ftruncate(fd, t->good_len)) < 0 && errno == EINTR)
+			;
+	int e = errno;
+	free(dst);
+	errno = e;
+	return r;
+}
+
+/* Open the journal for appending (created 0644 when missing). */
+static int
+journal_open(const struct agq_spool *sp)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/journal", sp->root);
+	return open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+}
+
+/* With the journal lock held: chain O (stolen) to the last line of FD and
+ * append it with one write(2). */
+static int
+append_locked(const struct agq_spool *sp, int fd, json_t *o)
+{
+	struct agq_jtail t;
+	if (agq_journal_tail(fd, &t) < 0) {
+		json_decref(o);
+		return -1;
+	}
+	if (t.torn_len) {
+		/* A writer died in the middle of a line (a crash or power cut):
+		 * keep the torn bytes in corrupt/ and chain to the last whole
+		 * line, so the tear does not end up inside the journal. */
+		char *p = agq_spool_path(sp, "journal");
+		if (agq_journal_cut_torn(sp, fd, &t, p) < 0) {
+			free(p);
+			json_decref(o);
+			return -1;
+		}
+		agq_warn("%s: cut off a torn last line (%zu bytes, kept in "
+		    "corrupt/)", p, t.torn_len);
+		free(p);
+	}
+	json_object_set_new(o, "seq", json_integer(t.seq + 1));
+	json_object_set_new(o, "prev", json_string(t.hash));
 	char *line = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!line) {
@@ -39,33 +197,147 @@ agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
 		return -1;
 	}
 	buf[n++] = '\n';
-	char path[4096];
-	snprintf(path, sizeof path, "%s/journal", sp->root);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd < 0) {
-		int e = errno;
-		free(buf);
-		errno = e;
-		return -1;
-	}
-	/* One write(2) of the whole line: O_APPEND makes it atomic against
-	 * other appenders on a local file system. */
 	ssize_t w;
 	do
 		w = write(fd, buf, n);
 	while (w < 0 && errno == EINTR);
 	int e = errno;
 	free(buf);
-	close(fd);
-	if (w < 0) {
+	if (w >= 0 && (size_t)w != n) {
+		/* A short write (the disk filled): take the partial line back
+		 * so the journal keeps ending with a whole line. */
+		if (ftruncate(fd, t.good_len) < 0) {
+			/* left for agq-fsck / the next writer */
+		}
+		e = ENOSPC;
+		w = -1;
+	}
+	errno = e;
+	return w < 0 ? -1 : 0;
+}
+
+static json_t *
+event_new(const char *ev, const char *id, json_t *extra)
+{
+	char ts[32];
+	json_t *o = json_object();
+	json_object_set_new(o, "ts", json_string(agq_fmt_time(agq_now_us(), ts)));
+	json_object_set_new(o, "ev", json_string(ev));
+	if (id)
+		json_object_set_new(o, "id", json_string(id));
+	if (extra) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	json_object_set_new(o, "prog", json_string(agq_prog));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "host", json_string(agq_hostname()));
+	return o;
+}
+
+int
+agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
+            json_t *extra)
+{
+	json_t *o = event_new(ev, id, extra);
+	int lk = agq_spool_flock(sp, "journal", 1);
+	if (lk < 0) {
+		int e = errno;
+		json_decref(o);
 		errno = e;
 		return -1;
 	}
-	if ((size_t)w != n) {
-		errno = ENOSPC;
+	int fd = journal_open(sp);
+	if (fd < 0) {
+		int e = errno;
+		json_decref(o);
+		close(lk);
+		errno = e;
 		return -1;
 	}
+	int r = append_locked(sp, fd, o);
+	int e = errno;
+	close(fd);
+	close(lk);
+	errno = e;
+	return r;
+}
+
+int
+agq_journal_rotate(const struct agq_spool *sp, char **oldname)
+{
+	*oldname = NULL;
+	int lk = agq_spool_flock(sp, "journal", 1);
+	if (lk < 0)
+		return -1;
+	int fd = journal_open(sp);
+	if (fd < 0) {
+		int e = errno;
+		close(lk);
+		errno = e;
+		return -1;
+	}
+	char ts[32], *from = agq_spool_path(sp, "journal");
+	agq_fmt_time(agq_now_us(), ts);
+	/* journal.20261122T101558.123456Z: sorts in rotation order */
+	char stamp[32];
+	size_t k = 0;
+	for (const char *c = ts; *c && k < sizeof stamp - 1; c++)
+		if (*c != '-' && *c != ':')
+			stamp[k++] = *c;
+	stamp[k] = '\0';
+	char *name = agq_xasprintf("journal.%s", stamp);
+	char *to = agq_spool_path(sp, "%s", name);
+	int r = agq_rename_noreplace(from, to);
+	int e = errno;
+	free(from);
+	free(to);
+	if (r < 0) {
+		close(fd);
+		close(lk);
+		free(name);
+		errno = e;
+		return -1;
+	}
+	/* FD still names the old file: the new one chains to its last line. */
+	int nfd = journal_open(sp);
+	if (nfd < 0) {
+		e = errno;
+		close(fd);
+		close(lk);
+		free(name);
+		errno = e;
+		return -1;
+	}
+	struct agq_jtail t;
+	r = agq_journal_tail(fd, &t);
+	if (r == 0 && t.torn_len)
+		r = agq_journal_cut_torn(sp, fd, &t, name);
+	if (r == 0) {
+		json_t *o = event_new("rotate", NULL, json_pack("{s:s}",
+		    "from", name));
+		json_object_set_new(o, "seq", json_integer(t.seq + 1));
+		json_object_set_new(o, "prev", json_string(t.hash));
+		char *line = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		size_t n = strlen(line);
+		line = realloc(line, n + 2);
+		if (!line)
+			agq_die(70, "out of memory");
+		line[n++] = '\n';
+		r = agq_write_all(nfd, line, n);
+		free(line);
+	}
+	e = errno;
+	close(nfd);
+	close(fd);
+	close(lk);
+	if (r < 0) {
+		free(name);
+		errno = e;
+		return -1;
+	}
+	*oldname = name;
 	return 0;
 }
 
@@ -78,6 +350,108 @@ agq_journal_w(const struct agq_spool *sp, const char *ev, const char *id,
 		agq_syserr("cannot append to the journal", p);
 		free(p);
 	}
+}
+
+static int
+is_hex64(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return 0;
+	return strspn(s, "0123456789abcdef") == 64;
+}
+
+int
+agq_journal_verify(const char *path, struct agq_jverify *r)
+{
+	memset(r, 0, sizeof *r);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char *line = NULL, prevhash[65] = "";
+	size_t cap = 0;
+	ssize_t n;
+	int64_t prevseq = 0;
+	int rc = 0;
+	off_t off = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		long no = ++r->lines;
+		int nl = line[n - 1] == '\n';
+		size_t len = (size_t)n - nl;
+		if (!nl) {
+			/* a torn last line: tolerated, reported */
+			r->torn = 1;
+			r->torn_off = off;
+			r->torn_len = len;
+			r->lines--;
+			break;
+		}
+		off += n;
+		json_error_t je;
+		json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+		json_t *js = json_object_get(o, "seq");
+		const char *prev = json_string_value(json_object_get(o, "prev"));
+		if (!json_is_object(o)) {
+			snprintf(r->why, sizeof r->why, "not a JSON object "
+			    "(%s)", je.text);
+		} else if (!json_is_integer(js) || json_integer_value(js) < 1) {
+			snprintf(r->why, sizeof r->why, "no \"seq\" (a positive "
+			    "integer)");
+		} else if (!is_hex64(prev)) {
+			snprintf(r->why, sizeof r->why, "no \"prev\" (a SHA-256 "
+			    "in hex)");
+		} else if (no > 1 && json_integer_value(js) != prevseq + 1) {
+			int64_t s = json_integer_value(js);
+			if (s > prevseq + 1)
+				snprintf(r->why, sizeof r->why, "seq %lld follows "
+				    "seq %lld: %lld line(s) removed before it",
+				    (long long)s, (long long)prevseq,
+				    (long long)(s - prevseq - 1));
+			else
+				snprintf(r->why, sizeof r->why, "seq %lld follows "
+				    "seq %lld: not increasing (a line was changed "
+				    "or inserted)", (long long)s,
+				    (long long)prevseq);
+		} else if (no > 1 && strcmp(prev, prevhash)) {
+			/* seq is consecutive, so nothing was removed: the line
+			 * before was changed. */
+			no--;
+			snprintf(r->why, sizeof r->why, "changed: its SHA-256 "
+			    "is not the \"prev\" of line %ld", no + 1);
+		} else if (no == 1) {
+			snprintf(r->first_prev, sizeof r->first_prev, "%s", prev);
+			const char *ev = json_string_value(json_object_get(o,
+			    "ev"));
+			const char *from = json_string_value(json_object_get(o,
+			    "from"));
+			if (ev && from && !strcmp(ev, "rotate"))
+				snprintf(r->first_from, sizeof r->first_from,
+				    "%s", from);
+		}
+		if (r->why[0]) {
+			r->bad_line = no;
+			json_decref(o);
+			rc = 1;
+			break;
+		}
+		prevseq = json_integer_value(js);
+		json_decref(o);
+		if (agq_sha256_hex(line, len, prevhash) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	int e = errno;
+	if (rc == 0 && ferror(f)) {
+		rc = -1;
+		e = EIO;
+	}
+	free(line);
+	fclose(f);
+	r->last_seq = prevseq;
+	snprintf(r->last_hash, sizeof r->last_hash, "%s",
+	    prevhash[0] ? prevhash : ZERO_HASH);
+	errno = e;
+	return rc;
 }
 
 int

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# The journal's hash chain (agq-journal(5)): seq and prev on every line,
+# concurrent appenders, agq-journal --verify and --rotate.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+# submit_lines K N: agq-submit N tasks w$K-1 .. w$K-N as JSON lines.
+submit_lines() {
+	seq "$2" | sed "s/.*/{\"id\":\"w$1-&\",\"cmd\":[\"true\"]}/" |
+	    agq-submit -q
+}
+
+# ten events in the journal
+ten_events() {
+	submit_lines 0 10
+	[ "$(wc -l < "$AGQ_SPOOL/journal")" -eq 10 ]
+}
+
+@test "concurrent writers (4 processes x 200 events) keep one valid chain" {
+	for k in 1 2 3 4; do submit_lines "$k" 200 & done
+	wait
+	j=$AGQ_SPOOL/journal
+	[ "$(wc -l < "$j")" -eq 800 ]
+	# every seq from 1 to 800 exactly once, in file order
+	diff <(grep -o '"seq":[0-9]*' "$j" | cut -d: -f2) <(seq 800)
+	# the writers really interleaved
+	[ "$(grep -o '"pid":[0-9]*' "$j" | uniq | wc -l)" -gt 4 ]
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"800 lines, chain intact"* ]]
+}
+
+@test "--verify: every line chains to the one before by its SHA-256" {
+	ten_events
+	j=$AGQ_SPOOL/journal
+	head -1 "$j" | grep -q '"seq":1,"prev":"0\{64\}"}$'
+	for n in 2 5 10; do
+		want=$(sed -n "$((n - 1))p" "$j" | tr -d '\n' | sha256sum | cut -c1-64)
+		sed -n "${n}p" "$j" | grep -q "\"seq\":$n,\"prev\":\"$want\"}\$"
+	done
+}
+
+@test "--verify: an edited middle line is reported with its line number" {
+	ten_events
+	sed -i '5s/"lane":"normal"/"lane":"urgent"/' "$AGQ_SPOOL/journal"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal:5: chain broken: changed"* ]]
+	[[ "$output" == *"chain broken at line 5"* ]]
+}
+
+@test "--verify: a deleted middle line is reported with its line number" {
+	ten_events
+	sed -i '4d' "$AGQ_SPOOL/journal"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal:4: chain broken: seq 5 follows seq 3: 1 line(s) removed"* ]]
+}
+
+@test "--verify: a line that is not JSON in the middle breaks the chain" {
+	ten_events
+	sed -i '7s/^{/x/' "$AGQ_SPOOL/journal"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal:7: chain broken: not a JSON object"* ]]
+}
+
+@test "a torn last line is tolerated by --verify and cut off into corrupt/ by the next writer" {
+	ten_events
+	printf '{"ts":"2026-11-' >> "$AGQ_SPOOL/journal"
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"journal:11: torn last line (15 bytes at offset"* ]]
+	[[ "$output" == *"10 lines, chain intact, torn last line"* ]]
+	run agq-submit --id after-tear true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cut off a torn last line (15 bytes"* ]]
+	[ "$(cat "$AGQ_SPOOL"/corrupt/journal-torn.*[^y])" = '{"ts":"2026-11-' ]
+	grep -q 'torn journal tail: 15 bytes' "$AGQ_SPOOL"/corrupt/journal-torn.*.why
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"11 lines, chain intact" ]]
+	tail -1 "$AGQ_SPOOL/journal" | grep -q '"id":"after-tear".*"seq":11,'
+}
+
+@test "--rotate: the new journal's first line chains to the old one's last" {
+	ten_events
+	run agq-journal --rotate
+	[ "$status" -eq 0 ]
+	old=$output
+	[[ "$old" == "$AGQ_SPOOL"/journal.20*Z ]]
+	[ "$(wc -l < "$old")" -eq 10 ]
+	agq-submit --id after-rotate true
+	j=$AGQ_SPOOL/journal
+	[ "$(wc -l < "$j")" -eq 2 ]
+	want=$(tail -1 "$old" | tr -d '\n' | sha256sum | cut -c1-64)
+	head -1 "$j" | grep -q "\"ev\":\"rotate\",\"from\":\"${old##*/}\".*\"seq\":11,\"prev\":\"$want\"}"
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"2 lines, chain intact"* ]]
+	run agq-journal --verify --file "$old"
+	[ "$status" -eq 0 ]
+	# the old file's last line edited: the new file's line 1 no longer chains
+	sed -i '10s/"lane":"normal"/"lane":"low"/' "$old"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal:1: chain broken"*"last line of $old"* ]]
+}

@@ -32,8 +32,13 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-classify
 LIBSRC   := util config task spool journal agent cli sched runner ctl \
             classify verify
+# issue 5: stats, sync, dashboard, alerts
+PROGS    += agq-stats
+LIBSRC   += stats
+
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := lib/agq.h lib/backend.h
+HDR      += lib/stats.h
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # paths.c: compiled-in locations.  Source-tree build by default.

@@ -1,0 +1,187 @@
+/* agq-stats - queue depth, throughput, latency percentiles, utilization,
+ * retries, dead letters, reclaims, tokens and cost (agq-stats(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "stats.h"
+
+static const char usage[] =
+"usage: agq-stats [-s SPOOL] [--since TIME] [--until TIME] [--json]\n"
+"                 [--buckets N]\n"
+"Print the numbers of a spool from its task files and its journal: tasks\n"
+"per state and lane, events, throughput, wait and run latency percentiles,\n"
+"agent utilization, tokens and cost per backend and model.\n"
+"See agq-stats(1).\n"
+"  -s, --spool DIR    spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --since TIME   window start: RFC 3339, epoch seconds, or a duration\n"
+"                     ago such as 1h (default: the journal's first event)\n"
+"      --until TIME   window end, same forms (default: now)\n"
+"      --json         one JSON object\n"
+"      --buckets N    points in the JSON time series (default 30, 0: none)\n"
+"Exit: 0 ok, 65 the journal has damaged lines (counted and skipped).\n";
+
+static const char *
+num(char *buf, size_t n, json_t *v)
+{
+	if (json_is_null(v) || !v)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.3f", json_number_value(v) / 1000.0);
+	return buf;
+}
+
+static void
+lat(const char *name, json_t *l)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+	json_int_t n = json_integer_value(json_object_get(l, "n"));
+	if (!n) {
+		printf("%-5s n 0\n", name);
+		return;
+	}
+	printf("%-5s n %lld  p50 %ss  p90 %ss  p99 %ss  max %ss  mean %ss\n",
+	    name, (long long)n, num(a, sizeof a, json_object_get(l, "p50_ms")),
+	    num(b, sizeof b, json_object_get(l, "p90_ms")),
+	    num(c, sizeof c, json_object_get(l, "p99_ms")),
+	    num(d, sizeof d, json_object_get(l, "max_ms")),
+	    num(e, sizeof e, json_object_get(l, "mean_ms")));
+}
+
+static void
+text(json_t *s)
+{
+	json_t *w = json_object_get(s, "window");
+	json_t *c = json_object_get(s, "counts");
+	json_t *lanes = json_object_get(c, "queue_lanes");
+	json_t *ev = json_object_get(s, "events");
+#define I(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+	printf("window  %s .. %s (%.0f s)\n",
+	    json_string_value(json_object_get(w, "since")),
+	    json_string_value(json_object_get(w, "until")),
+	    json_number_value(json_object_get(w, "seconds")));
+	printf("queue   %lld  (urgent %lld, high %lld, normal %lld, low %lld)\n",
+	    I(c, "queue"), I(lanes, "urgent"), I(lanes, "high"),
+	    I(lanes, "normal"), I(lanes, "low"));
+	printf("tasks   inbox %lld, defer %lld, hold %lld, active %lld, "
+	    "done %lld, dead %lld, corrupt %lld\n", I(c, "inbox"),
+	    I(c, "defer"), I(c, "hold"), I(c, "active"), I(c, "done"),
+	    I(c, "dead"), I(c, "corrupt"));
+	printf("events  submitted %lld, started %lld, done %lld, dead %lld, "
+	    "cancelled %lld\n", I(ev, "submitted"), I(ev, "started"),
+	    I(ev, "done"), I(ev, "dead"), I(ev, "cancelled"));
+	printf("        retries %lld, reclaims %lld, handbacks %lld, "
+	    "rejects %lld\n", I(ev, "retries"), I(ev, "reclaims"),
+	    I(ev, "handbacks"), I(ev, "rejects"));
+	printf("throughput %.3f done/min\n", json_number_value(
+	    json_object_get(s, "throughput_per_min")));
+	json_t *l = json_object_get(s, "latency");
+	lat("wait", json_object_get(l, "wait"));
+	lat("run", json_object_get(l, "run"));
+	size_t i;
+	json_t *a;
+	json_t *ag = json_object_get(s, "agents");
+	if (json_array_size(ag))
+		printf("\n%-16s %5s %10s %6s %6s %6s\n", "AGENT", "SLOTS",
+		    "BUSY_S", "UTIL%", "DONE", "FAILED");
+	json_array_foreach(ag, i, a)
+		printf("%-16s %5lld %10.1f %6.1f %6lld %6lld\n",
+		    json_string_value(json_object_get(a, "name")),
+		    I(a, "slots"), json_number_value(json_object_get(a,
+		    "busy_s")), 100 * json_number_value(json_object_get(a,
+		    "utilization")), I(a, "done"), I(a, "failed"));
+	json_t *tk = json_object_get(s, "tokens");
+	if (json_array_size(tk))
+		printf("\n%-14s %-20s %6s %12s %12s %10s\n", "BACKEND", "MODEL",
+		    "RUNS", "TOKENS_IN", "TOKENS_OUT", "COST_USD");
+	json_array_foreach(tk, i, a)
+		printf("%-14s %-20s %6lld %12.0f %12.0f %10.4f\n",
+		    json_string_value(json_object_get(a, "backend")),
+		    json_string_value(json_object_get(a, "model")),
+		    I(a, "runs"), json_number_value(json_object_get(a,
+		    "tokens_in")), json_number_value(json_object_get(a,
+		    "tokens_out")), json_number_value(json_object_get(a,
+		    "cost_usd")));
+	json_t *j = json_object_get(s, "journal");
+	if (I(j, "damaged"))
+		printf("\njournal: %lld damaged line(s) skipped\n",
+		    I(j, "damaged"));
+#undef I
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL, *since = NULL;
+	int json = 0, c;
+	struct agq_stats_opts o = { 0, agq_now_us(), 30, 10 };
+	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'S': since = optarg; break;
+		case 'U':
+			if (agq_parse_since(optarg, agq_now_us(), &o.now_us) < 0)
+				agq_die(EX_USAGE, "--until: not a time or a "
+				    "duration: '%s'", optarg);
+			break;
+		case 'j': json = 1; break;
+		case 'b':
+			o.buckets = (int)agq_cli_long("--buckets", optarg, 0,
+			    10000);
+			break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	if (since && agq_parse_since(since, o.now_us, &o.since_us) < 0)
+		agq_die(EX_USAGE, "--since: not a time or a duration: '%s'",
+		    since);
+	if (since && o.since_us >= o.now_us)
+		agq_die(EX_USAGE, "--since: not before the window's end");
+	struct agq_spool sp;
+	agq_spool_open_or_exit(&sp, spool);
+	json_t *s = agq_stats(&sp, &o);
+	if (!s) {
+		char *p = agq_spool_path(&sp, "journal");
+		agq_syserr("cannot read the journal", p);
+		free(p);
+		int e = agq_exit_code(errno);
+		agq_spool_close(&sp);
+		return e;
+	}
+	if (json) {
+		char *out = json_dumps(s, JSON_COMPACT | JSON_REAL_PRECISION(12));
+		if (out)
+			printf("%s\n", out);
+		free(out);
+	} else {
+		text(s);
+	}
+	json_int_t damaged = json_integer_value(json_object_get(
+	    json_object_get(s, "journal"), "damaged"));
+	if (damaged)
+		agq_warn("%lld damaged journal line(s) skipped",
+		    (long long)damaged);
+	json_decref(s);
+	agq_spool_close(&sp);
+	if (agq_flush_stdout() < 0)
+		return EX_IOERR;
+	return damaged ? EX_DATAERR : 0;
+}

@@ -1,0 +1,1241 @@
+/* stats.c - the numbers of a spool: agq-stats, the agq-status snapshot,
+ * and the journal line scanner they share (stats.h). */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "stats.h"
+
+/* ---- scanning journal lines -------------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* P at an opening quote: the position after the closing one, or NULL. */
+static const char *
+skip_str(const char *p, const char *e)
+{
+	for (p++; p < e; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '"')
+			return p + 1;
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* P at the first character of a value: the position after it, or NULL. */
+static const char *
+skip_val(const char *p, const char *e)
+{
+	if (p >= e)
+		return NULL;
+	if (*p == '"')
+		return skip_str(p, e);
+	if (*p == '{' || *p == '[') {
+		int depth = 0;
+		while (p < e) {
+			if (*p == '"') {
+				if (!(p = skip_str(p, e)))
+					return NULL;
+				continue;
+			}
+			if (*p == '{' || *p == '[')
+				depth++;
+			else if (*p == '}' || *p == ']') {
+				if (--depth == 0)
+					return p + 1;
+			}
+			p++;
+		}
+		return NULL;
+	}
+	const char *s = p;
+	while (p < e && (isalnum((unsigned char)*p) || *p == '-' || *p == '+' ||
+	    *p == '.'))
+		p++;
+	return p > s ? p : NULL;
+}
+
+int
+agq_jscan(const char *line, size_t len, struct agq_jline *jl)
+{
+	const char *p = line, *e = line + len;
+	jl->n = 0;
+	p = skip_ws(p, e);
+	if (p >= e || *p != '{')
+		return -1;
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == '}')
+		return skip_ws(p + 1, e) == e ? 0 : -1;
+	for (;;) {
+		if (p >= e || *p != '"')
+			return -1;
+		const char *k = p + 1, *ke = skip_str(p, e);
+		if (!ke)
+			return -1;
+		p = skip_ws(ke, e);
+		if (p >= e || *p != ':')
+			return -1;
+		p = skip_ws(p + 1, e);
+		const char *v = p, *ve = skip_val(p, e);
+		if (!ve)
+			return -1;
+		if (jl->n < AGQ_JFIELDS) {
+			struct agq_jfield *f = &jl->f[jl->n++];
+			f->key = k;
+			f->klen = (size_t)(ke - 1 - k);
+			f->val = v;
+			f->vlen = (size_t)(ve - v);
+		}
+		p = skip_ws(ve, e);
+		if (p < e && *p == ',') {
+			p = skip_ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}')
+			return skip_ws(p + 1, e) == e ? 0 : -1;
+		return -1;
+	}
+}
+
+const struct agq_jfield *
+agq_jget(const struct agq_jline *jl, const char *key)
+{
+	size_t n = strlen(key);
+	for (int i = 0; i < jl->n; i++)
+		if (jl->f[i].klen == n && !memcmp(jl->f[i].key, key, n))
+			return &jl->f[i];
+	return NULL;
+}
+
+char *
+agq_jstr(const struct agq_jline *jl, const char *key, char *buf,
+         size_t size)
+{
+	const struct agq_jfield *f = agq_jget(jl, key);
+	if (!f || f->vlen < 2 || f->val[0] != '"' || size == 0)
+		return NULL;
+	const char *s = f->val + 1;
+	size_t n = f->vlen - 2;
+	if (!memchr(s, '\\', n)) {
+		if (n >= size)
+			return NULL;
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	json_t *j = json_loadb(f->val, f->vlen, JSON_DECODE_ANY, NULL);
+	const char *d = json_string_value(j);
+	char *r = NULL;
+	if (d && strlen(d) < size) {
+		strcpy(buf, d);
+		r = buf;
+	}
+	json_decref(j);
+	return r;
+}
+
+int
+agq_jnum(const struct agq_jline *jl, const char *key, double *out)
+{
+	const struct agq_jfield *f = agq_jget(jl, key);
+	char tmp[64];
+	if (!f || f->vlen == 0 || f->vlen >= sizeof tmp ||
+	    !(isdigit((unsigned char)f->val[0]) || f->val[0] == '-'))
+		return -1;
+	memcpy(tmp, f->val, f->vlen);
+	tmp[f->vlen] = '\0';
+	char *end;
+	errno = 0;
+	double d = strtod(tmp, &end);
+	if (*end || errno)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static int
+dig(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int64_t
+agq_jtime(const struct agq_jline *jl)
+{
+	char s[64];
+	if (!agq_jstr(jl, "ts", s, sizeof s))
+		return -1;
+	/* The writers' form: 2026-11-21T23:44:27.123456Z (27 bytes). */
+	if (strlen(s) == 27 && s[4] == '-' && s[7] == '-' && s[10] == 'T' &&
+	    s[13] == ':' && s[16] == ':' && s[19] == '.' && s[26] == 'Z') {
+		int y = dig(s, 4), mo = dig(s + 5, 2), d = dig(s + 8, 2);
+		int h = dig(s + 11, 2), mi = dig(s + 14, 2), se = dig(s + 17, 2);
+		int us = dig(s + 20, 6);
+		if (y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 &&
+		    h >= 0 && h < 24 && mi >= 0 && mi < 60 && se >= 0 &&
+		    se <= 60 && us >= 0)
+			return ((days_from_civil(y, mo, d) * 86400 + h * 3600 +
+			    mi * 60 + se) * 1000000) + us;
+	}
+	int64_t t;
+	return agq_parse_time(s, &t) == 0 ? t : -1;
+}
+
+int
+agq_parse_since(const char *s, int64_t now_us, int64_t *us)
+{
+	int64_t v;
+	if (agq_parse_time(s, &v) == 0 && strchr(s, '-')) {
+		*us = v;
+		return 0;
+	}
+	if (agq_parse_duration(s, &v) == 0 &&
+	    strspn(s, "0123456789.") != strlen(s)) {
+		*us = now_us - v;
+		return 0;
+	}
+	if (agq_parse_time(s, &v) == 0) {
+		*us = v;
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* ---- stats over the journal -------------------------------------------- */
+
+struct samples { int64_t *v; size_t n, cap; double sum; };
+
+static void
+sample_add(struct samples *s, int64_t v)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		int64_t *nv = realloc(s->v, s->cap * sizeof *nv);
+		if (!nv)
+			agq_die(71, "out of memory");
+		s->v = nv;
+	}
+	s->v[s->n++] = v;
+	s->sum += (double)v;
+}
+
+static int
+cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static double
+ms3(int64_t us)
+{
+	return round((double)us / 1000.0 * 1000.0) / 1000.0;
+}
+
+/* Nearest-rank percentile P (0 < P <= 100) of sorted S: the value at rank
+ * ceil(P/100 * n), 1-based. */
+static int64_t
+pct(const struct samples *s, double p)
+{
+	size_t r = (size_t)ceil(p / 100.0 * (double)s->n);
+	if (r < 1)
+		r = 1;
+	if (r > s->n)
+		r = s->n;
+	return s->v[r - 1];
+}
+
+static json_t *
+summary(struct samples *s)
+{
+	if (s->n == 0)
+		return json_pack("{s:i}", "n", 0);
+	qsort(s->v, s->n, sizeof *s->v, cmp64);
+	return json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
+	    "n", (json_int_t)s->n,
+	    "min_ms", ms3(s->v[0]), "p50_ms", ms3(pct(s, 50)),
+	    "p90_ms", ms3(pct(s, 90)), "p99_ms", ms3(pct(s, 99)),
+	    "max_ms", ms3(s->v[s->n - 1]),
+	    "mean_ms", ms3((int64_t)(s->sum / (double)s->n)));
+}
+
+struct agent_acc {
+	char name[65];
+	int64_t busy_us;
+	long started, done, failed;
+	int slots;
+};
+
+struct tok_acc {
+	char backend[128], model[128];
+	long tasks;
+	double tin, tout, cost;
+};
+
+struct bucket { long done, failed, nrun, nwait; double run_us, wait_us; };
+
+struct st {
+	const struct agq_spool *sp;
+	const struct agq_stats_opts *o;
+	int64_t since, now;
+	json_t *ready;          /* id -> when it became ready (us) */
+	json_t *open;           /* id -> [start us, agent] */
+	json_t *agent_ix;       /* name -> index in agents */
+	json_t *tok_ix;         /* "backend\tmodel" -> index in toks */
+	json_t *tok_ids;        /* ids whose finish carried token fields */
+	struct agent_acc *agents;
+	size_t nagents, capagents;
+	struct tok_acc *toks;
+	size_t ntoks, captoks;
+	struct samples wait, run;
+	struct bucket *b;
+	int64_t bucket_us, b0;
+	long lines, damaged, submitted, started, finished, done, dead,
+	    retries, op_retries, reclaims, cancels, rejects, handbacks,
+	    stales, agents_up, agents_down, holds, alerts, syncs;
+	int64_t first_ts, last_ts;
+	json_t *recent_done, *recent_failed;    /* ring arrays, oldest first */
+};
+
+static struct agent_acc *
+agent_get(struct st *S, const char *name)
+{
+	json_t *ix = json_object_get(S->agent_ix, name);
+	if (ix)
+		return &S->agents[json_integer_value(ix)];
+	if (S->nagents == S->capagents) {
+		S->capagents = S->capagents ? S->capagents * 2 : 16;
+		struct agent_acc *na = realloc(S->agents, S->capagents *
+		    sizeof *na);
+		if (!na)
+			agq_die(71, "out of memory");
+		S->agents = na;
+	}
+	struct agent_acc *a = &S->agents[S->nagents];
+	memset(a, 0, sizeof *a);
+	snprintf(a->name, sizeof a->name, "%s", name);
+	json_object_set_new(S->agent_ix, name, json_integer((json_int_t)
+	    S->nagents));
+	S->nagents++;
+	return a;
+}
+
+static struct tok_acc *
+tok_get(struct st *S, const char *backend, const char *model)
+{
+	char key[300];
+	snprintf(key, sizeof key, "%s\t%s", backend, model);
+	json_t *ix = json_object_get(S->tok_ix, key);
+	if (ix)
+		return &S->toks[json_integer_value(ix)];
+	if (S->ntoks == S->captoks) {
+		S->captoks = S->captoks ? S->captoks * 2 : 8;
+		struct tok_acc *nt = realloc(S->toks, S->captoks * sizeof *nt);
+		if (!nt)
+			agq_die(71, "out of memory");
+		S->toks = nt;
+	}
+	struct tok_acc *t = &S->toks[S->ntoks];
+	memset(t, 0, sizeof *t);
+	snprintf(t->backend, sizeof t->backend, "%s", backend);
+	snprintf(t->model, sizeof t->model, "%s", model);
+	json_object_set_new(S->tok_ix, key, json_integer((json_int_t)S->ntoks));
+	S->ntoks++;
+	return t;
+}
+
+/* Add the busy interval [A, B] (us) of agent NAME, clipped to the
+ * window. */
+static void
+busy_add(struct st *S, const char *name, int64_t a, int64_t b)
+{
+	if (a < S->since)
+		a = S->since;
+	if (b > S->now)
+		b = S->now;
+	if (b > a && name[0])
+		agent_get(S, name)->busy_us += b - a;
+}
+
+static struct bucket *
+bucket_at(struct st *S, int64_t ts)
+{
+	if (!S->b || ts < S->b0 || S->bucket_us <= 0)
+		return NULL;
+	int64_t i = (ts - S->b0) / S->bucket_us;
+	if (i >= S->o->buckets)
+		i = S->o->buckets - 1;
+	return &S->b[i];
+}
+
+static void
+ring_push(json_t *ring, json_t *item, int max)
+{
+	if (max <= 0) {
+		json_decref(item);
+		return;
+	}
+	if ((int)json_array_size(ring) >= max)
+		json_array_remove(ring, 0);
+	json_array_append_new(ring, item);
+}
+
+/* Token and cost fields of a finish event or a result.json, into the
+ * accumulator of its backend and model. */
+static int
+tokens_from_line(struct st *S, const struct agq_jline *jl)
+{
+	double tin = 0, tout = 0, cost = 0;
+	int have = 0;
+	have |= agq_jnum(jl, "tokens_in", &tin) == 0;
+	have |= agq_jnum(jl, "tokens_out", &tout) == 0;
+	have |= agq_jnum(jl, "cost_usd", &cost) == 0;
+	if (!have)
+		return 0;
+	char be[128], mo[128];
+	if (!agq_jstr(jl, "backend", be, sizeof be))
+		strcpy(be, "unknown");
+	if (!agq_jstr(jl, "model", mo, sizeof mo))
+		strcpy(mo, "unknown");
+	struct tok_acc *t = tok_get(S, be, mo);
+	t->tasks++;
+	t->tin += tin;
+	t->tout += tout;
+	t->cost += cost;
+	return 1;
+}
+
+/* A task whose finish events carried no token fields: take them from its
+ * out/ID/result.json when issue-3 style backends wrote them there. */
+static void
+tokens_from_result(struct st *S, const char *id)
+{
+	if (!agq_id_valid(id) || json_object_get(S->tok_ids, id))
+		return;
+	char *p = agq_spool_path(S->sp, "out/%s/result.json", id);
+	size_t len;
+	char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
+	free(p);
+	if (!buf)
+		return;
+	struct agq_jline jl;
+	if (agq_jscan(buf, len, &jl) == 0)
+		tokens_from_line(S, &jl);
+	free(buf);
+}
+
+static void
+event(struct st *S, const struct agq_jline *jl, int64_t ts)
+{
+	char ev[32], id[80], agent[80];
+	if (!agq_jstr(jl, "ev", ev, sizeof ev))
+		return;
+	if (!agq_jstr(jl, "id", id, sizeof id))
+		id[0] = '\0';
+	if (!agq_jstr(jl, "agent", agent, sizeof agent))
+		agent[0] = '\0';
+	int in = ts >= S->since && ts <= S->now;
+	if (in) {
+		if (!S->first_ts || ts < S->first_ts)
+			S->first_ts = ts;
+		if (ts > S->last_ts)
+			S->last_ts = ts;
+	}
+	char st[16];
+	if (!strcmp(ev, "submit") || !strcmp(ev, "accept")) {
+		if (in)
+			S->submitted++;
+		if (id[0] && (!agq_jstr(jl, "state", st, sizeof st) ||
+		    !strcmp(st, "queue")))
+			json_object_set_new(S->ready, id, json_integer(ts));
+	} else if (!strcmp(ev, "promote") || !strcmp(ev, "release") ||
+	    !strcmp(ev, "handback") || !strcmp(ev, "reclaim")) {
+		if (id[0]) {
+			json_object_set_new(S->ready, id, json_integer(ts));
+			json_t *op = json_object_get(S->open, id);
+			if (op && !strcmp(ev, "reclaim")) {
+				busy_add(S, json_string_value(json_array_get(op,
+				    1)), json_integer_value(json_array_get(op,
+				    0)), ts);
+				json_object_del(S->open, id);
+			}
+		}
+		if (in && !strcmp(ev, "reclaim"))
+			S->reclaims++;
+		if (in && !strcmp(ev, "handback"))
+			S->handbacks++;
+	} else if (!strcmp(ev, "start")) {
+		if (in) {
+			S->started++;
+			if (agent[0])
+				agent_get(S, agent)->started++;
+		}
+		if (!id[0])
+			return;
+		json_t *r = json_object_get(S->ready, id);
+		if (r) {
+			int64_t w = ts - json_integer_value(r);
+			if (in && w >= 0) {
+				sample_add(&S->wait, w);
+				struct bucket *b = bucket_at(S, ts);
+				if (b) {
+					b->nwait++;
+					b->wait_us += (double)w;
+				}
+			}
+			json_object_del(S->ready, id);
+		}
+		json_object_set_new(S->open, id, json_pack("[I, s]",
+		    (json_int_t)ts, agent));
+	} else if (!strcmp(ev, "finish")) {
+		double dms;
+		int has_dur = agq_jnum(jl, "duration_ms", &dms) == 0 && dms >= 0;
+		json_t *op = id[0] ? json_object_get(S->open, id) : NULL;
+		if (has_dur) {
+			int64_t d = (int64_t)(dms * 1000);
+			busy_add(S, agent, ts - d, ts);
+			if (in) {
+				sample_add(&S->run, d);
+				struct bucket *b = bucket_at(S, ts);
+				if (b) {
+					b->nrun++;
+					b->run_us += (double)d;
+				}
+			}
+		} else if (op) {
+			busy_add(S, agent, json_integer_value(json_array_get(op,
+			    0)), ts);
+		}
+		if (op)
+			json_object_del(S->open, id);
+		if (in) {
+			S->finished++;
+			if (tokens_from_line(S, jl) && id[0])
+				json_object_set_new(S->tok_ids, id, json_true());
+		}
+	} else if (!strcmp(ev, "stale")) {
+		if (id[0])
+			json_object_del(S->open, id);
+		if (in)
+			S->stales++;
+	} else if (!strcmp(ev, "done") || !strcmp(ev, "dead") ||
+	    !strcmp(ev, "cancel")) {
+		int ok = !strcmp(ev, "done");
+		if (id[0])
+			json_object_del(S->ready, id);
+		if (!in)
+			return;
+		if (ok)
+			S->done++;
+		else if (!strcmp(ev, "dead"))
+			S->dead++;
+		else
+			S->cancels++;
+		if (agent[0]) {
+			struct agent_acc *a = agent_get(S, agent);
+			if (ok)
+				a->done++;
+			else
+				a->failed++;
+		}
+		struct bucket *b = bucket_at(S, ts);
+		if (b) {
+			if (ok)
+				b->done++;
+			else
+				b->failed++;
+		}
+		if (id[0] && strcmp(ev, "cancel"))
+			tokens_from_result(S, id);
+		if (id[0])
+			json_object_del(S->tok_ids, id);
+		char reason[512], tsb[32];
+		if (!agq_jstr(jl, "reason", reason, sizeof reason))
+			reason[0] = '\0';
+		json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts",
+		    agq_fmt_time(ts, tsb), "ev", ev, "id", id, "agent", agent,
+		    "reason", reason);
+		ring_push(ok ? S->recent_done : S->recent_failed, item,
+		    S->o->recent);
+	} else if (!strcmp(ev, "retry")) {
+		if (id[0] && agq_jget(jl, "by"))
+			json_object_set_new(S->ready, id, json_integer(ts));
+		if (in) {
+			if (agq_jget(jl, "by"))
+				S->op_retries++;
+			else
+				S->retries++;
+		}
+	} else if (in) {
+		if (!strcmp(ev, "reject"))
+			S->rejects++;
+		else if (!strcmp(ev, "hold"))
+			S->holds++;
+		else if (!strcmp(ev, "agent_up"))
+			S->agents_up++;
+		else if (!strcmp(ev, "agent_down"))
+			S->agents_down++;
+		else if (!strcmp(ev, "alert"))
+			S->alerts++;
+		else if (!strcmp(ev, "sync"))
+			S->syncs++;
+	}
+	if (!strcmp(ev, "hold") && id[0])
+		json_object_del(S->ready, id);
+}
+
+static int
+acc_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct agent_acc *)a)->name,
+	    ((const struct agent_acc *)b)->name);
+}
+
+/* The journal's first event time, for a window without --since. */
+static int64_t
+first_time(FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int64_t t = -1;
+	struct agq_jline jl;
+	while (t < 0 && (n = getline(&line, &cap, f)) > 0)
+		if (agq_jscan(line, (size_t)n, &jl) == 0)
+			t = agq_jtime(&jl);
+	free(line);
+	rewind(f);
+	return t;
+}
+
+json_t *
+agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
+{
+	struct st S;
+	memset(&S, 0, sizeof S);
+	S.sp = sp;
+	S.o = o;
+	S.now = o->now_us;
+	char *jp = agq_spool_path(sp, "journal");
+	FILE *f = fopen(jp, "re");
+	if (!f && errno != ENOENT) {
+		int e = errno;
+		free(jp);
+		errno = e;
+		return NULL;
+	}
+	free(jp);
+	S.since = o->since_us;
+	if (S.since <= 0) {
+		int64_t t = f ? first_time(f) : -1;
+		S.since = t > 0 && t < S.now ? t : S.now;
+	}
+	S.ready = json_object();
+	S.open = json_object();
+	S.agent_ix = json_object();
+	S.tok_ix = json_object();
+	S.tok_ids = json_object();
+	S.recent_done = json_array();
+	S.recent_failed = json_array();
+	if (o->buckets > 0) {
+		S.b = calloc((size_t)o->buckets, sizeof *S.b);
+		if (!S.b)
+			agq_die(71, "out of memory");
+		S.b0 = S.since;
+		S.bucket_us = (S.now - S.since + o->buckets - 1) / o->buckets;
+		if (S.bucket_us < 1000000)
+			S.bucket_us = 1000000;
+	}
+	if (f) {
+		/* Large reads: the journal is read once, front to back. */
+		static char iobuf[1 << 16];
+		setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		struct agq_jline jl;
+		while ((n = getline(&line, &cap, f)) > 0) {
+			S.lines++;
+			int64_t ts;
+			if (agq_jscan(line, (size_t)n, &jl) < 0 ||
+			    (ts = agq_jtime(&jl)) < 0) {
+				S.damaged++;
+				continue;
+			}
+			if (ts > S.now)
+				continue;
+			event(&S, &jl, ts);
+		}
+		int err = ferror(f);
+		free(line);
+		fclose(f);
+		if (err) {
+			errno = EIO;
+			/* fall through: report what was read */
+		}
+	}
+
+	/* Runs still open: count them to now when the task is still active. */
+	const char *key;
+	json_t *v;
+	json_object_foreach(S.open, key, v) {
+		struct agq_loc loc;
+		if (agq_task_find(sp, key, &loc) == 0 &&
+		    loc.state == AGQ_ST_ACTIVE)
+			busy_add(&S, json_string_value(json_array_get(v, 1)),
+			    json_integer_value(json_array_get(v, 0)), S.now);
+	}
+
+	double window_s = (double)(S.now - S.since) / 1e6;
+	json_t *counts = agq_status_counts(sp);
+	json_t *regs = agq_status_agents(sp, S.now);
+	size_t i;
+	json_array_foreach(regs, i, v) {
+		struct agent_acc *a = agent_get(&S, json_string_value(
+		    json_object_get(v, "name")));
+		a->slots = (int)json_integer_value(json_object_get(v, "slots"));
+	}
+	if (S.nagents > 1)
+		qsort(S.agents, S.nagents, sizeof *S.agents, acc_by_name);
+	json_t *agents = json_array();
+	for (size_t k = 0; k < S.nagents; k++) {
+		struct agent_acc *a = &S.agents[k];
+		int slots = a->slots > 0 ? a->slots : 1;
+		double busy = (double)a->busy_us / 1e6;
+		json_array_append_new(agents, json_pack("{s:s, s:i, s:f, s:f, "
+		    "s:i, s:i, s:i}", "name", a->name, "slots", slots,
+		    "busy_s", round(busy * 1000) / 1000, "utilization",
+		    window_s > 0 ? round(busy / (window_s * slots) * 10000) /
+		    10000 : 0.0, "started", (int)a->started, "done",
+		    (int)a->done, "failed", (int)a->failed));
+	}
+	json_t *toks = json_array();
+	for (size_t k = 0; k < S.ntoks; k++) {
+		struct tok_acc *t = &S.toks[k];
+		json_array_append_new(toks, json_pack("{s:s, s:s, s:i, s:f, "
+		    "s:f, s:f}", "backend", t->backend, "model", t->model,
+		    "runs", (int)t->tasks, "tokens_in", t->tin, "tokens_out",
+		    t->tout, "cost_usd", round(t->cost * 1e6) / 1e6));
+	}
+	json_t *series = json_null();
+	if (S.b) {
+		json_t *d = json_array(), *fl = json_array(), *rm = json_array(),
+		    *wm = json_array();
+		for (int k = 0; k < o->buckets; k++) {
+			json_array_append_new(d, json_integer(S.b[k].done));
+			json_array_append_new(fl, json_integer(S.b[k].failed));
+			json_array_append_new(rm, S.b[k].nrun ? json_real(ms3(
+			    (int64_t)(S.b[k].run_us / (double)S.b[k].nrun))) :
+			    json_null());
+			json_array_append_new(wm, S.b[k].nwait ? json_real(ms3(
+			    (int64_t)(S.b[k].wait_us / (double)S.b[k].nwait))) :
+			    json_null());
+		}
+		char t0[32];
+		series = json_pack("{s:s, s:f, s:o, s:o, s:o, s:o}", "start",
+		    agq_fmt_time(S.b0, t0), "bucket_s", (double)S.bucket_us / 1e6,
+		    "done", d, "failed", fl, "run_mean_ms", rm, "wait_mean_ms",
+		    wm);
+	}
+	char t1[32], t2[32];
+	json_t *events = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
+	    "s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+	    "submitted", (int)S.submitted, "started", (int)S.started,
+	    "finished", (int)S.finished, "done", (int)S.done,
+	    "dead", (int)S.dead, "cancelled", (int)S.cancels,
+	    "retries", (int)S.retries, "operator_retries", (int)S.op_retries,
+	    "reclaims", (int)S.reclaims, "handbacks", (int)S.handbacks,
+	    "stale", (int)S.stales, "rejects", (int)S.rejects,
+	    "agent_up", (int)S.agents_up, "agent_down", (int)S.agents_down,
+	    "alerts", (int)S.alerts, "syncs", (int)S.syncs);
+	/* newest first */
+	json_t *rd = json_array(), *rf = json_array();
+	for (size_t k = json_array_size(S.recent_done); k-- > 0;)
+		json_array_append(rd, json_array_get(S.recent_done, k));
+	for (size_t k = json_array_size(S.recent_failed); k-- > 0;)
+		json_array_append(rf, json_array_get(S.recent_failed, k));
+	agq_recent_enrich(sp, rd);
+	agq_recent_enrich(sp, rf);
+	json_t *out = json_pack("{s:s, s:{s:s, s:s, s:f}, s:{s:I, s:I}, "
+	    "s:o, s:o, s:f, s:{s:o, s:o}, s:o, s:o, s:o, s:{s:o, s:o}}",
+	    "spool", sp->root,
+	    "window", "since", agq_fmt_time(S.since, t1), "until",
+	    agq_fmt_time(S.now, t2), "seconds", window_s,
+	    "journal", "lines", (json_int_t)S.lines, "damaged",
+	    (json_int_t)S.damaged,
+	    "counts", counts, "events", events,
+	    "throughput_per_min", window_s > 0 ? round((double)S.done /
+	    (window_s / 60) * 1000) / 1000 : 0.0,
+	    "latency", "wait", summary(&S.wait), "run", summary(&S.run),
+	    "agents", agents, "tokens", toks, "series", series,
+	    "recent", "done", rd, "failed", rf);
+	json_decref(regs);
+	json_decref(S.ready);
+	json_decref(S.open);
+	json_decref(S.agent_ix);
+	json_decref(S.tok_ix);
+	json_decref(S.tok_ids);
+	json_decref(S.recent_done);
+	json_decref(S.recent_failed);
+	free(S.agents);
+	free(S.toks);
+	free(S.wait.v);
+	free(S.run.v);
+	free(S.b);
+	return out;
+}
+
+/* ---- the state snapshot ------------------------------------------------ */
+
+/* Entries of ROOT/REL ending in SUFFIX (NULL: any), dot names skipped. */
+static long
+count_dir(const struct agq_spool *sp, const char *rel, const char *suffix)
+{
+	char *p = agq_spool_path(sp, "%s", rel);
+	DIR *d = opendir(p);
+	free(p);
+	if (!d)
+		return 0;
+	long n = 0;
+	struct dirent *de;
+	size_t sl = suffix ? strlen(suffix) : 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		size_t l = strlen(de->d_name);
+		if (suffix && (l < sl || strcmp(de->d_name + l - sl, suffix)))
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+json_t *
+agq_status_counts(const struct agq_spool *sp)
+{
+	json_t *lanes = json_object();
+	long queued = 0;
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		char rel[32];
+		snprintf(rel, sizeof rel, "queue/%s", agq_lane_name(l));
+		long n = count_dir(sp, rel, ".json");
+		queued += n;
+		json_object_set_new(lanes, agq_lane_name(l), json_integer(n));
+	}
+	long active = 0;
+	char *actdir = agq_spool_path(sp, "active");
+	DIR *d = opendir(actdir);
+	free(actdir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char rel[128];
+			snprintf(rel, sizeof rel, "active/%.64s", de->d_name);
+			active += count_dir(sp, rel, ".json");
+		}
+		closedir(d);
+	}
+	long corrupt = count_dir(sp, "corrupt", NULL) - count_dir(sp,
+	    "corrupt", ".why");
+	return json_pack("{s:i, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+	    "inbox", (int)count_dir(sp, "inbox", NULL),
+	    "queue_lanes", lanes, "queue", (int)queued,
+	    "defer", (int)count_dir(sp, "defer", ".json"),
+	    "hold", (int)count_dir(sp, "hold", ".json"), "active", (int)active,
+	    "done", (int)count_dir(sp, "done", ".json"),
+	    "dead", (int)count_dir(sp, "dead", ".json"), "corrupt",
+	    (int)corrupt);
+}
+
+struct agents_arg { const struct agq_spool *sp; json_t *list; int64_t now; };
+
+static int
+agent_one(const char *fname, void *arg)
+{
+	struct agents_arg *A = arg;
+	size_t n = strlen(fname);
+	if (n <= 5 || strcmp(fname + n - 5, ".json"))
+		return 0;
+	char name[80];
+	snprintf(name, sizeof name, "%.*s", (int)(n - 5), fname);
+	json_t *a = agq_agent_read(A->sp, name);
+	if (!a)
+		return 0;
+	int64_t now = A->now;
+	const char *st = json_string_value(json_object_get(a, "state"));
+	int alive = agq_agent_alive(a, now, A->sp->conf.lease_s);
+	const char *shown = !alive ? (st && !strcmp(st, "down") ? "down" :
+	    "offline") : st ? st : "idle";
+	int64_t hb = agq_task_time(a, "heartbeat", 0);
+	int64_t up = agq_task_time(a, "started_at", 0);
+	json_t *running = json_array();
+	char *dp = agq_spool_path(A->sp, "active/%s", name);
+	DIR *dir = opendir(dp);
+	free(dp);
+	if (dir) {
+		struct dirent *de;
+		while ((de = readdir(dir))) {
+			size_t l = strlen(de->d_name);
+			if (de->d_name[0] != '.' && l > 5 &&
+			    !strcmp(de->d_name + l - 5, ".json"))
+				json_array_append_new(running, json_stringn(
+				    de->d_name, l - 5));
+		}
+		closedir(dir);
+	}
+	json_t *caps = json_object_get(a, "capabilities");
+	caps = json_is_array(caps) ? json_incref(caps) : json_array();
+	json_t *o = json_pack("{s:s, s:s, s:I, s:o, s:o, s:f, s:s?, s:I}",
+	    "name", name, "state", shown,
+	    "slots", agq_task_int(a, "slots", 1), "running", running,
+	    "capabilities", caps,
+	    "heartbeat_age_s", hb ? (double)(now - hb) / 1e6 : -1.0,
+	    "host", json_string_value(json_object_get(a, "host")),
+	    "pid", agq_task_int(a, "pid", 0));
+	if (up > 0) {
+		json_object_set(o, "started_at", json_object_get(a,
+		    "started_at"));
+		json_object_set_new(o, "uptime_s", json_real(alive ?
+		    (double)(now - up) / 1e6 : 0.0));
+	}
+	json_t *res = json_object_get(a, "resources");
+	if (json_is_object(res))
+		json_object_set(o, "resources", res);
+	json_array_append_new(A->list, o);
+	json_decref(a);
+	return 0;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	return strcmp(json_string_value(json_object_get(x, "name")),
+	    json_string_value(json_object_get(y, "name")));
+}
+
+json_t *
+agq_status_agents(const struct agq_spool *sp, int64_t now_us)
+{
+	struct agents_arg A = { sp, json_array(), now_us };
+	char *ad = agq_spool_path(sp, "agents");
+	agq_dir_each(ad, agent_one, &A);
+	free(ad);
+	size_t n = json_array_size(A.list);
+	if (n < 2)
+		return A.list;
+	json_t **v = agq_xmalloc(n * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(A.list, i));
+	qsort(v, n, sizeof *v, by_name);
+	json_t *sorted = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(sorted, v[i]);
+	free(v);
+	json_decref(A.list);
+	return sorted;
+}
+
+void
+agq_recent_enrich(const struct agq_spool *sp, json_t *arr)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(arr, i, it) {
+		const char *id = json_string_value(json_object_get(it, "id"));
+		struct agq_loc loc;
+		if (!id || !agq_id_valid(id) || agq_task_find(sp, id, &loc) < 0)
+			continue;
+		json_t *t = agq_task_read(loc.path);
+		if (!t)
+			continue;
+		json_object_set_new(it, "state", json_string(agq_state_name(
+		    loc.state)));
+		json_t *title = json_object_get(t, "title");
+		json_t *cmd = json_object_get(t, "cmd");
+		if (json_is_string(title))
+			json_object_set(it, "title", title);
+		else if (json_is_string(cmd))
+			json_object_set(it, "title", cmd);
+		else if (json_is_array(cmd)) {
+			char buf[256] = "";
+			size_t k, n = 0;
+			json_t *w;
+			json_array_foreach(cmd, k, w)
+				n += (size_t)snprintf(buf + n, n < sizeof buf ?
+				    sizeof buf - n : 0, "%s%s", k ? " " : "",
+				    json_string_value(w) ? json_string_value(w) :
+				    "?");
+			json_object_set_new(it, "title", json_string(buf));
+		}
+		json_object_set_new(it, "lane", json_string(agq_lane_name(
+		    agq_task_lane(t))));
+		json_object_set_new(it, "attempts", json_integer(
+		    (json_int_t)json_array_size(json_object_get(t,
+		    "attempts"))));
+		json_t *pr = json_object_get(json_object_get(t, "meta"),
+		    "pr_url");
+		if (json_is_string(pr))
+			json_object_set(it, "pr_url", pr);
+		json_decref(t);
+	}
+}
+
+/* One line of journal_tail: keep it when it is one of the N newest done
+ * or failed events, or the newest sched_up. */
+static void
+tail_line(const char *line, size_t len, int n, json_t *done, json_t *failed,
+          int64_t *sched_up, int *nd, int *nf)
+{
+	struct agq_jline jl;
+	char ev[32];
+	if (len == 0 || agq_jscan(line, len, &jl) < 0 ||
+	    !agq_jstr(&jl, "ev", ev, sizeof ev))
+		return;
+	int isd = !strcmp(ev, "done");
+	int isf = !strcmp(ev, "dead") || !strcmp(ev, "cancel");
+	if ((isd && *nd < n) || (isf && *nf < n)) {
+		char id[80] = "", ag[80] = "", reason[512] = "", ts[32];
+		agq_jstr(&jl, "id", id, sizeof id);
+		agq_jstr(&jl, "agent", ag, sizeof ag);
+		agq_jstr(&jl, "reason", reason, sizeof reason);
+		json_array_append_new(isd ? done : failed, json_pack("{s:s, s:s, "
+		    "s:s, s:s, s:s}", "ts", agq_fmt_time(agq_jtime(&jl), ts),
+		    "ev", ev, "id", id, "agent", ag, "reason", reason));
+		if (isd)
+			(*nd)++;
+		else
+			(*nf)++;
+	} else if (!*sched_up && !strcmp(ev, "sched_up")) {
+		*sched_up = agq_jtime(&jl);
+	}
+}
+
+/* The last N done and failed (dead, cancel) events and the last sched_up,
+ * read backwards from the journal's end (at most 8 MiB of it). */
+static void
+journal_tail(const struct agq_spool *sp, int n, json_t *done,
+             json_t *failed, int64_t *sched_up)
+{
+	char *p = agq_spool_path(sp, "journal");
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(p);
+	*sched_up = 0;
+	struct stat sb;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return;
+	}
+	enum { BLK = 1 << 16, LIMIT = 8 << 20 };
+	off_t pos = sb.st_size, stop = sb.st_size > LIMIT ? sb.st_size - LIMIT :
+	    0;
+	char *buf = NULL;       /* the block, then the carried partial line */
+	size_t carry = 0;
+	int nd = 0, nf = 0;
+	while (pos > stop && (nd < n || nf < n || !*sched_up)) {
+		size_t want = pos - stop > BLK ? BLK : (size_t)(pos - stop);
+		char *nb = realloc(buf, want + carry + 1);
+		if (!nb)
+			break;
+		buf = nb;
+		memmove(buf + want, buf, carry);
+		pos -= (off_t)want;
+		ssize_t r = pread(fd, buf, want, pos);
+		if (r != (ssize_t)want)
+			break;
+		size_t len = want + carry;
+		size_t end = len;
+		/* Whole lines from the end; [0, end) is left, partial unless
+		 * it starts the file. */
+		for (size_t i = len + 1; i-- > 0;) {
+			size_t s;
+			if (i > 0 && buf[i - 1] == '\n')
+				s = i;
+			else if (i == 0 && pos == 0)
+				s = 0;
+			else
+				continue;
+			tail_line(buf + s, end > s ? end - s : 0, n, done,
+			    failed, sched_up, &nd, &nf);
+			end = s > 0 ? s - 1 : 0;
+			if (s == 0)
+				break;
+		}
+		carry = end;    /* bytes [0, end) are the partial first line */
+		if (carry > BLK * 16)
+			break;  /* an absurd line: give up */
+	}
+	free(buf);
+	close(fd);
+}
+
+/* Is .sched.lock held?  Read from /proc/locks, without taking the lock
+ * (a probe that took it could make a starting agq-sched fail).  1 yes,
+ * 0 no, -1 unknown. */
+static int
+sched_running(const struct agq_spool *sp)
+{
+	char *p = agq_spool_path(sp, ".sched.lock");
+	struct stat sb;
+	int r = stat(p, &sb);
+	free(p);
+	if (r < 0)
+		return 0;
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		unsigned maj, min;
+		unsigned long ino;
+		char *q = strstr(line, "FLOCK");
+		if (!q)
+			continue;
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
+		char *dev = NULL;
+		for (char *t = strtok(q, " \t"); t; t = strtok(NULL, " \t"))
+			if (strchr(t, ':') && sscanf(t, "%x:%x:%lu", &maj,
+			    &min, &ino) == 3) {
+				dev = t;
+				break;
+			}
+		if (dev && ino == (unsigned long)sb.st_ino &&
+		    makedev(maj, min) == sb.st_dev)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* When the task longest in the queue got there: the oldest modification
+ * time of a queue file (a task file is rewritten when it changes state;
+ * a rename keeps it), 0 when the queue is empty.  stat(2) only, no
+ * parsing, so it stays cheap on a long queue. */
+struct oldest { int64_t t; };
+static int
+oldest_one(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct oldest *O = arg;
+	struct stat sb;
+	if (stat(loc->path, &sb) < 0)
+		return 0;
+	int64_t s = (int64_t)sb.st_mtim.tv_sec * 1000000 +
+	    sb.st_mtim.tv_nsec / 1000;
+	if (!O->t || s < O->t)
+		O->t = s;
+	return 0;
+}
+
+json_t *
+agq_status_snapshot(const struct agq_spool *sp, int64_t now_us, int recent)
+{
+	json_t *counts = agq_status_counts(sp);
+	json_t *agents = agq_status_agents(sp, now_us);
+	json_t *done = json_array(), *failed = json_array();
+	int64_t sched_up = 0;
+	journal_tail(sp, recent, done, failed, &sched_up);
+	agq_recent_enrich(sp, done);
+	agq_recent_enrich(sp, failed);
+
+	int alive = 0;
+	size_t i;
+	json_t *a;
+	json_array_foreach(agents, i, a) {
+		const char *s = json_string_value(json_object_get(a, "state"));
+		alive += strcmp(s, "offline") && strcmp(s, "down");
+	}
+	int sched = sched_running(sp);
+	struct oldest O = { 0 };
+	if (json_integer_value(json_object_get(counts, "queue")) > 0)
+		agq_each_task(sp, AGQ_ST_QUEUE, oldest_one, &O);
+	json_t *problems = json_array();
+	if (sched == 0)
+		json_array_append_new(problems, json_string("no scheduler is "
+		    "running"));
+	if (json_array_size(agents) && !alive)
+		json_array_append_new(problems, json_string("no agent is "
+		    "alive"));
+	json_int_t corrupt = json_integer_value(json_object_get(counts,
+	    "corrupt"));
+	if (corrupt > 0)
+		json_array_append_new(problems, json_sprintf("%lld quarantined "
+		    "file(s) in corrupt/", (long long)corrupt));
+	if (json_integer_value(json_object_get(counts, "queue")) > 0 && !alive)
+		json_array_append_new(problems, json_string("tasks are queued "
+		    "but no agent is alive"));
+	struct statvfs vfs;
+	json_t *disk = json_null();
+	if (statvfs(sp->root, &vfs) == 0) {
+		double free_b = (double)vfs.f_bavail * (double)vfs.f_frsize;
+		double tot = (double)vfs.f_blocks * (double)vfs.f_frsize;
+		disk = json_pack("{s:f, s:f}", "free_bytes", free_b,
+		    "total_bytes", tot);
+		if (tot > 0 && free_b / tot < 0.05)
+			json_array_append_new(problems, json_string("less than "
+			    "5% disk space free on the spool"));
+	}
+	char t1[32];
+	json_t *health = json_pack("{s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}",
+	    "status", json_array_size(problems) ? "warn" : "ok",
+	    "sched_running", sched < 0 ? json_null() : json_boolean(sched),
+	    "agents_alive", alive, "agents_total", (int)json_array_size(agents),
+	    "oldest_queued_s", O.t ? json_real((double)(now_us - O.t) / 1e6) :
+	    json_null(),
+	    "sched_up_since", sched == 1 && sched_up ? json_string(
+	    agq_fmt_time(sched_up, t1)) : json_null(),
+	    "disk", disk, "problems", problems);
+	if (sched == 1 && sched_up)
+		json_object_set_new(health, "uptime_s", json_real(
+		    (double)(now_us - sched_up) / 1e6));
+	char t2[32];
+	return json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:o}, s:o}",
+	    "spool", sp->root, "time", agq_fmt_time(now_us, t2),
+	    "counts", counts, "agents", agents,
+	    "recent", "done", done, "failed", failed, "health", health);
+}

@@ -15,6 +15,8 @@ CFLAGS   ?= -O2 -g
 SAN      ?=
 O        ?= build/default
 BINOUT   ?= bin
+# The backends (agq-backend(7)) go next to the programs' libexec/agq/.
+LIBEXECOUT ?= $(if $(filter bin,$(BINOUT)),libexec/agq,$(dir $(BINOUT))libexec/agq)
 
 TOP      := $(CURDIR)
 STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -22,8 +24,8 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson libcrypto)
-LIBS      = $(shell pkg-config --libs jansson libcrypto) -linotifytools -lm
+DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libcrypto)
+LIBS      = $(shell pkg-config --libs jansson libcurl libcrypto) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 
@@ -31,7 +33,7 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-classify
 LIBSRC   := util config task spool journal agent cli sched runner ctl \
-            classify verify
+            classify verify backend
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats
 LIBSRC   += stats
@@ -39,6 +41,7 @@ LIBSRC   += stats
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := lib/agq.h lib/backend.h
 HDR      += lib/stats.h
+BACKENDS := shell ollama openai anthropic cli
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # paths.c: compiled-in locations.  Source-tree build by default.
@@ -60,12 +63,13 @@ DEB_TEST  := bats mandoc inotify-tools
 all: deps
 	@$(MAKE) --no-print-directory progs
 
-progs: $(PROGS:%=$(BINOUT)/%)
+progs: $(PROGS:%=$(BINOUT)/%) $(BACKENDS:%=$(LIBEXECOUT)/%)
 
 # ---- dependencies -----------------------------------------------------------
 deps:
 	@missing=""; \
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
@@ -86,6 +90,8 @@ deps-test: deps
 	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
 	command -v inotifywait >/dev/null || missing="$$missing inotify-tools"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "make: installing$$missing"; \
@@ -122,6 +128,15 @@ $(O)/bin/agq-cancel.o $(O)/bin/agq-hold.o $(O)/bin/agq-release.o \
 $(O)/bin/agq-retry.o: bin/agq-ctl.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -DAGQ_CTL_OP='"$(patsubst agq-%.o,%,$(@F))"' -c -o $@ $<
+
+# The backends: one main (libexec/backend.c) built once per name.
+$(O)/libexec/%.o: libexec/backend.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -DAGQ_BACKEND='"$*"' -c -o $@ $<
+
+$(LIBEXECOUT)/%: $(O)/libexec/%.o $(O)/lib/paths.o $(O)/libagq.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/unit/%: tests/unit/%.c tests/unit/unit.h $(O)/lib/paths.o $(O)/libagq.a
 	@mkdir -p $(@D)
@@ -174,12 +189,16 @@ install: deps
 	    $(DESTDIR)$(PREFIX)/etc/agq $(DESTDIR)$(PREFIX)/var/spool/agq
 	for s in 1 5 7 8; do install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; done
 	install -m 755 $(PROGS:%=build/install/bin/%) $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 libexec/agq/* $(DESTDIR)$(PREFIX)/libexec/agq/
+	install -m 755 libexec/agq/agq-demo $(BACKENDS:%=build/install/libexec/agq/%) \
+	    $(DESTDIR)$(PREFIX)/libexec/agq/
 	for m in man/*.[1-8]; do \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
 	[ -f $(DESTDIR)$(PREFIX)/etc/agq/agq.conf ] || \
 	  install -m 644 etc/agq.conf $(DESTDIR)$(PREFIX)/etc/agq/agq.conf
+	for f in prices.json cli-lock.json; do \
+	  [ -f $(DESTDIR)$(PREFIX)/etc/agq/$$f ] || \
+	  install -m 644 etc/$$f $(DESTDIR)$(PREFIX)/etc/agq/$$f; done
 
 clean:
-	rm -rf build $(PROGS:%=bin/%)
+	rm -rf build $(PROGS:%=bin/%) $(BACKENDS:%=libexec/agq/%)
 .SECONDARY:

@@ -51,6 +51,74 @@ int agq_backend_name_valid(const char *s);
 /* The tier of T: its stored complexity when valid, else agq_classify. */
 int agq_task_tier(const json_t *t);
 
+/* ---- backend.c: backends (agq-backend(7)) ----------------------------- */
+
+/* The agq.conf keys that belong to the backends (config.c stores them in
+ * conf->backend): ollama_url, openai_url, anthropic_url (base URLs),
+ * ollama_model, openai_model, anthropic_model (default models),
+ * openai_key_file, anthropic_key_file (files holding a key on their first
+ * line), anthropic_version, max_tokens, backend_timeout (seconds), prices
+ * (path of the price table), cli_lock (path of the CLI lock file). */
+extern const char *const agq_backend_conf_keys[];
+int agq_backend_conf_key(const char *key);
+
+/* The value of backend setting KEY in CONF, or DFLT (borrowed). */
+const char *agq_backend_setting(const struct agq_conf *conf, const char *key,
+                                const char *dflt);
+
+/* ETC/NAME where ETC is the directory of the compiled-in agq.conf
+ * (prices.json, cli-lock.json).  malloc'd. */
+char *agq_etc_path(const char *name);
+
+/* The text sent to a model for task T: its prompt, then its context
+ * (repo, branch, files), its success_criteria, and its verify_feedback
+ * (the corrective text agq-run adds after failed verification), each
+ * under a heading.  malloc'd. */
+char *agq_backend_prompt(const json_t *t);
+
+/* Cost in US dollars of TIN tokens in and TOUT out for MODEL (may be NULL)
+ * on BACKEND, from the price table (setting "prices", default
+ * etc/prices.json: {"models": {NAME: {"in": USD, "out": USD}},
+ * "backends": {NAME: {...}}}, prices per million tokens; a model's entry
+ * wins over its backend's).  0 with *COST set, or -1 when neither has a
+ * price (or the table cannot be read). */
+int agq_price(const struct agq_conf *conf, const char *backend,
+              const char *model, int64_t tin, int64_t tout, double *cost);
+
+/* One HTTP request with libcurl: METHOD ("GET", "POST") to URL with the
+ * extra HEADERS (NULL-terminated "Name: value" strings, may be NULL) and
+ * a JSON BODY (NULL for none), at most TIMEOUT_S seconds in all (connect
+ * at most 10).  The response code goes to *STATUS.  Returns 0 with *OUT a
+ * new JSON object when the status is below 400 and the body is a JSON
+ * object.  Otherwise -1 with a one-line ERR naming URL and what went
+ * wrong: timed out, cannot connect, truncated response, HTTP code (with
+ * the API's error message), not JSON, larger than 16 MiB.  Headers are
+ * never part of ERR. */
+int agq_http_json(const char *method, const char *url,
+                  const char *const *headers, const char *body,
+                  double timeout_s, long *status, json_t **out, char *err,
+                  size_t size);
+
+/* The CLI lock file (setting "cli_lock", default etc/cli-lock.json): an
+ * object {TOOL: {"argv": [...], "model_args": [...], "format": F,
+ * "version_args": [...], "flags": [...]}}.  New reference, or NULL with
+ * ERR set. */
+json_t *agq_cli_lock_load(const struct agq_conf *conf, char *err,
+                          size_t size);
+
+/* Run backend NAME (shell, ollama, openai, anthropic, cli) for TASK with
+ * the settings of CONF; the caller has called curl_global_init.  Returns
+ * the result object of agq-backend(7): backend, status "ok"|"error",
+ * output, model, tokens_in, tokens_out, cost_usd (null when no price is
+ * known), endpoint, duration_ms, error (null when ok). */
+json_t *agq_backend_run(const char *name, const json_t *task,
+                        const struct agq_conf *conf);
+
+/* The main of the backend executable NAME (libexec/agq/NAME): read the
+ * task on standard input, print the result, exit 0 (ok), 1 (error), 65
+ * (bad task, still with a result object), 78 (bad agq.conf). */
+int agq_backend_main(int argc, char **argv, const char *name);
+
 /* ---- verify.c: verification steps (agq-verify(1)) --------------------- */
 
 /* Validate STEPS, an array of step objects (agq-verify(1)): "type" one of

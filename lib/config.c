@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agq.h"
+#include "backend.h"
 
 static char *
 trim(char *s)
@@ -44,6 +45,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->rescan_s = 30;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
+	json_decref(c->backend);
+	c->backend = NULL;
 
 	int must_exist = 1;
 	if (!path)
@@ -113,6 +116,10 @@ agq_conf_load(struct agq_conf *c, const char *path)
 				break;
 			}
 			c->max_task_bytes = (size_t)v;
+		} else if (agq_backend_conf_key(key)) {
+			if (!c->backend)
+				c->backend = json_object();
+			json_object_set_new(c->backend, key, json_string(val));
 		} else {
 			agq_warn("%s:%d: unknown setting '%s'", path, n, key);
 			rc = -1;
@@ -128,6 +135,10 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	if (rc == 0 && c->heartbeat_s <= 0) {
 		agq_warn("%s: heartbeat must be more than 0", path);
 		rc = -1;
+	}
+	if (rc < 0) {
+		json_decref(c->backend);
+		c->backend = NULL;
 	}
 	return rc;
 }

@@ -1,0 +1,944 @@
+/*
+ * backend.c - the backends of agq-backend(7): one executable per backend
+ * in libexec/agq/ reads a task on standard input and writes a result on
+ * standard output.  The HTTP backends (ollama, openai, anthropic) use
+ * libcurl; shell and cli run a program.  Keys come from the environment
+ * or from files named in agq.conf, never from the task, and never appear
+ * in a result or an error message.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "backend.h"
+
+#define MAX_BODY   (16u << 20)  /* largest HTTP response read */
+#define MAX_OUTPUT (1u << 20)   /* output kept from a program (its tail) */
+
+const char *const agq_backend_conf_keys[] = {
+	"ollama_url", "openai_url", "anthropic_url",
+	"ollama_model", "openai_model", "anthropic_model",
+	"openai_key_file", "anthropic_key_file", "anthropic_version",
+	"max_tokens", "backend_timeout", "prices", "cli_lock", NULL
+};
+
+int
+agq_backend_conf_key(const char *key)
+{
+	for (int i = 0; agq_backend_conf_keys[i]; i++)
+		if (!strcmp(key, agq_backend_conf_keys[i]))
+			return 1;
+	return 0;
+}
+
+const char *
+agq_backend_setting(const struct agq_conf *conf, const char *key,
+                    const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(conf->backend, key));
+	return v && *v ? v : dflt;
+}
+
+/* A path next to the compiled-in agq.conf: ETC/NAME, malloc'd. */
+char *
+agq_etc_path(const char *name)
+{
+	const char *slash = strrchr(agq_default_conf, '/');
+	int n = slash ? (int)(slash - agq_default_conf) : 1;
+	return agq_xasprintf("%.*s/%s", n, slash ? agq_default_conf : ".",
+	    name);
+}
+
+static void
+setf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+}
+
+/* Up to MAX bytes of S (N bytes) as printable one-line text. */
+static void
+snippet(char *dst, size_t size, const char *s, size_t n, size_t max)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && i < max && o + 2 < size; i++)
+		dst[o++] = isprint((unsigned char)s[i]) ? s[i] : ' ';
+	if (n > max && o + 4 < size) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
+/* ---- the prompt ---------------------------------------------------------- */
+
+char *
+agq_backend_prompt(const json_t *t)
+{
+	const char *p = json_string_value(json_object_get(t, "prompt"));
+	char *s = agq_xstrdup(p ? p : "");
+	json_t *ctx = json_object_get(t, "context");
+	const char *repo = json_string_value(json_object_get(ctx, "repo"));
+	const char *branch = json_string_value(json_object_get(ctx, "branch"));
+	json_t *files = json_object_get(ctx, "files");
+	char *n;
+	if (repo || branch || json_array_size(files)) {
+		n = agq_xasprintf("%s\n\nContext:%s%s%s%s%s", s,
+		    repo ? "\n- repository: " : "", repo ? repo : "",
+		    branch ? "\n- branch: " : "", branch ? branch : "",
+		    json_array_size(files) ? "\n- files:" : "");
+		free(s);
+		s = n;
+		size_t i;
+		json_t *f;
+		json_array_foreach(files, i, f) {
+			n = agq_xasprintf("%s\n  - %s", s, json_string_value(f));
+			free(s);
+			s = n;
+		}
+	}
+	json_t *crit = json_object_get(t, "success_criteria");
+	if (json_array_size(crit)) {
+		n = agq_xasprintf("%s\n\nSuccess criteria:", s);
+		free(s);
+		s = n;
+		size_t i;
+		json_t *c;
+		json_array_foreach(crit, i, c) {
+			n = agq_xasprintf("%s\n- %s", s, json_string_value(c));
+			free(s);
+			s = n;
+		}
+	}
+	const char *fb = json_string_value(json_object_get(t,
+	    "verify_feedback"));
+	if (fb) {
+		n = agq_xasprintf("%s\n\n%s", s, fb);
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+/* ---- prices -------------------------------------------------------------- */
+
+int
+agq_price(const struct agq_conf *conf, const char *backend,
+          const char *model, int64_t tin, int64_t tout, double *cost)
+{
+	char *dflt = agq_etc_path("prices.json");
+	const char *path = agq_backend_setting(conf, "prices", dflt);
+	json_t *p = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	free(dflt);
+	json_t *e = model ? json_object_get(json_object_get(p, "models"),
+	    model) : NULL;
+	if (!json_is_object(e))
+		e = json_object_get(json_object_get(p, "backends"), backend);
+	json_t *pin = json_object_get(e, "in"), *pout = json_object_get(e,
+	    "out");
+	int rc = -1;
+	if (json_is_number(pin) && json_is_number(pout)) {
+		*cost = ((double)tin * json_number_value(pin) +
+		    (double)tout * json_number_value(pout)) / 1e6;
+		rc = 0;
+	}
+	json_decref(p);
+	return rc;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* The API key: $ENVNAME, else the file named by setting FILEKEY (first
+ * line, trimmed).  malloc'd, or NULL with ERR set. */
+static char *
+api_key(const struct agq_conf *conf, const char *envname, const char *filekey,
+        char *err, size_t size)
+{
+	const char *e = getenv(envname);
+	if (e && *e)
+		return agq_xstrdup(e);
+	const char *path = agq_backend_setting(conf, filekey, NULL);
+	if (!path) {
+		setf(err, size, "no API key: set %s or %s in agq.conf", envname,
+		    filekey);
+		return NULL;
+	}
+	size_t len;
+	char *k = agq_read_file(path, 65536, &len, NULL);
+	if (!k) {
+		setf(err, size, "cannot read the key file: %s (%s)",
+		    strerror(errno), path);
+		return NULL;
+	}
+	k[strcspn(k, "\r\n")] = '\0';
+	if (!*k) {
+		free(k);
+		setf(err, size, "the key file is empty (%s)", path);
+		return NULL;
+	}
+	return k;
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+struct body { char *p; size_t n; int over; };
+
+static size_t
+on_data(char *ptr, size_t sz, size_t nm, void *u)
+{
+	struct body *b = u;
+	size_t add = sz * nm;
+	if (b->n + add > MAX_BODY) {
+		b->over = 1;
+		return 0;
+	}
+	char *np = realloc(b->p, b->n + add + 1);
+	if (!np)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, ptr, add);
+	b->n += add;
+	b->p[b->n] = '\0';
+	return add;
+}
+
+/* The error message of an API's error body: {"error": "..."} (ollama),
+ * {"error": {"message": "..."}} (openai, anthropic); borrowed or NULL. */
+static const char *
+api_error(const json_t *j)
+{
+	json_t *e = json_object_get(j, "error");
+	if (json_is_string(e))
+		return json_string_value(e);
+	return json_string_value(json_object_get(e, "message"));
+}
+
+int
+agq_http_json(const char *method, const char *url, const char *const *headers,
+              const char *body, double timeout_s, long *status, json_t **out,
+              char *err, size_t size)
+{
+	*out = NULL;
+	*status = 0;
+	CURL *c = curl_easy_init();
+	if (!c) {
+		setf(err, size, "cannot start libcurl");
+		return -1;
+	}
+	struct curl_slist *h = NULL;
+	for (int i = 0; headers && headers[i]; i++)
+		h = curl_slist_append(h, headers[i]);
+	if (body)
+		h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Accept: application/json");
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct body b = { NULL, 0, 0 };
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)(timeout_s < 10 ? timeout_s * 1000 : 10000));
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "agq/" AGQ_VERSION);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (strcmp(method, body ? "POST" : "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	int ret = -1;
+	char snip[240];
+	if (rc == CURLE_OPERATION_TIMEDOUT) {
+		setf(err, size, "timed out after %g s (%s)", timeout_s, url);
+	} else if (rc == CURLE_COULDNT_CONNECT) {
+		setf(err, size, "cannot connect: %s (%s)", ebuf[0] ? ebuf :
+		    curl_easy_strerror(rc), url);
+	} else if (rc == CURLE_WRITE_ERROR && b.over) {
+		setf(err, size, "response larger than %u bytes (%s)",
+		    MAX_BODY, url);
+	} else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
+	    rc == CURLE_GOT_NOTHING) {
+		setf(err, size, "truncated response: %s (%s)", ebuf[0] ? ebuf :
+		    curl_easy_strerror(rc), url);
+	} else if (rc != CURLE_OK) {
+		setf(err, size, "request failed: %s (%s)", ebuf[0] ? ebuf :
+		    curl_easy_strerror(rc), url);
+	} else {
+		json_error_t je;
+		json_t *j = b.p ? json_loadb(b.p, b.n, 0, &je) : NULL;
+		if (*status >= 400) {
+			const char *m = api_error(j);
+			snippet(snip, sizeof snip, m ? m : b.p ? b.p : "",
+			    m ? strlen(m) : b.n, 200);
+			setf(err, size, "HTTP %ld: %s (%s)", *status,
+			    snip[0] ? snip : "empty body", url);
+			json_decref(j);
+		} else if (!json_is_object(j)) {
+			snippet(snip, sizeof snip, b.p ? b.p : "", b.n, 80);
+			if (j)
+				setf(err, size, "response is not a JSON object: "
+				    "%s (%s)", snip, url);
+			else if (b.n == 0)
+				setf(err, size, "empty response (HTTP %ld) (%s)",
+				    *status, url);
+			else
+				setf(err, size, "response is not JSON (%s at "
+				    "byte %d): %s (%s)", je.text, je.position,
+				    snip, url);
+			json_decref(j);
+		} else {
+			*out = j;
+			ret = 0;
+		}
+	}
+	free(b.p);
+	return ret;
+}
+
+/* ---- running a program ----------------------------------------------------- */
+
+/* Run ARGV (argv[0] looked up in PATH), standard input /dev/null, its
+ * standard output captured (the last MAX_OUTPUT bytes kept, malloc'd in
+ * *OUT), standard error shared with ours.  Returns the wait status, or -1
+ * with ERR set when it could not be started. */
+static int
+run_capture(char *const argv[], char **out, size_t *outlen, char *err,
+            size_t size)
+{
+	int p[2];
+	*out = NULL;
+	*outlen = 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		setf(err, size, "cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		setf(err, size, "cannot fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int nfd = open("/dev/null", O_RDONLY);
+		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		dprintf(2, "agq: cannot run: %s (%s)\n", strerror(errno),
+		    argv[0]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(p[1]);
+	char *buf = agq_xmalloc(MAX_OUTPUT + 1);
+	size_t n = 0;
+	char chunk[65536];
+	for (;;) {
+		ssize_t r = read(p[0], chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		size_t k = (size_t)r;
+		if (n + k > MAX_OUTPUT) {       /* keep the tail */
+			/* k <= sizeof chunk < MAX_OUTPUT, so drop <= n */
+			size_t drop = n + k - MAX_OUTPUT;
+			memmove(buf, buf + drop, n - drop);
+			n -= drop;
+		}
+		memcpy(buf + n, chunk, k);
+		n += k;
+	}
+	close(p[0]);
+	buf[n] = '\0';
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			setf(err, size, "cannot wait: %s", strerror(errno));
+			free(buf);
+			return -1;
+		}
+	*out = buf;
+	*outlen = n;
+	return st;
+}
+
+static void
+describe_status(char *err, size_t size, const char *what, int st)
+{
+	if (WIFEXITED(st))
+		setf(err, size, "%s exited with status %d", what,
+		    WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		setf(err, size, "%s was killed by signal %d", what, WTERMSIG(st));
+	else
+		setf(err, size, "%s ended with wait status %d", what, st);
+}
+
+/* A JSON string from N bytes that may not be valid UTF-8. */
+static json_t *
+text_json(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	char *c = agq_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		c[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
+	c[n] = '\0';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+/* ---- the backends -------------------------------------------------------- */
+
+struct call {
+	const struct agq_conf *conf;
+	const json_t *task;
+	json_t *res;            /* the result being built */
+	char err[1024];
+};
+
+static double
+timeout_s(const struct call *c)
+{
+	const char *v = agq_backend_setting(c->conf, "backend_timeout", NULL);
+	int64_t us;
+	if (v && agq_parse_duration(v, &us) == 0 && us > 0)
+		return (double)us / 1e6;
+	return 600;
+}
+
+static const char *
+model_of(struct call *c, const char *backend)
+{
+	const char *m = json_string_value(json_object_get(c->task, "model"));
+	if (m)
+		return m;
+	char key[64];
+	snprintf(key, sizeof key, "%s_model", backend);
+	return agq_backend_setting(c->conf, key, NULL);
+}
+
+/* "BASE" + "PATH" without a doubled slash; malloc'd. */
+static char *
+join_url(const char *base, const char *path)
+{
+	size_t n = strlen(base);
+	while (n && base[n - 1] == '/')
+		n--;
+	return agq_xasprintf("%.*s%s", (int)n, base, path);
+}
+
+static const char *
+endpoint_base(struct call *c, const char *backend, const char *dflt)
+{
+	json_t *ep = json_object_get(c->task, "endpoint");
+	const char *u = json_string_value(json_object_get(ep, "url"));
+	if (u)
+		return u;
+	char key[64];
+	snprintf(key, sizeof key, "%s_url", backend);
+	return agq_backend_setting(c->conf, key, dflt);
+}
+
+static void
+set_tokens(struct call *c, const char *backend, json_int_t tin,
+           json_int_t tout)
+{
+	json_object_set_new(c->res, "tokens_in", json_integer(tin));
+	json_object_set_new(c->res, "tokens_out", json_integer(tout));
+	double cost;
+	const char *model = json_string_value(json_object_get(c->res, "model"));
+	if (agq_price(c->conf, backend, model, tin, tout, &cost) == 0)
+		json_object_set_new(c->res, "cost_usd", json_real(cost));
+	else
+		json_object_set_new(c->res, "cost_usd", json_null());
+}
+
+static json_int_t
+int_at(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    json_integer_value(v) : 0;
+}
+
+static int
+be_http(struct call *c, const char *backend)
+{
+	const char *dflt = !strcmp(backend, "ollama") ?
+	    "http://127.0.0.1:11434" : !strcmp(backend, "openai") ?
+	    "https://api.openai.com" : "https://api.anthropic.com";
+	const char *base = endpoint_base(c, backend, dflt);
+	const char *path = !strcmp(backend, "ollama") ? "/api/chat" :
+	    !strcmp(backend, "openai") ? "/v1/chat/completions" : "/v1/messages";
+	char *url = join_url(base, path);
+	json_object_set_new(c->res, "endpoint", json_string(base));
+	const char *model = model_of(c, backend);
+	if (!model) {
+		setf(c->err, sizeof c->err, "no model: set \"model\" in the "
+		    "task or %s_model in agq.conf", backend);
+		free(url);
+		return -1;
+	}
+	json_object_set_new(c->res, "model", json_string(model));
+	char *key = NULL;
+	const char *hdrs[4] = { NULL };
+	char *h0 = NULL, *h1 = NULL;
+	if (!strcmp(backend, "anthropic")) {
+		key = api_key(c->conf, "ANTHROPIC_API_KEY",
+		    "anthropic_key_file", c->err, sizeof c->err);
+		if (!key) {
+			free(url);
+			return -1;
+		}
+		h0 = agq_xasprintf("x-api-key: %s", key);
+		h1 = agq_xasprintf("anthropic-version: %s", agq_backend_setting(
+		    c->conf, "anthropic_version", "2023-06-01"));
+		hdrs[0] = h0;
+		hdrs[1] = h1;
+	} else if (!strcmp(backend, "openai")) {
+		/* local servers (vLLM, llama.cpp, LM Studio) need no key */
+		char ignore[256];
+		key = api_key(c->conf, "OPENAI_API_KEY", "openai_key_file",
+		    ignore, sizeof ignore);
+		if (key) {
+			h0 = agq_xasprintf("Authorization: Bearer %s", key);
+			hdrs[0] = h0;
+		}
+	}
+	char *prompt = agq_backend_prompt(c->task);
+	json_t *req = json_pack("{s:s, s:[{s:s, s:s}]}", "model", model,
+	    "messages", "role", "user", "content", prompt);
+	free(prompt);
+	if (!strcmp(backend, "ollama"))
+		json_object_set_new(req, "stream", json_false());
+	if (!strcmp(backend, "anthropic")) {
+		const char *mt = agq_backend_setting(c->conf, "max_tokens",
+		    "4096");
+		json_object_set_new(req, "max_tokens", json_integer(atoll(mt) > 0
+		    ? atoll(mt) : 4096));
+	}
+	char *body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	long status;
+	json_t *r;
+	int rc = agq_http_json("POST", url, hdrs, body, timeout_s(c), &status,
+	    &r, c->err, sizeof c->err);
+	free(body);
+	free(url);
+	if (h0) {
+		explicit_bzero(h0, strlen(h0));
+		free(h0);
+	}
+	free(h1);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	if (rc < 0)
+		return -1;
+	const char *text = NULL;
+	json_t *rm = json_object_get(r, "model");
+	if (json_is_string(rm))
+		json_object_set(c->res, "model", rm);
+	if (!strcmp(backend, "ollama")) {
+		text = json_string_value(json_object_get(json_object_get(r,
+		    "message"), "content"));
+		set_tokens(c, backend, int_at(r, "prompt_eval_count"),
+		    int_at(r, "eval_count"));
+	} else if (!strcmp(backend, "openai")) {
+		text = json_string_value(json_object_get(json_object_get(
+		    json_array_get(json_object_get(r, "choices"), 0), "message"),
+		    "content"));
+		json_t *u = json_object_get(r, "usage");
+		set_tokens(c, backend, int_at(u, "prompt_tokens"),
+		    int_at(u, "completion_tokens"));
+	} else {
+		/* concatenate the text blocks of "content" */
+		json_t *content = json_object_get(r, "content");
+		size_t i;
+		json_t *blk;
+		char *acc = NULL;
+		json_array_foreach(content, i, blk) {
+			const char *t = json_string_value(json_object_get(blk,
+			    "text"));
+			if (!t)
+				continue;
+			char *n = agq_xasprintf("%s%s", acc ? acc : "", t);
+			free(acc);
+			acc = n;
+		}
+		json_t *u = json_object_get(r, "usage");
+		set_tokens(c, backend, int_at(u, "input_tokens"),
+		    int_at(u, "output_tokens"));
+		if (acc) {
+			json_object_set_new(c->res, "output", json_string(acc));
+			free(acc);
+			text = "";
+		}
+		const char *stop = json_string_value(json_object_get(r,
+		    "stop_reason"));
+		if (stop)
+			json_object_set_new(c->res, "stop_reason",
+			    json_string(stop));
+	}
+	if (!text) {
+		setf(c->err, sizeof c->err, "response has no message text: not "
+		    "in the %s format", backend);
+		json_decref(r);
+		return -1;
+	}
+	if (strcmp(backend, "anthropic"))
+		json_object_set_new(c->res, "output", json_string(text));
+	json_decref(r);
+	return 0;
+}
+
+static int
+be_shell(struct call *c)
+{
+	json_t *cmd = json_object_get(c->task, "cmd");
+	json_object_set_new(c->res, "model", json_string("none"));
+	set_tokens(c, "shell", 0, 0);
+	json_object_set_new(c->res, "cost_usd", json_real(0));
+	if (!cmd) {
+		setf(c->err, sizeof c->err, "the shell backend needs a cmd");
+		return -1;
+	}
+	size_t n = json_is_string(cmd) ? 3 : json_array_size(cmd);
+	char **argv = agq_xmalloc((n + 1) * sizeof *argv);
+	if (json_is_string(cmd)) {
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = (char *)json_string_value(cmd);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+	}
+	argv[n] = NULL;
+	char *out;
+	size_t len;
+	int st = run_capture(argv, &out, &len, c->err, sizeof c->err);
+	free(argv);
+	if (st < 0)
+		return -1;
+	json_object_set_new(c->res, "output", text_json(out, len));
+	free(out);
+	json_object_set_new(c->res, "exit", json_integer(WIFEXITED(st) ?
+	    WEXITSTATUS(st) : -1));
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		describe_status(c->err, sizeof c->err, "the command", st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Replace "{prompt}" and "{model}" in a lock-file argv template. */
+static char *
+fill(const char *tmpl, const char *prompt, const char *model)
+{
+	if (!strcmp(tmpl, "{prompt}"))
+		return agq_xstrdup(prompt);
+	if (!strcmp(tmpl, "{model}"))
+		return agq_xstrdup(model ? model : "");
+	return agq_xstrdup(tmpl);
+}
+
+json_t *
+agq_cli_lock_load(const struct agq_conf *conf, char *err, size_t size)
+{
+	char *dflt = agq_etc_path("cli-lock.json");
+	const char *path = agq_backend_setting(conf, "cli_lock", dflt);
+	json_error_t je;
+	json_t *lock = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(lock)) {
+		setf(err, size, "cannot load the CLI lock file: %s (%s)",
+		    lock ? "not an object" : je.text, path);
+		json_decref(lock);
+		lock = NULL;
+	}
+	free(dflt);
+	return lock;
+}
+
+/* Parse the output of a CLI in FORMAT into c->res. */
+static int
+cli_parse(struct call *c, const char *format, const char *out, size_t len)
+{
+	if (!strcmp(format, "text")) {
+		json_object_set_new(c->res, "output", text_json(out, len));
+		return 0;
+	}
+	if (!strcmp(format, "claude-json")) {
+		json_error_t je;
+		json_t *r = json_loadb(out, len, 0, &je);
+		if (!json_is_object(r)) {
+			char snip[120];
+			snippet(snip, sizeof snip, out, len, 80);
+			setf(c->err, sizeof c->err, "claude output is not a JSON "
+			    "object: %s", snip);
+			json_decref(r);
+			return -1;
+		}
+		const char *text = json_string_value(json_object_get(r,
+		    "result"));
+		json_t *u = json_object_get(r, "usage");
+		json_object_set_new(c->res, "tokens_in", json_integer(
+		    int_at(u, "input_tokens") +
+		    int_at(u, "cache_creation_input_tokens") +
+		    int_at(u, "cache_read_input_tokens")));
+		json_object_set_new(c->res, "tokens_out", json_integer(
+		    int_at(u, "output_tokens")));
+		json_t *cost = json_object_get(r, "total_cost_usd");
+		json_object_set_new(c->res, "cost_usd", json_is_number(cost) ?
+		    json_real(json_number_value(cost)) : json_null());
+		json_object_set_new(c->res, "output", json_string(text ? text :
+		    ""));
+		int bad = json_is_true(json_object_get(r, "is_error")) || !text;
+		if (bad)
+			setf(c->err, sizeof c->err, "claude reported an error: "
+			    "%s", text ? text : json_string_value(json_object_get(
+			    r, "subtype")) ? json_string_value(json_object_get(r,
+			    "subtype")) : "no result");
+		json_decref(r);
+		return bad ? -1 : 0;
+	}
+	if (!strcmp(format, "codex-jsonl")) {
+		/* one event per line: the last agent_message is the output,
+		 * turn.completed carries usage, turn.failed / error fail */
+		char *copy = agq_xmalloc(len + 1);
+		memcpy(copy, out, len);
+		copy[len] = '\0';
+		char *save = NULL, *line;
+		json_int_t tin = 0, tout = 0;
+		char *text = NULL, *fail = NULL;
+		for (line = strtok_r(copy, "\n", &save); line;
+		    line = strtok_r(NULL, "\n", &save)) {
+			json_t *ev = json_loads(line, 0, NULL);
+			const char *type = json_string_value(json_object_get(ev,
+			    "type"));
+			json_t *item = json_object_get(ev, "item");
+			if (!type) {
+			} else if (!strcmp(type, "item.completed") &&
+			    json_string_value(json_object_get(item, "type")) &&
+			    !strcmp(json_string_value(json_object_get(item,
+			    "type")), "agent_message")) {
+				free(text);
+				const char *t = json_string_value(
+				    json_object_get(item, "text"));
+				text = agq_xstrdup(t ? t : "");
+			} else if (!strcmp(type, "turn.completed")) {
+				json_t *u = json_object_get(ev, "usage");
+				tin += int_at(u, "input_tokens");
+				tout += int_at(u, "output_tokens");
+			} else if (!strcmp(type, "turn.failed") ||
+			    !strcmp(type, "error")) {
+				const char *m = json_string_value(json_object_get(
+				    json_object_get(ev, "error"), "message"));
+				if (!m)
+					m = json_string_value(json_object_get(ev,
+					    "message"));
+				free(fail);
+				fail = agq_xstrdup(m ? m : type);
+			}
+			json_decref(ev);
+		}
+		free(copy);
+		json_object_set_new(c->res, "tokens_in", json_integer(tin));
+		json_object_set_new(c->res, "tokens_out", json_integer(tout));
+		json_object_set_new(c->res, "output", json_string(text ? text :
+		    ""));
+		int rc = 0;
+		if (fail || !text) {
+			setf(c->err, sizeof c->err, "codex: %s", fail ? fail :
+			    "no agent message in the output");
+			rc = -1;
+		}
+		free(text);
+		free(fail);
+		return rc;
+	}
+	setf(c->err, sizeof c->err, "unknown output format '%s' in the CLI "
+	    "lock file", format);
+	return -1;
+}
+
+static int
+be_cli(struct call *c)
+{
+	/* model "TOOL" or "TOOL/MODEL": TOOL is an entry of cli-lock.json */
+	const char *m = json_string_value(json_object_get(c->task, "model"));
+	if (!m) {
+		setf(c->err, sizeof c->err, "no model: the cli backend needs "
+		    "\"model\": \"claude\", \"codex\", \"gemini\" or TOOL/MODEL");
+		return -1;
+	}
+	json_object_set_new(c->res, "model", json_string(m));
+	char tool[64];
+	const char *slash = strchr(m, '/');
+	snprintf(tool, sizeof tool, "%.*s", slash ? (int)(slash - m) :
+	    (int)strlen(m), m);
+	const char *submodel = slash ? slash + 1 : NULL;
+	json_t *lock = agq_cli_lock_load(c->conf, c->err, sizeof c->err);
+	if (!lock)
+		return -1;
+	json_t *e = json_object_get(lock, tool);
+	json_t *targv = json_object_get(e, "argv");
+	const char *format = json_string_value(json_object_get(e, "format"));
+	if (!json_array_size(targv) || !format) {
+		setf(c->err, sizeof c->err, "no CLI '%s' (with argv and format) "
+		    "in the CLI lock file", tool);
+		json_decref(lock);
+		return -1;
+	}
+	json_object_set_new(c->res, "endpoint", json_string(tool));
+	char *prompt = agq_backend_prompt(c->task);
+	json_t *margs = submodel ? json_object_get(e, "model_args") : NULL;
+	size_t n = json_array_size(targv) + json_array_size(margs);
+	char **argv = agq_xmalloc((n + 1) * sizeof *argv);
+	size_t k = 0, i;
+	json_t *v;
+	json_array_foreach(targv, i, v)
+		argv[k++] = fill(json_string_value(v) ? json_string_value(v) :
+		    "", prompt, submodel);
+	json_array_foreach(margs, i, v)
+		argv[k++] = fill(json_string_value(v) ? json_string_value(v) :
+		    "", prompt, submodel);
+	argv[k] = NULL;
+	free(prompt);
+	char *out;
+	size_t len;
+	int st = run_capture(argv, &out, &len, c->err, sizeof c->err);
+	for (i = 0; i < k; i++)
+		free(argv[i]);
+	free(argv);
+	int rc = -1;
+	if (st >= 0) {
+		rc = cli_parse(c, format, out, len);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			describe_status(c->err, sizeof c->err, tool, st);
+			rc = -1;
+		}
+		free(out);
+	}
+	if (json_is_null(json_object_get(c->res, "cost_usd"))) {
+		double cost;
+		if (agq_price(c->conf, "cli", m, int_at(c->res, "tokens_in"),
+		    int_at(c->res, "tokens_out"), &cost) == 0)
+			json_object_set_new(c->res, "cost_usd", json_real(cost));
+	}
+	json_decref(lock);
+	return rc;
+}
+
+json_t *
+agq_backend_run(const char *name, const json_t *task,
+                const struct agq_conf *conf)
+{
+	struct call c = { .conf = conf, .task = task };
+	c.res = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:n, s:n, s:i, "
+	    "s:n}", "backend", name, "status", "error", "output", "", "model",
+	    "none", "tokens_in", 0, "tokens_out", 0, "cost_usd", "endpoint",
+	    "duration_ms", 0, "error");
+	int64_t t0 = agq_mono_us();
+	int rc;
+	if (!strcmp(name, "shell"))
+		rc = be_shell(&c);
+	else if (!strcmp(name, "ollama") || !strcmp(name, "openai") ||
+	    !strcmp(name, "anthropic"))
+		rc = be_http(&c, name);
+	else if (!strcmp(name, "cli"))
+		rc = be_cli(&c);
+	else {
+		setf(c.err, sizeof c.err, "unknown backend '%s'", name);
+		rc = -1;
+	}
+	json_object_set_new(c.res, "duration_ms",
+	    json_integer((agq_mono_us() - t0) / 1000));
+	json_object_set_new(c.res, "status", json_string(rc == 0 ? "ok" :
+	    "error"));
+	if (rc < 0)
+		json_object_set_new(c.res, "error", json_string(c.err));
+	return c.res;
+}
+
+int
+agq_backend_main(int argc, char **argv, const char *name)
+{
+	static char prog[64];
+	snprintf(prog, sizeof prog, "agq-%s", name);
+	agq_setprog(prog);
+	char usage[512];
+	snprintf(usage, sizeof usage, "usage: %s < TASK.json > RESULT.json\n"
+	    "The %s backend of agq: reads a task on standard input, writes a "
+	    "result on\nstandard output.  See agq-backend(7).\n"
+	    "Exit: 0 ok, 1 the call failed (see \"error\"), 65 bad task, "
+	    "78 bad configuration.\n", argv[0], name);
+	agq_cli_help(argc, argv, usage);
+	if (argc > 1) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct agq_conf conf;
+	memset(&conf, 0, sizeof conf);
+	if (agq_conf_load(&conf, NULL) < 0)
+		return EX_CONFIG;
+	size_t len;
+	char *buf = agq_read_fd(0, 16u << 20, &len);
+	int rc;
+	json_t *res;
+	char err[512];
+	json_t *task = buf ? agq_task_parse(buf, len, err, sizeof err) : NULL;
+	if (!buf)
+		snprintf(err, sizeof err, "cannot read the task: %s",
+		    strerror(errno));
+	free(buf);
+	if (!task) {
+		res = json_pack("{s:s, s:s, s:s}", "backend", name, "status",
+		    "error", "error", err);
+		rc = EX_DATAERR;
+	} else {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			agq_die(EX_SOFTWARE, "cannot initialize libcurl");
+		res = agq_backend_run(name, task, &conf);
+		curl_global_cleanup();
+		rc = !strcmp(json_string_value(json_object_get(res, "status")),
+		    "ok") ? 0 : 1;
+	}
+	char *s = json_dumps(res, JSON_INDENT(2));
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	if (rc == 1)
+		agq_warn("%s", json_string_value(json_object_get(res, "error")));
+	json_decref(res);
+	json_decref(task);
+	free(conf.spool);
+	json_decref(conf.backend);
+	if (agq_flush_stdout() < 0 && rc == 0)
+		rc = EX_IOERR;
+	return rc;
+}

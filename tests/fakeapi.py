@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""tests/fakeapi.py - a stand-in for the model APIs, for agq's tests.
+
+Usage: fakeapi.py PORTFILE LOGFILE
+Listens on 127.0.0.1 on a free port (written to PORTFILE once it is
+listening) and answers in the real formats of
+  ollama     POST /api/chat, GET /api/tags, GET /api/ps
+  openai     POST /v1/chat/completions, GET /v1/models
+  anthropic  POST /v1/messages (needs x-api-key and anthropic-version)
+The request's "model" picks the behaviour:
+  http500    HTTP 500 with the API's error body
+  timeout    answer after 30 seconds
+  garbage    HTTP 200 with an HTML body
+  truncated  a Content-Length larger than the body, then close
+  badshape   HTTP 200 with a JSON object of the wrong shape
+  anything else: a recorded success; the answer text is "echo: " and the
+  last line of the prompt.
+Every request is appended to LOGFILE as one JSON line (method, path,
+headers, body).
+"""
+import json
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send(self, code, obj=None, raw=None, length=None):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length or len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def record(self, body):
+        with open(LOGFILE, "a") as f:
+            f.write(json.dumps({"method": self.command, "path": self.path,
+                                "headers": dict(self.headers),
+                                "body": body}) + "\n")
+
+    def do_GET(self):
+        self.record(None)
+        if self.path == "/api/tags":
+            self.send(200, {"models": [{"name": "llama3.1:8b"},
+                                       {"name": "qwen2.5:7b"}]})
+        elif self.path == "/api/ps":
+            self.send(200, {"models": [{"name": "llama3.1:8b"}]})
+        elif self.path == "/v1/models":
+            self.send(200, {"object": "list",
+                            "data": [{"id": "local-model", "object": "model"}]})
+        else:
+            self.send(404, {"error": "not found"})
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n)
+        try:
+            req = json.loads(raw)
+        except ValueError:
+            req = {}
+        self.record(req)
+        model = req.get("model", "")
+        msgs = req.get("messages") or [{"content": ""}]
+        prompt = msgs[-1].get("content", "")
+        text = "echo: " + prompt.strip().splitlines()[-1] if prompt else "echo:"
+        p = self.path
+        kind = ("ollama" if p == "/api/chat" else
+                "openai" if p == "/v1/chat/completions" else
+                "anthropic" if p == "/v1/messages" else None)
+        if kind is None:
+            return self.send(404, {"error": "not found"})
+        if kind == "anthropic" and (not self.headers.get("x-api-key") or
+                                    not self.headers.get("anthropic-version")):
+            return self.send(401, {"type": "error", "error": {
+                "type": "authentication_error",
+                "message": "x-api-key header is required"}})
+        if model == "http500":
+            err = ({"error": "model runner has crashed"} if kind == "ollama"
+                   else {"type": "error", "error": {"type": "api_error",
+                         "message": "Internal server error"}}
+                   if kind == "anthropic" else
+                   {"error": {"message": "The server had an error",
+                              "type": "server_error"}})
+            return self.send(500, err)
+        if model == "timeout":
+            time.sleep(30)
+            return self.send(200, {})
+        if model == "garbage":
+            return self.send(200, raw=b"<html><body>Bad Gateway</body></html>")
+        if model == "truncated":
+            return self.send(200, raw=b'{"model": "x", "mess', length=1000)
+        if model == "badshape":
+            return self.send(200, {"unexpected": True})
+        if kind == "ollama":
+            self.send(200, {
+                "model": model, "created_at": "2026-11-22T00:00:00Z",
+                "message": {"role": "assistant", "content": text},
+                "done_reason": "stop", "done": True,
+                "total_duration": 5043500667, "load_duration": 5025959,
+                "prompt_eval_count": 26, "prompt_eval_duration": 325953000,
+                "eval_count": 290, "eval_duration": 4709213000})
+        elif kind == "openai":
+            self.send(200, {
+                "id": "chatcmpl-123", "object": "chat.completion",
+                "created": 1677652288, "model": model,
+                "choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": text},
+                    "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 12,
+                          "total_tokens": 21}})
+        else:
+            self.send(200, {
+                "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message",
+                "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 2095, "output_tokens": 503}})
+
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+srv.daemon_threads = True
+with open(PORTFILE + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+os.rename(PORTFILE + ".tmp", PORTFILE)
+srv.serve_forever()

@@ -31,8 +31,9 @@ LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
+            agq-fsck \
             agq-classify
-LIBSRC   := util config task spool journal agent cli sched runner ctl \
+LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             classify verify backend
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats

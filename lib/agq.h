@@ -252,10 +252,29 @@ int agq_state_parse(const char *s);
 
 /* Resolve the spool directory (ARG, else $AGQ_SPOOL, else conf "spool",
  * else the compiled-in default), load the configuration, and create every
- * missing spool directory (agq-spool(5)).  Returns 0 or -1 after printing
- * what failed; the caller exits with agq_exit_code(errno). */
+ * missing spool directory with the mode of agq_spool_modes (agq-spool(5)).
+ * Returns 0 or -1 after printing what failed; the caller exits with
+ * agq_exit_code(errno). */
 int agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf);
 void agq_spool_close(struct agq_spool *sp);
+
+/* agq_spool_open, with FLAGS: AGQ_OPEN_NOCREATE creates nothing (ENOENT,
+ * reported, when the spool does not exist; agq-fsck reports what is
+ * missing instead). */
+#define AGQ_OPEN_NOCREATE 1
+int agq_spool_open_flags(struct agq_spool *sp, const char *arg,
+                         const char *conf, int flags);
+
+/* The spool's permission model (agq-spool(5), PERMISSIONS): for each
+ * directory NAME relative to the spool ("" is the spool itself; NULL ends
+ * the table) the MODE it is created with, the bits it must have (NEED)
+ * and must not have (FORBID).  agq-fsck checks them. */
+struct agq_dirmode { const char *name; mode_t mode, need, forbid; };
+extern const struct agq_dirmode agq_spool_modes[];
+
+/* mkdir(2) PATH, then chmod(2) it to exactly MODE (which may include the
+ * sticky bit), whatever the umask.  EEXIST when it exists (unchanged). */
+int agq_mkdir_mode(const char *path, mode_t mode);
 
 /* agq_spool_open for a program's main: on failure exit with EX_CONFIG (bad
  * configuration) or agq_exit_code(errno). */
@@ -447,6 +466,33 @@ int agq_agent_load(const struct agq_spool *sp, const char *name);
 
 /* 1 if NAME is valid for an agent (same rule as a task id). */
 int agq_agent_name_valid(const char *name);
+
+/* ---- fsck.c: checking and repairing a spool (agq-fsck(8)) -------------- */
+
+/* Reclaim the lease of the locked active task L from AGENT because of WHY
+ * (words, for the task's attempt and the journal): close a started
+ * attempt as reclaimed, increase the generation (stored in *GEN_OUT when
+ * not NULL), and move the task back to its lane, or to dead/ when it has
+ * no attempts left; journals `reclaim` (and `dead`).  Returns the new
+ * state (AGQ_ST_QUEUE or AGQ_ST_DEAD) or -1 with errno. */
+int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
+                     const char *agent, const char *why, json_int_t *gen_out);
+
+struct agq_fsck_opts {
+	int fix;                /* repair what is found */
+	int64_t tmp_age_us;     /* tmp/ files untouched this long are stale */
+};
+/* Problems found, by kind (agq-fsck(8)), and how many were repaired. */
+struct agq_fsck_counts {
+	long tasks, problems, fixed;
+	long dirs, modes, strays, duplicates, leases, tmp, journal;
+};
+/* Check SP, printing one line per problem on standard output ("KIND:
+ * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a
+ * problem was found (fixed or not), 0 when the spool is clean.  Call with
+ * the spool opened AGQ_OPEN_NOCREATE so missing directories are seen. */
+int agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
+             struct agq_fsck_counts *c);
 
 /* ---- sched.c / runner.c / ctl.c: the programs' engines ----------------- */
 

@@ -147,14 +147,15 @@ agq_journal_cut_torn(const struct agq_spool *sp, int fd,
 	return r;
 }
 
-/* Open the journal for appending (created 0644 when missing). */
+/* Open the journal for appending (created 0600 when missing: the spool
+ * is traversable by drop-box users, agq-spool(5)). */
 static int
 journal_open(const struct agq_spool *sp)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/journal", sp->root);
 	return open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
+	    0600);
 }
 
 /* With the journal lock held: chain O (stolen) to the last line of FD and

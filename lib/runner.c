@@ -713,7 +713,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		return EX_TEMPFAIL;
 	}
 	char *adir = agq_spool_path(sp, "active/%s", o->agent);
-	if (mkdir(adir, 0755) < 0 && errno != EEXIST) {
+	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
 		agq_syserr("cannot create directory", adir);
 		free(adir);
 		free(R.jobs);

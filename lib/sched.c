@@ -472,51 +472,15 @@ reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 		return;
 	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, agent))
 		goto out;
-	json_t *t = l.task;
-	int64_t now = agq_now_us();
-	if (agq_task_lease_started(t)) {
-		json_t *att = json_object_get(t, "attempts");
-		json_t *last = json_array_get(att, json_array_size(att) - 1);
-		agq_task_set_time(last, "finished", now);
-		json_object_set_new(last, "reclaimed", json_true());
-		json_object_set_new(last, "error", json_string(why));
-		int64_t st = agq_task_time(last, "started", now);
-		json_object_set_new(last, "duration_ms",
-		    json_integer((now - st) / 1000));
+	int to = agq_task_reclaim(S->sp, &l, agent, why, NULL);
+	if (to < 0) {
+		agq_syserr("cannot reclaim", l.loc.path);
+		goto out;
 	}
-	json_int_t gen = agq_task_int(t, "generation", 0) + 1;
-	json_object_set_new(t, "generation", json_integer(gen));
-	json_object_set_new(t, "agent", json_null());
-	json_object_del(t, "assigned_at");
-	int max = (int)agq_task_int(t, "max_attempts", 3);
-	int used = agq_task_attempts_used(t);
-	char reason[512];
-	if (used >= max) {
-		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
-		    "attempts (%d of %d)", agent, why, used, max);
-		if (agq_task_transition(S->sp, &l, AGQ_ST_DEAD, -1, NULL,
-		    reason) < 0) {
-			agq_syserr("cannot move to dead/", l.loc.path);
-			goto out;
-		}
-		agq_journal_w(S->sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", agent, "gen", gen, "reason", why));
-		agq_journal_w(S->sp, "dead", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", agent, "gen", gen, "reason", reason));
-	} else {
-		int lane = agq_task_lane(t);
-		snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent,
-		    why);
-		if (agq_task_transition(S->sp, &l, AGQ_ST_QUEUE, lane, NULL,
-		    reason) < 0) {
-			agq_syserr("cannot move back to queue/", l.loc.path);
-			goto out;
-		}
-		agq_journal_w(S->sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", agent, "gen", gen, "reason", why));
-		index_add(S, lane, id, agq_task_time(t, "submitted_at", 0),
-		    json_object_get(t, "requires"));
-	}
+	if (to == AGQ_ST_QUEUE)
+		index_add(S, agq_task_lane(l.task), l.id,
+		    agq_task_time(l.task, "submitted_at", 0),
+		    json_object_get(l.task, "requires"));
 	say(S, "reclaimed %s from %s: %s", id, agent, why);
 out:
 	agq_task_unlock(&l);

@@ -59,14 +59,46 @@ agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
 	return p;
 }
 
-static const char *spool_dirs[] = {
-	"tmp", "inbox", "queue", "queue/urgent", "queue/high", "queue/normal",
-	"queue/low", "defer", "hold", "active", "done", "dead", "corrupt",
-	"agents", "out", NULL
+/* The permission model of agq-spool(5): directory, mode at creation,
+ * bits it must have, bits it must not have.  "" is the spool itself. */
+const struct agq_dirmode agq_spool_modes[] = {
+	{ "", 0711, 0700, 0022 },
+	{ "tmp", 0700, 0700, 0077 },
+	{ "inbox", 01730, 01700, 0044 },
+	{ "queue", 0700, 0700, 0077 },
+	{ "queue/urgent", 0700, 0700, 0077 },
+	{ "queue/high", 0700, 0700, 0077 },
+	{ "queue/normal", 0700, 0700, 0077 },
+	{ "queue/low", 0700, 0700, 0077 },
+	{ "defer", 0700, 0700, 0077 },
+	{ "hold", 0700, 0700, 0077 },
+	{ "active", 0700, 0700, 0077 },
+	{ "done", 0700, 0700, 0077 },
+	{ "dead", 0700, 0700, 0077 },
+	{ "corrupt", 0700, 0700, 0077 },
+	{ "agents", 0700, 0700, 0077 },
+	{ "out", 0700, 0700, 0077 },
+	{ NULL, 0, 0, 0 }
 };
 
 int
+agq_mkdir_mode(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode & 0777) < 0)
+		return -1;
+	/* exactly MODE, whatever the umask, and the sticky bit */
+	return chmod(path, mode);
+}
+
+int
 agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
+{
+	return agq_spool_open_flags(sp, arg, conf, 0);
+}
+
+int
+agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
+                     int flags)
 {
 	memset(sp, 0, sizeof *sp);
 	if (agq_conf_load(&sp->conf, conf) < 0) {
@@ -80,7 +112,14 @@ agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
 		root = sp->conf.spool;
 	if (!root || !*root)
 		root = agq_default_spool;
-	if (agq_mkdirs(root, 0755) < 0) {
+	struct stat st;
+	int isnew = lstat(root, &st) < 0 && errno == ENOENT;
+	if (isnew && (flags & AGQ_OPEN_NOCREATE)) {
+		agq_syserr("no spool", root);
+		return -1;
+	}
+	if (agq_mkdirs(root, 0755) < 0 || (isnew && chmod(root,
+	    agq_spool_modes[0].mode) < 0)) {
 		agq_syserr("cannot create spool directory", root);
 		return -1;
 	}
@@ -90,16 +129,19 @@ agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
 		return -1;
 	}
 	sp->root = agq_xstrdup(real);
-	for (int i = 0; spool_dirs[i]; i++) {
-		char *d = agq_spool_path(sp, "%s", spool_dirs[i]);
-		if (mkdir(d, 0755) < 0 && errno != EEXIST) {
+	sp->tmp = agq_spool_path(sp, "tmp");
+	if (flags & AGQ_OPEN_NOCREATE)
+		return 0;
+	for (int i = 1; agq_spool_modes[i].name; i++) {
+		char *d = agq_spool_path(sp, "%s", agq_spool_modes[i].name);
+		if (agq_mkdir_mode(d, agq_spool_modes[i].mode) < 0 &&
+		    errno != EEXIST) {
 			agq_syserr("cannot create spool directory", d);
 			free(d);
 			return -1;
 		}
 		free(d);
 	}
-	sp->tmp = agq_spool_path(sp, "tmp");
 	return 0;
 }
 
@@ -307,7 +349,7 @@ agq_task_move(const struct agq_spool *sp, struct agq_locked *l, int state,
 		}
 		snprintf(to.agent, sizeof to.agent, "%s", agent);
 		char *d = agq_spool_path(sp, "active/%s", agent);
-		int r = mkdir(d, 0755);
+		int r = agq_mkdir_mode(d, 0700);
 		int e = errno;
 		free(d);
 		if (r < 0 && e != EEXIST) {
@@ -456,7 +498,8 @@ int
 agq_spool_flock(const struct agq_spool *sp, const char *name, int block)
 {
 	char *p = agq_spool_path(sp, ".%s.lock", name);
-	int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* 0600: anyone who could open a lock file could hold it */
+	int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	free(p);
 	if (fd < 0)
 		return -1;

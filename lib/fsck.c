@@ -1,0 +1,577 @@
+/*
+ * fsck.c - check and repair a spool (agq-fsck(8)), and the reclaim of a
+ * lease shared with agq-sched.
+ *
+ * The checks, in order: missing directories, permissions (the model of
+ * agq-spool(5), PERMISSIONS), files in the state directories that are not
+ * tasks, tasks in more than one state, leases of dead agents, stale tmp/
+ * files (the maildir rule: untouched for 36 hours), and the journal (a
+ * torn tail, a broken hash chain).  With FIX each problem is repaired by
+ * moving things (to corrupt/, back to the queue) or by chmod/mkdir:
+ * nothing is deleted.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agq.h"
+
+int
+agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
+                 const char *agent, const char *why, json_int_t *gen_out)
+{
+	json_t *t = l->task;
+	const char *id = l->id;
+	int64_t now = agq_now_us();
+	if (agq_task_lease_started(t)) {
+		json_t *att = json_object_get(t, "attempts");
+		json_t *last = json_array_get(att, json_array_size(att) - 1);
+		agq_task_set_time(last, "finished", now);
+		json_object_set_new(last, "reclaimed", json_true());
+		json_object_set_new(last, "error", json_string(why));
+		int64_t st = agq_task_time(last, "started", now);
+		json_object_set_new(last, "duration_ms",
+		    json_integer((now - st) / 1000));
+	}
+	json_int_t gen = agq_task_int(t, "generation", 0) + 1;
+	json_object_set_new(t, "generation", json_integer(gen));
+	json_object_set_new(t, "agent", json_null());
+	json_object_del(t, "assigned_at");
+	if (gen_out)
+		*gen_out = gen;
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = agq_task_attempts_used(t);
+	char reason[512];
+	if (used >= max) {
+		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
+		    "attempts (%d of %d)", agent, why, used, max);
+		if (agq_task_transition(sp, l, AGQ_ST_DEAD, -1, NULL,
+		    reason) < 0)
+			return -1;
+		agq_journal_w(sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", agent, "gen", gen, "reason", why));
+		agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, s:s}",
+		    "agent", agent, "gen", gen, "reason", reason));
+		return AGQ_ST_DEAD;
+	}
+	snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent, why);
+	if (agq_task_transition(sp, l, AGQ_ST_QUEUE, agq_task_lane(t), NULL,
+	    reason) < 0)
+		return -1;
+	agq_journal_w(sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
+	    "agent", agent, "gen", gen, "reason", why));
+	return AGQ_ST_QUEUE;
+}
+
+/* ---- agq-fsck ----------------------------------------------------------- */
+
+struct fsck {
+	struct agq_spool *sp;
+	const struct agq_fsck_opts *o;
+	struct agq_fsck_counts *c;
+	json_t *seen;           /* id -> [ {path, state, gen, where}, ... ] */
+};
+
+/* Report one problem: "KIND: TEXT[ (fixed)]" on stdout. */
+static void
+report(struct fsck *F, long *counter, int fixed, const char *kind,
+       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void
+report(struct fsck *F, long *counter, int fixed, const char *kind,
+       const char *fmt, ...)
+{
+	va_list ap;
+	char text[2048];
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	(*counter)++;
+	F->c->problems++;
+	if (fixed > 0)
+		F->c->fixed++;
+	printf("%s: %s%s\n", kind, text, fixed > 0 ? " (fixed)" :
+	    fixed < 0 ? " (NOT fixed: see the error above)" : "");
+}
+
+/* Quarantine PATH (a file NAME) with WHY when fixing.  1 fixed, 0 not
+ * asked to, -1 failed (reported). */
+static int
+quarantine(struct fsck *F, const char *path, const char *name,
+           const char *id, const char *why)
+{
+	if (!F->o->fix)
+		return 0;
+	if (agq_quarantine(F->sp, path, name, why) < 0) {
+		agq_syserr("cannot quarantine", path);
+		return -1;
+	}
+	json_t *ev = json_pack("{s:s, s:s}", "file", path, "reason", why);
+	agq_journal_w(F->sp, "reject", id, ev);
+	return 1;
+}
+
+static void
+check_mode(struct fsck *F, const char *path, const char *rel, mode_t need,
+           mode_t forbid, int isdir)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return;
+	if (isdir && !S_ISDIR(st.st_mode))
+		return;
+	mode_t m = st.st_mode & 07777;
+	if ((m & need) == need && !(m & forbid))
+		return;
+	mode_t want = (m & ~forbid) | need;
+	int fixed = 0;
+	if (F->o->fix) {
+		fixed = chmod(path, want) == 0 ? 1 : -1;
+		if (fixed < 0)
+			agq_syserr("cannot chmod", path);
+	}
+	report(F, &F->c->modes, fixed, "permissions", "%s: mode %04o, the "
+	    "model wants %04o (all of %04o, none of %04o)", rel, (unsigned)m,
+	    (unsigned)want, (unsigned)need, (unsigned)forbid);
+}
+
+static void
+check_dirs(struct fsck *F)
+{
+	for (int i = 0; agq_spool_modes[i].name; i++) {
+		const struct agq_dirmode *dm = &agq_spool_modes[i];
+		char *p = agq_spool_path(F->sp, "%s", dm->name);
+		const char *rel = *dm->name ? dm->name : ".";
+		struct stat st;
+		if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			int missing = lstat(p, &st) < 0;
+			int fixed = 0;
+			if (F->o->fix && !missing) {
+				char *name = agq_xasprintf("dir-%s", dm->name);
+				for (char *c = name; *c; c++)
+					if (*c == '/')
+						*c = '-';
+				fixed = quarantine(F, p, name, NULL, "not a "
+				    "directory where agq-spool(5) wants one");
+				free(name);
+			}
+			if (F->o->fix && fixed >= 0) {
+				fixed = agq_mkdir_mode(p, dm->mode) == 0 ? 1 : -1;
+				if (fixed < 0)
+					agq_syserr("cannot create", p);
+			}
+			report(F, &F->c->dirs, fixed, "directory", "%s/: %s",
+			    rel, missing ? "missing" : "not a directory");
+		} else {
+			check_mode(F, p, rel, dm->need, dm->forbid, 1);
+		}
+		free(p);
+	}
+}
+
+/* Files at the top of the spool: the journal, rotated journals and the
+ * lock files hold events and can be held: 0600. */
+static void
+check_top_files(struct fsck *F)
+{
+	DIR *d = opendir(F->sp->root);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t k = strlen(n);
+		int ours = !strcmp(n, "journal") || !strncmp(n, "journal.", 8) ||
+		    (n[0] == '.' && k > 6 && !strcmp(n + k - 5, ".lock"));
+		if (!ours)
+			continue;
+		char *p = agq_spool_path(F->sp, "%s", n);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+			check_mode(F, p, n, 0600, 0077, 0);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* Order of precedence among copies of one task (agq-fsck(8)): a copy in
+ * done/ always wins, then the highest generation, then dead, active, hold,
+ * defer, queue. */
+static int
+state_rank(int s)
+{
+	switch (s) {
+	case AGQ_ST_DONE: return 5;
+	case AGQ_ST_DEAD: return 4;
+	case AGQ_ST_ACTIVE: return 3;
+	case AGQ_ST_HOLD: return 2;
+	case AGQ_ST_DEFER: return 1;
+	default: return 0;
+	}
+}
+
+static int
+better(const json_t *a, const json_t *b)
+{
+	int sa = (int)json_integer_value(json_object_get(a, "state"));
+	int sb = (int)json_integer_value(json_object_get(b, "state"));
+	if ((sa == AGQ_ST_DONE) != (sb == AGQ_ST_DONE))
+		return sa == AGQ_ST_DONE;
+	json_int_t ga = json_integer_value(json_object_get(a, "gen"));
+	json_int_t gb = json_integer_value(json_object_get(b, "gen"));
+	if (ga != gb)
+		return ga > gb;
+	return state_rank(sa) > state_rank(sb);
+}
+
+struct leaf { struct fsck *F; int state; const char *rel; };
+
+static int
+leaf_entry(const char *name, void *arg)
+{
+	struct leaf *L = arg;
+	struct fsck *F = L->F;
+	char *p = agq_spool_path(F->sp, "%s/%s", L->rel, name);
+	char why[512] = "", id[65] = "";
+	size_t n = strlen(name);
+	struct stat st;
+	json_t *t = NULL;
+	if (lstat(p, &st) < 0) {
+		free(p);
+		return 0;       /* gone meanwhile */
+	}
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json")) {
+		snprintf(why, sizeof why, "not named ID.json");
+	} else {
+		memcpy(id, name, n - 5);
+		id[n - 5] = '\0';
+		if (!agq_id_valid(id))
+			snprintf(why, sizeof why, "not a valid task id: %s", id);
+	}
+	if (!why[0] && !S_ISREG(st.st_mode))
+		snprintf(why, sizeof why, "not a regular file");
+	if (!why[0]) {
+		size_t len;
+		char *buf = agq_read_file(p, 16 * 1024 * 1024, &len, NULL);
+		char err[256];
+		if (!buf) {
+			snprintf(why, sizeof why, "cannot read: %s",
+			    strerror(errno));
+		} else if (!(t = agq_task_parse(buf, len, err, sizeof err))) {
+			snprintf(why, sizeof why, "%s", err);
+		} else if (strcmp(agq_task_id(t), id)) {
+			snprintf(why, sizeof why, "its id is %s, not %s",
+			    agq_task_id(t), id);
+		}
+		free(buf);
+	}
+	if (why[0]) {
+		char *full = agq_xasprintf("not a task: %s", why);
+		int fixed = quarantine(F, p, name, NULL, full);
+		report(F, &F->c->strays, fixed, "not a task", "%s/%s: %s",
+		    L->rel, name, why);
+		free(full);
+	} else {
+		F->c->tasks++;
+		json_t *arr = json_object_get(F->seen, id);
+		if (!arr) {
+			arr = json_array();
+			json_object_set_new(F->seen, id, arr);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:s}",
+		    "path", p, "state", L->state, "gen", (json_int_t)
+		    agq_task_int(t, "generation", 0), "where", L->rel));
+	}
+	json_decref(t);
+	free(p);
+	return 0;
+}
+
+static void
+scan_leaf(struct fsck *F, int state, const char *rel)
+{
+	struct leaf L = { F, state, rel };
+	char *d = agq_spool_path(F->sp, "%s", rel);
+	if (agq_dir_each(d, leaf_entry, &L) < 0 && errno != ENOENT &&
+	    errno != ENOTDIR)
+		agq_syserr("cannot read", d);
+	free(d);
+}
+
+struct parent { struct fsck *F; const char *rel; };
+
+/* An entry of queue/ or active/ that is not one of its subdirectories. */
+static int
+parent_entry(const char *name, void *arg)
+{
+	struct parent *P = arg;
+	struct fsck *F = P->F;
+	char *p = agq_spool_path(F->sp, "%s/%s", P->rel, name);
+	struct stat st;
+	int ok = 0;
+	if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!strcmp(P->rel, "queue"))
+			ok = agq_lane_parse(name) >= 0;
+		else
+			ok = agq_agent_name_valid(name);
+	}
+	if (!ok) {
+		char *q = agq_xasprintf("%s-%s", P->rel, name);
+		char *why = agq_xasprintf("not a task: %s/%s is not a %s",
+		    P->rel, name, strcmp(P->rel, "queue") ? "directory named "
+		    "after an agent" : "lane directory");
+		int fixed = quarantine(F, p, q, NULL, why);
+		report(F, &F->c->strays, fixed, "not a task", "%s/%s: not a %s",
+		    P->rel, name, strcmp(P->rel, "queue") ? "directory named "
+		    "after an agent" : "lane directory");
+		free(q);
+		free(why);
+	} else if (!strcmp(P->rel, "active")) {
+		char *rel = agq_xasprintf("active/%s", name);
+		check_mode(F, p, rel, 0700, 0077, 1);
+		scan_leaf(F, AGQ_ST_ACTIVE, rel);
+		free(rel);
+	}
+	free(p);
+	return 0;
+}
+
+static void
+scan_states(struct fsck *F)
+{
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		char *rel = agq_xasprintf("queue/%s", agq_lane_name(l));
+		scan_leaf(F, AGQ_ST_QUEUE, rel);
+		free(rel);
+	}
+	static const int flat[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, AGQ_ST_DONE,
+	    AGQ_ST_DEAD };
+	for (size_t i = 0; i < sizeof flat / sizeof *flat; i++)
+		scan_leaf(F, flat[i], agq_state_name(flat[i]));
+	static const char *parents[] = { "queue", "active" };
+	for (size_t i = 0; i < 2; i++) {
+		struct parent P = { F, parents[i] };
+		char *d = agq_spool_path(F->sp, "%s", parents[i]);
+		agq_dir_each(d, parent_entry, &P);
+		free(d);
+	}
+}
+
+static void
+check_duplicates(struct fsck *F)
+{
+	const char *id;
+	json_t *arr;
+	json_object_foreach(F->seen, id, arr) {
+		size_t n = json_array_size(arr);
+		if (n < 2)
+			continue;
+		size_t best = 0;
+		for (size_t i = 1; i < n; i++)
+			if (better(json_array_get(arr, i),
+			    json_array_get(arr, best)))
+				best = i;
+		json_t *b = json_array_get(arr, best);
+		const char *bw = json_string_value(json_object_get(b, "where"));
+		json_int_t bg = json_integer_value(json_object_get(b, "gen"));
+		for (size_t i = 0; i < n; i++) {
+			if (i == best)
+				continue;
+			json_t *x = json_array_get(arr, i);
+			const char *xw = json_string_value(json_object_get(x,
+			    "where"));
+			const char *xp = json_string_value(json_object_get(x,
+			    "path"));
+			json_int_t xg = json_integer_value(json_object_get(x,
+			    "gen"));
+			char *why = agq_xasprintf("duplicate: %s is also in %s/ "
+			    "(generation %lld), which agq-fsck kept", id, bw,
+			    (long long)bg);
+			char *name = agq_xasprintf("%s.json", id);
+			int fixed = quarantine(F, xp, name, id, why);
+			report(F, &F->c->duplicates, fixed, "duplicate",
+			    "%s: in %s/ (generation %lld) and %s/ (generation "
+			    "%lld): keeping %s/", id, xw, (long long)xg, bw,
+			    (long long)bg, bw);
+			free(name);
+			free(why);
+		}
+	}
+}
+
+/* Is agent NAME's agq-run holding its lock (alive whatever its
+ * heartbeat says)? */
+static int
+agent_locked(const struct agq_spool *sp, const char *name)
+{
+	char *lk = agq_xasprintf("agent-%s", name);
+	int fd = agq_spool_flock(sp, lk, 0);
+	int e = errno;
+	free(lk);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return e == EWOULDBLOCK;
+}
+
+struct lease_scan { struct fsck *F; const char *agent; const char *why; };
+
+static int
+lease_entry(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct lease_scan *ls = arg;
+	struct fsck *F = ls->F;
+	if (strcmp(loc->agent, ls->agent))
+		return 0;
+	int fixed = 0;
+	const char *to = "";
+	if (F->o->fix) {
+		struct agq_locked l;
+		fixed = -1;
+		if (agq_task_lock(F->sp, id, loc, &l) < 0) {
+			agq_syserr("cannot lock", loc->path);
+		} else {
+			if (l.loc.state == AGQ_ST_ACTIVE &&
+			    !strcmp(l.loc.agent, ls->agent)) {
+				int s = agq_task_reclaim(F->sp, &l, ls->agent,
+				    ls->why, NULL);
+				if (s < 0)
+					agq_syserr("cannot reclaim", l.loc.path);
+				else {
+					fixed = 1;
+					to = s == AGQ_ST_DEAD ? ": moved to "
+					    "dead/ (no attempts left)" :
+					    ": moved back to the queue";
+				}
+			}
+			agq_task_unlock(&l);
+		}
+	}
+	report(F, &F->c->leases, fixed, "lease", "%s: leased to %s, whose %s%s",
+	    id, ls->agent, ls->why, to);
+	return 0;
+}
+
+static int
+agent_entry(const char *name, void *arg)
+{
+	struct fsck *F = arg;
+	if (!agq_agent_name_valid(name) || agent_locked(F->sp, name))
+		return 0;
+	json_t *a = agq_agent_read(F->sp, name);
+	char why[128] = "";
+	if (!a)
+		snprintf(why, sizeof why, "agent file is missing");
+	else if (!agq_agent_alive(a, agq_now_us(), F->sp->conf.lease_s)) {
+		const char *st = json_string_value(json_object_get(a, "state"));
+		if (st && !strcmp(st, "down"))
+			snprintf(why, sizeof why, "state is down");
+		else
+			snprintf(why, sizeof why, "heartbeat is older than "
+			    "%g s", F->sp->conf.lease_s);
+	}
+	json_decref(a);
+	if (why[0]) {
+		struct lease_scan ls = { F, name, why };
+		agq_each_task(F->sp, AGQ_ST_ACTIVE, lease_entry, &ls);
+	}
+	return 0;
+}
+
+static int
+tmp_entry(const char *name, void *arg)
+{
+	struct fsck *F = arg;
+	char *p = agq_spool_path(F->sp, "tmp/%s", name);
+	struct stat st;
+	if (lstat(p, &st) == 0) {
+		int64_t t = (int64_t)st.st_mtime * 1000000;
+		int64_t at = (int64_t)st.st_atime * 1000000;
+		if (at > t)
+			t = at;
+		int64_t age = agq_now_us() - t;
+		if (age >= F->o->tmp_age_us) {
+			char *why = agq_xasprintf("stale tmp/ file: untouched "
+			    "for %.1f h (maildir rule: 36 h)", age / 3.6e9);
+			char *q = agq_xasprintf("tmp-%s", name);
+			int fixed = quarantine(F, p, q, NULL, why);
+			report(F, &F->c->tmp, fixed, "stale tmp", "tmp/%s: "
+			    "untouched for %.1f h", name, age / 3.6e9);
+			free(q);
+			free(why);
+		}
+	}
+	free(p);
+	return 0;
+}
+
+static void
+check_journal(struct fsck *F)
+{
+	char *p = agq_spool_path(F->sp, "journal");
+	struct agq_jverify r;
+	int rc = agq_journal_verify(p, &r);
+	if (rc < 0) {
+		if (errno != ENOENT)
+			agq_syserr("cannot read", p);
+		free(p);
+		return;
+	}
+	if (rc == 1)
+		report(F, &F->c->journal, 0, "journal", "journal:%ld: chain "
+		    "broken: %s (not repairable: see agq-journal(5))",
+		    r.bad_line, r.why);
+	if (r.torn) {
+		int fixed = 0;
+		if (F->o->fix) {
+			fixed = -1;
+			int lk = agq_spool_flock(F->sp, "journal", 1);
+			int fd = lk < 0 ? -1 : open(p, O_RDWR | O_NOFOLLOW |
+			    O_CLOEXEC);
+			struct agq_jtail t;
+			if (fd >= 0 && agq_journal_tail(fd, &t) == 0 &&
+			    agq_journal_cut_torn(F->sp, fd, &t, p) == 0)
+				fixed = 1;
+			else
+				agq_syserr("cannot cut the torn tail of", p);
+			if (fd >= 0)
+				close(fd);
+			if (lk >= 0)
+				close(lk);
+		}
+		report(F, &F->c->journal, fixed, "journal", "journal:%ld: torn "
+		    "last line (%zu bytes at offset %lld)%s", r.lines + 1,
+		    r.torn_len, (long long)r.torn_off, fixed > 0 ? ": cut "
+		    "off, kept in corrupt/journal-torn.*" : "");
+	}
+	free(p);
+}
+
+int
+agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
+         struct agq_fsck_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	struct fsck F = { sp, o, c, json_object() };
+	/* the journal first: repairs below append to it */
+	check_journal(&F);
+	check_dirs(&F);
+	check_top_files(&F);
+	scan_states(&F);
+	check_duplicates(&F);
+	char *d = agq_spool_path(sp, "active");
+	agq_dir_each(d, agent_entry, &F);
+	free(d);
+	d = agq_spool_path(sp, "tmp");
+	agq_dir_each(d, tmp_entry, &F);
+	free(d);
+	json_decref(F.seen);
+	return c->problems ? 1 : 0;
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# agq-fsck: each broken state is built by hand, reported, and repaired
+# with --fix.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+summary() { printf '%s\n' "$output" | tail -1; }
+
+@test "a clean spool: exit 0 and a summary line of zero problems" {
+	agq-submit --id a true
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	[[ "$(summary)" == "agq-fsck: $AGQ_SPOOL: 1 tasks, 0 problems ("*"), 0 fixed" ]]
+}
+
+@test "a task in two states: done/ wins and the other copy is quarantined" {
+	agq-submit --id a true
+	cp "$AGQ_SPOOL/queue/normal/a.json" "$AGQ_SPOOL/done/a.json"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"duplicate: a: in queue/normal/ (generation 0) and done/ (generation 0): keeping done/"* ]]
+	[[ "$(summary)" == *"1 problems ("*"1 duplicates"*"0 fixed" ]]
+	[ -f "$AGQ_SPOOL/queue/normal/a.json" ]
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$(summary)" == *"1 fixed" ]]
+	[ ! -e "$AGQ_SPOOL/queue/normal/a.json" ]
+	[ -f "$AGQ_SPOOL/done/a.json" ]
+	grep -q 'duplicate: a is also in done/' "$AGQ_SPOOL/corrupt/a.json.why"
+	journal_count reject | grep -qx 1
+	run agq-fsck
+	[ "$status" -eq 0 ]
+}
+
+@test "a task in two states: the higher generation wins outside done/" {
+	agq-submit --id b true
+	sed 's/"generation": 0/"generation": 2/' "$AGQ_SPOOL/queue/normal/b.json" \
+	    > "$AGQ_SPOOL/hold/b.json"
+	cp "$AGQ_SPOOL/queue/normal/b.json" "$AGQ_SPOOL/dead/b.json"
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"duplicate: b: in queue/normal/ (generation 0) and hold/ (generation 2): keeping hold/ (fixed)"* ]]
+	[[ "$output" == *"duplicate: b: in dead/ (generation 0) and hold/ (generation 2): keeping hold/ (fixed)"* ]]
+	[ "$(state_of b)" = hold ]
+	[ "$(ls "$AGQ_SPOOL"/corrupt/b.json* | wc -l)" -eq 4 ]
+}
+
+@test "the lease of a dead agent goes back to the queue, with a new generation" {
+	agq-submit --id c true
+	mkdir -m 700 "$AGQ_SPOOL/active/ghost"
+	mv "$AGQ_SPOOL/queue/normal/c.json" "$AGQ_SPOOL/active/ghost/c.json"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"lease: c: leased to ghost, whose agent file is missing"* ]]
+	run agq-fsck --fix
+	[[ "$output" == *"moved back to the queue (fixed)"* ]]
+	[ "$(state_of c)" = queue ]
+	grep -q '"generation": 1' "$AGQ_SPOOL/queue/normal/c.json"
+	grep -q '"ev":"reclaim","id":"c"' "$AGQ_SPOOL/journal"
+}
+
+@test "stale tmp/ files (older than 36 h) are reported and moved to corrupt/" {
+	agq-submit --id z true
+	echo half > "$AGQ_SPOOL/tmp/1.M1P1Q1.host"
+	touch -d '37 hours ago' "$AGQ_SPOOL/tmp/1.M1P1Q1.host"
+	echo fresh > "$AGQ_SPOOL/tmp/2.M1P1Q1.host"
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"stale tmp: tmp/1.M1P1Q1.host: untouched for 37.0 h (fixed)"* ]]
+	[[ "$output" != *"2.M1P1Q1"* ]]
+	[ "$(cat "$AGQ_SPOOL/corrupt/tmp-1.M1P1Q1.host")" = half ]
+	[ -f "$AGQ_SPOOL/tmp/2.M1P1Q1.host" ]
+	run agq-fsck --tmp-age 0
+	[[ "$output" == *"stale tmp: tmp/2.M1P1Q1.host"* ]]
+}
+
+@test "files that are not tasks in state directories are quarantined with a reason" {
+	agq-submit --id d true
+	echo junk > "$AGQ_SPOOL/defer/x.json"
+	echo note > "$AGQ_SPOOL/done/README"
+	sed 's/"id": "d"/"id": "e"/' "$AGQ_SPOOL/queue/normal/d.json" > "$AGQ_SPOOL/dead/f.json"
+	mkdir "$AGQ_SPOOL/queue/bulk"
+	ln -s /etc/passwd "$AGQ_SPOOL/hold/g.json"
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not a task: defer/x.json: invalid JSON"*"(fixed)"* ]]
+	[[ "$output" == *"not a task: done/README: not named ID.json (fixed)"* ]]
+	[[ "$output" == *"not a task: dead/f.json: its id is e, not f (fixed)"* ]]
+	[[ "$output" == *"not a task: queue/bulk: not a lane directory (fixed)"* ]]
+	[[ "$output" == *"not a task: hold/g.json: not a regular file (fixed)"* ]]
+	[[ "$(summary)" == *"5 problems"*"5 not tasks"*"5 fixed" ]]
+	[ -L "$AGQ_SPOOL/corrupt/g.json" ]
+	grep -q 'not named ID.json' "$AGQ_SPOOL/corrupt/README.why"
+	[ "$(state_of d)" = queue ]
+}
+
+@test "wrong permissions and missing directories are reported and repaired" {
+	agq-submit --id h true
+	chmod 755 "$AGQ_SPOOL/done"
+	chmod 1777 "$AGQ_SPOOL/inbox"
+	chmod 644 "$AGQ_SPOOL/journal"
+	rmdir "$AGQ_SPOOL/hold"
+	touch "$AGQ_SPOOL/defer.tmp"
+	rmdir "$AGQ_SPOOL/defer" && mv "$AGQ_SPOOL/defer.tmp" "$AGQ_SPOOL/defer"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"permissions: done: mode 0755, the model wants 0700"* ]]
+	[[ "$output" == *"permissions: inbox: mode 1777, the model wants 1733"* ]]
+	[[ "$output" == *"permissions: journal: mode 0644, the model wants 0600"* ]]
+	[[ "$output" == *"directory: hold/: missing"* ]]
+	[[ "$output" == *"directory: defer/: not a directory"* ]]
+	[ ! -d "$AGQ_SPOOL/hold" ]
+	run agq-fsck --fix
+	[[ "$(summary)" == *"5 problems (2 missing directories, 3 permissions"*"5 fixed" ]]
+	[ "$(stat -c %a "$AGQ_SPOOL/done")" = 700 ]
+	[ "$(stat -c %a "$AGQ_SPOOL/inbox")" = 1733 ]
+	[ "$(stat -c %a "$AGQ_SPOOL/journal")" = 600 ]
+	[ -d "$AGQ_SPOOL/hold" ] && [ "$(stat -c %a "$AGQ_SPOOL/hold")" = 700 ]
+	[ -d "$AGQ_SPOOL/defer" ] && [ -f "$AGQ_SPOOL/corrupt/dir-defer" ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+}
+
+@test "a torn journal tail is cut to the last full line, the torn bytes kept in corrupt/" {
+	agq-submit --id i true
+	agq-submit --id j true
+	printf '{"ts":"2026' >> "$AGQ_SPOOL/journal"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal: journal:3: torn last line (11 bytes at offset"* ]]
+	run agq-fsck --fix
+	[[ "$output" == *"cut off, kept in corrupt/journal-torn.* (fixed)"* ]]
+	[ "$(tail -c 1 "$AGQ_SPOOL/journal" | od -An -c | tr -d ' ')" = '\n' ]
+	[ "$(wc -l < "$AGQ_SPOOL/journal")" -eq 2 ]
+	[ "$(cat "$AGQ_SPOOL"/corrupt/journal-torn.*[^y])" = '{"ts":"2026' ]
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+}
+
+@test "a broken journal chain is reported (not repairable)" {
+	for k in 1 2 3; do agq-submit --id "k$k" true; done
+	sed -i '2d' "$AGQ_SPOOL/journal"
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal: journal:2: chain broken: seq 3 follows seq 1"* ]]
+	[[ "$(summary)" == *"1 journal), 0 fixed" ]]
+}
+
+@test "--fix refuses to run beside a running agq-sched (exit 75)" {
+	start_sched
+	wait_for 20 test -s "$AGQ_SPOOL/journal"
+	run agq-fsck --fix
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"agq-sched is running"* ]]
+}

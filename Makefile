@@ -24,15 +24,15 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libcrypto)
-LIBS      = $(shell pkg-config --libs jansson libcurl libcrypto) -linotifytools -lm
+DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 libcrypto)
+LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 libcrypto) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-fsck \
-            agq-classify
+            agq-classify agq-verify
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             classify verify backend
 # issue 5: stats, sync, dashboard, alerts
@@ -71,6 +71,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
+	pkg-config --exists libgit2 2>/dev/null || missing="$$missing libgit2-dev"; \
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
@@ -93,6 +94,7 @@ deps-test: deps
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v git >/dev/null || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "make: installing$$missing"; \

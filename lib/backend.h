@@ -128,4 +128,23 @@ int agq_backend_main(int argc, char **argv, const char *name);
  * 0, or -1 with "[N].FIELD: what is wrong" (or ": not an array") in ERR. */
 int agq_verify_steps_validate(const json_t *steps, char *err, size_t size);
 
+/* Run the validated STEPS in order, in directory CWD (a step's relative
+ * "cwd" and "path" are taken from there), each command step limited to
+ * its "timeout" or TIMEOUT_S seconds (its process group gets SIGTERM,
+ * then SIGKILL 2 s later).  Returns the report of agq-verify(1):
+ * {"status": "pass"|"fail", "passed": N, "failed": N, "steps": [{index,
+ * type, name, status "pass"|"fail"|"error"|"skip", reason, duration_ms,
+ * output (the last 4 KiB of stdout and stderr), exit, cmd, detected}]};
+ * "pass" only when every step passed. */
+json_t *agq_verify_run(const json_t *steps, const char *cwd,
+                       double timeout_s);
+
+/* The test command detected in DIR for test_passes "auto", first match
+ * of: a make target check ("make check"), test ("make test"), a
+ * package.json scripts.test ("npm test"), pytest.ini, conftest.py,
+ * [tool.pytest in pyproject.toml, [tool:pytest] in setup.cfg or [pytest]
+ * in tox.ini ("pytest"), Cargo.toml ("cargo test"), go.mod ("go test
+ * ./...").  Borrowed static string, or NULL. */
+const char *agq_verify_detect(const char *dir);
+
 #endif

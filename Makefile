@@ -36,12 +36,12 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             classify verify backend
 # issue 5: stats, sync, dashboard, alerts
-PROGS    += agq-stats
-LIBSRC   += stats
+PROGS    += agq-stats agq-sync
+LIBSRC   += stats sync
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := lib/agq.h lib/backend.h
-HDR      += lib/stats.h
+HDR      += lib/stats.h lib/sync.h
 BACKENDS := shell ollama openai anthropic cli
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 

@@ -137,6 +137,8 @@ struct agq_conf {
 	double rescan_s;        /* agq-sched full rescan period */
 	size_t max_task_bytes;  /* larger inbox drops are quarantined */
 	int64_t backoff_cap_s;  /* retry backoff ceiling */
+	json_t *obs;            /* agq-sync, agq-dash, agq-alert settings
+	                         * (stats.h agq_obs_conf): key -> string */
 	json_t *backend;        /* backend settings (backend.h: the keys of
 	                         * agq_backend_conf_keys), an object of
 	                         * strings or NULL; freed by agq_spool_close */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agq.h"
+#include "stats.h"
 #include "backend.h"
 
 static char *
@@ -45,6 +46,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->rescan_s = 30;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
+	json_decref(c->obs);
+	c->obs = NULL;
 	json_decref(c->backend);
 	c->backend = NULL;
 
@@ -64,7 +67,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	}
 	char *line = NULL;
 	size_t cap = 0;
-	int n = 0, rc = 0;
+	int n = 0, rc = 0, obs;
+	char oerr[512];
 	while (getline(&line, &cap, f) > 0) {
 		n++;
 		char *s = line;
@@ -120,6 +124,13 @@ agq_conf_load(struct agq_conf *c, const char *path)
 			if (!c->backend)
 				c->backend = json_object();
 			json_object_set_new(c->backend, key, json_string(val));
+		} else if ((obs = agq_obs_conf(&c->obs, key, val, oerr,
+		    sizeof oerr)) != 0) {
+			if (obs < 0) {
+				agq_warn("%s:%d: %s", path, n, oerr);
+				rc = -1;
+				break;
+			}
 		} else {
 			agq_warn("%s:%d: unknown setting '%s'", path, n, key);
 			rc = -1;
@@ -139,6 +150,10 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	if (rc < 0) {
 		json_decref(c->backend);
 		c->backend = NULL;
+	}
+	if (rc < 0) {
+		json_decref(c->obs);
+		c->obs = NULL;
 	}
 	return rc;
 }

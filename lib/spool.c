@@ -158,6 +158,7 @@ agq_spool_close(struct agq_spool *sp)
 	free(sp->root);
 	free(sp->tmp);
 	free(sp->conf.spool);
+	json_decref(sp->conf.obs);
 	json_decref(sp->conf.backend);
 	memset(sp, 0, sizeof *sp);
 }

@@ -104,4 +104,23 @@ json_t *agq_status_snapshot(const struct agq_spool *sp, int64_t now_us,
  * each element of ARR (objects with "id"). */
 void agq_recent_enrich(const struct agq_spool *sp, json_t *arr);
 
+/* ---- settings of agq-sync, agq-dash and agq-alert (etc/agq.conf) ----- */
+
+/* Called by agq_conf_load for each "KEY = VAL" line: 0 when KEY is not
+ * one of these programs' settings (sync_target, sync_allow,
+ * sync_require_clean, dash_refresh, alert_queue_depth,
+ * alert_agent_offline, alert_dead_letters, alert_endpoint,
+ * alert_no_progress, alert_hook); 1 when it is and VAL is valid (stored
+ * in *OBS, an object created on first use, KEY -> string; sync_allow
+ * lines add up); -1 with ERR filled when VAL is not valid. */
+int agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
+                 size_t size);
+
+/* The value of setting KEY of SP's configuration, or DFLT (borrowed). */
+const char *agq_obs_get(const struct agq_spool *sp, const char *key,
+                        const char *dflt);
+
+/* 1 if the yes/no setting KEY is yes. */
+int agq_obs_bool(const struct agq_spool *sp, const char *key);
+
 #endif

@@ -34,7 +34,7 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-fsck \
             agq-classify agq-verify
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
-            classify verify backend
+            classify verify backend attempt
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync
 LIBSRC   += stats sync

@@ -147,4 +147,39 @@ json_t *agq_verify_run(const json_t *steps, const char *cwd,
  * ./...").  Borrowed static string, or NULL. */
 const char *agq_verify_detect(const char *dir);
 
+/* ---- attempt.c: one attempt of an agent task (agq-run(8)) ------------- */
+
+/* 1 if T runs through the agent path (a prompt, a backend or verify
+ * steps); 0 for a plain cmd task, run as before. */
+int agq_task_is_agent(const json_t *t);
+
+/* The backend of T: its "backend", else for a prompt task by tier
+ * (complex: anthropic, standard: ollama, trivial: shell with a cmd,
+ * else ollama); NULL for a task that runs its cmd itself.  Borrowed. */
+const char *agq_task_backend(const json_t *t);
+
+/* Path of the backend executable NAME: $AGQ_LIBEXEC_DIR/NAME, else
+ * ../libexec/agq/NAME next to the running program when it exists, else
+ * the compiled-in libexec directory.  malloc'd. */
+char *agq_backend_path(const char *name);
+
+/* The corrective text for the next iteration: the steps of REPORT (an
+ * agq_verify_run report) that did not pass, each with its reason and the
+ * last 2000 bytes of its output.  malloc'd. */
+char *agq_verify_feedback(const json_t *report, int iteration, int max);
+
+/* Run one attempt of agent task T in the current directory, with the
+ * output directory OUTDIR: up to max_verify_attempts iterations (1 when T
+ * has no verify steps) of backend (or cmd) then verify steps, each
+ * iteration after the first with the failed steps' output as
+ * "verify_feedback".  Writes OUTDIR/agent.json ({status "done" |
+ * "backend_error" | "cmd_failed" | "verify_failed", backend, model,
+ * endpoint, tokens_in, tokens_out, cost_usd (sums), error, verify (the
+ * last report), iterations [{iteration, status, backend, exit, verify}]}),
+ * OUTDIR/output (the last answer), OUTDIR/backend-input.json and
+ * backend-result.json (the last call; no key is ever in them).
+ * Returns the exit status for the attempt: 0 done, 1 backend error, 2
+ * verify failed, or the cmd's failing status. */
+int agq_agent_attempt(const json_t *t, const char *outdir);
+
 #endif

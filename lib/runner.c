@@ -34,6 +34,7 @@
 #include <inotifytools/inotify.h>
 
 #include "agq.h"
+#include "backend.h"
 
 extern char **environ;
 
@@ -155,6 +156,9 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 		    strerror(errno), cwd);
 		_exit(126);
 	}
+	/* prompt, backend or verify steps: the agent path (attempt.c) */
+	if (agq_task_is_agent(t))
+		_exit(agq_agent_attempt(t, outdir));
 	json_t *cmd = json_object_get(t, "cmd");
 	if (json_is_string(cmd)) {
 		execl("/bin/sh", "sh", "-c", json_string_value(cmd), (char *)NULL);
@@ -462,7 +466,33 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	json_t *t = l.task;
 	json_t *last = agq_task_last_attempt(t);
 	char t1[32];
+	/* An agent task's attempt leaves out/ID/agent.json (attempt.c). */
+	json_t *ag = NULL;
+	int verify_failed = 0;
+	if (agq_task_is_agent(t) && !j->handback) {
+		char *ap = agq_spool_path(sp, "out/%s/agent.json", id);
+		ag = json_load_file(ap, 0, NULL);
+		free(ap);
+		if (!json_is_object(ag)) {
+			json_decref(ag);
+			ag = NULL;
+		}
+	}
+	const char *agst = json_string_value(json_object_get(ag, "status"));
+	if (agst && exited && !res->timed_out && code == 2 &&
+	    !strcmp(agst, "verify_failed"))
+		verify_failed = 1;
+	static const char *agkeys[] = { "backend", "model", "endpoint",
+	    "tokens_in", "tokens_out", "cost_usd", NULL };
 	if (last) {
+		for (int k = 0; ag && agkeys[k]; k++)
+			if (json_object_get(ag, agkeys[k]))
+				json_object_set(last, agkeys[k],
+				    json_object_get(ag, agkeys[k]));
+		if (ag)
+			json_object_set_new(last, "iterations", json_integer(
+			    (json_int_t)json_array_size(json_object_get(ag,
+			    "iterations"))));
 		json_object_set_new(last, "finished",
 		    json_string(agq_fmt_time(now, t1)));
 		json_object_set_new(last, "duration_ms", json_integer(dur));
@@ -475,23 +505,32 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		if (j->handback)
 			json_object_set_new(last, "handed_back", json_true());
 	}
-	char what[128];
+	char what[384];
 	if (res->timed_out)
 		snprintf(what, sizeof what, "timed out after %g s",
 		    json_number_value(json_object_get(t, "timeout")));
 	else if (sig)
 		snprintf(what, sizeof what, "killed by signal %d (%s)", sig,
 		    strsignal(sig));
+	else if (agst && exited && json_string_value(json_object_get(ag,
+	    "error")) && strcmp(agst, "done"))
+		snprintf(what, sizeof what, "%s", json_string_value(
+		    json_object_get(ag, "error")));
 	else
 		snprintf(what, sizeof what, "exit %d", code);
-	agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:i, s:i, s:b, "
-	    "s:I}", "agent", me, "gen", j->gen, "exit", code, "signal", sig,
-	    "timed_out", res->timed_out, "duration_ms", dur));
+	json_t *fev = json_pack("{s:s, s:I, s:i, s:i, s:b, s:I}", "agent", me,
+	    "gen", j->gen, "exit", code, "signal", sig, "timed_out",
+	    res->timed_out, "duration_ms", dur);
+	for (int k = 0; ag && agkeys[k]; k++)
+		if (json_object_get(ag, agkeys[k]))
+			json_object_set(fev, agkeys[k], json_object_get(ag,
+			    agkeys[k]));
+	agq_journal_w(sp, "finish", id, fev);
 
 	int ok = exited && code == 0 && !res->timed_out;
 	int max = (int)agq_task_int(t, "max_attempts", 3);
 	int used = agq_task_attempts_used(t);
-	char reason[400];
+	char reason[800];
 	const char *status;
 	int rc;
 	json_object_set_new(t, "agent", json_null());
@@ -514,6 +553,19 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			agq_journal_w(sp, "done", id, json_pack("{s:s, s:I, "
 			    "s:s}", "agent", me, "gen", j->gen, "reason",
 			    reason));
+	} else if (verify_failed) {
+		/* the steps failed every iteration: more attempts of the
+		 * same would not help; agq-retry sends it back */
+		status = "dead";
+		snprintf(reason, sizeof reason, "%s", what);
+		json_object_set(t, "verify_report", json_object_get(ag,
+		    "verify"));
+		rc = agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL, reason);
+		if (rc == 0)
+			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
+			    "s:s, s:O?}", "agent", me, "gen", j->gen, "reason",
+			    reason, "failed_steps", json_object_get(
+			    json_object_get(ag, "verify"), "failed")));
 	} else if (used < max) {
 		status = "retry";
 		int64_t delay = agq_backoff_us(t, used, sp->conf.backoff_cap_s);
@@ -553,7 +605,19 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	if (sig)
 		json_object_set_new(r, "signal", json_integer(sig));
 	json_object_set_new(r, "timed_out", json_boolean(res->timed_out));
+	if (ag) {
+		static const char *more[] = { "backend", "model", "endpoint",
+		    "tokens_in", "tokens_out", "cost_usd", "error", "verify",
+		    "iterations", NULL };
+		for (int k = 0; more[k]; k++)
+			if (json_object_get(ag, more[k]))
+				json_object_set(r, more[k], json_object_get(ag,
+				    more[k]));
+		json_object_set_new(r, "agent_status", json_string(agst ? agst :
+		    "unknown"));
+	}
 	write_result(R, id, r);
+	json_decref(ag);
 	json_decref(r);
 	agq_task_unlock(&l);
 }

@@ -31,8 +31,8 @@ ollama_url = http://127.0.0.1:$port
 openai_url = http://127.0.0.1:$port/
 anthropic_url = http://127.0.0.1:$port
 backend_timeout = 1
-prices = $AGQ_TOP/etc/prices.json
-cli_lock = $AGQ_TOP/etc/cli-lock.json
+prices = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/prices.json
+cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json
 CONF
 	unset OPENAI_API_KEY ANTHROPIC_API_KEY
 }

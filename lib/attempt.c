@@ -1,0 +1,382 @@
+/*
+ * attempt.c - one attempt of an agent task (agq-task(5), agq-run(8)):
+ * run the backend (or the cmd), then the verify steps, and while steps
+ * fail and iterations remain, run the backend again with a corrective
+ * prompt (the cmd simply again).  Runs in the task process that agq-run's
+ * shepherd forks, in the task's directory, with standard output and
+ * error on out/ID/stdout and out/ID/stderr.  Every iteration is written
+ * to out/ID/agent.json, which agq-run reads when the attempt ends.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
+
+int
+agq_task_is_agent(const json_t *t)
+{
+	return json_object_get(t, "prompt") || json_object_get(t, "backend")
+	    || json_array_size(json_object_get(t, "verify"));
+}
+
+const char *
+agq_task_backend(const json_t *t)
+{
+	const char *b = json_string_value(json_object_get(t, "backend"));
+	if (b)
+		return b;
+	if (!json_object_get(t, "prompt"))
+		return NULL;            /* a cmd task runs its cmd */
+	switch (agq_task_tier(t)) {
+	case 0: return json_object_get(t, "cmd") ? "shell" : "ollama";
+	case 2: return "anthropic";
+	default: return "ollama";
+	}
+}
+
+char *
+agq_backend_path(const char *name)
+{
+	const char *env = getenv("AGQ_LIBEXEC_DIR");
+	if (env && *env)
+		return agq_xasprintf("%s/%s", env, name);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = agq_xasprintf("%s/../libexec/agq/%s", exe, name);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return agq_xasprintf("%s/%s", agq_libexecdir, name);
+}
+
+/* Write the progress so far to OUTDIR/agent.json (replaced atomically
+ * through a temporary file in OUTDIR). */
+static void
+save(const char *outdir, json_t *ag)
+{
+	char *p = agq_xasprintf("%s/agent.json", outdir);
+	char *s = json_dumps(ag, JSON_INDENT(2));
+	if (s) {
+		char *buf = agq_xasprintf("%s\n", s);
+		if (agq_write_atomic(outdir, p, buf, strlen(buf), 0, 0) < 0)
+			dprintf(2, "agq-run: cannot write %s: %s\n", p,
+			    strerror(errno));
+		free(buf);
+		free(s);
+	}
+	free(p);
+}
+
+/* Run backend NAME with INPUT on standard input; its result object (or an
+ * error object when it wrote none). */
+static json_t *
+call_backend(const char *name, const json_t *input, const char *outdir)
+{
+	char *in = agq_xasprintf("%s/backend-input.json", outdir);
+	char *outp = agq_xasprintf("%s/backend-result.json", outdir);
+	char *exe = agq_backend_path(name);
+	json_t *res = NULL;
+	char err[600] = "";
+	char *js = json_dumps(input, JSON_INDENT(2));
+	if (!js || agq_write_atomic(outdir, in, js, strlen(js), 0, 0) < 0) {
+		snprintf(err, sizeof err, "cannot write the backend input: %s "
+		    "(%s)", strerror(errno), in);
+		free(js);
+		goto out;
+	}
+	free(js);
+	if (access(exe, X_OK) < 0) {
+		snprintf(err, sizeof err, "no backend '%s': %s (%s)", name,
+		    strerror(errno), exe);
+		goto out;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, sizeof err, "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		int ifd = open(in, O_RDONLY | O_CLOEXEC);
+		int ofd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
+		if (ifd < 0 || ofd < 0 || dup2(ifd, 0) < 0 || dup2(ofd, 1) < 0)
+			_exit(126);
+		execl(exe, name, (char *)NULL);
+		dprintf(2, "agq-run: cannot run the backend: %s (%s)\n",
+		    strerror(errno), exe);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, sizeof err, "cannot wait: %s",
+			    strerror(errno));
+			goto out;
+		}
+	res = json_load_file(outp, 0, NULL);
+	if (!json_is_object(res) || !json_is_string(json_object_get(res,
+	    "status"))) {
+		json_decref(res);
+		res = NULL;
+		if (WIFEXITED(st))
+			snprintf(err, sizeof err, "backend '%s' wrote no result "
+			    "(exit %d)", name, WEXITSTATUS(st));
+		else
+			snprintf(err, sizeof err, "backend '%s' wrote no result "
+			    "(killed by signal %d)", name, WIFSIGNALED(st) ?
+			    WTERMSIG(st) : 0);
+	}
+out:
+	if (!res)
+		res = json_pack("{s:s, s:s, s:s}", "backend", name, "status",
+		    "error", "error", err);
+	free(in);
+	free(outp);
+	free(exe);
+	return res;
+}
+
+/* Run the task's cmd as a child (standard output and error shared);
+ * returns its wait status or -1. */
+static int
+run_cmd(const json_t *cmd)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (json_is_string(cmd)) {
+			execl("/bin/sh", "sh", "-c", json_string_value(cmd),
+			    (char *)NULL);
+			_exit(127);
+		}
+		size_t n = json_array_size(cmd);
+		char **argv = calloc(n + 1, sizeof *argv);
+		if (!argv || n == 0)
+			_exit(126);
+		for (size_t i = 0; i < n; i++)
+			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+		execvp(argv[0], argv);
+		dprintf(2, "agq-run: cannot run: %s (%s)\n", strerror(errno),
+		    argv[0]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
+char *
+agq_verify_feedback(const json_t *report, int iteration, int max)
+{
+	char *s = agq_xasprintf("Attempt %d of %d did not pass verification. "
+	    "These checks failed:", iteration, max);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(report, "steps"), i, r) {
+		const char *st = json_string_value(json_object_get(r, "status"));
+		if (!st || !strcmp(st, "pass"))
+			continue;
+		json_t *cmd = json_object_get(r, "cmd");
+		char *cs = cmd ? json_dumps(cmd, JSON_ENCODE_ANY) : NULL;
+		const char *what = json_string_value(json_object_get(r, "name"));
+		if (!what)
+			what = json_string_value(json_object_get(r, "path"));
+		if (!what)
+			what = cs ? cs : "";
+		const char *reason = json_string_value(json_object_get(r,
+		    "reason"));
+		const char *out = json_string_value(json_object_get(r, "output"));
+		size_t ol = out ? strlen(out) : 0;
+		const char *tail = ol > FEEDBACK_TAIL ? out + ol - FEEDBACK_TAIL :
+		    out;
+		char *n = agq_xasprintf("%s\n- %s %s: %s%s%s%s", s,
+		    json_string_value(json_object_get(r, "type")), what, st,
+		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		free(s);
+		s = n;
+		if (tail && *tail) {
+			n = agq_xasprintf("%s\n  output:\n%s", s, tail);
+			free(s);
+			s = n;
+		}
+		free(cs);
+	}
+	char *n = agq_xasprintf("%s\nFix these problems so that every check "
+	    "passes.", s);
+	free(s);
+	return n;
+}
+
+/* The summary of a backend result kept per iteration (output left out:
+ * it is in out/ID/output). */
+static json_t *
+summary(const json_t *res)
+{
+	static const char *keys[] = { "backend", "status", "model",
+	    "tokens_in", "tokens_out", "cost_usd", "endpoint", "duration_ms",
+	    "error", NULL };
+	json_t *o = json_object();
+	for (int i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(res, keys[i]);
+		if (v)
+			json_object_set(o, keys[i], v);
+	}
+	return o;
+}
+
+static void
+add_num(json_t *ag, const char *key, const json_t *v, int real)
+{
+	if (!json_is_number(v))
+		return;
+	json_t *cur = json_object_get(ag, key);
+	double d = json_number_value(cur) + json_number_value(v);
+	json_object_set_new(ag, key, real ? json_real(d) :
+	    json_integer((json_int_t)d));
+}
+
+int
+agq_agent_attempt(const json_t *t, const char *outdir)
+{
+	const char *backend = agq_task_backend(t);
+	json_t *steps = json_object_get(t, "verify");
+	int max = (int)agq_task_int(t, "max_verify_attempts", 2);
+	if (!json_array_size(steps))
+		max = 1;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd)) {
+		dprintf(2, "agq-run: cannot get the working directory: %s\n",
+		    strerror(errno));
+		return 126;
+	}
+	json_t *ag = json_pack("{s:s, s:i, s:i, s:n, s:[]}", "status",
+	    "running", "tokens_in", 0, "tokens_out", 0, "cost_usd",
+	    "iterations");
+	if (backend)
+		json_object_set_new(ag, "backend", json_string(backend));
+	json_t *its = json_object_get(ag, "iterations");
+	char *feedback = NULL;
+	int rc = 2;
+	for (int k = 1; k <= max; k++) {
+		json_t *it = json_pack("{s:i}", "iteration", k);
+		json_array_append_new(its, it);
+		if (backend) {
+			json_t *input = json_deep_copy(t);
+			if (feedback)
+				json_object_set_new(input, "verify_feedback",
+				    json_string(feedback));
+			json_t *res = call_backend(backend, input, outdir);
+			json_decref(input);
+			json_object_set_new(it, "backend", summary(res));
+			add_num(ag, "tokens_in", json_object_get(res, "tokens_in"),
+			    0);
+			add_num(ag, "tokens_out", json_object_get(res,
+			    "tokens_out"), 0);
+			add_num(ag, "cost_usd", json_object_get(res, "cost_usd"), 1);
+			static const char *keep[] = { "model", "endpoint", NULL };
+			for (int i = 0; keep[i]; i++) {
+				json_t *v = json_object_get(res, keep[i]);
+				if (json_is_string(v))
+					json_object_set(ag, keep[i], v);
+			}
+			const char *text = json_string_value(json_object_get(res,
+			    "output"));
+			if (text) {
+				char *p = agq_xasprintf("%s/output", outdir);
+				char *body = agq_xasprintf("%s\n", text);
+				if (agq_write_atomic(outdir, p, body, strlen(body), 0,
+				    0) < 0)
+					dprintf(2, "agq-run: cannot write %s: %s\n", p,
+					    strerror(errno));
+				free(body);
+				free(p);
+			}
+			int ok = !strcmp(json_string_value(json_object_get(res,
+			    "status")), "ok");
+			if (!ok) {
+				const char *e = json_string_value(json_object_get(res,
+				    "error"));
+				json_object_set_new(it, "status",
+				    json_string("backend_error"));
+				json_object_set_new(ag, "status",
+				    json_string("backend_error"));
+				json_object_set_new(ag, "error", json_sprintf("backend "
+				    "%s: %s", backend, e ? e : "failed"));
+				dprintf(2, "agq-run: backend %s: %s\n", backend,
+				    e ? e : "failed");
+				json_decref(res);
+				rc = 1;
+				break;
+			}
+			json_decref(res);
+		} else {
+			int st = run_cmd(json_object_get(t, "cmd"));
+			int code = st < 0 ? 126 : WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+			json_object_set_new(it, "exit", json_integer(code));
+			if (code) {
+				json_object_set_new(it, "status",
+				    json_string("cmd_failed"));
+				json_object_set_new(ag, "status",
+				    json_string("cmd_failed"));
+				json_object_set_new(ag, "error", json_sprintf("the "
+				    "command exited with status %d", code));
+				rc = code;
+				break;
+			}
+		}
+		if (!json_array_size(steps)) {
+			json_object_set_new(it, "status", json_string("done"));
+			json_object_set_new(ag, "status", json_string("done"));
+			rc = 0;
+			break;
+		}
+		save(outdir, ag);
+		json_t *rep = agq_verify_run(steps, cwd, 120);
+		int pass = !strcmp(json_string_value(json_object_get(rep,
+		    "status")), "pass");
+		json_object_set_new(it, "verify", rep);
+		json_object_set(ag, "verify", rep);
+		if (pass) {
+			json_object_set_new(it, "status", json_string("done"));
+			json_object_set_new(ag, "status", json_string("done"));
+			json_object_del(ag, "error");
+			rc = 0;
+			break;
+		}
+		json_object_set_new(it, "status", json_string("verify_failed"));
+		free(feedback);
+		feedback = agq_verify_feedback(rep, k, max);
+		json_object_set_new(ag, "status", json_string("verify_failed"));
+		json_object_set_new(ag, "error", json_sprintf("verify_failed: %d "
+		    "of %d steps did not pass after %d iteration%s",
+		    (int)json_integer_value(json_object_get(rep, "failed")),
+		    (int)json_array_size(steps), k, k == 1 ? "" : "s"));
+		rc = 2;
+	}
+	free(feedback);
+	save(outdir, ag);
+	json_decref(ag);
+	return rc;
+}

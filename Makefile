@@ -36,12 +36,14 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             classify verify backend attempt
 # issue 5: stats, sync, dashboard, alerts
-PROGS    += agq-stats agq-sync
-LIBSRC   += stats sync
+PROGS    += agq-stats agq-sync agq-dash
+LIBSRC   += stats sync dash
+DEPCFLAGS += $(shell pkg-config --cflags libmicrohttpd)
+LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := lib/agq.h lib/backend.h
-HDR      += lib/stats.h lib/sync.h
+HDR      += lib/stats.h lib/sync.h lib/dash.h
 BACKENDS := shell ollama openai anthropic cli
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -72,6 +74,7 @@ deps:
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	pkg-config --exists libgit2 2>/dev/null || missing="$$missing libgit2-dev"; \
+	pkg-config --exists libmicrohttpd 2>/dev/null || missing="$$missing libmicrohttpd-dev"; \
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
@@ -95,6 +98,7 @@ deps-test: deps
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v git >/dev/null || missing="$$missing git"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "make: installing$$missing"; \

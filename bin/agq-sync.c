@@ -9,10 +9,11 @@
 
 #include "stats.h"
 #include "sync.h"
+#include "dash.h"
 
 static const char usage[] =
 "usage: agq-sync [-s SPOOL] [-v] [--commit [--git-commit]] [--since TIME]\n"
-"                [--json FILE] [TARGET.md...]\n"
+"                [--json FILE] [--html FILE] [TARGET.md...]\n"
 "Render the spool's status into each TARGET between the lines\n"
 "<!-- agq:status:begin --> and <!-- agq:status:end -->.  Without --commit\n"
 "nothing is written: a unified diff of each target is printed.\n"
@@ -22,6 +23,7 @@ static const char usage[] =
 "                     allowed by sync_allow in agq.conf, only if changed\n"
 "      --git-commit   also commit each changed target with libgit2\n"
 "      --json FILE    with --commit, write the JSON snapshot to FILE\n"
+"      --html FILE    with --commit, write the dashboard page to FILE\n"
 "      --since TIME   start of the totals' window (default: the journal)\n"
 "  -v, --verbose      say what was done also when nothing changed\n"
 "Default TARGET: the sync_target setting.  Exit: 0 ok, 1 markers missing\n"
@@ -192,11 +194,12 @@ main(int argc, char **argv)
 		{ "commit", no_argument, NULL, 'c' },
 		{ "git-commit", no_argument, NULL, 'g' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *spool = NULL, *json = NULL, *since = NULL;
+	const char *spool = NULL, *json = NULL, *html = NULL, *since = NULL;
 	struct ctx C = { 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "s:v", longopts, NULL)) != -1) {
@@ -205,6 +208,7 @@ main(int argc, char **argv)
 		case 'c': C.commit = 1; break;
 		case 'g': C.git = 1; break;
 		case 'j': json = optarg; break;
+		case 'H': html = optarg; break;
 		case 'S': since = optarg; break;
 		case 'v': C.verbose = 1; break;
 		default:
@@ -222,10 +226,10 @@ main(int argc, char **argv)
 	agq_spool_open_or_exit(&sp, spool);
 	C.sp = &sp;
 	const char *dflt = agq_obs_get(&sp, "sync_target", NULL);
-	if (optind == argc && !(dflt && *dflt) && !json) {
+	if (optind == argc && !(dflt && *dflt) && !json && !html) {
 		agq_spool_close(&sp);
 		agq_die(EX_USAGE, "nothing to sync: name a TARGET, set "
-		    "sync_target, or give --json");
+		    "sync_target, or give --json or --html");
 	}
 	int lock = agq_spool_flock(&sp, "sync", 1);
 	if (lock < 0) {
@@ -261,11 +265,19 @@ main(int argc, char **argv)
 		free(s);
 		json_decref(o);
 	}
+	if (html) {
+		char *page = agq_dash_render(&sp, C.snap, C.stats,
+		    agq_dash_refresh(&sp));
+		output(&C, "dashboard", html, page);
+		free(page);
+	}
 	agq_git_shutdown();
 	json_t *ev = json_pack("{s:s, s:O}", "mode", C.commit ? "commit" :
 	    "dry-run", "targets", C.results);
 	if (json)
 		json_object_set_new(ev, "json", json_string(json));
+	if (html)
+		json_object_set_new(ev, "html", json_string(html));
 	agq_journal_w(&sp, "sync", NULL, ev);
 	json_decref(C.results);
 	json_decref(C.snap);

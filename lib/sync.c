@@ -20,10 +20,8 @@
 
 /* ---- a growing string --------------------------------------------------- */
 
-struct sbuf { char *s; size_t n, cap; };
-
-static void __attribute__((format(printf, 2, 3)))
-sb_printf(struct sbuf *b, const char *fmt, ...)
+void
+agq_sb_printf(struct agq_sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	for (;;) {
@@ -48,100 +46,98 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-/* S for a markdown table cell or list item: one line, '|' escaped, at
- * most MAX characters (then "..."). */
-static void
-sb_md(struct sbuf *b, const char *s, size_t max)
+void
+agq_sb_md(struct agq_sbuf *b, const char *s, size_t max)
 {
 	if (!s)
 		s = "";
 	size_t n = 0;
 	for (; *s && n < max; s++, n++) {
 		if (*s == '|')
-			sb_printf(b, "\\|");
+			agq_sb_printf(b, "\\|");
 		else if (*s == '\n' || *s == '\r' || *s == '\t')
-			sb_printf(b, " ");
+			agq_sb_printf(b, " ");
 		else if (*s == '<')
-			sb_printf(b, "&lt;");
+			agq_sb_printf(b, "&lt;");
 		else
-			sb_printf(b, "%c", *s);
+			agq_sb_printf(b, "%c", *s);
 	}
 	if (*s)
-		sb_printf(b, "...");
+		agq_sb_printf(b, "...");
 }
 
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 #define JS(o, k) json_string_value(json_object_get((o), (k)))
 
 static void
-secs(struct sbuf *b, const json_t *l, const char *k)
+secs(struct agq_sbuf *b, const json_t *l, const char *k)
 {
 	json_t *v = json_object_get(l, k);
 	if (json_is_number(v))
-		sb_printf(b, "%.1f s", json_number_value(v) / 1000.0);
+		agq_sb_printf(b, "%.1f s", json_number_value(v) / 1000.0);
 	else
-		sb_printf(b, "-");
+		agq_sb_printf(b, "-");
 }
 
 static void
-recent_list(struct sbuf *b, const json_t *arr, int failed)
+recent_list(struct agq_sbuf *b, const json_t *arr, int failed)
 {
 	size_t i;
 	json_t *r;
 	json_array_foreach(arr, i, r) {
-		sb_printf(b, "- `%s` ", JS(r, "id") ? JS(r, "id") : "?");
-		sb_md(b, JS(r, "title") ? JS(r, "title") : "", 80);
+		agq_sb_printf(b, "- `%s` ", JS(r, "id") ? JS(r, "id") : "?");
+		agq_sb_md(b, JS(r, "title") ? JS(r, "title") : "", 80);
 		if (JS(r, "agent") && *JS(r, "agent"))
-			sb_printf(b, " (%s)", JS(r, "agent"));
-		sb_printf(b, ", %s", JS(r, "ts") ? JS(r, "ts") : "");
+			agq_sb_printf(b, " (%s)", JS(r, "agent"));
+		agq_sb_printf(b, ", %s", JS(r, "ts") ? JS(r, "ts") : "");
 		if (failed) {
-			sb_printf(b, ": ");
-			sb_md(b, JS(r, "reason"), 120);
+			agq_sb_printf(b, ": ");
+			agq_sb_md(b, JS(r, "reason"), 120);
 		}
 		if (JS(r, "pr_url"))
-			sb_printf(b, " [PR](%s)", JS(r, "pr_url"));
-		sb_printf(b, "\n");
+			agq_sb_printf(b, " [PR](%s)", JS(r, "pr_url"));
+		agq_sb_printf(b, "\n");
 	}
 }
 
 char *
 agq_sync_render(const json_t *snap, const json_t *stats)
 {
-	struct sbuf b = { 0 };
+	struct agq_sbuf b = { 0 };
 	const json_t *c = json_object_get(snap, "counts");
 	const json_t *ln = json_object_get(c, "queue_lanes");
-	sb_printf(&b, "_Written by agq-sync from the spool; edits between "
+	agq_sb_printf(&b, "_Written by agq-sync from the spool; edits between "
 	    "these markers are replaced._\n\n");
-	sb_printf(&b, "| state | tasks |\n|---|---:|\n");
-	sb_printf(&b, "| queue | %lld (urgent %lld, high %lld, normal %lld, "
+	agq_sb_printf(&b, "| state | tasks |\n|---|---:|\n");
+	agq_sb_printf(&b, "| queue | %lld (urgent %lld, high %lld, normal %lld, "
 	    "low %lld) |\n", JI(c, "queue"), JI(ln, "urgent"), JI(ln, "high"),
 	    JI(ln, "normal"), JI(ln, "low"));
 	static const char *rows[] = { "active", "defer", "hold", "done",
 	    "dead", "inbox", "corrupt", NULL };
 	for (int i = 0; rows[i]; i++)
-		sb_printf(&b, "| %s | %lld |\n", rows[i], JI(c, rows[i]));
+		agq_sb_printf(&b, "| %s | %lld |\n", rows[i], JI(c, rows[i]));
 	const json_t *ag = json_object_get(snap, "agents");
 	const json_t *h = json_object_get(snap, "health");
-	sb_printf(&b, "\n**Agents:** %lld connected of %lld.\n",
+	agq_sb_printf(&b, "\n**Agents:** %lld connected of %lld.\n",
 	    JI(h, "agents_alive"), JI(h, "agents_total"));
 	if (json_array_size(ag)) {
-		sb_printf(&b, "\n| agent | state | slots | running | "
+		agq_sb_printf(&b, "\n| agent | state | slots | running | "
 		    "capabilities |\n|---|---|---:|---|---|\n");
 		size_t i, k;
 		json_t *a, *v;
 		json_array_foreach(ag, i, a) {
-			sb_printf(&b, "| %s | %s | %lld | ", JS(a, "name"),
+			agq_sb_printf(&b, "| %s | %s | %lld | ", JS(a, "name"),
 			    JS(a, "state"), JI(a, "slots"));
 			json_array_foreach(json_object_get(a, "running"), k, v)
-				sb_printf(&b, "%s`%s`", k ? " " : "",
+				agq_sb_printf(&b, "%s`%s`", k ? " " : "",
 				    json_string_value(v));
-			sb_printf(&b, " | ");
+			agq_sb_printf(&b, " | ");
 			json_array_foreach(json_object_get(a, "capabilities"),
 			    k, v) {
-				sb_printf(&b, "%s", k ? ", " : "");
-				sb_md(&b, json_string_value(v), 40);
+				agq_sb_printf(&b, "%s", k ? ", " : "");
+				agq_sb_md(&b, json_string_value(v), 40);
 			}
-			sb_printf(&b, " |\n");
+			agq_sb_printf(&b, " |\n");
 		}
 	}
 	if (stats) {
@@ -149,36 +145,36 @@ agq_sync_render(const json_t *snap, const json_t *stats)
 		const json_t *lat = json_object_get(stats, "latency");
 		const json_t *run = json_object_get(lat, "run");
 		const json_t *wait = json_object_get(lat, "wait");
-		sb_printf(&b, "\n**Totals** (journal since %s): %lld submitted, "
+		agq_sb_printf(&b, "\n**Totals** (journal since %s): %lld submitted, "
 		    "%lld done, %lld dead, %lld cancelled, %lld retries, %lld "
 		    "reclaims.\n", JS(json_object_get(stats, "window"), "since"),
 		    JI(e, "submitted"), JI(e, "done"), JI(e, "dead"),
 		    JI(e, "cancelled"), JI(e, "retries"), JI(e, "reclaims"));
-		sb_printf(&b, "Run time p50 ");
+		agq_sb_printf(&b, "Run time p50 ");
 		secs(&b, run, "p50_ms");
-		sb_printf(&b, ", p90 ");
+		agq_sb_printf(&b, ", p90 ");
 		secs(&b, run, "p90_ms");
-		sb_printf(&b, ", p99 ");
+		agq_sb_printf(&b, ", p99 ");
 		secs(&b, run, "p99_ms");
-		sb_printf(&b, "; wait p50 ");
+		agq_sb_printf(&b, "; wait p50 ");
 		secs(&b, wait, "p50_ms");
-		sb_printf(&b, ", p90 ");
+		agq_sb_printf(&b, ", p90 ");
 		secs(&b, wait, "p90_ms");
-		sb_printf(&b, ", p99 ");
+		agq_sb_printf(&b, ", p99 ");
 		secs(&b, wait, "p99_ms");
-		sb_printf(&b, ".\n");
+		agq_sb_printf(&b, ".\n");
 		size_t i;
 		json_t *t;
 		json_array_foreach(json_object_get(stats, "tokens"), i, t) {
 			if (i == 0)
-				sb_printf(&b, "\n| backend | model | runs | "
+				agq_sb_printf(&b, "\n| backend | model | runs | "
 				    "tokens in | tokens out | cost (USD) |\n"
 				    "|---|---|---:|---:|---:|---:|\n");
-			sb_printf(&b, "| ");
-			sb_md(&b, JS(t, "backend"), 40);
-			sb_printf(&b, " | ");
-			sb_md(&b, JS(t, "model"), 40);
-			sb_printf(&b, " | %lld | %.0f | %.0f | %.4f |\n",
+			agq_sb_printf(&b, "| ");
+			agq_sb_md(&b, JS(t, "backend"), 40);
+			agq_sb_printf(&b, " | ");
+			agq_sb_md(&b, JS(t, "model"), 40);
+			agq_sb_printf(&b, " | %lld | %.0f | %.0f | %.4f |\n",
 			    JI(t, "runs"), json_number_value(json_object_get(t,
 			    "tokens_in")), json_number_value(json_object_get(t,
 			    "tokens_out")), json_number_value(json_object_get(t,
@@ -187,21 +183,21 @@ agq_sync_render(const json_t *snap, const json_t *stats)
 	}
 	const json_t *rec = json_object_get(snap, "recent");
 	if (json_array_size(json_object_get(rec, "done"))) {
-		sb_printf(&b, "\n**Recent completions**\n\n");
+		agq_sb_printf(&b, "\n**Recent completions**\n\n");
 		recent_list(&b, json_object_get(rec, "done"), 0);
 	}
 	if (json_array_size(json_object_get(rec, "failed"))) {
-		sb_printf(&b, "\n**Recent failures**\n\n");
+		agq_sb_printf(&b, "\n**Recent failures**\n\n");
 		recent_list(&b, json_object_get(rec, "failed"), 1);
 	}
-	sb_printf(&b, "\n**Health:** %s", JS(h, "status"));
+	agq_sb_printf(&b, "\n**Health:** %s", JS(h, "status"));
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(h, "problems"), i, p) {
-		sb_printf(&b, "%s", i ? "; " : ": ");
-		sb_md(&b, json_string_value(p), 200);
+		agq_sb_printf(&b, "%s", i ? "; " : ": ");
+		agq_sb_md(&b, json_string_value(p), 200);
 	}
-	sb_printf(&b, ".\n");
+	agq_sb_printf(&b, ".\n");
 	return b.s;
 }
 
@@ -247,20 +243,20 @@ agq_sync_splice(const char *old, size_t len, const char *block,
 	/* keep the begin marker's whole line */
 	const char *head_end = b + strlen(AGQ_SYNC_BEGIN);
 	const char *nl = memchr(head_end, '\n', (size_t)(e - head_end));
-	struct sbuf o = { 0 };
+	struct agq_sbuf o = { 0 };
 	if (nl)
 		head_end = nl + 1;
-	sb_printf(&o, "%.*s", (int)(head_end - old), old);
+	agq_sb_printf(&o, "%.*s", (int)(head_end - old), old);
 	if (!nl)
-		sb_printf(&o, "\n");
+		agq_sb_printf(&o, "\n");
 	/* the end marker keeps its line's indentation */
 	const char *ls = e;
 	while (ls > head_end && (ls[-1] == ' ' || ls[-1] == '\t'))
 		ls--;
-	sb_printf(&o, "%s", block);
+	agq_sb_printf(&o, "%s", block);
 	if (*block && block[strlen(block) - 1] != '\n')
-		sb_printf(&o, "\n");
-	sb_printf(&o, "%.*s", (int)(old + len - ls), ls);
+		agq_sb_printf(&o, "\n");
+	agq_sb_printf(&o, "%.*s", (int)(old + len - ls), ls);
 	*outlen = o.n;
 	if (!o.s)
 		o.s = agq_xstrdup("");

@@ -8,6 +8,18 @@
 
 #include "agq.h"
 
+/* A growing string: zero-initialize; S is malloc'd (NULL until the first
+ * print), N its length. */
+struct agq_sbuf { char *s; size_t n, cap; };
+
+/* Append printf-style to B (exits EX_OSERR when out of memory). */
+void agq_sb_printf(struct agq_sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Append S (NULL: "") for a markdown table cell or list item: one line,
+ * '|' escaped, '<' as &lt;, at most MAX characters (then "..."). */
+void agq_sb_md(struct agq_sbuf *b, const char *s, size_t max);
+
 #define AGQ_SYNC_BEGIN "<!-- agq:status:begin -->"
 #define AGQ_SYNC_END "<!-- agq:status:end -->"
 

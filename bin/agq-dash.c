@@ -1,0 +1,104 @@
+/* agq-dash - the dashboard: one self-contained HTML page (agq-dash(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "dash.h"
+#include "stats.h"
+
+static const char usage[] =
+"usage: agq-dash [-s SPOOL] [-o FILE] [--since TIME] [--refresh SECONDS]\n"
+"       agq-dash [-s SPOOL] --serve PORT [--since DURATION] [--refresh S]\n"
+"Write the dashboard, one self-contained HTML page (no network fetches),\n"
+"to FILE or standard output, or serve it on 127.0.0.1:PORT.\n"
+"See agq-dash(1).\n"
+"  -s, --spool DIR      spool directory (default: $AGQ_SPOOL or built-in)\n"
+"  -o, --output FILE    write FILE (tmp + fsync + rename) instead of stdout\n"
+"      --since TIME     start of the charts' window (default 1h ago)\n"
+"      --refresh S      the page reloads itself every S seconds (default:\n"
+"                       dash_refresh in agq.conf, else 15; 0: never)\n"
+"      --serve PORT     serve / (the page) and /status.json on\n"
+"                       127.0.0.1:PORT until SIGINT or SIGTERM (0: any)\n";
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "refresh", required_argument, NULL, 'r' },
+		{ "serve", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL, *out = NULL, *since = "1h";
+	long refresh = -1, port = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "s:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'o': out = optarg; break;
+		case 'S': since = optarg; break;
+		case 'r':
+			refresh = (long)agq_cli_seconds("--refresh", optarg);
+			break;
+		case 'p': port = agq_cli_long("--serve", optarg, 0, 65535); break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc || (port >= 0 && out)) {
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	int64_t now = agq_now_us(), since_us;
+	if (agq_parse_since(since, now, &since_us) < 0 || since_us >= now)
+		agq_die(EX_USAGE, "--since: not a time or a duration before now: "
+		    "'%s'", since);
+	struct agq_spool sp;
+	agq_spool_open_or_exit(&sp, spool);
+	int rs = refresh >= 0 ? (int)refresh : agq_dash_refresh(&sp);
+	if (port >= 0) {
+		int rc = agq_dash_serve(&sp, (int)port, (double)(now - since_us) /
+		    1e6, rs);
+		agq_spool_close(&sp);
+		return rc;
+	}
+	json_t *snap = agq_status_snapshot(&sp, now, 10);
+	struct agq_stats_opts o = { since_us, now, 30, 0 };
+	json_t *st = agq_stats(&sp, &o);
+	if (!st) {
+		char *p = agq_spool_path(&sp, "journal");
+		agq_syserr("cannot read the journal", p);
+		free(p);
+	}
+	char *page = agq_dash_render(&sp, snap, st, rs);
+	json_decref(snap);
+	json_decref(st);
+	int rc = 0;
+	if (out) {
+		char *dir = agq_xstrdup(out);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir ? 1 : 0] = '\0';
+		else
+			strcpy(dir, ".");
+		if (agq_write_atomic(dir, out, page, strlen(page), 1, 0) < 0) {
+			agq_syserr("cannot write the page", out);
+			rc = agq_exit_code(errno);
+		}
+		free(dir);
+	} else {
+		fputs(page, stdout);
+		if (agq_flush_stdout() < 0)
+			rc = EX_IOERR;
+	}
+	free(page);
+	agq_spool_close(&sp);
+	return rc;
+}

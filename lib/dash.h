@@ -1,0 +1,36 @@
+/*
+ * dash.h - the dashboard page of agq-dash(1) and agq-sync --html.
+ * Conventions are those of agq.h.
+ */
+#ifndef AGQ_DASH_H
+#define AGQ_DASH_H
+
+#include "agq.h"
+
+/* One self-contained HTML page (inline CSS, inline SVG charts, no
+ * script, nothing fetched from the network) for SNAP (agq_status_snapshot)
+ * and STATS (agq_stats with a time series; may be NULL): health, uptime
+ * and connected agents; the tasks per state and the queue per lane; agent
+ * cards (state, capabilities, slots, running tasks, host, heartbeat,
+ * uptime, resources); recent completions with links (the pull request of
+ * meta.pr_url, the task's output) and failures with reasons; throughput
+ * and latency charts; tokens and cost.  The page reloads itself every
+ * REFRESH_S seconds (<meta http-equiv="refresh">; 0: never).  Every count
+ * shown carries an id ("count-queue", "lane-high", "agents-alive", ...)
+ * so tests and scripts can read it.  malloc'd. */
+char *agq_dash_render(const struct agq_spool *sp, const json_t *snap,
+                      const json_t *stats, int refresh_s);
+
+/* The refresh interval of the dash_refresh setting in seconds (default
+ * 15). */
+int agq_dash_refresh(const struct agq_spool *sp);
+
+/* Serve the page (and the snapshot as /status.json) over HTTP on
+ * 127.0.0.1:PORT with libmicrohttpd until SIGINT or SIGTERM; PORT 0 picks
+ * a free port.  Each request renders afresh with the stats window
+ * SINCE_S seconds back.  Prints "listening on http://127.0.0.1:PORT/" on
+ * standard output once listening.  Returns an exit status. */
+int agq_dash_serve(const struct agq_spool *sp, int port, double since_s,
+                   int refresh_s);
+
+#endif

@@ -32,9 +32,9 @@ LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-fsck \
-            agq-classify agq-verify
+            agq-classify agq-verify agq-registry
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
-            classify verify backend attempt
+            classify verify backend attempt registry
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash
 LIBSRC   += stats sync dash

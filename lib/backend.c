@@ -28,7 +28,8 @@ const char *const agq_backend_conf_keys[] = {
 	"ollama_url", "openai_url", "anthropic_url",
 	"ollama_model", "openai_model", "anthropic_model",
 	"openai_key_file", "anthropic_key_file", "anthropic_version",
-	"max_tokens", "backend_timeout", "prices", "cli_lock", NULL
+	"max_tokens", "backend_timeout", "prices", "cli_lock",
+	"registry_check", "route_wait", "route_fallback", NULL
 };
 
 int

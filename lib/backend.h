@@ -58,7 +58,9 @@ int agq_task_tier(const json_t *t);
  * ollama_model, openai_model, anthropic_model (default models),
  * openai_key_file, anthropic_key_file (files holding a key on their first
  * line), anthropic_version, max_tokens, backend_timeout (seconds), prices
- * (path of the price table), cli_lock (path of the CLI lock file). */
+ * (path of the price table), cli_lock (path of the CLI lock file),
+ * registry_check (seconds between agq-sched's endpoint checks), route_wait
+ * (seconds before a tier falls back) and route_fallback (yes/no). */
 extern const char *const agq_backend_conf_keys[];
 int agq_backend_conf_key(const char *key);
 
@@ -146,6 +148,45 @@ json_t *agq_verify_run(const json_t *steps, const char *cwd,
  * in tox.ini ("pytest"), Cargo.toml ("cargo test"), go.mod ("go test
  * ./...").  Borrowed static string, or NULL. */
 const char *agq_verify_detect(const char *dir);
+
+/* ---- registry.c: the endpoint registry (agq-registry(1)) -------------- */
+
+/* 1 if T is an endpoint type: ollama, openai, anthropic. */
+int agq_endpoint_type_valid(const char *t);
+
+/* ENDPOINTS/NAME.json of SP: {name, url, type, added_at, health
+ * "unknown"|"healthy"|"unhealthy", fails (failed checks in a row),
+ * checked_at, models [...], warm [...] (loaded in memory), error}.
+ * NULL with errno (ENOENT, EBADMSG, EINVAL for a bad name). */
+json_t *agq_endpoint_read(const struct agq_spool *sp, const char *name);
+
+/* Write EP (its "name" names the file) atomically and durably, creating
+ * endpoints/ when missing.  0 or -1 with errno. */
+int agq_endpoint_write(const struct agq_spool *sp, const json_t *ep);
+
+/* Every registered endpoint: a new object NAME -> endpoint (unreadable
+ * files left out; an empty object when there is no registry). */
+json_t *agq_registry_load(const struct agq_spool *sp);
+
+/* One health check of endpoint NAME: ollama GET /api/tags (the models
+ * downloaded) and /api/ps (the warm ones, loaded in memory); openai and
+ * anthropic GET /v1/models (with the key when one is configured).  A
+ * success marks it healthy and stores the model lists; a failure counts
+ * in "fails", and two in a row mark it unhealthy.  A change of health is
+ * journaled (`endpoint`).  Read-modify-write under the spool's
+ * .registry.lock; the probe itself runs unlocked.  Needs
+ * curl_global_init.  Returns 0 healthy now, 1 the check failed, -1 with
+ * errno when the endpoint cannot be read or written. */
+int agq_registry_check(const struct agq_spool *sp, const char *name);
+
+/* For agq-sched's loop: reap the check started before (*CHILD, 0 when
+ * none) and, every "registry_check" seconds (agq.conf, default 30; the
+ * first call at once) when endpoints are registered, start
+ * `agq-registry -s ROOT check` in the background (the agq-registry next
+ * to the running program, else in the compiled-in bin directory).
+ * *LAST is the monotonic time of the last start (0 at first). */
+void agq_registry_tick(const struct agq_spool *sp, pid_t *child,
+                       int64_t *last);
 
 /* ---- attempt.c: one attempt of an agent task (agq-run(8)) ------------- */
 

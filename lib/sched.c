@@ -30,6 +30,7 @@
 #include <inotifytools/inotify.h>
 
 #include "agq.h"
+#include "backend.h"
 
 struct qent {
 	char id[65];
@@ -921,6 +922,8 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.rescan = 1;
 	S.slots_dirty = 1;
 	int64_t last_rescan = agq_mono_us(), last_reclaim = 0;
+	pid_t reg_child = 0;            /* the endpoint check running */
+	int64_t reg_last = 0;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -939,6 +942,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			do_reclaim(&S);
 			pass(&S);
 		}
+		agq_registry_tick(sp, &reg_child, &reg_last);
 		/* One event per turn (a timeout of 0 blocks in this
 		 * libinotifytools, so there is no non-blocking drain); events
 		 * already read sit in its buffer and return at once. */

@@ -15,10 +15,13 @@ The request's "model" picks the behaviour:
   badshape   HTTP 200 with a JSON object of the wrong shape
   anything else: a recorded success; the answer text is "echo: " and the
   last line of the prompt.
+A path prefix /down/ (or a file LOGFILE.down) makes every answer a 503; /cold/ makes /api/ps
+list no loaded model.
 Every request is appended to LOGFILE as one JSON line (method, path,
 headers, body).
 """
 import json
+import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,9 +52,25 @@ class Handler(BaseHTTPRequestHandler):
                                 "headers": dict(self.headers),
                                 "body": body}) + "\n")
 
+    def prefix(self):
+        """A path prefix changes the server's state: /down/... answers
+        503 to everything, /cold/... has no model loaded (/api/ps)."""
+        if os.path.exists(LOGFILE + ".down"):
+            return "down"
+        for mode in ("down", "cold"):
+            if self.path.startswith("/" + mode + "/"):
+                self.path = self.path[len(mode) + 1:]
+                return mode
+        return None
+
     def do_GET(self):
         self.record(None)
-        if self.path == "/api/tags":
+        mode = self.prefix()
+        if mode == "down":
+            self.send(503, {"error": "service unavailable"})
+        elif self.path == "/api/ps" and mode == "cold":
+            self.send(200, {"models": []})
+        elif self.path == "/api/tags":
             self.send(200, {"models": [{"name": "llama3.1:8b"},
                                        {"name": "qwen2.5:7b"}]})
         elif self.path == "/api/ps":
@@ -70,6 +89,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             req = {}
         self.record(req)
+        if self.prefix() == "down":
+            return self.send(503, {"error": "service unavailable"})
         model = req.get("model", "")
         msgs = req.get("messages") or [{"content": ""}]
         prompt = msgs[-1].get("content", "")
@@ -132,6 +153,5 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
 os.rename(PORTFILE + ".tmp", PORTFILE)
 srv.serve_forever()

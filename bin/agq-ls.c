@@ -33,6 +33,7 @@ collect(const struct agq_loc *loc, const char *id, void *arg)
 			agq_syserr("cannot read task", loc->path);
 		return 0;
 	}
+	agq_redact(t);          /* what is shown, never what runs */
 	if (!json_object_get(t, "id"))
 		json_object_set_new(t, "id", json_string(id));
 	if (c->lane >= 0 && agq_task_lane(t) != c->lane) {

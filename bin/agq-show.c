@@ -34,8 +34,10 @@ events(struct agq_spool *sp, const char *id)
 		size_t len = (size_t)n - (line[n - 1] == '\n');
 		if (agq_journal_match(line, len, id, 0, NULL) == 1) {
 			json_t *o = json_loadb(line, len, 0, NULL);
-			if (o)
+			if (o) {
+				agq_redact(o);  /* lines older than redaction */
 				json_array_append_new(a, o);
+			}
 		}
 	}
 	free(line);
@@ -84,6 +86,7 @@ main(int argc, char **argv)
 			rc = EX_NOINPUT;
 			continue;
 		}
+		agq_redact(t);  /* what is shown, never what the task gets */
 		json_t *ev = events(&sp, id);
 		if (json) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",

@@ -137,6 +137,7 @@ struct agq_conf {
 	double rescan_s;        /* agq-sched full rescan period */
 	size_t max_task_bytes;  /* larger inbox drops are quarantined */
 	int64_t backoff_cap_s;  /* retry backoff ceiling */
+	char *cwd_root;         /* tasks' cwd must be at or below, NULL: any */
 	json_t *obs;            /* agq-sync, agq-dash, agq-alert settings
 	                         * (stats.h agq_obs_conf): key -> string */
 	json_t *backend;        /* backend settings (backend.h: the keys of
@@ -350,6 +351,21 @@ int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
 int agq_deliver(const struct agq_spool *sp, json_t *t, int sync,
                 int *where);
 
+/* Id claims (agq-spool(5), Submitting): ids/ID is one more hard link to
+ * the task file of ID, moved to each new inode when the task is rewritten
+ * (before the rename over it), so "ID exists" is one lstat(2) of ids/ID
+ * (st_nlink >= 2), whatever state directory the task is moving through.
+ * agq_id_claim makes ids/ID a link to PATH (link to a dot name, rename
+ * over: replaces a stale claim).  0 or -1. */
+int agq_id_claim(const struct agq_spool *sp, const char *id,
+                 const char *path);
+/* With .submit.lock held: is ID taken?  1 yes (*WHERE = its state, or
+ * AGQ_ST_NONE if it could not be found at that instant), 0 no, -1 error.
+ * Without a live claim (a task from before claims, or a crash between a
+ * delivery and its claim) the state directories are searched and a task
+ * found is claimed. */
+int agq_id_taken(const struct agq_spool *sp, const char *id, int *where);
+
 /* rename(2) FROM to TO, failing with EEXIST instead of replacing TO
  * (renameat2 RENAME_NOREPLACE; link+unlink where unsupported). */
 int agq_rename_noreplace(const char *from, const char *to);
@@ -468,6 +484,41 @@ int agq_agent_load(const struct agq_spool *sp, const char *name);
 
 /* 1 if NAME is valid for an agent (same rule as a task id). */
 int agq_agent_name_valid(const char *name);
+
+/* ---- secure.c: secrets kept out of sight, output kept in out/ID -------- */
+
+/* 1 if NAME (an environment variable's name) looks secret: it contains
+ * TOKEN, KEY, SECRET or PASSWORD, in any case (agq-task(5)). */
+int agq_secret_name(const char *name);
+
+/* S with every bearer token (RFC 6750: "Bearer", blanks, then b64token
+ * characters; "bearer" in any case) replaced by "[redacted]", malloc'd;
+ * NULL when S has none. */
+char *agq_redact_bearer(const char *s);
+
+/* Redact the JSON value V in place, for showing or journaling, never for
+ * running: in every object member "env" (an object) the string values of
+ * secret names (agq_secret_name) become "[redacted]", and bearer tokens in
+ * every string are redacted.  Call it on a copy a task will not get. */
+void agq_redact(json_t *v);
+
+/* Open out/ID as a directory (O_DIRECTORY|O_NOFOLLOW on out/ and on ID,
+ * so neither is followed if it is a symbolic link: ENOTDIR), creating
+ * out/ID (mode 0700) first when CREATE.  Returns the fd or -1. */
+int agq_out_open(const struct agq_spool *sp, const char *id, int create);
+
+/* Write LEN bytes of BUF to out/ID/NAME atomically: a tmp/ file (not
+ * fsynced) renameat(2)'d into the directory agq_out_open returned, so
+ * the file lands in out/ID even if out/ID is swapped for a symbolic link
+ * meanwhile.  0 or -1. */
+int agq_out_write(const struct agq_spool *sp, const char *id,
+                  const char *name, const char *buf, size_t len);
+
+/* Is the current directory (getcwd(3), after the chdir(2): symbolic links
+ * already resolved, so none can lead out) ROOT or below it?  ROOT NULL or
+ * "/" allows any.  0 yes; -1 no or error, with WHY (SIZE bytes) saying so
+ * ("cwd /x escapes cwd_root /srv"). */
+int agq_cwd_check(const char *root, char *why, size_t size);
 
 /* ---- fsck.c: checking and repairing a spool (agq-fsck(8)) -------------- */
 

@@ -37,6 +37,8 @@ seconds(const char *file, int line, const char *key, const char *val,
 int
 agq_conf_load(struct agq_conf *c, const char *path)
 {
+	free(c->cwd_root);
+	c->cwd_root = NULL;
 	free(c->spool);
 	c->spool = NULL;
 	c->lease_s = 15;
@@ -90,6 +92,15 @@ agq_conf_load(struct agq_conf *c, const char *path)
 		if (!strcmp(key, "spool")) {
 			free(c->spool);
 			c->spool = *val ? agq_xstrdup(val) : NULL;
+		} else if (!strcmp(key, "cwd_root")) {
+			if (*val != '/') {
+				agq_warn("%s:%d: cwd_root: not an absolute path: "
+				    "'%s'", path, n, val);
+				rc = -1;
+				break;
+			}
+			free(c->cwd_root);
+			c->cwd_root = agq_xstrdup(val);
 		} else if (!strcmp(key, "lease")) {
 			if ((rc = seconds(path, n, key, val, &c->lease_s)) < 0)
 				break;

@@ -233,6 +233,7 @@ event_new(const char *ev, const char *id, json_t *extra)
 	json_object_set_new(o, "prog", json_string(agq_prog));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "host", json_string(agq_hostname()));
+	agq_redact(o);          /* secrets never reach the journal */
 	return o;
 }
 

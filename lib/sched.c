@@ -329,7 +329,7 @@ accept_one(const char *name, void *arg)
 	/* Deliver: under the submit lock, check the id is new and rename the
 	 * drop into its state directory; then replace it in place with the
 	 * normalized task, under the task lock. */
-	struct agq_loc loc, found;
+	struct agq_loc loc;
 	memset(&loc, 0, sizeof loc);
 	int64_t nb = agq_task_time(t, "not_before", -1);
 	int64_t now = agq_now_us();
@@ -351,13 +351,18 @@ accept_one(const char *name, void *arg)
 		agq_syserr("cannot take the submit lock", sp->root);
 		goto out;
 	}
-	if (agq_task_find(sp, id, &found) == 0) {
+	int where, taken = agq_id_taken(sp, id, &where);
+	if (taken == 1) {
 		close(lk);
-		snprintf(why, sizeof why, "duplicate id '%s': already in %s/",
-		    id, agq_state_name(found.state));
+		if (where == AGQ_ST_NONE)
+			snprintf(why, sizeof why, "duplicate id '%s': already "
+			    "submitted", id);
+		else
+			snprintf(why, sizeof why, "duplicate id '%s': already in "
+			    "%s/", id, agq_state_name(where));
 		goto reject;
 	}
-	if (agq_rename_noreplace(path, loc.path) < 0) {
+	if (taken < 0 || agq_rename_noreplace(path, loc.path) < 0) {
 		int e = errno;
 		close(lk);
 		errno = e;
@@ -371,6 +376,7 @@ accept_one(const char *name, void *arg)
 			json_decref(l.task);
 			l.task = json_incref(t);
 			if (agq_task_rewrite(sp, &l) < 0)
+	(void)agq_id_claim(sp, id, loc.path);   /* else found by looking */
 				agq_syserr("cannot rewrite task", l.loc.path);
 		}
 		agq_task_unlock(&l);

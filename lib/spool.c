@@ -78,6 +78,7 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "corrupt", 0700, 0700, 0077 },
 	{ "agents", 0700, 0700, 0077 },
 	{ "out", 0700, 0700, 0077 },
+	{ "ids", 0700, 0700, 0077 },
 	{ NULL, 0, 0, 0 }
 };
 
@@ -158,6 +159,7 @@ agq_spool_close(struct agq_spool *sp)
 	free(sp->root);
 	free(sp->tmp);
 	free(sp->conf.spool);
+	free(sp->conf.cwd_root);
 	json_decref(sp->conf.obs);
 	json_decref(sp->conf.backend);
 	memset(sp, 0, sizeof *sp);
@@ -402,6 +404,51 @@ tmp_create(const struct agq_spool *sp, const char *buf, size_t len, int sync,
 	return fd;
 }
 
+/* ---- id claims: ids/ID, one more link to the task's file --------------- */
+
+int
+agq_id_claim(const struct agq_spool *sp, const char *id, const char *path)
+{
+	char name[256], tmp[PATH_MAX], dst[PATH_MAX];
+	agq_unique_name(name, sizeof name);
+	snprintf(tmp, sizeof tmp, "%s/ids/.%s.%s", sp->root, id, name);
+	snprintf(dst, sizeof dst, "%s/ids/%s", sp->root, id);
+	if (link(path, tmp) < 0)
+		return -1;
+	if (rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+agq_id_taken(const struct agq_spool *sp, const char *id, int *where)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+	struct agq_loc found;
+	snprintf(dst, sizeof dst, "%s/ids/%s", sp->root, id);
+	*where = AGQ_ST_NONE;
+	if (lstat(dst, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink >= 2) {
+		/* the claim is a link to the task's file, wherever it is now */
+		if (agq_task_find(sp, id, &found) == 0)
+			*where = found.state;
+		return 1;
+	}
+	/* No live claim: a task from before claims, or one whose claim a
+	 * crash left behind.  Look for it, and claim it when found. */
+	if (agq_task_find(sp, id, &found) == 0) {
+		*where = found.state;
+		if (agq_id_claim(sp, id, found.path) < 0 && errno != ENOENT)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
 static int
 rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
 {
@@ -412,6 +459,10 @@ rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
 	free(buf);
 	if (fd < 0)
 		return -1;
+	/* Move the id's claim to the new inode first, so the claim is a link
+	 * to a live file at every instant (best effort: a failure only makes
+	 * agq_id_taken look for the task instead). */
+	(void)agq_id_claim(sp, l->id, tmp);
 	if (rename(tmp, l->loc.path) < 0) {
 		int e = errno;
 		close(fd);
@@ -548,18 +599,17 @@ agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
 		errno = e;
 		return -1;
 	}
-	struct agq_loc found;
-	int rc = 0;
-	if (agq_task_find(sp, id, &found) == 0) {
-		*where = found.state;
-		rc = 1;
-	} else if (link(tmp, loc.path) < 0) {
+	int rc = agq_id_taken(sp, id, where);
+	if (rc == 0 && link(tmp, loc.path) < 0) {
 		if (errno == EEXIST) {
 			*where = loc.state;
 			rc = 1;
 		} else {
 			rc = -1;
 		}
+	}
+	if (rc == 0 && agq_id_claim(sp, id, loc.path) < 0) {
+		/* delivered; without a claim the next check looks for it */
 	}
 	int e = errno;
 	close(lk);

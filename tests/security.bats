@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# Spool security: the permission model, the inbox as a drop box, secrets
+# kept out of the journal and listings, output and cwd confinement, and
+# race-free idempotent submits.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+# finished ID: the task is in done/ or dead/.
+finished() {
+	local s
+	s=$(state_of "$1")
+	[ "$s" = done ] || [ "$s" = dead ]
+}
+
+# run_to_end ID: run the scheduler and one agent until ID is finished.
+run_to_end() {
+	start_sched
+	start_agent a1
+	wait_for 30 finished "$1"
+}
+
+@test "directories are created with the modes of the permission model, whatever the umask" {
+	for m in 000 077; do
+		s="$BATS_TEST_TMPDIR/spool-$m"
+		(umask $m && agq-submit -s "$s" --id t true)
+		[ "$(stat -c %a "$s")" = 711 ]
+		[ "$(stat -c %a "$s/inbox")" = 1730 ]
+		for d in tmp queue queue/normal defer hold active done dead corrupt agents out ids; do
+			[ "$(stat -c %a "$s/$d")" = 700 ] || { echo "$m $d"; false; }
+		done
+		[ "$(stat -c %a "$s/journal")" = 600 ]
+		[ "$(stat -c %a "$s/.submit.lock")" = 600 ]
+		run agq-fsck -s "$s"
+		[ "$status" -eq 0 ]
+	done
+}
+
+@test "inbox/ is a drop box: a group member can drop but not list, read or remove" {
+	s=$(mktemp -d /tmp/agq-dropbox.XXXXXX)
+	chmod 755 "$s"
+	export AGQ_SPOOL=$s/spool
+	agq-submit --id secret-task -e API_TOKEN=t0p true
+	chgrp nogroup "$AGQ_SPOOL/inbox"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	# drop: write under a dot name, rename into place
+	as_nobody sh -c "printf '%s\n' '{\"id\":\"dropped\",\"cmd\":[\"true\"]}' > '$AGQ_SPOOL/inbox/.d' && mv '$AGQ_SPOOL/inbox/.d' '$AGQ_SPOOL/inbox/d'"
+	[ -f "$AGQ_SPOOL/inbox/d" ]
+	run as_nobody ls "$AGQ_SPOOL/inbox"
+	[ "$status" -ne 0 ]
+	run as_nobody cat "$AGQ_SPOOL/queue/normal/secret-task.json"
+	[ "$status" -ne 0 ]
+	run as_nobody ls "$AGQ_SPOOL"
+	[ "$status" -ne 0 ]
+	run as_nobody cat "$AGQ_SPOOL/journal"
+	[ "$status" -ne 0 ]
+	# a second dropper cannot remove the first one's drop (sticky bit);
+	# root drops a file, nobody tries to remove it
+	echo '{"cmd":["true"]}' > "$AGQ_SPOOL/inbox/.r" && mv "$AGQ_SPOOL/inbox/.r" "$AGQ_SPOOL/inbox/r"
+	run as_nobody rm -f "$AGQ_SPOOL/inbox/r"
+	[ -f "$AGQ_SPOOL/inbox/r" ]
+	# the owner (here root) accepts the drop
+	agq-sched --once
+	[ "$(state_of dropped)" = queue ]
+	rm -rf "$s"
+}
+
+@test "secrets are redacted in agq-show, agq-ls and the journal, never in what the task gets" {
+	id=$(agq-submit --max-attempts 1 -e API_TOKEN=tok123 -e DB_PASSWORD=pw456 \
+	    -e PLAIN=visible -- sh -c 'echo "$API_TOKEN $DB_PASSWORD $PLAIN $1"' sh \
+	    'Authorization: Bearer abc789')
+	run agq-show "$id"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"API_TOKEN": "[redacted]"'* ]]
+	[[ "$output" == *'"DB_PASSWORD": "[redacted]"'* ]]
+	[[ "$output" == *'"PLAIN": "visible"'* ]]
+	[[ "$output" == *'Bearer [redacted]'* ]]
+	[[ "$output" != *tok123* && "$output" != *pw456* && "$output" != *abc789* ]]
+	run agq-show --json "$id"
+	[[ "$output" == *'"API_TOKEN":"[redacted]"'* && "$output" != *tok123* && "$output" != *abc789* ]]
+	run agq-ls
+	[[ "$output" != *abc789* ]]
+	run_to_end "$id"
+	[ "$(state_of "$id")" = done ]
+	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = "tok123 pw456 visible Authorization: Bearer abc789" ]
+	! grep -q 'tok123\|pw456\|abc789' "$AGQ_SPOOL/journal"
+	run agq-show "$id"
+	[[ "$output" != *tok123* && "$output" != *abc789* ]]
+}
+
+@test "out/ID is never written through a symbolic link" {
+	mkdir "$WORK/elsewhere"
+	id=$(agq-submit --max-attempts 1 --id sym -- sh -c 'echo ran')
+	ln -s "$WORK/elsewhere" "$AGQ_SPOOL/out/sym"
+	start_sched
+	start_agent a1
+	wait_for 30 grep -q "cannot open output directory: Not a directory ($AGQ_SPOOL/out/sym)" \
+	    "$BATS_TEST_TMPDIR/agent-a1.log"
+	[ -z "$(ls -A "$WORK/elsewhere")" ]
+	[ -L "$AGQ_SPOOL/out/sym" ]
+}
+
+@test "cwd_root: a task's cwd may not resolve outside it, not even through a symlink" {
+	mkdir -p "$WORK/root/sub" "$WORK/outside"
+	ln -s "$WORK/outside" "$WORK/root/link"
+	echo "cwd_root = $WORK/root" >> "$AGQ_CONF"
+	ok=$(agq-submit --max-attempts 1 -C "$WORK/root/sub" -- pwd)
+	out=$(agq-submit --max-attempts 1 -C "$WORK/outside" -- pwd)
+	lnk=$(agq-submit --max-attempts 1 -C "$WORK/root/link" -- pwd)
+	# a drop without cwd runs in out/ID, which is allowed
+	dflt=dropped
+	printf '{"id":"dropped","cmd":["pwd"],"max_attempts":1}' > "$AGQ_SPOOL/inbox/.d"
+	mv "$AGQ_SPOOL/inbox/.d" "$AGQ_SPOOL/inbox/d"
+	start_sched
+	start_agent a1
+	for i in "$ok" "$out" "$lnk" "$dflt"; do
+		wait_for 30 finished "$i"
+	done
+	[ "$(state_of "$ok")" = done ]
+	[ "$(cat "$AGQ_SPOOL/out/$ok/stdout")" = "$WORK/root/sub" ]
+	[ "$(state_of "$out")" = dead ]
+	grep -q "cwd $WORK/outside escapes cwd_root $WORK/root" "$AGQ_SPOOL/out/$out/stderr"
+	[ "$(state_of "$lnk")" = dead ]
+	grep -q "cwd $WORK/outside escapes cwd_root" "$AGQ_SPOOL/out/$lnk/stderr"
+	[ "$(state_of "$dflt")" = done ]
+}
+
+@test "cwd_root must be an absolute path" {
+	echo "cwd_root = srv" >> "$AGQ_CONF"
+	run agq-submit true
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"cwd_root: not an absolute path: 'srv'"* ]]
+}
+
+@test "eight concurrent submits of one id enqueue it once" {
+	for i in 1 2 3 4 5 6 7 8; do
+		agq-submit --id same -- true > "$WORK/out.$i" 2> "$WORK/err.$i" &
+	done
+	wait
+	[ "$(count_in queue)" -eq 1 ]
+	[ "$(journal_count submit)" -eq 1 ]
+	[ "$(cat "$WORK"/out.* | grep -cx same)" -eq 8 ]
+	[ "$(cat "$WORK"/err.* | grep -c 'already submitted')" -eq 7 ]
+}
+
+@test "submits of an id race-free against the task moving between states" {
+	agq-submit --id mover -- true
+	( for i in $(seq 25); do agq-hold mover >/dev/null 2>&1; agq-release mover >/dev/null 2>&1; done ) &
+	mv_pid=$!
+	for i in $(seq 25); do agq-submit -q --id mover -- true 2>/dev/null; done
+	wait "$mv_pid"
+	n=$(find "$AGQ_SPOOL" -name mover.json -not -path '*/corrupt/*' | wc -l)
+	[ "$n" -eq 1 ]
+	[ "$(journal_count submit)" -eq 1 ]
+	[ "$(stat -c %h "$AGQ_SPOOL/ids/mover")" -eq 2 ]
+}
+
+@test "the id claim follows the task; an id whose task was removed by hand is free again" {
+	agq-submit --id c1 -- true
+	agq-hold c1
+	run agq-submit --id c1 -- true
+	[[ "$output" == *"already submitted (in hold/)"* ]]
+	[ "$(stat -c %i "$AGQ_SPOOL/ids/c1")" = "$(stat -c %i "$AGQ_SPOOL/hold/c1.json")" ]
+	rm "$AGQ_SPOOL/hold/c1.json"
+	run agq-submit --id c1 -- true
+	[ "$status" -eq 0 ]
+	[ "$(state_of c1)" = queue ]
+	[ "$(journal_count submit)" -eq 2 ]
+}

@@ -107,15 +107,17 @@ heartbeat(struct runner *R, const char *state)
 
 /* ---- starting a task ---------------------------------------------------- */
 
+/* NAME in the output directory open as DFD (DIR, for messages). */
 static int
-open_out(const char *dir, const char *name)
+open_out(int dfd, const char *dir, const char *name)
 {
-	char p[4096];
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd < 0)
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/%s", dir, name);
 		agq_syserr("cannot open output file", p);
+	}
 	return fd;
 }
 
@@ -154,6 +156,12 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 	if (chdir(cwd) < 0) {
 		dprintf(2, "agq-run: cannot change directory: %s (%s)\n",
 		    strerror(errno), cwd);
+		_exit(126);
+	}
+	char why[PATH_MAX * 2 + 64];     /* out/ID, the default, is allowed */
+	if (cwd != outdir && agq_cwd_check(sp->conf.cwd_root, why,
+	    sizeof why) < 0) {
+		dprintf(2, "agq-run: %s\n", why);
 		_exit(126);
 	}
 	/* prompt, backend or verify steps: the agent path (attempt.c) */
@@ -355,20 +363,15 @@ start(struct runner *R, const char *id)
 		goto out;
 	}
 	char *outdir = agq_spool_path(sp, "out/%s", id);
-	struct stat st;
-	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
-		agq_syserr("cannot create output directory", outdir);
+	int odfd = agq_out_open(sp, id, 1);     /* never through a symlink */
+	if (odfd < 0) {
+		agq_syserr("cannot open output directory", outdir);
 		free(outdir);
 		goto out;
 	}
-	if (lstat(outdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		agq_syserr("output directory is not a directory", outdir);
-		free(outdir);
-		goto out;
-	}
-	int ofd = open_out(outdir, "stdout");
-	int efd = open_out(outdir, "stderr");
+	int ofd = open_out(odfd, outdir, "stdout");
+	int efd = open_out(odfd, outdir, "stderr");
+	close(odfd);
 	int pfd[2] = { -1, -1 };
 	if (ofd < 0 || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
 		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
@@ -425,7 +428,8 @@ write_result(struct runner *R, const char *id, json_t *res)
 	char *s = json_dumps(res, JSON_INDENT(2));
 	if (s) {
 		char *buf = agq_xasprintf("%s\n", s);
-		if (agq_write_atomic(R->sp->tmp, p, buf, strlen(buf), 0, 0) < 0)
+		if (agq_out_write(R->sp, id, "result.json", buf,
+		    strlen(buf)) < 0)
 			agq_syserr("cannot write result", p);
 		free(buf);
 		free(s);

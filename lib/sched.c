@@ -369,6 +369,7 @@ accept_one(const char *name, void *arg)
 		agq_syserr("cannot move an inbox drop", path);
 		goto out;
 	}
+	(void)agq_id_claim(sp, id, loc.path);   /* else found by looking */
 	close(lk);
 	struct agq_locked l;
 	if (agq_task_lock(sp, id, &loc, &l) == 0) {
@@ -376,7 +377,6 @@ accept_one(const char *name, void *arg)
 			json_decref(l.task);
 			l.task = json_incref(t);
 			if (agq_task_rewrite(sp, &l) < 0)
-	(void)agq_id_claim(sp, id, loc.path);   /* else found by looking */
 				agq_syserr("cannot rewrite task", l.loc.path);
 		}
 		agq_task_unlock(&l);

@@ -37,14 +37,14 @@ LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             secure \
             classify verify backend attempt registry
 # issue 5: stats, sync, dashboard, alerts
-PROGS    += agq-stats agq-sync agq-dash
-LIBSRC   += stats sync dash
+PROGS    += agq-stats agq-sync agq-dash agq-alert
+LIBSRC   += stats sync dash alert
 DEPCFLAGS += $(shell pkg-config --cflags libmicrohttpd)
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := lib/agq.h lib/backend.h
-HDR      += lib/stats.h lib/sync.h lib/dash.h
+HDR      += lib/stats.h lib/sync.h lib/dash.h lib/alert.h
 BACKENDS := shell ollama openai anthropic cli
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 

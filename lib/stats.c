@@ -1026,73 +1026,81 @@ agq_recent_enrich(const struct agq_spool *sp, json_t *arr)
 
 /* One line of journal_tail: keep it when it is one of the N newest done
  * or failed events, or the newest sched_up. */
-static void
-tail_line(const char *line, size_t len, int n, json_t *done, json_t *failed,
-          int64_t *sched_up, int *nd, int *nf)
+struct tail_arg {
+	int n, nd, nf;
+	json_t *done, *failed;
+	int64_t *sched_up;
+};
+
+static int
+tail_line(const struct agq_jline *jl, int64_t t, void *arg)
 {
-	struct agq_jline jl;
+	struct tail_arg *A = arg;
 	char ev[32];
-	if (len == 0 || agq_jscan(line, len, &jl) < 0 ||
-	    !agq_jstr(&jl, "ev", ev, sizeof ev))
-		return;
+	if (!agq_jstr(jl, "ev", ev, sizeof ev))
+		return 0;
 	int isd = !strcmp(ev, "done");
 	int isf = !strcmp(ev, "dead") || !strcmp(ev, "cancel");
-	if ((isd && *nd < n) || (isf && *nf < n)) {
+	if ((isd && A->nd < A->n) || (isf && A->nf < A->n)) {
 		char id[80] = "", ag[80] = "", reason[512] = "", ts[32];
-		agq_jstr(&jl, "id", id, sizeof id);
-		agq_jstr(&jl, "agent", ag, sizeof ag);
-		agq_jstr(&jl, "reason", reason, sizeof reason);
-		json_array_append_new(isd ? done : failed, json_pack("{s:s, s:s, "
-		    "s:s, s:s, s:s}", "ts", agq_fmt_time(agq_jtime(&jl), ts),
-		    "ev", ev, "id", id, "agent", ag, "reason", reason));
+		agq_jstr(jl, "id", id, sizeof id);
+		agq_jstr(jl, "agent", ag, sizeof ag);
+		agq_jstr(jl, "reason", reason, sizeof reason);
+		json_array_append_new(isd ? A->done : A->failed, json_pack("{s:s, "
+		    "s:s, s:s, s:s, s:s}", "ts", agq_fmt_time(t, ts), "ev", ev,
+		    "id", id, "agent", ag, "reason", reason));
 		if (isd)
-			(*nd)++;
+			A->nd++;
 		else
-			(*nf)++;
-	} else if (!*sched_up && !strcmp(ev, "sched_up")) {
-		*sched_up = agq_jtime(&jl);
+			A->nf++;
+	} else if (!*A->sched_up && !strcmp(ev, "sched_up")) {
+		*A->sched_up = t;
 	}
+	return A->nd >= A->n && A->nf >= A->n && *A->sched_up;
 }
 
-/* The last N done and failed (dead, cancel) events and the last sched_up,
- * read backwards from the journal's end (at most 8 MiB of it). */
-static void
-journal_tail(const struct agq_spool *sp, int n, json_t *done,
-             json_t *failed, int64_t *sched_up)
+int
+agq_journal_back(const struct agq_spool *sp, off_t limit,
+                 int (*fn)(const struct agq_jline *jl, int64_t ts, void *arg),
+                 void *arg)
 {
 	char *p = agq_spool_path(sp, "journal");
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(p);
-	*sched_up = 0;
 	struct stat sb;
 	if (fd < 0)
-		return;
+		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		return;
+		errno = EINVAL;
+		return -1;
 	}
-	enum { BLK = 1 << 16, LIMIT = 8 << 20 };
-	off_t pos = sb.st_size, stop = sb.st_size > LIMIT ? sb.st_size - LIMIT :
+	enum { BLK = 1 << 16 };
+	off_t pos = sb.st_size, stop = sb.st_size > limit ? sb.st_size - limit :
 	    0;
 	char *buf = NULL;       /* the block, then the carried partial line */
 	size_t carry = 0;
-	int nd = 0, nf = 0;
-	while (pos > stop && (nd < n || nf < n || !*sched_up)) {
+	int rc = 0;
+	while (pos > stop && !rc) {
 		size_t want = pos - stop > BLK ? BLK : (size_t)(pos - stop);
 		char *nb = realloc(buf, want + carry + 1);
-		if (!nb)
+		if (!nb) {
+			rc = -1;
 			break;
+		}
 		buf = nb;
 		memmove(buf + want, buf, carry);
 		pos -= (off_t)want;
 		ssize_t r = pread(fd, buf, want, pos);
-		if (r != (ssize_t)want)
+		if (r != (ssize_t)want) {
+			rc = -1;
 			break;
+		}
 		size_t len = want + carry;
 		size_t end = len;
 		/* Whole lines from the end; [0, end) is left, partial unless
 		 * it starts the file. */
-		for (size_t i = len + 1; i-- > 0;) {
+		for (size_t i = len + 1; i-- > 0 && !rc;) {
 			size_t s;
 			if (i > 0 && buf[i - 1] == '\n')
 				s = i;
@@ -1100,8 +1108,11 @@ journal_tail(const struct agq_spool *sp, int n, json_t *done,
 				s = 0;
 			else
 				continue;
-			tail_line(buf + s, end > s ? end - s : 0, n, done,
-			    failed, sched_up, &nd, &nf);
+			struct agq_jline jl;
+			int64_t t;
+			if (end > s && agq_jscan(buf + s, end - s, &jl) == 0 &&
+			    (t = agq_jtime(&jl)) >= 0)
+				rc = fn(&jl, t, arg) ? 1 : 0;
 			end = s > 0 ? s - 1 : 0;
 			if (s == 0)
 				break;
@@ -1112,6 +1123,18 @@ journal_tail(const struct agq_spool *sp, int n, json_t *done,
 	}
 	free(buf);
 	close(fd);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The last N done and failed (dead, cancel) events and the last sched_up,
+ * read backwards from the journal's end (at most 8 MiB of it). */
+static void
+journal_tail(const struct agq_spool *sp, int n, json_t *done,
+             json_t *failed, int64_t *sched_up)
+{
+	*sched_up = 0;
+	struct tail_arg A = { n, 0, 0, done, failed, sched_up };
+	agq_journal_back(sp, 8 << 20, tail_line, &A);
 }
 
 /* Is .sched.lock held?  Read from /proc/locks, without taking the lock

@@ -61,6 +61,14 @@ int64_t agq_jtime(const struct agq_jline *jl);
  * agq-journal --since.  0 with *US set, or -1 (EINVAL). */
 int agq_parse_since(const char *s, int64_t now_us, int64_t *us);
 
+/* Read SP's journal backwards, at most its last LIMIT bytes, calling
+ * FN(line, its ts in us, ARG) for each whole line that scans and has a
+ * time, newest first, until FN returns non-zero.  0 (also without a
+ * journal), or -1 with errno. */
+int agq_journal_back(const struct agq_spool *sp, off_t limit,
+                     int (*fn)(const struct agq_jline *jl, int64_t ts,
+                     void *arg), void *arg);
+
 /* ---- stats over the journal (agq-stats(1)) ----------------------------- */
 
 struct agq_stats_opts {

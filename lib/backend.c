@@ -939,6 +939,7 @@ agq_backend_main(int argc, char **argv, const char *name)
 	json_decref(task);
 	free(conf.spool);
 	json_decref(conf.backend);
+	json_decref(conf.obs);
 	if (agq_flush_stdout() < 0 && rc == 0)
 		rc = EX_IOERR;
 	return rc;

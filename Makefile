@@ -63,7 +63,8 @@ DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
              libssl-dev
 DEB_TEST  := bats mandoc inotify-tools
 
-.PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench
+.PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench \
+        fuzz fuzz-build
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -96,6 +97,8 @@ deps-test: deps
 	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
 	command -v inotifywait >/dev/null || missing="$$missing inotify-tools"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	command -v clang >/dev/null || missing="$$missing clang"; \
+	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v git >/dev/null || missing="$$missing git"; \
@@ -160,14 +163,40 @@ check: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%)
 	@$(MAKE) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
+	@$(MAKE) --no-print-directory fuzz-build >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
 	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
+	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \
 	    AGQ_TEST_UNITS="$(UNITS)" ./tests/run
 
 unit: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    $(UNITS:%=build/san/unit/%)
 	@for u in $(UNITS); do build/san/unit/$$u || exit 1; done
+
+# ---- fuzzing (tests/fuzz/README) --------------------------------------------
+# The task parser and validator under libFuzzer: libagq rebuilt with clang
+# into build/fuzz.  `make check` fuzzes for a few seconds (tests/fuzz.bats);
+# `make fuzz` for FUZZ_TIME seconds, keeping what it finds in build/fuzz/.
+FUZZ_O     := build/fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TIME  ?= 600
+FUZZ_SEEDS := tests/fuzz/seeds tests/fuzz/regress \
+              $(wildcard ../shared/corpora/JSONTestSuite/test_parsing)
+fuzz-build: deps-test
+	@$(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang \
+	    CFLAGS='$(FUZZ_FLAGS)' $(FUZZ_O)/fuzz_task
+
+$(FUZZ_O)/fuzz_task: tests/fuzz/fuzz_task.c $(FUZZ_O)/lib/paths.o \
+    $(FUZZ_O)/libagq.a
+	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_O)/corpus $(FUZZ_O)/findings
+	$(FUZZ_O)/fuzz_task -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	    -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_O)/findings/ \
+	    -print_final_stats=1 $(FUZZ_O)/corpus $(FUZZ_SEEDS)
 
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Werror $$m || exit 1; done

@@ -21,6 +21,10 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "release", "release held tasks" },
 	{ "retry",   "send dead tasks back to the queue" },
 	{ "journal", "read or follow the journal" },
+	{ "stats",   "throughput, latency percentiles, utilization, cost" },
+	{ "sync",    "write the status block into a project's docs" },
+	{ "dash",    "the dashboard: one self-contained HTML page" },
+	{ "alert",   "evaluate the alert rules once (for cron)" },
 	{ "demo",    "run the main job on the default spool" },
 	{ NULL, NULL }
 };

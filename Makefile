@@ -35,7 +35,7 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-classify agq-verify agq-registry
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             secure \
-            classify verify backend attempt registry
+            classify verify backend attempt registry resources route
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash agq-alert
 LIBSRC   += stats sync dash alert

@@ -5,10 +5,12 @@
 #include <sysexits.h>
 
 #include "agq.h"
+#include "backend.h"
 
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
-"               [--heartbeat S] [--once]\n"
+"               [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
+"               [--model M]...\n"
 "Register agent NAME, heartbeat, and run the tasks leased to it.\n"
 "See agq-run(8).\n"
 "  -s, --spool DIR     spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -17,6 +19,9 @@ static const char usage[] =
 "  -n, --slots N       tasks run at once (default 1)\n"
 "      --heartbeat S   seconds between heartbeats (default 5)\n"
 "      --once          run what is leased now, then exit (for cron)\n"
+"      --backend B     a backend this agent runs (repeatable; default: any)\n"
+"      --endpoint NAME a registered endpoint it calls (repeatable)\n"
+"      --model M       a model it can run (repeatable)\n"
 "SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM\n"
 "stops the running tasks and hands them back.  Exit: 0 ok, 75 an agent\n"
 "of that name is already running, 64 usage error.\n";
@@ -33,12 +38,18 @@ main(int argc, char **argv)
 		{ "slots", required_argument, NULL, 'n' },
 		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "endpoint", required_argument, NULL, 'E' },
+		{ "model", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *spool = NULL;
 	struct agq_run_opts o;
 	memset(&o, 0, sizeof o);
 	o.caps = json_array();
+	o.backends = json_array();
+	o.endpoints = json_array();
+	o.models = json_array();
 	o.slots = 1;
 	o.heartbeat_s = -1;
 	int c;
@@ -61,6 +72,23 @@ main(int argc, char **argv)
 				    "than 0");
 			break;
 		case 'o': o.once = 1; break;
+		case 'B':
+			if (!agq_backend_name_valid(optarg))
+				agq_die(EX_USAGE, "--backend: '%s' is not a backend "
+				    "name", optarg);
+			json_array_append_new(o.backends, json_string(optarg));
+			break;
+		case 'E':
+			if (!agq_agent_name_valid(optarg))
+				agq_die(EX_USAGE, "--endpoint: '%s' is not an "
+				    "endpoint name", optarg);
+			json_array_append_new(o.endpoints, json_string(optarg));
+			break;
+		case 'M':
+			if (!*optarg)
+				agq_die(EX_USAGE, "--model: empty model");
+			json_array_append_new(o.models, json_string(optarg));
+			break;
 		default:
 			fputs(usage, stderr);
 			return EX_USAGE;
@@ -81,6 +109,9 @@ main(int argc, char **argv)
 		o.heartbeat_s = sp.conf.heartbeat_s;
 	int rc = agq_runner(&sp, &o);
 	json_decref(o.caps);
+	json_decref(o.backends);
+	json_decref(o.endpoints);
+	json_decref(o.models);
 	agq_spool_close(&sp);
 	return rc;
 }

@@ -93,6 +93,12 @@ main(int argc, char **argv)
 				n += (size_t)snprintf(caps + n, n < sizeof caps ?
 				    sizeof caps - n : 0, "%s%s", k ? "," : "",
 				    json_string_value(v));
+			/* and the backends it runs (routing) */
+			json_array_foreach(json_object_get(a, "backends"), k, v)
+				if (n < sizeof caps)
+					n += (size_t)snprintf(caps + n, sizeof caps - n,
+					    "%sbackend:%s", n ? "," : "",
+					    json_string_value(v));
 			n = 0;
 			json_array_foreach(json_object_get(a, "running"), k, v)
 				n += (size_t)snprintf(run + n, n < sizeof run ?

@@ -559,6 +559,9 @@ struct agq_run_opts {
 	int slots;
 	double heartbeat_s;
 	int once;
+	json_t *backends;       /* --backend: arrays of strings, borrowed; */
+	json_t *endpoints;      /* --endpoint  NULL or empty when not given */
+	json_t *models;         /* --model     (agq-run(8), routing) */
 };
 /* Run agent O->agent on SP (agq-run(8)).  Returns an exit status. */
 int agq_runner(struct agq_spool *sp, const struct agq_run_opts *o);

@@ -34,6 +34,12 @@ agq_task_backend(const json_t *t)
 	const char *b = json_string_value(json_object_get(t, "backend"));
 	if (b)
 		return b;
+	/* the scheduler's routing decision (route.c) */
+	b = json_string_value(json_object_get(json_object_get(t, "route"),
+	    "backend"));
+	if (b && agq_backend_name_valid(b) && (json_object_get(t, "prompt") ||
+	    strcmp(b, "shell")))
+		return b;
 	if (!json_object_get(t, "prompt"))
 		return NULL;            /* a cmd task runs its cmd */
 	switch (agq_task_tier(t)) {
@@ -283,6 +289,13 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		json_array_append_new(its, it);
 		if (backend) {
 			json_t *input = json_deep_copy(t);
+			json_t *route = json_object_get(t, "route");
+			json_t *rm = json_object_get(route, "model");
+			if (!json_object_get(t, "model") && json_is_string(rm))
+				json_object_set(input, "model", rm);
+			json_t *rep = json_object_get(route, "endpoint");
+			if (json_is_string(json_object_get(rep, "url")))
+				json_object_set(input, "endpoint", rep);
 			if (feedback)
 				json_object_set_new(input, "verify_feedback",
 				    json_string(feedback));

@@ -188,6 +188,40 @@ int agq_registry_check(const struct agq_spool *sp, const char *name);
 void agq_registry_tick(const struct agq_spool *sp, pid_t *child,
                        int64_t *last);
 
+/* ---- resources.c: host resources (agq-run(8)) ------------------------- */
+
+/* What this host has, for the agent file: {load1, load5, load15 (from
+ * $AGQ_LOADAVG_FILE, default /proc/loadavg), cpus (online), mem_total_mb,
+ * mem_available_mb (/proc/meminfo), gpus [{name, mem_total_mb,
+ * mem_used_mb}] (only when nvidia-smi is in PATH; asked at most every 30
+ * s)}.  Fields that cannot be read are left out.  New reference. */
+json_t *agq_host_resources(void);
+
+/* The load of the host of agent file AGENT: load1 / cpus of its
+ * "resources", 0 when unknown. */
+double agq_host_load(const json_t *agent);
+
+/* ---- route.c: routing (agq-sched(8)) ---------------------------------- */
+
+/* What routing needs of task T: a new object {agentish (agq_task_is_agent),
+ * tier (agq_task_tier), has_cmd, backend (explicit, or absent), model}. */
+json_t *agq_route_facts(const json_t *t);
+
+/* Can AGENT (its agent file) run a task with facts F at TIER, given the
+ * endpoints REG (agq_registry_load)?  An agent that declares no backends
+ * runs anything (the task's backend, else shell / ollama / anthropic by
+ * tier).  Otherwise it needs the task's explicit backend, or for the tier
+ * shell (trivial, needs a cmd), ollama or openai (standard), anthropic
+ * or cli (complex); for ollama and openai with declared endpoints, one of
+ * them registered, of that type, healthy and having the model (its
+ * "models", else the agent's --model list), warm ones preferred.
+ * Returns -1 with WHY (SIZE bytes) saying why not, or a score (higher is
+ * better: warm +100000, minus 1000 x load per CPU) with *CHOICE a new
+ * object {backend, model, endpoint {name, url} or null, warm}. */
+int agq_route_eval(const json_t *f, int tier, const json_t *agent,
+                   const json_t *reg, json_t **choice, char *why,
+                   size_t size);
+
 /* ---- attempt.c: one attempt of an agent task (agq-run(8)) ------------- */
 
 /* 1 if T runs through the agent path (a prompt, a backend or verify

@@ -97,6 +97,14 @@ heartbeat(struct runner *R, const char *state)
 	    "running", running,
 	    "version", AGQ_VERSION);
 	json_object_set_new(a, "heartbeat_s", json_real(R->o->heartbeat_s));
+	/* what it can execute, for routing (agq-sched(8)) */
+	if (json_array_size(R->o->backends))
+		json_object_set(a, "backends", R->o->backends);
+	if (json_array_size(R->o->endpoints))
+		json_object_set(a, "endpoints", R->o->endpoints);
+	if (json_array_size(R->o->models))
+		json_object_set(a, "models", R->o->models);
+	json_object_set_new(a, "resources", agq_host_resources());
 	if (agq_agent_write(R->sp, a) < 0) {
 		char *p = agq_spool_path(R->sp, "agents/%s.json", R->o->agent);
 		agq_syserr("cannot write agent file", p);

@@ -37,6 +37,8 @@ struct qent {
 	int64_t key;            /* submitted_at, microseconds */
 	json_int_t seq;         /* alive while S->member[id] == seq */
 	json_t *requires;       /* array, owned */
+	json_t *rfacts;         /* routing facts (route.c), read when needed */
+	int64_t seen_us;        /* when it entered the index (route_wait) */
 };
 
 struct lane {
@@ -67,6 +69,8 @@ struct sched {
 	int slots_dirty;        /* an agent may have a free slot */
 	int have_free;          /* the last assignment left a free slot */
 	int64_t next_defer_us;  /* earliest known due time in defer/ */
+	json_t *registry;       /* endpoints, loaded for each assignment pass */
+	json_t *route;          /* the routing decision for the next assign */
 };
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -101,6 +105,7 @@ static void
 qent_free(struct qent *e)
 {
 	json_decref(e->requires);
+	json_decref(e->rfacts);
 	free(e);
 }
 
@@ -127,6 +132,8 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->key = key;
 	e->seq = ++S->seq;
 	e->requires = requires ? json_incref(requires) : json_array();
+	e->rfacts = NULL;
+	e->seen_us = agq_now_us();
 	json_object_set_new(S->member, id, json_integer(e->seq));
 	if (L->n == L->cap) {
 		L->cap = L->cap ? L->cap * 2 : 256;
@@ -692,6 +699,12 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 	json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
 	json_object_set_new(l.task, "generation", json_integer(gen));
 	agq_task_set_time(l.task, "assigned_at", agq_now_us());
+	if (S->route) {
+		/* what agq-run uses: backend, model, endpoint (route.c) */
+		json_t *rt = json_deep_copy(json_object_get(S->route, "choice"));
+		json_object_set(rt, "tier", json_object_get(S->route, "tier"));
+		json_object_set_new(l.task, "route", rt);
+	}
 	char reason[300];
 	snprintf(reason, sizeof reason, "leased to %s", g->name);
 	if (agq_task_transition(S->sp, &l, AGQ_ST_ACTIVE, -1, g->name,
@@ -704,6 +717,11 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 	snprintf(why, sizeof why, "first in lane %s; %s has every required "
 	    "capability and %d free slot%s, least recently assigned",
 	    agq_lane_name(lane), g->name, g->free, g->free == 1 ? "" : "s");
+	if (S->route) {
+		json_t *ev = json_deep_copy(S->route);
+		json_object_del(ev, "choice");
+		agq_journal_w(S->sp, "route", id, ev);
+	}
 	agq_journal_w(S->sp, "assign", id, json_pack("{s:s, s:I, s:s, s:s}",
 	    "agent", g->name, "gen", gen, "lane", agq_lane_name(lane),
 	    "reason", why));
@@ -720,6 +738,109 @@ agent_cmp(const void *a, const void *b)
 	if (x->last != y->last)
 		return x->last < y->last ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+/* Routing (route.c): may agent G take the agent task E now?  Every free
+ * agent is evaluated for E's tier; G must be the best (warm model, then
+ * the less loaded host; ties to the least recently assigned).  With no
+ * agent for the tier during route_wait seconds, one tier lower is tried
+ * (never trivial for a task without cmd).  Sets S->route for assign(). */
+static int
+route_pick(struct sched *S, int lane, struct qent *e,
+           struct agent_list *al, struct agent *g)
+{
+	json_decref(S->route);
+	S->route = NULL;
+	if (!e->rfacts) {
+		char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
+		    agq_lane_name(lane), e->id);
+		json_t *t = agq_task_read(p);
+		free(p);
+		if (!t)
+			return 1;       /* assign() sorts it out */
+		e->rfacts = agq_route_facts(t);
+		json_decref(t);
+	}
+	json_t *f = e->rfacts;
+	if (!json_is_true(json_object_get(f, "agentish")) &&
+	    !json_array_size(json_object_get(g->doc, "backends")))
+		return 1;               /* a plain command, a plain agent */
+	if (!S->registry)
+		S->registry = agq_registry_load(S->sp);
+	int tier = (int)json_integer_value(json_object_get(f, "tier"));
+	int has_cmd = json_is_true(json_object_get(f, "has_cmd"));
+	int explicit = json_is_string(json_object_get(f, "backend"));
+	if (tier == 0 && !has_cmd)
+		tier = 1;
+	int from = -1, best = -1;
+	size_t bi = 0;
+	json_t *bchoice = NULL, *rejected = json_array();
+	for (;;) {
+		for (size_t k = 0; k < al->n; k++) {
+			json_t *ch = NULL;
+			char why[512];
+			int sc = -1;
+			if (!caps_ok(e, al->v[k].caps))
+				snprintf(why, sizeof why, "lacks a required "
+				    "capability");
+			else
+				sc = agq_route_eval(f, tier, al->v[k].doc,
+				    S->registry, &ch, why, sizeof why);
+			if (sc < 0) {
+				json_array_append_new(rejected, json_pack(
+				    "{s:s, s:s, s:s}", "agent", al->v[k].name,
+				    "tier", agq_tier_name(tier), "why", why));
+			} else if (sc > best) {
+				best = sc;
+				bi = k;
+				json_decref(bchoice);
+				bchoice = ch;
+			} else {
+				json_decref(ch);
+			}
+		}
+		if (best >= 0 || explicit || from >= 0)
+			break;
+		const char *fb = agq_backend_setting(&S->sp->conf,
+		    "route_fallback", "yes");
+		const char *w = agq_backend_setting(&S->sp->conf, "route_wait",
+		    "60");
+		int64_t wait_us;
+		if (agq_parse_duration(w, &wait_us) < 0)
+			wait_us = 60000000;
+		if (strcmp(fb, "yes") || agq_now_us() - e->seen_us < wait_us ||
+		    tier == 0 || (tier == 1 && !has_cmd))
+			break;
+		from = tier--;
+	}
+	if (best < 0 || strcmp(al->v[bi].name, g->name)) {
+		json_decref(rejected);
+		json_decref(bchoice);
+		return 0;
+	}
+	const char *b = json_string_value(json_object_get(bchoice, "backend"));
+	const char *m = json_string_value(json_object_get(bchoice, "model"));
+	json_t *ep = json_object_get(bchoice, "endpoint");
+	const char *epn = json_string_value(json_object_get(ep, "name"));
+	char reason[600];
+	snprintf(reason, sizeof reason, "tier %s%s%s%s: %s runs %s%s%s%s%s%s, "
+	    "load %.2f per CPU%s", agq_tier_name(tier),
+	    from >= 0 ? " (fallback from " : "",
+	    from >= 0 ? agq_tier_name(from) : "", from >= 0 ? " after the "
+	    "wait)" : "", g->name, b, m ? ", model " : "", m ? m : "",
+	    epn ? " on " : "", epn ? epn : "", epn ? (json_is_true(
+	    json_object_get(bchoice, "warm")) ? " (warm)" : " (cold)") : "",
+	    agq_host_load(g->doc), explicit ? "; backend named by the task" :
+	    json_array_size(json_object_get(g->doc, "backends")) ?
+	    "; best of the free agents" : "; the agent runs any backend");
+	S->route = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:o, s:o}",
+	    "tier", agq_tier_name(tier), "backend", b, "model", m,
+	    "endpoint", epn, "agent", g->name, "reason", reason, "rejected",
+	    rejected, "choice", bchoice);
+	if (from >= 0)
+		json_object_set_new(S->route, "fallback_from",
+		    json_string(agq_tier_name(from)));
+	return 1;
 }
 
 static void
@@ -750,7 +871,12 @@ do_assign(struct sched *S)
 				}
 				if (!caps_ok(e, g->caps))
 					continue;
-				if (assign(S, l, e, g)) {
+				if (!route_pick(S, l, e, &al, g))
+					continue;
+				int ok = assign(S, l, e, g);
+				json_decref(S->route);
+				S->route = NULL;
+				if (ok) {
 					done = 1;
 					g->free--;
 					g->last = ++S->assign_counter;
@@ -770,6 +896,8 @@ do_assign(struct sched *S)
 	}
 	S->have_free = have_free;
 	free(al.v);
+	json_decref(S->registry);       /* read again next time */
+	S->registry = NULL;
 }
 
 /* ---- the loop ----------------------------------------------------------- */

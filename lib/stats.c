@@ -944,6 +944,13 @@ agent_one(const char *fname, void *arg)
 	json_t *res = json_object_get(a, "resources");
 	if (json_is_object(res))
 		json_object_set(o, "resources", res);
+	/* what the agent executes (agq-run --backend, --endpoint, --model) */
+	static const char *exec_keys[] = { "backends", "endpoints", "models",
+	    NULL };
+	for (int k = 0; exec_keys[k]; k++)
+		if (json_is_array(json_object_get(a, exec_keys[k])))
+			json_object_set(o, exec_keys[k], json_object_get(a,
+			    exec_keys[k]));
 	json_array_append_new(A->list, o);
 	json_decref(a);
 	return 0;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# Routing in agq-sched with two registered endpoints (tests/fakeapi.py):
+# warm models preferred, then the less loaded host, unhealthy endpoints
+# skipped, a tier falling back after the wait; one `route` event each.
+
+load helper
+
+setup_file() {
+	export FAKE_DIR="$BATS_FILE_TMPDIR"
+	python3 "$BATS_TEST_DIRNAME/fakeapi.py" "$FAKE_DIR/port" \
+	    "$FAKE_DIR/requests" 3>&- &
+	echo $! > "$FAKE_DIR/pid"
+	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
+	[ -s "$FAKE_DIR/port" ]
+}
+
+teardown_file() {
+	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
+}
+
+url() { echo "http://127.0.0.1:$(cat "$FAKE_DIR/port")$1"; }
+
+# agent NAME LOAD ARGS...: an agent whose host reports load LOAD on 1 CPU.
+agent() {
+	local name=$1 load=$2
+	shift 2
+	echo "$load 0.00 0.00 1/100 1" > "$WORK/load-$name"
+	AGQ_LOADAVG_FILE="$WORK/load-$name" start_agent "$name" "$@"
+}
+
+agents_up() {
+	for a in "$@"; do
+		wait_for 10 test -f "$AGQ_SPOOL/agents/$a.json"
+	done
+}
+
+route_of() {
+	grep '"ev":"route"' "$AGQ_SPOOL/journal" | jq -c "select(.id == \"$1\")"
+}
+
+@test "a warm model wins over a less loaded host; the task runs on the chosen endpoint" {
+	agq-registry add warm "$(url)" --type ollama
+	agq-registry add cold "$(url /cold)" --type ollama
+	agent a1 0.90 --backend ollama --endpoint warm
+	agent a2 0.05 --backend ollama --endpoint cold
+	agents_up a1 a2
+	start_sched
+	agq-submit <<<'{"id": "t1", "prompt": "summarize the notes", "model": "llama3.1:8b"}'
+	wait_for 20 is_state t1 done
+	route_of t1 | jq -e '.agent == "a1" and .endpoint == "warm" and
+	    .tier == "standard" and .backend == "ollama" and
+	    .model == "llama3.1:8b" and (.reason | contains("(warm)"))'
+	[ "$(journal_count route)" -eq 1 ]
+	jq -e '.route.endpoint.name == "warm"' "$AGQ_SPOOL/done/t1.json"
+	# the backend called the warm endpoint's URL
+	grep '"path": "/api/chat"' "$FAKE_DIR/requests" | tail -1 |
+	    jq -e '.body.model == "llama3.1:8b"'
+}
+
+@test "between warm endpoints the less loaded host wins" {
+	agq-registry add e1 "$(url)" --type ollama
+	agq-registry add e2 "$(url)" --type ollama
+	agent a1 3.50 --backend ollama --endpoint e1
+	agent a2 0.20 --backend ollama --endpoint e2
+	agents_up a1 a2
+	start_sched
+	agq-submit <<<'{"id": "t2", "prompt": "summarize", "model": "llama3.1:8b"}'
+	wait_for 20 is_state t2 done
+	route_of t2 | jq -e '.agent == "a2" and .endpoint == "e2"'
+}
+
+@test "an unhealthy endpoint is skipped, and says so among the rejected" {
+	agq-registry add good "$(url)" --type ollama
+	agq-registry add bad "$(url /down)" --type ollama || true
+	agq-registry check bad || true
+	[ "$(jq -r .health "$AGQ_SPOOL/endpoints/bad.json")" = unhealthy ]
+	agent a1 2.00 --backend ollama --endpoint good
+	agent a2 0.01 --backend ollama --endpoint bad
+	agents_up a1 a2
+	start_sched
+	agq-submit <<<'{"id": "t3", "prompt": "summarize", "model": "llama3.1:8b"}'
+	wait_for 20 is_state t3 done
+	route_of t3 | jq -e '.agent == "a1" and (.rejected | map(select(.agent ==
+	    "a2" and (.why | contains("endpoint bad is unhealthy")))) | length == 1)'
+}
+
+@test "with no executor for its tier, a task falls back one tier after route_wait" {
+	echo "route_wait = 1" >> "$AGQ_CONF"
+	agq-registry add e1 "$(url)" --type ollama
+	agent a1 0.1 --backend ollama --endpoint e1
+	agents_up a1
+	start_sched
+	agq-submit <<<'{"id": "t4", "prompt": "refactor the parser module", "model": "llama3.1:8b"}'
+	wait_for 20 is_state t4 done
+	route_of t4 | jq -e '.tier == "standard" and .fallback_from == "complex"
+	    and .agent == "a1" and (.rejected[0].why | startswith("no complex backend"))'
+	# a prompt task never falls to trivial: with only a shell agent free
+	# (the ollama endpoint lacks the model) it stays queued
+	agent s1 0.1 --backend shell
+	agents_up s1
+	agq-submit <<<'{"id": "t5", "prompt": "summarize", "model": "absent-model"}'
+	sleep 2
+	is_state t5 queue
+	[ -z "$(route_of t5)" ]
+}
+
+@test "plain command tasks on plain agents are not routed" {
+	start_agent plain
+	agents_up plain
+	start_sched
+	agq-submit --id c1 -- true
+	wait_for 20 is_state c1 done
+	[ "$(journal_count route)" -eq 0 ]
+}
+
+@test "a backend named by the task needs an agent that runs it" {
+	agent sh1 0.1 --backend shell
+	agents_up sh1
+	start_sched
+	agq-submit <<<'{"id": "c2", "cmd": "echo hi", "backend": "shell"}'
+	agq-submit <<<'{"id": "c3", "prompt": "x", "backend": "cli", "model": "claude"}'
+	wait_for 20 is_state c2 done
+	route_of c2 | jq -e '.agent == "sh1" and .backend == "shell" and
+	    .tier == "trivial"'
+	sleep 1
+	is_state c3 queue
+	[ -z "$(route_of c3)" ]
+}

@@ -32,10 +32,10 @@ LDFLAGS  += $(if $(SAN),$(SANFLAGS))
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-fsck \
-            agq-classify agq-verify agq-registry
+            agq-classify agq-verify agq-registry agq-doctor
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
             secure \
-            classify verify backend attempt registry resources route
+            classify verify backend attempt registry resources route doctor
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash agq-alert
 LIBSRC   += stats sync dash alert

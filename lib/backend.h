@@ -149,6 +149,14 @@ json_t *agq_verify_run(const json_t *steps, const char *cwd,
  * ./...").  Borrowed static string, or NULL. */
 const char *agq_verify_detect(const char *dir);
 
+/* Run CMD (an array: execvp) with standard input /dev/null, for at most
+ * TIMEOUT_S seconds (then its process group is killed), and return the
+ * first MAX bytes of its standard output and error together (malloc'd,
+ * NUL-terminated, length in *LEN).  *STATUS gets the wait status, or -2
+ * when it timed out.  NULL with errno when it could not be started. */
+char *agq_command_output(const json_t *cmd, double timeout_s, size_t max,
+                         size_t *len, int *status);
+
 /* ---- registry.c: the endpoint registry (agq-registry(1)) -------------- */
 
 /* 1 if T is an endpoint type: ollama, openai, anthropic. */
@@ -221,6 +229,17 @@ json_t *agq_route_facts(const json_t *t);
 int agq_route_eval(const json_t *f, int tier, const json_t *agent,
                    const json_t *reg, json_t **choice, char *why,
                    size_t size);
+
+/* ---- doctor.c: agq-doctor(8) ------------------------------------------ */
+
+/* Check this installation for agent work, with the spool SPOOL_ARG (NULL:
+ * the default): the spool and configuration, every backend executable,
+ * the price table, the CLI lock file and each CLI in it (found in PATH,
+ * its version from version_args, and whether each pinned flag appears in
+ * the output of help_args), the API keys (present, never shown) and the
+ * registered endpoints' health.  Returns {"status": "ok"|"fail",
+ * "failed": N, "checks": [{check, status "ok"|"warn"|"fail", detail}]}. */
+json_t *agq_doctor(const char *spool_arg);
 
 /* ---- attempt.c: one attempt of an agent task (agq-run(8)) ------------- */
 

@@ -465,3 +465,79 @@ agq_verify_run(const json_t *steps, const char *cwd, double timeout_s)
 	return json_pack("{s:s, s:i, s:i, s:o}", "status", failed ? "fail" :
 	    "pass", "passed", passed, "failed", failed, "steps", out);
 }
+
+char *
+agq_command_output(const json_t *cmd, double timeout_s, size_t max,
+                   size_t *len, int *status)
+{
+	int p[2];
+	*len = 0;
+	*status = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return NULL;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int nfd = open("/dev/null", O_RDONLY);
+		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0 ||
+		    dup2(p[1], 2) < 0)
+			_exit(126);
+		size_t n = json_array_size(cmd);
+		char **argv = calloc(n + 1, sizeof *argv);
+		if (!argv || n == 0)
+			_exit(126);
+		for (size_t i = 0; i < n; i++)
+			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+		execvp(argv[0], argv);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	setpgid(pid, pid);
+	close(p[1]);
+	char *buf = agq_xmalloc(max + 1);
+	size_t n = 0;
+	int64_t deadline = agq_mono_us() + (int64_t)(timeout_s * 1e6);
+	int timed_out = 0;
+	for (;;) {
+		int64_t left = deadline - agq_mono_us();
+		if (left <= 0) {
+			timed_out = 1;
+			kill(-pid, SIGKILL);
+			break;
+		}
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		int r = poll(&pfd, 1, (int)(left / 1000) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		if (r == 0)
+			continue;
+		char chunk[8192];
+		ssize_t k = read(p[0], chunk, sizeof chunk);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		size_t take = (size_t)k < max - n ? (size_t)k : max - n;
+		memcpy(buf + n, chunk, take);
+		n += take;
+	}
+	close(p[0]);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	kill(-pid, SIGKILL);
+	buf[n] = '\0';
+	*len = n;
+	*status = timed_out ? -2 : st;
+	return buf;
+}

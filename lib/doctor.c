@@ -1,0 +1,239 @@
+/* doctor.c - agq-doctor(8): is this installation able to run agent
+ * tasks?  Configuration, spool, backends, price table, CLI lock file,
+ * agent CLIs (found, version, pinned flags accepted), keys, endpoints. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+static void
+add(json_t *checks, const char *status, const char *name, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+add(json_t *checks, const char *status, const char *name, const char *fmt,
+    ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "check",
+	    name, "status", status, "detail", buf));
+}
+
+static char *
+in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	char *copy = agq_xstrdup(path), *save = NULL, *found = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d && !found;
+	    d = strtok_r(NULL, ":", &save)) {
+		char *p = agq_xasprintf("%s/%s", *d ? d : ".", prog);
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return found;
+}
+
+/* FLAG appears in TEXT as a whole option word. */
+static int
+has_flag(const char *text, const char *flag)
+{
+	size_t n = strlen(flag);
+	for (const char *p = strstr(text, flag); p; p = strstr(p + 1, flag)) {
+		char before = p == text ? ' ' : p[-1];
+		char after = p[n];
+		if ((before == ' ' || before == '\t' || before == '\n' ||
+		    before == ',' || before == '[' || before == '|' ||
+		    before == '(') && !(after == '-' || after == '_' ||
+		    (after >= 'a' && after <= 'z') || (after >= 'A' &&
+		    after <= 'Z') || (after >= '0' && after <= '9')))
+			return 1;
+	}
+	return 0;
+}
+
+static json_t *
+argv_of(const char *prog, const json_t *args)
+{
+	json_t *a = json_pack("[s]", prog);
+	size_t i;
+	json_t *v;
+	json_array_foreach(args, i, v)
+		json_array_append(a, v);
+	return a;
+}
+
+static void
+check_cli(json_t *checks, const char *tool, const json_t *e)
+{
+	json_t *argv0 = json_array_get(json_object_get(e, "argv"), 0);
+	const char *prog = json_string_value(argv0);
+	char name[96];
+	snprintf(name, sizeof name, "cli %s", tool);
+	if (!prog) {
+		add(checks, "fail", name, "no argv in the CLI lock file");
+		return;
+	}
+	char *path = in_path(prog);
+	if (!path) {
+		add(checks, "warn", name, "%s not found in PATH", prog);
+		return;
+	}
+	size_t len;
+	int st;
+	json_t *va = argv_of(path, json_object_get(e, "version_args"));
+	char *out = agq_command_output(va, 10, 4096, &len, &st);
+	json_decref(va);
+	char version[200] = "unknown version";
+	if (out && st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		size_t k = strcspn(out, "\n");
+		snprintf(version, sizeof version, "%.*s", (int)(k < 150 ? k :
+		    150), out);
+	}
+	free(out);
+	json_t *hargs = json_object_get(e, "help_args");
+	json_t *tmp = hargs ? NULL : json_pack("[s]", "--help");
+	json_t *ha = argv_of(path, hargs ? hargs : tmp);
+	json_decref(tmp);
+	out = agq_command_output(ha, 10, 1 << 20, &len, &st);
+	json_decref(ha);
+	char missing[300] = "";
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(e, "flags"), i, f) {
+		const char *fl = json_string_value(f);
+		if (fl && (!out || !has_flag(out, fl))) {
+			size_t m = strlen(missing);
+			snprintf(missing + m, sizeof missing - m, "%s%s", m ? " " :
+			    "", fl);
+		}
+	}
+	if (!out)
+		add(checks, "fail", name, "%s (%s): cannot run it for --help: "
+		    "%s", path, version, strerror(errno));
+	else if (missing[0])
+		add(checks, "fail", name, "%s (%s): pinned flags not accepted "
+		    "(not in its help): %s", path, version, missing);
+	else
+		add(checks, "ok", name, "%s (%s): pinned flags accepted", path,
+		    version);
+	free(out);
+	free(path);
+}
+
+json_t *
+agq_doctor(const char *spool_arg)
+{
+	json_t *checks = json_array();
+	struct agq_spool sp;
+	int have_spool = 0;
+	if (agq_spool_open(&sp, spool_arg, NULL) < 0) {
+		add(checks, "fail", "spool", "cannot open the spool or its "
+		    "configuration: %s", strerror(errno));
+	} else {
+		have_spool = 1;
+		add(checks, "ok", "spool", "%s", sp.root);
+	}
+	static const char *backends[] = { "shell", "ollama", "openai",
+	    "anthropic", "cli", NULL };
+	for (int i = 0; backends[i]; i++) {
+		char *p = agq_backend_path(backends[i]);
+		char name[64];
+		snprintf(name, sizeof name, "backend %s", backends[i]);
+		if (access(p, X_OK) == 0)
+			add(checks, "ok", name, "%s", p);
+		else
+			add(checks, "fail", name, "%s: %s", p, strerror(errno));
+		free(p);
+	}
+	struct agq_conf empty;
+	memset(&empty, 0, sizeof empty);
+	const struct agq_conf *conf = have_spool ? &sp.conf : &empty;
+	char *dflt = agq_etc_path("prices.json");
+	const char *pp = agq_backend_setting(conf, "prices", dflt);
+	json_error_t je;
+	json_t *prices = json_load_file(pp, 0, &je);
+	if (json_is_object(json_object_get(prices, "models")))
+		add(checks, "ok", "prices", "%s: %zu models", pp,
+		    json_object_size(json_object_get(prices, "models")));
+	else
+		add(checks, "fail", "prices", "%s: %s", pp, prices ?
+		    "no \"models\" object" : je.text);
+	json_decref(prices);
+	free(dflt);
+	char err[512];
+	json_t *lock = agq_cli_lock_load(conf, err, sizeof err);
+	if (!lock) {
+		add(checks, "fail", "cli lock", "%s", err);
+	} else {
+		add(checks, "ok", "cli lock", "%zu CLIs pinned",
+		    json_object_size(lock));
+		const char *k;
+		json_t *e;
+		json_object_foreach(lock, k, e)
+			check_cli(checks, k, e);
+	}
+	json_decref(lock);
+	static const char *keys[][3] = {
+		{ "anthropic", "ANTHROPIC_API_KEY", "anthropic_key_file" },
+		{ "openai", "OPENAI_API_KEY", "openai_key_file" } };
+	for (int i = 0; i < 2; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "key %s", keys[i][0]);
+		const char *env = getenv(keys[i][1]);
+		const char *file = agq_backend_setting(conf, keys[i][2], NULL);
+		if (env && *env)
+			add(checks, "ok", name, "from $%s", keys[i][1]);
+		else if (file && access(file, R_OK) == 0)
+			add(checks, "ok", name, "from %s", file);
+		else if (file)
+			add(checks, "fail", name, "cannot read %s: %s", file,
+			    strerror(errno));
+		else
+			add(checks, "warn", name, "none: set $%s or %s",
+			    keys[i][1], keys[i][2]);
+	}
+	if (have_spool) {
+		json_t *reg = agq_registry_load(&sp);
+		const char *k;
+		json_t *e;
+		json_object_foreach(reg, k, e) {
+			char name[96];
+			snprintf(name, sizeof name, "endpoint %s", k);
+			const char *h = json_string_value(json_object_get(e,
+			    "health"));
+			const char *er = json_string_value(json_object_get(e,
+			    "error"));
+			add(checks, h && !strcmp(h, "healthy") ? "ok" : h &&
+			    !strcmp(h, "unhealthy") ? "fail" : "warn", name,
+			    "%s %s%s%s", json_string_value(json_object_get(e,
+			    "url")), h ? h : "unknown", er ? ": " : "", er ? er :
+			    "");
+		}
+		json_decref(reg);
+		agq_spool_close(&sp);
+	}
+	size_t i;
+	json_t *c;
+	int fails = 0;
+	json_array_foreach(checks, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "status")),
+		    "fail"))
+			fails++;
+	return json_pack("{s:s, s:i, s:o}", "status", fails ? "fail" : "ok",
+	    "failed", fails, "checks", checks);
+}

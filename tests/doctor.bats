@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# agq-doctor: backends, price table, the CLIs of the lock file (found,
+# version, pinned flags accepted), keys never shown, endpoint health.
+
+load helper
+
+fake_cli() {  # fake_cli NAME HELPTEXT: a CLI answering --version and help
+	mkdir -p "$WORK/bin"
+	cat > "$WORK/bin/$1" <<SH
+#!/bin/sh
+case "\$*" in
+--version) echo "$1 9.9.9 (fake)" ;;
+*help*) printf '%s\n' "$2" ;;
+esac
+SH
+	chmod +x "$WORK/bin/$1"
+}
+
+@test "each CLI found is reported with its version and whether the pinned flags are accepted" {
+	fake_cli claude "Usage: claude [options]
+  -p, --print              print and exit
+  --output-format <format> text, json
+  --model <model>          model"
+	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
+      --json   print events as JSONL"
+	export PATH="$WORK/bin:$PATH"
+	export ANTHROPIC_API_KEY=sk-doctor-SECRET
+	run agq-doctor
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"ok    cli claude"*"claude 9.9.9 (fake)): pinned flags accepted"* ]]
+	[[ "$output" == *"fail  cli codex"*"pinned flags not accepted (not in its help): -m"* ]]
+	[[ "$output" == *"warn  cli gemini"*"gemini not found in PATH"* ]]
+	[[ "$output" == *"ok    key anthropic"*'from $ANTHROPIC_API_KEY'* ]]
+	[[ "$output" != *sk-doctor-SECRET* ]]
+	[[ "$output" == *"ok    backend ollama"* ]]
+	[[ "$output" == *"doctor: fail, 1 failed"* ]]
+}
+
+@test "with the CLIs fixed the report passes; --json; an unhealthy endpoint fails it" {
+	fake_cli codex "Usage: codex exec [OPTIONS]
+      --json  JSONL
+  -m, --model <MODEL>"
+	export PATH="$WORK/bin:$PATH"
+	run agq-doctor --json
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.status == "ok" and
+	    (.checks | map(select(.check == "cli codex"))[0].status == "ok") and
+	    (.checks | map(select(.check == "prices"))[0].status == "ok")'
+	agq-registry add dead http://127.0.0.1:1 --type ollama --no-check
+	agq-registry check dead || true
+	agq-registry check dead || true
+	run agq-doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"fail  endpoint dead"*unhealthy* ]]
+}

@@ -198,6 +198,17 @@ fuzz: fuzz-build
 	    -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_O)/findings/ \
 	    -print_final_stats=1 $(FUZZ_O)/corpus $(FUZZ_SEEDS)
 
+# ---- crash torture (tests/torture/README) ---------------------------------
+# The long form of tests/torture.bats: kill -9 at random for
+# TORTURE_SECONDS while TORTURE_TASKS tasks go through, then a full disk.
+TORTURE_SECONDS ?= 240
+TORTURE_TASKS   ?= 4000
+torture: deps-test
+	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 progs
+	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/run \
+	    --seconds $(TORTURE_SECONDS) --tasks $(TORTURE_TASKS) --drain 300
+	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/full-disk
+
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Werror $$m || exit 1; done
 

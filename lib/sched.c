@@ -517,15 +517,28 @@ reclaim_each(const char *name, void *arg)
 	/* Alive agent: reclaim leases it has not started in time. */
 	char *p = agq_spool_path(rs->S->sp, "active/%s/%s", rs->agent, name);
 	size_t len;
-	char *buf = agq_read_file(p, 16 * 1024 * 1024, &len, NULL);
+	int fd = -1;
+	struct stat st;
+	char *buf = agq_read_file(p, 16 * 1024 * 1024, &len, &fd);
 	free(p);
 	if (!buf)
 		return 0;
+	int stok = fstat(fd, &st) == 0;
+	close(fd);
 	json_t *t = json_loadb(buf, len, 0, NULL);
 	free(buf);
 	if (!t)
 		return 0;
 	int64_t at = agq_task_time(t, "assigned_at", -1);
+	const char *owner = json_string_value(json_object_get(t, "agent"));
+	if ((at < 0 || !owner || strcmp(owner, rs->agent)) && stok) {
+		/* Moved here but not rewritten: the assigner died between the
+		 * move and the rewrite (agq-spool(5), Invariants), so the
+		 * runner will not start it.  Time the lease from the move,
+		 * which set the file's ctime. */
+		at = (int64_t)st.st_ctim.tv_sec * 1000000 +
+		    st.st_ctim.tv_nsec / 1000;
+	}
 	double limit = rs->S->sp->conf.assign_timeout_s;
 	if (at >= 0 && !agq_task_lease_started(t) &&
 	    agq_now_us() - at > (int64_t)(limit * 1e6)) {

@@ -269,6 +269,57 @@ recent_table(struct agq_sbuf *b, const struct agq_spool *sp,
 	agq_sb_printf(b, "</table>");
 }
 
+/* The host resources an agent publishes (agq-run(8): load1, cpus,
+ * mem_total_mb, mem_available_mb, gpus), and any other number or string
+ * member as it is. */
+static void
+resources(struct agq_sbuf *b, const json_t *res)
+{
+	if (!json_is_object(res) || !json_object_size(res))
+		return;
+	agq_sb_printf(b, "<br><span class=\"res\">host:");
+	json_t *l1 = json_object_get(res, "load1");
+	json_t *cpus = json_object_get(res, "cpus");
+	if (json_is_number(l1))
+		agq_sb_printf(b, " load %.2f", json_number_value(l1));
+	if (json_is_integer(cpus))
+		agq_sb_printf(b, "%s%lld cpus", json_is_number(l1) ? " on " : " ",
+		    (long long)json_integer_value(cpus));
+	json_t *mt = json_object_get(res, "mem_total_mb");
+	json_t *ma = json_object_get(res, "mem_available_mb");
+	if (json_is_number(mt) && json_is_number(ma))
+		agq_sb_printf(b, ", memory %.1f of %.1f GiB free",
+		    json_number_value(ma) / 1024, json_number_value(mt) / 1024);
+	size_t i;
+	json_t *g;
+	json_array_foreach(json_object_get(res, "gpus"), i, g) {
+		agq_sb_printf(b, ", GPU ");
+		esc(b, json_string_value(json_object_get(g, "name")));
+		agq_sb_printf(b, " %.1f of %.1f GiB used", json_number_value(
+		    json_object_get(g, "mem_used_mb")) / 1024, json_number_value(
+		    json_object_get(g, "mem_total_mb")) / 1024);
+	}
+	const char *key;
+	json_t *v;
+	static const char *known[] = { "load1", "load5", "load15", "cpus",
+	    "mem_total_mb", "mem_available_mb", "gpus", NULL };
+	json_object_foreach((json_t *)res, key, v) {
+		int k = 0;
+		while (known[k] && strcmp(known[k], key))
+			k++;
+		if (known[k] || !(json_is_string(v) || json_is_number(v)))
+			continue;
+		agq_sb_printf(b, ", ");
+		esc(b, key);
+		agq_sb_printf(b, " ");
+		if (json_is_string(v))
+			esc(b, json_string_value(v));
+		else
+			agq_sb_printf(b, "%g", json_number_value(v));
+	}
+	agq_sb_printf(b, "</span>");
+}
+
 static void
 agent_cards(struct agq_sbuf *b, const json_t *agents)
 {
@@ -314,20 +365,19 @@ agent_cards(struct agq_sbuf *b, const json_t *agents)
 			agq_sb_printf(b, ", up ");
 			duration(b, JN(a, "uptime_s"));
 		}
-		const json_t *res = json_object_get(a, "resources");
-		if (json_is_object(res)) {
-			const char *key;
-			agq_sb_printf(b, "<br>host:");
-			json_object_foreach((json_t *)res, key, v) {
-				agq_sb_printf(b, " ");
-				esc(b, key);
-				agq_sb_printf(b, " ");
-				if (json_is_string(v))
-					esc(b, json_string_value(v));
-				else if (json_is_number(v))
-					agq_sb_printf(b, "%g", json_number_value(v));
+		static const char *exec[] = { "backends", "models", "endpoints",
+		    NULL };
+		for (int e = 0; exec[e]; e++) {
+			const json_t *arr = json_object_get(a, exec[e]);
+			if (!json_array_size(arr))
+				continue;
+			agq_sb_printf(b, "<br>%s: ", exec[e]);
+			json_array_foreach((json_t *)arr, k, v) {
+				agq_sb_printf(b, "%s", k ? ", " : "");
+				esc(b, json_string_value(v));
 			}
 		}
+		resources(b, json_object_get(a, "resources"));
 		agq_sb_printf(b, "</div>");
 	}
 	agq_sb_printf(b, "</div>");

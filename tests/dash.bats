@@ -70,6 +70,8 @@ busy_spool() {
 	# two agent cards, one busy with the long task
 	[ "$(grep -o 'class="card agent"' "$BATS_TEST_TMPDIR/dom.html" | wc -l)" -eq 2 ]
 	grep -q "$long" "$BATS_TEST_TMPDIR/dom.html"
+	# with the host resources the agents publish
+	grep -Eq 'class="res">host: load [0-9.]+ on [0-9]+ cpus' "$BATS_TEST_TMPDIR/dom.html"
 	# and a screenshot of it
 	shot="$BATS_TEST_TMPDIR/dash.png"
 	chrome --window-size=1280,1000 --screenshot="$shot" "file://$page"

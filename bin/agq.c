@@ -25,6 +25,10 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "sync",    "write the status block into a project's docs" },
 	{ "dash",    "the dashboard: one self-contained HTML page" },
 	{ "alert",   "evaluate the alert rules once (for cron)" },
+	{ "classify", "print the complexity tier a task would get" },
+	{ "verify",  "run verification steps (file, command, tests, git)" },
+	{ "registry", "the model endpoints and their health" },
+	{ "doctor",  "check backends, CLIs, keys and endpoints" },
 	{ "demo",    "run the main job on the default spool" },
 	{ NULL, NULL }
 };

@@ -1,0 +1,140 @@
+/* Unit tests for lib/route.c: agq_route_eval, the routing rules of
+ * agq-sched(8). */
+#include "agq.h"
+#include "backend.h"
+#include "unit.h"
+
+static json_t *
+J(const char *s)
+{
+	json_t *j = json_loads(s, 0, NULL);
+	if (!j) {
+		printf("bad test JSON: %s\n", s);
+		exit(2);
+	}
+	return j;
+}
+
+/* Evaluate; keep the choice's backend in BACKEND and WHY. */
+static int
+eval(const char *facts, int tier, const char *agent, const json_t *reg,
+     char *backend, char *why)
+{
+	json_t *f = J(facts), *a = J(agent), *ch = NULL;
+	int sc = agq_route_eval(f, tier, a, reg, &ch, why, 512);
+	backend[0] = '\0';
+	if (ch) {
+		const char *b = json_string_value(json_object_get(ch, "backend"));
+		snprintf(backend, 64, "%s", b ? b : "");
+		json_t *ep = json_object_get(ch, "endpoint");
+		if (json_is_object(ep))
+			snprintf(backend + strlen(backend), 64 - strlen(backend),
+			    "@%s", json_string_value(json_object_get(ep, "name")));
+	}
+	json_decref(ch);
+	json_decref(f);
+	json_decref(a);
+	return sc;
+}
+
+int
+main(void)
+{
+	json_t *reg = J("{"
+	    "\"warm\": {\"name\": \"warm\", \"url\": \"http://w\", \"type\": "
+	    "\"ollama\", \"health\": \"healthy\", \"models\": [\"m1\", \"m2\"], "
+	    "\"warm\": [\"m1\"]},"
+	    "\"cold\": {\"name\": \"cold\", \"url\": \"http://c\", \"type\": "
+	    "\"ollama\", \"health\": \"healthy\", \"models\": [\"m1\"], "
+	    "\"warm\": []},"
+	    "\"sick\": {\"name\": \"sick\", \"url\": \"http://s\", \"type\": "
+	    "\"ollama\", \"health\": \"unhealthy\", \"models\": [\"m1\"]},"
+	    "\"oai\": {\"name\": \"oai\", \"url\": \"http://o\", \"type\": "
+	    "\"openai\", \"health\": \"healthy\", \"models\": []}}");
+	char b[64], why[512];
+	const char *std = "{\"agentish\": true, \"tier\": 1, \"has_cmd\": false, "
+	    "\"backend\": null, \"model\": \"m1\"}";
+	int s;
+
+	s = eval(std, 1, "{\"name\": \"g\"}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "ollama"), "an agent declaring nothing "
+	    "runs a standard task on ollama");
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": null}", 2,
+	    "{\"name\": \"g\"}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "anthropic"), "complex defaults to "
+	    "anthropic");
+	s = eval(std, 1, "{\"backends\": [\"shell\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "no standard backend"), "a shell agent "
+	    "cannot take a standard task");
+	s = eval("{\"tier\": 0, \"has_cmd\": false, \"backend\": null}", 0,
+	    "{\"backends\": [\"shell\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "trivial needs a cmd"), "trivial needs a "
+	    "cmd");
+	s = eval("{\"tier\": 0, \"has_cmd\": true, \"backend\": null}", 0,
+	    "{\"backends\": [\"shell\"]}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "shell"), "a trivial cmd task goes to "
+	    "shell");
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": null}", 2,
+	    "{\"backends\": [\"ollama\", \"cli\"]}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "cli"), "complex goes to cli");
+
+	int warm = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"warm\"]}", reg, b, why);
+	CHECK(warm >= 0 && !strcmp(b, "ollama@warm"), "healthy endpoint with "
+	    "the model");
+	int cold = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"cold\"]}", reg, b, why);
+	CHECK(cold >= 0 && warm > cold, "warm scores above cold");
+	s = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"cold\", \"warm\"]}", reg, b, why);
+	CHECK(!strcmp(b, "ollama@warm"), "the warm one of an agent's "
+	    "endpoints");
+	int busy = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"warm\"], \"resources\": {\"load1\": 3.0, \"cpus\": 2}}", reg, b,
+	    why);
+	CHECK(busy >= 0 && busy < warm && busy > cold, "load lowers the "
+	    "score, but less than a cold model");
+	s = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"sick\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "endpoint sick is unhealthy"),
+	    "an unhealthy endpoint is skipped");
+	s = eval(std, 1, "{\"backends\": [\"ollama\"], \"endpoints\": "
+	    "[\"nope\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "endpoint nope is not registered"),
+	    "an unregistered endpoint");
+	s = eval("{\"tier\": 1, \"has_cmd\": false, \"backend\": null, "
+	    "\"model\": \"m9\"}", 1, "{\"backends\": [\"ollama\"], "
+	    "\"endpoints\": [\"warm\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "does not have model m9"), "a model the "
+	    "endpoint lacks");
+	s = eval(std, 1, "{\"backends\": [\"openai\"], \"endpoints\": "
+	    "[\"warm\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "endpoint warm is not openai"), "endpoint "
+	    "of another type");
+	s = eval(std, 1, "{\"backends\": [\"openai\"], \"endpoints\": "
+	    "[\"oai\"], \"models\": [\"m1\"]}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "openai@oai"), "an endpoint without a "
+	    "model list: the agent's --model list decides");
+	s = eval(std, 1, "{\"backends\": [\"openai\"], \"endpoints\": "
+	    "[\"oai\"], \"models\": [\"m2\"]}", reg, b, why);
+	CHECK(s < 0, "... and refuses a model not in it");
+	s = eval("{\"tier\": 1, \"has_cmd\": false, \"backend\": \"cli\"}", 1,
+	    "{\"backends\": [\"ollama\"]}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "does not run backend cli"), "a named "
+	    "backend the agent lacks");
+	s = eval("{\"tier\": 1, \"has_cmd\": false, \"backend\": \"cli\"}", 1,
+	    "{\"backends\": [\"ollama\", \"cli\"]}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "cli"), "a named backend the agent has");
+
+	/* facts */
+	json_t *t = J("{\"prompt\": \"refactor\", \"cmd\": \"x\", \"model\": "
+	    "\"m\"}");
+	json_t *f = agq_route_facts(t);
+	CHECK(json_is_true(json_object_get(f, "agentish")) &&
+	    json_integer_value(json_object_get(f, "tier")) == 2 &&
+	    json_is_true(json_object_get(f, "has_cmd")), "route facts");
+	json_decref(f);
+	json_decref(t);
+	json_decref(reg);
+	DONE();
+}

@@ -48,7 +48,8 @@ main(int argc, char **argv)
 	}
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
-	json_t *snap = agq_status_snapshot(&sp, agq_now_us(), recent);
+	/* the table shows no recent tasks: read none */
+	json_t *snap = agq_status_snapshot(&sp, agq_now_us(), json ? recent : 0);
 	json_t *st = json_incref(json_object_get(snap, "counts"));
 	json_t *lanes = json_object_get(st, "queue_lanes");
 	long queued = (long)json_integer_value(json_object_get(st, "queue"));

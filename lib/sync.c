@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -313,13 +313,18 @@ agq_replace_file(const char *path, const char *buf, size_t len)
 	char *tmp = NULL, *pat = NULL;
 	if (stat(path, &sb) < 0)
 		goto out;
-	/* a crash earlier left these; the caller holds the sync lock */
-	pat = agq_xasprintf("%s/.%s.agq-sync.*", dir, base);
-	glob_t g;
-	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
-		globfree(&g);
+	/* a crash earlier left these; the caller holds the sync lock.  Names
+	 * are compared, not globbed: a '[' or '*' in BASE matches itself. */
+	pat = agq_xasprintf(".%s.agq-sync.", base);
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		size_t pl = strlen(pat);
+		while ((de = readdir(d)))
+			if (!strncmp(de->d_name, pat, pl) &&
+			    strlen(de->d_name) == pl + 6)
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
 	}
 	tmp = agq_xasprintf("%s/.%s.agq-sync.XXXXXX", dir, base);
 	fd = mkstemp(tmp);

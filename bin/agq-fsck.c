@@ -9,12 +9,14 @@
 #include "agq.h"
 
 static const char usage[] =
-"usage: agq-fsck [-s SPOOL] [--fix] [--tmp-age DURATION]\n"
+"usage: agq-fsck [-s SPOOL] [--fix | --rebuild-index] [--tmp-age DURATION]\n"
 "Check a spool: missing directories, permissions, files that are not\n"
-"tasks, tasks in two states, leases of dead agents, stale tmp/ files and\n"
-"the journal.  One line per problem, then a summary line.  See agq-fsck(8).\n"
+"tasks, tasks in two states, leases of dead agents, id claims, stale tmp/\n"
+"files and the journal.  One line per problem, then a summary line.  See\n"
+"agq-fsck(8).\n"
 "  -s, --spool DIR       spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --fix             repair what is found (stop agq-sched first)\n"
+"      --rebuild-index   repair only the id claims in ids/\n"
 "      --tmp-age D       tmp/ files untouched for D are stale (default 36h)\n"
 "Exit: 0 clean, 1 problems found (fixed or not), 75 agq-sched is running\n"
 "(with --fix), 66 no spool.\n";
@@ -28,15 +30,17 @@ main(int argc, char **argv)
 		{ "spool", required_argument, NULL, 's' },
 		{ "fix", no_argument, NULL, 'f' },
 		{ "tmp-age", required_argument, NULL, 't' },
+		{ "rebuild-index", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *spool = NULL;
-	struct agq_fsck_opts o = { 0, (int64_t)36 * 3600 * 1000000 };
+	struct agq_fsck_opts o = { 0, (int64_t)36 * 3600 * 1000000, 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': spool = optarg; break;
 		case 'f': o.fix = 1; break;
+		case 'r': o.rebuild_index = 1; break;
 		case 't':
 			o.tmp_age_us = (int64_t)(agq_cli_seconds("--tmp-age",
 			    optarg) * 1e6);
@@ -54,7 +58,7 @@ main(int argc, char **argv)
 	if (agq_spool_open_flags(&sp, spool, NULL, AGQ_OPEN_NOCREATE) < 0)
 		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
 	int lk = -1;
-	if (o.fix) {
+	if (o.fix || o.rebuild_index) {
 		/* Repairs move tasks without the scheduler's knowledge: hold
 		 * its lock so none runs meanwhile. */
 		lk = agq_spool_flock(&sp, "sched", 0);
@@ -72,9 +76,10 @@ main(int argc, char **argv)
 	int rc = agq_fsck(&sp, &o, &n);
 	printf("agq-fsck: %s: %ld tasks, %ld problems (%ld missing "
 	    "directories, %ld permissions, %ld not tasks, %ld duplicates, "
-	    "%ld dead-agent leases, %ld stale tmp, %ld journal), %ld fixed\n",
-	    sp.root, n.tasks, n.problems, n.dirs, n.modes, n.strays,
-	    n.duplicates, n.leases, n.tmp, n.journal, n.fixed);
+	    "%ld dead-agent leases, %ld claims, %ld stale tmp, %ld journal), "
+	    "%ld fixed\n", sp.root, n.tasks, n.problems, n.dirs, n.modes,
+	    n.strays, n.duplicates, n.leases, n.claims, n.tmp, n.journal,
+	    n.fixed);
 	if (lk >= 0)
 		close(lk);
 	agq_spool_close(&sp);

@@ -534,11 +534,12 @@ int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
 struct agq_fsck_opts {
 	int fix;                /* repair what is found */
 	int64_t tmp_age_us;     /* tmp/ files untouched this long are stale */
+	int rebuild_index;      /* repair the id claims (ids/) only */
 };
 /* Problems found, by kind (agq-fsck(8)), and how many were repaired. */
 struct agq_fsck_counts {
 	long tasks, problems, fixed;
-	long dirs, modes, strays, duplicates, leases, tmp, journal;
+	long dirs, modes, strays, duplicates, leases, claims, tmp, journal;
 };
 /* Check SP, printing one line per problem on standard output ("KIND:
  * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a

@@ -77,6 +77,7 @@ struct fsck {
 	const struct agq_fsck_opts *o;
 	struct agq_fsck_counts *c;
 	json_t *seen;           /* id -> [ {path, state, gen, where}, ... ] */
+	json_t *dups;           /* ids found in more than one state */
 };
 
 /* Report one problem: "KIND: TEXT[ (fixed)]" on stdout. */
@@ -402,7 +403,67 @@ check_duplicates(struct fsck *F)
 			free(name);
 			free(why);
 		}
+		/* the claim goes with the copy kept */
+		if (F->o->fix && agq_id_claim(F->sp, id, json_string_value(
+		    json_object_get(b, "path"))) < 0)
+			agq_syserr("cannot claim", id);
+		json_object_set_new(F->dups, id, json_true());
 	}
+}
+
+/* ids/: every task's claim is a link to its file; a claim with no task
+ * (its file was removed by hand) holds a copy of the removed file. */
+static void
+check_claims(struct fsck *F)
+{
+	int fix = F->o->fix || F->o->rebuild_index;
+	const char *id;
+	json_t *arr;
+	json_object_foreach(F->seen, id, arr) {
+		if (json_array_size(arr) != 1 || json_object_get(F->dups, id))
+			continue;
+		const char *p = json_string_value(json_object_get(
+		    json_array_get(arr, 0), "path"));
+		char *c = agq_spool_path(F->sp, "ids/%s", id);
+		struct stat a, b;
+		int ok = lstat(c, &a) == 0 && lstat(p, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		int missing = !ok && lstat(c, &a) < 0;
+		free(c);
+		if (ok)
+			continue;
+		int fixed = 0;
+		if (fix) {
+			fixed = agq_id_claim(F->sp, id, p) == 0 ? 1 : -1;
+			if (fixed < 0)
+				agq_syserr("cannot claim", p);
+		}
+		report(F, &F->c->claims, fixed, "claim", "ids/%s: %s", id,
+		    missing ? "missing" : "not a link to the task's file");
+	}
+	char *d = agq_spool_path(F->sp, "ids");
+	DIR *dir = opendir(d);
+	struct dirent *de;
+	while (dir && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *c = agq_spool_path(F->sp, "ids/%s", de->d_name);
+		struct stat st;
+		if (lstat(c, &st) == 0 && (!S_ISREG(st.st_mode) ||
+		    st.st_nlink < 2)) {
+			char *q = agq_xasprintf("claim-%s", de->d_name);
+			int fixed = quarantine(F, c, q, NULL, "stale claim: "
+			    "no task has this id any more (a task file removed "
+			    "by hand); this is a copy of the removed file");
+			report(F, &F->c->claims, fixed, "claim", "ids/%s: "
+			    "stale: no task has this id any more", de->d_name);
+			free(q);
+		}
+		free(c);
+	}
+	if (dir)
+		closedir(dir);
+	free(d);
 }
 
 /* Is agent NAME's agq-run holding its lock (alive whatever its
@@ -559,13 +620,14 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
          struct agq_fsck_counts *c)
 {
 	memset(c, 0, sizeof *c);
-	struct fsck F = { sp, o, c, json_object() };
+	struct fsck F = { sp, o, c, json_object(), json_object() };
 	/* the journal first: repairs below append to it */
 	check_journal(&F);
 	check_dirs(&F);
 	check_top_files(&F);
 	scan_states(&F);
 	check_duplicates(&F);
+	check_claims(&F);
 	char *d = agq_spool_path(sp, "active");
 	agq_dir_each(d, agent_entry, &F);
 	free(d);
@@ -573,5 +635,6 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	agq_dir_each(d, tmp_entry, &F);
 	free(d);
 	json_decref(F.seen);
+	json_decref(F.dups);
 	return c->problems ? 1 : 0;
 }

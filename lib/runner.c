@@ -373,7 +373,21 @@ start(struct runner *R, const char *id)
 	char *outdir = agq_spool_path(sp, "out/%s", id);
 	int odfd = agq_out_open(sp, id, 1);     /* never through a symlink */
 	if (odfd < 0) {
-		agq_syserr("cannot open output directory", outdir);
+		/* A symlink or a file in its place, or out/ unusable: the
+		 * attempt recorded above fails, and so would every other. */
+		char reason[600];
+		snprintf(reason, sizeof reason, "cannot open output directory "
+		    "%s: %s", outdir, strerror(errno));
+		agq_warn("%s", reason);
+		json_t *la = agq_task_last_attempt(t);
+		agq_task_set_time(la, "finished", agq_now_us());
+		json_object_set_new(la, "error", json_string(reason));
+		if (agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL,
+		    reason) < 0)
+			agq_syserr("cannot move to dead/", l.loc.path);
+		else
+			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
+			    "s:s}", "agent", me, "gen", gen, "reason", reason));
 		free(outdir);
 		goto out;
 	}

@@ -154,3 +154,32 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	[ "$status" -eq 75 ]
 	[[ "$output" == *"agq-sched is running"* ]]
 }
+
+@test "id claims: missing ones are made (--rebuild-index), stale ones reported and moved aside" {
+	agq-submit --id m1 true
+	agq-submit --id m2 true
+	agq-submit --id m3 true
+	rm "$AGQ_SPOOL/ids/m1"                  # a task from before claims
+	rm "$AGQ_SPOOL/queue/normal/m2.json"    # pruned by hand: stale claim
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"claim: ids/m1: missing"* ]]
+	[[ "$output" == *"claim: ids/m2: stale: no task has this id any more"* ]]
+	[[ "$(summary)" == *"2 claims"* ]]
+	run agq-fsck --rebuild-index
+	[[ "$output" == *"claim: ids/m1: missing (fixed)"* ]]
+	[ "$(stat -c %i "$AGQ_SPOOL/ids/m1")" = "$(stat -c %i "$AGQ_SPOOL/queue/normal/m1.json")" ]
+	run agq-fsck --fix
+	[[ "$output" == *"claim: ids/m2: stale: no task has this id any more (fixed)"* ]]
+	[ -f "$AGQ_SPOOL/corrupt/claim-m2" ] && [ ! -e "$AGQ_SPOOL/ids/m2" ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	# the id is free again, and a duplicate's fix moves the claim to the copy kept
+	agq-submit --id m2 true
+	cp "$AGQ_SPOOL/queue/normal/m3.json" "$AGQ_SPOOL/done/m3.json"
+	run agq-fsck --fix
+	[[ "$(summary)" == *"1 problems ("*"1 duplicates"* ]]
+	[ "$(stat -c %i "$AGQ_SPOOL/ids/m3")" = "$(stat -c %i "$AGQ_SPOOL/done/m3.json")" ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+}

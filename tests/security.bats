@@ -94,8 +94,10 @@ run_to_end() {
 	ln -s "$WORK/elsewhere" "$AGQ_SPOOL/out/sym"
 	start_sched
 	start_agent a1
-	wait_for 30 grep -q "cannot open output directory: Not a directory ($AGQ_SPOOL/out/sym)" \
-	    "$BATS_TEST_TMPDIR/agent-a1.log"
+	wait_for 30 is_state sym dead
+	grep -q "\"reason\": \"cannot open output directory $AGQ_SPOOL/out/sym: Not a directory\"" \
+	    "$AGQ_SPOOL/dead/sym.json"
+	[ "$(journal_count start)" -eq 0 ]
 	[ -z "$(ls -A "$WORK/elsewhere")" ]
 	[ -L "$AGQ_SPOOL/out/sym" ]
 }

@@ -20,7 +20,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "hold",    "park tasks in hold/" },
 	{ "release", "release held tasks" },
 	{ "retry",   "send dead tasks back to the queue" },
-	{ "journal", "read or follow the journal" },
+	{ "journal", "read, follow, verify or rotate the journal" },
 	{ "stats",   "throughput, latency percentiles, utilization, cost" },
 	{ "sync",    "write the status block into a project's docs" },
 	{ "dash",    "the dashboard: one self-contained HTML page" },
@@ -29,6 +29,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "verify",  "run verification steps (file, command, tests, git)" },
 	{ "registry", "the model endpoints and their health" },
 	{ "doctor",  "check backends, CLIs, keys and endpoints" },
+	{ "fsck",    "check a spool, and repair it with --fix" },
 	{ "demo",    "run the main job on the default spool" },
 	{ NULL, NULL }
 };

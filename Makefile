@@ -175,9 +175,11 @@ unit: deps-test
 	@for u in $(UNITS); do build/san/unit/$$u || exit 1; done
 
 # ---- fuzzing (tests/fuzz/README) --------------------------------------------
-# The task parser and validator under libFuzzer: libagq rebuilt with clang
-# into build/fuzz.  `make check` fuzzes for a few seconds (tests/fuzz.bats);
-# `make fuzz` for FUZZ_TIME seconds, keeping what it finds in build/fuzz/.
+# The task parser and validator (fuzz_task) and the other inputs, config,
+# agent files, journal, times (fuzz_input), under libFuzzer: libagq rebuilt
+# with clang into build/fuzz.  `make check` fuzzes each for a few seconds
+# (tests/fuzz.bats); `make fuzz` for FUZZ_TIME seconds each, keeping what
+# it finds in build/fuzz/.
 FUZZ_O     := build/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -186,17 +188,20 @@ FUZZ_SEEDS := tests/fuzz/seeds tests/fuzz/regress \
               $(wildcard ../shared/corpora/JSONTestSuite/test_parsing)
 fuzz-build: deps-test
 	@$(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang \
-	    CFLAGS='$(FUZZ_FLAGS)' $(FUZZ_O)/fuzz_task
+	    CFLAGS='$(FUZZ_FLAGS)' $(FUZZ_O)/fuzz_task $(FUZZ_O)/fuzz_input
 
-$(FUZZ_O)/fuzz_task: tests/fuzz/fuzz_task.c $(FUZZ_O)/lib/paths.o \
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_O)/lib/paths.o \
     $(FUZZ_O)/libagq.a
 	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 fuzz: fuzz-build
-	@mkdir -p $(FUZZ_O)/corpus $(FUZZ_O)/findings
+	@mkdir -p $(FUZZ_O)/corpus $(FUZZ_O)/corpus-input $(FUZZ_O)/findings
 	$(FUZZ_O)/fuzz_task -max_total_time=$(FUZZ_TIME) -timeout=10 \
 	    -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_O)/findings/ \
 	    -print_final_stats=1 $(FUZZ_O)/corpus $(FUZZ_SEEDS)
+	$(FUZZ_O)/fuzz_input -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	    -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_O)/findings/input- \
+	    -print_final_stats=1 $(FUZZ_O)/corpus-input tests/fuzz/seeds-input
 
 # ---- crash torture (tests/torture/README) ---------------------------------
 # The long form of tests/torture.bats: kill -9 at random for

@@ -7,12 +7,14 @@ bats_require_minimum_version 1.5.0
 TOP=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
 CORPUS=$TOP/../shared/corpora/JSONTestSuite/test_parsing
 
+# fuzzer [NAME]: the path of build/fuzz/fuzz_NAME (task by default),
+# built first when make check did not say where it is.
 fuzzer() {
 	if [ -z "${AGQ_TEST_FUZZ:-}" ]; then
 		make -s -C "$TOP" fuzz-build >/dev/null
 		AGQ_TEST_FUZZ=$TOP/build/fuzz/fuzz_task
 	fi
-	echo "$AGQ_TEST_FUZZ"
+	echo "${AGQ_TEST_FUZZ%/*}/fuzz_${1:-task}"
 }
 
 @test "fuzz: seeds and regression inputs run clean, one by one" {
@@ -32,6 +34,23 @@ fuzzer() {
 	run "$fz" -max_total_time="${AGQ_FUZZ_SECONDS:-5}" -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix="$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/corpus" "${seeds[@]}"
+	echo "$output" | grep -v '^#' | tail -12
+	[ "$status" -eq 0 ]
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' <<< "$output")
+	echo "executed: $runs"
+	[ "$runs" -gt 1000 ]
+	[ -z "$(ls "$BATS_TEST_TMPDIR" | grep -E '^(crash|leak|timeout|oom)-')" ]
+}
+
+@test "fuzz: configuration, agent files, journals and times survive ${AGQ_FUZZ_SECONDS:-5} s of libFuzzer" {
+	fz=$(fuzzer input)
+	run "$fz" "$TOP"/tests/fuzz/seeds-input/*
+	[ "$status" -eq 0 ]
+	mkdir "$BATS_TEST_TMPDIR/corpus"
+	run "$fz" -max_total_time="${AGQ_FUZZ_SECONDS:-5}" -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix="$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/corpus" \
+	    "$TOP/tests/fuzz/seeds-input"
 	echo "$output" | grep -v '^#' | tail -12
 	[ "$status" -eq 0 ]
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' <<< "$output")

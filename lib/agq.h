@@ -118,6 +118,22 @@ void agq_gen_id(char *buf);
  * starting with '.' (maildir readers skip dot names); else 0. */
 int agq_id_valid(const char *s);
 
+/* vsnprintf FMT into ERR (SIZE bytes) and return -1: the one-line error
+ * reports of validators ("field cmd: missing"). */
+int agq_errf(char *err, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* N bytes of S (captured output, not necessarily UTF-8) as a new JSON
+ * string; when S is not valid UTF-8 (or is cut inside a character) each
+ * non-ASCII or NUL byte becomes '?'.  New reference. */
+json_t *agq_json_text(const char *s, size_t n);
+
+/* In a child process: exec a task-style command CMD (a string runs with
+ * /bin/sh -c, an array with execvp(3)).  Never returns: on failure it
+ * writes "agq-PROG: cannot run: WHY (ARGV0)" to fd 2 and _exits 127 (not
+ * found) or 126, the shell's conventions. */
+_Noreturn void agq_exec_cmd(const json_t *cmd);
+
 /* Host name (gethostname(2)), borrowed static storage. */
 const char *agq_hostname(void);
 

@@ -169,21 +169,7 @@ run_cmd(const json_t *cmd)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (json_is_string(cmd)) {
-			execl("/bin/sh", "sh", "-c", json_string_value(cmd),
-			    (char *)NULL);
-			_exit(127);
-		}
-		size_t n = json_array_size(cmd);
-		char **argv = calloc(n + 1, sizeof *argv);
-		if (!argv || n == 0)
-			_exit(126);
-		for (size_t i = 0; i < n; i++)
-			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
-		execvp(argv[0], argv);
-		dprintf(2, "agq-run: cannot run: %s (%s)\n", strerror(errno),
-		    argv[0]);
-		_exit(errno == ENOENT ? 127 : 126);
+		agq_exec_cmd(cmd);
 	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0)

@@ -59,15 +59,6 @@ agq_etc_path(const char *name)
 	    name);
 }
 
-static void
-setf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
-
 /* Up to MAX bytes of S (N bytes) as printable one-line text. */
 static void
 snippet(char *dst, size_t size, const char *s, size_t n, size_t max)
@@ -171,21 +162,21 @@ api_key(const struct agq_conf *conf, const char *envname, const char *filekey,
 		return agq_xstrdup(e);
 	const char *path = agq_backend_setting(conf, filekey, NULL);
 	if (!path) {
-		setf(err, size, "no API key: set %s or %s in agq.conf", envname,
+		agq_errf(err, size, "no API key: set %s or %s in agq.conf", envname,
 		    filekey);
 		return NULL;
 	}
 	size_t len;
 	char *k = agq_read_file(path, 65536, &len, NULL);
 	if (!k) {
-		setf(err, size, "cannot read the key file: %s (%s)",
+		agq_errf(err, size, "cannot read the key file: %s (%s)",
 		    strerror(errno), path);
 		return NULL;
 	}
 	k[strcspn(k, "\r\n")] = '\0';
 	if (!*k) {
 		free(k);
-		setf(err, size, "the key file is empty (%s)", path);
+		agq_errf(err, size, "the key file is empty (%s)", path);
 		return NULL;
 	}
 	return k;
@@ -234,7 +225,7 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 	*status = 0;
 	CURL *c = curl_easy_init();
 	if (!c) {
-		setf(err, size, "cannot start libcurl");
+		agq_errf(err, size, "cannot start libcurl");
 		return -1;
 	}
 	struct curl_slist *h = NULL;
@@ -269,19 +260,19 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 	int ret = -1;
 	char snip[240];
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		setf(err, size, "timed out after %g s (%s)", timeout_s, url);
+		agq_errf(err, size, "timed out after %g s (%s)", timeout_s, url);
 	} else if (rc == CURLE_COULDNT_CONNECT) {
-		setf(err, size, "cannot connect: %s (%s)", ebuf[0] ? ebuf :
+		agq_errf(err, size, "cannot connect: %s (%s)", ebuf[0] ? ebuf :
 		    curl_easy_strerror(rc), url);
 	} else if (rc == CURLE_WRITE_ERROR && b.over) {
-		setf(err, size, "response larger than %u bytes (%s)",
+		agq_errf(err, size, "response larger than %u bytes (%s)",
 		    MAX_BODY, url);
 	} else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
 	    rc == CURLE_GOT_NOTHING) {
-		setf(err, size, "truncated response: %s (%s)", ebuf[0] ? ebuf :
+		agq_errf(err, size, "truncated response: %s (%s)", ebuf[0] ? ebuf :
 		    curl_easy_strerror(rc), url);
 	} else if (rc != CURLE_OK) {
-		setf(err, size, "request failed: %s (%s)", ebuf[0] ? ebuf :
+		agq_errf(err, size, "request failed: %s (%s)", ebuf[0] ? ebuf :
 		    curl_easy_strerror(rc), url);
 	} else {
 		json_error_t je;
@@ -290,19 +281,19 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 			const char *m = api_error(j);
 			snippet(snip, sizeof snip, m ? m : b.p ? b.p : "",
 			    m ? strlen(m) : b.n, 200);
-			setf(err, size, "HTTP %ld: %s (%s)", *status,
+			agq_errf(err, size, "HTTP %ld: %s (%s)", *status,
 			    snip[0] ? snip : "empty body", url);
 			json_decref(j);
 		} else if (!json_is_object(j)) {
 			snippet(snip, sizeof snip, b.p ? b.p : "", b.n, 80);
 			if (j)
-				setf(err, size, "response is not a JSON object: "
+				agq_errf(err, size, "response is not a JSON object: "
 				    "%s (%s)", snip, url);
 			else if (b.n == 0)
-				setf(err, size, "empty response (HTTP %ld) (%s)",
+				agq_errf(err, size, "empty response (HTTP %ld) (%s)",
 				    *status, url);
 			else
-				setf(err, size, "response is not JSON (%s at "
+				agq_errf(err, size, "response is not JSON (%s at "
 				    "byte %d): %s (%s)", je.text, je.position,
 				    snip, url);
 			json_decref(j);
@@ -329,13 +320,13 @@ run_capture(char *const argv[], char **out, size_t *outlen, char *err,
 	*out = NULL;
 	*outlen = 0;
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		setf(err, size, "cannot create a pipe: %s", strerror(errno));
+		agq_errf(err, size, "cannot create a pipe: %s", strerror(errno));
 		return -1;
 	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
-		setf(err, size, "cannot fork: %s", strerror(errno));
+		agq_errf(err, size, "cannot fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
 		return -1;
@@ -374,7 +365,7 @@ run_capture(char *const argv[], char **out, size_t *outlen, char *err,
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
-			setf(err, size, "cannot wait: %s", strerror(errno));
+			agq_errf(err, size, "cannot wait: %s", strerror(errno));
 			free(buf);
 			return -1;
 		}
@@ -387,30 +378,15 @@ static void
 describe_status(char *err, size_t size, const char *what, int st)
 {
 	if (WIFEXITED(st))
-		setf(err, size, "%s exited with status %d", what,
+		agq_errf(err, size, "%s exited with status %d", what,
 		    WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
-		setf(err, size, "%s was killed by signal %d", what, WTERMSIG(st));
+		agq_errf(err, size, "%s was killed by signal %d", what, WTERMSIG(st));
 	else
-		setf(err, size, "%s ended with wait status %d", what, st);
+		agq_errf(err, size, "%s ended with wait status %d", what, st);
 }
 
 /* A JSON string from N bytes that may not be valid UTF-8. */
-static json_t *
-text_json(const char *s, size_t n)
-{
-	json_t *j = json_stringn(s, n);
-	if (j)
-		return j;
-	char *c = agq_xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		c[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
-	c[n] = '\0';
-	j = json_string(c);
-	free(c);
-	return j;
-}
-
 /* ---- the backends -------------------------------------------------------- */
 
 struct call {
@@ -498,7 +474,7 @@ be_http(struct call *c, const char *backend)
 	json_object_set_new(c->res, "endpoint", json_string(base));
 	const char *model = model_of(c, backend);
 	if (!model) {
-		setf(c->err, sizeof c->err, "no model: set \"model\" in the "
+		agq_errf(c->err, sizeof c->err, "no model: set \"model\" in the "
 		    "task or %s_model in agq.conf", backend);
 		free(url);
 		return -1;
@@ -606,7 +582,7 @@ be_http(struct call *c, const char *backend)
 			    json_string(stop));
 	}
 	if (!text) {
-		setf(c->err, sizeof c->err, "response has no message text: not "
+		agq_errf(c->err, sizeof c->err, "response has no message text: not "
 		    "in the %s format", backend);
 		json_decref(r);
 		return -1;
@@ -625,7 +601,7 @@ be_shell(struct call *c)
 	set_tokens(c, "shell", 0, 0);
 	json_object_set_new(c->res, "cost_usd", json_real(0));
 	if (!cmd) {
-		setf(c->err, sizeof c->err, "the shell backend needs a cmd");
+		agq_errf(c->err, sizeof c->err, "the shell backend needs a cmd");
 		return -1;
 	}
 	size_t n = json_is_string(cmd) ? 3 : json_array_size(cmd);
@@ -645,7 +621,7 @@ be_shell(struct call *c)
 	free(argv);
 	if (st < 0)
 		return -1;
-	json_object_set_new(c->res, "output", text_json(out, len));
+	json_object_set_new(c->res, "output", agq_json_text(out, len));
 	free(out);
 	json_object_set_new(c->res, "exit", json_integer(WIFEXITED(st) ?
 	    WEXITSTATUS(st) : -1));
@@ -675,7 +651,7 @@ agq_cli_lock_load(const struct agq_conf *conf, char *err, size_t size)
 	json_error_t je;
 	json_t *lock = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(lock)) {
-		setf(err, size, "cannot load the CLI lock file: %s (%s)",
+		agq_errf(err, size, "cannot load the CLI lock file: %s (%s)",
 		    lock ? "not an object" : je.text, path);
 		json_decref(lock);
 		lock = NULL;
@@ -689,7 +665,7 @@ static int
 cli_parse(struct call *c, const char *format, const char *out, size_t len)
 {
 	if (!strcmp(format, "text")) {
-		json_object_set_new(c->res, "output", text_json(out, len));
+		json_object_set_new(c->res, "output", agq_json_text(out, len));
 		return 0;
 	}
 	if (!strcmp(format, "claude-json")) {
@@ -698,7 +674,7 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		if (!json_is_object(r)) {
 			char snip[120];
 			snippet(snip, sizeof snip, out, len, 80);
-			setf(c->err, sizeof c->err, "claude output is not a JSON "
+			agq_errf(c->err, sizeof c->err, "claude output is not a JSON "
 			    "object: %s", snip);
 			json_decref(r);
 			return -1;
@@ -719,7 +695,7 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		    ""));
 		int bad = json_is_true(json_object_get(r, "is_error")) || !text;
 		if (bad)
-			setf(c->err, sizeof c->err, "claude reported an error: "
+			agq_errf(c->err, sizeof c->err, "claude reported an error: "
 			    "%s", text ? text : json_string_value(json_object_get(
 			    r, "subtype")) ? json_string_value(json_object_get(r,
 			    "subtype")) : "no result");
@@ -773,7 +749,7 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		    ""));
 		int rc = 0;
 		if (fail || !text) {
-			setf(c->err, sizeof c->err, "codex: %s", fail ? fail :
+			agq_errf(c->err, sizeof c->err, "codex: %s", fail ? fail :
 			    "no agent message in the output");
 			rc = -1;
 		}
@@ -781,7 +757,7 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		free(fail);
 		return rc;
 	}
-	setf(c->err, sizeof c->err, "unknown output format '%s' in the CLI "
+	agq_errf(c->err, sizeof c->err, "unknown output format '%s' in the CLI "
 	    "lock file", format);
 	return -1;
 }
@@ -792,7 +768,7 @@ be_cli(struct call *c)
 	/* model "TOOL" or "TOOL/MODEL": TOOL is an entry of cli-lock.json */
 	const char *m = json_string_value(json_object_get(c->task, "model"));
 	if (!m) {
-		setf(c->err, sizeof c->err, "no model: the cli backend needs "
+		agq_errf(c->err, sizeof c->err, "no model: the cli backend needs "
 		    "\"model\": \"claude\", \"codex\", \"gemini\" or TOOL/MODEL");
 		return -1;
 	}
@@ -809,7 +785,7 @@ be_cli(struct call *c)
 	json_t *targv = json_object_get(e, "argv");
 	const char *format = json_string_value(json_object_get(e, "format"));
 	if (!json_array_size(targv) || !format) {
-		setf(c->err, sizeof c->err, "no CLI '%s' (with argv and format) "
+		agq_errf(c->err, sizeof c->err, "no CLI '%s' (with argv and format) "
 		    "in the CLI lock file", tool);
 		json_decref(lock);
 		return -1;
@@ -873,7 +849,7 @@ agq_backend_run(const char *name, const json_t *task,
 	else if (!strcmp(name, "cli"))
 		rc = be_cli(&c);
 	else {
-		setf(c.err, sizeof c.err, "unknown backend '%s'", name);
+		agq_errf(c.err, sizeof c.err, "unknown backend '%s'", name);
 		rc = -1;
 	}
 	json_object_set_new(c.res, "duration_ms",

@@ -149,16 +149,6 @@ agq_task_tier(const json_t *t)
 /* ---- the agent fields of a task (agq-task(5)) -------------------------- */
 
 static int
-bad(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int
 nonempty_string(const json_t *v)
 {
 	return json_is_string(v) && json_string_length(v) > 0;
@@ -185,61 +175,61 @@ agq_task_validate_agent(const json_t *t, char *err, size_t size)
 	size_t i;
 	json_t *e;
 	if ((v = json_object_get(t, "prompt")) && !nonempty_string(v))
-		return bad(err, size, "field prompt: not a non-empty string");
+		return agq_errf(err, size, "field prompt: not a non-empty string");
 	if ((v = json_object_get(t, "model")) && !nonempty_string(v))
-		return bad(err, size, "field model: not a non-empty string");
+		return agq_errf(err, size, "field model: not a non-empty string");
 	if ((v = json_object_get(t, "backend")) && (!json_is_string(v) ||
 	    !agq_backend_name_valid(json_string_value(v))))
-		return bad(err, size, "field backend: not a backend name "
+		return agq_errf(err, size, "field backend: not a backend name "
 		    "([a-z0-9][a-z0-9_-]*, at most 32 characters)");
 	if ((v = json_object_get(t, "context"))) {
 		if (!json_is_object(v))
-			return bad(err, size, "field context: not an object");
+			return agq_errf(err, size, "field context: not an object");
 		const json_t *c;
 		if ((c = json_object_get(v, "repo")) && !nonempty_string(c))
-			return bad(err, size, "field context.repo: not a "
+			return agq_errf(err, size, "field context.repo: not a "
 			    "non-empty string");
 		if ((c = json_object_get(v, "branch")) && !nonempty_string(c))
-			return bad(err, size, "field context.branch: not a "
+			return agq_errf(err, size, "field context.branch: not a "
 			    "non-empty string");
 		if ((c = json_object_get(v, "files"))) {
 			if (!json_is_array(c))
-				return bad(err, size, "field context.files: not "
+				return agq_errf(err, size, "field context.files: not "
 				    "an array");
 			json_array_foreach(c, i, e)
 				if (!nonempty_string(e))
-					return bad(err, size, "field context.files: "
+					return agq_errf(err, size, "field context.files: "
 					    "not an array of non-empty strings");
 		}
 	}
 	if ((v = json_object_get(t, "success_criteria"))) {
 		if (!json_is_array(v))
-			return bad(err, size, "field success_criteria: not an "
+			return agq_errf(err, size, "field success_criteria: not an "
 			    "array");
 		json_array_foreach(v, i, e)
 			if (!nonempty_string(e))
-				return bad(err, size, "field success_criteria: "
+				return agq_errf(err, size, "field success_criteria: "
 				    "not an array of non-empty strings");
 	}
 	if ((v = json_object_get(t, "verify"))) {
 		char sub[400];
 		if (agq_verify_steps_validate(v, sub, sizeof sub) < 0)
-			return bad(err, size, "field verify%s", sub);
+			return agq_errf(err, size, "field verify%s", sub);
 	}
 	if ((v = json_object_get(t, "max_verify_attempts")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > 100))
-		return bad(err, size, "field max_verify_attempts: not a whole "
+		return agq_errf(err, size, "field max_verify_attempts: not a whole "
 		    "number from 1 to 100");
 	if ((v = json_object_get(t, "complexity"))) {
 		if (json_is_string(v)) {
 			if (agq_tier_parse(json_string_value(v)) < 0)
-				return bad(err, size, "field complexity: must be "
+				return agq_errf(err, size, "field complexity: must be "
 				    "one of trivial, standard, complex");
 		} else if (!json_is_object(v) ||
 		    agq_tier_parse(json_string_value(json_object_get(v,
 		    "tier"))) < 0) {
-			return bad(err, size, "field complexity: not a tier "
+			return agq_errf(err, size, "field complexity: not a tier "
 			    "name or an object with a tier");
 		}
 	}

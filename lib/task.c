@@ -26,16 +26,6 @@ agq_lane_parse(const char *s)
 }
 
 static int
-bad(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int
 string_array(const json_t *v, int allow_empty)
 {
 	size_t i;
@@ -64,90 +54,90 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 {
 	const json_t *v;
 	if (!json_is_object(t))
-		return bad(err, size, "not a JSON object");
+		return agq_errf(err, size, "not a JSON object");
 	if ((v = json_object_get(t, "id"))) {
 		if (!json_is_string(v))
-			return bad(err, size, "field id: not a string");
+			return agq_errf(err, size, "field id: not a string");
 		if (!agq_id_valid(json_string_value(v)))
-			return bad(err, size, "field id: must match "
+			return agq_errf(err, size, "field id: must match "
 			    "[A-Za-z0-9._-]{1,64} and not start with '.'");
 	}
 	if ((v = json_object_get(t, "title")) && !json_is_string(v))
-		return bad(err, size, "field title: not a string");
+		return agq_errf(err, size, "field title: not a string");
 	v = json_object_get(t, "cmd");
 	if (!v && !json_object_get(t, "prompt"))
-		return bad(err, size, "field cmd: missing (a task needs a cmd "
+		return agq_errf(err, size, "field cmd: missing (a task needs a cmd "
 		    "or a prompt)");
 	if (!v) {
 		/* a prompt task: checked with the agent fields below */
 	} else if (json_is_string(v)) {
 		if (json_string_length(v) == 0)
-			return bad(err, size, "field cmd: empty string");
+			return agq_errf(err, size, "field cmd: empty string");
 	} else if (!string_array(v, 0)) {
-		return bad(err, size, "field cmd: not a string or a non-empty "
+		return agq_errf(err, size, "field cmd: not a string or a non-empty "
 		    "array of non-empty strings");
 	}
 	if ((v = json_object_get(t, "env"))) {
 		const char *k;
 		json_t *e;
 		if (!json_is_object(v))
-			return bad(err, size, "field env: not an object");
+			return agq_errf(err, size, "field env: not an object");
 		json_object_foreach((json_t *)v, k, e) {
 			if (!*k || strchr(k, '='))
-				return bad(err, size, "field env: bad variable "
+				return agq_errf(err, size, "field env: bad variable "
 				    "name '%s'", k);
 			if (!json_is_string(e))
-				return bad(err, size, "field env.%s: not a string", k);
+				return agq_errf(err, size, "field env.%s: not a string", k);
 		}
 	}
 	if ((v = json_object_get(t, "cwd")) &&
 	    (!json_is_string(v) || json_string_length(v) == 0))
-		return bad(err, size, "field cwd: not a non-empty string");
+		return agq_errf(err, size, "field cwd: not a non-empty string");
 	if ((v = json_object_get(t, "priority")) &&
 	    (!json_is_string(v) || agq_lane_parse(json_string_value(v)) < 0))
-		return bad(err, size, "field priority: must be one of urgent, "
+		return agq_errf(err, size, "field priority: must be one of urgent, "
 		    "high, normal, low");
 	if ((v = json_object_get(t, "requires")) && !string_array(v, 1))
-		return bad(err, size, "field requires: not an array of "
+		return agq_errf(err, size, "field requires: not an array of "
 		    "non-empty strings");
 	if ((v = json_object_get(t, "max_attempts")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > 1000))
-		return bad(err, size, "field max_attempts: not a whole number "
+		return agq_errf(err, size, "field max_attempts: not a whole number "
 		    "from 1 to 1000");
 	if ((v = json_object_get(t, "backoff")) &&
 	    (!json_is_number(v) || json_number_value(v) < 0 ||
 	    json_number_value(v) > 86400))
-		return bad(err, size, "field backoff: not a number of seconds "
+		return agq_errf(err, size, "field backoff: not a number of seconds "
 		    "from 0 to 86400");
 	if ((v = json_object_get(t, "timeout")) &&
 	    (!json_is_number(v) || !(json_number_value(v) > 0) ||
 	    json_number_value(v) > 1e8))
-		return bad(err, size, "field timeout: not a positive number "
+		return agq_errf(err, size, "field timeout: not a positive number "
 		    "of seconds");
 	if ((v = json_object_get(t, "not_before")) && !time_value(v))
-		return bad(err, size, "field not_before: not an RFC 3339 time "
+		return agq_errf(err, size, "field not_before: not an RFC 3339 time "
 		    "or epoch seconds");
 	if ((v = json_object_get(t, "meta")) && !json_is_object(v))
-		return bad(err, size, "field meta: not an object");
+		return agq_errf(err, size, "field meta: not an object");
 	if (agq_task_validate_agent(t, err, size) < 0)
 		return -1;
 	/* agq's own fields, when a drop or an old file carries them */
 	if ((v = json_object_get(t, "attempts")) && !json_is_array(v))
-		return bad(err, size, "field attempts: not an array");
+		return agq_errf(err, size, "field attempts: not an array");
 	if ((v = json_object_get(t, "generation")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 0))
-		return bad(err, size, "field generation: not a whole number");
+		return agq_errf(err, size, "field generation: not a whole number");
 	if ((v = json_object_get(t, "submitted_at")) && !time_value(v))
-		return bad(err, size, "field submitted_at: not a time");
+		return agq_errf(err, size, "field submitted_at: not a time");
 	if ((v = json_object_get(t, "next_attempt_at")) && !time_value(v))
-		return bad(err, size, "field next_attempt_at: not a time");
+		return agq_errf(err, size, "field next_attempt_at: not a time");
 	if ((v = json_object_get(t, "agent")) && !json_is_string(v) &&
 	    !json_is_null(v))
-		return bad(err, size, "field agent: not a string");
+		return agq_errf(err, size, "field agent: not a string");
 	if ((v = json_object_get(t, "reason")) && !json_is_string(v) &&
 	    !json_is_null(v))
-		return bad(err, size, "field reason: not a string");
+		return agq_errf(err, size, "field reason: not a string");
 	return 0;
 }
 
@@ -157,7 +147,7 @@ agq_task_parse(const char *buf, size_t len, char *err, size_t size)
 	json_error_t je;
 	json_t *t = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!t) {
-		bad(err, size, "invalid JSON at line %d column %d: %s",
+		agq_errf(err, size, "invalid JSON at line %d column %d: %s",
 		    je.line, je.column, je.text);
 		return NULL;
 	}

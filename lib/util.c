@@ -528,3 +528,49 @@ agq_id_valid(const char *s)
 	}
 	return 1;
 }
+
+int
+agq_errf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+json_t *
+agq_json_text(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	/* not UTF-8 (or cut inside a character): replace non-ASCII */
+	char *c = agq_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		c[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
+	j = json_stringn(c, n);
+	free(c);
+	return j;
+}
+
+void
+agq_exec_cmd(const json_t *cmd)
+{
+	if (json_is_string(cmd)) {
+		execl("/bin/sh", "sh", "-c", json_string_value(cmd), (char *)NULL);
+		dprintf(2, "%s: cannot run: %s (/bin/sh)\n", agq_prog,
+		    strerror(errno));
+		_exit(127);
+	}
+	size_t n = json_array_size(cmd);
+	char **argv = calloc(n + 1, sizeof *argv);
+	if (!argv || n == 0)
+		_exit(126);
+	for (size_t i = 0; i < n; i++)
+		argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+	execvp(argv[0], argv);
+	dprintf(2, "%s: cannot run: %s (%s)\n", agq_prog, strerror(errno),
+	    argv[0]);
+	_exit(errno == ENOENT ? 127 : 126);
+}

@@ -23,16 +23,6 @@ static const char *step_types[] = {
 };
 
 static int
-bad(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int
 cmd_valid(const json_t *v)
 {
 	size_t i;
@@ -53,41 +43,41 @@ agq_verify_steps_validate(const json_t *steps, char *err, size_t size)
 	size_t i;
 	json_t *s;
 	if (!json_is_array(steps))
-		return bad(err, size, ": not an array of steps");
+		return agq_errf(err, size, ": not an array of steps");
 	json_array_foreach(steps, i, s) {
 		if (!json_is_object(s))
-			return bad(err, size, "[%zu]: not an object", i);
+			return agq_errf(err, size, "[%zu]: not an object", i);
 		const char *type = json_string_value(json_object_get(s, "type"));
 		int k;
 		for (k = 0; step_types[k]; k++)
 			if (type && !strcmp(type, step_types[k]))
 				break;
 		if (!step_types[k])
-			return bad(err, size, "[%zu].type: must be one of "
+			return agq_errf(err, size, "[%zu].type: must be one of "
 			    "file_exists, command_succeeds, test_passes, "
 			    "git_clean", i);
 		json_t *v;
 		if (k == 0 && !(json_is_string(v = json_object_get(s, "path")) &&
 		    json_string_length(v) > 0))
-			return bad(err, size, "[%zu].path: missing or not a "
+			return agq_errf(err, size, "[%zu].path: missing or not a "
 			    "non-empty string", i);
 		v = json_object_get(s, "cmd");
 		if (k == 1 && !cmd_valid(v))
-			return bad(err, size, "[%zu].cmd: missing, or not a "
+			return agq_errf(err, size, "[%zu].cmd: missing, or not a "
 			    "string or an array of strings", i);
 		if (k == 2 && v && !cmd_valid(v))
-			return bad(err, size, "[%zu].cmd: not \"auto\", a string "
+			return agq_errf(err, size, "[%zu].cmd: not \"auto\", a string "
 			    "or an array of strings", i);
 		if ((v = json_object_get(s, "timeout")) && (!json_is_number(v)
 		    || !(json_number_value(v) > 0) ||
 		    json_number_value(v) > 86400))
-			return bad(err, size, "[%zu].timeout: not a number of "
+			return agq_errf(err, size, "[%zu].timeout: not a number of "
 			    "seconds from 0 to 86400", i);
 		if ((v = json_object_get(s, "name")) && !json_is_string(v))
-			return bad(err, size, "[%zu].name: not a string", i);
+			return agq_errf(err, size, "[%zu].name: not a string", i);
 		if ((v = json_object_get(s, "cwd")) && !(json_is_string(v) &&
 		    json_string_length(v) > 0))
-			return bad(err, size, "[%zu].cwd: not a non-empty "
+			return agq_errf(err, size, "[%zu].cwd: not a non-empty "
 			    "string", i);
 	}
 	return 0;
@@ -112,21 +102,6 @@ tail_append(char *tail, size_t *n, const char *buf, size_t k)
 	}
 	memcpy(tail + *n, buf, k);
 	*n += k;
-}
-
-static json_t *
-tail_json(const char *s, size_t n)
-{
-	json_t *j = json_stringn(s, n);
-	if (j)
-		return j;
-	/* not UTF-8 (or cut inside a character): replace non-ASCII */
-	char *c = agq_xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		c[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
-	j = json_stringn(c, n);
-	free(c);
-	return j;
 }
 
 /* Run CMD (string: /bin/sh -c; array: execvp) in DIR, output (stdout and
@@ -165,21 +140,7 @@ run_cmd(json_t *step, const json_t *cmd, const char *dir, double timeout_s)
 			    strerror(errno), dir);
 			_exit(126);
 		}
-		if (json_is_string(cmd)) {
-			execl("/bin/sh", "sh", "-c", json_string_value(cmd),
-			    (char *)NULL);
-			_exit(127);
-		}
-		size_t n = json_array_size(cmd);
-		char **argv = calloc(n + 1, sizeof *argv);
-		if (!argv)
-			_exit(126);
-		for (size_t i = 0; i < n; i++)
-			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
-		execvp(argv[0], argv);
-		dprintf(2, "agq-verify: cannot run: %s (%s)\n", strerror(errno),
-		    argv[0]);
-		_exit(errno == ENOENT ? 127 : 126);
+		agq_exec_cmd(cmd);
 	}
 	setpgid(pid, pid);
 	close(p[1]);
@@ -222,7 +183,7 @@ run_cmd(json_t *step, const json_t *cmd, const char *dir, double timeout_s)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	kill(-pid, SIGKILL);            /* whatever it left behind */
-	json_object_set_new(step, "output", tail_json(tail, tn));
+	json_object_set_new(step, "output", agq_json_text(tail, tn));
 	if (WIFEXITED(st))
 		json_object_set_new(step, "exit", json_integer(WEXITSTATUS(st)));
 	if (timed_out) {
@@ -375,7 +336,7 @@ git_clean(json_t *step, const char *dir)
 			tail_append(tail, &tn, line, (size_t)k < sizeof line ?
 			    (size_t)k : sizeof line - 1);
 	}
-	json_object_set_new(step, "output", tail_json(tail, tn));
+	json_object_set_new(step, "output", agq_json_text(tail, tn));
 	if (n == 0) {
 		json_object_set_new(step, "status", json_string("pass"));
 	} else {
@@ -491,14 +452,7 @@ agq_command_output(const json_t *cmd, double timeout_s, size_t max,
 		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0 ||
 		    dup2(p[1], 2) < 0)
 			_exit(126);
-		size_t n = json_array_size(cmd);
-		char **argv = calloc(n + 1, sizeof *argv);
-		if (!argv || n == 0)
-			_exit(126);
-		for (size_t i = 0; i < n; i++)
-			argv[i] = (char *)json_string_value(json_array_get(cmd, i));
-		execvp(argv[0], argv);
-		_exit(errno == ENOENT ? 127 : 126);
+		agq_exec_cmd(cmd);
 	}
 	setpgid(pid, pid);
 	close(p[1]);

@@ -176,24 +176,11 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 	if (agq_task_is_agent(t))
 		_exit(agq_agent_attempt(t, outdir));
 	json_t *cmd = json_object_get(t, "cmd");
-	if (json_is_string(cmd)) {
-		execl("/bin/sh", "sh", "-c", json_string_value(cmd), (char *)NULL);
-		dprintf(2, "agq-run: cannot run /bin/sh: %s\n", strerror(errno));
-		_exit(127);
-	}
-	size_t n = json_array_size(cmd);
-	if (n == 0) {
+	if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
 		dprintf(2, "agq-run: the task has no cmd\n");
 		_exit(127);
 	}
-	char **argv = calloc(n + 1, sizeof *argv);
-	if (!argv)
-		_exit(126);
-	for (size_t i = 0; i < n; i++)
-		argv[i] = (char *)json_string_value(json_array_get(cmd, i));
-	execvp(argv[0], argv);
-	dprintf(2, "agq-run: cannot run: %s (%s)\n", strerror(errno), argv[0]);
-	_exit(errno == ENOENT ? 127 : 126);
+	agq_exec_cmd(cmd);
 }
 
 /* The shepherd: runs in a fork of the runner, never returns. */

@@ -93,3 +93,20 @@ state_of() {
 is_state() { [ "$(state_of "$1")" = "$2" ]; }
 count_is() { [ "$(count_in "$1")" -eq "$2" ]; }
 journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }
+
+# fake_api_start / fake_api_stop: for setup_file / teardown_file: run
+# tests/fakeapi.py (recorded answers in each model API's format) on a free
+# 127.0.0.1 port, written to $FAKE_DIR/port; requests it saw go to
+# $FAKE_DIR/requests.
+fake_api_start() {
+	export FAKE_DIR="$BATS_FILE_TMPDIR"
+	python3 "$BATS_TEST_DIRNAME/fakeapi.py" "$FAKE_DIR/port" \
+	    "$FAKE_DIR/requests" 3>&- &
+	echo $! > "$FAKE_DIR/pid"
+	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
+	[ -s "$FAKE_DIR/port" ]
+}
+
+fake_api_stop() {
+	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
+}

@@ -9,18 +9,8 @@ load helper
 
 KEY="sk-ant-test-KEY-9f8e7d6c5b4a"
 
-setup_file() {
-	export FAKE_DIR="$BATS_FILE_TMPDIR"
-	python3 "$BATS_TEST_DIRNAME/fakeapi.py" "$FAKE_DIR/port" \
-	    "$FAKE_DIR/requests" 3>&- &
-	echo $! > "$FAKE_DIR/pid"
-	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
-	[ -s "$FAKE_DIR/port" ]
-}
-
-teardown_file() {
-	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
-}
+setup_file() { fake_api_start; }
+teardown_file() { fake_api_stop; }
 
 # run_agent: the fake server's URLs in agq.conf, the scheduler and agent a1.
 run_agent() {

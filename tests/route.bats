@@ -5,18 +5,8 @@
 
 load helper
 
-setup_file() {
-	export FAKE_DIR="$BATS_FILE_TMPDIR"
-	python3 "$BATS_TEST_DIRNAME/fakeapi.py" "$FAKE_DIR/port" \
-	    "$FAKE_DIR/requests" 3>&- &
-	echo $! > "$FAKE_DIR/pid"
-	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
-	[ -s "$FAKE_DIR/port" ]
-}
-
-teardown_file() {
-	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
-}
+setup_file() { fake_api_start; }
+teardown_file() { fake_api_stop; }
 
 url() { echo "http://127.0.0.1:$(cat "$FAKE_DIR/port")$1"; }
 

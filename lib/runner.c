@@ -307,9 +307,21 @@ start(struct runner *R, const char *id)
 	}
 	json_t *t = l.task;
 	const char *owner = json_string_value(json_object_get(t, "agent"));
-	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me) ||
-	    !owner || strcmp(owner, me))
+	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me))
 		goto out;
+	if (!owner || strcmp(owner, me)) {
+		/* A lease made by a bare move (agq-spool(5), "Leases"): this
+		 * agent records it, bumping the generation, in the start
+		 * rewrite below.  An agent task needs the scheduler's route:
+		 * without one, its assigner died mid-lease; leave it to the
+		 * scheduler's reclaim. */
+		if (agq_task_is_agent(t) && !json_object_get(t, "route"))
+			goto out;
+		json_object_set_new(t, "generation", json_integer(
+		    agq_task_int(t, "generation", 0) + 1));
+		json_object_set_new(t, "agent", json_string(me));
+		json_object_del(t, "assigned_at");
+	}
 	char err[512];
 	if (agq_task_validate(t, err, sizeof err) < 0) {
 		char name[80];

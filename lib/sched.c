@@ -710,6 +710,19 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 		return 0;
 	}
 	json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
+	if (!S->route) {
+		/* A plain command task: the lease is the move alone, one
+		 * rename(2) and no fsync on the scheduler's path.  agq-run
+		 * records the lease (generation GEN, agent) when it starts
+		 * the task; until then the file's ctime times the lease
+		 * (agq-spool(5), "Leases"). */
+		if (agq_task_move(S->sp, &l, AGQ_ST_ACTIVE, -1, g->name) < 0) {
+			agq_syserr("cannot lease task", l.loc.path);
+			agq_task_unlock(&l);
+			return 0;
+		}
+		goto leased;
+	}
 	json_object_set_new(l.task, "generation", json_integer(gen));
 	agq_task_set_time(l.task, "assigned_at", agq_now_us());
 	if (S->route) {
@@ -726,6 +739,7 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 		agq_task_unlock(&l);
 		return 0;
 	}
+leased:;
 	char why[300];
 	snprintf(why, sizeof why, "first in lane %s; %s has every required "
 	    "capability and %d free slot%s, least recently assigned",

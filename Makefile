@@ -27,13 +27,15 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 libcrypto)
 LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 libcrypto) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
-LDFLAGS  += $(if $(SAN),$(SANFLAGS))
+# --as-needed: a program links only the libraries its objects use (agq-submit
+# needs neither libcurl nor libgit2, and each one costs start-up time).
+LDFLAGS  += -Wl,--as-needed $(if $(SAN),$(SANFLAGS))
 
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-fsck \
             agq-classify agq-verify agq-registry agq-doctor
-LIBSRC   := util config task spool journal agent cli sched runner ctl fsck \
+LIBSRC   := util config task spool journal agent cli sched runner ctl fsck steps \
             secure \
             classify verify backend attempt registry resources route doctor
 # issue 5: stats, sync, dashboard, alerts
@@ -235,7 +237,8 @@ bench: all
 
 # ---- install ----------------------------------------------------------------
 install: deps
-	@rm -f build/install/lib/paths.o
+	@# PREFIX is compiled in: rebuild paths.o and relink every program
+	@rm -rf build/install/lib/paths.o build/install/bin build/install/libexec
 	@$(MAKE) --no-print-directory O=build/install BINOUT=build/install/bin \
 	    INSTALL_BUILD=1 PREFIX=$(PREFIX) progs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/agq \

@@ -24,23 +24,6 @@
 #define MAX_BODY   (16u << 20)  /* largest HTTP response read */
 #define MAX_OUTPUT (1u << 20)   /* output kept from a program (its tail) */
 
-const char *const agq_backend_conf_keys[] = {
-	"ollama_url", "openai_url", "anthropic_url",
-	"ollama_model", "openai_model", "anthropic_model",
-	"openai_key_file", "anthropic_key_file", "anthropic_version",
-	"max_tokens", "backend_timeout", "prices", "cli_lock",
-	"registry_check", "route_wait", "route_fallback", NULL
-};
-
-int
-agq_backend_conf_key(const char *key)
-{
-	for (int i = 0; agq_backend_conf_keys[i]; i++)
-		if (!strcmp(key, agq_backend_conf_keys[i]))
-			return 1;
-	return 0;
-}
-
 const char *
 agq_backend_setting(const struct agq_conf *conf, const char *key,
                     const char *dflt)

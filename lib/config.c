@@ -6,6 +6,27 @@
 #include <string.h>
 
 #include "agq.h"
+
+/* The backends' settings (agq-backend(7)): accepted here, read with
+ * agq_backend_setting.  Kept in config.c so that reading agq.conf does
+ * not link libcurl. */
+const char *const agq_backend_conf_keys[] = {
+	"ollama_url", "openai_url", "anthropic_url",
+	"ollama_model", "openai_model", "anthropic_model",
+	"openai_key_file", "anthropic_key_file", "anthropic_version",
+	"max_tokens", "backend_timeout", "prices", "cli_lock",
+	"registry_check", "route_wait", "route_fallback", NULL
+};
+
+int
+agq_backend_conf_key(const char *key)
+{
+	for (int i = 0; agq_backend_conf_keys[i]; i++)
+		if (!strcmp(key, agq_backend_conf_keys[i]))
+			return 1;
+	return 0;
+}
+
 #include "stats.h"
 #include "backend.h"
 

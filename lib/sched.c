@@ -721,6 +721,14 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 			agq_task_unlock(&l);
 			return 0;
 		}
+		/* the routing decision, one event like every other */
+		json_t *tv = e->rfacts ? json_object_get(e->rfacts, "tier") : NULL;
+		agq_journal_w(S->sp, "route", id, json_pack("{s:s, s:s, s:s, "
+		    "s:s, s:[]}", "tier", agq_tier_name(tv ?
+		    (int)json_integer_value(tv) : 0), "backend", "shell",
+		    "agent", g->name, "reason", "a command task and an agent "
+		    "that declares no backends: its cmd runs as a shell job",
+		    "rejected"));
 		goto leased;
 	}
 	json_object_set_new(l.task, "generation", json_integer(gen));

@@ -94,13 +94,15 @@ route_of() {
 	[ -z "$(route_of t5)" ]
 }
 
-@test "plain command tasks on plain agents are not routed" {
+@test "a plain command task on a plain agent: one route event, trivial tier, shell" {
 	start_agent plain
 	agents_up plain
 	start_sched
 	agq-submit --id c1 -- true
 	wait_for 20 is_state c1 done
-	[ "$(journal_count route)" -eq 0 ]
+	[ "$(journal_count route)" -eq 1 ]
+	route_of c1 | jq -e '.agent == "plain" and .backend == "shell" and
+	    .tier == "trivial"'
 }
 
 @test "a backend named by the task needs an agent that runs it" {

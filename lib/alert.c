@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "alert.h"
+#include "backend.h"
 #include "stats.h"
 
 /* A condition that holds now: KEY identifies it (one alert per key). */
@@ -126,6 +127,32 @@ discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* The word "registered" in alert_endpoint: every endpoint of
+ * agq-registry(1) that its health checks (two failures in a row) marked
+ * unhealthy; key endpoint:NAME. */
+static void
+rule_registered(const struct agq_spool *sp, json_t *conds)
+{
+	json_t *reg = agq_registry_load(sp);
+	const char *name;
+	json_t *ep;
+	json_object_foreach(reg, name, ep) {
+		const char *h = json_string_value(json_object_get(ep, "health"));
+		if (!h || strcmp(h, "unhealthy"))
+			continue;
+		const char *url = json_string_value(json_object_get(ep, "url"));
+		const char *err = json_string_value(json_object_get(ep,
+		    "error"));
+		char key[600], msg[1024];
+		snprintf(key, sizeof key, "endpoint:%s", name);
+		snprintf(msg, sizeof msg, "registered endpoint %s (%s) is "
+		    "unhealthy%s%s", name, url ? url : "?", err ? ": " : "",
+		    err ? err : "");
+		cond(conds, key, "endpoint", msg, json_integer(0), NULL);
+	}
+	json_decref(reg);
+}
+
 static void
 rule_endpoint(const struct agq_spool *sp, json_t *conds)
 {
@@ -135,6 +162,10 @@ rule_endpoint(const struct agq_spool *sp, json_t *conds)
 	char *copy = agq_xstrdup(v), *save = NULL;
 	for (char *u = strtok_r(copy, " \t", &save); u;
 	    u = strtok_r(NULL, " \t", &save)) {
+		if (!strcmp(u, "registered")) {
+			rule_registered(sp, conds);
+			continue;
+		}
 		CURL *c = curl_easy_init();
 		char why[CURL_ERROR_SIZE + 64] = "";
 		long code = 0;

@@ -108,3 +108,20 @@ hooked() { grep -v '^$' "$WORK/hook.log" | jq -r "select(.state == \"$1\") | .al
 		[[ "$output" == *"$AGQ_CONF:2:"* ]]
 	done
 }
+
+@test "agq-alert: alert_endpoint = registered alerts on an agq-registry endpoint marked unhealthy" {
+	echo "alert_endpoint = registered" >> "$AGQ_CONF"
+	mkdir -p "$AGQ_SPOOL/endpoints"
+	printf '{"name":"gpu1","url":"http://127.0.0.1:9/","type":"ollama","health":"unhealthy","fails":2,"error":"cannot connect"}\n' > "$AGQ_SPOOL/endpoints/gpu1.json"
+	printf '{"name":"gpu2","url":"http://127.0.0.1:9/","type":"ollama","health":"healthy","fails":0}\n' > "$AGQ_SPOOL/endpoints/gpu2.json"
+	run agq-alert
+	[ "$status" -eq 0 ]
+	[[ "$output" == "ALERT endpoint:gpu1: registered endpoint gpu1 (http://127.0.0.1:9/) is unhealthy: cannot connect" ]]
+	[ "$(alerts start endpoint:gpu1)" -eq 1 ]
+	[ "$(alerts start endpoint:gpu2)" -eq 0 ]
+	# healthy again: the alert clears
+	printf '{"name":"gpu1","url":"http://127.0.0.1:9/","type":"ollama","health":"healthy","fails":0}\n' > "$AGQ_SPOOL/endpoints/gpu1.json"
+	run agq-alert
+	[[ "$output" == "CLEARED endpoint:gpu1: "* ]]
+	[ "$(alerts clear endpoint:gpu1)" -eq 1 ]
+}

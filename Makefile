@@ -151,9 +151,10 @@ $(LIBEXECOUT)/%: $(O)/libexec/%.o $(O)/lib/paths.o $(O)/libagq.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/unit/%: tests/unit/%.c tests/unit/unit.h $(O)/lib/paths.o $(O)/libagq.a
+$(O)/unit/%: tests/unit/%.c tests/unit/unit.h tests/unit/unit_task.h \
+    $(O)/lib/paths.o $(O)/libagq.a
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)
 
 # ---- the main job -----------------------------------------------------------
 demo: all

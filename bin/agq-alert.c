@@ -76,10 +76,7 @@ main(int argc, char **argv)
 		return e;
 	}
 	if (json) {
-		char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(12));
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		agq_print_json(r, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
 		lines("ALERT", json_object_get(r, "started"));
 		lines("CLEARED", json_object_get(r, "cleared"));

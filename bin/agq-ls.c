@@ -153,10 +153,7 @@ main(int argc, char **argv)
 		} else if (json) {
 			json_object_set_new(t, "lane", json_string(
 			    agq_lane_name(agq_task_lane(t))));
-			char *s = json_dumps(t, JSON_COMPACT);
-			if (s)
-				printf("%s\n", s);
-			free(s);
+			agq_print_json(t, JSON_COMPACT);
 		} else {
 			char what[200];
 			describe(t, what, sizeof what);

@@ -97,10 +97,7 @@ main(int argc, char **argv)
 			if (loc.state == AGQ_ST_ACTIVE)
 				json_object_set_new(o, "agent",
 				    json_string(loc.agent));
-			char *s = json_dumps(o, JSON_COMPACT);
-			if (s)
-				printf("%s\n", s);
-			free(s);
+			agq_print_json(o, JSON_COMPACT);
 			json_decref(o);
 			continue;
 		}

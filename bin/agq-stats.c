@@ -167,10 +167,7 @@ main(int argc, char **argv)
 		return e;
 	}
 	if (json) {
-		char *out = json_dumps(s, JSON_COMPACT | JSON_REAL_PRECISION(12));
-		if (out)
-			printf("%s\n", out);
-		free(out);
+		agq_print_json(s, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
 		text(s);
 	}

@@ -55,11 +55,7 @@ main(int argc, char **argv)
 	long queued = (long)json_integer_value(json_object_get(st, "queue"));
 	json_t *agents = json_object_get(snap, "agents");
 	if (json) {
-		char *s = json_dumps(snap, JSON_COMPACT |
-		    JSON_REAL_PRECISION(12));
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		agq_print_json(snap, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
 		printf("spool %s\n", sp.root);
 		printf("%-8s %6s\n", "STATE", "TASKS");

@@ -600,6 +600,11 @@ double agq_cli_seconds(const char *opt, const char *val);
 /* Parse a positive integer for option OPT or exit EX_USAGE. */
 long agq_cli_long(const char *opt, const char *val, long min, long max);
 
+/* Print O on standard output as JSON (json_dumpf(3) with jansson FLAGS,
+ * e.g. JSON_COMPACT) and a newline; write errors show at the next
+ * agq_flush_stdout. */
+void agq_print_json(const json_t *o, size_t flags);
+
 /* fflush(stdout) and check for a write error (a full disk, a closed
  * pipe); reports "cannot write: WHY (standard output)".  0 or -1. */
 int agq_flush_stdout(void);

@@ -53,3 +53,10 @@ agq_flush_stdout(void)
 	}
 	return 0;
 }
+
+void
+agq_print_json(const json_t *o, size_t flags)
+{
+	if (json_dumpf(o, stdout, flags) == 0)
+		putchar('\n');
+}

@@ -3,6 +3,7 @@
 #include "agq.h"
 #include "backend.h"
 #include "unit.h"
+#include "unit_task.h"
 
 static json_t *last;
 
@@ -36,24 +37,6 @@ has_signal(const char *name)
 		if (!strcmp(json_string_value(json_object_get(s, "signal")), name))
 			return 1;
 	return 0;
-}
-
-static int
-valid(const char *json)
-{
-	char err[512];
-	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
-	json_decref(t);
-	return t != NULL;
-}
-
-static int
-err_has(const char *json, const char *want)
-{
-	char err[512] = "";
-	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
-	json_decref(t);
-	return !t && strstr(err, want) != NULL;
 }
 
 int

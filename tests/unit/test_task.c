@@ -1,24 +1,7 @@
 /* Unit tests for lib/task.c: validation, defaults, backoff, capabilities. */
 #include "agq.h"
 #include "unit.h"
-
-static int
-valid(const char *json)
-{
-	char err[512];
-	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
-	json_decref(t);
-	return t != NULL;
-}
-
-static int
-err_has(const char *json, const char *want)
-{
-	char err[512] = "";
-	json_t *t = agq_task_parse(json, strlen(json), err, sizeof err);
-	json_decref(t);
-	return !t && strstr(err, want) != NULL;
-}
+#include "unit_task.h"
 
 int
 main(void)

@@ -68,10 +68,8 @@ main(int argc, char **argv)
 	agq_spool_open_or_exit(&sp, spool);
 	json_t *r = agq_alert_run(&sp, agq_now_us(), timeout);
 	if (!r) {
-		char *p = agq_spool_path(&sp, "alerts.json");
-		agq_syserr("cannot keep the alert state", p);
-		free(p);
-		int e = agq_exit_code(errno);
+		int e = agq_spool_syserr(&sp, "cannot keep the alert state",
+		    "alerts.json");
 		agq_spool_close(&sp);
 		return e;
 	}

@@ -73,9 +73,7 @@ main(int argc, char **argv)
 	struct agq_stats_opts o = { since_us, now, 30, 0 };
 	json_t *st = agq_stats(&sp, &o);
 	if (!st) {
-		char *p = agq_spool_path(&sp, "journal");
-		agq_syserr("cannot read the journal", p);
-		free(p);
+		agq_spool_syserr(&sp, "cannot read the journal", "journal");
 	}
 	char *page = agq_dash_render(&sp, snap, st, rs);
 	json_decref(snap);

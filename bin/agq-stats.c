@@ -159,10 +159,8 @@ main(int argc, char **argv)
 	agq_spool_open_or_exit(&sp, spool);
 	json_t *s = agq_stats(&sp, &o);
 	if (!s) {
-		char *p = agq_spool_path(&sp, "journal");
-		agq_syserr("cannot read the journal", p);
-		free(p);
-		int e = agq_exit_code(errno);
+		int e = agq_spool_syserr(&sp, "cannot read the journal",
+		    "journal");
 		agq_spool_close(&sp);
 		return e;
 	}

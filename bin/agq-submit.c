@@ -69,9 +69,7 @@ submit_one(struct agq_spool *sp, json_t *t, int sync, const char *source,
 	const char *id = agq_task_id(t);
 	if (r < 0) {
 		int e = errno;
-		char *p = agq_spool_path(sp, "queue");
-		agq_syserr("cannot deliver task", p);
-		free(p);
+		agq_spool_syserr(sp, "cannot deliver task", "queue");
 		return agq_exit_code(e);
 	}
 	if (r == 1) {

@@ -233,19 +233,15 @@ main(int argc, char **argv)
 	}
 	int lock = agq_spool_flock(&sp, "sync", 1);
 	if (lock < 0) {
-		char *p = agq_spool_path(&sp, ".sync.lock");
-		agq_syserr("cannot take the sync lock", p);
-		free(p);
-		int e = agq_exit_code(errno);
+		int e = agq_spool_syserr(&sp, "cannot take the sync lock",
+		    ".sync.lock");
 		agq_spool_close(&sp);
 		return e;
 	}
 	C.snap = agq_status_snapshot(&sp, so.now_us, 5);
 	C.stats = agq_stats(&sp, &so);
 	if (!C.stats) {
-		char *p = agq_spool_path(&sp, "journal");
-		agq_syserr("cannot read the journal", p);
-		free(p);
+		agq_spool_syserr(&sp, "cannot read the journal", "journal");
 	}
 	C.block = agq_sync_render(C.snap, C.stats);
 	C.results = json_array();

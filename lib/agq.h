@@ -303,6 +303,12 @@ void agq_spool_open_or_exit(struct agq_spool *sp, const char *arg);
 char *agq_spool_path(const struct agq_spool *sp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* agq_syserr(WHAT, "ROOT/REL") for a path in the spool (REL printf-style)
+ * and return agq_exit_code(errno), the sysexits code for the failure.
+ * errno is preserved. */
+int agq_spool_syserr(const struct agq_spool *sp, const char *what,
+                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Path of the task file of ID in STATE (LANE for queue, AGENT for active)
  * into BUF of SIZE. */
 void agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc,

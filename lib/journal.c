@@ -348,9 +348,7 @@ agq_journal_w(const struct agq_spool *sp, const char *ev, const char *id,
               json_t *extra)
 {
 	if (agq_journal(sp, ev, id, extra) < 0) {
-		char *p = agq_spool_path(sp, "journal");
-		agq_syserr("cannot append to the journal", p);
-		free(p);
+		agq_spool_syserr(sp, "cannot append to the journal", "journal");
 	}
 }
 

@@ -106,9 +106,8 @@ heartbeat(struct runner *R, const char *state)
 		json_object_set(a, "models", R->o->models);
 	json_object_set_new(a, "resources", agq_host_resources());
 	if (agq_agent_write(R->sp, a) < 0) {
-		char *p = agq_spool_path(R->sp, "agents/%s.json", R->o->agent);
-		agq_syserr("cannot write agent file", p);
-		free(p);
+		agq_spool_syserr(R->sp, "cannot write agent file",
+		    "agents/%s.json", R->o->agent);
 	}
 	json_decref(a);
 }

@@ -1030,9 +1030,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			    "(%s/.sched.lock)", sp->root);
 			return EX_TEMPFAIL;
 		}
-		char *p = agq_spool_path(sp, ".sched.lock");
-		agq_syserr("cannot lock", p);
-		free(p);
+		agq_spool_syserr(sp, "cannot lock", ".sched.lock");
 		return agq_exit_code(errno);
 	}
 

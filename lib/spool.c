@@ -741,3 +741,23 @@ agq_each_task(const struct agq_spool *sp, int state,
 	}
 	return 0;
 }
+
+int
+agq_spool_syserr(const struct agq_spool *sp, const char *what,
+                 const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	char *rel;
+	va_start(ap, fmt);
+	if (vasprintf(&rel, fmt, ap) < 0)
+		agq_die(EX_OSERR, "out of memory");
+	va_end(ap);
+	char *p = agq_xasprintf("%s/%s", sp->root, rel);
+	errno = e;
+	agq_syserr(what, p);
+	free(rel);
+	free(p);
+	errno = e;
+	return agq_exit_code(e);
+}

@@ -24,8 +24,8 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 libcrypto)
-LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 libcrypto) -linotifytools -lm
+DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 nettle)
+LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 # --as-needed: a program links only the libraries its objects use (agq-submit
 # needs neither libcurl nor libgit2, and each one costs start-up time).
@@ -62,7 +62,7 @@ INST_PATHS := -DAGQ_SPOOL_DIR='"$(PREFIX)/var/spool/agq"' \
 PATHS     = $(if $(INSTALL_BUILD),$(INST_PATHS),$(SRC_PATHS))
 
 DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
-             libssl-dev
+             nettle-dev
 DEB_TEST  := bats mandoc inotify-tools
 
 .PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench \
@@ -79,7 +79,7 @@ deps:
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	pkg-config --exists libgit2 2>/dev/null || missing="$$missing libgit2-dev"; \
 	pkg-config --exists libmicrohttpd 2>/dev/null || missing="$$missing libmicrohttpd-dev"; \
-	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
+	pkg-config --exists nettle 2>/dev/null || missing="$$missing nettle-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
 	command -v $(CC) >/dev/null || missing="$$missing build-essential"; \

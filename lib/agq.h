@@ -424,8 +424,9 @@ int agq_each_task(const struct agq_spool *sp, int state,
 int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
                 json_t *extra);
 
-/* SHA-256 (libcrypto EVP) of LEN bytes of BUF as 64 lowercase hex digits
- * and a NUL in OUT.  0, or -1 (EIO) if libcrypto fails. */
+/* SHA-256 (FIPS 180-4, computed by Nettle's sha256_*) of LEN bytes of BUF
+ * as 64 lowercase hex digits and a NUL in OUT.  Always returns 0 (the -1
+ * of the old libcrypto version is kept in the signature for callers). */
 int agq_sha256_hex(const void *buf, size_t len, char out[65]);
 
 /* The end of a journal file: the last whole line's "seq" (0 when the file

@@ -6,7 +6,9 @@
  * inserted or removed line breaks the chain.  Appends take an flock(2) on
  * ROOT/.journal.lock, read the last line, and write the new one with one
  * write(2): with many concurrent writers each line still chains to the one
- * really before it.  Hashing is libcrypto's (OpenSSL EVP).
+ * really before it.  Hashing is Nettle's (GnuTLS's crypto
+ * library): it needs no initialisation, so a short-lived writer such as
+ * agq-submit does not pay for OpenSSL's provider and configuration set-up.
  */
 
 #include <errno.h>
@@ -16,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #include "agq.h"
 
@@ -25,12 +27,11 @@
 int
 agq_sha256_hex(const void *buf, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32) {
-		errno = EIO;
-		return -1;
-	}
+	unsigned char md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, buf);
+	sha256_digest(&ctx, sizeof md, md);
 	static const char hx[] = "0123456789abcdef";
 	for (unsigned i = 0; i < 32; i++) {
 		out[2 * i] = hx[md[i] >> 4];

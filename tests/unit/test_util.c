@@ -12,6 +12,15 @@ main(void)
 {
 	int64_t us;
 	char buf[64];
+	char hex[65];
+
+	/* FIPS 180-4 examples: the journal chain depends on these digests */
+	CHECK(agq_sha256_hex("abc", 3, hex) == 0 && !strcmp(hex,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+	    "SHA-256 of \"abc\"");
+	CHECK(agq_sha256_hex("", 0, hex) == 0 && !strcmp(hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+	    "SHA-256 of the empty string");
 
 	CHECK(agq_parse_time("2026-11-21T23:44:27Z", &us) == 0 &&
 	    us == 1795304667LL * 1000000, "RFC 3339 with Z");

@@ -103,6 +103,7 @@ deps-test: deps
 	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \

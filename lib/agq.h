@@ -367,9 +367,10 @@ int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
 /* Deliver a new task T (normalized) into its first state: defer/ when
  * not_before is in the future, else queue/LANE.  Under the submit lock it
  * checks that the id exists nowhere (returns 1, nothing written, *WHERE
- * set to the state it is in) and links the fsynced tmp file in.  When SYNC
- * the directory is fsynced before returning, so the task survives a power
- * cut.  Returns 0 delivered, 1 duplicate, -1 error (errno). */
+ * set to the state it is in), links the fsynced tmp file in and claims the
+ * id (ids/ID).  When SYNC the directory, then ids/, are fsynced before
+ * returning, so the task and its claim survive a power cut.  Returns 0
+ * delivered, 1 duplicate, -1 error (errno). */
 int agq_deliver(const struct agq_spool *sp, json_t *t, int sync,
                 int *where);
 

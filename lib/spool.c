@@ -619,6 +619,12 @@ agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
 		dir_of(loc.path, dir, sizeof dir);
 		if (agq_fsync_dir(dir) < 0)
 			return -1;
+		/* The claim too, before the id is acknowledged: made before
+		 * the fsync above, it is normally in the journal commit that
+		 * fsync forced, so this one finds little left to write. */
+		snprintf(dir, sizeof dir, "%s/ids", sp->root);
+		if (agq_fsync_dir(dir) < 0)
+			return -1;
 	}
 	if (rc == 0)
 		*where = loc.state;

@@ -237,3 +237,22 @@ JSON
 	[ "$(agq-journal --id "$b" --ev submit | jq -r .lane)" = high ]
 	[ "$(agq-journal --id "$c" --ev submit | jq -r .state)" = defer ]
 }
+
+@test "the id's claim in ids/ is fsynced, after the queue directory, before the id is printed" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	agq-submit -q -- true           # the spool exists before the trace
+	# (LeakSanitizer cannot run under ptrace)
+	ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=openat,fsync,write \
+	    -o "$WORK/trace" agq-submit --id durable -- true
+	# "openat(..., DIR, ...O_DIRECTORY) = FD" then "fsync(FD)": the
+	# order in which directories were fsynced, and when the id was printed
+	awk '/O_DIRECTORY/ && / = [0-9]+$/ { n = split($0, a, "\""); d = a[2]; fd = $NF }
+	     /^[0-9]+ +fsync\(/ && $0 ~ "fsync\\(" fd "\\)" { print "fsync " d }
+	     /write\(1, "durable\\n"/ { print "printed" }' "$WORK/trace" > "$WORK/order"
+	cat "$WORK/order"
+	diff - "$WORK/order" <<ORDER
+fsync $AGQ_SPOOL/queue/normal
+fsync $AGQ_SPOOL/ids
+printed
+ORDER
+}

@@ -538,6 +538,19 @@ int agq_out_open(const struct agq_spool *sp, const char *id, int create);
 int agq_out_write(const struct agq_spool *sp, const char *id,
                   const char *name, const char *buf, size_t len);
 
+/* Open OUTDIR, a path SPOOL/out/ID as agq-run gives it to a task, as
+ * agq_out_open does without creating: O_DIRECTORY|O_NOFOLLOW on
+ * SPOOL/out, then on ID relative to it (a symbolic link: ENOTDIR; a last
+ * component that is not a valid id: EINVAL).  Returns the fd or -1. */
+int agq_out_open_path(const char *outdir);
+
+/* Replace NAME in the directory open as DFD with LEN bytes of BUF: a file
+ * .NAME.UNIQUE created beside it (O_EXCL|O_NOFOLLOW, mode 0644 modulo
+ * umask, not fsynced) and renameat(2)'d over NAME, so a reader sees the
+ * old or the new file whole, and nothing is written through a symbolic
+ * link nor anywhere but in that directory.  0 or -1 (errno). */
+int agq_write_at(int dfd, const char *name, const char *buf, size_t len);
+
 /* Is the current directory (getcwd(3), after the chdir(2): symbolic links
  * already resolved, so none can lead out) ROOT or below it?  ROOT NULL or
  * "/" allows any.  0 yes; -1 no or error, with WHY (SIZE bytes) saying so

@@ -71,16 +71,16 @@ agq_backend_path(const char *name)
 	return agq_xasprintf("%s/%s", agq_libexecdir, name);
 }
 
-/* Write the progress so far to OUTDIR/agent.json (replaced atomically
- * through a temporary file in OUTDIR). */
+/* Write the progress so far to agent.json in the output directory open
+ * as DFD (OUTDIR, for messages), replaced atomically. */
 static void
-save(const char *outdir, json_t *ag)
+save(int dfd, const char *outdir, json_t *ag)
 {
 	char *p = agq_xasprintf("%s/agent.json", outdir);
 	char *s = json_dumps(ag, JSON_INDENT(2));
 	if (s) {
 		char *buf = agq_xasprintf("%s\n", s);
-		if (agq_write_atomic(outdir, p, buf, strlen(buf), 0, 0) < 0)
+		if (agq_write_at(dfd, "agent.json", buf, strlen(buf)) < 0)
 			dprintf(2, "agq-run: cannot write %s: %s\n", p,
 			    strerror(errno));
 		free(buf);
@@ -90,17 +90,19 @@ save(const char *outdir, json_t *ag)
 }
 
 /* Run backend NAME with INPUT on standard input; its result object (or an
- * error object when it wrote none). */
+ * error object when it wrote none).  Its input and result files are in
+ * the output directory open as DFD (OUTDIR, for messages). */
 static json_t *
-call_backend(const char *name, const json_t *input, const char *outdir)
+call_backend(const char *name, const json_t *input, int dfd,
+             const char *outdir)
 {
 	char *in = agq_xasprintf("%s/backend-input.json", outdir);
-	char *outp = agq_xasprintf("%s/backend-result.json", outdir);
 	char *exe = agq_backend_path(name);
 	json_t *res = NULL;
 	char err[600] = "";
 	char *js = json_dumps(input, JSON_INDENT(2));
-	if (!js || agq_write_atomic(outdir, in, js, strlen(js), 0, 0) < 0) {
+	if (!js || agq_write_at(dfd, "backend-input.json", js,
+	    strlen(js)) < 0) {
 		snprintf(err, sizeof err, "cannot write the backend input: %s "
 		    "(%s)", strerror(errno), in);
 		free(js);
@@ -119,9 +121,10 @@ call_backend(const char *name, const json_t *input, const char *outdir)
 		goto out;
 	}
 	if (pid == 0) {
-		int ifd = open(in, O_RDONLY | O_CLOEXEC);
-		int ofd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-		    O_CLOEXEC, 0644);
+		int ifd = openat(dfd, "backend-input.json", O_RDONLY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		int ofd = openat(dfd, "backend-result.json", O_WRONLY | O_CREAT |
+		    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (ifd < 0 || ofd < 0 || dup2(ifd, 0) < 0 || dup2(ofd, 1) < 0)
 			_exit(126);
 		execl(exe, name, (char *)NULL);
@@ -136,7 +139,12 @@ call_backend(const char *name, const json_t *input, const char *outdir)
 			    strerror(errno));
 			goto out;
 		}
-	res = json_load_file(outp, 0, NULL);
+	int rfd = openat(dfd, "backend-result.json", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (rfd >= 0) {
+		res = json_loadfd(rfd, 0, NULL);
+		close(rfd);
+	}
 	if (!json_is_object(res) || !json_is_string(json_object_get(res,
 	    "status"))) {
 		json_decref(res);
@@ -154,7 +162,6 @@ out:
 		res = json_pack("{s:s, s:s, s:s}", "backend", name, "status",
 		    "error", "error", err);
 	free(in);
-	free(outp);
 	free(exe);
 	return res;
 }
@@ -262,6 +269,15 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		    strerror(errno));
 		return 126;
 	}
+	/* Every file of the attempt is written through this handle: a task
+	 * or backend that swaps out/ID for a symbolic link meanwhile cannot
+	 * make agq-run write elsewhere. */
+	int dfd = agq_out_open_path(outdir);
+	if (dfd < 0) {
+		dprintf(2, "agq-run: cannot open output directory %s: %s\n",
+		    outdir, strerror(errno));
+		return 126;
+	}
 	json_t *ag = json_pack("{s:s, s:i, s:i, s:n, s:[]}", "status",
 	    "running", "tokens_in", 0, "tokens_out", 0, "cost_usd",
 	    "iterations");
@@ -285,7 +301,7 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 			if (feedback)
 				json_object_set_new(input, "verify_feedback",
 				    json_string(feedback));
-			json_t *res = call_backend(backend, input, outdir);
+			json_t *res = call_backend(backend, input, dfd, outdir);
 			json_decref(input);
 			json_object_set_new(it, "backend", summary(res));
 			add_num(ag, "tokens_in", json_object_get(res, "tokens_in"),
@@ -304,8 +320,8 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 			if (text) {
 				char *p = agq_xasprintf("%s/output", outdir);
 				char *body = agq_xasprintf("%s\n", text);
-				if (agq_write_atomic(outdir, p, body, strlen(body), 0,
-				    0) < 0)
+				if (agq_write_at(dfd, "output", body,
+				    strlen(body)) < 0)
 					dprintf(2, "agq-run: cannot write %s: %s\n", p,
 					    strerror(errno));
 				free(body);
@@ -351,7 +367,7 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 			rc = 0;
 			break;
 		}
-		save(outdir, ag);
+		save(dfd, outdir, ag);
 		json_t *rep = agq_verify_run(steps, cwd, 120);
 		int pass = !strcmp(json_string_value(json_object_get(rep,
 		    "status")), "pass");
@@ -375,7 +391,8 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		rc = 2;
 	}
 	free(feedback);
-	save(outdir, ag);
+	save(dfd, outdir, ag);
 	json_decref(ag);
+	close(dfd);
 	return rc;
 }

@@ -174,6 +174,50 @@ agq_out_write(const struct agq_spool *sp, const char *id, const char *name,
 	return r;
 }
 
+int
+agq_out_open_path(const char *outdir)
+{
+	const char *sl = strrchr(outdir, '/');
+	if (!sl || sl == outdir || !agq_id_valid(sl + 1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *parent = agq_xasprintf("%.*s", (int)(sl - outdir), outdir);
+	int ofd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(parent);
+	if (ofd < 0)
+		return -1;
+	int dfd = openat(ofd, sl + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	int e = errno;
+	close(ofd);
+	errno = e == ELOOP ? ENOTDIR : e;
+	return dfd;
+}
+
+int
+agq_write_at(int dfd, const char *name, const char *buf, size_t len)
+{
+	char uniq[256], tmp[320];
+	agq_unique_name(uniq, sizeof uniq);
+	snprintf(tmp, sizeof tmp, ".%.40s.%s", name, uniq);
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int r = agq_write_all(fd, buf, len);
+	if (close(fd) < 0)
+		r = -1;
+	if (r == 0)
+		r = renameat(dfd, tmp, dfd, name);
+	if (r < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = e;
+	}
+	return r;
+}
+
 /* ---- cwd_root ------------------------------------------------------------ */
 
 int

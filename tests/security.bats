@@ -102,6 +102,23 @@ run_to_end() {
 	[ -L "$AGQ_SPOOL/out/sym" ]
 }
 
+@test "an agent task that swaps out/ID for a symbolic link cannot make agq-run write through it" {
+	mkdir "$WORK/elsewhere"
+	# the command replaces its out/ID with a link; agent.json is written
+	# after it (before and after the verify step)
+	agq-submit <<JSON
+{"id": "swap", "max_attempts": 1,
+ "cmd": "mv \"\$AGQ_OUT\" \"\$AGQ_OUT.moved\" && ln -s '$WORK/elsewhere' \"\$AGQ_OUT\"",
+ "verify": [{"type": "command_succeeds", "cmd": "true"}]}
+JSON
+	run_to_end swap
+	[ -L "$AGQ_SPOOL/out/swap" ]
+	[ -z "$(ls -A "$WORK/elsewhere")" ]
+	# everything went to the directory the attempt opened at its start
+	jq -e '.status == "done" and (.iterations | length) == 1' \
+	    "$AGQ_SPOOL/out/swap.moved/agent.json"
+}
+
 @test "cwd_root: a task's cwd may not resolve outside it, not even through a symlink" {
 	mkdir -p "$WORK/root/sub" "$WORK/outside"
 	ln -s "$WORK/outside" "$WORK/root/link"

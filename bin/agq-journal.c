@@ -21,7 +21,9 @@ static const char usage[] =
 "chain; or rotate it.  See agq-journal(1) and agq-journal(5).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --file FILE   read FILE (e.g. a rotated journal) instead\n"
-"      --verify      walk the hash chain; report the first break\n"
+"      --verify      walk the hash chain across every journal file, from\n"
+"                    the oldest rotated one kept (only FILE with --file);\n"
+"                    report the first break with its file and line\n"
 "      --rotate      move the journal to journal.TIME and start a new one\n"
 "                    chained to it; prints the old file's path\n"
 "      --id ID       only events about task ID\n"
@@ -33,8 +35,9 @@ static const char usage[] =
 "skipped), 66 no journal yet (without --follow); --verify: 0 intact (a torn\n"
 "last line is reported and tolerated), 1 the chain is broken.\n";
 
-/* --verify: walk the chain of PATH; when its first line is a rotate event,
- * check that it chains to the last line of the file it names. */
+/* --verify --file PATH: walk the chain of PATH; when its first line is a
+ * rotate event, check that it chains to the last line of the file it
+ * names. */
 static int
 verify(const char *path)
 {
@@ -80,6 +83,109 @@ verify(const char *path)
 	printf("%s: %ld lines, chain intact%s\n", path, r.lines,
 	    r.torn ? ", torn last line" : "");
 	return agq_flush_stdout() < 0 ? EX_IOERR : 0;
+}
+
+/* --verify without --file: the whole chain, from the oldest rotated
+ * journal kept to the current one.  Each file's own chain is walked, and
+ * each file's line 1 must be the rotate event naming the file before it,
+ * continuing its seq and chained to its last line's hash. */
+static int
+verify_chain(const struct agq_spool *sp)
+{
+	char **names;
+	size_t n;
+	if (agq_journal_files(sp, &names, &n) < 0) {
+		agq_syserr("cannot list the journals in", sp->root);
+		return agq_exit_code(errno);
+	}
+	if (n == 0) {
+		char *p = agq_spool_path(sp, "journal");
+		errno = ENOENT;
+		agq_syserr("cannot read", p);
+		free(p);
+		return EX_NOINPUT;
+	}
+	struct agq_jverify prev, r;
+	char *prevpath = NULL;
+	long total = 0;
+	int64_t first = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *path = agq_spool_path(sp, "%s", names[i]);
+		if (agq_journal_verify(path, &r) < 0) {
+			agq_syserr("cannot read", path);
+			rc = agq_exit_code(errno);
+			free(path);
+			break;
+		}
+		char why[1024] = "";
+		long bad = r.bad_line;
+		if (r.why[0]) {
+			snprintf(why, sizeof why, "%s", r.why);
+		} else if (r.lines && i > 0 && !r.first_from[0]) {
+			bad = 1;
+			snprintf(why, sizeof why, "seq %lld starts a chain of its "
+			    "own, not a rotate event continuing %s",
+			    (long long)r.first_seq, prevpath);
+		} else if (r.lines && i > 0 && strcmp(r.first_from,
+		    names[i - 1])) {
+			int kept = 0;
+			for (size_t k = 0; k < n; k++)
+				kept |= !strcmp(names[k], r.first_from);
+			bad = 1;
+			snprintf(why, sizeof why, "chains to %s, which is "
+			    "%s: seq %lld follows seq %lld of %s (%lld "
+			    "line(s) missing)", r.first_from, kept ?
+			    "not the file before it" : "missing",
+			    (long long)r.first_seq, (long long)prev.last_seq,
+			    prevpath, (long long)(r.first_seq - prev.last_seq -
+			    1));
+		} else if (r.lines && i > 0 && strcmp(r.first_prev,
+		    prev.last_hash)) {
+			bad = 1;
+			snprintf(why, sizeof why, "\"prev\" is not the SHA-256 "
+			    "of the last line of %s", prevpath);
+		} else if (r.lines && i > 0 && r.first_seq !=
+		    prev.last_seq + 1) {
+			bad = 1;
+			snprintf(why, sizeof why, "seq %lld follows seq %lld, "
+			    "the last of %s", (long long)r.first_seq,
+			    (long long)prev.last_seq, prevpath);
+		} else if (r.lines && i == 0 && r.first_from[0]) {
+			agq_warn("%s:1: chains to %s, which is not kept (older "
+			    "rotations removed): the chain is checked from "
+			    "here", path, r.first_from);
+		}
+		if (why[0]) {
+			agq_warn("%s:%ld: chain broken: %s", path, bad, why);
+			printf("%s: chain broken at line %ld\n", path, bad);
+			rc = 1;
+		} else {
+			if (r.torn)
+				agq_warn("%s:%ld: torn last line (%zu bytes at "
+				    "offset %lld, no newline): tolerated%s", path,
+				    r.lines + 1, r.torn_len,
+				    (long long)r.torn_off, i + 1 == n ?
+				    "; agq-fsck --fix cuts it off" : "");
+			printf("%s: %ld lines, chain intact%s\n", path,
+			    r.lines, r.torn ? ", torn last line" : "");
+			if (r.lines && !first)
+				first = r.first_seq;
+			total += r.lines;
+		}
+		free(prevpath);
+		prevpath = path;
+		prev = r;
+	}
+	if (rc == 0 && n > 1)
+		printf("%s: %zu journal files, %ld lines, seq %lld to %lld, "
+		    "chain intact\n", sp->root, n, total, (long long)first,
+		    (long long)prev.last_seq);
+	free(prevpath);
+	agq_journal_files_free(names, n);
+	if (agq_flush_stdout() < 0)
+		return EX_IOERR;
+	return rc;
 }
 
 static volatile sig_atomic_t stop;
@@ -154,6 +260,11 @@ main(int argc, char **argv)
 			if (agq_flush_stdout() < 0)
 				r = EX_IOERR;
 		}
+		agq_spool_close(&sp);
+		return r;
+	}
+	if (do_verify && !file) {
+		int r = verify_chain(&sp);
 		agq_spool_close(&sp);
 		return r;
 	}

@@ -457,6 +457,18 @@ int agq_journal_cut_torn(const struct agq_spool *sp, int fd,
  * 0 or -1 with errno. */
 int agq_journal_rotate(const struct agq_spool *sp, char **oldname);
 
+/* Is NAME the name agq_journal_rotate gives a rotated journal,
+ * journal.YYYYMMDDTHHMMSS.uuuuuuZ?  1 or 0. */
+int agq_journal_rotated_name(const char *name);
+
+/* The journal files of the spool in chain order: the rotated journals
+ * (agq_journal_rotated_name) oldest first (their names sort so), then
+ * "journal" when it exists.  *NAMES gets a malloc'd array of *N malloc'd
+ * names relative to the spool (free with agq_journal_files_free).  0, or
+ * -1 with errno if the spool directory cannot be read. */
+int agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n);
+void agq_journal_files_free(char **names, size_t n);
+
 /* Result of agq_journal_verify. */
 struct agq_jverify {
 	long lines;             /* whole lines read (the torn tail excluded) */
@@ -467,6 +479,7 @@ struct agq_jverify {
 	size_t torn_len;        /* ... of this many bytes */
 	int64_t last_seq;       /* seq of the last line checked */
 	char last_hash[65];     /* its SHA-256 */
+	int64_t first_seq;      /* "seq" of line 1 (0 when the file is empty) */
 	char first_prev[65];    /* "prev" of line 1 */
 	char first_from[256];   /* "from" of line 1 when it is a rotate event */
 };

@@ -11,6 +11,7 @@
  * agq-submit does not pay for OpenSSL's provider and configuration set-up.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -419,6 +420,7 @@ agq_journal_verify(const char *path, struct agq_jverify *r)
 			snprintf(r->why, sizeof r->why, "changed: its SHA-256 "
 			    "is not the \"prev\" of line %ld", no + 1);
 		} else if (no == 1) {
+			r->first_seq = json_integer_value(js);
 			snprintf(r->first_prev, sizeof r->first_prev, "%s", prev);
 			const char *ev = json_string_value(json_object_get(o,
 			    "ev"));
@@ -477,4 +479,83 @@ agq_journal_match(const char *line, size_t len, const char *id,
 		ok = agq_task_time(o, "ts", 0) >= since_us;
 	json_decref(o);
 	return ok;
+}
+
+int
+agq_journal_rotated_name(const char *name)
+{
+	/* journal.20261122T101558.123456Z */
+	static const char pat[] = "journal.DDDDDDDDTDDDDDD.DDDDDDZ";
+	if (strlen(name) != sizeof pat - 1)
+		return 0;
+	for (size_t i = 0; pat[i]; i++)
+		if (pat[i] == 'D' ? name[i] < '0' || name[i] > '9' :
+		    name[i] != pat[i])
+			return 0;
+	return 1;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+agq_journal_files_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	DIR *d = opendir(sp->root);
+	if (!d)
+		return -1;
+	char **v = NULL;
+	size_t k = 0, cap = 0;
+	int cur = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, "journal")) {
+			cur = 1;
+			continue;
+		}
+		if (!agq_journal_rotated_name(de->d_name))
+			continue;
+		if (k + 2 > cap) {
+			cap = cap ? 2 * cap : 16;
+			v = realloc(v, cap * sizeof *v);
+			if (!v)
+				agq_die(70, "out of memory");
+		}
+		v[k++] = agq_xstrdup(de->d_name);
+		errno = 0;
+	}
+	int e = errno;
+	closedir(d);
+	if (e) {
+		agq_journal_files_free(v, k);
+		errno = e;
+		return -1;
+	}
+	if (k)
+		qsort(v, k, sizeof *v, cmp_names);
+	if (cur) {
+		if (k + 1 > cap) {
+			v = realloc(v, (k + 1) * sizeof *v);
+			if (!v)
+				agq_die(70, "out of memory");
+		}
+		v[k++] = agq_xstrdup("journal");
+	}
+	*names = v;
+	*n = k;
+	return 0;
 }

@@ -107,3 +107,60 @@ ten_events() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"journal:1: chain broken"*"last line of $old"* ]]
 }
+
+# rotated_three: 5 events, rotate, 5 more, rotate, 5 more, rotate, 1 more;
+# the rotated files oldest first in $R1 $R2 $R3.
+rotated_three() {
+	for k in 1 2 3; do
+		submit_lines "r$k" 5
+		run agq-journal --rotate
+		[ "$status" -eq 0 ]
+		eval "R$k=\$output"
+	done
+	agq-submit -q --id last -- true
+	[ "$R1" \< "$R2" ] && [ "$R2" \< "$R3" ]
+}
+
+@test "--verify walks the chain through every rotated journal, oldest first" {
+	rotated_three
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$R1: 5 lines, chain intact" ]
+	[ "${lines[1]}" = "$R2: 6 lines, chain intact" ]
+	[ "${lines[2]}" = "$R3: 6 lines, chain intact" ]
+	[ "${lines[3]}" = "$AGQ_SPOOL/journal: 2 lines, chain intact" ]
+	[ "${lines[4]}" = "$AGQ_SPOOL: 4 journal files, 19 lines, seq 1 to 19, chain intact" ]
+}
+
+@test "--verify: an edited line in a middle rotated journal is reported with its file and line" {
+	rotated_three
+	sed -i '3s/"lane":"normal"/"lane":"urgent"/' "$R2"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$R2:3: chain broken: changed"* ]]
+	[[ "$output" == *"$R2: chain broken at line 3"* ]]
+	# the files after the break are not reported intact
+	[[ "$output" != *"$R3: "* ]]
+}
+
+@test "--verify: a removed middle rotated journal is reported as a gap in the chain" {
+	rotated_three
+	rm "$R2"
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$R3:1: chain broken: chains to ${R2##*/}, which is missing: seq 12 follows seq 5 of $R1 (6 line(s) missing)"* ]]
+	[[ "$output" == *"$R3: chain broken at line 1"* ]]
+}
+
+@test "--verify: removing the oldest rotated journals (retention) keeps the rest verifiable" {
+	rotated_three
+	rm "$R1"
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$R2:1: chains to ${R1##*/}, which is not kept"* ]]
+	[[ "$output" == *"$AGQ_SPOOL: 3 journal files, 14 lines, seq 6 to 19, chain intact"* ]]
+	# --file still checks one file alone
+	run agq-journal --verify --file "$R3"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$R3: 6 lines, chain intact"* ]]
+}

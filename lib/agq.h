@@ -343,22 +343,27 @@ int agq_task_move(const struct agq_spool *sp, struct agq_locked *l,
 int agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l);
 
 /* Move, then rewrite: the one way a task changes state.  Sets "reason"
- * to REASON when not NULL.  Journals nothing. */
+ * to REASON when not NULL.  Journals nothing.  Returns 0, or -1 with errno;
+ * when the rewrite fails before its rename (ENOSPC, EDQUOT: no room for
+ * the new file in tmp/) the task is moved back and L->loc names it there,
+ * so a failure leaves the task as it was (agq-spool(5), Invariants). */
 int agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                         int state, int lane, const char *agent,
                         const char *reason);
 
-/* Quarantine the file at SRC: rename it to corrupt/NAME (NAME made unique
- * if taken) and write corrupt/NAME.why with WHY and a newline.  The file is
- * moved, never deleted.  Returns 0 or -1. */
+/* Quarantine the file at SRC: write corrupt/NAME.why with WHY and a
+ * newline, then rename SRC to corrupt/NAME (NAME made unique if taken).
+ * The file is moved, never deleted.  Returns 0, or -1 with errno and SRC
+ * where it was (ENOSPC: no room for the note, a full disk). */
 int agq_quarantine(const struct agq_spool *sp, const char *src,
                    const char *name, const char *why);
 
 /* agq_quarantine, then warn "quarantined PATH: WHY" and journal a
- * `reject` event (with ID when known).  Failures are reported, not
- * returned: the file stays where it was for the next pass. */
-void agq_reject(const struct agq_spool *sp, const char *path,
-                const char *name, const char *id, const char *why);
+ * `reject` event (with ID when known).  A failure is reported on stderr
+ * and returned (-1 with errno): the file stays where it was for the next
+ * pass. */
+int agq_reject(const struct agq_spool *sp, const char *path,
+               const char *name, const char *id, const char *why);
 
 /* Spool-wide locks: flock(2) on ROOT/.NAME.lock ("sched", "submit").
  * BLOCK waits; otherwise EWOULDBLOCK when held.  Returns the fd or -1. */

@@ -491,6 +491,7 @@ int
 agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                     int state, int lane, const char *agent, const char *reason)
 {
+	struct agq_loc from = l->loc;
 	if (agq_task_move(sp, l, state, lane, agent) < 0)
 		return -1;
 	if (reason)
@@ -499,7 +500,21 @@ agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
 		json_object_set_new(l->task, "agent", json_string(agent));
 	/* A finished task's state is made durable: a power cut must not bring
 	 * back a done task as leased and run it again. */
-	return rewrite(sp, l, state == AGQ_ST_DONE || state == AGQ_ST_DEAD);
+	int fd = l->fd;
+	if (rewrite(sp, l, state == AGQ_ST_DONE || state == AGQ_ST_DEAD) == 0)
+		return 0;
+	if (l->fd == fd && strcmp(from.path, l->loc.path)) {
+		/* Not replaced (rewrite() swaps l->fd only once the new file is
+		 * in place): the new content had no room, a full disk.  Move
+		 * the task back with its old content, so the change did not
+		 * happen rather than half (agq-spool(5), Invariants); a rename
+		 * needs no room. */
+		int e = errno;
+		if (agq_rename_noreplace(l->loc.path, from.path) == 0)
+			l->loc = from;
+		errno = e;
+	}
+	return -1;
 }
 
 int
@@ -507,6 +522,13 @@ agq_quarantine(const struct agq_spool *sp, const char *src, const char *name,
                const char *why)
 {
 	char dst[PATH_MAX], whyp[PATH_MAX + 8];
+	size_t wl = strlen(why);
+	char *text = agq_xmalloc(wl + 2);
+	memcpy(text, why, wl);
+	text[wl] = '\n';
+	text[wl + 1] = '\0';
+	char *tmp = agq_spool_path(sp, "tmp");
+	int r = -1, e = EEXIST;
 	for (int n = 0; n < 10000; n++) {
 		if (n == 0)
 			snprintf(dst, sizeof dst, "%s/corrupt/%s", sp->root, name);
@@ -514,36 +536,47 @@ agq_quarantine(const struct agq_spool *sp, const char *src, const char *name,
 			snprintf(dst, sizeof dst, "%s/corrupt/%s.%d", sp->root,
 			    name, n);
 		snprintf(whyp, sizeof whyp, "%s.why", dst);
-		if (exists(whyp))
+		if (exists(whyp) || exists(dst))
 			continue;
-		if (agq_rename_noreplace(src, dst) == 0)
+		/* The note first, then the file: with no room for the note (a
+		 * full disk) the file stays where it was for the next try,
+		 * rather than lie in corrupt/ unexplained. */
+		if (agq_write_atomic(tmp, whyp, text, wl + 1, 1, 1) < 0) {
+			e = errno;
+			if (e == EEXIST)
+				continue;
 			break;
-		if (errno != EEXIST)
-			return -1;
+		}
+		if (agq_rename_noreplace(src, dst) == 0) {
+			r = 0;
+			break;
+		}
+		e = errno;
+		unlink(whyp);
+		if (e != EEXIST)
+			break;
 	}
-	size_t wl = strlen(why);
-	char *text = agq_xmalloc(wl + 2);
-	memcpy(text, why, wl);
-	text[wl] = '\n';
-	text[wl + 1] = '\0';
-	char *tmp = agq_spool_path(sp, "tmp");
-	int r = agq_write_atomic(tmp, whyp, text, wl + 1, 1, 0);
 	free(tmp);
 	free(text);
+	if (r < 0)
+		errno = e;
 	return r;
 }
 
-void
+int
 agq_reject(const struct agq_spool *sp, const char *path, const char *name,
            const char *id, const char *why)
 {
 	if (agq_quarantine(sp, path, name, why) < 0) {
+		int e = errno;
 		agq_syserr("cannot quarantine", path);
-		return;
+		errno = e;
+		return -1;
 	}
 	agq_warn("quarantined %s: %s", path, why);
 	json_t *ev = json_pack("{s:s, s:s}", "file", path, "reason", why);
 	agq_journal_w(sp, "reject", id, ev);
+	return 0;
 }
 
 int

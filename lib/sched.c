@@ -71,6 +71,7 @@ struct sched {
 	int64_t next_defer_us;  /* earliest known due time in defer/ */
 	json_t *registry;       /* endpoints, loaded for each assignment pass */
 	json_t *route;          /* the routing decision for the next assign */
+	int64_t room_at;        /* no pass before (monotonic): disk full */
 };
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -97,6 +98,19 @@ say(struct sched *S, const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	agq_warn("%s", buf);
+}
+
+/* A change failed with ERR.  With ENOSPC or EDQUOT (a full disk) no pass
+ * runs for a second, rather than retrying in a busy loop: the task was
+ * left as it was (agq_task_transition) and the next pass tries again
+ * (agq-sched(8), "Full disk").  Returns 1 if so: stop the scan. */
+static int
+no_room(struct sched *S, int err)
+{
+	if (err != ENOSPC && err != EDQUOT)
+		return 0;
+	S->room_at = agq_mono_us() + 1000000;
+	return 1;
 }
 
 /* ---- the queue index ---------------------------------------------------- */
@@ -275,6 +289,25 @@ index_rescan(struct sched *S)
 
 /* ---- inbox -------------------------------------------------------------- */
 
+/* Take an accepted drop, locked in L, back to inbox/ at DROP: its claim
+ * in ids/ goes first (a drop must have one link).  Under the submit lock,
+ * like its delivery. */
+static void
+undeliver(struct sched *S, struct agq_locked *l, const char *drop)
+{
+	int lk = agq_spool_flock(S->sp, "submit", 1);
+	char *claim = agq_spool_path(S->sp, "ids/%s", l->id);
+	struct stat a, b;
+	if (lstat(claim, &a) == 0 && fstat(l->fd, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev && unlink(claim) < 0)
+		agq_syserr("cannot remove", claim);
+	if (agq_rename_noreplace(l->loc.path, drop) < 0)
+		agq_syserr("cannot move the drop back to inbox/", l->loc.path);
+	free(claim);
+	if (lk >= 0)
+		close(lk);
+}
+
 static int
 accept_one(const char *name, void *arg)
 {
@@ -286,6 +319,7 @@ accept_one(const char *name, void *arg)
 	json_t *t = NULL;
 	char *buf = NULL;
 	size_t len;
+	int stop = 0;
 	why[0] = '\0';
 
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -374,6 +408,7 @@ accept_one(const char *name, void *arg)
 		close(lk);
 		errno = e;
 		agq_syserr("cannot move an inbox drop", path);
+		stop = no_room(S, e);
 		goto out;
 	}
 	(void)agq_id_claim(sp, id, loc.path);   /* else found by looking */
@@ -383,8 +418,19 @@ accept_one(const char *name, void *arg)
 		if (l.loc.state == loc.state && l.loc.lane == loc.lane) {
 			json_decref(l.task);
 			l.task = json_incref(t);
-			if (agq_task_rewrite(sp, &l) < 0)
+			if (agq_task_rewrite(sp, &l) < 0) {
+				int e = errno;
 				agq_syserr("cannot rewrite task", l.loc.path);
+				if (no_room(S, e)) {
+					/* The drop as it came, maybe without
+					 * its id, must not stay in the queue:
+					 * back to inbox/ for the next pass. */
+					undeliver(S, &l, path);
+					agq_task_unlock(&l);
+					stop = 1;
+					goto out;
+				}
+			}
 		}
 		agq_task_unlock(&l);
 	}
@@ -399,14 +445,15 @@ accept_one(const char *name, void *arg)
 		S->defer_dirty = 1;
 	goto out;
 reject:
-	agq_reject(sp, path, name, NULL, why);
+	if (agq_reject(sp, path, name, NULL, why) < 0)
+		stop = no_room(S, errno);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(buf);
 	json_decref(t);
 	free(path);
-	return 0;
+	return stop;
 }
 
 static void
@@ -429,13 +476,16 @@ promote_one(const char *name, void *arg)
 		return 0;
 	struct agq_loc hint = { .state = AGQ_ST_DEFER, .lane = -1 };
 	struct agq_locked l;
+	int stop = 0;
 	if (agq_task_lock(S->sp, id, &hint, &l) < 0) {
 		if (errno == EBADMSG) {
 			char *p = agq_spool_path(S->sp, "defer/%s", name);
-			agq_reject(S->sp, p, name, NULL, "not a JSON object");
+			if (agq_reject(S->sp, p, name, NULL, "not a JSON "
+			    "object") < 0)
+				stop = no_room(S, errno);
 			free(p);
 		}
-		return 0;
+		return stop;
 	}
 	if (l.loc.state != AGQ_ST_DEFER)
 		goto out;
@@ -451,7 +501,9 @@ promote_one(const char *name, void *arg)
 	json_object_del(l.task, "next_attempt_at");
 	if (agq_task_transition(S->sp, &l, AGQ_ST_QUEUE, lane, NULL,
 	    "due: waiting in queue") < 0) {
+		int e = errno;
 		agq_syserr("cannot promote", l.loc.path);
+		stop = no_room(S, e);
 		goto out;
 	}
 	agq_journal_w(S->sp, "promote", id, json_pack("{s:s, s:s}", "lane",
@@ -461,7 +513,7 @@ promote_one(const char *name, void *arg)
 	    json_object_get(l.task, "requires"));
 out:
 	agq_task_unlock(&l);
-	return 0;
+	return stop;
 }
 
 static void
@@ -476,19 +528,23 @@ do_defer(struct sched *S)
 
 /* ---- agents and reclaim ------------------------------------------------- */
 
-static void
+/* Returns 1 when the disk is full (no_room): stop the scan. */
+static int
 reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 {
 	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
 	snprintf(hint.agent, sizeof hint.agent, "%s", agent);
 	struct agq_locked l;
+	int stop = 0;
 	if (agq_task_lock(S->sp, id, &hint, &l) < 0)
-		return;
+		return 0;
 	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, agent))
 		goto out;
 	int to = agq_task_reclaim(S->sp, &l, agent, why, NULL);
 	if (to < 0) {
+		int e = errno;
 		agq_syserr("cannot reclaim", l.loc.path);
+		stop = no_room(S, e);
 		goto out;
 	}
 	if (to == AGQ_ST_QUEUE)
@@ -498,6 +554,7 @@ reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 	say(S, "reclaimed %s from %s: %s", id, agent, why);
 out:
 	agq_task_unlock(&l);
+	return stop;
 }
 
 struct reclaim_scan { struct sched *S; const char *agent; int dead;
@@ -510,10 +567,8 @@ reclaim_each(const char *name, void *arg)
 	char id[65];
 	if (!id_of(name, id))
 		return 0;
-	if (rs->dead) {
-		reclaim(rs->S, rs->agent, id, rs->why);
-		return 0;
-	}
+	if (rs->dead)
+		return reclaim(rs->S, rs->agent, id, rs->why);
 	/* Alive agent: reclaim leases it has not started in time. */
 	char *p = agq_spool_path(rs->S->sp, "active/%s/%s", rs->agent, name);
 	size_t len;
@@ -545,7 +600,10 @@ reclaim_each(const char *name, void *arg)
 		char why[128];
 		snprintf(why, sizeof why, "leased but not started within %g s",
 		    limit);
-		reclaim(rs->S, rs->agent, id, why);
+		if (reclaim(rs->S, rs->agent, id, why)) {
+			json_decref(t);
+			return 1;
+		}
 	}
 	json_decref(t);
 	return 0;
@@ -576,10 +634,10 @@ agent_dir_each(const char *name, void *arg)
 	}
 	rs.why = why;
 	char *d = agq_spool_path(S->sp, "active/%s", name);
-	agq_dir_each(d, reclaim_each, &rs);
+	int full = agq_dir_each(d, reclaim_each, &rs) > 0;
 	free(d);
 	json_decref(a);
-	return 0;
+	return full;
 }
 
 /* Journal agent_down once when a registered agent's heartbeat expires, and
@@ -602,8 +660,14 @@ agent_watch_one(const char *fname, void *arg)
 		    S->o->lease_s);
 		json_object_set_new(a, "state", json_string("offline"));
 		json_object_set_new(a, "reason", json_string(why));
-		if (agq_agent_write(S->sp, a) < 0)
-			agq_syserr("cannot update agent file", name);
+		if (agq_agent_write(S->sp, a) < 0) {
+			agq_spool_syserr(S->sp, "cannot update agent file",
+			    "agents/%s.json", name);
+			if (no_room(S, errno)) {
+				json_decref(a);
+				return 1;
+			}
+		}
 		agq_journal_w(S->sp, "agent_down", NULL, json_pack("{s:s, s:s}",
 		    "agent", name, "reason", why));
 		say(S, "agent %s is offline: %s", name, why);
@@ -615,9 +679,13 @@ agent_watch_one(const char *fname, void *arg)
 static void
 do_reclaim(struct sched *S)
 {
+	if (agq_mono_us() < S->room_at)
+		return;
 	char *d = agq_spool_path(S->sp, "agents");
 	agq_dir_each(d, agent_watch_one, S);
 	free(d);
+	if (agq_mono_us() < S->room_at)
+		return;
 	d = agq_spool_path(S->sp, "active");
 	if (agq_dir_each(d, agent_dir_each, S) < 0)
 		agq_syserr("cannot read directory", d);
@@ -717,7 +785,9 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 		 * the task; until then the file's ctime times the lease
 		 * (agq-spool(5), "Leases"). */
 		if (agq_task_move(S->sp, &l, AGQ_ST_ACTIVE, -1, g->name) < 0) {
+			int err = errno;
 			agq_syserr("cannot lease task", l.loc.path);
+			no_room(S, err);
 			agq_task_unlock(&l);
 			return 0;
 		}
@@ -743,7 +813,9 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 	snprintf(reason, sizeof reason, "leased to %s", g->name);
 	if (agq_task_transition(S->sp, &l, AGQ_ST_ACTIVE, -1, g->name,
 	    reason) < 0) {
+		int err = errno;
 		agq_syserr("cannot lease task", l.loc.path);
+		no_room(S, err);
 		agq_task_unlock(&l);
 		return 0;
 	}
@@ -890,7 +962,7 @@ do_assign(struct sched *S)
 		lane_tidy(S, &S->lanes[l]);
 	size_t cursor[AGQ_NLANES] = { 0 };
 	int have_free = 0;
-	while (al.n > 0) {
+	while (al.n > 0 && agq_mono_us() >= S->room_at) {
 		/* the least recently assigned agent with a free slot */
 		qsort(al.v, al.n, sizeof *al.v, agent_cmp);
 		struct agent *g = &al.v[0];
@@ -940,6 +1012,8 @@ do_assign(struct sched *S)
 static void
 pass(struct sched *S)
 {
+	if (agq_mono_us() < S->room_at)
+		return;         /* the disk is full: the work waits (no_room) */
 	if (S->rescan) {
 		index_rescan(S);
 		S->rescan = 0;

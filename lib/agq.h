@@ -394,6 +394,22 @@ int agq_id_claim(const struct agq_spool *sp, const char *id,
  * found is claimed. */
 int agq_id_taken(const struct agq_spool *sp, const char *id, int *where);
 
+/* The id index mark (agq-spool(5), ids/): ids/.index-v1 exists when every
+ * task of the spool has a claim, as in a spool created by this version or
+ * after agq_id_index_rebuild.  Without it, agq_id_taken warns once a
+ * process that a task from before claims can be missed while it moves. */
+#define AGQ_ID_INDEX_MARK ".index-v1"
+/* 1 if the mark is there, else 0. */
+int agq_id_index_ok(const struct agq_spool *sp);
+/* fsync ids/, create the mark (mode 0600), fsync ids/ again.  0 or -1. */
+int agq_id_index_mark(const struct agq_spool *sp);
+/* Claim every task that lacks a live claim (each under its task lock),
+ * then agq_id_index_mark; *CLAIMED counts the claims made.  Holds the
+ * submit lock meanwhile; the caller must hold the sched lock, so that no
+ * task moves without a rewrite (which claims) during the scan.  0, or -1
+ * with errno (failures are reported on stderr; the mark is not made). */
+int agq_id_index_rebuild(const struct agq_spool *sp, long *claimed);
+
 /* rename(2) FROM to TO, failing with EEXIST instead of replacing TO
  * (renameat2 RENAME_NOREPLACE; link+unlink where unsupported). */
 int agq_rename_noreplace(const char *from, const char *to);

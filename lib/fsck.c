@@ -416,7 +416,7 @@ check_duplicates(struct fsck *F)
 static void
 check_claims(struct fsck *F)
 {
-	int fix = F->o->fix || F->o->rebuild_index;
+	int fix = F->o->fix || F->o->rebuild_index, failed = 0;
 	const char *id;
 	json_t *arr;
 	json_object_foreach(F->seen, id, arr) {
@@ -435,11 +435,29 @@ check_claims(struct fsck *F)
 		int fixed = 0;
 		if (fix) {
 			fixed = agq_id_claim(F->sp, id, p) == 0 ? 1 : -1;
-			if (fixed < 0)
+			if (fixed < 0) {
 				agq_syserr("cannot claim", p);
+				failed = 1;
+			}
 		}
 		report(F, &F->c->claims, fixed, "claim", "ids/%s: %s", id,
 		    missing ? "missing" : "not a link to the task's file");
+	}
+	/* Every task has its claim now: say so, for agq_id_taken. */
+	if (!agq_id_index_ok(F->sp)) {
+		int fixed = 0;
+		if (fix && failed) {
+			agq_warn("ids/%s not made: some claims could not be "
+			    "made", AGQ_ID_INDEX_MARK);
+			fixed = -1;
+		} else if (fix) {
+			fixed = agq_id_index_mark(F->sp) == 0 ? 1 : -1;
+			if (fixed < 0)
+				agq_spool_syserr(F->sp, "cannot create", "ids/%s",
+				    AGQ_ID_INDEX_MARK);
+		}
+		report(F, &F->c->claims, fixed, "claim", "ids/%s: missing: "
+		    "the id index may predate id claims", AGQ_ID_INDEX_MARK);
 	}
 	char *d = agq_spool_path(F->sp, "ids");
 	DIR *dir = opendir(d);

@@ -1107,6 +1107,16 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		agq_spool_syserr(sp, "cannot lock", ".sched.lock");
 		return agq_exit_code(errno);
 	}
+	if (!agq_id_index_ok(sp)) {
+		/* A spool from before id claims: claim every task before the
+		 * first move (agq-spool(5), ids/). */
+		long n;
+		if (agq_id_index_rebuild(sp, &n) < 0)
+			agq_spool_syserr(sp, "cannot rebuild the id index", "ids");
+		else
+			agq_warn("%s/ids: id index rebuilt: %ld task(s) without "
+			    "a claim claimed", sp->root, n);
+	}
 
 	S.member = json_object();
 	S.last_assigned = json_object();

@@ -115,6 +115,11 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 		root = agq_default_spool;
 	struct stat st;
 	int isnew = lstat(root, &st) < 0 && errno == ENOENT;
+	/* No queue/ yet: no task from before id claims can be in it, so its
+	 * id index is complete from the start (agq-spool(5), ids/). */
+	char *q = agq_xasprintf("%s/queue", root);
+	int fresh = lstat(q, &st) < 0 && errno == ENOENT;
+	free(q);
 	if (isnew && (flags & AGQ_OPEN_NOCREATE)) {
 		agq_syserr("no spool", root);
 		return -1;
@@ -142,6 +147,11 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 			return -1;
 		}
 		free(d);
+	}
+	if (fresh && agq_id_index_mark(sp) < 0) {
+		agq_spool_syserr(sp, "cannot create", "ids/%s",
+		    AGQ_ID_INDEX_MARK);
+		return -1;
 	}
 	return 0;
 }
@@ -440,6 +450,17 @@ agq_id_taken(const struct agq_spool *sp, const char *id, int *where)
 	}
 	/* No live claim: a task from before claims, or one whose claim a
 	 * crash left behind.  Look for it, and claim it when found. */
+	static int index_checked;       /* once a process: one spool each */
+	if (!index_checked) {
+		index_checked = 1;
+		if (!agq_id_index_ok(sp))
+			agq_warn("%s/ids: no %s: the id index may predate id "
+			    "claims, and a submit of an id without a claim can "
+			    "miss its task while the scheduler moves it; "
+			    "agq-sched rebuilds the index when it starts, or run "
+			    "agq-fsck --rebuild-index", sp->root,
+			    AGQ_ID_INDEX_MARK);
+	}
 	if (agq_task_find(sp, id, &found) == 0) {
 		*where = found.state;
 		if (agq_id_claim(sp, id, found.path) < 0 && errno != ENOENT)
@@ -447,6 +468,93 @@ agq_id_taken(const struct agq_spool *sp, const char *id, int *where)
 		return 1;
 	}
 	return 0;
+}
+
+int
+agq_id_index_ok(const struct agq_spool *sp)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/ids/%s", sp->root, AGQ_ID_INDEX_MARK);
+	return lstat(p, &st) == 0;
+}
+
+int
+agq_id_index_mark(const struct agq_spool *sp)
+{
+	char d[PATH_MAX], p[PATH_MAX + 32];
+	snprintf(d, sizeof d, "%s/ids", sp->root);
+	snprintf(p, sizeof p, "%s/%s", d, AGQ_ID_INDEX_MARK);
+	/* the claims first, then the mark that says they are complete */
+	if (agq_fsync_dir(d) < 0)
+		return -1;
+	int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || close(fd) < 0)
+		return -1;
+	return agq_fsync_dir(d);
+}
+
+struct index_ctx {
+	const struct agq_spool *sp;
+	long claimed;
+	int failed;
+};
+
+static int
+index_one(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct index_ctx *c = arg;
+	char claim[PATH_MAX];
+	struct stat a, b;
+	snprintf(claim, sizeof claim, "%s/ids/%s", c->sp->root, id);
+	if (lstat(claim, &a) == 0 && lstat(loc->path, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		return 0;
+	/* Claimed under the task's lock, which every move and rewrite
+	 * holds: the claim cannot end up on a file just replaced. */
+	struct agq_locked l;
+	if (agq_task_lock(c->sp, id, loc, &l) < 0) {
+		if (errno != ENOENT) {
+			agq_syserr("cannot lock", loc->path);
+			c->failed = 1;
+		}
+		return 0;               /* gone: nothing to claim */
+	}
+	if (lstat(claim, &a) == 0 && fstat(l.fd, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		agq_task_unlock(&l);
+		return 0;
+	}
+	if (agq_id_claim(c->sp, id, l.loc.path) < 0) {
+		agq_syserr("cannot claim", l.loc.path);
+		c->failed = 1;
+	} else {
+		c->claimed++;
+	}
+	agq_task_unlock(&l);
+	return 0;
+}
+
+int
+agq_id_index_rebuild(const struct agq_spool *sp, long *claimed)
+{
+	*claimed = 0;
+	int lk = agq_spool_flock(sp, "submit", 1);
+	if (lk < 0)
+		return -1;
+	struct index_ctx c = { sp, 0, 0 };
+	int r = agq_each_task(sp, -1, index_one, &c);
+	*claimed = c.claimed;
+	if (r == 0 && c.failed) {
+		errno = EIO;
+		r = -1;
+	}
+	if (r == 0)
+		r = agq_id_index_mark(sp);
+	int e = errno;
+	close(lk);
+	errno = e;
+	return r;
 }
 
 static int

@@ -183,3 +183,25 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	run agq-fsck
 	[ "$status" -eq 0 ]
 }
+
+@test "a spool without the id index mark: reported; --rebuild-index claims every task and makes it" {
+	agq-submit --id i1 true
+	agq-submit --id i2 true
+	[ -f "$AGQ_SPOOL/ids/.index-v1" ]       # a new spool has it
+	rm "$AGQ_SPOOL/ids/i1" "$AGQ_SPOOL/ids/.index-v1"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"claim: ids/.index-v1: missing: the id index may predate id claims"* ]]
+	[[ "$(summary)" == *"2 problems ("*"2 claims"* ]]
+	run agq-fsck --rebuild-index
+	[[ "$output" == *"claim: ids/i1: missing (fixed)"* ]]
+	[[ "$output" == *"claim: ids/.index-v1: missing: the id index may predate id claims (fixed)"* ]]
+	[ -f "$AGQ_SPOOL/ids/.index-v1" ]
+	[ "$(stat -c %h "$AGQ_SPOOL/ids/i1")" -eq 2 ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	# and agq-submit no longer warns
+	run --separate-stderr agq-submit --id i3 true
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+}

@@ -174,6 +174,35 @@ JSON
 	[ "$(stat -c %h "$AGQ_SPOOL/ids/mover")" -eq 2 ]
 }
 
+@test "a spool from before id claims: agq-sched claims every task at start; concurrent submits of existing ids enqueue nothing new" {
+	for i in $(seq 20); do agq-submit -q --id "o$i" -- sleep 0.2; done
+	# what a spool written before id claims looks like: no claims, no mark
+	rm -f "$AGQ_SPOOL"/ids/* "$AGQ_SPOOL/ids/.index-v1"
+	run --separate-stderr agq-submit --id new1 -- true
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"ids: no .index-v1: the id index may predate id claims"*"agq-fsck --rebuild-index"* ]]
+	start_sched
+	wait_for 30 test -e "$AGQ_SPOOL/ids/.index-v1"
+	grep -q "id index rebuilt: 20 task(s) without a claim claimed" "$BATS_TEST_TMPDIR/sched.log"
+	for i in $(seq 20); do [ "$(stat -c %h "$AGQ_SPOOL/ids/o$i")" -eq 2 ]; done
+	# now submit every id again, four at a time, while an agent runs them
+	start_agent a1 --slots 4
+	subs=()
+	for k in 1 2 3 4; do
+		( for i in $(seq 20); do agq-submit -q --id "o$i" -- true; done ) \
+		    2> "$WORK/err.$k" &
+		subs+=($!)
+	done
+	wait "${subs[@]}"
+	wait_for 60 sh -c "[ \$(ls '$AGQ_SPOOL/done' | grep -c '^o') -eq 20 ]"
+	[ "$(journal_count submit)" -eq 21 ]
+	for i in $(seq 20); do
+		[ "$(find "$AGQ_SPOOL" -name "o$i.json" -not -path '*/corrupt/*' | wc -l)" -eq 1 ]
+	done
+	[ "$(cat "$WORK"/err.* | grep -c 'already submitted')" -eq 80 ]
+	! grep -q 'no .index-v1' "$WORK"/err.*
+}
+
 @test "the id claim follows the task; an id whose task was removed by hand is free again" {
 	agq-submit --id c1 -- true
 	agq-hold c1

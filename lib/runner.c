@@ -63,6 +63,9 @@ struct runner {
 	int64_t started_us;
 	json_t *once_ids;       /* --once: the leases present at start */
 	int lockfd;             /* .agent-NAME.lock, held while running */
+	int unrecorded;         /* exit status (75: disk full) of a start or
+	                         * result it could not record: --once */
+	int64_t room_at;        /* no start before (monotonic): disk full */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -365,6 +368,9 @@ start(struct runner *R, const char *id)
 	    "started", agq_fmt_time(now, t1)));
 	json_object_set_new(t, "reason", json_string("running"));
 	if (agq_task_rewrite(sp, &l) < 0) {
+		R->unrecorded = agq_exit_code(errno);
+		if (errno == ENOSPC || errno == EDQUOT)  /* retry in a second */
+			R->room_at = agq_mono_us() + 1000000;
 		agq_syserr("cannot record the start", l.loc.path);
 		goto out;
 	}
@@ -615,8 +621,13 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			    "s:s}", "agent", me, "gen", j->gen, "reason",
 			    reason));
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		/* The task stays leased here with its start record (the move
+		 * is undone, agq_task_transition): the next scan runs it
+		 * again, at least once (agq-run(8), "A full disk"). */
+		R->unrecorded = agq_exit_code(errno);
 		agq_syserr("cannot record the result", l.loc.path);
+	}
 	char t3[32];
 	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s}",
 	    "id", id, "status", status, "agent", me, "generation", j->gen,
@@ -640,7 +651,8 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		json_object_set_new(r, "agent_status", json_string(agst ? agst :
 		    "unknown"));
 	}
-	write_result(R, id, r);
+	if (rc == 0)    /* else it would tell of a result not recorded */
+		write_result(R, id, r);
 	json_decref(ag);
 	json_decref(r);
 	agq_task_unlock(&l);
@@ -730,7 +742,7 @@ lease_each(const char *name, void *arg)
 		agq_task_unlock(&l);
 		return 0;
 	}
-	if (R->njobs >= R->o->slots)
+	if (R->njobs >= R->o->slots || agq_mono_us() < R->room_at)
 		return 1;
 	start(R, id);
 	if (R->once_ids)
@@ -897,5 +909,5 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	json_decref(R.once_ids);
 	free(R.jobs);
 	close(lock);
-	return 0;
+	return o->once ? R.unrecorded : 0;
 }

@@ -103,7 +103,7 @@ say(struct sched *S, const char *fmt, ...)
 /* A change failed with ERR.  With ENOSPC or EDQUOT (a full disk) no pass
  * runs for a second, rather than retrying in a busy loop: the task was
  * left as it was (agq_task_transition) and the next pass tries again
- * (agq-sched(8), "Full disk").  Returns 1 if so: stop the scan. */
+ * (agq-sched(8), "A full disk").  Returns 1 if so: stop the scan. */
 static int
 no_room(struct sched *S, int err)
 {

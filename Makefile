@@ -217,6 +217,7 @@ torture: deps-test
 	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/run \
 	    --seconds $(TORTURE_SECONDS) --tasks $(TORTURE_TASKS) --drain 300
 	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/full-disk
+	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/full-disk-daemons
 
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Werror $$m || exit 1; done

@@ -25,3 +25,13 @@ TOP=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
 	[[ "$output" == *"exit 75 after "*" acknowledged tasks"* ]]
 	[[ "$output" == *"missing 0, damaged 0"* ]]
 }
+
+@test "a full disk: agq-sched and agq-run keep running, lose nothing, and carry on when there is room" {
+	run "$TOP/tests/torture/full-disk-daemons"
+	grep '^full-disk-daemons:' <<< "$output" | sed 's/^/# /' >&3
+	[ "$status" -eq 0 ]
+	[[ "$output" != *FAIL* ]]
+	[[ "$output" == *"cannot promote: No space left on device"* ]]
+	[[ "$output" == *"agq-run --once with a lease it cannot start: exit 75"* ]]
+	[[ "$output" == *"at the end: 17 tasks in 17 files, 0 problems"* ]]
+}

@@ -70,7 +70,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	json_t *snap = agq_status_snapshot(&sp, now, 10);
-	struct agq_stats_opts o = { since_us, now, 30, 0 };
+	struct agq_stats_opts o = { since_us, now, 30, 0, 0 };
 	json_t *st = agq_stats(&sp, &o);
 	if (!st) {
 		agq_spool_syserr(&sp, "cannot read the journal", "journal");

@@ -10,7 +10,7 @@
 
 static const char usage[] =
 "usage: agq-stats [-s SPOOL] [--since TIME] [--until TIME] [--json]\n"
-"                 [--buckets N]\n"
+"                 [--buckets N] [--rotated]\n"
 "Print the numbers of a spool from its task files and its journal: tasks\n"
 "per state and lane, events, throughput, wait and run latency percentiles,\n"
 "agent utilization, tokens and cost per backend and model.\n"
@@ -21,6 +21,8 @@ static const char usage[] =
 "      --until TIME   window end, same forms (default: now)\n"
 "      --json         one JSON object\n"
 "      --buckets N    points in the JSON time series (default 30, 0: none)\n"
+"      --rotated      read the rotated journals (journal.TIME) too, oldest\n"
+"                     first, then the journal\n"
 "Exit: 0 ok, 65 the journal has damaged lines (counted and skipped).\n";
 
 static const char *
@@ -122,11 +124,12 @@ main(int argc, char **argv)
 		{ "until", required_argument, NULL, 'U' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "buckets", required_argument, NULL, 'b' },
+		{ "rotated", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *spool = NULL, *since = NULL;
 	int json = 0, c;
-	struct agq_stats_opts o = { 0, agq_now_us(), 30, 10 };
+	struct agq_stats_opts o = { 0, agq_now_us(), 30, 10, 0 };
 	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': spool = optarg; break;
@@ -137,6 +140,7 @@ main(int argc, char **argv)
 				    "duration: '%s'", optarg);
 			break;
 		case 'j': json = 1; break;
+		case 'r': o.rotated = 1; break;
 		case 'b':
 			o.buckets = (int)agq_cli_long("--buckets", optarg, 0,
 			    10000);

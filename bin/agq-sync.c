@@ -218,7 +218,7 @@ main(int argc, char **argv)
 	}
 	if (C.git && !C.commit)
 		agq_die(EX_USAGE, "--git-commit needs --commit");
-	struct agq_stats_opts so = { 0, agq_now_us(), 30, 10 };
+	struct agq_stats_opts so = { 0, agq_now_us(), 30, 10, 0 };
 	if (since && agq_parse_since(since, so.now_us, &so.since_us) < 0)
 		agq_die(EX_USAGE, "--since: not a time or a duration: '%s'",
 		    since);

@@ -572,7 +572,7 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 	    !strcmp(url, "/status.json")) {
 		snap = agq_status_snapshot(S->sp, now, 10);
 		struct agq_stats_opts o = { now - (int64_t)(S->since_s * 1e6),
-		    now, 30, 0 };
+		    now, 30, 0, 0 };
 		st = agq_stats(S->sp, &o);
 	}
 	if (!strcmp(url, "/status.json")) {

@@ -656,15 +656,25 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	S.sp = sp;
 	S.o = o;
 	S.now = o->now_us;
-	char *jp = agq_spool_path(sp, "journal");
-	FILE *f = fopen(jp, "re");
-	if (!f && errno != ENOENT) {
+	/* The journal, or with ROTATED every journal file in chain order. */
+	char **names = NULL, *one[1] = { "journal" };
+	size_t nfiles = 1, fi = 0;
+	if (o->rotated && agq_journal_files(sp, &names, &nfiles) < 0)
+		return NULL;
+	char **files = o->rotated ? names : one;
+	FILE *f = NULL;
+	for (; fi < nfiles && !f; fi++) {
+		char *jp = agq_spool_path(sp, "%s", files[fi]);
+		f = fopen(jp, "re");
 		int e = errno;
 		free(jp);
-		errno = e;
-		return NULL;
+		if (!f && e != ENOENT) {
+			if (names)
+				agq_journal_files_free(names, nfiles);
+			errno = e;
+			return NULL;
+		}
 	}
-	free(jp);
 	S.since = o->since_us;
 	if (S.since <= 0) {
 		int64_t t = f ? first_time(f) : -1;
@@ -686,7 +696,7 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 		if (S.bucket_us < 1000000)
 			S.bucket_us = 1000000;
 	}
-	if (f) {
+	while (f) {
 		/* Large reads: the journal is read once, front to back. */
 		static char iobuf[1 << 16];
 		setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
@@ -709,11 +719,21 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 		int err = ferror(f);
 		free(line);
 		fclose(f);
+		f = NULL;
 		if (err) {
 			errno = EIO;
 			/* fall through: report what was read */
 		}
+		/* the next file of the chain (a rotated one gone meanwhile
+		 * is skipped) */
+		for (; fi < nfiles && !f; fi++) {
+			char *jp = agq_spool_path(sp, "%s", files[fi]);
+			f = fopen(jp, "re");
+			free(jp);
+		}
 	}
+	if (names)
+		agq_journal_files_free(names, nfiles);
 
 	/* Runs still open: count them to now when the task is still active. */
 	const char *key;

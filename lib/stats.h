@@ -76,9 +76,12 @@ struct agq_stats_opts {
 	int64_t now_us;         /* window end, normally agq_now_us() */
 	int buckets;            /* points in the time series (0: none) */
 	int recent;             /* recent completions and failures kept */
+	int rotated;            /* also read the rotated journals, oldest
+	                         * first (agq_journal_files) */
 };
 
-/* Stream SP's journal once, line by line, and combine it with the
+/* Stream SP's journal (with O->rotated, every journal file of the chain
+ * in turn) once, line by line, and combine it with the
  * spool's current counts.  Returns a new JSON object whose members are
  * documented in agq-stats(1) (window, counts, events, throughput, latency
  * percentiles by the nearest-rank method, agent utilization, tokens and

@@ -169,3 +169,28 @@ jqs() { printf '%s\n' "$out" | jq -r "$1"; }
 	[ "$(jqs .health.status)" = ok ]
 	[ "$(jqs '.health.uptime_s >= 0')" = true ]
 }
+
+@test "agq-stats --rotated reads the rotated journals too, oldest first, as one journal" {
+	known_journal
+	j=$AGQ_SPOOL/journal
+	# rotated in the middle of task t6: its start in one file, its finish
+	# in the next
+	head -22 "$j" > "$AGQ_SPOOL/journal.20260101T000000.000000Z"
+	sed -n '1,10p' "$AGQ_SPOOL/journal.20260101T000000.000000Z" > "$AGQ_SPOOL/journal.20251231T000000.000000Z"
+	sed -i '1,10d' "$AGQ_SPOOL/journal.20260101T000000.000000Z"
+	tail -n +23 "$j" > "$j.new" && mv "$j.new" "$j"
+	win=(--since "$(ts $((T0 + 100)))" --until "$(ts $((T0 + 1100)))")
+	run agq-stats --json "${win[@]}"
+	[ "$status" -eq 0 ]
+	out=$output
+	[ "$(jqs .events.done)" = 5 ]
+	run agq-stats --json --rotated "${win[@]}"
+	[ "$status" -eq 0 ]
+	out=$output
+	[ "$(jqs .events.done)" = 10 ]
+	[ "$(jqs .events.submitted)" = 10 ]
+	[ "$(jqs .latency.run.n)" = 10 ]
+	[ "$(jqs .latency.run.p50_ms)" = 25000 ]
+	[ "$(jqs '.agents[] | select(.name == "a1") | .busy_s')" = 276 ]
+	[ "$(jqs .journal.lines)" = "$(cat "$AGQ_SPOOL"/journal* | wc -l)" ]
+}

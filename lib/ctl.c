@@ -85,9 +85,10 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 	}
 	if (agq_task_transition(sp, &l, to, to == AGQ_ST_QUEUE ? lane : -1,
 	    NULL, reason) < 0) {
+		int full = errno == ENOSPC || errno == EDQUOT;
 		agq_syserr("cannot move task", l.loc.path);
 		agq_task_unlock(&l);
-		return 3;
+		return full ? 4 : 3;    /* a full disk: the task is unchanged */
 	}
 	agq_journal_w(sp, ev, id, json_pack("{s:s, s:s, s:s, s:s}", "from",
 	    agq_state_name(from), "to", agq_state_name(to), "by", who(),
@@ -134,7 +135,7 @@ agq_ctl_main(int argc, char **argv, const char *op)
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
 	int worst = 0;
-	int rcmap[] = { 0, 1, EX_NOINPUT, EX_IOERR };
+	int rcmap[] = { 0, 1, EX_NOINPUT, EX_IOERR, EX_TEMPFAIL };
 	if (optind < argc) {
 		for (int i = optind; i < argc; i++) {
 			int r = act(&sp, op, argv[i], note);

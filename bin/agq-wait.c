@@ -35,6 +35,20 @@ add_pending(const struct agq_loc *loc, const char *id, void *arg)
 	return 0;
 }
 
+/* Whether watched directory DIR (with or without a trailing '/') is the
+ * spool's NAME directory. */
+static int
+is_dir(const char *dir, const char *name)
+{
+	if (!dir)
+		return 0;
+	size_t dl = strlen(dir), nl = strlen(name);
+	while (dl > 0 && dir[dl - 1] == '/')
+		dl--;
+	return dl > nl && dir[dl - nl - 1] == '/' &&
+	    !strncmp(dir + dl - nl, name, nl);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -86,35 +100,50 @@ main(int argc, char **argv)
 		}
 		free(p);
 	}
+	/* Each id's state is looked up once at start and then only when
+	 * something may have changed: an inotify event naming it in done/,
+	 * dead/ or hold/ settles it without a lookup, and a quiet second
+	 * re-checks just the ids still pending (an event may have been
+	 * missed, or a task may be between two directories).  Waiting for
+	 * N tasks costs O(N), not O(N) per event. */
 	size_t total = json_array_size(ids);
+	json_t *pending = json_object();	/* id -> state (int) */
+	size_t ndone = 0, ndead = 0, missing = 0, held = 0;
 	int tty = !quiet && isatty(2);
 	int64_t start = agq_mono_us();
 	int rc = 0;
-	size_t ndone = 0, ndead = 0, missing = 0;
+	int recheck = 1;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		json_object_set_new(pending, json_string_value(v),
+		    json_integer(-1));
 	for (;;) {
-		ndone = ndead = missing = 0;
-		size_t held = 0;
-		size_t i;
-		json_t *v;
-		json_array_foreach(ids, i, v) {
-			struct agq_loc loc;
-			if (agq_task_find(&sp, json_string_value(v), &loc) < 0) {
+		if (recheck) {
+			const char *id;
+			void *tmp;
+			missing = held = 0;
+			json_object_foreach_safe(pending, tmp, id, v) {
+				struct agq_loc loc;
 				/* it may be between two directories: look
 				 * once more before calling it missing */
-				if (agq_task_find(&sp, json_string_value(v),
-				    &loc) < 0) {
+				if (agq_task_find(&sp, id, &loc) < 0 &&
+				    agq_task_find(&sp, id, &loc) < 0) {
 					missing++;
 					continue;
 				}
+				if (loc.state == AGQ_ST_DONE ||
+				    loc.state == AGQ_ST_DEAD) {
+					loc.state == AGQ_ST_DONE ? ndone++ :
+					    ndead++;
+					json_object_del(pending, id);
+				} else if (loc.state == AGQ_ST_HOLD) {
+					held++;
+				}
 			}
-			if (loc.state == AGQ_ST_DONE)
-				ndone++;
-			else if (loc.state == AGQ_ST_DEAD)
-				ndead++;
-			else if (loc.state == AGQ_ST_HOLD)
-				held++;
+			recheck = 0;
 		}
-		size_t left = total - ndone - ndead - missing;
+		size_t left = json_object_size(pending) - missing;
 		if (tty)
 			fprintf(stderr, "\ragq-wait: %zu/%zu done, %zu dead, "
 			    "%zu waiting%s   ", ndone, total, ndead, left,
@@ -129,16 +158,38 @@ main(int argc, char **argv)
 			rc = EX_TEMPFAIL;
 			break;
 		}
-		(void)inotifytools_next_event(1);
+		struct inotify_event *ev = inotifytools_next_event(1);
+		if (!ev || (ev->mask & IN_Q_OVERFLOW) || !ev->len) {
+			recheck = 1;
+			continue;
+		}
+		size_t n = strlen(ev->name);
+		char id[65];	/* ids are at most 64 bytes */
+		if (n <= 5 || n - 5 > 64 ||
+		    strcmp(ev->name + n - 5, ".json"))
+			continue;
+		memcpy(id, ev->name, n - 5);
+		id[n - 5] = '\0';
+		if (!json_object_get(pending, id))
+			continue;
+		const char *dir = inotifytools_filename_from_wd(ev->wd);
+		if (is_dir(dir, "done")) {
+			ndone++;
+			json_object_del(pending, id);
+		} else if (is_dir(dir, "dead")) {
+			ndead++;
+			json_object_del(pending, id);
+		} else {
+			recheck = 1;	/* held, or unknown: look it up */
+		}
 	}
+	json_decref(pending);
 	if (tty)
 		fputc('\n', stderr);
 	if (rc == EX_TEMPFAIL && !quiet)
 		agq_warn("gave up waiting: %zu of %zu not finished",
 		    total - ndone - ndead - missing, total);
 	if (!rc && missing) {
-		json_t *v;
-		size_t i;
 		json_array_foreach(ids, i, v) {
 			struct agq_loc loc;
 			if (agq_task_find(&sp, json_string_value(v), &loc) < 0)

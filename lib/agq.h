@@ -343,10 +343,12 @@ int agq_task_move(const struct agq_spool *sp, struct agq_locked *l,
 int agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l);
 
 /* Move, then rewrite: the one way a task changes state.  Sets "reason"
- * to REASON when not NULL.  Journals nothing.  Returns 0, or -1 with errno;
- * when the rewrite fails before its rename (ENOSPC, EDQUOT: no room for
- * the new file in tmp/) the task is moved back and L->loc names it there,
- * so a failure leaves the task as it was (agq-spool(5), Invariants). */
+ * to REASON when not NULL.  Journals nothing.  The new file is written in
+ * tmp/ before the move.  Returns 0, or -1 with errno and the task as it
+ * was, in L->loc (ENOSPC, EDQUOT: no room for the new file, a full disk;
+ * a failed rename over the moved file moves it back), except when only
+ * the fsync of a done/ or dead/ directory failed (agq-spool(5),
+ * Invariants). */
 int agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                         int state, int lane, const char *agent,
                         const char *reason);

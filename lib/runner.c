@@ -622,8 +622,8 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			    reason));
 	}
 	if (rc < 0) {
-		/* The task stays leased here with its start record (the move
-		 * is undone, agq_task_transition): the next scan runs it
+		/* The task stays leased here with its start record (a failed
+		 * agq_task_transition changes nothing): the next scan runs it
 		 * again, at least once (agq-run(8), "A full disk"). */
 		R->unrecorded = agq_exit_code(errno);
 		agq_syserr("cannot record the result", l.loc.path);

@@ -557,16 +557,26 @@ agq_id_index_rebuild(const struct agq_spool *sp, long *claimed)
 	return r;
 }
 
+/* The first half of a rewrite: L->task written to a new file in tmp/,
+ * fsynced and locked.  Returns its fd (its path in TMP), or -1. */
 static int
-rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
+rewrite_prepare(const struct agq_spool *sp, struct agq_locked *l, char *tmp,
+                size_t size)
 {
 	size_t len;
-	char tmp[PATH_MAX];
 	char *buf = agq_task_dump(l->task, &len);
-	int fd = tmp_create(sp, buf, len, 1, tmp, sizeof tmp);
+	int fd = tmp_create(sp, buf, len, 1, tmp, size);
 	free(buf);
-	if (fd < 0)
-		return -1;
+	return fd;
+}
+
+/* The second half: the prepared file (FD, at TMP) renamed over L's file,
+ * and the lock passed on to it.  On failure the prepared file is removed
+ * and L is as it was, unless only the fsync of the directory failed. */
+static int
+rewrite_install(const struct agq_spool *sp, struct agq_locked *l, int fd,
+                const char *tmp, int syncdir)
+{
 	/* Move the id's claim to the new inode first, so the claim is a link
 	 * to a live file at every instant (best effort: a failure only makes
 	 * agq_id_taken look for the task instead). */
@@ -589,6 +599,16 @@ rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
 	return 0;
 }
 
+static int
+rewrite(const struct agq_spool *sp, struct agq_locked *l, int syncdir)
+{
+	char tmp[PATH_MAX];
+	int fd = rewrite_prepare(sp, l, tmp, sizeof tmp);
+	if (fd < 0)
+		return -1;
+	return rewrite_install(sp, l, fd, tmp, syncdir);
+}
+
 int
 agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l)
 {
@@ -600,23 +620,34 @@ agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                     int state, int lane, const char *agent, const char *reason)
 {
 	struct agq_loc from = l->loc;
-	if (agq_task_move(sp, l, state, lane, agent) < 0)
-		return -1;
 	if (reason)
 		json_object_set_new(l->task, "reason", json_string(reason));
 	if (state == AGQ_ST_ACTIVE)
 		json_object_set_new(l->task, "agent", json_string(agent));
+	/* The new content first: with no room for it (a full disk) nothing
+	 * has changed yet, and the task never leaves its directory for a
+	 * moment (a runner would take that for a cancel). */
+	char tmp[PATH_MAX];
+	int fd = rewrite_prepare(sp, l, tmp, sizeof tmp);
+	if (fd < 0)
+		return -1;
+	if (agq_task_move(sp, l, state, lane, agent) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
 	/* A finished task's state is made durable: a power cut must not bring
 	 * back a done task as leased and run it again. */
-	int fd = l->fd;
-	if (rewrite(sp, l, state == AGQ_ST_DONE || state == AGQ_ST_DEAD) == 0)
+	int oldfd = l->fd;
+	if (rewrite_install(sp, l, fd, tmp, state == AGQ_ST_DONE ||
+	    state == AGQ_ST_DEAD) == 0)
 		return 0;
-	if (l->fd == fd && strcmp(from.path, l->loc.path)) {
-		/* Not replaced (rewrite() swaps l->fd only once the new file is
-		 * in place): the new content had no room, a full disk.  Move
-		 * the task back with its old content, so the change did not
-		 * happen rather than half (agq-spool(5), Invariants); a rename
-		 * needs no room. */
+	if (l->fd == oldfd && strcmp(from.path, l->loc.path)) {
+		/* Moved but not replaced (the rename over it failed): move it
+		 * back with its old content, so the change did not happen
+		 * rather than half (agq-spool(5), Invariants). */
 		int e = errno;
 		if (agq_rename_noreplace(l->loc.path, from.path) == 0)
 			l->loc = from;

@@ -115,11 +115,6 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 		root = agq_default_spool;
 	struct stat st;
 	int isnew = lstat(root, &st) < 0 && errno == ENOENT;
-	/* No queue/ yet: no task from before id claims can be in it, so its
-	 * id index is complete from the start (agq-spool(5), ids/). */
-	char *q = agq_xasprintf("%s/queue", root);
-	int fresh = lstat(q, &st) < 0 && errno == ENOENT;
-	free(q);
 	if (isnew && (flags & AGQ_OPEN_NOCREATE)) {
 		agq_syserr("no spool", root);
 		return -1;
@@ -138,14 +133,20 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 	sp->tmp = agq_spool_path(sp, "tmp");
 	if (flags & AGQ_OPEN_NOCREATE)
 		return 0;
+	int fresh = 0;
 	for (int i = 1; agq_spool_modes[i].name; i++) {
 		char *d = agq_spool_path(sp, "%s", agq_spool_modes[i].name);
-		if (agq_mkdir_mode(d, agq_spool_modes[i].mode) < 0 &&
-		    errno != EEXIST) {
+		int r = agq_mkdir_mode(d, agq_spool_modes[i].mode);
+		if (r < 0 && errno != EEXIST) {
 			agq_syserr("cannot create spool directory", d);
 			free(d);
 			return -1;
 		}
+		/* This process made queue/: no task from before id claims can
+		 * be in the spool, so its id index is complete from the start
+		 * (agq-spool(5), ids/). */
+		if (r == 0 && !strcmp(agq_spool_modes[i].name, "queue"))
+			fresh = 1;
 		free(d);
 	}
 	if (fresh && agq_id_index_mark(sp) < 0) {

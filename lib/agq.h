@@ -18,6 +18,7 @@
 #ifndef AGQ_H
 #define AGQ_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +342,26 @@ int agq_task_move(const struct agq_spool *sp, struct agq_locked *l,
 /* Replace a locked task's file with L->task: written in tmp/, fsynced,
  * renamed over the file.  The lock stays held. */
 int agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l);
+
+/* agq_task_rewrite in two steps, for a caller with work to do between
+ * writing and installing (agq-run starts the task in between, so the
+ * fsync is off the path from lease to start).  _begin writes L->task to a
+ * new file in tmp/ (RW->tmp, open as RW->fd), not yet fsynced: a full
+ * disk (ENOSPC, EDQUOT) fails here, before anything is done.  _commit
+ * fsyncs it and renames it over L's file (the maildir rule: fsync, then
+ * rename), passing L's lock on to it; on failure the new file is removed
+ * and L is as it was.  _abort removes a begun file that will not be
+ * committed (no-op when RW->fd is -1; keeps errno).  Both _begin and
+ * _commit return 0, or -1 with errno. */
+struct agq_rewrite {
+	int fd;
+	char tmp[PATH_MAX];
+};
+int agq_task_rewrite_begin(const struct agq_spool *sp, struct agq_locked *l,
+                           struct agq_rewrite *rw);
+int agq_task_rewrite_commit(const struct agq_spool *sp, struct agq_locked *l,
+                            struct agq_rewrite *rw);
+void agq_task_rewrite_abort(struct agq_rewrite *rw);
 
 /* Move, then rewrite: the one way a task changes state.  Sets "reason"
  * to REASON when not NULL.  Journals nothing.  The new file is written in

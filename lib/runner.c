@@ -52,6 +52,8 @@ struct job {
 	int64_t started_us;
 	int stop_sent;
 	int handback;           /* hand back to the queue when it ends */
+	int unrecorded;         /* its start record failed: stopped, and
+	                         * left leased as it was, to start again */
 };
 
 struct runner {
@@ -367,7 +369,12 @@ start(struct runner *R, const char *id)
 	    "agent", me, "host", agq_hostname(), "generation", gen,
 	    "started", agq_fmt_time(now, t1)));
 	json_object_set_new(t, "reason", json_string("running"));
-	if (agq_task_rewrite(sp, &l) < 0) {
+	/* The start record is written now, so a full disk shows before
+	 * anything starts, and made durable (fsync, rename) once the task is
+	 * on its way: the fsync is off the path from lease to start.  A start
+	 * whose record cannot be committed is stopped and not counted. */
+	struct agq_rewrite rw;
+	if (agq_task_rewrite_begin(sp, &l, &rw) < 0) {
 		R->unrecorded = agq_exit_code(errno);
 		if (errno == ENOSPC || errno == EDQUOT)  /* retry in a second */
 			R->room_at = agq_mono_us() + 1000000;
@@ -379,6 +386,7 @@ start(struct runner *R, const char *id)
 	if (odfd < 0) {
 		/* A symlink or a file in its place, or out/ unusable: the
 		 * attempt recorded above fails, and so would every other. */
+		agq_task_rewrite_abort(&rw);
 		char reason[600];
 		snprintf(reason, sizeof reason, "cannot open output directory "
 		    "%s: %s", outdir, strerror(errno));
@@ -404,17 +412,17 @@ start(struct runner *R, const char *id)
 			agq_syserr("cannot create a pipe", NULL);
 		if (ofd >= 0) close(ofd);
 		if (efd >= 0) close(efd);
+		agq_task_rewrite_abort(&rw);
 		free(outdir);
 		goto out;
 	}
-	agq_journal_w(sp, "start", id, json_pack("{s:s, s:I, s:i}", "agent", me,
-	    "gen", gen, "attempt", attempt));
 	fflush(NULL);
 	pid_t runner = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		agq_syserr("cannot fork", NULL);
 		close(ofd); close(efd); close(pfd[0]); close(pfd[1]);
+		agq_task_rewrite_abort(&rw);
 		free(outdir);
 		goto out;
 	}
@@ -424,6 +432,7 @@ start(struct runner *R, const char *id)
 		 * while an orphaned shepherd is still cleaning up. */
 		close(pfd[0]);
 		close(l.fd);
+		close(rw.fd);
 		close(R->lockfd);
 		for (int k = 0; k < R->njobs; k++)
 			close(R->jobs[k].rfd);
@@ -441,6 +450,18 @@ start(struct runner *R, const char *id)
 	j->shepherd = pid;
 	j->rfd = pfd[0];
 	j->started_us = now;
+	if (agq_task_rewrite_commit(sp, &l, &rw) < 0) {
+		R->unrecorded = agq_exit_code(errno);
+		if (errno == ENOSPC || errno == EDQUOT)
+			R->room_at = agq_mono_us() + 1000000;
+		agq_syserr("cannot record the start", l.loc.path);
+		kill(pid, SIGTERM);     /* the shepherd ends the task */
+		j->stop_sent = 1;
+		j->unrecorded = 1;
+		goto out;
+	}
+	agq_journal_w(sp, "start", id, json_pack("{s:s, s:I, s:i}", "agent", me,
+	    "gen", gen, "attempt", attempt));
 out:
 	agq_task_unlock(&l);
 }
@@ -678,7 +699,8 @@ reap(struct runner *R)
 				res.status = st;
 			}
 			close(j->rfd);
-			finish(R, j, &res);
+			if (!j->unrecorded)
+				finish(R, j, &res);
 			R->jobs[i] = R->jobs[--R->njobs];
 			break;
 		}

@@ -617,6 +617,45 @@ agq_task_rewrite(const struct agq_spool *sp, struct agq_locked *l)
 }
 
 int
+agq_task_rewrite_begin(const struct agq_spool *sp, struct agq_locked *l,
+                       struct agq_rewrite *rw)
+{
+	size_t len;
+	char *buf = agq_task_dump(l->task, &len);
+	rw->fd = tmp_create(sp, buf, len, 0, rw->tmp, sizeof rw->tmp);
+	free(buf);
+	return rw->fd < 0 ? -1 : 0;
+}
+
+int
+agq_task_rewrite_commit(const struct agq_spool *sp, struct agq_locked *l,
+                        struct agq_rewrite *rw)
+{
+	int fd = rw->fd;
+	rw->fd = -1;
+	if (fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(rw->tmp);
+		errno = e;
+		return -1;
+	}
+	return rewrite_install(sp, l, fd, rw->tmp, 0);
+}
+
+void
+agq_task_rewrite_abort(struct agq_rewrite *rw)
+{
+	if (rw->fd < 0)
+		return;
+	int e = errno;
+	close(rw->fd);
+	unlink(rw->tmp);
+	rw->fd = -1;
+	errno = e;
+}
+
+int
 agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                     int state, int lane, const char *agent, const char *reason)
 {

@@ -1002,6 +1002,8 @@ do_assign(struct sched *S)
 		}
 	}
 	S->have_free = have_free;
+	while (al.n > 0)        /* left when the disk filled (no_room) */
+		json_decref(al.v[--al.n].doc);
 	free(al.v);
 	json_decref(S->registry);       /* read again next time */
 	S->registry = NULL;
@@ -1129,6 +1131,8 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		do_reclaim(&S);
 		S.slots_dirty = 1;
 		pass(&S);
+		if (S.room_at)          /* a change found no room: cron retries */
+			ret = EX_TEMPFAIL;
 		goto out;
 	}
 

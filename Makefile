@@ -70,7 +70,8 @@ DEB_TEST  := bats mandoc inotify-tools
 all: deps
 	@$(MAKE) --no-print-directory progs
 
-progs: $(PROGS:%=$(BINOUT)/%) $(BACKENDS:%=$(LIBEXECOUT)/%)
+progs: $(PROGS:%=$(BINOUT)/%) $(BACKENDS:%=$(LIBEXECOUT)/%) \
+       $(LIBEXECOUT)/agq-attempt
 
 # ---- dependencies -----------------------------------------------------------
 deps:
@@ -148,6 +149,12 @@ $(O)/bin/agq-cancel.o $(O)/bin/agq-hold.o $(O)/bin/agq-release.o \
 $(O)/bin/agq-retry.o: bin/agq-ctl.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -DAGQ_CTL_OP='"$(patsubst agq-%.o,%,$(@F))"' -c -o $@ $<
+
+# agq-attempt: an agent task's attempt, exec'd by agq-run's task process so
+# that agq-run itself links neither libgit2 nor the backend code.
+$(O)/libexec/agq-attempt.o: libexec/agq-attempt.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
 # The backends: one main (libexec/backend.c) built once per name.
 $(O)/libexec/%.o: libexec/backend.c $(HDR)
@@ -255,6 +262,7 @@ install: deps
 	for s in 1 5 7 8; do install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; done
 	install -m 755 $(PROGS:%=build/install/bin/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 libexec/agq/agq-demo $(BACKENDS:%=build/install/libexec/agq/%) \
+	    build/install/libexec/agq/agq-attempt \
 	    $(DESTDIR)$(PREFIX)/libexec/agq/
 	for m in man/*.[1-8]; do \
 	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done

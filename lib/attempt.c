@@ -21,56 +21,6 @@
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
 
-int
-agq_task_is_agent(const json_t *t)
-{
-	return json_object_get(t, "prompt") || json_object_get(t, "backend")
-	    || json_array_size(json_object_get(t, "verify"));
-}
-
-const char *
-agq_task_backend(const json_t *t)
-{
-	const char *b = json_string_value(json_object_get(t, "backend"));
-	if (b)
-		return b;
-	/* the scheduler's routing decision (route.c) */
-	b = json_string_value(json_object_get(json_object_get(t, "route"),
-	    "backend"));
-	if (b && agq_backend_name_valid(b) && (json_object_get(t, "prompt") ||
-	    strcmp(b, "shell")))
-		return b;
-	if (!json_object_get(t, "prompt"))
-		return NULL;            /* a cmd task runs its cmd */
-	switch (agq_task_tier(t)) {
-	case 0: return json_object_get(t, "cmd") ? "shell" : "ollama";
-	case 2: return "anthropic";
-	default: return "ollama";
-	}
-}
-
-char *
-agq_backend_path(const char *name)
-{
-	const char *env = getenv("AGQ_LIBEXEC_DIR");
-	if (env && *env)
-		return agq_xasprintf("%s/%s", env, name);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			char *p = agq_xasprintf("%s/../libexec/agq/%s", exe, name);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
-	return agq_xasprintf("%s/%s", agq_libexecdir, name);
-}
-
 /* Write the progress so far to agent.json in the output directory open
  * as DFD (OUTDIR, for messages), replaced atomically. */
 static void

@@ -3,11 +3,13 @@
  * and documented in agq-classify(1); keep the three in step. */
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "backend.h"
 
@@ -234,4 +236,58 @@ agq_task_validate_agent(const json_t *t, char *err, size_t size)
 		}
 	}
 	return 0;
+}
+
+/* ---- what kind of task, and where its programs are (agq-run, routing):
+ * here rather than in attempt.c, so that agq-run links none of the
+ * attempt's libraries (libgit2) --------------------------------------- */
+
+int
+agq_task_is_agent(const json_t *t)
+{
+	return json_object_get(t, "prompt") || json_object_get(t, "backend")
+	    || json_array_size(json_object_get(t, "verify"));
+}
+
+const char *
+agq_task_backend(const json_t *t)
+{
+	const char *b = json_string_value(json_object_get(t, "backend"));
+	if (b)
+		return b;
+	/* the scheduler's routing decision (route.c) */
+	b = json_string_value(json_object_get(json_object_get(t, "route"),
+	    "backend"));
+	if (b && agq_backend_name_valid(b) && (json_object_get(t, "prompt") ||
+	    strcmp(b, "shell")))
+		return b;
+	if (!json_object_get(t, "prompt"))
+		return NULL;            /* a cmd task runs its cmd */
+	switch (agq_task_tier(t)) {
+	case 0: return json_object_get(t, "cmd") ? "shell" : "ollama";
+	case 2: return "anthropic";
+	default: return "ollama";
+	}
+}
+
+char *
+agq_backend_path(const char *name)
+{
+	const char *env = getenv("AGQ_LIBEXEC_DIR");
+	if (env && *env)
+		return agq_xasprintf("%s/%s", env, name);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = agq_xasprintf("%s/../libexec/agq/%s", exe, name);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return agq_xasprintf("%s/%s", agq_libexecdir, name);
 }

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -176,9 +177,23 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 		dprintf(2, "agq-run: %s\n", why);
 		_exit(126);
 	}
-	/* prompt, backend or verify steps: the agent path (attempt.c) */
-	if (agq_task_is_agent(t))
-		_exit(agq_agent_attempt(t, outdir));
+	/* prompt, backend or verify steps: the agent path, in its own
+	 * program (libexec/agq-attempt.c), the task on its standard input */
+	if (agq_task_is_agent(t)) {
+		char *js = json_dumps(t, JSON_COMPACT);
+		int mfd = memfd_create("agq-task", MFD_CLOEXEC);
+		if (!js || mfd < 0 || agq_write_all(mfd, js, strlen(js)) < 0 ||
+		    lseek(mfd, 0, SEEK_SET) < 0 || dup2(mfd, 0) < 0) {
+			dprintf(2, "agq-run: cannot pass the task to "
+			    "agq-attempt: %s\n", strerror(errno));
+			_exit(126);
+		}
+		char *prog = agq_backend_path("agq-attempt");
+		execl(prog, "agq-attempt", outdir, (char *)NULL);
+		dprintf(2, "agq-run: cannot run %s: %s\n", prog,
+		    strerror(errno));
+		_exit(126);
+	}
 	json_t *cmd = json_object_get(t, "cmd");
 	if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
 		dprintf(2, "agq-run: the task has no cmd\n");
@@ -521,9 +536,16 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	json_t *ag = NULL;
 	int verify_failed = 0;
 	if (agq_task_is_agent(t) && !j->handback) {
-		char *ap = agq_spool_path(sp, "out/%s/agent.json", id);
-		ag = json_load_file(ap, 0, NULL);
-		free(ap);
+		/* through the checked handle: a task that swapped out/ID for
+		 * a symbolic link cannot hand in a status of its own making */
+		int dfd = agq_out_open(sp, id, 0);
+		int afd = dfd < 0 ? -1 : openat(dfd, "agent.json", O_RDONLY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		ag = afd < 0 ? NULL : json_loadfd(afd, 0, NULL);
+		if (afd >= 0)
+			close(afd);
+		if (dfd >= 0)
+			close(dfd);
 		if (!json_is_object(ag)) {
 			json_decref(ag);
 			ag = NULL;

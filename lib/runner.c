@@ -604,28 +604,27 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	int max = (int)agq_task_int(t, "max_attempts", 3);
 	int used = agq_task_attempts_used(t);
 	char reason[800];
-	const char *status;
-	int rc;
+	const char *status, *evname;
+	json_t *ev;
+	int to, lane = -1;
 	json_object_set_new(t, "agent", json_null());
 	if (j->handback) {
 		status = "handed_back";
 		snprintf(reason, sizeof reason, "handed back by %s (stopping); "
 		    "%s", me, what);
 		json_object_set_new(t, "generation", json_integer(j->gen + 1));
-		rc = agq_task_transition(sp, &l, AGQ_ST_QUEUE,
-		    agq_task_lane(t), NULL, reason);
-		if (rc == 0)
-			agq_journal_w(sp, "handback", id, json_pack("{s:s, s:I, "
-			    "s:s}", "agent", me, "gen", j->gen + 1, "reason",
-			    reason));
+		to = AGQ_ST_QUEUE;
+		lane = agq_task_lane(t);
+		evname = "handback";
+		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen + 1,
+		    "reason", reason);
 	} else if (ok) {
 		status = "done";
 		snprintf(reason, sizeof reason, "exit 0 on %s", me);
-		rc = agq_task_transition(sp, &l, AGQ_ST_DONE, -1, NULL, reason);
-		if (rc == 0)
-			agq_journal_w(sp, "done", id, json_pack("{s:s, s:I, "
-			    "s:s}", "agent", me, "gen", j->gen, "reason",
-			    reason));
+		to = AGQ_ST_DONE;
+		evname = "done";
+		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen,
+		    "reason", reason);
 	} else if (verify_failed) {
 		/* the steps failed every iteration: more attempts of the
 		 * same would not help; agq-retry sends it back */
@@ -633,12 +632,11 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		snprintf(reason, sizeof reason, "%s", what);
 		json_object_set(t, "verify_report", json_object_get(ag,
 		    "verify"));
-		rc = agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL, reason);
-		if (rc == 0)
-			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
-			    "s:s, s:O?}", "agent", me, "gen", j->gen, "reason",
-			    reason, "failed_steps", json_object_get(
-			    json_object_get(ag, "verify"), "failed")));
+		to = AGQ_ST_DEAD;
+		evname = "dead";
+		ev = json_pack("{s:s, s:I, s:s, s:O?}", "agent", me, "gen",
+		    j->gen, "reason", reason, "failed_steps", json_object_get(
+		    json_object_get(ag, "verify"), "failed"));
 	} else if (used < max) {
 		status = "retry";
 		int64_t delay = agq_backoff_us(t, used, sp->conf.backoff_cap_s);
@@ -649,27 +647,18 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		snprintf(reason, sizeof reason, "%s; attempt %d of %d failed, "
 		    "next at %s (backoff %.1f s)", what, used, max, t2,
 		    (double)delay / 1e6);
-		rc = agq_task_transition(sp, &l, AGQ_ST_DEFER, -1, NULL, reason);
-		if (rc == 0)
-			agq_journal_w(sp, "retry", id, json_pack("{s:s, s:I, "
-			    "s:s, s:s}", "agent", me, "gen", j->gen,
-			    "next_attempt_at", t2, "reason", reason));
+		to = AGQ_ST_DEFER;
+		evname = "retry";
+		ev = json_pack("{s:s, s:I, s:s, s:s}", "agent", me, "gen",
+		    j->gen, "next_attempt_at", t2, "reason", reason);
 	} else {
 		status = "dead";
 		snprintf(reason, sizeof reason, "%s; out of attempts (%d of %d)",
 		    what, used, max);
-		rc = agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL, reason);
-		if (rc == 0)
-			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
-			    "s:s}", "agent", me, "gen", j->gen, "reason",
-			    reason));
-	}
-	if (rc < 0) {
-		/* The task stays leased here with its start record (a failed
-		 * agq_task_transition changes nothing): the next scan runs it
-		 * again, at least once (agq-run(8), "A full disk"). */
-		R->unrecorded = agq_exit_code(errno);
-		agq_syserr("cannot record the result", l.loc.path);
+		to = AGQ_ST_DEAD;
+		evname = "dead";
+		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen,
+		    "reason", reason);
 	}
 	char t3[32];
 	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s}",
@@ -694,8 +683,27 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		json_object_set_new(r, "agent_status", json_string(agst ? agst :
 		    "unknown"));
 	}
-	if (rc == 0)    /* else it would tell of a result not recorded */
-		write_result(R, id, r);
+	/* result.json first, then the move: whoever sees the task in its
+	 * new state (agq-wait) finds the result beside it. */
+	write_result(R, id, r);
+	if (agq_task_transition(sp, &l, to, lane, NULL, reason) == 0) {
+		agq_journal_w(sp, evname, id, ev);
+	} else {
+		/* The task stays leased here with its start record (a failed
+		 * agq_task_transition changes nothing): the next scan runs it
+		 * again, at least once (agq-run(8), "A full disk"); the
+		 * result.json of a result not recorded goes. */
+		int e = errno;
+		R->unrecorded = agq_exit_code(e);
+		int dfd = agq_out_open(sp, id, 0);
+		if (dfd >= 0) {
+			(void)unlinkat(dfd, "result.json", 0);
+			close(dfd);
+		}
+		errno = e;
+		agq_syserr("cannot record the result", l.loc.path);
+		json_decref(ev);
+	}
 	json_decref(ag);
 	json_decref(r);
 	agq_task_unlock(&l);

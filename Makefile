@@ -37,7 +37,8 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-classify agq-verify agq-registry agq-doctor
 LIBSRC   := util config task spool journal agent cli sched runner ctl fsck steps \
             secure \
-            classify verify backend attempt registry resources route doctor
+            classify verify backend attempt registry regcheck resources route \
+            doctor
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash agq-alert
 LIBSRC   += stats sync dash alert

@@ -24,24 +24,6 @@
 #define MAX_BODY   (16u << 20)  /* largest HTTP response read */
 #define MAX_OUTPUT (1u << 20)   /* output kept from a program (its tail) */
 
-const char *
-agq_backend_setting(const struct agq_conf *conf, const char *key,
-                    const char *dflt)
-{
-	const char *v = json_string_value(json_object_get(conf->backend, key));
-	return v && *v ? v : dflt;
-}
-
-/* A path next to the compiled-in agq.conf: ETC/NAME, malloc'd. */
-char *
-agq_etc_path(const char *name)
-{
-	const char *slash = strrchr(agq_default_conf, '/');
-	int n = slash ? (int)(slash - agq_default_conf) : 1;
-	return agq_xasprintf("%.*s/%s", n, slash ? agq_default_conf : ".",
-	    name);
-}
-
 /* Up to MAX bytes of S (N bytes) as printable one-line text. */
 static void
 snippet(char *dst, size_t size, const char *s, size_t n, size_t max)

@@ -64,7 +64,8 @@ int agq_task_tier(const json_t *t);
 extern const char *const agq_backend_conf_keys[];
 int agq_backend_conf_key(const char *key);
 
-/* The value of backend setting KEY in CONF, or DFLT (borrowed). */
+/* The value of backend setting KEY in CONF, or DFLT (borrowed).  In
+ * config.c with agq_etc_path, so that readers link no libcurl. */
 const char *agq_backend_setting(const struct agq_conf *conf, const char *key,
                                 const char *dflt);
 
@@ -184,7 +185,9 @@ json_t *agq_registry_load(const struct agq_spool *sp);
  * journaled (`endpoint`).  Read-modify-write under the spool's
  * .registry.lock; the probe itself runs unlocked.  Needs
  * curl_global_init.  Returns 0 healthy now, 1 the check failed, -1 with
- * errno when the endpoint cannot be read or written. */
+ * errno when the endpoint cannot be read or written.  In regcheck.c, the
+ * registry's only libcurl user (agq-sched, which reads the registry and
+ * runs agq-registry --check as a child, links no libcurl). */
 int agq_registry_check(const struct agq_spool *sp, const char *name);
 
 /* For agq-sched's loop: reap the check started before (*CHILD, 0 when
@@ -242,6 +245,9 @@ int agq_route_eval(const json_t *f, int tier, const json_t *agent,
 json_t *agq_doctor(const char *spool_arg);
 
 /* ---- attempt.c: one attempt of an agent task (agq-run(8)) ------------- */
+
+/* (agq_task_is_agent, agq_task_backend and agq_backend_path are in
+ * classify.c, so that agq-run links none of attempt.c's libraries.) */
 
 /* 1 if T runs through the agent path (a prompt, a backend or verify
  * steps); 0 for a plain cmd task, run as before. */

@@ -189,3 +189,24 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	}
 	return rc;
 }
+
+/* ---- backend settings (agq-backend(7)): here rather than in backend.c,
+ * so that programs reading them (agq-sched) do not link libcurl ---- */
+
+const char *
+agq_backend_setting(const struct agq_conf *conf, const char *key,
+                    const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(conf->backend, key));
+	return v && *v ? v : dflt;
+}
+
+/* A path next to the compiled-in agq.conf: ETC/NAME, malloc'd. */
+char *
+agq_etc_path(const char *name)
+{
+	const char *slash = strrchr(agq_default_conf, '/');
+	int n = slash ? (int)(slash - agq_default_conf) : 1;
+	return agq_xasprintf("%.*s/%s", n, slash ? agq_default_conf : ".",
+	    name);
+}

@@ -120,38 +120,12 @@ verify_chain(const struct agq_spool *sp)
 		}
 		char why[1024] = "";
 		long bad = r.bad_line;
-		if (r.why[0]) {
+		if (r.why[0])
 			snprintf(why, sizeof why, "%s", r.why);
-		} else if (r.lines && i > 0 && !r.first_from[0]) {
-			bad = 1;
-			snprintf(why, sizeof why, "seq %lld starts a chain of its "
-			    "own, not a rotate event continuing %s",
-			    (long long)r.first_seq, prevpath);
-		} else if (r.lines && i > 0 && strcmp(r.first_from,
-		    names[i - 1])) {
-			int kept = 0;
-			for (size_t k = 0; k < n; k++)
-				kept |= !strcmp(names[k], r.first_from);
-			bad = 1;
-			snprintf(why, sizeof why, "chains to %s, which is "
-			    "%s: seq %lld follows seq %lld of %s (%lld "
-			    "line(s) missing)", r.first_from, kept ?
-			    "not the file before it" : "missing",
-			    (long long)r.first_seq, (long long)prev.last_seq,
-			    prevpath, (long long)(r.first_seq - prev.last_seq -
-			    1));
-		} else if (r.lines && i > 0 && strcmp(r.first_prev,
-		    prev.last_hash)) {
-			bad = 1;
-			snprintf(why, sizeof why, "\"prev\" is not the SHA-256 "
-			    "of the last line of %s", prevpath);
-		} else if (r.lines && i > 0 && r.first_seq !=
-		    prev.last_seq + 1) {
-			bad = 1;
-			snprintf(why, sizeof why, "seq %lld follows seq %lld, "
-			    "the last of %s", (long long)r.first_seq,
-			    (long long)prev.last_seq, prevpath);
-		} else if (r.lines && i == 0 && r.first_from[0]) {
+		else
+			bad = agq_journal_link_check(names, n, i, &r,
+			    i ? &prev : NULL, prevpath, why, sizeof why);
+		if (!why[0] && r.lines && i == 0 && r.first_from[0]) {
 			agq_warn("%s:1: chains to %s, which is not kept (older "
 			    "rotations removed): the chain is checked from "
 			    "here", path, r.first_from);

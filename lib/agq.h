@@ -535,6 +535,18 @@ struct agq_jverify {
  * 1 broken (R->bad_line, R->why), -1 with errno if PATH cannot be read. */
 int agq_journal_verify(const char *path, struct agq_jverify *r);
 
+/* The link between two journal files (agq-journal(5), Rotation): R is the
+ * agq_journal_verify result of NAMES[I] (the agq_journal_files list of N
+ * names, oldest first), PREV that of NAMES[I-1], read from PREVPATH.  Line
+ * 1 of NAMES[I] must be the rotate event naming NAMES[I-1], continue its
+ * seq and chain to its last hash.  Returns 1 with a reason in WHY (SIZE
+ * bytes) when the link is broken (at line 1), 0 when it holds or there is
+ * nothing to link (I == 0, PREV NULL, an empty file). */
+long agq_journal_link_check(char **names, size_t n, size_t i,
+                            const struct agq_jverify *r,
+                            const struct agq_jverify *prev,
+                            const char *prevpath, char *why, size_t size);
+
 /* Like agq_journal, printing a warning on failure. */
 void agq_journal_w(const struct agq_spool *sp, const char *ev,
                    const char *id, json_t *extra);

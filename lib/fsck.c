@@ -591,9 +591,54 @@ tmp_entry(const char *name, void *arg)
 	return 0;
 }
 
+/* The chain of the journals set aside by agq-journal --rotate, each in
+ * itself and linked to the one before, up to the current journal's link
+ * to the newest of them (its own lines: check_journal). */
+static void
+check_rotated(struct fsck *F, char **names, size_t n)
+{
+	struct agq_jverify prev, r;
+	char *prevpath = NULL;
+	int prevbroken = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *path = agq_spool_path(F->sp, "%s", names[i]);
+		char why[1024] = "";
+		long bad = 0;
+		if (agq_journal_verify(path, &r) < 0) {
+			agq_syserr("cannot read", path);
+			free(path);
+			break;
+		}
+		if (r.why[0] && strcmp(names[i], "journal")) {
+			bad = r.bad_line;
+			snprintf(why, sizeof why, "%s", r.why);
+		} else if (!prevbroken) {  /* the current one's own lines:
+		                             * check_journal */
+			bad = agq_journal_link_check(names, n, i, &r,
+			    i ? &prev : NULL, prevpath, why, sizeof why);
+		}
+		/* past a break, the last hash is not the file's: no link */
+		prevbroken = r.why[0] != '\0';
+		if (why[0])
+			report(F, &F->c->journal, 0, "journal", "%s:%ld: chain "
+			    "broken: %s (not repairable: see agq-journal(5))",
+			    names[i], bad, why);
+		free(prevpath);
+		prevpath = path;
+		prev = r;
+	}
+	free(prevpath);
+}
+
 static void
 check_journal(struct fsck *F)
 {
+	char **names = NULL;
+	size_t n = 0;
+	if (agq_journal_files(F->sp, &names, &n) == 0 && n > 0)
+		check_rotated(F, names, n);
+	if (names)
+		agq_journal_files_free(names, n);
 	char *p = agq_spool_path(F->sp, "journal");
 	struct agq_jverify r;
 	int rc = agq_journal_verify(p, &r);

@@ -559,3 +559,36 @@ agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n)
 	*n = k;
 	return 0;
 }
+
+long
+agq_journal_link_check(char **names, size_t n, size_t i,
+                       const struct agq_jverify *r,
+                       const struct agq_jverify *prev, const char *prevpath,
+                       char *why, size_t size)
+{
+	why[0] = '\0';
+	if (i == 0 || !prev || !r->lines)
+		return 0;
+	if (!r->first_from[0]) {
+		snprintf(why, size, "seq %lld starts a chain of its own, not a "
+		    "rotate event continuing %s", (long long)r->first_seq,
+		    prevpath);
+	} else if (strcmp(r->first_from, names[i - 1])) {
+		int kept = 0;
+		for (size_t k = 0; k < n; k++)
+			kept |= !strcmp(names[k], r->first_from);
+		snprintf(why, size, "chains to %s, which is %s: seq %lld "
+		    "follows seq %lld of %s (%lld line(s) missing)",
+		    r->first_from, kept ? "not the file before it" : "missing",
+		    (long long)r->first_seq, (long long)prev->last_seq, prevpath,
+		    (long long)(r->first_seq - prev->last_seq - 1));
+	} else if (strcmp(r->first_prev, prev->last_hash)) {
+		snprintf(why, size, "\"prev\" is not the SHA-256 of the last "
+		    "line of %s", prevpath);
+	} else if (r->first_seq != prev->last_seq + 1) {
+		snprintf(why, size, "seq %lld follows seq %lld, the last of %s",
+		    (long long)r->first_seq, (long long)prev->last_seq,
+		    prevpath);
+	}
+	return why[0] ? 1 : 0;
+}

@@ -147,6 +147,28 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	[[ "$(summary)" == *"1 journal), 0 fixed" ]]
 }
 
+@test "rotated journals: an edited or a missing one breaks the chain, reported by file" {
+	for k in 1 2 3; do
+		agq-submit --id "r$k" true
+		agq-submit --id "s$k" true
+		agq-journal --rotate > /dev/null
+	done
+	agq-submit --id r4 true
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	mid=$(cd "$AGQ_SPOOL" && ls journal.* | sed -n 2p)
+	sed -i '2s/"ev":"submit"/"ev":"subm1t"/' "$AGQ_SPOOL/$mid"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal: $mid:2: chain broken"* ]]
+	[[ "$(summary)" == *"1 journal), 0 fixed" ]]
+	rm "$AGQ_SPOOL/$mid"
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"chains to $mid, which is missing"* ]]
+	[[ "$(summary)" == *"1 journal), 0 fixed" ]]
+}
+
 @test "--fix refuses to run beside a running agq-sched (exit 75)" {
 	start_sched
 	wait_for 20 test -s "$AGQ_SPOOL/journal"

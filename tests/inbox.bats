@@ -92,7 +92,8 @@ once() {
 	start_sched
 	wait_for 20 grep -q '"sched_up"' "$AGQ_SPOOL/journal"
 	drop bad.json '{"cmd": '
-	wait_for 30 test -f "$AGQ_SPOOL/corrupt/bad.json.why"
+	# the reject event is the quarantine's last step (.why comes first)
+	wait_for 30 sh -c 'agq-journal --ev reject | grep -q bad.json'
 	rejected bad.json "invalid JSON"
 	kill -0 "$SCHED_PID"
 	drop good.json '{"id": "after-bad", "cmd": "true"}'

@@ -105,16 +105,10 @@ main(int argc, char **argv)
 		agq_warn("'%s' is not an agq command; see 'agq help'", cmd);
 		return EX_USAGE;
 	}
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			try_exec(self, prog, argv);
-		}
-	}
+	char *self = agq_exe_dir();
+	if (self)
+		try_exec(self, prog, argv);
+	free(self);
 	try_exec(agq_bindir, prog, argv);
 	try_exec(agq_libexecdir, prog, argv);
 	argv[0] = prog;

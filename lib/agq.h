@@ -76,6 +76,15 @@ char *agq_read_fd(int fd, size_t max, size_t *len);
 /* Write LEN bytes of BUF to FD, retrying short writes and EINTR. */
 int agq_write_all(int fd, const void *buf, size_t len);
 
+/* The directory of the running program, read from /proc/self/exe
+ * (proc(5)), malloc'd; NULL with errno when it cannot be read. */
+char *agq_exe_dir(void);
+
+/* DIR/REL where DIR is agq_exe_dir(), malloc'd, when that is an
+ * executable file (access(2) X_OK); else NULL.  How agq's programs find
+ * their siblings in the source tree or an installed prefix. */
+char *agq_exe_path(const char *rel);
+
 /* Maildir delivery of BUF into DST: create a unique file in TMPDIR (mode
  * 0644 modulo umask, O_EXCL), write it, fsync(2) it when SYNC, close it,
  * rename(2) it to DST, and when SYNC also fsync DST's directory.  The

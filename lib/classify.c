@@ -276,18 +276,10 @@ agq_backend_path(const char *name)
 	const char *env = getenv("AGQ_LIBEXEC_DIR");
 	if (env && *env)
 		return agq_xasprintf("%s/%s", env, name);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			char *p = agq_xasprintf("%s/../libexec/agq/%s", exe, name);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
+	char *rel = agq_xasprintf("../libexec/agq/%s", name);
+	char *p = agq_exe_path(rel);
+	free(rel);
+	if (p)
+		return p;
 	return agq_xasprintf("%s/%s", agq_libexecdir, name);
 }

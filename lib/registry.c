@@ -136,20 +136,7 @@ agq_registry_tick(const struct agq_spool *sp, pid_t *child, int64_t *last)
 	json_decref(names);
 	if (n == 0)
 		return;
-	char exe[PATH_MAX], *prog = NULL;
-	ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (k > 0) {
-		exe[k] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			prog = agq_xasprintf("%s/agq-registry", exe);
-			if (access(prog, X_OK) < 0) {
-				free(prog);
-				prog = NULL;
-			}
-		}
-	}
+	char *prog = agq_exe_path("agq-registry");
 	if (!prog)
 		prog = agq_xasprintf("%s/agq-registry", agq_bindir);
 	fflush(NULL);

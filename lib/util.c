@@ -574,3 +574,34 @@ agq_exec_cmd(const json_t *cmd)
 	    argv[0]);
 	_exit(errno == ENOENT ? 127 : 126);
 }
+
+char *
+agq_exe_dir(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash) {
+		errno = ENOENT;
+		return NULL;
+	}
+	*slash = '\0';
+	return agq_xstrdup(exe);
+}
+
+char *
+agq_exe_path(const char *rel)
+{
+	char *dir = agq_exe_dir();
+	if (!dir)
+		return NULL;
+	char *p = agq_xasprintf("%s/%s", dir, rel);
+	free(dir);
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}

@@ -399,9 +399,21 @@ start(struct runner *R, const char *id)
 	char *outdir = agq_spool_path(sp, "out/%s", id);
 	int odfd = agq_out_open(sp, id, 1);     /* never through a symlink */
 	if (odfd < 0) {
+		int e = errno;
+		agq_task_rewrite_abort(&rw);
+		if (e == ENOSPC || e == EDQUOT) {
+			/* A full disk (or no inode left): the lease stays,
+			 * to start once there is room (agq-run(8)). */
+			R->unrecorded = agq_exit_code(e);
+			R->room_at = agq_mono_us() + 1000000;
+			errno = e;
+			agq_syserr("cannot create output directory", outdir);
+			free(outdir);
+			goto out;
+		}
 		/* A symlink or a file in its place, or out/ unusable: the
 		 * attempt recorded above fails, and so would every other. */
-		agq_task_rewrite_abort(&rw);
+		errno = e;
 		char reason[600];
 		snprintf(reason, sizeof reason, "cannot open output directory "
 		    "%s: %s", outdir, strerror(errno));

@@ -1115,7 +1115,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		long n;
 		if (agq_id_index_rebuild(sp, &n) < 0)
 			agq_spool_syserr(sp, "cannot rebuild the id index", "ids");
-		else
+		else if (n > 0)         /* quiet for a spool just made */
 			agq_warn("%s/ids: id index rebuilt: %ld task(s) without "
 			    "a claim claimed", sp->root, n);
 	}

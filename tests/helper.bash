@@ -26,14 +26,25 @@ CONF
 	mkdir -p "$WORK"
 }
 
+# ours PID: PID is still a live child of this shell.  A process that ended was
+# reaped, and its pid may already belong to another test's process
+# (pid_max wraps within minutes under test load): never signal that.
+ours() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }               # after "pid (comm) "
+	set -- $stat                    # state ppid ...
+	[ "$2" = "$BASHPID" ] && [ "$1" != Z ]
+}
+
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
+		ours "$p" && kill -TERM "$p" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		for _ in $(seq 50); do ours "$p" || break; sleep 0.1; done
+		ours "$p" && kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null || true
 }

@@ -355,16 +355,17 @@ start(struct runner *R, const char *id)
 		att = json_array();
 		json_object_set_new(t, "attempts", att);
 	}
-	/* A lease of ours that was started by an earlier run of this agent:
-	 * that run died (its shepherd killed the task); close the attempt. */
+	/* A lease of ours that was started and never finished: an earlier
+	 * run of this agent died (its shepherd killed the task), or this one
+	 * could not record the result (a full disk); close the attempt. */
 	json_t *last = agq_task_last_attempt(t);
 	if (agq_task_lease_started(t)) {
+		static const char interrupted[] = "interrupted: its end was "
+		    "not recorded (the agent died, or the disk was full)";
 		agq_task_set_time(last, "finished", now);
-		json_object_set_new(last, "error", json_string("interrupted: "
-		    "the agent restarted"));
+		json_object_set_new(last, "error", json_string(interrupted));
 		agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", me, "gen", gen, "error", "interrupted: the agent "
-		    "restarted"));
+		    "agent", me, "gen", gen, "error", interrupted));
 		int max = (int)agq_task_int(t, "max_attempts", 3);
 		if (agq_task_attempts_used(t) >= max) {
 			char reason[200];
@@ -435,8 +436,13 @@ start(struct runner *R, const char *id)
 	close(odfd);
 	int pfd[2] = { -1, -1 };
 	if (ofd < 0 || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+		int e = errno;
 		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
 			agq_syserr("cannot create a pipe", NULL);
+		/* not started: tried again, after a pause when out of room */
+		R->unrecorded = agq_exit_code(e);
+		if (e == ENOSPC || e == EDQUOT)
+			R->room_at = agq_mono_us() + 1000000;
 		if (ofd >= 0) close(ofd);
 		if (efd >= 0) close(efd);
 		agq_task_rewrite_abort(&rw);
@@ -495,20 +501,25 @@ out:
 
 /* ---- finishing a task --------------------------------------------------- */
 
-static void
+/* out/ID/result.json from RES.  0, or -1 (reported) with errno. */
+static int
 write_result(struct runner *R, const char *id, json_t *res)
 {
 	char *p = agq_spool_path(R->sp, "out/%s/result.json", id);
 	char *s = json_dumps(res, JSON_INDENT(2));
-	if (s) {
+	int rc = -1;
+	if (!s) {
+		errno = ENOMEM;
+	} else {
 		char *buf = agq_xasprintf("%s\n", s);
-		if (agq_out_write(R->sp, id, "result.json", buf,
-		    strlen(buf)) < 0)
+		rc = agq_out_write(R->sp, id, "result.json", buf, strlen(buf));
+		if (rc < 0)
 			agq_syserr("cannot write result", p);
 		free(buf);
 		free(s);
 	}
 	free(p);
+	return rc;
 }
 
 static void
@@ -697,8 +708,10 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	}
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */
-	write_result(R, id, r);
-	if (agq_task_transition(sp, &l, to, lane, NULL, reason) == 0) {
+	int wr = write_result(R, id, r) < 0 && (errno == ENOSPC ||
+	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
+	if (wr == 0 && agq_task_transition(sp, &l, to, lane, NULL,
+	    reason) == 0) {
 		agq_journal_w(sp, evname, id, ev);
 	} else {
 		/* The task stays leased here with its start record (a failed

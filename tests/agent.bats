@@ -19,7 +19,7 @@ load helper
 	[ "$(journal_count reclaim)" -eq 0 ]
 	grep -q "\"ev\":\"done\",\"id\":\"$id\",\"agent\":\"phoenix\"" "$AGQ_SPOOL/journal"
 	run agq-show --json "$id"
-	[[ "$output" == *'"error":"interrupted: the agent restarted"'* ]]
+	[[ "$output" == *'"error":"interrupted: its end was not recorded (the agent died, or the disk was full)"'* ]]
 	[ "$(wc -l < "$WORK/runs")" -eq 2 ]
 }
 

@@ -372,6 +372,15 @@ int agq_task_rewrite_commit(const struct agq_spool *sp, struct agq_locked *l,
                             struct agq_rewrite *rw);
 void agq_task_rewrite_abort(struct agq_rewrite *rw);
 
+/* As agq_task_rewrite_begin, but writing into SPARE, an empty regular file
+ * in tmp/ with one link made ahead of time (agq-run's tmp/.spare-NAME),
+ * instead of creating a file; it is renamed over the task by _commit, or
+ * removed by _abort.  Falls back to creating a file when SPARE is not
+ * such a file (it is then left alone). */
+int agq_task_rewrite_begin_spare(const struct agq_spool *sp,
+                                 struct agq_locked *l,
+                                 struct agq_rewrite *rw, const char *spare);
+
 /* Move, then rewrite: the one way a task changes state.  Sets "reason"
  * to REASON when not NULL.  Journals nothing.  The new file is written in
  * tmp/ before the move.  Returns 0, or -1 with errno and the task as it
@@ -608,6 +617,20 @@ void agq_redact(json_t *v);
  * so neither is followed if it is a symbolic link: ENOTDIR), creating
  * out/ID (mode 0700) first when CREATE.  Returns the fd or -1. */
 int agq_out_open(const struct agq_spool *sp, const char *id, int create);
+
+/* An agent's spare output directory, out/SPARE/ (SPARE a name starting
+ * with '.', e.g. ".spare-NAME", so listings skip it) holding empty stdout
+ * and stderr, made ahead of time so that starting a task creates no file
+ * (creating one can cost far more than renaming one: bench/README.md).
+ * agq_out_spare makes or completes it (0, or -1 with errno);
+ * agq_out_adopt renames it to out/ID with RENAME_NOREPLACE (0, or -1 with
+ * errno: EEXIST when out/ID exists, an earlier attempt's);
+ * agq_out_spare_remove removes it (best effort).  All through out/
+ * opened with O_NOFOLLOW. */
+int agq_out_spare(const struct agq_spool *sp, const char *spare);
+int agq_out_adopt(const struct agq_spool *sp, const char *id,
+                  const char *spare);
+void agq_out_spare_remove(const struct agq_spool *sp, const char *spare);
 
 /* Write LEN bytes of BUF to out/ID/NAME atomically: a tmp/ file (not
  * fsynced) renameat(2)'d into the directory agq_out_open returned, so

@@ -143,6 +143,84 @@ agq_out_open(const struct agq_spool *sp, const char *id, int create)
 	return dfd;
 }
 
+/* out/, opened with O_NOFOLLOW.  The fd, or -1. */
+static int
+out_dir(const struct agq_spool *sp)
+{
+	char *p = agq_spool_path(sp, "out");
+	int ofd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	free(p);
+	errno = e;
+	return ofd;
+}
+
+static const char *const spare_files[] = { "stdout", "stderr", NULL };
+
+int
+agq_out_spare(const struct agq_spool *sp, const char *spare)
+{
+	int ofd = out_dir(sp);
+	if (ofd < 0)
+		return -1;
+	int r = -1;
+	if (mkdirat(ofd, spare, 0700) < 0 && errno != EEXIST)
+		goto out;
+	int dfd = openat(ofd, spare, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd < 0)
+		goto out;
+	r = 0;
+	for (int i = 0; spare_files[i] && r == 0; i++) {
+		int fd = openat(dfd, spare_files[i], O_WRONLY | O_CREAT |
+		    O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			r = -1;
+		else
+			close(fd);
+	}
+	close(dfd);
+out:;
+	int e = errno;
+	close(ofd);
+	errno = e;
+	return r;
+}
+
+int
+agq_out_adopt(const struct agq_spool *sp, const char *id, const char *spare)
+{
+	if (!agq_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int ofd = out_dir(sp);
+	if (ofd < 0)
+		return -1;
+	int r = renameat2(ofd, spare, ofd, id, RENAME_NOREPLACE);
+	int e = errno;
+	close(ofd);
+	errno = e;
+	return r;
+}
+
+void
+agq_out_spare_remove(const struct agq_spool *sp, const char *spare)
+{
+	int ofd = out_dir(sp);
+	if (ofd < 0)
+		return;
+	int dfd = openat(ofd, spare, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd >= 0) {
+		for (int i = 0; spare_files[i]; i++)
+			(void)unlinkat(dfd, spare_files[i], 0);
+		close(dfd);
+		(void)unlinkat(ofd, spare, AT_REMOVEDIR);
+	}
+	close(ofd);
+}
+
 int
 agq_out_write(const struct agq_spool *sp, const char *id, const char *name,
               const char *buf, size_t len)

@@ -628,6 +628,33 @@ agq_task_rewrite_begin(const struct agq_spool *sp, struct agq_locked *l,
 }
 
 int
+agq_task_rewrite_begin_spare(const struct agq_spool *sp, struct agq_locked *l,
+                             struct agq_rewrite *rw, const char *spare)
+{
+	int fd = open(spare, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || (st.st_size && ftruncate(fd, 0) < 0) ||
+	    flock(fd, LOCK_EX) < 0 ||
+	    (size_t)snprintf(rw->tmp, sizeof rw->tmp, "%s", spare) >=
+	    sizeof rw->tmp) {
+		if (fd >= 0)
+			close(fd);
+		return agq_task_rewrite_begin(sp, l, rw);
+	}
+	size_t len;
+	char *buf = agq_task_dump(l->task, &len);
+	int r = agq_write_all(fd, buf, len);
+	free(buf);
+	rw->fd = fd;
+	if (r < 0) {
+		agq_task_rewrite_abort(rw);     /* the spare goes too */
+		return -1;
+	}
+	return 0;
+}
+
+int
 agq_task_rewrite_commit(const struct agq_spool *sp, struct agq_locked *l,
                         struct agq_rewrite *rw)
 {

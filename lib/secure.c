@@ -117,6 +117,18 @@ agq_redact(json_t *v)
 
 /* ---- out/ID: never through a symbolic link ------------------------------ */
 
+/* out/, opened with O_NOFOLLOW.  The fd, or -1. */
+static int
+out_dir(const struct agq_spool *sp)
+{
+	char *p = agq_spool_path(sp, "out");
+	int ofd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	free(p);
+	errno = e;
+	return ofd;
+}
+
 int
 agq_out_open(const struct agq_spool *sp, const char *id, int create)
 {
@@ -124,9 +136,7 @@ agq_out_open(const struct agq_spool *sp, const char *id, int create)
 		errno = EINVAL;
 		return -1;
 	}
-	char *p = agq_spool_path(sp, "out");
-	int ofd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	free(p);
+	int ofd = out_dir(sp);
 	if (ofd < 0)
 		return -1;
 	if (create && mkdirat(ofd, id, 0700) < 0 && errno != EEXIST) {
@@ -141,18 +151,6 @@ agq_out_open(const struct agq_spool *sp, const char *id, int create)
 	close(ofd);
 	errno = e == ELOOP ? ENOTDIR : e;
 	return dfd;
-}
-
-/* out/, opened with O_NOFOLLOW.  The fd, or -1. */
-static int
-out_dir(const struct agq_spool *sp)
-{
-	char *p = agq_spool_path(sp, "out");
-	int ofd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int e = errno;
-	free(p);
-	errno = e;
-	return ofd;
 }
 
 static const char *const spare_files[] = { "stdout", "stderr", NULL };

@@ -117,10 +117,15 @@ agq_redact(json_t *v)
 
 /* ---- out/ID: never through a symbolic link ------------------------------ */
 
-/* out/, opened with O_NOFOLLOW.  The fd, or -1. */
+/* out/, opened with O_NOFOLLOW, for task ID (checked when not NULL:
+ * EINVAL).  The fd, or -1. */
 static int
-out_dir(const struct agq_spool *sp)
+out_dir(const struct agq_spool *sp, const char *id)
 {
+	if (id && !agq_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
 	char *p = agq_spool_path(sp, "out");
 	int ofd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int e = errno;
@@ -132,11 +137,7 @@ out_dir(const struct agq_spool *sp)
 int
 agq_out_open(const struct agq_spool *sp, const char *id, int create)
 {
-	if (!agq_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	int ofd = out_dir(sp);
+	int ofd = out_dir(sp, id);
 	if (ofd < 0)
 		return -1;
 	if (create && mkdirat(ofd, id, 0700) < 0 && errno != EEXIST) {
@@ -158,7 +159,7 @@ static const char *const spare_files[] = { "stdout", "stderr", NULL };
 int
 agq_out_spare(const struct agq_spool *sp, const char *spare)
 {
-	int ofd = out_dir(sp);
+	int ofd = out_dir(sp, NULL);
 	if (ofd < 0)
 		return -1;
 	int r = -1;
@@ -188,11 +189,7 @@ out:;
 int
 agq_out_adopt(const struct agq_spool *sp, const char *id, const char *spare)
 {
-	if (!agq_id_valid(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	int ofd = out_dir(sp);
+	int ofd = out_dir(sp, id);
 	if (ofd < 0)
 		return -1;
 	int r = renameat2(ofd, spare, ofd, id, RENAME_NOREPLACE);
@@ -205,7 +202,7 @@ agq_out_adopt(const struct agq_spool *sp, const char *id, const char *spare)
 void
 agq_out_spare_remove(const struct agq_spool *sp, const char *spare)
 {
-	int ofd = out_dir(sp);
+	int ofd = out_dir(sp, NULL);
 	if (ofd < 0)
 		return;
 	int dfd = openat(ofd, spare, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |

@@ -181,11 +181,17 @@ check: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%)
 	@$(MAKE) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
-	@$(MAKE) --no-print-directory fuzz-build >/dev/null
+	@$(MAKE) --no-print-directory fuzz-build build/fault/failfsync.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
 	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
 	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \
+	    AGQ_TEST_FAILFSYNC=$(TOP)/build/fault/failfsync.so \
 	    AGQ_TEST_UNITS="$(UNITS)" ./tests/run
+
+# An LD_PRELOAD shim that makes fsync(2) fail on demand (tests/fault/).
+build/fault/failfsync.so: tests/fault/failfsync.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
 
 unit: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \

@@ -398,8 +398,7 @@ start(struct runner *R, const char *id)
 	if ((spare ? agq_task_rewrite_begin_spare(sp, &l, &rw, R->spare_tmp) :
 	    agq_task_rewrite_begin(sp, &l, &rw)) < 0) {
 		R->unrecorded = agq_exit_code(errno);
-		if (errno == ENOSPC || errno == EDQUOT)  /* retry in a second */
-			R->room_at = agq_mono_us() + 1000000;
+		R->room_at = agq_mono_us() + 1000000;   /* retry in a second */
 		agq_syserr("cannot record the start", l.loc.path);
 		goto out;
 	}
@@ -447,10 +446,9 @@ start(struct runner *R, const char *id)
 		int e = errno;
 		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
 			agq_syserr("cannot create a pipe", NULL);
-		/* not started: tried again, after a pause when out of room */
+		/* not started: tried again in a second */
 		R->unrecorded = agq_exit_code(e);
-		if (e == ENOSPC || e == EDQUOT)
-			R->room_at = agq_mono_us() + 1000000;
+		R->room_at = agq_mono_us() + 1000000;
 		if (ofd >= 0) close(ofd);
 		if (efd >= 0) close(efd);
 		agq_task_rewrite_abort(&rw);
@@ -493,8 +491,7 @@ start(struct runner *R, const char *id)
 	j->started_us = now;
 	if (agq_task_rewrite_commit(sp, &l, &rw) < 0) {
 		R->unrecorded = agq_exit_code(errno);
-		if (errno == ENOSPC || errno == EDQUOT)
-			R->room_at = agq_mono_us() + 1000000;
+		R->room_at = agq_mono_us() + 1000000;   /* retry in a second */
 		agq_syserr("cannot record the start", l.loc.path);
 		kill(pid, SIGTERM);     /* the shepherd ends the task */
 		j->stop_sent = 1;

@@ -97,3 +97,33 @@ load helper
 	# the backgrounded sleep of the task's group is gone too
 	wait_for 10 sh -c '! pgrep -f "sleep 30[.]5" >/dev/null'
 }
+
+@test "a start record that cannot be made durable: the task is stopped, not counted, and started again once it can" {
+	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	flag="$BATS_TEST_TMPDIR/fail-fsync"
+	touch "$flag"
+	start_sched
+	# fsync(2) of the agent's spare start record fails (EIO) while $flag
+	# exists; the write before it succeeds, so the task is started first
+	LD_PRELOAD=$shim AGQ_FAIL_FSYNC=$flag AGQ_FAIL_FSYNC_IN=/tmp/.spare- \
+	    ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 start_agent shaky
+	wait_for 20 test -f "$AGQ_SPOOL/tmp/.spare-shaky"
+	agq-submit --id f1 -C "$WORK" -- sh -c 'echo run >> runs'
+	wait_for 20 grep -q "cannot record the start: Input/output error" \
+	    "$BATS_TEST_TMPDIR/agent-shaky.log"
+	sleep 3
+	# still leased, no attempt counted, no start journaled, no busy loop
+	is_state f1 active
+	[ "$(jq '.attempts // [] | length' "$AGQ_SPOOL/active/shaky/f1.json")" -eq 0 ]
+	[ "$(journal_count start)" -eq 0 ]
+	n=$(grep -c "cannot record the start" "$BATS_TEST_TMPDIR/agent-shaky.log")
+	echo "errors in about 3 s: $n"
+	[ "$n" -le 6 ]
+	kill -0 "$AGENT_PID"
+	rm "$flag"
+	run agq-wait --timeout 30 -q f1
+	[ "$status" -eq 0 ]
+	[ "$(jq '.attempts | length' "$AGQ_SPOOL/done/f1.json")" -eq 1 ]
+	[ "$(journal_count start)" -eq 1 ]
+}

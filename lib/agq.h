@@ -144,6 +144,13 @@ json_t *agq_json_text(const char *s, size_t n);
  * found) or 126, the shell's conventions. */
 _Noreturn void agq_exec_cmd(const json_t *cmd);
 
+/* In a forked child that will run a command: a process group of its own
+ * (setpgid(2), so the whole group can be killed), SIGKILL when its parent
+ * dies (prctl(2) PR_SET_PDEATHSIG), standard input /dev/null, standard
+ * output OUT and standard error ERR (fds, dup2(2)'d).  On failure it
+ * _exits 126, the shell's "cannot execute". */
+void agq_child_stdio(int out, int err);
+
 /* Host name (gethostname(2)), borrowed static storage. */
 const char *agq_hostname(void);
 

@@ -148,11 +148,7 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	int nfd = open("/dev/null", O_RDONLY);
-	if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
-		_exit(126);
+	agq_child_stdio(ofd, efd);
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)json_object_get(t, "env"), k, v)

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -552,6 +554,19 @@ agq_json_text(const char *s, size_t n)
 	j = json_stringn(c, n);
 	free(c);
 	return j;
+}
+
+void
+agq_child_stdio(int out, int err)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int nfd = open("/dev/null", O_RDONLY);
+	if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(out, 1) < 0 ||
+	    dup2(err, 2) < 0)
+		_exit(126);
+	if (nfd > 2)
+		close(nfd);
 }
 
 void

@@ -64,12 +64,7 @@ run_cmd(json_t *step, const json_t *cmd, const char *dir, double timeout_s)
 		return;
 	}
 	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int nfd = open("/dev/null", O_RDONLY);
-		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0 ||
-		    dup2(p[1], 2) < 0)
-			_exit(126);
+		agq_child_stdio(p[1], p[1]);
 		if (chdir(dir) < 0) {
 			dprintf(2, "agq-verify: cannot change directory: %s (%s)\n",
 			    strerror(errno), dir);
@@ -381,12 +376,7 @@ agq_command_output(const json_t *cmd, double timeout_s, size_t max,
 		return NULL;
 	}
 	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int nfd = open("/dev/null", O_RDONLY);
-		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0 ||
-		    dup2(p[1], 2) < 0)
-			_exit(126);
+		agq_child_stdio(p[1], p[1]);
 		agq_exec_cmd(cmd);
 	}
 	setpgid(pid, pid);

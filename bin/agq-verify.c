@@ -98,14 +98,7 @@ main(int argc, char **argv)
 		json_array_foreach(json_object_get(rep, "steps"), i, r) {
 			const char *st = json_string_value(json_object_get(r,
 			    "status"));
-			const char *what = json_string_value(json_object_get(r,
-			    "name"));
-			json_t *cmd = json_object_get(r, "cmd");
-			char *cs = cmd ? json_dumps(cmd, JSON_ENCODE_ANY) : NULL;
-			if (!what)
-				what = json_string_value(json_object_get(r, "path"));
-			if (!what)
-				what = cs ? cs : "";
+			char *what = agq_verify_step_label(r);
 			const char *reason = json_string_value(json_object_get(r,
 			    "reason"));
 			printf("%-5s %-16s %s%s%s (%lld ms)\n", st,
@@ -113,7 +106,7 @@ main(int argc, char **argv)
 			    reason ? ": " : "", reason ? reason : "",
 			    (long long)json_integer_value(json_object_get(r,
 			    "duration_ms")));
-			free(cs);
+			free(what);
 			const char *out = json_string_value(json_object_get(r,
 			    "output"));
 			if (strcmp(st, "pass") && out && *out) {

@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,43 +140,37 @@ run_cmd(const json_t *cmd)
 char *
 agq_verify_feedback(const json_t *report, int iteration, int max)
 {
-	char *s = agq_xasprintf("Attempt %d of %d did not pass verification. "
-	    "These checks failed:", iteration, max);
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		agq_die(EX_OSERR, "out of memory");
+	fprintf(f, "Attempt %d of %d did not pass verification. These checks "
+	    "failed:", iteration, max);
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(report, "steps"), i, r) {
 		const char *st = json_string_value(json_object_get(r, "status"));
 		if (!st || !strcmp(st, "pass"))
 			continue;
-		json_t *cmd = json_object_get(r, "cmd");
-		char *cs = cmd ? json_dumps(cmd, JSON_ENCODE_ANY) : NULL;
-		const char *what = json_string_value(json_object_get(r, "name"));
-		if (!what)
-			what = json_string_value(json_object_get(r, "path"));
-		if (!what)
-			what = cs ? cs : "";
+		char *what = agq_verify_step_label(r);
 		const char *reason = json_string_value(json_object_get(r,
 		    "reason"));
 		const char *out = json_string_value(json_object_get(r, "output"));
 		size_t ol = out ? strlen(out) : 0;
 		const char *tail = ol > FEEDBACK_TAIL ? out + ol - FEEDBACK_TAIL :
 		    out;
-		char *n = agq_xasprintf("%s\n- %s %s: %s%s%s%s", s,
+		fprintf(f, "\n- %s %s: %s%s%s%s",
 		    json_string_value(json_object_get(r, "type")), what, st,
 		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
-		free(s);
-		s = n;
-		if (tail && *tail) {
-			n = agq_xasprintf("%s\n  output:\n%s", s, tail);
-			free(s);
-			s = n;
-		}
-		free(cs);
+		if (tail && *tail)
+			fprintf(f, "\n  output:\n%s", tail);
+		free(what);
 	}
-	char *n = agq_xasprintf("%s\nFix these problems so that every check "
-	    "passes.", s);
-	free(s);
-	return n;
+	fputs("\nFix these problems so that every check passes.", f);
+	if (fclose(f) != 0 || !s)
+		agq_die(EX_OSERR, "out of memory");
+	return s;
 }
 
 /* The summary of a backend result kept per iteration (output left out:

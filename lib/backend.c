@@ -43,48 +43,42 @@ snippet(char *dst, size_t size, const char *s, size_t n, size_t max)
 char *
 agq_backend_prompt(const json_t *t)
 {
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		agq_die(EX_OSERR, "out of memory");
 	const char *p = json_string_value(json_object_get(t, "prompt"));
-	char *s = agq_xstrdup(p ? p : "");
+	fputs(p ? p : "", f);
 	json_t *ctx = json_object_get(t, "context");
 	const char *repo = json_string_value(json_object_get(ctx, "repo"));
 	const char *branch = json_string_value(json_object_get(ctx, "branch"));
 	json_t *files = json_object_get(ctx, "files");
-	char *n;
+	size_t i;
+	json_t *v;
 	if (repo || branch || json_array_size(files)) {
-		n = agq_xasprintf("%s\n\nContext:%s%s%s%s%s", s,
-		    repo ? "\n- repository: " : "", repo ? repo : "",
-		    branch ? "\n- branch: " : "", branch ? branch : "",
-		    json_array_size(files) ? "\n- files:" : "");
-		free(s);
-		s = n;
-		size_t i;
-		json_t *f;
-		json_array_foreach(files, i, f) {
-			n = agq_xasprintf("%s\n  - %s", s, json_string_value(f));
-			free(s);
-			s = n;
-		}
+		fputs("\n\nContext:", f);
+		if (repo)
+			fprintf(f, "\n- repository: %s", repo);
+		if (branch)
+			fprintf(f, "\n- branch: %s", branch);
+		if (json_array_size(files))
+			fputs("\n- files:", f);
+		json_array_foreach(files, i, v)
+			fprintf(f, "\n  - %s", json_string_value(v));
 	}
 	json_t *crit = json_object_get(t, "success_criteria");
 	if (json_array_size(crit)) {
-		n = agq_xasprintf("%s\n\nSuccess criteria:", s);
-		free(s);
-		s = n;
-		size_t i;
-		json_t *c;
-		json_array_foreach(crit, i, c) {
-			n = agq_xasprintf("%s\n- %s", s, json_string_value(c));
-			free(s);
-			s = n;
-		}
+		fputs("\n\nSuccess criteria:", f);
+		json_array_foreach(crit, i, v)
+			fprintf(f, "\n- %s", json_string_value(v));
 	}
 	const char *fb = json_string_value(json_object_get(t,
 	    "verify_feedback"));
-	if (fb) {
-		n = agq_xasprintf("%s\n\n%s", s, fb);
-		free(s);
-		s = n;
-	}
+	if (fb)
+		fprintf(f, "\n\n%s", fb);
+	if (fclose(f) != 0 || !s)
+		agq_die(EX_OSERR, "out of memory");
 	return s;
 }
 

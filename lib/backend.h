@@ -131,6 +131,11 @@ int agq_backend_main(int argc, char **argv, const char *name);
  * 0, or -1 with "[N].FIELD: what is wrong" (or ": not an array") in ERR. */
 int agq_verify_steps_validate(const json_t *steps, char *err, size_t size);
 
+/* What a step result R of an agq_verify_run report is called in messages:
+ * its "name", else its "path", else its "cmd" as JSON, else "".
+ * malloc'd. */
+char *agq_verify_step_label(const json_t *r);
+
 /* Run the validated STEPS in order, in directory CWD (a step's relative
  * "cwd" and "path" are taken from there), each command step limited to
  * its "timeout" or TIMEOUT_S seconds (its process group gets SIGTERM,

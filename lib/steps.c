@@ -71,3 +71,15 @@ agq_verify_steps_validate(const json_t *steps, char *err, size_t size)
 	return 0;
 }
 
+char *
+agq_verify_step_label(const json_t *r)
+{
+	const char *what = json_string_value(json_object_get(r, "name"));
+	if (!what)
+		what = json_string_value(json_object_get(r, "path"));
+	if (what)
+		return agq_xstrdup(what);
+	json_t *cmd = json_object_get(r, "cmd");
+	char *cs = cmd ? json_dumps(cmd, JSON_ENCODE_ANY) : NULL;
+	return cs ? cs : agq_xstrdup("");
+}

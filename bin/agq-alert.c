@@ -56,14 +56,11 @@ main(int argc, char **argv)
 			timeout = agq_cli_seconds("--hook-timeout", optarg);
 			break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
 	json_t *r = agq_alert_run(&sp, agq_now_us(), timeout);

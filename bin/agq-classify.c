@@ -67,7 +67,7 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
-		default: fputs(usage, stderr); return EX_USAGE;
+		default: agq_cli_usage(usage);
 		}
 	}
 	static char *stdin_only[] = { "-", NULL };

@@ -48,14 +48,11 @@ main(int argc, char **argv)
 			break;
 		case 'p': port = agq_cli_long("--serve", optarg, 0, 65535); break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc || (port >= 0 && out)) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc || (port >= 0 && out))
+		agq_cli_usage(usage);
 	int64_t now = agq_now_us(), since_us;
 	if (agq_parse_since(since, now, &since_us) < 0 || since_us >= now)
 		agq_die(EX_USAGE, "--since: not a time or a duration before now: "

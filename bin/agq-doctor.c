@@ -32,13 +32,11 @@ main(int argc, char **argv)
 		switch (c) {
 		case 's': spool = optarg; break;
 		case 'j': json = 1; break;
-		default: fputs(usage, stderr); return EX_USAGE;
+		default: agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	json_t *rep = agq_doctor(spool);
 	if (json) {
 		char *s = json_dumps(rep, JSON_INDENT(2));

@@ -46,14 +46,11 @@ main(int argc, char **argv)
 			    optarg) * 1e6);
 			break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	struct agq_spool sp;
 	if (agq_spool_open_flags(&sp, spool, NULL, AGQ_OPEN_NOCREATE) < 0)
 		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);

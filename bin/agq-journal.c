@@ -209,15 +209,12 @@ main(int argc, char **argv)
 		case 'V': do_verify = 1; break;
 		case 'R': do_rotate = 1; break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	if (optind < argc || do_verify + do_rotate + follow > 1 ||
-	    (do_rotate && file)) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	    (do_rotate && file))
+		agq_cli_usage(usage);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
 	if (do_rotate) {

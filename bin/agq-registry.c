@@ -94,22 +94,18 @@ main(int argc, char **argv)
 		case 't': type = optarg; break;
 		case 'j': json = 1; break;
 		case 'n': nocheck = 1; break;
-		default: fputs(usage, stderr); return EX_USAGE;
+		default: agq_cli_usage(usage);
 		}
 	}
-	if (optind >= argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind >= argc)
+		agq_cli_usage(usage);
 	const char *cmd = argv[optind++];
 	int nargs = argc - optind;
 	char **args = argv + optind;
 	if (!((!strcmp(cmd, "add") && nargs == 2 && type) ||
 	    (!strcmp(cmd, "ls") && nargs == 0) ||
-	    (!strcmp(cmd, "rm") && nargs == 1) || !strcmp(cmd, "check"))) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	    (!strcmp(cmd, "rm") && nargs == 1) || !strcmp(cmd, "check")))
+		agq_cli_usage(usage);
 	if (!strcmp(cmd, "add")) {
 		if (!agq_agent_name_valid(args[0]))
 			agq_die(EX_DATAERR, "bad endpoint name '%s': must match "

@@ -90,15 +90,13 @@ main(int argc, char **argv)
 			json_array_append_new(o.models, json_string(optarg));
 			break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	if (optind < argc || !o.agent) {
 		if (!o.agent)
 			agq_warn("--agent NAME is required");
-		fputs(usage, stderr);
-		return EX_USAGE;
+		agq_cli_usage(usage);
 	}
 	if (!agq_agent_name_valid(o.agent))
 		agq_die(EX_USAGE, "--agent: '%s' must match [A-Za-z0-9._-]{1,64}",

@@ -43,14 +43,11 @@ main(int argc, char **argv)
 			break;
 		case 'v': o.verbose = 1; break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
 	if (o.lease_s < 0)

@@ -146,14 +146,11 @@ main(int argc, char **argv)
 			    10000);
 			break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	if (since && agq_parse_since(since, o.now_us, &o.since_us) < 0)
 		agq_die(EX_USAGE, "--since: not a time or a duration: '%s'",
 		    since);

@@ -38,14 +38,11 @@ main(int argc, char **argv)
 			recent = (int)agq_cli_long("--recent", optarg, 0, 1000);
 			break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc)
+		agq_cli_usage(usage);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, spool);
 	/* the table shows no recent tasks: read none */

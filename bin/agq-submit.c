@@ -327,8 +327,7 @@ main(int argc, char **argv)
 			json_decref(env);
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	if (caps)

@@ -212,8 +212,7 @@ main(int argc, char **argv)
 		case 'S': since = optarg; break;
 		case 'v': C.verbose = 1; break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	if (C.git && !C.commit)

@@ -43,13 +43,11 @@ main(int argc, char **argv)
 		case 'C': cwd = optarg; break;
 		case 't': timeout = agq_cli_seconds("--timeout", optarg); break;
 		case 'j': json = 1; break;
-		default: fputs(usage, stderr); return EX_USAGE;
+		default: agq_cli_usage(usage);
 		}
 	}
-	if (!file || optind < argc) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (!file || optind < argc)
+		agq_cli_usage(usage);
 	if (!(timeout > 0))
 		agq_die(EX_USAGE, "--timeout: must be more than 0");
 	size_t len;

@@ -69,8 +69,7 @@ main(int argc, char **argv)
 		case 't': timeout = agq_cli_seconds("--timeout", optarg); break;
 		case 'q': quiet = 1; break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	struct agq_spool sp;

@@ -723,6 +723,9 @@ int agq_ctl_main(int argc, char **argv, const char *op);
  * version and exits 0. */
 void agq_cli_help(int argc, char **argv, const char *usage);
 
+/* A usage error: USAGE on standard error, exit EX_USAGE (64). */
+_Noreturn void agq_cli_usage(const char *usage);
+
 /* Parse a non-negative number of seconds (agq_parse_duration) for option
  * OPT or exit EX_USAGE with a message naming it. */
 double agq_cli_seconds(const char *opt, const char *val);

@@ -833,10 +833,8 @@ agq_backend_main(int argc, char **argv, const char *name)
 	    "Exit: 0 ok, 1 the call failed (see \"error\"), 65 bad task, "
 	    "78 bad configuration.\n", argv[0], name);
 	agq_cli_help(argc, argv, usage);
-	if (argc > 1) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (argc > 1)
+		agq_cli_usage(usage);
 	signal(SIGPIPE, SIG_IGN);
 	struct agq_conf conf;
 	memset(&conf, 0, sizeof conf);

@@ -7,6 +7,13 @@
 #include "agq.h"
 
 void
+agq_cli_usage(const char *usage)
+{
+	fputs(usage, stderr);
+	exit(EX_USAGE);
+}
+
+void
 agq_cli_help(int argc, char **argv, const char *usage)
 {
 	for (int i = 1; i < argc; i++) {

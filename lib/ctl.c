@@ -128,8 +128,7 @@ agq_ctl_main(int argc, char **argv, const char *op)
 		case 'm': note = optarg; break;
 		case 'q': quiet = 1; break;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			agq_cli_usage(usage);
 		}
 	}
 	struct agq_spool sp;
@@ -161,9 +160,8 @@ agq_ctl_main(int argc, char **argv, const char *op)
 		}
 		free(line);
 	} else {
-		fputs(usage, stderr);
 		agq_spool_close(&sp);
-		return EX_USAGE;
+		agq_cli_usage(usage);
 	}
 	agq_spool_close(&sp);
 	return worst;

@@ -33,10 +33,8 @@ main(int argc, char **argv)
 {
 	agq_setprog(argv[0]);
 	agq_cli_help(argc, argv, usage);
-	if (argc != 2) {
-		fputs(usage, stderr);
-		return EX_USAGE;
-	}
+	if (argc != 2)
+		agq_cli_usage(usage);
 	json_error_t je;
 	json_t *t = json_loadf(stdin, 0, &je);
 	if (!json_is_object(t)) {

@@ -630,13 +630,14 @@ int agq_out_open(const struct agq_spool *sp, const char *id, int create);
  * and stderr, made ahead of time so that starting a task creates no file
  * (creating one can cost far more than renaming one: bench/README.md).
  * agq_out_spare makes or completes it (0, or -1 with errno);
- * agq_out_adopt renames it to out/ID with RENAME_NOREPLACE (0, or -1 with
- * errno: EEXIST when out/ID exists, an earlier attempt's);
+ * agq_out_open_spare is agq_out_open that first renames SPARE (when not
+ * NULL) to out/ID with RENAME_NOREPLACE, so out/ID is the spare unless it
+ * existed (an earlier attempt's, kept; the spare stays);
  * agq_out_spare_remove removes it (best effort).  All through out/
  * opened with O_NOFOLLOW. */
 int agq_out_spare(const struct agq_spool *sp, const char *spare);
-int agq_out_adopt(const struct agq_spool *sp, const char *id,
-                  const char *spare);
+int agq_out_open_spare(const struct agq_spool *sp, const char *id,
+                       int create, const char *spare);
 void agq_out_spare_remove(const struct agq_spool *sp, const char *spare);
 
 /* Write LEN bytes of BUF to out/ID/NAME atomically: a tmp/ file (not

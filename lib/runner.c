@@ -399,9 +399,8 @@ start(struct runner *R, const char *id)
 		goto out;
 	}
 	char *outdir = agq_spool_path(sp, "out/%s", id);
-	if (spare)      /* EEXIST: an earlier attempt's out/ID, kept */
-		(void)agq_out_adopt(sp, id, R->spare_out);
-	int odfd = agq_out_open(sp, id, 1);     /* never through a symlink */
+	/* never through a symlink; the spare directory when there is one */
+	int odfd = agq_out_open_spare(sp, id, 1, spare ? R->spare_out : NULL);
 	if (odfd < 0) {
 		int e = errno;
 		agq_task_rewrite_abort(&rw);

@@ -137,9 +137,19 @@ out_dir(const struct agq_spool *sp, const char *id)
 int
 agq_out_open(const struct agq_spool *sp, const char *id, int create)
 {
+	return agq_out_open_spare(sp, id, create, NULL);
+}
+
+int
+agq_out_open_spare(const struct agq_spool *sp, const char *id, int create,
+                   const char *spare)
+{
 	int ofd = out_dir(sp, id);
 	if (ofd < 0)
 		return -1;
+	/* EEXIST: an earlier attempt's out/ID, kept; the spare stays */
+	if (spare && renameat2(ofd, spare, ofd, id, RENAME_NOREPLACE) == 0)
+		create = 0;
 	if (create && mkdirat(ofd, id, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 		close(ofd);
@@ -180,19 +190,6 @@ agq_out_spare(const struct agq_spool *sp, const char *spare)
 	}
 	close(dfd);
 out:;
-	int e = errno;
-	close(ofd);
-	errno = e;
-	return r;
-}
-
-int
-agq_out_adopt(const struct agq_spool *sp, const char *id, const char *spare)
-{
-	int ofd = out_dir(sp, id);
-	if (ofd < 0)
-		return -1;
-	int r = renameat2(ofd, spare, ofd, id, RENAME_NOREPLACE);
 	int e = errno;
 	close(ofd);
 	errno = e;

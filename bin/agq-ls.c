@@ -43,12 +43,7 @@ collect(const struct agq_loc *loc, const char *id, void *arg)
 	json_object_set_new(t, "state", json_string(agq_state_name(loc->state)));
 	if (loc->state == AGQ_ST_ACTIVE)
 		json_object_set_new(t, "agent", json_string(loc->agent));
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 64;
-		c->v = realloc(c->v, c->cap * sizeof *c->v);
-		if (!c->v)
-			agq_die(EX_OSERR, "out of memory");
-	}
+	c->v = agq_grow(c->v, &c->cap, c->n, sizeof *c->v, 64);
 	c->v[c->n].state = loc->state;
 	c->v[c->n].key = agq_task_time(t, "submitted_at", 0);
 	c->v[c->n++].t = t;

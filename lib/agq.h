@@ -51,6 +51,10 @@ int agq_exit_code(int err);
 
 /* malloc/strdup/asprintf that exit with EX_OSERR on out-of-memory. */
 void *agq_xmalloc(size_t n);
+/* For an array V of N elements of SIZE bytes with room for *CAP: when it
+ * is full (N == *CAP), double *CAP (FIRST the first time) and realloc.
+ * Returns V, moved or not; exits EX_OSERR when out of memory. */
+void *agq_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 char *agq_xstrdup(const char *s);
 char *agq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -149,13 +149,7 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->rfacts = NULL;
 	e->seen_us = agq_now_us();
 	json_object_set_new(S->member, id, json_integer(e->seq));
-	if (L->n == L->cap) {
-		L->cap = L->cap ? L->cap * 2 : 256;
-		struct qent **nv = realloc(L->v, L->cap * sizeof *nv);
-		if (!nv)
-			agq_die(EX_OSERR, "out of memory");
-		L->v = nv;
-	}
+	L->v = agq_grow(L->v, &L->cap, L->n, sizeof *L->v, 256);
 	if (L->n > 0) {
 		const struct qent *p = L->v[L->n - 1];
 		if (p->key > key || (p->key == key && strcmp(p->id, id) > 0))
@@ -718,13 +712,7 @@ agent_collect(const char *fname, void *arg)
 		json_decref(a);
 		return 0;
 	}
-	if (al->n == al->cap) {
-		al->cap = al->cap ? al->cap * 2 : 8;
-		struct agent *nv = realloc(al->v, al->cap * sizeof *nv);
-		if (!nv)
-			agq_die(EX_OSERR, "out of memory");
-		al->v = nv;
-	}
+	al->v = agq_grow(al->v, &al->cap, al->n, sizeof *al->v, 8);
 	struct agent *g = &al->v[al->n++];
 	snprintf(g->name, sizeof g->name, "%s", name);
 	g->doc = a;

@@ -248,13 +248,7 @@ struct samples { int64_t *v; size_t n, cap; double sum; };
 static void
 sample_add(struct samples *s, int64_t v)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 1024;
-		int64_t *nv = realloc(s->v, s->cap * sizeof *nv);
-		if (!nv)
-			agq_die(71, "out of memory");
-		s->v = nv;
-	}
+	s->v = agq_grow(s->v, &s->cap, s->n, sizeof *s->v, 1024);
 	s->v[s->n++] = v;
 	s->sum += (double)v;
 }
@@ -343,14 +337,8 @@ agent_get(struct st *S, const char *name)
 	json_t *ix = json_object_get(S->agent_ix, name);
 	if (ix)
 		return &S->agents[json_integer_value(ix)];
-	if (S->nagents == S->capagents) {
-		S->capagents = S->capagents ? S->capagents * 2 : 16;
-		struct agent_acc *na = realloc(S->agents, S->capagents *
-		    sizeof *na);
-		if (!na)
-			agq_die(71, "out of memory");
-		S->agents = na;
-	}
+	S->agents = agq_grow(S->agents, &S->capagents, S->nagents,
+	    sizeof *S->agents, 16);
 	struct agent_acc *a = &S->agents[S->nagents];
 	memset(a, 0, sizeof *a);
 	snprintf(a->name, sizeof a->name, "%s", name);
@@ -368,13 +356,7 @@ tok_get(struct st *S, const char *backend, const char *model)
 	json_t *ix = json_object_get(S->tok_ix, key);
 	if (ix)
 		return &S->toks[json_integer_value(ix)];
-	if (S->ntoks == S->captoks) {
-		S->captoks = S->captoks ? S->captoks * 2 : 8;
-		struct tok_acc *nt = realloc(S->toks, S->captoks * sizeof *nt);
-		if (!nt)
-			agq_die(71, "out of memory");
-		S->toks = nt;
-	}
+	S->toks = agq_grow(S->toks, &S->captoks, S->ntoks, sizeof *S->toks, 8);
 	struct tok_acc *t = &S->toks[S->ntoks];
 	memset(t, 0, sizeof *t);
 	snprintf(t->backend, sizeof t->backend, "%s", backend);

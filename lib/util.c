@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -85,6 +86,21 @@ agq_xmalloc(size_t n)
 	if (!p)
 		agq_die(EX_OSERR, "out of memory");
 	return p;
+}
+
+void *
+agq_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	if (n < *cap)
+		return v;
+	size_t nc = *cap ? *cap * 2 : first;
+	if (nc < *cap || (size && nc > SIZE_MAX / size))
+		agq_die(EX_OSERR, "out of memory");
+	void *nv = realloc(v, nc * size);
+	if (!nv)
+		agq_die(EX_OSERR, "out of memory");
+	*cap = nc;
+	return nv;
 }
 
 char *

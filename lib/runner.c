@@ -68,7 +68,7 @@ struct runner {
 	int lockfd;             /* .agent-NAME.lock, held while running */
 	int unrecorded;         /* exit status (75: disk full) of a start or
 	                         * result it could not record: --once */
-	int64_t room_at;        /* no start before (monotonic): disk full */
+	int64_t room_at;        /* no start before (monotonic): a failed one */
 	char *spare_tmp;        /* tmp/.spare-NAME: the next start record */
 	char spare_out[80];     /* out/.spare-NAME/: the next output dir */
 	int spare_ok;           /* both made, for the next start */
@@ -293,6 +293,16 @@ shepherd(struct agq_spool *sp, const json_t *t, const char *outdir, int ofd,
 	_exit(0);
 }
 
+/* A start that failed with ERR: the lease stays as it was and is tried
+ * again in a second (not in a busy loop); --once will exit with ERR's
+ * status (75 for a full disk). */
+static void
+not_started(struct runner *R, int err)
+{
+	R->unrecorded = agq_exit_code(err);
+	R->room_at = agq_mono_us() + 1000000;
+}
+
 static int
 job_find(struct runner *R, const char *id)
 {
@@ -393,8 +403,7 @@ start(struct runner *R, const char *id)
 	R->spare_ok = 0;
 	if ((spare ? agq_task_rewrite_begin_spare(sp, &l, &rw, R->spare_tmp) :
 	    agq_task_rewrite_begin(sp, &l, &rw)) < 0) {
-		R->unrecorded = agq_exit_code(errno);
-		R->room_at = agq_mono_us() + 1000000;   /* retry in a second */
+		not_started(R, errno);
 		agq_syserr("cannot record the start", l.loc.path);
 		goto out;
 	}
@@ -407,8 +416,7 @@ start(struct runner *R, const char *id)
 		if (e == ENOSPC || e == EDQUOT) {
 			/* A full disk (or no inode left): the lease stays,
 			 * to start once there is room (agq-run(8)). */
-			R->unrecorded = agq_exit_code(e);
-			R->room_at = agq_mono_us() + 1000000;
+			not_started(R, e);
 			errno = e;
 			agq_syserr("cannot create output directory", outdir);
 			free(outdir);
@@ -441,9 +449,7 @@ start(struct runner *R, const char *id)
 		int e = errno;
 		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
 			agq_syserr("cannot create a pipe", NULL);
-		/* not started: tried again in a second */
-		R->unrecorded = agq_exit_code(e);
-		R->room_at = agq_mono_us() + 1000000;
+		not_started(R, e);
 		if (ofd >= 0) close(ofd);
 		if (efd >= 0) close(efd);
 		agq_task_rewrite_abort(&rw);
@@ -485,8 +491,7 @@ start(struct runner *R, const char *id)
 	j->rfd = pfd[0];
 	j->started_us = now;
 	if (agq_task_rewrite_commit(sp, &l, &rw) < 0) {
-		R->unrecorded = agq_exit_code(errno);
-		R->room_at = agq_mono_us() + 1000000;   /* retry in a second */
+		not_started(R, errno);
 		agq_syserr("cannot record the start", l.loc.path);
 		kill(pid, SIGTERM);     /* the shepherd ends the task */
 		j->stop_sent = 1;

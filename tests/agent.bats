@@ -8,8 +8,10 @@ load helper
 	start_agent phoenix
 	first=$AGENT_PID
 	id=$(agq-submit -- sh -c "echo x >> '$WORK/runs'; sleep 1")
-	# the task itself has started (not only its start event)
+	# the task itself has started, and its start is recorded (the record
+	# is made durable just after the task starts: agq-run(8))
 	wait_for 20 test -s "$WORK/runs"
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
 	kill -9 "$first"
 	wait "$first" || true
 	start_agent phoenix

@@ -220,8 +220,8 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 	 * make agq-run write elsewhere. */
 	int dfd = agq_out_open_path(outdir);
 	if (dfd < 0) {
-		dprintf(2, "agq-run: cannot open output directory %s: %s\n",
-		    outdir, strerror(errno));
+		dprintf(2, "agq-run: cannot open output directory: %s (%s)\n",
+		    strerror(errno), outdir);
 		return 126;
 	}
 	json_t *ag = json_pack("{s:s, s:i, s:i, s:n, s:[]}", "status",

@@ -189,8 +189,8 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 		}
 		char *prog = agq_backend_path("agq-attempt");
 		execl(prog, "agq-attempt", outdir, (char *)NULL);
-		dprintf(2, "agq-run: cannot run %s: %s\n", prog,
-		    strerror(errno));
+		dprintf(2, "agq-run: cannot run agq-attempt: %s (%s)\n",
+		    strerror(errno), prog);
 		_exit(126);
 	}
 	json_t *cmd = json_object_get(t, "cmd");

@@ -47,7 +47,7 @@ main(int argc, char **argv)
 	/* the backend and the verify steps get what the task had: nothing */
 	int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nfd < 0 || dup2(nfd, 0) < 0) {
-		dprintf(2, "agq-attempt: cannot open /dev/null: %s\n",
+		dprintf(2, "agq-attempt: cannot open: %s (/dev/null)\n",
 		    strerror(errno));
 		return 126;
 	}

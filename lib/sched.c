@@ -39,6 +39,8 @@ struct qent {
 	json_t *requires;       /* array, owned */
 	json_t *rfacts;         /* routing facts (route.c), read when needed */
 	int64_t seen_us;        /* when it entered the index (route_wait) */
+	int agentish;           /* agq_task_is_agent() when it was indexed */
+	int tier;               /* agq_task_tier() when it was indexed */
 };
 
 struct lane {
@@ -53,6 +55,19 @@ struct agent {
 	json_t *doc;
 	int free;
 	int64_t last;           /* last assignment (sequence) */
+};
+
+/* agents/NAME.json as last read, and the stat(2) it was read under: the
+ * file is only ever replaced by rename(2) (agq_agent_write), so an unchanged
+ * inode, size and mtime mean unchanged content, and a pass costs one stat
+ * per agent instead of a read and a parse. */
+struct agent_doc {
+	char name[65];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	json_t *doc;
 };
 
 struct sched {
@@ -72,6 +87,8 @@ struct sched {
 	json_t *registry;       /* endpoints, loaded for each assignment pass */
 	json_t *route;          /* the routing decision for the next assign */
 	int64_t room_at;        /* no pass before (monotonic): disk full */
+	struct agent_doc *docs; /* agent files read (agent_doc) */
+	size_t ndocs, docs_cap;
 };
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -138,8 +155,9 @@ index_drop(struct sched *S, const char *id)
 
 static void
 index_add(struct sched *S, int lane, const char *id, int64_t key,
-          json_t *requires)
+          const json_t *t)
 {
+	json_t *requires = json_object_get(t, "requires");
 	struct lane *L = &S->lanes[lane];
 	struct qent *e = agq_xmalloc(sizeof *e);
 	snprintf(e->id, sizeof e->id, "%s", id);
@@ -148,6 +166,8 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->requires = requires ? json_incref(requires) : json_array();
 	e->rfacts = NULL;
 	e->seen_us = agq_now_us();
+	e->agentish = agq_task_is_agent(t);
+	e->tier = agq_task_tier(t);
 	json_object_set_new(S->member, id, json_integer(e->seq));
 	L->v = agq_grow(L->v, &L->cap, L->n, sizeof *L->v, 256);
 	if (L->n > 0) {
@@ -237,8 +257,7 @@ index_file(struct sched *S, int lane, const char *name)
 		return;
 	}
 	free(path);
-	index_add(S, lane, id, agq_task_time(t, "submitted_at", 0),
-	    json_object_get(t, "requires"));
+	index_add(S, lane, id, agq_task_time(t, "submitted_at", 0), t);
 	json_decref(t);
 }
 
@@ -434,7 +453,7 @@ accept_one(const char *name, void *arg)
 	say(S, "accepted %s from inbox/%s", id, name);
 	if (loc.state == AGQ_ST_QUEUE)
 		index_add(S, loc.lane, id, agq_task_time(t, "submitted_at", 0),
-		    json_object_get(t, "requires"));
+		    t);
 	else
 		S->defer_dirty = 1;
 	goto out;
@@ -504,7 +523,7 @@ promote_one(const char *name, void *arg)
 	    agq_lane_name(lane), "reason", "next attempt is due"));
 	say(S, "promoted %s to queue/%s", id, agq_lane_name(lane));
 	index_add(S, lane, id, agq_task_time(l.task, "submitted_at", 0),
-	    json_object_get(l.task, "requires"));
+	    l.task);
 out:
 	agq_task_unlock(&l);
 	return stop;
@@ -521,6 +540,58 @@ do_defer(struct sched *S)
 }
 
 /* ---- agents and reclaim ------------------------------------------------- */
+
+/* agents/NAME.json, parsed (a new reference; NULL with errno when it is
+ * missing or not a JSON object), from the cache while its stat(2) is
+ * unchanged.  Read-only: the caller must not modify the object. */
+static json_t *
+agent_doc(struct sched *S, const char *name)
+{
+	if (!agq_agent_name_valid(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t i;
+	for (i = 0; i < S->ndocs && strcmp(S->docs[i].name, name); i++)
+		;
+	char *p = agq_spool_path(S->sp, "agents/%s.json", name);
+	struct stat st;
+	int r = stat(p, &st);
+	int e = errno;
+	free(p);
+	if (r < 0) {
+		if (i < S->ndocs) {
+			json_decref(S->docs[i].doc);
+			S->docs[i] = S->docs[--S->ndocs];
+		}
+		errno = e;
+		return NULL;
+	}
+	struct agent_doc *d = i < S->ndocs ? &S->docs[i] : NULL;
+	if (d && d->dev == st.st_dev && d->ino == st.st_ino &&
+	    d->size == st.st_size && d->mtim.tv_sec == st.st_mtim.tv_sec &&
+	    d->mtim.tv_nsec == st.st_mtim.tv_nsec)
+		return json_incref(d->doc);
+	/* read after the stat: the content is that version or a newer one,
+	 * and a newer one fails the comparison next time */
+	json_t *a = agq_agent_read(S->sp, name);
+	if (!a)
+		return NULL;
+	if (!d) {
+		S->docs = agq_grow(S->docs, &S->docs_cap, S->ndocs,
+		    sizeof *S->docs, 8);
+		d = &S->docs[S->ndocs++];
+		snprintf(d->name, sizeof d->name, "%s", name);
+	} else {
+		json_decref(d->doc);
+	}
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->size = st.st_size;
+	d->mtim = st.st_mtim;
+	d->doc = json_incref(a);
+	return a;
+}
 
 /* Returns 1 when the disk is full (no_room): stop the scan. */
 static int
@@ -543,8 +614,7 @@ reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 	}
 	if (to == AGQ_ST_QUEUE)
 		index_add(S, agq_task_lane(l.task), l.id,
-		    agq_task_time(l.task, "submitted_at", 0),
-		    json_object_get(l.task, "requires"));
+		    agq_task_time(l.task, "submitted_at", 0), l.task);
 	say(S, "reclaimed %s from %s: %s", id, agent, why);
 out:
 	agq_task_unlock(&l);
@@ -609,7 +679,7 @@ agent_dir_each(const char *name, void *arg)
 	struct sched *S = arg;
 	if (!agq_agent_name_valid(name))
 		return 0;
-	json_t *a = agq_agent_read(S->sp, name);
+	json_t *a = agent_doc(S, name);
 	int64_t now = agq_now_us();
 	double lease = S->o->lease_s;
 	struct reclaim_scan rs = { S, name, 0, NULL };
@@ -697,7 +767,7 @@ agent_collect(const char *fname, void *arg)
 	char name[65];
 	if (!id_of(fname, name))
 		return 0;
-	json_t *a = agq_agent_read(al->S->sp, name);
+	json_t *a = agent_doc(al->S, name);
 	if (!a)
 		return 0;
 	const char *st = json_string_value(json_object_get(a, "state"));
@@ -780,10 +850,8 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 			return 0;
 		}
 		/* the routing decision, one event like every other */
-		json_t *tv = e->rfacts ? json_object_get(e->rfacts, "tier") : NULL;
 		agq_journal_w(S->sp, "route", id, json_pack("{s:s, s:s, s:s, "
-		    "s:s, s:[]}", "tier", agq_tier_name(tv ?
-		    (int)json_integer_value(tv) : 0), "backend", "shell",
+		    "s:s, s:[]}", "tier", agq_tier_name(e->tier), "backend", "shell",
 		    "agent", g->name, "reason", "a command task and an agent "
 		    "that declares no backends: its cmd runs as a shell job",
 		    "rejected"));
@@ -846,6 +914,9 @@ route_pick(struct sched *S, int lane, struct qent *e,
 {
 	json_decref(S->route);
 	S->route = NULL;
+	if (!e->agentish && !json_array_size(json_object_get(g->doc,
+	    "backends")))
+		return 1;               /* a plain command, a plain agent */
 	if (!e->rfacts) {
 		char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
 		    agq_lane_name(lane), e->id);
@@ -1072,9 +1143,13 @@ note_event(struct sched *S, struct inotify_event *ev)
 	} else if (!strncmp(rel, "defer", 5)) {
 		S->defer_dirty = 1;
 		S->slots_dirty = 1;     /* a retry left an agent */
-	} else {
-		/* agents/, done/, dead/, hold/: a slot may be free */
+	} else if (!strncmp(rel, "agents", 6)) {
+		/* an agent came, went or beat: reclaim now if it stopped */
 		S->agents_dirty = 1;
+		S->slots_dirty = 1;
+	} else {
+		/* done/, dead/, hold/: a slot may be free.  No reclaim: a
+		 * finished task changes no lease; reclaim runs every second */
 		S->slots_dirty = 1;
 	}
 	return 0;
@@ -1211,6 +1286,9 @@ out:
 	json_decref(S.member);
 	json_decref(S.last_assigned);
 	json_decref(S.agent_state);
+	for (size_t i = 0; i < S.ndocs; i++)
+		json_decref(S.docs[i].doc);
+	free(S.docs);
 	close(lock);
 	return ret;
 }

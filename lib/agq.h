@@ -498,6 +498,34 @@ int agq_each_task(const struct agq_spool *sp, int state,
 int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
                 json_t *extra);
 
+/* Several events appended in one go: one lock, one read of the last line,
+ * the events chained to each other in memory (seq one more, "prev" the hash
+ * of the event before) and all written with ONE write(2), so a reader never
+ * sees part of a batch and a short write (a full disk) is truncated away
+ * whole (agq-journal(5), "Hash chain").  agq_journal is the batch of one.
+ * Start with a zeroed struct (struct agq_jbatch b = { NULL }), owned by the
+ * caller, usually on its stack. */
+struct agq_jbatch {
+	json_t *events;         /* JSON array of the events so far, or NULL */
+};
+
+/* Add event EV about task ID (may be NULL) with the fields of EXTRA (a
+ * JSON object, stolen; may be NULL) to batch B: its "ts" is now, as for
+ * agq_journal; "seq" and "prev" come when it is written.  Lines go out in
+ * the order they were added. */
+void agq_jbatch_add(struct agq_jbatch *b, const char *ev, const char *id,
+                    json_t *extra);
+
+/* Append the events of batch B to the journal as agq_journal does, all or
+ * none of them, and empty B (its events are freed whatever happens, so B
+ * can be reused).  An empty batch writes nothing and returns 0.  Returns 0
+ * or -1 with errno (ENOSPC for a short write; the caller warns, a journal
+ * failure never stops a state change). */
+int agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b);
+
+/* Like agq_jbatch_write, printing a warning on failure. */
+void agq_jbatch_w(const struct agq_spool *sp, struct agq_jbatch *b);
+
 /* SHA-256 (FIPS 180-4, computed by Nettle's sha256_*) of LEN bytes of BUF
  * as 64 lowercase hex digits and a NUL in OUT.  Always returns 0 (the -1
  * of the old libcrypto version is kept in the signature for callers). */

@@ -4,11 +4,13 @@
  * Every line carries "seq" (one more than the line before) and "prev" (the
  * SHA-256, in hex, of the line before, without its newline), so an edited,
  * inserted or removed line breaks the chain.  Appends take an flock(2) on
- * ROOT/.journal.lock, read the last line, and write the new one with one
- * write(2): with many concurrent writers each line still chains to the one
- * really before it.  Hashing is Nettle's (GnuTLS's crypto
- * library): it needs no initialisation, so a short-lived writer such as
- * agq-submit does not pay for OpenSSL's provider and configuration set-up.
+ * ROOT/.journal.lock, read the last line, and write the new ones (a batch
+ * of one or more, agq_jbatch) with one write(2): with many concurrent
+ * writers each line still chains to the one really before it, and a
+ * batch lands whole, as consecutive lines.  Hashing is Nettle's (GnuTLS's
+ * crypto library): it needs no initialisation, so a short-lived writer such
+ * as agq-submit does not pay for OpenSSL's provider and configuration
+ * set-up.
  */
 
 #include <dirent.h>
@@ -160,14 +162,50 @@ journal_open(const struct agq_spool *sp)
 	    0600);
 }
 
-/* With the journal lock held: chain O (stolen) to the last line of FD and
- * append it with one write(2). */
+/* Chain the events of EVENTS (a JSON array of objects) to the last line
+ * T describes: give each its "seq" and "prev" (the hash of the line
+ * before it, for the first T's), and render them as lines, each ended by
+ * a newline, one after the other in one malloc'd buffer of *LEN bytes.
+ * NULL with errno ENOMEM. */
+static char *
+chain_lines(json_t *events, const struct agq_jtail *t, size_t *len)
+{
+	char prev[65], *buf = NULL;
+	size_t n = 0, cap = 0, i, last = json_array_size(events) - 1;
+	int64_t seq = t->seq;
+	json_t *o;
+	memcpy(prev, t->hash, sizeof prev);
+	json_array_foreach(events, i, o) {
+		json_object_set_new(o, "seq", json_integer(++seq));
+		json_object_set_new(o, "prev", json_string(prev));
+		char *line = json_dumps(o, JSON_COMPACT);
+		if (!line) {
+			free(buf);
+			errno = ENOMEM;
+			return NULL;
+		}
+		size_t k = strlen(line);
+		if (i < last)   /* the next line's "prev" */
+			agq_sha256_hex(line, k, prev);
+		while (n + k + 1 > cap)
+			buf = agq_grow(buf, &cap, cap, 1, 512);
+		memcpy(buf + n, line, k);
+		buf[n + k] = '\n';
+		n += k + 1;
+		free(line);
+	}
+	*len = n;
+	return buf;
+}
+
+/* With the journal lock held: chain the events of EVENTS (a JSON array,
+ * stolen) to the last line of FD and append them with one write(2). */
 static int
-append_locked(const struct agq_spool *sp, int fd, json_t *o)
+append_locked(const struct agq_spool *sp, int fd, json_t *events)
 {
 	struct agq_jtail t;
 	if (agq_journal_tail(fd, &t) < 0) {
-		json_decref(o);
+		json_decref(events);
 		return -1;
 	}
 	if (t.torn_len) {
@@ -177,29 +215,18 @@ append_locked(const struct agq_spool *sp, int fd, json_t *o)
 		char *p = agq_spool_path(sp, "journal");
 		if (agq_journal_cut_torn(sp, fd, &t, p) < 0) {
 			free(p);
-			json_decref(o);
+			json_decref(events);
 			return -1;
 		}
 		agq_warn("%s: cut off a torn last line (%zu bytes, kept in "
 		    "corrupt/)", p, t.torn_len);
 		free(p);
 	}
-	json_object_set_new(o, "seq", json_integer(t.seq + 1));
-	json_object_set_new(o, "prev", json_string(t.hash));
-	char *line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!line) {
-		errno = ENOMEM;
+	size_t n;
+	char *buf = chain_lines(events, &t, &n);
+	json_decref(events);
+	if (!buf)
 		return -1;
-	}
-	size_t n = strlen(line);
-	char *buf = realloc(line, n + 2);
-	if (!buf) {
-		free(line);
-		errno = ENOMEM;
-		return -1;
-	}
-	buf[n++] = '\n';
 	ssize_t w;
 	do
 		w = write(fd, buf, n);
@@ -207,8 +234,9 @@ append_locked(const struct agq_spool *sp, int fd, json_t *o)
 	int e = errno;
 	free(buf);
 	if (w >= 0 && (size_t)w != n) {
-		/* A short write (the disk filled): take the partial line back
-		 * so the journal keeps ending with a whole line. */
+		/* A short write (the disk filled): take the partial lines back
+		 * so the journal keeps ending with a whole line, and a batch
+		 * goes in whole or not at all. */
 		if (ftruncate(fd, t.good_len) < 0) {
 			/* left for agq-fsck / the next writer */
 		}
@@ -239,32 +267,61 @@ event_new(const char *ev, const char *id, json_t *extra)
 	return o;
 }
 
-int
-agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
-            json_t *extra)
+void
+agq_jbatch_add(struct agq_jbatch *b, const char *ev, const char *id,
+               json_t *extra)
 {
-	json_t *o = event_new(ev, id, extra);
+	if (!b->events)
+		b->events = json_array();
+	json_array_append_new(b->events, event_new(ev, id, extra));
+}
+
+int
+agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b)
+{
+	json_t *events = b->events;
+	b->events = NULL;
+	if (!json_array_size(events)) {
+		json_decref(events);
+		return 0;
+	}
 	int lk = agq_spool_flock(sp, "journal", 1);
 	if (lk < 0) {
 		int e = errno;
-		json_decref(o);
+		json_decref(events);
 		errno = e;
 		return -1;
 	}
 	int fd = journal_open(sp);
 	if (fd < 0) {
 		int e = errno;
-		json_decref(o);
+		json_decref(events);
 		close(lk);
 		errno = e;
 		return -1;
 	}
-	int r = append_locked(sp, fd, o);
+	int r = append_locked(sp, fd, events);
 	int e = errno;
 	close(fd);
 	close(lk);
 	errno = e;
 	return r;
+}
+
+void
+agq_jbatch_w(const struct agq_spool *sp, struct agq_jbatch *b)
+{
+	if (agq_jbatch_write(sp, b) < 0)
+		agq_spool_syserr(sp, "cannot append to the journal", "journal");
+}
+
+int
+agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
+            json_t *extra)
+{
+	struct agq_jbatch b = { NULL };
+	agq_jbatch_add(&b, ev, id, extra);
+	return agq_jbatch_write(sp, &b);
 }
 
 int
@@ -318,17 +375,14 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 	if (r == 0 && t.torn_len)
 		r = agq_journal_cut_torn(sp, fd, &t, name);
 	if (r == 0) {
-		json_t *o = event_new("rotate", NULL, json_pack("{s:s}",
-		    "from", name));
-		json_object_set_new(o, "seq", json_integer(t.seq + 1));
-		json_object_set_new(o, "prev", json_string(t.hash));
-		char *line = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		size_t n = strlen(line);
-		line = realloc(line, n + 2);
+		struct agq_jbatch b = { NULL };
+		agq_jbatch_add(&b, "rotate", NULL, json_pack("{s:s}", "from",
+		    name));
+		size_t n;
+		char *line = chain_lines(b.events, &t, &n);
+		json_decref(b.events);
 		if (!line)
 			agq_die(70, "out of memory");
-		line[n++] = '\n';
 		r = agq_write_all(nfd, line, n);
 		free(line);
 	}

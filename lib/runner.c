@@ -626,7 +626,9 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		if (json_object_get(ag, agkeys[k]))
 			json_object_set(fev, agkeys[k], json_object_get(ag,
 			    agkeys[k]));
-	agq_journal_w(sp, "finish", id, fev);
+	/* finish and the outcome: one append, after the change (below) */
+	struct agq_jbatch jb = { NULL };
+	agq_jbatch_add(&jb, "finish", id, fev);
 
 	int ok = exited && code == 0 && !res->timed_out;
 	int max = (int)agq_task_int(t, "max_attempts", 3);
@@ -717,7 +719,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
 	if (wr == 0 && agq_task_transition(sp, &l, to, lane, NULL,
 	    reason) == 0) {
-		agq_journal_w(sp, evname, id, ev);
+		agq_jbatch_add(&jb, evname, id, ev);
 	} else {
 		/* The task stays leased here with its start record (a failed
 		 * agq_task_transition changes nothing): the next scan runs it
@@ -734,6 +736,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		agq_syserr("cannot record the result", l.loc.path);
 		json_decref(ev);
 	}
+	agq_jbatch_w(sp, &jb);
 	json_decref(ag);
 	json_decref(r);
 	agq_task_unlock(&l);

@@ -817,6 +817,7 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 {
 	struct agq_loc hint = { .state = AGQ_ST_QUEUE, .lane = lane };
 	struct agq_locked l;
+	struct agq_jbatch jb = { NULL };    /* route, assign: one append */
 	char id[65];
 	snprintf(id, sizeof id, "%s", e->id);
 	index_drop(S, id);      /* leaves the queue either way */
@@ -850,7 +851,7 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 			return 0;
 		}
 		/* the routing decision, one event like every other */
-		agq_journal_w(S->sp, "route", id, json_pack("{s:s, s:s, s:s, "
+		agq_jbatch_add(&jb, "route", id, json_pack("{s:s, s:s, s:s, "
 		    "s:s, s:[]}", "tier", agq_tier_name(e->tier), "backend", "shell",
 		    "agent", g->name, "reason", "a command task and an agent "
 		    "that declares no backends: its cmd runs as a shell job",
@@ -883,11 +884,12 @@ leased:;
 	if (S->route) {
 		json_t *ev = json_deep_copy(S->route);
 		json_object_del(ev, "choice");
-		agq_journal_w(S->sp, "route", id, ev);
+		agq_jbatch_add(&jb, "route", id, ev);
 	}
-	agq_journal_w(S->sp, "assign", id, json_pack("{s:s, s:I, s:s, s:s}",
+	agq_jbatch_add(&jb, "assign", id, json_pack("{s:s, s:I, s:s, s:s}",
 	    "agent", g->name, "gen", gen, "lane", agq_lane_name(lane),
 	    "reason", why));
+	agq_jbatch_w(S->sp, &jb);
 	say(S, "assigned %s (lane %s) to %s, generation %lld", id,
 	    agq_lane_name(lane), g->name, (long long)gen);
 	agq_task_unlock(&l);

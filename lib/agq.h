@@ -145,8 +145,30 @@ json_t *agq_json_text(const char *s, size_t n);
 /* In a child process: exec a task-style command CMD (a string runs with
  * /bin/sh -c, an array with execvp(3)).  Never returns: on failure it
  * writes "agq-PROG: cannot run: WHY (ARGV0)" to fd 2 and _exits 127 (not
- * found) or 126, the shell's conventions. */
+ * found) or 126, the shell's conventions.  agq_cmd_init and agq_cmd_exec
+ * below are its two halves, for a child that may not allocate (vfork). */
 _Noreturn void agq_exec_cmd(const json_t *cmd);
+
+/* A task-style command (agq-task(5) "cmd") made ready to exec. */
+struct agq_cmd {
+	const char *file;       /* what runs: "/bin/sh" for a string cmd, or
+	                         * argv[0] of an array, looked up in PATH */
+	char **argv;            /* NULL-terminated; the array is owned (free()
+	                         * it), the strings are borrowed from cmd */
+	int search;             /* 1: execvp(3) FILE, 0: execv(2) FILE */
+};
+
+/* Fill C for CMD: a string becomes {"sh", "-c", CMD} run as /bin/sh, an
+ * array of strings its argv.  0, or -1 with errno EINVAL (CMD is not a
+ * string or a non-empty array of strings) or ENOMEM. */
+int agq_cmd_init(struct agq_cmd *c, const json_t *cmd);
+
+/* Exec C in the current process (environ, the cwd and fds as they are).
+ * Only system calls, no allocation: safe in a vfork(2) child.  Returns
+ * only when the exec failed, with its errno, giving the exit status for
+ * it: 127 when no shell could be run or the program was not found
+ * (ENOENT), else 126, the shell's conventions. */
+int agq_cmd_exec(const struct agq_cmd *c);
 
 /* In a forked child that will run a command: a process group of its own
  * (setpgid(2), so the whole group can be killed), SIGKILL when its parent

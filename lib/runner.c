@@ -10,7 +10,10 @@
  * The shepherd has PR_SET_PDEATHSIG set, so when the runner dies (even by
  * SIGKILL) the shepherd kills the task's whole process group: a task that
  * the scheduler reclaims is never still running somewhere.  The task itself
- * has PR_SET_PDEATHSIG too, for the case of a killed shepherd.
+ * has PR_SET_PDEATHSIG too, for the case of a killed shepherd.  The
+ * shepherd sets up the task's environment and working directory in itself
+ * and starts the task with vfork(2): no copy of the address space to make,
+ * fault in and tear down again at the exec, for every task.
  *
  * Completion is fenced twice: the task must still be in active/NAME/ (the
  * scheduler's reclaim moves it away, so the rename fails with ENOENT) and
@@ -137,18 +140,37 @@ open_out(int dfd, const char *dir, const char *name)
 	return fd;
 }
 
-/* The task process: own process group, env, cwd, stdio, exec. */
-static _Noreturn void
-exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
-          int ofd, int efd, const char *agent, json_int_t gen, int attempt)
+/* What the task's process needs, all made before it exists (task_prepare,
+ * in the shepherd): it starts with vfork(2), so it shares the shepherd's
+ * memory until its exec and makes nothing but system calls (task_child). */
+struct task_exec {
+	struct agq_cmd cmd;     /* the program and its argv */
+	int agent;              /* agq-attempt, for an agent task */
+	int in, out, err;       /* its standard input, output and error, all
+	                         * fds above 2 (so no dup2 overwrites another) */
+	int ep, epr;            /* a CLOEXEC pipe (write, read end): the
+	                         * errno of a failed exec */
+};
+
+/* FD, or a CLOEXEC copy of it above 2 (a runner started with 0, 1 or 2
+ * closed opens the task's files there); -1 (errno) when it cannot. */
+static int
+above_stdio(int fd)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			signal(s, SIG_DFL);
-	agq_child_stdio(ofd, efd);
+	return fd > 2 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* In the shepherd, before the task starts: the task's environment and
+ * working directory become the shepherd's own (the task inherits them; the
+ * shepherd itself uses neither), and its command and standard input go in
+ * X.  0, or the exit status the task ends with, without having run (126,
+ * 127 when it has no cmd), its reason written to EFD, the task's stderr. */
+static int
+task_prepare(struct agq_spool *sp, const json_t *t, const char *outdir,
+             int ofd, int efd, const char *agent, json_int_t gen,
+             int attempt, struct task_exec *x)
+{
+	memset(x, 0, sizeof *x);
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)json_object_get(t, "env"), k, v)
@@ -166,39 +188,113 @@ exec_task(struct agq_spool *sp, const json_t *t, const char *outdir,
 	if (!cwd)
 		cwd = outdir;
 	if (chdir(cwd) < 0) {
-		dprintf(2, "agq-run: cannot change directory: %s (%s)\n",
+		dprintf(efd, "agq-run: cannot change directory: %s (%s)\n",
 		    strerror(errno), cwd);
-		_exit(126);
+		return 126;
 	}
 	char why[PATH_MAX * 2 + 64];     /* out/ID, the default, is allowed */
 	if (cwd != outdir && agq_cwd_check(sp->conf.cwd_root, why,
 	    sizeof why) < 0) {
-		dprintf(2, "agq-run: %s\n", why);
-		_exit(126);
+		dprintf(efd, "agq-run: %s\n", why);
+		return 126;
 	}
-	/* prompt, backend or verify steps: the agent path, in its own
-	 * program (libexec/agq-attempt.c), the task on its standard input */
 	if (agq_task_is_agent(t)) {
+		/* prompt, backend or verify steps: the agent path, in its own
+		 * program (libexec/agq-attempt.c), the task on its standard
+		 * input */
 		char *js = json_dumps(t, JSON_COMPACT);
-		int mfd = memfd_create("agq-task", MFD_CLOEXEC);
-		if (!js || mfd < 0 || agq_write_all(mfd, js, strlen(js)) < 0 ||
-		    lseek(mfd, 0, SEEK_SET) < 0 || dup2(mfd, 0) < 0) {
-			dprintf(2, "agq-run: cannot pass the task to "
+		x->in = memfd_create("agq-task", MFD_CLOEXEC);
+		if (!js || x->in < 0 || agq_write_all(x->in, js,
+		    strlen(js)) < 0 || lseek(x->in, 0, SEEK_SET) < 0) {
+			if (!js)
+				errno = ENOMEM;
+			dprintf(efd, "agq-run: cannot pass the task to "
 			    "agq-attempt: %s\n", strerror(errno));
-			_exit(126);
+			return 126;
 		}
+		free(js);
+		/* after the setenv()s above, as it was when the task's
+		 * process resolved it: the task's env may set
+		 * AGQ_LIBEXEC_DIR */
 		char *prog = agq_backend_path("agq-attempt");
-		execl(prog, "agq-attempt", outdir, (char *)NULL);
-		dprintf(2, "agq-run: cannot run agq-attempt: %s (%s)\n",
-		    strerror(errno), prog);
+		char **argv = agq_xmalloc(3 * sizeof *argv);
+		argv[0] = "agq-attempt";
+		argv[1] = (char *)outdir;
+		argv[2] = NULL;
+		x->cmd = (struct agq_cmd){ .file = prog, .argv = argv };
+		x->agent = 1;
+	} else {
+		json_t *cmd = json_object_get(t, "cmd");
+		if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
+			dprintf(efd, "agq-run: the task has no cmd\n");
+			return 127;
+		}
+		if (agq_cmd_init(&x->cmd, cmd) < 0) {
+			dprintf(efd, "agq-run: cannot run: %s\n",
+			    strerror(errno));
+			return 126;
+		}
+		x->in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (x->in < 0) {
+			dprintf(efd, "agq-run: cannot open: %s (/dev/null)\n",
+			    strerror(errno));
+			return 126;
+		}
+	}
+	x->in = above_stdio(x->in);
+	x->out = above_stdio(ofd);
+	x->err = above_stdio(efd);
+	int ep[2];
+	if (x->in < 0 || x->out < 0 || x->err < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
+		dprintf(efd, "agq-run: cannot start the task: %s\n",
+		    strerror(errno));
+		return 126;
+	}
+	x->ep = ep[1];
+	x->epr = ep[0];
+	return 0;
+}
+
+/* The task's process, a vfork(2) child of the shepherd: its own process
+ * group, SIGKILL when the shepherd dies, every signal at its default and
+ * none blocked, stdio, exec.  System calls only, on its own stack: the
+ * shepherd's memory is shared until the exec.  A failed exec's errno goes
+ * to the shepherd on X->ep, the message is written there (shepherd). */
+static _Noreturn void
+task_child(const struct task_exec *x)
+{
+	/* no CLONE_SIGHAND: these change nothing in the shepherd.  The
+	 * handlers go before the mask: none of the runner's may run here */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			(void)sigaction(s, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->err, 2) < 0)
 		_exit(126);
-	}
-	json_t *cmd = json_object_get(t, "cmd");
-	if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
-		dprintf(2, "agq-run: the task has no cmd\n");
-		_exit(127);
-	}
-	agq_exec_cmd(cmd);
+	int st = agq_cmd_exec(&x->cmd);
+	int e = errno;
+	(void)!write(x->ep, &e, sizeof e);
+	_exit(x->agent ? 126 : st);
+}
+
+/* vfork(2) X's task: its pid (it has exec'd or _exited by the time this
+ * returns), or -1 with errno.  Apart, so that nothing of the caller's
+ * frame is live across the vfork. */
+static __attribute__((noinline)) pid_t
+task_spawn(const struct task_exec *x)
+{
+	pid_t pid = vfork();
+	if (pid == 0)
+		task_child(x);
+	return pid;
 }
 
 /* The shepherd: runs in a fork of the runner, never returns. */
@@ -218,19 +314,37 @@ shepherd(struct agq_spool *sp, const json_t *t, const char *outdir, int ofd,
 	if (getppid() != runner)
 		_exit(1);
 	inotifytools_cleanup();
-	pid_t pid = fork();
-	if (pid < 0) {
-		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(errno));
-		struct shep_result r = { 126 << 8, 0, 0 };
+	struct shep_result r = { 0, 0, 0 };
+	struct task_exec x;
+	int fail = task_prepare(sp, t, outdir, ofd, efd, agent, gen, attempt,
+	    &x);
+	if (fail) {
+		r.status = fail << 8;
 		(void)!write(wfd, &r, sizeof r);
 		_exit(0);
 	}
-	if (pid == 0)
-		exec_task(sp, t, outdir, ofd, efd, agent, gen, attempt);
-	setpgid(pid, pid);
+	pid_t pid = task_spawn(&x);
+	int e = errno;
+	close(x.ep);
+	if (pid < 0) {
+		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(e));
+		r.status = 126 << 8;
+		(void)!write(wfd, &r, sizeof r);
+		_exit(0);
+	}
+	/* the write end closed at the exec: nothing to read then */
+	int ee;
+	if (read(x.epr, &ee, sizeof ee) == (ssize_t)sizeof ee) {
+		if (x.agent)
+			dprintf(efd, "agq-run: cannot run agq-attempt: %s "
+			    "(%s)\n", strerror(ee), x.cmd.file);
+		else
+			dprintf(efd, "agq-run: cannot run: %s (%s)\n",
+			    strerror(ee), x.cmd.file);
+	}
+	close(x.epr);
 	close(ofd);
 	close(efd);
-	struct shep_result r = { 0, 0, 0 };
 	double timeout = 0;
 	json_t *tv = json_object_get(t, "timeout");
 	if (json_is_number(tv))

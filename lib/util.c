@@ -585,25 +585,60 @@ agq_child_stdio(int out, int err)
 		close(nfd);
 }
 
+int
+agq_cmd_init(struct agq_cmd *c, const json_t *cmd)
+{
+	memset(c, 0, sizeof *c);
+	size_t n = json_is_string(cmd) ? 3 : json_array_size(cmd);
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->argv = calloc(n + 1, sizeof *c->argv);
+	if (!c->argv)
+		return -1;
+	if (json_is_string(cmd)) {
+		c->argv[0] = "sh";
+		c->argv[1] = "-c";
+		c->argv[2] = (char *)json_string_value(cmd);
+		c->file = "/bin/sh";
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c->argv[i] = (char *)json_string_value(json_array_get(cmd, i));
+		if (!c->argv[i]) {
+			free(c->argv);
+			c->argv = NULL;
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	c->file = c->argv[0];
+	c->search = 1;
+	return 0;
+}
+
+int
+agq_cmd_exec(const struct agq_cmd *c)
+{
+	if (c->search)
+		execvp(c->file, c->argv);
+	else
+		execv(c->file, c->argv);
+	/* errno is execvp's or execv's: nothing below changes it */
+	return !c->search || errno == ENOENT ? 127 : 126;
+}
+
 void
 agq_exec_cmd(const json_t *cmd)
 {
-	if (json_is_string(cmd)) {
-		execl("/bin/sh", "sh", "-c", json_string_value(cmd), (char *)NULL);
-		dprintf(2, "%s: cannot run: %s (/bin/sh)\n", agq_prog,
-		    strerror(errno));
-		_exit(127);
-	}
-	size_t n = json_array_size(cmd);
-	char **argv = calloc(n + 1, sizeof *argv);
-	if (!argv || n == 0)
+	struct agq_cmd c;
+	if (agq_cmd_init(&c, cmd) < 0)
 		_exit(126);
-	for (size_t i = 0; i < n; i++)
-		argv[i] = (char *)json_string_value(json_array_get(cmd, i));
-	execvp(argv[0], argv);
+	int st = agq_cmd_exec(&c);
 	dprintf(2, "%s: cannot run: %s (%s)\n", agq_prog, strerror(errno),
-	    argv[0]);
-	_exit(errno == ENOENT ? 127 : 126);
+	    c.file);
+	_exit(st);
 }
 
 char *

@@ -144,6 +144,32 @@ ev_field() {
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = "$(cd "$WORK/dir" && pwd -P) hello $id" ]
 }
 
+@test "a task that cannot run: exit 127 when not found, 126 when not executable, why in out/ID/stderr" {
+	nf=$(agq-submit --max-attempts 1 -- nosuchprog-agq)
+	nx=$(agq-submit --max-attempts 1 -- "$WORK")
+	# one that runs: a process group of its own, no signal blocked or
+	# ignored (the agent's own are not inherited)
+	ok=$(agq-submit --max-attempts 1 -- sh -c 'echo "$(cut -d" " -f5 /proc/$$/stat) $$"; exec grep -E "^Sig(Blk|Ign)" /proc/self/status')
+	start_sched
+	start_agent a1
+	wait_for 30 is_state "$nf" dead
+	wait_for 30 is_state "$nx" dead
+	wait_for 30 is_state "$ok" done
+	[ "$(jq -r .exit "$AGQ_SPOOL/out/$nf/result.json")" = 127 ]
+	[ "$(cat "$AGQ_SPOOL/out/$nf/stderr")" = "agq-run: cannot run: No such file or directory (nosuchprog-agq)" ]
+	[ "$(jq -r .exit "$AGQ_SPOOL/out/$nx/result.json")" = 126 ]
+	[ "$(cat "$AGQ_SPOOL/out/$nx/stderr")" = "agq-run: cannot run: Permission denied ($WORK)" ]
+	read -r pgrp pid < "$AGQ_SPOOL/out/$ok/stdout"
+	[ "$pgrp" = "$pid" ]
+	cat "$AGQ_SPOOL/out/$ok/stdout"
+	# signals 32 and 33 are glibc's own: it lets nobody change them
+	local blk ign
+	blk=$(sed -n 's/^SigBlk:\t//p' "$AGQ_SPOOL/out/$ok/stdout")
+	ign=$(sed -n 's/^SigIgn:\t//p' "$AGQ_SPOOL/out/$ok/stdout")
+	[ $((16#$blk & ~0x180000000)) -eq 0 ]
+	[ $((16#$ign & ~0x180000000)) -eq 0 ]
+}
+
 @test "a second agq-sched on the same spool exits 75" {
 	start_sched
 	wait_for 20 grep -q '"sched_up"' "$AGQ_SPOOL/journal"

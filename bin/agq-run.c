@@ -9,7 +9,7 @@
 
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
-"               [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
+"               [--prefetch N] [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
 "               [--model M]...\n"
 "Register agent NAME, heartbeat, and run the tasks leased to it.\n"
 "See agq-run(8).\n"
@@ -17,6 +17,8 @@ static const char usage[] =
 "  -a, --agent NAME    the agent's name ([A-Za-z0-9._-]{1,64})\n"
 "  -c, --cap CAP       a capability this agent has (repeatable)\n"
 "  -n, --slots N       tasks run at once (default 1)\n"
+"      --prefetch N    leases held beyond the slots, to start as soon as\n"
+"                      a slot frees (default 0; plain tasks only)\n"
 "      --heartbeat S   seconds between heartbeats (default 5)\n"
 "      --once          run what is leased now, then exit (for cron)\n"
 "      --backend B     a backend this agent runs (repeatable; default: any)\n"
@@ -36,6 +38,7 @@ main(int argc, char **argv)
 		{ "agent", required_argument, NULL, 'a' },
 		{ "cap", required_argument, NULL, 'c' },
 		{ "slots", required_argument, NULL, 'n' },
+		{ "prefetch", required_argument, NULL, 'P' },
 		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "backend", required_argument, NULL, 'B' },
@@ -64,6 +67,10 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			o.slots = (int)agq_cli_long("--slots", optarg, 1, 1024);
+			break;
+		case 'P':
+			o.prefetch = (int)agq_cli_long("--prefetch", optarg, 0,
+			    1024);
 			break;
 		case 'H':
 			o.heartbeat_s = agq_cli_seconds("--heartbeat", optarg);

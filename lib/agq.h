@@ -758,6 +758,7 @@ struct agq_run_opts {
 	const char *agent;
 	json_t *caps;           /* array of strings, borrowed */
 	int slots;
+	int prefetch;           /* leases taken beyond SLOTS (--prefetch) */
 	double heartbeat_s;
 	int once;
 	json_t *backends;       /* --backend: arrays of strings, borrowed; */

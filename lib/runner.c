@@ -58,6 +58,9 @@ struct job {
 	int handback;           /* hand back to the queue when it ends */
 	int unrecorded;         /* its start record failed: stopped, and
 	                         * left leased as it was, to start again */
+	int exited;             /* its shepherd ended: RES holds the result,
+	                         * recorded after the next starts (reap) */
+	struct shep_result res;
 };
 
 struct runner {
@@ -95,7 +98,9 @@ heartbeat(struct runner *R, const char *state)
 {
 	json_t *running = json_array();
 	for (int i = 0; i < R->njobs; i++)
-		json_array_append_new(running, json_string(R->jobs[i].id));
+		if (!R->jobs[i].exited)
+			json_array_append_new(running, json_string(
+			    R->jobs[i].id));
 	if (!state)
 		state = R->draining ? "draining" : R->njobs ? "busy" : "idle";
 	char t1[32], t2[32];
@@ -109,6 +114,7 @@ heartbeat(struct runner *R, const char *state)
 	    "running", running,
 	    "version", AGQ_VERSION);
 	json_object_set_new(a, "heartbeat_s", json_real(R->o->heartbeat_s));
+	json_object_set_new(a, "prefetch", json_integer(R->o->prefetch));
 	/* what it can execute, for routing (agq-sched(8)) */
 	if (json_array_size(R->o->backends))
 		json_object_set(a, "backends", R->o->backends);
@@ -876,9 +882,8 @@ reap(struct runner *R)
 				res.status = st;
 			}
 			close(j->rfd);
-			if (!j->unrecorded)
-				finish(R, j, &res);
-			R->jobs[i] = R->jobs[--R->njobs];
+			j->exited = 1;
+			j->res = res;
 			break;
 		}
 	}
@@ -941,7 +946,10 @@ lease_each(const char *name, void *arg)
 		agq_task_unlock(&l);
 		return 0;
 	}
-	if (R->njobs >= R->o->slots || agq_mono_us() < R->room_at)
+	int running = 0;
+	for (int k = 0; k < R->njobs; k++)
+		running += !R->jobs[k].exited;
+	if (running >= R->o->slots || agq_mono_us() < R->room_at)
 		return 1;
 	start(R, id);
 	if (R->once_ids)
@@ -997,6 +1005,20 @@ check_gone(struct runner *R)
 	}
 }
 
+/* Record the result of every task that ended (reap), and forget it. */
+static void
+record_ended(struct runner *R)
+{
+	for (int i = 0; i < R->njobs; i++) {
+		struct job *j = &R->jobs[i];
+		if (!j->exited)
+			continue;
+		if (!j->unrecorded)
+			finish(R, j, &j->res);
+		R->jobs[i--] = R->jobs[--R->njobs];
+	}
+}
+
 int
 agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 {
@@ -1010,7 +1032,8 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		snprintf(R.spare_out, sizeof R.spare_out, ".spare-%s",
 		    o->agent);
 	}
-	R.jobs = calloc((size_t)o->slots, sizeof *R.jobs);
+	/* the running, and as many ended whose result is being recorded */
+	R.jobs = calloc((size_t)o->slots * 2, sizeof *R.jobs);
 	if (!R.jobs)
 		agq_die(EX_OSERR, "out of memory");
 
@@ -1098,7 +1121,11 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 				R.jobs[i].stop_sent = 1;
 			}
 		}
+		/* a slot freed by a task that ended goes to the next lease
+		 * (prefetched: already here) before the result is recorded,
+		 * so the record's fsyncs overlap the next task */
 		scan_leases(&R, 0);
+		record_ended(&R);
 		check_gone(&R);
 		int64_t mono = agq_mono_us();
 		if (mono - last_hb >= (int64_t)(o->heartbeat_s * 1e6)) {

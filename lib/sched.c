@@ -53,7 +53,9 @@ struct agent {
 	char name[65];
 	json_t *caps;           /* borrowed from doc */
 	json_t *doc;
-	int free;
+	int free;               /* leases it may take: slots + prefetch - load */
+	int idle;               /* of those, free slots: slots - load (<= 0:
+	                         * every slot is busy, a lease waits) */
 	int64_t last;           /* last assignment (sequence) */
 };
 
@@ -541,6 +543,15 @@ do_defer(struct sched *S)
 
 /* ---- agents and reclaim ------------------------------------------------- */
 
+/* An agent's prefetch (agq-run --prefetch): leases it takes beyond its
+ * slots, to start as soon as a slot frees. */
+static int
+agent_prefetch(const json_t *a)
+{
+	json_int_t p = agq_task_int(a, "prefetch", 0);
+	return p < 0 ? 0 : p > 1024 ? 1024 : (int)p;
+}
+
 /* agents/NAME.json, parsed (a new reference; NULL with errno when it is
  * missing or not a JSON object), from the cache while its stat(2) is
  * unchanged.  Read-only: the caller must not modify the object. */
@@ -622,7 +633,7 @@ out:
 }
 
 struct reclaim_scan { struct sched *S; const char *agent; int dead;
-    const char *why; };
+    const char *why; int waiting_ok; };
 
 static int
 reclaim_each(const char *name, void *arg)
@@ -648,6 +659,12 @@ reclaim_each(const char *name, void *arg)
 	free(buf);
 	if (!t)
 		return 0;
+	if (rs->waiting_ok && !agq_task_is_agent(t)) {
+		/* prefetched behind a running task: it waits for a slot
+		 * (or is taken back for an idle agent: take_back) */
+		json_decref(t);
+		return 0;
+	}
 	int64_t at = agq_task_time(t, "assigned_at", -1);
 	const char *owner = json_string_value(json_object_get(t, "agent"));
 	if ((at < 0 || !owner || strcmp(owner, rs->agent)) && stok) {
@@ -673,6 +690,35 @@ reclaim_each(const char *name, void *arg)
 	return 0;
 }
 
+struct started_scan { struct sched *S; const char *agent; int n; };
+
+static int
+started_each(const char *name, void *arg)
+{
+	struct started_scan *ss = arg;
+	char id[65];
+	if (!id_of(name, id))
+		return 0;
+	char *p = agq_spool_path(ss->S->sp, "active/%s/%s", ss->agent, name);
+	json_t *t = agq_task_read(p);
+	free(p);
+	ss->n += t && agq_task_lease_started(t);
+	json_decref(t);
+	return 0;
+}
+
+/* How many of AGENT's leases have started (every one of its slots busy
+ * when it is its slots: a prefetched lease waits for one to free). */
+static int
+agent_started(struct sched *S, const char *agent)
+{
+	struct started_scan ss = { S, agent, 0 };
+	char *d = agq_spool_path(S->sp, "active/%s", agent);
+	(void)agq_dir_each(d, started_each, &ss);
+	free(d);
+	return ss.n;
+}
+
 static int
 agent_dir_each(const char *name, void *arg)
 {
@@ -682,8 +728,11 @@ agent_dir_each(const char *name, void *arg)
 	json_t *a = agent_doc(S, name);
 	int64_t now = agq_now_us();
 	double lease = S->o->lease_s;
-	struct reclaim_scan rs = { S, name, 0, NULL };
+	struct reclaim_scan rs = { S, name, 0, NULL, 0 };
 	char why[256];
+	if (a && agent_prefetch(a) > 0 && agent_started(S, name) >=
+	    (int)agq_task_int(a, "slots", 1))
+		rs.waiting_ok = 1;
 	if (!a) {
 		snprintf(why, sizeof why, "agent is not registered");
 		rs.dead = 1;
@@ -777,8 +826,9 @@ agent_collect(const char *fname, void *arg)
 		return 0;
 	}
 	int slots = (int)agq_task_int(a, "slots", 1);
+	int prefetch = agent_prefetch(a);
 	int load = agq_agent_load(al->S->sp, name);
-	if (load < 0 || load >= slots) {
+	if (load < 0 || load >= slots + prefetch) {
 		json_decref(a);
 		return 0;
 	}
@@ -787,18 +837,20 @@ agent_collect(const char *fname, void *arg)
 	snprintf(g->name, sizeof g->name, "%s", name);
 	g->doc = a;
 	g->caps = json_object_get(a, "capabilities");
-	g->free = slots - load;
+	g->free = slots + prefetch - load;
+	g->idle = slots - load;
 	json_t *v = json_object_get(al->S->last_assigned, name);
 	g->last = v ? json_integer_value(v) : 0;
 	return 0;
 }
 
+/* Does an agent with capabilities CAPS have every one in REQUIRES? */
 static int
-caps_ok(const struct qent *e, const json_t *caps)
+requires_ok(const json_t *requires, const json_t *caps)
 {
 	size_t i, j;
 	json_t *r, *c;
-	json_array_foreach(e->requires, i, r) {
+	json_array_foreach(requires, i, r) {
 		int found = 0;
 		json_array_foreach(caps, j, c)
 			if (json_equal(r, c)) {
@@ -809,6 +861,12 @@ caps_ok(const struct qent *e, const json_t *caps)
 			return 0;
 	}
 	return 1;
+}
+
+static int
+caps_ok(const struct qent *e, const json_t *caps)
+{
+	return requires_ok(e->requires, caps);
 }
 
 /* Lease the task of entry E to agent G.  Returns 1 if assigned. */
@@ -878,9 +936,16 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 	}
 leased:;
 	char why[300];
-	snprintf(why, sizeof why, "first in lane %s; %s has every required "
-	    "capability and %d free slot%s, least recently assigned",
-	    agq_lane_name(lane), g->name, g->free, g->free == 1 ? "" : "s");
+	if (g->idle > 0)
+		snprintf(why, sizeof why, "first in lane %s; %s has every "
+		    "required capability and %d free slot%s, least recently "
+		    "assigned", agq_lane_name(lane), g->name, g->idle,
+		    g->idle == 1 ? "" : "s");
+	else
+		snprintf(why, sizeof why, "first in lane %s; %s has every "
+		    "required capability; every agent that could take it is "
+		    "busy: prefetched, to start when a slot of %s frees "
+		    "(prefetch)", agq_lane_name(lane), g->name, g->name);
 	if (S->route) {
 		json_t *ev = json_deep_copy(S->route);
 		json_object_del(ev, "choice");
@@ -896,10 +961,14 @@ leased:;
 	return 1;
 }
 
+/* Agents with a free slot first (a prefetched lease only when every agent
+ * that could take the task is busy), then the least recently assigned. */
 static int
 agent_cmp(const void *a, const void *b)
 {
 	const struct agent *x = a, *y = b;
+	if ((x->idle > 0) != (y->idle > 0))
+		return x->idle > 0 ? -1 : 1;
 	if (x->last != y->last)
 		return x->last < y->last ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -948,6 +1017,8 @@ route_pick(struct sched *S, int lane, struct qent *e,
 			json_t *ch = NULL;
 			char why[512];
 			int sc = -1;
+			if (al->v[k].idle <= 0)
+				continue;       /* busy: no prefetch of agent tasks */
 			if (!caps_ok(e, al->v[k].caps))
 				snprintf(why, sizeof why, "lacks a required "
 				    "capability");
@@ -1011,6 +1082,106 @@ route_pick(struct sched *S, int lane, struct qent *e,
 	return 1;
 }
 
+/* Taking back prefetched leases (agq-sched(8), "Prefetch"). */
+struct take_scan {
+	struct sched *S;
+	struct agent *idlers;   /* free slot, nothing in the queue to take */
+	size_t n;
+	int left;               /* free slots of the idlers */
+	const char *agent;      /* whose leases are looked at */
+};
+
+static int
+take_each(const char *fname, void *arg)
+{
+	struct take_scan *ts = arg;
+	char id[65];
+	if (!id_of(fname, id))
+		return 0;
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", ts->agent);
+	struct agq_locked l;
+	if (agq_task_lock(ts->S->sp, id, &hint, &l) < 0)
+		return 0;
+	int stop = 0;
+	size_t k = ts->n;
+	/* only a plain task not started yet, under its lock: the agent
+	 * starts it under the same lock, so one of the two wins */
+	if (l.loc.state == AGQ_ST_ACTIVE && !strcmp(l.loc.agent, ts->agent) &&
+	    !agq_task_lease_started(l.task) && !agq_task_is_agent(l.task))
+		for (k = 0; k < ts->n; k++)
+			if (ts->idlers[k].idle > 0 && requires_ok(
+			    json_object_get(l.task, "requires"),
+			    ts->idlers[k].caps))
+				break;
+	if (k == ts->n)
+		goto out;
+	char why[200];
+	snprintf(why, sizeof why, "prefetched and not started; agent %s is "
+	    "idle", ts->idlers[k].name);
+	int to = agq_task_reclaim(ts->S->sp, &l, ts->agent, why, NULL);
+	if (to < 0) {
+		int e = errno;
+		agq_syserr("cannot take back a prefetched lease", l.loc.path);
+		stop = no_room(ts->S, e);
+		goto out;
+	}
+	if (to == AGQ_ST_QUEUE) {
+		index_add(ts->S, agq_task_lane(l.task), l.id,
+		    agq_task_time(l.task, "submitted_at", 0), l.task);
+		ts->idlers[k].idle--;
+		ts->S->slots_dirty = 1;         /* the next pass assigns it */
+		say(ts->S, "took %s back from %s: %s", id, ts->agent, why);
+		if (--ts->left <= 0)
+			stop = 1;
+	}
+out:
+	agq_task_unlock(&l);
+	return stop;
+}
+
+static int
+take_agent(const char *name, void *arg)
+{
+	struct take_scan *ts = arg;
+	if (!agq_agent_name_valid(name))
+		return 0;
+	for (size_t k = 0; k < ts->n; k++)
+		if (!strcmp(ts->idlers[k].name, name))
+			return 0;
+	json_t *a = agent_doc(ts->S, name);
+	if (!a)
+		return 0;
+	int slots = (int)agq_task_int(a, "slots", 1);
+	int prefetch = agent_prefetch(a);
+	json_decref(a);
+	/* more leases than slots: one at least is waiting */
+	if (!prefetch || agq_agent_load(ts->S->sp, name) <= slots)
+		return 0;
+	ts->agent = name;
+	char *d = agq_spool_path(ts->S->sp, "active/%s", name);
+	int r = agq_dir_each(d, take_each, ts);
+	free(d);
+	return r > 0 || ts->left <= 0;
+}
+
+/* IDLERS (N agents) have a free slot and nothing in the queue they can
+ * take: take back, for them, plain tasks prefetched by busy agents and not
+ * started.  Each goes back to its lane (agq_task_reclaim: no attempt is
+ * counted), and the next pass gives it to an idler, agents with a free
+ * slot coming first. */
+static void
+take_back(struct sched *S, struct agent *idlers, size_t n)
+{
+	struct take_scan ts = { S, idlers, n, 0, NULL };
+	for (size_t k = 0; k < n; k++)
+		ts.left += idlers[k].idle;
+	char *d = agq_spool_path(S->sp, "active");
+	if (agq_dir_each(d, take_agent, &ts) < 0 && errno != ENOENT)
+		agq_syserr("cannot read directory", d);
+	free(d);
+}
+
 static void
 do_assign(struct sched *S)
 {
@@ -1023,6 +1194,8 @@ do_assign(struct sched *S)
 		lane_tidy(S, &S->lanes[l]);
 	size_t cursor[AGQ_NLANES] = { 0 };
 	int have_free = 0;
+	struct agent *idlers = NULL;    /* free slots, nothing to take */
+	size_t nidle = 0, nidle_cap = 0;
 	while (al.n > 0 && agq_mono_us() >= S->room_at) {
 		/* the least recently assigned agent with a free slot */
 		qsort(al.v, al.n, sizeof *al.v, agent_cmp);
@@ -1039,6 +1212,8 @@ do_assign(struct sched *S)
 				}
 				if (!caps_ok(e, g->caps))
 					continue;
+				if (g->idle <= 0 && e->agentish)
+					continue;       /* prefetch: plain tasks */
 				if (!route_pick(S, l, e, &al, g))
 					continue;
 				int ok = assign(S, l, e, g);
@@ -1047,6 +1222,7 @@ do_assign(struct sched *S)
 				if (ok) {
 					done = 1;
 					g->free--;
+					g->idle--;
 					g->last = ++S->assign_counter;
 					json_object_set_new(S->last_assigned,
 					    g->name, json_integer(g->last));
@@ -1058,11 +1234,25 @@ do_assign(struct sched *S)
 		if (!done || g->free == 0) {
 			if (g->free > 0)
 				have_free = 1;  /* idle: nothing it can take */
-			json_decref(g->doc);
+			if (!done && g->idle > 0 && !json_array_size(
+			    json_object_get(g->doc, "backends"))) {
+				/* a free slot and nothing in the queue for it:
+				 * it may take a lease prefetched elsewhere */
+				idlers = agq_grow(idlers, &nidle_cap, nidle,
+				    sizeof *idlers, 4);
+				idlers[nidle++] = *g;   /* with its doc */
+			} else {
+				json_decref(g->doc);
+			}
 			al.v[0] = al.v[--al.n];
 		}
 	}
 	S->have_free = have_free;
+	if (nidle > 0 && agq_mono_us() >= S->room_at)
+		take_back(S, idlers, nidle);
+	for (size_t k = 0; k < nidle; k++)
+		json_decref(idlers[k].doc);
+	free(idlers);
 	while (al.n > 0)        /* left when the disk filled (no_room) */
 		json_decref(al.v[--al.n].doc);
 	free(al.v);

@@ -4,16 +4,18 @@
  * An agent NAME registers agents/NAME.json, heartbeats it, and runs the
  * tasks the scheduler leases to it by moving them into active/NAME/.
  *
- * Each task runs under a shepherd: a forked copy of the runner that starts
- * the task in a process group of its own, enforces its timeout (SIGTERM,
- * then SIGKILL after kill_grace), and reports the wait status on a pipe.
- * The shepherd has PR_SET_PDEATHSIG set, so when the runner dies (even by
- * SIGKILL) the shepherd kills the task's whole process group: a task that
- * the scheduler reclaims is never still running somewhere.  The task itself
- * has PR_SET_PDEATHSIG too, for the case of a killed shepherd.  The
- * shepherd sets up the task's environment and working directory in itself
- * and starts the task with vfork(2): no copy of the address space to make,
- * fault in and tear down again at the exec, for every task.
+ * The tasks run under a shepherd: one forked copy of the runner per agent,
+ * made at start-up (and again should it die), that starts each task in a
+ * process group of its own, enforces its timeout (SIGTERM, then SIGKILL
+ * after kill_grace), and reports its wait status, all over a socketpair
+ * (shepherd(), below).  The shepherd has PR_SET_PDEATHSIG set, so when the
+ * runner dies (even by SIGKILL) the shepherd kills every task's process
+ * group: a task that the scheduler reclaims is never still running
+ * somewhere.  The task itself has PR_SET_PDEATHSIG too, for the case of a
+ * killed shepherd (the runner then ends its jobs as killed).  The task's
+ * process starts with vfork(2) and sets up its own working directory; its
+ * environment is made by the runner: no process to make, fault in and
+ * tear down per task but the task's own.
  *
  * Completion is fenced twice: the task must still be in active/NAME/ (the
  * scheduler's reclaim moves it away, so the rename fails with ENOENT) and
@@ -24,12 +26,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -51,15 +60,14 @@ struct shep_result {
 struct job {
 	char id[65];
 	json_int_t gen;
-	pid_t shepherd;
-	int rfd;                /* result pipe, read end */
+	uint64_t seq;           /* its number, to and from the shepherd */
 	int64_t started_us;
 	int stop_sent;
 	int handback;           /* hand back to the queue when it ends */
 	int unrecorded;         /* its start record failed: stopped, and
 	                         * left leased as it was, to start again */
-	int exited;             /* its shepherd ended: RES holds the result,
-	                         * recorded after the next starts (reap) */
+	int exited;             /* it ended: RES holds the result, recorded
+	                         * after the next starts (reap) */
 	struct shep_result res;
 };
 
@@ -78,6 +86,10 @@ struct runner {
 	char *spare_tmp;        /* tmp/.spare-NAME: the next start record */
 	char spare_out[80];     /* out/.spare-NAME/: the next output dir */
 	int spare_ok;           /* both made, for the next start */
+	pid_t shep;             /* the shepherd, -1: none */
+	int shep_fd;            /* its socket, -1: none */
+	int64_t shep_at;        /* no new shepherd before (monotonic) */
+	uint64_t seq;           /* the last job's number */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -146,127 +158,175 @@ open_out(int dfd, const char *dir, const char *name)
 	return fd;
 }
 
-/* What the task's process needs, all made before it exists (task_prepare,
- * in the shepherd): it starts with vfork(2), so it shares the shepherd's
- * memory until its exec and makes nothing but system calls (task_child). */
-struct task_exec {
-	struct agq_cmd cmd;     /* the program and its argv */
-	int agent;              /* agq-attempt, for an agent task */
-	int in, out, err;       /* its standard input, output and error, all
-	                         * fds above 2 (so no dup2 overwrites another) */
-	int ep, epr;            /* a CLOEXEC pipe (write, read end): the
-	                         * errno of a failed exec */
+/* ---- the shepherd -------------------------------------------------------- */
+
+/* The runner and its shepherd talk over a socketpair(2) of type
+ * SOCK_SEQPACKET, one message each:
+ *
+ *   START  runner -> shepherd: start job SEQ.  With SCM_RIGHTS, the task's
+ *          stdout and stderr, then its stdin when SM_STDIN (else
+ *          /dev/null), then a memfd holding the blob when SM_BLOBFD (a
+ *          blob of over SM_INLINE bytes; else the blob follows the header
+ *          in the message).  The blob is NUL-terminated strings: the
+ *          program, ARGC arguments, ENVC "NAME=value" entries (the task's
+ *          whole environment), the cwd, and cwd_root resolved (or as
+ *          configured when it could not be: ROOT_ERR) or "".
+ *   STOP   runner -> shepherd: stop job SEQ (SIGTERM to its process group,
+ *          SIGKILL after its grace), STOPPED in its EXIT.
+ *   EXIT   shepherd -> runner: job SEQ ended (and what was left of its
+ *          group has been killed), followed by a SIGCHLD to the runner
+ *          to wake it from its inotify read.
+ *
+ * The shepherd never changes its own environment or directory: the task's
+ * process (a vfork(2) child: no CLONE_FS) does its chdir, cwd check, PATH
+ * search and execve(2) with system calls and its own stack only. */
+enum { SM_START = 1, SM_STOP, SM_EXIT };
+#define SM_AGENT        1       /* agq-attempt, for an agent task */
+#define SM_SEARCH       2       /* look the program up in the env's PATH */
+#define SM_CHECK        4       /* the cwd must be at or below cwd_root */
+#define SM_STDIN        8       /* a stdin fd comes (else /dev/null) */
+#define SM_BLOBFD       16      /* the blob comes in a memfd */
+#define SM_INLINE       32768   /* bytes of blob sent in the message */
+
+struct sm_start {
+	uint32_t type, flags;
+	uint64_t seq;           /* the job's number, from the runner */
+	int64_t timeout_us;     /* 0: none */
+	int64_t grace_us;       /* from SIGTERM to SIGKILL */
+	int32_t root_err;       /* errno of realpath(3) of cwd_root, or 0 */
+	uint32_t argc, envc;
+	uint32_t len;           /* bytes of blob */
 };
+
+struct sm_stop { uint32_t type, pad; uint64_t seq; };
+struct sm_exit { uint32_t type, pad; uint64_t seq; struct shep_result r; };
 
 /* FD, or a CLOEXEC copy of it above 2 (a runner started with 0, 1 or 2
  * closed opens the task's files there); -1 (errno) when it cannot. */
 static int
 above_stdio(int fd)
 {
-	return fd > 2 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return fd > 2 || fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-/* In the shepherd, before the task starts: the task's environment and
- * working directory become the shepherd's own (the task inherits them; the
- * shepherd itself uses neither), and its command and standard input go in
- * X.  0, or the exit status the task ends with, without having run (126,
- * 127 when it has no cmd), its reason written to EFD, the task's stderr. */
-static int
-task_prepare(struct agq_spool *sp, const json_t *t, const char *outdir,
-             int ofd, int efd, const char *agent, json_int_t gen,
-             int attempt, struct task_exec *x)
+/* What the task's process needs, all made before it exists (in the
+ * shepherd): it starts with vfork(2), so it shares the shepherd's memory
+ * until its exec and makes nothing but system calls (task_child). */
+struct task_exec {
+	const char *file;       /* the program: a path, or a name to search */
+	char **argv, **envp;    /* NULL-terminated */
+	const char *path;       /* PATH of ENVP, for SM_SEARCH */
+	const char *cwd, *root; /* its directory; cwd_root for SM_CHECK */
+	uint32_t flags;         /* SM_* */
+	int root_err;
+	int in, out, err;       /* its stdin, stdout and stderr, all fds above
+	                         * 2 (so no dup2 overwrites another) */
+	int ep;                 /* CLOEXEC pipe, write end: why it failed */
+};
+
+/* Why the task's process could not run, on X->ep (the shepherd writes the
+ * message to the task's stderr). */
+enum { CE_CHDIR = 1, CE_GETCWD, CE_ROOT, CE_ESCAPE, CE_EXEC };
+struct child_err {
+	int what, err;          /* CE_*, errno */
+	char cwd[PATH_MAX];     /* CE_ESCAPE: the directory */
+};
+
+static void
+child_report(const struct task_exec *x, int what, int err, const char *cwd)
 {
-	memset(x, 0, sizeof *x);
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)json_object_get(t, "env"), k, v)
-		setenv(k, json_string_value(v), 1);
-	char buf[64];
-	setenv("AGQ_TASK_ID", agq_task_id(t), 1);
-	setenv("AGQ_SPOOL", sp->root, 1);
-	setenv("AGQ_AGENT", agent, 1);
-	snprintf(buf, sizeof buf, "%lld", (long long)gen);
-	setenv("AGQ_GENERATION", buf, 1);
-	snprintf(buf, sizeof buf, "%d", attempt);
-	setenv("AGQ_ATTEMPT", buf, 1);
-	setenv("AGQ_OUT", outdir, 1);
-	const char *cwd = json_string_value(json_object_get(t, "cwd"));
-	if (!cwd)
-		cwd = outdir;
-	if (chdir(cwd) < 0) {
-		dprintf(efd, "agq-run: cannot change directory: %s (%s)\n",
-		    strerror(errno), cwd);
+	struct child_err ce;
+	size_t n = cwd ? strnlen(cwd, sizeof ce.cwd - 1) : 0;
+	ce.what = what;
+	ce.err = err;
+	if (n)
+		memcpy(ce.cwd, cwd, n);
+	ce.cwd[n] = '\0';
+	(void)!write(x->ep, &ce, offsetof(struct child_err, cwd) + n + 1);
+}
+
+/* FILE, which the kernel would not execute (ENOEXEC: no #!), run by
+ * /bin/sh as glibc's execvp(3) does.  Returns when that failed too. */
+static void
+exec_script(const char *file, char *const argv[], char *const envp[])
+{
+	int argc = 1;
+	while (argv[argc])
+		argc++;
+	char *nargv[argc + 2];
+	nargv[0] = "/bin/sh";
+	nargv[1] = (char *)file;
+	for (int i = 1; i <= argc; i++)
+		nargv[i + 1] = argv[i];
+	execve(nargv[0], nargv, envp);
+}
+
+/* Exec X's program with X's envp: as execv(2), or for SM_SEARCH as glibc's
+ * execvp(3) with the PATH of that envp (an empty element: the current
+ * directory).  Stack buffers and system calls only.  Returns only when
+ * nothing could be executed, with errno and the exit status for it: 127
+ * when not found (always, without SM_SEARCH: agq_cmd_exec), else 126. */
+static int
+exec_task(const struct task_exec *x)
+{
+	if (!(x->flags & SM_SEARCH)) {
+		execve(x->file, x->argv, x->envp);
+		return 127;
+	}
+	const char *file = x->file;
+	if (!*file) {
+		errno = ENOENT;
+		return 127;
+	}
+	if (strchr(file, '/')) {
+		execve(file, x->argv, x->envp);
+		if (errno == ENOEXEC)
+			exec_script(file, x->argv, x->envp);
+		return errno == ENOENT ? 127 : 126;
+	}
+	size_t flen = strlen(file) + 1;
+	if (flen > NAME_MAX) {
+		errno = ENAMETOOLONG;
 		return 126;
 	}
-	char why[PATH_MAX * 2 + 64];     /* out/ID, the default, is allowed */
-	if (cwd != outdir && agq_cwd_check(sp->conf.cwd_root, why,
-	    sizeof why) < 0) {
-		dprintf(efd, "agq-run: %s\n", why);
-		return 126;
+	char buf[PATH_MAX + NAME_MAX + 2];
+	int eacces = 0;
+	for (const char *p = x->path;; ) {
+		const char *e = strchrnul(p, ':');
+		size_t dl = (size_t)(e - p);
+		if (dl < PATH_MAX) {
+			memcpy(buf, p, dl);
+			buf[dl] = '/';
+			memcpy(buf + dl + (dl > 0), file, flen);
+			execve(buf, x->argv, x->envp);
+			if (errno == ENOEXEC)
+				exec_script(buf, x->argv, x->envp);
+			switch (errno) {
+			case EACCES:
+				eacces = 1;
+				/* FALLTHROUGH */
+			case ENOENT: case ESTALE: case ENOTDIR: case ENODEV:
+			case ETIMEDOUT:
+				break;
+			default:
+				return errno == ENOENT ? 127 : 126;
+			}
+		}
+		if (!*e)
+			break;
+		p = e + 1;
 	}
-	if (agq_task_is_agent(t)) {
-		/* prompt, backend or verify steps: the agent path, in its own
-		 * program (libexec/agq-attempt.c), the task on its standard
-		 * input */
-		char *js = json_dumps(t, JSON_COMPACT);
-		x->in = memfd_create("agq-task", MFD_CLOEXEC);
-		if (!js || x->in < 0 || agq_write_all(x->in, js,
-		    strlen(js)) < 0 || lseek(x->in, 0, SEEK_SET) < 0) {
-			if (!js)
-				errno = ENOMEM;
-			dprintf(efd, "agq-run: cannot pass the task to "
-			    "agq-attempt: %s\n", strerror(errno));
-			return 126;
-		}
-		free(js);
-		/* after the setenv()s above, as it was when the task's
-		 * process resolved it: the task's env may set
-		 * AGQ_LIBEXEC_DIR */
-		char *prog = agq_backend_path("agq-attempt");
-		char **argv = agq_xmalloc(3 * sizeof *argv);
-		argv[0] = "agq-attempt";
-		argv[1] = (char *)outdir;
-		argv[2] = NULL;
-		x->cmd = (struct agq_cmd){ .file = prog, .argv = argv };
-		x->agent = 1;
-	} else {
-		json_t *cmd = json_object_get(t, "cmd");
-		if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
-			dprintf(efd, "agq-run: the task has no cmd\n");
-			return 127;
-		}
-		if (agq_cmd_init(&x->cmd, cmd) < 0) {
-			dprintf(efd, "agq-run: cannot run: %s\n",
-			    strerror(errno));
-			return 126;
-		}
-		x->in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (x->in < 0) {
-			dprintf(efd, "agq-run: cannot open: %s (/dev/null)\n",
-			    strerror(errno));
-			return 126;
-		}
-	}
-	x->in = above_stdio(x->in);
-	x->out = above_stdio(ofd);
-	x->err = above_stdio(efd);
-	int ep[2];
-	if (x->in < 0 || x->out < 0 || x->err < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
-		dprintf(efd, "agq-run: cannot start the task: %s\n",
-		    strerror(errno));
-		return 126;
-	}
-	x->ep = ep[1];
-	x->epr = ep[0];
-	return 0;
+	if (eacces)
+		errno = EACCES;
+	return errno == ENOENT ? 127 : 126;
 }
 
 /* The task's process, a vfork(2) child of the shepherd: its own process
  * group, SIGKILL when the shepherd dies, every signal at its default and
- * none blocked, stdio, exec.  System calls only, on its own stack: the
- * shepherd's memory is shared until the exec.  A failed exec's errno goes
- * to the shepherd on X->ep, the message is written there (shepherd). */
+ * none blocked, stdio, its directory (checked against cwd_root: getcwd(2)
+ * after the chdir, symbolic links resolved, at or below it; the rule of
+ * agq_cwd_check), exec.  System calls only, on its own stack: the
+ * shepherd's memory is shared until the exec. */
 static _Noreturn void
 task_child(const struct task_exec *x)
 {
@@ -285,10 +345,30 @@ task_child(const struct task_exec *x)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->err, 2) < 0)
 		_exit(126);
-	int st = agq_cmd_exec(&x->cmd);
-	int e = errno;
-	(void)!write(x->ep, &e, sizeof e);
-	_exit(x->agent ? 126 : st);
+	if (chdir(x->cwd) < 0) {
+		child_report(x, CE_CHDIR, errno, NULL);
+		_exit(126);
+	}
+	if (x->flags & SM_CHECK) {
+		char cwd[PATH_MAX];
+		long n = syscall(SYS_getcwd, cwd, sizeof cwd);
+		if (n < 0 || cwd[0] != '/') {
+			child_report(x, CE_GETCWD, n < 0 ? errno : ENOENT, NULL);
+			_exit(126);
+		}
+		if (x->root_err) {
+			child_report(x, CE_ROOT, x->root_err, NULL);
+			_exit(126);
+		}
+		size_t k = strlen(x->root);
+		if (strncmp(cwd, x->root, k) || (cwd[k] && cwd[k] != '/')) {
+			child_report(x, CE_ESCAPE, 0, cwd);
+			_exit(126);
+		}
+	}
+	int st = exec_task(x);
+	child_report(x, CE_EXEC, errno, NULL);
+	_exit(x->flags & SM_AGENT ? 126 : st);
 }
 
 /* vfork(2) X's task: its pid (it has exec'd or _exited by the time this
@@ -303,114 +383,677 @@ task_spawn(const struct task_exec *x)
 	return pid;
 }
 
-/* The shepherd: runs in a fork of the runner, never returns. */
+/* A task the shepherd runs. */
+struct stask {
+	uint64_t seq;
+	pid_t pid;              /* also its process group */
+	int64_t deadline;       /* its timeout (monotonic), 0: none */
+	int64_t kill_at;        /* SIGKILL then, 0: not yet asked */
+	int64_t grace;
+	struct shep_result r;
+};
+
+struct shep {
+	int sock;               /* to the runner */
+	int null;               /* /dev/null, the stdin of a cmd task */
+	pid_t runner;
+	struct stask *t;
+	size_t n, cap;
+};
+
+/* The runner is gone (or the socket broken): every task's process group
+ * is killed, and the shepherd exits. */
 static _Noreturn void
-shepherd(struct agq_spool *sp, const json_t *t, const char *outdir, int ofd,
-         int efd, int wfd, pid_t runner, const char *agent, json_int_t gen,
-         int attempt)
+shep_quit(struct shep *S)
+{
+	for (size_t i = 0; i < S->n; i++)
+		kill(-S->t[i].pid, SIGKILL);
+	_exit(0);
+}
+
+static void
+shep_exit_msg(struct shep *S, uint64_t seq, const struct shep_result *r)
+{
+	struct sm_exit m = { SM_EXIT, 0, seq, *r };
+	if (send(S->sock, &m, sizeof m, MSG_NOSIGNAL) < 0)
+		shep_quit(S);
+	kill(S->runner, SIGCHLD);       /* it waits in an inotify read */
+}
+
+/* Start job H, its blob B, the fds FD[NFD] (closed here).  A task that
+ * cannot start ends at once, its reason in its stderr. */
+static void
+shep_start(struct shep *S, const struct sm_start *h, const char *b,
+           int *fd, int nfd)
+{
+	struct shep_result r = { 0, 0, 0 };
+	int need = 2 + !!(h->flags & SM_STDIN) + !!(h->flags & SM_BLOBFD);
+	char *big = NULL;
+	char **v = NULL;
+	struct task_exec x;
+	memset(&x, 0, sizeof x);
+	x.ep = -1;
+	if (nfd < need) {
+		r.status = 126 << 8;
+		goto done;
+	}
+	int efd = fd[1];
+	if (h->flags & SM_BLOBFD) {
+		big = malloc(h->len ? h->len : 1);
+		if (!big || pread(fd[need - 1], big, h->len, 0) !=
+		    (ssize_t)h->len) {
+			dprintf(efd, "agq-run: cannot start the task: %s\n",
+			    strerror(big ? errno : ENOMEM));
+			r.status = 126 << 8;
+			goto done;
+		}
+		b = big;
+	}
+	/* the strings: the program, argv, envp, cwd, root */
+	v = malloc((h->argc + h->envc + 5) * sizeof *v);
+	if (!v) {
+		dprintf(efd, "agq-run: cannot start the task: %s\n",
+		    strerror(ENOMEM));
+		r.status = 126 << 8;
+		goto done;
+	}
+	const char *p = b, *end = b + h->len;
+	size_t nstr = h->argc + h->envc + 3;
+	for (size_t i = 0, k = 0; i < nstr; i++, k++) {
+		const char *z = p < end ? memchr(p, '\0', (size_t)(end - p)) :
+		    NULL;
+		if (!z) {
+			dprintf(efd, "agq-run: cannot start the task: a bad "
+			    "message from the runner\n");
+			r.status = 126 << 8;
+			goto done;
+		}
+		if (i == h->argc + 1)
+			v[k++] = NULL;          /* ends argv */
+		if (i == h->argc + h->envc + 1)
+			v[k++] = NULL;          /* ends envp */
+		v[k] = (char *)p;
+		p = z + 1;
+	}
+	x.file = v[0];
+	x.argv = v + 1;
+	x.envp = v + h->argc + 2;
+	x.cwd = v[h->argc + h->envc + 3];
+	x.root = v[h->argc + h->envc + 4];
+	x.flags = h->flags;
+	x.root_err = h->root_err;
+	x.path = "/bin:/usr/bin";       /* glibc's execvp without PATH */
+	for (char **e = x.envp; *e; e++)
+		if (!strncmp(*e, "PATH=", 5)) {
+			x.path = *e + 5;
+			break;
+		}
+	x.out = above_stdio(fd[0]);
+	x.err = above_stdio(fd[1]);
+	x.in = above_stdio(h->flags & SM_STDIN ? fd[2] : S->null);
+	int ep[2];
+	if (x.in < 0 || x.out < 0 || x.err < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		dprintf(efd, "agq-run: cannot start the task: %s\n",
+		    strerror(errno));
+		r.status = 126 << 8;
+		goto done;
+	}
+	x.ep = ep[1];
+	pid_t pid = task_spawn(&x);
+	int e = errno;
+	close(ep[1]);
+	if (pid < 0) {
+		close(ep[0]);
+		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(e));
+		r.status = 126 << 8;
+		goto done;
+	}
+	/* the write end closed at the exec: nothing to read then */
+	struct child_err ce;
+	ssize_t n = read(ep[0], &ce, sizeof ce);
+	close(ep[0]);
+	if (n > (ssize_t)offsetof(struct child_err, cwd)) {
+		ce.cwd[sizeof ce.cwd - 1] = '\0';
+		switch (ce.what) {
+		case CE_CHDIR:
+			dprintf(efd, "agq-run: cannot change directory: %s "
+			    "(%s)\n", strerror(ce.err), x.cwd);
+			break;
+		case CE_GETCWD:
+			dprintf(efd, "agq-run: cannot get the working "
+			    "directory: %s\n", strerror(ce.err));
+			break;
+		case CE_ROOT:
+			dprintf(efd, "agq-run: cannot resolve cwd_root: %s "
+			    "(%s)\n", strerror(ce.err), x.root);
+			break;
+		case CE_ESCAPE:
+			dprintf(efd, "agq-run: cwd %s escapes cwd_root %s\n",
+			    ce.cwd, x.root);
+			break;
+		default:
+			if (x.flags & SM_AGENT)
+				dprintf(efd, "agq-run: cannot run agq-attempt: "
+				    "%s (%s)\n", strerror(ce.err), x.file);
+			else
+				dprintf(efd, "agq-run: cannot run: %s (%s)\n",
+				    strerror(ce.err), x.file);
+		}
+	}
+	if (S->n == S->cap) {
+		size_t cap = S->cap ? S->cap * 2 : 8;
+		struct stask *t = realloc(S->t, cap * sizeof *t);
+		if (!t) {
+			/* cannot watch it: it ends now */
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR)
+				;
+			goto done;
+		}
+		S->t = t;
+		S->cap = cap;
+	}
+	int64_t now = agq_mono_us();
+	S->t[S->n++] = (struct stask){ .seq = h->seq, .pid = pid,
+	    .deadline = h->timeout_us > 0 ? now + h->timeout_us : 0,
+	    .grace = h->grace_us };
+	r.status = -1;
+done:
+	if (x.in >= 0 && x.in != S->null && x.in != fd[2])
+		close(x.in);
+	if (x.out >= 0 && x.out != fd[0])
+		close(x.out);
+	if (x.err >= 0 && x.err != fd[1])
+		close(x.err);
+	for (int i = 0; i < nfd; i++)
+		close(fd[i]);
+	free(v);
+	free(big);
+	if (r.status != -1)
+		shep_exit_msg(S, h->seq, &r);
+}
+
+/* Every task that ended: what was left of its group is killed, its EXIT
+ * sent. */
+static void
+shep_reap(struct shep *S)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (size_t i = 0; i < S->n; i++) {
+			if (S->t[i].pid != pid)
+				continue;
+			/* Whatever the task left running in its group ends
+			 * with it. */
+			kill(-pid, SIGKILL);
+			struct stask t = S->t[i];
+			S->t[i] = S->t[--S->n];
+			t.r.status = st;
+			shep_exit_msg(S, t.seq, &t.r);
+			break;
+		}
+	}
+}
+
+/* The runner's messages, until none is left; EOF: the runner is gone. */
+static void
+shep_read(struct shep *S)
+{
+	static union {
+		struct sm_start h;
+		char b[sizeof(struct sm_start) + SM_INLINE];
+	} m;
+	for (;;) {
+		union {
+			struct cmsghdr c;
+			char b[CMSG_SPACE(4 * sizeof(int))];
+		} cm;
+		struct iovec iov = { m.b, sizeof m.b };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+		ssize_t n = recvmsg(S->sock, &mh, MSG_DONTWAIT |
+		    MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			shep_quit(S);
+		int fd[4] = { -1, -1, -1, -1 }, nfd = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+		    c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < k; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+				if (nfd < 4)
+					fd[nfd++] = f;
+				else
+					close(f);
+			}
+		}
+		if (n < (ssize_t)sizeof(struct sm_stop)) {
+			for (int i = 0; i < nfd; i++)
+				close(fd[i]);
+			continue;
+		}
+		if (m.h.type == SM_START && n >= (ssize_t)sizeof m.h &&
+		    ((m.h.flags & SM_BLOBFD) || m.h.len == (size_t)n -
+		    sizeof m.h)) {
+			shep_start(S, &m.h, m.b + sizeof m.h, fd, nfd);
+			continue;
+		}
+		for (int i = 0; i < nfd; i++)
+			close(fd[i]);
+		if (m.h.type == SM_STOP && n == (ssize_t)sizeof(struct sm_stop)) {
+			struct sm_stop s;
+			memcpy(&s, m.b, sizeof s);
+			for (size_t i = 0; i < S->n; i++) {
+				struct stask *t = &S->t[i];
+				if (t->seq != s.seq || t->r.stopped)
+					continue;
+				t->r.stopped = 1;
+				kill(-t->pid, SIGTERM);
+				t->kill_at = agq_mono_us() + t->grace;
+			}
+		} else if (m.h.type == SM_START) {
+			struct shep_result r = { 126 << 8, 0, 0 };
+			shep_exit_msg(S, m.h.seq, &r);
+		}
+	}
+}
+
+/* The shepherd: runs in a fork of the runner RUNNER, started once (and
+ * again should it die), and never returns.  SOCK is its end of the
+ * socketpair; every other descriptor of the runner's is closed, above all
+ * the agent lock, so a restarted agent can take it while an orphaned
+ * shepherd is still cleaning up.  It starts each task, enforces its
+ * timeout (SIGTERM, then SIGKILL after its grace) and a STOP, reports its
+ * end, and kills every task's process group when the runner dies
+ * (PR_SET_PDEATHSIG: SIGHUP) or closes the socket.  SIGTERM and SIGINT
+ * (a ^C to the agent's process group) are the runner's to act on: it
+ * ignores them. */
+static _Noreturn void
+shepherd(int sock, pid_t runner)
 {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_PDEATHSIG, SIGHUP);
 	if (getppid() != runner)
 		_exit(1);
-	inotifytools_cleanup();
-	struct shep_result r = { 0, 0, 0 };
-	struct task_exec x;
-	int fail = task_prepare(sp, t, outdir, ofd, efd, agent, gen, attempt,
-	    &x);
-	if (fail) {
-		r.status = fail << 8;
-		(void)!write(wfd, &r, sizeof r);
-		_exit(0);
+	int s = sock > 2 ? sock : fcntl(sock, F_DUPFD_CLOEXEC, 3);
+	if (s < 0)
+		_exit(1);
+	if (s > 3)
+		(void)close_range(3, (unsigned)s - 1, 0);
+	(void)close_range((unsigned)s + 1, ~0U, 0);
+	struct shep S = { .sock = s, .runner = runner };
+	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	S.null = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (sfd < 0 || S.null < 0) {
+		dprintf(2, "agq-run: cannot start the shepherd: %s\n",
+		    strerror(errno));
+		_exit(1);
 	}
-	pid_t pid = task_spawn(&x);
-	int e = errno;
-	close(x.ep);
-	if (pid < 0) {
-		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(e));
-		r.status = 126 << 8;
-		(void)!write(wfd, &r, sizeof r);
-		_exit(0);
-	}
-	/* the write end closed at the exec: nothing to read then */
-	int ee;
-	if (read(x.epr, &ee, sizeof ee) == (ssize_t)sizeof ee) {
-		if (x.agent)
-			dprintf(efd, "agq-run: cannot run agq-attempt: %s "
-			    "(%s)\n", strerror(ee), x.cmd.file);
-		else
-			dprintf(efd, "agq-run: cannot run: %s (%s)\n",
-			    strerror(ee), x.cmd.file);
-	}
-	close(x.epr);
-	close(ofd);
-	close(efd);
-	double timeout = 0;
-	json_t *tv = json_object_get(t, "timeout");
-	if (json_is_number(tv))
-		timeout = json_number_value(tv);
-	int64_t now = agq_mono_us();
-	int64_t deadline = timeout > 0 ? now + (int64_t)(timeout * 1e6) : 0;
-	int64_t kill_at = 0;
-	int64_t grace = (int64_t)(sp->conf.kill_grace_s * 1e6);
 	for (;;) {
-		int st;
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid) {
-			r.status = st;
-			break;
+		int64_t now = agq_mono_us(), until = 0;
+		for (size_t i = 0; i < S.n; i++) {
+			struct stask *t = &S.t[i];
+			if (t->deadline && !t->r.timed_out &&
+			    (!until || t->deadline < until))
+				until = t->deadline;
+			if (t->kill_at && (!until || t->kill_at < until))
+				until = t->kill_at;
 		}
-		if (w < 0 && errno != EINTR) {
-			r.status = 126 << 8;
-			break;
-		}
-		now = agq_mono_us();
-		int64_t until = 0;
-		if (deadline && !r.timed_out)
-			until = deadline;
-		if (kill_at && (!until || kill_at < until))
-			until = kill_at;
 		struct timespec ts, *tsp = NULL;
 		if (until) {
-			int64_t d = until - now;
-			if (d < 0)
-				d = 0;
+			int64_t d = until > now ? until - now : 0;
 			ts.tv_sec = d / 1000000;
 			ts.tv_nsec = (d % 1000000) * 1000;
 			tsp = &ts;
 		}
-		int sig = sigtimedwait(&set, NULL, tsp);
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { s, POLLIN, 0 } };
+		if (ppoll(pf, 2, tsp, NULL) < 0 && errno != EINTR)
+			shep_quit(&S);
+		if (pf[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+				if (si.ssi_signo == SIGHUP)     /* the runner died */
+					shep_quit(&S);
+			shep_reap(&S);
+		}
+		if (pf[1].revents)
+			shep_read(&S);
 		now = agq_mono_us();
-		if (sig == SIGHUP) {            /* the runner died */
-			kill(-pid, SIGKILL);
-			r.stopped = 1;
-		} else if (sig == SIGTERM || sig == SIGINT) {
-			if (!r.stopped) {
-				r.stopped = 1;
-				kill(-pid, SIGTERM);
-				kill_at = now + grace;
-			}
-		} else if (sig < 0 && errno == EAGAIN) {
-			if (deadline && !r.timed_out && now >= deadline) {
-				r.timed_out = 1;
-				kill(-pid, SIGTERM);
-				kill_at = now + grace;
-			} else if (kill_at && now >= kill_at) {
-				kill(-pid, SIGKILL);
-				kill_at = 0;
+		for (size_t i = 0; i < S.n; i++) {
+			struct stask *t = &S.t[i];
+			if (t->deadline && !t->r.timed_out && now >= t->deadline) {
+				t->r.timed_out = 1;
+				kill(-t->pid, SIGTERM);
+				t->kill_at = now + t->grace;
+			} else if (t->kill_at && now >= t->kill_at) {
+				kill(-t->pid, SIGKILL);
+				t->kill_at = 0;
 			}
 		}
 	}
-	/* Whatever the task left running in its group ends with it. */
-	kill(-pid, SIGKILL);
-	(void)!write(wfd, &r, sizeof r);
-	_exit(0);
+}
+
+/* Start the runner's shepherd.  0, or -1 (reported). */
+static int
+shep_spawn(struct runner *R)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		agq_syserr("cannot create a socket pair", NULL);
+		return -1;
+	}
+	fflush(NULL);
+	pid_t runner = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		agq_syserr("cannot fork", NULL);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		shepherd(sv[1], runner);
+	}
+	close(sv[1]);
+	R->shep = pid;
+	R->shep_fd = sv[0];
+	R->shep_at = agq_mono_us() + 1000000;
+	return 0;
+}
+
+/* The shepherd died (EOF on the socket): every job still running ends with
+ * its wait status, as killed (its task had SIGKILL from its
+ * PR_SET_PDEATHSIG), and is recorded; a new one starts on the next turn
+ * (at most one a second). */
+static void
+shep_lost(struct runner *R)
+{
+	int st = 0;
+	close(R->shep_fd);
+	R->shep_fd = -1;
+	kill(R->shep, SIGKILL);
+	while (waitpid(R->shep, &st, 0) < 0 && errno == EINTR)
+		;
+	int n = 0;
+	for (int i = 0; i < R->njobs; i++) {
+		struct job *j = &R->jobs[i];
+		if (j->exited)
+			continue;
+		memset(&j->res, 0, sizeof j->res);
+		j->res.status = st;
+		j->exited = 1;
+		n++;
+	}
+	if (WIFSIGNALED(st))
+		agq_warn("the shepherd (pid %d) was killed by signal %d; %d "
+		    "running task(s) ended", (int)R->shep, WTERMSIG(st), n);
+	else
+		agq_warn("the shepherd (pid %d) exited %d; %d running task(s) "
+		    "ended", (int)R->shep, WEXITSTATUS(st), n);
+	R->shep = -1;
+}
+
+/* The runner is done: its shepherd, with no task left, sees EOF and
+ * exits. */
+static void
+shep_end(struct runner *R)
+{
+	if (R->shep_fd < 0)
+		return;
+	close(R->shep_fd);
+	R->shep_fd = -1;
+	while (waitpid(R->shep, NULL, 0) < 0 && errno == EINTR)
+		;
+	R->shep = -1;
+}
+
+/* Ask the shepherd to stop J's task. */
+static void
+shep_stop(struct runner *R, struct job *j)
+{
+	j->stop_sent = 1;
+	if (R->shep_fd < 0 || j->exited)
+		return;
+	struct sm_stop m = { SM_STOP, 0, j->seq };
+	(void)send(R->shep_fd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* The task's environment, as setenv(3) in a copy of the runner would make
+ * it: the runner's environ with each NAME set to a "NAME=value" (an entry
+ * of that name replaced, else one added). */
+struct envb {
+	const char **v;         /* the entries, borrowed or in OWN */
+	size_t n, cap;
+	char **own;             /* made here, to free */
+	size_t nown;
+};
+
+static void
+env_set(struct envb *e, const char *name, const char *value)
+{
+	char *s = agq_xasprintf("%s=%s", name, value);
+	e->own[e->nown++] = s;
+	size_t k = strlen(name);
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], name, k) && e->v[i][k] == '=') {
+			e->v[i] = s;
+			return;
+		}
+	e->v[e->n++] = s;
+}
+
+static const char *
+env_get(const struct envb *e, const char *name)
+{
+	size_t k = strlen(name);
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], name, k) && e->v[i][k] == '=')
+			return e->v[i] + k + 1;
+	return NULL;
+}
+
+static char *
+blob_add(char *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Send the shepherd job SEQ: task T (leased, generation GEN, attempt
+ * ATTEMPT, output directory OUTDIR, stdout OFD, stderr EFD; the fds are
+ * the caller's to close).  0; or the exit status the task ends with
+ * without having run (126), its reason written to EFD; or -1 (errno) when
+ * it could not be sent: nothing started. */
+static int
+shep_send_start(struct runner *R, uint64_t seq, const json_t *t,
+                const char *outdir, int ofd, int efd, json_int_t gen,
+                int attempt)
+{
+	struct agq_spool *sp = R->sp;
+	struct sm_start h;
+	memset(&h, 0, sizeof h);
+	h.type = SM_START;
+	h.seq = seq;
+	json_t *tv = json_object_get(t, "timeout");
+	double timeout = json_is_number(tv) ? json_number_value(tv) : 0;
+	h.timeout_us = timeout > 0 ? (int64_t)(timeout * 1e6) : 0;
+	h.grace_us = (int64_t)(sp->conf.kill_grace_s * 1e6);
+
+	size_t nenv = 0;
+	while (environ[nenv])
+		nenv++;
+	json_t *tenv = json_object_get(t, "env");
+	size_t more = json_object_size(tenv) + 6;
+	struct envb e = { agq_xmalloc((nenv + more) * sizeof *e.v), nenv,
+	    nenv + more, agq_xmalloc(more * sizeof *e.own), 0 };
+	memcpy(e.v, environ, nenv * sizeof *e.v);
+	const char *k;
+	json_t *v;
+	json_object_foreach(tenv, k, v)
+		env_set(&e, k, json_string_value(v));
+	char buf[64];
+	env_set(&e, "AGQ_TASK_ID", agq_task_id(t));
+	env_set(&e, "AGQ_SPOOL", sp->root);
+	env_set(&e, "AGQ_AGENT", R->o->agent);
+	snprintf(buf, sizeof buf, "%lld", (long long)gen);
+	env_set(&e, "AGQ_GENERATION", buf);
+	snprintf(buf, sizeof buf, "%d", attempt);
+	env_set(&e, "AGQ_ATTEMPT", buf);
+	env_set(&e, "AGQ_OUT", outdir);
+
+	/* out/ID, the default, is allowed; cwd_root resolved now, the cwd
+	 * checked in the task's process after its chdir */
+	const char *cwd = json_string_value(json_object_get(t, "cwd"));
+	const char *root = "";
+	char real[PATH_MAX];
+	if (cwd && sp->conf.cwd_root && strcmp(sp->conf.cwd_root, "/")) {
+		if (!realpath(sp->conf.cwd_root, real)) {
+			h.root_err = errno;
+			root = sp->conf.cwd_root;
+			h.flags |= SM_CHECK;
+		} else if (strcmp(real, "/")) {
+			root = real;
+			h.flags |= SM_CHECK;
+		}
+	}
+	if (!cwd)
+		cwd = outdir;
+
+	int rc = 0, in = -1, bfd = -1;
+	char *blob = NULL, *prog = NULL;
+	char *aargv[3] = { "agq-attempt", (char *)outdir, NULL };
+	struct agq_cmd c = { NULL, NULL, 0 };
+	if (agq_task_is_agent(t)) {
+		/* prompt, backend or verify steps: the agent path, in its own
+		 * program (libexec/agq-attempt.c), the task on its standard
+		 * input */
+		char *js = json_dumps(t, JSON_COMPACT);
+		in = memfd_create("agq-task", MFD_CLOEXEC);
+		if (!js || in < 0 || agq_write_all(in, js, strlen(js)) < 0 ||
+		    lseek(in, 0, SEEK_SET) < 0) {
+			if (!js)
+				errno = ENOMEM;
+			dprintf(efd, "agq-run: cannot pass the task to "
+			    "agq-attempt: %s\n", strerror(errno));
+			free(js);
+			rc = 126;
+			goto out;
+		}
+		free(js);
+		/* as agq_backend_path, with the task's environment: its env
+		 * may set AGQ_LIBEXEC_DIR */
+		const char *ld = env_get(&e, "AGQ_LIBEXEC_DIR");
+		if (ld && *ld)
+			prog = agq_xasprintf("%s/agq-attempt", ld);
+		else if (!(prog = agq_exe_path("../libexec/agq/agq-attempt")))
+			prog = agq_xasprintf("%s/agq-attempt", agq_libexecdir);
+		c = (struct agq_cmd){ .file = prog, .argv = aargv };
+		h.argc = 2;
+		h.flags |= SM_AGENT | SM_STDIN;
+	} else {
+		json_t *cmd = json_object_get(t, "cmd");
+		if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
+			dprintf(efd, "agq-run: the task has no cmd\n");
+			rc = 127;
+			goto out;
+		}
+		if (agq_cmd_init(&c, cmd) < 0) {
+			dprintf(efd, "agq-run: cannot run: %s\n",
+			    strerror(errno));
+			rc = 126;
+			goto out;
+		}
+		while (c.argv[h.argc])
+			h.argc++;
+		if (c.search)
+			h.flags |= SM_SEARCH;
+	}
+	h.envc = (uint32_t)e.n;
+	size_t len = strlen(c.file) + strlen(cwd) + strlen(root) + 3;
+	for (uint32_t i = 0; i < h.argc; i++)
+		len += strlen(c.argv[i]) + 1;
+	for (size_t i = 0; i < e.n; i++)
+		len += strlen(e.v[i]) + 1;
+	blob = agq_xmalloc(len);
+	char *p = blob_add(blob, c.file);
+	for (uint32_t i = 0; i < h.argc; i++)
+		p = blob_add(p, c.argv[i]);
+	for (size_t i = 0; i < e.n; i++)
+		p = blob_add(p, e.v[i]);
+	p = blob_add(p, cwd);
+	blob_add(p, root);
+	h.len = (uint32_t)len;
+	if (len > SM_INLINE) {
+		h.flags |= SM_BLOBFD;
+		bfd = memfd_create("agq-start", MFD_CLOEXEC);
+		if (bfd < 0 || agq_write_all(bfd, blob, len) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+	int fds[4] = { ofd, efd }, nfd = 2;
+	if (in >= 0)
+		fds[nfd++] = in;
+	if (bfd >= 0)
+		fds[nfd++] = bfd;
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	memset(&cm, 0, sizeof cm);
+	struct iovec iov[2] = { { &h, sizeof h }, { blob, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = bfd < 0 ? 2 : 1,
+	    .msg_control = cm.b,
+	    .msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int)) };
+	struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
+	cmh->cmsg_level = SOL_SOCKET;
+	cmh->cmsg_type = SCM_RIGHTS;
+	cmh->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
+	memcpy(CMSG_DATA(cmh), fds, (size_t)nfd * sizeof(int));
+	ssize_t n;
+	do
+		n = R->shep_fd < 0 ? (errno = EPIPE, -1) :
+		    sendmsg(R->shep_fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		rc = -1;
+out:
+	;
+	int err = errno;
+	if (in >= 0)
+		close(in);
+	if (bfd >= 0)
+		close(bfd);
+	if (!agq_task_is_agent(t))
+		free(c.argv);
+	free(prog);
+	free(blob);
+	for (size_t i = 0; i < e.nown; i++)
+		free(e.own[i]);
+	free(e.own);
+	free(e.v);
+	errno = err;
+	return rc;
 }
 
 /* A start that failed with ERR: the lease stays as it was and is tried
@@ -564,57 +1207,38 @@ start(struct runner *R, const char *id)
 	int ofd = open_out(odfd, outdir, "stdout");
 	int efd = open_out(odfd, outdir, "stderr");
 	close(odfd);
-	int pfd[2] = { -1, -1 };
-	if (ofd < 0 || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		int e = errno;
-		if (pfd[0] < 0 && ofd >= 0 && efd >= 0)
-			agq_syserr("cannot create a pipe", NULL);
-		not_started(R, e);
+	if (ofd < 0 || efd < 0) {
+		not_started(R, errno);
 		if (ofd >= 0) close(ofd);
 		if (efd >= 0) close(efd);
 		agq_task_rewrite_abort(&rw);
 		free(outdir);
 		goto out;
 	}
-	fflush(NULL);
-	pid_t runner = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		agq_syserr("cannot fork", NULL);
-		close(ofd); close(efd); close(pfd[0]); close(pfd[1]);
-		agq_task_rewrite_abort(&rw);
-		free(outdir);
-		goto out;
-	}
-	if (pid == 0) {
-		/* The shepherd keeps none of the runner's descriptors: above
-		 * all not the agent lock, so a restarted agent can take it
-		 * while an orphaned shepherd is still cleaning up. */
-		close(pfd[0]);
-		close(l.fd);
-		close(rw.fd);
-		close(R->lockfd);
-		for (int k = 0; k < R->njobs; k++)
-			close(R->jobs[k].rfd);
-		shepherd(sp, t, outdir, ofd, efd, pfd[1], runner, me, gen,
-		    attempt);
-	}
+	uint64_t seq = ++R->seq;
+	int fail = shep_send_start(R, seq, t, outdir, ofd, efd, gen, attempt);
 	close(ofd);
 	close(efd);
-	close(pfd[1]);
 	free(outdir);
+	if (fail < 0) {
+		agq_syserr("cannot pass the task to the shepherd", NULL);
+		agq_task_rewrite_abort(&rw);
+		goto out;
+	}
 	struct job *j = &R->jobs[R->njobs++];
 	memset(j, 0, sizeof *j);
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->gen = gen;
-	j->shepherd = pid;
-	j->rfd = pfd[0];
+	j->seq = seq;
 	j->started_us = now;
+	if (fail) {             /* it ends without having run */
+		j->exited = 1;
+		j->res.status = fail << 8;
+	}
 	if (agq_task_rewrite_commit(sp, &l, &rw) < 0) {
 		not_started(R, errno);
 		agq_syserr("cannot record the start", l.loc.path);
-		kill(pid, SIGTERM);     /* the shepherd ends the task */
-		j->stop_sent = 1;
+		shep_stop(R, j);        /* the shepherd ends the task */
 		j->unrecorded = 1;
 		goto out;
 	}
@@ -862,31 +1486,33 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	agq_task_unlock(&l);
 }
 
+/* The jobs whose task ended, from the shepherd's EXIT messages: marked
+ * exited with their result, recorded after the next starts
+ * (record_ended).  EOF: the shepherd died (shep_lost). */
 static void
 reap(struct runner *R)
 {
+	if (R->shep_fd < 0)
+		return;
 	for (;;) {
-		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
-		if (pid <= 0)
+		struct sm_exit m;
+		ssize_t n = recv(R->shep_fd, &m, sizeof m, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n != (ssize_t)sizeof m || m.type != SM_EXIT)
+			break;
 		for (int i = 0; i < R->njobs; i++) {
 			struct job *j = &R->jobs[i];
-			if (j->shepherd != pid)
-				continue;
-			struct shep_result res;
-			ssize_t n = read(j->rfd, &res, sizeof res);
-			if (n != (ssize_t)sizeof res) {
-				/* the shepherd died without a word */
-				memset(&res, 0, sizeof res);
-				res.status = st;
+			if (j->seq == m.seq && !j->exited) {
+				j->exited = 1;
+				j->res = m.r;
+				break;
 			}
-			close(j->rfd);
-			j->exited = 1;
-			j->res = res;
-			break;
 		}
 	}
+	shep_lost(R);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -949,7 +1575,8 @@ lease_each(const char *name, void *arg)
 	int running = 0;
 	for (int k = 0; k < R->njobs; k++)
 		running += !R->jobs[k].exited;
-	if (running >= R->o->slots || agq_mono_us() < R->room_at)
+	if (running >= R->o->slots || agq_mono_us() < R->room_at ||
+	    R->shep_fd < 0)
 		return 1;
 	start(R, id);
 	if (R->once_ids)
@@ -997,10 +1624,8 @@ check_gone(struct runner *R)
 		char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent,
 		    j->id);
 		struct stat st;
-		if (lstat(p, &st) < 0 && errno == ENOENT) {
-			kill(j->shepherd, SIGTERM);
-			j->stop_sent = 1;
-		}
+		if (lstat(p, &st) < 0 && errno == ENOENT)
+			shep_stop(R, j);
 		free(p);
 	}
 }
@@ -1066,6 +1691,16 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		close(lock);
 		return agq_exit_code(errno);
 	}
+	/* the shepherd, forked while the runner is small; it closes all the
+	 * runner's descriptors (the lock above all) */
+	R.shep = -1;
+	R.shep_fd = -1;
+	if (shep_spawn(&R) < 0) {
+		free(adir);
+		free(R.jobs);
+		close(lock);
+		return EX_OSERR;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -1083,6 +1718,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		agq_syserr("cannot watch directory", adir);
 		free(adir);
 		free(R.jobs);
+		shep_end(&R);
 		close(lock);
 		return EX_OSERR;
 	}
@@ -1109,6 +1745,8 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	for (;;) {
 		got_chld = 0;
 		reap(&R);
+		if (R.shep_fd < 0 && !R.draining && agq_mono_us() >= R.shep_at)
+			(void)shep_spawn(&R);
 		if (got_term && !R.draining) {
 			R.draining = 1;
 			heartbeat(&R, NULL);
@@ -1117,8 +1755,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 			stop_requested = 1;
 			for (int i = 0; i < R.njobs; i++) {
 				R.jobs[i].handback = 1;
-				kill(R.jobs[i].shepherd, SIGTERM);
-				R.jobs[i].stop_sent = 1;
+				shep_stop(&R, &R.jobs[i]);
 			}
 		}
 		/* a slot freed by a task that ended goes to the next lease
@@ -1162,6 +1799,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		free(R.spare_tmp);
 	}
 	inotifytools_cleanup();
+	shep_end(&R);
 	json_decref(R.once_ids);
 	free(R.jobs);
 	close(lock);

@@ -25,6 +25,33 @@ load helper
 	[ "$(wc -l < "$WORK/runs")" -eq 2 ]
 }
 
+@test "a shepherd killed with SIGKILL: its running task is ended and recorded, and the next runs under a new one" {
+	start_sched
+	start_agent herder
+	pid=$AGENT_PID
+	id=$(agq-submit --max-attempts 1 -- sh -c "echo \$\$ > '$WORK/task.pid'; exec sleep 60")
+	wait_for 20 test -s "$WORK/task.pid"
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
+	# the agent's one child: its shepherd (the task is the shepherd's)
+	shep=$(pgrep -P "$pid")
+	[ -n "$shep" ]
+	kill -9 "$shep"
+	# the task is ended at once (not left running for its 60 s) and its
+	# end recorded: killed, out of attempts
+	wait_for 20 is_state "$id" dead
+	wait_for 10 sh -c "! kill -0 $(cat "$WORK/task.pid")"
+	run agq-show --json "$id"
+	[[ "$output" == *'"signal":9'* ]]
+	# the agent carries on: the next task runs, under a new shepherd
+	kill -0 "$pid"
+	id2=$(agq-submit -- true)
+	run agq-wait --timeout 30 -q "$id2"
+	[ "$status" -eq 0 ]
+	is_state "$id2" done
+	new=$(pgrep -P "$pid")
+	[ -n "$new" ] && [ "$new" != "$shep" ]
+}
+
 @test "SIGTERM: the agent finishes its running task, then exits down" {
 	start_sched
 	start_agent calm

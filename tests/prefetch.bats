@@ -15,6 +15,16 @@ blocker() {
 
 leased_to() { [ -e "$AGQ_SPOOL/active/$2/$1.json" ]; }
 
+# agent a1 (--prefetch 1) runs blocker t1 ($t1) and holds $t2 prefetched
+prefetched_behind_blocker() {
+	start_sched
+	start_agent a1 --prefetch 1
+	t1=$(blocker t1)
+	wait_for 30 test -e "$WORK/t1"
+	t2=$(agq-submit -- touch "$WORK/t2")
+	wait_for 30 leased_to "$t2" a1
+}
+
 @test "without --prefetch a busy agent takes no lease beyond its slot" {
 	start_sched
 	start_agent a1
@@ -51,12 +61,7 @@ leased_to() { [ -e "$AGQ_SPOOL/active/$2/$1.json" ]; }
 }
 
 @test "a prefetched lease is taken back for an agent that comes free, and runs there" {
-	start_sched
-	start_agent a1 --prefetch 1
-	t1=$(blocker t1)
-	wait_for 30 test -e "$WORK/t1"
-	t2=$(agq-submit -- touch "$WORK/t2")
-	wait_for 30 leased_to "$t2" a1
+	prefetched_behind_blocker
 	start_agent a2
 	# t2 runs on a2 while t1 still holds a1's slot
 	wait_for 30 test -e "$WORK/t2"
@@ -74,12 +79,7 @@ leased_to() { [ -e "$AGQ_SPOOL/active/$2/$1.json" ]; }
 
 @test "a prefetched lease waits past assign_timeout while its agent is busy" {
 	sed -i 's/^assign_timeout = .*/assign_timeout = 1/' "$AGQ_CONF"
-	start_sched
-	start_agent a1 --prefetch 1
-	t1=$(blocker t1)
-	wait_for 30 test -e "$WORK/t1"
-	t2=$(agq-submit -- touch "$WORK/t2")
-	wait_for 30 leased_to "$t2" a1
+	prefetched_behind_blocker
 	# three reclaim checks (every second) past its assign_timeout
 	sleep 3
 	leased_to "$t2" a1

@@ -215,7 +215,6 @@ above_stdio(int fd)
 struct task_exec {
 	const char *file;       /* the program: a path, or a name to search */
 	char **argv, **envp;    /* NULL-terminated */
-	const char *path;       /* PATH of ENVP, for SM_SEARCH */
 	const char *cwd, *root; /* its directory; cwd_root for SM_CHECK */
 	uint32_t flags;         /* SM_* */
 	int root_err;
@@ -245,27 +244,12 @@ child_report(const struct task_exec *x, int what, int err, const char *cwd)
 	(void)!write(x->ep, &ce, offsetof(struct child_err, cwd) + n + 1);
 }
 
-/* FILE, which the kernel would not execute (ENOEXEC: no #!), run by
- * /bin/sh as glibc's execvp(3) does.  Returns when that failed too. */
-static void
-exec_script(const char *file, char *const argv[], char *const envp[])
-{
-	int argc = 1;
-	while (argv[argc])
-		argc++;
-	char *nargv[argc + 2];
-	nargv[0] = "/bin/sh";
-	nargv[1] = (char *)file;
-	for (int i = 1; i <= argc; i++)
-		nargv[i + 1] = argv[i];
-	execve(nargv[0], nargv, envp);
-}
-
-/* Exec X's program with X's envp: as execv(2), or for SM_SEARCH as glibc's
- * execvp(3) with the PATH of that envp (an empty element: the current
- * directory).  Stack buffers and system calls only.  Returns only when
- * nothing could be executed, with errno and the exit status for it: 127
- * when not found (always, without SM_SEARCH: agq_cmd_exec), else 126. */
+/* Exec X's program with X's envp: as execve(2), or for SM_SEARCH with
+ * execvpe(3), which looks the name up in the PATH of environ: task_spawn
+ * points environ at X's envp across the vfork, so that is the task's PATH.
+ * Returns only when nothing could be executed, with errno and the exit
+ * status for it: 127 when not found (always, without SM_SEARCH:
+ * agq_cmd_exec), else 126. */
 static int
 exec_task(const struct task_exec *x)
 {
@@ -273,51 +257,7 @@ exec_task(const struct task_exec *x)
 		execve(x->file, x->argv, x->envp);
 		return 127;
 	}
-	const char *file = x->file;
-	if (!*file) {
-		errno = ENOENT;
-		return 127;
-	}
-	if (strchr(file, '/')) {
-		execve(file, x->argv, x->envp);
-		if (errno == ENOEXEC)
-			exec_script(file, x->argv, x->envp);
-		return errno == ENOENT ? 127 : 126;
-	}
-	size_t flen = strlen(file) + 1;
-	if (flen > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return 126;
-	}
-	char buf[PATH_MAX + NAME_MAX + 2];
-	int eacces = 0;
-	for (const char *p = x->path;; ) {
-		const char *e = strchrnul(p, ':');
-		size_t dl = (size_t)(e - p);
-		if (dl < PATH_MAX) {
-			memcpy(buf, p, dl);
-			buf[dl] = '/';
-			memcpy(buf + dl + (dl > 0), file, flen);
-			execve(buf, x->argv, x->envp);
-			if (errno == ENOEXEC)
-				exec_script(buf, x->argv, x->envp);
-			switch (errno) {
-			case EACCES:
-				eacces = 1;
-				/* FALLTHROUGH */
-			case ENOENT: case ESTALE: case ENOTDIR: case ENODEV:
-			case ETIMEDOUT:
-				break;
-			default:
-				return errno == ENOENT ? 127 : 126;
-			}
-		}
-		if (!*e)
-			break;
-		p = e + 1;
-	}
-	if (eacces)
-		errno = EACCES;
+	execvpe(x->file, x->argv, x->envp);
 	return errno == ENOENT ? 127 : 126;
 }
 
@@ -377,9 +317,16 @@ task_child(const struct task_exec *x)
 static __attribute__((noinline)) pid_t
 task_spawn(const struct task_exec *x)
 {
+	/* the shepherd is single-threaded and reads no environment until
+	 * it is put back */
+	char **own = environ;
+	environ = x->envp;
 	pid_t pid = vfork();
 	if (pid == 0)
 		task_child(x);
+	int e = errno;
+	environ = own;
+	errno = e;
 	return pid;
 }
 
@@ -482,12 +429,6 @@ shep_start(struct shep *S, const struct sm_start *h, const char *b,
 	x.root = v[h->argc + h->envc + 4];
 	x.flags = h->flags;
 	x.root_err = h->root_err;
-	x.path = "/bin:/usr/bin";       /* glibc's execvp without PATH */
-	for (char **e = x.envp; *e; e++)
-		if (!strncmp(*e, "PATH=", 5)) {
-			x.path = *e + 5;
-			break;
-		}
 	x.out = above_stdio(fd[0]);
 	x.err = above_stdio(fd[1]);
 	x.in = above_stdio(h->flags & SM_STDIN ? fd[2] : S->null);

@@ -604,30 +604,53 @@ agent_doc(struct sched *S, const char *name)
 	return a;
 }
 
+/* Reclaim the locked lease L from AGENT because of WHY
+ * (agq_task_reclaim); a task back in its lane joins the index.  Returns
+ * the new state, or -1 (reported; *STOP set when the disk is full). */
+static int
+reclaim_locked(struct sched *S, struct agq_locked *l, const char *agent,
+               const char *why, int *stop)
+{
+	int to = agq_task_reclaim(S->sp, l, agent, why, NULL);
+	if (to < 0) {
+		int e = errno;
+		agq_syserr("cannot reclaim", l->loc.path);
+		*stop = no_room(S, e);
+		return -1;
+	}
+	if (to == AGQ_ST_QUEUE)
+		index_add(S, agq_task_lane(l->task), l->id,
+		    agq_task_time(l->task, "submitted_at", 0), l->task);
+	say(S, "reclaimed %s from %s: %s", l->id, agent, why);
+	return to;
+}
+
+/* Lock task ID, leased to AGENT, in L (hint: active/AGENT/).  Returns 0,
+ * or -1 when it is gone or no longer AGENT's lease (nothing held). */
+static int
+lock_lease(struct sched *S, const char *agent, const char *id,
+           struct agq_locked *l)
+{
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", agent);
+	if (agq_task_lock(S->sp, id, &hint, l) < 0)
+		return -1;
+	if (l->loc.state != AGQ_ST_ACTIVE || strcmp(l->loc.agent, agent)) {
+		agq_task_unlock(l);
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns 1 when the disk is full (no_room): stop the scan. */
 static int
 reclaim(struct sched *S, const char *agent, const char *id, const char *why)
 {
-	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
-	snprintf(hint.agent, sizeof hint.agent, "%s", agent);
 	struct agq_locked l;
 	int stop = 0;
-	if (agq_task_lock(S->sp, id, &hint, &l) < 0)
+	if (lock_lease(S, agent, id, &l) < 0)
 		return 0;
-	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, agent))
-		goto out;
-	int to = agq_task_reclaim(S->sp, &l, agent, why, NULL);
-	if (to < 0) {
-		int e = errno;
-		agq_syserr("cannot reclaim", l.loc.path);
-		stop = no_room(S, e);
-		goto out;
-	}
-	if (to == AGQ_ST_QUEUE)
-		index_add(S, agq_task_lane(l.task), l.id,
-		    agq_task_time(l.task, "submitted_at", 0), l.task);
-	say(S, "reclaimed %s from %s: %s", id, agent, why);
-out:
+	reclaim_locked(S, &l, agent, why, &stop);
 	agq_task_unlock(&l);
 	return stop;
 }
@@ -1098,17 +1121,14 @@ take_each(const char *fname, void *arg)
 	char id[65];
 	if (!id_of(fname, id))
 		return 0;
-	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
-	snprintf(hint.agent, sizeof hint.agent, "%s", ts->agent);
 	struct agq_locked l;
-	if (agq_task_lock(ts->S->sp, id, &hint, &l) < 0)
+	if (lock_lease(ts->S, ts->agent, id, &l) < 0)
 		return 0;
 	int stop = 0;
 	size_t k = ts->n;
 	/* only a plain task not started yet, under its lock: the agent
 	 * starts it under the same lock, so one of the two wins */
-	if (l.loc.state == AGQ_ST_ACTIVE && !strcmp(l.loc.agent, ts->agent) &&
-	    !agq_task_lease_started(l.task) && !agq_task_is_agent(l.task))
+	if (!agq_task_lease_started(l.task) && !agq_task_is_agent(l.task))
 		for (k = 0; k < ts->n; k++)
 			if (ts->idlers[k].idle > 0 && requires_ok(
 			    json_object_get(l.task, "requires"),
@@ -1119,19 +1139,10 @@ take_each(const char *fname, void *arg)
 	char why[200];
 	snprintf(why, sizeof why, "prefetched and not started; agent %s is "
 	    "idle", ts->idlers[k].name);
-	int to = agq_task_reclaim(ts->S->sp, &l, ts->agent, why, NULL);
-	if (to < 0) {
-		int e = errno;
-		agq_syserr("cannot take back a prefetched lease", l.loc.path);
-		stop = no_room(ts->S, e);
-		goto out;
-	}
-	if (to == AGQ_ST_QUEUE) {
-		index_add(ts->S, agq_task_lane(l.task), l.id,
-		    agq_task_time(l.task, "submitted_at", 0), l.task);
+	if (reclaim_locked(ts->S, &l, ts->agent, why, &stop) ==
+	    AGQ_ST_QUEUE) {
 		ts->idlers[k].idle--;
 		ts->S->slots_dirty = 1;         /* the next pass assigns it */
-		say(ts->S, "took %s back from %s: %s", id, ts->agent, why);
 		if (--ts->left <= 0)
 			stop = 1;
 	}

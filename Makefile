@@ -209,7 +209,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_TIME  ?= 600
 FUZZ_SEEDS := tests/fuzz/seeds tests/fuzz/regress \
-              $(wildcard ../shared/corpora/JSONTestSuite/test_parsing)
+              tests/corpora/JSONTestSuite/test_parsing
 fuzz-build: deps-test
 	@$(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang \
 	    CFLAGS='$(FUZZ_FLAGS)' $(FUZZ_O)/fuzz_task $(FUZZ_O)/fuzz_input

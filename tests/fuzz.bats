@@ -5,7 +5,7 @@ load helper
 bats_require_minimum_version 1.5.0
 
 TOP=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
-CORPUS=$TOP/../shared/corpora/JSONTestSuite/test_parsing
+CORPUS=$TOP/tests/corpora/JSONTestSuite/test_parsing
 
 # fuzzer [NAME]: the path of build/fuzz/fuzz_NAME (task by default),
 # built first when make check did not say where it is.

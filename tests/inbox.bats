@@ -5,7 +5,7 @@
 
 load helper
 
-CORPUS=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/../shared/corpora/JSONTestSuite/test_parsing
+CORPUS=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/tests/corpora/JSONTestSuite/test_parsing
 
 spool_dirs() { mkdir -p "$AGQ_SPOOL/tmp" "$AGQ_SPOOL/inbox"; }
 

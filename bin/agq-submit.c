@@ -59,13 +59,26 @@ apply_defaults(json_t *t, const json_t *d)
 			json_object_set(t, k, v);
 }
 
-/* Deliver one valid task.  Returns 0 ok/duplicate, else an exit code. */
+/* Normalize a valid task; returns the agq_deliver flag that says its id
+ * was generated just now (none was given), with SYNC or-ed in. */
 static int
-submit_one(struct agq_spool *sp, json_t *t, int sync, const char *source,
+normalize(json_t *t, int sync)
+{
+	int flags = sync ? AGQ_DELIVER_SYNC : 0;
+	if (!json_object_get(t, "id"))
+		flags |= AGQ_DELIVER_NEW_ID;
+	agq_task_normalize(t, agq_now_us());
+	return flags;
+}
+
+/* Deliver one valid normalized task (FLAGS for agq_deliver).  Returns 0
+ * ok/duplicate, else an exit code. */
+static int
+submit_one(struct agq_spool *sp, json_t *t, int flags, const char *source,
            json_t *pending)
 {
 	int where = -1;
-	int r = agq_deliver(sp, t, sync, &where);
+	int r = agq_deliver(sp, t, flags, &where);
 	const char *id = agq_task_id(t);
 	if (r < 0) {
 		int e = errno;
@@ -133,8 +146,8 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		} else if (agq_task_validate(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
-			agq_task_normalize(one, agq_now_us());
-			rc = submit_one(sp, one, 1, "stdin", pending);
+			rc = submit_one(sp, one, normalize(one, 1), "stdin",
+			    pending);
 			if (!rc && !o->quiet)
 				printf("%s\n", json_string_value(
 				    json_array_get(pending, 0)));
@@ -180,8 +193,7 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 			bad = bad_input(where, err);
 			continue;
 		}
-		agq_task_normalize(t, agq_now_us());
-		int r = submit_one(sp, t, 0, "stdin", pending);
+		int r = submit_one(sp, t, normalize(t, 0), "stdin", pending);
 		json_decref(t);
 		if (r) {
 			/* acknowledge what was delivered before the failure */
@@ -353,8 +365,8 @@ main(int argc, char **argv)
 			rc = bad_input("command line", err);
 		} else {
 			json_t *pending = json_array();
-			agq_task_normalize(t, agq_now_us());
-			rc = submit_one(&sp, t, 1, "argv", pending);
+			rc = submit_one(&sp, t, normalize(t, 1), "argv",
+			    pending);
 			if (!rc && !o.quiet) {
 				printf("%s\n", agq_task_id(t));
 				if (agq_flush_stdout() < 0)

@@ -446,11 +446,19 @@ int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
 /* Deliver a new task T (normalized) into its first state: defer/ when
  * not_before is in the future, else queue/LANE.  Under the submit lock it
  * checks that the id exists nowhere (returns 1, nothing written, *WHERE
- * set to the state it is in), links the fsynced tmp file in and claims the
- * id (ids/ID).  When SYNC the directory, then ids/, are fsynced before
- * returning, so the task and its claim survive a power cut.  Returns 0
- * delivered, 1 duplicate, -1 error (errno). */
-int agq_deliver(const struct agq_spool *sp, json_t *t, int sync,
+ * set to the state it is in), links the tmp file in and claims the id
+ * (ids/ID).  FLAGS, or-ed:
+ *   AGQ_DELIVER_SYNC   the file, its directory, then ids/ are fsynced before
+ *                      returning, so the task and its claim survive a power
+ *                      cut (without it the caller syncs, e.g. syncfs(2));
+ *   AGQ_DELIVER_NEW_ID T's id was made by agq_gen_id in this process just
+ *                      now (agq_task_normalize): unique by construction, so
+ *                      the look-up of the id in every state is skipped (the
+ *                      link(2) still refuses a name taken in its directory).
+ * Returns 0 delivered, 1 duplicate, -1 error (errno). */
+#define AGQ_DELIVER_SYNC        1
+#define AGQ_DELIVER_NEW_ID      2
+int agq_deliver(const struct agq_spool *sp, json_t *t, int flags,
                 int *where);
 
 /* Id claims (agq-spool(5), Submitting): ids/ID is one more hard link to

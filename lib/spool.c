@@ -435,6 +435,21 @@ agq_id_claim(const struct agq_spool *sp, const char *id, const char *path)
 	return 0;
 }
 
+/* The claim of a new task: ids/ID linked straight to PATH, one link(2);
+ * a claim already there (stale: its task is gone, or agq_id_taken was
+ * skipped for a new id) is replaced as agq_id_claim does. */
+static int
+claim_new(const struct agq_spool *sp, const char *id, const char *path)
+{
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof dst, "%s/ids/%s", sp->root, id);
+	if (link(path, dst) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	return agq_id_claim(sp, id, path);
+}
+
 int
 agq_id_taken(const struct agq_spool *sp, const char *id, int *where)
 {
@@ -806,8 +821,9 @@ agq_spool_flock(const struct agq_spool *sp, const char *name, int block)
 }
 
 int
-agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
+agq_deliver(const struct agq_spool *sp, json_t *t, int flags, int *where)
 {
+	int sync = flags & AGQ_DELIVER_SYNC;
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
 	memset(&loc, 0, sizeof loc);
@@ -838,7 +854,7 @@ agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
 		errno = e;
 		return -1;
 	}
-	int rc = agq_id_taken(sp, id, where);
+	int rc = flags & AGQ_DELIVER_NEW_ID ? 0 : agq_id_taken(sp, id, where);
 	if (rc == 0 && link(tmp, loc.path) < 0) {
 		if (errno == EEXIST) {
 			*where = loc.state;
@@ -847,7 +863,7 @@ agq_deliver(const struct agq_spool *sp, json_t *t, int sync, int *where)
 			rc = -1;
 		}
 	}
-	if (rc == 0 && agq_id_claim(sp, id, loc.path) < 0) {
+	if (rc == 0 && claim_new(sp, id, loc.path) < 0) {
 		/* delivered; without a claim the next check looks for it */
 	}
 	int e = errno;

@@ -44,11 +44,25 @@ main(void)
 	CHECK(t != NULL, "parse");
 	agq_task_normalize(t, agq_now_us());
 	int where = -1;
-	CHECK(agq_deliver(&sp, t, 1, &where) == 0 && where == AGQ_ST_QUEUE,
-	    "deliver to queue");
+	CHECK(agq_deliver(&sp, t, AGQ_DELIVER_SYNC, &where) == 0 &&
+	    where == AGQ_ST_QUEUE, "deliver to queue");
 	CHECK(exists(root, "queue/high/t1.json"), "file in queue/high");
-	CHECK(agq_deliver(&sp, t, 1, &where) == 1 && where == AGQ_ST_QUEUE,
-	    "second delivery is a duplicate");
+	CHECK(agq_deliver(&sp, t, AGQ_DELIVER_SYNC, &where) == 1 &&
+	    where == AGQ_ST_QUEUE, "second delivery is a duplicate");
+	json_decref(t);
+
+	/* a generated id: delivered without the look-up; the same name in
+	 * the same directory is still refused by link(2) */
+	const char *j0 = "{\"cmd\":\"true\"}";
+	t = agq_task_parse(j0, strlen(j0), err, sizeof err);
+	agq_task_normalize(t, agq_now_us());
+	CHECK(agq_deliver(&sp, t, AGQ_DELIVER_NEW_ID, &where) == 0 &&
+	    where == AGQ_ST_QUEUE, "deliver a new generated id");
+	CHECK(agq_deliver(&sp, t, AGQ_DELIVER_NEW_ID, &where) == 1 &&
+	    where == AGQ_ST_QUEUE, "a new id taken in its directory is refused");
+	char claim[400];
+	snprintf(claim, sizeof claim, "ids/%s", agq_task_id(t));
+	CHECK(exists(root, claim), "a new generated id is claimed");
 	json_decref(t);
 
 	const char *j2 = "{\"id\":\"later\",\"cmd\":\"true\","

@@ -522,8 +522,10 @@ int agq_each_task(const struct agq_spool *sp, int state,
  * fields of EXTRA (a JSON object, stolen; may be NULL), "ts" (now, RFC
  * 3339), "ev", "id", "prog", "pid", "host", then "seq" and "prev" (the
  * hash chain of agq-journal(5)).  Under an flock(2) on ROOT/.journal.lock
- * it reads the last line (cutting off a torn one into corrupt/) and writes
- * the new one with one write(2) to the file opened O_APPEND.  Returns 0 or
+ * it reads the last line (cutting off a torn one into corrupt/; not read
+ * when the journal still ends with this process's own last append, whose
+ * hash and seq it remembers) and writes the new one with one write(2) to
+ * the file opened O_APPEND.  Returns 0 or
  * -1 (the caller warns; a journal failure never stops a state change). */
 int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
                 json_t *extra);
@@ -555,6 +557,12 @@ int agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b);
 
 /* Like agq_jbatch_write, printing a warning on failure. */
 void agq_jbatch_w(const struct agq_spool *sp, struct agq_jbatch *b);
+
+/* Appends keep the lock file's and the journal's descriptors open for the
+ * next append (O_CLOEXEC; reopened when ROOT/journal is another file, as
+ * after a rotation, or in a child after fork(2)).  This closes them;
+ * agq_spool_close calls it.  Never fails. */
+void agq_journal_forget(void);
 
 /* SHA-256 (FIPS 180-4, computed by Nettle's sha256_*) of LEN bytes of BUF
  * as 64 lowercase hex digits and a NUL in OUT.  Always returns 0 (the -1

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <nettle/sha2.h>
@@ -166,9 +167,11 @@ journal_open(const struct agq_spool *sp)
  * T describes: give each its "seq" and "prev" (the hash of the line
  * before it, for the first T's), and render them as lines, each ended by
  * a newline, one after the other in one malloc'd buffer of *LEN bytes.
- * NULL with errno ENOMEM. */
+ * LASTHASH, when not NULL, gets the hash of the last line.  NULL with
+ * errno ENOMEM. */
 static char *
-chain_lines(json_t *events, const struct agq_jtail *t, size_t *len)
+chain_lines(json_t *events, const struct agq_jtail *t, size_t *len,
+            char lasthash[65])
 {
 	char prev[65], *buf = NULL;
 	size_t n = 0, cap = 0, i, last = json_array_size(events) - 1;
@@ -187,6 +190,8 @@ chain_lines(json_t *events, const struct agq_jtail *t, size_t *len)
 		size_t k = strlen(line);
 		if (i < last)   /* the next line's "prev" */
 			agq_sha256_hex(line, k, prev);
+		else if (lasthash)
+			agq_sha256_hex(line, k, lasthash);
 		while (n + k + 1 > cap)
 			buf = agq_grow(buf, &cap, cap, 1, 512);
 		memcpy(buf + n, line, k);
@@ -198,16 +203,127 @@ chain_lines(json_t *events, const struct agq_jtail *t, size_t *len)
 	return buf;
 }
 
-/* With the journal lock held: chain the events of EVENTS (a JSON array,
- * stolen) to the last line of FD and append them with one write(2). */
+/* The journal's descriptors, kept open between one process's appends (a
+ * scheduler or a runner appends thousands of times): the lock file (never
+ * removed, agq-spool(5)) and the journal.  Under the lock the journal at
+ * ROOT/journal is stat(2)ed: a different file (rotated, removed by hand)
+ * is opened anew.  A child after fork(2) opens its own: sharing its
+ * parent's open file description, its flock(2) would not exclude the
+ * parent.  END, HASH and SEQ describe this process's last append: while
+ * the journal still ends there, its last line is that one, and is not
+ * read back. */
+static struct {
+	char root[PATH_MAX];
+	pid_t pid;
+	int lk, fd;
+	dev_t dev;
+	ino_t ino;
+	off_t end;              /* size after our last append; -1: unknown */
+	char hash[65];
+	int64_t seq;
+} jc = { .lk = -1, .fd = -1, .end = -1 };
+
+static void
+jc_close(void)
+{
+	if (jc.fd >= 0)
+		close(jc.fd);
+	if (jc.lk >= 0)
+		close(jc.lk);
+	jc.fd = jc.lk = -1;
+	jc.end = -1;
+	jc.root[0] = '\0';
+}
+
+void
+agq_journal_forget(void)
+{
+	jc_close();
+}
+
+/* Take the journal lock and return the journal's fd (both in jc), the
+ * journal's size to *SIZE; -1 with errno, nothing held. */
 static int
-append_locked(const struct agq_spool *sp, int fd, json_t *events)
+jc_lock(const struct agq_spool *sp, off_t *size)
+{
+	pid_t me = getpid();
+	if (jc.pid != me || strcmp(jc.root, sp->root)) {
+		jc_close();
+		if (snprintf(jc.root, sizeof jc.root, "%s", sp->root) >=
+		    (int)sizeof jc.root) {
+			jc.root[0] = '\0';
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		jc.pid = me;
+	}
+	if (jc.lk < 0 && (jc.lk = agq_spool_flock(sp, "journal", 1)) >= 0) {
+		/* taken by the open */
+	} else if (jc.lk < 0) {
+		return -1;
+	} else {
+		while (flock(jc.lk, LOCK_EX) < 0)
+			if (errno != EINTR) {
+				int e = errno;
+				jc_close();
+				errno = e;
+				return -1;
+			}
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/journal", sp->root);
+	struct stat st;
+	if (jc.fd >= 0 && (stat(path, &st) < 0 || st.st_dev != jc.dev ||
+	    st.st_ino != jc.ino)) {
+		close(jc.fd);
+		jc.fd = -1;
+		jc.end = -1;
+	}
+	if (jc.fd < 0) {
+		jc.fd = journal_open(sp);
+		if (jc.fd < 0 || fstat(jc.fd, &st) < 0) {
+			int e = errno;
+			jc_close();
+			errno = e;
+			return -1;
+		}
+		jc.dev = st.st_dev;
+		jc.ino = st.st_ino;
+		jc.end = -1;
+	}
+	*size = st.st_size;
+	return jc.fd;
+}
+
+static void
+jc_unlock(void)
+{
+	if (jc.lk >= 0 && flock(jc.lk, LOCK_UN) < 0) {
+		/* cannot happen on a valid fd; never keep a lock held */
+		int e = errno;
+		jc_close();
+		errno = e;
+	}
+}
+
+/* With the journal lock held: chain the events of EVENTS (a JSON array,
+ * stolen) to the last line of FD (SIZE bytes long) and append them with
+ * one write(2). */
+static int
+append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 {
 	struct agq_jtail t;
-	if (agq_journal_tail(fd, &t) < 0) {
+	if (jc.end >= 0 && size == jc.end && fd == jc.fd) {
+		/* our own last append is still the end of the journal */
+		memset(&t, 0, sizeof t);
+		memcpy(t.hash, jc.hash, sizeof t.hash);
+		t.seq = jc.seq;
+		t.good_len = size;
+	} else if (agq_journal_tail(fd, &t) < 0) {
 		json_decref(events);
 		return -1;
 	}
+	jc.end = -1;
 	if (t.torn_len) {
 		/* A writer died in the middle of a line (a crash or power cut):
 		 * keep the torn bytes in corrupt/ and chain to the last whole
@@ -222,8 +338,9 @@ append_locked(const struct agq_spool *sp, int fd, json_t *events)
 		    "corrupt/)", p, t.torn_len);
 		free(p);
 	}
-	size_t n;
-	char *buf = chain_lines(events, &t, &n);
+	size_t n, count = json_array_size(events);
+	char lasthash[65];
+	char *buf = chain_lines(events, &t, &n, lasthash);
 	json_decref(events);
 	if (!buf)
 		return -1;
@@ -233,6 +350,11 @@ append_locked(const struct agq_spool *sp, int fd, json_t *events)
 	while (w < 0 && errno == EINTR);
 	int e = errno;
 	free(buf);
+	if (w >= 0 && (size_t)w == n && fd == jc.fd) {
+		jc.end = t.good_len + (off_t)n;
+		memcpy(jc.hash, lasthash, sizeof jc.hash);
+		jc.seq = t.seq + (int64_t)count;
+	}
 	if (w >= 0 && (size_t)w != n) {
 		/* A short write (the disk filled): take the partial lines back
 		 * so the journal keeps ending with a whole line, and a batch
@@ -285,25 +407,17 @@ agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b)
 		json_decref(events);
 		return 0;
 	}
-	int lk = agq_spool_flock(sp, "journal", 1);
-	if (lk < 0) {
-		int e = errno;
-		json_decref(events);
-		errno = e;
-		return -1;
-	}
-	int fd = journal_open(sp);
+	off_t size;
+	int fd = jc_lock(sp, &size);
 	if (fd < 0) {
 		int e = errno;
 		json_decref(events);
-		close(lk);
 		errno = e;
 		return -1;
 	}
-	int r = append_locked(sp, fd, events);
+	int r = append_locked(sp, fd, size, events);
 	int e = errno;
-	close(fd);
-	close(lk);
+	jc_unlock();
 	errno = e;
 	return r;
 }
@@ -379,7 +493,7 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 		agq_jbatch_add(&b, "rotate", NULL, json_pack("{s:s}", "from",
 		    name));
 		size_t n;
-		char *line = chain_lines(b.events, &t, &n);
+		char *line = chain_lines(b.events, &t, &n, NULL);
 		json_decref(b.events);
 		if (!line)
 			agq_die(70, "out of memory");

@@ -167,6 +167,7 @@ agq_spool_open_or_exit(struct agq_spool *sp, const char *arg)
 void
 agq_spool_close(struct agq_spool *sp)
 {
+	agq_journal_forget();
 	free(sp->root);
 	free(sp->tmp);
 	free(sp->conf.spool);

@@ -164,3 +164,35 @@ rotated_three() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$R3: 6 lines, chain intact"* ]]
 }
+
+@test "a running scheduler and agent append to the new journal after a rotation, and to one moved away by hand" {
+	start_sched
+	start_agent a1
+	agq-submit -q --id before true
+	wait_for 30 is_state before done
+	wait_for 30 grep -q '"ev":"done","id":"before"' "$AGQ_SPOOL/journal"
+	run agq-journal --rotate
+	[ "$status" -eq 0 ]
+	old=$output
+	agq-submit -q --id after true
+	wait_for 30 is_state after done
+	wait_for 30 grep -q '"ev":"done","id":"after"' "$AGQ_SPOOL/journal"
+	j=$AGQ_SPOOL/journal
+	# the long-running writers followed the rename: every line about
+	# "after" (the scheduler's route and assign, the agent's start and
+	# finish) is in the new journal, none in the old one
+	for ev in submit route assign start finish done; do
+		grep -q "\"ev\":\"$ev\",\"id\":\"after\"" "$j"
+	done
+	! grep -q '"id":"after"' "$old"
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"chain intact"* ]]
+	# a journal moved away by hand: the next lines start a new one
+	mv "$j" "$BATS_TEST_TMPDIR/moved"
+	agq-submit -q --id third true
+	wait_for 30 is_state third done
+	wait_for 30 grep -q '"ev":"done","id":"third"' "$j"
+	grep -q '"ev":"start","id":"third"' "$j"
+	! grep -q '"id":"third"' "$BATS_TEST_TMPDIR/moved"
+}

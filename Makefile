@@ -247,7 +247,7 @@ lint-man:
 # options with BENCH="--quick" or BENCH="--only latency".
 bench: all
 	@for t in nq:nq tsp:task-spooler hyperfine:hyperfine python3:python3 \
-	    valgrind:valgrind; do \
+	    valgrind:valgrind eatmydata:eatmydata; do \
 	  command -v $${t%%:*} >/dev/null && continue; \
 	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq $${t#*:} >/dev/null || exit 1; \

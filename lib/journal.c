@@ -211,7 +211,8 @@ chain_lines(json_t *events, const struct agq_jtail *t, size_t *len,
  * parent's open file description, its flock(2) would not exclude the
  * parent.  END, HASH and SEQ describe this process's last append: while
  * the journal still ends there, its last line is that one, and is not
- * read back. */
+ * read back.  Not for threads: in each of agq's programs one thread
+ * appends (agq-dash, the one with threads, only reads). */
 static struct {
 	char root[PATH_MAX];
 	pid_t pid;
@@ -495,9 +496,7 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 		size_t n;
 		char *line = chain_lines(b.events, &t, &n, NULL);
 		json_decref(b.events);
-		if (!line)
-			agq_die(70, "out of memory");
-		r = agq_write_all(nfd, line, n);
+		r = line ? agq_write_all(nfd, line, n) : -1;   /* ENOMEM */
 		free(line);
 	}
 	e = errno;

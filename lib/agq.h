@@ -443,6 +443,15 @@ int agq_reject(const struct agq_spool *sp, const char *path,
  * BLOCK waits; otherwise EWOULDBLOCK when held.  Returns the fd or -1. */
 int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
 
+/* The first state of a new task T (normalized), for agq_deliver and the
+ * inbox (agq-spool(5), Submitting): defer/ when its not_before is later
+ * than NOW_US (microseconds since the epoch), with next_attempt_at set to
+ * it and "reason" "waiting for not_before"; else queue/ in the lane of its
+ * priority, with "reason" QUEUED_REASON when not NULL.  Sets LOC's state,
+ * lane (-1 for defer/) and path (agq_loc_path); clears the rest. */
+void agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
+                        const char *queued_reason, struct agq_loc *loc);
+
 /* Deliver a new task T (normalized) into its first state: defer/ when
  * not_before is in the future, else queue/LANE.  Under the submit lock it
  * checks that the id exists nowhere (returns 1, nothing written, *WHERE

@@ -386,22 +386,7 @@ accept_one(const char *name, void *arg)
 	 * drop into its state directory; then replace it in place with the
 	 * normalized task, under the task lock. */
 	struct agq_loc loc;
-	memset(&loc, 0, sizeof loc);
-	int64_t nb = agq_task_time(t, "not_before", -1);
-	int64_t now = agq_now_us();
-	if (nb > now) {
-		loc.state = AGQ_ST_DEFER;
-		loc.lane = -1;
-		agq_task_set_time(t, "next_attempt_at", nb);
-		json_object_set_new(t, "reason", json_string("waiting for "
-		    "not_before"));
-	} else {
-		loc.state = AGQ_ST_QUEUE;
-		loc.lane = agq_task_lane(t);
-		json_object_set_new(t, "reason", json_string("accepted from "
-		    "inbox"));
-	}
-	agq_loc_path(sp, &loc, id);
+	agq_task_first_loc(sp, t, agq_now_us(), "accepted from inbox", &loc);
 	int lk = agq_spool_flock(sp, "submit", 1);
 	if (lk < 0) {
 		agq_syserr("cannot take the submit lock", sp->root);

@@ -821,25 +821,35 @@ agq_spool_flock(const struct agq_spool *sp, const char *name, int block)
 	return fd;
 }
 
+void
+agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
+                   const char *queued_reason, struct agq_loc *loc)
+{
+	memset(loc, 0, sizeof *loc);
+	int64_t nb = agq_task_time(t, "not_before", -1);
+	if (nb > now_us) {
+		loc->state = AGQ_ST_DEFER;
+		loc->lane = -1;
+		agq_task_set_time(t, "next_attempt_at", nb);
+		json_object_set_new(t, "reason", json_string("waiting for "
+		    "not_before"));
+	} else {
+		loc->state = AGQ_ST_QUEUE;
+		loc->lane = agq_task_lane(t);
+		if (queued_reason)
+			json_object_set_new(t, "reason",
+			    json_string(queued_reason));
+	}
+	agq_loc_path(sp, loc, agq_task_id(t));
+}
+
 int
 agq_deliver(const struct agq_spool *sp, json_t *t, int flags, int *where)
 {
 	int sync = flags & AGQ_DELIVER_SYNC;
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
-	memset(&loc, 0, sizeof loc);
-	int64_t nb = agq_task_time(t, "not_before", -1);
-	if (nb > agq_now_us()) {
-		loc.state = AGQ_ST_DEFER;
-		loc.lane = -1;
-		agq_task_set_time(t, "next_attempt_at", nb);
-		json_object_set_new(t, "reason", json_string("waiting for "
-		    "not_before"));
-	} else {
-		loc.state = AGQ_ST_QUEUE;
-		loc.lane = agq_task_lane(t);
-	}
-	agq_loc_path(sp, &loc, id);
+	agq_task_first_loc(sp, t, agq_now_us(), NULL, &loc);
 	size_t len;
 	char tmp[PATH_MAX];
 	char *buf = agq_task_dump(t, &len);

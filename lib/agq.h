@@ -170,11 +170,19 @@ int agq_cmd_init(struct agq_cmd *c, const json_t *cmd);
  * (ENOENT), else 126, the shell's conventions. */
 int agq_cmd_exec(const struct agq_cmd *c);
 
+/* FD when it is above 2 (or -1), else a close-on-exec copy of it above 2
+ * (fcntl(2) F_DUPFD_CLOEXEC), FD left open: so that a process started with
+ * fd 0, 1 or 2 closed, whose pipes and files land there, can dup2(2) them
+ * onto 0, 1 and 2 without one replacing another.  -1 with errno on
+ * failure. */
+int agq_fd_above_stdio(int fd);
+
 /* In a forked child that will run a command: a process group of its own
  * (setpgid(2), so the whole group can be killed), SIGKILL when its parent
  * dies (prctl(2) PR_SET_PDEATHSIG), standard input /dev/null, standard
- * output OUT and standard error ERR (fds, dup2(2)'d).  On failure it
- * _exits 126, the shell's "cannot execute". */
+ * output OUT and standard error ERR (fds, any of them 0, 1 or 2:
+ * moved above 2 first, agq_fd_above_stdio, then dup2(2)'d).  On failure
+ * it _exits 126, the shell's "cannot execute". */
 void agq_child_stdio(int out, int err);
 
 /* Host name (gethostname(2)), borrowed static storage. */

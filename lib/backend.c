@@ -291,8 +291,11 @@ run_capture(char *const argv[], char **out, size_t *outlen, char *err,
 		return -1;
 	}
 	if (pid == 0) {
+		/* the pipe above 2 first (agq_fd_above_stdio); /dev/null
+		 * stays if it is 0 */
+		int w = agq_fd_above_stdio(p[1]);
 		int nfd = open("/dev/null", O_RDONLY);
-		if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(p[1], 1) < 0)
+		if (w < 0 || nfd < 0 || dup2(nfd, 0) < 0 || dup2(w, 1) < 0)
 			_exit(126);
 		execvp(argv[0], argv);
 		dprintf(2, "agq: cannot run: %s (%s)\n", strerror(errno),

@@ -201,14 +201,6 @@ struct sm_start {
 struct sm_stop { uint32_t type, pad; uint64_t seq; };
 struct sm_exit { uint32_t type, pad; uint64_t seq; struct shep_result r; };
 
-/* FD, or a CLOEXEC copy of it above 2 (a runner started with 0, 1 or 2
- * closed opens the task's files there); -1 (errno) when it cannot. */
-static int
-above_stdio(int fd)
-{
-	return fd > 2 || fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
 /* What the task's process needs, all made before it exists (in the
  * shepherd): it starts with vfork(2), so it shares the shepherd's memory
  * until its exec and makes nothing but system calls (task_child). */
@@ -429,9 +421,9 @@ shep_start(struct shep *S, const struct sm_start *h, const char *b,
 	x.root = v[h->argc + h->envc + 4];
 	x.flags = h->flags;
 	x.root_err = h->root_err;
-	x.out = above_stdio(fd[0]);
-	x.err = above_stdio(fd[1]);
-	x.in = above_stdio(h->flags & SM_STDIN ? fd[2] : S->null);
+	x.out = agq_fd_above_stdio(fd[0]);
+	x.err = agq_fd_above_stdio(fd[1]);
+	x.in = agq_fd_above_stdio(h->flags & SM_STDIN ? fd[2] : S->null);
 	int ep[2];
 	if (x.in < 0 || x.out < 0 || x.err < 0 || pipe2(ep, O_CLOEXEC) < 0) {
 		dprintf(efd, "agq-run: cannot start the task: %s\n",
@@ -642,7 +634,7 @@ shepherd(int sock, pid_t runner)
 	(void)close_range((unsigned)s + 1, ~0U, 0);
 	struct shep S = { .sock = s, .runner = runner };
 	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	S.null = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	S.null = agq_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (sfd < 0 || S.null < 0) {
 		dprintf(2, "agq-run: cannot start the shepherd: %s\n",
 		    strerror(errno));

@@ -572,14 +572,24 @@ agq_json_text(const char *s, size_t n)
 	return j;
 }
 
+int
+agq_fd_above_stdio(int fd)
+{
+	return fd > 2 || fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 void
 agq_child_stdio(int out, int err)
 {
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	int nfd = open("/dev/null", O_RDONLY);
-	if (nfd < 0 || dup2(nfd, 0) < 0 || dup2(out, 1) < 0 ||
-	    dup2(err, 2) < 0)
+	/* OUT and ERR above 2 first: no dup2 below then replaces one before
+	 * it is used, or is a dup2 onto itself, which keeps FD_CLOEXEC */
+	out = agq_fd_above_stdio(out);
+	err = agq_fd_above_stdio(err);
+	int nfd = open("/dev/null", O_RDONLY);  /* if it is 0, it stays */
+	if (out < 0 || err < 0 || nfd < 0 || dup2(nfd, 0) < 0 ||
+	    dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
 	if (nfd > 2)
 		close(nfd);

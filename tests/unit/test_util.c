@@ -1,7 +1,9 @@
 /* Unit tests for lib/util.c: time, durations, ids, atomic writes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agq.h"
@@ -122,6 +124,41 @@ main(void)
 	CHECK(agq_mkdirs(dst, 0755) < 0 && errno == ENOTDIR,
 	    "mkdirs over a file is ENOTDIR");
 	CHECK(agq_fsync_dir(dir) == 0, "fsync dir");
+
+	/* A child of a process started with stdin and stdout closed: its
+	 * pipe is fds 0 and 1, and agq_child_stdio must still give the
+	 * command that pipe as its stdout (a dup2 onto the same fd would
+	 * keep FD_CLOEXEC, and the command would have no stdout). */
+	pid_t c = fork();
+	if (c == 0) {
+		close(0);
+		close(1);
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0 || p[0] != 0 || p[1] != 1)
+			_exit(2);
+		pid_t g = fork();
+		if (g == 0) {
+			agq_child_stdio(p[1], p[1]);
+			execlp("sh", "sh", "-c", "echo out-ok", (char *)NULL);
+			_exit(127);
+		}
+		close(p[1]);
+		char line[32] = "";
+		ssize_t n = read(p[0], line, sizeof line - 1);
+		int st;
+		waitpid(g, &st, 0);
+		_exit(n == 7 && !memcmp(line, "out-ok\n", 7) ? 0 : 1);
+	}
+	int cst = -1;
+	CHECK(c > 0 && waitpid(c, &cst, 0) == c && WIFEXITED(cst) &&
+	    WEXITSTATUS(cst) == 0, "child_stdio with stdin and stdout closed "
+	    "gives the command its pipe");
+	CHECK(agq_fd_above_stdio(-1) == -1 && agq_fd_above_stdio(7) == 7,
+	    "fd_above_stdio leaves -1 and fds above 2");
+	int low = agq_fd_above_stdio(0);
+	CHECK(low > 2 && (fcntl(low, F_GETFD) & FD_CLOEXEC), "fd_above_stdio "
+	    "copies 0 above 2, close-on-exec");
+	close(low);
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -586,11 +586,14 @@ void agq_journal_forget(void);
  * of the old libcrypto version is kept in the signature for callers). */
 int agq_sha256_hex(const void *buf, size_t len, char out[65]);
 
-/* The end of a journal file: the last whole line's "seq" (0 when the file
- * is empty or the line has none) and SHA-256 ("0"x64 when empty), and a
- * torn tail (bytes after the last newline: a writer that died mid-line). */
+/* The end of a journal file: the last whole line's SHA-256 ("0"x64 when
+ * empty) and "seq" (when that line has none, as a line appended by hand,
+ * the seq of the nearest line before it that has one, looked for in the
+ * last 64 lines or 1 MiB; 0 when none), and a torn tail (bytes after the
+ * last newline: a writer that died mid-line). */
 struct agq_jtail {
 	int64_t seq;
+	int foreign;            /* whole lines at the end without a seq */
 	char hash[65];
 	off_t good_len;         /* bytes up to and including the last '\n' */
 	off_t torn_off;         /* where the torn tail starts, when torn_len */

@@ -95,26 +95,37 @@ agq_journal_tail(int fd, struct agq_jtail *t)
 		}
 	}
 	t->good_len = good;
-	if (good == 0)
-		return 0;
-	off_t nl = last_nl_before(fd, good - 1);
-	if (nl == -2)
-		return -1;
-	off_t start = nl + 1;
-	size_t n = (size_t)(good - 1 - start);
-	char *line = agq_xmalloc(n + 1);
-	if (pread(fd, line, n, start) != (ssize_t)n) {
+	/* The hash is the last line's; the seq the last one found, looking
+	 * back past lines without one (not agq's: appended by hand) a
+	 * little way, so the sequence goes on rather than restart at 1. */
+	off_t end = good, seen = 0;
+	for (int k = 0; end > 0 && k < 64 && seen < (1 << 20); k++) {
+		off_t nl = last_nl_before(fd, end - 1);
+		if (nl == -2)
+			return -1;
+		off_t start = nl + 1;
+		size_t n = (size_t)(end - 1 - start);
+		char *line = agq_xmalloc(n + 1);
+		if (pread(fd, line, n, start) != (ssize_t)n) {
+			free(line);
+			errno = EIO;
+			return -1;
+		}
+		if (k == 0)
+			agq_sha256_hex(line, n, t->hash);
+		json_t *o = json_loadb(line, n, 0, NULL);
+		json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+		json_decref(o);
 		free(line);
-		errno = EIO;
-		return -1;
+		if (seq > 0) {
+			t->seq = (int64_t)seq;
+			break;
+		}
+		t->foreign++;
+		seen += (off_t)n + 1;
+		end = start;
 	}
-	int r = agq_sha256_hex(line, n, t->hash);
-	json_t *o = json_loadb(line, n, 0, NULL);
-	json_int_t seq = json_integer_value(json_object_get(o, "seq"));
-	t->seq = seq > 0 ? (int64_t)seq : 0;
-	json_decref(o);
-	free(line);
-	return r;
+	return 0;
 }
 
 int
@@ -339,6 +350,11 @@ append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 		    "corrupt/)", p, t.torn_len);
 		free(p);
 	}
+	if (t.foreign)
+		agq_warn("%s/journal: its last %d line(s) are not journal "
+		    "events (no \"seq\"): chained to them, seq going on from "
+		    "%lld (agq-journal --verify reports them)", sp->root,
+		    t.foreign, (long long)t.seq);
 	size_t n, count = json_array_size(events);
 	char lasthash[65];
 	char *buf = chain_lines(events, &t, &n, lasthash);

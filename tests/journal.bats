@@ -196,3 +196,18 @@ rotated_three() {
 	grep -q '"ev":"start","id":"third"' "$j"
 	! grep -q '"id":"third"' "$BATS_TEST_TMPDIR/moved"
 }
+
+@test "a line appended by hand: the next event chains to it, its seq goes on from the last event's, with a warning" {
+	ten_events
+	j=$AGQ_SPOOL/journal
+	echo 'deployed v2 here' >> "$j"
+	run agq-submit --id after-note true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"journal: its last 1 line(s) are not journal events"*"seq going on from 10"* ]]
+	want=$(sed -n 11p "$j" | tr -d '\n' | sha256sum | cut -c1-64)
+	tail -1 "$j" | grep -q "\"id\":\"after-note\".*\"seq\":11,\"prev\":\"$want\"}"
+	# --verify still reports the foreign line
+	run agq-journal --verify
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal:11: chain broken: not a JSON object"* ]]
+}

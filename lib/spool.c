@@ -114,12 +114,14 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 	if (!root || !*root)
 		root = agq_default_spool;
 	struct stat st;
-	int isnew = lstat(root, &st) < 0 && errno == ENOENT;
+	int lr = lstat(root, &st);
+	int isnew = lr < 0 && errno == ENOENT;
 	if (isnew && (flags & AGQ_OPEN_NOCREATE)) {
 		agq_syserr("no spool", root);
 		return -1;
 	}
-	if (agq_mkdirs(root, 0755) < 0 || (isnew && chmod(root,
+	int isdir = lr == 0 && S_ISDIR(st.st_mode);     /* nothing to make */
+	if ((!isdir && agq_mkdirs(root, 0755) < 0) || (isnew && chmod(root,
 	    agq_spool_modes[0].mode) < 0)) {
 		agq_syserr("cannot create spool directory", root);
 		return -1;

@@ -69,6 +69,11 @@ struct job {
 	int exited;             /* it ended: RES holds the result, recorded
 	                         * after the next starts (reap) */
 	struct shep_result res;
+	int pending;            /* started, its start record written but not
+	                         * yet committed (commit_starts); L and RW: */
+	struct agq_locked l;    /* its task, locked until then */
+	struct agq_rewrite rw;  /* its start record */
+	int attempt;
 };
 
 struct runner {
@@ -1009,6 +1014,10 @@ job_find(struct runner *R, const char *id)
 }
 
 static void finish(struct runner *R, struct job *j, const struct shep_result *res);
+static void reap(struct runner *R);
+static void finish_locked(struct runner *R, struct job *j,
+                          const struct shep_result *res, struct agq_locked *lp,
+                          json_t *startev);
 
 static void
 start(struct runner *R, const char *id)
@@ -1168,17 +1177,64 @@ start(struct runner *R, const char *id)
 		j->exited = 1;
 		j->res.status = fail << 8;
 	}
-	if (agq_task_rewrite_commit(sp, &l, &rw) < 0) {
-		not_started(R, errno);
-		agq_syserr("cannot record the start", l.loc.path);
-		shep_stop(R, j);        /* the shepherd ends the task */
-		j->unrecorded = 1;
-		goto out;
-	}
-	agq_journal_w(sp, "start", id, json_pack("{s:s, s:I, s:i}", "agent", me,
-	    "gen", gen, "attempt", attempt));
+	/* committed by commit_starts, after the results of this turn; the
+	 * task stays locked until then */
+	j->pending = 1;
+	j->l = l;
+	j->rw = rw;
+	j->attempt = attempt;
+	return;
 out:
 	agq_task_unlock(&l);
+}
+
+/* The start records of the tasks started this turn, committed once the
+ * results of the turn are recorded (record_ended), so that a task that
+ * has ended by then gets its final record alone: its start record is
+ * never committed (one rewrite, fsync and file fewer; bench/README.md).
+ * A crash before that final record is durable leaves the lease as it
+ * was, the attempt not counted, as a crash before a start record's
+ * commit does.  A start record that cannot be committed stops its task,
+ * not counted (agq-run(8), "A full disk"). */
+static void
+commit_starts(struct runner *R)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	int any = 0;
+	for (int i = 0; i < R->njobs; i++)
+		any |= R->jobs[i].pending;
+	if (!any)
+		return;
+	reap(R);
+	for (int i = 0; i < R->njobs; i++) {
+		struct job *j = &R->jobs[i];
+		if (!j->pending)
+			continue;
+		j->pending = 0;
+		json_t *sev = json_pack("{s:s, s:I, s:i}", "agent", me, "gen",
+		    j->gen, "attempt", j->attempt);
+		if (j->exited) {
+			/* the spare stays for the next start (make_spare) */
+			if (R->spare_tmp && !strcmp(j->rw.tmp, R->spare_tmp))
+				close(j->rw.fd);
+			else
+				agq_task_rewrite_abort(&j->rw);
+			finish_locked(R, j, &j->res, &j->l, sev);
+			R->jobs[i--] = R->jobs[--R->njobs];
+			continue;
+		}
+		if (agq_task_rewrite_commit(sp, &j->l, &j->rw) < 0) {
+			not_started(R, errno);
+			agq_syserr("cannot record the start", j->l.loc.path);
+			shep_stop(R, j);        /* the shepherd ends the task */
+			j->unrecorded = 1;
+			json_decref(sev);
+		} else {
+			agq_journal_w(sp, "start", j->id, sev);
+		}
+		agq_task_unlock(&j->l);
+	}
 }
 
 /* ---- finishing a task --------------------------------------------------- */
@@ -1213,11 +1269,8 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
 	snprintf(hint.agent, sizeof hint.agent, "%s", me);
 	struct agq_locked l;
-	int64_t now = agq_now_us();
-	json_int_t dur = (now - j->started_us) / 1000;
 	int st = res->status;
-	int exited = WIFEXITED(st), code = exited ? WEXITSTATUS(st) : -1;
-	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 
 	const char *stale = NULL;
 	if (agq_task_lock(sp, id, &hint, &l) < 0)
@@ -1234,7 +1287,26 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			agq_task_unlock(&l);
 		return;
 	}
-	json_t *t = l.task;
+	finish_locked(R, j, res, &l, NULL);
+}
+
+/* Record the result RES of job J, its task locked in LP (ours, its
+ * generation J's): the attempt, the outcome's move, result.json and the
+ * journal (STARTEV, when not NULL, first: the start of a task whose start
+ * record was never committed, coalesce_start).  Unlocks LP. */
+static void
+finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
+              struct agq_locked *lp, json_t *startev)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	const char *id = j->id;
+	int64_t now = agq_now_us();
+	json_int_t dur = (now - j->started_us) / 1000;
+	int st = res->status;
+	int exited = WIFEXITED(st), code = exited ? WEXITSTATUS(st) : -1;
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	json_t *t = lp->task;
 	json_t *last = agq_task_last_attempt(t);
 	char t1[32];
 	/* An agent task's attempt leaves out/ID/agent.json (attempt.c). */
@@ -1305,6 +1377,8 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			    agkeys[k]));
 	/* finish and the outcome: one append, after the change (below) */
 	struct agq_jbatch jb = { NULL };
+	if (startev)
+		agq_jbatch_add(&jb, "start", id, startev);
 	agq_jbatch_add(&jb, "finish", id, fev);
 
 	int ok = exited && code == 0 && !res->timed_out;
@@ -1394,7 +1468,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	 * new state (agq-wait) finds the result beside it. */
 	int wr = write_result(R, id, r) < 0 && (errno == ENOSPC ||
 	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
-	if (wr == 0 && agq_task_transition(sp, &l, to, lane, NULL,
+	if (wr == 0 && agq_task_transition(sp, lp, to, lane, NULL,
 	    reason) == 0) {
 		agq_jbatch_add(&jb, evname, id, ev);
 	} else {
@@ -1410,13 +1484,13 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 			close(dfd);
 		}
 		errno = e;
-		agq_syserr("cannot record the result", l.loc.path);
+		agq_syserr("cannot record the result", lp->loc.path);
 		json_decref(ev);
 	}
 	agq_jbatch_w(sp, &jb);
 	json_decref(ag);
 	json_decref(r);
-	agq_task_unlock(&l);
+	agq_task_unlock(lp);
 }
 
 /* The jobs whose task ended, from the shepherd's EXIT messages: marked
@@ -1569,7 +1643,7 @@ record_ended(struct runner *R)
 {
 	for (int i = 0; i < R->njobs; i++) {
 		struct job *j = &R->jobs[i];
-		if (!j->exited)
+		if (!j->exited || j->pending)
 			continue;
 		if (!j->unrecorded)
 			finish(R, j, &j->res);
@@ -1696,6 +1770,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		 * so the record's fsyncs overlap the next task */
 		scan_leases(&R, 0);
 		record_ended(&R);
+		commit_starts(&R);
 		check_gone(&R);
 		int64_t mono = agq_mono_us();
 		if (mono - last_hb >= (int64_t)(o->heartbeat_s * 1e6)) {

@@ -96,3 +96,34 @@ prefetched_behind_blocker() {
 	run agq-run --agent a1 --prefetch x
 	[ "$status" -eq 64 ]
 }
+
+# coalesced ID: its start and finish went out in one append (the task had
+# ended before its start record was committed: agq-run(8))
+coalesced() {
+	jq -rs 'range(1; length) as $i | select(.[$i-1].ev == "start" and
+	    .[$i].ev == "finish" and .[$i-1].id == .[$i].id and
+	    .[$i-1].seq + 1 == .[$i].seq) | .[$i].id' "$AGQ_SPOOL/journal"
+}
+
+@test "short tasks behind one another: each gets one attempt and one start, also when its start record was never committed" {
+	start_sched
+	start_agent a1 --prefetch 1
+	ids=$(for i in $(seq 20); do echo '{"cmd":["true"]}'; done | agq-submit)
+	run agq-wait --timeout 60 -q $ids
+	[ "$status" -eq 0 ]
+	for id in $ids; do
+		f=$AGQ_SPOOL/done/$id.json
+		[ "$(jq '.attempts | length' "$f")" -eq 1 ]
+		[ "$(jq -r '.attempts[0] | (.started != null and .finished != null and .exit == 0)' "$f")" = true ]
+		[ "$(agq-journal --id "$id" --ev start | wc -l)" -eq 1 ]
+		[ "$(agq-journal --id "$id" --ev finish | wc -l)" -eq 1 ]
+	done
+	# with --prefetch 1 the next `true` mostly ends while the last one's
+	# result is recorded: its final record alone, start and finish in one
+	# append
+	[ "$(coalesced | wc -l)" -ge 1 ]
+	# the spare start record file stays for the next start
+	wait_for 30 test -e "$AGQ_SPOOL/tmp/.spare-a1"
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+}

@@ -269,10 +269,9 @@ jc_lock(const struct agq_spool *sp, off_t *size)
 		}
 		jc.pid = me;
 	}
-	if (jc.lk < 0 && (jc.lk = agq_spool_flock(sp, "journal", 1)) >= 0) {
-		/* taken by the open */
-	} else if (jc.lk < 0) {
-		return -1;
+	if (jc.lk < 0) {                /* opened and locked */
+		if ((jc.lk = agq_spool_flock(sp, "journal", 1)) < 0)
+			return -1;
 	} else {
 		while (flock(jc.lk, LOCK_EX) < 0)
 			if (errno != EINTR) {
@@ -318,14 +317,14 @@ jc_unlock(void)
 	}
 }
 
-/* With the journal lock held: chain the events of EVENTS (a JSON array,
- * stolen) to the last line of FD (SIZE bytes long) and append them with
- * one write(2). */
+/* With the journal lock held (jc_lock): chain the events of EVENTS (a
+ * JSON array, stolen) to the last line of FD, jc's journal, SIZE bytes
+ * long, and append them with one write(2). */
 static int
 append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 {
 	struct agq_jtail t;
-	if (jc.end >= 0 && size == jc.end && fd == jc.fd) {
+	if (jc.end >= 0 && size == jc.end) {
 		/* our own last append is still the end of the journal */
 		memset(&t, 0, sizeof t);
 		memcpy(t.hash, jc.hash, sizeof t.hash);
@@ -367,7 +366,7 @@ append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 	while (w < 0 && errno == EINTR);
 	int e = errno;
 	free(buf);
-	if (w >= 0 && (size_t)w == n && fd == jc.fd) {
+	if (w >= 0 && (size_t)w == n) {
 		jc.end = t.good_len + (off_t)n;
 		memcpy(jc.hash, lasthash, sizeof jc.hash);
 		jc.seq = t.seq + (int64_t)count;

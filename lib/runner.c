@@ -1293,7 +1293,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 /* Record the result RES of job J, its task locked in LP (ours, its
  * generation J's): the attempt, the outcome's move, result.json and the
  * journal (STARTEV, when not NULL, first: the start of a task whose start
- * record was never committed, coalesce_start).  Unlocks LP. */
+ * record was never committed, commit_starts).  Unlocks LP. */
 static void
 finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
               struct agq_locked *lp, json_t *startev)

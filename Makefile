@@ -35,19 +35,53 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
             agq-fsck \
             agq-classify agq-verify agq-registry agq-doctor
-LIBSRC   := util config task spool journal agent cli sched runner ctl fsck steps \
-            secure \
-            classify verify backend attempt registry regcheck resources route \
-            doctor
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash agq-alert
-LIBSRC   += stats sync dash alert
+
+# libagq, in archives by layer (lib/README maps every file): each program
+# names the archives it links below (LINK_prog), so what it links is stated
+# here, not arranged by where a function is placed; a link fails when a
+# program comes to use code of a layer it does not name.  ARCHIVES lists
+# them highest layer first, the order ld(1) must read them in.
+LIB_core   := util redact cli conf steps classify task spool journal \
+              open reject agent out
+LIB_exec   := backend verify attempt
+LIB_route  := resources registry regcheck route
+LIB_report := stats sync dash alert
+LIB_engine := fsck sched runner ctl doctor
+ARCHIVES   := engine report route exec core
+LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
+# Programs: what each links, besides its main and paths.o.
+LINK_agq          := core
+LINK_agq-submit   := core
+LINK_agq-ls       := core
+LINK_agq-show     := core
+LINK_agq-wait     := core
+LINK_agq-journal  := core
+LINK_agq-classify := core
+LINK_agq-verify   := exec core
+LINK_agq-cancel   := engine core
+LINK_agq-hold     := engine core
+LINK_agq-release  := engine core
+LINK_agq-retry    := engine core
+LINK_agq-fsck     := engine core
+LINK_agq-sched    := engine route core
+LINK_agq-run      := engine route core
+LINK_agq-doctor   := engine route exec core
+LINK_agq-registry := route exec core
+LINK_agq-stats    := report core
+LINK_agq-status   := report core
+LINK_agq-dash     := report core
+LINK_agq-sync     := report core
+LINK_agq-alert    := report route core
+LINK_agq-attempt  := exec core
+LINK_backend      := exec core
+$(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
 DEPCFLAGS += $(shell pkg-config --cflags libmicrohttpd)
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
-HDR      := lib/agq.h lib/backend.h
-HDR      += lib/stats.h lib/sync.h lib/dash.h lib/alert.h
+HDR      := $(wildcard lib/*.h)
 BACKENDS := shell ollama openai anthropic cli
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -119,6 +153,9 @@ deps-test: deps
 	fi
 
 # ---- build ------------------------------------------------------------------
+# $$ in prerequisites: a program's archives are looked up by its name.
+.SECONDEXPANSION:
+
 $(O)/lib/%.o: lib/%.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
@@ -131,11 +168,16 @@ $(O)/libagq.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(O)/libagq-%.a: $$(addprefix $(O)/lib/,$$(addsuffix .o,$$(LIB_$$*)))
+	rm -f $@
+	ar rcs $@ $^
+
 $(O)/bin/%.o: bin/%.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
-$(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o $(O)/libagq.a
+$(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o \
+    $$(foreach a,$$(LINK_$$*),$(O)/libagq-$$(a).a)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -162,7 +204,13 @@ $(O)/libexec/%.o: libexec/backend.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -DAGQ_BACKEND='"$*"' -c -o $@ $<
 
-$(LIBEXECOUT)/%: $(O)/libexec/%.o $(O)/lib/paths.o $(O)/libagq.a
+$(LIBEXECOUT)/agq-attempt: $(O)/libexec/agq-attempt.o $(O)/lib/paths.o \
+    $(LINK_agq-attempt:%=$(O)/libagq-%.a)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(LIBEXECOUT)/%: $(O)/libexec/%.o $(O)/lib/paths.o \
+    $(LINK_backend:%=$(O)/libagq-%.a)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -278,6 +326,10 @@ install: deps
 	for f in prices.json cli-lock.json; do \
 	  [ -f $(DESTDIR)$(PREFIX)/etc/agq/$$f ] || \
 	  install -m 644 etc/$$f $(DESTDIR)$(PREFIX)/etc/agq/$$f; done
+
+# `make -s print-VAR` prints a variable (tests/layers.bats reads the archives).
+print-%:
+	@echo $($*)
 
 clean:
 	rm -rf build $(PROGS:%=bin/%) $(BACKENDS:%=libexec/agq/%)

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
 #include "alert.h"
-#include "stats.h"
 
 static const char usage[] =
 "usage: agq-alert [-s SPOOL] [-v] [--json] [--hook-timeout SECONDS]\n"

@@ -7,8 +7,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "classify.h"
+#include "task.h"
 
 static const char usage[] =
 "usage: agq-classify [--json] [FILE...]\n"

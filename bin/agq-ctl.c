@@ -1,6 +1,7 @@
 /* agq-cancel, agq-hold, agq-release, agq-retry: built from this one main
  * with AGQ_CTL_OP set by the Makefile; the work is in lib/ctl.c. */
-#include "agq.h"
+#include "util.h"
+#include "ctl.h"
 
 int
 main(int argc, char **argv)

@@ -5,8 +5,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "dash.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
 #include "stats.h"
+#include "dash.h"
 
 static const char usage[] =
 "usage: agq-dash [-s SPOOL] [-o FILE] [--since TIME] [--refresh SECONDS]\n"

@@ -4,8 +4,9 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "doctor.h"
 
 static const char usage[] =
 "usage: agq-doctor [-s SPOOL] [--json]\n"

@@ -6,7 +6,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
+#include "fsck.h"
 
 static const char usage[] =
 "usage: agq-fsck [-s SPOOL] [--fix | --rebuild-index] [--tmp-age DURATION]\n"

@@ -11,7 +11,11 @@
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
 
 static const char usage[] =
 "usage: agq-journal [-s SPOOL] [--id ID] [--ev EV] [--since TIME] [--follow]\n"

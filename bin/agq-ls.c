@@ -5,7 +5,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "agq.h"
+#include "util.h"
+#include "redact.h"
+#include "cli.h"
+#include "task.h"
+#include "spool.h"
+#include "open.h"
 
 static const char usage[] =
 "usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--json | -q]\n"

@@ -7,8 +7,13 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
+#include "registry.h"
+#include "regcheck.h"
 
 static const char usage[] =
 "usage: agq-registry [-s SPOOL] add NAME URL --type ollama|openai|anthropic\n"

@@ -4,8 +4,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "classify.h"
+#include "spool.h"
+#include "open.h"
+#include "runner.h"
 
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"

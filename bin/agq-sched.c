@@ -3,7 +3,11 @@
 #include <getopt.h>
 #include <sysexits.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
+#include "sched.h"
 
 static const char usage[] =
 "usage: agq-sched [-s SPOOL] [--once] [--lease S] [-v]\n"

@@ -5,7 +5,13 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "agq.h"
+#include "util.h"
+#include "redact.h"
+#include "cli.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"

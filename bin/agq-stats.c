@@ -6,6 +6,10 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
 #include "stats.h"
 
 static const char usage[] =

@@ -9,7 +9,12 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
 
 static const char usage[] =
 "usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"

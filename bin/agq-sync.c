@@ -7,6 +7,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
 #include "stats.h"
 #include "sync.h"
 #include "dash.h"

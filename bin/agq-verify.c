@@ -7,8 +7,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "steps.h"
+#include "verify.h"
 
 static const char usage[] =
 "usage: agq-verify --steps FILE [--cwd DIR] [--timeout SECONDS] [--json]\n"

@@ -9,7 +9,10 @@
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
 
 static const char usage[] =
 "usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"

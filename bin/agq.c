@@ -6,7 +6,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "paths.h"
 
 static const struct { const char *name, *what; } cmds[] = {
 	{ "submit",  "submit tasks (argv, one JSON object, or JSON lines)" },

@@ -5,13 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agq.h"
-
-int
-agq_agent_name_valid(const char *name)
-{
-	return agq_id_valid(name);
-}
+#include "util.h"
+#include "task.h"
+#include "spool.h"
+#include "agent.h"
 
 json_t *
 agq_agent_read(const struct agq_spool *sp, const char *name)

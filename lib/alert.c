@@ -12,9 +12,13 @@
 
 #include <curl/curl.h>
 
-#include "alert.h"
-#include "backend.h"
+#include "util.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "registry.h"
 #include "stats.h"
+#include "alert.h"
 
 /* A condition that holds now: KEY identifies it (one alert per key). */
 static void

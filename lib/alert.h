@@ -1,12 +1,12 @@
 /*
  * alert.h - agq-alert(1): rules from etc/agq.conf evaluated against the
  * spool, the journal and endpoints; alert state kept in the spool.
- * Conventions are those of agq.h.
+ * Conventions are those of util.h.
  */
 #ifndef AGQ_ALERT_H
 #define AGQ_ALERT_H
 
-#include "agq.h"
+#include "spool.h"
 
 /* Evaluate every configured rule of SP's configuration once, at NOW_US
  * (agq-alert(1) lists the rules).  Under the spool lock .alert.lock it

@@ -19,7 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "util.h"
+#include "steps.h"
+#include "classify.h"
+#include "task.h"
+#include "out.h"
+#include "verify.h"
+#include "attempt.h"
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
 

@@ -19,6 +19,10 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "util.h"
+#include "cli.h"
+#include "conf.h"
+#include "task.h"
 #include "backend.h"
 
 #define MAX_BODY   (16u << 20)  /* largest HTTP response read */

@@ -11,7 +11,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "util.h"
+#include "paths.h"
+#include "steps.h"
+#include "classify.h"
 
 static const char *tiers[] = { "trivial", "standard", "complex" };
 

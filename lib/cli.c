@@ -4,7 +4,8 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
 
 void
 agq_cli_usage(const char *usage)

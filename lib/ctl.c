@@ -9,7 +9,13 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "cli.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "open.h"
+#include "ctl.h"
 
 static const char *
 who(void)

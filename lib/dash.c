@@ -12,9 +12,12 @@
 
 #include <microhttpd.h>
 
-#include "dash.h"
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
 #include "stats.h"
 #include "sync.h"
+#include "dash.h"
 
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 #define JS(o, k) json_string_value(json_object_get((o), (k)))

@@ -1,11 +1,11 @@
 /*
  * dash.h - the dashboard page of agq-dash(1) and agq-sync --html.
- * Conventions are those of agq.h.
+ * Conventions are those of util.h.
  */
 #ifndef AGQ_DASH_H
 #define AGQ_DASH_H
 
-#include "agq.h"
+#include "spool.h"
 
 /* One self-contained HTML page (inline CSS, inline SVG charts, no
  * script, nothing fetched from the network) for SNAP (agq_status_snapshot)

@@ -10,7 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util.h"
+#include "conf.h"
+#include "classify.h"
+#include "spool.h"
+#include "open.h"
 #include "backend.h"
+#include "verify.h"
+#include "registry.h"
+#include "doctor.h"
 
 static void
 add(json_t *checks, const char *status, const char *name, const char *fmt,

@@ -21,7 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "agent.h"
+#include "fsck.h"
 
 int
 agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,

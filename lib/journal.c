@@ -24,7 +24,11 @@
 #include <unistd.h>
 #include <nettle/sha2.h>
 
-#include "agq.h"
+#include "util.h"
+#include "redact.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 

@@ -1,7 +1,7 @@
 /* paths.c - compiled-in paths.  The Makefile builds this file twice: for the
  * source tree (the in-tree spool/, etc/, bin/, libexec/) and for `make
  * install` (PREFIX/var/spool/agq, PREFIX/etc/agq, ...). */
-#include "agq.h"
+#include "paths.h"
 
 #ifndef AGQ_SPOOL_DIR
 #error "AGQ_SPOOL_DIR must be defined by the Makefile"

@@ -11,7 +11,14 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "util.h"
+#include "conf.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
 #include "backend.h"
+#include "registry.h"
+#include "regcheck.h"
 
 /* The names in LIST (an array of objects) under KEY, as a new array. */
 static json_t *

@@ -12,7 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "util.h"
+#include "paths.h"
+#include "conf.h"
+#include "spool.h"
+#include "registry.h"
 
 static const char *types[] = { "ollama", "openai", "anthropic", NULL };
 

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "util.h"
+#include "task.h"
+#include "resources.h"
 
 static json_t *gpu_cache;       /* last nvidia-smi answer (an array) */
 static int64_t gpu_at;

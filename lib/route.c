@@ -7,7 +7,9 @@
 
 #include <string.h>
 
-#include "backend.h"
+#include "classify.h"
+#include "resources.h"
+#include "route.h"
 
 json_t *
 agq_route_facts(const json_t *t)

@@ -46,8 +46,17 @@
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "paths.h"
+#include "classify.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "reject.h"
+#include "agent.h"
+#include "out.h"
+#include "resources.h"
+#include "runner.h"
 
 extern char **environ;
 

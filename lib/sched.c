@@ -29,8 +29,19 @@
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "conf.h"
+#include "classify.h"
+#include "task.h"
+#include "spool.h"
+#include "journal.h"
+#include "reject.h"
+#include "agent.h"
+#include "resources.h"
+#include "registry.h"
+#include "route.h"
+#include "fsck.h"
+#include "sched.h"
 
 struct qent {
 	char id[65];

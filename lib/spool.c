@@ -24,11 +24,19 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
+#include "task.h"
+#include "spool.h"
 
 static const char *states[AGQ_NSTATES] = {
 	"queue", "defer", "hold", "active", "done", "dead"
 };
+
+int
+agq_agent_name_valid(const char *name)
+{
+	return agq_id_valid(name);
+}
 
 const char *
 agq_state_name(int s)
@@ -89,94 +97,6 @@ agq_mkdir_mode(const char *path, mode_t mode)
 		return -1;
 	/* exactly MODE, whatever the umask, and the sticky bit */
 	return chmod(path, mode);
-}
-
-int
-agq_spool_open(struct agq_spool *sp, const char *arg, const char *conf)
-{
-	return agq_spool_open_flags(sp, arg, conf, 0);
-}
-
-int
-agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
-                     int flags)
-{
-	memset(sp, 0, sizeof *sp);
-	if (agq_conf_load(&sp->conf, conf) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	const char *root = arg;
-	if (!root || !*root)
-		root = getenv("AGQ_SPOOL");
-	if (!root || !*root)
-		root = sp->conf.spool;
-	if (!root || !*root)
-		root = agq_default_spool;
-	struct stat st;
-	int lr = lstat(root, &st);
-	int isnew = lr < 0 && errno == ENOENT;
-	if (isnew && (flags & AGQ_OPEN_NOCREATE)) {
-		agq_syserr("no spool", root);
-		return -1;
-	}
-	int isdir = lr == 0 && S_ISDIR(st.st_mode);     /* nothing to make */
-	if ((!isdir && agq_mkdirs(root, 0755) < 0) || (isnew && chmod(root,
-	    agq_spool_modes[0].mode) < 0)) {
-		agq_syserr("cannot create spool directory", root);
-		return -1;
-	}
-	char real[PATH_MAX];
-	if (!realpath(root, real)) {
-		agq_syserr("cannot resolve spool directory", root);
-		return -1;
-	}
-	sp->root = agq_xstrdup(real);
-	sp->tmp = agq_spool_path(sp, "tmp");
-	if (flags & AGQ_OPEN_NOCREATE)
-		return 0;
-	int fresh = 0;
-	for (int i = 1; agq_spool_modes[i].name; i++) {
-		char *d = agq_spool_path(sp, "%s", agq_spool_modes[i].name);
-		int r = agq_mkdir_mode(d, agq_spool_modes[i].mode);
-		if (r < 0 && errno != EEXIST) {
-			agq_syserr("cannot create spool directory", d);
-			free(d);
-			return -1;
-		}
-		/* This process made queue/: no task from before id claims can
-		 * be in the spool, so its id index is complete from the start
-		 * (agq-spool(5), ids/). */
-		if (r == 0 && !strcmp(agq_spool_modes[i].name, "queue"))
-			fresh = 1;
-		free(d);
-	}
-	if (fresh && agq_id_index_mark(sp) < 0) {
-		agq_spool_syserr(sp, "cannot create", "ids/%s",
-		    AGQ_ID_INDEX_MARK);
-		return -1;
-	}
-	return 0;
-}
-
-void
-agq_spool_open_or_exit(struct agq_spool *sp, const char *arg)
-{
-	if (agq_spool_open(sp, arg, NULL) < 0)
-		exit(errno == EINVAL ? EX_CONFIG : agq_exit_code(errno));
-}
-
-void
-agq_spool_close(struct agq_spool *sp)
-{
-	agq_journal_forget();
-	free(sp->root);
-	free(sp->tmp);
-	free(sp->conf.spool);
-	free(sp->conf.cwd_root);
-	json_decref(sp->conf.obs);
-	json_decref(sp->conf.backend);
-	memset(sp, 0, sizeof *sp);
 }
 
 void
@@ -785,22 +705,6 @@ agq_quarantine(const struct agq_spool *sp, const char *src, const char *name,
 	if (r < 0)
 		errno = e;
 	return r;
-}
-
-int
-agq_reject(const struct agq_spool *sp, const char *path, const char *name,
-           const char *id, const char *why)
-{
-	if (agq_quarantine(sp, path, name, why) < 0) {
-		int e = errno;
-		agq_syserr("cannot quarantine", path);
-		errno = e;
-		return -1;
-	}
-	agq_warn("quarantined %s: %s", path, why);
-	json_t *ev = json_pack("{s:s, s:s}", "file", path, "reason", why);
-	agq_journal_w(sp, "reject", id, ev);
-	return 0;
 }
 
 int

@@ -2,12 +2,12 @@
  * stats.h - the numbers of a spool: stats over the journal, the state
  * snapshot of agq-status --json, and the fast journal line scanner they
  * share.  Used by agq-stats(1), agq-status(1), agq-sync(1), agq-dash(1)
- * and agq-alert(1).  Conventions are those of agq.h.
+ * and agq-alert(1).  Conventions are those of util.h.
  */
 #ifndef AGQ_STATS_H
 #define AGQ_STATS_H
 
-#include "agq.h"
+#include "spool.h"
 
 /* ---- scanning journal lines -------------------------------------------- */
 
@@ -116,16 +116,6 @@ json_t *agq_status_snapshot(const struct agq_spool *sp, int64_t now_us,
 void agq_recent_enrich(const struct agq_spool *sp, json_t *arr);
 
 /* ---- settings of agq-sync, agq-dash and agq-alert (etc/agq.conf) ----- */
-
-/* Called by agq_conf_load for each "KEY = VAL" line: 0 when KEY is not
- * one of these programs' settings (sync_target, sync_allow,
- * sync_require_clean, dash_refresh, alert_queue_depth,
- * alert_agent_offline, alert_dead_letters, alert_endpoint,
- * alert_no_progress, alert_hook); 1 when it is and VAL is valid (stored
- * in *OBS, an object created on first use, KEY -> string; sync_allow
- * lines add up); -1 with ERR filled when VAL is not valid. */
-int agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
-                 size_t size);
 
 /* The value of setting KEY of SP's configuration, or DFLT (borrowed). */
 const char *agq_obs_get(const struct agq_spool *sp, const char *key,

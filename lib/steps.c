@@ -4,7 +4,8 @@
 
 #include <string.h>
 
-#include "backend.h"
+#include "util.h"
+#include "steps.h"
 
 static const char *step_types[] = {
 	"file_exists", "command_succeeds", "test_passes", "git_clean", NULL

@@ -16,6 +16,7 @@
 
 #include <git2.h>
 
+#include "util.h"
 #include "sync.h"
 
 /* ---- a growing string --------------------------------------------------- */

@@ -1,12 +1,12 @@
 /*
  * sync.h - agq-sync(1): the status block written into a project's docs,
  * the governance gate in front of it, and the git plumbing (libgit2) it
- * uses.  Conventions are those of agq.h.
+ * uses.  Conventions are those of util.h.
  */
 #ifndef AGQ_SYNC_H
 #define AGQ_SYNC_H
 
-#include "agq.h"
+#include "spool.h"
 
 /* A growing string: zero-initialize; S is malloc'd (NULL until the first
  * print), N its length. */

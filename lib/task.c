@@ -5,8 +5,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "classify.h"
+#include "task.h"
 
 static const char *lanes[AGQ_NLANES] = { "urgent", "high", "normal", "low" };
 

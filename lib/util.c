@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agq.h"
+#include "util.h"
 
 const char *agq_prog = "agq";
 
@@ -680,4 +680,31 @@ agq_exe_path(const char *rel)
 		return p;
 	free(p);
 	return NULL;
+}
+
+/* ---- cwd_root ------------------------------------------------------------ */
+
+int
+agq_cwd_check(const char *root, char *why, size_t size)
+{
+	if (!root || !strcmp(root, "/"))
+		return 0;
+	char cwd[PATH_MAX], real[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd)) {
+		snprintf(why, size, "cannot get the working directory: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (!realpath(root, real)) {
+		snprintf(why, size, "cannot resolve cwd_root: %s (%s)",
+		    strerror(errno), root);
+		return -1;
+	}
+	size_t n = strlen(real);
+	if (!strcmp(real, "/") || (!strncmp(cwd, real, n) &&
+	    (cwd[n] == '\0' || cwd[n] == '/')))
+		return 0;
+	snprintf(why, size, "cwd %s escapes cwd_root %s", cwd, real);
+	errno = EACCES;
+	return -1;
 }

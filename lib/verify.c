@@ -16,7 +16,8 @@
 #include <unistd.h>
 #include <git2.h>
 
-#include "backend.h"
+#include "util.h"
+#include "verify.h"
 
 /* ---- running steps ------------------------------------------------------- */
 

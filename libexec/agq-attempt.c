@@ -17,8 +17,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "agq.h"
-#include "backend.h"
+#include "util.h"
+#include "cli.h"
+#include "attempt.h"
 
 static const char usage[] =
 "usage: agq-attempt OUTDIR < TASK.json\n"

@@ -1,11 +1,7 @@
 /*
- * secure.c - keep secrets out of what agq shows and records, and write
- * task output only where it belongs.
- *
- * What a task receives (its environment and argv, agq-run(8)) is never
- * changed; what agq writes about it for people (the journal, agq-show,
- * agq-ls) is redacted: the values of environment variables whose names
- * look secret, and bearer tokens anywhere in a string.
+ * out.c - write task output only where it belongs: out/ID, opened without
+ * following a symbolic link at any step, so a task that swaps its output
+ * directory for a link cannot make agq write elsewhere.
  */
 
 #include <ctype.h>
@@ -19,101 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agq.h"
-
-#define REDACTED "[redacted]"
-
-int
-agq_secret_name(const char *name)
-{
-	static const char *words[] = { "TOKEN", "KEY", "SECRET", "PASSWORD",
-	    NULL };
-	for (int i = 0; words[i]; i++)
-		if (strcasestr(name, words[i]))
-			return 1;
-	return 0;
-}
-
-/* RFC 6750 section 2.1 b64token characters. */
-static int
-tokchar(int c)
-{
-	return isalnum(c) || strchr("-._~+/=", c);
-}
-
-char *
-agq_redact_bearer(const char *s)
-{
-	const char *p = strcasestr(s, "bearer");
-	if (!p)
-		return NULL;
-	size_t n = strlen(s);
-	/* each token replaced took at least 8 bytes ("bearer", a blank, a
-	 * character) and adds at most sizeof REDACTED */
-	char *out = agq_xmalloc(2 * n + sizeof REDACTED + 1);
-	size_t o = 0;
-	int changed = 0;
-	while ((p = strcasestr(s, "bearer"))) {
-		const char *q = p + 6;
-		size_t sp = strspn(q, " \t");
-		size_t tl = 0;
-		while (q[sp + tl] && tokchar((unsigned char)q[sp + tl]))
-			tl++;
-		if (sp == 0 || tl == 0) {
-			memcpy(out + o, s, (size_t)(q - s));
-			o += (size_t)(q - s);
-			s = q;
-			continue;
-		}
-		memcpy(out + o, s, (size_t)(q + sp - s));
-		o += (size_t)(q + sp - s);
-		memcpy(out + o, REDACTED, sizeof REDACTED - 1);
-		o += sizeof REDACTED - 1;
-		s = q + sp + tl;
-		changed = 1;
-	}
-	strcpy(out + o, s);
-	if (!changed) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-void
-agq_redact(json_t *v)
-{
-	if (json_is_string(v)) {
-		char *r = agq_redact_bearer(json_string_value(v));
-		if (r) {
-			json_string_set(v, r);
-			free(r);
-		}
-	} else if (json_is_array(v)) {
-		size_t i;
-		json_t *x;
-		json_array_foreach(v, i, x)
-			agq_redact(x);
-	} else if (json_is_object(v)) {
-		const char *k;
-		json_t *x;
-		json_object_foreach(v, k, x) {
-			if (!strcmp(k, "env") && json_is_object(x)) {
-				const char *name;
-				json_t *val;
-				json_object_foreach(x, name, val) {
-					if (agq_secret_name(name) &&
-					    json_is_string(val))
-						json_string_set(val, REDACTED);
-					else
-						agq_redact(val);
-				}
-			} else {
-				agq_redact(x);
-			}
-		}
-	}
-}
+#include "util.h"
+#include "spool.h"
+#include "out.h"
 
 /* ---- out/ID: never through a symbolic link ------------------------------ */
 
@@ -286,31 +190,4 @@ agq_write_at(int dfd, const char *name, const char *buf, size_t len)
 		errno = e;
 	}
 	return r;
-}
-
-/* ---- cwd_root ------------------------------------------------------------ */
-
-int
-agq_cwd_check(const char *root, char *why, size_t size)
-{
-	if (!root || !strcmp(root, "/"))
-		return 0;
-	char cwd[PATH_MAX], real[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd)) {
-		snprintf(why, size, "cannot get the working directory: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (!realpath(root, real)) {
-		snprintf(why, size, "cannot resolve cwd_root: %s (%s)",
-		    strerror(errno), root);
-		return -1;
-	}
-	size_t n = strlen(real);
-	if (!strcmp(real, "/") || (!strncmp(cwd, real, n) &&
-	    (cwd[n] == '\0' || cwd[n] == '/')))
-		return 0;
-	snprintf(why, size, "cwd %s escapes cwd_root %s", cwd, real);
-	errno = EACCES;
-	return -1;
 }

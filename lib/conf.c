@@ -1,14 +1,16 @@
-/* config.c - etc/agq.conf: "key = value" lines, '#' comments. */
+/* conf.c - etc/agq.conf: "key = value" lines, '#' comments. */
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agq.h"
+#include "util.h"
+#include "paths.h"
+#include "conf.h"
 
 /* The backends' settings (agq-backend(7)): accepted here, read with
- * agq_backend_setting.  Kept in config.c so that reading agq.conf does
+ * agq_backend_setting.  Kept in conf.c so that reading agq.conf does
  * not link libcurl. */
 const char *const agq_backend_conf_keys[] = {
 	"ollama_url", "openai_url", "anthropic_url",
@@ -27,8 +29,6 @@ agq_backend_conf_key(const char *key)
 	return 0;
 }
 
-#include "stats.h"
-#include "backend.h"
 
 static char *
 trim(char *s)
@@ -193,6 +193,17 @@ agq_conf_load(struct agq_conf *c, const char *path)
 /* ---- backend settings (agq-backend(7)): here rather than in backend.c,
  * so that programs reading them (agq-sched) do not link libcurl ---- */
 
+void
+agq_conf_free(struct agq_conf *c)
+{
+	free(c->spool);
+	free(c->cwd_root);
+	json_decref(c->obs);
+	json_decref(c->backend);
+	c->spool = c->cwd_root = NULL;
+	c->obs = c->backend = NULL;
+}
+
 const char *
 agq_backend_setting(const struct agq_conf *conf, const char *key,
                     const char *dflt)
@@ -209,4 +220,98 @@ agq_etc_path(const char *name)
 	int n = slash ? (int)(slash - agq_default_conf) : 1;
 	return agq_xasprintf("%.*s/%s", n, slash ? agq_default_conf : ".",
 	    name);
+}
+
+/* ---- settings of agq-sync, agq-dash and agq-alert ---------------------- */
+
+int
+agq_conf_bool(const char *v)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		return 1;
+	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") ||
+	    !*v)
+		return 0;
+	return -1;
+}
+
+int
+agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
+             size_t size)
+{
+	static const char *keys[] = { "sync_target", "sync_allow",
+	    "sync_require_clean", "dash_refresh", "alert_queue_depth",
+	    "alert_agent_offline", "alert_dead_letters", "alert_endpoint",
+	    "alert_no_progress", "alert_hook", NULL };
+	int k;
+	for (k = 0; keys[k] && strcmp(keys[k], key); k++)
+		;
+	if (!keys[k])
+		return 0;
+	int64_t us;
+	long n;
+	char *end, unit[32];
+	if (!strcmp(key, "sync_require_clean") ||
+	    !strcmp(key, "alert_agent_offline")) {
+		if (agq_conf_bool(val) < 0) {
+			snprintf(err, size, "%s: not yes or no: '%s'", key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "dash_refresh")) {
+		if (agq_parse_duration(val, &us) < 0 || us < 1000000 ||
+		    us > 3600000000LL) {
+			snprintf(err, size, "%s: not a number of seconds from 1 "
+			    "to 3600: '%s'", key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "alert_no_progress")) {
+		if (*val && (agq_parse_duration(val, &us) < 0 || us <= 0)) {
+			snprintf(err, size, "%s: not a duration: '%s'", key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "alert_dead_letters")) {
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (*val && (errno || *end || n < 1)) {
+			snprintf(err, size, "%s: not a positive number: '%s'",
+			    key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "alert_queue_depth")) {
+		/* "N for DURATION" or "N" */
+		errno = 0;
+		n = strtol(val, &end, 10);
+		int bad = *val && (errno || n < 0 || end == val);
+		if (!bad && *val) {
+			while (*end == ' ' || *end == '\t')
+				end++;
+			if (*end) {
+				bad = strncmp(end, "for", 3) != 0;
+				if (!bad) {
+					end += 3;
+					while (*end == ' ' || *end == '\t')
+						end++;
+					bad = sscanf(end, "%31s", unit) != 1 ||
+					    agq_parse_duration(unit, &us) < 0 ||
+					    strlen(end) != strlen(unit);
+				}
+			}
+		}
+		if (bad) {
+			snprintf(err, size, "%s: expected 'N' or 'N for "
+			    "DURATION': '%s'", key, val);
+			return -1;
+		}
+	}
+	if (!*obs)
+		*obs = json_object();
+	const char *prev = json_string_value(json_object_get(*obs, key));
+	if (prev && !strcmp(key, "sync_allow") && *val) {
+		char *both = agq_xasprintf("%s %s", prev, val);
+		json_object_set_new(*obs, key, json_string(both));
+		free(both);
+	} else {
+		json_object_set_new(*obs, key, json_string(val));
+	}
+	return 1;
 }

@@ -1,0 +1,29 @@
+/*
+ * agent.h - agent.c: agent registrations (agents/NAME.json).
+ *
+ * Reading and writing agent files, liveness and load.  Uses util, task and
+ * spool.
+ */
+#ifndef AGQ_AGENT_H
+#define AGQ_AGENT_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "spool.h"
+
+/* Read agents/NAME.json; NULL with errno (ENOENT when not registered,
+ * EBADMSG when unparsable). */
+json_t *agq_agent_read(const struct agq_spool *sp, const char *name);
+
+/* Write agents/NAME.json atomically (tmp + rename; not fsynced: a lost
+ * heartbeat is harmless, the next one replaces it). */
+int agq_agent_write(const struct agq_spool *sp, json_t *agent);
+
+/* 1 if AGENT's "heartbeat" is younger than LEASE_S at NOW_US and its state
+ * is not "down". */
+int agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s);
+
+/* Number of task files in active/NAME/ (-1 on error other than ENOENT). */
+int agq_agent_load(const struct agq_spool *sp, const char *name);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * attempt.h - attempt.c: one attempt of an agent task (agq-run(8)).
+ *
+ * Run by libexec/agq-attempt, so that agq-run links none of its libraries.
+ * Uses util, task, classify, steps, verify and out.
+ */
+#ifndef AGQ_ATTEMPT_H
+#define AGQ_ATTEMPT_H
+
+#include <jansson.h>
+
+/* The corrective text for the next iteration: the steps of REPORT (an
+ * agq_verify_run report) that did not pass, each with its reason and the
+ * last 2000 bytes of its output.  malloc'd. */
+char *agq_verify_feedback(const json_t *report, int iteration, int max);
+
+/* Run one attempt of agent task T in the current directory, with the
+ * output directory OUTDIR: up to max_verify_attempts iterations (1 when T
+ * has no verify steps) of backend (or cmd) then verify steps, each
+ * iteration after the first with the failed steps' output as
+ * "verify_feedback".  Writes OUTDIR/agent.json ({status "done" |
+ * "backend_error" | "cmd_failed" | "verify_failed", backend, model,
+ * endpoint, tokens_in, tokens_out, cost_usd (sums), error, verify (the
+ * last report), iterations [{iteration, status, backend, exit, verify}]}),
+ * OUTDIR/output (the last answer), OUTDIR/backend-input.json and
+ * backend-result.json (the last call; no key is ever in them).
+ * Returns the exit status for the attempt: 0 done, 1 backend error, 2
+ * verify failed, or the cmd's failing status. */
+int agq_agent_attempt(const json_t *t, const char *outdir);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * conf.h - conf.c: etc/agq.conf.
+ *
+ * The settings file and its keys, including the backends' and the
+ * observers' (agq-sync, agq-dash, agq-alert) keys, so that reading a
+ * configuration links nothing above util.  See etc/agq.conf and agq(7).
+ */
+#ifndef AGQ_CONF_H
+#define AGQ_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* The settings of etc/agq.conf (documented there and in agq(7)).  Times in
+ * seconds.  Command-line options override them. */
+struct agq_conf {
+	char *spool;            /* spool directory, NULL = compiled default */
+	double lease_s;         /* heartbeat age after which an agent is dead */
+	double heartbeat_s;     /* how often agq-run heartbeats */
+	double assign_timeout_s;/* leased but not started: reclaim after */
+	double kill_grace_s;    /* SIGTERM to SIGKILL on timeout */
+	double rescan_s;        /* agq-sched full rescan period */
+	size_t max_task_bytes;  /* larger inbox drops are quarantined */
+	int64_t backoff_cap_s;  /* retry backoff ceiling */
+	char *cwd_root;         /* tasks' cwd must be at or below, NULL: any */
+	json_t *obs;            /* agq-sync, agq-dash, agq-alert settings
+	                         * (agq_obs_conf below): key -> string */
+	json_t *backend;        /* backend settings (the keys of
+	                         * agq_backend_conf_keys below), an object of
+	                         * strings or NULL; freed by agq_conf_free */
+};
+
+/* Fill CONF with built-in defaults, then read the file PATH (or, when PATH
+ * is NULL, $AGQ_CONF, else the compiled-in etc/agq.conf; a missing default
+ * file is not an error).  Format: "key = value" lines, '#' comments, blank
+ * lines.  Returns 0, or -1 after printing "agq-PROG: FILE:LINE: ..." for an
+ * unreadable file or a bad line (exit EX_CONFIG). */
+int agq_conf_load(struct agq_conf *conf, const char *path);
+
+/* Free what agq_conf_load allocated in CONF (its strings and objects) and
+ * set those fields to NULL; the numbers stay.  CONF itself is the
+ * caller's.  agq_spool_close calls it. */
+void agq_conf_free(struct agq_conf *conf);
+
+/* The agq.conf keys that belong to the backends (conf.c stores them in
+ * conf->backend): ollama_url, openai_url, anthropic_url (base URLs),
+ * ollama_model, openai_model, anthropic_model (default models),
+ * openai_key_file, anthropic_key_file (files holding a key on their first
+ * line), anthropic_version, max_tokens, backend_timeout (seconds), prices
+ * (path of the price table), cli_lock (path of the CLI lock file),
+ * registry_check (seconds between agq-sched's endpoint checks), route_wait
+ * (seconds before a tier falls back) and route_fallback (yes/no). */
+extern const char *const agq_backend_conf_keys[];
+int agq_backend_conf_key(const char *key);
+
+/* The value of backend setting KEY in CONF, or DFLT (borrowed).  In
+ * conf.c with agq_etc_path, so that readers link no libcurl. */
+const char *agq_backend_setting(const struct agq_conf *conf, const char *key,
+                                const char *dflt);
+
+/* ETC/NAME where ETC is the directory of the compiled-in agq.conf
+ * (prices.json, cli-lock.json).  malloc'd. */
+char *agq_etc_path(const char *name);
+
+/* The observers' settings (agq-sync, agq-dash and agq-alert, etc/agq.conf).
+ * Called by agq_conf_load for each "KEY = VAL" line: 0 when KEY is not
+ * one of these programs' settings (sync_target, sync_allow,
+ * sync_require_clean, dash_refresh, alert_queue_depth,
+ * alert_agent_offline, alert_dead_letters, alert_endpoint,
+ * alert_no_progress, alert_hook); 1 when it is and VAL is valid (stored
+ * in *OBS, an object created on first use, KEY -> string; sync_allow
+ * lines add up); -1 with ERR filled when VAL is not valid. */
+int agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
+                 size_t size);
+
+/* A yes/no setting's value V: 1 for yes, true or 1; 0 for no, false, 0 or
+ * empty; -1 for anything else (etc/agq.conf). */
+int agq_conf_bool(const char *v);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * doctor.h - doctor.c: agq-doctor(8).
+ *
+ * Uses everything below it that a check needs.
+ */
+#ifndef AGQ_DOCTOR_H
+#define AGQ_DOCTOR_H
+
+#include <jansson.h>
+
+/* Check this installation for agent work, with the spool SPOOL_ARG (NULL:
+ * the default): the spool and configuration, every backend executable,
+ * the price table, the CLI lock file and each CLI in it (found in PATH,
+ * its version from version_args, and whether each pinned flag appears in
+ * the output of help_args), the API keys (present, never shown) and the
+ * registered endpoints' health.  Returns {"status": "ok"|"fail",
+ * "failed": N, "checks": [{check, status "ok"|"warn"|"fail", detail}]}. */
+json_t *agq_doctor(const char *spool_arg);
+
+#endif

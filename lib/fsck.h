@@ -1,0 +1,39 @@
+/*
+ * fsck.h - fsck.c: checking and repairing a spool (agq-fsck(8)).
+ *
+ * Uses util, task, spool, journal and agent.
+ */
+#ifndef AGQ_FSCK_H
+#define AGQ_FSCK_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "spool.h"
+
+/* Reclaim the lease of the locked active task L from AGENT because of WHY
+ * (words, for the task's attempt and the journal): close a started
+ * attempt as reclaimed, increase the generation (stored in *GEN_OUT when
+ * not NULL), and move the task back to its lane, or to dead/ when it has
+ * no attempts left; journals `reclaim` (and `dead`).  Returns the new
+ * state (AGQ_ST_QUEUE or AGQ_ST_DEAD) or -1 with errno. */
+int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
+                     const char *agent, const char *why, json_int_t *gen_out);
+
+struct agq_fsck_opts {
+	int fix;                /* repair what is found */
+	int64_t tmp_age_us;     /* tmp/ files untouched this long are stale */
+	int rebuild_index;      /* repair the id claims (ids/) only */
+};
+/* Problems found, by kind (agq-fsck(8)), and how many were repaired. */
+struct agq_fsck_counts {
+	long tasks, problems, fixed;
+	long dirs, modes, strays, duplicates, leases, claims, tmp, journal;
+};
+/* Check SP, printing one line per problem on standard output ("KIND:
+ * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a
+ * problem was found (fixed or not), 0 when the spool is clean.  Call with
+ * the spool opened AGQ_OPEN_NOCREATE so missing directories are seen. */
+int agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
+             struct agq_fsck_counts *c);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * journal.h - journal.c: the journal (agq-journal(5)).
+ *
+ * Appending events to the hash-chained journal, verifying, rotating and
+ * listing its files.  Uses util, redact, task and spool.
+ */
+#ifndef AGQ_JOURNAL_H
+#define AGQ_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "spool.h"
+
+/* Append event EV about task ID (may be NULL) to the journal, with the
+ * fields of EXTRA (a JSON object, stolen; may be NULL), "ts" (now, RFC
+ * 3339), "ev", "id", "prog", "pid", "host", then "seq" and "prev" (the
+ * hash chain of agq-journal(5)).  Under an flock(2) on ROOT/.journal.lock
+ * it reads the last line (cutting off a torn one into corrupt/; not read
+ * when the journal still ends with this process's own last append, whose
+ * hash and seq it remembers) and writes the new one with one write(2) to
+ * the file opened O_APPEND.  Returns 0 or
+ * -1 (the caller warns; a journal failure never stops a state change). */
+int agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
+                json_t *extra);
+
+/* Several events appended in one go: one lock, one read of the last line,
+ * the events chained to each other in memory (seq one more, "prev" the hash
+ * of the event before) and all written with ONE write(2), so a reader never
+ * sees part of a batch and a short write (a full disk) is truncated away
+ * whole (agq-journal(5), "Hash chain").  agq_journal is the batch of one.
+ * Start with a zeroed struct (struct agq_jbatch b = { NULL }), owned by the
+ * caller, usually on its stack. */
+struct agq_jbatch {
+	json_t *events;         /* JSON array of the events so far, or NULL */
+};
+
+/* Add event EV about task ID (may be NULL) with the fields of EXTRA (a
+ * JSON object, stolen; may be NULL) to batch B: its "ts" is now, as for
+ * agq_journal; "seq" and "prev" come when it is written.  Lines go out in
+ * the order they were added. */
+void agq_jbatch_add(struct agq_jbatch *b, const char *ev, const char *id,
+                    json_t *extra);
+
+/* Append the events of batch B to the journal as agq_journal does, all or
+ * none of them, and empty B (its events are freed whatever happens, so B
+ * can be reused).  An empty batch writes nothing and returns 0.  Returns 0
+ * or -1 with errno (ENOSPC for a short write; the caller warns, a journal
+ * failure never stops a state change). */
+int agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b);
+
+/* Like agq_jbatch_write, printing a warning on failure. */
+void agq_jbatch_w(const struct agq_spool *sp, struct agq_jbatch *b);
+
+/* Appends keep the lock file's and the journal's descriptors open for the
+ * next append (O_CLOEXEC; reopened when ROOT/journal is another file, as
+ * after a rotation, or in a child after fork(2)).  This closes them;
+ * agq_spool_close calls it.  Never fails. */
+void agq_journal_forget(void);
+
+/* SHA-256 (FIPS 180-4, computed by Nettle's sha256_*) of LEN bytes of BUF
+ * as 64 lowercase hex digits and a NUL in OUT.  Always returns 0 (the -1
+ * of the old libcrypto version is kept in the signature for callers). */
+int agq_sha256_hex(const void *buf, size_t len, char out[65]);
+
+/* The end of a journal file: the last whole line's SHA-256 ("0"x64 when
+ * empty) and "seq" (when that line has none, as a line appended by hand,
+ * the seq of the nearest line before it that has one, looked for in the
+ * last 64 lines or 1 MiB; 0 when none), and a torn tail (bytes after the
+ * last newline: a writer that died mid-line). */
+struct agq_jtail {
+	int64_t seq;
+	int foreign;            /* whole lines at the end without a seq */
+	char hash[65];
+	off_t good_len;         /* bytes up to and including the last '\n' */
+	off_t torn_off;         /* where the torn tail starts, when torn_len */
+	size_t torn_len;        /* 0 when the file ends with a newline */
+};
+/* Read the tail of the journal open as FD (read with pread(2); the offset
+ * is not used).  0 or -1 with errno. */
+int agq_journal_tail(int fd, struct agq_jtail *t);
+
+/* Keep the torn tail described by T (of FD, the journal at PATH, named in
+ * the note) in corrupt/journal-torn.UNIQUE with a .why note, then truncate
+ * FD to T->good_len.  Call with the journal lock held.  0 or -1. */
+int agq_journal_cut_torn(const struct agq_spool *sp, int fd,
+                         const struct agq_jtail *t, const char *path);
+
+/* Rotate the journal: under the journal lock rename ROOT/journal to
+ * ROOT/journal.YYYYMMDDTHHMMSS.uuuuuuZ (never replacing; its name, malloc'd,
+ * goes to *OLDNAME) and start a new journal with a `rotate` event whose
+ * "from" is that name and whose seq/prev continue the old file's chain.
+ * 0 or -1 with errno. */
+int agq_journal_rotate(const struct agq_spool *sp, char **oldname);
+
+/* Is NAME the name agq_journal_rotate gives a rotated journal,
+ * journal.YYYYMMDDTHHMMSS.uuuuuuZ?  1 or 0. */
+int agq_journal_rotated_name(const char *name);
+
+/* The journal files of the spool in chain order: the rotated journals
+ * (agq_journal_rotated_name) oldest first (their names sort so), then
+ * "journal" when it exists.  *NAMES gets a malloc'd array of *N malloc'd
+ * names relative to the spool (free with agq_journal_files_free).  0, or
+ * -1 with errno if the spool directory cannot be read. */
+int agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n);
+void agq_journal_files_free(char **names, size_t n);
+
+/* Result of agq_journal_verify. */
+struct agq_jverify {
+	long lines;             /* whole lines read (the torn tail excluded) */
+	long bad_line;          /* first line that breaks the chain, from 1 */
+	char why[256];          /* what is wrong with it */
+	int torn;               /* the file ends in a torn line ... */
+	off_t torn_off;         /* ... at this offset ... */
+	size_t torn_len;        /* ... of this many bytes */
+	int64_t last_seq;       /* seq of the last line checked */
+	char last_hash[65];     /* its SHA-256 */
+	int64_t first_seq;      /* "seq" of line 1 (0 when the file is empty) */
+	char first_prev[65];    /* "prev" of line 1 */
+	char first_from[256];   /* "from" of line 1 when it is a rotate event */
+};
+/* Walk the chain of the journal file PATH (agq-journal(5)): every line a
+ * JSON object with "seq" one more than the line before and "prev" the
+ * SHA-256 of the line before.  Line 1's prev is not checked here (it is
+ * zeros, or the last hash of the file it was rotated from).  A last line
+ * without a newline is a tolerated torn tail (R->torn).  Returns 0 intact,
+ * 1 broken (R->bad_line, R->why), -1 with errno if PATH cannot be read. */
+int agq_journal_verify(const char *path, struct agq_jverify *r);
+
+/* The link between two journal files (agq-journal(5), Rotation): R is the
+ * agq_journal_verify result of NAMES[I] (the agq_journal_files list of N
+ * names, oldest first), PREV that of NAMES[I-1], read from PREVPATH.  Line
+ * 1 of NAMES[I] must be the rotate event naming NAMES[I-1], continue its
+ * seq and chain to its last hash.  Returns 1 with a reason in WHY (SIZE
+ * bytes) when the link is broken (at line 1), 0 when it holds or there is
+ * nothing to link (I == 0, PREV NULL, an empty file). */
+long agq_journal_link_check(char **names, size_t n, size_t i,
+                            const struct agq_jverify *r,
+                            const struct agq_jverify *prev,
+                            const char *prevpath, char *why, size_t size);
+
+/* Like agq_journal, printing a warning on failure. */
+void agq_journal_w(const struct agq_spool *sp, const char *ev,
+                   const char *id, json_t *extra);
+
+/* Does the journal line LINE (LEN bytes, no newline needed) match: its
+ * "id" is ID (when ID is not NULL), its "ev" is EV (when not NULL) and its
+ * "ts" is at or after SINCE_US (when > 0)?  1 yes, 0 no, -1 when the line
+ * is not a JSON object (a torn or damaged line). */
+int agq_journal_match(const char *line, size_t len, const char *id,
+                      int64_t since_us, const char *ev);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * task.h - task.c: the task model (agq-task(5)).
+ *
+ * Parsing, validating and normalizing a task, its lanes, attempts and
+ * backoff.  Pure functions on JSON; uses util and classify.
+ */
+#ifndef AGQ_TASK_H
+#define AGQ_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+enum agq_lane { AGQ_URGENT, AGQ_HIGH, AGQ_NORMAL, AGQ_LOW, AGQ_NLANES };
+
+/* Lane name <-> number.  agq_lane_parse returns -1 for an unknown name. */
+const char *agq_lane_name(int lane);
+int agq_lane_parse(const char *s);
+
+/* Validate task T (a JSON object as submitted) against agq-task(5).  On the
+ * first problem writes "field NAME: what is wrong" into ERR (SIZE bytes)
+ * and returns -1; returns 0 when valid.  Unknown fields are allowed.
+ * The agent fields are checked by agq_task_validate_agent (backend.h). */
+int agq_task_validate(const json_t *t, char *err, size_t size);
+
+/* Parse BUF (LEN bytes, not necessarily NUL-terminated) as one task: JSON
+ * object (jansson, rejecting duplicate keys and NUL in strings), then
+ * agq_task_validate.  Returns a new reference or NULL with ERR filled. */
+json_t *agq_task_parse(const char *buf, size_t len, char *err, size_t size);
+
+/* Fill agq's fields in a valid task T, keeping what is there: id (new
+ * agq_gen_id when absent), priority "normal", max_attempts 3, backoff 10,
+ * submitted_at (NOW_US), attempts [], generation 0, complexity (replaced
+ * by agq_classify's object, backend.h).  not_before given as
+ * epoch seconds or any RFC 3339 form is rewritten as RFC 3339 UTC. */
+void agq_task_normalize(json_t *t, int64_t now_us);
+
+/* Accessors on a validated, normalized task (borrowed strings). */
+const char *agq_task_id(const json_t *t);
+int agq_task_lane(const json_t *t);
+int64_t agq_task_int(const json_t *t, const char *key, int64_t dflt);
+/* A time field (RFC 3339 string or epoch number) in microseconds, or DFLT
+ * when absent or unparsable. */
+int64_t agq_task_time(const json_t *t, const char *key, int64_t dflt);
+/* Set KEY to US formatted as RFC 3339. */
+void agq_task_set_time(json_t *t, const char *key, int64_t us);
+
+/* Retry delay after attempt number ATTEMPT (1-based) of T, in microseconds:
+ * backoff * 2^(ATTEMPT-1) seconds, capped at CAP_S, then "equal jitter":
+ * a uniform value in [delay/2, delay].  backoff 0 gives 0. */
+int64_t agq_backoff_us(const json_t *t, int attempt, int64_t cap_s);
+
+/* 1 if every capability in T's "requires" is in CAPS (a JSON array of
+ * strings, may be NULL = none). */
+int agq_caps_match(const json_t *t, const json_t *caps);
+
+/* Attempts that count against max_attempts: every entry of "attempts"
+ * except those handed back by a stopping agent. */
+int agq_task_attempts_used(const json_t *t);
+
+/* The last entry of T's "attempts" (borrowed), or NULL. */
+json_t *agq_task_last_attempt(const json_t *t);
+
+/* 1 if T's current lease has started: its last attempt carries T's
+ * generation and has no "finished". */
+int agq_task_lease_started(const json_t *t);
+
+/* Serialize T for a task file: indented JSON, sorted keys preserved in
+ * insertion order, trailing newline.  malloc'd; *LEN gets the length. */
+char *agq_task_dump(const json_t *t, size_t *len);
+
+#endif

@@ -37,6 +37,8 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-classify agq-verify agq-registry agq-doctor
 # issue 5: stats, sync, dashboard, alerts
 PROGS    += agq-stats agq-sync agq-dash agq-alert
+# issue 16: worktrees, branches, commits, pushes, PR records
+PROGS    += agq-git agq-pr
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -45,7 +47,7 @@ PROGS    += agq-stats agq-sync agq-dash agq-alert
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := util redact cli conf steps classify task spool journal \
               open reject agent out
-LIB_exec   := backend verify attempt
+LIB_exec   := backend verify attempt git
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert
 LIB_engine := fsck sched runner ctl doctor
@@ -74,6 +76,8 @@ LINK_agq-status   := report core
 LINK_agq-dash     := report core
 LINK_agq-sync     := report core
 LINK_agq-alert    := report route core
+LINK_agq-git      := exec core
+LINK_agq-pr       := exec core
 LINK_agq-attempt  := exec core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))

@@ -43,5 +43,6 @@
 #include "sync.h"
 #include "dash.h"
 #include "alert.h"
+#include "git.h"
 
 #endif

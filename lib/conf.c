@@ -17,7 +17,9 @@ const char *const agq_backend_conf_keys[] = {
 	"ollama_model", "openai_model", "anthropic_model",
 	"openai_key_file", "anthropic_key_file", "anthropic_version",
 	"max_tokens", "backend_timeout", "prices", "cli_lock",
-	"registry_check", "route_wait", "route_fallback", NULL
+	"registry_check", "route_wait", "route_fallback",
+	"workspace_root", "git_author_name", "git_author_email", "git_ssh_key",
+	"git_token_file", NULL
 };
 
 int

@@ -50,7 +50,9 @@ void agq_conf_free(struct agq_conf *conf);
  * line), anthropic_version, max_tokens, backend_timeout (seconds), prices
  * (path of the price table), cli_lock (path of the CLI lock file),
  * registry_check (seconds between agq-sched's endpoint checks), route_wait
- * (seconds before a tier falls back) and route_fallback (yes/no). */
+ * (seconds before a tier falls back), route_fallback (yes/no), and
+ * git.h's workspace_root, git_author_name, git_author_email,
+ * git_ssh_key and git_token_file (paths, a name, an address). */
 extern const char *const agq_backend_conf_keys[];
 int agq_backend_conf_key(const char *key);
 

@@ -87,6 +87,10 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "agents", 0700, 0700, 0077 },
 	{ "out", 0700, 0700, 0077 },
 	{ "ids", 0700, 0700, 0077 },
+	{ "prs", 0700, 0700, 0077 },
+	{ "prs/open", 0700, 0700, 0077 },
+	{ "prs/merged", 0700, 0700, 0077 },
+	{ "prs/closed", 0700, 0700, 0077 },
 	{ NULL, 0, 0, 0 }
 };
 

@@ -1,0 +1,298 @@
+/* agq-git - a task's worktree and branch, by hand or from hooks
+ * (agq-git(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
+#include "git.h"
+
+static const char usage[] =
+"usage: agq-git [-s SPOOL] start-task --slug TEXT --repo ORIGIN [--base B]\n"
+"               [--agent A] [--branch NAME] [--task ID] [--json]\n"
+"       agq-git [-s SPOOL] status [DIR] [--json]\n"
+"       agq-git [-s SPOOL] finish [DIR] [--title T] [--summary TEXT] [--json]\n"
+"       agq-git [-s SPOOL] apply [DIR] PATCH\n"
+"       agq-git [-s SPOOL] rm DIR [--force]\n"
+"       agq-git [-s SPOOL] gc [--dry-run] [--json]\n"
+"A task's git worktree and branch under the workspace root, its commit,\n"
+"push and PR record, through libgit2.  See agq-git(1).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --slug TEXT   the title or prompt the branch is named after\n"
+"      --repo ORIGIN the origin: a path, file://, ssh:// or scp-style, https://\n"
+"      --base B      the origin's branch to start from (default: main)\n"
+"      --agent A     the branch's first part, A/SLUG (default: agq)\n"
+"      --branch NAME the branch, instead of A/SLUG\n"
+"      --task ID     the task the worktree is for (default: a new id)\n"
+"      --title T     the commit's subject (finish; default: the branch)\n"
+"      --summary TEXT the commit message's body (finish)\n"
+"      --force       remove even when locked or not pushed (rm)\n"
+"      --dry-run     list the orphans, remove nothing (gc)\n"
+"      --json        print JSON\n"
+"Exit: 0 ok, 1 git failed (finish: no changes, or the push rejected),\n"
+"64 usage, 66 DIR is not a git work tree.\n";
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int
+start_task(struct agq_spool *sp, const char *slug, const char *repo,
+           const char *base, const char *agent, const char *branch,
+           const char *task, int json)
+{
+	char id[72], err[1024];
+	if (task)
+		snprintf(id, sizeof id, "%s", task);
+	else
+		agq_gen_id(id);
+	struct agq_worktree wt;
+	if (agq_git_start_task(sp, repo, base, agent, slug, branch, id, &wt,
+	    err, sizeof err) < 0) {
+		agq_warn("cannot start the task: %s (%s)", err, repo);
+		return 1;
+	}
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "path",
+		    wt.path, "branch", wt.branch, "base", wt.base, "head",
+		    wt.head, "task", id, "reused", wt.reused);
+		agq_print_json(o, JSON_COMPACT);
+		json_decref(o);
+	} else {
+		printf("%s\t%s\n", wt.path, wt.branch);
+	}
+	return 0;
+}
+
+static json_t *
+status_or_exit(const char *dir)
+{
+	char err[1024];
+	json_t *st = agq_git_status(dir, err, sizeof err);
+	if (!st)
+		agq_die(EX_NOINPUT, "cannot read the status: %s (%s)", err, dir);
+	return st;
+}
+
+static int
+status(const char *dir, int json)
+{
+	json_t *st = status_or_exit(dir);
+	if (json) {
+		agq_print_json(st, JSON_COMPACT);
+	} else {
+		const char *base = jstr(st, "base");
+		printf("path        %s\n", jstr(st, "path"));
+		printf("branch      %s\n", jstr(st, "branch") ?
+		    jstr(st, "branch") : "(detached)");
+		printf("task        %s\n", jstr(st, "task") ? jstr(st, "task") :
+		    "-");
+		printf("head        %s\n", jstr(st, "head") ? jstr(st, "head") :
+		    "-");
+		if (json_is_integer(json_object_get(st, "ahead")))
+			printf("base        origin/%s: %lld ahead, %lld behind\n",
+			    base, json_integer_value(json_object_get(st,
+			    "ahead")), json_integer_value(json_object_get(st,
+			    "behind")));
+		else
+			printf("base        %s\n", base ? base : "-");
+		printf("changes     %lld files, +%lld -%lld\n",
+		    json_integer_value(json_object_get(st, "files")),
+		    json_integer_value(json_object_get(st, "insertions")),
+		    json_integer_value(json_object_get(st, "deletions")));
+		printf("uncommitted %lld\n", json_integer_value(json_object_get(st,
+		    "uncommitted")));
+		printf("locked      %s\n", json_is_true(json_object_get(st,
+		    "locked")) ? "yes" : "no");
+	}
+	json_decref(st);
+	return 0;
+}
+
+/* Commit, push and open the PR record of the worktree DIR. */
+static int
+finish(struct agq_spool *sp, const char *dir, const char *title,
+       const char *summary, int json)
+{
+	json_t *st = status_or_exit(dir);
+	const char *task = jstr(st, "task"), *branch = jstr(st, "branch");
+	const char *wd = jstr(st, "path");
+	char err[1024], sha[41];
+	int rc = 1;
+	if (!task || !branch) {
+		agq_warn("cannot finish: not an agq worktree (%s)", dir);
+		goto out;
+	}
+	if (!title)
+		title = branch;
+	int r = agq_git_commit(sp, wd, title, summary, task, sha, err,
+	    sizeof err);
+	if (r < 0) {
+		agq_warn("cannot commit: %s (%s)", err, wd);
+		goto out;
+	}
+	if (r == 1) {
+		agq_warn("cannot finish: no changes (%s)", wd);
+		goto out;
+	}
+	if (agq_git_push(sp, wd, err, sizeof err) != 0) {
+		agq_warn("cannot push: %s (%s)", err, wd);
+		goto out;
+	}
+	json_t *pr;
+	if (agq_pr_open(sp, task, jstr(st, "origin") ? jstr(st, "origin") :
+	    "", jstr(st, "base") ? jstr(st, "base") : "", branch, sha, title,
+	    &pr) < 0) {
+		agq_spool_syserr(sp, "cannot write the PR record", "prs/open");
+		goto out;
+	}
+	if (json)
+		agq_print_json(pr, JSON_COMPACT);
+	else
+		printf("%s\t%s\t%s\n", jstr(pr, "id"), branch, sha);
+	json_decref(pr);
+	rc = 0;
+out:
+	json_decref(st);
+	return rc;
+}
+
+static int
+apply(const char *dir, const char *file)
+{
+	size_t len;
+	char err[1024];
+	char *patch = agq_read_file(file, 64 * 1024 * 1024, &len, NULL);
+	if (!patch) {
+		agq_syserr("cannot read the patch", file);
+		return agq_exit_code(errno);
+	}
+	int r = agq_git_apply(dir, patch, len, err, sizeof err);
+	free(patch);
+	if (r != 0)
+		agq_warn("cannot apply %s: %s (%s)", file, err, dir);
+	return r ? 1 : 0;
+}
+
+static int
+gc(struct agq_spool *sp, int dry, int json)
+{
+	char err[1024];
+	json_t *all = agq_git_gc(sp, !dry, err, sizeof err);
+	if (!all) {
+		agq_warn("cannot gc: %s", err);
+		return 1;
+	}
+	int rc = 0;
+	size_t i;
+	json_t *e;
+	if (json)
+		agq_print_json(all, JSON_COMPACT);
+	json_array_foreach(all, i, e) {
+		if (!json_is_true(json_object_get(e, "orphan")))
+			continue;
+		if (jstr(e, "error")) {
+			agq_warn("cannot remove %s: %s", jstr(e, "path"),
+			    jstr(e, "error"));
+			rc = 1;
+		} else if (!json) {
+			printf("%s %s\t%s\t%s\n", dry ? "would remove" :
+			    "removed", jstr(e, "path"), jstr(e, "task"),
+			    jstr(e, "state") ? jstr(e, "state") : "no task");
+		}
+	}
+	json_decref(all);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "slug", required_argument, NULL, 'S' },
+		{ "repo", required_argument, NULL, 'r' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "branch", required_argument, NULL, 'B' },
+		{ "task", required_argument, NULL, 't' },
+		{ "title", required_argument, NULL, 'T' },
+		{ "summary", required_argument, NULL, 'm' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL, *slug = NULL, *repo = NULL, *base = NULL,
+	    *agent = NULL, *branch = NULL, *task = NULL, *title = NULL,
+	    *summary = NULL;
+	int json = 0, dry = 0, force = 0, c;
+	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'S': slug = optarg; break;
+		case 'r': repo = optarg; break;
+		case 'b': base = optarg; break;
+		case 'a': agent = optarg; break;
+		case 'B': branch = optarg; break;
+		case 't': task = optarg; break;
+		case 'T': title = optarg; break;
+		case 'm': summary = optarg; break;
+		case 'f': force = 1; break;
+		case 'n': dry = 1; break;
+		case 'j': json = 1; break;
+		default: agq_cli_usage(usage);
+		}
+	}
+	if (optind >= argc)
+		agq_cli_usage(usage);
+	const char *cmd = argv[optind++];
+	int nargs = argc - optind;
+	char **args = argv + optind;
+	const char *dir = nargs > 0 ? args[0] : ".";
+	if (!((!strcmp(cmd, "start-task") && nargs == 0 && slug && repo) ||
+	    (!strcmp(cmd, "status") && nargs <= 1) ||
+	    (!strcmp(cmd, "finish") && nargs <= 1) ||
+	    (!strcmp(cmd, "apply") && (nargs == 1 || nargs == 2)) ||
+	    (!strcmp(cmd, "rm") && nargs == 1) ||
+	    (!strcmp(cmd, "gc") && nargs == 0)))
+		agq_cli_usage(usage);
+	if (task && !agq_id_valid(task))
+		agq_die(EX_USAGE, "--task: not a valid task id: '%s'", task);
+	agq_git_lib_init();
+	int rc;
+	if (!strcmp(cmd, "status")) {
+		rc = status(dir, json);
+	} else if (!strcmp(cmd, "apply")) {
+		rc = apply(nargs == 2 ? args[0] : ".", args[nargs - 1]);
+	} else if (!strcmp(cmd, "rm")) {
+		char err[1024];
+		rc = agq_git_remove(dir, force, err, sizeof err) < 0;
+		if (rc)
+			agq_warn("cannot remove the worktree: %s", err);
+	} else {
+		struct agq_spool sp;
+		agq_spool_open_or_exit(&sp, spool);
+		if (!strcmp(cmd, "start-task"))
+			rc = start_task(&sp, slug, repo, base, agent, branch,
+			    task, json);
+		else if (!strcmp(cmd, "finish"))
+			rc = finish(&sp, dir, title, summary, json);
+		else
+			rc = gc(&sp, dry, json);
+		agq_spool_close(&sp);
+	}
+	agq_git_lib_done();
+	if (agq_flush_stdout() < 0 && rc == 0)
+		rc = EX_IOERR;
+	return rc;
+}

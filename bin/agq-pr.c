@@ -1,0 +1,123 @@
+/* agq-pr - the pull request records of a spool (agq-pr(1)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "util.h"
+#include "cli.h"
+#include "spool.h"
+#include "open.h"
+#include "git.h"
+
+static const char usage[] =
+"usage: agq-pr [-s SPOOL] ls [--state open|merged|closed] [--json]\n"
+"       agq-pr [-s SPOOL] show PRID|TASKID [--json]\n"
+"       agq-pr [-s SPOOL] merged|closed|reopen PRID\n"
+"List and show the pull request records of a spool (prs/), and record\n"
+"what became of one.  See agq-pr(1).\n"
+"  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
+"      --state S     only the records in state S (ls)\n"
+"      --json        ls: one JSON array; show: one JSON object\n"
+"Exit: 0 ok, 64 usage, 66 no such record.\n";
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+int
+main(int argc, char **argv)
+{
+	agq_setprog(argv[0]);
+	agq_cli_help(argc, argv, usage);
+	static const struct option longopts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spool = NULL, *state = NULL;
+	int json = 0, c;
+	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': spool = optarg; break;
+		case 'S': state = optarg; break;
+		case 'j': json = 1; break;
+		default: agq_cli_usage(usage);
+		}
+	}
+	if (optind >= argc)
+		agq_cli_usage(usage);
+	const char *cmd = argv[optind++];
+	int nargs = argc - optind;
+	const char *to = !strcmp(cmd, "merged") ? "merged" :
+	    !strcmp(cmd, "closed") ? "closed" : !strcmp(cmd, "reopen") ?
+	    "open" : NULL;
+	if (!((!strcmp(cmd, "ls") && nargs == 0) ||
+	    (!strcmp(cmd, "show") && nargs == 1) || (to && nargs == 1)))
+		agq_cli_usage(usage);
+	if (state && strcmp(state, "open") && strcmp(state, "merged") &&
+	    strcmp(state, "closed"))
+		agq_die(EX_USAGE, "--state: not open, merged or closed: '%s'",
+		    state);
+	struct agq_spool sp;
+	agq_spool_open_or_exit(&sp, spool);
+	int rc = 0;
+	if (!strcmp(cmd, "ls")) {
+		json_t *all = agq_pr_list(&sp, state);
+		if (!all) {
+			rc = agq_spool_syserr(&sp, "cannot list", "prs");
+		} else if (json) {
+			agq_print_json(all, JSON_COMPACT);
+		} else {
+			size_t i;
+			json_t *e;
+			printf("%-19s %-6s %-12s %-32s %s\n", "ID", "STATE",
+			    "HEAD", "BRANCH", "TITLE");
+			json_array_foreach(all, i, e)
+				printf("%-19s %-6s %-12.12s %-32s %s\n",
+				    jstr(e, "id"), jstr(e, "state"),
+				    jstr(e, "head"), jstr(e, "branch"),
+				    jstr(e, "title"));
+		}
+		json_decref(all);
+	} else if (!strcmp(cmd, "show")) {
+		json_t *pr = agq_pr_find(&sp, argv[optind]);
+		if (!pr) {
+			agq_warn("no PR record %s", argv[optind]);
+			rc = EX_NOINPUT;
+		} else if (json) {
+			agq_print_json(pr, JSON_COMPACT);
+		} else {
+			static const char *keys[] = { "id", "state", "task",
+			    "repo", "base", "branch", "head", "title", "url",
+			    "number", "created_at", NULL };
+			for (int i = 0; keys[i]; i++) {
+				json_t *v = json_object_get(pr, keys[i]);
+				if (json_is_integer(v))
+					printf("%-10s %lld\n", keys[i],
+					    json_integer_value(v));
+				else
+					printf("%-10s %s\n", keys[i],
+					    jstr(pr, keys[i]));
+			}
+		}
+		json_decref(pr);
+	} else if (agq_pr_move(&sp, argv[optind], to) < 0) {
+		if (errno == ENOENT) {
+			agq_warn("no PR record %s", argv[optind]);
+			rc = EX_NOINPUT;
+		} else {
+			rc = agq_spool_syserr(&sp, "cannot move the PR record",
+			    "prs/%s", to);
+		}
+	}
+	agq_spool_close(&sp);
+	if (agq_flush_stdout() < 0 && rc == 0)
+		rc = EX_IOERR;
+	return rc;
+}

@@ -1,0 +1,1184 @@
+/* git.c - a task's git work through libgit2: the clone per origin, a
+ * worktree and a branch per task, commit, push, apply, status, removal
+ * and gc, and the spool's PR records (git.h). */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <git2.h>
+
+#include "util.h"
+#include "conf.h"
+#include "spool.h"
+#include "journal.h"
+#include "git.h"
+
+#define WT_MAX_SUFFIX 1000      /* SLUG-2 ... SLUG-999, then EEXIST */
+
+void
+agq_git_lib_init(void)
+{
+	git_libgit2_init();
+}
+
+void
+agq_git_lib_done(void)
+{
+	git_libgit2_shutdown();
+}
+
+/* ERR = "WHAT: libgit2's last message"; returns -1. */
+static int
+gerr(char *err, size_t size, const char *what)
+{
+	const git_error *g = git_error_last();
+	snprintf(err, size, "%s: %s", what, g && g->message ? g->message :
+	    "libgit2 failed");
+	return -1;
+}
+
+char *
+agq_git_workspace(const struct agq_spool *sp)
+{
+	const char *w = agq_backend_setting(&sp->conf, "workspace_root", NULL);
+	return w ? agq_xstrdup(w) : agq_xasprintf("%s.work", sp->root);
+}
+
+char *
+agq_git_slug(const char *text, char *out)
+{
+	size_t n = 0;
+	int dash = 0;
+	for (const char *p = text ? text : ""; *p && n < 48; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (isascii(c) && isalnum(c)) {
+			if (dash && n > 0 && n < 47)
+				out[n++] = '-';
+			dash = 0;
+			out[n++] = (char)tolower(c);
+		} else {
+			dash = 1;
+		}
+	}
+	out[n] = '\0';
+	if (!n)
+		strcpy(out, "task");
+	return out;
+}
+
+/* ---- the clone of an origin ------------------------------------------- */
+
+/* ORIGIN as fetched: a local path made absolute (URLs and scp-style
+ * host:path as they are).  malloc'd. */
+static char *
+origin_url(const char *origin)
+{
+	const char *colon = strchr(origin, ':'), *slash = strchr(origin, '/');
+	int local = !colon || origin[0] == '/' || origin[0] == '.' ||
+	    (slash && slash < colon);
+	if (!strncmp(origin, "file://", 7) || strstr(origin, "://"))
+		local = 0;
+	if (local) {
+		char *abs = realpath(origin, NULL);
+		if (abs)
+			return abs;
+	}
+	return agq_xstrdup(origin);
+}
+
+/* The clone's name KEY for URL: its last component, cleaned, and 12 hex
+ * digits of the SHA-256 of URL.  Into OUT (>= 64 bytes). */
+static void
+clone_key(const char *url, char *out)
+{
+	size_t len = strlen(url);
+	while (len > 1 && url[len - 1] == '/')
+		len--;
+	if (len > 4 && !strncmp(url + len - 4, ".git", 4))
+		len -= 4;
+	size_t b = len;
+	while (b > 0 && url[b - 1] != '/' && url[b - 1] != ':')
+		b--;
+	size_t n = 0;
+	for (size_t i = b; i < len && n < 40; i++) {
+		unsigned char c = (unsigned char)url[i];
+		int keep = isascii(c) && (isalnum(c) || c == '-' || c == '_' ||
+		    (c == '.' && n > 0));
+		out[n++] = keep ? (char)c : '-';
+	}
+	if (!n)
+		out[n++] = 'r';
+	char hex[65];
+	agq_sha256_hex(url, strlen(url), hex);
+	snprintf(out + n, 64 - n, "-%.12s", hex);
+}
+
+/* What the remote callbacks need: settings, tries, a push's rejection. */
+struct cbdata {
+	const struct agq_spool *sp;
+	int tries;
+	char reason[512];
+};
+
+/* git_credential_acquire_cb: ssh key file or agent, a token file. */
+static int
+cred_cb(git_credential **out, const char *url, const char *user,
+        unsigned int allowed, void *payload)
+{
+	struct cbdata *d = payload;
+	if (d->tries++ >= 3) {
+		git_error_set_str(GIT_ERROR_NET, "authentication failed "
+		    "(git_ssh_key, ssh-agent, git_token_file)");
+		return GIT_EAUTH;
+	}
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		const char *key = agq_backend_setting(&d->sp->conf,
+		    "git_ssh_key", NULL);
+		const char *u = user && *user ? user : "git";
+		if (!key)
+			return git_credential_ssh_key_from_agent(out, u);
+		char *pub = agq_xasprintf("%s.pub", key);
+		int r = git_credential_ssh_key_new(out, u,
+		    access(pub, R_OK) == 0 ? pub : NULL, key, NULL);
+		free(pub);
+		return r;
+	}
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		const char *tf = agq_backend_setting(&d->sp->conf,
+		    "git_token_file", NULL);
+		if (!tf)
+			return GIT_PASSTHROUGH;
+		char *tok = agq_read_file(tf, 64 * 1024, NULL, NULL);
+		if (!tok) {
+			git_error_set_str(GIT_ERROR_OS, "cannot read "
+			    "git_token_file");
+			return -1;
+		}
+		tok[strcspn(tok, "\r\n")] = '\0';
+		int r = git_credential_userpass_plaintext_new(out,
+		    user && *user ? user : "x-access-token", tok);
+		free(tok);
+		return r;
+	}
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user && *user ? user :
+		    "git");
+	return GIT_PASSTHROUGH;
+}
+
+/* git_push_update_reference_cb: the remote's per-reference status. */
+static int
+push_ref_cb(const char *refname, const char *status, void *payload)
+{
+	struct cbdata *d = payload;
+	if (status && !d->reason[0])
+		snprintf(d->reason, sizeof d->reason, "%s: %s", refname, status);
+	return 0;
+}
+
+/* One origin's clone, held under its lock. */
+struct clone {
+	char *url;              /* the origin, as fetched */
+	char *path;             /* W/KEY.git */
+	char *trees;            /* W/KEY.trees */
+	int lockfd;
+	git_repository *repo;
+};
+
+static void
+clone_close(struct clone *c)
+{
+	git_repository_free(c->repo);
+	if (c->lockfd >= 0)
+		close(c->lockfd);   /* releases the flock */
+	free(c->url);
+	free(c->path);
+	free(c->trees);
+	memset(c, 0, sizeof *c);
+	c->lockfd = -1;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 &&
+	    errno != ENOENT ? -1 : 0;
+}
+
+/* Lock ORIGIN's clone (making it on first use) and fetch into it.  0, or
+ * -1 with ERR and C closed. */
+static int
+clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
+           char *err, size_t size)
+{
+	memset(c, 0, sizeof *c);
+	c->lockfd = -1;
+	agq_git_lib_init();
+	char key[64];
+	c->url = origin_url(origin);
+	clone_key(c->url, key);
+	char *ws = agq_git_workspace(sp);
+	c->path = agq_xasprintf("%s/%s.git", ws, key);
+	c->trees = agq_xasprintf("%s/%s.trees", ws, key);
+	char *lock = agq_xasprintf("%s/%s.lock", ws, key);
+	int rc = -1;
+	if (agq_mkdirs(ws, 0700) < 0) {
+		snprintf(err, size, "cannot make the workspace: %s (%s)",
+		    strerror(errno), ws);
+		goto out;
+	}
+	c->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX) < 0) {
+		snprintf(err, size, "cannot lock the clone: %s (%s)",
+		    strerror(errno), lock);
+		goto out;
+	}
+	git_remote *remote = NULL;
+	int made = 0;
+	if (git_repository_open_bare(&c->repo, c->path) < 0) {
+		made = 1;
+		/* first use: a bare repository made aside, then renamed in */
+		char *tmp = agq_xasprintf("%s.new%ld", c->path, (long)getpid());
+		git_repository *r = NULL;
+		if (git_repository_init(&r, tmp, 1) < 0 ||
+		    git_remote_create(&remote, r, "origin", c->url) < 0) {
+			gerr(err, size, "cannot make the clone");
+			git_repository_free(r);
+			free(tmp);
+			goto out;
+		}
+		git_remote_free(remote);
+		remote = NULL;
+		git_repository_free(r);
+		if (rename(tmp, c->path) < 0 ||
+		    git_repository_open_bare(&c->repo, c->path) < 0) {
+			snprintf(err, size, "cannot make the clone: %s (%s)",
+			    strerror(errno), c->path);
+			free(tmp);
+			goto out;
+		}
+		free(tmp);
+	}
+	if (git_remote_lookup(&remote, c->repo, "origin") < 0) {
+		gerr(err, size, "no remote origin in the clone");
+		goto out;
+	}
+	struct cbdata d = { .sp = sp };
+	git_fetch_options fo;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.callbacks.credentials = cred_cb;
+	fo.callbacks.payload = &d;
+	fo.prune = GIT_FETCH_PRUNE;
+	if (git_remote_fetch(remote, NULL, &fo, "agq: fetch") < 0) {
+		char what[600];
+		snprintf(what, sizeof what, "cannot fetch %s", c->url);
+		gerr(err, size, what);
+		if (made) {     /* a wrong origin leaves no empty clone */
+			git_repository_free(c->repo);
+			c->repo = NULL;
+			nftw(c->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		}
+	} else {
+		rc = 0;
+	}
+	git_remote_free(remote);
+out:
+	free(lock);
+	free(ws);
+	if (rc < 0)
+		clone_close(c);
+	return rc;
+}
+
+int
+agq_git_sync_origin(const struct agq_spool *sp, const char *origin,
+                    char **clone, char *err, size_t size)
+{
+	struct clone c;
+	if (clone_open(sp, origin, &c, err, size) < 0)
+		return -1;
+	*clone = c.path;
+	c.path = NULL;
+	clone_close(&c);
+	return 0;
+}
+
+/* ---- a task's worktree ------------------------------------------------ */
+
+/* branch.NAME.KEY of REPO's config, malloc'd, or NULL. */
+static char *
+branch_conf(git_repository *repo, const char *name, const char *key)
+{
+	git_config *cfg = NULL, *snap = NULL;
+	char *v = NULL;
+	if (git_repository_config(&cfg, repo) == 0 &&
+	    git_config_snapshot(&snap, cfg) == 0) {
+		char *k = agq_xasprintf("branch.%s.%s", name, key);
+		const char *s;
+		if (git_config_get_string(&s, snap, k) == 0)
+			v = agq_xstrdup(s);
+		free(k);
+	}
+	git_config_free(snap);
+	git_config_free(cfg);
+	return v;
+}
+
+static int
+branch_conf_set(git_repository *repo, const char *name, const char *key,
+                const char *val)
+{
+	git_config *cfg = NULL;
+	int r = git_repository_config(&cfg, repo);
+	if (r == 0) {
+		char *k = agq_xasprintf("branch.%s.%s", name, key);
+		r = git_config_set_string(cfg, k, val);
+		free(k);
+	}
+	git_config_free(cfg);
+	return r;
+}
+
+/* Does the reference "PREFIX/NAME" exist in REPO?  Its id to OID. */
+static int
+ref_exists(git_repository *repo, const char *prefix, const char *name,
+           git_oid *oid)
+{
+	char *r = agq_xasprintf("%s/%s", prefix, name);
+	git_oid o;
+	int e = git_reference_name_to_id(oid ? oid : &o, repo, r) == 0;
+	free(r);
+	return e;
+}
+
+/* Choose the branch of task ID in C: 0 new (make it from BASE), 1 the
+ * task's own (reuse), -1 with ERR.  Into OUT (256 bytes). */
+static int
+choose_branch(struct clone *c, const char *agent, const char *slugtext,
+              const char *branch, const char *id, char *out, char *err,
+              size_t size)
+{
+	char slug[49];
+	agq_git_slug(slugtext, slug);
+	for (int n = 1; n < WT_MAX_SUFFIX; n++) {
+		if (branch) {
+			snprintf(out, 256, "%s", branch);
+		} else if (n == 1) {
+			snprintf(out, 256, "%s/%s", agent ? agent : "agq", slug);
+		} else {
+			char suf[8];
+			int k = snprintf(suf, sizeof suf, "-%d", n);
+			snprintf(out, 256, "%s/%.*s%s", agent ? agent : "agq",
+			    48 - k, slug, suf);
+		}
+		char *full = agq_xasprintf("refs/heads/%s", out);
+		int valid = 0;
+		git_reference_name_is_valid(&valid, full);
+		free(full);
+		if (!valid) {
+			snprintf(err, size, "not a valid branch name: %s", out);
+			return -1;
+		}
+		char *owner = branch_conf(c->repo, out, "agqtask");
+		int own = owner && !strcmp(owner, id);
+		int local = ref_exists(c->repo, "refs/heads", out, NULL);
+		int remote = ref_exists(c->repo, "refs/remotes/origin", out,
+		    NULL);
+		if (own && local) {
+			free(owner);
+			return 1;
+		}
+		if (!owner && !local && !remote)
+			return 0;
+		if (branch) {
+			snprintf(err, size, "branch %s belongs to %s%s", out,
+			    owner ? "task " : "", owner ? owner :
+			    "another task or person");
+			free(owner);
+			errno = EEXIST;
+			return -1;
+		}
+		free(owner);
+	}
+	snprintf(err, size, "no free branch name for %s/%s", agent ? agent :
+	    "agq", slug);
+	errno = EEXIST;
+	return -1;
+}
+
+/* Fill WT's head and branch from the work tree at WT->path. */
+static int
+wt_fill(struct agq_worktree *wt, char *err, size_t size)
+{
+	git_repository *r = NULL;
+	git_reference *head = NULL;
+	if (git_repository_open(&r, wt->path) < 0 ||
+	    git_repository_head(&head, r) < 0) {
+		git_repository_free(r);
+		return gerr(err, size, "cannot read the worktree's HEAD");
+	}
+	if (git_reference_is_branch(head))
+		snprintf(wt->branch, sizeof wt->branch, "%s",
+		    git_reference_shorthand(head));
+	git_oid_tostr(wt->head, sizeof wt->head, git_reference_target(head));
+	char *b = branch_conf(r, wt->branch, "agqbase");
+	if (b)
+		snprintf(wt->base, sizeof wt->base, "%s", b);
+	free(b);
+	git_reference_free(head);
+	git_repository_free(r);
+	return 0;
+}
+
+/* (Re)lock WT for task ID. */
+static int
+wt_lock(git_worktree *wt, const char *id, char *err, size_t size)
+{
+	char *why = agq_xasprintf("agq task %s", id);
+	git_worktree_unlock(wt);
+	int r = git_worktree_lock(wt, why);
+	free(why);
+	return r < 0 ? gerr(err, size, "cannot lock the worktree") : 0;
+}
+
+int
+agq_git_start_task(const struct agq_spool *sp, const char *origin,
+                   const char *base, const char *agent,
+                   const char *slugtext, const char *branch,
+                   const char *id, struct agq_worktree *wt, char *err,
+                   size_t size)
+{
+	memset(wt, 0, sizeof *wt);
+	if (!agq_id_valid(id)) {
+		snprintf(err, size, "not a valid task id: %s", id);
+		errno = EINVAL;
+		return -1;
+	}
+	if (!base)
+		base = "main";
+	struct clone c;
+	if (clone_open(sp, origin, &c, err, size) < 0)
+		return -1;
+	int rc = -1, r;
+	git_worktree *w = NULL;
+	git_reference *ref = NULL;
+	git_commit *tip = NULL;
+	snprintf(wt->path, sizeof wt->path, "%s/%s", c.trees, id);
+	snprintf(wt->base, sizeof wt->base, "%s", base);
+	if (git_worktree_lookup(&w, c.repo, id) == 0) {
+		if (git_worktree_validate(w) == 0) {
+			/* the task's tree, from an attempt before */
+			if (wt_lock(w, id, err, size) < 0 ||
+			    wt_fill(wt, err, size) < 0)
+				goto out;
+			wt->reused = 1;
+			rc = 0;
+			goto out;
+		}
+		git_worktree_prune_options po;
+		git_worktree_prune_options_init(&po,
+		    GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+		po.flags = GIT_WORKTREE_PRUNE_LOCKED;
+		if (git_worktree_prune(w, &po) < 0) {
+			gerr(err, size, "cannot prune a stale worktree");
+			goto out;
+		}
+		git_worktree_free(w);
+		w = NULL;
+	}
+	if ((r = choose_branch(&c, agent, slugtext, branch, id, wt->branch,
+	    err, size)) < 0)
+		goto out;
+	if (r == 0) {
+		git_oid oid;
+		if (!ref_exists(c.repo, "refs/remotes/origin", base, &oid)) {
+			snprintf(err, size, "no base branch %s on %s", base,
+			    c.url);
+			errno = ENOENT;
+			goto out;
+		}
+		if (git_commit_lookup(&tip, c.repo, &oid) < 0 ||
+		    git_branch_create(&ref, c.repo, wt->branch, tip, 0) < 0 ||
+		    branch_conf_set(c.repo, wt->branch, "agqtask", id) < 0 ||
+		    branch_conf_set(c.repo, wt->branch, "agqbase", base) < 0) {
+			gerr(err, size, "cannot make the branch");
+			goto out;
+		}
+	} else {
+		wt->reused = 1;
+		if (git_branch_lookup(&ref, c.repo, wt->branch,
+		    GIT_BRANCH_LOCAL) < 0) {
+			gerr(err, size, "cannot read the branch");
+			goto out;
+		}
+	}
+	if (agq_mkdirs(c.trees, 0700) < 0) {
+		snprintf(err, size, "cannot make the worktrees' directory: "
+		    "%s (%s)", strerror(errno), c.trees);
+		goto out;
+	}
+	git_worktree_add_options ao;
+	git_worktree_add_options_init(&ao, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	ao.ref = ref;
+	if (git_worktree_add(&w, c.repo, id, wt->path, &ao) < 0) {
+		gerr(err, size, "cannot add the worktree");
+		goto out;
+	}
+	if (wt_lock(w, id, err, size) < 0 || wt_fill(wt, err, size) < 0)
+		goto out;
+	rc = 0;
+out:
+	git_commit_free(tip);
+	git_reference_free(ref);
+	git_worktree_free(w);
+	clone_close(&c);
+	return rc;
+}
+
+/* Open the worktree at PATH and its git_worktree (NULL when PATH is the
+ * main work tree).  0, or -1 with ERR. */
+static int
+wt_open(const char *path, git_repository **repo, git_worktree **wt,
+        char *err, size_t size)
+{
+	agq_git_lib_init();
+	*repo = NULL;
+	*wt = NULL;
+	if (git_repository_open(repo, path) < 0)
+		return gerr(err, size, "not a git work tree");
+	if (git_repository_is_worktree(*repo) &&
+	    git_worktree_open_from_repository(wt, *repo) < 0) {
+		git_repository_free(*repo);
+		*repo = NULL;
+		return gerr(err, size, "cannot open the worktree");
+	}
+	return 0;
+}
+
+int
+agq_git_unlock(const char *path, char *err, size_t size)
+{
+	git_repository *repo;
+	git_worktree *wt;
+	if (wt_open(path, &repo, &wt, err, size) < 0)
+		return -1;
+	int r = wt ? git_worktree_unlock(wt) : 0;
+	git_worktree_free(wt);
+	git_repository_free(repo);
+	return r < 0 ? gerr(err, size, "cannot unlock the worktree") : 0;
+}
+
+/* ---- commit, push, apply ---------------------------------------------- */
+
+int
+agq_git_commit(const struct agq_spool *sp, const char *path,
+               const char *title, const char *body, const char *id,
+               char sha[41], char *err, size_t size)
+{
+	agq_git_lib_init();
+	git_repository *repo = NULL;
+	git_index *idx = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid tid, cid;
+	char *msg = NULL, *email = NULL;
+	int rc = -1;
+	if (git_repository_open(&repo, path) < 0) {
+		gerr(err, size, "not a git work tree");
+		goto out;
+	}
+	if (git_repository_index(&idx, repo) < 0 ||
+	    git_index_add_all(idx, NULL, GIT_INDEX_ADD_DEFAULT, NULL,
+	    NULL) < 0 || git_index_update_all(idx, NULL, NULL, NULL) < 0 ||
+	    git_index_write(idx) < 0 || git_index_write_tree(&tid, idx) < 0) {
+		gerr(err, size, "cannot stage the changes");
+		goto out;
+	}
+	git_object *h = NULL;
+	if (git_revparse_single(&h, repo, "HEAD^{commit}") == 0)
+		parent = (git_commit *)h;
+	if (parent && git_oid_equal(&tid, git_commit_tree_id(parent))) {
+		rc = 1;
+		goto out;
+	}
+	if (git_tree_lookup(&tree, repo, &tid) < 0) {
+		gerr(err, size, "cannot read the tree");
+		goto out;
+	}
+	const char *name = agq_backend_setting(&sp->conf, "git_author_name",
+	    "agq");
+	const char *em = agq_backend_setting(&sp->conf, "git_author_email",
+	    NULL);
+	email = em ? agq_xstrdup(em) : agq_xasprintf("agq@%s",
+	    agq_hostname());
+	if (git_signature_now(&sig, name, email) < 0) {
+		gerr(err, size, "bad git_author_name or git_author_email");
+		goto out;
+	}
+	const char *t = title && *title ? title : "agq task";
+	msg = agq_xasprintf("%.*s\n\n%s%sAgq-Task: %s\n",
+	    (int)strcspn(t, "\r\n"), t, body && *body ? body : "",
+	    !body || !*body ? "" : body[strlen(body) - 1] == '\n' ? "\n" :
+	    "\n\n", id);
+	const git_commit *parents[1] = { parent };
+	if (git_commit_create(&cid, repo, "HEAD", sig, sig, NULL, msg, tree,
+	    parent ? 1 : 0, parents) < 0) {
+		gerr(err, size, "cannot commit");
+		goto out;
+	}
+	git_oid_tostr(sha, 41, &cid);
+	rc = 0;
+out:
+	free(msg);
+	free(email);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	git_index_free(idx);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+agq_git_push(const struct agq_spool *sp, const char *path, char *err,
+             size_t size)
+{
+	agq_git_lib_init();
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_remote *remote = NULL;
+	char *spec = NULL;
+	int rc = -1;
+	if (git_repository_open(&repo, path) < 0) {
+		gerr(err, size, "not a git work tree");
+		goto out;
+	}
+	if (git_repository_head(&head, repo) < 0 ||
+	    !git_reference_is_branch(head)) {
+		snprintf(err, size, "HEAD is not a branch (%s)", path);
+		goto out;
+	}
+	if (git_remote_lookup(&remote, repo, "origin") < 0) {
+		gerr(err, size, "no remote origin");
+		goto out;
+	}
+	const char *rn = git_reference_name(head);
+	spec = agq_xasprintf("%s:%s", rn, rn);
+	git_strarray specs = { &spec, 1 };
+	struct cbdata d = { .sp = sp };
+	git_push_options po;
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks.credentials = cred_cb;
+	po.callbacks.push_update_reference = push_ref_cb;
+	po.callbacks.payload = &d;
+	int r = git_remote_push(remote, &specs, &po);
+	if (r == GIT_ENONFASTFORWARD) {
+		gerr(err, size, "push rejected");
+		rc = 1;
+	} else if (r < 0) {
+		gerr(err, size, "cannot push");
+	} else if (d.reason[0]) {
+		snprintf(err, size, "push rejected: %s", d.reason);
+		rc = 1;
+	} else {
+		rc = 0;
+	}
+out:
+	free(spec);
+	git_remote_free(remote);
+	git_reference_free(head);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+agq_git_apply(const char *path, const char *patch, size_t len, char *err,
+              size_t size)
+{
+	agq_git_lib_init();
+	git_repository *repo = NULL;
+	git_diff *diff = NULL;
+	int rc = -1;
+	if (git_repository_open(&repo, path) < 0) {
+		gerr(err, size, "not a git work tree");
+		goto out;
+	}
+	if (git_diff_from_buffer(&diff, patch, len) < 0) {
+		gerr(err, size, "not a patch");
+		rc = 1;
+		goto out;
+	}
+	if (git_diff_num_deltas(diff) == 0) {
+		snprintf(err, size, "not a patch: no file in it");
+		rc = 1;
+		goto out;
+	}
+	if (git_apply(repo, diff, GIT_APPLY_LOCATION_WORKDIR, NULL) < 0) {
+		gerr(err, size, "patch does not apply");
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+out:
+	git_diff_free(diff);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* ---- status, remove, gc ----------------------------------------------- */
+
+/* A string or JSON null. */
+static json_t *
+str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+json_t *
+agq_git_status(const char *path, char *err, size_t size)
+{
+	git_repository *repo;
+	git_worktree *wt;
+	if (wt_open(path, &repo, &wt, err, size) < 0)
+		return NULL;
+	json_t *o = json_object();
+	git_reference *head = NULL;
+	git_commit *hc = NULL;
+	git_tree *btree = NULL;
+	git_diff *diff = NULL;
+	git_diff_stats *st = NULL;
+	git_status_list *sl = NULL;
+	char *task = NULL, *base = NULL;
+	const char *br = NULL;
+	char hex[41] = "";
+	const char *wd = git_repository_workdir(repo);
+	size_t wl = wd ? strlen(wd) : 0;
+	json_object_set_new(o, "path", wd ? json_stringn(wd, wl > 1 &&
+	    wd[wl - 1] == '/' ? wl - 1 : wl) : json_string(path));
+	if (git_repository_head(&head, repo) == 0) {
+		if (git_reference_is_branch(head))
+			br = git_reference_shorthand(head);
+		git_oid_tostr(hex, sizeof hex, git_reference_target(head));
+		git_commit_lookup(&hc, repo, git_reference_target(head));
+	}
+	if (br) {
+		task = branch_conf(repo, br, "agqtask");
+		base = branch_conf(repo, br, "agqbase");
+	}
+	json_object_set_new(o, "branch", str_or_null(br));
+	json_object_set_new(o, "task", str_or_null(task));
+	json_object_set_new(o, "base", str_or_null(base));
+	json_object_set_new(o, "head", str_or_null(hex));
+	git_remote *rem = NULL;
+	json_object_set_new(o, "origin", str_or_null(git_remote_lookup(&rem,
+	    repo, "origin") == 0 ? git_remote_url(rem) : NULL));
+	git_remote_free(rem);
+	git_oid boid, mb;
+	int have_base = base && ref_exists(repo, "refs/remotes/origin", base,
+	    &boid) && hc;
+	size_t ahead, behind;
+	if (have_base && git_graph_ahead_behind(&ahead, &behind, repo,
+	    git_commit_id(hc), &boid) == 0) {
+		json_object_set_new(o, "ahead", json_integer((json_int_t)ahead));
+		json_object_set_new(o, "behind",
+		    json_integer((json_int_t)behind));
+	} else {
+		json_object_set_new(o, "ahead", json_null());
+		json_object_set_new(o, "behind", json_null());
+	}
+	git_commit *bc = NULL;
+	if (have_base && git_merge_base(&mb, repo, git_commit_id(hc),
+	    &boid) == 0 && git_commit_lookup(&bc, repo, &mb) == 0) {
+		git_commit_tree(&btree, bc);
+		git_commit_free(bc);
+	} else if (hc) {
+		git_commit_tree(&btree, hc);
+	}
+	size_t files = 0, ins = 0, del = 0;
+	if (git_diff_tree_to_workdir_with_index(&diff, repo, btree,
+	    NULL) == 0 && git_diff_get_stats(&st, diff) == 0) {
+		files = git_diff_stats_files_changed(st);
+		ins = git_diff_stats_insertions(st);
+		del = git_diff_stats_deletions(st);
+	}
+	json_object_set_new(o, "files", json_integer((json_int_t)files));
+	json_object_set_new(o, "insertions", json_integer((json_int_t)ins));
+	json_object_set_new(o, "deletions", json_integer((json_int_t)del));
+	git_status_options so;
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+	    GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	size_t unc = 0;
+	if (git_status_list_new(&sl, repo, &so) == 0)
+		unc = git_status_list_entrycount(sl);
+	json_object_set_new(o, "uncommitted", json_integer((json_int_t)unc));
+	json_object_set_new(o, "locked", json_boolean(wt &&
+	    git_worktree_is_locked(NULL, wt) > 0));
+	git_status_list_free(sl);
+	git_diff_stats_free(st);
+	git_diff_free(diff);
+	git_tree_free(btree);
+	git_commit_free(hc);
+	git_reference_free(head);
+	free(task);
+	free(base);
+	git_worktree_free(wt);
+	git_repository_free(repo);
+	return o;
+}
+
+/* Remove worktree WT: its directory and administrative files. */
+static int
+wt_prune(git_worktree *wt, char *err, size_t size)
+{
+	git_worktree_prune_options po;
+	git_worktree_prune_options_init(&po, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	po.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
+	    GIT_WORKTREE_PRUNE_WORKING_TREE;
+	return git_worktree_prune(wt, &po) < 0 ?
+	    gerr(err, size, "cannot remove the worktree") : 0;
+}
+
+int
+agq_git_remove(const char *path, int force, char *err, size_t size)
+{
+	git_repository *repo;
+	git_worktree *wt;
+	if (wt_open(path, &repo, &wt, err, size) < 0)
+		return -1;
+	int rc = -1;
+	git_reference *head = NULL;
+	git_buf why = { 0 };
+	if (!wt) {
+		snprintf(err, size, "not an agq worktree (%s)", path);
+		errno = EINVAL;
+		goto out;
+	}
+	if (!force && git_worktree_is_locked(&why, wt) > 0) {
+		snprintf(err, size, "worktree locked: %s (%s)", why.ptr ?
+		    why.ptr : "", path);
+		errno = EBUSY;
+		goto out;
+	}
+	if (!force) {
+		git_oid up;
+		if (git_repository_head(&head, repo) < 0 ||
+		    !git_reference_is_branch(head) ||
+		    !ref_exists(repo, "refs/remotes/origin",
+		    git_reference_shorthand(head), &up) ||
+		    !git_oid_equal(&up, git_reference_target(head))) {
+			snprintf(err, size, "branch %s not pushed (%s)", head ?
+			    git_reference_shorthand(head) : "?", path);
+			errno = EBUSY;
+			goto out;
+		}
+	}
+	rc = wt_prune(wt, err, size);
+out:
+	git_buf_dispose(&why);
+	git_reference_free(head);
+	git_worktree_free(wt);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* gc of one clone at PATH: append its worktrees to ARR. */
+static void
+gc_clone(const struct agq_spool *sp, const char *path, int remove,
+         json_t *arr)
+{
+	git_repository *repo = NULL;
+	git_strarray names = { 0 };
+	if (git_repository_open_bare(&repo, path) < 0 ||
+	    git_worktree_list(&names, repo) < 0) {
+		git_repository_free(repo);
+		return;
+	}
+	for (size_t i = 0; i < names.count; i++) {
+		git_worktree *wt = NULL;
+		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0)
+			continue;
+		const char *id = names.strings[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "path", json_string(git_worktree_path(wt)));
+		json_object_set_new(o, "clone", json_string(path));
+		json_object_set_new(o, "task", json_string(id));
+		git_repository *wr = NULL;
+		git_reference *head = NULL;
+		const char *br = NULL;
+		if (git_worktree_validate(wt) == 0 &&
+		    git_repository_open_from_worktree(&wr, wt) == 0 &&
+		    git_repository_head(&head, wr) == 0 &&
+		    git_reference_is_branch(head))
+			br = git_reference_shorthand(head);
+		json_object_set_new(o, "branch", str_or_null(br));
+		git_reference_free(head);
+		git_repository_free(wr);
+		int locked = git_worktree_is_locked(NULL, wt) > 0;
+		json_object_set_new(o, "locked", json_boolean(locked));
+		struct agq_loc loc;
+		int st = agq_id_valid(id) && agq_task_find(sp, id, &loc) == 0 ?
+		    loc.state : AGQ_ST_NONE;
+		json_object_set_new(o, "state", st == AGQ_ST_NONE ? json_null() :
+		    json_string(agq_state_name(st)));
+		int orphan = st == AGQ_ST_DONE || st == AGQ_ST_DEAD ||
+		    (st == AGQ_ST_NONE && !locked);
+		json_object_set_new(o, "orphan", json_boolean(orphan));
+		if (orphan && remove) {
+			char err[512];
+			if (wt_prune(wt, err, sizeof err) < 0)
+				json_object_set_new(o, "error", json_string(err));
+			else
+				json_object_set_new(o, "removed", json_true());
+		}
+		json_array_append_new(arr, o);
+		git_worktree_free(wt);
+	}
+	git_strarray_dispose(&names);
+	git_repository_free(repo);
+}
+
+json_t *
+agq_git_gc(const struct agq_spool *sp, int remove, char *err, size_t size)
+{
+	agq_git_lib_init();
+	char *ws = agq_git_workspace(sp);
+	json_t *arr = json_array();
+	DIR *d = opendir(ws);
+	if (!d) {
+		if (errno != ENOENT) {
+			snprintf(err, size, "cannot read the workspace: %s (%s)",
+			    strerror(errno), ws);
+			json_decref(arr);
+			arr = NULL;
+		}
+		free(ws);
+		return arr;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.' || n < 5 ||
+		    strcmp(e->d_name + n - 4, ".git"))
+			continue;
+		char *p = agq_xasprintf("%s/%s", ws, e->d_name);
+		char *lock = agq_xasprintf("%.*s.lock", (int)(strlen(p) - 4), p);
+		int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+			gc_clone(sp, p, remove, arr);
+		if (fd >= 0)
+			close(fd);
+		free(lock);
+		free(p);
+	}
+	closedir(d);
+	free(ws);
+	return arr;
+}
+
+/* ---- PR records -------------------------------------------------------- */
+
+const char *const agq_pr_states[] = { "open", "merged", "closed", NULL };
+
+static int
+pr_state_valid(const char *s)
+{
+	for (int i = 0; agq_pr_states[i]; i++)
+		if (!strcmp(s, agq_pr_states[i]))
+			return 1;
+	return 0;
+}
+
+/* The record at PATH with "state" STATE added; NULL with errno. */
+static json_t *
+pr_read(const char *path, const char *state)
+{
+	size_t len;
+	char *buf = agq_read_file(path, 1024 * 1024, &len, NULL);
+	if (!buf)
+		return NULL;
+	json_t *o = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		errno = EINVAL;
+		return NULL;
+	}
+	json_object_set_new(o, "state", json_string(state));
+	return o;
+}
+
+/* The record PRID in any state, or NULL (errno ENOENT). */
+static json_t *
+pr_get(const struct agq_spool *sp, const char *prid)
+{
+	if (!agq_id_valid(prid)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	for (int i = 0; agq_pr_states[i]; i++) {
+		char *p = agq_spool_path(sp, "prs/%s/%s.json", agq_pr_states[i],
+		    prid);
+		json_t *o = pr_read(p, agq_pr_states[i]);
+		free(p);
+		if (o || errno != ENOENT)
+			return o;
+	}
+	return NULL;
+}
+
+int
+agq_pr_open(const struct agq_spool *sp, const char *id, const char *repo,
+            const char *base, const char *branch, const char *head,
+            const char *title, json_t **rec)
+{
+	*rec = NULL;
+	if (!id || !repo || !base || !branch || !head) {
+		errno = EINVAL;
+		return -1;
+	}
+	char hex[65], prid[32];
+	char *key = agq_xasprintf("%s\n%s", repo, branch);
+	agq_sha256_hex(key, strlen(key), hex);
+	free(key);
+	snprintf(prid, sizeof prid, "pr-%.16s", hex);
+	for (int tries = 0; tries < 2; tries++) {
+		if ((*rec = pr_get(sp, prid)))
+			return 1;
+		if (errno != ENOENT)
+			return -1;
+		char now[40];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, "
+		    "s:n, s:n, s:s}", "id", prid, "task", id, "repo", repo,
+		    "base", base, "branch", branch, "head", head, "title", title,
+		    "url", "number", "created_at", agq_fmt_time(agq_now_us(),
+		    now));
+		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *dst = agq_spool_path(sp, "prs/open/%s.json", prid);
+		int r = agq_write_atomic(sp->tmp, dst, s, strlen(s), 1, 1);
+		int e = errno;
+		free(dst);
+		free(s);
+		if (r == 0) {
+			json_object_set_new(o, "state", json_string("open"));
+			*rec = o;
+			return 0;
+		}
+		json_decref(o);
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+		/* opened at the same time by another process: read it */
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+agq_pr_move(const struct agq_spool *sp, const char *prid, const char *state)
+{
+	if (!pr_state_valid(state)) {
+		errno = EINVAL;
+		return -1;
+	}
+	json_t *o = pr_get(sp, prid);
+	if (!o)
+		return -1;
+	const char *from = json_string_value(json_object_get(o, "state"));
+	int rc = 0;
+	if (strcmp(from, state)) {
+		char *src = agq_spool_path(sp, "prs/%s/%s.json", from, prid);
+		char *dst = agq_spool_path(sp, "prs/%s/%s.json", state, prid);
+		char *sd = agq_spool_path(sp, "prs/%s", from);
+		char *dd = agq_spool_path(sp, "prs/%s", state);
+		rc = rename(src, dst) < 0 || agq_fsync_dir(dd) < 0 ||
+		    agq_fsync_dir(sd) < 0 ? -1 : 0;
+		free(src);
+		free(dst);
+		free(sd);
+		free(dd);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int
+by_created(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t *const *)a,
+	    "created_at"));
+	const char *y = json_string_value(json_object_get(*(json_t *const *)b,
+	    "created_at"));
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+json_t *
+agq_pr_list(const struct agq_spool *sp, const char *state)
+{
+	if (state && !pr_state_valid(state)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	json_t **v = NULL;
+	size_t n = 0, cap = 0;
+	for (int i = 0; agq_pr_states[i]; i++) {
+		if (state && strcmp(state, agq_pr_states[i]))
+			continue;
+		char *dir = agq_spool_path(sp, "prs/%s", agq_pr_states[i]);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			size_t l = strlen(e->d_name);
+			if (e->d_name[0] == '.' || l < 6 ||
+			    strcmp(e->d_name + l - 5, ".json"))
+				continue;
+			char *p = agq_xasprintf("%s/%s", dir, e->d_name);
+			json_t *o = pr_read(p, agq_pr_states[i]);
+			free(p);
+			if (!o)
+				continue;   /* moved meanwhile, or not a record */
+			v = agq_grow(v, &cap, n, sizeof *v, 16);
+			v[n++] = o;
+		}
+		if (d)
+			closedir(d);
+		free(dir);
+	}
+	if (n)
+		qsort(v, n, sizeof *v, by_created);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+	return arr;
+}
+
+json_t *
+agq_pr_find(const struct agq_spool *sp, const char *key)
+{
+	json_t *o = pr_get(sp, key);
+	if (o)
+		return o;
+	json_t *all = agq_pr_list(sp, NULL);
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e)
+		if (!strcmp(key, json_string_value(json_object_get(e, "task")) ?
+		    json_string_value(json_object_get(e, "task")) : ""))
+			o = e;
+	if (o)
+		json_incref(o);
+	json_decref(all);
+	if (!o)
+		errno = ENOENT;
+	return o;
+}

@@ -30,6 +30,8 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "verify",  "run verification steps (file, command, tests, git)" },
 	{ "registry", "the model endpoints and their health" },
 	{ "doctor",  "check backends, CLIs, keys and endpoints" },
+	{ "git",     "a task's worktree and branch, commit, push, PR record" },
+	{ "pr",      "list and show the pull request records" },
 	{ "fsck",    "check a spool, and repair it with --fix" },
 	{ "demo",    "run the main job on the default spool" },
 	{ NULL, NULL }

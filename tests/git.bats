@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# agq-git and agq-pr as a user runs them (issue 16): a worktree and a
+# branch per task from a local bare origin, status, finish (commit, push,
+# PR record), a patch, gc, and the PR records.  git(1) only sets up and
+# inspects.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+    GIT_COMMITTER_EMAIL=t@t
+
+# origin: a bare repository $WORK/origin.git whose main has a.txt.
+origin() {
+	command -v git >/dev/null || skip "no git"
+	git init -q -b main "$WORK/src"
+	printf 'one\ntwo\nthree\n' > "$WORK/src/a.txt"
+	printf 'build/\n' > "$WORK/src/.gitignore"
+	git -C "$WORK/src" add .
+	git -C "$WORK/src" commit -qm init
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	echo "git_author_name = Bot" >> "$AGQ_CONF"
+	echo "git_author_email = bot@example.org" >> "$AGQ_CONF"
+}
+
+@test "agq-git start-task: a locked worktree on AGENT/SLUG from origin/main, a suffix when taken, reused on retry" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \
+	    --agent claude --slug "Fix the typo!" --task t1
+	[ "$status" -eq 0 ]
+	local dir=${output%%$'\t'*} br=${output#*$'\t'}
+	[ "$br" = claude/fix-the-typo ]
+	[[ "$dir" == "$AGQ_SPOOL.work/"*".trees/t1" ]]
+	[ "$(git -C "$dir" rev-parse HEAD)" = "$(git -C "$WORK/origin.git" rev-parse main)" ]
+	[ "$(git -C "$dir" symbolic-ref --short HEAD)" = claude/fix-the-typo ]
+	git -C "$dir" worktree list --porcelain | grep -q '^locked agq task t1'
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \
+	    --agent claude --slug "Fix the typo!" --task t2
+	[ "$status" -eq 0 ]
+	[ "${output#*$'\t'}" = claude/fix-the-typo-2 ]
+	[ "${output%%$'\t'*}" != "$dir" ]
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \
+	    --agent claude --slug "Fix the typo!" --task t1 --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.path + " " + .branch + " " + (.reused|tostring)' <<<"$output")" = "$dir claude/fix-the-typo true" ]
+}
+
+@test "agq-git start-task: a missing repository or base branch is a clear error" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/nothing.git" --slug x
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "agq-git: cannot start the task: cannot fetch "* ]]
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug x --base dev
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"no base branch dev on $WORK/origin.git"* ]]
+	run agq-git start-task --slug x
+	[ "$status" -eq 64 ]
+}
+
+@test "agq-git status and finish: commit (ignored files left out, trailer, author), push, PR record; no changes is an error" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \
+	    --agent a --slug "Add b" --task t1
+	local dir=${output%%$'\t'*}
+	echo b > "$dir/b.txt"
+	mkdir "$dir/build" && echo o > "$dir/build/o"
+	run --separate-stderr agq-git status "$dir" --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.branch, .task, .base, .ahead, .uncommitted, .locked] | map(tostring) | join(" ")' <<<"$output")" = "a/add-b t1 main 0 1 true" ]
+	cd "$dir"
+	run --separate-stderr agq-git finish --title "Add b.txt" --summary "checks: passed"
+	[ "$status" -eq 0 ]
+	local prid sha
+	IFS=$'\t' read -r prid _ sha <<<"$output"
+	[ "$(git -C "$WORK/origin.git" rev-parse a/add-b)" = "$sha" ]
+	[ "$(git -C "$WORK/origin.git" log -1 --format='%an <%ae>|%s' a/add-b)" = "Bot <bot@example.org>|Add b.txt" ]
+	git -C "$WORK/origin.git" log -1 --format=%B a/add-b | grep -qx 'Agq-Task: t1'
+	[ "$(git -C "$WORK/origin.git" show --name-only --format= a/add-b)" = b.txt ]
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	[ "$(jq -r '.task + " " + .branch + " " + .head + " " + .base' "$AGQ_SPOOL/prs/open/$prid.json")" = "t1 a/add-b $sha main" ]
+	run agq-git status
+	[[ "$output" == *"base        origin/main: 1 ahead, 0 behind"* ]]
+	[[ "$output" == *"uncommitted 0"* ]]
+	run --separate-stderr agq-git finish
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "agq-git: cannot finish: no changes ("* ]]
+	# a second finish of the branch keeps the one record
+	echo c > c.txt
+	run --separate-stderr agq-git finish --title again
+	[ "$status" -eq 0 ]
+	[ "${output%%$'\t'*}" = "$prid" ]
+	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq 1 ]
+}
+
+@test "agq-git finish: a push the origin rejects says why" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug s --task t1
+	local dir=${output%%$'\t'*} br=${output#*$'\t'}
+	echo x > "$dir/x"
+	agq-git finish "$dir"
+	git clone -q "$WORK/origin.git" "$WORK/other"
+	git -C "$WORK/other" checkout -q "$br"
+	echo y > "$WORK/other/y" && git -C "$WORK/other" add y &&
+	    git -C "$WORK/other" commit -qm y && git -C "$WORK/other" push -q origin "$br"
+	echo z > "$dir/z"
+	run --separate-stderr agq-git finish "$dir"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "agq-git: cannot push: push rejected: "*"not present locally"* ]]
+}
+
+@test "agq-git apply: a patch applies; one that does not says libgit2's reason" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug p --task t1
+	local dir=${output%%$'\t'*}
+	printf 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n' > "$WORK/good.diff"
+	sed 's/two/zwei/' "$WORK/good.diff" > "$WORK/bad.diff"
+	agq-git apply "$dir" "$WORK/good.diff"
+	[ "$(sed -n 2p "$dir/a.txt")" = TWO ]
+	git -C "$dir" checkout -q a.txt
+	run --separate-stderr agq-git apply "$dir" "$WORK/bad.diff"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"patch does not apply: "* ]]
+	[ "$(sed -n 2p "$dir/a.txt")" = two ]
+}
+
+@test "agq-git gc: removes the worktrees of finished tasks, never a running one's; rm refuses a locked tree" {
+	origin
+	agq-submit -q --id done1 -- true
+	mv "$AGQ_SPOOL/queue/normal/done1.json" "$AGQ_SPOOL/done/"
+	agq-submit -q --id run1 -- true
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug d --task done1
+	local d1=${output%%$'\t'*}
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug r --task run1
+	local r1=${output%%$'\t'*}
+	run --separate-stderr agq-git rm "$r1"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"worktree locked: agq task run1"* ]]
+	run --separate-stderr agq-git gc --dry-run
+	[ "$status" -eq 0 ]
+	[ "$output" = "would remove $d1	done1	done" ]
+	[ -d "$d1" ]
+	run --separate-stderr agq-git gc --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.[] | select(.removed) | .task' <<<"$output")" = done1 ]
+	[ ! -e "$d1" ] && [ -d "$r1" ]
+	# the branch stays in the clone
+	git -C "$(dirname "$d1")/../$(basename "$(dirname "$d1")" .trees).git" rev-parse -q --verify agq/d
+}
+
+@test "agq-pr: ls, show by PR id and by task id, merged and reopen by rename" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug "Doc fix" --task t1
+	local dir=${output%%$'\t'*}
+	echo d > "$dir/d"
+	run --separate-stderr agq-git finish "$dir" --title "Doc fix"
+	local prid=${output%%$'\t'*}
+	run --separate-stderr agq-pr ls
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$(printf '%-19s %-6s %-12s %-32s %s' ID STATE HEAD BRANCH TITLE)" ]
+	[[ "${lines[1]}" == "$prid open   "*" agq/doc-fix"*"Doc fix" ]]
+	run --separate-stderr agq-pr show t1 --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.id + " " + .state + " " + (.url|tostring) + " " + (.number|tostring)' <<<"$output")" = "$prid open null null" ]
+	run --separate-stderr agq-pr show "$prid"
+	[[ "$output" == *"branch     agq/doc-fix"* ]]
+	agq-pr merged "$prid"
+	[ -f "$AGQ_SPOOL/prs/merged/$prid.json" ] && [ ! -e "$AGQ_SPOOL/prs/open/$prid.json" ]
+	run agq-pr ls --state open --json
+	[ "$output" = "[]" ]
+	run agq-pr ls --state merged --json
+	[ "$(jq -r '.[0].state' <<<"$output")" = merged ]
+	agq-pr reopen "$prid"
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	run --separate-stderr agq-pr show nothing
+	[ "$status" -eq 66 ]
+	run agq-pr ls --state weird
+	[ "$status" -eq 64 ]
+}

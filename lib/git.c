@@ -183,6 +183,59 @@ push_ref_cb(const char *refname, const char *status, void *payload)
 	return 0;
 }
 
+/* KEY of REPO's configuration, malloc'd, or NULL. */
+static char *
+conf_get(git_repository *repo, const char *key)
+{
+	git_config *cfg = NULL, *snap = NULL;
+	char *v = NULL;
+	const char *s;
+	if (git_repository_config(&cfg, repo) == 0 &&
+	    git_config_snapshot(&snap, cfg) == 0 &&
+	    git_config_get_string(&s, snap, key) == 0)
+		v = agq_xstrdup(s);
+	git_config_free(snap);
+	git_config_free(cfg);
+	return v;
+}
+
+static int
+conf_set(git_repository *repo, const char *key, const char *val)
+{
+	git_config *cfg = NULL;
+	int r = git_repository_config(&cfg, repo);
+	if (r == 0)
+		r = git_config_set_string(cfg, key, val);
+	git_config_free(cfg);
+	return r;
+}
+
+/* The fetch refspec of the clones' remote origin. */
+static char fetch_spec[] = "+refs/heads/*:refs/remotes/origin/*";
+
+/* REPO's remote origin as an anonymous remote of its URL, or -1 with
+ * ERR.  Not git_remote_lookup, and url.*.insteadOf not applied: libgit2
+ * 1.5's git_regexp_match leaks pcre2 match data on every config key the
+ * lookup's and the rewrite's patterns do not match. */
+static int
+origin_remote(git_repository *repo, git_remote **remote, char *err,
+              size_t size)
+{
+	char *url = conf_get(repo, "remote.origin.url");
+	*remote = NULL;
+	if (!url) {
+		snprintf(err, size, "no remote origin");
+		return -1;
+	}
+	git_remote_create_options o;
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	int r = git_remote_create_with_opts(remote, url, &o);
+	free(url);
+	return r < 0 ? gerr(err, size, "no remote origin") : 0;
+}
+
 /* One origin's clone, held under its lock. */
 struct clone {
 	char *url;              /* the origin, as fetched */
@@ -248,14 +301,13 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		char *tmp = agq_xasprintf("%s.new%ld", c->path, (long)getpid());
 		git_repository *r = NULL;
 		if (git_repository_init(&r, tmp, 1) < 0 ||
-		    git_remote_create(&remote, r, "origin", c->url) < 0) {
+		    conf_set(r, "remote.origin.url", c->url) < 0 ||
+		    conf_set(r, "remote.origin.fetch", fetch_spec) < 0) {
 			gerr(err, size, "cannot make the clone");
 			git_repository_free(r);
 			free(tmp);
 			goto out;
 		}
-		git_remote_free(remote);
-		remote = NULL;
 		git_repository_free(r);
 		if (rename(tmp, c->path) < 0 ||
 		    git_repository_open_bare(&c->repo, c->path) < 0) {
@@ -266,17 +318,17 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		}
 		free(tmp);
 	}
-	if (git_remote_lookup(&remote, c->repo, "origin") < 0) {
-		gerr(err, size, "no remote origin in the clone");
+	if (origin_remote(c->repo, &remote, err, size) < 0)
 		goto out;
-	}
+	char *specv[] = { fetch_spec };
+	git_strarray specs = { specv, 1 };
 	struct cbdata d = { .sp = sp };
 	git_fetch_options fo;
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.callbacks.credentials = cred_cb;
 	fo.callbacks.payload = &d;
 	fo.prune = GIT_FETCH_PRUNE;
-	if (git_remote_fetch(remote, NULL, &fo, "agq: fetch") < 0) {
+	if (git_remote_fetch(remote, &specs, &fo, "agq: fetch") < 0) {
 		char what[600];
 		snprintf(what, sizeof what, "cannot fetch %s", c->url);
 		gerr(err, size, what);
@@ -316,18 +368,9 @@ agq_git_sync_origin(const struct agq_spool *sp, const char *origin,
 static char *
 branch_conf(git_repository *repo, const char *name, const char *key)
 {
-	git_config *cfg = NULL, *snap = NULL;
-	char *v = NULL;
-	if (git_repository_config(&cfg, repo) == 0 &&
-	    git_config_snapshot(&snap, cfg) == 0) {
-		char *k = agq_xasprintf("branch.%s.%s", name, key);
-		const char *s;
-		if (git_config_get_string(&s, snap, k) == 0)
-			v = agq_xstrdup(s);
-		free(k);
-	}
-	git_config_free(snap);
-	git_config_free(cfg);
+	char *k = agq_xasprintf("branch.%s.%s", name, key);
+	char *v = conf_get(repo, k);
+	free(k);
 	return v;
 }
 
@@ -335,14 +378,9 @@ static int
 branch_conf_set(git_repository *repo, const char *name, const char *key,
                 const char *val)
 {
-	git_config *cfg = NULL;
-	int r = git_repository_config(&cfg, repo);
-	if (r == 0) {
-		char *k = agq_xasprintf("branch.%s.%s", name, key);
-		r = git_config_set_string(cfg, k, val);
-		free(k);
-	}
-	git_config_free(cfg);
+	char *k = agq_xasprintf("branch.%s.%s", name, key);
+	int r = conf_set(repo, k, val);
+	free(k);
 	return r;
 }
 
@@ -666,10 +704,8 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		snprintf(err, size, "HEAD is not a branch (%s)", path);
 		goto out;
 	}
-	if (git_remote_lookup(&remote, repo, "origin") < 0) {
-		gerr(err, size, "no remote origin");
+	if (origin_remote(repo, &remote, err, size) < 0)
 		goto out;
-	}
 	const char *rn = git_reference_name(head);
 	spec = agq_xasprintf("%s:%s", rn, rn);
 	git_strarray specs = { &spec, 1 };
@@ -689,7 +725,17 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		snprintf(err, size, "push rejected: %s", d.reason);
 		rc = 1;
 	} else {
-		rc = 0;
+		/* the remote-tracking branch, which an anonymous remote's
+		 * push leaves alone: agq_git_remove checks it */
+		char *track = agq_xasprintf("refs/remotes/origin/%s",
+		    git_reference_shorthand(head));
+		git_reference *t = NULL;
+		rc = git_reference_create(&t, repo, track,
+		    git_reference_target(head), 1, "agq: push") < 0 ?
+		    gerr(err, size, "cannot update the remote-tracking branch") :
+		    0;
+		git_reference_free(t);
+		free(track);
 	}
 out:
 	free(spec);
@@ -777,10 +823,9 @@ agq_git_status(const char *path, char *err, size_t size)
 	json_object_set_new(o, "task", str_or_null(task));
 	json_object_set_new(o, "base", str_or_null(base));
 	json_object_set_new(o, "head", str_or_null(hex));
-	git_remote *rem = NULL;
-	json_object_set_new(o, "origin", str_or_null(git_remote_lookup(&rem,
-	    repo, "origin") == 0 ? git_remote_url(rem) : NULL));
-	git_remote_free(rem);
+	char *url = conf_get(repo, "remote.origin.url");
+	json_object_set_new(o, "origin", str_or_null(url));
+	free(url);
 	git_oid boid, mb;
 	int have_base = base && ref_exists(repo, "refs/remotes/origin", base,
 	    &boid) && hc;

@@ -108,7 +108,6 @@ main(void)
 	snprintf(tip, sizeof tip, "%s", out("git -C origin.git rev-parse main"));
 	CHECK(agq_git_start_task(&sp, origin, "main", "claude", "Fix the typo",
 	    NULL, "t1", &a, err, sizeof err) == 0, "start task t1");
-	printf("# %s\n", err);
 	CHECK(!strcmp(a.branch, "claude/fix-the-typo") && !a.reused,
 	    "t1: branch AGENT/SLUG, new");
 	CHECK(!strcmp(a.head, tip), "t1 starts at origin/main's newest tip "

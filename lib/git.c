@@ -580,17 +580,26 @@ out:
 	return rc;
 }
 
+/* Open the repository of the work tree PATH into *REPO.  0, or -1 with
+ * ERR. */
+static int
+tree_open(const char *path, git_repository **repo, char *err, size_t size)
+{
+	agq_git_lib_init();
+	*repo = NULL;
+	return git_repository_open(repo, path) < 0 ?
+	    gerr(err, size, "not a git work tree") : 0;
+}
+
 /* Open the worktree at PATH and its git_worktree (NULL when PATH is the
  * main work tree).  0, or -1 with ERR. */
 static int
 wt_open(const char *path, git_repository **repo, git_worktree **wt,
         char *err, size_t size)
 {
-	agq_git_lib_init();
-	*repo = NULL;
 	*wt = NULL;
-	if (git_repository_open(repo, path) < 0)
-		return gerr(err, size, "not a git work tree");
+	if (tree_open(path, repo, err, size) < 0)
+		return -1;
 	if (git_repository_is_worktree(*repo) &&
 	    git_worktree_open_from_repository(wt, *repo) < 0) {
 		git_repository_free(*repo);
@@ -620,7 +629,6 @@ agq_git_commit(const struct agq_spool *sp, const char *path,
                const char *title, const char *body, const char *id,
                char sha[41], char *err, size_t size)
 {
-	agq_git_lib_init();
 	git_repository *repo = NULL;
 	git_index *idx = NULL;
 	git_commit *parent = NULL;
@@ -629,10 +637,8 @@ agq_git_commit(const struct agq_spool *sp, const char *path,
 	git_oid tid, cid;
 	char *msg = NULL, *email = NULL;
 	int rc = -1;
-	if (git_repository_open(&repo, path) < 0) {
-		gerr(err, size, "not a git work tree");
+	if (tree_open(path, &repo, err, size) < 0)
 		goto out;
-	}
 	if (git_repository_index(&idx, repo) < 0 ||
 	    git_index_add_all(idx, NULL, GIT_INDEX_ADD_DEFAULT, NULL,
 	    NULL) < 0 || git_index_update_all(idx, NULL, NULL, NULL) < 0 ||
@@ -689,16 +695,13 @@ int
 agq_git_push(const struct agq_spool *sp, const char *path, char *err,
              size_t size)
 {
-	agq_git_lib_init();
 	git_repository *repo = NULL;
 	git_reference *head = NULL;
 	git_remote *remote = NULL;
 	char *spec = NULL;
 	int rc = -1;
-	if (git_repository_open(&repo, path) < 0) {
-		gerr(err, size, "not a git work tree");
+	if (tree_open(path, &repo, err, size) < 0)
 		goto out;
-	}
 	if (git_repository_head(&head, repo) < 0 ||
 	    !git_reference_is_branch(head)) {
 		snprintf(err, size, "HEAD is not a branch (%s)", path);
@@ -749,14 +752,11 @@ int
 agq_git_apply(const char *path, const char *patch, size_t len, char *err,
               size_t size)
 {
-	agq_git_lib_init();
 	git_repository *repo = NULL;
 	git_diff *diff = NULL;
 	int rc = -1;
-	if (git_repository_open(&repo, path) < 0) {
-		gerr(err, size, "not a git work tree");
+	if (tree_open(path, &repo, err, size) < 0)
 		goto out;
-	}
 	if (git_diff_from_buffer(&diff, patch, len) < 0) {
 		gerr(err, size, "not a patch");
 		rc = 1;
@@ -1046,18 +1046,9 @@ pr_state_valid(const char *s)
 static json_t *
 pr_read(const char *path, const char *state)
 {
-	size_t len;
-	char *buf = agq_read_file(path, 1024 * 1024, &len, NULL);
-	if (!buf)
-		return NULL;
-	json_t *o = json_loadb(buf, len, 0, NULL);
-	free(buf);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		errno = EINVAL;
-		return NULL;
-	}
-	json_object_set_new(o, "state", json_string(state));
+	json_t *o = agq_task_read(path);     /* any JSON object file */
+	if (o)
+		json_object_set_new(o, "state", json_string(state));
 	return o;
 }
 

@@ -176,3 +176,23 @@ origin() {
 	run agq-pr ls --state weird
 	[ "$status" -eq 64 ]
 }
+
+@test "agq-git start-task: four at once on one origin and one slug get four branches and four trees" {
+	origin
+	local i
+	for i in 1 2 3 4; do
+		agq-git start-task --repo "$WORK/origin.git" --slug same --task "c$i" \
+		    > "$WORK/out$i" 2>&1 &
+	done
+	wait
+	cat "$WORK"/out*
+	[ "$(cut -f2 "$WORK"/out* | sort -u | wc -l)" -eq 4 ]
+	[ "$(cut -f1 "$WORK"/out* | sort -u | wc -l)" -eq 4 ]
+	[ "$(cut -f2 "$WORK"/out* | sort | tr '\n' ' ')" = "agq/same agq/same-2 agq/same-3 agq/same-4 " ]
+}
+
+@test "agq-git status: a directory that is not a git work tree exits 66" {
+	run --separate-stderr agq-git status "$WORK"
+	[ "$status" -eq 66 ]
+	[[ "$stderr" == "agq-git: cannot read the status: not a git work tree: "*"($WORK)" ]]
+}

@@ -44,5 +44,6 @@
 #include "dash.h"
 #include "alert.h"
 #include "git.h"
+#include "lifecycle.h"
 
 #endif

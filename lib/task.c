@@ -235,7 +235,8 @@ agq_task_time(const json_t *t, const char *key, int64_t dflt)
 }
 
 int64_t
-agq_backoff_us(const json_t *t, int attempt, int64_t cap_s)
+agq_backoff_draw_us(const json_t *t, int attempt, int64_t cap_s,
+                    uint64_t rnd)
 {
 	json_t *v = json_object_get(t, "backoff");
 	double base = json_is_number(v) ? json_number_value(v) : 10;
@@ -248,7 +249,13 @@ agq_backoff_us(const json_t *t, int attempt, int64_t cap_s)
 		d = (double)cap_s;
 	int64_t full = (int64_t)(d * 1e6);
 	int64_t half = full / 2;
-	return half + (int64_t)(agq_random() % (uint64_t)(full - half + 1));
+	return half + (int64_t)(rnd % (uint64_t)(full - half + 1));
+}
+
+int64_t
+agq_backoff_us(const json_t *t, int attempt, int64_t cap_s)
+{
+	return agq_backoff_draw_us(t, attempt, cap_s, agq_random());
 }
 
 int

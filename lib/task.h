@@ -49,6 +49,10 @@ void agq_task_set_time(json_t *t, const char *key, int64_t us);
  * backoff * 2^(ATTEMPT-1) seconds, capped at CAP_S, then "equal jitter":
  * a uniform value in [delay/2, delay].  backoff 0 gives 0. */
 int64_t agq_backoff_us(const json_t *t, int attempt, int64_t cap_s);
+/* The same with the jitter picked by RND (any 64-bit draw: agq_random(),
+ * or a test's constant): a pure function (lifecycle.c). */
+int64_t agq_backoff_draw_us(const json_t *t, int attempt, int64_t cap_s,
+                            uint64_t rnd);
 
 /* 1 if every capability in T's "requires" is in CAPS (a JSON array of
  * strings, may be NULL = none). */

@@ -1,0 +1,346 @@
+/*
+ * lifecycle.c - every decision of a task's lifecycle (lifecycle.h): pure
+ * functions of the task and the facts handed in, no I/O.  The words
+ * (reasons, events) are the ones agq-spool(5), agq-run(8) and
+ * agq-journal(5) show; the tests compare many of them byte for byte.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+#include "task.h"
+#include "spool.h"
+#include "lifecycle.h"
+
+/* Keep in step with the table in man/agq-spool.5, "State transitions"
+ * (tests/unit/test_lifecycle.c compares the two). */
+const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
+	[AGQ_LC_SUBMIT]         = { "(new)", "submit", "queue", "agq-submit" },
+	[AGQ_LC_SUBMIT_DEFER]   = { "(new)", "submit", "defer", "agq-submit" },
+	[AGQ_LC_ACCEPT]         = { "inbox", "accept", "queue", "agq-sched" },
+	[AGQ_LC_ACCEPT_DEFER]   = { "inbox", "accept", "defer", "agq-sched" },
+	[AGQ_LC_ACCEPT_REJECT]  = { "inbox", "reject", "corrupt", "agq-sched" },
+	[AGQ_LC_PROMOTE]        = { "defer", "promote", "queue", "agq-sched" },
+	[AGQ_LC_ASSIGN]         = { "queue", "assign", "active", "agq-sched" },
+	[AGQ_LC_RECLAIM]        = { "active", "reclaim", "queue", "agq-sched" },
+	[AGQ_LC_RECLAIM_DEAD]   = { "active", "reclaim", "dead", "agq-sched" },
+	[AGQ_LC_DONE]           = { "active", "done", "done", "agq-run" },
+	[AGQ_LC_RETRY]          = { "active", "retry", "defer", "agq-run" },
+	[AGQ_LC_FAILED_DEAD]    = { "active", "dead", "dead", "agq-run" },
+	[AGQ_LC_VERIFY_DEAD]    = { "active", "dead", "dead", "agq-run" },
+	[AGQ_LC_INTERRUPTED_DEAD] = { "active", "dead", "dead", "agq-run" },
+	[AGQ_LC_NO_OUTDIR]      = { "active", "dead", "dead", "agq-run" },
+	[AGQ_LC_HANDBACK]       = { "active", "handback", "queue", "agq-run" },
+	[AGQ_LC_HANDBACK_UNSTARTED] = { "active", "handback", "queue",
+	                            "agq-run" },
+	[AGQ_LC_HOLD_QUEUE]     = { "queue", "hold", "hold", "agq-hold" },
+	[AGQ_LC_HOLD_DEFER]     = { "defer", "hold", "hold", "agq-hold" },
+	[AGQ_LC_RELEASE_DUE]    = { "hold", "release", "queue", "agq-release" },
+	[AGQ_LC_RELEASE_LATER]  = { "hold", "release", "defer", "agq-release" },
+	[AGQ_LC_CANCEL_QUEUE]   = { "queue", "cancel", "dead", "agq-cancel" },
+	[AGQ_LC_CANCEL_DEFER]   = { "defer", "cancel", "dead", "agq-cancel" },
+	[AGQ_LC_CANCEL_HOLD]    = { "hold", "cancel", "dead", "agq-cancel" },
+	[AGQ_LC_CANCEL_ACTIVE]  = { "active", "cancel", "dead", "agq-cancel" },
+	[AGQ_LC_RETRY_DEAD]     = { "dead", "retry", "queue", "agq-retry" },
+	[AGQ_LC_REJECT_QUEUE]   = { "queue", "reject", "corrupt", "agq-sched" },
+	[AGQ_LC_REJECT_DEFER]   = { "defer", "reject", "corrupt", "agq-sched" },
+	[AGQ_LC_REJECT_ACTIVE]  = { "active", "reject", "corrupt", "agq-run" },
+};
+
+/* The reasons of reclaims and operator actions were made in 512 bytes:
+ * a long note or WHY is cut where it always was. */
+#define SHORT_REASON 512
+
+/* D, cleared, taking RULE to state TO (lane LANE when TO is the queue). */
+static void
+take(struct agq_lc *d, int rule, int to, int lane)
+{
+	memset(d, 0, sizeof *d);
+	d->rule = rule;
+	d->to = to;
+	d->lane = to == AGQ_ST_QUEUE ? lane : -1;
+	d->event = agq_lc_rules[rule].event;
+	d->gen = -1;
+	d->next_at_us = -1;
+}
+
+/* {agent, gen, reason}: the body of most of the events below. */
+static json_t *
+ev_agr(const char *agent, json_int_t gen, const char *reason)
+{
+	return json_pack("{s:s, s:I, s:s}", "agent", agent, "gen", gen,
+	    "reason", reason);
+}
+
+void
+agq_lc_apply(json_t *t, const struct agq_lc *d)
+{
+	if (d->gen >= 0)
+		json_object_set_new(t, "generation", json_integer(d->gen));
+	if (d->clear_agent)
+		json_object_set_new(t, "agent", json_null());
+	if (d->clear_assigned)
+		json_object_del(t, "assigned_at");
+	if (d->next_at_us >= 0)
+		agq_task_set_time(t, "next_attempt_at", d->next_at_us);
+	if (d->reset_attempts) {
+		json_t *hist = json_object_get(t, "previous_attempts");
+		if (!json_is_array(hist)) {
+			hist = json_array();
+			json_object_set_new(t, "previous_attempts", hist);
+		}
+		json_array_extend(hist, json_object_get(t, "attempts"));
+		json_object_set_new(t, "attempts", json_array());
+	}
+	if (d->clear_due)
+		json_object_del(t, "next_attempt_at");
+	if (d->clear_due > 1)
+		json_object_del(t, "not_before");
+	if (d->verify_report)
+		json_object_set(t, "verify_report",
+		    (json_t *)d->verify_report);
+}
+
+void
+agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
+            size_t size)
+{
+	const char *agst = json_string_value(json_object_get(o->ag, "status"));
+	const char *agerr = json_string_value(json_object_get(o->ag, "error"));
+	if (o->timed_out)
+		snprintf(buf, size, "timed out after %g s",
+		    json_number_value(json_object_get(t, "timeout")));
+	else if (o->sig)
+		snprintf(buf, size, "killed by signal %d (%s)", o->sig,
+		    strsignal(o->sig));
+	else if (agst && o->exited && agerr && strcmp(agst, "done"))
+		snprintf(buf, size, "%s", agerr);
+	else
+		snprintf(buf, size, "exit %d", o->code);
+}
+
+/* A failed run: retried after a backoff while attempts are left (USED of
+ * MAX counted), else dead.  WHAT says what ended it. */
+static void
+failed(const json_t *t, const struct agq_lc_outcome *o, const char *what,
+       int64_t now_us, int64_t cap_s, struct agq_lc *d)
+{
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = agq_task_attempts_used(t);
+	if (used >= max) {
+		take(d, AGQ_LC_FAILED_DEAD, AGQ_ST_DEAD, -1);
+		d->status = "dead";
+		snprintf(d->reason, sizeof d->reason, "%s; out of attempts "
+		    "(%d of %d)", what, used, max);
+		d->ev = ev_agr(o->agent, o->gen, d->reason);
+		return;
+	}
+	take(d, AGQ_LC_RETRY, AGQ_ST_DEFER, -1);
+	d->status = "retry";
+	d->delay_us = agq_backoff_draw_us(t, used, cap_s, o->random());
+	d->next_at_us = now_us + d->delay_us;
+	char t2[32];
+	agq_fmt_time(d->next_at_us, t2);
+	snprintf(d->reason, sizeof d->reason, "%s; attempt %d of %d failed, "
+	    "next at %s (backoff %.1f s)", what, used, max, t2,
+	    (double)d->delay_us / 1e6);
+	d->ev = json_pack("{s:s, s:I, s:s, s:s}", "agent", o->agent, "gen",
+	    o->gen, "next_attempt_at", t2, "reason", d->reason);
+}
+
+void
+agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
+              int64_t now_us, int64_t cap_s, struct agq_lc *d)
+{
+	char what[384];
+	agq_lc_what(t, o, what, sizeof what);
+	const char *agst = json_string_value(json_object_get(o->ag, "status"));
+	const json_t *verify = json_object_get(o->ag, "verify");
+	if (o->handback) {
+		take(d, AGQ_LC_HANDBACK, AGQ_ST_QUEUE, agq_task_lane(t));
+		d->status = "handed_back";
+		snprintf(d->reason, sizeof d->reason, "handed back by %s "
+		    "(stopping); %s", o->agent, what);
+		d->gen = o->gen + 1;
+		d->ev = ev_agr(o->agent, d->gen, d->reason);
+	} else if (o->exited && o->code == 0 && !o->timed_out) {
+		take(d, AGQ_LC_DONE, AGQ_ST_DONE, -1);
+		d->status = "done";
+		snprintf(d->reason, sizeof d->reason, "exit 0 on %s", o->agent);
+		d->ev = ev_agr(o->agent, o->gen, d->reason);
+	} else if (agst && o->exited && !o->timed_out && o->code == 2 &&
+	    !strcmp(agst, "verify_failed")) {
+		/* the steps failed every iteration: more attempts of the
+		 * same would not help; agq-retry sends it back */
+		take(d, AGQ_LC_VERIFY_DEAD, AGQ_ST_DEAD, -1);
+		d->status = "dead";
+		snprintf(d->reason, sizeof d->reason, "%s", what);
+		d->verify_report = verify;
+		d->ev = json_pack("{s:s, s:I, s:s, s:O?}", "agent", o->agent,
+		    "gen", o->gen, "reason", d->reason, "failed_steps",
+		    json_object_get(verify, "failed"));
+	} else {
+		failed(t, o, what, now_us, cap_s, d);
+	}
+	d->clear_agent = 1;
+}
+
+void
+agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
+               struct agq_lc *d)
+{
+	json_int_t gen = agq_task_int(t, "generation", 0) + 1;
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = agq_task_attempts_used(t);
+	char reason[SHORT_REASON];
+	if (used >= max) {
+		take(d, AGQ_LC_RECLAIM_DEAD, AGQ_ST_DEAD, -1);
+		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
+		    "attempts (%d of %d)", agent, why, used, max);
+		d->event2 = "dead";
+		d->ev2 = ev_agr(agent, gen, reason);
+	} else {
+		take(d, AGQ_LC_RECLAIM, AGQ_ST_QUEUE, agq_task_lane(t));
+		snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent,
+		    why);
+	}
+	snprintf(d->reason, sizeof d->reason, "%s", reason);
+	d->ev = ev_agr(agent, gen, why);
+	d->gen = gen;
+	d->clear_agent = 1;
+	d->clear_assigned = 1;
+}
+
+int
+agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d)
+{
+	int max = (int)agq_task_int(t, "max_attempts", 3);
+	int used = agq_task_attempts_used(t);
+	if (used < max)
+		return 0;
+	take(d, AGQ_LC_INTERRUPTED_DEAD, AGQ_ST_DEAD, -1);
+	snprintf(d->reason, sizeof d->reason, "interrupted; out of attempts (%d of %d)",
+	    used, max);
+	d->ev = ev_agr(agent, agq_task_int(t, "generation", 0), d->reason);
+	return 1;
+}
+
+void
+agq_lc_no_outdir(const json_t *t, const char *agent, const char *reason,
+                 struct agq_lc *d)
+{
+	take(d, AGQ_LC_NO_OUTDIR, AGQ_ST_DEAD, -1);
+	snprintf(d->reason, sizeof d->reason, "%s", reason);
+	d->ev = ev_agr(agent, agq_task_int(t, "generation", 0), d->reason);
+}
+
+void
+agq_lc_handback_unstarted(const json_t *t, const char *agent,
+                          struct agq_lc *d)
+{
+	take(d, AGQ_LC_HANDBACK_UNSTARTED, AGQ_ST_QUEUE, agq_task_lane(t));
+	snprintf(d->reason, sizeof d->reason, "handed back: agent stopping "
+	    "before it started");
+	d->gen = agq_task_int(t, "generation", 0) + 1;
+	d->clear_agent = 1;
+	d->ev = ev_agr(agent, d->gen, "agent stopping");
+}
+
+int
+agq_lc_lease_overdue(const json_t *t, int64_t at_us, int64_t now_us,
+                     double limit_s, char *why, size_t size)
+{
+	if (at_us < 0 || agq_task_lease_started(t) ||
+	    now_us - at_us <= (int64_t)(limit_s * 1e6))
+		return 0;
+	snprintf(why, size, "leased but not started within %g s", limit_s);
+	return 1;
+}
+
+/* When a deferred or held task T is due: next_attempt_at, else
+ * not_before, else at once (0). */
+static int64_t
+due_us(const json_t *t)
+{
+	return agq_task_time(t, "next_attempt_at",
+	    agq_task_time(t, "not_before", 0));
+}
+
+int
+agq_lc_promote(const json_t *t, int64_t now_us, int64_t *due,
+               struct agq_lc *d)
+{
+	*due = due_us(t);
+	if (*due > now_us)
+		return 0;
+	int lane = agq_task_lane(t);
+	take(d, AGQ_LC_PROMOTE, AGQ_ST_QUEUE, lane);
+	snprintf(d->reason, sizeof d->reason, "due: waiting in queue");
+	d->clear_due = 1;
+	d->ev = json_pack("{s:s, s:s}", "lane", agq_lane_name(lane), "reason",
+	    "next attempt is due");
+	return 1;
+}
+
+/* The row of operator action OP from state FROM, at NOW_US, or -1 when
+ * OP does not apply there. */
+static int
+op_rule(const char *op, int from, const json_t *t, int64_t now_us)
+{
+	static const struct { const char *op; int from, rule; } rows[] = {
+		{ "cancel", AGQ_ST_QUEUE, AGQ_LC_CANCEL_QUEUE },
+		{ "cancel", AGQ_ST_DEFER, AGQ_LC_CANCEL_DEFER },
+		{ "cancel", AGQ_ST_HOLD, AGQ_LC_CANCEL_HOLD },
+		{ "cancel", AGQ_ST_ACTIVE, AGQ_LC_CANCEL_ACTIVE },
+		{ "hold", AGQ_ST_QUEUE, AGQ_LC_HOLD_QUEUE },
+		{ "hold", AGQ_ST_DEFER, AGQ_LC_HOLD_DEFER },
+		{ "release", AGQ_ST_HOLD, AGQ_LC_RELEASE_DUE },
+		{ "retry", AGQ_ST_DEAD, AGQ_LC_RETRY_DEAD },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		if (strcmp(rows[i].op, op) || rows[i].from != from)
+			continue;
+		if (rows[i].rule == AGQ_LC_RELEASE_DUE && due_us(t) > now_us)
+			return AGQ_LC_RELEASE_LATER;
+		return rows[i].rule;
+	}
+	return -1;
+}
+
+int
+agq_lc_op(const char *op, int from, const json_t *t, const char *by,
+          const char *note, int64_t now_us, struct agq_lc *d)
+{
+	int rule = op_rule(op, from, t, now_us);
+	if (rule < 0) {
+		memset(d, 0, sizeof *d);
+		snprintf(d->reason, sizeof d->reason, "cannot %s a task in %s/",
+		    op, agq_state_name(from));
+		return -1;
+	}
+	int to = agq_state_parse(agq_lc_rules[rule].to);
+	take(d, rule, to, agq_task_lane(t));
+	const char *sep = note ? ": " : "", *n = note ? note : "";
+	if (!strcmp(op, "cancel"))
+		snprintf(d->reason, SHORT_REASON, "cancelled by %s%s%s", by,
+		    sep, n);
+	else if (!strcmp(op, "hold"))
+		snprintf(d->reason, SHORT_REASON, "held by %s%s%s", by, sep, n);
+	else if (!strcmp(op, "release"))
+		snprintf(d->reason, SHORT_REASON, "released by %s", by);
+	else
+		snprintf(d->reason, SHORT_REASON, "retried by %s (attempts "
+		    "reset)", by);
+	if (rule == AGQ_LC_CANCEL_ACTIVE) {
+		d->gen = agq_task_int(t, "generation", 0) + 1;
+		d->clear_agent = 1;
+	}
+	if (rule == AGQ_LC_RETRY_DEAD) {
+		d->reset_attempts = 1;
+		d->clear_due = 2;
+	}
+	d->ev = json_pack("{s:s, s:s, s:s, s:s}", "from", agq_state_name(from),
+	    "to", agq_state_name(to), "by", by, "reason", d->reason);
+	return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * lifecycle.h - lifecycle.c: every decision of a task's lifecycle, in one
+ * place (agq-spool(5), "State transitions").
+ *
+ * Pure functions: they read a task (a validated, normalized JSON object)
+ * and facts handed in (the outcome of a run, NOW in microseconds since the
+ * epoch, a random draw, the settings) and return a decision (struct
+ * agq_lc): where the task goes, the reason, the journal event.  No file,
+ * no journal, no clock and no random source is touched: the callers
+ * (runner.c, lease.c, ctl.c, sched.c) do the I/O the decision asks for.
+ *
+ * The transitions are a table (agq_lc_rules): every decision names the
+ * row it takes, and tests/unit/test_lifecycle.c checks the table against
+ * the one in man/agq-spool.5 and every decision against its row.
+ * Uses util, task and spool (the state names).
+ */
+#ifndef AGQ_LIFECYCLE_H
+#define AGQ_LIFECYCLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* The rows of the transition table, in the order of agq-spool(5)'s. */
+enum agq_lc_rule_id {
+	AGQ_LC_SUBMIT, AGQ_LC_SUBMIT_DEFER,
+	AGQ_LC_ACCEPT, AGQ_LC_ACCEPT_DEFER, AGQ_LC_ACCEPT_REJECT,
+	AGQ_LC_PROMOTE, AGQ_LC_ASSIGN,
+	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD,
+	AGQ_LC_DONE, AGQ_LC_RETRY, AGQ_LC_FAILED_DEAD, AGQ_LC_VERIFY_DEAD,
+	AGQ_LC_INTERRUPTED_DEAD, AGQ_LC_NO_OUTDIR, AGQ_LC_HANDBACK,
+	AGQ_LC_HANDBACK_UNSTARTED,
+	AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER,
+	AGQ_LC_RELEASE_DUE, AGQ_LC_RELEASE_LATER,
+	AGQ_LC_CANCEL_QUEUE, AGQ_LC_CANCEL_DEFER, AGQ_LC_CANCEL_HOLD,
+	AGQ_LC_CANCEL_ACTIVE,
+	AGQ_LC_RETRY_DEAD,
+	AGQ_LC_REJECT_QUEUE, AGQ_LC_REJECT_DEFER, AGQ_LC_REJECT_ACTIVE,
+	AGQ_LC_NRULES
+};
+
+/* One row: FROM --EVENT--> TO, made BY a program.  FROM and TO are state
+ * names (agq_state_name) or "(new)", "inbox", "corrupt"; EVENT is the
+ * journal event that records it (agq-journal(5)).  Static strings. */
+struct agq_lc_rule {
+	const char *from, *event, *to, *by;
+};
+
+/* The table, AGQ_LC_NRULES rows indexed by enum agq_lc_rule_id. */
+extern const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES];
+
+/* A decision.  Filled by the agq_lc_* functions below; the changes to the
+ * task's own fields are made by agq_lc_apply. */
+struct agq_lc {
+	int rule;               /* enum agq_lc_rule_id taken */
+	int to;                 /* AGQ_ST_* the task moves to */
+	int lane;               /* its lane when TO is AGQ_ST_QUEUE, else -1 */
+	const char *event;      /* journal event (agq_lc_rules[rule].event) */
+	const char *status;     /* result.json "status" (finish only), static */
+	char reason[800];       /* the task's "reason" after the move */
+	json_t *ev;             /* the event's body: a new reference, the
+	                         * caller's to journal or json_decref; NULL
+	                         * when the caller journals its own */
+	const char *event2;     /* a second event (`dead` after `reclaim`) */
+	json_t *ev2;            /* its body, likewise, or NULL */
+	/* changes to the task (agq_lc_apply), in this order: */
+	json_int_t gen;         /* the new generation, or -1: unchanged */
+	int clear_agent;        /* "agent" set to null */
+	int clear_assigned;     /* "assigned_at" removed */
+	int64_t next_at_us;     /* "next_attempt_at" set to it (us), or -1 */
+	int clear_due;          /* "next_attempt_at" (and, when 2, also
+	                         * "not_before") removed */
+	int reset_attempts;     /* "attempts" appended to
+	                         * "previous_attempts" and emptied */
+	const json_t *verify_report; /* borrowed: set as "verify_report" */
+	int64_t delay_us;       /* the retry's backoff (us), else 0 */
+};
+
+/* Make the changes of D to the task T (no I/O).  D's ev, ev2 untouched. */
+void agq_lc_apply(json_t *t, const struct agq_lc *d);
+
+/* The outcome of one run of a task (runner.c). */
+struct agq_lc_outcome {
+	const char *agent;      /* the agent that ran it */
+	json_int_t gen;         /* the generation it ran as */
+	int exited, code;       /* WIFEXITED and WEXITSTATUS (code -1 if not) */
+	int sig;                /* WTERMSIG, 0 if not signalled */
+	int timed_out;          /* killed for its timeout */
+	int handback;           /* stopped by a stopping agent: hand back */
+	const json_t *ag;       /* out/ID/agent.json (an agent task), or NULL */
+	uint64_t (*random)(void); /* random draws (agq_random), for the
+	                         * backoff's jitter: called for a retry only */
+};
+
+/* What ended the run of O, as words for the reason and result.json:
+ * "timed out after N s", "killed by signal N (NAME)", the agent's own
+ * error (its status not "done"), else "exit N".  Into BUF (SIZE bytes). */
+void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
+                 size_t size);
+
+/* The end of a run of T (active, its last attempt closed with O's facts,
+ * so "handed_back" is set on it for a handback), at NOW_US, retry backoff
+ * capped at CAP_S seconds: handed back (queue, generation + 1), done
+ * (exit 0 in time), dead on verify_failed (the agent's status with exit
+ * 2: more attempts would not help), retry (defer/ until next_attempt_at)
+ * while attempts are left (agq_task_attempts_used < max_attempts), else
+ * dead.  D->ev is the outcome event's body; d->status result.json's
+ * "status".  Rules: agq-run(8), "Finishing a task". */
+void agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
+                   int64_t now_us, int64_t cap_s, struct agq_lc *d);
+
+/* Reclaim of T's lease (active/AGENT/) because of WHY (words): a new
+ * generation, the agent cleared; back to its lane, or dead when no
+ * attempt is left ("out of attempts (N of M)").  D->ev is the `reclaim`
+ * event, d->ev2 the `dead` one or NULL.  Whether a started attempt is
+ * closed as reclaimed: agq_task_lease_started(T), asked before any
+ * change.  agq-spool(5), "Leases". */
+void agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
+                    struct agq_lc *d);
+
+/* A lease of AGENT's found started but never finished when it starts the
+ * task again (its end was not recorded), its last attempt already closed:
+ * 1 and D (dead, "interrupted; out of attempts (N of M)") when no attempt
+ * is left, else 0 (it runs again; D untouched). */
+int agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d);
+
+/* The run of T cannot even start because out/ID cannot be opened (a
+ * symbolic link, out/ unusable): dead with REASON, every attempt would
+ * fail the same.  */
+void agq_lc_no_outdir(const json_t *t, const char *agent, const char *reason,
+                      struct agq_lc *d);
+
+/* A lease that stopping AGENT hands back without starting it: back to
+ * its lane with a new generation. */
+void agq_lc_handback_unstarted(const json_t *t, const char *agent,
+                               struct agq_lc *d);
+
+/* A deferred task T at NOW_US: 1 and D (queue, "due: waiting in queue")
+ * when next_attempt_at (else not_before) has come, else 0 with *DUE_US
+ * set to when it will. */
+int agq_lc_promote(const json_t *t, int64_t now_us, int64_t *due_us,
+                   struct agq_lc *d);
+
+/* Is the lease of T, timed from AT_US (its assigned_at, or the ctime of
+ * a bare move; -1: unknown, never overdue), overdue at NOW_US, with
+ * LIMIT_S seconds (assign_timeout) to start it?  1, with WHY (SIZE bytes)
+ * "leased but not started within N s", the reason to reclaim it; else 0
+ * (a started lease is never).  agq-spool(5), "Leases". */
+int agq_lc_lease_overdue(const json_t *t, int64_t at_us, int64_t now_us,
+                         double limit_s, char *why, size_t size);
+
+/* The operator action OP ("cancel", "hold", "release" or "retry") on T in
+ * state FROM, by user BY with NOTE (or NULL; cancel and hold add it), at
+ * NOW_US: 0 and D, or -1 when OP does not apply in FROM, with D->reason
+ * the refusal ("cannot hold a task in done/").  D->ev: {from, to, by,
+ * reason}, the event named OP.  agq-cancel(1). */
+int agq_lc_op(const char *op, int from, const json_t *t, const char *by,
+              const char *note, int64_t now_us, struct agq_lc *d);
+
+#endif

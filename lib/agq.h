@@ -45,5 +45,6 @@
 #include "alert.h"
 #include "git.h"
 #include "lifecycle.h"
+#include "lease.h"
 
 #endif

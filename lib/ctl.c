@@ -14,6 +14,8 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "lifecycle.h"
+#include "lease.h"
 #include "open.h"
 #include "ctl.h"
 
@@ -45,66 +47,20 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 		return 3;
 	}
 	int from = l.loc.state;
-	char reason[512];
-	int to = -1, lane = agq_task_lane(l.task);
-	const char *ev = op;
-	if (!strcmp(op, "cancel")) {
-		if (from == AGQ_ST_DONE || from == AGQ_ST_DEAD)
-			goto wrong;
-		to = AGQ_ST_DEAD;
-		snprintf(reason, sizeof reason, "cancelled by %s%s%s", who(),
-		    note ? ": " : "", note ? note : "");
-		if (from == AGQ_ST_ACTIVE) {
-			json_object_set_new(l.task, "generation", json_integer(
-			    agq_task_int(l.task, "generation", 0) + 1));
-			json_object_set_new(l.task, "agent", json_null());
-		}
-	} else if (!strcmp(op, "hold")) {
-		if (from != AGQ_ST_QUEUE && from != AGQ_ST_DEFER)
-			goto wrong;
-		to = AGQ_ST_HOLD;
-		snprintf(reason, sizeof reason, "held by %s%s%s", who(),
-		    note ? ": " : "", note ? note : "");
-	} else if (!strcmp(op, "release")) {
-		if (from != AGQ_ST_HOLD)
-			goto wrong;
-		int64_t due = agq_task_time(l.task, "next_attempt_at",
-		    agq_task_time(l.task, "not_before", 0));
-		to = due > agq_now_us() ? AGQ_ST_DEFER : AGQ_ST_QUEUE;
-		snprintf(reason, sizeof reason, "released by %s", who());
-	} else { /* retry */
-		if (from != AGQ_ST_DEAD)
-			goto wrong;
-		to = AGQ_ST_QUEUE;
-		json_t *old = json_object_get(l.task, "attempts");
-		json_t *hist = json_object_get(l.task, "previous_attempts");
-		if (!json_is_array(hist)) {
-			hist = json_array();
-			json_object_set_new(l.task, "previous_attempts", hist);
-		}
-		json_array_extend(hist, old);
-		json_object_set_new(l.task, "attempts", json_array());
-		json_object_del(l.task, "next_attempt_at");
-		json_object_del(l.task, "not_before");
-		snprintf(reason, sizeof reason, "retried by %s (attempts reset)",
-		    who());
+	struct agq_lc d;
+	if (agq_lc_op(op, from, l.task, who(), note, agq_now_us(), &d) < 0) {
+		agq_warn("%s: %s", id, d.reason);
+		agq_task_unlock(&l);
+		return 1;
 	}
-	if (agq_task_transition(sp, &l, to, to == AGQ_ST_QUEUE ? lane : -1,
-	    NULL, reason) < 0) {
+	if (agq_lc_record(sp, &l, &d) < 0) {
 		int full = errno == ENOSPC || errno == EDQUOT;
 		agq_syserr("cannot move task", l.loc.path);
 		agq_task_unlock(&l);
 		return full ? 4 : 3;    /* a full disk: the task is unchanged */
 	}
-	agq_journal_w(sp, ev, id, json_pack("{s:s, s:s, s:s, s:s}", "from",
-	    agq_state_name(from), "to", agq_state_name(to), "by", who(),
-	    "reason", reason));
 	agq_task_unlock(&l);
 	return 0;
-wrong:
-	agq_warn("%s: cannot %s a task in %s/", id, op, agq_state_name(from));
-	agq_task_unlock(&l);
-	return 1;
 }
 
 int

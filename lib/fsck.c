@@ -1,6 +1,6 @@
 /*
- * fsck.c - check and repair a spool (agq-fsck(8)), and the reclaim of a
- * lease shared with agq-sched.
+ * fsck.c - check and repair a spool (agq-fsck(8)).  The reclaim of a lease
+ * it shares with agq-sched is agq_task_reclaim (lease.c).
  *
  * The checks, in order: missing directories, permissions (the model of
  * agq-spool(5), PERMISSIONS), files in the state directories that are not
@@ -25,55 +25,9 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "lease.h"
 #include "agent.h"
 #include "fsck.h"
-
-int
-agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
-                 const char *agent, const char *why, json_int_t *gen_out)
-{
-	json_t *t = l->task;
-	const char *id = l->id;
-	int64_t now = agq_now_us();
-	if (agq_task_lease_started(t)) {
-		json_t *att = json_object_get(t, "attempts");
-		json_t *last = json_array_get(att, json_array_size(att) - 1);
-		agq_task_set_time(last, "finished", now);
-		json_object_set_new(last, "reclaimed", json_true());
-		json_object_set_new(last, "error", json_string(why));
-		int64_t st = agq_task_time(last, "started", now);
-		json_object_set_new(last, "duration_ms",
-		    json_integer((now - st) / 1000));
-	}
-	json_int_t gen = agq_task_int(t, "generation", 0) + 1;
-	json_object_set_new(t, "generation", json_integer(gen));
-	json_object_set_new(t, "agent", json_null());
-	json_object_del(t, "assigned_at");
-	if (gen_out)
-		*gen_out = gen;
-	int max = (int)agq_task_int(t, "max_attempts", 3);
-	int used = agq_task_attempts_used(t);
-	char reason[512];
-	if (used >= max) {
-		snprintf(reason, sizeof reason, "reclaimed from %s (%s); out of "
-		    "attempts (%d of %d)", agent, why, used, max);
-		if (agq_task_transition(sp, l, AGQ_ST_DEAD, -1, NULL,
-		    reason) < 0)
-			return -1;
-		agq_journal_w(sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", agent, "gen", gen, "reason", why));
-		agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", agent, "gen", gen, "reason", reason));
-		return AGQ_ST_DEAD;
-	}
-	snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent, why);
-	if (agq_task_transition(sp, l, AGQ_ST_QUEUE, agq_task_lane(t), NULL,
-	    reason) < 0)
-		return -1;
-	agq_journal_w(sp, "reclaim", id, json_pack("{s:s, s:I, s:s}",
-	    "agent", agent, "gen", gen, "reason", why));
-	return AGQ_ST_QUEUE;
-}
 
 /* ---- agq-fsck ----------------------------------------------------------- */
 

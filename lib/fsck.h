@@ -10,15 +10,6 @@
 #include <jansson.h>
 #include "spool.h"
 
-/* Reclaim the lease of the locked active task L from AGENT because of WHY
- * (words, for the task's attempt and the journal): close a started
- * attempt as reclaimed, increase the generation (stored in *GEN_OUT when
- * not NULL), and move the task back to its lane, or to dead/ when it has
- * no attempts left; journals `reclaim` (and `dead`).  Returns the new
- * state (AGQ_ST_QUEUE or AGQ_ST_DEAD) or -1 with errno. */
-int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
-                     const char *agent, const char *why, json_int_t *gen_out);
-
 struct agq_fsck_opts {
 	int fix;                /* repair what is found */
 	int64_t tmp_age_us;     /* tmp/ files untouched this long are stale */

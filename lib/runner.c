@@ -52,6 +52,8 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "lifecycle.h"
+#include "lease.h"
 #include "reject.h"
 #include "agent.h"
 #include "out.h"
@@ -1089,16 +1091,9 @@ start(struct runner *R, const char *id)
 		json_object_set_new(last, "error", json_string(interrupted));
 		agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:s}",
 		    "agent", me, "gen", gen, "error", interrupted));
-		int max = (int)agq_task_int(t, "max_attempts", 3);
-		if (agq_task_attempts_used(t) >= max) {
-			char reason[200];
-			snprintf(reason, sizeof reason, "interrupted; out of "
-			    "attempts (%d of %d)", agq_task_attempts_used(t), max);
-			if (agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL,
-			    reason) == 0)
-				agq_journal_w(sp, "dead", id, json_pack(
-				    "{s:s, s:I, s:s}", "agent", me, "gen", gen,
-				    "reason", reason));
+		struct agq_lc d;
+		if (agq_lc_interrupted(t, me, &d)) {
+			agq_lc_record(sp, &l, &d);
 			goto out;
 		}
 	}
@@ -1146,12 +1141,10 @@ start(struct runner *R, const char *id)
 		json_t *la = agq_task_last_attempt(t);
 		agq_task_set_time(la, "finished", agq_now_us());
 		json_object_set_new(la, "error", json_string(reason));
-		if (agq_task_transition(sp, &l, AGQ_ST_DEAD, -1, NULL,
-		    reason) < 0)
+		struct agq_lc d;
+		agq_lc_no_outdir(t, me, reason, &d);
+		if (agq_lc_record(sp, &l, &d) < 0)
 			agq_syserr("cannot move to dead/", l.loc.path);
-		else
-			agq_journal_w(sp, "dead", id, json_pack("{s:s, s:I, "
-			    "s:s}", "agent", me, "gen", gen, "reason", reason));
 		free(outdir);
 		goto out;
 	}
@@ -1299,187 +1292,142 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	finish_locked(R, j, res, &l, NULL);
 }
 
+/* out/ID/agent.json, the status an agent task's attempt leaves
+ * (attempt.c), or NULL.  Through the checked handle: a task that swapped
+ * out/ID for a symbolic link cannot hand in a status of its own making. */
+static json_t *
+agent_report(struct agq_spool *sp, const char *id)
+{
+	int dfd = agq_out_open(sp, id, 0);
+	int afd = dfd < 0 ? -1 : openat(dfd, "agent.json", O_RDONLY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	json_t *ag = afd < 0 ? NULL : json_loadfd(afd, 0, NULL);
+	if (afd >= 0)
+		close(afd);
+	if (dfd >= 0)
+		close(dfd);
+	if (!json_is_object(ag)) {
+		json_decref(ag);
+		ag = NULL;
+	}
+	return ag;
+}
+
+/* What the agent reports of its backend, copied to the attempt and the
+ * finish event. */
+static const char *const agkeys[] = { "backend", "model", "endpoint",
+    "tokens_in", "tokens_out", "cost_usd", NULL };
+
+/* Copy AG's KEYS (NULL-terminated) that it has into DST. */
+static void
+copy_keys(json_t *dst, const json_t *ag, const char *const *keys)
+{
+	for (int k = 0; ag && keys[k]; k++)
+		if (json_object_get(ag, keys[k]))
+			json_object_set(dst, keys[k], json_object_get(ag,
+			    keys[k]));
+}
+
+/* Close the attempt LAST (may be NULL) with outcome O, at NOW after DUR
+ * ms. */
+static void
+close_attempt(json_t *last, const struct agq_lc_outcome *o,
+              int64_t now, json_int_t dur)
+{
+	if (!last)
+		return;
+	copy_keys(last, o->ag, agkeys);
+	if (o->ag)
+		json_object_set_new(last, "iterations", json_integer(
+		    (json_int_t)json_array_size(json_object_get(o->ag,
+		    "iterations"))));
+	agq_task_set_time(last, "finished", now);
+	json_object_set_new(last, "duration_ms", json_integer(dur));
+	if (o->exited)
+		json_object_set_new(last, "exit", json_integer(o->code));
+	if (o->sig)
+		json_object_set_new(last, "signal", json_integer(o->sig));
+	if (o->timed_out)
+		json_object_set_new(last, "timed_out", json_true());
+	if (o->handback)
+		json_object_set_new(last, "handed_back", json_true());
+}
+
+/* result.json's content for job J's outcome O (decided: D), at NOW after
+ * DUR ms; the task T has its attempt closed. */
+static json_t *
+result_doc(const struct job *j, const json_t *t,
+           const struct agq_lc_outcome *o, const struct agq_lc *d,
+           int64_t now, json_int_t dur)
+{
+	char t1[32], t3[32];
+	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s}",
+	    "id", j->id, "status", d->status, "agent", o->agent, "generation",
+	    j->gen, "attempt", (int)json_array_size(json_object_get(t,
+	    "attempts")), "duration_ms", dur,
+	    "started", agq_fmt_time(j->started_us, t1),
+	    "finished", agq_fmt_time(now, t3), "reason", d->reason);
+	if (o->exited)
+		json_object_set_new(r, "exit", json_integer(o->code));
+	if (o->sig)
+		json_object_set_new(r, "signal", json_integer(o->sig));
+	json_object_set_new(r, "timed_out", json_boolean(o->timed_out));
+	if (o->ag) {
+		static const char *const more[] = { "backend", "model",
+		    "endpoint", "tokens_in", "tokens_out", "cost_usd", "error",
+		    "verify", "iterations", NULL };
+		const char *agst = json_string_value(json_object_get(o->ag,
+		    "status"));
+		copy_keys(r, o->ag, more);
+		json_object_set_new(r, "agent_status", json_string(agst ? agst :
+		    "unknown"));
+	}
+	return r;
+}
+
 /* Record the result RES of job J, its task locked in LP (ours, its
- * generation J's): the attempt, the outcome's move, result.json and the
- * journal (STARTEV, when not NULL, first: the start of a task whose start
- * record was never committed, commit_starts).  Unlocks LP. */
+ * generation J's): the attempt, the outcome's move (agq_lc_finish
+ * decides it), result.json and the journal (STARTEV, when not NULL,
+ * first: the start of a task whose start record was never committed,
+ * commit_starts).  Unlocks LP. */
 static void
 finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
               struct agq_locked *lp, json_t *startev)
 {
 	struct agq_spool *sp = R->sp;
-	const char *me = R->o->agent;
 	const char *id = j->id;
 	int64_t now = agq_now_us();
 	json_int_t dur = (now - j->started_us) / 1000;
 	int st = res->status;
-	int exited = WIFEXITED(st), code = exited ? WEXITSTATUS(st) : -1;
-	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	json_t *t = lp->task;
-	json_t *last = agq_task_last_attempt(t);
-	char t1[32];
-	/* An agent task's attempt leaves out/ID/agent.json (attempt.c). */
-	json_t *ag = NULL;
-	int verify_failed = 0;
-	if (agq_task_is_agent(t) && !j->handback) {
-		/* through the checked handle: a task that swapped out/ID for
-		 * a symbolic link cannot hand in a status of its own making */
-		int dfd = agq_out_open(sp, id, 0);
-		int afd = dfd < 0 ? -1 : openat(dfd, "agent.json", O_RDONLY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		ag = afd < 0 ? NULL : json_loadfd(afd, 0, NULL);
-		if (afd >= 0)
-			close(afd);
-		if (dfd >= 0)
-			close(dfd);
-		if (!json_is_object(ag)) {
-			json_decref(ag);
-			ag = NULL;
-		}
-	}
-	const char *agst = json_string_value(json_object_get(ag, "status"));
-	if (agst && exited && !res->timed_out && code == 2 &&
-	    !strcmp(agst, "verify_failed"))
-		verify_failed = 1;
-	static const char *agkeys[] = { "backend", "model", "endpoint",
-	    "tokens_in", "tokens_out", "cost_usd", NULL };
-	if (last) {
-		for (int k = 0; ag && agkeys[k]; k++)
-			if (json_object_get(ag, agkeys[k]))
-				json_object_set(last, agkeys[k],
-				    json_object_get(ag, agkeys[k]));
-		if (ag)
-			json_object_set_new(last, "iterations", json_integer(
-			    (json_int_t)json_array_size(json_object_get(ag,
-			    "iterations"))));
-		json_object_set_new(last, "finished",
-		    json_string(agq_fmt_time(now, t1)));
-		json_object_set_new(last, "duration_ms", json_integer(dur));
-		if (exited)
-			json_object_set_new(last, "exit", json_integer(code));
-		if (sig)
-			json_object_set_new(last, "signal", json_integer(sig));
-		if (res->timed_out)
-			json_object_set_new(last, "timed_out", json_true());
-		if (j->handback)
-			json_object_set_new(last, "handed_back", json_true());
-	}
-	char what[384];
-	if (res->timed_out)
-		snprintf(what, sizeof what, "timed out after %g s",
-		    json_number_value(json_object_get(t, "timeout")));
-	else if (sig)
-		snprintf(what, sizeof what, "killed by signal %d (%s)", sig,
-		    strsignal(sig));
-	else if (agst && exited && json_string_value(json_object_get(ag,
-	    "error")) && strcmp(agst, "done"))
-		snprintf(what, sizeof what, "%s", json_string_value(
-		    json_object_get(ag, "error")));
-	else
-		snprintf(what, sizeof what, "exit %d", code);
-	json_t *fev = json_pack("{s:s, s:I, s:i, s:i, s:b, s:I}", "agent", me,
-	    "gen", j->gen, "exit", code, "signal", sig, "timed_out",
-	    res->timed_out, "duration_ms", dur);
-	for (int k = 0; ag && agkeys[k]; k++)
-		if (json_object_get(ag, agkeys[k]))
-			json_object_set(fev, agkeys[k], json_object_get(ag,
-			    agkeys[k]));
+	struct agq_lc_outcome o = { .agent = R->o->agent, .gen = j->gen,
+	    .exited = WIFEXITED(st), .code = WIFEXITED(st) ?
+	    WEXITSTATUS(st) : -1, .sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+	    .timed_out = res->timed_out, .handback = j->handback,
+	    .ag = agq_task_is_agent(t) && !j->handback ? agent_report(sp, id) :
+	    NULL, .random = agq_random };
+	close_attempt(agq_task_last_attempt(t), &o, now, dur);
+	json_t *fev = json_pack("{s:s, s:I, s:i, s:i, s:b, s:I}", "agent",
+	    o.agent, "gen", j->gen, "exit", o.code, "signal", o.sig,
+	    "timed_out", o.timed_out, "duration_ms", dur);
+	copy_keys(fev, o.ag, agkeys);
 	/* finish and the outcome: one append, after the change (below) */
 	struct agq_jbatch jb = { NULL };
 	if (startev)
 		agq_jbatch_add(&jb, "start", id, startev);
 	agq_jbatch_add(&jb, "finish", id, fev);
 
-	int ok = exited && code == 0 && !res->timed_out;
-	int max = (int)agq_task_int(t, "max_attempts", 3);
-	int used = agq_task_attempts_used(t);
-	char reason[800];
-	const char *status, *evname;
-	json_t *ev;
-	int to, lane = -1;
-	json_object_set_new(t, "agent", json_null());
-	if (j->handback) {
-		status = "handed_back";
-		snprintf(reason, sizeof reason, "handed back by %s (stopping); "
-		    "%s", me, what);
-		json_object_set_new(t, "generation", json_integer(j->gen + 1));
-		to = AGQ_ST_QUEUE;
-		lane = agq_task_lane(t);
-		evname = "handback";
-		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen + 1,
-		    "reason", reason);
-	} else if (ok) {
-		status = "done";
-		snprintf(reason, sizeof reason, "exit 0 on %s", me);
-		to = AGQ_ST_DONE;
-		evname = "done";
-		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen,
-		    "reason", reason);
-	} else if (verify_failed) {
-		/* the steps failed every iteration: more attempts of the
-		 * same would not help; agq-retry sends it back */
-		status = "dead";
-		snprintf(reason, sizeof reason, "%s", what);
-		json_object_set(t, "verify_report", json_object_get(ag,
-		    "verify"));
-		to = AGQ_ST_DEAD;
-		evname = "dead";
-		ev = json_pack("{s:s, s:I, s:s, s:O?}", "agent", me, "gen",
-		    j->gen, "reason", reason, "failed_steps", json_object_get(
-		    json_object_get(ag, "verify"), "failed"));
-	} else if (used < max) {
-		status = "retry";
-		int64_t delay = agq_backoff_us(t, used, sp->conf.backoff_cap_s);
-		int64_t at = now + delay;
-		char t2[32];
-		agq_fmt_time(at, t2);
-		agq_task_set_time(t, "next_attempt_at", at);
-		snprintf(reason, sizeof reason, "%s; attempt %d of %d failed, "
-		    "next at %s (backoff %.1f s)", what, used, max, t2,
-		    (double)delay / 1e6);
-		to = AGQ_ST_DEFER;
-		evname = "retry";
-		ev = json_pack("{s:s, s:I, s:s, s:s}", "agent", me, "gen",
-		    j->gen, "next_attempt_at", t2, "reason", reason);
-	} else {
-		status = "dead";
-		snprintf(reason, sizeof reason, "%s; out of attempts (%d of %d)",
-		    what, used, max);
-		to = AGQ_ST_DEAD;
-		evname = "dead";
-		ev = json_pack("{s:s, s:I, s:s}", "agent", me, "gen", j->gen,
-		    "reason", reason);
-	}
-	char t3[32];
-	json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s}",
-	    "id", id, "status", status, "agent", me, "generation", j->gen,
-	    "attempt", (int)json_array_size(json_object_get(t, "attempts")),
-	    "duration_ms", dur,
-	    "started", agq_fmt_time(j->started_us, t1),
-	    "finished", agq_fmt_time(now, t3), "reason", reason);
-	if (exited)
-		json_object_set_new(r, "exit", json_integer(code));
-	if (sig)
-		json_object_set_new(r, "signal", json_integer(sig));
-	json_object_set_new(r, "timed_out", json_boolean(res->timed_out));
-	if (ag) {
-		static const char *more[] = { "backend", "model", "endpoint",
-		    "tokens_in", "tokens_out", "cost_usd", "error", "verify",
-		    "iterations", NULL };
-		for (int k = 0; more[k]; k++)
-			if (json_object_get(ag, more[k]))
-				json_object_set(r, more[k], json_object_get(ag,
-				    more[k]));
-		json_object_set_new(r, "agent_status", json_string(agst ? agst :
-		    "unknown"));
-	}
+	struct agq_lc d;
+	agq_lc_finish(t, &o, now, sp->conf.backoff_cap_s, &d);
+	agq_lc_apply(t, &d);
+	json_t *r = result_doc(j, t, &o, &d, now, dur);
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */
 	int wr = write_result(R, id, r) < 0 && (errno == ENOSPC ||
 	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
-	if (wr == 0 && agq_task_transition(sp, lp, to, lane, NULL,
-	    reason) == 0) {
-		agq_jbatch_add(&jb, evname, id, ev);
+	if (wr == 0 && agq_task_transition(sp, lp, d.to, d.lane, NULL,
+	    d.reason) == 0) {
+		agq_jbatch_add(&jb, d.event, id, d.ev);
 	} else {
 		/* The task stays leased here with its start record (a failed
 		 * agq_task_transition changes nothing): the next scan runs it
@@ -1494,10 +1442,10 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 		}
 		errno = e;
 		agq_syserr("cannot record the result", lp->loc.path);
-		json_decref(ev);
+		json_decref(d.ev);
 	}
 	agq_jbatch_w(sp, &jb);
-	json_decref(ag);
+	json_decref((json_t *)o.ag);
 	json_decref(r);
 	agq_task_unlock(lp);
 }
@@ -1574,16 +1522,9 @@ lease_each(const char *name, void *arg)
 			return 0;
 		if (l.loc.state == AGQ_ST_ACTIVE &&
 		    !strcmp(l.loc.agent, R->o->agent)) {
-			json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
-			json_object_set_new(l.task, "generation",
-			    json_integer(gen));
-			json_object_set_new(l.task, "agent", json_null());
-			if (agq_task_transition(R->sp, &l, AGQ_ST_QUEUE,
-			    agq_task_lane(l.task), NULL, "handed back: agent "
-			    "stopping before it started") == 0)
-				agq_journal_w(R->sp, "handback", id, json_pack(
-				    "{s:s, s:I, s:s}", "agent", R->o->agent,
-				    "gen", gen, "reason", "agent stopping"));
+			struct agq_lc d;
+			agq_lc_handback_unstarted(l.task, R->o->agent, &d);
+			agq_lc_record(R->sp, &l, &d);
 		}
 		agq_task_unlock(&l);
 		return 0;

@@ -35,12 +35,13 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "lifecycle.h"
+#include "lease.h"
 #include "reject.h"
 #include "agent.h"
 #include "resources.h"
 #include "registry.h"
 #include "route.h"
-#include "fsck.h"
 #include "sched.h"
 
 struct qent {
@@ -500,27 +501,21 @@ promote_one(const char *name, void *arg)
 	}
 	if (l.loc.state != AGQ_ST_DEFER)
 		goto out;
-	int64_t now = agq_now_us();
-	int64_t due = agq_task_time(l.task, "next_attempt_at",
-	    agq_task_time(l.task, "not_before", 0));
-	if (due > now) {
+	int64_t due;
+	struct agq_lc d;
+	if (!agq_lc_promote(l.task, agq_now_us(), &due, &d)) {
 		if (S->next_defer_us == 0 || due < S->next_defer_us)
 			S->next_defer_us = due;
 		goto out;
 	}
-	int lane = agq_task_lane(l.task);
-	json_object_del(l.task, "next_attempt_at");
-	if (agq_task_transition(S->sp, &l, AGQ_ST_QUEUE, lane, NULL,
-	    "due: waiting in queue") < 0) {
+	if (agq_lc_record(S->sp, &l, &d) < 0) {
 		int e = errno;
 		agq_syserr("cannot promote", l.loc.path);
 		stop = no_room(S, e);
 		goto out;
 	}
-	agq_journal_w(S->sp, "promote", id, json_pack("{s:s, s:s}", "lane",
-	    agq_lane_name(lane), "reason", "next attempt is due"));
-	say(S, "promoted %s to queue/%s", id, agq_lane_name(lane));
-	index_add(S, lane, id, agq_task_time(l.task, "submitted_at", 0),
+	say(S, "promoted %s to queue/%s", id, agq_lane_name(d.lane));
+	index_add(S, d.lane, id, agq_task_time(l.task, "submitted_at", 0),
 	    l.task);
 out:
 	agq_task_unlock(&l);
@@ -694,12 +689,9 @@ reclaim_each(const char *name, void *arg)
 		at = (int64_t)st.st_ctim.tv_sec * 1000000 +
 		    st.st_ctim.tv_nsec / 1000;
 	}
-	double limit = rs->S->sp->conf.assign_timeout_s;
-	if (at >= 0 && !agq_task_lease_started(t) &&
-	    agq_now_us() - at > (int64_t)(limit * 1e6)) {
-		char why[128];
-		snprintf(why, sizeof why, "leased but not started within %g s",
-		    limit);
+	char why[128];
+	if (agq_lc_lease_overdue(t, at, agq_now_us(),
+	    rs->S->sp->conf.assign_timeout_s, why, sizeof why)) {
 		if (reclaim(rs->S, rs->agent, id, why)) {
 			json_decref(t);
 			return 1;

@@ -1,0 +1,56 @@
+/*
+ * lease.c - the I/O of lifecycle decisions (lease.h): a decision made on
+ * a locked task, and the reclaim of a lease shared by agq-sched (a dead
+ * agent, a lease not started in time, a prefetched lease taken back) and
+ * agq-fsck --fix.
+ */
+
+#include <errno.h>
+
+#include "util.h"
+#include "task.h"
+#include "spool.h"
+#include "lifecycle.h"
+#include "journal.h"
+#include "lease.h"
+
+int
+agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
+              struct agq_lc *d)
+{
+	agq_lc_apply(l->task, d);
+	if (agq_task_transition(sp, l, d->to, d->lane, NULL, d->reason) < 0) {
+		int e = errno;
+		json_decref(d->ev);
+		json_decref(d->ev2);
+		errno = e;
+		return -1;
+	}
+	agq_journal_w(sp, d->event, l->id, d->ev);
+	if (d->ev2)
+		agq_journal_w(sp, d->event2, l->id, d->ev2);
+	return 0;
+}
+
+int
+agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
+                 const char *agent, const char *why, json_int_t *gen_out)
+{
+	json_t *t = l->task;
+	struct agq_lc d;
+	agq_lc_reclaim(t, agent, why, &d);
+	if (agq_task_lease_started(t)) {
+		/* the attempt closed as reclaimed */
+		int64_t now = agq_now_us();
+		json_t *last = agq_task_last_attempt(t);
+		agq_task_set_time(last, "finished", now);
+		json_object_set_new(last, "reclaimed", json_true());
+		json_object_set_new(last, "error", json_string(why));
+		int64_t st = agq_task_time(last, "started", now);
+		json_object_set_new(last, "duration_ms",
+		    json_integer((now - st) / 1000));
+	}
+	if (gen_out)
+		*gen_out = d.gen;
+	return agq_lc_record(sp, l, &d) < 0 ? -1 : d.to;
+}

@@ -1,0 +1,32 @@
+/*
+ * lease.h - lease.c: the I/O of lifecycle decisions: a decision of
+ * lifecycle.h made on a locked task, and the reclaim of a lease.
+ *
+ * Uses util, task, spool, lifecycle and journal.
+ */
+#ifndef AGQ_LEASE_H
+#define AGQ_LEASE_H
+
+#include <jansson.h>
+#include "spool.h"
+#include "lifecycle.h"
+
+/* Make the decision D on the task locked in L: its changes to the task
+ * (agq_lc_apply), the move (agq_task_transition, with D's reason), then
+ * its events, each its own append (agq_journal_w: D->event with D->ev,
+ * and D->event2 with D->ev2 when set).  D's event bodies are consumed
+ * either way.  0, or -1 with errno from the move (ENOSPC, EDQUOT: a full
+ * disk; the task file and the journal unchanged, L->task changed). */
+int agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
+                  struct agq_lc *d);
+
+/* Reclaim the lease of the locked active task L from AGENT because of WHY
+ * (words, for the task's attempt and the journal): close a started
+ * attempt as reclaimed, increase the generation (stored in *GEN_OUT when
+ * not NULL), and move the task back to its lane, or to dead/ when it has
+ * no attempts left; journals `reclaim` (and `dead`).  Returns the new
+ * state (AGQ_ST_QUEUE or AGQ_ST_DEAD) or -1 with errno. */
+int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
+                     const char *agent, const char *why, json_int_t *gen_out);
+
+#endif

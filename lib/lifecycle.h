@@ -57,10 +57,11 @@ struct agq_lc {
 	int lane;               /* its lane when TO is AGQ_ST_QUEUE, else -1 */
 	const char *event;      /* journal event (agq_lc_rules[rule].event) */
 	const char *status;     /* result.json "status" (finish only), static */
-	char reason[800];       /* the task's "reason" after the move */
+	char reason[800];       /* the task's "reason" after the move (a
+	                         * refused action: why), NUL-terminated */
 	json_t *ev;             /* the event's body: a new reference, the
-	                         * caller's to journal or json_decref; NULL
-	                         * when the caller journals its own */
+	                         * caller's to journal (agq_lc_record) or
+	                         * json_decref; NULL when refused */
 	const char *event2;     /* a second event (`dead` after `reclaim`) */
 	json_t *ev2;            /* its body, likewise, or NULL */
 	/* changes to the task (agq_lc_apply), in this order: */

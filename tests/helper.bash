@@ -102,6 +102,9 @@ state_of() {
 }
 
 is_state() { [ "$(state_of "$1")" = "$2" ]; }
+# jq_is FILE FILTER VALUE: jq -r FILTER of FILE is VALUE (FILE read anew at
+# each call, so it can be waited for: wait_for 30 jq_is F .x 1).
+jq_is() { [ "$(jq -r "$2" "$1" 2>/dev/null)" = "$3" ]; }
 count_is() { [ "$(count_in "$1")" -eq "$2" ]; }
 journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }
 

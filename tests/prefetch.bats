@@ -41,7 +41,7 @@ prefetched_behind_blocker() {
 @test "with --prefetch 1 a busy agent holds one more lease, unstarted, and starts it when its task ends" {
 	start_sched
 	start_agent a1 --prefetch 1
-	wait_for 30 test "$(jq .prefetch "$AGQ_SPOOL/agents/a1.json")" = 1
+	wait_for 30 jq_is "$AGQ_SPOOL/agents/a1.json" .prefetch 1
 	t1=$(blocker t1)
 	wait_for 30 test -e "$WORK/t1"
 	t2=$(agq-submit -- touch "$WORK/t2")

@@ -38,47 +38,29 @@ lines(const char *tag, json_t *arr)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "json", no_argument, NULL, 'j' },
+		AGQ_OPT_SPOOL, AGQ_OPT_VERBOSE, AGQ_OPT_JSON,
 		{ "hook-timeout", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL;
-	int json = 0, verbose = 0, c;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:v",
+	    .longopts = longopts };
 	double timeout = 30;
-	while ((c = getopt_long(argc, argv, "s:v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'j': json = 1; break;
-		case 't':
-			timeout = agq_cli_seconds("--hook-timeout", optarg);
-			break;
-		default:
-			agq_cli_usage(usage);
-		}
-	}
-	if (optind < argc)
-		agq_cli_usage(usage);
+	while (agq_cli_next(&cl, argc, argv) != -1)     /* 't' */
+		timeout = agq_cli_seconds("--hook-timeout", optarg);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	json_t *r = agq_alert_run(&sp, agq_now_us(), timeout);
 	if (!r) {
-		int e = agq_spool_syserr(&sp, "cannot keep the alert state",
+		return agq_spool_fail(&sp, "cannot keep the alert state",
 		    "alerts.json");
-		agq_spool_close(&sp);
-		return e;
 	}
-	if (json) {
+	if (cl.json) {
 		agq_print_json(r, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
 		lines("ALERT", json_object_get(r, "started"));
 		lines("CLEARED", json_object_get(r, "cleared"));
-		if (verbose) {
+		if (cl.verbose) {
 			json_t *started = json_object_get(r, "started");
 			size_t i, k;
 			json_t *a, *b;
@@ -100,7 +82,5 @@ main(int argc, char **argv)
 	int rc = json_array_size(json_object_get(r, "errors")) ? 1 : 0;
 	json_decref(r);
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return rc;
+	return agq_cli_done(rc);
 }

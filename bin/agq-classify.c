@@ -31,9 +31,7 @@ classify(const char *name, const char *buf, size_t len, int json)
 	}
 	json_t *c = agq_classify(t);
 	if (json) {
-		char *s = json_dumps(c, JSON_COMPACT);
-		printf("%s\n", s ? s : "null");
-		free(s);
+		agq_print_json(c, JSON_COMPACT);
 	} else {
 		printf("%s\t%s\tscore %d", json_string_value(json_object_get(c,
 		    "tier")), json_string_value(json_object_get(c, "source")),
@@ -59,19 +57,13 @@ classify(const char *name, const char *buf, size_t len, int json)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	int json = 0, c, rc = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		default: agq_cli_usage(usage);
-		}
-	}
+	struct agq_cli cl = { .usage = usage, .shortopts = "",
+	    .longopts = longopts, .operands = AGQ_CLI_ANY };
+	agq_cli_parse(&cl, argc, argv);
+	int rc = 0;
 	static char *stdin_only[] = { "-", NULL };
 	char **files = optind < argc ? argv + optind : stdin_only;
 	for (; *files; files++) {
@@ -88,7 +80,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		int r = classify(strcmp(*files, "-") ? *files : "-", buf, len,
-		    json);
+		    cl.json);
 		free(buf);
 		if (r && !rc)
 			rc = r;

@@ -29,40 +29,37 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "output", required_argument, NULL, 'o' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "refresh", required_argument, NULL, 'r' },
 		{ "serve", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL, *out = NULL, *since = "1h";
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:o:",
+	    .longopts = longopts };
+	const char *out = NULL, *since = "1h";
 	long refresh = -1, port = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:o:", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'o': out = optarg; break;
 		case 'S': since = optarg; break;
 		case 'r':
 			refresh = (long)agq_cli_seconds("--refresh", optarg);
 			break;
 		case 'p': port = agq_cli_long("--serve", optarg, 0, 65535); break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc || (port >= 0 && out))
+	if (port >= 0 && out)
 		agq_cli_usage(usage);
 	int64_t now = agq_now_us(), since_us;
 	if (agq_parse_since(since, now, &since_us) < 0 || since_us >= now)
 		agq_die(EX_USAGE, "--since: not a time or a duration before now: "
 		    "'%s'", since);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	int rs = refresh >= 0 ? (int)refresh : agq_dash_refresh(&sp);
 	if (port >= 0) {
 		int rc = agq_dash_serve(&sp, (int)port, (double)(now - since_us) /
@@ -81,17 +78,10 @@ main(int argc, char **argv)
 	json_decref(st);
 	int rc = 0;
 	if (out) {
-		char *dir = agq_xstrdup(out);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			slash[slash == dir ? 1 : 0] = '\0';
-		else
-			strcpy(dir, ".");
-		if (agq_write_atomic(dir, out, page, strlen(page), 1, 0) < 0) {
+		if (agq_cli_write_file(out, page) < 0) {
 			agq_syserr("cannot write the page", out);
 			rc = agq_exit_code(errno);
 		}
-		free(dir);
 	} else {
 		fputs(page, stdout);
 		if (agq_flush_stdout() < 0)

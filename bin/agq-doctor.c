@@ -20,29 +20,15 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_SPOOL, AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	const char *spool = NULL;
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'j': json = 1; break;
-		default: agq_cli_usage(usage);
-		}
-	}
-	if (optind < argc)
-		agq_cli_usage(usage);
-	json_t *rep = agq_doctor(spool);
-	if (json) {
-		char *s = json_dumps(rep, JSON_INDENT(2));
-		printf("%s\n", s ? s : "null");
-		free(s);
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts };
+	agq_cli_parse(&cl, argc, argv);
+	json_t *rep = agq_doctor(cl.spool);
+	if (cl.json) {
+		agq_print_json(rep, JSON_INDENT(2));
 	} else {
 		size_t i;
 		json_t *ch;
@@ -58,7 +44,5 @@ main(int argc, char **argv)
 	int rc = strcmp(json_string_value(json_object_get(rep, "status")),
 	    "ok") ? 1 : 0;
 	json_decref(rep);
-	if (agq_flush_stdout() < 0)
-		rc = EX_IOERR;
-	return rc;
+	return agq_cli_done(rc);
 }

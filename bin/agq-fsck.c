@@ -28,35 +28,29 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "fix", no_argument, NULL, 'f' },
 		{ "tmp-age", required_argument, NULL, 't' },
 		{ "rebuild-index", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts };
 	struct agq_fsck_opts o = { 0, (int64_t)36 * 3600 * 1000000, 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'f': o.fix = 1; break;
 		case 'r': o.rebuild_index = 1; break;
 		case 't':
 			o.tmp_age_us = (int64_t)(agq_cli_seconds("--tmp-age",
 			    optarg) * 1e6);
 			break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc)
-		agq_cli_usage(usage);
 	struct agq_spool sp;
-	if (agq_spool_open_flags(&sp, spool, NULL, AGQ_OPEN_NOCREATE) < 0)
+	if (agq_spool_open_flags(&sp, cl.spool, NULL, AGQ_OPEN_NOCREATE) < 0)
 		return errno == EINVAL ? EX_CONFIG : agq_exit_code(errno);
 	int lk = -1;
 	if (o.fix || o.rebuild_index) {
@@ -84,7 +78,5 @@ main(int argc, char **argv)
 	if (lk >= 0)
 		close(lk);
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return rc;
+	return agq_cli_done(rc);
 }

@@ -172,10 +172,8 @@ static void on_signal(int s) { (void)s; stop = 1; }
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "id", required_argument, NULL, 'i' },
 		{ "ev", required_argument, NULL, 'e' },
 		{ "since", required_argument, NULL, 'S' },
@@ -183,15 +181,16 @@ main(int argc, char **argv)
 		{ "file", required_argument, NULL, 'F' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "rotate", no_argument, NULL, 'R' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL, *id = NULL, *ev = NULL, *file = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:f",
+	    .longopts = longopts };
+	const char *id = NULL, *ev = NULL, *file = NULL;
 	int do_verify = 0, do_rotate = 0;
 	int64_t since = 0;
 	int follow = 0, c;
-	while ((c = getopt_long(argc, argv, "s:f", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'i': id = optarg; break;
 		case 'e': ev = optarg; break;
 		case 'S': {
@@ -212,15 +211,12 @@ main(int argc, char **argv)
 		case 'F': file = optarg; break;
 		case 'V': do_verify = 1; break;
 		case 'R': do_rotate = 1; break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc || do_verify + do_rotate + follow > 1 ||
-	    (do_rotate && file))
+	if (do_verify + do_rotate + follow > 1 || (do_rotate && file))
 		agq_cli_usage(usage);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	if (do_rotate) {
 		char *old;
 		int r = 0;

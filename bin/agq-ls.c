@@ -95,23 +95,19 @@ describe(const json_t *t, char *buf, size_t size)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "state", required_argument, NULL, 'S' },
 		{ "lane", required_argument, NULL, 'L' },
 		{ "agent", required_argument, NULL, 'A' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_JSON, AGQ_OPT_QUIET, AGQ_OPT_END
 	};
-	const char *spool = NULL;
-	int state = -1, json = 0, quiet = 0, c;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
+	    .longopts = longopts };
+	int state = -1, c;
 	struct ctx cx = { -1, NULL, NULL, 0, 0 };
-	while ((c = getopt_long(argc, argv, "s:q", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'S':
 			if ((state = agq_state_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--state: unknown state '%s' "
@@ -124,16 +120,11 @@ main(int argc, char **argv)
 				    "(urgent, high, normal, low)", optarg);
 			break;
 		case 'A': cx.agent = optarg; break;
-		case 'j': json = 1; break;
-		case 'q': quiet = 1; break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc)
-		agq_cli_usage(usage);
+	int json = cl.json, quiet = cl.quiet;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	if (cx.agent && state < 0)
 		state = AGQ_ST_ACTIVE;
 	if (agq_each_task(&sp, state, collect, &cx) < 0)
@@ -165,7 +156,5 @@ main(int argc, char **argv)
 	}
 	free(cx.v);
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return 0;
+	return agq_cli_done(0);
 }

@@ -39,9 +39,7 @@ print_list(const json_t *all, int json)
 		json_t *e;
 		json_object_foreach((json_t *)all, k, e)
 			json_array_append(arr, e);
-		char *s = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", s ? s : "[]");
-		free(s);
+		agq_print_json(arr, JSON_INDENT(2));
 		json_decref(arr);
 		return;
 	}
@@ -82,28 +80,23 @@ check_one(struct agq_spool *sp, const char *name)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "type", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
+		AGQ_OPT_JSON,
 		{ "no-check", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL, *type = NULL;
-	int json = 0, nocheck = 0, c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts, .operands = AGQ_CLI_SOME };
+	const char *type = NULL;
+	int nocheck = 0, c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 't': type = optarg; break;
-		case 'j': json = 1; break;
 		case 'n': nocheck = 1; break;
-		default: agq_cli_usage(usage);
 		}
 	}
-	if (optind >= argc)
-		agq_cli_usage(usage);
 	const char *cmd = argv[optind++];
 	int nargs = argc - optind;
 	char **args = argv + optind;
@@ -124,7 +117,7 @@ main(int argc, char **argv)
 			    "anthropic");
 	}
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		agq_die(EX_SOFTWARE, "cannot initialize libcurl");
 	int rc = 0;
@@ -162,7 +155,7 @@ main(int argc, char **argv)
 			rc = EX_SOFTWARE;
 	} else if (!strcmp(cmd, "ls")) {
 		json_t *all = agq_registry_load(&sp);
-		print_list(all, json);
+		print_list(all, cl.json);
 		json_decref(all);
 	} else if (!strcmp(cmd, "rm")) {
 		int lock = agq_spool_flock(&sp, "registry", 1);

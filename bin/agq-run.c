@@ -35,10 +35,8 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "agent", required_argument, NULL, 'a' },
 		{ "cap", required_argument, NULL, 'c' },
 		{ "slots", required_argument, NULL, 'n' },
@@ -48,9 +46,10 @@ main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'B' },
 		{ "endpoint", required_argument, NULL, 'E' },
 		{ "model", required_argument, NULL, 'M' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:a:c:n:",
+	    .longopts = longopts, .operands = AGQ_CLI_ANY };
 	struct agq_run_opts o;
 	memset(&o, 0, sizeof o);
 	o.caps = json_array();
@@ -60,9 +59,8 @@ main(int argc, char **argv)
 	o.slots = 1;
 	o.heartbeat_s = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:a:c:n:", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'a': o.agent = optarg; break;
 		case 'c':
 			if (!*optarg)
@@ -100,8 +98,6 @@ main(int argc, char **argv)
 				agq_die(EX_USAGE, "--model: empty model");
 			json_array_append_new(o.models, json_string(optarg));
 			break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
 	if (optind < argc || !o.agent) {
@@ -113,7 +109,7 @@ main(int argc, char **argv)
 		agq_die(EX_USAGE, "--agent: '%s' must match [A-Za-z0-9._-]{1,64}",
 		    o.agent);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	if (o.heartbeat_s < 0)
 		o.heartbeat_s = sp.conf.heartbeat_s;
 	int rc = agq_runner(&sp, &o);

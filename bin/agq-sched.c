@@ -24,36 +24,29 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "once", no_argument, NULL, 'o' },
 		{ "lease", required_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_VERBOSE, AGQ_OPT_END
 	};
-	const char *spool = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:v",
+	    .longopts = longopts };
 	struct agq_sched_opts o = { 0, -1, 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "s:v", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'o': o.once = 1; break;
 		case 'l':
 			o.lease_s = agq_cli_seconds("--lease", optarg);
 			if (o.lease_s <= 0)
 				agq_die(EX_USAGE, "--lease: must be more than 0");
 			break;
-		case 'v': o.verbose = 1; break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc)
-		agq_cli_usage(usage);
+	o.verbose = cl.verbose;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	if (o.lease_s < 0)
 		o.lease_s = sp.conf.lease_s;
 	int rc = agq_sched(&sp, &o);

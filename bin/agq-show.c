@@ -54,27 +54,15 @@ events(struct agq_spool *sp, const char *id)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_SPOOL, AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	const char *spool = NULL;
-	int json = 0, c, rc = 0;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'j': json = 1; break;
-		default:
-			agq_cli_usage(usage);
-		}
-	}
-	if (optind >= argc)
-		agq_cli_usage(usage);
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts, .operands = AGQ_CLI_SOME };
+	agq_cli_parse(&cl, argc, argv);
+	int rc = 0;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	for (int i = optind; i < argc; i++) {
 		const char *id = argv[i];
 		struct agq_loc loc;
@@ -91,7 +79,7 @@ main(int argc, char **argv)
 		}
 		agq_redact(t);  /* what is shown, never what the task gets */
 		json_t *ev = events(&sp, id);
-		if (json) {
+		if (cl.json) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
 			    "id", id, "state", agq_state_name(loc.state),
 			    "path", loc.path, "task", t, "events", ev);
@@ -137,7 +125,5 @@ main(int argc, char **argv)
 		json_decref(ev);
 	}
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return rc;
+	return agq_cli_done(rc);
 }

@@ -120,56 +120,47 @@ text(json_t *s)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
-		{ "json", no_argument, NULL, 'j' },
+		AGQ_OPT_JSON,
 		{ "buckets", required_argument, NULL, 'b' },
 		{ "rotated", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL, *since = NULL;
-	int json = 0, c;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts };
+	const char *since = NULL;
+	int c;
 	struct agq_stats_opts o = { 0, agq_now_us(), 30, 10, 0 };
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'S': since = optarg; break;
 		case 'U':
 			if (agq_parse_since(optarg, agq_now_us(), &o.now_us) < 0)
 				agq_die(EX_USAGE, "--until: not a time or a "
 				    "duration: '%s'", optarg);
 			break;
-		case 'j': json = 1; break;
 		case 'r': o.rotated = 1; break;
 		case 'b':
 			o.buckets = (int)agq_cli_long("--buckets", optarg, 0,
 			    10000);
 			break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
-	if (optind < argc)
-		agq_cli_usage(usage);
 	if (since && agq_parse_since(since, o.now_us, &o.since_us) < 0)
 		agq_die(EX_USAGE, "--since: not a time or a duration: '%s'",
 		    since);
 	if (since && o.since_us >= o.now_us)
 		agq_die(EX_USAGE, "--since: not before the window's end");
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	json_t *s = agq_stats(&sp, &o);
 	if (!s) {
-		int e = agq_spool_syserr(&sp, "cannot read the journal",
-		    "journal");
-		agq_spool_close(&sp);
-		return e;
+		return agq_spool_fail(&sp, "cannot read the journal", "journal");
 	}
-	if (json) {
+	if (cl.json) {
 		agq_print_json(s, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
 		text(s);
@@ -181,7 +172,5 @@ main(int argc, char **argv)
 		    (long long)damaged);
 	json_decref(s);
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return damaged ? EX_DATAERR : 0;
+	return agq_cli_done(damaged ? EX_DATAERR : 0);
 }

@@ -24,31 +24,19 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
+		AGQ_OPT_SPOOL, AGQ_OPT_JSON,
 		{ "recent", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_END
 	};
-	const char *spool = NULL;
-	int json = 0, recent = 10, c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'j': json = 1; break;
-		case 'r':
-			recent = (int)agq_cli_long("--recent", optarg, 0, 1000);
-			break;
-		default:
-			agq_cli_usage(usage);
-		}
-	}
-	if (optind < argc)
-		agq_cli_usage(usage);
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts };
+	int recent = 10;
+	while (agq_cli_next(&cl, argc, argv) != -1)     /* 'r' */
+		recent = (int)agq_cli_long("--recent", optarg, 0, 1000);
+	int json = cl.json;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	/* the table shows no recent tasks: read none */
 	json_t *snap = agq_status_snapshot(&sp, agq_now_us(), json ? recent : 0);
 	json_t *st = json_incref(json_object_get(snap, "counts"));
@@ -115,7 +103,5 @@ main(int argc, char **argv)
 	json_decref(st);
 	json_decref(snap);
 	agq_spool_close(&sp);
-	if (agq_flush_stdout() < 0)
-		return EX_IOERR;
-	return 0;
+	return agq_cli_done(0);
 }

@@ -224,13 +224,12 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
 	/* --help and --version only before CMD: `agq-submit make --help`
-	 * submits "make --help". */
+	 * submits "make --help" (the '+' of the short options). */
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "priority", required_argument, NULL, 'p' },
 		{ "cap", required_argument, NULL, 'c' },
 		{ "id", required_argument, NULL, 'I' },
@@ -242,17 +241,15 @@ main(int argc, char **argv)
 		{ "not-before", required_argument, NULL, 'N' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
+	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
+	    .longopts = longopts, .operands = AGQ_CLI_ANY };
 	struct opts o = { json_object(), 0 };
-	const char *spool = NULL;
 	json_t *caps = NULL, *env = NULL;
 	int c, have_delay = 0;
-	while ((c = getopt_long(argc, argv, "+s:p:c:e:C:qh", longopts, NULL))
-	    != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'p':
 			if (agq_lane_parse(optarg) < 0)
 				agq_die(EX_USAGE, "-p: unknown lane '%s' (urgent, "
@@ -330,23 +327,9 @@ main(int argc, char **argv)
 		case 'C':
 			json_object_set_new(o.defaults, "cwd", json_string(optarg));
 			break;
-		case 'q': o.quiet = 1; break;
-		case 'h':
-			fputs(usage, stdout);
-			json_decref(o.defaults);
-			json_decref(caps);
-			json_decref(env);
-			return 0;
-		case 'V':
-			printf("%s %s\n", agq_prog, AGQ_VERSION);
-			json_decref(o.defaults);
-			json_decref(caps);
-			json_decref(env);
-			return 0;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
+	o.quiet = cl.quiet;
 	if (caps)
 		json_object_set_new(o.defaults, "requires", caps);
 	if (env)
@@ -357,7 +340,7 @@ main(int argc, char **argv)
 			json_object_set_new(o.defaults, "cwd", json_string(cwd));
 	}
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc;
 	if (optind < argc) {
 		json_t *t = json_deep_copy(o.defaults);

@@ -174,52 +174,41 @@ output(struct ctx *C, const char *what, const char *path, const char *buf)
 			    path);
 		return;
 	}
-	char *tmpdir = agq_xstrdup(path);
-	char *slash = strrchr(tmpdir, '/');
-	if (slash)
-		slash[slash == tmpdir ? 1 : 0] = '\0';
-	else
-		strcpy(tmpdir, ".");
-	if (agq_write_atomic(tmpdir, path, buf, strlen(buf), 1, 0) < 0) {
+	if (agq_cli_write_file(path, buf) < 0) {
 		agq_syserr("cannot write the output", path);
 		fail(C, agq_exit_code(errno));
 	} else if (C->verbose) {
 		agq_warn("wrote the %s to %s", what, path);
 	}
-	free(tmpdir);
 }
 
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "commit", no_argument, NULL, 'c' },
 		{ "git-commit", no_argument, NULL, 'g' },
-		{ "json", required_argument, NULL, 'j' },
+		{ "json", required_argument, NULL, 'J' },       /* a FILE */
 		{ "html", required_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_VERBOSE, AGQ_OPT_END
 	};
-	const char *spool = NULL, *json = NULL, *html = NULL, *since = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:v",
+	    .longopts = longopts, .operands = AGQ_CLI_ANY };
+	const char *json = NULL, *html = NULL, *since = NULL;
 	struct ctx C = { 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "s:v", longopts, NULL)) != -1) {
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'c': C.commit = 1; break;
 		case 'g': C.git = 1; break;
-		case 'j': json = optarg; break;
+		case 'J': json = optarg; break;
 		case 'H': html = optarg; break;
 		case 'S': since = optarg; break;
-		case 'v': C.verbose = 1; break;
-		default:
-			agq_cli_usage(usage);
 		}
 	}
+	C.verbose = cl.verbose;
 	if (C.git && !C.commit)
 		agq_die(EX_USAGE, "--git-commit needs --commit");
 	struct agq_stats_opts so = { 0, agq_now_us(), 30, 10, 0 };
@@ -227,7 +216,7 @@ main(int argc, char **argv)
 		agq_die(EX_USAGE, "--since: not a time or a duration: '%s'",
 		    since);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	C.sp = &sp;
 	const char *dflt = agq_obs_get(&sp, "sync_target", NULL);
 	if (optind == argc && !(dflt && *dflt) && !json && !html) {
@@ -237,10 +226,8 @@ main(int argc, char **argv)
 	}
 	int lock = agq_spool_flock(&sp, "sync", 1);
 	if (lock < 0) {
-		int e = agq_spool_syserr(&sp, "cannot take the sync lock",
+		return agq_spool_fail(&sp, "cannot take the sync lock",
 		    ".sync.lock");
-		agq_spool_close(&sp);
-		return e;
 	}
 	C.snap = agq_status_snapshot(&sp, so.now_us, 5);
 	C.stats = agq_stats(&sp, &so);

@@ -27,28 +27,25 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
 		{ "steps", required_argument, NULL, 'f' },
 		{ "cwd", required_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_JSON, AGQ_OPT_END
 	};
+	struct agq_cli cl = { .usage = usage, .shortopts = "",
+	    .longopts = longopts };
 	const char *file = NULL, *cwd = ".";
 	double timeout = 120;
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	int c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 'C': cwd = optarg; break;
 		case 't': timeout = agq_cli_seconds("--timeout", optarg); break;
-		case 'j': json = 1; break;
-		default: agq_cli_usage(usage);
 		}
 	}
-	if (!file || optind < argc)
+	if (!file)
 		agq_cli_usage(usage);
 	if (!(timeout > 0))
 		agq_die(EX_USAGE, "--timeout: must be more than 0");
@@ -88,10 +85,8 @@ main(int argc, char **argv)
 		return EX_NOINPUT;
 	}
 	json_t *rep = agq_verify_run(steps, abs, timeout);
-	if (json) {
-		char *s = json_dumps(rep, JSON_INDENT(2));
-		printf("%s\n", s ? s : "null");
-		free(s);
+	if (cl.json) {
+		agq_print_json(rep, JSON_INDENT(2));
 	} else {
 		size_t i;
 		json_t *r;
@@ -129,7 +124,5 @@ main(int argc, char **argv)
 	    "pass") ? 0 : 1;
 	json_decref(rep);
 	json_decref(doc);
-	if (agq_flush_stdout() < 0)
-		rc = EX_IOERR;
-	return rc;
+	return agq_cli_done(rc);
 }

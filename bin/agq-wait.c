@@ -55,28 +55,19 @@ is_dir(const char *dir, const char *name)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "timeout", required_argument, NULL, 't' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
-	const char *spool = NULL;
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:t:q",
+	    .longopts = longopts, .operands = AGQ_CLI_ANY };
 	double timeout = 0;
-	int quiet = 0, c;
-	while ((c = getopt_long(argc, argv, "s:t:q", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 't': timeout = agq_cli_seconds("--timeout", optarg); break;
-		case 'q': quiet = 1; break;
-		default:
-			agq_cli_usage(usage);
-		}
-	}
+	while (agq_cli_next(&cl, argc, argv) != -1)     /* 't' */
+		timeout = agq_cli_seconds("--timeout", optarg);
+	int quiet = cl.quiet;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	json_t *ids = json_array();
 	for (int i = optind; i < argc; i++) {
 		if (!agq_id_valid(argv[i]))

@@ -1,5 +1,6 @@
 /* cli.c - option helpers shared by the programs' mains. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -67,4 +68,75 @@ agq_print_json(const json_t *o, size_t flags)
 {
 	if (json_dumpf(o, stdout, flags) == 0)
 		putchar('\n');
+}
+
+int
+agq_cli_next(struct agq_cli *cl, int argc, char **argv)
+{
+	int inorder = cl->shortopts[0] == '+';
+	if (!cl->started) {
+		cl->started = 1;
+		agq_setprog(argv[0]);
+		if (!inorder)
+			agq_cli_help(argc, argv, cl->usage);
+	}
+	int c;
+	while ((c = getopt_long(argc, argv, cl->shortopts, cl->longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 's': cl->spool = optarg; break;
+		case 'j': cl->json = 1; break;
+		case 'v': cl->verbose = 1; break;
+		case 'q': cl->quiet = 1; break;
+		case 'h':
+		case 'V':
+			if (!inorder)
+				return c;
+			if (c == 'h')
+				fputs(cl->usage, stdout);
+			else
+				printf("%s %s\n", agq_prog, AGQ_VERSION);
+			exit(0);
+		case '?':
+			agq_cli_usage(cl->usage);
+		default:
+			return c;
+		}
+	}
+	if ((cl->operands == AGQ_CLI_NONE && optind < argc) ||
+	    (cl->operands == AGQ_CLI_SOME && optind >= argc))
+		agq_cli_usage(cl->usage);
+	return -1;
+}
+
+int
+agq_cli_parse(struct agq_cli *cl, int argc, char **argv)
+{
+	if (agq_cli_next(cl, argc, argv) != -1)
+		agq_cli_usage(cl->usage);
+	return optind;
+}
+
+int
+agq_cli_done(int rc)
+{
+	if (agq_flush_stdout() < 0)
+		return EX_IOERR;
+	return rc;
+}
+
+int
+agq_cli_write_file(const char *path, const char *buf)
+{
+	char *dir = agq_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	else
+		strcpy(dir, ".");
+	int r = agq_write_atomic(dir, path, buf, strlen(buf), 1, 0);
+	int e = errno;
+	free(dir);
+	errno = e;
+	return r;
 }

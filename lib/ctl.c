@@ -81,20 +81,14 @@ agq_ctl_main(int argc, char **argv, const char *op)
 	    !strcmp(op, "hold") ? "Hold (park in hold/)" :
 	    !strcmp(op, "release") ? "Release (hold/ back to the queue)" :
 	    "Retry (dead/ back to the queue, attempts reset)", op);
-	agq_cli_help(argc, argv, usage);
-	const char *spool = NULL, *note = NULL;
-	int quiet = 0, c;
-	while ((c = getopt(argc, argv, "s:m:q")) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'm': note = optarg; break;
-		case 'q': quiet = 1; break;
-		default:
-			agq_cli_usage(usage);
-		}
-	}
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:m:q",
+	    .operands = AGQ_CLI_ANY };
+	const char *note = NULL;
+	while (agq_cli_next(&cl, argc, argv) != -1)     /* 'm' */
+		note = optarg;
+	int quiet = cl.quiet;
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	int worst = 0;
 	int rcmap[] = { 0, 1, EX_NOINPUT, EX_IOERR, EX_TEMPFAIL };
 	if (optind < argc) {

@@ -106,3 +106,11 @@ agq_spool_close(struct agq_spool *sp)
 	agq_conf_free(&sp->conf);
 	memset(sp, 0, sizeof *sp);
 }
+
+int
+agq_spool_fail(struct agq_spool *sp, const char *what, const char *rel)
+{
+	int e = agq_spool_syserr(sp, what, "%s", rel);
+	agq_spool_close(sp);
+	return e;
+}

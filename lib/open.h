@@ -29,4 +29,9 @@ int agq_spool_open_flags(struct agq_spool *sp, const char *arg,
  * configuration) or agq_exit_code(errno). */
 void agq_spool_open_or_exit(struct agq_spool *sp, const char *arg);
 
+/* A program's main failing on its spool: agq_spool_syserr(SP, WHAT, REL)
+ * ("agq-PROG: WHAT: strerror(errno) (ROOT/REL)"), then agq_spool_close(SP).
+ * Returns the sysexits(3) code for errno (agq_exit_code). */
+int agq_spool_fail(struct agq_spool *sp, const char *what, const char *rel);
+
 #endif

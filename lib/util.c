@@ -27,15 +27,22 @@ agq_setprog(const char *argv0)
 	agq_prog = s ? s + 1 : argv0;
 }
 
+/* "agq-PROG: MSG\n" on stderr, MSG cut at 8 KiB: agq_warn and agq_die. */
+static void __attribute__((format(printf, 1, 0)))
+vwarn(const char *fmt, va_list ap)
+{
+	char buf[8192];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "%s: %s\n", agq_prog, buf);
+}
+
 void
 agq_warn(const char *fmt, ...)
 {
 	va_list ap;
-	char buf[8192];
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s\n", agq_prog, buf);
 }
 
 void
@@ -54,11 +61,9 @@ void
 agq_die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[8192];
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s\n", agq_prog, buf);
 	exit(code);
 }
 

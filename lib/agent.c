@@ -11,26 +11,25 @@
 #include "agent.h"
 
 json_t *
-agq_agent_read(const struct agq_spool *sp, const char *name)
+agq_registration_read(const struct agq_spool *sp, const char *dir,
+                      const char *name)
 {
 	if (!agq_agent_name_valid(name)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	char *p = agq_spool_path(sp, "agents/%s.json", name);
-	size_t len;
-	char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
+	char *p = agq_spool_path(sp, "%s/%s.json", dir, name);
+	json_t *o = agq_json_read_object(p, 1024 * 1024);
+	int e = errno;
 	free(p);
-	if (!buf)
-		return NULL;
-	json_t *a = json_loadb(buf, len, 0, NULL);
-	free(buf);
-	if (!json_is_object(a)) {
-		json_decref(a);
-		errno = EBADMSG;
-		return NULL;
-	}
-	return a;
+	errno = e;
+	return o;
+}
+
+json_t *
+agq_agent_read(const struct agq_spool *sp, const char *name)
+{
+	return agq_registration_read(sp, "agents", name);
 }
 
 int

@@ -15,6 +15,14 @@
  * EBADMSG when unparsable). */
 json_t *agq_agent_read(const struct agq_spool *sp, const char *name);
 
+/* The registration NAME in directory DIR of spool SP ("agents",
+ * "endpoints"): agq_json_read_object of ROOT/DIR/NAME.json, at most 1 MiB.
+ * A new reference, or NULL with errno as there, or EINVAL when NAME is
+ * not a valid name (agq_agent_name_valid: [A-Za-z0-9._-]{1,64},
+ * agq-spool(5)). */
+json_t *agq_registration_read(const struct agq_spool *sp, const char *dir,
+                              const char *name);
+
 /* Write agents/NAME.json atomically (tmp + rename; not fsynced: a lost
  * heartbeat is harmless, the next one replaces it). */
 int agq_agent_write(const struct agq_spool *sp, json_t *agent);

@@ -16,6 +16,7 @@
 #include "paths.h"
 #include "conf.h"
 #include "spool.h"
+#include "agent.h"
 #include "registry.h"
 
 static const char *types[] = { "ollama", "openai", "anthropic", NULL };
@@ -32,24 +33,7 @@ agq_endpoint_type_valid(const char *t)
 json_t *
 agq_endpoint_read(const struct agq_spool *sp, const char *name)
 {
-	if (!agq_agent_name_valid(name)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	char *p = agq_spool_path(sp, "endpoints/%s.json", name);
-	size_t len;
-	char *buf = agq_read_file(p, 1 << 20, &len, NULL);
-	free(p);
-	if (!buf)
-		return NULL;
-	json_t *e = json_loadb(buf, len, 0, NULL);
-	free(buf);
-	if (!json_is_object(e)) {
-		json_decref(e);
-		errno = EBADMSG;
-		return NULL;
-	}
-	return e;
+	return agq_registration_read(sp, "endpoints", name);
 }
 
 int

@@ -837,18 +837,7 @@ agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
 json_t *
 agq_task_read(const char *path)
 {
-	size_t len;
-	char *buf = agq_read_file(path, 16 * 1024 * 1024, &len, NULL);
-	if (!buf)
-		return NULL;
-	json_t *t = json_loadb(buf, len, 0, NULL);
-	free(buf);
-	if (!json_is_object(t)) {
-		json_decref(t);
-		errno = EBADMSG;
-		return NULL;
-	}
-	return t;
+	return agq_json_read_object(path, 16 * 1024 * 1024);
 }
 
 struct each_ctx {

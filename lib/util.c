@@ -258,6 +258,23 @@ fail:;
 	return NULL;
 }
 
+json_t *
+agq_json_read_object(const char *path, size_t max)
+{
+	size_t len;
+	char *buf = agq_read_file(path, max, &len, NULL);
+	if (!buf)
+		return NULL;
+	json_t *o = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		errno = EBADMSG;
+		return NULL;
+	}
+	return o;
+}
+
 int
 agq_write_all(int fd, const void *buf, size_t len)
 {

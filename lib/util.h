@@ -72,6 +72,14 @@ char *agq_read_file(const char *path, size_t max, size_t *len, int *fd_out);
  * bytes (EFBIG past it).  NUL-terminated, malloc'd; NULL with errno. */
 char *agq_read_fd(int fd, size_t max, size_t *len);
 
+/* Read the regular file PATH (agq_read_file: not through a symlink, at
+ * most MAX bytes) and parse it as one JSON object (json_loadb(3), no
+ * flags): the task files, agents/NAME.json, endpoints/NAME.json of
+ * agq-spool(5).  Returns a new reference (json_decref), or NULL with
+ * errno: that of open(2)/read(2), EINVAL not a regular file, EFBIG over
+ * MAX bytes, EBADMSG not a JSON object. */
+json_t *agq_json_read_object(const char *path, size_t max);
+
 /* Write LEN bytes of BUF to FD, retrying short writes and EINTR. */
 int agq_write_all(int fd, const void *buf, size_t len);
 

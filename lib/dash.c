@@ -125,6 +125,37 @@ lanes_svg(struct agq_sbuf *b, const json_t *lanes)
 }
 
 /* Bars of done (green) and failed (red) per bucket of the series. */
+/* The charts' geometry (SVG user units): width, height, the plot's top
+ * and height; each chart picks its left margin L for its axis labels. */
+enum { SVG_W = 330, SVG_H = 140, SVG_T = 10, SVG_PH = 110 };
+
+/* Open a chart: the <svg> element named LABEL for screen readers, the x
+ * axis from L, and the y axis's labels TOP (its maximum) and 0. */
+static void
+svg_open(struct agq_sbuf *b, const char *label, int L, const char *top)
+{
+	agq_sb_printf(b, "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" "
+	    "role=\"img\" aria-label=\"%s\">", SVG_W, SVG_H, label);
+	agq_sb_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+	    "stroke=\"#bbb\"/><text x=\"0\" y=\"%d\">%s</text>"
+	    "<text x=\"0\" y=\"%d\">0</text>", L, SVG_T + SVG_PH, SVG_W,
+	    SVG_T + SVG_PH, SVG_T + 8, top, SVG_T + SVG_PH);
+}
+
+/* Close a chart with its legend: NAME1 in COLOR1 at L, NAME2 in COLOR2
+ * DX further right. */
+static void
+svg_close(struct agq_sbuf *b, int L, int dx, const char *name1,
+          const char *color1, const char *name2, const char *color2)
+{
+	agq_sb_printf(b, "<text x=\"%d\" y=\"%d\">%s</text><rect x=\"%d\" "
+	    "y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text "
+	    "x=\"%d\" y=\"%d\">%s</text><rect x=\"%d\" y=\"%d\" width=\"10\" "
+	    "height=\"10\" fill=\"%s\"/></svg>", L + 14, SVG_H - 2, name1, L,
+	    SVG_H - 11, color1, L + dx + 14, SVG_H - 2, name2, L + dx,
+	    SVG_H - 11, color2);
+}
+
 static void
 throughput_svg(struct agq_sbuf *b, const json_t *series)
 {
@@ -138,13 +169,10 @@ throughput_svg(struct agq_sbuf *b, const json_t *series)
 		if (v > max)
 			max = v;
 	}
-	const int W = 330, H = 140, L = 30, T = 10, PH = 110;
-	agq_sb_printf(b, "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" "
-	    "role=\"img\" aria-label=\"throughput\">", W, H);
-	agq_sb_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-	    "stroke=\"#bbb\"/><text x=\"0\" y=\"%d\">%lld</text>"
-	    "<text x=\"0\" y=\"%d\">0</text>", L, T + PH, W, T + PH, T + 8,
-	    max, T + PH);
+	const int W = SVG_W, L = 30, T = SVG_T, PH = SVG_PH;
+	char top[32];
+	snprintf(top, sizeof top, "%lld", max);
+	svg_open(b, "throughput", L, top);
 	double bw = n ? (double)(W - L) / (double)n : 0;
 	for (size_t i = 0; i < n; i++) {
 		long long dv = json_integer_value(json_array_get(d, i));
@@ -161,11 +189,7 @@ throughput_svg(struct agq_sbuf *b, const json_t *series)
 			    "height=\"%.1f\" fill=\"#c0392b\"><title>%lld failed"
 			    "</title></rect>", x, T + PH - hd - hf, bw - 2, hf, fv);
 	}
-	agq_sb_printf(b, "<text x=\"%d\" y=\"%d\">done</text><rect x=\"%d\" "
-	    "y=\"%d\" width=\"10\" height=\"10\" fill=\"#2e8b57\"/><text "
-	    "x=\"%d\" y=\"%d\">failed</text><rect x=\"%d\" y=\"%d\" width=\"10\" "
-	    "height=\"10\" fill=\"#c0392b\"/></svg>", L + 14, H - 2, L, H - 11,
-	    L + 70, H - 2, L + 56, H - 11);
+	svg_close(b, L, 56, "done", "#2e8b57", "failed", "#c0392b");
 }
 
 /* Lines of the mean run and wait time per bucket (ms). */
@@ -181,13 +205,10 @@ latency_svg(struct agq_sbuf *b, const json_t *series)
 		double c = json_number_value(json_array_get(w, i));
 		max = fmax(max, fmax(a, c));
 	}
-	const int W = 330, H = 140, L = 44, T = 10, PH = 110;
-	agq_sb_printf(b, "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" "
-	    "role=\"img\" aria-label=\"latency\">", W, H);
-	agq_sb_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-	    "stroke=\"#bbb\"/><text x=\"0\" y=\"%d\">%.1f s</text>"
-	    "<text x=\"0\" y=\"%d\">0</text>", L, T + PH, W, T + PH, T + 8,
-	    max / 1000, T + PH);
+	const int W = SVG_W, L = 44, T = SVG_T, PH = SVG_PH;
+	char top[32];
+	snprintf(top, sizeof top, "%.1f s", max / 1000);
+	svg_open(b, "latency", L, top);
 	double step = n > 1 ? (double)(W - L - 8) / (double)(n - 1) : 0;
 	const json_t *lines[2] = { r, w };
 	const char *colors[2] = { "#1f6feb", "#e67e22" };
@@ -221,11 +242,7 @@ latency_svg(struct agq_sbuf *b, const json_t *series)
 				    json_number_value(v));
 		}
 	}
-	agq_sb_printf(b, "<text x=\"%d\" y=\"%d\">run (mean)</text><rect "
-	    "x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"#1f6feb\"/>"
-	    "<text x=\"%d\" y=\"%d\">wait (mean)</text><rect x=\"%d\" y=\"%d\" "
-	    "width=\"10\" height=\"10\" fill=\"#e67e22\"/></svg>", L + 14, H - 2,
-	    L, H - 11, L + 110, H - 2, L + 96, H - 11);
+	svg_close(b, L, 96, "run (mean)", colors[0], "wait (mean)", colors[1]);
 }
 
 static void

@@ -159,6 +159,22 @@ nonempty_string(const json_t *v)
 	return json_is_string(v) && json_string_length(v) > 0;
 }
 
+/* Field NAME's value V is an array of non-empty strings: 0, else -1 with
+ * the reason in ERR. */
+static int
+nonempty_strings(const json_t *v, const char *name, char *err, size_t size)
+{
+	size_t i;
+	const json_t *e;
+	if (!json_is_array(v))
+		return agq_errf(err, size, "field %s: not an array", name);
+	json_array_foreach(v, i, e)
+		if (!nonempty_string(e))
+			return agq_errf(err, size, "field %s: not an array of "
+			    "non-empty strings", name);
+	return 0;
+}
+
 int
 agq_backend_name_valid(const char *s)
 {
@@ -177,8 +193,6 @@ int
 agq_task_validate_agent(const json_t *t, char *err, size_t size)
 {
 	const json_t *v;
-	size_t i;
-	json_t *e;
 	if ((v = json_object_get(t, "prompt")) && !nonempty_string(v))
 		return agq_errf(err, size, "field prompt: not a non-empty string");
 	if ((v = json_object_get(t, "model")) && !nonempty_string(v))
@@ -197,25 +211,13 @@ agq_task_validate_agent(const json_t *t, char *err, size_t size)
 		if ((c = json_object_get(v, "branch")) && !nonempty_string(c))
 			return agq_errf(err, size, "field context.branch: not a "
 			    "non-empty string");
-		if ((c = json_object_get(v, "files"))) {
-			if (!json_is_array(c))
-				return agq_errf(err, size, "field context.files: not "
-				    "an array");
-			json_array_foreach(c, i, e)
-				if (!nonempty_string(e))
-					return agq_errf(err, size, "field context.files: "
-					    "not an array of non-empty strings");
-		}
+		if ((c = json_object_get(v, "files")) &&
+		    nonempty_strings(c, "context.files", err, size) < 0)
+			return -1;
 	}
-	if ((v = json_object_get(t, "success_criteria"))) {
-		if (!json_is_array(v))
-			return agq_errf(err, size, "field success_criteria: not an "
-			    "array");
-		json_array_foreach(v, i, e)
-			if (!nonempty_string(e))
-				return agq_errf(err, size, "field success_criteria: "
-				    "not an array of non-empty strings");
-	}
+	if ((v = json_object_get(t, "success_criteria")) &&
+	    nonempty_strings(v, "success_criteria", err, size) < 0)
+		return -1;
 	if ((v = json_object_get(t, "verify"))) {
 		char sub[400];
 		if (agq_verify_steps_validate(v, sub, sizeof sub) < 0)

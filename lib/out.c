@@ -117,6 +117,30 @@ agq_out_spare_remove(const struct agq_spool *sp, const char *spare)
 	close(ofd);
 }
 
+/* Write BUF (LEN bytes) to the new file TMP (relative to directory TDFD,
+ * or a path with AT_FDCWD), then renameat(2) it to NAME in directory DFD;
+ * on failure TMP is removed.  0, or -1 with errno set. */
+static int
+write_rename(int tdfd, const char *tmp, int dfd, const char *name,
+             const char *buf, size_t len)
+{
+	int fd = openat(tdfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int r = agq_write_all(fd, buf, len);
+	if (close(fd) < 0)
+		r = -1;
+	if (r == 0)
+		r = renameat(tdfd, tmp, dfd, name);
+	if (r < 0) {
+		int e = errno;
+		unlinkat(tdfd, tmp, 0);
+		errno = e;
+	}
+	return r;
+}
+
 int
 agq_out_write(const struct agq_spool *sp, const char *id, const char *name,
               const char *buf, size_t len)
@@ -127,21 +151,7 @@ agq_out_write(const struct agq_spool *sp, const char *id, const char *name,
 	char uniq[256], tmp[PATH_MAX];
 	agq_unique_name(uniq, sizeof uniq);
 	snprintf(tmp, sizeof tmp, "%s/%s", sp->tmp, uniq);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	int r = -1;
-	if (fd >= 0) {
-		r = agq_write_all(fd, buf, len);
-		if (close(fd) < 0)
-			r = -1;
-		if (r == 0)
-			r = renameat(AT_FDCWD, tmp, dfd, name);
-		if (r < 0) {
-			int e = errno;
-			unlink(tmp);
-			errno = e;
-		}
-	}
+	int r = write_rename(AT_FDCWD, tmp, dfd, name, buf, len);
 	int e = errno;
 	close(dfd);
 	errno = e;
@@ -175,19 +185,5 @@ agq_write_at(int dfd, const char *name, const char *buf, size_t len)
 	char uniq[256], tmp[320];
 	agq_unique_name(uniq, sizeof uniq);
 	snprintf(tmp, sizeof tmp, ".%.40s.%s", name, uniq);
-	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	int r = agq_write_all(fd, buf, len);
-	if (close(fd) < 0)
-		r = -1;
-	if (r == 0)
-		r = renameat(dfd, tmp, dfd, name);
-	if (r < 0) {
-		int e = errno;
-		unlinkat(dfd, tmp, 0);
-		errno = e;
-	}
-	return r;
+	return write_rename(dfd, tmp, dfd, name, buf, len);
 }

@@ -80,6 +80,18 @@ secs(struct agq_sbuf *b, const json_t *l, const char *k)
 		agq_sb_printf(b, "-");
 }
 
+/* "p50 X, p90 Y, p99 Z" of the latency object L (secs). */
+static void
+percentiles(struct agq_sbuf *b, const json_t *l)
+{
+	static const char *const p[][2] = { { "p50", "p50_ms" },
+	    { "p90", "p90_ms" }, { "p99", "p99_ms" } };
+	for (int i = 0; i < 3; i++) {
+		agq_sb_printf(b, "%s%s ", i ? ", " : "", p[i][0]);
+		secs(b, l, p[i][1]);
+	}
+}
+
 static void
 recent_list(struct agq_sbuf *b, const json_t *arr, int failed)
 {
@@ -151,18 +163,10 @@ agq_sync_render(const json_t *snap, const json_t *stats)
 		    "reclaims.\n", JS(json_object_get(stats, "window"), "since"),
 		    JI(e, "submitted"), JI(e, "done"), JI(e, "dead"),
 		    JI(e, "cancelled"), JI(e, "retries"), JI(e, "reclaims"));
-		agq_sb_printf(&b, "Run time p50 ");
-		secs(&b, run, "p50_ms");
-		agq_sb_printf(&b, ", p90 ");
-		secs(&b, run, "p90_ms");
-		agq_sb_printf(&b, ", p99 ");
-		secs(&b, run, "p99_ms");
-		agq_sb_printf(&b, "; wait p50 ");
-		secs(&b, wait, "p50_ms");
-		agq_sb_printf(&b, ", p90 ");
-		secs(&b, wait, "p90_ms");
-		agq_sb_printf(&b, ", p99 ");
-		secs(&b, wait, "p99_ms");
+		agq_sb_printf(&b, "Run time ");
+		percentiles(&b, run);
+		agq_sb_printf(&b, "; wait ");
+		percentiles(&b, wait);
 		agq_sb_printf(&b, ".\n");
 		size_t i;
 		json_t *t;

@@ -57,6 +57,23 @@ seconds(const char *file, int line, const char *key, const char *val,
 	return 0;
 }
 
+/* The field of C that KEY, a setting in seconds, sets, or NULL. */
+static double *
+seconds_field(struct agq_conf *c, const char *key)
+{
+	const struct { const char *key; double *field; } f[] = {
+		{ "lease", &c->lease_s },
+		{ "heartbeat", &c->heartbeat_s },
+		{ "assign_timeout", &c->assign_timeout_s },
+		{ "kill_grace", &c->kill_grace_s },
+		{ "rescan", &c->rescan_s },
+	};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (!strcmp(key, f[i].key))
+			return f[i].field;
+	return NULL;
+}
+
 int
 agq_conf_load(struct agq_conf *c, const char *path)
 {
@@ -111,7 +128,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 		}
 		*eq = '\0';
 		char *key = trim(s), *val = trim(eq + 1);
-		double d;
+		double d, *dp;
 		if (!strcmp(key, "spool")) {
 			free(c->spool);
 			c->spool = *val ? agq_xstrdup(val) : NULL;
@@ -124,20 +141,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 			}
 			free(c->cwd_root);
 			c->cwd_root = agq_xstrdup(val);
-		} else if (!strcmp(key, "lease")) {
-			if ((rc = seconds(path, n, key, val, &c->lease_s)) < 0)
-				break;
-		} else if (!strcmp(key, "heartbeat")) {
-			if ((rc = seconds(path, n, key, val, &c->heartbeat_s)) < 0)
-				break;
-		} else if (!strcmp(key, "assign_timeout")) {
-			if ((rc = seconds(path, n, key, val, &c->assign_timeout_s)) < 0)
-				break;
-		} else if (!strcmp(key, "kill_grace")) {
-			if ((rc = seconds(path, n, key, val, &c->kill_grace_s)) < 0)
-				break;
-		} else if (!strcmp(key, "rescan")) {
-			if ((rc = seconds(path, n, key, val, &c->rescan_s)) < 0)
+		} else if ((dp = seconds_field(c, key))) {
+			if ((rc = seconds(path, n, key, val, dp)) < 0)
 				break;
 		} else if (!strcmp(key, "backoff_cap")) {
 			if ((rc = seconds(path, n, key, val, &d)) < 0)

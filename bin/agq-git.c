@@ -215,10 +215,8 @@ gc(struct agq_spool *sp, int dry, int json)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "slug", required_argument, NULL, 'S' },
 		{ "repo", required_argument, NULL, 'r' },
 		{ "base", required_argument, NULL, 'b' },
@@ -229,16 +227,16 @@ main(int argc, char **argv)
 		{ "summary", required_argument, NULL, 'm' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	const char *spool = NULL, *slug = NULL, *repo = NULL, *base = NULL,
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts, .operands = AGQ_CLI_SOME };
+	const char *slug = NULL, *repo = NULL, *base = NULL,
 	    *agent = NULL, *branch = NULL, *task = NULL, *title = NULL,
 	    *summary = NULL;
-	int json = 0, dry = 0, force = 0, c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
+	int dry = 0, force = 0, c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 's': spool = optarg; break;
 		case 'S': slug = optarg; break;
 		case 'r': repo = optarg; break;
 		case 'b': base = optarg; break;
@@ -249,12 +247,9 @@ main(int argc, char **argv)
 		case 'm': summary = optarg; break;
 		case 'f': force = 1; break;
 		case 'n': dry = 1; break;
-		case 'j': json = 1; break;
-		default: agq_cli_usage(usage);
 		}
 	}
-	if (optind >= argc)
-		agq_cli_usage(usage);
+	int json = cl.json;
 	const char *cmd = argv[optind++];
 	int nargs = argc - optind;
 	char **args = argv + optind;
@@ -281,7 +276,7 @@ main(int argc, char **argv)
 			agq_warn("cannot remove the worktree: %s", err);
 	} else {
 		struct agq_spool sp;
-		agq_spool_open_or_exit(&sp, spool);
+		agq_spool_open_or_exit(&sp, cl.spool);
 		if (!strcmp(cmd, "start-task"))
 			rc = start_task(&sp, slug, repo, base, agent, branch,
 			    task, json);

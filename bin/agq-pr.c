@@ -32,26 +32,17 @@ jstr(const json_t *o, const char *k)
 int
 main(int argc, char **argv)
 {
-	agq_setprog(argv[0]);
-	agq_cli_help(argc, argv, usage);
 	static const struct option longopts[] = {
-		{ "spool", required_argument, NULL, 's' },
+		AGQ_OPT_SPOOL,
 		{ "state", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	const char *spool = NULL, *state = NULL;
-	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': spool = optarg; break;
-		case 'S': state = optarg; break;
-		case 'j': json = 1; break;
-		default: agq_cli_usage(usage);
-		}
-	}
-	if (optind >= argc)
-		agq_cli_usage(usage);
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	    .longopts = longopts, .operands = AGQ_CLI_SOME };
+	const char *state = NULL;
+	while (agq_cli_next(&cl, argc, argv) != -1)     /* 'S' */
+		state = optarg;
+	int json = cl.json;
 	const char *cmd = argv[optind++];
 	int nargs = argc - optind;
 	const char *to = !strcmp(cmd, "merged") ? "merged" :
@@ -65,7 +56,7 @@ main(int argc, char **argv)
 		agq_die(EX_USAGE, "--state: not open, merged or closed: '%s'",
 		    state);
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, spool);
+	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc = 0;
 	if (!strcmp(cmd, "ls")) {
 		json_t *all = agq_pr_list(&sp, state);

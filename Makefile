@@ -45,8 +45,8 @@ PROGS    += agq-git agq-pr
 # here, not arranged by where a function is placed; a link fails when a
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
-LIB_core   := util redact cli conf steps classify task spool lifecycle \
-              journal lease open reject agent out
+LIB_core   := backends util redact cli conf steps classify task spool \
+              lifecycle journal lease open reject agent out
 LIB_exec   := backend verify attempt git
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "backends.h"
 #include "util.h"
 #include "cli.h"
 #include "spool.h"
@@ -112,9 +113,10 @@ main(int argc, char **argv)
 		    "https://", 8))
 			agq_die(EX_DATAERR, "bad URL '%s': must start with "
 			    "http:// or https://", args[1]);
+		char names[256];
 		if (!agq_endpoint_type_valid(type))
-			agq_die(EX_USAGE, "--type: must be ollama, openai or "
-			    "anthropic");
+			agq_die(EX_USAGE, "--type: must be %s", agq_backend_names(
+			    -1, AGQ_BACKEND_ENDPOINT, names, sizeof names));
 	}
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);

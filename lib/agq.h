@@ -9,6 +9,7 @@
 #define AGQ_H
 
 /* base: no other module */
+#include "backends.h"
 #include "util.h"
 #include "paths.h"
 #include "redact.h"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "backends.h"
 #include "util.h"
 #include "cli.h"
 #include "conf.h"
@@ -373,14 +374,12 @@ timeout_s(const struct call *c)
 }
 
 static const char *
-model_of(struct call *c, const char *backend)
+model_of(struct call *c, const struct agq_backend_def *d)
 {
 	const char *m = json_string_value(json_object_get(c->task, "model"));
 	if (m)
 		return m;
-	char key[64];
-	snprintf(key, sizeof key, "%s_model", backend);
-	return agq_backend_setting(c->conf, key, NULL);
+	return agq_backend_setting(c->conf, d->model_setting, NULL);
 }
 
 /* "BASE" + "PATH" without a doubled slash; malloc'd. */
@@ -394,15 +393,13 @@ join_url(const char *base, const char *path)
 }
 
 static const char *
-endpoint_base(struct call *c, const char *backend, const char *dflt)
+endpoint_base(struct call *c, const struct agq_backend_def *d)
 {
 	json_t *ep = json_object_get(c->task, "endpoint");
 	const char *u = json_string_value(json_object_get(ep, "url"));
 	if (u)
 		return u;
-	char key[64];
-	snprintf(key, sizeof key, "%s_url", backend);
-	return agq_backend_setting(c->conf, key, dflt);
+	return agq_backend_setting(c->conf, d->url_setting, d->url);
 }
 
 static void
@@ -427,21 +424,19 @@ int_at(const json_t *o, const char *k)
 	    json_integer_value(v) : 0;
 }
 
+/* An HTTP backend, D a row of the table of backends (backends.h): one
+ * request in the wire protocol of D->proto. */
 static int
-be_http(struct call *c, const char *backend)
+be_http(struct call *c, const struct agq_backend_def *d)
 {
-	const char *dflt = !strcmp(backend, "ollama") ?
-	    "http://127.0.0.1:11434" : !strcmp(backend, "openai") ?
-	    "https://api.openai.com" : "https://api.anthropic.com";
-	const char *base = endpoint_base(c, backend, dflt);
-	const char *path = !strcmp(backend, "ollama") ? "/api/chat" :
-	    !strcmp(backend, "openai") ? "/v1/chat/completions" : "/v1/messages";
-	char *url = join_url(base, path);
+	const char *backend = d->name;
+	const char *base = endpoint_base(c, d);
+	char *url = join_url(base, d->chat_path);
 	json_object_set_new(c->res, "endpoint", json_string(base));
-	const char *model = model_of(c, backend);
+	const char *model = model_of(c, d);
 	if (!model) {
 		agq_errf(c->err, sizeof c->err, "no model: set \"model\" in the "
-		    "task or %s_model in agq.conf", backend);
+		    "task or %s in agq.conf", d->model_setting);
 		free(url);
 		return -1;
 	}
@@ -449,35 +444,36 @@ be_http(struct call *c, const char *backend)
 	char *key = NULL;
 	const char *hdrs[4] = { NULL };
 	char *h0 = NULL, *h1 = NULL;
-	if (!strcmp(backend, "anthropic")) {
-		key = api_key(c->conf, "ANTHROPIC_API_KEY",
-		    "anthropic_key_file", c->err, sizeof c->err);
-		if (!key) {
+	if (d->key_env) {
+		/* without AGQ_BACKEND_KEY_REQUIRED, a missing key is no error:
+		 * local servers (vLLM, llama.cpp, LM Studio) need none */
+		int need = (d->flags & AGQ_BACKEND_KEY_REQUIRED) != 0;
+		char ignore[256];
+		key = api_key(c->conf, d->key_env, d->key_setting,
+		    need ? c->err : ignore, need ? sizeof c->err : sizeof ignore);
+		if (!key && need) {
 			free(url);
 			return -1;
 		}
+	}
+	if (d->proto == AGQ_PROTO_ANTHROPIC) {
 		h0 = agq_xasprintf("x-api-key: %s", key);
-		h1 = agq_xasprintf("anthropic-version: %s", agq_backend_setting(
-		    c->conf, "anthropic_version", "2023-06-01"));
+		h1 = agq_xasprintf("%s: %s", d->version_header,
+		    agq_backend_setting(c->conf, d->version_setting,
+		    d->version_default));
 		hdrs[0] = h0;
 		hdrs[1] = h1;
-	} else if (!strcmp(backend, "openai")) {
-		/* local servers (vLLM, llama.cpp, LM Studio) need no key */
-		char ignore[256];
-		key = api_key(c->conf, "OPENAI_API_KEY", "openai_key_file",
-		    ignore, sizeof ignore);
-		if (key) {
-			h0 = agq_xasprintf("Authorization: Bearer %s", key);
-			hdrs[0] = h0;
-		}
+	} else if (d->proto == AGQ_PROTO_OPENAI && key) {
+		h0 = agq_xasprintf("Authorization: Bearer %s", key);
+		hdrs[0] = h0;
 	}
 	char *prompt = agq_backend_prompt(c->task);
 	json_t *req = json_pack("{s:s, s:[{s:s, s:s}]}", "model", model,
 	    "messages", "role", "user", "content", prompt);
 	free(prompt);
-	if (!strcmp(backend, "ollama"))
+	if (d->proto == AGQ_PROTO_OLLAMA)
 		json_object_set_new(req, "stream", json_false());
-	if (!strcmp(backend, "anthropic")) {
+	if (d->proto == AGQ_PROTO_ANTHROPIC) {
 		const char *mt = agq_backend_setting(c->conf, "max_tokens",
 		    "4096");
 		json_object_set_new(req, "max_tokens", json_integer(atoll(mt) > 0
@@ -506,12 +502,12 @@ be_http(struct call *c, const char *backend)
 	json_t *rm = json_object_get(r, "model");
 	if (json_is_string(rm))
 		json_object_set(c->res, "model", rm);
-	if (!strcmp(backend, "ollama")) {
+	if (d->proto == AGQ_PROTO_OLLAMA) {
 		text = json_string_value(json_object_get(json_object_get(r,
 		    "message"), "content"));
 		set_tokens(c, backend, int_at(r, "prompt_eval_count"),
 		    int_at(r, "eval_count"));
-	} else if (!strcmp(backend, "openai")) {
+	} else if (d->proto == AGQ_PROTO_OPENAI) {
 		text = json_string_value(json_object_get(json_object_get(
 		    json_array_get(json_object_get(r, "choices"), 0), "message"),
 		    "content"));
@@ -553,21 +549,23 @@ be_http(struct call *c, const char *backend)
 		json_decref(r);
 		return -1;
 	}
-	if (strcmp(backend, "anthropic"))
+	if (d->proto != AGQ_PROTO_ANTHROPIC)
 		json_object_set_new(c->res, "output", json_string(text));
 	json_decref(r);
 	return 0;
 }
 
+/* A backend that runs the task's cmd (AGQ_BACKEND_PROCESS: shell). */
 static int
-be_shell(struct call *c)
+be_shell(struct call *c, const struct agq_backend_def *d)
 {
 	json_t *cmd = json_object_get(c->task, "cmd");
 	json_object_set_new(c->res, "model", json_string("none"));
-	set_tokens(c, "shell", 0, 0);
+	set_tokens(c, d->name, 0, 0);
 	json_object_set_new(c->res, "cost_usd", json_real(0));
 	if (!cmd) {
-		agq_errf(c->err, sizeof c->err, "the shell backend needs a cmd");
+		agq_errf(c->err, sizeof c->err, "the %s backend needs a cmd",
+		    d->name);
 		return -1;
 	}
 	size_t n = json_is_string(cmd) ? 3 : json_array_size(cmd);
@@ -728,14 +726,16 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 	return -1;
 }
 
+/* A backend that runs an agent CLI (AGQ_BACKEND_CLI: cli). */
 static int
-be_cli(struct call *c)
+be_cli(struct call *c, const struct agq_backend_def *d)
 {
 	/* model "TOOL" or "TOOL/MODEL": TOOL is an entry of cli-lock.json */
 	const char *m = json_string_value(json_object_get(c->task, "model"));
 	if (!m) {
-		agq_errf(c->err, sizeof c->err, "no model: the cli backend needs "
-		    "\"model\": \"claude\", \"codex\", \"gemini\" or TOOL/MODEL");
+		agq_errf(c->err, sizeof c->err, "no model: the %s backend needs "
+		    "\"model\": \"claude\", \"codex\", \"gemini\" or TOOL/MODEL",
+		    d->name);
 		return -1;
 	}
 	json_object_set_new(c->res, "model", json_string(m));
@@ -788,7 +788,7 @@ be_cli(struct call *c)
 	}
 	if (json_is_null(json_object_get(c->res, "cost_usd"))) {
 		double cost;
-		if (agq_price(c->conf, "cli", m, int_at(c->res, "tokens_in"),
+		if (agq_price(c->conf, d->name, m, int_at(c->res, "tokens_in"),
 		    int_at(c->res, "tokens_out"), &cost) == 0)
 			json_object_set_new(c->res, "cost_usd", json_real(cost));
 	}
@@ -807,13 +807,13 @@ agq_backend_run(const char *name, const json_t *task,
 	    "duration_ms", 0, "error");
 	int64_t t0 = agq_mono_us();
 	int rc;
-	if (!strcmp(name, "shell"))
-		rc = be_shell(&c);
-	else if (!strcmp(name, "ollama") || !strcmp(name, "openai") ||
-	    !strcmp(name, "anthropic"))
-		rc = be_http(&c, name);
-	else if (!strcmp(name, "cli"))
-		rc = be_cli(&c);
+	const struct agq_backend_def *d = agq_backend_def(name);
+	if (d && d->kind == AGQ_BACKEND_PROCESS)
+		rc = be_shell(&c, d);
+	else if (d && d->kind == AGQ_BACKEND_HTTP)
+		rc = be_http(&c, d);
+	else if (d && d->kind == AGQ_BACKEND_CLI)
+		rc = be_cli(&c, d);
 	else {
 		agq_errf(c.err, sizeof c.err, "unknown backend '%s'", name);
 		rc = -1;

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "util.h"
 #include "paths.h"
 #include "steps.h"
@@ -264,15 +265,15 @@ agq_task_backend(const json_t *t)
 	b = json_string_value(json_object_get(json_object_get(t, "route"),
 	    "backend"));
 	if (b && agq_backend_name_valid(b) && (json_object_get(t, "prompt") ||
-	    strcmp(b, "shell")))
+	    strcmp(b, agq_backend_tier_default(0))))
 		return b;
 	if (!json_object_get(t, "prompt"))
 		return NULL;            /* a cmd task runs its cmd */
-	switch (agq_task_tier(t)) {
-	case 0: return json_object_get(t, "cmd") ? "shell" : "ollama";
-	case 2: return "anthropic";
-	default: return "ollama";
-	}
+	/* the default of the tier (backends.h); trivial runs a cmd */
+	int tier = agq_task_tier(t);
+	if ((tier == 0 && !json_object_get(t, "cmd")) || tier < 0 || tier > 2)
+		tier = 1;
+	return agq_backend_tier_default(tier);
 }
 
 char *

@@ -8,14 +8,13 @@
 #include "util.h"
 #include "paths.h"
 #include "conf.h"
+#include "backends.h"
 
 /* The backends' settings (agq-backend(7)): accepted here, read with
  * agq_backend_setting.  Kept in conf.c so that reading agq.conf does
- * not link libcurl. */
+ * not link libcurl.  Those of one backend (NAME_url, NAME_model, ...) are
+ * in its row of the table of backends (backends.h). */
 const char *const agq_backend_conf_keys[] = {
-	"ollama_url", "openai_url", "anthropic_url",
-	"ollama_model", "openai_model", "anthropic_model",
-	"openai_key_file", "anthropic_key_file", "anthropic_version",
 	"max_tokens", "backend_timeout", "prices", "cli_lock",
 	"registry_check", "route_wait", "route_fallback",
 	"workspace_root", "git_author_name", "git_author_email", "git_ssh_key",
@@ -28,7 +27,7 @@ agq_backend_conf_key(const char *key)
 	for (int i = 0; agq_backend_conf_keys[i]; i++)
 		if (!strcmp(key, agq_backend_conf_keys[i]))
 			return 1;
-	return 0;
+	return agq_backend_setting_known(key);
 }
 
 

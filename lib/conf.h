@@ -44,10 +44,12 @@ int agq_conf_load(struct agq_conf *conf, const char *path);
 void agq_conf_free(struct agq_conf *conf);
 
 /* The agq.conf keys that belong to the backends (conf.c stores them in
- * conf->backend): ollama_url, openai_url, anthropic_url (base URLs),
- * ollama_model, openai_model, anthropic_model (default models),
- * openai_key_file, anthropic_key_file (files holding a key on their first
- * line), anthropic_version, max_tokens, backend_timeout (seconds), prices
+ * conf->backend): those of each row of the table of backends (backends.h:
+ * ollama_url, openai_url, anthropic_url (base URLs), ollama_model,
+ * openai_model, anthropic_model (default models), openai_key_file,
+ * anthropic_key_file (files holding a key on their first line),
+ * anthropic_version), which agq_backend_conf_key also accepts, and in
+ * agq_backend_conf_keys: max_tokens, backend_timeout (seconds), prices
  * (path of the price table), cli_lock (path of the CLI lock file),
  * registry_check (seconds between agq-sched's endpoint checks), route_wait
  * (seconds before a tier falls back), route_fallback (yes/no), and

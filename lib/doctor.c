@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "util.h"
 #include "conf.h"
 #include "classify.h"
@@ -143,6 +144,27 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	free(path);
 }
 
+/* The API key of backend D: from its variable, else its key file. */
+static void
+check_key(json_t *checks, const struct agq_conf *conf,
+          const struct agq_backend_def *d)
+{
+	char name[64];
+	snprintf(name, sizeof name, "key %s", d->name);
+	const char *env = getenv(d->key_env);
+	const char *file = agq_backend_setting(conf, d->key_setting, NULL);
+	if (env && *env)
+		add(checks, "ok", name, "from $%s", d->key_env);
+	else if (file && access(file, R_OK) == 0)
+		add(checks, "ok", name, "from %s", file);
+	else if (file)
+		add(checks, "fail", name, "cannot read %s: %s", file,
+		    strerror(errno));
+	else
+		add(checks, "warn", name, "none: set $%s or %s", d->key_env,
+		    d->key_setting);
+}
+
 json_t *
 agq_doctor(const char *spool_arg)
 {
@@ -156,12 +178,11 @@ agq_doctor(const char *spool_arg)
 		have_spool = 1;
 		add(checks, "ok", "spool", "%s", sp.root);
 	}
-	static const char *backends[] = { "shell", "ollama", "openai",
-	    "anthropic", "cli", NULL };
-	for (int i = 0; backends[i]; i++) {
-		char *p = agq_backend_path(backends[i]);
+	const struct agq_backend_def *d;
+	for (size_t i = 0; (d = agq_backend_at(i)); i++) {
+		char *p = agq_backend_path(d->name);
 		char name[64];
-		snprintf(name, sizeof name, "backend %s", backends[i]);
+		snprintf(name, sizeof name, "backend %s", d->name);
 		if (access(p, X_OK) == 0)
 			add(checks, "ok", name, "%s", p);
 		else
@@ -196,25 +217,12 @@ agq_doctor(const char *spool_arg)
 			check_cli(checks, k, e);
 	}
 	json_decref(lock);
-	static const char *keys[][3] = {
-		{ "anthropic", "ANTHROPIC_API_KEY", "anthropic_key_file" },
-		{ "openai", "OPENAI_API_KEY", "openai_key_file" } };
-	for (int i = 0; i < 2; i++) {
-		char name[64];
-		snprintf(name, sizeof name, "key %s", keys[i][0]);
-		const char *env = getenv(keys[i][1]);
-		const char *file = agq_backend_setting(conf, keys[i][2], NULL);
-		if (env && *env)
-			add(checks, "ok", name, "from $%s", keys[i][1]);
-		else if (file && access(file, R_OK) == 0)
-			add(checks, "ok", name, "from %s", file);
-		else if (file)
-			add(checks, "fail", name, "cannot read %s: %s", file,
-			    strerror(errno));
-		else
-			add(checks, "warn", name, "none: set $%s or %s",
-			    keys[i][1], keys[i][2]);
-	}
+	/* the API keys: complex tier first (anthropic, then openai), the
+	 * report's order since before the table of backends */
+	for (int tier = 2; tier >= 0; tier--)
+		for (size_t i = 0; (d = agq_backend_at(i)); i++)
+			if (d->tier == tier && d->key_env)
+				check_key(checks, conf, d);
 	if (have_spool) {
 		json_t *reg = agq_registry_load(&sp);
 		const char *k;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "backends.h"
 #include "util.h"
 #include "conf.h"
 #include "task.h"
@@ -41,13 +42,14 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
       json_t **warm, char *err, size_t size)
 {
 	const char *type = json_string_value(json_object_get(ep, "type"));
+	const struct agq_backend_def *d = agq_backend_def(type);
 	const char *url = json_string_value(json_object_get(ep, "url"));
 	size_t n = strlen(url);
 	while (n && url[n - 1] == '/')
 		n--;
 	char *u1 = NULL, *u2 = NULL, *key = NULL;
 	const char *hdrs[3] = { NULL };
-	char *h0 = NULL;
+	char *h0 = NULL, *h1 = NULL;
 	long status;
 	json_t *r = NULL;
 	int rc = -1;
@@ -56,9 +58,16 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 	int64_t us;
 	double to = v && agq_parse_duration(v, &us) == 0 && us > 0 &&
 	    us < 5000000 ? (double)us / 1e6 : 5;
-	if (!strcmp(type, "ollama")) {
-		u1 = agq_xasprintf("%.*s/api/tags", (int)n, url);
-		u2 = agq_xasprintf("%.*s/api/ps", (int)n, url);
+	if (!d || !(d->flags & AGQ_BACKEND_ENDPOINT)) {
+		char names[256];
+		snprintf(err, size, "endpoint type '%s' is not %s", type ? type :
+		    "(none)", agq_backend_names(-1, AGQ_BACKEND_ENDPOINT, names,
+		    sizeof names));
+		goto out;
+	}
+	if (d->proto == AGQ_PROTO_OLLAMA) {
+		u1 = agq_xasprintf("%.*s%s", (int)n, url, d->models_path);
+		u2 = agq_xasprintf("%.*s%s", (int)n, url, d->warm_path);
 		if (agq_http_json("GET", u1, NULL, NULL, to, &status, &r, err,
 		    size) < 0)
 			goto out;
@@ -72,11 +81,10 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 		rc = 0;
 		goto out;
 	}
-	u1 = agq_xasprintf("%.*s/v1/models", (int)n, url);
-	const char *e = getenv(!strcmp(type, "openai") ? "OPENAI_API_KEY" :
-	    "ANTHROPIC_API_KEY");
-	const char *kf = agq_backend_setting(conf, !strcmp(type, "openai") ?
-	    "openai_key_file" : "anthropic_key_file", NULL);
+	u1 = agq_xasprintf("%.*s%s", (int)n, url, d->models_path);
+	const char *e = d->key_env ? getenv(d->key_env) : NULL;
+	const char *kf = d->key_setting ? agq_backend_setting(conf,
+	    d->key_setting, NULL) : NULL;
 	if (e && *e) {
 		key = agq_xstrdup(e);
 	} else if (kf) {
@@ -85,19 +93,20 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 		if (key)
 			key[strcspn(key, "\r\n")] = '\0';
 	}
-	if (!strcmp(type, "openai")) {
-		if (key && *key) {
-			h0 = agq_xasprintf("Authorization: Bearer %s", key);
-			hdrs[0] = h0;
-		}
-	} else {
-		if (!key || !*key) {
-			snprintf(err, size, "no API key for the check");
-			goto out;
-		}
+	if ((d->flags & AGQ_BACKEND_KEY_REQUIRED) && (!key || !*key)) {
+		snprintf(err, size, "no API key for the check");
+		goto out;
+	}
+	if (d->proto == AGQ_PROTO_ANTHROPIC) {
 		h0 = agq_xasprintf("x-api-key: %s", key);
+		/* the default version, not the anthropic_version setting */
+		h1 = agq_xasprintf("%s: %s", d->version_header,
+		    d->version_default);
 		hdrs[0] = h0;
-		hdrs[1] = "anthropic-version: 2023-06-01";
+		hdrs[1] = h1;
+	} else if (d->proto == AGQ_PROTO_OPENAI && key && *key) {
+		h0 = agq_xasprintf("Authorization: Bearer %s", key);
+		hdrs[0] = h0;
 	}
 	if (agq_http_json("GET", u1, hdrs, NULL, to, &status, &r, err,
 	    size) < 0)
@@ -118,6 +127,7 @@ out:
 		explicit_bzero(h0, strlen(h0));
 		free(h0);
 	}
+	free(h1);
 	if (key) {
 		explicit_bzero(key, strlen(key));
 		free(key);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "util.h"
 #include "paths.h"
 #include "conf.h"
@@ -19,15 +20,11 @@
 #include "agent.h"
 #include "registry.h"
 
-static const char *types[] = { "ollama", "openai", "anthropic", NULL };
-
 int
 agq_endpoint_type_valid(const char *t)
 {
-	for (int i = 0; t && types[i]; i++)
-		if (!strcmp(t, types[i]))
-			return 1;
-	return 0;
+	const struct agq_backend_def *d = agq_backend_def(t);
+	return d && (d->flags & AGQ_BACKEND_ENDPOINT);
 }
 
 json_t *

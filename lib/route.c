@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "backends.h"
 #include "classify.h"
 #include "resources.h"
 #include "route.h"
@@ -31,8 +32,6 @@ has_str(const json_t *arr, const char *s)
 			return 1;
 	return 0;
 }
-
-static const char *tier_default[] = { "shell", "ollama", "anthropic" };
 
 static void
 append(char *why, size_t size, const char *fmt, const char *a, const char *b)
@@ -65,14 +64,14 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 	}
 	if (!json_array_size(backends)) {
 		/* an agent that declares nothing runs anything */
-		const char *b = explicit ? explicit : tier_default[tier];
+		const char *b = explicit ? explicit :
+		    agq_backend_tier_default(tier);
 		*choice = json_pack("{s:s, s:s?, s:n, s:b}", "backend", b,
 		    "model", model, "endpoint", "warm", 0);
 		return 1000000 - loadpen;
 	}
-	static const char *const targets[3][3] = {
-		{ "shell", NULL, NULL }, { "ollama", "openai", NULL },
-		{ "anthropic", "cli", NULL } };
+	/* the explicit backend, else the first declared one that serves
+	 * the tier (the rows of backends.h) */
 	const char *b = NULL;
 	size_t i;
 	json_t *v;
@@ -80,21 +79,20 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 		const char *s = json_string_value(v);
 		if (!s)
 			continue;
-		if (explicit ? !strcmp(s, explicit) : (targets[tier][0] &&
-		    (!strcmp(s, targets[tier][0]) || (targets[tier][1] &&
-		    !strcmp(s, targets[tier][1]))))) {
+		const struct agq_backend_def *d = agq_backend_def(s);
+		if (explicit ? !strcmp(s, explicit) : d && d->tier == tier) {
 			b = s;
 			break;
 		}
 	}
 	if (!b) {
+		char names[256];
 		if (explicit)
 			snprintf(why, size, "does not run backend %s", explicit);
 		else
-			snprintf(why, size, "no %s backend (%s%s%s)",
-			    agq_tier_name(tier), targets[tier][0],
-			    targets[tier][1] ? " or " : "",
-			    targets[tier][1] ? targets[tier][1] : "");
+			snprintf(why, size, "no %s backend (%s)",
+			    agq_tier_name(tier), agq_backend_names(tier, 0,
+			    names, sizeof names));
 		return -1;
 	}
 	if (model && json_array_size(amodels) && !has_str(amodels, model) &&
@@ -103,7 +101,8 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 		return -1;
 	}
 	json_t *eps = json_object_get(agent, "endpoints");
-	if ((strcmp(b, "ollama") && strcmp(b, "openai")) ||
+	const struct agq_backend_def *bd = agq_backend_def(b);
+	if (!bd || !(bd->flags & AGQ_BACKEND_ROUTED) ||
 	    !json_array_size(eps)) {
 		const char *m = model ? model : json_array_size(amodels) ?
 		    json_string_value(json_array_get(amodels, 0)) : NULL;

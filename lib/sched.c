@@ -29,6 +29,7 @@
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
 
+#include "backends.h"
 #include "util.h"
 #include "conf.h"
 #include "classify.h"
@@ -921,7 +922,8 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 		}
 		/* the routing decision, one event like every other */
 		agq_jbatch_add(&jb, "route", id, json_pack("{s:s, s:s, s:s, "
-		    "s:s, s:[]}", "tier", agq_tier_name(e->tier), "backend", "shell",
+		    "s:s, s:[]}", "tier", agq_tier_name(e->tier), "backend",
+		    agq_backend_tier_default(0),
 		    "agent", g->name, "reason", "a command task and an agent "
 		    "that declares no backends: its cmd runs as a shell job",
 		    "rejected"));

@@ -66,6 +66,16 @@ main(void)
 	s = eval(std, 1, "{\"backends\": [\"shell\"]}", reg, b, why);
 	CHECK(s < 0 && strstr(why, "no standard backend"), "a shell agent "
 	    "cannot take a standard task");
+	CHECK(!strcmp(why, "no standard backend (ollama or openai)"),
+	    "the reason names the standard tier's backends");
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": null}", 2,
+	    "{\"backends\": [\"shell\", \"openai\"]}", reg, b, why);
+	CHECK(s < 0 && !strcmp(why, "no complex backend (anthropic or cli)"),
+	    "and the complex tier's");
+	s = eval("{\"tier\": 0, \"has_cmd\": true, \"backend\": null}", 0,
+	    "{\"backends\": [\"ollama\"]}", reg, b, why);
+	CHECK(s < 0 && !strcmp(why, "no trivial backend (shell)"),
+	    "and the trivial tier's");
 	s = eval("{\"tier\": 0, \"has_cmd\": false, \"backend\": null}", 0,
 	    "{\"backends\": [\"shell\"]}", reg, b, why);
 	CHECK(s < 0 && strstr(why, "trivial needs a cmd"), "trivial needs a "

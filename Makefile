@@ -86,7 +86,14 @@ LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
 HDR      := $(wildcard lib/*.h)
-BACKENDS := shell ollama openai anthropic cli
+# The backend executables: the names of the rows of the table of backends
+# (lib/backends.h), each row beginning with `{ .name = "NAME",` on a line of
+# its own; tests/backend.bats checks this list against the compiled table.
+BACKENDS := $(shell sed -n 's/^[[:space:]]*{ \.name = "\([a-z0-9_-]*\)",.*/\1/p' \
+            $(TOP)/lib/backends.c)
+ifeq ($(BACKENDS),)
+$(error no backends found in lib/backends.c)
+endif
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # paths.c: compiled-in locations.  Source-tree build by default.

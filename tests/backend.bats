@@ -201,3 +201,16 @@ SH
 		[[ "$output" == usage:* ]]
 	done
 }
+
+@test "the Makefile builds one executable per row of the table of backends" {
+	# BACKENDS is read from lib/backends.c; the compiled table is what
+	# agq-doctor checks: a row the Makefile misses, or a stray name, fails
+	local top=${AGQ_TOP:-$BATS_TEST_DIRNAME/..} made table b
+	made=$(make -s --no-print-directory -C "$top" print-BACKENDS)
+	table=$(agq-doctor --json | jq -r '[.checks[].check |
+	    select(startswith("backend ")) | ltrimstr("backend ")] | join(" ")')
+	echo "Makefile: $made"
+	echo "table:    $table"
+	[ -n "$table" ] && [ "$made" = "$table" ]
+	for b in $table; do [ -x "$BE/$b" ]; done
+}

@@ -75,3 +75,14 @@ ep() { jq -r "$2" "$AGQ_SPOOL/endpoints/$1.json"; }
 	start_sched
 	wait_for 20 sh -c "[ \"\$(jq -r .health '$AGQ_SPOOL/endpoints/e1.json')\" = healthy ]"
 }
+
+@test "the endpoint types of the usage and of the error are the table's" {
+	run agq-registry add e2 http://127.0.0.1:1 --type nope
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--type: must be ollama, openai or anthropic"* ]]
+	local types=${output##*must be }
+	types=${types//, /|}
+	types=${types// or /|}
+	run agq-registry --help
+	[[ "$output" == *"--type $types"* ]]
+}

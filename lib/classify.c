@@ -264,8 +264,10 @@ agq_task_backend(const json_t *t)
 	/* the scheduler's routing decision (route.c) */
 	b = json_string_value(json_object_get(json_object_get(t, "route"),
 	    "backend"));
+	/* (a cmd task routed to a backend that runs cmds runs its cmd) */
+	const struct agq_backend_def *d = agq_backend_def(b);
 	if (b && agq_backend_name_valid(b) && (json_object_get(t, "prompt") ||
-	    strcmp(b, agq_backend_tier_default(0))))
+	    !d || d->kind != AGQ_BACKEND_PROCESS))
 		return b;
 	if (!json_object_get(t, "prompt"))
 		return NULL;            /* a cmd task runs its cmd */

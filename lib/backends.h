@@ -9,7 +9,7 @@
  * a backend reads this table: the backend executables (backend.c), the
  * health checks of the endpoint registry (regcheck.c, registry.c,
  * agq-registry(1)), routing (route.c, classify.c, sched.c), agq.conf
- * (config.c) and agq-doctor(8) (doctor.c).
+ * (conf.c) and agq-doctor(8) (doctor.c).
  *
  * Adding a built-in backend is one row in backends.c.  Its executable
  * libexec/agq/NAME is built from the one main of libexec/backend.c: the
@@ -111,7 +111,7 @@ const struct agq_backend_def *agq_backend_def(const char *name);
 const char *agq_backend_tier_default(int tier);
 
 /* 1 if KEY is an agq.conf setting of some row (its url_setting,
- * model_setting, key_setting or version_setting), else 0.  config.c
+ * model_setting, key_setting or version_setting), else 0.  conf.c
  * accepts these besides agq_backend_conf_keys. */
 int agq_backend_setting_known(const char *key);
 

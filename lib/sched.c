@@ -856,29 +856,12 @@ agent_collect(const char *fname, void *arg)
 	return 0;
 }
 
-/* Does an agent with capabilities CAPS have every one in REQUIRES? */
-static int
-requires_ok(const json_t *requires, const json_t *caps)
-{
-	size_t i, j;
-	json_t *r, *c;
-	json_array_foreach(requires, i, r) {
-		int found = 0;
-		json_array_foreach(caps, j, c)
-			if (json_equal(r, c)) {
-				found = 1;
-				break;
-			}
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
+/* Does an agent with capabilities CAPS have every capability E requires
+ * (agq-task(5), requires)? */
 static int
 caps_ok(const struct qent *e, const json_t *caps)
 {
-	return requires_ok(e->requires, caps);
+	return agq_requires_met(e->requires, caps);
 }
 
 /* Lease the task of entry E to agent G.  Returns 1 if assigned. */
@@ -1120,7 +1103,7 @@ take_each(const char *fname, void *arg)
 	 * starts it under the same lock, so one of the two wins */
 	if (!agq_task_lease_started(l.task) && !agq_task_is_agent(l.task))
 		for (k = 0; k < ts->n; k++)
-			if (ts->idlers[k].idle > 0 && requires_ok(
+			if (ts->idlers[k].idle > 0 && agq_requires_met(
 			    json_object_get(l.task, "requires"),
 			    ts->idlers[k].caps))
 				break;

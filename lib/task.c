@@ -261,10 +261,15 @@ agq_backoff_us(const json_t *t, int attempt, int64_t cap_s)
 int
 agq_caps_match(const json_t *t, const json_t *caps)
 {
-	json_t *req = json_object_get(t, "requires");
+	return agq_requires_met(json_object_get(t, "requires"), caps);
+}
+
+int
+agq_requires_met(const json_t *requires, const json_t *caps)
+{
 	size_t i, j;
 	json_t *r, *c;
-	json_array_foreach(req, i, r) {
+	json_array_foreach(requires, i, r) {
 		int found = 0;
 		json_array_foreach(caps, j, c) {
 			if (json_equal(r, c)) {

@@ -57,6 +57,12 @@ int64_t agq_backoff_draw_us(const json_t *t, int attempt, int64_t cap_s,
 /* 1 if every capability in T's "requires" is in CAPS (a JSON array of
  * strings, may be NULL = none). */
 int agq_caps_match(const json_t *t, const json_t *caps);
+/* The same rule on the "requires" array itself (borrowed; NULL or not an
+ * array: none), for a caller that keeps it apart from its task (the
+ * scheduler's queue index): 1 if every entry is json_equal to one of
+ * CAPS, else 0 (agq-task(5), requires).  No allocation: it is on
+ * agq-sched's assignment path. */
+int agq_requires_met(const json_t *requires, const json_t *caps);
 
 /* Attempts that count against max_attempts: every entry of "attempts"
  * except those handed back by a stopping agent. */

@@ -90,6 +90,16 @@ main(void)
 	json_object_del(t, "requires");
 	CHECK(agq_caps_match(t, NULL), "no requirements match anything");
 	json_decref(caps);
+	json_t *req = json_pack("[s,s]", "gpu", "linux");
+	caps = json_pack("[s,s,s]", "linux", "shell", "gpu");
+	CHECK(agq_requires_met(req, caps), "requires array: superset matches");
+	json_array_remove(caps, 2);
+	CHECK(!agq_requires_met(req, caps), "requires array: missing cap");
+	CHECK(!agq_requires_met(req, NULL), "requires array: no caps");
+	CHECK(agq_requires_met(NULL, caps) && agq_requires_met(
+	    json_array_get(req, 0), caps), "no requires array: matches");
+	json_decref(req);
+	json_decref(caps);
 
 	CHECK(agq_lane_parse("urgent") == AGQ_URGENT &&
 	    agq_lane_parse("low") == AGQ_LOW && agq_lane_parse("x") < 0,

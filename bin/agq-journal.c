@@ -16,6 +16,7 @@
 #include "spool.h"
 #include "journal.h"
 #include "open.h"
+#include "wake.h"
 
 static const char usage[] =
 "usage: agq-journal [-s SPOOL] [--id ID] [--ev EV] [--since TIME] [--follow]\n"
@@ -248,13 +249,10 @@ main(int argc, char **argv)
 	}
 	FILE *f = NULL;
 	if (follow) {
-		signal(SIGTERM, on_signal);
-		signal(SIGINT, on_signal);
-		if (!inotifytools_initialize() ||
-		    !inotifytools_watch_file(sp.root, IN_MODIFY | IN_CREATE |
-		    IN_MOVED_TO)) {
-			errno = inotifytools_error();
-			agq_syserr("cannot watch", sp.root);
+		agq_signals_catch(on_signal, SA_RESTART, SIGTERM, SIGINT, 0);
+		static const struct agq_watch root[] = {
+			{ "", IN_MODIFY | IN_CREATE | IN_MOVED_TO }, { NULL, 0 } };
+		if (agq_watch_spool(&sp, root) < 0) {
 			free(path);
 			agq_spool_close(&sp);
 			return EX_OSERR;

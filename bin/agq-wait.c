@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "spool.h"
 #include "open.h"
+#include "wake.h"
 
 static const char usage[] =
 "usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"
@@ -78,23 +79,14 @@ main(int argc, char **argv)
 		json_array_append_new(ids, json_string(argv[i]));
 	if (optind >= argc)
 		agq_each_task(&sp, -1, add_pending, ids);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (!inotifytools_initialize()) {
-		errno = inotifytools_error();
-		agq_syserr("cannot initialize inotify", NULL);
+	agq_signals_catch(on_signal, SA_RESTART, SIGINT, SIGTERM, 0);
+	static const struct agq_watch watched[] = {
+		{ "done", IN_MOVED_TO | IN_CREATE },
+		{ "dead", IN_MOVED_TO | IN_CREATE },
+		{ "hold", IN_MOVED_TO | IN_CREATE },
+		{ NULL, 0 } };
+	if (agq_watch_spool(&sp, watched) < 0)
 		return EX_OSERR;
-	}
-	static const char *watched[] = { "done", "dead", "hold", NULL };
-	for (int i = 0; watched[i]; i++) {
-		char *p = agq_spool_path(&sp, "%s", watched[i]);
-		if (!inotifytools_watch_file(p, IN_MOVED_TO | IN_CREATE)) {
-			errno = inotifytools_error();
-			agq_syserr("cannot watch", p);
-			return EX_OSERR;
-		}
-		free(p);
-	}
 	/* Each id's state is looked up once at start and then only when
 	 * something may have changed: an inotify event naming it in done/,
 	 * dead/ or hold/ settles it without a lookup, and a quiet second

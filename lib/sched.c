@@ -15,6 +15,11 @@
  * tasks leased but not started in time, and assign queued tasks to alive
  * agents with free slots (strict lane order, FIFO within a lane, least
  * recently assigned agent first, every required capability present).
+ *
+ * Relies on spool.c (locks, moves, the id index), task.c (the task model,
+ * agq_requires_met), journal.c, agent.c (agent files), route.c and
+ * registry.c (routing agent tasks to endpoints), and wake.c (its signals
+ * and inotify watches).
  */
 
 #include <dirent.h>
@@ -44,6 +49,7 @@
 #include "registry.h"
 #include "route.h"
 #include "sched.h"
+#include "wake.h"
 
 struct qent {
 	char id[65];
@@ -1274,17 +1280,29 @@ pass(struct sched *S)
 	}
 }
 
+/* libinotifytools set up with a watch on every directory whose change the
+ * scheduler acts on (note_event).  0, or -1 (reported). */
 static int
-watch(struct agq_spool *sp, const char *rel, int mask)
+sched_watch(struct agq_spool *sp)
 {
-	char *p = agq_spool_path(sp, "%s", rel);
-	int r = inotifytools_watch_file(p, mask);
-	if (!r) {
-		errno = inotifytools_error();
-		agq_syserr("cannot watch directory", p);
+	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
+	    IN_MOVED_FROM | IN_DELETE;
+	char qrel[AGQ_NLANES][32];
+	struct agq_watch w[AGQ_NLANES + 7], *p = w;
+	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE |
+	    IN_CREATE };
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		snprintf(qrel[l], sizeof qrel[l], "queue/%s", agq_lane_name(l));
+		*p++ = (struct agq_watch){ qrel[l], chg };
 	}
-	free(p);
-	return r ? 0 : -1;
+	*p++ = (struct agq_watch){ "defer", IN_MOVED_TO | IN_CREATE };
+	*p++ = (struct agq_watch){ "agents", IN_MOVED_TO | IN_CLOSE_WRITE |
+	    IN_DELETE };
+	*p++ = (struct agq_watch){ "done", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "dead", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "hold", IN_MOVED_TO };
+	*p = (struct agq_watch){ NULL, 0 };
+	return agq_watch_spool(sp, w);
 }
 
 /* Note what an event changed.  Returns 1 if it needs a full rescan. */
@@ -1331,22 +1349,21 @@ note_event(struct sched *S, struct inotify_event *ev)
 	return 0;
 }
 
-int
-agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
+/* The spool's scheduler lock (.sched.lock), and the id index checked
+ * before the first move.  The lock's descriptor; or minus the exit status
+ * (reported): EX_TEMPFAIL when another scheduler holds it. */
+static int
+sched_lock(struct agq_spool *sp)
 {
-	struct sched S;
-	memset(&S, 0, sizeof S);
-	S.sp = sp;
-	S.o = o;
 	int lock = agq_spool_flock(sp, "sched", 0);
 	if (lock < 0) {
 		if (errno == EWOULDBLOCK) {
 			agq_warn("another agq-sched is running on this spool "
 			    "(%s/.sched.lock)", sp->root);
-			return EX_TEMPFAIL;
+			return -EX_TEMPFAIL;
 		}
 		agq_spool_syserr(sp, "cannot lock", ".sched.lock");
-		return agq_exit_code(errno);
+		return -agq_exit_code(errno);
 	}
 	if (!agq_id_index_ok(sp)) {
 		/* A spool from before id claims: claim every task before the
@@ -1358,6 +1375,55 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			agq_warn("%s/ids: id index rebuilt: %ld task(s) without "
 			    "a claim claimed", sp->root, n);
 	}
+	return lock;
+}
+
+/* Everything S holds freed. */
+static void
+sched_free(struct sched *S)
+{
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		for (size_t i = 0; i < S->lanes[l].n; i++)
+			qent_free(S->lanes[l].v[i]);
+		free(S->lanes[l].v);
+	}
+	json_decref(S->member);
+	json_decref(S->last_assigned);
+	json_decref(S->agent_state);
+	for (size_t i = 0; i < S->ndocs; i++)
+		json_decref(S->docs[i].doc);
+	free(S->docs);
+}
+
+/* Wait for one event (or a signal, or a second) and note it.  One event per
+ * turn (a timeout of 0 blocks in this libinotifytools, so there is no
+ * non-blocking drain); events already read sit in its buffer and return
+ * at once. */
+static void
+sched_wait(struct sched *S)
+{
+	struct inotify_event *ev = inotifytools_next_event(1);
+	if (ev && note_event(S, ev))
+		S->rescan = 1;
+	int e = inotifytools_error();
+	if (e && e != EINTR) {
+		errno = e;
+		agq_syserr("cannot read inotify events", NULL);
+		S->rescan = 1;
+		sleep(1);
+	}
+}
+
+int
+agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
+{
+	struct sched S;
+	memset(&S, 0, sizeof S);
+	S.sp = sp;
+	S.o = o;
+	int lock = sched_lock(sp);
+	if (lock < 0)
+		return -lock;
 
 	S.member = json_object();
 	S.last_assigned = json_object();
@@ -1375,36 +1441,8 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		goto out;
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	if (!inotifytools_initialize()) {
-		errno = inotifytools_error();
-		agq_syserr("cannot initialize inotify", NULL);
-		ret = EX_OSERR;
-		goto out;
-	}
-	int chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_FROM |
-	    IN_DELETE;
-	int rc = 0;
-	rc |= watch(sp, "inbox", IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
-	for (int l = 0; l < AGQ_NLANES; l++) {
-		char rel[32];
-		snprintf(rel, sizeof rel, "queue/%s", agq_lane_name(l));
-		rc |= watch(sp, rel, chg);
-	}
-	rc |= watch(sp, "defer", IN_MOVED_TO | IN_CREATE);
-	rc |= watch(sp, "agents", IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
-	rc |= watch(sp, "done", IN_MOVED_TO);
-	rc |= watch(sp, "dead", IN_MOVED_TO);
-	rc |= watch(sp, "hold", IN_MOVED_TO);
-	if (rc) {
-		inotifytools_cleanup();
+	agq_signals_catch(on_signal, 0, SIGTERM, SIGINT, SIGHUP, 0);
+	if (sched_watch(sp) < 0) {
 		ret = EX_OSERR;
 		goto out;
 	}
@@ -1437,34 +1475,12 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			pass(&S);
 		}
 		agq_registry_tick(sp, &reg_child, &reg_last);
-		/* One event per turn (a timeout of 0 blocks in this
-		 * libinotifytools, so there is no non-blocking drain); events
-		 * already read sit in its buffer and return at once. */
-		struct inotify_event *ev = inotifytools_next_event(1);
-		if (ev && note_event(&S, ev))
-			S.rescan = 1;
-		int e = inotifytools_error();
-		if (e && e != EINTR) {
-			errno = e;
-			agq_syserr("cannot read inotify events", NULL);
-			S.rescan = 1;
-			sleep(1);
-		}
+		sched_wait(&S);
 	}
 	agq_journal_w(sp, "sched_down", NULL, NULL);
 	inotifytools_cleanup();
 out:
-	for (int l = 0; l < AGQ_NLANES; l++) {
-		for (size_t i = 0; i < S.lanes[l].n; i++)
-			qent_free(S.lanes[l].v[i]);
-		free(S.lanes[l].v);
-	}
-	json_decref(S.member);
-	json_decref(S.last_assigned);
-	json_decref(S.agent_state);
-	for (size_t i = 0; i < S.ndocs; i++)
-		json_decref(S.docs[i].doc);
-	free(S.docs);
+	sched_free(&S);
 	close(lock);
 	return ret;
 }

@@ -1,0 +1,44 @@
+/*
+ * wake.h - how a waiting agq program is woken: its signals caught and its
+ * spool directories watched with inotify(7) (libinotifytools), set up the
+ * same way by agq-run (runner.c), agq-sched (sched.c), agq-wait and
+ * agq-journal --follow.  Defined in wake.c.
+ *
+ * Each of them waits in inotifytools_next_event(1) (one event, or a signal,
+ * or a second) and rechecks the spool when woken: the events are hints,
+ * never the truth (agq-spool(5)).
+ */
+#ifndef AGQ_WAKE_H
+#define AGQ_WAKE_H
+
+#include <stdint.h>
+
+#include "spool.h"
+
+/* Catch each signal of the list that follows SA_FLAGS, ended by 0, with
+ * FN: sigaction(2), no other signal blocked while FN runs.  SA_FLAGS are
+ * sigaction's: 0 makes a blocking system call that the signal interrupts
+ * fail with EINTR (signal(7), "Interruption of system calls"), so that a
+ * runner's or scheduler's wait for an event ends at once; SA_RESTART is
+ * what signal(2) sets in glibc.  A signal that cannot be caught (an
+ * invalid number) is skipped: sigaction's EINVAL is not reported. */
+void agq_signals_catch(void (*fn)(int), int sa_flags, ...);
+
+/* A spool directory to watch: REL, relative to the spool's root ("" is
+ * the root itself), for the inotify(7) events of MASK (IN_*). */
+struct agq_watch {
+	const char *rel;
+	uint32_t mask;
+};
+
+/* libinotifytools initialized (inotifytools_initialize) and every
+ * directory of W, a list ended by an entry with a NULL rel, watched
+ * (inotifytools_watch_file, named SP->root/REL, or SP->root for "", which
+ * is what inotifytools_filename_from_wd returns for its events).  0; or -1
+ * with errno, every failure reported ("cannot initialize inotify", or
+ * "cannot watch directory: why (path)" for each directory that could not
+ * be watched) and libinotifytools cleaned up again
+ * (inotifytools_cleanup). */
+int agq_watch_spool(const struct agq_spool *sp, const struct agq_watch *w);
+
+#endif

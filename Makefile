@@ -50,7 +50,7 @@ LIB_core   := backends util redact cli conf steps classify task spool \
 LIB_exec   := backend verify attempt git
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert
-LIB_engine := fsck sched runner ctl doctor
+LIB_engine := fsck sched shepherd runner ctl doctor
 ARCHIVES   := engine report route exec core
 LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
 # Programs: what each links, besides its main and paths.o.

@@ -38,6 +38,7 @@
 /* the programs' engines */
 #include "fsck.h"
 #include "sched.h"
+#include "shepherd.h"
 #include "runner.h"
 #include "ctl.h"
 /* reports */

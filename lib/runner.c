@@ -4,44 +4,38 @@
  * An agent NAME registers agents/NAME.json, heartbeats it, and runs the
  * tasks the scheduler leases to it by moving them into active/NAME/.
  *
- * The tasks run under a shepherd: one forked copy of the runner per agent,
- * made at start-up (and again should it die), that starts each task in a
- * process group of its own, enforces its timeout (SIGTERM, then SIGKILL
- * after kill_grace), and reports its wait status, all over a socketpair
- * (shepherd(), below).  The shepherd has PR_SET_PDEATHSIG set, so when the
- * runner dies (even by SIGKILL) the shepherd kills every task's process
- * group: a task that the scheduler reclaims is never still running
- * somewhere.  The task itself has PR_SET_PDEATHSIG too, for the case of a
- * killed shepherd (the runner then ends its jobs as killed).  The task's
- * process starts with vfork(2) and sets up its own working directory; its
- * environment is made by the runner: no process to make, fault in and
- * tear down per task but the task's own.
+ * The tasks run under a shepherd (shepherd.c): one forked copy of the
+ * runner per agent, made at start-up (and again should it die), that
+ * starts each task in a process group of its own, enforces its timeout,
+ * reports its wait status, and kills every task's process group when the
+ * runner dies: a task that the scheduler reclaims is never still running
+ * somewhere.  The runner makes each task's environment and command line
+ * (send_start) and hands them over; a shepherd that dies ends the running
+ * jobs as killed (shep_lost).
  *
  * Completion is fenced twice: the task must still be in active/NAME/ (the
  * scheduler's reclaim moves it away, so the rename fails with ENOENT) and
  * its generation must still be the one this run started with; otherwise
  * the result is refused and a `stale` event journaled.
+ *
+ * Relies on shepherd.c (the tasks' processes), wake.c (its signals and
+ * the inotify watch on active/NAME/), spool.c (locks, rewrites, moves),
+ * out.c (out/ID), task.c, journal.c, reject.c, agent.c (its agent file),
+ * resources.c and util.c.
  */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 #include <inotifytools/inotifytools.h>
 #include <inotifytools/inotify.h>
@@ -59,14 +53,10 @@
 #include "out.h"
 #include "resources.h"
 #include "runner.h"
+#include "shepherd.h"
+#include "wake.h"
 
 extern char **environ;
-
-struct shep_result {
-	int status;             /* wait(2) status of the task */
-	int timed_out;          /* killed for its timeout */
-	int stopped;            /* killed because the runner asked */
-};
 
 struct job {
 	char id[65];
@@ -102,10 +92,10 @@ struct runner {
 	char *spare_tmp;        /* tmp/.spare-NAME: the next start record */
 	char spare_out[80];     /* out/.spare-NAME/: the next output dir */
 	int spare_ok;           /* both made, for the next start */
-	pid_t shep;             /* the shepherd, -1: none */
-	int shep_fd;            /* its socket, -1: none */
-	int64_t shep_at;        /* no new shepherd before (monotonic) */
+	struct agq_shep shep;   /* the shepherd (shepherd.c) */
 	uint64_t seq;           /* the last job's number */
+	int64_t last_hb;        /* the last heartbeat (monotonic) */
+	int stop_requested;     /* a second signal: every job stopped */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -174,618 +164,6 @@ open_out(int dfd, const char *dir, const char *name)
 	return fd;
 }
 
-/* ---- the shepherd -------------------------------------------------------- */
-
-/* The runner and its shepherd talk over a socketpair(2) of type
- * SOCK_SEQPACKET, one message each:
- *
- *   START  runner -> shepherd: start job SEQ.  With SCM_RIGHTS, the task's
- *          stdout and stderr, then its stdin when SM_STDIN (else
- *          /dev/null), then a memfd holding the blob when SM_BLOBFD (a
- *          blob of over SM_INLINE bytes; else the blob follows the header
- *          in the message).  The blob is NUL-terminated strings: the
- *          program, ARGC arguments, ENVC "NAME=value" entries (the task's
- *          whole environment), the cwd, and cwd_root resolved (or as
- *          configured when it could not be: ROOT_ERR) or "".
- *   STOP   runner -> shepherd: stop job SEQ (SIGTERM to its process group,
- *          SIGKILL after its grace), STOPPED in its EXIT.
- *   EXIT   shepherd -> runner: job SEQ ended (and what was left of its
- *          group has been killed), followed by a SIGCHLD to the runner
- *          to wake it from its inotify read.
- *
- * The shepherd never changes its own environment or directory: the task's
- * process (a vfork(2) child: no CLONE_FS) does its chdir, cwd check, PATH
- * search and execve(2) with system calls and its own stack only. */
-enum { SM_START = 1, SM_STOP, SM_EXIT };
-#define SM_AGENT        1       /* agq-attempt, for an agent task */
-#define SM_SEARCH       2       /* look the program up in the env's PATH */
-#define SM_CHECK        4       /* the cwd must be at or below cwd_root */
-#define SM_STDIN        8       /* a stdin fd comes (else /dev/null) */
-#define SM_BLOBFD       16      /* the blob comes in a memfd */
-#define SM_INLINE       32768   /* bytes of blob sent in the message */
-
-struct sm_start {
-	uint32_t type, flags;
-	uint64_t seq;           /* the job's number, from the runner */
-	int64_t timeout_us;     /* 0: none */
-	int64_t grace_us;       /* from SIGTERM to SIGKILL */
-	int32_t root_err;       /* errno of realpath(3) of cwd_root, or 0 */
-	uint32_t argc, envc;
-	uint32_t len;           /* bytes of blob */
-};
-
-struct sm_stop { uint32_t type, pad; uint64_t seq; };
-struct sm_exit { uint32_t type, pad; uint64_t seq; struct shep_result r; };
-
-/* What the task's process needs, all made before it exists (in the
- * shepherd): it starts with vfork(2), so it shares the shepherd's memory
- * until its exec and makes nothing but system calls (task_child). */
-struct task_exec {
-	const char *file;       /* the program: a path, or a name to search */
-	char **argv, **envp;    /* NULL-terminated */
-	const char *cwd, *root; /* its directory; cwd_root for SM_CHECK */
-	uint32_t flags;         /* SM_* */
-	int root_err;
-	int in, out, err;       /* its stdin, stdout and stderr, all fds above
-	                         * 2 (so no dup2 overwrites another) */
-	int ep;                 /* CLOEXEC pipe, write end: why it failed */
-};
-
-/* Why the task's process could not run, on X->ep (the shepherd writes the
- * message to the task's stderr). */
-enum { CE_CHDIR = 1, CE_GETCWD, CE_ROOT, CE_ESCAPE, CE_EXEC };
-struct child_err {
-	int what, err;          /* CE_*, errno */
-	char cwd[PATH_MAX];     /* CE_ESCAPE: the directory */
-};
-
-static void
-child_report(const struct task_exec *x, int what, int err, const char *cwd)
-{
-	struct child_err ce;
-	size_t n = cwd ? strnlen(cwd, sizeof ce.cwd - 1) : 0;
-	ce.what = what;
-	ce.err = err;
-	if (n)
-		memcpy(ce.cwd, cwd, n);
-	ce.cwd[n] = '\0';
-	(void)!write(x->ep, &ce, offsetof(struct child_err, cwd) + n + 1);
-}
-
-/* Exec X's program with X's envp: as execve(2), or for SM_SEARCH with
- * execvpe(3), which looks the name up in the PATH of environ: task_spawn
- * points environ at X's envp across the vfork, so that is the task's PATH.
- * Returns only when nothing could be executed, with errno and the exit
- * status for it: 127 when not found (always, without SM_SEARCH:
- * agq_cmd_exec), else 126. */
-static int
-exec_task(const struct task_exec *x)
-{
-	if (!(x->flags & SM_SEARCH)) {
-		execve(x->file, x->argv, x->envp);
-		return 127;
-	}
-	execvpe(x->file, x->argv, x->envp);
-	return errno == ENOENT ? 127 : 126;
-}
-
-/* The task's process, a vfork(2) child of the shepherd: its own process
- * group, SIGKILL when the shepherd dies, every signal at its default and
- * none blocked, stdio, its directory (checked against cwd_root: getcwd(2)
- * after the chdir, symbolic links resolved, at or below it; the rule of
- * agq_cwd_check), exec.  System calls only, on its own stack: the
- * shepherd's memory is shared until the exec. */
-static _Noreturn void
-task_child(const struct task_exec *x)
-{
-	/* no CLONE_SIGHAND: these change nothing in the shepherd.  The
-	 * handlers go before the mask: none of the runner's may run here */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			(void)sigaction(s, &sa, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->err, 2) < 0)
-		_exit(126);
-	if (chdir(x->cwd) < 0) {
-		child_report(x, CE_CHDIR, errno, NULL);
-		_exit(126);
-	}
-	if (x->flags & SM_CHECK) {
-		char cwd[PATH_MAX];
-		long n = syscall(SYS_getcwd, cwd, sizeof cwd);
-		if (n < 0 || cwd[0] != '/') {
-			child_report(x, CE_GETCWD, n < 0 ? errno : ENOENT, NULL);
-			_exit(126);
-		}
-		if (x->root_err) {
-			child_report(x, CE_ROOT, x->root_err, NULL);
-			_exit(126);
-		}
-		size_t k = strlen(x->root);
-		if (strncmp(cwd, x->root, k) || (cwd[k] && cwd[k] != '/')) {
-			child_report(x, CE_ESCAPE, 0, cwd);
-			_exit(126);
-		}
-	}
-	int st = exec_task(x);
-	child_report(x, CE_EXEC, errno, NULL);
-	_exit(x->flags & SM_AGENT ? 126 : st);
-}
-
-/* vfork(2) X's task: its pid (it has exec'd or _exited by the time this
- * returns), or -1 with errno.  Apart, so that nothing of the caller's
- * frame is live across the vfork. */
-static __attribute__((noinline)) pid_t
-task_spawn(const struct task_exec *x)
-{
-	/* the shepherd is single-threaded and reads no environment until
-	 * it is put back */
-	char **own = environ;
-	environ = x->envp;
-	pid_t pid = vfork();
-	if (pid == 0)
-		task_child(x);
-	int e = errno;
-	environ = own;
-	errno = e;
-	return pid;
-}
-
-/* A task the shepherd runs. */
-struct stask {
-	uint64_t seq;
-	pid_t pid;              /* also its process group */
-	int64_t deadline;       /* its timeout (monotonic), 0: none */
-	int64_t kill_at;        /* SIGKILL then, 0: not yet asked */
-	int64_t grace;
-	struct shep_result r;
-};
-
-struct shep {
-	int sock;               /* to the runner */
-	int null;               /* /dev/null, the stdin of a cmd task */
-	pid_t runner;
-	struct stask *t;
-	size_t n, cap;
-};
-
-/* The runner is gone (or the socket broken): every task's process group
- * is killed, and the shepherd exits. */
-static _Noreturn void
-shep_quit(struct shep *S)
-{
-	for (size_t i = 0; i < S->n; i++)
-		kill(-S->t[i].pid, SIGKILL);
-	_exit(0);
-}
-
-static void
-shep_exit_msg(struct shep *S, uint64_t seq, const struct shep_result *r)
-{
-	struct sm_exit m = { SM_EXIT, 0, seq, *r };
-	if (send(S->sock, &m, sizeof m, MSG_NOSIGNAL) < 0)
-		shep_quit(S);
-	kill(S->runner, SIGCHLD);       /* it waits in an inotify read */
-}
-
-/* Start job H, its blob B, the fds FD[NFD] (closed here).  A task that
- * cannot start ends at once, its reason in its stderr. */
-static void
-shep_start(struct shep *S, const struct sm_start *h, const char *b,
-           int *fd, int nfd)
-{
-	struct shep_result r = { 0, 0, 0 };
-	int need = 2 + !!(h->flags & SM_STDIN) + !!(h->flags & SM_BLOBFD);
-	char *big = NULL;
-	char **v = NULL;
-	struct task_exec x;
-	memset(&x, 0, sizeof x);
-	x.ep = -1;
-	if (nfd < need) {
-		r.status = 126 << 8;
-		goto done;
-	}
-	int efd = fd[1];
-	if (h->flags & SM_BLOBFD) {
-		big = malloc(h->len ? h->len : 1);
-		if (!big || pread(fd[need - 1], big, h->len, 0) !=
-		    (ssize_t)h->len) {
-			dprintf(efd, "agq-run: cannot start the task: %s\n",
-			    strerror(big ? errno : ENOMEM));
-			r.status = 126 << 8;
-			goto done;
-		}
-		b = big;
-	}
-	/* the strings: the program, argv, envp, cwd, root */
-	v = malloc((h->argc + h->envc + 5) * sizeof *v);
-	if (!v) {
-		dprintf(efd, "agq-run: cannot start the task: %s\n",
-		    strerror(ENOMEM));
-		r.status = 126 << 8;
-		goto done;
-	}
-	const char *p = b, *end = b + h->len;
-	size_t nstr = h->argc + h->envc + 3;
-	for (size_t i = 0, k = 0; i < nstr; i++, k++) {
-		const char *z = p < end ? memchr(p, '\0', (size_t)(end - p)) :
-		    NULL;
-		if (!z) {
-			dprintf(efd, "agq-run: cannot start the task: a bad "
-			    "message from the runner\n");
-			r.status = 126 << 8;
-			goto done;
-		}
-		if (i == h->argc + 1)
-			v[k++] = NULL;          /* ends argv */
-		if (i == h->argc + h->envc + 1)
-			v[k++] = NULL;          /* ends envp */
-		v[k] = (char *)p;
-		p = z + 1;
-	}
-	x.file = v[0];
-	x.argv = v + 1;
-	x.envp = v + h->argc + 2;
-	x.cwd = v[h->argc + h->envc + 3];
-	x.root = v[h->argc + h->envc + 4];
-	x.flags = h->flags;
-	x.root_err = h->root_err;
-	x.out = agq_fd_above_stdio(fd[0]);
-	x.err = agq_fd_above_stdio(fd[1]);
-	x.in = agq_fd_above_stdio(h->flags & SM_STDIN ? fd[2] : S->null);
-	int ep[2];
-	if (x.in < 0 || x.out < 0 || x.err < 0 || pipe2(ep, O_CLOEXEC) < 0) {
-		dprintf(efd, "agq-run: cannot start the task: %s\n",
-		    strerror(errno));
-		r.status = 126 << 8;
-		goto done;
-	}
-	x.ep = ep[1];
-	pid_t pid = task_spawn(&x);
-	int e = errno;
-	close(ep[1]);
-	if (pid < 0) {
-		close(ep[0]);
-		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(e));
-		r.status = 126 << 8;
-		goto done;
-	}
-	/* the write end closed at the exec: nothing to read then */
-	struct child_err ce;
-	ssize_t n = read(ep[0], &ce, sizeof ce);
-	close(ep[0]);
-	if (n > (ssize_t)offsetof(struct child_err, cwd)) {
-		ce.cwd[sizeof ce.cwd - 1] = '\0';
-		switch (ce.what) {
-		case CE_CHDIR:
-			dprintf(efd, "agq-run: cannot change directory: %s "
-			    "(%s)\n", strerror(ce.err), x.cwd);
-			break;
-		case CE_GETCWD:
-			dprintf(efd, "agq-run: cannot get the working "
-			    "directory: %s\n", strerror(ce.err));
-			break;
-		case CE_ROOT:
-			dprintf(efd, "agq-run: cannot resolve cwd_root: %s "
-			    "(%s)\n", strerror(ce.err), x.root);
-			break;
-		case CE_ESCAPE:
-			dprintf(efd, "agq-run: cwd %s escapes cwd_root %s\n",
-			    ce.cwd, x.root);
-			break;
-		default:
-			if (x.flags & SM_AGENT)
-				dprintf(efd, "agq-run: cannot run agq-attempt: "
-				    "%s (%s)\n", strerror(ce.err), x.file);
-			else
-				dprintf(efd, "agq-run: cannot run: %s (%s)\n",
-				    strerror(ce.err), x.file);
-		}
-	}
-	if (S->n == S->cap) {
-		size_t cap = S->cap ? S->cap * 2 : 8;
-		struct stask *t = realloc(S->t, cap * sizeof *t);
-		if (!t) {
-			/* cannot watch it: it ends now */
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR)
-				;
-			goto done;
-		}
-		S->t = t;
-		S->cap = cap;
-	}
-	int64_t now = agq_mono_us();
-	S->t[S->n++] = (struct stask){ .seq = h->seq, .pid = pid,
-	    .deadline = h->timeout_us > 0 ? now + h->timeout_us : 0,
-	    .grace = h->grace_us };
-	r.status = -1;
-done:
-	if (x.in >= 0 && x.in != S->null && x.in != fd[2])
-		close(x.in);
-	if (x.out >= 0 && x.out != fd[0])
-		close(x.out);
-	if (x.err >= 0 && x.err != fd[1])
-		close(x.err);
-	for (int i = 0; i < nfd; i++)
-		close(fd[i]);
-	free(v);
-	free(big);
-	if (r.status != -1)
-		shep_exit_msg(S, h->seq, &r);
-}
-
-/* Every task that ended: what was left of its group is killed, its EXIT
- * sent. */
-static void
-shep_reap(struct shep *S)
-{
-	for (;;) {
-		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
-		if (pid <= 0)
-			return;
-		for (size_t i = 0; i < S->n; i++) {
-			if (S->t[i].pid != pid)
-				continue;
-			/* Whatever the task left running in its group ends
-			 * with it. */
-			kill(-pid, SIGKILL);
-			struct stask t = S->t[i];
-			S->t[i] = S->t[--S->n];
-			t.r.status = st;
-			shep_exit_msg(S, t.seq, &t.r);
-			break;
-		}
-	}
-}
-
-/* The runner's messages, until none is left; EOF: the runner is gone. */
-static void
-shep_read(struct shep *S)
-{
-	static union {
-		struct sm_start h;
-		char b[sizeof(struct sm_start) + SM_INLINE];
-	} m;
-	for (;;) {
-		union {
-			struct cmsghdr c;
-			char b[CMSG_SPACE(4 * sizeof(int))];
-		} cm;
-		struct iovec iov = { m.b, sizeof m.b };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-		    .msg_control = cm.b, .msg_controllen = sizeof cm.b };
-		ssize_t n = recvmsg(S->sock, &mh, MSG_DONTWAIT |
-		    MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0)
-			shep_quit(S);
-		int fd[4] = { -1, -1, -1, -1 }, nfd = 0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < k; i++) {
-				int f;
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-				if (nfd < 4)
-					fd[nfd++] = f;
-				else
-					close(f);
-			}
-		}
-		if (n < (ssize_t)sizeof(struct sm_stop)) {
-			for (int i = 0; i < nfd; i++)
-				close(fd[i]);
-			continue;
-		}
-		if (m.h.type == SM_START && n >= (ssize_t)sizeof m.h &&
-		    ((m.h.flags & SM_BLOBFD) || m.h.len == (size_t)n -
-		    sizeof m.h)) {
-			shep_start(S, &m.h, m.b + sizeof m.h, fd, nfd);
-			continue;
-		}
-		for (int i = 0; i < nfd; i++)
-			close(fd[i]);
-		if (m.h.type == SM_STOP && n == (ssize_t)sizeof(struct sm_stop)) {
-			struct sm_stop s;
-			memcpy(&s, m.b, sizeof s);
-			for (size_t i = 0; i < S->n; i++) {
-				struct stask *t = &S->t[i];
-				if (t->seq != s.seq || t->r.stopped)
-					continue;
-				t->r.stopped = 1;
-				kill(-t->pid, SIGTERM);
-				t->kill_at = agq_mono_us() + t->grace;
-			}
-		} else if (m.h.type == SM_START) {
-			struct shep_result r = { 126 << 8, 0, 0 };
-			shep_exit_msg(S, m.h.seq, &r);
-		}
-	}
-}
-
-/* The shepherd: runs in a fork of the runner RUNNER, started once (and
- * again should it die), and never returns.  SOCK is its end of the
- * socketpair; every other descriptor of the runner's is closed, above all
- * the agent lock, so a restarted agent can take it while an orphaned
- * shepherd is still cleaning up.  It starts each task, enforces its
- * timeout (SIGTERM, then SIGKILL after its grace) and a STOP, reports its
- * end, and kills every task's process group when the runner dies
- * (PR_SET_PDEATHSIG: SIGHUP) or closes the socket.  SIGTERM and SIGINT
- * (a ^C to the agent's process group) are the runner's to act on: it
- * ignores them. */
-static _Noreturn void
-shepherd(int sock, pid_t runner)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	prctl(PR_SET_PDEATHSIG, SIGHUP);
-	if (getppid() != runner)
-		_exit(1);
-	int s = sock > 2 ? sock : fcntl(sock, F_DUPFD_CLOEXEC, 3);
-	if (s < 0)
-		_exit(1);
-	if (s > 3)
-		(void)close_range(3, (unsigned)s - 1, 0);
-	(void)close_range((unsigned)s + 1, ~0U, 0);
-	struct shep S = { .sock = s, .runner = runner };
-	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	S.null = agq_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
-	if (sfd < 0 || S.null < 0) {
-		dprintf(2, "agq-run: cannot start the shepherd: %s\n",
-		    strerror(errno));
-		_exit(1);
-	}
-	for (;;) {
-		int64_t now = agq_mono_us(), until = 0;
-		for (size_t i = 0; i < S.n; i++) {
-			struct stask *t = &S.t[i];
-			if (t->deadline && !t->r.timed_out &&
-			    (!until || t->deadline < until))
-				until = t->deadline;
-			if (t->kill_at && (!until || t->kill_at < until))
-				until = t->kill_at;
-		}
-		struct timespec ts, *tsp = NULL;
-		if (until) {
-			int64_t d = until > now ? until - now : 0;
-			ts.tv_sec = d / 1000000;
-			ts.tv_nsec = (d % 1000000) * 1000;
-			tsp = &ts;
-		}
-		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { s, POLLIN, 0 } };
-		if (ppoll(pf, 2, tsp, NULL) < 0 && errno != EINTR)
-			shep_quit(&S);
-		if (pf[0].revents) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-				if (si.ssi_signo == SIGHUP)     /* the runner died */
-					shep_quit(&S);
-			shep_reap(&S);
-		}
-		if (pf[1].revents)
-			shep_read(&S);
-		now = agq_mono_us();
-		for (size_t i = 0; i < S.n; i++) {
-			struct stask *t = &S.t[i];
-			if (t->deadline && !t->r.timed_out && now >= t->deadline) {
-				t->r.timed_out = 1;
-				kill(-t->pid, SIGTERM);
-				t->kill_at = now + t->grace;
-			} else if (t->kill_at && now >= t->kill_at) {
-				kill(-t->pid, SIGKILL);
-				t->kill_at = 0;
-			}
-		}
-	}
-}
-
-/* Start the runner's shepherd.  0, or -1 (reported). */
-static int
-shep_spawn(struct runner *R)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		agq_syserr("cannot create a socket pair", NULL);
-		return -1;
-	}
-	fflush(NULL);
-	pid_t runner = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		agq_syserr("cannot fork", NULL);
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		shepherd(sv[1], runner);
-	}
-	close(sv[1]);
-	R->shep = pid;
-	R->shep_fd = sv[0];
-	R->shep_at = agq_mono_us() + 1000000;
-	return 0;
-}
-
-/* The shepherd died (EOF on the socket): every job still running ends with
- * its wait status, as killed (its task had SIGKILL from its
- * PR_SET_PDEATHSIG), and is recorded; a new one starts on the next turn
- * (at most one a second). */
-static void
-shep_lost(struct runner *R)
-{
-	int st = 0;
-	close(R->shep_fd);
-	R->shep_fd = -1;
-	kill(R->shep, SIGKILL);
-	while (waitpid(R->shep, &st, 0) < 0 && errno == EINTR)
-		;
-	int n = 0;
-	for (int i = 0; i < R->njobs; i++) {
-		struct job *j = &R->jobs[i];
-		if (j->exited)
-			continue;
-		memset(&j->res, 0, sizeof j->res);
-		j->res.status = st;
-		j->exited = 1;
-		n++;
-	}
-	if (WIFSIGNALED(st))
-		agq_warn("the shepherd (pid %d) was killed by signal %d; %d "
-		    "running task(s) ended", (int)R->shep, WTERMSIG(st), n);
-	else
-		agq_warn("the shepherd (pid %d) exited %d; %d running task(s) "
-		    "ended", (int)R->shep, WEXITSTATUS(st), n);
-	R->shep = -1;
-}
-
-/* The runner is done: its shepherd, with no task left, sees EOF and
- * exits. */
-static void
-shep_end(struct runner *R)
-{
-	if (R->shep_fd < 0)
-		return;
-	close(R->shep_fd);
-	R->shep_fd = -1;
-	while (waitpid(R->shep, NULL, 0) < 0 && errno == EINTR)
-		;
-	R->shep = -1;
-}
-
-/* Ask the shepherd to stop J's task. */
-static void
-shep_stop(struct runner *R, struct job *j)
-{
-	j->stop_sent = 1;
-	if (R->shep_fd < 0 || j->exited)
-		return;
-	struct sm_stop m = { SM_STOP, 0, j->seq };
-	(void)send(R->shep_fd, &m, sizeof m, MSG_NOSIGNAL);
-}
-
 /* The task's environment, as setenv(3) in a copy of the runner would make
  * it: the runner's environ with each NAME set to a "NAME=value" (an entry
  * of that name replaced, else one added). */
@@ -820,189 +198,203 @@ env_get(const struct envb *e, const char *name)
 	return NULL;
 }
 
-static char *
-blob_add(char *p, const char *s)
+/* The environment of task T (generation GEN, attempt ATTEMPT, output
+ * directory OUTDIR) into E: the runner's, with the task's env and the
+ * AGQ_* variables of agq-run(8) set.  Free it with env_free. */
+static void
+env_make(struct runner *R, struct envb *e, const json_t *t,
+         const char *outdir, json_int_t gen, int attempt)
 {
-	size_t n = strlen(s) + 1;
-	memcpy(p, s, n);
-	return p + n;
-}
-
-/* Send the shepherd job SEQ: task T (leased, generation GEN, attempt
- * ATTEMPT, output directory OUTDIR, stdout OFD, stderr EFD; the fds are
- * the caller's to close).  0; or the exit status the task ends with
- * without having run (126), its reason written to EFD; or -1 (errno) when
- * it could not be sent: nothing started. */
-static int
-shep_send_start(struct runner *R, uint64_t seq, const json_t *t,
-                const char *outdir, int ofd, int efd, json_int_t gen,
-                int attempt)
-{
-	struct agq_spool *sp = R->sp;
-	struct sm_start h;
-	memset(&h, 0, sizeof h);
-	h.type = SM_START;
-	h.seq = seq;
-	json_t *tv = json_object_get(t, "timeout");
-	double timeout = json_is_number(tv) ? json_number_value(tv) : 0;
-	h.timeout_us = timeout > 0 ? (int64_t)(timeout * 1e6) : 0;
-	h.grace_us = (int64_t)(sp->conf.kill_grace_s * 1e6);
-
 	size_t nenv = 0;
 	while (environ[nenv])
 		nenv++;
 	json_t *tenv = json_object_get(t, "env");
 	size_t more = json_object_size(tenv) + 6;
-	struct envb e = { agq_xmalloc((nenv + more) * sizeof *e.v), nenv,
-	    nenv + more, agq_xmalloc(more * sizeof *e.own), 0 };
-	memcpy(e.v, environ, nenv * sizeof *e.v);
+	*e = (struct envb){ agq_xmalloc((nenv + more) * sizeof *e->v), nenv,
+	    nenv + more, agq_xmalloc(more * sizeof *e->own), 0 };
+	memcpy(e->v, environ, nenv * sizeof *e->v);
 	const char *k;
 	json_t *v;
 	json_object_foreach(tenv, k, v)
-		env_set(&e, k, json_string_value(v));
+		env_set(e, k, json_string_value(v));
 	char buf[64];
-	env_set(&e, "AGQ_TASK_ID", agq_task_id(t));
-	env_set(&e, "AGQ_SPOOL", sp->root);
-	env_set(&e, "AGQ_AGENT", R->o->agent);
+	env_set(e, "AGQ_TASK_ID", agq_task_id(t));
+	env_set(e, "AGQ_SPOOL", R->sp->root);
+	env_set(e, "AGQ_AGENT", R->o->agent);
 	snprintf(buf, sizeof buf, "%lld", (long long)gen);
-	env_set(&e, "AGQ_GENERATION", buf);
+	env_set(e, "AGQ_GENERATION", buf);
 	snprintf(buf, sizeof buf, "%d", attempt);
-	env_set(&e, "AGQ_ATTEMPT", buf);
-	env_set(&e, "AGQ_OUT", outdir);
+	env_set(e, "AGQ_ATTEMPT", buf);
+	env_set(e, "AGQ_OUT", outdir);
+}
 
-	/* out/ID, the default, is allowed; cwd_root resolved now, the cwd
-	 * checked in the task's process after its chdir */
-	const char *cwd = json_string_value(json_object_get(t, "cwd"));
-	const char *root = "";
-	char real[PATH_MAX];
-	if (cwd && sp->conf.cwd_root && strcmp(sp->conf.cwd_root, "/")) {
-		if (!realpath(sp->conf.cwd_root, real)) {
-			h.root_err = errno;
-			root = sp->conf.cwd_root;
-			h.flags |= SM_CHECK;
+static void
+env_free(struct envb *e)
+{
+	for (size_t i = 0; i < e->nown; i++)
+		free(e->own[i]);
+	free(e->own);
+	free(e->v);
+}
+
+/* X's directory: task T's cwd, else OUTDIR.  out/ID, the default, is
+ * allowed; for another, cwd_root is resolved now into REAL (PATH_MAX
+ * bytes) and X->root, AGQ_SHEP_CHECK set, and the cwd checked in the
+ * task's process after its chdir (the rule of agq_cwd_check). */
+static void
+task_cwd(struct runner *R, struct agq_shep_task *x, const json_t *t,
+         const char *outdir, char *real)
+{
+	const char *croot = R->sp->conf.cwd_root;
+	x->cwd = json_string_value(json_object_get(t, "cwd"));
+	x->root = "";
+	if (x->cwd && croot && strcmp(croot, "/")) {
+		if (!realpath(croot, real)) {
+			x->root_err = errno;
+			x->root = croot;
+			x->flags |= AGQ_SHEP_CHECK;
 		} else if (strcmp(real, "/")) {
-			root = real;
-			h.flags |= SM_CHECK;
+			x->root = real;
+			x->flags |= AGQ_SHEP_CHECK;
 		}
 	}
-	if (!cwd)
-		cwd = outdir;
+	if (!x->cwd)
+		x->cwd = outdir;
+}
 
-	int rc = 0, in = -1, bfd = -1;
-	char *blob = NULL, *prog = NULL;
-	char *aargv[3] = { "agq-attempt", (char *)outdir, NULL };
-	struct agq_cmd c = { NULL, NULL, 0 };
-	if (agq_task_is_agent(t)) {
-		/* prompt, backend or verify steps: the agent path, in its own
-		 * program (libexec/agq-attempt.c), the task on its standard
-		 * input */
-		char *js = json_dumps(t, JSON_COMPACT);
-		in = memfd_create("agq-task", MFD_CLOEXEC);
-		if (!js || in < 0 || agq_write_all(in, js, strlen(js)) < 0 ||
-		    lseek(in, 0, SEEK_SET) < 0) {
-			if (!js)
-				errno = ENOMEM;
-			dprintf(efd, "agq-run: cannot pass the task to "
-			    "agq-attempt: %s\n", strerror(errno));
-			free(js);
-			rc = 126;
-			goto out;
-		}
+/* An agent task T (prompt, backend or verify steps) into X: the agent
+ * path, in its own program (libexec/agq-attempt.c), with OUTDIR its
+ * argument (ARGV: 3 slots) and the task on its standard input, a memfd
+ * (X->in, the caller's to close); *PROG, the program's path, is the
+ * caller's to free.  0; or 126, the reason written to EFD. */
+static int
+task_agent(struct agq_shep_task *x, const json_t *t, const struct envb *e,
+           const char *outdir, char **argv, char **prog, int efd)
+{
+	char *js = json_dumps(t, JSON_COMPACT);
+	x->in = memfd_create("agq-task", MFD_CLOEXEC);
+	if (!js || x->in < 0 || agq_write_all(x->in, js, strlen(js)) < 0 ||
+	    lseek(x->in, 0, SEEK_SET) < 0) {
+		if (!js)
+			errno = ENOMEM;
+		dprintf(efd, "agq-run: cannot pass the task to agq-attempt: "
+		    "%s\n", strerror(errno));
 		free(js);
-		/* as agq_backend_path, with the task's environment: its env
-		 * may set AGQ_LIBEXEC_DIR */
-		const char *ld = env_get(&e, "AGQ_LIBEXEC_DIR");
-		if (ld && *ld)
-			prog = agq_xasprintf("%s/agq-attempt", ld);
-		else if (!(prog = agq_exe_path("../libexec/agq/agq-attempt")))
-			prog = agq_xasprintf("%s/agq-attempt", agq_libexecdir);
-		c = (struct agq_cmd){ .file = prog, .argv = aargv };
-		h.argc = 2;
-		h.flags |= SM_AGENT | SM_STDIN;
-	} else {
-		json_t *cmd = json_object_get(t, "cmd");
-		if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
-			dprintf(efd, "agq-run: the task has no cmd\n");
-			rc = 127;
-			goto out;
-		}
-		if (agq_cmd_init(&c, cmd) < 0) {
-			dprintf(efd, "agq-run: cannot run: %s\n",
-			    strerror(errno));
-			rc = 126;
-			goto out;
-		}
-		while (c.argv[h.argc])
-			h.argc++;
-		if (c.search)
-			h.flags |= SM_SEARCH;
+		return 126;
 	}
-	h.envc = (uint32_t)e.n;
-	size_t len = strlen(c.file) + strlen(cwd) + strlen(root) + 3;
-	for (uint32_t i = 0; i < h.argc; i++)
-		len += strlen(c.argv[i]) + 1;
-	for (size_t i = 0; i < e.n; i++)
-		len += strlen(e.v[i]) + 1;
-	blob = agq_xmalloc(len);
-	char *p = blob_add(blob, c.file);
-	for (uint32_t i = 0; i < h.argc; i++)
-		p = blob_add(p, c.argv[i]);
-	for (size_t i = 0; i < e.n; i++)
-		p = blob_add(p, e.v[i]);
-	p = blob_add(p, cwd);
-	blob_add(p, root);
-	h.len = (uint32_t)len;
-	if (len > SM_INLINE) {
-		h.flags |= SM_BLOBFD;
-		bfd = memfd_create("agq-start", MFD_CLOEXEC);
-		if (bfd < 0 || agq_write_all(bfd, blob, len) < 0) {
-			rc = -1;
-			goto out;
-		}
+	free(js);
+	/* as agq_backend_path, with the task's environment: its env may set
+	 * AGQ_LIBEXEC_DIR */
+	const char *ld = env_get(e, "AGQ_LIBEXEC_DIR");
+	if (ld && *ld)
+		*prog = agq_xasprintf("%s/agq-attempt", ld);
+	else if (!(*prog = agq_exe_path("../libexec/agq/agq-attempt")))
+		*prog = agq_xasprintf("%s/agq-attempt", agq_libexecdir);
+	argv[0] = "agq-attempt";
+	argv[1] = (char *)outdir;
+	argv[2] = NULL;
+	x->file = *prog;
+	x->argv = argv;
+	x->flags |= AGQ_SHEP_AGENT;
+	return 0;
+}
+
+/* Task T's cmd into X and C (agq_cmd_init; C->argv the caller's to free).
+ * 0; or the exit status it ends with without having run (127: no cmd,
+ * 126), the reason written to EFD. */
+static int
+task_cmd(struct agq_shep_task *x, const json_t *t, struct agq_cmd *c,
+         int efd)
+{
+	json_t *cmd = json_object_get(t, "cmd");
+	if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
+		dprintf(efd, "agq-run: the task has no cmd\n");
+		return 127;
 	}
-	int fds[4] = { ofd, efd }, nfd = 2;
-	if (in >= 0)
-		fds[nfd++] = in;
-	if (bfd >= 0)
-		fds[nfd++] = bfd;
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	memset(&cm, 0, sizeof cm);
-	struct iovec iov[2] = { { &h, sizeof h }, { blob, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = bfd < 0 ? 2 : 1,
-	    .msg_control = cm.b,
-	    .msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int)) };
-	struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
-	cmh->cmsg_level = SOL_SOCKET;
-	cmh->cmsg_type = SCM_RIGHTS;
-	cmh->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
-	memcpy(CMSG_DATA(cmh), fds, (size_t)nfd * sizeof(int));
-	ssize_t n;
-	do
-		n = R->shep_fd < 0 ? (errno = EPIPE, -1) :
-		    sendmsg(R->shep_fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		rc = -1;
-out:
-	;
+	if (agq_cmd_init(c, cmd) < 0) {
+		dprintf(efd, "agq-run: cannot run: %s\n", strerror(errno));
+		return 126;
+	}
+	x->file = c->file;
+	x->argv = c->argv;
+	if (c->search)
+		x->flags |= AGQ_SHEP_SEARCH;
+	return 0;
+}
+
+/* Send the shepherd job SEQ: task T (leased, generation GEN, attempt
+ * ATTEMPT, output directory OUTDIR, stdout OFD, stderr EFD; the fds are
+ * the caller's to close).  0; or the exit status the task ends with
+ * without having run (126, 127), its reason written to EFD; or -1 (errno)
+ * when it could not be sent: nothing started. */
+static int
+send_start(struct runner *R, uint64_t seq, const json_t *t,
+           const char *outdir, int ofd, int efd, json_int_t gen, int attempt)
+{
+	struct agq_shep_task x = { .in = -1, .out = ofd, .err = efd };
+	json_t *tv = json_object_get(t, "timeout");
+	double timeout = json_is_number(tv) ? json_number_value(tv) : 0;
+	x.timeout_us = timeout > 0 ? (int64_t)(timeout * 1e6) : 0;
+	x.grace_us = (int64_t)(R->sp->conf.kill_grace_s * 1e6);
+	struct envb e;
+	env_make(R, &e, t, outdir, gen, attempt);
+	x.env = e.v;
+	x.envc = e.n;
+	char real[PATH_MAX];
+	task_cwd(R, &x, t, outdir, real);
+
+	char *prog = NULL, *aargv[3];
+	struct agq_cmd c = { NULL, NULL, 0 };
+	int agent = agq_task_is_agent(t);
+	int rc = agent ? task_agent(&x, t, &e, outdir, aargv, &prog, efd) :
+	    task_cmd(&x, t, &c, efd);
+	if (rc == 0)
+		rc = agq_shep_start(&R->shep, seq, &x);
 	int err = errno;
-	if (in >= 0)
-		close(in);
-	if (bfd >= 0)
-		close(bfd);
-	if (!agq_task_is_agent(t))
+	if (x.in >= 0)
+		close(x.in);
+	if (!agent)
 		free(c.argv);
 	free(prog);
-	free(blob);
-	for (size_t i = 0; i < e.nown; i++)
-		free(e.own[i]);
-	free(e.own);
-	free(e.v);
+	env_free(&e);
 	errno = err;
 	return rc;
+}
+
+/* Ask the shepherd to stop J's task. */
+static void
+shep_stop(struct runner *R, struct job *j)
+{
+	j->stop_sent = 1;
+	if (!j->exited)
+		agq_shep_stop(&R->shep, j->seq);
+}
+
+/* The shepherd died (EOF on the socket): every job still running ends with
+ * its wait status, as killed (its task had SIGKILL from its
+ * PR_SET_PDEATHSIG), and is recorded; a new one starts on the next turn
+ * (at most one a second). */
+static void
+shep_lost(struct runner *R)
+{
+	pid_t pid = R->shep.pid;
+	int st = agq_shep_lost(&R->shep);
+	int n = 0;
+	for (int i = 0; i < R->njobs; i++) {
+		struct job *j = &R->jobs[i];
+		if (j->exited)
+			continue;
+		memset(&j->res, 0, sizeof j->res);
+		j->res.status = st;
+		j->exited = 1;
+		n++;
+	}
+	if (WIFSIGNALED(st))
+		agq_warn("the shepherd (pid %d) was killed by signal %d; %d "
+		    "running task(s) ended", (int)pid, WTERMSIG(st), n);
+	else
+		agq_warn("the shepherd (pid %d) exited %d; %d running task(s) "
+		    "ended", (int)pid, WEXITSTATUS(st), n);
 }
 
 /* A start that failed with ERR: the lease stays as it was and is tried
@@ -1030,15 +422,18 @@ static void finish_locked(struct runner *R, struct job *j,
                           const struct shep_result *res, struct agq_locked *lp,
                           json_t *startev);
 
-static void
-start(struct runner *R, const char *id)
+/* Lease ID locked into L for its start: still in active/NAME/, ours (a
+ * lease made by a bare move is taken over, agq-spool(5), "Leases"), and a
+ * valid task.  0; or -1: not to start, nothing locked (a file that is not
+ * a task is rejected, agq_reject). */
+static int
+start_lock(struct runner *R, const char *id, struct agq_locked *l)
 {
 	struct agq_spool *sp = R->sp;
 	const char *me = R->o->agent;
 	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
 	snprintf(hint.agent, sizeof hint.agent, "%s", me);
-	struct agq_locked l;
-	if (agq_task_lock(sp, id, &hint, &l) < 0) {
+	if (agq_task_lock(sp, id, &hint, l) < 0) {
 		if (errno == EBADMSG) {
 			char *p = agq_spool_path(sp, "active/%s/%s.json", me, id);
 			char name[80];
@@ -1047,16 +442,16 @@ start(struct runner *R, const char *id)
 			    "JSON object");
 			free(p);
 		}
-		return;
+		return -1;
 	}
-	json_t *t = l.task;
+	json_t *t = l->task;
 	const char *owner = json_string_value(json_object_get(t, "agent"));
-	if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me))
+	if (l->loc.state != AGQ_ST_ACTIVE || strcmp(l->loc.agent, me))
 		goto out;
 	if (!owner || strcmp(owner, me)) {
 		/* A lease made by a bare move (agq-spool(5), "Leases"): this
 		 * agent records it, bumping the generation, in the start
-		 * rewrite below.  An agent task needs the scheduler's route:
+		 * rewrite (start).  An agent task needs the scheduler's route:
 		 * without one, its assigner died mid-lease; leave it to the
 		 * scheduler's reclaim. */
 		if (agq_task_is_agent(t) && !json_object_get(t, "route"))
@@ -1070,9 +465,113 @@ start(struct runner *R, const char *id)
 	if (agq_task_validate(t, err, sizeof err) < 0) {
 		char name[80];
 		snprintf(name, sizeof name, "%s.json", id);
-		agq_reject(sp, l.loc.path, name, id, err);
+		agq_reject(sp, l->loc.path, name, id, err);
 		goto out;
 	}
+	return 0;
+out:
+	agq_task_unlock(l);
+	return -1;
+}
+
+/* Lease ID, ours, locked in L (generation GEN), that was started and
+ * never finished: an earlier run of this agent died (its shepherd killed
+ * the task), or this one could not record the result (a full disk); its
+ * attempt is closed at NOW.  Returns 1 when that was its last attempt: it
+ * has been moved to dead/, not to start; else 0. */
+static int
+close_interrupted(struct runner *R, const char *id, struct agq_locked *l,
+                  json_int_t gen, int64_t now)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	json_t *t = l->task;
+	json_t *last = agq_task_last_attempt(t);
+	if (!agq_task_lease_started(t))
+		return 0;
+	static const char interrupted[] = "interrupted: its end was "
+	    "not recorded (the agent died, or the disk was full)";
+	agq_task_set_time(last, "finished", now);
+	json_object_set_new(last, "error", json_string(interrupted));
+	agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:s}",
+	    "agent", me, "gen", gen, "error", interrupted));
+	struct agq_lc d;
+	if (!agq_lc_interrupted(t, me, &d))
+		return 0;
+	agq_lc_record(sp, l, &d);
+	return 1;
+}
+
+/* The output directory OUTDIR of lease ID, locked in L (generation GEN),
+ * opened, the spare one when SPARE, and its stdout and stderr into *OFD
+ * and *EFD.  0; or -1: not to start, its start record RW aborted.  A full
+ * disk leaves the lease to start once there is room (not_started); an
+ * unusable directory (a symlink or a file in its place) fails the attempt
+ * recorded in L, and the task goes to dead/. */
+static int
+start_out(struct runner *R, const char *id, struct agq_locked *l,
+          struct agq_rewrite *rw, int spare, const char *outdir,
+          json_int_t gen, int *ofd, int *efd)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	json_t *t = l->task;
+	/* never through a symlink; the spare directory when there is one */
+	int odfd = agq_out_open_spare(sp, id, 1, spare ? R->spare_out : NULL);
+	if (odfd < 0) {
+		int e = errno;
+		agq_task_rewrite_abort(rw);
+		if (e == ENOSPC || e == EDQUOT) {
+			/* A full disk (or no inode left): the lease stays,
+			 * to start once there is room (agq-run(8)). */
+			not_started(R, e);
+			errno = e;
+			agq_syserr("cannot create output directory", outdir);
+			return -1;
+		}
+		/* A symlink or a file in its place, or out/ unusable: the
+		 * attempt recorded above fails, and so would every other. */
+		errno = e;
+		char reason[600];
+		snprintf(reason, sizeof reason, "cannot open output directory "
+		    "%s: %s", outdir, strerror(errno));
+		agq_warn("%s", reason);
+		json_t *la = agq_task_last_attempt(t);
+		agq_task_set_time(la, "finished", agq_now_us());
+		json_object_set_new(la, "error", json_string(reason));
+		struct agq_lc d;
+		agq_lc_no_outdir(t, me, reason, &d);
+		if (agq_lc_record(sp, l, &d) < 0)
+			agq_syserr("cannot move to dead/", l->loc.path);
+		return -1;
+	}
+	*ofd = open_out(odfd, outdir, "stdout");
+	*efd = open_out(odfd, outdir, "stderr");
+	close(odfd);
+	if (*ofd < 0 || *efd < 0) {
+		not_started(R, errno);
+		if (*ofd >= 0) close(*ofd);
+		if (*efd >= 0) close(*efd);
+		agq_task_rewrite_abort(rw);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start lease ID, if it is still ours to start: its attempt recorded in a
+ * start record written now (committed by commit_starts), its output
+ * directory opened, and the task handed to the shepherd.  A start that
+ * fails leaves the lease as it was (not_started) or ends the task (dead/,
+ * out of attempts or no usable output directory). */
+static void
+start(struct runner *R, const char *id)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	struct agq_locked l;
+	if (start_lock(R, id, &l) < 0)
+		return;
+	json_t *t = l.task;
 	json_int_t gen = agq_task_int(t, "generation", 0);
 	int64_t now = agq_now_us();
 	json_t *att = json_object_get(t, "attempts");
@@ -1080,23 +579,8 @@ start(struct runner *R, const char *id)
 		att = json_array();
 		json_object_set_new(t, "attempts", att);
 	}
-	/* A lease of ours that was started and never finished: an earlier
-	 * run of this agent died (its shepherd killed the task), or this one
-	 * could not record the result (a full disk); close the attempt. */
-	json_t *last = agq_task_last_attempt(t);
-	if (agq_task_lease_started(t)) {
-		static const char interrupted[] = "interrupted: its end was "
-		    "not recorded (the agent died, or the disk was full)";
-		agq_task_set_time(last, "finished", now);
-		json_object_set_new(last, "error", json_string(interrupted));
-		agq_journal_w(sp, "finish", id, json_pack("{s:s, s:I, s:s}",
-		    "agent", me, "gen", gen, "error", interrupted));
-		struct agq_lc d;
-		if (agq_lc_interrupted(t, me, &d)) {
-			agq_lc_record(sp, &l, &d);
-			goto out;
-		}
-	}
+	if (close_interrupted(R, id, &l, gen, now))
+		goto out;
 	int attempt = (int)json_array_size(att) + 1;
 	char t1[32];
 	json_array_append_new(att, json_pack("{s:s, s:s, s:I, s:s}",
@@ -1117,50 +601,14 @@ start(struct runner *R, const char *id)
 		goto out;
 	}
 	char *outdir = agq_spool_path(sp, "out/%s", id);
-	/* never through a symlink; the spare directory when there is one */
-	int odfd = agq_out_open_spare(sp, id, 1, spare ? R->spare_out : NULL);
-	if (odfd < 0) {
-		int e = errno;
-		agq_task_rewrite_abort(&rw);
-		if (e == ENOSPC || e == EDQUOT) {
-			/* A full disk (or no inode left): the lease stays,
-			 * to start once there is room (agq-run(8)). */
-			not_started(R, e);
-			errno = e;
-			agq_syserr("cannot create output directory", outdir);
-			free(outdir);
-			goto out;
-		}
-		/* A symlink or a file in its place, or out/ unusable: the
-		 * attempt recorded above fails, and so would every other. */
-		errno = e;
-		char reason[600];
-		snprintf(reason, sizeof reason, "cannot open output directory "
-		    "%s: %s", outdir, strerror(errno));
-		agq_warn("%s", reason);
-		json_t *la = agq_task_last_attempt(t);
-		agq_task_set_time(la, "finished", agq_now_us());
-		json_object_set_new(la, "error", json_string(reason));
-		struct agq_lc d;
-		agq_lc_no_outdir(t, me, reason, &d);
-		if (agq_lc_record(sp, &l, &d) < 0)
-			agq_syserr("cannot move to dead/", l.loc.path);
-		free(outdir);
-		goto out;
-	}
-	int ofd = open_out(odfd, outdir, "stdout");
-	int efd = open_out(odfd, outdir, "stderr");
-	close(odfd);
-	if (ofd < 0 || efd < 0) {
-		not_started(R, errno);
-		if (ofd >= 0) close(ofd);
-		if (efd >= 0) close(efd);
-		agq_task_rewrite_abort(&rw);
+	int ofd, efd;
+	if (start_out(R, id, &l, &rw, spare, outdir, gen,
+	    &ofd, &efd) < 0) {
 		free(outdir);
 		goto out;
 	}
 	uint64_t seq = ++R->seq;
-	int fail = shep_send_start(R, seq, t, outdir, ofd, efd, gen, attempt);
+	int fail = send_start(R, seq, t, outdir, ofd, efd, gen, attempt);
 	close(ofd);
 	close(efd);
 	free(outdir);
@@ -1456,32 +904,44 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 static void
 reap(struct runner *R)
 {
-	if (R->shep_fd < 0)
-		return;
-	for (;;) {
-		struct sm_exit m;
-		ssize_t n = recv(R->shep_fd, &m, sizeof m, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n != (ssize_t)sizeof m || m.type != SM_EXIT)
-			break;
+	uint64_t seq;
+	struct shep_result r;
+	int got;
+	while ((got = agq_shep_recv(&R->shep, &seq, &r)) > 0) {
 		for (int i = 0; i < R->njobs; i++) {
 			struct job *j = &R->jobs[i];
-			if (j->seq == m.seq && !j->exited) {
+			if (j->seq == seq && !j->exited) {
 				j->exited = 1;
-				j->res = m.r;
+				j->res = r;
 				break;
 			}
 		}
 	}
-	shep_lost(R);
+	if (got < 0)
+		shep_lost(R);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
 
 struct lease_scan { struct runner *R; int collect; };
+
+/* Hand back lease ID, not started, to the queue (the runner is
+ * draining): its generation bumped, a handback journaled. */
+static void
+hand_back(struct runner *R, const char *id)
+{
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", R->o->agent);
+	struct agq_locked l;
+	if (agq_task_lock(R->sp, id, &hint, &l) < 0)
+		return;
+	if (l.loc.state == AGQ_ST_ACTIVE && !strcmp(l.loc.agent, R->o->agent)) {
+		struct agq_lc d;
+		agq_lc_handback_unstarted(l.task, R->o->agent, &d);
+		agq_lc_record(R->sp, &l, &d);
+	}
+	agq_task_unlock(&l);
+}
 
 static int
 lease_each(const char *name, void *arg)
@@ -1514,26 +974,14 @@ lease_each(const char *name, void *arg)
 			return 0;
 	}
 	if (R->draining) {
-		/* Hand back a lease we will not start. */
-		struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
-		snprintf(hint.agent, sizeof hint.agent, "%s", R->o->agent);
-		struct agq_locked l;
-		if (agq_task_lock(R->sp, id, &hint, &l) < 0)
-			return 0;
-		if (l.loc.state == AGQ_ST_ACTIVE &&
-		    !strcmp(l.loc.agent, R->o->agent)) {
-			struct agq_lc d;
-			agq_lc_handback_unstarted(l.task, R->o->agent, &d);
-			agq_lc_record(R->sp, &l, &d);
-		}
-		agq_task_unlock(&l);
+		hand_back(R, id);
 		return 0;
 	}
 	int running = 0;
 	for (int k = 0; k < R->njobs; k++)
 		running += !R->jobs[k].exited;
 	if (running >= R->o->slots || agq_mono_us() < R->room_at ||
-	    R->shep_fd < 0)
+	    R->shep.fd < 0)
 		return 1;
 	start(R, id);
 	if (R->once_ids)
@@ -1601,6 +1049,145 @@ record_ended(struct runner *R)
 	}
 }
 
+/* The agent's lock, .agent-NAME.lock: its descriptor, or -1 (reported). */
+static int
+agent_lock(struct agq_spool *sp, const char *agent)
+{
+	char lockname[80];
+	snprintf(lockname, sizeof lockname, "agent-%s", agent);
+	/* A predecessor killed a moment ago may not have exited yet: wait
+	 * for its lock a little before calling the name taken. */
+	int lock = -1;
+	for (int i = 0; i < 20; i++) {
+		lock = agq_spool_flock(sp, lockname, 0);
+		if (lock >= 0 || errno != EWOULDBLOCK)
+			break;
+		usleep(100000);
+	}
+	if (lock < 0) {
+		if (errno == EWOULDBLOCK)
+			agq_warn("agent %s is already running on this spool "
+			    "(%s/.%s.lock)", agent, sp->root, lockname);
+		else
+			agq_syserr("cannot lock", sp->root);
+	}
+	return lock;
+}
+
+/* R set up to run: the agent's lock held (R->lockfd), active/NAME/ made,
+ * the shepherd started, its signals caught and active/NAME/ watched
+ * (wake.c).  0; or the exit status, reported, with none of them left. */
+static int
+runner_open(struct runner *R)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	R->shep = (struct agq_shep){ -1, -1, 0 };
+	R->lockfd = agent_lock(sp, me);
+	if (R->lockfd < 0)
+		return EX_TEMPFAIL;
+	char *adir = agq_spool_path(sp, "active/%s", me);
+	int rc = 0;
+	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
+		agq_syserr("cannot create directory", adir);
+		rc = agq_exit_code(errno);
+		goto out;
+	}
+	free(adir);
+	adir = NULL;
+	/* the shepherd, forked while the runner is small; it closes all the
+	 * runner's descriptors (the lock above all) */
+	if (agq_shep_spawn(&R->shep) < 0) {
+		rc = EX_OSERR;
+		goto out;
+	}
+	agq_signals_catch(on_signal, 0, SIGTERM, SIGINT, SIGCHLD, 0);
+	signal(SIGPIPE, SIG_IGN);
+	char rel[80];
+	snprintf(rel, sizeof rel, "active/%s", me);
+	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE |
+	    IN_MOVED_FROM | IN_DELETE }, { NULL, 0 } };
+	if (agq_watch_spool(sp, w) < 0) {
+		agq_shep_end(&R->shep);
+		rc = EX_OSERR;
+	}
+out:
+	free(adir);
+	if (rc)
+		close(R->lockfd);
+	return rc;
+}
+
+/* The agent's start: its first heartbeat, and agent_up journaled, but not
+ * for a --once run of an agent whose last run is still alive (cron). */
+static void
+runner_up(struct runner *R)
+{
+	struct agq_spool *sp = R->sp;
+	const struct agq_run_opts *o = R->o;
+	json_t *prev = agq_agent_read(sp, o->agent);
+	const char *pst = prev ? json_string_value(json_object_get(prev,
+	    "state")) : NULL;
+	int was_alive = prev && agq_agent_alive(prev, agq_now_us(),
+	    sp->conf.lease_s);
+	int was_offline = pst && !strcmp(pst, "offline");
+	json_decref(prev);      /* pst is borrowed from prev: not used below */
+	heartbeat(R, NULL);
+	if (!o->once || !was_alive || was_offline)
+		agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, "
+		    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
+		    o->slots, "mode", o->once ? "once" : "daemon"));
+	if (o->once) {
+		R->once_ids = json_array();
+		scan_leases(R, 1);
+	}
+}
+
+/* One turn of the runner's loop: the ended jobs reaped, signals acted on,
+ * leases started, results and start records recorded, a heartbeat when
+ * due.  Returns 1 when the runner is done (drained, or --once and every
+ * lease from the start run). */
+static int
+runner_turn(struct runner *R)
+{
+	reap(R);
+	if (R->shep.fd < 0 && !R->draining &&
+	    agq_mono_us() >= R->shep.respawn_at)
+		(void)agq_shep_spawn(&R->shep);
+	if (got_term && !R->draining) {
+		R->draining = 1;
+		heartbeat(R, NULL);
+	}
+	if (got_term > 1 && !R->stop_requested) {
+		R->stop_requested = 1;
+		for (int i = 0; i < R->njobs; i++) {
+			R->jobs[i].handback = 1;
+			shep_stop(R, &R->jobs[i]);
+		}
+	}
+	/* a slot freed by a task that ended goes to the next lease
+	 * (prefetched: already here) before the result is recorded, so the
+	 * record's fsyncs overlap the next task */
+	scan_leases(R, 0);
+	record_ended(R);
+	commit_starts(R);
+	check_gone(R);
+	int64_t mono = agq_mono_us();
+	if (mono - R->last_hb >= (int64_t)(R->o->heartbeat_s * 1e6)) {
+		heartbeat(R, NULL);
+		R->last_hb = mono;
+	}
+	if (R->njobs == 0) {
+		if (R->draining)
+			return 1;
+		/* --once: done when every lease from the start has been run
+		 * (or could not be) */
+		if (R->o->once && json_array_size(R->once_ids) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 {
@@ -1618,123 +1205,18 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	R.jobs = calloc((size_t)o->slots * 2, sizeof *R.jobs);
 	if (!R.jobs)
 		agq_die(EX_OSERR, "out of memory");
-
-	char lockname[80];
-	snprintf(lockname, sizeof lockname, "agent-%s", o->agent);
-	/* A predecessor killed a moment ago may not have exited yet: wait
-	 * for its lock a little before calling the name taken. */
-	int lock = -1;
-	for (int i = 0; i < 20; i++) {
-		lock = agq_spool_flock(sp, lockname, 0);
-		if (lock >= 0 || errno != EWOULDBLOCK)
-			break;
-		usleep(100000);
-	}
-	R.lockfd = lock;
-	if (lock < 0) {
-		if (errno == EWOULDBLOCK)
-			agq_warn("agent %s is already running on this spool "
-			    "(%s/.%s.lock)", o->agent, sp->root, lockname);
-		else
-			agq_syserr("cannot lock", sp->root);
+	int rc = runner_open(&R);
+	if (rc) {
 		free(R.jobs);
-		return EX_TEMPFAIL;
+		free(R.spare_tmp);
+		return rc;
 	}
-	char *adir = agq_spool_path(sp, "active/%s", o->agent);
-	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
-		agq_syserr("cannot create directory", adir);
-		free(adir);
-		free(R.jobs);
-		close(lock);
-		return agq_exit_code(errno);
-	}
-	/* the shepherd, forked while the runner is small; it closes all the
-	 * runner's descriptors (the lock above all) */
-	R.shep = -1;
-	R.shep_fd = -1;
-	if (shep_spawn(&R) < 0) {
-		free(adir);
-		free(R.jobs);
-		close(lock);
-		return EX_OSERR;
-	}
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!inotifytools_initialize() ||
-	    !inotifytools_watch_file(adir, IN_MOVED_TO | IN_CREATE |
-	    IN_MOVED_FROM | IN_DELETE)) {
-		errno = inotifytools_error();
-		agq_syserr("cannot watch directory", adir);
-		free(adir);
-		free(R.jobs);
-		shep_end(&R);
-		close(lock);
-		return EX_OSERR;
-	}
-	free(adir);
-
-	json_t *prev = agq_agent_read(sp, o->agent);
-	const char *pst = prev ? json_string_value(json_object_get(prev,
-	    "state")) : NULL;
-	int was_alive = prev && agq_agent_alive(prev, agq_now_us(),
-	    sp->conf.lease_s);
-	int was_offline = pst && !strcmp(pst, "offline");
-	json_decref(prev);      /* pst is borrowed from prev: not used below */
-	heartbeat(&R, NULL);
-	if (!o->once || !was_alive || was_offline)
-		agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, "
-		    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
-		    o->slots, "mode", o->once ? "once" : "daemon"));
-	if (o->once) {
-		R.once_ids = json_array();
-		scan_leases(&R, 1);
-	}
-	int64_t last_hb = agq_mono_us();
-	int stop_requested = 0;
+	runner_up(&R);
+	R.last_hb = agq_mono_us();
 	for (;;) {
 		got_chld = 0;
-		reap(&R);
-		if (R.shep_fd < 0 && !R.draining && agq_mono_us() >= R.shep_at)
-			(void)shep_spawn(&R);
-		if (got_term && !R.draining) {
-			R.draining = 1;
-			heartbeat(&R, NULL);
-		}
-		if (got_term > 1 && !stop_requested) {
-			stop_requested = 1;
-			for (int i = 0; i < R.njobs; i++) {
-				R.jobs[i].handback = 1;
-				shep_stop(&R, &R.jobs[i]);
-			}
-		}
-		/* a slot freed by a task that ended goes to the next lease
-		 * (prefetched: already here) before the result is recorded,
-		 * so the record's fsyncs overlap the next task */
-		scan_leases(&R, 0);
-		record_ended(&R);
-		commit_starts(&R);
-		check_gone(&R);
-		int64_t mono = agq_mono_us();
-		if (mono - last_hb >= (int64_t)(o->heartbeat_s * 1e6)) {
-			heartbeat(&R, NULL);
-			last_hb = mono;
-		}
-		if (R.njobs == 0) {
-			if (R.draining)
-				break;
-			/* --once: done when every lease from the start has
-			 * been run (or could not be) */
-			if (o->once && json_array_size(R.once_ids) == 0)
-				break;
-		}
+		if (runner_turn(&R))
+			break;
 		if (got_chld)
 			continue;
 		make_spare(&R);
@@ -1757,9 +1239,9 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		free(R.spare_tmp);
 	}
 	inotifytools_cleanup();
-	shep_end(&R);
+	agq_shep_end(&R.shep);
 	json_decref(R.once_ids);
 	free(R.jobs);
-	close(lock);
+	close(R.lockfd);
 	return o->once ? R.unrecorded : 0;
 }

@@ -870,17 +870,13 @@ caps_ok(const struct qent *e, const json_t *caps)
 	return agq_requires_met(e->requires, caps);
 }
 
-/* Lease the task of entry E to agent G.  Returns 1 if assigned. */
+/* Queued task ID (lane LANE) locked into L, still queued.  0; or -1,
+ * nothing locked (a file that is not JSON is rejected, agq_reject). */
 static int
-assign(struct sched *S, int lane, struct qent *e, struct agent *g)
+lock_queued(struct sched *S, int lane, const char *id, struct agq_locked *l)
 {
 	struct agq_loc hint = { .state = AGQ_ST_QUEUE, .lane = lane };
-	struct agq_locked l;
-	struct agq_jbatch jb = { NULL };    /* route, assign: one append */
-	char id[65];
-	snprintf(id, sizeof id, "%s", e->id);
-	index_drop(S, id);      /* leaves the queue either way */
-	if (agq_task_lock(S->sp, id, &hint, &l) < 0) {
+	if (agq_task_lock(S->sp, id, &hint, l) < 0) {
 		if (errno == EBADMSG) {
 			char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
 			    agq_lane_name(lane), id);
@@ -889,12 +885,43 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 			agq_reject(S->sp, p, name, NULL, "not a JSON object");
 			free(p);
 		}
-		return 0;
+		return -1;
 	}
-	if (l.loc.state != AGQ_ST_QUEUE) {
-		agq_task_unlock(&l);
-		return 0;
+	if (l->loc.state != AGQ_ST_QUEUE) {
+		agq_task_unlock(l);
+		return -1;
 	}
+	return 0;
+}
+
+/* Why a task first in lane LANE went to agent G, for its assign event:
+ * into WHY (N bytes). */
+static void
+assign_why(char *why, size_t n, int lane, const struct agent *g)
+{
+	if (g->idle > 0)
+		snprintf(why, n, "first in lane %s; %s has every required "
+		    "capability and %d free slot%s, least recently assigned",
+		    agq_lane_name(lane), g->name, g->idle,
+		    g->idle == 1 ? "" : "s");
+	else
+		snprintf(why, n, "first in lane %s; %s has every required "
+		    "capability; every agent that could take it is busy: "
+		    "prefetched, to start when a slot of %s frees (prefetch)",
+		    agq_lane_name(lane), g->name, g->name);
+}
+
+/* Lease the task of entry E to agent G.  Returns 1 if assigned. */
+static int
+assign(struct sched *S, int lane, struct qent *e, struct agent *g)
+{
+	struct agq_locked l;
+	struct agq_jbatch jb = { NULL };    /* route, assign: one append */
+	char id[65];
+	snprintf(id, sizeof id, "%s", e->id);
+	index_drop(S, id);      /* leaves the queue either way */
+	if (lock_queued(S, lane, id, &l) < 0)
+		return 0;
 	json_int_t gen = agq_task_int(l.task, "generation", 0) + 1;
 	if (!S->route) {
 		/* A plain command task: the lease is the move alone, one
@@ -938,16 +965,7 @@ assign(struct sched *S, int lane, struct qent *e, struct agent *g)
 	}
 leased:;
 	char why[300];
-	if (g->idle > 0)
-		snprintf(why, sizeof why, "first in lane %s; %s has every "
-		    "required capability and %d free slot%s, least recently "
-		    "assigned", agq_lane_name(lane), g->name, g->idle,
-		    g->idle == 1 ? "" : "s");
-	else
-		snprintf(why, sizeof why, "first in lane %s; %s has every "
-		    "required capability; every agent that could take it is "
-		    "busy: prefetched, to start when a slot of %s frees "
-		    "(prefetch)", agq_lane_name(lane), g->name, g->name);
+	assign_why(why, sizeof why, lane, g);
 	if (S->route) {
 		json_t *ev = json_deep_copy(S->route);
 		json_object_del(ev, "choice");
@@ -974,6 +992,43 @@ agent_cmp(const void *a, const void *b)
 	if (x->last != y->last)
 		return x->last < y->last ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+/* The free agents of AL evaluated for entry E at tier TIER (agq_route_eval
+ * on its routing facts): each that cannot run it appended to REJECTED
+ * with why; one that scores above BEST becomes the best, its index in *BI
+ * and its choice in *BCHOICE (owned; the one it replaces is freed).
+ * Returns the best score, BEST when none beat it. */
+static int
+route_best(struct sched *S, const struct qent *e, int tier,
+           const struct agent_list *al, int best, size_t *bi,
+           json_t **bchoice, json_t *rejected)
+{
+	for (size_t k = 0; k < al->n; k++) {
+		json_t *ch = NULL;
+		char why[512];
+		int sc = -1;
+		if (al->v[k].idle <= 0)
+			continue;       /* busy: no prefetch of agent tasks */
+		if (!caps_ok(e, al->v[k].caps))
+			snprintf(why, sizeof why, "lacks a required capability");
+		else
+			sc = agq_route_eval(e->rfacts, tier, al->v[k].doc,
+			    S->registry, &ch, why, sizeof why);
+		if (sc < 0) {
+			json_array_append_new(rejected, json_pack(
+			    "{s:s, s:s, s:s}", "agent", al->v[k].name,
+			    "tier", agq_tier_name(tier), "why", why));
+		} else if (sc > best) {
+			best = sc;
+			*bi = k;
+			json_decref(*bchoice);
+			*bchoice = ch;
+		} else {
+			json_decref(ch);
+		}
+	}
+	return best;
 }
 
 /* Routing (route.c): may agent G take the agent task E now?  Every free
@@ -1015,31 +1070,7 @@ route_pick(struct sched *S, int lane, struct qent *e,
 	size_t bi = 0;
 	json_t *bchoice = NULL, *rejected = json_array();
 	for (;;) {
-		for (size_t k = 0; k < al->n; k++) {
-			json_t *ch = NULL;
-			char why[512];
-			int sc = -1;
-			if (al->v[k].idle <= 0)
-				continue;       /* busy: no prefetch of agent tasks */
-			if (!caps_ok(e, al->v[k].caps))
-				snprintf(why, sizeof why, "lacks a required "
-				    "capability");
-			else
-				sc = agq_route_eval(f, tier, al->v[k].doc,
-				    S->registry, &ch, why, sizeof why);
-			if (sc < 0) {
-				json_array_append_new(rejected, json_pack(
-				    "{s:s, s:s, s:s}", "agent", al->v[k].name,
-				    "tier", agq_tier_name(tier), "why", why));
-			} else if (sc > best) {
-				best = sc;
-				bi = k;
-				json_decref(bchoice);
-				bchoice = ch;
-			} else {
-				json_decref(ch);
-			}
-		}
+		best = route_best(S, e, tier, al, best, &bi, &bchoice, rejected);
 		if (best >= 0 || explicit || from >= 0)
 			break;
 		const char *fb = agq_backend_setting(&S->sp->conf,

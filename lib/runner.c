@@ -20,7 +20,8 @@
  *
  * Relies on shepherd.c (the tasks' processes), wake.c (its signals and
  * the inotify watch on active/NAME/), spool.c (locks, rewrites, moves),
- * out.c (out/ID), task.c, journal.c, reject.c, agent.c (its agent file),
+ * out.c (out/ID), task.c, lifecycle.c and lease.c (what an outcome does
+ * to a task), journal.c, reject.c, agent.c (its agent file),
  * resources.c and util.c.
  */
 

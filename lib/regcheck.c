@@ -44,7 +44,7 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 	const char *type = json_string_value(json_object_get(ep, "type"));
 	const struct agq_backend_def *d = agq_backend_def(type);
 	const char *url = json_string_value(json_object_get(ep, "url"));
-	size_t n = strlen(url);
+	size_t n = url ? strlen(url) : 0;
 	while (n && url[n - 1] == '/')
 		n--;
 	char *u1 = NULL, *u2 = NULL, *key = NULL;
@@ -63,6 +63,10 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 		snprintf(err, size, "endpoint type '%s' is not %s", type ? type :
 		    "(none)", agq_backend_names(-1, AGQ_BACKEND_ENDPOINT, names,
 		    sizeof names));
+		goto out;
+	}
+	if (!n) {       /* a hand-edited file: say so, never strlen(NULL) */
+		snprintf(err, size, "endpoint has no \"url\"");
 		goto out;
 	}
 	if (d->proto == AGQ_PROTO_OLLAMA) {

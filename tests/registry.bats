@@ -86,3 +86,18 @@ ep() { jq -r "$2" "$AGQ_SPOOL/endpoints/$1.json"; }
 	run agq-registry --help
 	[[ "$output" == *"--type $types"* ]]
 }
+
+@test "a hand-edited endpoint file without a url or a type fails its check with the reason, no crash" {
+	agq-registry add e1 "$(url)" --type ollama --no-check
+	jq 'del(.url)' "$AGQ_SPOOL/endpoints/e1.json" > "$BATS_TEST_TMPDIR/e1"
+	cp "$BATS_TEST_TMPDIR/e1" "$AGQ_SPOOL/endpoints/e1.json"
+	run agq-registry check e1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'endpoint has no "url"'* ]]
+	[ "$(ep e1 .error)" = 'endpoint has no "url"' ]
+	jq 'del(.type)' "$AGQ_SPOOL/endpoints/e1.json" > "$BATS_TEST_TMPDIR/e1"
+	cp "$BATS_TEST_TMPDIR/e1" "$AGQ_SPOOL/endpoints/e1.json"
+	run agq-registry check e1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"endpoint type '(none)' is not"* ]]
+}

@@ -115,12 +115,11 @@ agq_price(const struct agq_conf *conf, const char *backend,
 
 /* ---- keys ---------------------------------------------------------------- */
 
-/* The API key: $ENVNAME, else the file named by setting FILEKEY (first
- * line, trimmed).  malloc'd, or NULL with ERR set. */
-static char *
-api_key(const struct agq_conf *conf, const char *envname, const char *filekey,
-        char *err, size_t size)
+char *
+agq_backend_key(const struct agq_conf *conf, const struct agq_backend_def *d,
+                char *err, size_t size)
 {
+	const char *envname = d->key_env, *filekey = d->key_setting;
 	const char *e = getenv(envname);
 	if (e && *e)
 		return agq_xstrdup(e);
@@ -449,8 +448,8 @@ be_http(struct call *c, const struct agq_backend_def *d)
 		 * local servers (vLLM, llama.cpp, LM Studio) need none */
 		int need = (d->flags & AGQ_BACKEND_KEY_REQUIRED) != 0;
 		char ignore[256];
-		key = api_key(c->conf, d->key_env, d->key_setting,
-		    need ? c->err : ignore, need ? sizeof c->err : sizeof ignore);
+		key = agq_backend_key(c->conf, d, need ? c->err : ignore,
+		    need ? sizeof c->err : sizeof ignore);
 		if (!key && need) {
 			free(url);
 			return -1;
@@ -487,15 +486,9 @@ be_http(struct call *c, const struct agq_backend_def *d)
 	    &r, c->err, sizeof c->err);
 	free(body);
 	free(url);
-	if (h0) {
-		explicit_bzero(h0, strlen(h0));
-		free(h0);
-	}
+	agq_free_secret(h0);
 	free(h1);
-	if (key) {
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
+	agq_free_secret(key);
 	if (rc < 0)
 		return -1;
 	const char *text = NULL;

@@ -86,17 +86,9 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 		goto out;
 	}
 	u1 = agq_xasprintf("%.*s%s", (int)n, url, d->models_path);
-	const char *e = d->key_env ? getenv(d->key_env) : NULL;
-	const char *kf = d->key_setting ? agq_backend_setting(conf,
-	    d->key_setting, NULL) : NULL;
-	if (e && *e) {
-		key = agq_xstrdup(e);
-	} else if (kf) {
-		size_t len;
-		key = agq_read_file(kf, 65536, &len, NULL);
-		if (key)
-			key[strcspn(key, "\r\n")] = '\0';
-	}
+	char ignore[256];
+	if (d->key_env)
+		key = agq_backend_key(conf, d, ignore, sizeof ignore);
 	if ((d->flags & AGQ_BACKEND_KEY_REQUIRED) && (!key || !*key)) {
 		snprintf(err, size, "no API key for the check");
 		goto out;
@@ -127,15 +119,9 @@ out:
 	json_decref(r);
 	free(u1);
 	free(u2);
-	if (h0) {
-		explicit_bzero(h0, strlen(h0));
-		free(h0);
-	}
+	agq_free_secret(h0);
 	free(h1);
-	if (key) {
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
+	agq_free_secret(key);
 	return rc;
 }
 

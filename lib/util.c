@@ -485,6 +485,15 @@ bad:
 	return -1;
 }
 
+void
+agq_free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 const char *
 agq_hostname(void)
 {

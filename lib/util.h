@@ -188,6 +188,11 @@ int agq_fd_above_stdio(int fd);
  * it _exits 126, the shell's "cannot execute". */
 void agq_child_stdio(int out, int err);
 
+/* Overwrite the string S (a key, a header holding one) with zeros
+ * (explicit_bzero(3), which the compiler may not drop) and free(3) it.
+ * S may be NULL. */
+void agq_free_secret(char *s);
+
 /* Host name (gethostname(2)), borrowed static storage. */
 const char *agq_hostname(void);
 

@@ -49,5 +49,6 @@
 #include "git.h"
 #include "lifecycle.h"
 #include "lease.h"
+#include "forge.h"
 
 #endif

@@ -1071,6 +1071,26 @@ pr_get(const struct agq_spool *sp, const char *prid)
 	return NULL;
 }
 
+/* Write record O (its "state" member left out) to prs/STATE/ID.json
+ * through tmp/, fsync'd; NOREPLACE as agq_write_atomic's.  0, or -1 with
+ * errno. */
+static int
+pr_write(const struct agq_spool *sp, const json_t *o, const char *state,
+         const char *id, int noreplace)
+{
+	json_t *c = json_deep_copy(o);
+	json_object_del(c, "state");
+	char *s = json_dumps(c, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *dst = agq_spool_path(sp, "prs/%s/%s.json", state, id);
+	int r = agq_write_atomic(sp->tmp, dst, s, strlen(s), 1, noreplace);
+	int e = errno;
+	free(dst);
+	free(s);
+	json_decref(c);
+	errno = e;
+	return r;
+}
+
 int
 agq_pr_open(const struct agq_spool *sp, const char *id, const char *repo,
             const char *base, const char *branch, const char *head,
@@ -1097,12 +1117,8 @@ agq_pr_open(const struct agq_spool *sp, const char *id, const char *repo,
 		    "base", base, "branch", branch, "head", head, "title", title,
 		    "url", "number", "created_at", agq_fmt_time(agq_now_us(),
 		    now));
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		char *dst = agq_spool_path(sp, "prs/open/%s.json", prid);
-		int r = agq_write_atomic(sp->tmp, dst, s, strlen(s), 1, 1);
+		int r = pr_write(sp, o, "open", prid, 1);
 		int e = errno;
-		free(dst);
-		free(s);
 		if (r == 0) {
 			json_object_set_new(o, "state", json_string("open"));
 			*rec = o;
@@ -1117,6 +1133,20 @@ agq_pr_open(const struct agq_spool *sp, const char *id, const char *repo,
 	}
 	errno = EEXIST;
 	return -1;
+}
+
+int
+agq_pr_save(const struct agq_spool *sp, const json_t *rec)
+{
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	if (!state)
+		state = "open";
+	if (!id || !agq_id_valid(id) || !pr_state_valid(state)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return pr_write(sp, rec, state, id, 0);
 }
 
 int

@@ -160,6 +160,13 @@ int agq_pr_open(const struct agq_spool *sp, const char *id,
                 const char *repo, const char *base, const char *branch,
                 const char *head, const char *title, json_t **rec);
 
+/* Write record REC back over its file prs/STATE/ID.json, STATE its
+ * "state" member (as agq_pr_find and agq_pr_list add it, "open" when it
+ * has none), without that member: through tmp/, fsync'd, replacing the
+ * old file (forge.c adds the forge's url and number).  0, or -1 with
+ * errno (EINVAL: no valid "id" or state). */
+int agq_pr_save(const struct agq_spool *sp, const json_t *rec);
+
 /* Move record PRID from its state to STATE ("merged", "closed" or
  * "open") by rename(2), then fsync the directories.  0, or -1 with errno
  * (ENOENT no such record, EINVAL bad state). */

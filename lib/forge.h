@@ -1,0 +1,116 @@
+/*
+ * forge.h - forge.c: a task's pull request on the forge, GitHub or
+ * Gitea/Forgejo, through their REST APIs with libcurl (issue 16).  Never
+ * runs gh(1) or curl(1).  Uses util, conf, spool and git (the PR records
+ * of agq-spool(5), prs/); conventions are those of util.h.
+ *
+ * Settings (agq.conf, agq(7)):
+ *   forge             "github", "gitea" (Forgejo too), or empty: none
+ *   forge_url         the API's base URL: default https://api.github.com
+ *                     for github; required for gitea (http://HOST:3000)
+ *   forge_token_file  a file whose first line is the token; the token is
+ *                     never taken from a task, never printed, never in
+ *                     an error, a record or the journal
+ *   forge_repo        OWNER/REPO, instead of the one read off the origin
+ *
+ * The requests (GitHub REST API 2022-11-28, "Pulls"; Gitea API v1,
+ * /api/swagger):
+ *   github  POST {forge_url}/repos/{owner}/{repo}/pulls with
+ *           "Authorization: Bearer TOKEN", "Accept:
+ *           application/vnd.github+json", "X-GitHub-Api-Version:
+ *           2022-11-28", body {title, head, base, body, draft}; an
+ *           existing one: GET .../pulls?head=OWNER:BRANCH&state=all
+ *   gitea   POST {forge_url}/api/v1/repos/{owner}/{repo}/pulls with
+ *           "Authorization: token TOKEN", body {title, head, base, body};
+ *           an existing one: GET .../pulls?state=all&limit=50&page=N, the
+ *           one whose head.ref is the branch
+ * Every request carries "User-Agent: agq/VERSION", takes at most 30 s
+ * (connect 10 s), follows no redirect and reads at most 16 MiB.
+ */
+#ifndef AGQ_FORGE_H
+#define AGQ_FORGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "spool.h"
+
+/* OWNER and REPO of the forge repository an origin URL names: the last two
+ * path components of https://HOST/OWNER/REPO, ssh://[USER@]HOST[:PORT]/
+ * OWNER/REPO or scp-style [USER@]HOST:OWNER/REPO, a trailing ".git" and
+ * '/' dropped (a path prefix before them, as a Gitea under a sub-path
+ * has, is skipped).  When BARE, ORIGIN may also be just "OWNER/REPO" (the
+ * forge_repo setting).  Each part must be [A-Za-z0-9._-]{1,100}, not "."
+ * or "..".  Into OWNER and REPO (>= 101 bytes each).  0, or -1 with errno
+ * EINVAL: a local path or file:// URL (no forge), or no OWNER/REPO. */
+int agq_forge_repo_parse(const char *origin, int bare, char owner[101],
+                         char repo[101]);
+
+/* What the pull request's description says; every field may be absent.
+ * Borrowed pointers: the caller keeps them alive across the call. */
+struct agq_pr_body {
+	const char *task;         /* the task id */
+	const json_t *criteria;   /* the task's success_criteria: an array
+	                           * of strings, or NULL */
+	const char *verify;       /* the verification report's summary, one
+	                           * or more lines, or NULL */
+	int64_t tokens_in;        /* tokens, summed over attempts; -1 unknown */
+	int64_t tokens_out;
+	double cost_usd;          /* US dollars; < 0 unknown */
+	int draft;                /* 1: open it as a draft (github only) */
+	char vbuf[128];           /* agq_pr_body_from_task's verify line */
+};
+
+/* Fill B from task T (a task object as agq-task(5) has it, or NULL): task
+ * ID, its success_criteria, tokens_in, tokens_out and cost_usd summed
+ * over its attempts (each unknown when no attempt has it), the last
+ * attempt's verification report (agq-verify(1)) as "verification: STATUS
+ * (N passed, N failed)" in B->vbuf, and git.draft.  B borrows from T and
+ * ID; a caller may point B->verify at its own summary instead. */
+void agq_pr_body_from_task(struct agq_pr_body *b, const char *id,
+                           const json_t *t);
+
+/* The description B as Markdown text (GitHub Flavored Markdown, which
+ * Gitea renders too): the task id, "Success criteria" as a list, the
+ * verification summary, tokens and cost.  malloc'd. */
+char *agq_pr_body_text(const struct agq_pr_body *b);
+
+/* What agq_forge_open did. */
+enum agq_forge_rc {
+	AGQ_FORGE_RETRY = -2,   /* not now: the forge answered 5xx or 429,
+	                         * or could not be reached; try again */
+	AGQ_FORGE_FAIL = -1,    /* refused (401, 403, 404, 422 ...) or set up
+	                         * wrongly: trying again will not help */
+	AGQ_FORGE_OK = 0,       /* REC has the forge's url and number */
+	AGQ_FORGE_OFF = 1       /* no forge configured: REC left alone */
+};
+
+/* Open the pull request of the PR record REC (agq_pr_open's, with its
+ * "state") on the forge of SP's agq.conf, described by B, and rewrite the
+ * record with the forge's "url" (html_url) and "number" (agq_pr_save).
+ * Idempotent by branch: nothing is sent when REC already has a number;
+ * when the forge says the branch already has one (github 422, gitea
+ * 409) that one is looked up and used, so a retry after a crash between
+ * the forge's answer and the record's rewrite opens no second PR.  The
+ * repository is forge_repo, else agq_forge_repo_parse of REC's "repo".
+ * Returns an enum agq_forge_rc; FAIL and RETRY fill ERR with one line
+ * naming the forge, the HTTP status and the forge's message, and the URL
+ * in parentheses ("github answered 401: Bad credentials (URL)"), never
+ * the token.  REC is updated in place on OK.  Calls curl_global_init(3)
+ * and curl_global_cleanup(3) itself (they are counted). */
+int agq_forge_open(const struct agq_spool *sp, json_t *rec,
+                   const struct agq_pr_body *b, char *err, size_t size);
+
+/* For the programs (agq-git finish, agq-pr open and sync): agq_forge_open
+ * of REC described from its task as the spool has it now
+ * (agq_pr_body_from_task of REC's "task", found in any state; a task the
+ * spool does not have gives only its id), with VERIFY, when not NULL, as
+ * the verification summary.  On FAIL prints "agq-PROG: cannot open the
+ * pull request: ERR", on RETRY "agq-PROG: cannot open the pull request
+ * now (try again: agq-pr open PRID): ERR".  Returns an exit status
+ * (sysexits.h): 0 opened, found or no forge; 1 refused; EX_TEMPFAIL (75)
+ * to be retried. */
+int agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
+                        const char *verify);
+
+#endif

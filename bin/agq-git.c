@@ -11,6 +11,7 @@
 #include "spool.h"
 #include "open.h"
 #include "git.h"
+#include "forge.h"
 
 static const char usage[] =
 "usage: agq-git [-s SPOOL] start-task --slug TEXT --repo ORIGIN [--base B]\n"
@@ -34,8 +35,10 @@ static const char usage[] =
 "      --force       remove even when locked or not pushed (rm)\n"
 "      --dry-run     list the orphans, remove nothing (gc)\n"
 "      --json        print JSON\n"
-"Exit: 0 ok, 1 git failed (finish: no changes, or the push rejected),\n"
-"64 usage, 66 DIR is not a git work tree.\n";
+"finish also opens the PR on the forge of agq.conf (forge), when one is set.\n"
+"Exit: 0 ok, 1 git failed (finish: no changes, or the push rejected; the\n"
+"forge refused the PR), 64 usage, 66 DIR is not a git work tree, 75 the\n"
+"forge could not be reached or failed (5xx): agq-pr open PRID retries.\n";
 
 static const char *
 jstr(const json_t *o, const char *k)
@@ -116,7 +119,8 @@ status(const char *dir, int json)
 	return 0;
 }
 
-/* Commit, push and open the PR record of the worktree DIR. */
+/* Commit, push and open the PR record of the worktree DIR, then the PR
+ * on the forge when one is configured. */
 static int
 finish(struct agq_spool *sp, const char *dir, const char *title,
        const char *summary, int json)
@@ -153,12 +157,14 @@ finish(struct agq_spool *sp, const char *dir, const char *title,
 		agq_spool_syserr(sp, "cannot write the PR record", "prs/open");
 		goto out;
 	}
-	if (json)
+	rc = agq_forge_open_task(sp, pr, summary);
+	if (rc == 0 && json)
 		agq_print_json(pr, JSON_COMPACT);
-	else
-		printf("%s\t%s\t%s\n", jstr(pr, "id"), branch, sha);
+	else if (rc == 0)
+		printf("%s\t%s\t%s%s%s\n", jstr(pr, "id"), branch, sha,
+		    jstr(pr, "url") ? "\t" : "", jstr(pr, "url") ?
+		    jstr(pr, "url") : "");
 	json_decref(pr);
-	rc = 0;
 out:
 	json_decref(st);
 	return rc;

@@ -10,23 +10,76 @@
 #include "spool.h"
 #include "open.h"
 #include "git.h"
+#include "forge.h"
 
 static const char usage[] =
 "usage: agq-pr [-s SPOOL] ls [--state open|merged|closed] [--json]\n"
 "       agq-pr [-s SPOOL] show PRID|TASKID [--json]\n"
 "       agq-pr [-s SPOOL] merged|closed|reopen PRID\n"
+"       agq-pr [-s SPOOL] open PRID|TASKID [--json]\n"
+"       agq-pr [-s SPOOL] sync [--json]\n"
 "List and show the pull request records of a spool (prs/), and record\n"
-"what became of one.  See agq-pr(1).\n"
+"what became of one; open a record's PR on the forge of agq.conf (open),\n"
+"or of every open record that has none yet (sync).  See agq-pr(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --state S     only the records in state S (ls)\n"
-"      --json        ls: one JSON array; show: one JSON object\n"
-"Exit: 0 ok, 64 usage, 66 no such record.\n";
+"      --json        ls, sync: one JSON array; show, open: one JSON object\n"
+"Exit: 0 ok, 1 the forge refused, 64 usage, 66 no such record, 75 the\n"
+"forge could not be reached or failed (try again), 78 no forge set.\n";
 
 static const char *
 jstr(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "-";
+}
+
+/* open (ALL 0: the record KEY) or sync (ALL 1: every open record without
+ * a number) on the forge; the records opened are printed "PRID NUMBER
+ * URL", or as JSON.  The worst exit status: 1 refused over 75 retry. */
+static int
+forge_open(struct agq_spool *sp, const char *key, int all, int json)
+{
+	if (!*agq_backend_setting(&sp->conf, "forge", ""))
+		agq_die(EX_CONFIG, "cannot open the pull request: no forge is "
+		    "set (forge, agq.conf)");
+	json_t *recs;
+	if (all) {
+		recs = agq_pr_list(sp, "open");
+		if (!recs)
+			return agq_spool_syserr(sp, "cannot list", "prs/open");
+	} else {
+		json_t *pr = agq_pr_find(sp, key);
+		if (!pr) {
+			agq_warn("no PR record %s", key);
+			return EX_NOINPUT;
+		}
+		recs = json_pack("[o]", pr);
+	}
+	int rc = 0;
+	size_t i;
+	json_t *e, *done = json_array();
+	json_array_foreach(recs, i, e) {
+		if (all && json_is_integer(json_object_get(e, "number")))
+			continue;
+		int r = agq_forge_open_task(sp, e, NULL);
+		if (r == 0 && json_is_integer(json_object_get(e, "number")))
+			json_array_append(done, e);
+		if (r && rc != 1)
+			rc = r;
+	}
+	if (json && all)
+		agq_print_json(done, JSON_COMPACT);
+	else if (json && json_array_size(done))
+		agq_print_json(json_array_get(done, 0), JSON_COMPACT);
+	else if (!json)
+		json_array_foreach(done, i, e)
+			printf("%s\t%lld\t%s\n", jstr(e, "id"),
+			    json_integer_value(json_object_get(e, "number")),
+			    jstr(e, "url"));
+	json_decref(done);
+	json_decref(recs);
+	return rc;
 }
 
 int
@@ -49,7 +102,9 @@ main(int argc, char **argv)
 	    !strcmp(cmd, "closed") ? "closed" : !strcmp(cmd, "reopen") ?
 	    "open" : NULL;
 	if (!((!strcmp(cmd, "ls") && nargs == 0) ||
-	    (!strcmp(cmd, "show") && nargs == 1) || (to && nargs == 1)))
+	    (!strcmp(cmd, "show") && nargs == 1) || (to && nargs == 1) ||
+	    (!strcmp(cmd, "open") && nargs == 1) ||
+	    (!strcmp(cmd, "sync") && nargs == 0)))
 		agq_cli_usage(usage);
 	if (state && strcmp(state, "open") && strcmp(state, "merged") &&
 	    strcmp(state, "closed"))
@@ -98,6 +153,8 @@ main(int argc, char **argv)
 			}
 		}
 		json_decref(pr);
+	} else if (!to) {
+		rc = forge_open(&sp, argv[optind], !strcmp(cmd, "sync"), json);
 	} else if (agq_pr_move(&sp, argv[optind], to) < 0) {
 		if (errno == ENOENT) {
 			agq_warn("no PR record %s", argv[optind]);

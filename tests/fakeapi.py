@@ -20,37 +20,16 @@ list no loaded model.
 Every request is appended to LOGFILE as one JSON line (method, path,
 headers, body).
 """
-import json
 import os
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fakehttp import JSONHandler, serve
 
 PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, code, obj=None, raw=None, length=None):
-        body = raw if raw is not None else json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(length or len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
-        self.close_connection = True
-
-    def record(self, body):
-        with open(LOGFILE, "a") as f:
-            f.write(json.dumps({"method": self.command, "path": self.path,
-                                "headers": dict(self.headers),
-                                "body": body}) + "\n")
+class Handler(JSONHandler):
+    LOGFILE = LOGFILE
 
     def prefix(self):
         """A path prefix changes the server's state: /down/... answers
@@ -82,12 +61,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, {"error": "not found"})
 
     def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n)
-        try:
-            req = json.loads(raw)
-        except ValueError:
-            req = {}
+        req = self.read_json(lambda raw: {})
         self.record(req)
         if self.prefix() == "down":
             return self.send(503, {"error": "service unavailable"})
@@ -149,9 +123,4 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"input_tokens": 2095, "output_tokens": 503}})
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-srv.daemon_threads = True
-with open(PORTFILE + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(PORTFILE + ".tmp", PORTFILE)
-srv.serve_forever()
+serve(Handler, PORTFILE)

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""tests/fakeforge.py - a stand-in for the pull request APIs of GitHub and
+Gitea/Forgejo, for agq's tests (tests/forge.bats).
+
+Usage: fakeforge.py PORTFILE LOGFILE TOKEN
+Listens on 127.0.0.1 on a free port (written to PORTFILE once it is
+listening) and answers in the real shapes of
+  github  POST /repos/OWNER/REPO/pulls
+          GET  /repos/OWNER/REPO/pulls?head=OWNER:BRANCH&state=all
+          (REST API 2022-11-28: needs "Authorization: Bearer TOKEN",
+          "Accept: application/vnd.github+json" and
+          "X-GitHub-Api-Version: 2022-11-28", else 401 / 415 / 400)
+  gitea   POST /api/v1/repos/OWNER/REPO/pulls
+          GET  /api/v1/repos/OWNER/REPO/pulls?state=all&limit=N&page=P
+          (needs "Authorization: token TOKEN", else 401)
+A POST answers 201 with the new pull request (number, html_url, head.ref,
+base.ref ...), or, when the head branch already has one, 422 "A pull
+request already exists for OWNER:BRANCH." (github) / 409 (gitea).  Pull
+requests are kept in memory, numbered from 1 per repository.
+A file LOGFILE.status holding an HTTP status (e.g. 500) makes every answer
+that status with an error body.
+Every request is appended to LOGFILE as one JSON line (method, path,
+headers, body).
+"""
+import sys
+from fakehttp import JSONHandler, serve
+from urllib.parse import parse_qs, urlsplit
+
+PORTFILE, LOGFILE, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
+PULLS = {}      # (kind, owner, repo) -> [pull request objects]
+
+
+class Handler(JSONHandler):
+    LOGFILE = LOGFILE
+
+    def route(self):
+        """(kind, owner, repo, query) of a pulls URL, or None."""
+        u = urlsplit(self.path)
+        p = u.path.strip("/").split("/")
+        kind = "github"
+        if p[:2] == ["api", "v1"]:
+            kind, p = "gitea", p[2:]
+        if len(p) != 4 or p[0] != "repos" or p[3] != "pulls":
+            return None
+        return kind, p[1], p[2], parse_qs(u.query)
+
+    def refused(self, kind):
+        """The answer to a request without the API's headers, or None."""
+        h = self.headers
+        if kind == "github":
+            if h.get("Authorization") != "Bearer " + TOKEN:
+                return 401, {"message": "Bad credentials",
+                             "documentation_url": "https://docs.github.com/rest",
+                             "status": "401"}
+            if h.get("Accept") != "application/vnd.github+json":
+                return 415, {"message": "Accept must be "
+                             "application/vnd.github+json"}
+            if h.get("X-GitHub-Api-Version") != "2022-11-28":
+                return 400, {"message": "X-GitHub-Api-Version must be "
+                             "2022-11-28"}
+        elif h.get("Authorization") != "token " + TOKEN:
+            return 401, {"message": "user does not exist [uid: 0, name: ]",
+                         "url": "http://127.0.0.1/api/swagger"}
+        if not h.get("User-Agent"):
+            return 403, {"message": "a User-Agent is required"}
+        return None
+
+    def forced(self):
+        try:
+            with open(LOGFILE + ".status") as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def handle_any(self, req):
+        self.record(req)
+        r = self.route()
+        if r is None:
+            return self.send(404, {"message": "Not Found"})
+        kind, owner, repo, q = r
+        no = self.refused(kind)
+        if no:
+            return self.send(*no)
+        code = self.forced()
+        if code:
+            return self.send(code, {"message": "Server Error"})
+        pulls = PULLS.setdefault((kind, owner, repo), [])
+        if self.command == "GET":
+            if kind == "github":
+                head = q.get("head", [""])[0]
+                return self.send(200, [p for p in pulls if
+                                       owner + ":" + p["head"]["ref"] == head])
+            limit = min(int(q.get("limit", ["30"])[0]), 50)
+            page = int(q.get("page", ["1"])[0])
+            return self.send(200, pulls[(page - 1) * limit:page * limit])
+        if not isinstance(req, dict) or not all(
+                isinstance(req.get(k), str) and req.get(k)
+                for k in ("title", "head", "base")):
+            return self.send(422, {"message": "Validation Failed",
+                                   "errors": [{"code": "missing_field"}]})
+        for p in pulls:
+            if p["head"]["ref"] == req["head"]:
+                if kind == "github":
+                    return self.send(422, {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "PullRequest",
+                                    "code": "custom",
+                                    "message": "A pull request already exists"
+                                    " for %s:%s." % (owner, req["head"])}],
+                        "documentation_url": "https://docs.github.com/rest"})
+                return self.send(409, {
+                    "message": "pull request already exists for these "
+                    "targets [id: %d, head_branch: %s, base_branch: %s]" %
+                    (p["number"], req["head"], req["base"]),
+                    "url": "http://127.0.0.1/api/swagger"})
+        n = len(pulls) + 1
+        web = ("https://github.com/%s/%s/pull/%d" if kind == "github" else
+               "http://127.0.0.1:3000/%s/%s/pulls/%d") % (owner, repo, n)
+        pr = {"id": 1000 + n, "number": n, "state": "open",
+              "title": req["title"], "body": req.get("body"),
+              "draft": bool(req.get("draft")), "html_url": web,
+              "head": {"ref": req["head"], "label": owner + ":" + req["head"]},
+              "base": {"ref": req["base"]}}
+        pulls.append(pr)
+        self.send(201, pr)
+
+    def do_GET(self):
+        self.handle_any(None)
+
+    def do_POST(self):
+        self.handle_any(self.read_json(
+            lambda raw: raw.decode("utf-8", "replace")))
+
+
+serve(Handler, PORTFILE)

@@ -54,6 +54,12 @@ forge_open(struct agq_spool *sp, const char *key, int all, int json)
 			agq_warn("no PR record %s", key);
 			return EX_NOINPUT;
 		}
+		if (strcmp(jstr(pr, "state"), "open")) {
+			agq_warn("cannot open the pull request: the record is %s "
+			    "(%s)", jstr(pr, "state"), jstr(pr, "id"));
+			json_decref(pr);
+			return 1;
+		}
 		recs = json_pack("[o]", pr);
 	}
 	int rc = 0;

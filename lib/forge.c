@@ -297,14 +297,17 @@ take_pr(json_t *rec, const json_t *j)
 	return 0;
 }
 
-/* The open or closed PR of BRANCH in F's repository, into REC.
- * AGQ_FORGE_OK found; AGQ_FORGE_FAIL with ERR untouched when there is
- * none (the caller says why it looked); another rc with ERR. */
+/* The PR of BRANCH in F's repository, into REC: the first open one
+ * listed, else the first closed or merged one (a forge refuses a second
+ * open PR for a head, not one after a closed one).  AGQ_FORGE_OK found;
+ * AGQ_FORGE_FAIL with ERR untouched when there is none (the caller says
+ * why it looked); another rc with ERR. */
 static int
 find_existing(const struct forge *f, json_t *rec, const char *branch,
               char *err, size_t size)
 {
 	int github = !strcmp(f->kind, "github"), rc = AGQ_FORGE_FAIL, more = 1;
+	json_t *other = NULL;    /* a closed one, while no open one is seen */
 	char *esc = curl_easy_escape(NULL, branch, 0);
 	char *eown = curl_easy_escape(NULL, f->owner, 0);
 	for (int page = 1; more && page <= GITEA_MAX_PAGES; page++) {
@@ -327,11 +330,17 @@ find_existing(const struct forge *f, json_t *rec, const char *branch,
 			json_array_foreach(j, i, e) {
 				const char *ref = json_string_value(json_object_get(
 				    json_object_get(e, "head"), "ref"));
-				if ((github || (ref && !strcmp(ref, branch))) &&
+				const char *st = json_string_value(
+				    json_object_get(e, "state"));
+				if (!github && (!ref || strcmp(ref, branch)))
+					continue;
+				if (st && !strcmp(st, "open") &&
 				    take_pr(rec, e) == 0) {
 					rc = AGQ_FORGE_OK;
 					break;
 				}
+				if (!other)
+					other = json_incref(e);
 			}
 			more = rc != AGQ_FORGE_OK && !github &&
 			    json_array_size(j) > 0;
@@ -339,6 +348,9 @@ find_existing(const struct forge *f, json_t *rec, const char *branch,
 		json_decref(j);
 		free(url);
 	}
+	if (rc == AGQ_FORGE_FAIL && !err[0] && other && take_pr(rec, other) == 0)
+		rc = AGQ_FORGE_OK;
+	json_decref(other);
 	curl_free(esc);
 	curl_free(eown);
 	return rc;

@@ -141,6 +141,15 @@ forget() {
 	[ "$(record | jq -r .number)" = 1 ]
 	[ "$(requests o/r3 '.method' | tr '\n' ' ')" = "POST POST GET " ]
 	[ "$(requests o/r3 'select(.method == "GET") | .path')" = "/repos/o/r3/pulls?head=o%3A${BR//\//%2F}&state=all" ]
+	# a record no longer open is not opened again
+	local prid
+	prid=$(record | jq -r .id)
+	forget
+	agq-pr merged "$prid"
+	run --separate-stderr agq-pr open "$prid"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "agq-pr: cannot open the pull request: the record is merged ($prid)" ]
+	[ "$(requests o/r3 | wc -l)" -eq 3 ]
 }
 
 @test "forge github: 500 and a refused connection are retryable failures with the reason; agq-pr sync opens it later" {

@@ -342,93 +342,104 @@ undeliver(struct sched *S, struct agq_locked *l, const char *drop)
 		close(lk);
 }
 
-static int
-accept_one(const char *name, void *arg)
+/* Read the inbox drop PATH: a regular file with one link, at most
+ * max_task_bytes, never through a symbolic link, holding one valid task
+ * (agq-spool(5), Inbox drops).  The task, normalized (a new reference), or
+ * NULL with WHY (SIZE bytes) saying what is wrong with the drop; WHY is
+ * empty when the drop went away meanwhile (ENOENT: nothing to do). */
+static json_t *
+drop_read(const struct agq_spool *sp, const char *path, char *why,
+          size_t size)
 {
-	struct sched *S = arg;
-	struct agq_spool *sp = S->sp;
-	char *path = agq_spool_path(sp, "inbox/%s", name);
-	char why[600];
 	struct stat st;
 	json_t *t = NULL;
 	char *buf = NULL;
 	size_t len;
-	int stop = 0;
 	why[0] = '\0';
 
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			goto out;
 		if (errno == ELOOP)
-			snprintf(why, sizeof why, "not a regular file: a "
+			snprintf(why, size, "not a regular file: a "
 			    "symbolic link (never followed)");
-		else
-			snprintf(why, sizeof why, "cannot open: %s",
+		else if (errno != ENOENT)
+			snprintf(why, size, "cannot open: %s",
 			    strerror(errno));
-		goto reject;
+		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
-		snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
-		goto reject;
+		snprintf(why, size, "cannot stat: %s", strerror(errno));
+		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, sizeof why, "not a regular file: %s",
+		snprintf(why, size, "not a regular file: %s",
 		    S_ISDIR(st.st_mode) ? "a directory" :
 		    S_ISFIFO(st.st_mode) ? "a FIFO" :
 		    S_ISSOCK(st.st_mode) ? "a socket" : "a device node");
-		goto reject;
+		goto out;
 	}
 	if (st.st_nlink > 1) {
-		snprintf(why, sizeof why, "a hard link (%lu links): drops must "
+		snprintf(why, size, "a hard link (%lu links): drops must "
 		    "be renamed in, not linked", (unsigned long)st.st_nlink);
-		goto reject;
+		goto out;
 	}
 	if ((size_t)st.st_size > sp->conf.max_task_bytes) {
-		snprintf(why, sizeof why, "too large: %lld bytes, the limit is "
+		snprintf(why, size, "too large: %lld bytes, the limit is "
 		    "%zu (max_task_bytes)", (long long)st.st_size,
 		    sp->conf.max_task_bytes);
-		goto reject;
+		goto out;
 	}
 	buf = agq_read_fd(fd, sp->conf.max_task_bytes, &len);
 	if (!buf) {
-		snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
-		goto reject;
+		snprintf(why, size, "cannot read: %s", strerror(errno));
+		goto out;
 	}
-	t = agq_task_parse(buf, len, why, sizeof why);
-	if (!t)
-		goto reject;
-	agq_task_normalize(t, agq_now_us());
-	const char *id = agq_task_id(t);
+	t = agq_task_parse(buf, len, why, size);
+	if (t)
+		agq_task_normalize(t, agq_now_us());
+out:
+	close(fd);
+	free(buf);
+	return t;
+}
 
-	/* Deliver: under the submit lock, check the id is new and rename the
-	 * drop into its state directory; then replace it in place with the
-	 * normalized task, under the task lock. */
+/* Deliver the drop PATH (inbox/NAME) holding task T (drop_read's): under
+ * the submit lock, check that its id is new and rename the drop into its
+ * first state directory; then replace it in place with the normalized
+ * task, under the task lock; journal `accept` and index it.  Returns 0, 1
+ * to stop this pass (a full disk: the drop stays or goes back to inbox/),
+ * or -1 with WHY (SIZE bytes) when the drop is to be rejected (its id is
+ * taken). */
+static int
+drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
+             char *why, size_t size)
+{
+	struct agq_spool *sp = S->sp;
+	const char *id = agq_task_id(t);
 	struct agq_loc loc;
 	agq_task_first_loc(sp, t, agq_now_us(), "accepted from inbox", &loc);
 	int lk = agq_spool_flock(sp, "submit", 1);
 	if (lk < 0) {
 		agq_syserr("cannot take the submit lock", sp->root);
-		goto out;
+		return 0;
 	}
 	int where, taken = agq_id_taken(sp, id, &where);
 	if (taken == 1) {
 		close(lk);
 		if (where == AGQ_ST_NONE)
-			snprintf(why, sizeof why, "duplicate id '%s': already "
+			snprintf(why, size, "duplicate id '%s': already "
 			    "submitted", id);
 		else
-			snprintf(why, sizeof why, "duplicate id '%s': already in "
+			snprintf(why, size, "duplicate id '%s': already in "
 			    "%s/", id, agq_state_name(where));
-		goto reject;
+		return -1;
 	}
 	if (taken < 0 || agq_rename_noreplace(path, loc.path) < 0) {
 		int e = errno;
 		close(lk);
 		errno = e;
 		agq_syserr("cannot move an inbox drop", path);
-		stop = no_room(S, e);
-		goto out;
+		return no_room(S, e);
 	}
 	(void)agq_id_claim(sp, id, loc.path);   /* else found by looking */
 	close(lk);
@@ -446,8 +457,7 @@ accept_one(const char *name, void *arg)
 					 * back to inbox/ for the next pass. */
 					undeliver(S, &l, path);
 					agq_task_unlock(&l);
-					stop = 1;
-					goto out;
+					return 1;
 				}
 			}
 		}
@@ -462,14 +472,26 @@ accept_one(const char *name, void *arg)
 		    t);
 	else
 		S->defer_dirty = 1;
-	goto out;
-reject:
-	if (agq_reject(sp, path, name, NULL, why) < 0)
-		stop = no_room(S, errno);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	return 0;
+}
+
+/* One inbox drop NAME (agq_dir_each's callback): read, then deliver or
+ * quarantine it.  Returns 1 to stop the pass (a full disk), else 0. */
+static int
+accept_one(const char *name, void *arg)
+{
+	struct sched *S = arg;
+	char *path = agq_spool_path(S->sp, "inbox/%s", name);
+	char why[600];
+	int stop = 0;
+	json_t *t = drop_read(S->sp, path, why, sizeof why);
+	if (t)
+		stop = drop_deliver(S, path, name, t, why, sizeof why);
+	if ((!t && why[0]) || stop < 0) {
+		stop = 0;
+		if (agq_reject(S->sp, path, name, NULL, why) < 0)
+			stop = no_room(S, errno);
+	}
 	json_decref(t);
 	free(path);
 	return stop;

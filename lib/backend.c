@@ -179,6 +179,25 @@ api_error(const json_t *j)
 	return json_string_value(json_object_get(e, "message"));
 }
 
+void
+agq_curl_request(void *curl, const char *method, const char *url,
+                 struct curl_slist *headers, char *ebuf, const char *body)
+{
+	CURL *c = curl;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "agq/" AGQ_VERSION);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (strcmp(method, body ? "POST" : "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+}
+
 int
 agq_http_json(const char *method, const char *url, const char *const *headers,
               const char *body, double timeout_s, long *status, json_t **out,
@@ -199,23 +218,12 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 	h = curl_slist_append(h, "Accept: application/json");
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct body b = { NULL, 0, 0 };
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	agq_curl_request(c, method, url, h, ebuf, body);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(timeout_s < 10 ? timeout_s * 1000 : 10000));
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "agq/" AGQ_VERSION);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	if (strcmp(method, body ? "POST" : "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_slist_free_all(h);

@@ -29,6 +29,18 @@ char *agq_backend_prompt(const json_t *t);
 int agq_price(const struct agq_conf *conf, const char *backend,
               const char *model, int64_t tin, int64_t tout, double *cost);
 
+/* What every HTTP request of agq sets on CURL (a libcurl easy handle,
+ * CURL *): URL, the header list HEADERS (borrowed until the request is
+ * done), the error buffer EBUF (CURL_ERROR_SIZE bytes), no signals
+ * (CURLOPT_NOSIGNAL), http and https only, the User-Agent "agq/VERSION",
+ * and METHOD ("GET", "POST", ...) with BODY (NUL-terminated, borrowed;
+ * NULL for none).  Where the answer goes and the timeouts are the
+ * caller's (curl_easy_setopt(3)). */
+struct curl_slist;
+void agq_curl_request(void *curl, const char *method, const char *url,
+                      struct curl_slist *headers, char *ebuf,
+                      const char *body);
+
 /* One HTTP request with libcurl: METHOD ("GET", "POST") to URL with the
  * extra HEADERS (NULL-terminated "Name: value" strings, may be NULL) and
  * a JSON BODY (NULL for none), at most TIMEOUT_S seconds in all (connect

@@ -12,6 +12,7 @@
 #include "util.h"
 #include "conf.h"
 #include "spool.h"
+#include "backend.h"
 #include "git.h"
 #include "forge.h"
 
@@ -217,22 +218,11 @@ request(const struct forge *f, const char *method, const char *url,
 	if (body)
 		h = curl_slist_append(h, "Content-Type: application/json");
 	char ebuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	agq_curl_request(c, method, url, h, ebuf, body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);   /* fwrite(3) to it */
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)FORGE_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)FORGE_CONNECT_S);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE, FORGE_MAX_BODY);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "agq/" AGQ_VERSION);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	if (strcmp(method, body ? "POST" : "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);

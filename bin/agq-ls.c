@@ -71,10 +71,14 @@ describe(const json_t *t, char *buf, size_t size)
 {
 	const char *title = json_string_value(json_object_get(t, "title"));
 	json_t *cmd = json_object_get(t, "cmd");
+	const char *prompt = json_string_value(json_object_get(t, "prompt"));
 	if (title) {
 		snprintf(buf, size, "%s", title);
 	} else if (json_is_string(cmd)) {
 		snprintf(buf, size, "%s", json_string_value(cmd));
+	} else if (!cmd && prompt) {
+		/* a prompt task: its prompt's first line */
+		snprintf(buf, size, "%.*s", (int)strcspn(prompt, "\n"), prompt);
 	} else {
 		size_t i, n = 0;
 		json_t *a;

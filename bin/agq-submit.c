@@ -11,6 +11,7 @@
 
 #include "util.h"
 #include "cli.h"
+#include "classify.h"
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
@@ -21,6 +22,9 @@ static const char usage[] =
 "                  [--max-attempts N] [--backoff S] [--timeout S]\n"
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
 "                  [-C DIR] [--] CMD [ARG]...\n"
+"       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
+"                  [--backend B] [--model M] [--verify CMD]...\n"
+"                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
 "       agq-submit [options] < TASKS.json      (one object, or JSON lines)\n"
 "Submit a task and print its id once it is durable (file and directory\n"
 "fsynced).  See agq-submit(1) and agq-task(5).\n"
@@ -37,10 +41,19 @@ static const char usage[] =
 "  -e, --env NAME=VAL   set an environment variable (repeatable)\n"
 "  -C, --cwd DIR        working directory (default: the current one)\n"
 "  -q, --quiet          do not print ids\n"
-"With no CMD, tasks are read from standard input; options fill in the\n"
-"fields a task does not set.  Exit: 0 ok (also when an id existed\n"
+"Prompt tasks (agq-task(5), agent fields):\n"
+"      --prompt TEXT    what to ask the model; no CMD needed\n"
+"      --prompt-file F  the prompt read from file F (\"-\": standard input)\n"
+"      --backend B      the backend to run it with (agq-backend(7))\n"
+"      --model M        the model to use\n"
+"      --verify CMD     a command_succeeds step, CMD run by /bin/sh -c\n"
+"                       (repeatable)\n"
+"      --criteria TEXT  a success criterion (repeatable)\n"
+"With no CMD and no prompt, tasks are read from standard input; options\n"
+"fill in the fields a task does not set.  Exit: 0 ok (also when an id existed\n"
 "already), 65 invalid input (other lines are still submitted), 75\n"
-"temporary failure (e.g. disk full), 64 usage error.\n";
+"temporary failure (e.g. disk full), 64 usage error, 66 a prompt file\n"
+"that cannot be read.\n";
 
 struct opts {
 	json_t *defaults;       /* fields from the command line */
@@ -52,6 +65,47 @@ bad_input(const char *where, const char *err)
 {
 	agq_warn("%s: %s", where, err);
 	return EX_DATAERR;
+}
+
+/* The value V (a new reference, or NULL: not UTF-8 text) of option FLAG,
+ * checked as the task field FIELD by the validator of a task's JSON
+ * (agq_task_validate_agent, agq-task(5)); when it is not valid, exit
+ * with CODE (sysexits(3)) and a message naming the flag and the field.
+ * Returns V, still the caller's. */
+static json_t *
+flag_value(const char *flag, const char *field, json_t *v, int code)
+{
+	char err[600];
+	if (!v)
+		agq_die(code, "%s: not UTF-8 text", flag);
+	json_t *one = json_pack("{s:O}", field, v);
+	if (agq_task_validate_agent(one, err, sizeof err) < 0)
+		agq_die(code, "%s: %s", flag, err);
+	json_decref(one);
+	return v;
+}
+
+/* The prompt in file PATH ("-": standard input), a new JSON string.
+ * Exits EX_NOINPUT (66) when it cannot be read, EX_DATAERR (65) when it
+ * is not UTF-8 text without NUL bytes or is empty. */
+static json_t *
+prompt_file(const char *path)
+{
+	size_t len;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	char *buf = fd < 0 ? NULL : agq_read_fd(fd, (size_t)1 << 30, &len);
+	if (!buf) {
+		agq_syserr("cannot read the prompt file", path);
+		exit(EX_NOINPUT);
+	}
+	if (fd > 0)
+		close(fd);
+	json_t *v = memchr(buf, '\0', len) ? NULL : json_stringn(buf, len);
+	free(buf);
+	if (!v)
+		agq_die(EX_DATAERR, "--prompt-file: not UTF-8 text without NUL "
+		    "bytes (%s)", path);
+	return flag_value("--prompt-file", "prompt", v, EX_DATAERR);
 }
 
 static void
@@ -241,12 +295,19 @@ main(int argc, char **argv)
 		{ "not-before", required_argument, NULL, 'N' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'C' },
+		{ "prompt", required_argument, NULL, 'P' },
+		{ "prompt-file", required_argument, NULL, 'F' },
+		{ "backend", required_argument, NULL, 'K' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "verify", required_argument, NULL, 'Y' },
+		{ "criteria", required_argument, NULL, 'R' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
 	    .longopts = longopts, .operands = AGQ_CLI_ANY };
 	struct opts o = { json_object(), 0 };
-	json_t *caps = NULL, *env = NULL;
+	json_t *caps = NULL, *env = NULL, *prompt = NULL, *verify = NULL,
+	    *criteria = NULL;
 	int c, have_delay = 0;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -327,6 +388,44 @@ main(int argc, char **argv)
 		case 'C':
 			json_object_set_new(o.defaults, "cwd", json_string(optarg));
 			break;
+		case 'P':
+		case 'F':
+			if (prompt)
+				agq_die(EX_USAGE, "--prompt and --prompt-file: only "
+				    "one prompt, once");
+			prompt = c == 'P' ? flag_value("--prompt", "prompt",
+			    json_string(optarg), EX_USAGE) : prompt_file(optarg);
+			break;
+		case 'K':
+			json_object_set_new(o.defaults, "backend", flag_value(
+			    "--backend", "backend", json_string(optarg),
+			    EX_USAGE));
+			break;
+		case 'm':
+			json_object_set_new(o.defaults, "model", flag_value(
+			    "--model", "model", json_string(optarg), EX_USAGE));
+			break;
+		case 'Y': {
+			/* one step, checked as a verify array of its own */
+			json_t *one = json_pack("[{s:s, s:s?}]", "type",
+			    "command_succeeds", "cmd", optarg);
+			flag_value("--verify", "verify", one, EX_USAGE);
+			if (!verify)
+				verify = json_array();
+			json_array_extend(verify, one);
+			json_decref(one);
+			break;
+		}
+		case 'R': {
+			json_t *one = json_pack("[s?]", optarg);
+			flag_value("--criteria", "success_criteria", one,
+			    EX_USAGE);
+			if (!criteria)
+				criteria = json_array();
+			json_array_extend(criteria, one);
+			json_decref(one);
+			break;
+		}
 		}
 	}
 	o.quiet = cl.quiet;
@@ -334,6 +433,10 @@ main(int argc, char **argv)
 		json_object_set_new(o.defaults, "requires", caps);
 	if (env)
 		json_object_set_new(o.defaults, "env", env);
+	if (verify)
+		json_object_set_new(o.defaults, "verify", verify);
+	if (criteria)
+		json_object_set_new(o.defaults, "success_criteria", criteria);
 	if (!json_object_get(o.defaults, "cwd")) {
 		char cwd[PATH_MAX];
 		if (getcwd(cwd, sizeof cwd))
@@ -342,14 +445,24 @@ main(int argc, char **argv)
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc;
-	if (optind < argc) {
+	if (optind < argc || prompt) {
+		/* one task from the command line: a CMD, a prompt, or both */
 		json_t *t = json_deep_copy(o.defaults);
-		json_t *cmd = json_array();
-		for (int i = optind; i < argc; i++)
-			json_array_append_new(cmd, json_string(argv[i]));
-		json_object_set_new(t, "cmd", cmd);
+		if (optind < argc) {
+			json_t *cmd = json_array();
+			for (int i = optind; i < argc; i++)
+				json_array_append_new(cmd, json_string(argv[i]));
+			json_object_set_new(t, "cmd", cmd);
+		}
+		if (prompt)
+			json_object_set(t, "prompt", prompt);
 		char err[600];
-		if (agq_task_validate(t, err, sizeof err) < 0) {
+		size_t size = json_dumpb(t, NULL, 0, JSON_COMPACT);
+		if (size > sp.conf.max_task_bytes) {
+			snprintf(err, sizeof err, "task is %zu bytes, over "
+			    "max_task_bytes (%zu)", size, sp.conf.max_task_bytes);
+			rc = bad_input("command line", err);
+		} else if (agq_task_validate(t, err, sizeof err) < 0) {
 			rc = bad_input("command line", err);
 		} else {
 			json_t *pending = json_array();
@@ -367,6 +480,7 @@ main(int argc, char **argv)
 		rc = from_stdin(&sp, &o);
 	}
 	json_decref(o.defaults);
+	json_decref(prompt);
 	agq_spool_close(&sp);
 	return rc;
 }

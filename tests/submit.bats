@@ -256,3 +256,141 @@ fsync $AGQ_SPOOL/ids
 printed
 ORDER
 }
+
+# ---- prompt tasks from flags (agq-task(5), Agent fields) ----------------
+
+@test "prompt flags: each lands in the task file as agq-task(5) says; no CMD needed" {
+	run --separate-stderr agq-submit --prompt $'Fix the typo\nin README.md' \
+	    --backend ollama --model llama3.1:8b --title "typo fix" \
+	    --verify 'make test' --verify 'grep -q x "$f" && true' \
+	    --criteria 'the tests pass' --criteria 'no new warnings'
+	[ "$status" -eq 0 ]
+	f=$(task_file "$output")
+	[ -f "$f" ]
+	jq_is "$f" .prompt $'Fix the typo\nin README.md'
+	jq_is "$f" .backend ollama
+	jq_is "$f" .model llama3.1:8b
+	jq_is "$f" .title "typo fix"
+	jq -e 'has("cmd") | not' "$f"
+	[ "$(jq -c .verify "$f")" = '[{"type":"command_succeeds","cmd":"make test"},{"type":"command_succeeds","cmd":"grep -q x \"$f\" && true"}]' ]
+	[ "$(jq -c .success_criteria "$f")" = '["the tests pass","no new warnings"]' ]
+	[ "$(count_in queue)" -eq 1 ]
+}
+
+@test "prompt flags: --prompt-file reads FILE, or standard input for -, byte for byte" {
+	printf 'line one\n\tline two\n' > "$WORK/prompt.txt"
+	id=$(agq-submit --prompt-file "$WORK/prompt.txt")
+	[ "$(jq -r .prompt "$(task_file "$id")")" = "$(cat "$WORK/prompt.txt")" ]
+	jq -e '.prompt | endswith("two\n")' "$(task_file "$id")"
+	id=$(printf 'from stdin' | agq-submit --prompt-file - --backend cli)
+	jq_is "$(task_file "$id")" .prompt 'from stdin'
+	jq_is "$(task_file "$id")" .backend cli
+	[ "$(count_in queue)" -eq 2 ]
+}
+
+@test "prompt flags: an unreadable prompt file exits 66 naming the path; bad text exits 65" {
+	run --separate-stderr agq-submit --prompt-file "$WORK/missing.txt"
+	[ "$status" -eq 66 ]
+	[[ "$stderr" == *"agq-submit: cannot read the prompt file: "*"($WORK/missing.txt)"* ]]
+	run --separate-stderr agq-submit --prompt-file "$WORK"
+	[ "$status" -eq 66 ]
+	[[ "$stderr" == *"($WORK)"* ]]
+	: > "$WORK/empty.txt"
+	run --separate-stderr agq-submit --prompt-file "$WORK/empty.txt"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"--prompt-file: field prompt: not a non-empty string"* ]]
+	printf 'a\0b' > "$WORK/nul.txt"
+	run --separate-stderr agq-submit --prompt-file "$WORK/nul.txt"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"--prompt-file: not UTF-8 text without NUL bytes ($WORK/nul.txt)"* ]]
+	[ "$(count_in queue)" -eq 0 ]
+}
+
+@test "prompt flags: bad values are usage errors naming the flag, found by the task validator" {
+	run --separate-stderr agq-submit --prompt fix --backend 'Not A Name'
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"agq-submit: --backend: field backend: not a backend name"* ]]
+	run --separate-stderr agq-submit --prompt ''
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--prompt: field prompt: not a non-empty string"* ]]
+	run --separate-stderr agq-submit --prompt fix --model ''
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--model: field model: not a non-empty string"* ]]
+	run --separate-stderr agq-submit --prompt fix --verify ''
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--verify: field verify[0].cmd: "* ]]
+	run --separate-stderr agq-submit --prompt fix --criteria ''
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--criteria: field success_criteria: "* ]]
+	run --separate-stderr agq-submit --prompt fix --prompt-file "$BATS_TEST_FILENAME"
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"only one prompt"* ]]
+	run --separate-stderr agq-submit --prompt fix --prompt again
+	[ "$status" -eq 64 ]
+	# the same field from JSON on standard input: the validator's message
+	run --separate-stderr agq-submit <<<'{"prompt": "fix", "backend": "Not A Name"}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"standard input: field backend: not a backend name"* ]]
+	[ "$(count_in queue)" -eq 0 ]
+}
+
+@test "prompt flags: with --prompt the command line is the task and a stdin batch is not read; the other agent flags fill in stdin tasks" {
+	printf '%s\n' '{"cmd": "true"}' '{"cmd": "false"}' > "$WORK/batch.jsonl"
+	run --separate-stderr agq-submit --prompt 'one task' < "$WORK/batch.jsonl"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	jq_is "$(task_file "${lines[0]}")" .prompt 'one task'
+	[ "$(count_in queue)" -eq 1 ]
+	# --prompt-file - takes standard input as the prompt, not as tasks
+	id=$(agq-submit --prompt-file - < "$WORK/batch.jsonl")
+	jq_is "$(task_file "$id")" .prompt "$(cat "$WORK/batch.jsonl")"
+	jq -e 'has("cmd") | not' "$(task_file "$id")"
+	# without a prompt flag: --backend, --model, --verify, --criteria are
+	# defaults of the tasks read, used only where a task has no such field
+	run agq-submit --backend ollama --model m1 --verify 'make check' \
+	    --criteria 'it builds' <<'JSON'
+{"prompt": "a"}
+{"prompt": "b", "backend": "openai", "model": "m2", "verify": [], "success_criteria": ["own"]}
+JSON
+	[ "$status" -eq 0 ]
+	a=$(task_file "${lines[0]}") b=$(task_file "${lines[1]}")
+	jq_is "$a" .backend ollama
+	jq_is "$a" .model m1
+	jq_is "$a" '.verify[0].cmd' 'make check'
+	jq_is "$a" '.success_criteria[0]' 'it builds'
+	jq_is "$b" .backend openai
+	jq_is "$b" .model m2
+	jq_is "$b" '.verify | length' 0
+	jq_is "$b" '.success_criteria[0]' own
+	[ "$(count_in queue)" -eq 4 ]
+}
+
+@test "prompt flags: a prompt and a CMD make one agent task with both; the CMD runs only on the shell backend (agq-task(5))" {
+	id=$(agq-submit --prompt 'fix a typo' -- echo hi)
+	f=$(task_file "$id")
+	jq_is "$f" .prompt 'fix a typo'
+	[ "$(jq -c .cmd "$f")" = '["echo","hi"]' ]
+	# a small change with a cmd is trivial: the shell backend, which runs cmd
+	jq_is "$f" .complexity.tier trivial
+	id=$(agq-submit --prompt 'add a feature' -- echo hi)
+	jq_is "$(task_file "$id")" .complexity.tier standard
+	# a prompt task without a cmd is never trivial
+	id=$(agq-submit --prompt 'fix a typo')
+	jq_is "$(task_file "$id")" .complexity.tier standard
+}
+
+@test "agq ls shows a prompt task's first line of prompt when it has no title; cmd tasks unchanged" {
+	agq-submit -q --id p1 --prompt $'Fix the flaky test\nin tests/net.bats\n'
+	agq-submit -q --id p2 --prompt $'second\nline' --title 'a title'
+	agq-submit -q --id p3 --prompt 'a prompt' -- make check
+	agq-submit -q --id c1 -- echo 'a  b'
+	agq-submit -q --id c2 <<<'{"cmd": "make\ttest"}'
+	run agq ls
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "$(grep ' p1 \|^p1 ' <<<"$output")" == *" Fix the flaky test" ]]
+	[[ "$(grep '^p2 ' <<<"$output")" == *" a title" ]]
+	[[ "$(grep '^p3 ' <<<"$output")" == *" make check" ]]
+	[[ "$(grep '^c1 ' <<<"$output")" == *" echo a  b" ]]
+	[[ "$(grep '^c2 ' <<<"$output")" == *" make test" ]]
+}

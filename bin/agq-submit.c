@@ -50,10 +50,10 @@ static const char usage[] =
 "                       (repeatable)\n"
 "      --criteria TEXT  a success criterion (repeatable)\n"
 "With no CMD and no prompt, tasks are read from standard input; options\n"
-"fill in the fields a task does not set.  Exit: 0 ok (also when an id existed\n"
-"already), 65 invalid input (other lines are still submitted), 75\n"
-"temporary failure (e.g. disk full), 64 usage error, 66 a prompt file\n"
-"that cannot be read.\n";
+"fill in the fields a task does not set.  Exit: 0 ok (also when an id\n"
+"existed already), 65 invalid input (other lines are still submitted),\n"
+"75 temporary failure (e.g. disk full), 64 usage error, 66 a prompt\n"
+"file that cannot be read.\n";
 
 struct opts {
 	json_t *defaults;       /* fields from the command line */

@@ -394,3 +394,32 @@ JSON
 	[[ "$(grep '^c1 ' <<<"$output")" == *" echo a  b" ]]
 	[[ "$(grep '^c2 ' <<<"$output")" == *" make test" ]]
 }
+
+@test "prompt flags end to end: a prompt task with a CMD on --backend shell runs the CMD, and its --verify step passes" {
+	start_agent sh1 --backend shell
+	wait_for 10 test -f "$AGQ_SPOOL/agents/sh1.json"
+	start_sched
+	agq-submit -q --id e2e --prompt 'fix a typo' --backend shell \
+	    --verify "test -f '$WORK/made'" --criteria 'the file is made' \
+	    -- touch "$WORK/made"
+	wait_for 20 is_state e2e done
+	r="$AGQ_SPOOL/out/e2e/result.json"
+	jq_is "$r" .backend shell
+	jq_is "$r" .agent_status done
+	jq -e '.verify.status == "pass" and .verify.steps[0].type ==
+	    "command_succeeds" and .verify.steps[0].status == "pass"' "$r"
+	[ -f "$WORK/made" ]
+}
+
+@test "prompt flags: a command-line task over max_task_bytes (a long prompt file) exits 65 and submits nothing" {
+	echo "max_task_bytes = 2000" >> "$AGQ_CONF"
+	head -c 3000 /dev/zero | tr '\0' x > "$WORK/long.txt"
+	run --separate-stderr agq-submit --prompt-file "$WORK/long.txt"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"command line: task is "*" bytes, over max_task_bytes (2000)"* ]]
+	[ "$(count_in queue)" -eq 0 ]
+	head -c 1000 /dev/zero | tr '\0' x > "$WORK/short.txt"
+	run agq-submit --prompt-file "$WORK/short.txt"
+	[ "$status" -eq 0 ]
+	[ "$(count_in queue)" -eq 1 ]
+}

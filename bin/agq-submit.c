@@ -391,8 +391,8 @@ main(int argc, char **argv)
 		case 'P':
 		case 'F':
 			if (prompt)
-				agq_die(EX_USAGE, "--prompt and --prompt-file: only "
-				    "one prompt, once");
+				agq_die(EX_USAGE, "--prompt, --prompt-file: only "
+				    "one of them, once");
 			prompt = c == 'P' ? flag_value("--prompt", "prompt",
 			    json_string(optarg), EX_USAGE) : prompt_file(optarg);
 			break;
@@ -407,7 +407,7 @@ main(int argc, char **argv)
 			break;
 		case 'Y': {
 			/* one step, checked as a verify array of its own */
-			json_t *one = json_pack("[{s:s, s:s?}]", "type",
+			json_t *one = json_pack("[{s:s, s:s}]", "type",
 			    "command_succeeds", "cmd", optarg);
 			flag_value("--verify", "verify", one, EX_USAGE);
 			if (!verify)
@@ -417,7 +417,7 @@ main(int argc, char **argv)
 			break;
 		}
 		case 'R': {
-			json_t *one = json_pack("[s?]", optarg);
+			json_t *one = json_pack("[s]", optarg);
 			flag_value("--criteria", "success_criteria", one,
 			    EX_USAGE);
 			if (!criteria)

@@ -324,7 +324,7 @@ ORDER
 	[[ "$stderr" == *"--criteria: field success_criteria: "* ]]
 	run --separate-stderr agq-submit --prompt fix --prompt-file "$BATS_TEST_FILENAME"
 	[ "$status" -eq 64 ]
-	[[ "$stderr" == *"only one prompt"* ]]
+	[[ "$stderr" == *"--prompt, --prompt-file: only one of them, once"* ]]
 	run --separate-stderr agq-submit --prompt fix --prompt again
 	[ "$status" -eq 64 ]
 	# the same field from JSON on standard input: the validator's message

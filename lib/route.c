@@ -11,15 +11,18 @@
 #include "classify.h"
 #include "resources.h"
 #include "route.h"
+#include "task.h"
 
 json_t *
 agq_route_facts(const json_t *t)
 {
 	const char *b = json_string_value(json_object_get(t, "backend"));
 	const char *m = json_string_value(json_object_get(t, "model"));
-	return json_pack("{s:b, s:i, s:b, s:s?, s:s?}", "agentish",
+	json_t *r = json_object_get(t, "requires");
+	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o}", "agentish",
 	    agq_task_is_agent(t), "tier", agq_task_tier(t), "has_cmd",
-	    json_object_get(t, "cmd") != NULL, "backend", b, "model", m);
+	    json_object_get(t, "cmd") != NULL, "backend", b, "model", m,
+	    "requires", json_is_array(r) ? json_incref(r) : json_array());
 }
 
 static int
@@ -45,11 +48,71 @@ append(char *why, size_t size, const char *fmt, const char *a, const char *b)
 		snprintf(why + n, size - n, fmt, a, b ? b : "");
 }
 
-int
-agq_route_eval(const json_t *f, int tier, const json_t *agent,
-               const json_t *reg, json_t **choice, char *why, size_t size)
+/* Why an agent cannot run a task (route_eval's *CAT), for the summary of
+ * agq_route_unroutable. */
+enum { CAT_OTHER, CAT_BACKEND, CAT_TIER, CAT_MODEL, CAT_ENDPOINT };
+
+/* An endpoint of AGENT's for backend B that is not routed by model
+ * (anthropic, or any backend of an agent that declares none): the first
+ * registered one of type B that is healthy, else the first whose health
+ * is not known yet (a key-less scheduler does not check anthropic's), else
+ * NULL with WHY (SIZE bytes) naming the unhealthy ones.  *ANY is set when
+ * the agent declares an endpoint of type B at all. */
+static json_t *
+plain_endpoint(const json_t *agent, const json_t *reg, const char *b,
+               int *any, char *why, size_t size)
+{
+	size_t i;
+	json_t *v, *unknown = NULL;
+	*any = 0;
+	json_array_foreach(json_object_get(agent, "endpoints"), i, v) {
+		const char *n = json_string_value(v);
+		json_t *ep = n ? json_object_get(reg, n) : NULL;
+		const char *type = json_string_value(json_object_get(ep, "type"));
+		if (!type || strcmp(type, b))
+			continue;
+		*any = 1;
+		const char *h = json_string_value(json_object_get(ep, "health"));
+		if (h && !strcmp(h, "healthy"))
+			return ep;
+		if (!h || strcmp(h, "unhealthy")) {
+			if (!unknown)
+				unknown = ep;
+		} else {
+			append(why, size, "endpoint %s is %s", n, h);
+		}
+	}
+	return unknown;
+}
+
+/* The choice of backend B with model M for AGENT: with the endpoint of
+ * plain_endpoint when B is a type of endpoint.  NULL when the agent's
+ * endpoints of type B are all unhealthy (WHY says which). */
+static json_t *
+plain_choice(const json_t *agent, const json_t *reg, const char *b,
+             const char *m, char *why, size_t size)
+{
+	const struct agq_backend_def *bd = agq_backend_def(b);
+	int any = 0;
+	json_t *pe = bd && (bd->flags & AGQ_BACKEND_ENDPOINT) ?
+	    plain_endpoint(agent, reg, b, &any, why, size) : NULL;
+	if (any && !pe)
+		return NULL;
+	why[0] = '\0';
+	if (pe)
+		return json_pack("{s:s, s:s?, s:{s:O, s:O}, s:b}", "backend",
+		    b, "model", m, "endpoint", "name", json_object_get(pe,
+		    "name"), "url", json_object_get(pe, "url"), "warm", 0);
+	return json_pack("{s:s, s:s?, s:n, s:b}", "backend", b, "model", m,
+	    "endpoint", "warm", 0);
+}
+
+static int
+route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
+           json_t **choice, char *why, size_t size, int *cat)
 {
 	*choice = NULL;
+	*cat = CAT_OTHER;
 	why[0] = '\0';
 	const char *explicit = json_string_value(json_object_get(f, "backend"));
 	const char *model = json_string_value(json_object_get(f, "model"));
@@ -66,8 +129,11 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 		/* an agent that declares nothing runs anything */
 		const char *b = explicit ? explicit :
 		    agq_backend_tier_default(tier);
-		*choice = json_pack("{s:s, s:s?, s:n, s:b}", "backend", b,
-		    "model", model, "endpoint", "warm", 0);
+		if (!(*choice = plain_choice(agent, reg, b, model, why,
+		    size))) {
+			*cat = CAT_ENDPOINT;
+			return -1;
+		}
 		return 1000000 - loadpen;
 	}
 	/* the explicit backend, else the first declared one that serves
@@ -87,16 +153,20 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 	}
 	if (!b) {
 		char names[256];
-		if (explicit)
+		if (explicit) {
+			*cat = CAT_BACKEND;
 			snprintf(why, size, "does not run backend %s", explicit);
-		else
+		} else {
+			*cat = CAT_TIER;
 			snprintf(why, size, "no %s backend (%s)",
 			    agq_tier_name(tier), agq_backend_names(tier, 0,
 			    names, sizeof names));
+		}
 		return -1;
 	}
 	if (model && json_array_size(amodels) && !has_str(amodels, model) &&
 	    !json_array_size(json_object_get(agent, "endpoints"))) {
+		*cat = CAT_MODEL;
 		snprintf(why, size, "does not offer model %s", model);
 		return -1;
 	}
@@ -106,14 +176,18 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 	    !json_array_size(eps)) {
 		const char *m = model ? model : json_array_size(amodels) ?
 		    json_string_value(json_array_get(amodels, 0)) : NULL;
-		*choice = json_pack("{s:s, s:s?, s:n, s:b}", "backend", b,
-		    "model", m, "endpoint", "warm", 0);
+		/* an endpoint of the agent's for a backend not routed by
+		 * model (anthropic): its URL is the one called */
+		if (!(*choice = plain_choice(agent, reg, b, m, why, size))) {
+			*cat = CAT_ENDPOINT;
+			return -1;
+		}
 		return 1000000 - loadpen;
 	}
 	/* a local model: a healthy endpoint of this agent with the model,
 	 * warm ones first */
 	json_t *best = NULL;
-	int best_warm = -1;
+	int best_warm = -1, other = 0;
 	const char *best_model = NULL;
 	json_array_foreach(eps, i, v) {
 		const char *n = json_string_value(v);
@@ -121,16 +195,19 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 		if (!ep) {
 			append(why, size, "endpoint %s is not registered", n ? n :
 			    "?", NULL);
+			other = 1;
 			continue;
 		}
 		const char *type = json_string_value(json_object_get(ep, "type"));
 		if (!type || strcmp(type, b)) {
 			append(why, size, "endpoint %s is not %s", n, b);
+			other = 1;
 			continue;
 		}
 		const char *h = json_string_value(json_object_get(ep, "health"));
 		if (!h || strcmp(h, "healthy")) {
 			append(why, size, "endpoint %s is %s", n, h ? h : "unknown");
+			other = 1;
 			continue;
 		}
 		json_t *em = json_object_get(ep, "models");
@@ -157,11 +234,134 @@ agq_route_eval(const json_t *f, int tier, const json_t *agent,
 			best_model = m;
 		}
 	}
-	if (!best)
+	if (!best) {
+		*cat = other ? CAT_ENDPOINT : CAT_MODEL;
 		return -1;
+	}
 	why[0] = '\0';
 	*choice = json_pack("{s:s, s:s?, s:{s:O, s:O}, s:b}", "backend", b,
 	    "model", best_model, "endpoint", "name", json_object_get(best,
 	    "name"), "url", json_object_get(best, "url"), "warm", best_warm);
 	return 1000000 + (best_warm ? 100000 : 0) - loadpen;
+}
+
+int
+agq_route_eval(const json_t *f, int tier, const json_t *agent,
+               const json_t *reg, json_t **choice, char *why, size_t size)
+{
+	int cat;
+	return route_eval(f, tier, agent, reg, choice, why, size, &cat);
+}
+
+/* Can any of AGENTS run a task with facts F at TIER (agq_route_eval), the
+ * required capabilities aside?  0 if one can; else -1, with WHY (SIZE
+ * bytes) the summary of why none can. */
+static int
+none_can(const json_t *f, int tier, const json_t *agents, const json_t *reg,
+         char *why, size_t size)
+{
+	int cats = 0, n = 0;
+	char one[512], all[1024] = "";
+	size_t i;
+	json_t *a;
+	json_array_foreach(agents, i, a) {
+		json_t *ch;
+		int cat;
+		if (!agq_requires_met(json_object_get(f, "requires"),
+		    json_object_get(a, "capabilities")))
+			continue;
+		if (route_eval(f, tier, a, reg, &ch, one, sizeof one, &cat) >=
+		    0) {
+			json_decref(ch);
+			return 0;
+		}
+		cats |= 1 << cat;
+		n++;
+		const char *name = json_string_value(json_object_get(a, "name"));
+		append(all, sizeof all, "%s: %s", name ? name : "?", one);
+	}
+	const char *model = json_string_value(json_object_get(f, "model"));
+	const char *b = json_string_value(json_object_get(f, "backend"));
+	char names[256];
+	if (cats == 1 << CAT_BACKEND)
+		snprintf(why, size, "no agent runs backend %s", b);
+	else if (cats == 1 << CAT_TIER)
+		snprintf(why, size, "no agent runs a %s backend (%s)",
+		    agq_tier_name(tier), agq_backend_names(tier, 0, names,
+		    sizeof names));
+	else if (cats == 1 << CAT_MODEL && model)
+		snprintf(why, size, "no agent has model %s", model);
+	else if (cats == 1 << CAT_ENDPOINT)
+		snprintf(why, size, "no agent has a healthy endpoint for it "
+		    "(%s)", all);
+	else
+		snprintf(why, size, "no agent can run it (%s)", n ? all :
+		    "none has the required capabilities");
+	return -1;
+}
+
+int
+agq_route_unroutable(const json_t *f, const json_t *agents,
+                     const json_t *reg, int fallback, char *why, size_t size)
+{
+	why[0] = '\0';
+	if (!json_array_size(agents)) {
+		snprintf(why, size, "no agent is alive");
+		return 1;
+	}
+	/* each required capability held by some agent, then by one agent */
+	json_t *req = json_object_get(f, "requires");
+	size_t i, k;
+	json_t *c, *a;
+	char miss[512] = "";
+	json_array_foreach(req, i, c) {
+		int held = 0;
+		json_array_foreach(agents, k, a)
+			if (has_str(json_object_get(a, "capabilities"),
+			    json_string_value(c)))
+				held = 1;
+		if (!held)
+			append(miss, sizeof miss, "%s%s",
+			    json_string_value(c), NULL);
+	}
+	if (miss[0]) {
+		snprintf(why, size, "no agent has capability %s", miss);
+		return 1;
+	}
+	int any = 0;
+	json_array_foreach(agents, k, a)
+		any |= agq_requires_met(req, json_object_get(a,
+		    "capabilities"));
+	if (!any) {
+		char all[512] = "";
+		json_array_foreach(req, i, c)
+			append(all, sizeof all, "%s%s", json_string_value(c),
+			    NULL);
+		snprintf(why, size, "no agent has every required capability "
+		    "(%s)", all);
+		return 1;
+	}
+	/* a plain command runs on any agent that declares no backends */
+	if (!json_is_true(json_object_get(f, "agentish")))
+		json_array_foreach(agents, k, a)
+			if (agq_requires_met(req, json_object_get(a,
+			    "capabilities")) && !json_array_size(
+			    json_object_get(a, "backends")))
+				return 0;
+	/* the tiers of route_pick (sched.c): a trivial task without cmd is
+	 * standard; after route_wait, one tier lower */
+	int tier = (int)json_integer_value(json_object_get(f, "tier"));
+	int has_cmd = json_is_true(json_object_get(f, "has_cmd"));
+	if (tier == 0 && !has_cmd)
+		tier = 1;
+	if (none_can(f, tier, agents, reg, why, size) == 0)
+		return 0;
+	char lower[8];
+	if (fallback && !json_is_string(json_object_get(f, "backend")) &&
+	    tier > 0 && !(tier == 1 && !has_cmd) &&
+	    none_can(f, tier - 1, agents, reg, lower, sizeof lower) == 0) {
+		why[0] = '\0';
+		return 0;
+	}
+	return 1;
 }

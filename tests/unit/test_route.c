@@ -1,5 +1,5 @@
 /* Unit tests for lib/route.c: agq_route_eval, the routing rules of
- * agq-sched(8). */
+ * agq-sched(8), and agq_route_unroutable, why no agent can take a task. */
 #include "agq.h"
 #include "backend.h"
 #include "unit.h"
@@ -37,6 +37,18 @@ eval(const char *facts, int tier, const char *agent, const json_t *reg,
 	return sc;
 }
 
+/* agq_route_unroutable on JSON texts, WHY 512 bytes. */
+static int
+unroutable(const char *facts, const char *agents, const json_t *reg,
+           int fallback, char *why)
+{
+	json_t *f = J(facts), *a = J(agents);
+	int r = agq_route_unroutable(f, a, reg, fallback, why, 512);
+	json_decref(f);
+	json_decref(a);
+	return r;
+}
+
 int
 main(void)
 {
@@ -50,7 +62,11 @@ main(void)
 	    "\"sick\": {\"name\": \"sick\", \"url\": \"http://s\", \"type\": "
 	    "\"ollama\", \"health\": \"unhealthy\", \"models\": [\"m1\"]},"
 	    "\"oai\": {\"name\": \"oai\", \"url\": \"http://o\", \"type\": "
-	    "\"openai\", \"health\": \"healthy\", \"models\": []}}");
+	    "\"openai\", \"health\": \"healthy\", \"models\": []},"
+	    "\"ant\": {\"name\": \"ant\", \"url\": \"http://a\", \"type\": "
+	    "\"anthropic\", \"health\": \"unhealthy\"},"
+	    "\"ant2\": {\"name\": \"ant2\", \"url\": \"http://a2\", "
+	    "\"type\": \"anthropic\", \"health\": \"unknown\"}}");
 	char b[64], why[512];
 	const char *std = "{\"agentish\": true, \"tier\": 1, \"has_cmd\": false, "
 	    "\"backend\": null, \"model\": \"m1\"}";
@@ -135,6 +151,71 @@ main(void)
 	s = eval("{\"tier\": 1, \"has_cmd\": false, \"backend\": \"cli\"}", 1,
 	    "{\"backends\": [\"ollama\", \"cli\"]}", reg, b, why);
 	CHECK(s >= 0 && !strcmp(b, "cli"), "a named backend the agent has");
+
+	/* agq_route_unroutable: why no agent can ever take a task */
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": "
+	    "\"anthropic\", \"model\": \"m\"}", 2, "{\"backends\": "
+	    "[\"anthropic\"], \"endpoints\": [\"ant\", \"warm\"]}", reg, b,
+	    why);
+	CHECK(s < 0 && strstr(why, "endpoint ant is unhealthy"), "an agent "
+	    "whose anthropic endpoints are all unhealthy cannot run it");
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": "
+	    "\"anthropic\", \"model\": \"m\"}", 2, "{\"backends\": "
+	    "[\"anthropic\"], \"endpoints\": [\"ant\", \"ant2\"]}", reg, b,
+	    why);
+	CHECK(s >= 0 && !strcmp(b, "anthropic@ant2"), "an anthropic endpoint "
+	    "not checked yet is called");
+	s = eval("{\"tier\": 2, \"has_cmd\": false, \"backend\": null}", 2,
+	    "{\"endpoints\": [\"ant2\"]}", reg, b, why);
+	CHECK(s >= 0 && !strcmp(b, "anthropic@ant2"), "an agent declaring no "
+	    "backend calls its endpoint of the backend's type");
+	s = unroutable("{\"agentish\": false, \"tier\": 0, \"has_cmd\": "
+	    "true, \"requires\": [\"tpu\"]}", "[{\"name\": \"a\", "
+	    "\"capabilities\": [\"gpu\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent has capability tpu"),
+	    "a capability no agent has");
+	s = unroutable("{\"agentish\": false, \"tier\": 0, \"has_cmd\": "
+	    "true, \"requires\": [\"tpu\", \"gpu\"]}", "[{\"name\": \"a\", "
+	    "\"capabilities\": [\"gpu\"]}, {\"name\": \"b\", "
+	    "\"capabilities\": [\"tpu\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent has every required capability "
+	    "(tpu; gpu)"), "capabilities held, but not by one agent");
+	s = unroutable("{\"agentish\": false, \"tier\": 0, \"has_cmd\": "
+	    "true, \"requires\": [\"gpu\"]}", "[{\"name\": \"a\", "
+	    "\"capabilities\": [\"gpu\"]}]", reg, 1, why);
+	CHECK(s == 0 && !why[0], "a plain task, a plain agent with the "
+	    "capability");
+	s = unroutable(std, "[]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent is alive"), "no agent");
+	s = unroutable("{\"agentish\": true, \"tier\": 1, \"backend\": "
+	    "\"cli\"}", "[{\"name\": \"a\", \"backends\": [\"shell\"]}, "
+	    "{\"name\": \"b\", \"backends\": [\"ollama\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent runs backend cli"), "a backend "
+	    "nobody runs");
+	s = unroutable("{\"agentish\": true, \"tier\": 1, \"model\": "
+	    "\"m9\"}", "[{\"name\": \"a\", \"backends\": [\"ollama\"], "
+	    "\"models\": [\"m1\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent has model m9"), "a model "
+	    "nobody has");
+	s = unroutable("{\"agentish\": true, \"tier\": 1, \"model\": "
+	    "\"m1\"}", "[{\"name\": \"a\", \"backends\": [\"ollama\"], "
+	    "\"endpoints\": [\"sick\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent has a healthy endpoint for it "
+	    "(a: endpoint sick is unhealthy)"), "an unhealthy endpoint");
+	s = unroutable("{\"agentish\": true, \"tier\": 2}",
+	    "[{\"name\": \"a\", \"backends\": [\"ollama\"]}]", reg, 1, why);
+	CHECK(s == 0, "complex falls back to standard after route_wait");
+	s = unroutable("{\"agentish\": true, \"tier\": 2}",
+	    "[{\"name\": \"a\", \"backends\": [\"ollama\"]}]", reg, 0, why);
+	CHECK(s == 1 && !strcmp(why, "no agent runs a complex backend "
+	    "(anthropic or cli)"), "... not with route_fallback = no");
+	s = unroutable("{\"agentish\": true, \"tier\": 1, \"model\": "
+	    "\"m9\"}", "[{\"name\": \"a\", \"backends\": [\"shell\"]}, "
+	    "{\"name\": \"b\", \"backends\": [\"ollama\"], \"models\": "
+	    "[\"m1\"]}]", reg, 1, why);
+	CHECK(s == 1 && !strcmp(why, "no agent can run it (a: no standard "
+	    "backend (ollama or openai); b: does not offer model m9)"),
+	    "mixed reasons: each agent's");
 
 	/* facts */
 	json_t *t = J("{\"prompt\": \"refactor\", \"cmd\": \"x\", \"model\": "

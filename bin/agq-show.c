@@ -51,6 +51,29 @@ events(struct agq_spool *sp, const char *id)
 	return a;
 }
 
+/* Why no agent can take a queued task: the reason of its newest `wait`
+ * event in EV (events()) when that says so (agq-sched(8)), with its
+ * "since"; else NULL.  Borrowed from EV, or a static buffer. */
+static const char *
+wait_reason(const json_t *ev)
+{
+	static char buf[1200];
+	for (size_t k = json_array_size(ev); k-- > 0;) {
+		const json_t *e = json_array_get(ev, k);
+		const char *name = json_string_value(json_object_get(e, "ev"));
+		if (!name || strcmp(name, "wait"))
+			continue;
+		if (json_is_true(json_object_get(e, "routable")))
+			return NULL;
+		const char *r = json_string_value(json_object_get(e, "reason"));
+		const char *t = json_string_value(json_object_get(e, "since"));
+		snprintf(buf, sizeof buf, "%s (since %s)", r ? r : "?",
+		    t ? t : "?");
+		return buf;
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -103,6 +126,10 @@ main(int argc, char **argv)
 		    "reason"));
 		if (reason)
 			printf("reason: %s\n", reason);
+		const char *waits = loc.state == AGQ_ST_QUEUE ?
+		    wait_reason(ev) : NULL;
+		if (waits)
+			printf("waits:  %s\n", waits);
 		char *out = agq_spool_path(&sp, "out/%s", id);
 		printf("output: %s\n", out);
 		free(out);

@@ -60,6 +60,12 @@ struct qent {
 	int64_t seen_us;        /* when it entered the index (route_wait) */
 	int agentish;           /* agq_task_is_agent() when it was indexed */
 	int tier;               /* agq_task_tier() when it was indexed */
+	uint64_t wait_key;      /* the world (world_key) it was last found
+	                         * routable or not in; 0: never looked at */
+	char *wait_why;         /* why no agent can take it, as journaled in
+	                         * its last `wait` event; NULL: none, or
+	                         * routable again */
+	int64_t wait_since;     /* since when no agent can take it (us) */
 };
 
 struct lane {
@@ -158,6 +164,7 @@ qent_free(struct qent *e)
 {
 	json_decref(e->requires);
 	json_decref(e->rfacts);
+	free(e->wait_why);
 	free(e);
 }
 
@@ -186,6 +193,9 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->seq = ++S->seq;
 	e->requires = requires ? json_incref(requires) : json_array();
 	e->rfacts = NULL;
+	e->wait_key = 0;
+	e->wait_why = NULL;
+	e->wait_since = 0;
 	e->seen_us = agq_now_us();
 	e->agentish = agq_task_is_agent(t);
 	e->tier = agq_task_tier(t);
@@ -1053,6 +1063,25 @@ route_best(struct sched *S, const struct qent *e, int tier,
 	return best;
 }
 
+/* The routing facts of entry E in lane LANE (agq_route_facts), read from
+ * its task file the first time they are needed; NULL when the file cannot
+ * be read (gone: assign() or the index sorts it out).  Borrowed. */
+static const json_t *
+qent_facts(struct sched *S, int lane, struct qent *e)
+{
+	if (!e->rfacts) {
+		char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
+		    agq_lane_name(lane), e->id);
+		json_t *t = agq_task_read(p);
+		free(p);
+		if (!t)
+			return NULL;
+		e->rfacts = agq_route_facts(t);
+		json_decref(t);
+	}
+	return e->rfacts;
+}
+
 /* Routing (route.c): may agent G take the agent task E now?  Every free
  * agent is evaluated for E's tier; G must be the best (warm model, then
  * the less loaded host; ties to the least recently assigned).  With no
@@ -1067,17 +1096,9 @@ route_pick(struct sched *S, int lane, struct qent *e,
 	if (!e->agentish && !json_array_size(json_object_get(g->doc,
 	    "backends")))
 		return 1;               /* a plain command, a plain agent */
-	if (!e->rfacts) {
-		char *p = agq_spool_path(S->sp, "queue/%s/%s.json",
-		    agq_lane_name(lane), e->id);
-		json_t *t = agq_task_read(p);
-		free(p);
-		if (!t)
-			return 1;       /* assign() sorts it out */
-		e->rfacts = agq_route_facts(t);
-		json_decref(t);
-	}
-	json_t *f = e->rfacts;
+	const json_t *f = qent_facts(S, lane, e);
+	if (!f)
+		return 1;               /* assign() sorts it out */
 	if (!json_is_true(json_object_get(f, "agentish")) &&
 	    !json_array_size(json_object_get(g->doc, "backends")))
 		return 1;               /* a plain command, a plain agent */
@@ -1225,6 +1246,151 @@ take_back(struct sched *S, struct agent *idlers, size_t n)
 	free(d);
 }
 
+/* ---- tasks no agent can take (agq-sched(8)) ---------------------------- */
+
+/* FNV-1a of the NUL-terminated S, continuing from H. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (h ^ 0xff) * 1099511628211u;
+}
+
+/* What an agent or an endpoint shows of itself to routing: the members
+ * KEYS of O, serialized into the hash H. */
+static uint64_t
+hash_members(uint64_t h, const json_t *o, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		char *d = json_dumps(json_object_get(o, *keys),
+		    JSON_COMPACT | JSON_ENCODE_ANY);
+		h = fnv(fnv(h, *keys), d ? d : "null");
+		free(d);
+	}
+	return h;
+}
+
+struct world { struct sched *S; json_t *agents; };
+
+static int
+world_agent(const char *fname, void *arg)
+{
+	struct world *w = arg;
+	char name[65];
+	if (!id_of(fname, name))
+		return 0;
+	json_t *a = agent_doc(w->S, name);
+	if (!a)
+		return 0;
+	const char *st = json_string_value(json_object_get(a, "state"));
+	if (agq_agent_alive(a, agq_now_us(), w->S->o->lease_s) &&
+	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline")))) {
+		json_t *c = json_deep_copy(a);  /* agent_doc's is read-only */
+		json_object_set_new(c, "name", json_string(name));
+		json_array_append_new(w->agents, c);
+	}
+	json_decref(a);
+	return 0;
+}
+
+/* The alive agents (busy or not; not draining) in *AGENTS (a new array of
+ * their files) and a key of all that routing reads of them and of the
+ * endpoints' registry: names, capabilities, backends, models, endpoints,
+ * and each endpoint's type, health and models.  Not their load or
+ * heartbeat: a task is diagnosed again only when this key changes. */
+static uint64_t
+world_key(struct sched *S, json_t **agents)
+{
+	static const char *const akeys[] = { "capabilities", "backends",
+	    "models", "endpoints", NULL };
+	static const char *const ekeys[] = { "type", "health", "models",
+	    NULL };
+	struct world w = { S, json_array() };
+	char *d = agq_spool_path(S->sp, "agents");
+	(void)agq_dir_each(d, world_agent, &w);
+	free(d);
+	uint64_t h = 14695981039346656037u;
+	size_t i;
+	json_t *a;
+	json_array_foreach(w.agents, i, a)
+		h = hash_members(fnv(h, json_string_value(json_object_get(a,
+		    "name"))), a, akeys);
+	const char *n;
+	json_object_foreach(S->registry, n, a)
+		h = hash_members(fnv(h, n), a, ekeys);
+	*agents = w.agents;
+	return h | 1;
+}
+
+/* Journal E's `wait` event: WHY, no agent can take it (since
+ * E->wait_since), or NULL: it can be taken again. */
+static void
+wait_event(struct sched *S, struct qent *e, const char *why)
+{
+	char ts[32];
+	if (why)
+		agq_journal_w(S->sp, "wait", e->id, json_pack("{s:b, s:s, "
+		    "s:s}", "routable", 0, "reason", why, "since",
+		    agq_fmt_time(e->wait_since, ts)));
+	else
+		agq_journal_w(S->sp, "wait", e->id, json_pack("{s:b, s:s}",
+		    "routable", 1, "reason", "an agent can take it now; it "
+		    "waits for a free slot"));
+	say(S, "%s waits: %s", e->id, why ? why : "routable again");
+}
+
+/* The queued tasks that agents with a free slot left in the queue: for
+ * each, in a world (world_key) it was not looked at in yet, can any alive
+ * agent ever take it (agq_route_unroutable)?  A `wait` event when the
+ * answer or its reason changes, never one per pass.  Called after an
+ * assignment pass that left a free slot, so a routable task, taken at
+ * once, costs nothing here. */
+static void
+do_waits(struct sched *S)
+{
+	size_t left = 0;
+	for (int l = 0; l < AGQ_NLANES && !left; l++)
+		for (size_t i = 0; i < S->lanes[l].n && !left; i++)
+			left += qent_alive(S, S->lanes[l].v[i]);
+	if (!left)
+		return;
+	if (!S->registry)
+		S->registry = agq_registry_load(S->sp);
+	json_t *agents;
+	uint64_t key = world_key(S, &agents);
+	int fallback = !strcmp(agq_backend_setting(&S->sp->conf,
+	    "route_fallback", "yes"), "yes");
+	for (int l = 0; l < AGQ_NLANES; l++) {
+		struct lane *L = &S->lanes[l];
+		for (size_t i = 0; i < L->n; i++) {
+			struct qent *e = L->v[i];
+			if (e->wait_key == key || !qent_alive(S, e))
+				continue;
+			const json_t *f = qent_facts(S, l, e);
+			if (!f)
+				continue;
+			e->wait_key = key;
+			char why[1024];
+			if (agq_route_unroutable(f, agents, S->registry,
+			    fallback, why, sizeof why)) {
+				if (e->wait_why && !strcmp(e->wait_why, why))
+					continue;
+				if (!e->wait_why)
+					e->wait_since = agq_now_us();
+				free(e->wait_why);
+				e->wait_why = agq_xstrdup(why);
+				wait_event(S, e, why);
+			} else if (e->wait_why) {
+				free(e->wait_why);
+				e->wait_why = NULL;
+				wait_event(S, e, NULL);
+			}
+		}
+	}
+	json_decref(agents);
+}
+
 static void
 do_assign(struct sched *S)
 {
@@ -1299,6 +1465,8 @@ do_assign(struct sched *S)
 	while (al.n > 0)        /* left when the disk filled (no_room) */
 		json_decref(al.v[--al.n].doc);
 	free(al.v);
+	if (have_free && agq_mono_us() >= S->room_at)
+		do_waits(S);
 	json_decref(S->registry);       /* read again next time */
 	S->registry = NULL;
 }

@@ -1210,6 +1210,65 @@ oldest_one(const struct agq_loc *loc, const char *id, void *arg)
 	return 0;
 }
 
+/* The newest `wait` event of each task, read backwards from the journal's
+ * end down to the oldest queued task's time (no event of a queued task is
+ * older), at most 8 MiB of it. */
+struct waits { int64_t from; json_t *by_id; };
+
+static int
+wait_line(const struct agq_jline *jl, int64_t t, void *arg)
+{
+	struct waits *W = arg;
+	if (t < W->from)
+		return 1;
+	char ev[16], id[80], reason[1024] = "", since[40] = "";
+	if (!agq_jstr(jl, "ev", ev, sizeof ev) || strcmp(ev, "wait") ||
+	    !agq_jstr(jl, "id", id, sizeof id) ||
+	    json_object_get(W->by_id, id))
+		return 0;
+	const struct agq_jfield *r = agq_jget(jl, "routable");
+	agq_jstr(jl, "reason", reason, sizeof reason);
+	agq_jstr(jl, "since", since, sizeof since);
+	json_object_set_new(W->by_id, id, json_pack("{s:b, s:s, s:s}",
+	    "routable", r && r->vlen == 4 && !memcmp(r->val, "true", 4),
+	    "reason", reason, "since", since));
+	return 0;
+}
+
+/* The queued tasks that no agent can take (their newest `wait` event says
+ * so) for longer than route_wait (agq.conf; agq-sched(8)): a new array of
+ * {id, reason, since, waited_s}, oldest first as journaled.  OLDEST is
+ * when the task longest in the queue got there (oldest_one). */
+static json_t *
+unroutable(const struct agq_spool *sp, int64_t now_us, int64_t oldest)
+{
+	json_t *out = json_array();
+	int64_t wait_us;
+	if (agq_parse_duration(agq_backend_setting(&sp->conf, "route_wait",
+	    "60"), &wait_us) < 0)
+		wait_us = 60000000;
+	struct waits W = { oldest - 1000000, json_object() };
+	agq_journal_back(sp, 8 << 20, wait_line, &W);
+	const char *id;
+	json_t *w;
+	json_object_foreach(W.by_id, id, w) {
+		const char *since = json_string_value(json_object_get(w,
+		    "since"));
+		struct agq_loc loc;
+		int64_t t;
+		if (json_is_true(json_object_get(w, "routable")) ||
+		    agq_parse_since(since, now_us, &t) < 0 ||
+		    now_us - t <= wait_us || agq_task_find(sp, id, &loc) < 0 ||
+		    loc.state != AGQ_ST_QUEUE)
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:O, s:s, s:f}",
+		    "id", id, "reason", json_object_get(w, "reason"), "since",
+		    since, "waited_s", (double)(now_us - t) / 1e6));
+	}
+	json_decref(W.by_id);
+	return out;
+}
+
 json_t *
 agq_status_snapshot(const struct agq_spool *sp, int64_t now_us, int recent)
 {
@@ -1247,6 +1306,14 @@ agq_status_snapshot(const struct agq_spool *sp, int64_t now_us, int recent)
 	if (json_integer_value(json_object_get(counts, "queue")) > 0 && !alive)
 		json_array_append_new(problems, json_string("tasks are queued "
 		    "but no agent is alive"));
+	json_t *stuck = O.t ? unroutable(sp, now_us, O.t) : json_array();
+	if (json_array_size(stuck))
+		json_array_append_new(problems, json_sprintf("%zu task(s) "
+		    "waited longer than route_wait with no agent that can take "
+		    "them (%s: %s)", json_array_size(stuck), json_string_value(
+		    json_object_get(json_array_get(stuck, 0), "id")),
+		    json_string_value(json_object_get(json_array_get(stuck, 0),
+		    "reason"))));
 	struct statvfs vfs;
 	json_t *disk = json_null();
 	if (statvfs(sp->root, &vfs) == 0) {
@@ -1268,6 +1335,7 @@ agq_status_snapshot(const struct agq_spool *sp, int64_t now_us, int recent)
 	    "sched_up_since", sched == 1 && sched_up ? json_string(
 	    agq_fmt_time(sched_up, t1)) : json_null(),
 	    "disk", disk, "problems", problems);
+	json_object_set_new(health, "unroutable", stuck);
 	if (sched == 1 && sched_up)
 		json_object_set_new(health, "uptime_s", json_real(
 		    (double)(now_us - sched_up) / 1e6));

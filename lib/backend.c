@@ -399,14 +399,36 @@ join_url(const char *base, const char *path)
 	return agq_xasprintf("%.*s%s", (int)n, base, path);
 }
 
-static const char *
+/* The base URL of backend D for this call, malloc'd: the endpoint chosen
+ * for the task (its route, from agq-run --endpoint), else agq.conf's
+ * D->url_setting, else the environment's D->url_env as the vendor's SDK
+ * reads it (without its trailing D->url_env_path: OPENAI_BASE_URL ends
+ * with /v1, which agq's paths begin with; ignored when the task's "env"
+ * sets it), else D->url.  An explicit
+ * setting beats the environment, as in the vendors' SDKs
+ * (agq-backend(7), "Base URLs"). */
+static char *
 endpoint_base(struct call *c, const struct agq_backend_def *d)
 {
 	json_t *ep = json_object_get(c->task, "endpoint");
 	const char *u = json_string_value(json_object_get(ep, "url"));
+	if (!u)
+		u = agq_backend_setting(c->conf, d->url_setting, NULL);
 	if (u)
-		return u;
-	return agq_backend_setting(c->conf, d->url_setting, d->url);
+		return agq_xstrdup(u);
+	/* the operator's environment, never the task's: a task's env that
+	 * sets it would send the key to a URL of the task's choosing */
+	const char *env = d->url_env && !json_object_get(json_object_get(
+	    c->task, "env"), d->url_env) ? getenv(d->url_env) : NULL;
+	if (!env || !*env)
+		return agq_xstrdup(d->url);
+	size_t n = strlen(env), p = d->url_env_path ?
+	    strlen(d->url_env_path) : 0;
+	while (n && env[n - 1] == '/')
+		n--;
+	if (p && n >= p && !memcmp(env + n - p, d->url_env_path, p))
+		n -= p;
+	return agq_xasprintf("%.*s", (int)n, env);
 }
 
 static void
@@ -437,9 +459,10 @@ static int
 be_http(struct call *c, const struct agq_backend_def *d)
 {
 	const char *backend = d->name;
-	const char *base = endpoint_base(c, d);
+	char *base = endpoint_base(c, d);
 	char *url = join_url(base, d->chat_path);
 	json_object_set_new(c->res, "endpoint", json_string(base));
+	free(base);
 	const char *model = model_of(c, d);
 	if (!model) {
 		agq_errf(c->err, sizeof c->err, "no model: set \"model\" in the "

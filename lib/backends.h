@@ -84,6 +84,12 @@ struct agq_backend_def {
 	unsigned flags;         /* AGQ_BACKEND_* above */
 	const char *url;        /* default base URL, "scheme://host[:port]" */
 	const char *url_setting;        /* agq.conf: base URL */
+	const char *url_env;    /* environment variable with a base URL, as
+	                         * the vendor's SDK reads it; agq.conf's
+	                         * url_setting wins over it (agq-backend(7)) */
+	const char *url_env_path;       /* the leading part of chat_path and
+	                         * models_path that url_env's value already
+	                         * ends with ("/v1" for OPENAI_BASE_URL) */
 	const char *model_setting;      /* agq.conf: the default model */
 	const char *chat_path;  /* path of the model call, appended to the
 	                         * base URL (POST) */

@@ -214,3 +214,43 @@ SH
 	[ -n "$table" ] && [ "$made" = "$table" ]
 	for b in $table; do [ -x "$BE/$b" ]; done
 }
+
+# base_conf: like conf, without the HTTP backends' *_url settings.
+base_conf() {
+	conf
+	sed -i '/_url = /d' "$AGQ_CONF"
+}
+
+@test "ANTHROPIC_BASE_URL and OPENAI_BASE_URL are honoured as the vendors' SDKs read them (OpenAI's with its /v1)" {
+	base_conf
+	local port
+	port=$(cat "$FAKE_DIR/port")
+	export ANTHROPIC_API_KEY=$KEY
+	ANTHROPIC_BASE_URL=http://127.0.0.1:$port run call anthropic claude-sonnet-4-5
+	[ "$status" -eq 0 ]
+	[ "$(field output)" = "echo: hello" ]
+	[ "$(field endpoint)" = "http://127.0.0.1:$port" ]
+	tail -1 "$FAKE_DIR/requests" | jq -e '.path == "/v1/messages"'
+	OPENAI_BASE_URL=http://127.0.0.1:$port/v1/ run call openai gpt-4o-mini
+	[ "$status" -eq 0 ]
+	[ "$(field output)" = "echo: hello" ]
+	[ "$(field endpoint)" = "http://127.0.0.1:$port" ]
+	tail -1 "$FAKE_DIR/requests" | jq -e '.path == "/v1/chat/completions"'
+}
+
+@test "agq.conf's *_url beats the environment; a task's own env never sets the base URL" {
+	conf
+	local port
+	port=$(cat "$FAKE_DIR/port")
+	export ANTHROPIC_API_KEY=$KEY
+	# the environment points nowhere; agq.conf's anthropic_url wins
+	ANTHROPIC_BASE_URL=http://127.0.0.1:9/nowhere run call anthropic claude-sonnet-4-5
+	[ "$status" -eq 0 ]
+	[ "$(field endpoint)" = "http://127.0.0.1:$port" ]
+	# without agq.conf's, a task's env naming a URL is ignored: the
+	# operator's environment only (a key must not go where a task says)
+	sed -i '/_url = /d' "$AGQ_CONF"
+	printf '{"prompt": "hello", "model": "m", "env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}}' |
+	    ANTHROPIC_BASE_URL=http://127.0.0.1:$port "$BE/anthropic" > "$WORK/res.json" 2> "$WORK/err" || true
+	[ "$(field endpoint)" = "https://api.anthropic.com" ]
+}

@@ -118,3 +118,30 @@ route_of() {
 	is_state c3 queue
 	[ -z "$(route_of c3)" ]
 }
+
+@test "a registered anthropic endpoint named with --endpoint is the URL called, and shown in the route" {
+	agq-registry add claude-proxy "$(url)" --type anthropic
+	ANTHROPIC_API_KEY=sk-test-0123 agent an1 0.1 --backend anthropic --endpoint claude-proxy
+	agents_up an1
+	start_sched
+	agq-submit <<<'{"id": "an1", "prompt": "refactor the parser module", "backend": "anthropic", "model": "claude-sonnet-4-5"}'
+	wait_for 20 is_state an1 done
+	route_of an1 | jq -e '.backend == "anthropic" and .endpoint == "claude-proxy"'
+	jq -e --arg u "$(url)" '.route.endpoint.name == "claude-proxy" and
+	    .route.endpoint.url == $u' "$AGQ_SPOOL/done/an1.json"
+	grep '"path": "/v1/messages"' "$FAKE_DIR/requests" | tail -1 |
+	    jq -e '.body.model == "claude-sonnet-4-5" and
+	    .headers["x-api-key"] == "sk-test-0123"'
+}
+
+@test "an agent declaring no backend calls its registered endpoint of the task's backend type" {
+	agq-registry add oproxy "$(url)" --type openai
+	agent any1 0.1 --endpoint oproxy
+	agents_up any1
+	start_sched
+	agq-submit <<<'{"id": "op1", "prompt": "summarize", "backend": "openai", "model": "gpt-x"}'
+	wait_for 20 is_state op1 done
+	route_of op1 | jq -e '.endpoint == "oproxy"'
+	grep '"path": "/v1/chat/completions"' "$FAKE_DIR/requests" | tail -1 |
+	    jq -e '.body.model == "gpt-x"'
+}

@@ -859,6 +859,15 @@ do_reclaim(struct sched *S)
 
 struct agent_list { struct sched *S; struct agent *v; size_t n, cap; };
 
+/* Does agent file A take new work: alive, and not draining or offline? */
+static int
+agent_takes_work(const struct sched *S, const json_t *a)
+{
+	const char *st = json_string_value(json_object_get(a, "state"));
+	return agq_agent_alive(a, agq_now_us(), S->o->lease_s) &&
+	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline")));
+}
+
 static int
 agent_collect(const char *fname, void *arg)
 {
@@ -869,9 +878,7 @@ agent_collect(const char *fname, void *arg)
 	json_t *a = agent_doc(al->S, name);
 	if (!a)
 		return 0;
-	const char *st = json_string_value(json_object_get(a, "state"));
-	if (!agq_agent_alive(a, agq_now_us(), al->S->o->lease_s) ||
-	    (st && (!strcmp(st, "draining") || !strcmp(st, "offline")))) {
+	if (!agent_takes_work(al->S, a)) {
 		json_decref(a);
 		return 0;
 	}
@@ -1283,9 +1290,7 @@ world_agent(const char *fname, void *arg)
 	json_t *a = agent_doc(w->S, name);
 	if (!a)
 		return 0;
-	const char *st = json_string_value(json_object_get(a, "state"));
-	if (agq_agent_alive(a, agq_now_us(), w->S->o->lease_s) &&
-	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline")))) {
+	if (agent_takes_work(w->S, a)) {
 		json_t *c = json_deep_copy(a);  /* agent_doc's is read-only */
 		json_object_set_new(c, "name", json_string(name));
 		json_array_append_new(w->agents, c);

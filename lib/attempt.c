@@ -248,6 +248,9 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 			if (!json_object_get(t, "model") && json_is_string(rm))
 				json_object_set(input, "model", rm);
 			json_t *rep = json_object_get(route, "endpoint");
+			/* the route's endpoint only, never one the task
+			 * names itself: the key would go to its URL */
+			json_object_del(input, "endpoint");
 			if (json_is_string(json_object_get(rep, "url")))
 				json_object_set(input, "endpoint", rep);
 			if (feedback)

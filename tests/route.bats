@@ -145,3 +145,15 @@ route_of() {
 	grep '"path": "/v1/chat/completions"' "$FAKE_DIR/requests" | tail -1 |
 	    jq -e '.body.model == "gpt-x"'
 }
+
+@test "an endpoint a task names itself is never called: the key goes only where the agent's set-up says" {
+	# no registered endpoint: the agent's ANTHROPIC_BASE_URL is the URL
+	ANTHROPIC_BASE_URL=$(url) ANTHROPIC_API_KEY=sk-test-0123 agent an2 0.1 --backend anthropic
+	agents_up an2
+	start_sched
+	# a task naming its own endpoint URL (port 9: nothing listens there)
+	agq-submit <<<'{"id": "an3", "prompt": "x", "backend": "anthropic", "model": "m-an3", "endpoint": {"name": "mine", "url": "http://127.0.0.1:9"}}'
+	wait_for 20 is_state an3 done
+	grep '"path": "/v1/messages"' "$FAKE_DIR/requests" | tail -1 |
+	    jq -e '.body.model == "m-an3"'
+}

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -279,19 +280,66 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 
 /* ---- running a program ----------------------------------------------------- */
 
-/* Run ARGV (argv[0] looked up in PATH), standard input /dev/null, its
- * standard output captured (the last MAX_OUTPUT bytes kept, malloc'd in
- * *OUT), standard error shared with ours.  Returns the wait status, or -1
- * with ERR set when it could not be started. */
-static int
-run_capture(char *const argv[], char **out, size_t *outlen, char *err,
-            size_t size)
+/* Keep the last non-empty line of a stream read in pieces: CUR collects
+ * the line being read, LAST the last one ended (each at most
+ * sizeof - 1 bytes, the rest of a longer line dropped). */
+struct lastline { char cur[512], last[512]; size_t n; };
+
+static void
+lastline_add(struct lastline *l, const char *s, size_t n)
 {
-	int p[2];
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n' || s[i] == '\r') {
+			if (l->n) {
+				memcpy(l->last, l->cur, l->n);
+				l->last[l->n] = '\0';
+			}
+			l->n = 0;
+		} else if (l->n + 1 < sizeof l->cur) {
+			l->cur[l->n++] = isprint((unsigned char)s[i]) ? s[i] : ' ';
+		}
+	}
+}
+
+/* Append K bytes of CHUNK to BUF (N bytes so far), keeping the last
+ * MAX_OUTPUT bytes. */
+static void
+keep_tail(char *buf, size_t *n, const char *chunk, size_t k)
+{
+	if (*n + k > MAX_OUTPUT) {
+		/* k <= 65536 < MAX_OUTPUT, so drop <= n */
+		size_t drop = *n + k - MAX_OUTPUT;
+		memmove(buf, buf + drop, *n - drop);
+		*n -= drop;
+	}
+	memcpy(buf + *n, chunk, k);
+	*n += k;
+}
+
+/* Run ARGV (argv[0] looked up in PATH), standard input IN_FD (-1:
+ * /dev/null), its standard output captured (the last MAX_OUTPUT bytes
+ * kept, malloc'd in *OUT).  With ERRLINE NULL its standard error is
+ * ours; otherwise it is copied to ours as it comes and its last
+ * non-empty line (printable, at most 511 bytes) is left in ERRLINE
+ * (ERRSIZE bytes, "" when none).  Returns the wait status, or -1 with
+ * ERR set when it could not be started. */
+static int
+run_capture(char *const argv[], int in_fd, char *errline, size_t errsize,
+            char **out, size_t *outlen, char *err, size_t size)
+{
+	int p[2], e[2] = { -1, -1 };
 	*out = NULL;
 	*outlen = 0;
+	if (errline)
+		errline[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		agq_errf(err, size, "cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (errline && pipe2(e, O_CLOEXEC) < 0) {
+		agq_errf(err, size, "cannot create a pipe: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
 		return -1;
 	}
 	fflush(NULL);
@@ -300,14 +348,21 @@ run_capture(char *const argv[], char **out, size_t *outlen, char *err,
 		agq_errf(err, size, "cannot fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
+		if (errline) {
+			close(e[0]);
+			close(e[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
-		/* the pipe above 2 first (agq_fd_above_stdio); /dev/null
+		/* the pipes above 2 first (agq_fd_above_stdio); the input
 		 * stays if it is 0 */
 		int w = agq_fd_above_stdio(p[1]);
-		int nfd = open("/dev/null", O_RDONLY);
-		if (w < 0 || nfd < 0 || dup2(nfd, 0) < 0 || dup2(w, 1) < 0)
+		int ew = errline ? agq_fd_above_stdio(e[1]) : 2;
+		int nfd = in_fd >= 0 ? agq_fd_above_stdio(in_fd) :
+		    open("/dev/null", O_RDONLY);
+		if (w < 0 || ew < 0 || nfd < 0 || dup2(nfd, 0) < 0 ||
+		    dup2(w, 1) < 0 || dup2(ew, 2) < 0)
 			_exit(126);
 		execvp(argv[0], argv);
 		dprintf(2, "agq: cannot run: %s (%s)\n", strerror(errno),
@@ -315,27 +370,47 @@ run_capture(char *const argv[], char **out, size_t *outlen, char *err,
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(p[1]);
+	if (errline)
+		close(e[1]);
 	char *buf = agq_xmalloc(MAX_OUTPUT + 1);
 	size_t n = 0;
 	char chunk[65536];
-	for (;;) {
-		ssize_t r = read(p[0], chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+	struct lastline ll = { .n = 0 };
+	ll.last[0] = '\0';
+	struct pollfd fds[2] = { { p[0], POLLIN, 0 }, { e[0], POLLIN, 0 } };
+	int open_fds = errline ? 2 : 1;
+	while (open_fds > 0) {
+		if (poll(fds, errline ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		size_t k = (size_t)r;
-		if (n + k > MAX_OUTPUT) {       /* keep the tail */
-			/* k <= sizeof chunk < MAX_OUTPUT, so drop <= n */
-			size_t drop = n + k - MAX_OUTPUT;
-			memmove(buf, buf + drop, n - drop);
-			n -= drop;
 		}
-		memcpy(buf + n, chunk, k);
-		n += k;
+		for (int i = 0; i < (errline ? 2 : 1); i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t r = read(fds[i].fd, chunk, sizeof chunk);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_fds--;
+			} else if (i == 0) {
+				keep_tail(buf, &n, chunk, (size_t)r);
+			} else {
+				agq_write_all(2, chunk, (size_t)r);
+				lastline_add(&ll, chunk, (size_t)r);
+			}
+		}
 	}
-	close(p[0]);
+	for (int i = 0; i < 2; i++)
+		if (fds[i].fd >= 0 && (i == 0 || errline))
+			close(fds[i].fd);
 	buf[n] = '\0';
+	if (errline) {
+		lastline_add(&ll, "\n", 1);
+		snprintf(errline, errsize, "%s", ll.last);
+	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
@@ -368,6 +443,8 @@ struct call {
 	const json_t *task;
 	json_t *res;            /* the result being built */
 	char err[1024];
+	int verdict;            /* err is the CLI's own verdict, in its
+	                         * documented output shape */
 };
 
 static double
@@ -605,7 +682,8 @@ be_shell(struct call *c, const struct agq_backend_def *d)
 	argv[n] = NULL;
 	char *out;
 	size_t len;
-	int st = run_capture(argv, &out, &len, c->err, sizeof c->err);
+	int st = run_capture(argv, -1, NULL, 0, &out, &len, c->err,
+	    sizeof c->err);
 	free(argv);
 	if (st < 0)
 		return -1;
@@ -631,6 +709,60 @@ fill(const char *tmpl, const char *prompt, const char *model)
 	return agq_xstrdup(tmpl);
 }
 
+int
+agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len)
+{
+	const char *via = json_string_value(json_object_get(e, "prompt_via"));
+	if (via && !strcmp(via, "stdin"))
+		return 1;
+	if (via && strcmp(via, "argv"))
+		return -1;
+	return prompt_len > AGQ_CLI_ARGV_MAX;
+}
+
+/* Append to A the strings of template array T, filled. */
+static void
+append_filled(json_t *a, const json_t *t, const char *prompt,
+              const char *model)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(t, i, v) {
+		char *s = fill(json_string_value(v) ? json_string_value(v) : "",
+		    prompt, model);
+		json_array_append_new(a, json_string(s));
+		free(s);
+	}
+}
+
+json_t *
+agq_cli_argv(const json_t *e, const char *prompt, const char *model,
+             int on_stdin)
+{
+	json_t *a = json_array();
+	json_t *margs = model ? json_object_get(e, "model_args") : NULL;
+	int placed = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(e, "argv"), i, v) {
+		const char *s = json_string_value(v);
+		if (s && !strcmp(s, "{model_args}")) {
+			append_filled(a, margs, prompt, model);
+			placed = 1;
+		} else if (s && !strcmp(s, "{prompt}") && on_stdin) {
+			append_filled(a, json_object_get(e, "stdin_args"), prompt,
+			    model);
+		} else {
+			char *f = fill(s ? s : "", prompt, model);
+			json_array_append_new(a, json_string(f));
+			free(f);
+		}
+	}
+	if (!placed)            /* no placeholder: after the rest, as before */
+		append_filled(a, margs, prompt, model);
+	return a;
+}
+
 json_t *
 agq_cli_lock_load(const struct agq_conf *conf, char *err, size_t size)
 {
@@ -646,6 +778,36 @@ agq_cli_lock_load(const struct agq_conf *conf, char *err, size_t size)
 	}
 	free(dflt);
 	return lock;
+}
+
+/* The reason of a claude run whose tool uses were refused: DEN is its
+ * permission_denials, [{"tool_name", "tool_use_id", "tool_input"}]. */
+static void
+denials(struct call *c, const json_t *den)
+{
+	char what[600] = "";
+	size_t i, o = 0;
+	json_t *d;
+	json_array_foreach(den, i, d) {
+		const char *tool = json_string_value(json_object_get(d,
+		    "tool_name"));
+		json_t *in = json_object_get(d, "tool_input");
+		const char *arg = NULL;
+		static const char *keys[] = { "file_path", "notebook_path",
+		    "path", "command", "url", "pattern", NULL };
+		for (int k = 0; keys[k] && !arg; k++)
+			arg = json_string_value(json_object_get(in, keys[k]));
+		char one[200];
+		snprintf(one, sizeof one, "%s%s%.120s%s", tool ? tool : "a tool",
+		    arg ? " (" : "", arg ? arg : "", arg ? ")" : "");
+		if (o < sizeof what)
+			o += (size_t)snprintf(what + o, sizeof what - o, "%s%s",
+			    i ? ", " : "", one);
+	}
+	agq_errf(c->err, sizeof c->err, "claude was refused %zu tool use%s: "
+	    "%s; the CLI lock's --permission-mode or --allowedTools must allow "
+	    "%s", json_array_size(den), json_array_size(den) == 1 ? "" : "s",
+	    what, json_array_size(den) == 1 ? "it" : "them");
 }
 
 /* Parse the output of a CLI in FORMAT into c->res. */
@@ -669,6 +831,17 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		}
 		const char *text = json_string_value(json_object_get(r,
 		    "result"));
+		/* the final message of claude -p --output-format json is
+		 * {"type": "result", "subtype": "success"|"error_...",
+		 * "is_error", "result", "session_id", "permission_denials",
+		 * "usage", "total_cost_usd"} */
+		const char *type = json_string_value(json_object_get(r, "type"));
+		int typed = type && !strcmp(type, "result");
+		const char *sub = json_string_value(json_object_get(r,
+		    "subtype"));
+		json_t *sid = json_object_get(r, "session_id");
+		if (json_is_string(sid))
+			json_object_set(c->res, "session_id", sid);
 		json_t *u = json_object_get(r, "usage");
 		json_object_set_new(c->res, "tokens_in", json_integer(
 		    int_at(u, "input_tokens") +
@@ -681,12 +854,25 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		    json_real(json_number_value(cost)) : json_null());
 		json_object_set_new(c->res, "output", json_string(text ? text :
 		    ""));
-		int bad = json_is_true(json_object_get(r, "is_error")) || !text;
-		if (bad)
-			agq_errf(c->err, sizeof c->err, "claude reported an error: "
-			    "%s", text ? text : json_string_value(json_object_get(
-			    r, "subtype")) ? json_string_value(json_object_get(r,
-			    "subtype")) : "no result");
+		json_t *den = json_object_get(r, "permission_denials");
+		int bad = 1;
+		if (json_is_true(json_object_get(r, "is_error")) || !text) {
+			if (typed && sub)
+				agq_errf(c->err, sizeof c->err, "claude reported an "
+				    "error (%s): %s", sub, text ? text : "no result");
+			else
+				agq_errf(c->err, sizeof c->err, "claude reported an "
+				    "error: %s", text ? text : sub ? sub :
+				    "no result");
+		} else if (json_array_size(den)) {
+			denials(c, den);
+		} else if (typed && sub && strcmp(sub, "success")) {
+			agq_errf(c->err, sizeof c->err, "claude ended with %s: %s",
+			    sub, text);
+		} else {
+			bad = 0;
+		}
+		c->verdict = bad && typed;
 		json_decref(r);
 		return bad ? -1 : 0;
 	}
@@ -706,6 +892,10 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 			    "type"));
 			json_t *item = json_object_get(ev, "item");
 			if (!type) {
+			} else if (!strcmp(type, "thread.started") &&
+			    json_is_string(json_object_get(ev, "thread_id"))) {
+				json_object_set(c->res, "session_id",
+				    json_object_get(ev, "thread_id"));
 			} else if (!strcmp(type, "item.completed") &&
 			    json_string_value(json_object_get(item, "type")) &&
 			    !strcmp(json_string_value(json_object_get(item,
@@ -736,6 +926,7 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		json_object_set_new(c->res, "output", json_string(text ? text :
 		    ""));
 		int rc = 0;
+		c->verdict = fail != NULL;
 		if (fail || !text) {
 			agq_errf(c->err, sizeof c->err, "codex: %s", fail ? fail :
 			    "no agent message in the output");
@@ -782,30 +973,64 @@ be_cli(struct call *c, const struct agq_backend_def *d)
 	}
 	json_object_set_new(c->res, "endpoint", json_string(tool));
 	char *prompt = agq_backend_prompt(c->task);
-	json_t *margs = submodel ? json_object_get(e, "model_args") : NULL;
-	size_t n = json_array_size(targv) + json_array_size(margs);
-	char **argv = agq_xmalloc((n + 1) * sizeof *argv);
-	size_t k = 0, i;
-	json_t *v;
-	json_array_foreach(targv, i, v)
-		argv[k++] = fill(json_string_value(v) ? json_string_value(v) :
-		    "", prompt, submodel);
-	json_array_foreach(margs, i, v)
-		argv[k++] = fill(json_string_value(v) ? json_string_value(v) :
-		    "", prompt, submodel);
-	argv[k] = NULL;
+	int on_stdin = agq_cli_prompt_on_stdin(e, strlen(prompt));
+	if (on_stdin < 0) {
+		agq_errf(c->err, sizeof c->err, "bad prompt_via for '%s' in the "
+		    "CLI lock file: \"argv\" or \"stdin\"", tool);
+		free(prompt);
+		json_decref(lock);
+		return -1;
+	}
+	int in_fd = -1;
+	FILE *tf = NULL;
+	if (on_stdin) {         /* an unlinked file: no pipe to keep fed */
+		tf = tmpfile();
+		size_t pl = strlen(prompt);
+		if (!tf || fwrite(prompt, 1, pl, tf) != pl || fflush(tf) != 0 ||
+		    lseek(fileno(tf), 0, SEEK_SET) < 0) {
+			agq_errf(c->err, sizeof c->err, "cannot write the prompt "
+			    "to a temporary file: %s", strerror(errno));
+			if (tf)
+				fclose(tf);
+			free(prompt);
+			json_decref(lock);
+			return -1;
+		}
+		in_fd = fileno(tf);
+	}
+	json_t *ja = agq_cli_argv(e, prompt, submodel, on_stdin);
 	free(prompt);
-	char *out;
-	size_t len;
-	int st = run_capture(argv, &out, &len, c->err, sizeof c->err);
+	size_t k = json_array_size(ja), i;
+	char **argv = agq_xmalloc((k + 1) * sizeof *argv);
 	for (i = 0; i < k; i++)
-		free(argv[i]);
+		argv[i] = (char *)json_string_value(json_array_get(ja, i));
+	argv[k] = NULL;
+	char *out, errline[512];
+	size_t len;
+	int st = run_capture(argv, in_fd, errline, sizeof errline, &out, &len,
+	    c->err, sizeof c->err);
 	free(argv);
+	json_decref(ja);
+	if (tf)
+		fclose(tf);
 	int rc = -1;
 	if (st >= 0) {
 		rc = cli_parse(c, format, out, len);
 		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			/* the exit status, then the CLI's own verdict and the
+			 * last line it wrote on standard error */
+			char verdict[sizeof c->err];
+			snprintf(verdict, sizeof verdict, "%s", c->verdict ?
+			    c->err : "");
 			describe_status(c->err, sizeof c->err, tool, st);
+			size_t o = strlen(c->err);
+			if (verdict[0])
+				snprintf(c->err + o, sizeof c->err - o, ": %s",
+				    verdict);
+			o = strlen(c->err);
+			if (errline[0])
+				snprintf(c->err + o, sizeof c->err - o, "%s%s",
+				    verdict[0] ? "; stderr: " : ": ", errline);
 			rc = -1;
 		}
 		free(out);

@@ -57,10 +57,33 @@ int agq_http_json(const char *method, const char *url,
 
 /* The CLI lock file (setting "cli_lock", default etc/cli-lock.json): an
  * object {TOOL: {"argv": [...], "model_args": [...], "format": F,
- * "version_args": [...], "flags": [...]}}.  New reference, or NULL with
+ * "version_args": [...], "flags": [...]}}, and optionally "help_args",
+ * "prompt_via", "stdin_args" (agq-backend(7)).  New reference, or NULL with
  * ERR set. */
 json_t *agq_cli_lock_load(const struct agq_conf *conf, char *err,
                           size_t size);
+
+/* Prompt bytes an agent CLI gets on its command line at most: 64 KiB,
+ * far below Linux's 128 KiB limit on one argument (MAX_ARG_STRLEN,
+ * execve(2)), beyond which execve fails with E2BIG. */
+#define AGQ_CLI_ARGV_MAX (64u << 10)
+
+/* Whether lock entry E (an object of the CLI lock file) gets a prompt of
+ * PROMPT_LEN bytes on standard input: 1 when E's "prompt_via" is "stdin"
+ * or when it is "argv" (the default) and PROMPT_LEN is over
+ * AGQ_CLI_ARGV_MAX, else 0; -1 when "prompt_via" is another value. */
+int agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len);
+
+/* The command line of lock entry E (agq-backend(7), THE CLI LOCK FILE)
+ * for PROMPT and MODEL (NULL: none), as a new JSON array of strings: E's
+ * "argv" with each element "{prompt}" replaced by PROMPT (when ON_STDIN,
+ * by the elements of E's "stdin_args", none when absent), "{model}" by
+ * MODEL, and "{model_args}" by E's "model_args" filled the same way when
+ * MODEL is not NULL (by nothing otherwise).  Without a "{model_args}"
+ * element the model arguments come last, as before the placeholder
+ * existed. */
+json_t *agq_cli_argv(const json_t *e, const char *prompt, const char *model,
+                     int on_stdin);
 
 /* Run backend NAME (shell, ollama, openai, anthropic, cli) for TASK with
  * the settings of CONF; the caller has called curl_global_init.  Returns

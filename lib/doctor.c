@@ -1,6 +1,7 @@
 /* doctor.c - agq-doctor(8): is this installation able to run agent
  * tasks?  Configuration, spool, backends, price table, CLI lock file,
- * agent CLIs (found, version, pinned flags accepted), keys, endpoints. */
+ * agent CLIs (found, version, pinned flags accepted where they stand on
+ * the command line), keys, endpoints. */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -86,6 +87,63 @@ argv_of(const char *prog, const json_t *args)
 	return a;
 }
 
+/* Append WORD to the space-separated list BUF (SIZE bytes) unless it is
+ * there already. */
+static void
+list_add(char *buf, size_t size, const char *word)
+{
+	size_t n = strlen(word), m = strlen(buf);
+	for (const char *p = strstr(buf, word); p; p = strstr(p + 1, word))
+		if ((p == buf || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return;
+	snprintf(buf + m, size - m, "%s%s", m ? " " : "", word);
+}
+
+/* Check lock entry E's flags where they stand: its command line as
+ * agq-cli would build it (agq_cli_argv, a no-op prompt and a model) is
+ * scanned up to "--"; each option word there (up to a '=') that HELP (the
+ * output of its help_args, NULL when it could not run) does not name
+ * goes to MISSING, and each of E's "flags" that is not among those
+ * option words (after "--", where it is read as an argument, or not on
+ * the command line at all) to MISPLACED. */
+static void
+pinned_flags(const json_t *e, const char *help, char *missing, size_t msize,
+             char *misplaced, size_t psize)
+{
+	json_t *argv = agq_cli_argv(e, "hello", "MODEL", 0);
+	json_t *opts = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(argv, i, v) {
+		const char *w = json_string_value(v);
+		if (i == 0 || w[0] != '-' || !w[1])
+			continue;
+		if (!strcmp(w, "--"))
+			break;
+		char word[128];
+		snprintf(word, sizeof word, "%.*s", (int)strcspn(w, "="), w);
+		json_array_append_new(opts, json_string(word));
+		if (help && !has_flag(help, word))
+			list_add(missing, msize, word);
+	}
+	json_array_foreach(json_object_get(e, "flags"), i, v) {
+		const char *fl = json_string_value(v);
+		if (!fl)
+			continue;
+		if (help && !has_flag(help, fl))
+			list_add(missing, msize, fl);
+		size_t j;
+		json_t *o;
+		int found = 0;
+		json_array_foreach(opts, j, o)
+			found |= !strcmp(json_string_value(o), fl);
+		if (!found)
+			list_add(misplaced, psize, fl);
+	}
+	json_decref(opts);
+	json_decref(argv);
+}
+
 static void
 check_cli(json_t *checks, const char *tool, const json_t *e)
 {
@@ -119,24 +177,21 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	json_t *ha = argv_of(path, hargs ? hargs : tmp);
 	json_decref(tmp);
 	out = agq_command_output(ha, 10, 1 << 20, &len, &st);
+	int herr = errno;
 	json_decref(ha);
-	char missing[300] = "";
-	size_t i;
-	json_t *f;
-	json_array_foreach(json_object_get(e, "flags"), i, f) {
-		const char *fl = json_string_value(f);
-		if (fl && (!out || !has_flag(out, fl))) {
-			size_t m = strlen(missing);
-			snprintf(missing + m, sizeof missing - m, "%s%s", m ? " " :
-			    "", fl);
-		}
-	}
+	char missing[300] = "", misplaced[300] = "";
+	pinned_flags(e, out, missing, sizeof missing, misplaced,
+	    sizeof misplaced);
 	if (!out)
 		add(checks, "fail", name, "%s (%s): cannot run it for --help: "
-		    "%s", path, version, strerror(errno));
-	else if (missing[0])
-		add(checks, "fail", name, "%s (%s): pinned flags not accepted "
-		    "(not in its help): %s", path, version, missing);
+		    "%s", path, version, strerror(herr));
+	else if (missing[0] || misplaced[0])
+		add(checks, "fail", name, "%s (%s): %s%s%s%s%s", path, version,
+		    missing[0] ? "pinned flags not accepted (not in its help): " :
+		    "", missing, missing[0] && misplaced[0] ? "; " : "",
+		    misplaced[0] ? "pinned flags not where options are read "
+		    "(after \"--\" or not on the command line): " : "",
+		    misplaced);
 	else
 		add(checks, "ok", name, "%s (%s): pinned flags accepted", path,
 		    version);

@@ -253,4 +253,125 @@ base_conf() {
 	printf '{"prompt": "hello", "model": "m", "env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}}' |
 	    ANTHROPIC_BASE_URL=http://127.0.0.1:$port "$BE/anthropic" > "$WORK/res.json" 2> "$WORK/err" || true
 	[ "$(field endpoint)" = "https://api.anthropic.com" ]
+# lock JSON: a CLI lock file of the test's own, named in agq.conf (after
+# conf, whose cli_lock it overrides); stand-ins go in $WORK/fakebin.
+lock() {
+	printf '%s\n' "$1" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	mkdir -p "$WORK/fakebin"
+	export PATH="$WORK/fakebin:$PATH" AGQ_ARGS="$WORK/args"
+}
+
+# stand_in NAME BODY: a stand-in CLI that writes its arguments one per
+# line to $AGQ_ARGS and the bytes of its standard input to $AGQ_ARGS.in,
+# then runs BODY (sh).
+stand_in() {
+	{
+		printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "$AGQ_ARGS"\n'
+		printf 'wc -c > "$AGQ_ARGS.in"\n%s\n' "$2"
+	} > "$WORK/fakebin/$1"
+	chmod +x "$WORK/fakebin/$1"
+}
+
+CLAUDE_OK="printf '%s\n' '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"s-1\",\"permission_denials\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}'"
+
+@test "cli: {model_args} puts the model flags where the lock says, before \"--\"; a prompt starting with - stays the prompt" {
+	conf
+	lock '{"claude": {"argv": ["claude", "-p", "--output-format", "json",
+	    "--permission-mode", "acceptEdits", "{model_args}", "--", "{prompt}"],
+	    "model_args": ["--model", "{model}"], "format": "claude-json"}}'
+	stand_in claude "$CLAUDE_OK"
+	run call cli claude/sonnet "-rf everything"
+	[ "$status" -eq 0 ]
+	[ "$(paste -sd' ' "$WORK/args")" = "-p --output-format json --permission-mode acceptEdits --model sonnet -- -rf everything" ]
+	[ "$(cat "$WORK/args.in")" -eq 0 ]
+	[ "$(field session_id)" = s-1 ]
+	# no model: the placeholder stands for nothing
+	run call cli claude "hi"
+	[ "$status" -eq 0 ]
+	[ "$(paste -sd' ' "$WORK/args")" = "-p --output-format json --permission-mode acceptEdits -- hi" ]
+}
+
+@test "cli: a prompt over 64 KiB goes on standard input (stdin_args in place of {prompt}); prompt_via stdin always" {
+	conf
+	lock '{"codex": {"argv": ["codex", "exec", "--json", "{model_args}", "--", "{prompt}"],
+	    "model_args": ["-m", "{model}"], "stdin_args": ["-"], "format": "codex-jsonl"},
+	  "claude": {"argv": ["claude", "-p", "--output-format", "json", "--", "{prompt}"],
+	    "format": "claude-json", "prompt_via": "stdin"},
+	  "odd": {"argv": ["odd", "{prompt}"], "format": "text", "prompt_via": "pipe"}}'
+	stand_in codex "echo '{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"read\"}}'"
+	stand_in claude "$CLAUDE_OK"
+	big=$(head -c 70000 /dev/zero | tr '\0' x)
+	run call cli codex/o4 "$big"
+	[ "$status" -eq 0 ]
+	[ "$(field output)" = read ]
+	[ "$(paste -sd' ' "$WORK/args")" = "exec --json -m o4 -- -" ]
+	[ "$(cat "$WORK/args.in")" -ge 70000 ]
+	# 64 KiB exactly stays on the command line
+	run call cli codex/o4 "$(head -c 65536 /dev/zero | tr '\0' y)"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < "$WORK/args")" -eq 5 ] && [ "$(cat "$WORK/args.in")" -eq 0 ]
+	run call cli claude "small"
+	[ "$status" -eq 0 ]
+	[ "$(paste -sd' ' "$WORK/args")" = "-p --output-format json --" ]
+	[ "$(cat "$WORK/args.in")" -eq 5 ]
+	run call cli odd "x"
+	[ "$status" -eq 1 ]
+	[[ "$(field error)" == *"bad prompt_via for 'odd'"* ]]
+}
+
+@test "cli: claude's own verdict: a refused write (permission_denials) fails naming the tool; is_error and subtype; session_id kept" {
+	conf
+	lock '{"claude": {"argv": ["claude", "-p", "--output-format", "json", "--", "{prompt}"],
+	    "format": "claude-json"}}'
+	# the shape of claude 2.1 -p --output-format json when Write is refused
+	stand_in claude "cat <<'J'
+{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"duration_ms\":5120,\"duration_api_ms\":4980,\"num_turns\":3,\"result\":\"I need permission to write hello.txt.\",\"session_id\":\"7f0c9a52-1d2e-4b8a-9c3f-0a1b2c3d4e5f\",\"total_cost_usd\":0.0123,\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":40},\"modelUsage\":{},\"permission_denials\":[{\"tool_name\":\"Write\",\"tool_use_id\":\"toolu_01A\",\"tool_input\":{\"file_path\":\"/w/hello.txt\",\"content\":\"hi\"}},{\"tool_name\":\"Bash\",\"tool_use_id\":\"toolu_01B\",\"tool_input\":{\"command\":\"make test\"}}],\"uuid\":\"u-1\"}
+J"
+	run call cli claude "write hello.txt"
+	[ "$status" -eq 1 ]
+	[ "$(field status)" = error ]
+	[[ "$(field error)" == "claude was refused 2 tool uses: Write (/w/hello.txt), Bash (make test);"*"--permission-mode or --allowedTools"* ]]
+	[ "$(field session_id)" = 7f0c9a52-1d2e-4b8a-9c3f-0a1b2c3d4e5f ]
+	[ "$(field cost_usd)" = 0.0123 ] && [ "$(field tokens_out)" = 40 ]
+	stand_in claude "echo '{\"type\":\"result\",\"subtype\":\"error_max_turns\",\"is_error\":false,\"result\":\"stopped\",\"session_id\":\"s-2\",\"permission_denials\":[]}'"
+	run call cli claude "x"
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "claude ended with error_max_turns: stopped" ]
+	# is_error, and claude exiting 1 with a line on standard error
+	stand_in claude "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"result\":\"API Error: 401 invalid x-api-key\",\"session_id\":\"s-3\"}'; echo 'first line' >&2; echo 'Error: authentication failed' >&2; exit 1"
+	run call cli claude "x"
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "claude exited with status 1: claude reported an error (success): API Error: 401 invalid x-api-key; stderr: Error: authentication failed" ]
+	[ "$(field session_id)" = s-3 ]
+	# standard error still reaches the backend's own (out/ID/stderr)
+	grep -q "^first line$" "$WORK/err"
+}
+
+@test "cli: codex's error events and the last line of its standard error become the error; thread_id kept as session_id" {
+	conf
+	lock '{"codex": {"argv": ["codex", "exec", "--json", "-s", "workspace-write", "--", "{prompt}"],
+	    "format": "codex-jsonl"}}'
+	# codex 0.17x outside a git repository: nothing on stdout, exit 1
+	stand_in codex "echo 'Not inside a trusted directory and --skip-git-repo-check was not specified.' >&2; exit 1"
+	run call cli codex "fix"
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "codex exited with status 1: Not inside a trusted directory and --skip-git-repo-check was not specified." ]
+	[ "$(paste -sd' ' "$WORK/args")" = "exec --json -s workspace-write -- fix" ]
+	stand_in codex "cat <<'J'
+{\"type\":\"thread.started\",\"thread_id\":\"0199a213-81c0-7800-8aa1-bbab2a035a53\"}
+{\"type\":\"turn.started\"}
+{\"type\":\"error\",\"message\":\"stream error: exceeded retry limit, last status: 429 Too Many Requests\"}
+{\"type\":\"turn.failed\",\"error\":{\"message\":\"exceeded retry limit, last status: 429 Too Many Requests\"}}
+J
+exit 1"
+	run call cli codex "fix"
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "codex exited with status 1: codex: exceeded retry limit, last status: 429 Too Many Requests" ]
+	[ "$(field session_id)" = 0199a213-81c0-7800-8aa1-bbab2a035a53 ]
+	# an error event with exit 0 still fails the call
+	stand_in codex "echo '{\"type\":\"error\",\"message\":\"sandbox denied the write\"}'"
+	run call cli codex "fix"
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "codex: sandbox denied the write" ]
 }

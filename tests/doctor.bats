@@ -54,3 +54,41 @@ SH
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"fail  endpoint dead"*unhealthy* ]]
 }
+
+@test "each pinned flag is checked where it stands: --model after \"--\" is not accepted; an option of argv missing from the help fails" {
+	fake_cli claude "Usage: claude [options] [prompt]
+  -p, --print              print and exit
+  --output-format <format> text, json
+  --model <model>          model"
+	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
+      --json   print events as JSONL
+  -m, --model <MODEL>"
+	export PATH="$WORK/bin:$PATH"
+	# claude's model flags appended after "-- {prompt}"; codex with a
+	# sandbox flag its help does not know
+	cat > "$WORK/lock.json" <<'J'
+{"claude": {"argv": ["claude", "-p", "--output-format", "json", "--", "{prompt}"],
+  "model_args": ["--model", "{model}"], "format": "claude-json",
+  "flags": ["-p", "--output-format", "--model"]},
+ "codex": {"argv": ["codex", "exec", "--json", "-s", "workspace-write", "{model_args}", "--", "{prompt}"],
+  "model_args": ["-m", "{model}"], "format": "codex-jsonl", "help_args": ["exec", "--help"],
+  "flags": ["--json", "-m"]}}
+J
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	run agq-doctor
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"fail  cli claude"*'pinned flags not where options are read (after "--" or not on the command line): --model'* ]]
+	[[ "$output" != *"pinned flags accepted"* ]]
+	[[ "$output" == *"fail  cli codex"*"pinned flags not accepted (not in its help): -s"* ]]
+	# the placeholder puts --model before "--": accepted
+	sed -i 's/"json", "--", "{prompt}"\]/"json", "{model_args}", "--", "{prompt}"]/' "$WORK/lock.json"
+	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
+      --json   print events as JSONL
+  -s, --sandbox <SANDBOX_MODE>
+  -m, --model <MODEL>"
+	run agq-doctor --json
+	echo "$output"
+	echo "$output" | jq -e '[.checks[] | select(.check == "cli claude" or
+	    .check == "cli codex") | select(.status == "ok")] | length == 2'
+}

@@ -74,7 +74,7 @@ json_t *agq_cli_lock_load(const struct agq_conf *conf, char *err,
  * AGQ_CLI_ARGV_MAX, else 0; -1 when "prompt_via" is another value. */
 int agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len);
 
-/* The command line of lock entry E (agq-backend(7), THE CLI LOCK FILE)
+/* The command line of lock entry E (agq-backend(7), The CLI lock file)
  * for PROMPT and MODEL (NULL: none), as a new JSON array of strings: E's
  * "argv" with each element "{prompt}" replaced by PROMPT (when ON_STDIN,
  * by the elements of E's "stdin_args", none when absent), "{model}" by

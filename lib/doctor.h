@@ -11,8 +11,10 @@
 /* Check this installation for agent work, with the spool SPOOL_ARG (NULL:
  * the default): the spool and configuration, every backend executable,
  * the price table, the CLI lock file and each CLI in it (found in PATH,
- * its version from version_args, and whether each pinned flag appears in
- * the output of help_args), the API keys (present, never shown) and the
+ * its version from version_args, whether each option word of the command
+ * line agq_cli_argv builds, up to "--", and each of its "flags" appears in
+ * the output of help_args, and whether each of "flags" stands there
+ * before "--"; agq-doctor(8)), the API keys (present, never shown) and the
  * registered endpoints' health.  Returns {"status": "ok"|"fail",
  * "failed": N, "checks": [{check, status "ok"|"warn"|"fail", detail}]}. */
 json_t *agq_doctor(const char *spool_arg);

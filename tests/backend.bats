@@ -176,15 +176,15 @@ SH
 	[ "$status" -eq 0 ]
 	[ "$(field output)" = "done it" ] && [ "$(field tokens_in)" = 15 ]
 	[ "$(field tokens_out)" = 7 ] && [ "$(field cost_usd)" = 0.042 ]
-	[ "$(cat "$WORK/args")" = "-p fix it --output-format json --model sonnet" ]
+	[ "$(cat "$WORK/args")" = "-p --output-format json --permission-mode acceptEdits --model sonnet -- fix it" ]
 	run call cli codex
 	[ "$status" -eq 0 ]
 	[ "$(field output)" = patched ] && [ "$(field tokens_in)" = 100 ]
-	[ "$(cat "$WORK/args")" = "exec --json hello" ]
+	[ "$(cat "$WORK/args")" = "exec --json -s workspace-write -- hello" ]
 	run call cli gemini
 	[ "$status" -eq 0 ]
 	[ "$(field output)" = "plain answer" ]
-	[ "$(cat "$WORK/args")" = "-p hello" ]
+	[ "$(cat "$WORK/args")" = "--approval-mode auto_edit -p hello" ]
 	printf '#!/bin/sh\necho "{\\"is_error\\":true,\\"result\\":\\"quota\\"}"; exit 1\n' > "$WORK/fakebin/claude"
 	run call cli claude
 	[ "$status" -eq 1 ]

@@ -20,9 +20,11 @@ SH
 	fake_cli claude "Usage: claude [options]
   -p, --print              print and exit
   --output-format <format> text, json
+  --permission-mode <mode> acceptEdits
   --model <model>          model"
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
-      --json   print events as JSONL"
+      --json   print events as JSONL
+  -s, --sandbox <SANDBOX_MODE>"
 	export PATH="$WORK/bin:$PATH"
 	export ANTHROPIC_API_KEY=sk-doctor-SECRET
 	run agq-doctor
@@ -40,6 +42,7 @@ SH
 @test "with the CLIs fixed the report passes; --json; an unhealthy endpoint fails it" {
 	fake_cli codex "Usage: codex exec [OPTIONS]
       --json  JSONL
+  -s, --sandbox <SANDBOX_MODE>
   -m, --model <MODEL>"
 	export PATH="$WORK/bin:$PATH"
 	run agq-doctor --json
@@ -91,4 +94,33 @@ J
 	echo "$output"
 	echo "$output" | jq -e '[.checks[] | select(.check == "cli claude" or
 	    .check == "cli codex") | select(.status == "ok")] | length == 2'
+}
+
+@test "the shipped lock: every pinned flag of claude 2.1 and codex 0.17x is where its CLI reads options" {
+	local top=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
+	# help texts cut from claude --help (2.1.197) and codex exec --help
+	# (0.171.0)
+	fake_cli claude "Usage: claude [options] [command] [prompt]
+  --allowedTools, --allowed-tools <tools...>
+  --model <model>                       Model for the current session.
+  --output-format <format>              Output format (only works with --print)
+  --permission-mode <mode>              Permission mode to use for the session
+  -p, --print                           Print response and exit"
+	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
+  -m, --model <MODEL>
+  -s, --sandbox <SANDBOX_MODE>
+      --json
+          Print events to stdout as JSONL"
+	export PATH="$WORK/bin:$PATH"
+	echo "cli_lock = $top/etc/cli-lock.json" >> "$AGQ_CONF"
+	run agq-doctor --json
+	echo "$output"
+	echo "$output" | jq -e '[.checks[] | select(.check == "cli claude" or
+	    .check == "cli codex") | select(.status == "ok")] | length == 2'
+	# and each of them can edit, with "--" before the prompt
+	jq -e '(.claude.argv | index("--permission-mode")) as $i |
+	    .claude.argv[$i + 1] == "acceptEdits" and
+	    (.codex.argv | index("-s")) as $j | .codex.argv[$j + 1] ==
+	    "workspace-write" and .claude.argv[-2:] == ["--", "{prompt}"] and
+	    .codex.argv[-2:] == ["--", "{prompt}"]' "$top/etc/cli-lock.json"
 }

@@ -375,3 +375,47 @@ exit 1"
 	[ "$status" -eq 1 ]
 	[ "$(field error)" = "codex: sandbox denied the write" ]
 }
+
+# real_claude: the real claude CLI (@anthropic-ai/claude-code from npm):
+# $AGQ_TEST_CLAUDE, else claude in PATH; the test is skipped without it.
+# It talks to tests/fakemessages.py, a loopback Messages API whose first
+# answer is a Write tool use of hello.txt in the prompt's "cwd: DIR".
+real_claude() {
+	local c=${AGQ_TEST_CLAUDE:-$(command -v claude)}
+	[ -n "$c" ] && "$c" --version 2>/dev/null | grep -q "Claude Code" ||
+	    skip "the real claude CLI is not installed (npm install --prefix DIR @anthropic-ai/claude-code; AGQ_TEST_CLAUDE=DIR/node_modules/.bin/claude)"
+	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
+	ln -sf "$c" "$WORK/fakebin/claude"
+	python3 "$BATS_TEST_DIRNAME/fakemessages.py" "$WORK/mport" \
+	    "$WORK/mreq" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$WORK/mport" ] && break; sleep 0.1; done
+	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
+	    ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$WORK/mport")" \
+	    ANTHROPIC_API_KEY=sk-fake-0123 DISABLE_TELEMETRY=1 \
+	    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1
+}
+
+@test "cli with the real claude CLI against a loopback Messages API: the shipped lock writes the file; without a permission mode the refused write fails the call" {
+	conf
+	real_claude
+	cd "$WORK/w"
+	run call cli claude/claude-sonnet-4-5 "create hello.txt. cwd: $WORK/w"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$WORK/w/hello.txt")" = "hello from claude" ]
+	[ "$(field output)" = "wrote it" ]
+	[ -n "$(field session_id)" ] && [ "$(field session_id)" != null ]
+	jq -se 'map(select(.path | startswith("/v1/messages"))) | length >= 2 and
+	    (.[0].body.model == "claude-sonnet-4-5") and .[0].body.stream' \
+	    "$WORK/mreq"
+	rm "$WORK/w/hello.txt"
+	# the lock before this issue: no permission mode
+	lock '{"claude": {"argv": ["claude", "-p", "{prompt}", "--output-format", "json"],
+	    "model_args": ["--model", "{model}"], "format": "claude-json"}}'
+	run call cli claude/claude-sonnet-4-5 "create hello.txt. cwd: $WORK/w"
+	cat "$WORK/res.json"
+	[ "$status" -eq 1 ]
+	[[ "$(field error)" == "claude was refused 1 tool use: Write ($WORK/w/hello.txt); "* ]]
+	[ ! -e "$WORK/w/hello.txt" ]
+}

@@ -186,7 +186,7 @@ summary(const json_t *res)
 {
 	static const char *keys[] = { "backend", "status", "model",
 	    "tokens_in", "tokens_out", "cost_usd", "endpoint", "duration_ms",
-	    "error", NULL };
+	    "error", "session_id", NULL };
 	json_t *o = json_object();
 	for (int i = 0; keys[i]; i++) {
 		json_t *v = json_object_get(res, keys[i]);

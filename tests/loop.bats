@@ -127,3 +127,22 @@ JSON
 	! grep -rq "$KEY" "$AGQ_SPOOL"              # ... and never stored
 	jq -e '.cost_usd > 0.0138 and .tokens_out == 503' "$AGQ_SPOOL/out/k1/result.json"
 }
+
+@test "an agent CLI's refused write is a failed attempt whose reason names the tool; its session_id is kept in the iteration" {
+	mkdir -p "$WORK/fakebin"
+	# claude 2.1's answer when Write was refused: exit 0, is_error false
+	cat > "$WORK/fakebin/claude" <<'SH'
+#!/bin/sh
+echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"I need permission to write.","session_id":"sess-r1","total_cost_usd":0.001,"usage":{"input_tokens":3,"output_tokens":4},"permission_denials":[{"tool_name":"Write","tool_use_id":"toolu_1","tool_input":{"file_path":"/w/a.txt","content":"x"}}]}'
+SH
+	chmod +x "$WORK/fakebin/claude"
+	export PATH="$WORK/fakebin:$PATH"
+	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" >> "$AGQ_CONF"
+	run_agent
+	agq-submit <<<'{"id": "r1", "prompt": "write a.txt", "backend": "cli", "model": "claude", "max_attempts": 1}'
+	wait_for 20 is_state r1 dead
+	jq -e '.reason | contains("backend cli: claude was refused 1 tool use: Write (/w/a.txt)")' \
+	    "$AGQ_SPOOL/dead/r1.json"
+	[ "$(result r1 .agent_status)" = backend_error ]
+	[ "$(result r1 '.iterations[0].backend.session_id')" = sess-r1 ]
+}

@@ -987,7 +987,8 @@ be_cli(struct call *c, const struct agq_backend_def *d)
 		tf = tmpfile();
 		size_t pl = strlen(prompt);
 		if (!tf || fwrite(prompt, 1, pl, tf) != pl || fflush(tf) != 0 ||
-		    lseek(fileno(tf), 0, SEEK_SET) < 0) {
+		    lseek(fileno(tf), 0, SEEK_SET) < 0 ||
+		    fcntl(fileno(tf), F_SETFD, FD_CLOEXEC) < 0) {
 			agq_errf(c->err, sizeof c->err, "cannot write the prompt "
 			    "to a temporary file: %s", strerror(errno));
 			if (tf)

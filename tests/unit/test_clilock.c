@@ -1,0 +1,71 @@
+/* Unit tests for the CLI lock file's command lines (backend.c):
+ * agq_cli_argv (the {prompt}, {model} and {model_args} placeholders,
+ * stdin_args) and agq_cli_prompt_on_stdin (prompt_via, the 64 KiB
+ * limit); agq-backend(7), The CLI lock file. */
+#include "agq.h"
+#include "backend.h"
+#include "unit.h"
+
+/* agq_cli_argv of the lock entry ENTRY, joined with spaces, is WANT. */
+static int
+argv_is(const char *entry, const char *prompt, const char *model,
+        int on_stdin, const char *want)
+{
+	json_t *e = json_loads(entry, 0, NULL);
+	json_t *a = e ? agq_cli_argv(e, prompt, model, on_stdin) : NULL;
+	char got[512] = "";
+	size_t i, o = 0;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", i ? " " :
+		    "", json_string_value(v));
+	int ok = a && !strcmp(got, want);
+	if (!ok)
+		printf("# got \"%s\", want \"%s\"\n", got, want);
+	json_decref(a);
+	json_decref(e);
+	return ok;
+}
+
+static int
+via(const char *entry, size_t len)
+{
+	json_t *e = json_loads(entry, 0, NULL);
+	int r = agq_cli_prompt_on_stdin(e, len);
+	json_decref(e);
+	return r;
+}
+
+#define CLAUDE "{\"argv\": [\"claude\", \"-p\", \"{model_args}\", \"--\", " \
+    "\"{prompt}\"], \"model_args\": [\"--model\", \"{model}\"]}"
+#define OLD "{\"argv\": [\"claude\", \"-p\", \"{prompt}\"], " \
+    "\"model_args\": [\"--model\", \"{model}\"]}"
+#define CODEX "{\"argv\": [\"codex\", \"exec\", \"{model_args}\", \"--\", " \
+    "\"{prompt}\"], \"model_args\": [\"-m\", \"{model}\"], " \
+    "\"stdin_args\": [\"-\"]}"
+
+int
+main(void)
+{
+	CHECK(argv_is(CLAUDE, "-x", "sonnet", 0,
+	    "claude -p --model sonnet -- -x"), "{model_args} before --");
+	CHECK(argv_is(CLAUDE, "hi", NULL, 0, "claude -p -- hi"),
+	    "{model_args} without a model is nothing");
+	CHECK(argv_is(OLD, "hi", "opus", 0, "claude -p hi --model opus"),
+	    "no placeholder: model flags last, as before");
+	CHECK(argv_is(OLD, "hi", NULL, 0, "claude -p hi"),
+	    "no placeholder, no model");
+	CHECK(argv_is(CLAUDE, "big", "sonnet", 1, "claude -p --model sonnet --"),
+	    "on stdin without stdin_args: {prompt} dropped");
+	CHECK(argv_is(CODEX, "big", "o4", 1, "codex exec -m o4 -- -"),
+	    "on stdin: stdin_args in place of {prompt}");
+	CHECK(argv_is("{\"argv\": [\"t\", \"--model={model}\", \"{model}\"]}",
+	    "p", "m", 0, "t --model={model} m"),
+	    "only whole elements are placeholders");
+	CHECK(via(CLAUDE, AGQ_CLI_ARGV_MAX) == 0, "64 KiB on argv");
+	CHECK(via(CLAUDE, AGQ_CLI_ARGV_MAX + 1) == 1, "over 64 KiB on stdin");
+	CHECK(via("{\"prompt_via\": \"stdin\"}", 1) == 1, "prompt_via stdin");
+	CHECK(via("{\"prompt_via\": \"argv\"}", 10) == 0, "prompt_via argv");
+	CHECK(via("{\"prompt_via\": \"file\"}", 10) == -1, "bad prompt_via");
+	DONE();
+}

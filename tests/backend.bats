@@ -253,6 +253,8 @@ base_conf() {
 	printf '{"prompt": "hello", "model": "m", "env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}}' |
 	    ANTHROPIC_BASE_URL=http://127.0.0.1:$port "$BE/anthropic" > "$WORK/res.json" 2> "$WORK/err" || true
 	[ "$(field endpoint)" = "https://api.anthropic.com" ]
+}
+
 # lock JSON: a CLI lock file of the test's own, named in agq.conf (after
 # conf, whose cli_lock it overrides); stand-ins go in $WORK/fakebin.
 lock() {

@@ -236,11 +236,13 @@ demo: all
 
 # ---- tests ------------------------------------------------------------------
 # The test build: ASan+UBSan binaries in build/san/bin, then every test.
+# The builds use both cores unless make was given -j already.
+CHECK_J = $(if $(findstring -j,$(MAKEFLAGS)),,-j2)
 check: deps-test
-	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
+	@$(MAKE) $(CHECK_J) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%)
-	@$(MAKE) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
-	@$(MAKE) --no-print-directory fuzz-build build/fault/failfsync.so >/dev/null
+	@$(MAKE) $(CHECK_J) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
+	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
 	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
 	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \

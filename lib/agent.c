@@ -41,18 +41,8 @@ agq_agent_write(const struct agq_spool *sp, json_t *agent)
 		return -1;
 	}
 	char *p = agq_spool_path(sp, "agents/%s.json", name);
-	char *s = json_dumps(agent, JSON_INDENT(2));
-	if (!s) {
-		free(p);
-		errno = ENOMEM;
-		return -1;
-	}
-	size_t n = strlen(s);
-	char *buf = agq_xasprintf("%s\n", s);
-	free(s);
-	int r = agq_write_atomic(sp->tmp, p, buf, n + 1, 0, 0);
+	int r = agq_write_json(sp->tmp, p, agent, JSON_INDENT(2), 0, 0);
 	int e = errno;
-	free(buf);
 	free(p);
 	errno = e;
 	return r;

@@ -395,13 +395,9 @@ static int
 save_state(const struct agq_spool *sp, const json_t *st)
 {
 	char *p = agq_spool_path(sp, "alerts.json");
-	char *s = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS |
-	    JSON_REAL_PRECISION(12));
-	char *buf = agq_xasprintf("%s\n", s ? s : "{}");
-	int r = agq_write_atomic(sp->tmp, p, buf, strlen(buf), 1, 0);
+	int r = agq_write_json(sp->tmp, p, st, JSON_INDENT(2) |
+	    JSON_SORT_KEYS | JSON_REAL_PRECISION(12), 1, 0);
 	int e = errno;
-	free(buf);
-	free(s);
 	free(p);
 	errno = e;
 	return r;

@@ -1080,12 +1080,11 @@ pr_write(const struct agq_spool *sp, const json_t *o, const char *state,
 {
 	json_t *c = json_deep_copy(o);
 	json_object_del(c, "state");
-	char *s = json_dumps(c, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	char *dst = agq_spool_path(sp, "prs/%s/%s.json", state, id);
-	int r = agq_write_atomic(sp->tmp, dst, s, strlen(s), 1, noreplace);
+	int r = agq_write_json(sp->tmp, dst, c, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER, 1, noreplace);
 	int e = errno;
 	free(dst);
-	free(s);
 	json_decref(c);
 	errno = e;
 	return r;

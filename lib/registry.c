@@ -44,15 +44,10 @@ agq_endpoint_write(const struct agq_spool *sp, const json_t *ep)
 	free(d);
 	char *p = agq_spool_path(sp, "endpoints/%s.json",
 	    json_string_value(json_object_get(ep, "name")));
-	char *s = json_dumps(ep, JSON_INDENT(2));
-	int rc = -1;
-	if (s) {
-		char *buf = agq_xasprintf("%s\n", s);
-		rc = agq_write_atomic(sp->tmp, p, buf, strlen(buf), 1, 0);
-		free(buf);
-		free(s);
-	}
+	int rc = agq_write_json(sp->tmp, p, ep, JSON_INDENT(2), 1, 0);
+	int e = errno;
 	free(p);
+	errno = e;
 	return rc;
 }
 

@@ -349,6 +349,24 @@ fail:
 	return -1;
 }
 
+int
+agq_write_json(const char *tmpdir, const char *dst, const json_t *v,
+               size_t flags, int sync, int noreplace)
+{
+	char *s = json_dumps(v, flags);
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	char *buf = agq_xasprintf("%s\n", s);
+	free(s);
+	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), sync, noreplace);
+	int e = errno;
+	free(buf);
+	errno = e;
+	return r;
+}
+
 int64_t
 agq_now_us(void)
 {

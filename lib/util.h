@@ -102,6 +102,13 @@ char *agq_exe_path(const char *rel);
 int agq_write_atomic(const char *tmpdir, const char *dst, const char *buf,
                      size_t len, int sync, int noreplace);
 
+/* agq_write_atomic of the JSON value V as json_dumps(3) writes it with
+ * jansson FLAGS (e.g. JSON_INDENT(2)), and a newline: a file people read
+ * with cat(1) and jq(1).  SYNC and NOREPLACE as agq_write_atomic's.  0, or
+ * -1 with errno (ENOMEM when V cannot be serialized). */
+int agq_write_json(const char *tmpdir, const char *dst, const json_t *v,
+                   size_t flags, int sync, int noreplace);
+
 /* Current time in microseconds since the epoch (CLOCK_REALTIME). */
 int64_t agq_now_us(void);
 /* Monotonic clock in microseconds (CLOCK_MONOTONIC), for intervals. */

@@ -12,6 +12,7 @@
 #include "open.h"
 #include "git.h"
 #include "forge.h"
+#include "taskgit.h"
 
 static const char usage[] =
 "usage: agq-git [-s SPOOL] start-task --slug TEXT --repo ORIGIN [--base B]\n"
@@ -120,52 +121,58 @@ status(const char *dir, int json)
 }
 
 /* Commit, push and open the PR record of the worktree DIR, then the PR
- * on the forge when one is configured. */
+ * on the forge when one is configured: the chain an attempt runs
+ * (taskgit.c), journaled the same way, with agent "agq-git". */
 static int
 finish(struct agq_spool *sp, const char *dir, const char *title,
        const char *summary, int json)
 {
 	json_t *st = status_or_exit(dir);
 	const char *task = jstr(st, "task"), *branch = jstr(st, "branch");
-	const char *wd = jstr(st, "path");
-	char err[1024], sha[41];
+	char err[2048];
 	int rc = 1;
 	if (!task || !branch) {
 		agq_warn("cannot finish: not an agq worktree (%s)", dir);
-		goto out;
+		json_decref(st);
+		return 1;
 	}
-	if (!title)
-		title = branch;
-	int r = agq_git_commit(sp, wd, title, summary, task, sha, err,
-	    sizeof err);
-	if (r < 0) {
-		agq_warn("cannot commit: %s (%s)", err, wd);
-		goto out;
+	struct agq_taskgit g = { .repo = jstr(st, "origin") ?
+	    jstr(st, "origin") : "", .base = jstr(st, "base") ?
+	    jstr(st, "base") : "", .pr = 1 };
+	snprintf(g.id, sizeof g.id, "%s", task);
+	snprintf(g.agent, sizeof g.agent, "agq-git");
+	snprintf(g.wt.path, sizeof g.wt.path, "%s", jstr(st, "path"));
+	snprintf(g.wt.branch, sizeof g.wt.branch, "%s", branch);
+	snprintf(g.wt.base, sizeof g.wt.base, "%s", g.base);
+	json_t *t = NULL;
+	struct agq_loc loc;
+	if (agq_task_find(sp, task, &loc) == 0)
+		t = agq_task_read(loc.path);
+	int r = agq_taskgit_finish(sp, t, &g, title ? title : branch,
+	    summary, err, sizeof err);
+	static const char now[] = "cannot open the pull request now: ";
+	if (r == AGQ_TG_NOCHANGE) {
+		agq_warn("cannot finish: no changes (%s)", g.wt.path);
+	} else if (r != AGQ_TG_OK && g.retry && !strncmp(err, now,
+	    sizeof now - 1)) {
+		agq_warn("cannot open the pull request now (try again: agq-pr "
+		    "open %s): %s", jstr(g.rec, "id"), err + sizeof now - 1);
+		rc = EX_TEMPFAIL;
+	} else if (r != AGQ_TG_OK && g.rec) {
+		agq_warn("%s", err);    /* the forge: its URL is in ERR */
+	} else if (r != AGQ_TG_OK) {
+		agq_warn("%s (%s)", err, g.wt.path);
+	} else if (json) {
+		rc = 0;
+		agq_print_json(g.rec, JSON_COMPACT);
+	} else {
+		rc = 0;
+		printf("%s\t%s\t%s%s%s\n", jstr(g.rec, "id"), branch, g.sha,
+		    jstr(g.rec, "url") ? "\t" : "", jstr(g.rec, "url") ?
+		    jstr(g.rec, "url") : "");
 	}
-	if (r == 1) {
-		agq_warn("cannot finish: no changes (%s)", wd);
-		goto out;
-	}
-	if (agq_git_push(sp, wd, err, sizeof err) != 0) {
-		agq_warn("cannot push: %s (%s)", err, wd);
-		goto out;
-	}
-	json_t *pr;
-	if (agq_pr_open(sp, task, jstr(st, "origin") ? jstr(st, "origin") :
-	    "", jstr(st, "base") ? jstr(st, "base") : "", branch, sha, title,
-	    &pr) < 0) {
-		agq_spool_syserr(sp, "cannot write the PR record", "prs/open");
-		goto out;
-	}
-	rc = agq_forge_open_task(sp, pr, summary);
-	if (rc == 0 && json)
-		agq_print_json(pr, JSON_COMPACT);
-	else if (rc == 0)
-		printf("%s\t%s\t%s%s%s\n", jstr(pr, "id"), branch, sha,
-		    jstr(pr, "url") ? "\t" : "", jstr(pr, "url") ?
-		    jstr(pr, "url") : "");
-	json_decref(pr);
-out:
+	agq_taskgit_free(&g);
+	json_decref(t);
 	json_decref(st);
 	return rc;
 }

@@ -25,6 +25,8 @@ static const char usage[] =
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
+"       agq-submit [options] --git ORIGIN[#BASE] [--branch NAME] [--no-pr]\n"
+"                  [--draft] [--setup CMD]... [--cleanup CMD]... ...\n"
 "       agq-submit [options] < TASKS.json      (one object, or JSON lines)\n"
 "Submit a task and print its id once it is durable (file and directory\n"
 "fsynced).  See agq-submit(1) and agq-task(5).\n"
@@ -39,7 +41,8 @@ static const char usage[] =
 "      --delay S        do not start before S seconds from now\n"
 "      --not-before T   do not start before T (RFC 3339 or epoch seconds)\n"
 "  -e, --env NAME=VAL   set an environment variable (repeatable)\n"
-"  -C, --cwd DIR        working directory (default: the current one)\n"
+"  -C, --cwd DIR        working directory (default: the current one; with\n"
+"                       --git, a directory inside the worktree)\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -49,6 +52,15 @@ static const char usage[] =
 "      --verify CMD     a command_succeeds step, CMD run by /bin/sh -c\n"
 "                       (repeatable)\n"
 "      --criteria TEXT  a success criterion (repeatable)\n"
+"Git tasks (agq-task(5), \"Git tasks\"): run in a worktree of their own,\n"
+"then committed, pushed and opened as a pull request:\n"
+"      --git ORIGIN[#BASE] the repository (path or URL) and base branch\n"
+"                       (default main); a local path is made absolute\n"
+"      --branch NAME    the branch (default AGENT/SLUG of the title)\n"
+"      --no-pr          push the branch, open no pull request\n"
+"      --draft          open the pull request as a draft\n"
+"      --setup CMD      run by /bin/sh -c in the worktree first (repeatable)\n"
+"      --cleanup CMD    run by /bin/sh -c after the task (repeatable)\n"
 "With no CMD and no prompt, tasks are read from standard input; options\n"
 "fill in the fields a task does not set.  Exit: 0 ok (also when an id\n"
 "existed already), 65 invalid input (other lines are still submitted),\n"
@@ -57,6 +69,8 @@ static const char usage[] =
 
 struct opts {
 	json_t *defaults;       /* fields from the command line */
+	json_t *here;           /* the current directory: the cwd of a task
+	                         * without cwd and without git */
 	int quiet;
 };
 
@@ -108,14 +122,45 @@ prompt_file(const char *path)
 	return flag_value("--prompt-file", "prompt", v, EX_DATAERR);
 }
 
-static void
-apply_defaults(json_t *t, const json_t *d)
+/* ORIGIN names a local repository: no "scheme://", and not scp-style
+ * [USER@]HOST:PATH (a ':' before any '/'), the rule of git-clone(1),
+ * "GIT URLS". */
+static int
+local_origin(const char *origin)
+{
+	if (strstr(origin, "://"))
+		return 0;
+	const char *colon = strchr(origin, ':');
+	const char *slash = strchr(origin, '/');
+	return !colon || (slash && slash < colon);
+}
+
+/* Fill in task T what the command line gives and T does not set (O's
+ * defaults; the current directory as its cwd unless it has git), and make
+ * a local git.repo an absolute path, as it is seen from here.  0, or -1
+ * with ERR: the repository does not exist. */
+static int
+apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)d, k, v)
+	json_object_foreach(o->defaults, k, v)
 		if (!json_object_get(t, k))
 			json_object_set(t, k, v);
+	json_t *git = json_object_get(t, "git");
+	if (!git && o->here && !json_object_get(t, "cwd"))
+		json_object_set(t, "cwd", o->here);
+	const char *repo = json_string_value(json_object_get(git, "repo"));
+	if (!repo || !*repo || !local_origin(repo))
+		return 0;
+	const char *path = strncmp(repo, "file:", 5) ? repo : repo + 5;
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return agq_errf(err, size, "field git.repo: %s (%s)",
+		    strerror(errno), repo);
+	if (strcmp(real, repo))
+		json_object_set_new(git, "repo", json_string(real));
+	return 0;
 }
 
 /* Normalize a valid task; returns the agq_deliver flag that says its id
@@ -197,12 +242,12 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 	/* One JSON object (possibly over many lines)? */
 	json_t *one = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	if (json_is_object(one)) {
-		apply_defaults(one, o->defaults);
 		if (len > sp->conf.max_task_bytes) {
 			snprintf(err, sizeof err, "task is %zu bytes, over "
 			    "max_task_bytes (%zu)", len, sp->conf.max_task_bytes);
 			rc = bad_input("standard input", err);
-		} else if (agq_task_validate(one, err, sizeof err) < 0) {
+		} else if (apply_defaults(one, o, err, sizeof err) < 0 ||
+		    agq_task_validate(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
 			rc = submit_one(sp, one, normalize(one, 1), "stdin",
@@ -242,8 +287,8 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		else
 			t = agq_task_parse(line, n, err, sizeof err);
 		if (t) {
-			apply_defaults(t, o->defaults);
-			if (agq_task_validate(t, err, sizeof err) < 0) {
+			if (apply_defaults(t, o, err, sizeof err) < 0 ||
+			    agq_task_validate(t, err, sizeof err) < 0) {
 				json_decref(t);
 				t = NULL;
 			}
@@ -301,14 +346,21 @@ main(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "verify", required_argument, NULL, 'Y' },
 		{ "criteria", required_argument, NULL, 'R' },
+		{ "git", required_argument, NULL, 'G' },
+		{ "branch", required_argument, NULL, 'b' },
+		{ "no-pr", no_argument, NULL, 'n' },
+		{ "draft", no_argument, NULL, 'd' },
+		{ "setup", required_argument, NULL, 'S' },
+		{ "cleanup", required_argument, NULL, 'L' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
 	    .longopts = longopts, .operands = AGQ_CLI_ANY };
-	struct opts o = { json_object(), 0 };
+	struct opts o = { json_object(), NULL, 0 };
 	json_t *caps = NULL, *env = NULL, *prompt = NULL, *verify = NULL,
-	    *criteria = NULL;
-	int c, have_delay = 0;
+	    *criteria = NULL, *git = NULL, *branch = NULL, *setup = NULL,
+	    *cleanup = NULL;
+	int c, have_delay = 0, nopr = 0, draft = 0;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'p':
@@ -416,6 +468,46 @@ main(int argc, char **argv)
 			json_decref(one);
 			break;
 		}
+		case 'G': {
+			if (git)
+				agq_die(EX_USAGE, "--git: only once");
+			char *hash = strrchr(optarg, '#');
+			if (hash)
+				*hash++ = '\0';
+			if (!*optarg)
+				agq_die(EX_USAGE, "--git: no origin");
+			if (hash && !agq_ref_name_valid(hash))
+				agq_die(EX_USAGE, "--git: not a branch name "
+				    "(git-check-ref-format(1)): '%s'", hash);
+			git = json_pack("{s:s}", "repo", optarg);
+			if (hash)
+				json_object_set_new(git, "base", json_string(hash));
+			break;
+		}
+		case 'b':
+			json_decref(branch);
+			branch = json_string(optarg);
+			if (!agq_ref_name_valid(optarg))
+				agq_die(EX_USAGE, "--branch: not a branch name "
+				    "(git-check-ref-format(1)): '%s'", optarg);
+			break;
+		case 'n':
+			nopr = 1;
+			break;
+		case 'd':
+			draft = 1;
+			break;
+		case 'S':
+		case 'L': {
+			json_t **l = c == 'S' ? &setup : &cleanup;
+			if (!*optarg)
+				agq_die(EX_USAGE, "--%s: empty command", c == 'S' ?
+				    "setup" : "cleanup");
+			if (!*l)
+				*l = json_array();
+			json_array_append_new(*l, json_string(optarg));
+			break;
+		}
 		case 'R': {
 			json_t *one = json_pack("[s]", optarg);
 			flag_value("--criteria", "success_criteria", one,
@@ -437,17 +529,30 @@ main(int argc, char **argv)
 		json_object_set_new(o.defaults, "verify", verify);
 	if (criteria)
 		json_object_set_new(o.defaults, "success_criteria", criteria);
-	if (!json_object_get(o.defaults, "cwd")) {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof cwd))
-			json_object_set_new(o.defaults, "cwd", json_string(cwd));
+	if (git) {
+		if (branch)
+			json_object_set_new(git, "branch", branch);
+		if (nopr)
+			json_object_set_new(git, "pr", json_false());
+		if (draft)
+			json_object_set_new(git, "draft", json_true());
+		json_object_set_new(o.defaults, "git", git);
+	} else if (branch || nopr || draft) {
+		agq_die(EX_USAGE, "--branch, --no-pr and --draft go with --git");
 	}
+	if (setup)
+		json_object_set_new(o.defaults, "setup", setup);
+	if (cleanup)
+		json_object_set_new(o.defaults, "cleanup", cleanup);
+	char cwd[PATH_MAX];
+	if (!json_object_get(o.defaults, "cwd") && getcwd(cwd, sizeof cwd))
+		o.here = json_string(cwd);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc;
 	if (optind < argc || prompt) {
 		/* one task from the command line: a CMD, a prompt, or both */
-		json_t *t = json_deep_copy(o.defaults);
+		json_t *t = json_object();
 		if (optind < argc) {
 			json_t *cmd = json_array();
 			for (int i = optind; i < argc; i++)
@@ -456,9 +561,12 @@ main(int argc, char **argv)
 		}
 		if (prompt)
 			json_object_set(t, "prompt", prompt);
-		char err[600];
+		char err[PATH_MAX + 600];
+		int bad = apply_defaults(t, &o, err, sizeof err);
 		size_t size = json_dumpb(t, NULL, 0, JSON_COMPACT);
-		if (size > sp.conf.max_task_bytes) {
+		if (bad < 0) {
+			rc = bad_input("command line", err);
+		} else if (size > sp.conf.max_task_bytes) {
 			snprintf(err, sizeof err, "task is %zu bytes, over "
 			    "max_task_bytes (%zu)", size, sp.conf.max_task_bytes);
 			rc = bad_input("command line", err);
@@ -480,6 +588,7 @@ main(int argc, char **argv)
 		rc = from_stdin(&sp, &o);
 	}
 	json_decref(o.defaults);
+	json_decref(o.here);
 	json_decref(prompt);
 	agq_spool_close(&sp);
 	return rc;

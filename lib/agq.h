@@ -50,5 +50,6 @@
 #include "lifecycle.h"
 #include "lease.h"
 #include "forge.h"
+#include "taskgit.h"
 
 #endif

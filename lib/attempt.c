@@ -25,6 +25,9 @@
 #include "task.h"
 #include "out.h"
 #include "verify.h"
+#include "spool.h"
+#include "open.h"
+#include "taskgit.h"
 #include "attempt.h"
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
@@ -207,34 +210,59 @@ add_num(json_t *ag, const char *key, const json_t *v, int real)
 	    json_integer((json_int_t)d));
 }
 
-int
-agq_agent_attempt(const json_t *t, const char *outdir)
+/* Run each shell command of task T's field NAME ("setup" or "cleanup": a
+ * string, or an array of strings; each run by /bin/sh -c in the current
+ * directory, output on the task's).  0 when all exit 0 (or there are
+ * none); else the failing one's exit status (128 + signal), the others
+ * not run, its reason in ERR. */
+static int
+run_hooks(const json_t *t, const char *name, char *err, size_t size)
+{
+	json_t *v = json_object_get(t, name);
+	json_t *list = json_is_string(v) ? json_pack("[O]", v) :
+	    json_incref(v);
+	size_t i;
+	json_t *c;
+	int code = 0;
+	json_array_foreach(list, i, c) {
+		int st = run_cmd(c);
+		code = st < 0 ? 126 : WIFEXITED(st) ? WEXITSTATUS(st) :
+		    128 + WTERMSIG(st);
+		if (code) {
+			snprintf(err, size, "%s command %zu (%s) exited with "
+			    "status %d", name, i + 1, json_string_value(c), code);
+			break;
+		}
+	}
+	json_decref(list);
+	return code;
+}
+
+/* Task T's cleanup commands, after its setup (whether that passed) and
+ * its iterations: a failing one is noted in AG ("cleanup_error") and on
+ * standard error, and changes nothing else. */
+static void
+cleanup(const json_t *t, json_t *ag)
+{
+	char err[600];
+	if (run_hooks(t, "cleanup", err, sizeof err)) {
+		json_object_set_new(ag, "cleanup_error", json_string(err));
+		dprintf(2, "agq-run: %s\n", err);
+	}
+}
+
+/* The iterations of the attempt: backend (or cmd), then verify steps, in
+ * CWD; AG is the attempt's record, saved through DFD (OUTDIR).  Returns
+ * agq_agent_attempt's status. */
+static int
+iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
+        json_t *ag)
 {
 	const char *backend = agq_task_backend(t);
 	json_t *steps = json_object_get(t, "verify");
 	int max = (int)agq_task_int(t, "max_verify_attempts", 2);
 	if (!json_array_size(steps))
 		max = 1;
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd)) {
-		dprintf(2, "agq-run: cannot get the working directory: %s\n",
-		    strerror(errno));
-		return 126;
-	}
-	/* Every file of the attempt is written through this handle: a task
-	 * or backend that swaps out/ID for a symbolic link meanwhile cannot
-	 * make agq-run write elsewhere. */
-	int dfd = agq_out_open_path(outdir);
-	if (dfd < 0) {
-		dprintf(2, "agq-run: cannot open output directory: %s (%s)\n",
-		    strerror(errno), outdir);
-		return 126;
-	}
-	json_t *ag = json_pack("{s:s, s:i, s:i, s:n, s:[]}", "status",
-	    "running", "tokens_in", 0, "tokens_out", 0, "cost_usd",
-	    "iterations");
-	if (backend)
-		json_object_set_new(ag, "backend", json_string(backend));
 	json_t *its = json_object_get(ag, "iterations");
 	char *feedback = NULL;
 	int rc = 2;
@@ -346,6 +374,142 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		rc = 2;
 	}
 	free(feedback);
+	return rc;
+}
+
+/* The commit message's body: the verification summary of AG's last
+ * report, or NULL without steps.  malloc'd. */
+static char *
+commit_body(const json_t *ag)
+{
+	const json_t *rep = json_object_get(ag, "verify");
+	if (!rep)
+		return NULL;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		agq_die(EX_OSERR, "out of memory");
+	fprintf(f, "Verification: %s (%lld passed, %lld failed)",
+	    json_string_value(json_object_get(rep, "status")),
+	    json_integer_value(json_object_get(rep, "passed")),
+	    json_integer_value(json_object_get(rep, "failed")));
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(rep, "steps"), i, r) {
+		char *what = agq_verify_step_label(r);
+		fprintf(f, "\n- %s %s: %s",
+		    json_string_value(json_object_get(r, "type")), what,
+		    json_string_value(json_object_get(r, "status")));
+		free(what);
+	}
+	if (fclose(f) != 0 || !s)
+		agq_die(EX_OSERR, "out of memory");
+	return s;
+}
+
+/* The attempt failed at git step or hook WHAT: AG's status and error. */
+static int
+fail(json_t *ag, const char *status, const char *error, int rc)
+{
+	json_object_set_new(ag, "status", json_string(status));
+	json_object_set_new(ag, "error", json_string(error));
+	dprintf(2, "agq-run: %s\n", error);
+	return rc;
+}
+
+/* Task T's git chain around the iterations (taskgit.c): the worktree,
+ * setup, the iterations there, then commit, push and PR, cleanup, and the
+ * worktree removed once pushed.  AGENT runs it; AG is the record. */
+static int
+attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
+{
+	struct agq_spool sp;
+	struct agq_taskgit g;
+	char err[PATH_MAX + 1536];
+	memset(&g, 0, sizeof g);
+	if (agq_spool_open(&sp, getenv("AGQ_SPOOL"), NULL) < 0)
+		return fail(ag, "git_failed", "cannot open the spool", 1);
+	const char *agent = getenv("AGQ_AGENT");
+	int rc;
+	if (agq_taskgit_begin(&sp, t, agent, &g, err, sizeof err) < 0) {
+		rc = fail(ag, "git_failed", err, 1);
+		goto out;
+	}
+	json_object_set_new(ag, "git", agq_taskgit_info(&g));
+	if (chdir(g.dir) < 0) {
+		snprintf(err, sizeof err, "cannot enter the worktree: %s (%s)",
+		    strerror(errno), g.dir);
+		rc = fail(ag, "git_failed", err, 1);
+		goto end;
+	}
+	setenv("AGQ_WORKTREE", g.wt.path, 1);
+	setenv("AGQ_BRANCH", g.wt.branch, 1);
+	if ((rc = run_hooks(t, "setup", err, sizeof err)))
+		fail(ag, "setup_failed", err, rc);
+	else
+		save(dfd, outdir, ag), rc = iterate(t, outdir, dfd, g.dir, ag);
+	if (rc == 0) {
+		char title[512];
+		agq_taskgit_title(t, title, sizeof title);
+		char *body = commit_body(ag);
+		int r = agq_taskgit_finish(&sp, t, &g, title, body, err,
+		    sizeof err);
+		free(body);
+		if (r != AGQ_TG_OK)
+			rc = fail(ag, r == AGQ_TG_NOCHANGE ? "no_changes" :
+			    r == AGQ_TG_REJECTED ? "push_rejected" : "git_failed",
+			    err, 1);
+		json_object_set_new(ag, "git", agq_taskgit_info(&g));
+	}
+	cleanup(t, ag);
+end:
+	if (chdir("/") < 0)
+		(void)0;        /* the worktree may go: leave it */
+	if (agq_taskgit_end(&g, rc == 0, err, sizeof err) < 0)
+		dprintf(2, "agq-run: cannot end the worktree: %s\n", err);
+out:
+	agq_taskgit_free(&g);
+	agq_spool_close(&sp);
+	return rc;
+}
+
+int
+agq_agent_attempt(const json_t *t, const char *outdir)
+{
+	const char *backend = agq_task_backend(t);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd)) {
+		dprintf(2, "agq-run: cannot get the working directory: %s\n",
+		    strerror(errno));
+		return 126;
+	}
+	/* Every file of the attempt is written through this handle: a task
+	 * or backend that swaps out/ID for a symbolic link meanwhile cannot
+	 * make agq-run write elsewhere. */
+	int dfd = agq_out_open_path(outdir);
+	if (dfd < 0) {
+		dprintf(2, "agq-run: cannot open output directory: %s (%s)\n",
+		    strerror(errno), outdir);
+		return 126;
+	}
+	json_t *ag = json_pack("{s:s, s:i, s:i, s:n, s:[]}", "status",
+	    "running", "tokens_in", 0, "tokens_out", 0, "cost_usd",
+	    "iterations");
+	if (backend)
+		json_object_set_new(ag, "backend", json_string(backend));
+	int rc;
+	if (json_object_get(t, "git")) {
+		rc = attempt_git(t, outdir, dfd, ag);
+	} else {
+		char err[600];
+		rc = run_hooks(t, "setup", err, sizeof err);
+		if (rc)
+			fail(ag, "setup_failed", err, rc);
+		else
+			rc = iterate(t, outdir, dfd, cwd, ag);
+		cleanup(t, ag);
+	}
 	save(dfd, outdir, ag);
 	json_decref(ag);
 	close(dfd);

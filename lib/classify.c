@@ -255,6 +255,13 @@ agq_task_is_agent(const json_t *t)
 	    || json_array_size(json_object_get(t, "verify"));
 }
 
+int
+agq_task_attempted(const json_t *t)
+{
+	return agq_task_is_agent(t) || json_object_get(t, "git") ||
+	    json_object_get(t, "setup") || json_object_get(t, "cleanup");
+}
+
 const char *
 agq_task_backend(const json_t *t)
 {

@@ -53,6 +53,12 @@ int agq_task_tier(const json_t *t);
  * steps); 0 for a plain cmd task, run as before. */
 int agq_task_is_agent(const json_t *t);
 
+/* Task T runs through agq-attempt (agq-run(8)): an agent task
+ * (agq_task_is_agent), or one with git, setup or cleanup (agq-task(5)),
+ * even a plain cmd.  Routing does not use this: a cmd task with git is
+ * still a plain command for the scheduler.  1 or 0. */
+int agq_task_attempted(const json_t *t);
+
 /* The backend of T: its "backend", else for a prompt task by tier
  * (complex: anthropic, standard: ollama, trivial: shell with a cmd,
  * else ollama); NULL for a task that runs its cmd itself.  Borrowed. */

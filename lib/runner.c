@@ -238,7 +238,7 @@ env_free(struct envb *e)
 	free(e->v);
 }
 
-/* X's directory: task T's cwd, else OUTDIR.  out/ID, the default, is
+/* X's directory: task T's cwd, else (and for a task with git) OUTDIR.  out/ID, the default, is
  * allowed; for another, cwd_root is resolved now into REAL (PATH_MAX
  * bytes) and X->root, AGQ_SHEP_CHECK set, and the cwd checked in the
  * task's process after its chdir (the rule of agq_cwd_check). */
@@ -249,6 +249,9 @@ task_cwd(struct runner *R, struct agq_shep_task *x, const json_t *t,
 	const char *croot = R->sp->conf.cwd_root;
 	x->cwd = json_string_value(json_object_get(t, "cwd"));
 	x->root = "";
+	if (json_object_get(t, "git"))
+		x->cwd = NULL;  /* agq-attempt enters its worktree (and cwd
+		                 * in it): agq's own directory, not checked */
 	if (x->cwd && croot && strcmp(croot, "/")) {
 		if (!realpath(croot, real)) {
 			x->root_err = errno;
@@ -346,7 +349,7 @@ send_start(struct runner *R, uint64_t seq, const json_t *t,
 
 	char *prog = NULL, *aargv[3];
 	struct agq_cmd c = { NULL, NULL, 0 };
-	int agent = agq_task_is_agent(t);
+	int agent = agq_task_attempted(t);
 	int rc = agent ? task_agent(&x, t, &e, outdir, aargv, &prog, efd) :
 	    task_cmd(&x, t, &c, efd);
 	if (rc == 0)
@@ -786,6 +789,8 @@ close_attempt(json_t *last, const struct agq_lc_outcome *o,
 	if (!last)
 		return;
 	copy_keys(last, o->ag, agkeys);
+	static const char *const gitkey[] = { "git", NULL };
+	copy_keys(last, o->ag, gitkey);
 	if (o->ag)
 		json_object_set_new(last, "iterations", json_integer(
 		    (json_int_t)json_array_size(json_object_get(o->ag,
@@ -824,7 +829,7 @@ result_doc(const struct job *j, const json_t *t,
 	if (o->ag) {
 		static const char *const more[] = { "backend", "model",
 		    "endpoint", "tokens_in", "tokens_out", "cost_usd", "error",
-		    "verify", "iterations", NULL };
+		    "verify", "iterations", "git", "cleanup_error", NULL };
 		const char *agst = json_string_value(json_object_get(o->ag,
 		    "status"));
 		copy_keys(r, o->ag, more);
@@ -853,7 +858,7 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	    .exited = WIFEXITED(st), .code = WIFEXITED(st) ?
 	    WEXITSTATUS(st) : -1, .sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0,
 	    .timed_out = res->timed_out, .handback = j->handback,
-	    .ag = agq_task_is_agent(t) && !j->handback ? agent_report(sp, id) :
+	    .ag = agq_task_attempted(t) && !j->handback ? agent_report(sp, id) :
 	    NULL, .random = agq_random };
 	close_attempt(agq_task_last_attempt(t), &o, now, dur);
 	json_t *fev = json_pack("{s:s, s:I, s:i, s:i, s:b, s:I}", "agent",

@@ -51,6 +51,68 @@ time_value(const json_t *v)
 }
 
 int
+agq_ref_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 200 || s[0] == '/' || s[0] == '-' ||
+	    s[n - 1] == '/' || s[n - 1] == '.' || !strcmp(s, "@") ||
+	    strstr(s, "..") || strstr(s, "//") || strstr(s, "@{") ||
+	    strstr(s, "/.") || s[0] == '.' ||
+	    (n >= 5 && !strcmp(s + n - 5, ".lock")) || strstr(s, ".lock/"))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c == 0x7f || strchr("~^:?*[\\", c))
+			return 0;
+	}
+	return 1;
+}
+
+/* Field "git" (agq-task(5), "Git tasks"): 0, else -1 with ERR. */
+static int
+validate_git(const json_t *t, char *err, size_t size)
+{
+	const json_t *g = json_object_get(t, "git"), *v;
+	if (!g)
+		return 0;
+	if (!json_is_object(g))
+		return agq_errf(err, size, "field git: not an object");
+	const char *k;
+	json_t *e;
+	json_object_foreach((json_t *)g, k, e)
+		if (strcmp(k, "repo") && strcmp(k, "base") && strcmp(k,
+		    "branch") && strcmp(k, "pr") && strcmp(k, "draft"))
+			return agq_errf(err, size, "field git.%s: unknown (git "
+			    "has repo, base, branch, pr, draft)", k);
+	v = json_object_get(g, "repo");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 4096)
+		return agq_errf(err, size, "field git.repo: not a non-empty "
+		    "string (a path or URL of the origin)");
+	for (const char *c = json_string_value(v); *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return agq_errf(err, size, "field git.repo: a control "
+			    "character");
+	static const char *const refs[] = { "base", "branch", NULL };
+	for (int i = 0; refs[i]; i++)
+		if ((v = json_object_get(g, refs[i])) && (!json_is_string(v) ||
+		    !agq_ref_name_valid(json_string_value(v))))
+			return agq_errf(err, size, "field git.%s: not a branch "
+			    "name (git-check-ref-format(1))", refs[i]);
+	static const char *const flags[] = { "pr", "draft", NULL };
+	for (int i = 0; flags[i]; i++)
+		if ((v = json_object_get(g, flags[i])) && !json_is_boolean(v))
+			return agq_errf(err, size, "field git.%s: not true or "
+			    "false", flags[i]);
+	if ((v = json_object_get(t, "cwd")) && json_is_string(v) &&
+	    (json_string_value(v)[0] == '/' || strstr(json_string_value(v),
+	    "..")))
+		return agq_errf(err, size, "field cwd: with git, a directory "
+		    "inside the worktree (relative, no '..')");
+	return 0;
+}
+
+int
 agq_task_validate(const json_t *t, char *err, size_t size)
 {
 	const json_t *v;
@@ -121,6 +183,14 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 		    "or epoch seconds");
 	if ((v = json_object_get(t, "meta")) && !json_is_object(v))
 		return agq_errf(err, size, "field meta: not an object");
+	static const char *const hooks[] = { "setup", "cleanup", NULL };
+	for (int i = 0; hooks[i]; i++)
+		if ((v = json_object_get(t, hooks[i])) && !(json_is_string(v) &&
+		    json_string_length(v) > 0) && !string_array(v, 0))
+			return agq_errf(err, size, "field %s: not a command (a "
+			    "non-empty string) or an array of them", hooks[i]);
+	if (validate_git(t, err, size) < 0)
+		return -1;
 	if (agq_task_validate_agent(t, err, size) < 0)
 		return -1;
 	/* agq's own fields, when a drop or an old file carries them */

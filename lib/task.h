@@ -23,6 +23,13 @@ int agq_lane_parse(const char *s);
  * The agent fields are checked by agq_task_validate_agent (backend.h). */
 int agq_task_validate(const json_t *t, char *err, size_t size);
 
+/* S is a branch name git accepts (git-check-ref-format(1) for
+ * refs/heads/S, and agq's own limits): 1 to 200 bytes; no control
+ * character, space, ~ ^ : ? * [ or \; no "..", "//", "@{", "/."; not
+ * "@"; not starting with '/', '-' or '.'; not ending with '/', '.' or
+ * ".lock", no component ending in ".lock".  1 or 0. */
+int agq_ref_name_valid(const char *s);
+
 /* Parse BUF (LEN bytes, not necessarily NUL-terminated) as one task: JSON
  * object (jansson, rejecting duplicate keys and NUL in strings), then
  * agq_task_validate.  Returns a new reference or NULL with ERR filled. */

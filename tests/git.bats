@@ -81,15 +81,31 @@ origin() {
 	run agq-git status
 	[[ "$output" == *"base        origin/main: 1 ahead, 0 behind"* ]]
 	[[ "$output" == *"uncommitted 0"* ]]
+	# nothing new on a branch whose commit is pushed: finish again is
+	# the same finish (a retry after a crash), one record
 	run --separate-stderr agq-git finish
-	[ "$status" -eq 1 ]
-	[[ "$stderr" == "agq-git: cannot finish: no changes ("* ]]
-	# a second finish of the branch keeps the one record
+	[ "$status" -eq 0 ]
+	[ "${output%%$'\t'*}" = "$prid" ]
+	# a second finish of the branch with a new change keeps the one record
 	echo c > c.txt
 	run --separate-stderr agq-git finish --title again
 	[ "$status" -eq 0 ]
 	[ "${output%%$'\t'*}" = "$prid" ]
 	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq 1 ]
+	# one pr_open event for the one record, commits and pushes journaled
+	[ "$(grep -c '"ev":"pr_open"' "$AGQ_SPOOL/journal")" -eq 1 ]
+	[ "$(grep -c '"ev":"commit"' "$AGQ_SPOOL/journal")" -eq 2 ]
+	[ "$(grep -c '"ev":"push"' "$AGQ_SPOOL/journal")" -eq 3 ]
+}
+
+@test "agq-git finish: no change at all on a new branch is an error" {
+	origin
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug s --task t1
+	local dir=${output%%$'\t'*}
+	run --separate-stderr agq-git finish "$dir"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "agq-git: cannot finish: no changes ("* ]]
+	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
 }
 
 @test "agq-git finish: a push the origin rejects says why" {

@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# Tasks with git run by agq-run (issue 16): agq-submit --git, a worktree
+# and branch per task made when the task starts, setup and cleanup in it,
+# then commit, push and the PR record, each journaled; no change at all
+# fails the attempt; a retry continues on its branch.  git(1) only sets up
+# and inspects.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+    GIT_COMMITTER_EMAIL=t@t
+
+# origin: a bare repository $WORK/origin.git whose main has a.txt and a
+# directory sub/.
+origin() {
+	command -v git >/dev/null || skip "no git"
+	git init -q -b main "$WORK/src"
+	printf 'teh one\ntwo\n' > "$WORK/src/a.txt"
+	mkdir "$WORK/src/sub" && echo s > "$WORK/src/sub/s.txt"
+	printf 'node_modules/\n' > "$WORK/src/.gitignore"
+	git -C "$WORK/src" add .
+	git -C "$WORK/src" commit -qm init
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	echo "git_author_name = Bot" >> "$AGQ_CONF"
+	echo "git_author_email = bot@example.org" >> "$AGQ_CONF"
+}
+
+# the value of FILTER over the journal events EV of task ID
+jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r "$3"; }
+
+@test "a cmd task with --git: its own worktree and branch, committed, pushed and a PR record; worktree removed" {
+	origin
+	start_sched
+	start_agent a1
+	cd "$WORK"
+	run --separate-stderr agq-submit --title "Fix the typo" --verify "! grep -q teh a.txt" \
+	    --git origin.git -- sed -i s/teh/the/ a.txt
+	[ "$status" -eq 0 ]
+	local id=$output
+	# the relative origin was made absolute, and no cwd was set
+	jq_is "$AGQ_SPOOL/queue/normal/$id.json" .git.repo "$WORK/origin.git" ||
+	    jq_is "$(find "$AGQ_SPOOL" -name "$id.json" | head -1)" .git.repo "$WORK/origin.git"
+	wait_for 30 is_state "$id" done
+	local br=a1/fix-the-typo
+	[ "$(git -C origin.git show "$br:a.txt" | head -1)" = "the one" ]
+	[ "$(git -C origin.git show main:a.txt | head -1)" = "teh one" ]
+	[ "$(git -C origin.git log -1 --format='%an|%s' "$br")" = "Bot|Fix the typo" ]
+	git -C origin.git log -1 --format=%B "$br" | grep -qx "Agq-Task: $id"
+	git -C origin.git log -1 --format=%B "$br" | grep -q "^Verification: pass (1 passed, 0 failed)"
+	# the chain in the journal, in order, with the same sha
+	local sha
+	sha=$(git -C origin.git rev-parse "$br")
+	[ "$(jev "$id" worktree .branch)" = "$br" ]
+	[ "$(jev "$id" commit .sha)" = "$sha" ]
+	[ "$(jev "$id" commit '.files|tostring')" = 1 ]
+	[ "$(jev "$id" push .sha)" = "$sha" ]
+	[ "$(jev "$id" pr_open .sha)" = "$sha" ]
+	run jq -r 'select(.id=="'"$id"'") | .ev' "$AGQ_SPOOL/journal"
+	[[ "$(echo $output)" == *"start worktree commit push pr_open finish done" ]]
+	# the PR record, and the attempt's git
+	local prid
+	prid=$(jev "$id" pr_open .pr)
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" '.task + " " + .branch + " " + .head' "$id $br $sha"
+	jq_is "$AGQ_SPOOL/done/$id.json" '.attempts[-1].git.branch + " " + .attempts[-1].git.pr' "$br $prid"
+	jq_is "$AGQ_SPOOL/out/$id/result.json" '.git.head' "$sha"
+	# the worktree is gone (pushed and done); the branch stays in the clone
+	[ ! -e "$(jev "$id" worktree .path)" ]
+	run agq-git gc --dry-run --json
+	[ "$output" = "[]" ] || [ -z "$output" ]
+}
+
+@test "two tasks on one origin get two branches and two worktrees; setup and cleanup run in the worktree; cwd is inside it" {
+	origin
+	start_sched
+	start_agent a1 --slots 2
+	cd "$WORK"
+	local id1 id2
+	id1=$(agq-submit --title same --git "$WORK/origin.git" --setup 'mkdir node_modules && echo dep > node_modules/d' \
+	    --cleanup 'echo cleaned > "$AGQ_OUT/cleaned"' -- sh -c 'test -f node_modules/d && echo one > one.txt')
+	id2=$(agq-submit --title same --git "$WORK/origin.git#main" -C sub -- sh -c 'pwd > "$AGQ_OUT/pwd"; echo two > s.txt')
+	wait_for 30 is_state "$id1" done
+	wait_for 30 is_state "$id2" done
+	local b1 b2
+	b1=$(jev "$id1" worktree .branch)
+	b2=$(jev "$id2" worktree .branch)
+	[ "$b1" != "$b2" ]
+	[[ "$b1 $b2" == *"a1/same"*"a1/same-2"* ]] || [[ "$b1 $b2" == *"a1/same-2"*"a1/same"* ]]
+	[ "$(jev "$id1" worktree .path)" != "$(jev "$id2" worktree .path)" ]
+	# setup's ignored files are not committed; the change is
+	[ "$(git -C origin.git show --name-only --format= "$b1")" = one.txt ]
+	[ "$(cat "$AGQ_SPOOL/out/$id1/cleaned")" = cleaned ]
+	# the relative cwd is the directory inside the worktree
+	[ "$(cat "$AGQ_SPOOL/out/$id2/pwd")" = "$(jev "$id2" worktree .path)/sub" ]
+	[ "$(git -C origin.git show "$b2:sub/s.txt")" = two ]
+	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq 2 ]
+}
+
+@test "no change at all fails the attempt with 'no changes'; a failing setup is the reason; a missing repository too" {
+	origin
+	echo "max_attempts = 1" >/dev/null
+	start_sched
+	start_agent a1
+	cd "$WORK"
+	local id
+	id=$(agq-submit --max-attempts 1 --git origin.git -- true)
+	wait_for 30 is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "no changes; out of attempts (1 of 1)"
+	jq_is "$AGQ_SPOOL/out/$id/agent.json" .status no_changes
+	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
+	[ "$(journal_count push)" -eq 0 ]
+	id=$(agq-submit --max-attempts 1 --git origin.git --setup 'exit 3' -- touch x)
+	wait_for 30 is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "setup command 1 (exit 3) exited with status 3; out of attempts (1 of 1)"
+	mkdir "$WORK/gone.git"
+	id=$(agq-submit --max-attempts 1 --git "$WORK/gone.git" -- touch x)
+	rmdir "$WORK/gone.git"
+	wait_for 30 is_state "$id" dead
+	run jq -r .reason "$AGQ_SPOOL/dead/$id.json"
+	[[ "$output" == "cannot fetch "*"gone.git"* ]]
+}
+
+@test "a retried task continues on its branch and worktree, and opens one PR" {
+	origin
+	start_sched
+	start_agent a1
+	cd "$WORK"
+	# attempt 1 writes a file, then fails; attempt 2 finds it and succeeds
+	local id
+	id=$(agq-submit --backoff 0 --title retry --git origin.git -- sh -c \
+	    'if [ -f half ]; then echo done >> half; else echo half > half; exit 1; fi')
+	wait_for 60 is_state "$id" done
+	[ "$(jq -r '.attempts|length' "$AGQ_SPOOL/done/$id.json")" -eq 2 ]
+	[ "$(jev "$id" worktree .reused | tr '\n' ' ')" = "false true " ]
+	[ "$(git -C origin.git show a1/retry:half | tr '\n' ' ')" = "half done " ]
+	[ "$(journal_count pr_open)" -eq 1 ]
+	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq 1 ]
+}
+
+@test "agq-submit --git: bad input is refused with the field named" {
+	origin
+	cd "$WORK"
+	run --separate-stderr agq-submit --git "$WORK/nothing.git" -- true
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field git.repo: No such file or directory ($WORK/nothing.git)" ]]
+	run --separate-stderr agq-submit --git "origin.git#bad..name" -- true
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--git: not a branch name"* ]]
+	run --separate-stderr agq-submit --branch x -- true
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--branch, --no-pr and --draft go with --git"* ]]
+	run --separate-stderr agq-submit <<<'{"cmd":"true","git":{"repo":"'"$WORK"'/origin.git","pr":"yes"}}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field git.pr: not true or false"* ]]
+	run --separate-stderr agq-submit <<<'{"cmd":"true","git":{"repo":"'"$WORK"'/origin.git","colour":1}}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field git.colour: unknown"* ]]
+	run --separate-stderr agq-submit <<<'{"cmd":"true","cwd":"/tmp","git":{"repo":"'"$WORK"'/origin.git"}}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field cwd: with git, a directory inside the worktree"* ]]
+	run --separate-stderr agq-submit <<<'{"cmd":"true","setup":[""]}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field setup: not a command"* ]]
+	# ssh and https origins are taken as they are
+	run --separate-stderr agq-submit -q --git git@example.org:o/r.git --no-pr --draft --branch feat/x -- true
+	[ "$status" -eq 0 ]
+	run jq -c .git "$(find "$AGQ_SPOOL/queue" -name '*.json' | head -1)"
+	[ "$output" = '{"repo":"git@example.org:o/r.git","branch":"feat/x","pr":false,"draft":true}' ]
+}
+
+@test "--no-pr pushes the branch and opens no PR record" {
+	origin
+	start_sched
+	start_agent a1
+	cd "$WORK"
+	local id
+	id=$(agq-submit --git origin.git --no-pr --branch feat/one -- sh -c 'echo 1 > one')
+	wait_for 30 is_state "$id" done
+	[ "$(git -C origin.git show feat/one:one)" = 1 ]
+	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
+	[ "$(journal_count pr_open)" -eq 0 ]
+}

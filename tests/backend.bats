@@ -421,3 +421,31 @@ real_claude() {
 	[[ "$(field error)" == "claude was refused 1 tool use: Write ($WORK/w/hello.txt); "* ]]
 	[ ! -e "$WORK/w/hello.txt" ]
 }
+
+@test "a git prompt task run by agq-run with the real claude CLI: the file it writes is committed on the task's branch and opened as a PR record" {
+	conf
+	real_claude
+	command -v git >/dev/null || skip "no git"
+	git init -q -b main "$WORK/src"
+	echo a > "$WORK/src/a.txt"
+	git -C "$WORK/src" add . &&
+	    git -C "$WORK/src" -c user.name=t -c user.email=t@t commit -qm init
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	start_sched
+	start_agent c1 --backend cli
+	local id
+	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello" \
+	    --backend cli --model claude/claude-sonnet-4-5 \
+	    --prompt "create hello.txt with a greeting" --verify "test -s hello.txt")
+	wait_for 120 is_state "$id" done
+	[ "$(git -C "$WORK/origin.git" show c1/say-hello:hello.txt)" = "hello from claude" ]
+	[ "$(git -C "$WORK/origin.git" show --name-only --format= c1/say-hello)" = hello.txt ]
+	local prid
+	prid=$(jq -r .attempts[-1].git.pr "$AGQ_SPOOL/done/$id.json")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .branch c1/say-hello
+	# claude worked in the worktree, not in the agent's directory
+	jq -se 'map(select(.path | startswith("/v1/messages")) | .body.system |
+	    if type == "array" then map(.text) | join("\n") else . end |
+	    select(test("Primary working directory: .*\\.trees/")) ) | length >= 1' \
+	    "$WORK/mreq"
+}

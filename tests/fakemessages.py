@@ -6,8 +6,10 @@ tests of agq's cli backend with the real @anthropic-ai/claude-code.
 Usage: fakemessages.py PORTFILE LOGFILE
 The first turn of a conversation (no tool_result in it) answers with a
 tool_use block: Write of "hello.txt" (content "hello from claude\\n") in
-the directory named by the prompt's last line "cwd: DIR"; a turn that
-carries a tool_result answers with the text "wrote it".  Any other call
+the directory named by the prompt's last line "cwd: DIR" (else, for a
+prompt that names hello.txt, the "Primary working directory" of claude's
+system prompt: a task's worktree is not known when it is submitted); a
+turn that carries a tool_result answers with the text "wrote it".  Any other call
 (count_tokens, a request without messages) gets a short text answer.
 Every request is appended to LOGFILE as one JSON line.
 """
@@ -49,6 +51,12 @@ class Handler(JSONHandler):
         prompt = "\n".join(text_of(m.get("content", "")) for m in msgs
                            if m.get("role") == "user")
         m = re.search(r"cwd: (\S+)", prompt)
+        if not m and "hello.txt" in prompt:
+            # the directory claude says it works in (its system prompt)
+            system = (body or {}).get("system") or ""
+            m = re.search(r"Primary working directory: (\S+)",
+                          system if isinstance(system, str)
+                          else text_of(system))
         if has_result or not m:
             blocks = [{"type": "text", "text": "wrote it" if has_result
                        else "ok"}]

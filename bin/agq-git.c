@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "util.h"
+#include "paths.h"
 #include "cli.h"
 #include "spool.h"
 #include "open.h"
@@ -22,6 +24,7 @@ static const char usage[] =
 "       agq-git [-s SPOOL] apply [DIR] PATCH\n"
 "       agq-git [-s SPOOL] rm DIR [--force]\n"
 "       agq-git [-s SPOOL] gc [--dry-run] [--json]\n"
+"       agq-git [-s SPOOL] submit [--repo DIR] [--base B] [AGQ-SUBMIT ARGS]\n"
 "A task's git worktree and branch under the workspace root, its commit,\n"
 "push and PR record, through libgit2.  See agq-git(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -37,6 +40,9 @@ static const char usage[] =
 "      --dry-run     list the orphans, remove nothing (gc)\n"
 "      --json        print JSON\n"
 "finish also opens the PR on the forge of agq.conf (forge), when one is set.\n"
+"submit runs agq-submit --git ORIGIN#BASE with the other arguments, ORIGIN\n"
+"and BASE those of the repository at or above DIR (default: here): its\n"
+"remote origin (else itself) and the branch it is on (or its upstream).\n"
 "Exit: 0 ok, 1 git failed (finish: no changes, or the push rejected; the\n"
 "forge refused the PR), 64 usage, 66 DIR is not a git work tree, 75 the\n"
 "forge could not be reached or failed (5xx): agq-pr open PRID retries.\n";
@@ -225,9 +231,69 @@ gc(struct agq_spool *sp, int dry, int json)
 	return rc;
 }
 
+/* agq-git [-s SPOOL] submit [--repo DIR] [--base B] ARGS...: exec
+ * agq-submit [-s SPOOL] --git ORIGIN#BASE ARGS... (ARGV from "submit"
+ * on; SPOOL may be NULL).  Returns only on failure, an exit status. */
+static int
+submit(const char *spool, int argc, char **argv)
+{
+	const char *dir = ".", *base = NULL;
+	int i = 1;
+	for (; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--repo"))
+			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--base"))
+			base = argv[i + 1];
+		else
+			break;
+	}
+	char *origin, *here, err[1024];
+	if (agq_git_here(dir, &origin, &here, err, sizeof err) < 0) {
+		agq_warn("cannot submit: %s", err);
+		return EX_NOINPUT;
+	}
+	char *git = agq_xasprintf("%s#%s", origin, base ? base : here);
+	char **av = agq_xmalloc((size_t)(argc + 6) * sizeof *av);
+	int n = 0;
+	av[n++] = "agq-submit";
+	if (spool) {
+		av[n++] = "-s";
+		av[n++] = (char *)spool;
+	}
+	av[n++] = "--git";
+	av[n++] = git;
+	for (; i < argc; i++)
+		av[n++] = argv[i];
+	av[n] = NULL;
+	char *prog = agq_exe_path("agq-submit");
+	if (!prog)
+		prog = agq_xasprintf("%s/agq-submit", agq_bindir);
+	execv(prog, av);
+	agq_syserr("cannot run agq-submit", prog);
+	return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
+}
+
 int
 main(int argc, char **argv)
 {
+	/* submit passes its arguments on to agq-submit unparsed */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "submit")) {
+			agq_setprog(argv[0]);
+			const char *spool = NULL;
+			if (i == 3 && (!strcmp(argv[1], "-s") ||
+			    !strcmp(argv[1], "--spool")))
+				spool = argv[2];
+			else if (i == 2 && !strncmp(argv[1], "--spool=", 8))
+				spool = argv[1] + 8;
+			else if (i != 1)
+				break;
+			return submit(spool, argc - i, argv + i);
+		}
+		if (argv[i][0] != '-' && (i == 1 || (strcmp(argv[i - 1], "-s")
+		    && strcmp(argv[i - 1], "--spool"))))
+			break;
+	}
 	static const struct option longopts[] = {
 		AGQ_OPT_SPOOL,
 		{ "slug", required_argument, NULL, 'S' },

@@ -591,6 +591,54 @@ tree_open(const char *path, git_repository **repo, char *err, size_t size)
 	    gerr(err, size, "not a git work tree") : 0;
 }
 
+int
+agq_git_here(const char *dir, char **origin, char **base, char *err,
+             size_t size)
+{
+	agq_git_lib_init();
+	*origin = *base = NULL;
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	int rc = -1;
+	if (git_repository_open_ext(&repo, dir, 0, NULL) < 0) {
+		gerr(err, size, "not a git repository");
+		goto out;
+	}
+	if (git_repository_head(&head, repo) < 0 ||
+	    !git_reference_is_branch(head)) {
+		snprintf(err, size, "HEAD is not on a branch (%s)", dir);
+		goto out;
+	}
+	const char *b = git_reference_shorthand(head);
+	char *key = agq_xasprintf("branch.%s.remote", b);
+	char *remote = conf_get(repo, key);
+	free(key);
+	key = agq_xasprintf("branch.%s.merge", b);
+	char *merge = conf_get(repo, key);
+	free(key);
+	if (remote && !strcmp(remote, "origin") && merge &&
+	    !strncmp(merge, "refs/heads/", 11))
+		*base = agq_xstrdup(merge + 11);
+	else
+		*base = agq_xstrdup(b);
+	free(remote);
+	free(merge);
+	*origin = conf_get(repo, "remote.origin.url");
+	if (!*origin) {
+		const char *p = git_repository_is_bare(repo) ?
+		    git_repository_path(repo) : git_repository_workdir(repo);
+		*origin = agq_xstrdup(p);
+		size_t n = strlen(*origin);
+		if (n > 1 && (*origin)[n - 1] == '/')
+			(*origin)[n - 1] = '\0';
+	}
+	rc = 0;
+out:
+	git_reference_free(head);
+	git_repository_free(repo);
+	return rc;
+}
+
 /* Open the worktree at PATH and its git_worktree (NULL when PATH is the
  * main work tree).  0, or -1 with ERR. */
 static int

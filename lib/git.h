@@ -75,6 +75,16 @@ int agq_git_start_task(const struct agq_spool *sp, const char *origin,
                        const char *id, struct agq_worktree *wt, char *err,
                        size_t size);
 
+/* The origin and base a task submitted from the repository at or above
+ * DIR should have (agq-git submit): *ORIGIN the URL of its remote
+ * "origin" (remote.origin.url), else the repository itself (its work
+ * tree, or its directory when bare); *BASE the branch HEAD is on, or,
+ * when that branch has an upstream on origin (branch.B.remote "origin",
+ * branch.B.merge refs/heads/U), U.  Both malloc'd.  0, or -1 with ERR
+ * ("not a git repository", "HEAD is not on a branch"). */
+int agq_git_here(const char *dir, char **origin, char **base, char *err,
+                 size_t size);
+
 /* Unlock the worktree at PATH (the task has ended).  0 (also when it was
  * not locked), or -1 with ERR. */
 int agq_git_unlock(const char *path, char *err, size_t size);

@@ -180,3 +180,33 @@ jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r
 	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
 	[ "$(journal_count pr_open)" -eq 0 ]
 }
+
+@test "agq-git submit: from a clone, a task with git for its origin and the branch it is on" {
+	origin
+	git clone -q "$WORK/origin.git" "$WORK/clone"
+	git -C "$WORK/clone" checkout -q -b dev
+	cd "$WORK/clone/sub"
+	run --separate-stderr agq-git submit --title "from a clone" -- touch y
+	[ "$status" -eq 0 ]
+	local f
+	f=$(find "$AGQ_SPOOL/queue" -name "$output.json")
+	jq_is "$f" '.git.repo + "#" + .git.base' "$WORK/origin.git#dev"
+	jq_is "$f" .title "from a clone"
+	jq_is "$f" .cwd null
+	# the upstream branch wins over the local name; --base over both
+	git -C "$WORK/clone" checkout -q main
+	git -C "$WORK/clone" branch -q -m main local-main
+	run --separate-stderr agq-git -s "$AGQ_SPOOL" submit --repo "$WORK/clone" -q -- true
+	[ "$status" -eq 0 ]
+	run --separate-stderr agq-git submit --repo "$WORK/clone" --base dev -- true
+	f=$(find "$AGQ_SPOOL/queue" -name "$output.json")
+	jq_is "$f" .git.base dev
+	[ "$(find "$AGQ_SPOOL/queue" -name '*.json' -exec jq -r .git.base {} + | sort | tr '\n' ' ')" = "dev dev main " ]
+	# a repository without a remote is its own origin
+	run --separate-stderr agq-git submit --repo "$WORK/src" -- true
+	f=$(find "$AGQ_SPOOL/queue" -name "$output.json")
+	jq_is "$f" .git.repo "$WORK/src"
+	run --separate-stderr agq-git submit --repo "$BATS_TEST_TMPDIR" -- true
+	[ "$status" -eq 66 ]
+	[[ "$stderr" == "agq-git: cannot submit: not a git repository"* ]]
+}

@@ -2,6 +2,7 @@
  * (agq-git(1)). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -19,6 +20,7 @@
 static const char usage[] =
 "usage: agq-git [-s SPOOL] start-task --slug TEXT --repo ORIGIN [--base B]\n"
 "               [--agent A] [--branch NAME] [--task ID] [--json]\n"
+"       agq-git [-s SPOOL] start-task ID [--agent A] [--json]\n"
 "       agq-git [-s SPOOL] status [DIR] [--json]\n"
 "       agq-git [-s SPOOL] finish [DIR] [--title T] [--summary TEXT] [--json]\n"
 "       agq-git [-s SPOOL] apply [DIR] PATCH\n"
@@ -79,6 +81,45 @@ start_task(struct agq_spool *sp, const char *slug, const char *repo,
 		printf("%s\t%s\n", wt.path, wt.branch);
 	}
 	return 0;
+}
+
+/* start-task ID: the worktree of task ID of the spool, from its git field
+ * (agq_taskgit_begin, journaled), for AGENT ("agq" when NULL). */
+static int
+start_spool_task(struct agq_spool *sp, const char *id, const char *agent,
+                 int json)
+{
+	struct agq_loc loc;
+	json_t *t = NULL;
+	if (!agq_id_valid(id) || agq_task_find(sp, id, &loc) < 0 ||
+	    !(t = agq_task_read(loc.path))) {
+		agq_warn("cannot start the task: no task %s in the spool", id);
+		return EX_NOINPUT;
+	}
+	if (!json_is_object(json_object_get(t, "git"))) {
+		agq_warn("cannot start the task: task %s has no git field", id);
+		json_decref(t);
+		return EX_DATAERR;
+	}
+	struct agq_taskgit g;
+	char err[PATH_MAX + 1024];
+	int rc = 0;
+	if (agq_taskgit_begin(sp, t, agent, &g, err, sizeof err) < 0) {
+		agq_warn("cannot start the task: %s", err);
+		rc = 1;
+	} else if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+		    "path", g.wt.path, "branch", g.wt.branch, "base", g.wt.base,
+		    "head", g.wt.head, "task", id, "reused", g.wt.reused, "dir",
+		    g.dir);
+		agq_print_json(o, JSON_COMPACT);
+		json_decref(o);
+	} else {
+		printf("%s\t%s\n", g.dir, g.wt.branch);
+	}
+	agq_taskgit_free(&g);
+	json_decref(t);
+	return rc;
 }
 
 static json_t *
@@ -334,6 +375,8 @@ main(int argc, char **argv)
 	char **args = argv + optind;
 	const char *dir = nargs > 0 ? args[0] : ".";
 	if (!((!strcmp(cmd, "start-task") && nargs == 0 && slug && repo) ||
+	    (!strcmp(cmd, "start-task") && nargs == 1 && !slug && !repo &&
+	    !base && !branch && !task) ||
 	    (!strcmp(cmd, "status") && nargs <= 1) ||
 	    (!strcmp(cmd, "finish") && nargs <= 1) ||
 	    (!strcmp(cmd, "apply") && (nargs == 1 || nargs == 2)) ||
@@ -356,7 +399,9 @@ main(int argc, char **argv)
 	} else {
 		struct agq_spool sp;
 		agq_spool_open_or_exit(&sp, cl.spool);
-		if (!strcmp(cmd, "start-task"))
+		if (!strcmp(cmd, "start-task") && nargs == 1)
+			rc = start_spool_task(&sp, args[0], agent, json);
+		else if (!strcmp(cmd, "start-task"))
 			rc = start_task(&sp, slug, repo, base, agent, branch,
 			    task, json);
 		else if (!strcmp(cmd, "finish"))

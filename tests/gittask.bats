@@ -210,3 +210,31 @@ jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r
 	[ "$status" -eq 66 ]
 	[[ "$stderr" == "agq-git: cannot submit: not a git repository"* ]]
 }
+
+@test "agq-git start-task ID: a queued task's worktree by hand, then finish; the agent that runs it later continues on the branch" {
+	origin
+	cd "$WORK"
+	local id
+	id=$(agq-submit --title "by hand" --git origin.git -C sub -- sh -c 'echo agent >> s.txt')
+	run --separate-stderr agq-git start-task "$id" --json
+	[ "$status" -eq 0 ]
+	local dir
+	dir=$(jq -r .dir <<<"$output")
+	[ "$dir" = "$(jq -r .path <<<"$output")/sub" ]
+	[ "$(jq -r .branch <<<"$output")" = agq/by-hand ]
+	[ "$(jev "$id" worktree .agent)" = agq ]
+	echo hand > "$dir/hand.txt"
+	start_sched
+	start_agent a1
+	wait_for 30 is_state "$id" done
+	# the agent found the worktree: its change and the one by hand, one commit
+	[ "$(git -C origin.git show agq/by-hand:sub/hand.txt)" = hand ]
+	[ "$(git -C origin.git show agq/by-hand:sub/s.txt | tail -1)" = agent ]
+	[ "$(jev "$id" worktree .reused | tr '\n' ' ')" = "false true " ]
+	run --separate-stderr agq-git start-task nosuchtask
+	[ "$status" -eq 66 ]
+	id=$(agq-submit -- true)
+	run --separate-stderr agq-git start-task "$id"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"has no git field"* ]]
+}

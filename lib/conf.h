@@ -54,7 +54,8 @@ void agq_conf_free(struct agq_conf *conf);
  * registry_check (seconds between agq-sched's endpoint checks), route_wait
  * (seconds before a tier falls back), route_fallback (yes/no), and
  * git.h's workspace_root, git_author_name, git_author_email,
- * git_ssh_key and git_token_file (paths, a name, an address), and
+ * git_ssh_key, git_token_file (paths, a name, an address) and
+ * git_token_hosts (words: HOST or HOST:PORT), and
  * forge.h's forge, forge_url, forge_token_file and forge_repo. */
 extern const char *const agq_backend_conf_keys[];
 int agq_backend_conf_key(const char *key);

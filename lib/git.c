@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -127,6 +128,71 @@ struct cbdata {
 	char reason[512];
 };
 
+/* HOST[:PORT] of URL (scheme://[user@]host[:port]/...) into OUT (256
+ * bytes), lower-cased; "" when URL has no "://". */
+static void
+url_hostport(const char *url, char out[256])
+{
+	out[0] = '\0';
+	const char *p = strstr(url, "://");
+	if (!p)
+		return;
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	if (n > 255)
+		n = 255;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)p[i]);
+	out[n] = '\0';
+}
+
+/* May the token of git_token_file go to URL?  Only to a host listed in
+ * git_token_hosts (words HOST or HOST:PORT), over https, or over http
+ * when listed explicitly; without that setting, to the forge's host
+ * (github: github.com; gitea: forge_url's host[:port]) over https.  A
+ * task names its own origin, so the operator's token must not follow
+ * it anywhere (git-credential(7) keys credentials by host the same way).
+ * 1 yes; 0 no, with WHO (256 bytes) the host asked for. */
+static int
+token_allowed(const struct agq_spool *sp, const char *url, char who[256])
+{
+	url_hostport(url, who);
+	const char *list = agq_backend_setting(&sp->conf, "git_token_hosts",
+	    NULL);
+	char dflt[256] = "";
+	if (!list) {
+		const char *forge = agq_backend_setting(&sp->conf, "forge", "");
+		const char *fu = agq_backend_setting(&sp->conf, "forge_url", "");
+		if (!strcmp(forge, "github"))
+			snprintf(dflt, sizeof dflt, "github.com");
+		else if (*forge && *fu)
+			url_hostport(fu, dflt);
+		list = dflt;
+		if (strncmp(url, "https://", 8))
+			return 0;
+	} else if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		return 0;
+	}
+	char host[256];
+	snprintf(host, sizeof host, "%s", who);
+	host[strcspn(host, ":")] = '\0';
+	const char *p = list;
+	while (*p) {
+		p += strspn(p, " \t,");
+		size_t n = strcspn(p, " \t,");
+		if (n && ((strlen(who) == n && !strncasecmp(p, who, n)) ||
+		    (strlen(host) == n && !strncasecmp(p, host, n))))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 /* git_credential_acquire_cb: ssh key file or agent, a token file. */
 static int
 cred_cb(git_credential **out, const char *url, const char *user,
@@ -155,6 +221,14 @@ cred_cb(git_credential **out, const char *url, const char *user,
 		    "git_token_file", NULL);
 		if (!tf)
 			return GIT_PASSTHROUGH;
+		char who[256];
+		if (!token_allowed(d->sp, url, who)) {
+			char *m = agq_xasprintf("git_token_file is not sent to "
+			    "%s (not in git_token_hosts, or not https)", who);
+			git_error_set_str(GIT_ERROR_NET, m);
+			free(m);
+			return GIT_EAUTH;
+		}
 		char *tok = agq_read_file(tf, 64 * 1024, NULL, NULL);
 		if (!tok) {
 			git_error_set_str(GIT_ERROR_OS, "cannot read "

@@ -238,3 +238,43 @@ jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"has no git field"* ]]
 }
+
+# githttp TOKEN: a loopback smart-HTTP server of $WORK (fakegithttp.py)
+# that needs TOKEN; its port in $GPORT, its requests in $WORK/greq.
+githttp() {
+	[ -x /usr/lib/git-core/git-http-backend ] || skip "no git-http-backend"
+	python3 "$BATS_TEST_DIRNAME/fakegithttp.py" "$WORK/gport" "$WORK/greq" \
+	    "$WORK" "$1" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$WORK/gport" ] && break; sleep 0.1; done
+	GPORT=$(cat "$WORK/gport")
+	git -C "$WORK/origin.git" config http.receivepack true
+}
+
+@test "an origin over http with git_token_file: fetched and pushed with the token, which goes only to the hosts of git_token_hosts" {
+	origin
+	githttp s3cret-token
+	echo s3cret-token > "$WORK/token"
+	echo "git_token_file = $WORK/token" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	local id url="http://127.0.0.1:$GPORT/origin.git"
+	# not a listed host: the token is not sent, the fetch fails saying so
+	id=$(agq-submit --max-attempts 1 --title t1 --git "$url" -- sh -c 'echo 1 > one')
+	wait_for 30 is_state "$id" dead
+	run jq -r .reason "$AGQ_SPOOL/dead/$id.json"
+	[[ "$output" == "cannot fetch "*"git_token_file is not sent to 127.0.0.1:$GPORT (not in git_token_hosts, or not https)"* ]]
+	! grep -q "Authorization" "$WORK/greq"
+	# listed: fetched and pushed with it
+	echo "git_token_hosts = example.org 127.0.0.1:$GPORT" >> "$AGQ_CONF"
+	kill -TERM "$AGENT_PID"
+	wait_for 30 sh -c "! kill -0 $AGENT_PID"
+	start_agent a2
+	id=$(agq-submit --title "over http" --git "$url" -- sh -c 'echo 2 > two')
+	wait_for 30 is_state "$id" done
+	[ "$(git -C "$WORK/origin.git" show a2/over-http:two)" = 2 ]
+	grep -q '"Authorization": "Basic eC1hY2Nlc3MtdG9rZW46czNjcmV0LXRva2Vu"' "$WORK/greq"
+	jq_is "$AGQ_SPOOL/prs/open/$(jev "$id" pr_open .pr).json" .repo "$url"
+	# the token is in no file of the spool
+	! grep -rq s3cret-token "$AGQ_SPOOL"
+}

@@ -361,6 +361,10 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		    strerror(errno), ws);
 		goto out;
 	}
+	/* The lock file holds the time (us) the last good fetch began: one
+	 * that began after this call did is as new as ours would be, so
+	 * tasks starting together on one origin fetch once, not in turn. */
+	int64_t asked = agq_now_us();
 	c->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX) < 0) {
 		snprintf(err, size, "cannot lock the clone: %s (%s)",
@@ -392,6 +396,15 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		}
 		free(tmp);
 	}
+	char last[32] = "";
+	long long at = !made && pread(c->lockfd, last, sizeof last - 1, 0) > 0 ?
+	    strtoll(last, NULL, 10) : 0;
+	if (at >= asked && at <= agq_now_us()) {
+		rc = 0;         /* fetched since we asked (a clock stepped
+		                 * back meanwhile: fetch) */
+		goto out;
+	}
+	int64_t began = agq_now_us();
 	if (origin_remote(c->repo, &remote, err, size) < 0)
 		goto out;
 	char *specv[] = { fetch_spec };
@@ -413,6 +426,11 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		}
 	} else {
 		rc = 0;
+		int n = snprintf(last, sizeof last, "%lld\n", (long long)began);
+		/* only an optimisation: on failure, empty: fetch next time */
+		if ((pwrite(c->lockfd, last, (size_t)n, 0) != n ||
+		    ftruncate(c->lockfd, n) < 0) && ftruncate(c->lockfd, 0) < 0)
+			agq_syserr("cannot note the fetch", lock);
 	}
 	git_remote_free(remote);
 out:

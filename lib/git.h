@@ -10,7 +10,10 @@
  *                        (+refs/heads/(*):refs/remotes/origin/(*)); KEY is
  *                        the origin's last path component, cleaned, a '-'
  *                        and 12 hex digits of the SHA-256 of the origin
- *   W/KEY.lock           flock(2)ed around fetch, worktree add and remove
+ *   W/KEY.lock           flock(2)ed around fetch, worktree add and remove;
+ *                        it holds the time the last good fetch began (us
+ *                        since the epoch, decimal): a call that waited for
+ *                        the lock while a fetch began does not fetch again
  *   W/KEY.trees/ID       the worktree of task ID (worktree name ID)
  * The task owning a branch and the branch's base are kept in the clone's
  * config as branch.BRANCH.agqtask and branch.BRANCH.agqbase.
@@ -43,8 +46,9 @@ char *agq_git_slug(const char *text, char *out);
 
 /* The bare clone of ORIGIN (a path, file://, ssh://, scp-style
  * user@host:path, or https:// URL; a relative path is made absolute)
- * under the workspace root, cloned on first use and fetched on every call,
- * so that refs/remotes/origin/(*) are the origin's newest.  The path of
+ * under the workspace root, cloned on first use and fetched on every call
+ * (unless a fetch began after this call did: W/KEY.lock above), so that
+ * refs/remotes/origin/(*) are the origin's newest as of the call.  The path of
  * the clone (W/KEY.git) goes to *CLONE (malloc'd).  0, or -1 with ERR
  * ("cannot fetch: ..."). */
 int agq_git_sync_origin(const struct agq_spool *sp, const char *origin,

@@ -224,6 +224,9 @@ agq_task_validate_agent(const json_t *t, char *err, size_t size)
 		if (agq_verify_steps_validate(v, sub, sizeof sub) < 0)
 			return agq_errf(err, size, "field verify%s", sub);
 	}
+	if ((v = json_object_get(t, "edit")) && (!json_is_string(v) ||
+	    strcmp(json_string_value(v), "patch")))
+		return agq_errf(err, size, "field edit: must be \"patch\"");
 	if ((v = json_object_get(t, "max_verify_attempts")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > 100))
@@ -283,6 +286,17 @@ agq_task_backend(const json_t *t)
 	if ((tier == 0 && !json_object_get(t, "cmd")) || tier < 0 || tier > 2)
 		tier = 1;
 	return agq_backend_tier_default(tier);
+}
+
+int
+agq_task_edits_by_patch(const json_t *t, const char *backend)
+{
+	const struct agq_backend_def *d = agq_backend_def(backend);
+	const json_t *git = json_object_get(t, "git");
+	const char *edit = json_string_value(json_object_get(t, "edit"));
+	return json_object_get(t, "prompt") && d && d->kind ==
+	    AGQ_BACKEND_HTTP && ((git && !json_is_null(git)) || (edit &&
+	    !strcmp(edit, "patch")));
 }
 
 char *

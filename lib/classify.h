@@ -37,7 +37,7 @@ int agq_tier_parse(const char *s);
 json_t *agq_classify(const json_t *t);
 
 /* Validate the agent fields of task T (prompt, model, backend, context,
- * success_criteria, verify, max_verify_attempts, complexity) as
+ * success_criteria, verify, edit, max_verify_attempts, complexity) as
  * agq-task(5) says; called by agq_task_validate.  0, or -1 with "field
  * NAME: what is wrong" in ERR (SIZE bytes). */
 int agq_task_validate_agent(const json_t *t, char *err, size_t size);
@@ -63,6 +63,14 @@ int agq_task_attempted(const json_t *t);
  * (complex: anthropic, standard: ollama, trivial: shell with a cmd,
  * else ollama); NULL for a task that runs its cmd itself.  Borrowed. */
 const char *agq_task_backend(const json_t *t);
+
+/* 1 if task T, run by BACKEND (agq_task_backend's answer, may be NULL),
+ * edits its tree through patches (agq-backend(7), Editing through
+ * patches): T has a prompt, BACKEND is a built-in HTTP backend (ollama,
+ * openai, anthropic: AGQ_BACKEND_HTTP, which only answer text), and T has
+ * a "git" field (its worktree, issue 16) or "edit": "patch" (its cwd is
+ * the top of a git work tree that agq does not manage); else 0. */
+int agq_task_edits_by_patch(const json_t *t, const char *backend);
 
 /* Path of the backend executable NAME: $AGQ_LIBEXEC_DIR/NAME, else
  * ../libexec/agq/NAME next to the running program when it exists, else

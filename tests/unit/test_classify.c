@@ -149,6 +149,36 @@ main(void)
 	CHECK(err_has("{\"prompt\":\"p\",\"success_criteria\":\"x\"}",
 	    "field success_criteria"), "criteria not an array");
 
+	CHECK(err_has("{\"prompt\":\"p\",\"edit\":\"diff\"}",
+	    "field edit: must be \"patch\""), "edit other than patch");
+
+	/* who edits through patches: an HTTP backend, with git or edit */
+	static const struct { const char *task, *backend; int want; } ep[] = {
+		{ "{\"prompt\":\"p\",\"edit\":\"patch\"}", "ollama", 1 },
+		{ "{\"prompt\":\"p\",\"edit\":\"patch\"}", "openai", 1 },
+		{ "{\"prompt\":\"p\",\"git\":{\"repo\":\"/r\"}}",
+		  "anthropic", 1 },
+		{ "{\"prompt\":\"p\",\"git\":{\"repo\":\"/r\"}}", "cli", 0 },
+		{ "{\"prompt\":\"p\",\"edit\":\"patch\"}", "shell", 0 },
+		{ "{\"prompt\":\"p\",\"edit\":\"patch\"}", "mine", 0 },
+		{ "{\"prompt\":\"p\",\"edit\":\"patch\"}", NULL, 0 },
+		{ "{\"prompt\":\"p\",\"git\":null}", "ollama", 0 },
+		{ "{\"prompt\":\"p\"}", "ollama", 0 },
+		{ "{\"cmd\":\"x\",\"git\":{\"repo\":\"/r\"}}", "ollama", 0 },
+	};
+	int epok = 1;
+	for (size_t i = 0; i < sizeof ep / sizeof ep[0]; i++) {
+		json_t *e = json_loads(ep[i].task, 0, NULL);
+		if (agq_task_edits_by_patch(e, ep[i].backend) != ep[i].want) {
+			printf("# %s %s\n", ep[i].task, ep[i].backend ?
+			    ep[i].backend : "NULL");
+			epok = 0;
+		}
+		json_decref(e);
+	}
+	CHECK(epok, "agq_task_edits_by_patch: HTTP backends (ollama, openai, "
+	    "anthropic) of a prompt task with git or edit patch only");
+
 	/* normalize records the tier */
 	json_t *t = json_pack("{s:s}", "prompt", "refactor x");
 	agq_task_normalize(t, 1);

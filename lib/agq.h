@@ -51,5 +51,6 @@
 #include "lease.h"
 #include "forge.h"
 #include "taskgit.h"
+#include "patch.h"
 
 #endif

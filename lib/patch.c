@@ -1,0 +1,335 @@
+/*
+ * patch.c - a model's answer as a patch to its task's tree (issue 16;
+ * agq-backend(7), Editing through patches): the diff taken out of the
+ * answer, applied with libgit2 (git.c), saved as out/ID/patch-K.diff, and
+ * the reason it failed as the next iteration's corrective text.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include "util.h"
+#include "out.h"
+#include "git.h"
+#include "patch.h"
+
+/* One line of a text: [s, s + len), the newline not counted; NEXT is
+ * where the following line starts. */
+struct line {
+	const char *s;
+	size_t len;
+	const char *next;
+};
+
+/* The line starting at P (before END); 0 at the end. */
+static int
+line_at(const char *p, const char *end, struct line *l)
+{
+	if (p >= end)
+		return 0;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	l->s = p;
+	l->len = (size_t)((nl ? nl : end) - p);
+	l->next = nl ? nl + 1 : end;
+	return 1;
+}
+
+static int
+starts(const struct line *l, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return l->len >= n && !memcmp(l->s, prefix, n);
+}
+
+/* Nothing but blanks (and a CR) from S for N bytes. */
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* A fence opening at L (CommonMark: up to three spaces, then three or
+ * more ` or ~): its character and length in *CH and *N, and whether its
+ * info string's first word is diff or patch in *TAGGED.  1 if it is one. */
+static int
+fence_open(const struct line *l, char *ch, size_t *n, int *tagged)
+{
+	size_t i = 0;
+	while (i < 3 && i < l->len && l->s[i] == ' ')
+		i++;
+	if (i >= l->len || (l->s[i] != '`' && l->s[i] != '~'))
+		return 0;
+	*ch = l->s[i];
+	size_t k = i;
+	while (k < l->len && l->s[k] == *ch)
+		k++;
+	if (k - i < 3)
+		return 0;
+	*n = k - i;
+	while (k < l->len && (l->s[k] == ' ' || l->s[k] == '\t'))
+		k++;
+	size_t w = k;
+	while (w < l->len && !isspace((unsigned char)l->s[w]) && l->s[w] != '{')
+		w++;
+	*tagged = (w - k == 4 && !strncasecmp(l->s + k, "diff", 4)) ||
+	    (w - k == 5 && !strncasecmp(l->s + k, "patch", 5));
+	return 1;
+}
+
+/* L closes a fence of N characters CH: at least N of them at the line's
+ * very start, then only blanks. */
+static int
+fence_close(const struct line *l, char ch, size_t n)
+{
+	size_t k = 0;
+	while (k < l->len && l->s[k] == ch)
+		k++;
+	return k >= n && blank(l->s + k, l->len - k);
+}
+
+/* The start of a diff: "diff --git " or "--- ". */
+static int
+diff_start(const struct line *l)
+{
+	return starts(l, "diff --git ") || starts(l, "--- ");
+}
+
+/* Parse the hunk header L ("@@ -A[,B] +C[,D] @@"): the counts of old and
+ * new lines (B and D, 1 when left out).  1 if it is one. */
+static int
+hunk_header(const struct line *l, long *old, long *new)
+{
+	if (!starts(l, "@@ -"))
+		return 0;
+	char buf[128];
+	size_t n = l->len < sizeof buf - 1 ? l->len : sizeof buf - 1;
+	memcpy(buf, l->s, n);
+	buf[n] = '\0';
+	long a, b = 1, c, d = 1;
+	char *e;
+	a = strtol(buf + 4, &e, 10);
+	if (*e == ',')
+		b = strtol(e + 1, &e, 10);
+	if (strncmp(e, " +", 2))
+		return 0;
+	c = strtol(e + 2, &e, 10);
+	if (*e == ',')
+		d = strtol(e + 1, &e, 10);
+	(void)a;
+	(void)c;
+	if (strncmp(e, " @@", 3) || b < 0 || d < 0)
+		return 0;
+	*old = b;
+	*new = d;
+	return 1;
+}
+
+/* The header lines of git's diff format (git-diff(1), GENERATING PATCH
+ * TEXT WITH -P: "extended header lines"), and the others a diff has
+ * outside its hunks. */
+static const char *const headers[] = {
+	"diff --git ", "diff -", "index ", "--- ", "+++ ", "old mode ",
+	"new mode ", "deleted file mode ", "new file mode ", "copy from ",
+	"copy to ", "rename from ", "rename to ", "similarity index ",
+	"dissimilarity index ", "Binary files ", "GIT binary patch", "\\ ",
+	NULL
+};
+
+size_t
+agq_patch_trim(const char *p, size_t n)
+{
+	const char *end = p + n;
+	struct line l;
+	long old = 0, new = 0;
+	for (const char *q = p; line_at(q, end, &l); q = l.next) {
+		if (old > 0 || new > 0) {
+			char c = l.len ? l.s[0] : ' ';
+			if (c == ' ' || c == '\r') {
+				old--;
+				new--;
+				continue;
+			}
+			if (c == '-') {
+				old--;
+				continue;
+			}
+			if (c == '+') {
+				new--;
+				continue;
+			}
+			if (c == '\\')
+				continue;
+			old = new = 0;  /* a hunk shorter than it said */
+		}
+		if (hunk_header(&l, &old, &new) || blank(l.s, l.len))
+			continue;
+		int known = 0;
+		for (int i = 0; headers[i] && !known; i++)
+			known = starts(&l, headers[i]);
+		if (!known)
+			return (size_t)(q - p);
+	}
+	return n;
+}
+
+int
+agq_patch_files(const char *p, size_t n)
+{
+	const char *end = p + n;
+	struct line l;
+	int git = 0, plain = 0, minus = 0;
+	for (const char *q = p; line_at(q, end, &l); q = l.next) {
+		git += starts(&l, "diff --git ");
+		plain += minus && starts(&l, "+++ ");
+		minus = starts(&l, "--- ");
+	}
+	return git ? git : plain;
+}
+
+/* The blocks of TEXT (up to END) joined, as a new string of *N bytes:
+ * the tagged ones (```diff, ```patch) when TAGGED, else the others whose
+ * first line starts a diff. */
+static char *
+blocks(const char *text, const char *end, int tagged, size_t *n)
+{
+	char *s = NULL;
+	FILE *f = open_memstream(&s, n);
+	if (!f)
+		agq_die(EX_OSERR, "out of memory");
+	struct line l;
+	const char *q = text;
+	while (line_at(q, end, &l)) {
+		char ch;
+		size_t fn;
+		int tag;
+		q = l.next;
+		if (!fence_open(&l, &ch, &fn, &tag))
+			continue;
+		int take = -1;          /* undecided for an untagged block */
+		if (tag || tagged)
+			take = tag && tagged;
+		while (line_at(q, end, &l)) {
+			q = l.next;
+			if (fence_close(&l, ch, fn))
+				break;
+			if (take < 0)
+				take = diff_start(&l);
+			if (take)
+				fwrite(l.s, 1, (size_t)(l.next - l.s), f);
+		}
+	}
+	if (fclose(f) != 0 || !s)
+		agq_die(EX_OSERR, "out of memory");
+	return s;
+}
+
+/* The bare diff of TEXT (up to END): from its first "diff --git " line,
+ * or all of it when it opens with "--- ", cut after the diff
+ * (agq_patch_trim); a new string of *N bytes, empty when there is none. */
+static char *
+bare(const char *text, const char *end, size_t *n)
+{
+	struct line l;
+	int first = 1;
+	for (const char *q = text; line_at(q, end, &l); q = l.next) {
+		if (starts(&l, "diff --git ") || (first && starts(&l, "--- "))) {
+			*n = agq_patch_trim(l.s, (size_t)(end - l.s));
+			char *s = agq_xmalloc(*n + 1);
+			memcpy(s, l.s, *n);
+			s[*n] = '\0';
+			return s;
+		}
+		if (!blank(l.s, l.len))
+			first = 0;
+	}
+	*n = 0;
+	return agq_xstrdup("");
+}
+
+char *
+agq_patch_extract(const char *text, size_t *len)
+{
+	if (!text)
+		text = "";
+	const char *end = text + strlen(text);
+	size_t n;
+	char *s = blocks(text, end, 1, &n);
+	if (blank(s, n)) {
+		free(s);
+		s = blocks(text, end, 0, &n);
+	}
+	if (blank(s, n)) {
+		free(s);
+		s = bare(text, end, &n);
+	}
+	/* the answer's CR LF line ends, when all of them are */
+	const char *nl = strchr(text, '\n');
+	int crlf = nl != NULL;
+	for (; nl && crlf; nl = strchr(nl + 1, '\n'))
+		crlf = nl > text && nl[-1] == '\r';
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(crlf && s[i] == '\r' && (i + 1 == n || s[i + 1] == '\n')))
+			s[o++] = s[i];
+	n = o;
+	s[n] = '\0';
+	if (blank(s, n)) {
+		free(s);
+		errno = ENOENT;
+		return NULL;
+	}
+	if (s[n - 1] != '\n') {
+		char *t = agq_xasprintf("%s\n", s);
+		free(s);
+		s = t;
+		n++;
+	}
+	if (len)
+		*len = n;
+	return s;
+}
+
+int
+agq_patch_step(const char *answer, const char *dir, int dfd, int k,
+               int max, json_t *it, json_t *ag, char **feedback)
+{
+	size_t n = 0;
+	char *diff = agq_patch_extract(answer, &n);
+	char err[1024] = "";
+	int rc = 1;
+	if (!diff) {
+		snprintf(err, sizeof err, "%s", AGQ_PATCH_NONE);
+	} else {
+		char name[32];
+		snprintf(name, sizeof name, "patch-%d.diff", k);
+		if (agq_write_at(dfd, name, diff, n) < 0)
+			dprintf(2, "agq-run: cannot write %s: %s\n", name,
+			    strerror(errno));
+		rc = agq_git_apply(dir, diff, n, err, sizeof err) == 0 ? 0 : 1;
+	}
+	json_object_set_new(it, "patch", json_pack("{s:i, s:b, s:s?}",
+	    "files", diff ? agq_patch_files(diff, n) : 0, "applied", rc == 0,
+	    "error", rc ? err : NULL));
+	free(diff);
+	if (rc == 0)
+		return 0;
+	json_object_set_new(it, "status", json_string("patch_failed"));
+	json_object_set_new(ag, "status", json_string("patch_failed"));
+	json_object_set_new(ag, "error", json_sprintf("patch_failed: %s "
+	    "(iteration %d of %d)", err, k, max));
+	dprintf(2, "agq-run: patch_failed: %s (%s)\n", err, dir);
+	free(*feedback);
+	*feedback = agq_xasprintf("Attempt %d of %d: your answer could not be "
+	    "applied, nothing of it was: %s.\nAnswer again with one ```diff "
+	    "block in the format of git diff, made against the files as they "
+	    "are now.", k, max, err);
+	return 1;
+}

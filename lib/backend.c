@@ -19,12 +19,14 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <git2.h>
 
 #include "backends.h"
 #include "util.h"
 #include "cli.h"
 #include "conf.h"
 #include "task.h"
+#include "classify.h"
 #include "backend.h"
 
 #define MAX_BODY   (16u << 20)  /* largest HTTP response read */
@@ -85,6 +87,110 @@ agq_backend_prompt(const json_t *t)
 		fprintf(f, "\n\n%s", fb);
 	if (fclose(f) != 0 || !s)
 		agq_die(EX_OSERR, "out of memory");
+	return s;
+}
+
+/* ---- editing through patches (agq-backend(7)) ----------------------------- */
+
+#define PATCH_PATHS      2000           /* paths listed at most */
+#define PATCH_FILE_MAX   (64u << 10)    /* bytes of one named file shown */
+#define PATCH_FILES_MAX  (256u << 10)   /* bytes of all of them */
+
+/* Print the file at PATH (relative to the work tree WD, a tracked regular
+ * file) in a fence longer than any run of backticks in it; *BUDGET bytes
+ * are left for all the files. */
+static void
+patch_show_file(FILE *f, const char *wd, const char *path, size_t *budget)
+{
+	char *full = agq_xasprintf("%s%s", wd, path);
+	size_t n;
+	char *s = agq_read_file(full, PATCH_FILE_MAX, &n, NULL);
+	if (!s)
+		fprintf(f, "\n%s: (not shown: %s)\n", path, errno == EFBIG ?
+		    "larger than 64 KiB" : strerror(errno));
+	else if (memchr(s, '\0', n))
+		fprintf(f, "\n%s: (not shown: a binary file)\n", path);
+	else if (n > *budget)
+		fprintf(f, "\n%s: (not shown: the files shown reach 256 KiB)\n",
+		    path);
+	else {
+		size_t run = 0, best = 2;
+		for (size_t i = 0; i < n; i++) {
+			run = s[i] == '`' ? run + 1 : 0;
+			if (run > best)
+				best = run;
+		}
+		fprintf(f, "\n%s:\n%.*s\n%s%s%.*s\n", path, (int)best + 1,
+		    "````````````````````````````````", s, n && s[n - 1] != '\n' ?
+		    "\n" : "", (int)best + 1, "````````````````````````````````");
+		*budget -= n;
+	}
+	free(s);
+	free(full);
+}
+
+char *
+agq_backend_patch_prompt(const json_t *t, const char *dir, char *err,
+                         size_t size)
+{
+	git_repository *repo = NULL;
+	git_index *idx = NULL;
+	git_libgit2_init();
+	if (git_repository_open(&repo, dir) < 0 ||
+	    git_repository_index(&idx, repo) < 0 ||
+	    !git_repository_workdir(repo)) {
+		const git_error *e = git_error_last();
+		agq_errf(err, size, "cannot edit through patches: not the top of "
+		    "a git work tree: %s (%s)", e && e->message ? e->message :
+		    "no work tree", dir);
+		git_repository_free(repo);
+		return NULL;
+	}
+	const char *wd = git_repository_workdir(repo);
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		agq_die(EX_OSERR, "out of memory");
+	size_t n = git_index_entrycount(idx);
+	fputs("\n\nEditing through patches:\nagq applies your answer to the "
+	    "repository's work tree as a patch, all of it or nothing. Answer "
+	    "with exactly one fenced block opened by ```diff that holds a "
+	    "unified diff in the format of `git diff` (git-diff(1), "
+	    "\"Generating patch text with -p\"):\n"
+	    "- for each file \"diff --git a/PATH b/PATH\", \"--- a/PATH\" and "
+	    "\"+++ b/PATH\", PATH relative to the repository's top directory "
+	    "(a new file: \"new file mode 100644\" and \"--- /dev/null\"; a "
+	    "deleted one: \"deleted file mode 100644\" and \"+++ /dev/null\");"
+	    "\n- then its hunks, \"@@ -START,COUNT +START,COUNT @@\" with "
+	    "counts that match, whose context (\" \") and removed (\"-\") lines "
+	    "are the file's lines exactly as they are now.\n"
+	    "Nothing outside the block is needed.\n", f);
+	fprintf(f, "\nFiles of the repository (%zu):\n", n);
+	for (size_t i = 0; i < n && i < PATCH_PATHS; i++)
+		fprintf(f, "%s\n", git_index_get_byindex(idx, i)->path);
+	if (n > PATCH_PATHS)
+		fprintf(f, "(and %zu more)\n", n - PATCH_PATHS);
+	json_t *files = json_object_get(json_object_get(t, "context"),
+	    "files");
+	size_t i, budget = PATCH_FILES_MAX;
+	json_t *v;
+	if (json_array_size(files))
+		fputs("\nThe files the task names, as they are now:\n", f);
+	json_array_foreach(files, i, v) {
+		const char *p = json_string_value(v);
+		const git_index_entry *e = p ? git_index_get_bypath(idx, p, 0) :
+		    NULL;
+		if (!e || (e->mode != GIT_FILEMODE_BLOB &&
+		    e->mode != GIT_FILEMODE_BLOB_EXECUTABLE))
+			fprintf(f, "\n%s: (not a file of the repository)\n", p);
+		else
+			patch_show_file(f, wd, p, &budget);
+	}
+	if (fclose(f) != 0 || !s)
+		agq_die(EX_OSERR, "out of memory");
+	git_index_free(idx);
+	git_repository_free(repo);
 	return s;
 }
 
@@ -548,6 +654,20 @@ be_http(struct call *c, const struct agq_backend_def *d)
 		return -1;
 	}
 	json_object_set_new(c->res, "model", json_string(model));
+	char *prompt = agq_backend_prompt(c->task);
+	if (agq_task_edits_by_patch(c->task, backend)) {
+		char *sec = agq_backend_patch_prompt(c->task, ".", c->err,
+		    sizeof c->err);
+		if (!sec) {
+			free(prompt);
+			free(url);
+			return -1;
+		}
+		char *both = agq_xasprintf("%s%s", prompt, sec);
+		free(prompt);
+		free(sec);
+		prompt = both;
+	}
 	char *key = NULL;
 	const char *hdrs[4] = { NULL };
 	char *h0 = NULL, *h1 = NULL;
@@ -560,6 +680,7 @@ be_http(struct call *c, const struct agq_backend_def *d)
 		    need ? sizeof c->err : sizeof ignore);
 		if (!key && need) {
 			free(url);
+			free(prompt);
 			return -1;
 		}
 	}
@@ -574,7 +695,6 @@ be_http(struct call *c, const struct agq_backend_def *d)
 		h0 = agq_xasprintf("Authorization: Bearer %s", key);
 		hdrs[0] = h0;
 	}
-	char *prompt = agq_backend_prompt(c->task);
 	json_t *req = json_pack("{s:s, s:[{s:s, s:s}]}", "model", model,
 	    "messages", "role", "user", "content", prompt);
 	free(prompt);

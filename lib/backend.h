@@ -2,8 +2,9 @@
  * backend.h - backend.c: backends (agq-backend(7)).
  *
  * The prompt sent to a model, prices, the HTTP and CLI clients, and the
- * backend executables' main.  Links libcurl.  Uses util, conf, task and
- * cli.
+ * backend executables' main.  Links libcurl.  Uses util, conf, task,
+ * classify and cli; libgit2 for the file list of a task that edits
+ * through patches.
  */
 #ifndef AGQ_BACKEND_H
 #define AGQ_BACKEND_H
@@ -19,6 +20,20 @@
  * (the corrective text agq-run adds after failed verification), each
  * under a heading.  malloc'd. */
 char *agq_backend_prompt(const json_t *t);
+
+/* The section of the prompt that asks for a patch, for task T that edits
+ * through patches (agq_task_edits_by_patch) in DIR, the top of a git work
+ * tree (agq-backend(7), Editing through patches): the prompt contract
+ * (one fenced ```diff block in the format of git diff, git-diff(1)
+ * GENERATING PATCH TEXT WITH -P, a/ and b/ prefixes, paths relative to
+ * the top), the paths of the repository's index (at most 2000, then how
+ * many more), and the content of each file T's context.files names that
+ * is a tracked regular file (each at most 64 KiB, all at most 256 KiB,
+ * no binary file).  Read with libgit2, never git(1).  malloc'd, starting
+ * with a blank line; NULL with ERR (SIZE bytes) when DIR is not the top
+ * of a git work tree. */
+char *agq_backend_patch_prompt(const json_t *t, const char *dir, char *err,
+                               size_t size);
 
 /* Cost in US dollars of TIN tokens in and TOUT out for MODEL (may be NULL)
  * on BACKEND, from the price table (setting "prices", default

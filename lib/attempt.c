@@ -28,6 +28,7 @@
 #include "spool.h"
 #include "open.h"
 #include "taskgit.h"
+#include "patch.h"
 #include "attempt.h"
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
@@ -261,7 +262,7 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 	const char *backend = agq_task_backend(t);
 	json_t *steps = json_object_get(t, "verify");
 	int max = (int)agq_task_int(t, "max_verify_attempts", 2);
-	if (!json_array_size(steps))
+	if (!json_array_size(steps) && !agq_task_edits_by_patch(t, backend))
 		max = 1;
 	json_t *its = json_object_get(ag, "iterations");
 	char *feedback = NULL;
@@ -326,6 +327,14 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 				json_decref(res);
 				rc = 1;
 				break;
+			}
+			/* the answer's diff applied to the tree, or a failed
+			 * iteration (patch.c) */
+			if (agq_task_edits_by_patch(t, backend) && agq_patch_step(
+			    text, cwd, dfd, k, max, it, ag, &feedback)) {
+				json_decref(res);
+				rc = 2;
+				continue;
 			}
 			json_decref(res);
 		} else {

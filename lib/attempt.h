@@ -2,7 +2,7 @@
  * attempt.h - attempt.c: one attempt of an agent task (agq-run(8)).
  *
  * Run by libexec/agq-attempt, so that agq-run links none of its libraries.
- * Uses util, task, classify, steps, verify and out.
+ * Uses util, task, classify, steps, verify, out and patch.
  */
 #ifndef AGQ_ATTEMPT_H
 #define AGQ_ATTEMPT_H
@@ -18,14 +18,19 @@ char *agq_verify_feedback(const json_t *report, int iteration, int max);
  * output directory OUTDIR: up to max_verify_attempts iterations (1 when T
  * has no verify steps) of backend (or cmd) then verify steps, each
  * iteration after the first with the failed steps' output as
- * "verify_feedback".  Writes OUTDIR/agent.json ({status "done" |
- * "backend_error" | "cmd_failed" | "verify_failed", backend, model,
- * endpoint, tokens_in, tokens_out, cost_usd (sums), error, verify (the
- * last report), iterations [{iteration, status, backend, exit, verify}]}),
- * OUTDIR/output (the last answer), OUTDIR/backend-input.json and
+ * "verify_feedback".  A task that edits through patches
+ * (agq_task_edits_by_patch) has its answer's diff applied before the
+ * steps run (agq_patch_step), and max_verify_attempts iterations even
+ * without steps: a diff missing or not applying is a failed iteration
+ * whose reason is the feedback.  Writes OUTDIR/agent.json ({status "done"
+ * | "backend_error" | "cmd_failed" | "verify_failed" | "patch_failed",
+ * backend, model, endpoint, tokens_in, tokens_out, cost_usd (sums),
+ * error, verify (the last report), iterations [{iteration, status,
+ * backend, exit, verify, patch}]}), OUTDIR/output (the last answer),
+ * OUTDIR/patch-K.diff (iteration K's diff), OUTDIR/backend-input.json and
  * backend-result.json (the last call; no key is ever in them).
  * Returns the exit status for the attempt: 0 done, 1 backend error, 2
- * verify failed, or the cmd's failing status. */
+ * verify or patch failed, or the cmd's failing status. */
 int agq_agent_attempt(const json_t *t, const char *outdir);
 
 #endif

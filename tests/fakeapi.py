@@ -13,6 +13,11 @@ The request's "model" picks the behaviour:
   garbage    HTTP 200 with an HTML body
   truncated  a Content-Length larger than the body, then close
   badshape   HTTP 200 with a JSON object of the wrong shape
+  patch      a success answering with a ```diff block (prose around it)
+             that changes hello.txt's line "hello" to "hello, patched"
+  patch-retry  the same diff, but with a wrong context line ("hullo")
+             unless the prompt says the last answer "could not be
+             applied": it applies on the second iteration
   anything else: a recorded success; the answer text is "echo: " and the
   last line of the prompt.
 A path prefix /down/ (or a file LOGFILE.down) makes every answer a 503; /cold/ makes /api/ps
@@ -26,6 +31,11 @@ import time
 from fakehttp import JSONHandler, serve
 
 PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
+
+PATCH = ("Here is the change:\n\n```diff\n"
+         "diff --git a/hello.txt b/hello.txt\n"
+         "--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n"
+         "-%s\n+hello, patched\n```\n\nThe greeting is longer now.\n")
 
 
 class Handler(JSONHandler):
@@ -69,6 +79,11 @@ class Handler(JSONHandler):
         msgs = req.get("messages") or [{"content": ""}]
         prompt = msgs[-1].get("content", "")
         text = "echo: " + prompt.strip().splitlines()[-1] if prompt else "echo:"
+        if model == "patch" or (model == "patch-retry" and
+                                "could not be applied" in prompt):
+            text = PATCH % "hello"
+        elif model == "patch-retry":
+            text = PATCH % "hullo"
         p = self.path
         kind = ("ollama" if p == "/api/chat" else
                 "openai" if p == "/v1/chat/completions" else

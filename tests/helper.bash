@@ -124,3 +124,20 @@ fake_api_start() {
 fake_api_stop() {
 	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
 }
+
+# fake_api_agent: the HTTP backends' URLs in agq.conf pointed at the fake
+# server (a 5 s backend_timeout, the shipped prices), then the scheduler
+# and agent a1.
+fake_api_agent() {
+	local port
+	port=$(cat "$FAKE_DIR/port")
+	cat >> "$AGQ_CONF" <<CONF
+ollama_url = http://127.0.0.1:$port
+openai_url = http://127.0.0.1:$port
+anthropic_url = http://127.0.0.1:$port
+backend_timeout = 5
+prices = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/prices.json
+CONF
+	start_sched
+	start_agent a1
+}

@@ -12,19 +12,7 @@ KEY="sk-ant-test-KEY-9f8e7d6c5b4a"
 setup_file() { fake_api_start; }
 teardown_file() { fake_api_stop; }
 
-# run_agent: the fake server's URLs in agq.conf, the scheduler and agent a1.
-run_agent() {
-	local port
-	port=$(cat "$FAKE_DIR/port")
-	cat >> "$AGQ_CONF" <<CONF
-ollama_url = http://127.0.0.1:$port
-anthropic_url = http://127.0.0.1:$port
-backend_timeout = 5
-prices = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/prices.json
-CONF
-	start_sched
-	start_agent a1
-}
+run_agent() { fake_api_agent; }
 
 result() { jq -r "$2" "$AGQ_SPOOL/out/$1/result.json"; }
 requests_for() { grep -c "$1" "$FAKE_DIR/requests" || true; }

@@ -14,19 +14,9 @@ KEY="sk-ant-test-KEY-patch"
 setup_file() { fake_api_start; }
 teardown_file() { fake_api_stop; }
 
-# run_agent: the fake server's URLs in agq.conf, the scheduler and agent a1.
 run_agent() {
-	local port
-	port=$(cat "$FAKE_DIR/port")
-	cat >> "$AGQ_CONF" <<CONF
-ollama_url = http://127.0.0.1:$port
-openai_url = http://127.0.0.1:$port
-anthropic_url = http://127.0.0.1:$port
-backend_timeout = 5
-CONF
 	export ANTHROPIC_API_KEY=$KEY
-	start_sched
-	start_agent a1
+	fake_api_agent
 }
 
 # make_tree: $WORK/tree, a git work tree with hello.txt ("hello") committed.

@@ -136,13 +136,13 @@ agq_backend_patch_prompt(const json_t *t, const char *dir, char *err,
 	git_repository *repo = NULL;
 	git_index *idx = NULL;
 	git_libgit2_init();
-	if (git_repository_open(&repo, dir) < 0 ||
+	if (git_repository_open_ext(&repo, dir, 0, NULL) < 0 ||
 	    git_repository_index(&idx, repo) < 0 ||
 	    !git_repository_workdir(repo)) {
 		const git_error *e = git_error_last();
-		agq_errf(err, size, "cannot edit through patches: not the top of "
-		    "a git work tree: %s (%s)", e && e->message ? e->message :
-		    "no work tree", dir);
+		agq_errf(err, size, "cannot edit through patches: not in a git "
+		    "work tree: %s (%s)", e && e->message ? e->message :
+		    "a bare repository", dir);
 		git_repository_free(repo);
 		return NULL;
 	}

@@ -22,16 +22,17 @@
 char *agq_backend_prompt(const json_t *t);
 
 /* The section of the prompt that asks for a patch, for task T that edits
- * through patches (agq_task_edits_by_patch) in DIR, the top of a git work
- * tree (agq-backend(7), Editing through patches): the prompt contract
+ * through patches (agq_task_edits_by_patch) in DIR, a directory of a git
+ * work tree (its top, or below it: libgit2 searches upwards as git(1)
+ * does; agq-backend(7), Editing through patches): the prompt contract
  * (one fenced ```diff block in the format of git diff, git-diff(1)
  * GENERATING PATCH TEXT WITH -P, a/ and b/ prefixes, paths relative to
  * the top), the paths of the repository's index (at most 2000, then how
  * many more), and the content of each file T's context.files names that
  * is a tracked regular file (each at most 64 KiB, all at most 256 KiB,
- * no binary file).  Read with libgit2, never git(1).  malloc'd, starting
- * with a blank line; NULL with ERR (SIZE bytes) when DIR is not the top
- * of a git work tree. */
+ * no binary file), paths relative to the top.  Read with libgit2, never
+ * git(1).  malloc'd, starting with a blank line; NULL with ERR (SIZE
+ * bytes) when DIR is not in a git work tree. */
 char *agq_backend_patch_prompt(const json_t *t, const char *dir, char *err,
                                size_t size);
 

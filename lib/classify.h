@@ -69,7 +69,7 @@ const char *agq_task_backend(const json_t *t);
  * patches): T has a prompt, BACKEND is a built-in HTTP backend (ollama,
  * openai, anthropic: AGQ_BACKEND_HTTP, which only answer text), and T has
  * a "git" field (its worktree, issue 16) or "edit": "patch" (its cwd is
- * the top of a git work tree that agq does not manage); else 0. */
+ * in a git work tree that agq does not manage); else 0. */
 int agq_task_edits_by_patch(const json_t *t, const char *backend);
 
 /* Path of the backend executable NAME: $AGQ_LIBEXEC_DIR/NAME, else

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <git2.h>
 
 #include "util.h"
 #include "out.h"
@@ -297,6 +298,28 @@ agq_patch_extract(const char *text, size_t *len)
 	return s;
 }
 
+/* The top of the git work tree holding DIR (libgit2 searches upwards, as
+ * git(1) does), the directory the diff's paths are relative to; malloc'd,
+ * or NULL with ERR. */
+static char *
+work_top(const char *dir, char *err, size_t size)
+{
+	git_repository *repo = NULL;
+	agq_git_lib_init();
+	const char *wd;
+	if (git_repository_open_ext(&repo, dir, 0, NULL) < 0 ||
+	    !(wd = git_repository_workdir(repo))) {
+		const git_error *e = git_error_last();
+		snprintf(err, size, "not a git work tree: %s", e && e->message ?
+		    e->message : "a bare repository");
+		git_repository_free(repo);
+		return NULL;
+	}
+	char *top = agq_xstrdup(wd);
+	git_repository_free(repo);
+	return top;
+}
+
 int
 agq_patch_step(const char *answer, const char *dir, int dfd, int k,
                int max, json_t *it, json_t *ag, char **feedback)
@@ -313,7 +336,10 @@ agq_patch_step(const char *answer, const char *dir, int dfd, int k,
 		if (agq_write_at(dfd, name, diff, n) < 0)
 			dprintf(2, "agq-run: cannot write %s: %s\n", name,
 			    strerror(errno));
-		rc = agq_git_apply(dir, diff, n, err, sizeof err) == 0 ? 0 : 1;
+		char *top = work_top(dir, err, sizeof err);
+		rc = top && agq_git_apply(top, diff, n, err, sizeof err) == 0 ?
+		    0 : 1;
+		free(top);
 	}
 	json_object_set_new(it, "patch", json_pack("{s:i, s:b, s:s?}",
 	    "files", diff ? agq_patch_files(diff, n) : 0, "applied", rc == 0,

@@ -8,7 +8,7 @@
  * the diff out of the answer and applies it to the task's work tree with
  * libgit2 (agq_git_apply), and a diff that is missing or does not apply is
  * a failed iteration whose reason goes back to the model.  Uses util, out
- * and git.
+ * and git; libgit2 to find the top of the work tree.
  */
 #ifndef AGQ_PATCH_H
 #define AGQ_PATCH_H
@@ -59,11 +59,14 @@ size_t agq_patch_trim(const char *p, size_t n);
 int agq_patch_files(const char *p, size_t n);
 
 /* One patch step of iteration K of MAX of an attempt (attempt.c), after
- * the backend answered ANSWER (borrowed, may be NULL), for a task whose
- * tree is DIR (the top of a git work tree), with its output directory
- * open as DFD: the diff of the answer (agq_patch_extract) is written to
- * out/ID/patch-K.diff (through DFD, agq_write_at) and applied to DIR
- * (agq_git_apply: all of it or nothing).  The iteration's object IT gets
+ * the backend answered ANSWER (borrowed, may be NULL), for a task run in
+ * DIR (in a git work tree: its top, or a directory below it as a task
+ * with git and a cwd has), with its output directory open as DFD: the
+ * diff of the answer (agq_patch_extract) is written to
+ * out/ID/patch-K.diff (through DFD, agq_write_at) and applied to the
+ * work tree holding DIR (found as git(1) finds it, searching upwards;
+ * the diff's paths are relative to its top) with agq_git_apply: all of it
+ * or nothing.  The iteration's object IT gets
  * "patch": {"files" (agq_patch_files; 0 without a diff), "applied"
  * (bool), "error" (the reason, or null)}.  Returns 0 when it applied.
  * Returns 1 when there was no diff or it did not apply: IT's and AG's

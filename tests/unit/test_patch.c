@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agq.h"
@@ -184,6 +185,19 @@ main(void)
 	    "step: no diff: patch_failed, the answer has no diff block");
 	snprintf(p, sizeof p, "%s/patch-3.diff", outd);
 	CHECK(access(p, F_OK) < 0, "step: no diff, no patch-3.diff");
+
+	json_decref(it);
+	it = json_object();
+	snprintf(p, sizeof p, "%s/sub", tree);
+	mkdir(p, 0755);
+	r = agq_patch_step("```diff\n" DIFF2 "```\n", p, dfd, 4, 4, it, ag,
+	    &fb);
+	snprintf(p, sizeof p, "%s/two.txt", tree);
+	got = slurp(p);
+	CHECK(r == 0 && got && !strcmp(got, "one\n2\n"),
+	    "step: run in a directory below the top: the diff's paths are "
+	    "the top's");
+	free(got);
 
 	json_decref(it);
 	it = json_object();

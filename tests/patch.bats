@@ -5,7 +5,8 @@
 # git(1) asks for a ```diff block, the answer's diff is applied to the tree
 # and the verify steps check the patched file; a diff that does not apply
 # is a failed iteration whose reason the next request carries; an answer
-# without a diff is patch_failed.
+# without a diff is patch_failed.  End to end: a prompt task with git to
+# ollama comes back as a commit on its branch and a PR record.
 
 load helper
 
@@ -21,7 +22,7 @@ run_agent() {
 
 # make_tree: $WORK/tree, a git work tree with hello.txt ("hello") committed.
 make_tree() {
-	git init -q "$WORK/tree"
+	git init -q -b main "$WORK/tree"
 	printf 'hello\n' > "$WORK/tree/hello.txt"
 	printf 'other\n' > "$WORK/tree/other.txt"
 	git -C "$WORK/tree" add .
@@ -117,7 +118,7 @@ prompt_of() {
 	[ ! -e "$AGQ_SPOOL/out/px/patch-1.diff" ]
 }
 
-@test "patch: not the top of a git work tree: the backend fails before any request, naming the directory" {
+@test "patch: not in a git work tree: the backend fails before any request, naming the directory" {
 	mkdir -p "$WORK/plain"
 	run_agent
 	agq-submit <<JSON
@@ -125,7 +126,7 @@ prompt_of() {
  "cwd": "$WORK/plain", "edit": "patch", "max_attempts": 1}
 JSON
 	wait_for 30 is_state pg dead
-	jq -e '.reason | contains("cannot edit through patches: not the top of a git work tree")' \
+	jq -e '.reason | contains("cannot edit through patches: not in a git work tree")' \
 	    "$AGQ_SPOOL/dead/pg.json"
 	! grep -q m-plain "$FAKE_DIR/requests"
 }
@@ -143,4 +144,29 @@ JSON
 	wait_for 30 is_state pt done
 	[ "$(result pt '.iterations[0].patch')" = null ]
 	! prompt_of m-text 1 | grep -q 'Editing through patches'
+}
+
+@test "patch: a prompt task with git to ollama: the diff applied in its worktree, committed on its branch, pushed, a PR record" {
+	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+	    GIT_COMMITTER_EMAIL=t@t
+	make_tree
+	git clone -q --bare "$WORK/tree" "$WORK/origin.git"
+	run_agent
+	local id br=a1/longer-greeting sha prid
+	id=$(agq-submit --title "Longer greeting" --prompt "make the greeting longer" \
+	    --backend ollama --model patch --git "$WORK/origin.git" \
+	    --verify "grep -qx 'hello, patched' hello.txt")
+	wait_for 30 is_state "$id" done
+	[ "$(git -C "$WORK/origin.git" show "$br:hello.txt")" = "hello, patched" ]
+	[ "$(git -C "$WORK/origin.git" show main:hello.txt)" = hello ]
+	git -C "$WORK/origin.git" log -1 --format=%B "$br" | grep -qx "Agq-Task: $id"
+	sha=$(git -C "$WORK/origin.git" rev-parse "$br")
+	prid=$(grep '"ev":"pr_open"' "$AGQ_SPOOL/journal" | grep "\"id\":\"$id\"" | jq -r .pr)
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" '.branch + " " + .head' "$br $sha"
+	[ "$(result "$id" '.iterations[0].patch.applied')" = true ]
+	[ "$(result "$id" '.git.branch')" = "$br" ]
+	# the prompt listed the worktree's files; the work tree of the test is
+	# untouched
+	prompt_of patch 1 | grep -qx 'Files of the repository (2):'
+	[ "$(cat "$WORK/tree/hello.txt")" = hello ]
 }

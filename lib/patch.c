@@ -103,10 +103,11 @@ diff_start(const struct line *l)
 	return starts(l, "diff --git ") || starts(l, "--- ");
 }
 
-/* Parse the hunk header L ("@@ -A[,B] +C[,D] @@"): the counts of old and
- * new lines (B and D, 1 when left out).  1 if it is one. */
+/* Parse the hunk header L ("@@ -A[,B] +C[,D] @@"): A, B, C, D into H (B
+ * and D 1 when left out) and where the text after the second "@@" starts
+ * into *REST.  1 if it is one. */
 static int
-hunk_header(const struct line *l, long *old, long *new)
+hunk_header(const struct line *l, long h[4], size_t *rest)
 {
 	if (!starts(l, "@@ -"))
 		return 0;
@@ -114,22 +115,21 @@ hunk_header(const struct line *l, long *old, long *new)
 	size_t n = l->len < sizeof buf - 1 ? l->len : sizeof buf - 1;
 	memcpy(buf, l->s, n);
 	buf[n] = '\0';
-	long a, b = 1, c, d = 1;
 	char *e;
-	a = strtol(buf + 4, &e, 10);
+	h[1] = h[3] = 1;
+	h[0] = strtol(buf + 4, &e, 10);
 	if (*e == ',')
-		b = strtol(e + 1, &e, 10);
+		h[1] = strtol(e + 1, &e, 10);
 	if (strncmp(e, " +", 2))
 		return 0;
-	c = strtol(e + 2, &e, 10);
+	h[2] = strtol(e + 2, &e, 10);
 	if (*e == ',')
-		d = strtol(e + 1, &e, 10);
-	(void)a;
-	(void)c;
-	if (strncmp(e, " @@", 3) || b < 0 || d < 0)
+		h[3] = strtol(e + 1, &e, 10);
+	if (strncmp(e, " @@", 3) || h[0] < 0 || h[1] < 0 || h[2] < 0 ||
+	    h[3] < 0)
 		return 0;
-	*old = b;
-	*new = d;
+	if (rest)
+		*rest = (size_t)(e + 3 - buf);
 	return 1;
 }
 
@@ -149,7 +149,7 @@ agq_patch_trim(const char *p, size_t n)
 {
 	const char *end = p + n;
 	struct line l;
-	long old = 0, new = 0;
+	long old = 0, new = 0, h[4];
 	for (const char *q = p; line_at(q, end, &l); q = l.next) {
 		if (old > 0 || new > 0) {
 			char c = l.len ? l.s[0] : ' ';
@@ -170,7 +170,12 @@ agq_patch_trim(const char *p, size_t n)
 				continue;
 			old = new = 0;  /* a hunk shorter than it said */
 		}
-		if (hunk_header(&l, &old, &new) || blank(l.s, l.len))
+		if (hunk_header(&l, h, NULL)) {
+			old = h[1];
+			new = h[3];
+			continue;
+		}
+		if (blank(l.s, l.len))
 			continue;
 		int known = 0;
 		for (int i = 0; headers[i] && !known; i++)
@@ -298,6 +303,228 @@ agq_patch_extract(const char *text, size_t *len)
 	return s;
 }
 
+/* ---- repairing hunks ---------------------------------------------------- */
+
+/* The lines of a file, split at '\n' (without it). */
+struct flines {
+	char *buf;
+	struct line *v;
+	size_t n;
+};
+
+/* Read TOP/PATH (PLEN bytes) into F; 0, or -1 (an absolute path or one
+ * with a ".." component, no such file, or not readable: F is empty,
+ * nothing will be found in it). */
+static int
+flines_read(const char *top, const char *path, size_t plen,
+            struct flines *f)
+{
+	memset(f, 0, sizeof *f);
+	if (!plen || path[0] == '/')
+		return -1;
+	for (size_t i = 0; i + 1 < plen; i++)
+		if (path[i] == '.' && path[i + 1] == '.' && (i == 0 ||
+		    path[i - 1] == '/') && (i + 2 == plen || path[i + 2] == '/'))
+			return -1;
+	char *full = agq_xasprintf("%s/%.*s", top, (int)plen, path);
+	size_t n;
+	f->buf = agq_read_file(full, 16u << 20, &n, NULL);
+	free(full);
+	if (!f->buf)
+		return -1;
+	size_t cap = 0;
+	struct line l;
+	for (const char *q = f->buf; line_at(q, f->buf + n, &l); q = l.next) {
+		f->v = agq_grow(f->v, &cap, f->n, sizeof *f->v, 64);
+		f->v[f->n++] = l;
+	}
+	return 0;
+}
+
+static void
+flines_free(struct flines *f)
+{
+	free(f->buf);
+	free(f->v);
+	memset(f, 0, sizeof *f);
+}
+
+/* A hunk's body line: its kind (' ', '-', '+', '\\') and text; EMPTY
+ * when it was an empty line, taken as an empty context line (a model
+ * that trims trailing blanks drops the space). */
+struct hline {
+	char kind;
+	int empty;
+	const char *s;
+	size_t len;
+};
+
+/* Where the hunk's old lines (context and removed, OLD of them, in H)
+ * are in F, at or after line FROM (0-based): the match nearest to WANT
+ * (0-based, or -1: the first).  -1 when nowhere. */
+static long
+locate(const struct flines *f, const struct hline *h, size_t nh, long old,
+       long from, long want)
+{
+	long best = -1;
+	for (long p = from; p + old <= (long)f->n; p++) {
+		long i = p;
+		size_t k;
+		for (k = 0; k < nh; k++) {
+			if (h[k].kind != ' ' && h[k].kind != '-')
+				continue;
+			if (f->v[i].len != h[k].len || memcmp(f->v[i].s, h[k].s,
+			    h[k].len))
+				break;
+			i++;
+		}
+		if (k < nh)
+			continue;
+		if (want < 0)
+			return p;
+		if (best < 0 || labs(p - want) < labs(best - want))
+			best = p;
+		else
+			break;          /* further away from now on */
+	}
+	return best;
+}
+
+/* The path of a "--- a/PATH" or "--- PATH" line L (tab and what follows
+ * cut) into *P and *N; 0 for /dev/null. */
+static int
+old_path(const struct line *l, const char **p, size_t *n)
+{
+	const char *s = l->s + 4, *e = l->s + l->len;
+	const char *tab = memchr(s, '\t', (size_t)(e - s));
+	if (tab)
+		e = tab;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (e - s == 9 && !memcmp(s, "/dev/null", 9))
+		return 0;
+	if (e - s > 2 && s[0] == 'a' && s[1] == '/')
+		s += 2;
+	*p = s;
+	*n = (size_t)(e - s);
+	return 1;
+}
+
+char *
+agq_patch_repair(const char *top, const char *p, size_t n, size_t *len,
+                 int *fixed)
+{
+	const char *end = p + n;
+	char *out = NULL;
+	size_t on = 0;
+	FILE *o = open_memstream(&out, &on);
+	if (!o)
+		agq_die(EX_OSERR, "out of memory");
+	struct flines f = { 0 };
+	int have = 0;                   /* a file's lines are in F */
+	long from = 0, delta = 0;       /* in the current file */
+	struct hline *hl = NULL;
+	size_t cap = 0;
+	*fixed = 0;
+	struct line l;
+	const char *q = p;
+	while (line_at(q, end, &l)) {
+		struct line nx;
+		if (starts(&l, "--- ") && line_at(l.next, end, &nx) &&
+		    starts(&nx, "+++ ")) {
+			const char *path;
+			size_t pl;
+			flines_free(&f);
+			have = old_path(&l, &path, &pl) &&
+			    flines_read(top, path, pl, &f) == 0;
+			from = delta = 0;
+		}
+		long h[4] = { -1, -1, -1, -1 };
+		size_t rest = l.len;
+		int hdr = hunk_header(&l, h, &rest);
+		if (!hdr && starts(&l, "@@")) {
+			/* "@@ @@", "@@ -1 @@": no counts to trust */
+			const char *s2 = l.len > 2 ? memmem(l.s + 2, l.len - 2,
+			    "@@", 2) : NULL;
+			rest = s2 ? (size_t)(s2 + 2 - l.s) : l.len;
+			hdr = 1;
+		}
+		if (!hdr) {
+			fwrite(l.s, 1, (size_t)(l.next - l.s), o);
+			q = l.next;
+			continue;
+		}
+		/* the body: up to the next header line */
+		size_t nh = 0;
+		long old = 0, new = 0;
+		q = l.next;
+		struct line b;
+		while (line_at(q, end, &b)) {
+			char c = b.len && b.s[0] != '\r' ? b.s[0] : ' ';
+			if (c != ' ' && c != '-' && c != '+' && c != '\\')
+				break;
+			if (starts(&b, "--- ") && line_at(b.next, end, &nx) &&
+			    starts(&nx, "+++ "))
+				break;
+			if (nh == cap)
+				hl = agq_grow(hl, &cap, nh, sizeof *hl, 16);
+			hl[nh].kind = c;
+			hl[nh].empty = !b.len || b.s[0] == '\r';
+			hl[nh].s = hl[nh].empty ? b.s : b.s + 1;
+			hl[nh].len = hl[nh].empty ? 0 : b.len - 1;
+			if (c == '\\')
+				hl[nh].s = b.s, hl[nh].len = b.len;
+			old += c == ' ' || c == '-';
+			new += c == ' ' || c == '+';
+			nh++;
+			q = b.next;
+		}
+		/* empty lines after the hunk (between diffs) are not its
+		 * context, unless its counts want them */
+		while (nh && hl[nh - 1].empty && (h[1] < 0 || old > h[1])) {
+			nh--;
+			old--;
+			new--;
+		}
+		long a, c2;
+		if (old > 0) {
+			long at = have ? locate(&f, hl, nh, old, from, h[0] > 0 ?
+			    h[0] - 1 : -1) : -1;
+			a = at >= 0 ? at + 1 : h[0] > 0 ? h[0] : 1;
+			if (at >= 0)
+				from = at + old;
+		} else {
+			a = h[0] >= 0 ? h[0] : 0;
+		}
+		/* git's new start: the old one moved by the hunks before;
+		 * an empty range starts at the line before it */
+		c2 = a + delta + (old == 0) - (new == 0);
+		delta += new - old;
+		if (a != h[0] || old != h[1] || c2 != h[2] || new != h[3]) {
+			(*fixed)++;
+			fprintf(o, "@@ -%ld,%ld +%ld,%ld @@", a, old, c2, new);
+		} else {
+			rest = 0;       /* the header as it was */
+		}
+		fwrite(l.s + rest, 1, (size_t)(l.next - l.s) - rest, o);
+		if (l.next == l.s + l.len)
+			fputc('\n', o);
+		for (size_t k = 0; k < nh; k++) {
+			if (hl[k].kind == '\\')
+				fprintf(o, "%.*s\n", (int)hl[k].len, hl[k].s);
+			else
+				fprintf(o, "%c%.*s\n", hl[k].kind, (int)hl[k].len,
+				    hl[k].s);
+		}
+	}
+	free(hl);
+	flines_free(&f);
+	if (fclose(o) != 0 || !out)
+		agq_die(EX_OSERR, "out of memory");
+	*len = on;
+	return out;
+}
+
 /* The top of the git work tree holding DIR (libgit2 searches upwards, as
  * git(1) does), the directory the diff's paths are relative to; malloc'd,
  * or NULL with ERR. */
@@ -327,23 +554,30 @@ agq_patch_step(const char *answer, const char *dir, int dfd, int k,
 	size_t n = 0;
 	char *diff = agq_patch_extract(answer, &n);
 	char err[1024] = "";
-	int rc = 1;
+	int rc = 1, fixed = 0;
 	if (!diff) {
 		snprintf(err, sizeof err, "%s", AGQ_PATCH_NONE);
 	} else {
+		char *top = work_top(dir, err, sizeof err);
+		if (top) {
+			size_t rn;
+			char *r = agq_patch_repair(top, diff, n, &rn, &fixed);
+			free(diff);
+			diff = r;
+			n = rn;
+		}
 		char name[32];
 		snprintf(name, sizeof name, "patch-%d.diff", k);
 		if (agq_write_at(dfd, name, diff, n) < 0)
 			dprintf(2, "agq-run: cannot write %s: %s\n", name,
 			    strerror(errno));
-		char *top = work_top(dir, err, sizeof err);
 		rc = top && agq_git_apply(top, diff, n, err, sizeof err) == 0 ?
 		    0 : 1;
 		free(top);
 	}
-	json_object_set_new(it, "patch", json_pack("{s:i, s:b, s:s?}",
-	    "files", diff ? agq_patch_files(diff, n) : 0, "applied", rc == 0,
-	    "error", rc ? err : NULL));
+	json_object_set_new(it, "patch", json_pack("{s:i, s:i, s:b, s:s?}",
+	    "files", diff ? agq_patch_files(diff, n) : 0, "repaired", fixed,
+	    "applied", rc == 0, "error", rc ? err : NULL));
 	free(diff);
 	if (rc == 0)
 		return 0;

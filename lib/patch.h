@@ -58,17 +58,34 @@ size_t agq_patch_trim(const char *p, size_t n);
  * "diff --git " lines, or without any its "+++ " lines outside hunks. */
 int agq_patch_files(const char *p, size_t n);
 
+/* The unified diff P (N bytes) with its hunk headers made right for the
+ * files under TOP (the work tree's top) as they are now, as models get
+ * them wrong: each hunk's counts are those of its lines (an empty line in
+ * a hunk is an empty context line, and empty lines at its end beyond its
+ * counts are dropped), "@@ @@" without numbers is given them, and its old
+ * start is where its context and removed lines are in the file (the
+ * place nearest the start it gave, after the hunk before; as it gave when
+ * they are nowhere, and git_apply(3) will say so), the new start following
+ * from it and the hunks before (git-diff(1), GENERATING PATCH TEXT WITH
+ * -P).  libgit2 neither recounts nor looks elsewhere than the start given.
+ * Nothing else changes: a hunk whose lines do not match still fails.  A
+ * new string of *LEN bytes; *FIXED gets the number of hunk headers
+ * rewritten. */
+char *agq_patch_repair(const char *top, const char *p, size_t n,
+                       size_t *len, int *fixed);
+
 /* One patch step of iteration K of MAX of an attempt (attempt.c), after
  * the backend answered ANSWER (borrowed, may be NULL), for a task run in
  * DIR (in a git work tree: its top, or a directory below it as a task
  * with git and a cwd has), with its output directory open as DFD: the
- * diff of the answer (agq_patch_extract) is written to
- * out/ID/patch-K.diff (through DFD, agq_write_at) and applied to the
- * work tree holding DIR (found as git(1) finds it, searching upwards;
- * the diff's paths are relative to its top) with agq_git_apply: all of it
- * or nothing.  The iteration's object IT gets
- * "patch": {"files" (agq_patch_files; 0 without a diff), "applied"
- * (bool), "error" (the reason, or null)}.  Returns 0 when it applied.
+ * diff of the answer (agq_patch_extract), its hunk headers repaired
+ * (agq_patch_repair), is written to out/ID/patch-K.diff (through DFD,
+ * agq_write_at) and applied to the work tree holding DIR (found as git(1)
+ * finds it, searching upwards; the diff's paths are relative to its top)
+ * with agq_git_apply: all of it or nothing.  The iteration's object IT
+ * gets "patch": {"files" (agq_patch_files; 0 without a diff), "repaired"
+ * (hunk headers rewritten), "applied" (bool), "error" (the reason, or
+ * null)}.  Returns 0 when it applied.
  * Returns 1 when there was no diff or it did not apply: IT's and AG's
  * (the attempt's agent.json) "status" become "patch_failed", AG's "error"
  * "patch_failed: REASON (iteration K of MAX)", and *FEEDBACK (malloc'd or

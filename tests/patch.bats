@@ -65,6 +65,7 @@ prompt_of() {
 		[ "$(result $id '.iterations | length')" = 1 ]
 		[ "$(result $id '.iterations[0].patch.applied')" = true ]
 		[ "$(result $id '.iterations[0].patch.files')" = 1 ]
+		[ "$(result $id '.iterations[0].patch.repaired')" = 0 ]
 		[ "$(result $id '.iterations[0].patch.error')" = null ]
 		[ "$(result $id '.verify.status')" = pass ]
 		grep -qx -- '+hello, patched' "$AGQ_SPOOL/out/$id/patch-1.diff"

@@ -2,9 +2,11 @@
  * shapes they come in (one ```diff block with prose around it, ```patch,
  * several blocks, an untagged block, a bare diff with prose after it, CR
  * LF line ends, no final newline, a fence inside a Markdown file's
- * context), what is not a diff, trimming and counting files, and
+ * context), what is not a diff, trimming and counting files, hunk
+ * headers repaired (counts, starts, "@@ @@", empty lines), and
  * agq_patch_step on a real work tree made with git(1): applied, not
- * applying (the iteration's record, patch-K.diff, the feedback). */
+ * applying (the iteration's record, patch-K.diff, the feedback), from a
+ * directory below the top. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -46,11 +48,55 @@ extracts(const char *text, const char *want)
 	return ok;
 }
 
-static char *
-slurp(const char *path)
+/* agq_patch_repair of P under TOP is WANT, with FIXED hunks rewritten;
+ * P's lines without "--- " are taken as hunks of f.txt. */
+static int
+repairs(const char *top, const char *p, const char *want, int fixed)
 {
+	char *in = strncmp(p, "--- ", 4) ? agq_xasprintf("--- a/f.txt\n"
+	    "+++ b/f.txt\n%s", p) : agq_xstrdup(p);
+	char *w = strncmp(p, "--- ", 4) ? agq_xasprintf("--- a/f.txt\n"
+	    "+++ b/f.txt\n%s", want) : agq_xstrdup(want);
 	size_t n;
-	return agq_read_file(path, 1 << 20, &n, NULL);
+	int f = -1;
+	char *s = agq_patch_repair(top, in, strlen(in), &n, &f);
+	int ok = n == strlen(s) && !strcmp(s, w) && f == fixed;
+	if (!ok)
+		printf("# got (%d fixed) [%s]\n", f, s);
+	free(s);
+	free(in);
+	free(w);
+	return ok;
+}
+
+/* The file DIR/NAME is TEXT (file_is) or holds it (file_has). */
+static int
+file_check(const char *d, const char *name, const char *text, int whole)
+{
+	char *path = agq_xasprintf("%s/%s", d, name);
+	size_t n;
+	char *s = agq_read_file(path, 1 << 20, &n, NULL);
+	int ok = s && (whole ? !strcmp(s, text) : strstr(s, text) != NULL);
+	free(s);
+	free(path);
+	return ok;
+}
+#define file_is(d, name, text) file_check(d, name, text, 1)
+#define file_has(d, name, text) file_check(d, name, text, 0)
+
+/* The attempt's state for agq_patch_step: its output directory, record,
+ * feedback, and the last iteration's object. */
+static int dfd;
+static json_t *ag, *it;
+static char *fb;
+
+/* agq_patch_step of ANSWER in D as iteration K of MAX, into a new IT. */
+static int
+step(const char *answer, const char *d, int k, int max)
+{
+	json_decref(it);
+	it = json_object();
+	return agq_patch_step(answer, d, dfd, k, max, it, ag, &fb);
 }
 
 int
@@ -126,37 +172,82 @@ main(void)
 	char cmd[512];
 	snprintf(cmd, sizeof cmd, "cd %s && git init -q tree && cd tree && "
 	    "printf 'hello\\n' > hello.txt && printf 'one\\ntwo\\n' > two.txt "
+	    "&& seq 1 20 > f.txt && printf 'a\\n\\nb\\n' > g.txt "
 	    "&& git add . && git -c user.name=t -c user.email=t@t commit -qm "
 	    "init && mkdir ../out", dir);
 	CHECK(system(cmd) == 0, "a work tree made with git(1)");
 	char tree[256], outd[256], p[300];
 	snprintf(tree, sizeof tree, "%s/tree", dir);
 	snprintf(outd, sizeof outd, "%s/out", dir);
-	int dfd = open(outd, O_RDONLY | O_DIRECTORY);
-	json_t *ag = json_object(), *it = json_object();
-	char *fb = agq_xstrdup("old feedback");
-	int r = agq_patch_step("Here:\n```diff\n" DIFF "```\n", tree, dfd, 1,
-	    2, it, ag, &fb);
-	snprintf(p, sizeof p, "%s/hello.txt", tree);
-	char *got = slurp(p);
-	CHECK(r == 0 && got && !strcmp(got, "hello, patched\n"),
+
+	/* ---- hunk headers repaired against the files ---- */
+	CHECK(repairs(tree, "@@ -10,4 +10,4 @@\n 10\n-11\n+eleven\n 12\n",
+	    "@@ -10,3 +10,3 @@\n 10\n-11\n+eleven\n 12\n", 1),
+	    "repair: counts made those of the hunk's lines");
+	CHECK(repairs(tree, "@@ -7,3 +7,3 @@ ctx\n 10\n-11\n+eleven\n 12\n",
+	    "@@ -10,3 +10,3 @@ ctx\n 10\n-11\n+eleven\n 12\n", 1),
+	    "repair: the start where the lines are, the section text kept");
+	CHECK(repairs(tree, "@@ @@\n 10\n-11\n+eleven\n 12\n",
+	    "@@ -10,3 +10,3 @@\n 10\n-11\n+eleven\n 12\n", 1),
+	    "repair: @@ @@ given its numbers");
+	CHECK(repairs(tree, "@@ -2,1 +2,2 @@\n 2\n+2a\n@@ -1,1 +1,1 @@\n-15\n"
+	    "+fifteen\n", "@@ -2,1 +2,2 @@\n 2\n+2a\n@@ -15,1 +16,1 @@\n"
+	    "-15\n+fifteen\n", 1),
+	    "repair: a later hunk's new start moved by the lines added before");
+	CHECK(repairs(tree, "@@ -5,1 +5,1 @@\n-1\n+one\n",
+	    "@@ -1,1 +1,1 @@\n-1\n+one\n", 1) &&
+	    repairs(tree, "@@ -11,1 +11,1 @@\n-1\n+one\n",
+	    "@@ -1,1 +1,1 @@\n-1\n+one\n", 1),
+	    "repair: the nearest place is taken (\"1\" is line 1 only)");
+	CHECK(repairs(tree, "--- a/g.txt\n+++ b/g.txt\n@@ -1,2 +1,2 @@\n a\n"
+	    "\n-b\n+B\n", "--- a/g.txt\n+++ b/g.txt\n@@ -1,3 +1,3 @@\n a\n"
+	    " \n-b\n+B\n", 1), "repair: an empty line is an empty context line");
+	CHECK(repairs(tree, "@@ -10,3 +10,3 @@\n 10\n-11\n+eleven\n 12\n\n\n"
+	    "diff --git a/x b/x\n", "@@ -10,3 +10,3 @@\n 10\n-11\n+eleven\n"
+	    " 12\ndiff --git a/x b/x\n", 0),
+	    "repair: empty lines after a hunk beyond its counts dropped");
+	CHECK(repairs(tree, "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1,5 @@\n"
+	    "+x\n+y\n", "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1,2 @@\n"
+	    "+x\n+y\n", 1), "repair: a new file's count");
+	CHECK(repairs(tree, "--- a/g.txt\n+++ /dev/null\n@@ -1,3 +1,3 @@\n-a\n"
+	    "-\n-b\n", "--- a/g.txt\n+++ /dev/null\n@@ -1,3 +0,0 @@\n-a\n"
+	    "-\n-b\n", 1), "repair: a deleted file's empty new range");
+	CHECK(repairs(tree, "@@ -3,2 +3,2 @@\n-nowhere\n+x\n",
+	    "@@ -3,1 +3,1 @@\n-nowhere\n+x\n", 1),
+	    "repair: lines found nowhere: the start as given");
+	CHECK(repairs(tree, "--- a/../tree/f.txt\n+++ b/../tree/f.txt\n"
+	    "@@ -7,3 +7,3 @@\n 10\n-11\n+eleven\n 12\n", "--- a/../tree/f.txt\n"
+	    "+++ b/../tree/f.txt\n@@ -7,3 +7,3 @@\n 10\n-11\n+eleven\n 12\n", 0),
+	    "repair: a path with .. is not read (git_apply refuses it)");
+	CHECK(repairs(tree, DIFF DIFF2, DIFF DIFF2, 0),
+	    "repair: a right diff is left as it is");
+	dfd = open(outd, O_RDONLY | O_DIRECTORY);
+	ag = json_object();
+	fb = agq_xstrdup("old feedback");
+	int r = step("Here:\n```diff\n" DIFF "```\n", tree, 1, 2);
+	CHECK(r == 0 && file_is(tree, "hello.txt", "hello, patched\n"),
 	    "step: the diff applied to the tree");
-	free(got);
 	json_t *pr = json_object_get(it, "patch");
 	CHECK(json_integer_value(json_object_get(pr, "files")) == 1 &&
+	    json_integer_value(json_object_get(pr, "repaired")) == 0 &&
 	    json_is_true(json_object_get(pr, "applied")) &&
 	    json_is_null(json_object_get(pr, "error")) &&
 	    !json_object_get(it, "status") && !strcmp(fb, "old feedback"),
-	    "step: patch {files 1, applied true, error null}, no status");
-	snprintf(p, sizeof p, "%s/patch-1.diff", outd);
-	got = slurp(p);
-	CHECK(got && !strcmp(got, DIFF), "step: out/ID/patch-1.diff");
-	free(got);
+	    "step: patch {files 1, repaired 0, applied true, error null}, no "
+	    "status");
+	CHECK(file_is(outd, "patch-1.diff", DIFF), "step: out/ID/patch-1.diff");
 
-	json_decref(it);
-	it = json_object();
-	r = agq_patch_step("```diff\n" DIFF "```\n", tree, dfd, 2, 3, it, ag,
-	    &fb);
+	r = step("```diff\ndiff --git a/f.txt b/f.txt\n--- a/f.txt\n"
+	    "+++ b/f.txt\n@@ -7,4 +7,4 @@\n 10\n-11\n+eleven\n 12\n```\n", tree,
+	    5, 5);
+	pr = json_object_get(it, "patch");
+	CHECK(r == 0 && json_integer_value(json_object_get(pr, "repaired")) == 1
+	    && file_has(tree, "f.txt", "\n10\neleven\n12\n"),
+	    "step: a hunk with a wrong start and counts repaired and applied");
+	CHECK(file_has(outd, "patch-5.diff", "@@ -10,3 +10,3 @@\n"),
+	    "step: patch-K.diff is the diff applied, repaired");
+
+	r = step("```diff\n" DIFF "```\n", tree, 2, 3);
 	pr = json_object_get(it, "patch");
 	const char *pe = json_string_value(json_object_get(pr, "error"));
 	const char *ae = json_string_value(json_object_get(ag, "error"));
@@ -169,15 +260,10 @@ main(void)
 	    "step: patch_failed in the iteration and the attempt");
 	CHECK(fb && strstr(fb, "Attempt 2 of 3") && strstr(fb, pe) &&
 	    strstr(fb, "```diff"), "step: the feedback names the reason");
-	snprintf(p, sizeof p, "%s/hello.txt", tree);
-	got = slurp(p);
-	CHECK(got && !strcmp(got, "hello, patched\n"),
+	CHECK(file_is(tree, "hello.txt", "hello, patched\n"),
 	    "step: a patch that does not apply changes nothing");
-	free(got);
 
-	json_decref(it);
-	it = json_object();
-	r = agq_patch_step("I would rather not.", tree, dfd, 3, 3, it, ag, &fb);
+	r = step("I would rather not.", tree, 3, 3);
 	pr = json_object_get(it, "patch");
 	CHECK(r == 1 && json_integer_value(json_object_get(pr, "files")) == 0 &&
 	    !strcmp(json_string_value(json_object_get(pr, "error")),
@@ -186,23 +272,14 @@ main(void)
 	snprintf(p, sizeof p, "%s/patch-3.diff", outd);
 	CHECK(access(p, F_OK) < 0, "step: no diff, no patch-3.diff");
 
-	json_decref(it);
-	it = json_object();
 	snprintf(p, sizeof p, "%s/sub", tree);
 	mkdir(p, 0755);
-	r = agq_patch_step("```diff\n" DIFF2 "```\n", p, dfd, 4, 4, it, ag,
-	    &fb);
-	snprintf(p, sizeof p, "%s/two.txt", tree);
-	got = slurp(p);
-	CHECK(r == 0 && got && !strcmp(got, "one\n2\n"),
+	r = step("```diff\n" DIFF2 "```\n", p, 4, 4);
+	CHECK(r == 0 && file_is(tree, "two.txt", "one\n2\n"),
 	    "step: run in a directory below the top: the diff's paths are "
 	    "the top's");
-	free(got);
 
-	json_decref(it);
-	it = json_object();
-	r = agq_patch_step("```diff\n" DIFF2 "```\n", outd, dfd, 1, 1, it, ag,
-	    &fb);
+	r = step("```diff\n" DIFF2 "```\n", outd, 1, 1);
 	pe = json_string_value(json_object_get(json_object_get(it, "patch"),
 	    "error"));
 	CHECK(r == 1 && pe && strstr(pe, "not a git work tree"),

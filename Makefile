@@ -1,7 +1,8 @@
 # agq - build, test, install.  See README.md.
 #
 #   make            build bin/ (the source-tree build: default spool is ./spool)
-#   make demo       run the main job on the in-tree spool
+#   make demo       run the main job on the in-tree spool: a Debian package's
+#                   typos fixed by agents into PRs (AGENT=claude|codex)
 #   make check      build with ASan+UBSan and run every test
 #   make install    PREFIX=/usr/local (default spool PREFIX/var/spool/agq)
 #
@@ -111,7 +112,7 @@ DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
              nettle-dev
 DEB_TEST  := bats mandoc inotify-tools
 
-.PHONY: all deps deps-test progs demo check unit install clean lint-man torture bench \
+.PHONY: all deps deps-test deps-demo progs demo check unit install clean lint-man torture bench \
         fuzz fuzz-build
 all: deps
 	@$(MAKE) --no-print-directory progs
@@ -120,6 +121,19 @@ progs: $(PROGS:%=$(BINOUT)/%) $(BACKENDS:%=$(LIBEXECOUT)/%) \
        $(LIBEXECOUT)/agq-attempt
 
 # ---- dependencies -----------------------------------------------------------
+# The end of each deps recipe, which sets $$missing to the Debian packages
+# missing: install them with apt-get when root, else print the line to run
+# and fail.  $(1): what they are, for the message.
+apt_install = if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make: missing $(1); run:"; \
+	    echo "  sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
 deps:
 	@missing=""; \
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
@@ -130,17 +144,19 @@ deps:
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
 	command -v $(CC) >/dev/null || missing="$$missing build-essential"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "make: missing build dependencies; run:"; \
-	    echo "  sudo apt-get install$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,build dependencies)
 
-deps-test: deps
+# make demo's input and its tools (libexec/agq/agq-demo): the Python
+# sources Debian's python3-apt installs, codespell and git.
+deps-demo:
+	@missing=""; \
+	command -v codespell >/dev/null || missing="$$missing codespell"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	[ -f /usr/lib/python3/dist-packages/apt/package.py ] || missing="$$missing python3-apt"; \
+	$(call apt_install,demo dependencies)
+
+deps-test: deps deps-demo
 	@missing=""; \
 	command -v bats >/dev/null || missing="$$missing bats"; \
 	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
@@ -153,15 +169,7 @@ deps-test: deps
 	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "make: missing test dependencies; run:"; \
-	    echo "  sudo apt-get install$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,test dependencies)
 
 # ---- build ------------------------------------------------------------------
 # $$ in prerequisites: a program's archives are looked up by its name.
@@ -231,7 +239,7 @@ $(O)/unit/%: tests/unit/%.c tests/unit/unit.h tests/unit/unit_task.h \
 	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)
 
 # ---- the main job -----------------------------------------------------------
-demo: all
+demo: all deps-demo
 	@./libexec/agq/agq-demo
 
 # ---- tests ------------------------------------------------------------------

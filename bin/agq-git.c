@@ -262,6 +262,10 @@ gc(struct agq_spool *sp, int dry, int json)
 			agq_warn("cannot remove %s: %s", jstr(e, "path"),
 			    jstr(e, "error"));
 			rc = 1;
+		} else if (!json && jstr(e, "origin")) {
+			printf("%s %s\tclone of %s (gone)\n", dry ?
+			    "would remove" : "removed", jstr(e, "path"),
+			    jstr(e, "origin"));
 		} else if (!json) {
 			printf("%s %s\t%s\t%s\n", dry ? "would remove" :
 			    "removed", jstr(e, "path"), jstr(e, "task"),

@@ -1087,6 +1087,7 @@ gc_clone(const struct agq_spool *sp, const char *path, int remove,
 		git_repository_free(repo);
 		return;
 	}
+	size_t left = names.count;
 	for (size_t i = 0; i < names.count; i++) {
 		git_worktree *wt = NULL;
 		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0)
@@ -1119,16 +1120,50 @@ gc_clone(const struct agq_spool *sp, const char *path, int remove,
 		json_object_set_new(o, "orphan", json_boolean(orphan));
 		if (orphan && remove) {
 			char err[512];
-			if (wt_prune(wt, err, sizeof err) < 0)
+			if (wt_prune(wt, err, sizeof err) < 0) {
 				json_object_set_new(o, "error", json_string(err));
-			else
+			} else {
 				json_object_set_new(o, "removed", json_true());
+				left--;
+			}
 		}
 		json_array_append_new(arr, o);
 		git_worktree_free(wt);
 	}
 	git_strarray_dispose(&names);
+	/* A clone of a local origin that is gone, with no worktree left (or,
+	 * on a dry run, none that is not an orphan): nothing can be fetched
+	 * into it or pushed from it again. */
+	char *url = conf_get(repo, "remote.origin.url");
+	struct stat st;
+	int gone = url && url[0] == '/' && stat(url, &st) < 0 &&
+	    errno == ENOENT && (remove ? left == 0 : 1);
+	for (size_t i = 0; gone && !remove && i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+		if (!strcmp(json_string_value(json_object_get(o, "clone")),
+		    path) && !json_is_true(json_object_get(o, "orphan")))
+			gone = 0;
+	}
 	git_repository_free(repo);
+	if (gone) {
+		json_t *o = json_pack("{s:s, s:s, s:n, s:n, s:b, s:n, s:b, s:s}",
+		    "path", path, "clone", path, "task", "branch", "locked", 0,
+		    "state", "orphan", 1, "origin", url);
+		if (remove) {
+			char *trees = agq_xasprintf("%.*s.trees",
+			    (int)(strlen(path) - 4), path);
+			if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ||
+			    (nftw(trees, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+			    errno != ENOENT))
+				json_object_set_new(o, "error", json_sprintf(
+				    "cannot remove the clone: %s", strerror(errno)));
+			else
+				json_object_set_new(o, "removed", json_true());
+			free(trees);
+		}
+		json_array_append_new(arr, o);
+	}
+	free(url);
 }
 
 json_t *

@@ -212,3 +212,24 @@ origin() {
 	[ "$status" -eq 66 ]
 	[[ "$stderr" == "agq-git: cannot read the status: not a git work tree: "*"($WORK)" ]]
 }
+
+@test "agq-git gc: the clone of a local origin that is gone goes once no worktree is left; one whose origin is there stays" {
+	origin
+	git clone -q --bare "$WORK/src" "$WORK/other.git"
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" --slug s --task t1
+	local dir=${output%%$'\t'*}
+	agq-git start-task --repo "$WORK/other.git" --slug s --task t2 >/dev/null
+	rm -rf "$WORK/origin.git"
+	# its worktree is locked and no task owns it: not an orphan, the clone stays
+	run --separate-stderr agq-git gc --dry-run --json
+	[ "$(jq 'map(select(.origin)) | length' <<<"$output")" -eq 0 ]
+	agq-git rm --force "$dir"
+	run --separate-stderr agq-git gc --dry-run --json
+	[ "$(jq -r 'map(select(.origin)) | .[0].origin' <<<"$output")" = "$WORK/origin.git" ]
+	[ "$(ls -d "$AGQ_SPOOL.work"/origin-*.git | wc -l)" -eq 1 ]
+	run --separate-stderr agq-git gc --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r 'map(select(.origin)) | .[0].removed' <<<"$output")" = true ]
+	[ -z "$(ls -d "$AGQ_SPOOL.work"/origin-* 2>/dev/null | grep -v '\.lock$')" ]
+	ls -d "$AGQ_SPOOL.work"/other-*.git
+}

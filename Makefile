@@ -47,7 +47,7 @@ PROGS    += agq-git agq-pr
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task spool \
-              lifecycle journal lease open reject agent out wake
+              lifecycle journal throttle lease open reject agent out wake
 LIB_exec   := backend verify git patch forge taskgit attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert

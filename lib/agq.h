@@ -49,6 +49,7 @@
 #include "git.h"
 #include "lifecycle.h"
 #include "lease.h"
+#include "throttle.h"
 #include "forge.h"
 #include "taskgit.h"
 #include "patch.h"

@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "task.h"
 #include "classify.h"
+#include "throttle.h"
 #include "backend.h"
 
 #define MAX_BODY   (16u << 20)  /* largest HTTP response read */
@@ -220,38 +221,6 @@ agq_price(const struct agq_conf *conf, const char *backend,
 	return rc;
 }
 
-/* ---- keys ---------------------------------------------------------------- */
-
-char *
-agq_backend_key(const struct agq_conf *conf, const struct agq_backend_def *d,
-                char *err, size_t size)
-{
-	const char *envname = d->key_env, *filekey = d->key_setting;
-	const char *e = getenv(envname);
-	if (e && *e)
-		return agq_xstrdup(e);
-	const char *path = agq_backend_setting(conf, filekey, NULL);
-	if (!path) {
-		agq_errf(err, size, "no API key: set %s or %s in agq.conf", envname,
-		    filekey);
-		return NULL;
-	}
-	size_t len;
-	char *k = agq_read_file(path, 65536, &len, NULL);
-	if (!k) {
-		agq_errf(err, size, "cannot read the key file: %s (%s)",
-		    strerror(errno), path);
-		return NULL;
-	}
-	k[strcspn(k, "\r\n")] = '\0';
-	if (!*k) {
-		free(k);
-		agq_errf(err, size, "the key file is empty (%s)", path);
-		return NULL;
-	}
-	return k;
-}
-
 /* ---- HTTP ---------------------------------------------------------------- */
 
 struct body { char *p; size_t n; int over; };
@@ -305,10 +274,42 @@ agq_curl_request(void *curl, const char *method, const char *url,
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 }
 
-int
-agq_http_json(const char *method, const char *url, const char *const *headers,
-              const char *body, double timeout_s, long *status, json_t **out,
-              char *err, size_t size)
+/* The reset time of a limit, read from the response headers (curl's
+ * CURLOPT_HEADERFUNCTION): a Retry-After wins over the rate limit reset
+ * headers, of which the latest is kept (agq_throttle_header). */
+struct limit { int64_t now_us, until_us; int prio; };
+
+static size_t
+on_header(char *buf, size_t sz, size_t nm, void *u)
+{
+	struct limit *l = u;
+	size_t n = sz * nm;
+	char line[512];
+	snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n :
+	    sizeof line - 1), buf);
+	line[strcspn(line, "\r\n")] = '\0';
+	char *colon = strchr(line, ':');
+	if (!colon)
+		return n;
+	*colon = '\0';
+	char *v = colon + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	int64_t t;
+	int k = agq_throttle_header(line, v, l->now_us, &t);
+	if (k > l->prio || (k && k == l->prio && t > l->until_us)) {
+		l->prio = k;
+		l->until_us = t;
+	}
+	return n;
+}
+
+/* agq_http_json, and when LIM is not NULL the limit's reset time read
+ * from the response headers into it. */
+static int
+http_json(const char *method, const char *url, const char *const *headers,
+          const char *body, double timeout_s, long *status, json_t **out,
+          char *err, size_t size, struct limit *lim)
 {
 	*out = NULL;
 	*status = 0;
@@ -328,6 +329,10 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 	agq_curl_request(c, method, url, h, ebuf, body);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (lim) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, lim);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(timeout_s < 10 ? timeout_s * 1000 : 10000));
@@ -382,6 +387,15 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 	}
 	free(b.p);
 	return ret;
+}
+
+int
+agq_http_json(const char *method, const char *url, const char *const *headers,
+              const char *body, double timeout_s, long *status, json_t **out,
+              char *err, size_t size)
+{
+	return http_json(method, url, headers, body, timeout_s, status, out,
+	    err, size, NULL);
 }
 
 /* ---- running a program ----------------------------------------------------- */
@@ -551,7 +565,21 @@ struct call {
 	char err[1024];
 	int verdict;            /* err is the CLI's own verdict, in its
 	                         * documented output shape */
+	int64_t until_us;       /* a usage or rate limit met: when it resets
+	                         * (result status "throttled"), else 0 */
+	char *account;          /* its account (agq_throttle_*_account) */
 };
+
+/* The call C met a usage or rate limit of ACCOUNT (consumed) resetting at
+ * UNTIL_US (at least a second from now: a reset already past). */
+static void
+throttled(struct call *c, char *account, int64_t until_us)
+{
+	int64_t now = agq_now_us();
+	c->until_us = until_us > now + 1000000 ? until_us : now + 1000000;
+	free(c->account);
+	c->account = account;
+}
 
 static double
 timeout_s(const struct call *c)
@@ -582,36 +610,14 @@ join_url(const char *base, const char *path)
 	return agq_xasprintf("%.*s%s", (int)n, base, path);
 }
 
-/* The base URL of backend D for this call, malloc'd: the endpoint chosen
- * for the task (its route, from agq-run --endpoint), else agq.conf's
- * D->url_setting, else the environment's D->url_env as the vendor's SDK
- * reads it (without its trailing D->url_env_path: OPENAI_BASE_URL ends
- * with /v1, which agq's paths begin with; ignored when the task's "env"
- * sets it), else D->url.  An explicit
- * setting beats the environment, as in the vendors' SDKs
- * (agq-backend(7), "Base URLs"). */
+/* The base URL of backend D for this call, malloc'd: agq_backend_base
+ * with the task's endpoint (its route) and its "env". */
 static char *
 endpoint_base(struct call *c, const struct agq_backend_def *d)
 {
 	json_t *ep = json_object_get(c->task, "endpoint");
-	const char *u = json_string_value(json_object_get(ep, "url"));
-	if (!u)
-		u = agq_backend_setting(c->conf, d->url_setting, NULL);
-	if (u)
-		return agq_xstrdup(u);
-	/* the operator's environment, never the task's: a task's env that
-	 * sets it would send the key to a URL of the task's choosing */
-	const char *env = d->url_env && !json_object_get(json_object_get(
-	    c->task, "env"), d->url_env) ? getenv(d->url_env) : NULL;
-	if (!env || !*env)
-		return agq_xstrdup(d->url);
-	size_t n = strlen(env), p = d->url_env_path ?
-	    strlen(d->url_env_path) : 0;
-	while (n && env[n - 1] == '/')
-		n--;
-	if (p && n >= p && !memcmp(env + n - p, d->url_env_path, p))
-		n -= p;
-	return agq_xasprintf("%.*s", (int)n, env);
+	return agq_backend_base(c->conf, d, json_string_value(
+	    json_object_get(ep, "url")), json_object_get(c->task, "env"));
 }
 
 static void
@@ -645,12 +651,12 @@ be_http(struct call *c, const struct agq_backend_def *d)
 	char *base = endpoint_base(c, d);
 	char *url = join_url(base, d->chat_path);
 	json_object_set_new(c->res, "endpoint", json_string(base));
-	free(base);
 	const char *model = model_of(c, d);
 	if (!model) {
 		agq_errf(c->err, sizeof c->err, "no model: set \"model\" in the "
 		    "task or %s in agq.conf", d->model_setting);
 		free(url);
+		free(base);
 		return -1;
 	}
 	json_object_set_new(c->res, "model", json_string(model));
@@ -681,9 +687,12 @@ be_http(struct call *c, const struct agq_backend_def *d)
 		if (!key && need) {
 			free(url);
 			free(prompt);
+			free(base);
 			return -1;
 		}
 	}
+	char *account = agq_throttle_http_account(backend, base, key);
+	free(base);
 	if (d->proto == AGQ_PROTO_ANTHROPIC) {
 		h0 = agq_xasprintf("x-api-key: %s", key);
 		h1 = agq_xasprintf("%s: %s", d->version_header,
@@ -710,13 +719,19 @@ be_http(struct call *c, const struct agq_backend_def *d)
 	json_decref(req);
 	long status;
 	json_t *r;
-	int rc = agq_http_json("POST", url, hdrs, body, timeout_s(c), &status,
-	    &r, c->err, sizeof c->err);
+	struct limit lim = { agq_now_us(), 0, 0 };
+	int rc = http_json("POST", url, hdrs, body, timeout_s(c), &status,
+	    &r, c->err, sizeof c->err, &lim);
 	free(body);
 	free(url);
 	agq_free_secret(h0);
 	free(h1);
 	agq_free_secret(key);
+	if (rc < 0 && status == 429)   /* Too Many Requests (RFC 6585 4) */
+		throttled(c, account, lim.prio ? lim.until_us : lim.now_us +
+		    AGQ_THROTTLE_DEFAULT_S * 1000000LL);
+	else
+		free(account);
 	if (rc < 0)
 		return -1;
 	const char *text = NULL;
@@ -1156,6 +1171,12 @@ be_cli(struct call *c, const struct agq_backend_def *d)
 		}
 		free(out);
 	}
+	int64_t until;
+	const char *said = json_string_value(json_object_get(c->res,
+	    "output"));
+	if (rc < 0 && (agq_throttle_text(c->err, agq_now_us(), &until) ||
+	    (said && agq_throttle_text(said, agq_now_us(), &until))))
+		throttled(c, agq_throttle_cli_account(tool), until);
 	if (json_is_null(json_object_get(c->res, "cost_usd"))) {
 		double cost;
 		if (agq_price(c->conf, d->name, m, int_at(c->res, "tokens_in"),
@@ -1191,9 +1212,16 @@ agq_backend_run(const char *name, const json_t *task,
 	json_object_set_new(c.res, "duration_ms",
 	    json_integer((agq_mono_us() - t0) / 1000));
 	json_object_set_new(c.res, "status", json_string(rc == 0 ? "ok" :
-	    "error"));
+	    c.until_us ? "throttled" : "error"));
 	if (rc < 0)
 		json_object_set_new(c.res, "error", json_string(c.err));
+	if (rc < 0 && c.until_us) {
+		char t[32];
+		json_object_set_new(c.res, "not_before", json_string(
+		    agq_fmt_time(c.until_us, t)));
+		json_object_set_new(c.res, "account", json_string(c.account));
+	}
+	free(c.account);
 	return c.res;
 }
 
@@ -1203,12 +1231,13 @@ agq_backend_main(int argc, char **argv, const char *name)
 	static char prog[64];
 	snprintf(prog, sizeof prog, "agq-%s", name);
 	agq_setprog(prog);
-	char usage[512];
+	char usage[640];
 	snprintf(usage, sizeof usage, "usage: %s < TASK.json > RESULT.json\n"
 	    "The %s backend of agq: reads a task on standard input, writes a "
 	    "result on\nstandard output.  See agq-backend(7).\n"
 	    "Exit: 0 ok, 1 the call failed (see \"error\"), 65 bad task, "
-	    "78 bad configuration.\n", argv[0], name);
+	    "75 a usage or\nrate limit (status \"throttled\", see "
+	    "\"not_before\"), 78 bad configuration.\n", argv[0], name);
 	agq_cli_help(argc, argv, usage);
 	if (argc > 1)
 		agq_cli_usage(usage);
@@ -1236,14 +1265,16 @@ agq_backend_main(int argc, char **argv, const char *name)
 			agq_die(EX_SOFTWARE, "cannot initialize libcurl");
 		res = agq_backend_run(name, task, &conf);
 		curl_global_cleanup();
-		rc = !strcmp(json_string_value(json_object_get(res, "status")),
-		    "ok") ? 0 : 1;
+		const char *st = json_string_value(json_object_get(res,
+		    "status"));
+		rc = !strcmp(st, "ok") ? 0 : !strcmp(st, "throttled") ?
+		    EX_TEMPFAIL : 1;
 	}
 	char *s = json_dumps(res, JSON_INDENT(2));
 	if (s)
 		printf("%s\n", s);
 	free(s);
-	if (rc == 1)
+	if (rc == 1 || rc == EX_TEMPFAIL)
 		agq_warn("%s", json_string_value(json_object_get(res, "error")));
 	json_decref(res);
 	json_decref(task);

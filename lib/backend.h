@@ -114,13 +114,4 @@ json_t *agq_backend_run(const char *name, const json_t *task,
  * (bad task, still with a result object), 78 (bad agq.conf). */
 int agq_backend_main(int argc, char **argv, const char *name);
 
-/* The API key of backend D (a row of backends.h with a key_env): $KEY_ENV
- * when set and not empty, else the first line (without its newline) of the
- * file named by D's key_setting in CONF.  malloc'd (free it with
- * agq_free_secret), or NULL with ERR (SIZE bytes) saying why: no key
- * configured, the key file unreadable (strerror and path), or empty. */
-char *agq_backend_key(const struct agq_conf *conf,
-                      const struct agq_backend_def *d, char *err,
-                      size_t size);
-
 #endif

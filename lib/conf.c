@@ -322,3 +322,59 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 	}
 	return 1;
 }
+
+/* ---- the backends' keys and base URLs ------------------------------------ */
+
+char *
+agq_backend_key(const struct agq_conf *conf, const struct agq_backend_def *d,
+                char *err, size_t size)
+{
+	const char *envname = d->key_env, *filekey = d->key_setting;
+	const char *e = getenv(envname);
+	if (e && *e)
+		return agq_xstrdup(e);
+	const char *path = agq_backend_setting(conf, filekey, NULL);
+	if (!path) {
+		agq_errf(err, size, "no API key: set %s or %s in agq.conf", envname,
+		    filekey);
+		return NULL;
+	}
+	size_t len;
+	char *k = agq_read_file(path, 65536, &len, NULL);
+	if (!k) {
+		agq_errf(err, size, "cannot read the key file: %s (%s)",
+		    strerror(errno), path);
+		return NULL;
+	}
+	k[strcspn(k, "\r\n")] = '\0';
+	if (!*k) {
+		free(k);
+		agq_errf(err, size, "the key file is empty (%s)", path);
+		return NULL;
+	}
+	return k;
+}
+
+char *
+agq_backend_base(const struct agq_conf *conf, const struct agq_backend_def *d,
+                 const char *ep_url, const json_t *task_env)
+{
+	const char *u = ep_url;
+	if (!u)
+		u = agq_backend_setting(conf, d->url_setting, NULL);
+	if (u)
+		return agq_xstrdup(u);
+	/* the operator's environment, never the task's: a task's env that
+	 * sets it would send the key to a URL of the task's choosing */
+	const char *env = d->url_env && !json_object_get(task_env, d->url_env) ?
+	    getenv(d->url_env) : NULL;
+	if (!env || !*env)
+		return d->url ? agq_xstrdup(d->url) : NULL;
+	size_t n = strlen(env), p = d->url_env_path ?
+	    strlen(d->url_env_path) : 0;
+	while (n && env[n - 1] == '/')
+		n--;
+	if (p && n >= p && !memcmp(env + n - p, d->url_env_path, p))
+		n -= p;
+	return agq_xasprintf("%.*s", (int)n, env);
+}

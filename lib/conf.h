@@ -84,4 +84,28 @@ int agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
  * empty; -1 for anything else (etc/agq.conf). */
 int agq_conf_bool(const char *v);
 
+struct agq_backend_def;
+/* The API key of backend D (a row of backends.h with a key_env): $KEY_ENV
+ * when set and not empty, else the first line (without its newline) of the
+ * file named by D's key_setting in CONF.  malloc'd (free it with
+ * agq_free_secret), or NULL with ERR (SIZE bytes) saying why: no key
+ * configured, the key file unreadable (strerror and path), or empty.
+ * In conf.c, not backend.c: agq-sched names a backend's account with it
+ * (agq_throttle_account) and links no libcurl. */
+char *agq_backend_key(const struct agq_conf *conf,
+                      const struct agq_backend_def *d, char *err,
+                      size_t size);
+
+/* The base URL of backend D (a row of backends.h), malloc'd: EP_URL (the
+ * endpoint chosen for the task, its route; may be NULL), else agq.conf's
+ * D->url_setting, else the environment's D->url_env as the vendor's SDK
+ * reads it (without its trailing D->url_env_path: OPENAI_BASE_URL ends
+ * with /v1, which agq's paths begin with; ignored when TASK_ENV, the
+ * task's "env" object or NULL, sets it), else D->url.  An explicit
+ * setting beats the environment, as in the vendors' SDKs
+ * (agq-backend(7), "Base URLs"). */
+char *agq_backend_base(const struct agq_conf *conf,
+                       const struct agq_backend_def *d, const char *ep_url,
+                       const json_t *task_env);
+
 #endif

@@ -368,7 +368,8 @@ J"
 J
 exit 1"
 	run call cli codex "fix"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 75 ]    # a rate limit: throttled (agq-backend(7))
+	[ "$(field status)" = throttled ]
 	[ "$(field error)" = "codex exited with status 1: codex: exceeded retry limit, last status: 429 Too Many Requests" ]
 	[ "$(field session_id)" = 0199a213-81c0-7800-8aa1-bbab2a035a53 ]
 	# an error event with exit 0 still fails the call
@@ -448,4 +449,38 @@ real_claude() {
 	    if type == "array" then map(.text) | join("\n") else . end |
 	    select(test("Primary working directory: .*\\.trees/")) ) | length >= 1' \
 	    "$WORK/mreq"
+}
+
+@test "HTTP 429: status throttled, not_before from Retry-After, the account (a hash of the key, never the key), exit 75" {
+	conf
+	port=$(cat "$FAKE_DIR/port")
+	for b in ollama openai anthropic; do
+		now=$(date +%s)
+		ANTHROPIC_API_KEY=$KEY OPENAI_API_KEY=$KEY run call "$b" "ratelimit-90-$b"
+		[ "$status" -eq 75 ]
+		[ "$(field status)" = throttled ]
+		[[ "$(field error)" == "HTTP 429: "* ]]
+		nb=$(date -d "$(field not_before)" +%s)
+		[ "$nb" -ge $((now + 89)) ] && [ "$nb" -le $((now + 92)) ]
+		case $b in
+		ollama) [ "$(field account)" = "ollama@http://127.0.0.1:$port" ] ;;
+		openai) [[ "$(field account)" =~ ^openai@http://127.0.0.1:$port/#[0-9a-f]{8}$ ]] ;;
+		*) [[ "$(field account)" =~ ^anthropic@http://127.0.0.1:$port#[0-9a-f]{8}$ ]] ;;
+		esac
+		! grep -q "$KEY" "$WORK/res.json"
+	done
+}
+
+@test "cli: codex's usage limit error event is throttled until its \"try again in\"" {
+	conf
+	lock '{"codex": {"argv": ["codex", "exec", "--json", "--", "{prompt}"],
+	    "format": "codex-jsonl"}}'
+	stand_in codex "echo '{\"type\":\"error\",\"message\":\"You\\u2019ve hit your usage limit. Please try again in 120s.\"}'; exit 1"
+	now=$(date +%s)
+	CODEX_HOME=/x/codex run call cli codex "hi"
+	[ "$status" -eq 75 ]
+	[ "$(field status)" = throttled ]
+	[ "$(field account)" = "codex@/x/codex" ]
+	nb=$(date -d "$(field not_before)" +%s)
+	[ "$nb" -ge $((now + 119)) ] && [ "$nb" -le $((now + 122)) ]
 }

@@ -18,6 +18,10 @@ The request's "model" picks the behaviour:
   patch-retry  the same diff, but with a wrong context line ("hullo")
              unless the prompt says the last answer "could not be
              applied": it applies on the second iteration
+  ratelimit-N-...  the first request of this model: HTTP 429 with the API's
+             rate limit error, Retry-After: N and the vendor's reset
+             headers (anthropic-ratelimit-requests-reset, RFC 3339;
+             x-ratelimit-reset-requests, "Ns"); later ones succeed
   anything else: a recorded success; the answer text is "echo: " and the
   last line of the prompt.
 A path prefix /down/ (or a file LOGFILE.down) makes every answer a 503; /cold/ makes /api/ps
@@ -31,6 +35,7 @@ import time
 from fakehttp import JSONHandler, serve
 
 PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
+LIMITED = set()         # the ratelimit-* models answered 429 already
 
 PATCH = ("Here is the change:\n\n```diff\n"
          "diff --git a/hello.txt b/hello.txt\n"
@@ -103,6 +108,23 @@ class Handler(JSONHandler):
                    {"error": {"message": "The server had an error",
                               "type": "server_error"}})
             return self.send(500, err)
+        if model.startswith("ratelimit-") and model not in LIMITED:
+            LIMITED.add(model)
+            secs = int(model.split("-")[1])
+            reset = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                  time.gmtime(time.time() + secs))
+            err = ({"error": "rate limited"} if kind == "ollama" else
+                   {"type": "error", "error": {
+                       "type": "rate_limit_error",
+                       "message": "Number of requests has exceeded your "
+                                  "rate limit"}} if kind == "anthropic" else
+                   {"error": {"message": "Rate limit reached for requests",
+                              "type": "requests", "code":
+                              "rate_limit_exceeded"}})
+            return self.send(429, err, headers={
+                "Retry-After": str(secs),
+                "anthropic-ratelimit-requests-reset": reset,
+                "x-ratelimit-reset-requests": "%ds" % secs})
         if model == "timeout":
             time.sleep(30)
             return self.send(200, {})

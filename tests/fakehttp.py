@@ -15,11 +15,14 @@ class JSONHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def send(self, code, obj=None, raw=None, length=None):
+    def send(self, code, obj=None, raw=None, length=None, headers=None):
         """Answer CODE with OBJ as JSON (or the bytes RAW), closing the
-        connection; LENGTH overrides the Content-Length."""
+        connection; LENGTH overrides the Content-Length; HEADERS, a dict,
+        are sent too."""
         body = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(length or len(body)))
         self.send_header("Connection", "close")

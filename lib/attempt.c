@@ -316,16 +316,22 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 			if (!ok) {
 				const char *e = json_string_value(json_object_get(res,
 				    "error"));
-				json_object_set_new(it, "status",
-				    json_string("backend_error"));
-				json_object_set_new(ag, "status",
-				    json_string("backend_error"));
+				/* a usage or rate limit: parked (agq-run(8)) */
+				int thr = !strcmp(json_string_value(
+				    json_object_get(res, "status")), "throttled");
+				const char *st = thr ? "throttled" : "backend_error";
+				json_object_set_new(it, "status", json_string(st));
+				json_object_set_new(ag, "status", json_string(st));
 				json_object_set_new(ag, "error", json_sprintf("backend "
 				    "%s: %s", backend, e ? e : "failed"));
 				dprintf(2, "agq-run: backend %s: %s\n", backend,
 				    e ? e : "failed");
+				for (int i = 0; thr && i < 2; i++)
+					json_object_set(ag, i ? "account" : "not_before",
+					    json_object_get(res, i ? "account" :
+					    "not_before"));
 				json_decref(res);
-				rc = 1;
+				rc = thr ? AGQ_ATTEMPT_THROTTLED : 1;
 				break;
 			}
 			/* the answer's diff applied to the tree, or a failed

@@ -9,6 +9,10 @@
 
 #include <jansson.h>
 
+/* The exit status of a throttled attempt: agq-run parks the task
+ * (agq_lc_finish, AGQ_LC_THROTTLED_EXIT; agq-run(8)). */
+#define AGQ_ATTEMPT_THROTTLED 75
+
 /* The corrective text for the next iteration: the steps of REPORT (an
  * agq_verify_run report) that did not pass, each with its reason and the
  * last 2000 bytes of its output.  malloc'd. */
@@ -29,8 +33,12 @@ char *agq_verify_feedback(const json_t *report, int iteration, int max);
  * backend, exit, verify, patch}]}), OUTDIR/output (the last answer),
  * OUTDIR/patch-K.diff (iteration K's diff), OUTDIR/backend-input.json and
  * backend-result.json (the last call; no key is ever in them).
+ * A backend that met a usage or rate limit (result status "throttled",
+ * agq-backend(7)) ends the attempt with status "throttled" and its
+ * "not_before" (RFC 3339 UTC, when the limit resets) and "account".
  * Returns the exit status for the attempt: 0 done, 1 backend error, 2
- * verify or patch failed, or the cmd's failing status. */
+ * verify or patch failed, AGQ_ATTEMPT_THROTTLED (75, EX_TEMPFAIL)
+ * throttled, or the cmd's failing status. */
 int agq_agent_attempt(const json_t *t, const char *outdir);
 
 #endif

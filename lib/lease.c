@@ -12,6 +12,7 @@
 #include "spool.h"
 #include "lifecycle.h"
 #include "journal.h"
+#include "throttle.h"
 #include "lease.h"
 
 int
@@ -30,6 +31,19 @@ agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
 	if (d->ev2)
 		agq_journal_w(sp, d->event2, l->id, d->ev2);
 	return 0;
+}
+
+int
+agq_lc_pause(const struct agq_spool *sp, const struct agq_lc *d,
+              int64_t now_us)
+{
+	const char *acct = json_string_value(json_object_get(d->ev,
+	    "account"));
+	const char *b = json_string_value(json_object_get(d->ev, "backend"));
+	if (d->rule != AGQ_LC_THROTTLE || !acct || !b)
+		return 0;
+	return agq_throttle_pause(sp, b, acct, d->not_before_us,
+	    json_string_value(json_object_get(d->ev, "reason")), now_us);
 }
 
 int

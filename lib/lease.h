@@ -2,11 +2,12 @@
  * lease.h - lease.c: the I/O of lifecycle decisions: a decision of
  * lifecycle.h made on a locked task, and the reclaim of a lease.
  *
- * Uses util, task, spool, lifecycle and journal.
+ * Uses util, task, spool, lifecycle, journal and throttle.
  */
 #ifndef AGQ_LEASE_H
 #define AGQ_LEASE_H
 
+#include <stdint.h>
 #include <jansson.h>
 #include "spool.h"
 #include "lifecycle.h"
@@ -19,6 +20,15 @@
  * disk; the task file and the journal unchanged, L->task changed). */
 int agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
                   struct agq_lc *d);
+
+/* The pause the throttle decision D (AGQ_LC_THROTTLE, agq_lc_finish)
+ * asks for, at NOW_US: the account of D->ev's "account" and "backend"
+ * paused until its "until" with its "reason" (agq_throttle_pause,
+ * SPOOL/throttle/), so that agq-sched leases no task of that account's
+ * backend before then.  Nothing for another decision or one without an
+ * account.  0, or -1 with errno (the task is parked either way). */
+int agq_lc_pause(const struct agq_spool *sp, const struct agq_lc *d,
+                 int64_t now_us);
 
 /* Reclaim the lease of the locked active task L from AGENT because of WHY
  * (words, for the task's attempt and the journal): close a started

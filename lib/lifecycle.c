@@ -34,6 +34,7 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_HANDBACK]       = { "active", "handback", "queue", "agq-run" },
 	[AGQ_LC_HANDBACK_UNSTARTED] = { "active", "handback", "queue",
 	                            "agq-run" },
+	[AGQ_LC_THROTTLE]       = { "active", "throttle", "defer", "agq-run" },
 	[AGQ_LC_HOLD_QUEUE]     = { "queue", "hold", "hold", "agq-hold" },
 	[AGQ_LC_HOLD_DEFER]     = { "defer", "hold", "hold", "agq-hold" },
 	[AGQ_LC_RELEASE_DUE]    = { "hold", "release", "queue", "agq-release" },
@@ -63,6 +64,7 @@ take(struct agq_lc *d, int rule, int to, int lane)
 	d->event = agq_lc_rules[rule].event;
 	d->gen = -1;
 	d->next_at_us = -1;
+	d->not_before_us = -1;
 }
 
 /* {agent, gen, reason}: the body of most of the events below. */
@@ -97,6 +99,13 @@ agq_lc_apply(json_t *t, const struct agq_lc *d)
 		json_object_del(t, "next_attempt_at");
 	if (d->clear_due > 1)
 		json_object_del(t, "not_before");
+	if (d->not_before_us >= 0) {
+		agq_task_set_time(t, "not_before", d->not_before_us);
+		json_object_del(t, "next_attempt_at");
+	}
+	if (d->uncount && agq_task_last_attempt(t))
+		json_object_set_new(agq_task_last_attempt(t), "throttled",
+		    json_true());
 	if (d->verify_report)
 		json_object_set(t, "verify_report",
 		    (json_t *)d->verify_report);
@@ -149,6 +158,31 @@ failed(const json_t *t, const struct agq_lc_outcome *o, const char *what,
 	    o->gen, "next_attempt_at", t2, "reason", d->reason);
 }
 
+/* A run that met a usage or rate limit (agent.json AG, status
+ * "throttled"): parked until its reset, the attempt not counted. */
+static void
+throttled(const struct agq_lc_outcome *o, const json_t *ag, int64_t now_us,
+          struct agq_lc *d)
+{
+	take(d, AGQ_LC_THROTTLE, AGQ_ST_DEFER, -1);
+	d->status = "throttled";
+	d->uncount = 1;
+	int64_t until = agq_task_time(ag, "not_before", 0);
+	if (until <= now_us)
+		until = now_us + 60 * (int64_t)1000000;
+	d->not_before_us = until;
+	const char *b = json_string_value(json_object_get(ag, "backend"));
+	const char *acct = json_string_value(json_object_get(ag, "account"));
+	const char *e = json_string_value(json_object_get(ag, "error"));
+	char t2[32];
+	agq_fmt_time(until, t2);
+	snprintf(d->reason, sizeof d->reason, "%s; parked until %s (attempt "
+	    "not counted)", e ? e : "rate limited", t2);
+	d->ev = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:s}", "agent",
+	    o->agent, "gen", o->gen, "backend", b, "account", acct, "until",
+	    t2, "reason", e ? e : "rate limited");
+}
+
 void
 agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
               int64_t now_us, int64_t cap_s, struct agq_lc *d)
@@ -164,6 +198,9 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 		    "(stopping); %s", o->agent, what);
 		d->gen = o->gen + 1;
 		d->ev = ev_agr(o->agent, d->gen, d->reason);
+	} else if (agst && o->exited && !o->timed_out && o->code ==
+	    AGQ_LC_THROTTLED_EXIT && !strcmp(agst, "throttled")) {
+		throttled(o, o->ag, now_us, d);
 	} else if (o->exited && o->code == 0 && !o->timed_out) {
 		take(d, AGQ_LC_DONE, AGQ_ST_DONE, -1);
 		d->status = "done";

@@ -29,7 +29,7 @@ enum agq_lc_rule_id {
 	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD,
 	AGQ_LC_DONE, AGQ_LC_RETRY, AGQ_LC_FAILED_DEAD, AGQ_LC_VERIFY_DEAD,
 	AGQ_LC_INTERRUPTED_DEAD, AGQ_LC_NO_OUTDIR, AGQ_LC_HANDBACK,
-	AGQ_LC_HANDBACK_UNSTARTED,
+	AGQ_LC_HANDBACK_UNSTARTED, AGQ_LC_THROTTLE,
 	AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER,
 	AGQ_LC_RELEASE_DUE, AGQ_LC_RELEASE_LATER,
 	AGQ_LC_CANCEL_QUEUE, AGQ_LC_CANCEL_DEFER, AGQ_LC_CANCEL_HOLD,
@@ -75,6 +75,10 @@ struct agq_lc {
 	                         * "previous_attempts" and emptied */
 	const json_t *verify_report; /* borrowed: set as "verify_report" */
 	int64_t delay_us;       /* the retry's backoff (us), else 0 */
+	int64_t not_before_us;  /* "not_before" set to it (us) and
+	                         * "next_attempt_at" removed, or -1 */
+	int uncount;            /* the last attempt marked "throttled":
+	                         * not counted (agq_task_attempts_used) */
 };
 
 /* Make the changes of D to the task T (no I/O).  D's ev, ev2 untouched. */
@@ -93,6 +97,11 @@ struct agq_lc_outcome {
 	                         * backoff's jitter: called for a retry only */
 };
 
+/* The exit status of an attempt that met a usage or rate limit
+ * (agq-attempt, attempt.h), EX_TEMPFAIL: its agent.json has status
+ * "throttled", "not_before", "backend" and "account". */
+#define AGQ_LC_THROTTLED_EXIT 75
+
 /* What ended the run of O, as words for the reason and result.json:
  * "timed out after N s", "killed by signal N (NAME)", the agent's own
  * error (its status not "done"), else "exit N".  Into BUF (SIZE bytes). */
@@ -105,8 +114,13 @@ void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
  * (exit 0 in time), dead on verify_failed (the agent's status with exit
  * 2: more attempts would not help), retry (defer/ until next_attempt_at)
  * while attempts are left (agq_task_attempts_used < max_attempts), else
- * dead.  D->ev is the outcome event's body; d->status result.json's
- * "status".  Rules: agq-run(8), "Finishing a task". */
+ * dead.  Before these, a throttled attempt (exit AGQ_LC_THROTTLED_EXIT
+ * with agent.json status "throttled") is parked: defer/ with not_before
+ * = its "not_before" (else NOW_US + 60 s), the attempt not counted, the
+ * `throttle` event {agent, gen, backend, account, until, reason}, and
+ * the account paused (agq_lc_pause).  D->ev is the outcome event's body;
+ * d->status result.json's "status".  Rules: agq-run(8), "Finishing a
+ * task". */
 void agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
                    int64_t now_us, int64_t cap_s, struct agq_lc *d);
 

@@ -829,7 +829,8 @@ result_doc(const struct job *j, const json_t *t,
 	if (o->ag) {
 		static const char *const more[] = { "backend", "model",
 		    "endpoint", "tokens_in", "tokens_out", "cost_usd", "error",
-		    "verify", "iterations", "git", "cleanup_error", NULL };
+		    "verify", "iterations", "git", "cleanup_error", "not_before",
+		    "account", NULL };
 		const char *agst = json_string_value(json_object_get(o->ag,
 		    "status"));
 		copy_keys(r, o->ag, more);
@@ -874,6 +875,8 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	struct agq_lc d;
 	agq_lc_finish(t, &o, now, sp->conf.backoff_cap_s, &d);
 	agq_lc_apply(t, &d);
+	if (agq_lc_pause(sp, &d, now) < 0)      /* before the task is seen */
+		agq_syserr("cannot pause the backend", "throttle/");
 	json_t *r = result_doc(j, t, &o, &d, now, dur);
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */

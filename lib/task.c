@@ -375,7 +375,8 @@ agq_task_attempts_used(const json_t *t)
 	size_t i, n = 0;
 	json_t *a;
 	json_array_foreach(json_object_get(t, "attempts"), i, a)
-		if (!json_is_true(json_object_get(a, "handed_back")))
+		if (!json_is_true(json_object_get(a, "handed_back")) &&
+		    !json_is_true(json_object_get(a, "throttled")))
 			n++;
 	return (int)n;
 }

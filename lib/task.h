@@ -72,7 +72,8 @@ int agq_caps_match(const json_t *t, const json_t *caps);
 int agq_requires_met(const json_t *requires, const json_t *caps);
 
 /* Attempts that count against max_attempts: every entry of "attempts"
- * except those handed back by a stopping agent. */
+ * except those handed back by a stopping agent and those that met a
+ * usage or rate limit ("throttled": agq-backend(7)). */
 int agq_task_attempts_used(const json_t *t);
 
 /* The last entry of T's "attempts" (borrowed), or NULL. */

@@ -26,7 +26,8 @@ static const char usage[] =
 "Run one attempt of an agent task (backend calls, verify steps) in the\n"
 "current directory, writing OUTDIR/agent.json.  Started by agq-run; see\n"
 "agq-run(8), \"Agent tasks\".\n"
-"Exit: the attempt's status (0 done, 2 verify failed, other: failed),\n"
+"Exit: the attempt's status (0 done, 2 verify failed, 75 throttled: a usage\n"
+"or rate limit, agent.json has not_before; other: failed),\n"
 "126 unreadable task or output directory, 64 usage error.\n";
 
 int

@@ -270,6 +270,47 @@ test_finish(void)
 	o.ag = NULL;
 	json_decref(ag);
 
+	/* a usage or rate limit: parked, the attempt not counted, even with
+	 * every attempt spent */
+	ag = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "throttled",
+	    "error", "backend anthropic: HTTP 429: rate limited", "backend",
+	    "anthropic", "account", "anthropic@http://x#01234567",
+	    "not_before", "2027-01-15T09:00:00Z");
+	o = outcome(1, AGQ_LC_THROTTLED_EXIT, 0, 0);
+	o.ag = ag;
+	json_t *th = task("{\"prompt\":\"x\",\"id\":\"t1\",\"generation\":1,"
+	    "\"max_attempts\":1,\"next_attempt_at\":\"2027-01-15T07:00:00Z\"}",
+	    1, 0);
+	agq_lc_finish(th, &o, NOW, 3600, &d);
+	CHECK(took(&d, AGQ_LC_THROTTLE, "active", "throttle") &&
+	    !strcmp(d.status, "throttled") && d.to == AGQ_ST_DEFER &&
+	    d.not_before_us == NOW + 3600000000LL && d.uncount &&
+	    ev_is(d.ev, "until", "2027-01-15T09:00:00.000000Z") &&
+	    ev_is(d.ev, "account", "anthropic@http://x#01234567") &&
+	    ev_is(d.ev, "backend", "anthropic") && !strcmp(d.reason,
+	    "backend anthropic: HTTP 429: rate limited; parked until "
+	    "2027-01-15T09:00:00.000000Z (attempt not counted)"),
+	    "throttled: defer until its not_before, out of attempts or not");
+	agq_lc_apply(th, &d);
+	CHECK(agq_task_attempts_used(th) == 0 && !json_object_get(th,
+	    "next_attempt_at") && agq_task_time(th, "not_before", 0) ==
+	    NOW + 3600000000LL, "throttled: not counted, not_before set");
+	lc_free(&d);
+	json_object_del(ag, "not_before");
+	agq_lc_finish(th, &o, NOW, 3600, &d);
+	CHECK(d.rule == AGQ_LC_THROTTLE && d.not_before_us == NOW + 60000000LL,
+	    "throttled without a reset time: 60 s");
+	lc_free(&d);
+	o = outcome(1, 1, 0, 0);
+	o.ag = ag;
+	agq_lc_finish(th, &o, NOW, 3600, &d);
+	CHECK(d.rule != AGQ_LC_THROTTLE, "status throttled, exit 1: not "
+	    "parked");
+	lc_free(&d);
+	o.ag = NULL;
+	json_decref(ag);
+	json_decref(th);
+
 	/* apply: what the retry changes in the task */
 	o = outcome(1, 3, 0, 0);
 	draw = 0;

@@ -74,6 +74,20 @@ wait_reason(const json_t *ev)
 	return NULL;
 }
 
+/* The newest `throttle` event of EV (events()): the usage or rate limit
+ * a deferred task waits out, or NULL.  Borrowed. */
+static const json_t *
+last_throttle(const json_t *ev)
+{
+	for (size_t k = json_array_size(ev); k-- > 0;) {
+		const json_t *e = json_array_get(ev, k);
+		const char *name = json_string_value(json_object_get(e, "ev"));
+		if (name && !strcmp(name, "throttle"))
+			return e;
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,6 +144,15 @@ main(int argc, char **argv)
 		    wait_reason(ev) : NULL;
 		if (waits)
 			printf("waits:  %s\n", waits);
+		const json_t *th = loc.state == AGQ_ST_DEFER ?
+		    last_throttle(ev) : NULL;
+		if (th) {
+			const char *f[3] = { "backend", "until", "reason" };
+			for (int k = 0; k < 3; k++)
+				f[k] = json_string_value(json_object_get(th, f[k]));
+			printf("limit:  backend %s until %s: %s\n", f[0] ? f[0] :
+			    "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?");
+		}
 		char *out = agq_spool_path(&sp, "out/%s", id);
 		printf("output: %s\n", out);
 		free(out);

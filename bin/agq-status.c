@@ -18,7 +18,7 @@ static const char usage[] =
 "See agq-status(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object: counts, agents, recent completions\n"
-"                    and failures, health\n"
+"                    and failures, health, paused backends\n"
 "      --recent N    completions and failures in the JSON (default 10)\n";
 
 int
@@ -67,6 +67,13 @@ main(int argc, char **argv)
 		json_array_foreach(json_object_get(h, "problems"), i, a)
 			printf("%s %s", i ? ";" : ":", json_string_value(a));
 		printf("\n");
+		/* backends paused by a usage or rate limit (agq-backend(7)) */
+		json_array_foreach(json_object_get(snap, "paused"), i, a)
+			printf("paused   %s until %s: %s (%s)\n",
+			    json_string_value(json_object_get(a, "backend")),
+			    json_string_value(json_object_get(a, "until")),
+			    json_string_value(json_object_get(a, "reason")),
+			    json_string_value(json_object_get(a, "account")));
 		if (json_array_size(agents))
 			printf("\n%-16s %-9s %5s %8s  %-24s %s\n", "AGENT",
 			    "STATE", "SLOTS", "BEAT", "CAPABILITIES", "RUNNING");

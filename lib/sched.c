@@ -48,6 +48,7 @@
 #include "resources.h"
 #include "registry.h"
 #include "route.h"
+#include "throttle.h"
 #include "sched.h"
 #include "wake.h"
 
@@ -112,6 +113,7 @@ struct sched {
 	int have_free;          /* the last assignment left a free slot */
 	int64_t next_defer_us;  /* earliest known due time in defer/ */
 	json_t *registry;       /* endpoints, loaded for each assignment pass */
+	json_t *pauses;         /* throttle/'s pauses in force, likewise */
 	json_t *route;          /* the routing decision for the next assign */
 	int64_t room_at;        /* no pass before (monotonic): disk full */
 	struct agent_doc *docs; /* agent files read (agent_doc) */
@@ -1033,6 +1035,34 @@ agent_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The pauses of usage and rate limits in force (agq_throttle_list, the
+ * expired ones removed), read once per pass.  Borrowed. */
+static const json_t *
+pauses(struct sched *S)
+{
+	if (!S->pauses)
+		S->pauses = agq_throttle_list(S->sp, agq_now_us(), 1);
+	return S->pauses;
+}
+
+/* Is the account that the routing choice CH (agq_route_eval's: backend,
+ * model, endpoint) calls paused?  1 with WHY (SIZE bytes) the wait
+ * reason, "backend B paused until T: REASON"; else 0. */
+static int
+choice_paused(struct sched *S, const json_t *ch, char *why, size_t size)
+{
+	const json_t *p = pauses(S);
+	if (!json_array_size(p))
+		return 0;
+	char *acct = agq_throttle_account(&S->sp->conf, json_string_value(
+	    json_object_get(ch, "backend")), json_string_value(
+	    json_object_get(ch, "model")), json_string_value(json_object_get(
+	    json_object_get(ch, "endpoint"), "url")));
+	int r = agq_throttle_find(p, acct, why, size) != NULL;
+	free(acct);
+	return r;
+}
+
 /* The free agents of AL evaluated for entry E at tier TIER (agq_route_eval
  * on its routing facts): each that cannot run it appended to REJECTED
  * with why; one that scores above BEST becomes the best, its index in *BI
@@ -1054,6 +1084,11 @@ route_best(struct sched *S, const struct qent *e, int tier,
 		else
 			sc = agq_route_eval(e->rfacts, tier, al->v[k].doc,
 			    S->registry, &ch, why, sizeof why);
+		if (sc >= 0 && choice_paused(S, ch, why, sizeof why)) {
+			sc = -1;        /* a usage or rate limit: not yet */
+			json_decref(ch);
+			ch = NULL;
+		}
 		if (sc < 0) {
 			json_array_append_new(rejected, json_pack(
 			    "{s:s, s:s, s:s}", "agent", al->v[k].name,
@@ -1324,8 +1359,44 @@ world_key(struct sched *S, json_t **agents)
 	const char *n;
 	json_object_foreach(S->registry, n, a)
 		h = hash_members(fnv(h, n), a, ekeys);
+	static const char *const pkeys[] = { "account", "until", NULL };
+	json_array_foreach(pauses(S), i, a)
+		h = hash_members(h, a, pkeys);
 	*agents = w.agents;
 	return h | 1;
+}
+
+/* A task with facts F that agq_route_unroutable finds some agent of
+ * AGENTS can take: does every such agent call a paused account
+ * (choice_paused)?  1 with WHY (SIZE bytes) the first pause's reason. */
+static int
+all_paused(struct sched *S, const json_t *f, const json_t *agents,
+           char *why, size_t size)
+{
+	if (!json_array_size(pauses(S)) || !json_is_true(json_object_get(f,
+	    "agentish")))
+		return 0;
+	int tier = (int)json_integer_value(json_object_get(f, "tier"));
+	if (tier == 0 && !json_is_true(json_object_get(f, "has_cmd")))
+		tier = 1;
+	int paused = 0;
+	size_t k;
+	json_t *a;
+	json_array_foreach(agents, k, a) {
+		json_t *ch = NULL;
+		char w[512];
+		if (!agq_requires_met(json_object_get(f, "requires"),
+		    json_object_get(a, "capabilities")) || agq_route_eval(f,
+		    tier, a, S->registry, &ch, w, sizeof w) < 0)
+			continue;
+		int p = choice_paused(S, ch, w, sizeof w);
+		json_decref(ch);
+		if (!p)
+			return 0;
+		if (!paused++)
+			snprintf(why, size, "%s", w);
+	}
+	return paused > 0;
 }
 
 /* Journal E's `wait` event: WHY, no agent can take it (since
@@ -1378,7 +1449,8 @@ do_waits(struct sched *S)
 			e->wait_key = key;
 			char why[1024];
 			if (agq_route_unroutable(f, agents, S->registry,
-			    fallback, why, sizeof why)) {
+			    fallback, why, sizeof why) || all_paused(S, f,
+			    agents, why, sizeof why)) {
 				if (e->wait_why && !strcmp(e->wait_why, why))
 					continue;
 				if (!e->wait_why)
@@ -1474,6 +1546,8 @@ do_assign(struct sched *S)
 		do_waits(S);
 	json_decref(S->registry);       /* read again next time */
 	S->registry = NULL;
+	json_decref(S->pauses);
+	S->pauses = NULL;
 }
 
 /* ---- the loop ----------------------------------------------------------- */

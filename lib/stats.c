@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "task.h"
 #include "spool.h"
+#include "throttle.h"
 #include "journal.h"
 #include "agent.h"
 #include "stats.h"
@@ -1340,10 +1341,11 @@ agq_status_snapshot(const struct agq_spool *sp, int64_t now_us, int recent)
 		json_object_set_new(health, "uptime_s", json_real(
 		    (double)(now_us - sched_up) / 1e6));
 	char t2[32];
-	return json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:o}, s:o}",
+	return json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:o}, s:o, s:o}",
 	    "spool", sp->root, "time", agq_fmt_time(now_us, t2),
 	    "counts", counts, "agents", agents,
-	    "recent", "done", done, "failed", failed, "health", health);
+	    "recent", "done", done, "failed", failed, "health", health,
+	    "paused", agq_throttle_list(sp, now_us, 0));
 }
 
 /* ---- settings of agq-sync, agq-dash and agq-alert ---------------------- */

@@ -106,7 +106,8 @@ json_t *agq_status_agents(const struct agq_spool *sp, int64_t now_us);
 /* The whole snapshot of agq-status --json: spool, counts, agents, recent
  * (the last N done and dead tasks, read backwards from the journal's end)
  * and health (scheduler running, agents alive, oldest queued task,
- * corrupt files, free disk space, problems).  New reference. */
+ * corrupt files, free disk space, problems) and paused (the backends
+ * paused by a usage or rate limit, agq_throttle_list).  New reference. */
 json_t *agq_status_snapshot(const struct agq_spool *sp, int64_t now_us,
                             int recent);
 

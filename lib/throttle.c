@@ -24,6 +24,14 @@
 
 #define SEC 1000000LL
 
+/* -1 with errno EINVAL: a value that does not parse. */
+static int
+einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
 /* ---- times --------------------------------------------------------------- */
 
 int
@@ -38,7 +46,7 @@ agq_throttle_retry_after(const char *v, int64_t now_us, int64_t *until_us)
 		while (*end == ' ' || *end == '\t')
 			end++;
 		if (*end || errno || s > 100LL * 365 * 86400)
-			goto bad;
+			return einval();
 		*until_us = now_us + (int64_t)s * SEC;
 		return 0;
 	}
@@ -58,9 +66,7 @@ agq_throttle_retry_after(const char *v, int64_t now_us, int64_t *until_us)
 		*until_us = (int64_t)timegm(&tm) * SEC;
 		return 0;
 	}
-bad:
-	errno = EINVAL;
-	return -1;
+	return einval();
 }
 
 int
@@ -77,11 +83,11 @@ agq_throttle_duration(const char *v, int64_t *us)
 		if (!*v)
 			break;
 		if (!isdigit((unsigned char)*v) && *v != '.')
-			goto bad;
+			return einval();
 		char *end;
 		double n = strtod(v, &end);
 		if (end == v)
-			goto bad;
+			return einval();
 		while (*end == ' ')
 			end++;
 		size_t k, nu = sizeof units / sizeof units[0];
@@ -93,18 +99,15 @@ agq_throttle_duration(const char *v, int64_t *us)
 				break;
 		}
 		if (k == nu)
-			goto bad;
+			return einval();
 		total += n * units[k].mul;
 		v = end + strlen(units[k].u);
 		parts++;
 	}
 	if (!parts || total > 100.0 * 365 * 86400e6)
-		goto bad;
+		return einval();
 	*us = (int64_t)total;
 	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
 }
 
 int

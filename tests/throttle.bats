@@ -25,7 +25,7 @@ CONF
 	export ANTHROPIC_API_KEY=$KEY
 	start_sched
 	start_agent a1
-	agq-submit <<<'{"id": "r1", "prompt": "one", "backend": "anthropic", "model": "ratelimit-4-r1", "max_attempts": 1}'
+	agq-submit <<<'{"id": "r1", "prompt": "one", "backend": "anthropic", "model": "ratelimit-12-r1", "max_attempts": 1}'
 	wait_for 20 ev throttle r1
 	ev throttle r1 | jq -e --arg p "anthropic@http://127.0.0.1:$port#" \
 	    '.backend == "anthropic" and (.account | startswith($p)) and
@@ -53,7 +53,7 @@ CONF
 	wait_for 30 is_state r1 done
 	wait_for 30 is_state r2 done
 	jq -e '(.attempts | length) == 2' "$AGQ_SPOOL/done/r1.json"
-	[ "$(grep -c ratelimit-4-r1 "$FAKE_DIR/requests")" -eq 2 ]
+	[ "$(grep -c ratelimit-12-r1 "$FAKE_DIR/requests")" -eq 2 ]
 	# r2 was not called before the pause ended
 	until=$(ev throttle r1 | jq -r .until)
 	started=$(ev start r2 | jq -r .ts)
@@ -67,7 +67,7 @@ CONF
   "format": "claude-json"}}
 J
 	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
-	reset=$(( $(date +%s) + 4 ))
+	reset=$(( $(date +%s) + 12 ))
 	# claude -p's result on a usage limit: is_error, the message, exit 1;
 	# the first call only
 	cat > "$WORK/fakebin/claude" <<SH

@@ -48,7 +48,7 @@ PROGS    += agq-git agq-pr
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task spool \
               lifecycle journal throttle lease open reject agent out wake
-LIB_exec   := backend verify git patch forge taskgit attempt
+LIB_exec   := backend verify git githooks patch forge taskgit attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert
 LIB_engine := fsck sched shepherd runner ctl doctor

@@ -14,8 +14,10 @@
 #include "spool.h"
 #include "open.h"
 #include "git.h"
+#include "githooks.h"
 #include "forge.h"
 #include "taskgit.h"
+#include "paths.h"
 
 static const char usage[] =
 "usage: agq-git [-s SPOOL] start-task --slug TEXT --repo ORIGIN [--base B]\n"
@@ -27,11 +29,14 @@ static const char usage[] =
 "       agq-git [-s SPOOL] rm DIR [--force]\n"
 "       agq-git [-s SPOOL] gc [--dry-run] [--json]\n"
 "       agq-git [-s SPOOL] submit [--repo DIR] [--base B] [AGQ-SUBMIT ARGS]\n"
+"       agq-git [-s SPOOL] install-hooks [--repo DIR] [--submit-sample] [--json]\n"
+"       agq-git [-s SPOOL] branch-task BRANCH [--repo DIR]\n"
 "A task's git worktree and branch under the workspace root, its commit,\n"
 "push and PR record, through libgit2.  See agq-git(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --slug TEXT   the title or prompt the branch is named after\n"
 "      --repo ORIGIN the origin: a path, file://, ssh:// or scp-style, https://\n"
+"                    (install-hooks, branch-task: the repository, default .)\n"
 "      --base B      the origin's branch to start from (default: main)\n"
 "      --agent A     the branch's first part, A/SLUG (default: agq)\n"
 "      --branch NAME the branch, instead of A/SLUG\n"
@@ -40,14 +45,17 @@ static const char usage[] =
 "      --summary TEXT the commit message's body (finish)\n"
 "      --force       remove even when locked or not pushed (rm)\n"
 "      --dry-run     list the orphans, remove nothing (gc)\n"
+"      --submit-sample install post-commit, not post-commit.sample\n"
 "      --json        print JSON\n"
 "finish also opens the PR on the forge of agq.conf (forge), when one is set.\n"
 "submit runs agq-submit --git ORIGIN#BASE with the other arguments, ORIGIN\n"
 "and BASE those of the repository at or above DIR (default: here): its\n"
 "remote origin (else itself) and the branch it is on (or its upstream).\n"
 "Exit: 0 ok, 1 git failed (finish: no changes, or the push rejected; the\n"
-"forge refused the PR), 64 usage, 66 DIR is not a git work tree, 75 the\n"
-"forge could not be reached or failed (5xx): agq-pr open PRID retries.\n";
+"forge refused the PR; install-hooks: a hook agq did not write is in the\n"
+"way), 64 usage, 66 DIR is not a git work tree (branch-task: or the\n"
+"branch's task is not in the spool), 75 the forge could not be reached\n"
+"or failed (5xx): agq-pr open PRID retries.\n";
 
 static const char *
 jstr(const json_t *o, const char *k)
@@ -318,6 +326,67 @@ submit(const char *spool, int argc, char **argv)
 	return errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR;
 }
 
+/* Install agq's hooks into the repository at DIR (agq-git(1)). */
+static int
+install_hooks(struct agq_spool *sp, const char *dir, int sample_on,
+              int json)
+{
+	char spool[PATH_MAX], err[1024];
+	char *bindir = agq_exe_dir();
+	if (!realpath(sp->root, spool))
+		snprintf(spool, sizeof spool, "%s", sp->root);
+	json_t *rep;
+	int r = agq_githooks_install(dir, bindir ? bindir : agq_bindir, spool,
+	    sample_on, &rep, err, sizeof err);
+	free(bindir);
+	if (r < 0) {
+		agq_warn("cannot install the hooks: %s", err);
+		return EX_NOINPUT;
+	}
+	if (r > 0)
+		agq_warn("cannot install the hooks: %s: nothing written", err);
+	else if (json)
+		agq_print_json(rep, JSON_COMPACT);
+	size_t i;
+	json_t *e;
+	json_array_foreach(rep, i, e)
+		if (r == 0 && !json)
+			printf("%s %s\n", jstr(e, "state"), jstr(e, "path"));
+	json_decref(rep);
+	return r;
+}
+
+/* For the pre-push hook: "ID<TAB>FILE" when BRANCH of the repository at
+ * DIR is a task's whose file has verify steps; nothing for any other. */
+static int
+branch_task(struct agq_spool *sp, const char *dir, const char *branch)
+{
+	char id[72], err[1024];
+	int r = agq_githooks_branch_task(dir, branch, id, err, sizeof err);
+	if (r < 0) {
+		agq_warn("cannot find the branch's task: %s", err);
+		return EX_NOINPUT;
+	}
+	if (r == 0)
+		return 0;
+	struct agq_loc loc;
+	json_t *t = NULL;
+	for (int tries = 0; tries < 5 && !t; tries++) {
+		if (agq_task_find(sp, id, &loc) < 0)
+			break;
+		t = agq_task_read(loc.path);    /* ENOENT: it moved */
+	}
+	if (!t) {
+		agq_warn("task %s of branch %s is not in the spool (%s)", id,
+		    branch, sp->root);
+		return EX_NOINPUT;
+	}
+	if (json_array_size(json_object_get(t, "verify")))
+		printf("%s\t%s\n", id, loc.path);
+	json_decref(t);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,6 +420,7 @@ main(int argc, char **argv)
 		{ "summary", required_argument, NULL, 'm' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "submit-sample", no_argument, NULL, 'P' },
 		AGQ_OPT_JSON, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
@@ -358,7 +428,7 @@ main(int argc, char **argv)
 	const char *slug = NULL, *repo = NULL, *base = NULL,
 	    *agent = NULL, *branch = NULL, *task = NULL, *title = NULL,
 	    *summary = NULL;
-	int dry = 0, force = 0, c;
+	int dry = 0, force = 0, sample_on = 0, c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'S': slug = optarg; break;
@@ -371,6 +441,7 @@ main(int argc, char **argv)
 		case 'm': summary = optarg; break;
 		case 'f': force = 1; break;
 		case 'n': dry = 1; break;
+		case 'P': sample_on = 1; break;
 		}
 	}
 	int json = cl.json;
@@ -385,7 +456,9 @@ main(int argc, char **argv)
 	    (!strcmp(cmd, "finish") && nargs <= 1) ||
 	    (!strcmp(cmd, "apply") && (nargs == 1 || nargs == 2)) ||
 	    (!strcmp(cmd, "rm") && nargs == 1) ||
-	    (!strcmp(cmd, "gc") && nargs == 0)))
+	    (!strcmp(cmd, "gc") && nargs == 0) ||
+	    (!strcmp(cmd, "install-hooks") && nargs == 0) ||
+	    (!strcmp(cmd, "branch-task") && nargs == 1)))
 		agq_cli_usage(usage);
 	if (task && !agq_id_valid(task))
 		agq_die(EX_USAGE, "--task: not a valid task id: '%s'", task);
@@ -410,6 +483,11 @@ main(int argc, char **argv)
 			    task, json);
 		else if (!strcmp(cmd, "finish"))
 			rc = finish(&sp, dir, title, summary, json);
+		else if (!strcmp(cmd, "install-hooks"))
+			rc = install_hooks(&sp, repo ? repo : ".", sample_on,
+			    json);
+		else if (!strcmp(cmd, "branch-task"))
+			rc = branch_task(&sp, repo ? repo : ".", args[0]);
 		else
 			rc = gc(&sp, dry, json);
 		agq_spool_close(&sp);

@@ -53,5 +53,6 @@
 #include "forge.h"
 #include "taskgit.h"
 #include "patch.h"
+#include "githooks.h"
 
 #endif

@@ -232,4 +232,92 @@ origin() {
 	[ "$(jq -r 'map(select(.origin)) | .[0].removed' <<<"$output")" = true ]
 	[ -z "$(ls -d "$AGQ_SPOOL.work"/origin-* 2>/dev/null | grep -v '\.lock$')" ]
 	ls -d "$AGQ_SPOOL.work"/other-*.git
+
+# hooked_task [VERIFY]: a task (its id in $id) with the verify step VERIFY
+# and its worktree ($dir, branch $br) from origin, with agq's hooks
+# installed into the clone.
+hooked_task() {
+	origin
+	id=$(agq-submit --title "Add h" ${1:+--verify "$1"} -- true)
+	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \
+	    --slug "Add h" --task "$id"
+	dir=${output%%$'\t'*} br=${output#*$'\t'}
+}
+
+@test "agq-git install-hooks: git push of a task's branch runs agq-verify on its steps and is refused while they fail" {
+	hooked_task 'test -f ok'
+	run --separate-stderr agq-git install-hooks --repo "$dir"
+	[ "$status" -eq 0 ]
+	local hooks
+	hooks=$(cd "$dir" && cd "$(git rev-parse --git-common-dir)" && pwd)/hooks
+	[ "${lines[0]}" = "installed $hooks/pre-push" ]
+	[ "${lines[1]}" = "installed $hooks/post-commit.sample" ]
+	[ -x "$hooks/pre-push" ] && [ ! -e "$hooks/post-commit" ]
+	grep -qF "$AGQ_TEST_BIN/agq-verify" "$hooks/pre-push"
+	run --separate-stderr agq-git branch-task "$br" --repo "$dir"
+	[ "$output" = "$id"$'\t'"$AGQ_SPOOL/queue/normal/$id.json" ]
+	cd "$dir"
+	echo h > h.txt && git add h.txt && git commit -qm "Add h"
+	# the step fails: git(1) runs the hook and does not push
+	run git push origin "$br"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"agq pre-push: verifying task $id before pushing $br"* ]]
+	[[ "$output" == *"agq pre-push: task $id: verification failed, not pushing $br"* ]]
+	run git -C "$WORK/origin.git" rev-parse --verify -q "refs/heads/$br"
+	[ "$status" -ne 0 ]
+	# it passes: pushed
+	touch ok
+	run git push origin "$br"
+	[ "$status" -eq 0 ]
+	[ "$(git -C "$WORK/origin.git" rev-parse "$br")" = "$(git rev-parse HEAD)" ]
+	# a branch that is no task's is not looked at
+	git checkout -q -b mine && git push -q origin mine
+	# reinstalling rewrites agq's own hooks
+	run --separate-stderr agq-git install-hooks --json
+	[ "$(jq -r 'map(.state) | join(" ")' <<<"$output")" = "replaced replaced" ]
+	# a task that is gone refuses the push
+	rm "$AGQ_SPOOL/queue/normal/$id.json"
+	git checkout -q "$br" && echo i > i.txt && git add i.txt && git commit -qm i
+	run git push origin "$br"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"task $id of branch $br is not in the spool"* ]]
+}
+
+@test "agq-git install-hooks: never overwrites a hook agq did not write; core.hooksPath; --submit-sample submits a task per commit" {
+	hooked_task
+	local hooks
+	hooks=$(cd "$dir" && cd "$(git rev-parse --git-common-dir)" && pwd)/hooks
+	printf '#!/bin/sh\necho mine\n' > "$hooks/pre-push"
+	run --separate-stderr agq-git install-hooks --repo "$dir" --submit-sample
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "agq-git: cannot install the hooks: pre-push exists and agq did not write it ($hooks/pre-push): nothing written" ]
+	[ "$(cat "$hooks/pre-push")" = $'#!/bin/sh\necho mine' ]
+	[ ! -e "$hooks/post-commit" ]
+	ln -sf /dev/null "$hooks/post-commit"
+	rm "$hooks/pre-push"
+	run --separate-stderr agq-git install-hooks --repo "$dir" --submit-sample
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"post-commit exists and agq did not write it"* ]]
+	[ -L "$hooks/post-commit" ] && [ ! -e "$hooks/pre-push" ]
+	rm "$hooks/post-commit"
+	# core.hooksPath, relative: from the top of the work tree
+	git -C "$dir" config core.hooksPath .githooks
+	run --separate-stderr agq-git install-hooks --repo "$dir/" --submit-sample
+	[ "$status" -eq 0 ]
+	[ -x "$dir/.githooks/pre-push" ] && [ -x "$dir/.githooks/post-commit" ]
+	[ ! -e "$hooks/pre-push" ]
+	# git runs the post-commit hook: a task is submitted for the commit
+	cd "$dir"
+	echo p > p.txt && git add p.txt && AGQ_HOOK_CMD='test -f p.txt' git commit -qm "Add p"
+	run agq-ls --json
+	local short
+	short=$(git rev-parse --short HEAD)
+	[ "$(jq -r --arg t "post-commit $short: test -f p.txt" 'select(.title == $t) | .id' <<<"$output" | wc -l)" = 1 ]
+	# absolute core.hooksPath
+	git config core.hooksPath "$WORK/hooks"
+	run --separate-stderr agq-git install-hooks
+	[ "$status" -eq 0 ]
+	[ -x "$WORK/hooks/pre-push" ] && [ -f "$WORK/hooks/post-commit.sample" ]
+	run --separate-stderr agq-git install-hooks --repo "$WORK/nothing"
+	[ "$status" -eq 66 ]
 }

@@ -12,6 +12,7 @@
 #include "spool.h"
 #include "journal.h"
 #include "open.h"
+#include "git.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"
@@ -19,7 +20,7 @@ static const char usage[] =
 "See agq-show(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object per task: {state, lane, agent, path,\n"
-"                    task, events}\n"
+"                    task, events, git}\n"
 "Exit: 0 ok, 66 a task does not exist.\n";
 
 static json_t *
@@ -88,6 +89,116 @@ last_throttle(const json_t *ev)
 	return NULL;
 }
 
+/* A new object with the members KEYS (NULL-terminated) of event E that
+ * it has, and its "ts". */
+static json_t *
+pick(const json_t *e, const char *const *keys)
+{
+	json_t *o = json_object();
+	json_object_set(o, "ts", json_object_get(e, "ts"));
+	for (; *keys; keys++)
+		if (json_object_get(e, *keys))
+			json_object_set(o, *keys, json_object_get(e, *keys));
+	return o;
+}
+
+/* The task's way from its worktree to its pull request (issue 16), from
+ * its journal events EV (worktree, commit, push, pr_open: agq-journal(5))
+ * and its PR record (prs/, agq_pr_find of the pr_open event's PR id, else
+ * of the task ID): {"worktrees", "commits", "pushes" (arrays of the
+ * events' own fields and ts, oldest first), "pr_open" (the event or
+ * null), "pr" (the record with its state, or null)}.  NULL when the task
+ * has no git event.  New reference. */
+static json_t *
+git_chain(const struct agq_spool *sp, const char *id, const json_t *ev)
+{
+	static const char *const wt_keys[] = { "repo", "branch", "base",
+	    "head", "path", "reused", "agent", NULL };
+	static const char *const commit_keys[] = { "repo", "branch", "sha",
+	    "files", "insertions", "deletions", "agent", NULL };
+	static const char *const pr_keys[] = { "repo", "branch", "sha", "pr",
+	    "url", "number", "agent", NULL };
+	json_t *wts = json_array(), *commits = json_array(),
+	    *pushes = json_array(), *pr_open = NULL;
+	size_t k;
+	json_t *e;
+	json_array_foreach(ev, k, e) {
+		const char *name = json_string_value(json_object_get(e, "ev"));
+		if (!name)
+			continue;
+		if (!strcmp(name, "worktree"))
+			json_array_append_new(wts, pick(e, wt_keys));
+		else if (!strcmp(name, "commit"))
+			json_array_append_new(commits, pick(e, commit_keys));
+		else if (!strcmp(name, "push"))
+			json_array_append_new(pushes, pick(e, commit_keys));
+		else if (!strcmp(name, "pr_open") && !pr_open)
+			pr_open = pick(e, pr_keys);
+	}
+	if (!pr_open && !json_array_size(wts) && !json_array_size(commits) &&
+	    !json_array_size(pushes)) {
+		json_decref(wts);
+		json_decref(commits);
+		json_decref(pushes);
+		return NULL;
+	}
+	const char *prid = json_string_value(json_object_get(pr_open, "pr"));
+	json_t *pr = prid ? agq_pr_find(sp, prid) : NULL;
+	if (!pr)
+		pr = agq_pr_find(sp, id);
+	return json_pack("{s:o, s:o, s:o, s:o*, s:o*}", "worktrees", wts,
+	    "commits", commits, "pushes", pushes, "pr_open", pr_open ? pr_open :
+	    json_null(), "pr", pr ? pr : json_null());
+}
+
+#define JS(o, k) json_string_value(json_object_get((o), (k)))
+#define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+
+/* The lines of git_chain G, under a "git:" label. */
+static void
+print_chain(const json_t *g)
+{
+	const char *label = "git:    ";
+	size_t k;
+	json_t *e;
+	json_array_foreach(json_object_get(g, "worktrees"), k, e) {
+		/* a reused branch's head is its own tip, not the base's */
+		const char *path = JS(e, "path"), *br = JS(e, "branch"),
+		    *base = JS(e, "base"), *head = JS(e, "head");
+		if (json_is_true(json_object_get(e, "reused")))
+			printf("%sworktree %s (branch %s at %.7s, reused)\n",
+			    label, path ? path : "?", br ? br : "?", head ?
+			    head : "?");
+		else
+			printf("%sworktree %s (branch %s from %s@%.7s)\n", label,
+			    path ? path : "?", br ? br : "?", base ? base : "?",
+			    head ? head : "?");
+		label = "        ";
+	}
+	json_array_foreach(json_object_get(g, "commits"), k, e) {
+		printf("%scommit   %.7s: %lld file%s, +%lld -%lld\n", label,
+		    JS(e, "sha") ? JS(e, "sha") : "?", JI(e, "files"),
+		    JI(e, "files") == 1 ? "" : "s", JI(e, "insertions"),
+		    JI(e, "deletions"));
+		label = "        ";
+	}
+	json_array_foreach(json_object_get(g, "pushes"), k, e) {
+		printf("%spush     %s at %.7s to %s\n", label, JS(e, "branch") ?
+		    JS(e, "branch") : "?", JS(e, "sha") ? JS(e, "sha") : "?",
+		    JS(e, "repo") ? JS(e, "repo") : "?");
+		label = "        ";
+	}
+	const json_t *pr = json_object_get(g, "pr");
+	const json_t *po = json_object_get(g, "pr_open");
+	if (json_is_object(pr))
+		printf("%spr       %s %s, %s\n", label, JS(pr, "id"),
+		    JS(pr, "state") ? JS(pr, "state") : "open", JS(pr, "url") ?
+		    JS(pr, "url") : "no forge");
+	else if (json_is_object(po))
+		printf("%spr       %s (no record)\n", label, JS(po, "pr") ?
+		    JS(po, "pr") : "?");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -116,6 +227,7 @@ main(int argc, char **argv)
 		}
 		agq_redact(t);  /* what is shown, never what the task gets */
 		json_t *ev = events(&sp, id);
+		json_t *git = git_chain(&sp, id, ev);
 		if (cl.json) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
 			    "id", id, "state", agq_state_name(loc.state),
@@ -125,6 +237,8 @@ main(int argc, char **argv)
 			if (loc.state == AGQ_ST_ACTIVE)
 				json_object_set_new(o, "agent",
 				    json_string(loc.agent));
+			if (git)
+				json_object_set_new(o, "git", git);
 			agq_print_json(o, JSON_COMPACT);
 			json_decref(o);
 			continue;
@@ -156,6 +270,9 @@ main(int argc, char **argv)
 		char *out = agq_spool_path(&sp, "out/%s", id);
 		printf("output: %s\n", out);
 		free(out);
+		if (git)
+			print_chain(git);
+		json_decref(git);
 		char *s = json_dumps(t, JSON_INDENT(2));
 		if (s)
 			printf("task:\n%s\n", s);

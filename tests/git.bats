@@ -321,3 +321,51 @@ hooked_task() {
 	run --separate-stderr agq-git install-hooks --repo "$WORK/nothing"
 	[ "$status" -eq 66 ]
 }
+
+@test "agq-show: the chain of a task run with --git (worktree, commit, push, PR record), in text and --json; nothing new without git" {
+	origin
+	start_sched
+	start_agent a1
+	cd "$WORK"
+	local id plain
+	id=$(agq-submit --title "Add b" --git origin.git -- \
+	    sh -c 'echo b > b.txt && printf "one\nTWO\nthree\nfour\n" > a.txt')
+	plain=$(agq-submit -- true)
+	wait_for 30 is_state "$id" done
+	wait_for 30 is_state "$plain" done
+	local br=a1/add-b sha base path prid
+	sha=$(git -C origin.git rev-parse "$br")
+	base=$(git -C origin.git rev-parse main)
+	path=$(grep '"ev":"worktree"' "$AGQ_SPOOL/journal" | jq -r .path)
+	prid=$(grep '"ev":"pr_open"' "$AGQ_SPOOL/journal" | jq -r .pr)
+	run --separate-stderr agq-show "$id"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\n'"git:    worktree $path (branch $br from main@${base:0:7})"$'\n'* ]]
+	[[ "$output" == *$'\n'"        commit   ${sha:0:7}: 2 files, +3 -1"$'\n'* ]]
+	[[ "$output" == *$'\n'"        push     $br at ${sha:0:7} to $WORK/origin.git"$'\n'* ]]
+	[[ "$output" == *$'\n'"        pr       $prid open, no forge"$'\n'* ]]
+	run --separate-stderr agq-show --json "$id"
+	[ "$(jq -c '.git | [.worktrees[0].branch, .worktrees[0].reused, .commits[0].sha, .commits[0].files, .pushes[0].sha, .pr_open.pr, .pr.id, .pr.state, .pr.url]' <<<"$output")" = \
+	    "[\"$br\",false,\"$sha\",2,\"$sha\",\"$prid\",\"$prid\",\"open\",null]" ]
+	# agq-stats counts it: one PR opened, by one task that cost nothing
+	run --separate-stderr agq-stats --json
+	[ "$(jq -c '.prs | [.opened, .tasks, .by_state.open, .per_pr.cost_usd]' <<<"$output")" = "[1,1,1,0]" ]
+	# the state and URL shown are the record's now, not the event's
+	agq-pr merged "$prid"
+	jq '.url = "https://example.invalid/o/app/pull/7" | .number = 7' \
+	    "$AGQ_SPOOL/prs/merged/$prid.json" > "$WORK/r"
+	mv "$WORK/r" "$AGQ_SPOOL/prs/merged/$prid.json"
+	run --separate-stderr agq-show "$id"
+	[[ "$output" == *$'\n'"        pr       $prid merged, https://example.invalid/o/app/pull/7"$'\n'* ]]
+	# a retry that continued on its branch shows the branch's tip
+	printf '{"ts":"2030-01-01T00:00:00.000000Z","ev":"worktree","id":"%s","branch":"%s","base":"main","head":"%s","path":"%s","reused":true}\n' \
+	    "$id" "$br" "$sha" "$path" >> "$AGQ_SPOOL/journal"
+	run --separate-stderr agq-show "$id"
+	[[ "$output" == *$'\n'"        worktree $path (branch $br at ${sha:0:7}, reused)"$'\n'* ]]
+	# a task without git work: nothing new
+	run --separate-stderr agq-show "$plain"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"git:"* ]]
+	run --separate-stderr agq-show --json "$plain"
+	[ "$(jq 'has("git")' <<<"$output")" = false ]
+}

@@ -17,6 +17,7 @@
 #include "spool.h"
 #include "stats.h"
 #include "sync.h"
+#include "git.h"
 #include "dash.h"
 
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
@@ -85,6 +86,8 @@ static const char css[] =
 ".idle{background:#2e8b57}.busy{background:#1f6feb}"
 ".draining{background:#b8860b}.offline{background:#c0392b}"
 ".down{background:#7a8599}.ok{background:#2e8b57}.warn{background:#c0392b}"
+".pr-open{background:#1f6feb}.pr-merged{background:#8250df}"
+".pr-closed{background:#7a8599}"
 "table{border-collapse:collapse;width:100%}"
 "td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eceef2;"
 "vertical-align:top}"
@@ -283,6 +286,68 @@ recent_table(struct agq_sbuf *b, const struct agq_spool *sp,
 			agq_sb_printf(b, "/out/");
 			esc(b, id);
 			agq_sb_printf(b, "/\">output</a>");
+		}
+		agq_sb_printf(b, "</td></tr>");
+	}
+	agq_sb_printf(b, "</table>");
+}
+
+json_t *
+agq_dash_prs(const struct agq_spool *sp, size_t max)
+{
+	json_t *all = agq_pr_list(sp, NULL), *out = json_array();
+	for (size_t k = json_array_size(all); k-- > 0 &&
+	    json_array_size(out) < max;)
+		json_array_append(out, json_array_get(all, k));
+	json_decref(all);
+	return out;
+}
+
+/* The PR records PRS (agq_dash_prs), one row each. */
+static void
+pr_table(struct agq_sbuf *b, const json_t *prs)
+{
+	if (!json_array_size(prs)) {
+		agq_sb_printf(b, "<p class=\"muted\">none yet</p>");
+		return;
+	}
+	agq_sb_printf(b, "<table><tr><th>PR</th><th>task</th><th>branch</th>"
+	    "<th>head</th><th>state</th><th>forge</th></tr>");
+	size_t i;
+	json_t *r;
+	json_array_foreach(prs, i, r) {
+		const char *st = JS(r, "state") ? JS(r, "state") : "open";
+		const char *head = JS(r, "head") ? JS(r, "head") : "";
+		char shortsha[8];
+		snprintf(shortsha, sizeof shortsha, "%s", head);
+		agq_sb_printf(b, "<tr class=\"pr\" data-state=\"");
+		esc(b, st);
+		agq_sb_printf(b, "\"><td><code>");
+		esc(b, JS(r, "id"));
+		agq_sb_printf(b, "</code></td><td><code>");
+		esc(b, JS(r, "task"));
+		agq_sb_printf(b, "</code><br>");
+		esc(b, JS(r, "title"));
+		agq_sb_printf(b, "</td><td>");
+		esc(b, JS(r, "branch"));
+		agq_sb_printf(b, "</td><td><code>");
+		esc(b, shortsha);
+		agq_sb_printf(b, "</code></td><td><span class=\"badge pr-%s\">",
+		    strspn(st, "abcdefghijklmnopqrstuvwxyz") == strlen(st) ? st :
+		    "closed");
+		esc(b, st);
+		agq_sb_printf(b, "</span></td><td>");
+		if (http_url(JS(r, "url"))) {
+			agq_sb_printf(b, "<a href=\"");
+			esc(b, JS(r, "url"));
+			agq_sb_printf(b, "\">");
+			if (json_is_integer(json_object_get(r, "number")))
+				agq_sb_printf(b, "#%lld", JI(r, "number"));
+			else
+				agq_sb_printf(b, "pull request");
+			agq_sb_printf(b, "</a>");
+		} else {
+			agq_sb_printf(b, "<span class=\"muted\">no forge</span>");
 		}
 		agq_sb_printf(b, "</td></tr>");
 	}
@@ -553,6 +618,13 @@ agq_dash_render(const struct agq_spool *sp, const json_t *snap,
 	agq_sb_printf(&b, "</section>\n<section class=\"wide\" "
 	    "id=\"recent-failed\"><h2>Recent failures</h2>");
 	recent_table(&b, sp, json_object_get(rec, "failed"), 1);
+	json_t *prs = agq_dash_prs(sp, AGQ_DASH_PRS);
+	agq_sb_printf(&b, "</section>\n<section class=\"wide\" id=\"prs\"><h2>"
+	    "Pull requests</h2><p class=\"muted\"><b id=\"count-prs\">%zu"
+	    "</b> newest first (at most %d)</p>", json_array_size(prs),
+	    AGQ_DASH_PRS);
+	pr_table(&b, prs);
+	json_decref(prs);
 	agq_sb_printf(&b, "</section>\n</main></body></html>\n");
 	return b.s;
 }
@@ -598,6 +670,8 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 	if (!strcmp(url, "/status.json")) {
 		if (st)
 			json_object_set(snap, "stats", st);
+		json_object_set_new(snap, "prs", agq_dash_prs(S->sp,
+		    AGQ_DASH_PRS));
 		char *s = json_dumps(snap, JSON_COMPACT |
 		    JSON_REAL_PRECISION(12));
 		body = agq_xasprintf("%s\n", s ? s : "{}");

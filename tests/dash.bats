@@ -19,6 +19,17 @@ chrome() {
 # shown ID: the number the rendered page shows in the element with ID.
 shown() { grep -o "id=\"$1\">[0-9]*<" "$BATS_TEST_TMPDIR/dom.html" | tr -dc 0-9; }
 
+# pr_record STATE PRID TASK CREATED [JQ-FILTER]: a PR record as agq-git
+# finish writes it (agq-spool(5), prs/), in prs/STATE/.
+pr_record() {
+	mkdir -p "$AGQ_SPOOL/prs/$1"
+	jq -n --arg id "$2" --arg t "$3" --arg c "$4" '{id: $id, task: $t,
+	    repo: "/r/app.git", base: "main", branch: ("agq/" + $t),
+	    head: "0123456789abcdef0123456789abcdef01234567", title: ("PR " + $t),
+	    url: null, number: null, created_at: $c}' | jq "${5:-.}" \
+	    > "$AGQ_SPOOL/prs/$1/$2.json"
+}
+
 # A spool with tasks in every state and two agents.
 busy_spool() {
 	echo "dash_refresh = 20" >> "$AGQ_CONF"
@@ -83,6 +94,7 @@ busy_spool() {
 @test "agq-sync --commit --html writes the page; agq-dash --serve answers on 127.0.0.1 only" {
 	agq-submit -q -- true
 	agq-submit -q -p high -- true
+	pr_record open pr-00000000000000aa t1 2026-12-01T00:00:00Z
 	run agq-sync --html "$WORK/sync.html"
 	[ "$status" -eq 0 ]
 	[ ! -e "$WORK/sync.html" ]
@@ -111,7 +123,67 @@ busy_spool() {
 	body=$(get /status.json | sed '1,/^\r$/d')
 	[ "$(jq .counts.queue <<< "$body")" -eq 2 ]
 	[ "$(jq .stats.events.submitted <<< "$body")" -eq 2 ]
+	[ "$(jq -c '.prs | map([.id, .state])' <<< "$body")" = '[["pr-00000000000000aa","open"]]' ]
+	[[ "$out" == *'<tr class="pr" data-state="open"><td><code>pr-00000000000000aa</code>'* ]]
 	[[ "$(get /nope)" == "HTTP/1."?" 404"* ]]
 	kill -TERM "$pid"
 	wait "$pid"
+}
+
+@test "agq-dash: the pull requests of tasks run with --git, newest first, at most 50, with forge links, in Chromium" {
+	command -v git >/dev/null || skip "no git"
+	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+	git init -q -b main "$WORK/src" && echo a > "$WORK/src/a"
+	git -C "$WORK/src" add a && git -C "$WORK/src" commit -qm a
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	# 51 older records, one merged with a forge URL, one whose URL is
+	# not http(s)
+	for i in $(seq 10 60); do
+		pr_record open "pr-00000000000000$i" "old$i" \
+		    "2026-12-01T01:$(printf %02d $((i - 10))):00.000000Z"
+	done
+	rm "$AGQ_SPOOL/prs/open/pr-0000000000000060.json"
+	pr_record merged pr-0000000000000060 old60 2026-12-01T01:50:00Z \
+	    '.url = "https://forge.example/o/app/pull/60" | .number = 60'
+	pr_record closed pr-0000000000000059 old59 2026-12-01T01:49:00Z \
+	    '.url = "javascript:alert(1)" | .number = 59'
+	rm "$AGQ_SPOOL/prs/open/pr-0000000000000059.json"
+	# the newest: a real task's, run with --git, with a title to escape
+	start_sched
+	start_agent a1
+	id=$(agq-submit --title 'Fix <b>&"x"' --git "$WORK/origin.git" -- sh -c 'echo b > b')
+	wait_for 30 is_state "$id" done
+	prid=$(jq -r .id "$AGQ_SPOOL"/prs/open/pr-*.json | grep -v '^pr-00')
+	sha=$(git -C "$WORK/origin.git" rev-parse a1/fix-b-x)
+	run agq-dash -o "$WORK/dash.html"
+	[ "$status" -eq 0 ]
+	page="$WORK/dash.html"
+	grep -q 'Fix &lt;b&gt;&amp;&quot;x&quot;' "$page"
+	grep -q '<a href="https://forge.example/o/app/pull/60">#60</a>' "$page"
+	! grep -q 'javascript:' "$page"
+	chrome --dump-dom "file://$page" > "$BATS_TEST_TMPDIR/dom.html"
+	dom="$BATS_TEST_TMPDIR/dom.html"
+	grep -q '<h2>Pull requests</h2>' "$dom"
+	[ "$(shown count-prs)" -eq 50 ]
+	[ "$(grep -o '<tr class="pr"' "$dom" | wc -l)" -eq 50 ]
+	# newest first: agq-git's, then 60, 59 ...; 10 and 11 left out
+	grep -o '<code>pr-[0-9a-f]*</code>' "$dom" | head -3 | tr -d '\n' > "$WORK/first"
+	[ "$(cat "$WORK/first")" = "<code>$prid</code><code>pr-0000000000000060</code><code>pr-0000000000000059</code>" ]
+	! grep -q 'pr-0000000000000011' "$dom"
+	grep -q 'pr-0000000000000012' "$dom"
+	# the row of agq-git's: task, branch, short head, state, no forge
+	row=$(grep -o "<tr class=\"pr\" data-state=\"open\"><td><code>$prid</code>.*" "$dom" | sed 's|</tr>.*||')
+	[[ "$row" == *"<code>$id</code><br>Fix &lt;b&gt;&amp;\"x\"</td><td>a1/fix-b-x</td><td><code>${sha:0:7}</code></td>"* ]]
+	[[ "$row" == *'<span class="badge pr-open">open</span>'*'no forge'* ]]
+	grep -q '<tr class="pr" data-state="merged">' "$dom"
+	grep -q '<tr class="pr" data-state="closed">' "$dom"
+	# and as the browser lays it out: a screenshot
+	chrome --window-size=1280,2400 --screenshot="$BATS_TEST_TMPDIR/prs.png" "file://$page"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/prs.png")" -gt 20000 ]
+	if [ -n "${AGQ_DASH_SCREENSHOT:-}" ]; then cp "$BATS_TEST_TMPDIR/prs.png" "${AGQ_DASH_SCREENSHOT%.png}-prs.png"; fi
+	# no records at all: none yet
+	rm -r "$AGQ_SPOOL/prs"
+	agq-dash -o "$page"
+	grep -q 'id="count-prs">0<' "$page"
+	grep -q '<h2>Pull requests</h2><p class="muted"><b id="count-prs">0</b> newest first (at most 50)</p><p class="muted">none yet</p>' "$page"
 }

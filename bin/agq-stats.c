@@ -17,7 +17,8 @@ static const char usage[] =
 "                 [--buckets N] [--rotated]\n"
 "Print the numbers of a spool from its task files and its journal: tasks\n"
 "per state and lane, events, throughput, wait and run latency percentiles,\n"
-"agent utilization, tokens and cost per backend and model.\n"
+"agent utilization, tokens and cost per backend and model, pull requests\n"
+"opened and their cost.\n"
 "See agq-stats(1).\n"
 "  -s, --spool DIR    spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --since TIME   window start: RFC 3339, epoch seconds, or a duration\n"
@@ -110,6 +111,20 @@ text(json_t *s)
 		    "tokens_in")), json_number_value(json_object_get(a,
 		    "tokens_out")), json_number_value(json_object_get(a,
 		    "cost_usd")));
+	json_t *pr = json_object_get(s, "prs"), *bs = json_object_get(pr,
+	    "by_state"), *per = json_object_get(pr, "per_pr");
+	if (I(pr, "opened") || I(bs, "open") || I(bs, "merged") ||
+	    I(bs, "closed"))
+		printf("\nprs     opened %lld; records: open %lld, merged %lld, "
+		    "closed %lld\n", I(pr, "opened"), I(bs, "open"),
+		    I(bs, "merged"), I(bs, "closed"));
+	if (json_is_object(per))
+		printf("per PR  cost %.4f USD, tokens in %.0f, out %.0f "
+		    "(%lld tasks, %.4f USD in all)\n", json_number_value(
+		    json_object_get(per, "cost_usd")), json_number_value(
+		    json_object_get(per, "tokens_in")), json_number_value(
+		    json_object_get(per, "tokens_out")), I(pr, "tasks"),
+		    json_number_value(json_object_get(pr, "cost_usd")));
 	json_t *j = json_object_get(s, "journal");
 	if (I(j, "damaged"))
 		printf("\njournal: %lld damaged line(s) skipped\n",

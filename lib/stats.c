@@ -300,6 +300,9 @@ summary(struct samples *s)
 	    "mean_ms", ms3((int64_t)(s->sum / (double)s->n)));
 }
 
+static long count_dir(const struct agq_spool *sp, const char *rel,
+                      const char *suffix);
+
 struct agent_acc {
 	char name[65];
 	int64_t busy_us;
@@ -336,6 +339,11 @@ struct st {
 	    stales, agents_up, agents_down, holds, alerts, syncs;
 	int64_t first_ts, last_ts;
 	json_t *recent_done, *recent_failed;    /* ring arrays, oldest first */
+	long pr_opened;         /* pr_open events in the window */
+	json_t *pr_ids;         /* ids of the tasks that opened them -> true */
+	json_t *task_tok;       /* id -> [tokens_in, tokens_out, cost_usd] of
+	                         * its finish events, until it ends without a
+	                         * PR opened in the window */
 };
 
 static struct agent_acc *
@@ -409,18 +417,29 @@ ring_push(json_t *ring, json_t *item, int max)
 	json_array_append_new(ring, item);
 }
 
+/* The token and cost fields of a finish event or a result.json into
+ * T[0] (tokens_in), T[1] (tokens_out), T[2] (cost_usd), 0 when absent:
+ * 1 when it has any of them, else 0. */
+static int
+line_tokens(const struct agq_jline *jl, double t[3])
+{
+	int have = 0;
+	t[0] = t[1] = t[2] = 0;
+	have |= agq_jnum(jl, "tokens_in", &t[0]) == 0;
+	have |= agq_jnum(jl, "tokens_out", &t[1]) == 0;
+	have |= agq_jnum(jl, "cost_usd", &t[2]) == 0;
+	return have;
+}
+
 /* Token and cost fields of a finish event or a result.json, into the
  * accumulator of its backend and model. */
 static int
 tokens_from_line(struct st *S, const struct agq_jline *jl)
 {
-	double tin = 0, tout = 0, cost = 0;
-	int have = 0;
-	have |= agq_jnum(jl, "tokens_in", &tin) == 0;
-	have |= agq_jnum(jl, "tokens_out", &tout) == 0;
-	have |= agq_jnum(jl, "cost_usd", &cost) == 0;
-	if (!have)
+	double v[3];
+	if (!line_tokens(jl, v))
 		return 0;
+	double tin = v[0], tout = v[1], cost = v[2];
 	char be[128], mo[128];
 	if (!agq_jstr(jl, "backend", be, sizeof be))
 		strcpy(be, "unknown");
@@ -451,6 +470,65 @@ tokens_from_result(struct st *S, const char *id)
 	if (agq_jscan(buf, len, &jl) == 0)
 		tokens_from_line(S, &jl);
 	free(buf);
+}
+
+/* Add the tokens and cost T of a finish event of task ID to its sum in
+ * task_tok, kept for the cost per PR. */
+static void
+task_tok_add(struct st *S, const char *id, const double t[3])
+{
+	json_t *a = json_object_get(S->task_tok, id);
+	if (!a) {
+		json_object_set_new(S->task_tok, id, json_pack("[f, f, f]", t[0],
+		    t[1], t[2]));
+		return;
+	}
+	for (size_t k = 0; k < 3; k++)
+		json_real_set(json_array_get(a, k), json_real_value(
+		    json_array_get(a, k)) + t[k]);
+}
+
+/* The cost per PR of agq-stats(1): the pr_open events of the window, the
+ * PR records per state now (prs/STATE/ of agq-spool(5)), and the tokens
+ * and cost of the tasks that opened those PRs summed (their finish
+ * events, else their out/ID/result.json) and per task.  New reference. */
+static json_t *
+prs_summary(struct st *S)
+{
+	double sum[3] = { 0, 0, 0 };
+	const char *id;
+	json_t *v;
+	json_object_foreach(S->pr_ids, id, v) {
+		json_t *a = json_object_get(S->task_tok, id);
+		double t[3] = { 0, 0, 0 };
+		if (a) {
+			for (size_t k = 0; k < 3; k++)
+				t[k] = json_real_value(json_array_get(a, k));
+		} else if (agq_id_valid(id)) {
+			char *p = agq_spool_path(S->sp, "out/%s/result.json", id);
+			size_t len;
+			char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
+			free(p);
+			struct agq_jline jl;
+			if (buf && agq_jscan(buf, len, &jl) == 0)
+				line_tokens(&jl, t);
+			free(buf);
+		}
+		for (size_t k = 0; k < 3; k++)
+			sum[k] += t[k];
+	}
+	size_t n = json_object_size(S->pr_ids);
+	json_t *per = n ? json_pack("{s:f, s:f, s:f}", "tokens_in",
+	    round(sum[0] / (double)n * 1000) / 1000, "tokens_out",
+	    round(sum[1] / (double)n * 1000) / 1000, "cost_usd",
+	    round(sum[2] / (double)n * 1e6) / 1e6) : json_null();
+	return json_pack("{s:i, s:{s:i, s:i, s:i}, s:i, s:f, s:f, s:f, s:o}",
+	    "opened", (int)S->pr_opened, "by_state",
+	    "open", (int)count_dir(S->sp, "prs/open", ".json"),
+	    "merged", (int)count_dir(S->sp, "prs/merged", ".json"),
+	    "closed", (int)count_dir(S->sp, "prs/closed", ".json"),
+	    "tasks", (int)n, "tokens_in", sum[0], "tokens_out", sum[1],
+	    "cost_usd", round(sum[2] * 1e6) / 1e6, "per_pr", per);
 }
 
 static void
@@ -542,6 +620,9 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 			if (tokens_from_line(S, jl) && id[0])
 				json_object_set_new(S->tok_ids, id, json_true());
 		}
+		double t[3];
+		if (id[0] && line_tokens(jl, t))
+			task_tok_add(S, id, t);
 	} else if (!strcmp(ev, "stale")) {
 		if (id[0])
 			json_object_del(S->open, id);
@@ -552,6 +633,8 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 		int ok = !strcmp(ev, "done");
 		if (id[0])
 			json_object_del(S->ready, id);
+		if (id[0] && !json_object_get(S->pr_ids, id))
+			json_object_del(S->task_tok, id);
 		if (!in)
 			return;
 		if (ok)
@@ -608,6 +691,11 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 			S->alerts++;
 		else if (!strcmp(ev, "sync"))
 			S->syncs++;
+		else if (!strcmp(ev, "pr_open")) {
+			S->pr_opened++;
+			if (id[0])
+				json_object_set_new(S->pr_ids, id, json_true());
+		}
 	}
 	if (!strcmp(ev, "hold") && id[0])
 		json_object_del(S->ready, id);
@@ -676,6 +764,8 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	S.tok_ids = json_object();
 	S.recent_done = json_array();
 	S.recent_failed = json_array();
+	S.pr_ids = json_object();
+	S.task_tok = json_object();
 	if (o->buckets > 0) {
 		S.b = calloc((size_t)o->buckets, sizeof *S.b);
 		if (!S.b)
@@ -818,6 +908,7 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	    "latency", "wait", summary(&S.wait), "run", summary(&S.run),
 	    "agents", agents, "tokens", toks, "series", series,
 	    "recent", "done", rd, "failed", rf);
+	json_object_set_new(out, "prs", prs_summary(&S));
 	json_decref(regs);
 	json_decref(S.ready);
 	json_decref(S.open);
@@ -826,6 +917,8 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	json_decref(S.tok_ids);
 	json_decref(S.recent_done);
 	json_decref(S.recent_failed);
+	json_decref(S.pr_ids);
+	json_decref(S.task_tok);
 	free(S.agents);
 	free(S.toks);
 	free(S.wait.v);

@@ -194,3 +194,48 @@ jqs() { printf '%s\n' "$out" | jq -r "$1"; }
 	[ "$(jqs '.agents[] | select(.name == "a1") | .busy_s')" = 276 ]
 	[ "$(jqs .journal.lines)" = "$(cat "$AGQ_SPOOL"/journal* | wc -l)" ]
 }
+
+@test "agq-stats: PRs opened in the window, PR records by state, and the cost per PR of the tasks that opened them" {
+	# p1: one attempt, 0.5 USD; p2: its tokens only in out/p2/result.json;
+	# p3: two attempts of 0.25 USD; p4: 5 USD and no PR; p5: a PR opened
+	# before the window.  pr_open comes before done, as agq-run writes it.
+	ev 1 submit p5 && ev 2 finish p5 '"cost_usd":9' && ev 3 pr_open p5 '"pr":"pr-5"' && ev 4 done p5
+	ev 10 submit p1
+	ev 20 finish p1 '"tokens_in":100,"tokens_out":50,"cost_usd":0.5'
+	ev 21 pr_open p1 '"pr":"pr-1","branch":"a/p1","url":null,"number":null'
+	ev 22 done p1
+	ev 30 finish p2 '"exit":0'
+	ev 31 pr_open p2 '"pr":"pr-2","branch":"a/p2"'
+	ev 32 done p2
+	mkdir -p "$AGQ_SPOOL/out/p2"
+	echo '{"tokens_in":300,"tokens_out":30,"cost_usd":2.0}' > "$AGQ_SPOOL/out/p2/result.json"
+	ev 40 finish p3 '"tokens_in":50,"tokens_out":10,"cost_usd":0.25,"exit":1'
+	ev 41 retry p3 '"reason":"exit 1"'
+	ev 50 finish p3 '"tokens_in":50,"tokens_out":10,"cost_usd":0.25,"exit":0'
+	ev 51 pr_open p3 '"pr":"pr-3","branch":"a/p3"'
+	ev 52 done p3
+	ev 60 finish p4 '"tokens_in":1000,"tokens_out":1000,"cost_usd":5'
+	ev 61 done p4
+	mkdir -p "$AGQ_SPOOL/prs/open" "$AGQ_SPOOL/prs/merged" "$AGQ_SPOOL/prs/closed"
+	echo '{}' > "$AGQ_SPOOL/prs/open/pr-1.json"
+	echo '{}' > "$AGQ_SPOOL/prs/open/pr-2.json"
+	echo '{}' > "$AGQ_SPOOL/prs/merged/pr-3.json"
+	touch "$AGQ_SPOOL/prs/open/.tmp" "$AGQ_SPOOL/prs/closed/notes.txt"
+	run agq-stats --json --since "$(ts $((T0 + 5)))" --until "$(ts $((T0 + 1000)))"
+	[ "$status" -eq 0 ]
+	out=$output
+	[ "$(jqs '.prs | [.opened, .tasks, .by_state.open, .by_state.merged, .by_state.closed] | @tsv')" = "$(printf '3\t3\t2\t1\t0')" ]
+	[ "$(jqs '.prs | [.cost_usd, .tokens_in, .tokens_out] | @tsv')" = "$(printf '3\t500\t100')" ]
+	[ "$(jqs '.prs.per_pr | [.cost_usd, .tokens_in, .tokens_out] | @tsv')" = "$(printf '1\t166.667\t33.333')" ]
+	run agq-stats --since "$(ts $((T0 + 5)))" --until "$(ts $((T0 + 1000)))"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" | grep -Eq '^prs +opened 3; records: open 2, merged 1, closed 0$'
+	printf '%s\n' "$output" | grep -Eq '^per PR +cost 1\.0000 USD, tokens in 167, out 33 \(3 tasks, 3\.0000 USD in all\)$'
+	# no PR in the window: none per PR, and no lines in the report
+	run agq-stats --json --since "$(ts $((T0 + 55)))" --until "$(ts $((T0 + 1000)))"
+	out=$output
+	[ "$(jqs '.prs | [.opened, .tasks, (.per_pr|tostring)] | @tsv')" = "$(printf '0\t0\tnull')" ]
+	rm -r "$AGQ_SPOOL/prs"
+	run agq-stats --since "$(ts $((T0 + 55)))" --until "$(ts $((T0 + 1000)))"
+	[[ "$output" != *"prs "* ]]
+}

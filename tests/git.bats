@@ -232,6 +232,7 @@ origin() {
 	[ "$(jq -r 'map(select(.origin)) | .[0].removed' <<<"$output")" = true ]
 	[ -z "$(ls -d "$AGQ_SPOOL.work"/origin-* 2>/dev/null | grep -v '\.lock$')" ]
 	ls -d "$AGQ_SPOOL.work"/other-*.git
+}
 
 # hooked_task [VERIFY]: a task (its id in $id) with the verify step VERIFY
 # and its worktree ($dir, branch $br) from origin, with agq's hooks

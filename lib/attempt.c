@@ -423,6 +423,34 @@ commit_body(const json_t *ag)
 	return s;
 }
 
+/* Task T as the PR's description should see it (a new reference): its
+ * last attempt, the one running, with this attempt's tokens, cost and
+ * verification report from AG (the runner records them only when the
+ * attempt ends). */
+static json_t *
+task_now(const json_t *t, const json_t *ag)
+{
+	json_t *tt = json_deep_copy(t);
+	json_t *atts = json_object_get(tt, "attempts");
+	if (!json_is_array(atts)) {
+		atts = json_array();
+		json_object_set_new(tt, "attempts", atts);
+	}
+	json_t *last = json_array_get(atts, json_array_size(atts) - 1);
+	if (!json_is_object(last)) {
+		last = json_object();
+		json_array_append_new(atts, last);
+	}
+	static const char *const keys[] = { "tokens_in", "tokens_out",
+	    "cost_usd", "verify", NULL };
+	for (int i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(ag, keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set(last, keys[i], v);
+	}
+	return tt;
+}
+
 /* The attempt failed at git step or hook WHAT: AG's status and error. */
 static int
 fail(json_t *ag, const char *status, const char *error, int rc)
@@ -468,8 +496,10 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 		char title[512];
 		agq_taskgit_title(t, title, sizeof title);
 		char *body = commit_body(ag);
-		int r = agq_taskgit_finish(&sp, t, &g, title, body, err,
+		json_t *tt = task_now(t, ag);
+		int r = agq_taskgit_finish(&sp, tt, &g, title, body, err,
 		    sizeof err);
+		json_decref(tt);
 		free(body);
 		if (r != AGQ_TG_OK)
 			rc = fail(ag, r == AGQ_TG_NOCHANGE ? "no_changes" :

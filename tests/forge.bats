@@ -220,3 +220,36 @@ forget() {
 	[ "$status" -eq 0 ]
 	[ "$(record | jq -r .number)" = null ]
 }
+
+@test "forge github through agq-run: a git prompt task's PR is opened on the forge, its body with the attempt's tokens, cost and verification" {
+	forge github o/run1
+	mkdir -p "$WORK/fakebin"
+	cat > "$WORK/fakebin/claude" <<'SH'
+#!/bin/sh
+echo made > made.txt
+printf '{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1","usage":{"input_tokens":120,"output_tokens":30},"total_cost_usd":0.25}\n'
+SH
+	chmod +x "$WORK/fakebin/claude"
+	export PATH="$WORK/fakebin:$PATH"
+	start_sched
+	start_agent a1 --backend cli
+	local id
+	id=$(agq-submit --git "$WORK/origin.git" --title "Make it" --backend cli \
+	    --model claude --prompt "make made.txt" --verify "test -f made.txt" \
+	    --criteria "made.txt exists")
+	wait_for 60 is_state "$id" done
+	[ "$(git -C "$WORK/origin.git" show a1/make-it:made.txt)" = made ]
+	local prid
+	prid=$(jq -r .attempts[-1].git.pr "$AGQ_SPOOL/done/$id.json")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" '.number|tostring' 1
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .url https://github.com/o/run1/pull/1
+	[ "$(jq -r .attempts[-1].git.url "$AGQ_SPOOL/done/$id.json")" = https://github.com/o/run1/pull/1 ]
+	run requests o/run1 'select(.method == "POST") | .body.body'
+	[[ "$output" == *"$id"* ]]
+	[[ "$output" == *"made.txt exists"* ]]
+	[[ "$output" == *"tokens: 120 in, 30 out"* ]]
+	[[ "$output" == *"Verification: pass (1 passed, 0 failed)"* ]]
+	[ "$(requests o/run1 'select(.method == "POST") | .body.head')" = a1/make-it ]
+	[ "$(grep -c '"ev":"pr_open"' "$AGQ_SPOOL/journal")" -eq 1 ]
+	grep '"ev":"pr_open"' "$AGQ_SPOOL/journal" | jq -e '.number == 1'
+}

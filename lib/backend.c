@@ -402,8 +402,14 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 
 /* Keep the last non-empty line of a stream read in pieces: CUR collects
  * the line being read, LAST the last one ended (each at most
- * sizeof - 1 bytes, the rest of a longer line dropped). */
-struct lastline { char cur[512], last[512]; size_t n; };
+ * sizeof - 1 bytes, the rest of a longer line dropped).  SEEN is set when
+ * a line contains WATCH (not NULL). */
+struct lastline {
+	char cur[512], last[512];
+	size_t n;
+	const char *watch;
+	int seen;
+};
 
 static void
 lastline_add(struct lastline *l, const char *s, size_t n)
@@ -413,6 +419,8 @@ lastline_add(struct lastline *l, const char *s, size_t n)
 			if (l->n) {
 				memcpy(l->last, l->cur, l->n);
 				l->last[l->n] = '\0';
+				if (l->watch && strstr(l->last, l->watch))
+					l->seen = 1;
 			}
 			l->n = 0;
 		} else if (l->n + 1 < sizeof l->cur) {
@@ -439,19 +447,23 @@ keep_tail(char *buf, size_t *n, const char *chunk, size_t k)
 /* Run ARGV (argv[0] looked up in PATH), standard input IN_FD (-1:
  * /dev/null), its standard output captured (the last MAX_OUTPUT bytes
  * kept, malloc'd in *OUT).  With ERRLINE NULL its standard error is
- * ours; otherwise it is copied to ours as it comes and its last
- * non-empty line (printable, at most 511 bytes) is left in ERRLINE
- * (ERRSIZE bytes, "" when none).  Returns the wait status, or -1 with
- * ERR set when it could not be started. */
+ * ours; otherwise it is copied to ours as it comes and read into
+ * ERRLINE (its WATCH set by the caller): its last non-empty line
+ * (printable, at most 511 bytes, "" when none) is left in
+ * ERRLINE->last.  Returns the wait status, or -1 with ERR set when it
+ * could not be started. */
 static int
-run_capture(char *const argv[], int in_fd, char *errline, size_t errsize,
+run_capture(char *const argv[], int in_fd, struct lastline *errline,
             char **out, size_t *outlen, char *err, size_t size)
 {
 	int p[2], e[2] = { -1, -1 };
 	*out = NULL;
 	*outlen = 0;
-	if (errline)
-		errline[0] = '\0';
+	if (errline) {
+		errline->n = 0;
+		errline->last[0] = '\0';
+		errline->seen = 0;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		agq_errf(err, size, "cannot create a pipe: %s", strerror(errno));
 		return -1;
@@ -495,8 +507,6 @@ run_capture(char *const argv[], int in_fd, char *errline, size_t errsize,
 	char *buf = agq_xmalloc(MAX_OUTPUT + 1);
 	size_t n = 0;
 	char chunk[65536];
-	struct lastline ll = { .n = 0 };
-	ll.last[0] = '\0';
 	struct pollfd fds[2] = { { p[0], POLLIN, 0 }, { e[0], POLLIN, 0 } };
 	int open_fds = errline ? 2 : 1;
 	while (open_fds > 0) {
@@ -519,7 +529,7 @@ run_capture(char *const argv[], int in_fd, char *errline, size_t errsize,
 				keep_tail(buf, &n, chunk, (size_t)r);
 			} else {
 				agq_write_all(2, chunk, (size_t)r);
-				lastline_add(&ll, chunk, (size_t)r);
+				lastline_add(errline, chunk, (size_t)r);
 			}
 		}
 	}
@@ -527,10 +537,8 @@ run_capture(char *const argv[], int in_fd, char *errline, size_t errsize,
 		if (fds[i].fd >= 0 && (i == 0 || errline))
 			close(fds[i].fd);
 	buf[n] = '\0';
-	if (errline) {
-		lastline_add(&ll, "\n", 1);
-		snprintf(errline, errsize, "%s", ll.last);
-	}
+	if (errline)
+		lastline_add(errline, "\n", 1);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
@@ -817,7 +825,7 @@ be_shell(struct call *c, const struct agq_backend_def *d)
 	argv[n] = NULL;
 	char *out;
 	size_t len;
-	int st = run_capture(argv, -1, NULL, 0, &out, &len, c->err,
+	int st = run_capture(argv, -1, NULL, &out, &len, c->err,
 	    sizeof c->err);
 	free(argv);
 	if (st < 0)
@@ -833,14 +841,19 @@ be_shell(struct call *c, const struct agq_backend_def *d)
 	return 0;
 }
 
-/* Replace "{prompt}" and "{model}" in a lock-file argv template. */
+/* What fills a lock-file argv template's placeholders. */
+struct cli_fill { const char *prompt, *model, *session; };
+
+/* TMPL with "{prompt}", "{model}" or "{session_id}" replaced. */
 static char *
-fill(const char *tmpl, const char *prompt, const char *model)
+fill(const char *tmpl, const struct cli_fill *f)
 {
 	if (!strcmp(tmpl, "{prompt}"))
-		return agq_xstrdup(prompt);
+		return agq_xstrdup(f->prompt);
 	if (!strcmp(tmpl, "{model}"))
-		return agq_xstrdup(model ? model : "");
+		return agq_xstrdup(f->model ? f->model : "");
+	if (!strcmp(tmpl, "{session_id}"))
+		return agq_xstrdup(f->session ? f->session : "");
 	return agq_xstrdup(tmpl);
 }
 
@@ -857,14 +870,13 @@ agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len)
 
 /* Append to A the strings of template array T, filled. */
 static void
-append_filled(json_t *a, const json_t *t, const char *prompt,
-              const char *model)
+append_filled(json_t *a, const json_t *t, const struct cli_fill *f)
 {
 	size_t i;
 	json_t *v;
 	json_array_foreach(t, i, v) {
 		char *s = fill(json_string_value(v) ? json_string_value(v) : "",
-		    prompt, model);
+		    f);
 		json_array_append_new(a, json_string(s));
 		free(s);
 	}
@@ -872,9 +884,11 @@ append_filled(json_t *a, const json_t *t, const char *prompt,
 
 json_t *
 agq_cli_argv(const json_t *e, const char *prompt, const char *model,
-             int on_stdin)
+             const char *session, int on_stdin)
 {
+	const struct cli_fill f = { prompt, model, session };
 	json_t *a = json_array();
+	json_t *rargs = session ? json_object_get(e, "resume_args") : NULL;
 	json_t *margs = model ? json_object_get(e, "model_args") : NULL;
 	int placed = 0;
 	size_t i;
@@ -882,19 +896,21 @@ agq_cli_argv(const json_t *e, const char *prompt, const char *model,
 	json_array_foreach(json_object_get(e, "argv"), i, v) {
 		const char *s = json_string_value(v);
 		if (s && !strcmp(s, "{model_args}")) {
-			append_filled(a, margs, prompt, model);
+			append_filled(a, rargs, &f);
+			append_filled(a, margs, &f);
 			placed = 1;
 		} else if (s && !strcmp(s, "{prompt}") && on_stdin) {
-			append_filled(a, json_object_get(e, "stdin_args"), prompt,
-			    model);
+			append_filled(a, json_object_get(e, "stdin_args"), &f);
 		} else {
-			char *f = fill(s ? s : "", prompt, model);
-			json_array_append_new(a, json_string(f));
-			free(f);
+			char *w = fill(s ? s : "", &f);
+			json_array_append_new(a, json_string(w));
+			free(w);
 		}
 	}
-	if (!placed)            /* no placeholder: after the rest, as before */
-		append_filled(a, margs, prompt, model);
+	if (!placed) {          /* no placeholder: after the rest, as before */
+		append_filled(a, rargs, &f);
+		append_filled(a, margs, &f);
+	}
 	return a;
 }
 
@@ -1076,6 +1092,73 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 	return -1;
 }
 
+/* One run of CLI TOOL (lock entry E, output FORMAT) for PROMPT and
+ * SUBMODEL (may be NULL), resuming SESSION (NULL: a new session), the
+ * prompt on standard input when ON_STDIN; into c->res and c->err.
+ * *STALE is set when the run failed and its standard error said the CLI
+ * no longer knows SESSION (E's "resume_missing"). */
+static int
+cli_once(struct call *c, const json_t *e, const char *tool,
+         const char *format, const char *prompt, const char *submodel,
+         const char *session, int on_stdin, int *stale)
+{
+	int in_fd = -1;
+	FILE *tf = NULL;
+	*stale = 0;
+	if (on_stdin) {         /* an unlinked file: no pipe to keep fed */
+		tf = tmpfile();
+		size_t pl = strlen(prompt);
+		if (!tf || fwrite(prompt, 1, pl, tf) != pl || fflush(tf) != 0 ||
+		    lseek(fileno(tf), 0, SEEK_SET) < 0 ||
+		    fcntl(fileno(tf), F_SETFD, FD_CLOEXEC) < 0) {
+			agq_errf(c->err, sizeof c->err, "cannot write the prompt "
+			    "to a temporary file: %s", strerror(errno));
+			if (tf)
+				fclose(tf);
+			return -1;
+		}
+		in_fd = fileno(tf);
+	}
+	json_t *ja = agq_cli_argv(e, prompt, submodel, session, on_stdin);
+	size_t k = json_array_size(ja), i;
+	char **argv = agq_xmalloc((k + 1) * sizeof *argv);
+	for (i = 0; i < k; i++)
+		argv[i] = (char *)json_string_value(json_array_get(ja, i));
+	argv[k] = NULL;
+	char *out;
+	size_t len;
+	struct lastline el = { .watch = session ? json_string_value(
+	    json_object_get(e, "resume_missing")) : NULL };
+	int st = run_capture(argv, in_fd, &el, &out, &len, c->err,
+	    sizeof c->err);
+	free(argv);
+	json_decref(ja);
+	if (tf)
+		fclose(tf);
+	if (st < 0)
+		return -1;
+	c->verdict = 0;
+	int rc = cli_parse(c, format, out, len);
+	free(out);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		/* the exit status, then the CLI's own verdict and the last
+		 * line it wrote on standard error */
+		char verdict[sizeof c->err];
+		snprintf(verdict, sizeof verdict, "%s", c->verdict ? c->err : "");
+		describe_status(c->err, sizeof c->err, tool, st);
+		size_t o = strlen(c->err);
+		if (verdict[0])
+			snprintf(c->err + o, sizeof c->err - o, ": %s", verdict);
+		o = strlen(c->err);
+		if (el.last[0])
+			snprintf(c->err + o, sizeof c->err - o, "%s%s",
+			    verdict[0] ? "; stderr: " : ": ", el.last);
+		rc = -1;
+	}
+	*stale = rc < 0 && el.seen;
+	return rc;
+}
+
 /* A backend that runs an agent CLI (AGQ_BACKEND_CLI: cli). */
 static int
 be_cli(struct call *c, const struct agq_backend_def *d)
@@ -1116,61 +1199,22 @@ be_cli(struct call *c, const struct agq_backend_def *d)
 		json_decref(lock);
 		return -1;
 	}
-	int in_fd = -1;
-	FILE *tf = NULL;
-	if (on_stdin) {         /* an unlinked file: no pipe to keep fed */
-		tf = tmpfile();
-		size_t pl = strlen(prompt);
-		if (!tf || fwrite(prompt, 1, pl, tf) != pl || fflush(tf) != 0 ||
-		    lseek(fileno(tf), 0, SEEK_SET) < 0 ||
-		    fcntl(fileno(tf), F_SETFD, FD_CLOEXEC) < 0) {
-			agq_errf(c->err, sizeof c->err, "cannot write the prompt "
-			    "to a temporary file: %s", strerror(errno));
-			if (tf)
-				fclose(tf);
-			free(prompt);
-			json_decref(lock);
-			return -1;
-		}
-		in_fd = fileno(tf);
+	/* the session of the task's last attempt (agq-run copies it into
+	 * the attempt record), when the lock says how to resume one */
+	const char *session = json_array_size(json_object_get(e,
+	    "resume_args")) ? json_string_value(json_object_get(c->task,
+	    "resume_session")) : NULL;
+	int stale;
+	int rc = cli_once(c, e, tool, format, prompt, submodel, session,
+	    on_stdin, &stale);
+	if (stale) {            /* not a failure of the task: start anew */
+		agq_warn("%s no longer knows session %s: running it again "
+		    "without resuming it", tool, session);
+		json_object_del(c->res, "session_id");
+		rc = cli_once(c, e, tool, format, prompt, submodel, NULL,
+		    on_stdin, &stale);
 	}
-	json_t *ja = agq_cli_argv(e, prompt, submodel, on_stdin);
 	free(prompt);
-	size_t k = json_array_size(ja), i;
-	char **argv = agq_xmalloc((k + 1) * sizeof *argv);
-	for (i = 0; i < k; i++)
-		argv[i] = (char *)json_string_value(json_array_get(ja, i));
-	argv[k] = NULL;
-	char *out, errline[512];
-	size_t len;
-	int st = run_capture(argv, in_fd, errline, sizeof errline, &out, &len,
-	    c->err, sizeof c->err);
-	free(argv);
-	json_decref(ja);
-	if (tf)
-		fclose(tf);
-	int rc = -1;
-	if (st >= 0) {
-		rc = cli_parse(c, format, out, len);
-		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-			/* the exit status, then the CLI's own verdict and the
-			 * last line it wrote on standard error */
-			char verdict[sizeof c->err];
-			snprintf(verdict, sizeof verdict, "%s", c->verdict ?
-			    c->err : "");
-			describe_status(c->err, sizeof c->err, tool, st);
-			size_t o = strlen(c->err);
-			if (verdict[0])
-				snprintf(c->err + o, sizeof c->err - o, ": %s",
-				    verdict);
-			o = strlen(c->err);
-			if (errline[0])
-				snprintf(c->err + o, sizeof c->err - o, "%s%s",
-				    verdict[0] ? "; stderr: " : ": ", errline);
-			rc = -1;
-		}
-		free(out);
-	}
 	int64_t until;
 	const char *said = json_string_value(json_object_get(c->res,
 	    "output"));

@@ -74,8 +74,8 @@ int agq_http_json(const char *method, const char *url,
 /* The CLI lock file (setting "cli_lock", default etc/cli-lock.json): an
  * object {TOOL: {"argv": [...], "model_args": [...], "format": F,
  * "version_args": [...], "flags": [...]}}, and optionally "help_args",
- * "prompt_via", "stdin_args" (agq-backend(7)).  New reference, or NULL with
- * ERR set. */
+ * "prompt_via", "stdin_args", "resume_args", "resume_missing"
+ * (agq-backend(7)).  New reference, or NULL with ERR set. */
 json_t *agq_cli_lock_load(const struct agq_conf *conf, char *err,
                           size_t size);
 
@@ -91,21 +91,28 @@ json_t *agq_cli_lock_load(const struct agq_conf *conf, char *err,
 int agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len);
 
 /* The command line of lock entry E (agq-backend(7), The CLI lock file)
- * for PROMPT and MODEL (NULL: none), as a new JSON array of strings: E's
- * "argv" with each element "{prompt}" replaced by PROMPT (when ON_STDIN,
- * by the elements of E's "stdin_args", none when absent), "{model}" by
- * MODEL, and "{model_args}" by E's "model_args" filled the same way when
- * MODEL is not NULL (by nothing otherwise).  Without a "{model_args}"
- * element the model arguments come last, as before the placeholder
- * existed. */
+ * for PROMPT, MODEL (NULL: none) and the CLI session SESSION to resume
+ * (NULL: a new one), as a new JSON array of strings: E's "argv" with
+ * each element "{prompt}" replaced by PROMPT (when ON_STDIN, by the
+ * elements of E's "stdin_args", none when absent), "{model}" by MODEL,
+ * "{session_id}" by SESSION, and "{model_args}" by E's "resume_args"
+ * filled the same way when SESSION is not NULL, then E's "model_args"
+ * when MODEL is not NULL (by nothing otherwise).  Without a
+ * "{model_args}" element those arguments come last, as before the
+ * placeholder existed. */
 json_t *agq_cli_argv(const json_t *e, const char *prompt, const char *model,
-                     int on_stdin);
+                     const char *session, int on_stdin);
 
 /* Run backend NAME (shell, ollama, openai, anthropic, cli) for TASK with
  * the settings of CONF; the caller has called curl_global_init.  Returns
  * the result object of agq-backend(7): backend, status "ok"|"error",
  * output, model, tokens_in, tokens_out, cost_usd (null when no price is
- * known), endpoint, duration_ms, error (null when ok). */
+ * known), endpoint, duration_ms, error (null when ok), and for cli the
+ * CLI's session_id.  A cli TASK with "resume_session" resumes that
+ * session where the lock entry has "resume_args"; when the CLI says it no
+ * longer knows it (the entry's "resume_missing" on its standard error),
+ * the call is made once more without resuming, saying so on standard
+ * error. */
 json_t *agq_backend_run(const char *name, const json_t *task,
                         const struct agq_conf *conf);
 

@@ -100,7 +100,8 @@ list_add(char *buf, size_t size, const char *word)
 }
 
 /* Check lock entry E's flags where they stand: its command line as
- * agq-cli would build it (agq_cli_argv, a no-op prompt and a model) is
+ * agq-cli would build it (agq_cli_argv, a no-op prompt, a model and a
+ * session to resume, so that resume_args stand where they go) is
  * scanned up to "--"; each option word there (up to a '=') that HELP (the
  * output of its help_args, NULL when it could not run) does not name
  * goes to MISSING, and each of E's "flags" that is not among those
@@ -110,7 +111,7 @@ static void
 pinned_flags(const json_t *e, const char *help, char *missing, size_t msize,
              char *misplaced, size_t psize)
 {
-	json_t *argv = agq_cli_argv(e, "hello", "MODEL", 0);
+	json_t *argv = agq_cli_argv(e, "hello", "MODEL", "SESSION", 0);
 	json_t *opts = json_array();
 	size_t i;
 	json_t *v;

@@ -350,6 +350,52 @@ J"
 	grep -q "^first line$" "$WORK/err"
 }
 
+@test "cli: a task's resume_session goes in as the lock's resume_args at {model_args}; a session the CLI no longer knows is run again without it" {
+	conf
+	lock '{"claude": {"argv": ["claude", "-p", "--output-format", "json", "{model_args}", "--", "{prompt}"],
+	    "model_args": ["--model", "{model}"], "resume_args": ["--resume", "{session_id}"],
+	    "resume_missing": "No conversation found with session ID", "format": "claude-json"},
+	  "codex": {"argv": ["codex", "exec", "--json", "{model_args}", "--", "{prompt}"],
+	    "model_args": ["-m", "{model}"], "resume_args": ["resume", "{session_id}"],
+	    "format": "codex-jsonl"},
+	  "plain": {"argv": ["plain", "{prompt}"], "format": "text"}}'
+	stand_in claude "$CLAUDE_OK"
+	printf '{"prompt": "go on", "model": "claude/sonnet", "resume_session": "s-0"}' |
+	    "$BE/cli" > "$WORK/res.json"
+	[ "$(paste -sd' ' "$WORK/args")" = "-p --output-format json --resume s-0 --model sonnet -- go on" ]
+	[ "$(field session_id)" = s-1 ]
+	stand_in codex "echo '{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"ok\"}}'"
+	printf '{"prompt": "go on", "model": "codex", "resume_session": "t-0"}' |
+	    "$BE/cli" > "$WORK/res.json"
+	[ "$(paste -sd' ' "$WORK/args")" = "exec --json resume t-0 -- go on" ]
+	# a lock entry without resume_args resumes nothing
+	stand_in plain "echo text"
+	printf '{"prompt": "go on", "model": "plain", "resume_session": "p-0"}' |
+	    "$BE/cli" > "$WORK/res.json"
+	[ "$(paste -sd' ' "$WORK/args")" = "go on" ]
+	# claude 2.1 with a session it does not know: exit 1, nothing on
+	# stdout; then the call again, without --resume, and one line about it
+	stand_in claude 'case "$*" in *--resume*) cp "$AGQ_ARGS" "$AGQ_ARGS.first"
+	    echo "No conversation found with session ID: $5" >&2; exit 1;; esac
+	'"$CLAUDE_OK"
+	rc=0
+	printf '{"prompt": "go on", "model": "claude", "resume_session": "gone-1"}' |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err" || rc=$?
+	[ "$rc" -eq 0 ] && [ "$(field status)" = ok ]
+	[ "$(paste -sd' ' "$WORK/args.first")" = "-p --output-format json --resume gone-1 -- go on" ]
+	[ "$(paste -sd' ' "$WORK/args")" = "-p --output-format json -- go on" ]
+	[ "$(field session_id)" = s-1 ]
+	grep -q "^agq-cli: claude no longer knows session gone-1: running it again without resuming it$" "$WORK/err"
+	# any other failure of a resumed call is the call's
+	stand_in claude 'echo "Error: overloaded" >&2; exit 1'
+	rc=0
+	printf '{"prompt": "go on", "model": "claude", "resume_session": "s-0"}' |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err" || rc=$?
+	[ "$rc" -eq 1 ]
+	[ "$(field error)" = "claude exited with status 1: Error: overloaded" ]
+	! grep -q "no longer knows" "$WORK/err"
+}
+
 @test "cli: codex's error events and the last line of its standard error become the error; thread_id kept as session_id" {
 	conf
 	lock '{"codex": {"argv": ["codex", "exec", "--json", "-s", "workspace-write", "--", "{prompt}"],
@@ -483,4 +529,36 @@ real_claude() {
 	[ "$(field account)" = "codex@/x/codex" ]
 	nb=$(date -d "$(field not_before)" +%s)
 	[ "$nb" -ge $((now + 119)) ] && [ "$nb" -le $((now + 122)) ]
+}
+
+@test "cli with the real claude CLI: a call with the last attempt's session_id resumes it (--resume, the earlier turns sent again); a session it does not know is run anew" {
+	conf
+	real_claude
+	cd "$WORK/w"
+	run call cli claude/claude-sonnet-4-5 "create hello.txt. cwd: $WORK/w"
+	[ "$status" -eq 0 ]
+	sid=$(field session_id)
+	[ -n "$sid" ] && [ "$sid" != null ]
+	n=$(wc -l < "$WORK/mreq")
+	# the next attempt's input, as agq-attempt builds it
+	printf '{"prompt": "now say done", "model": "claude/claude-sonnet-4-5", "resume_session": "%s"}' "$sid" |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$(field status)" = ok ]
+	! grep -q "no longer knows" "$WORK/err"
+	# the resumed conversation reached the API with its first turns
+	tail -n +"$((n + 1))" "$WORK/mreq" | jq -se '
+	    map(select(.path | startswith("/v1/messages")) |
+	        select(.body.messages | length > 1)) | length >= 1 and
+	    (.[0].body.messages | tostring | contains("create hello.txt") and
+	     contains("now say done"))'
+	# a session id claude never saw: "No conversation found", then anew
+	printf '{"prompt": "say done", "model": "claude", "resume_session": "%s"}' \
+	    0b5e7a7e-0000-4000-8000-000000000001 |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$(field status)" = ok ]
+	grep -q "No conversation found with session ID" "$WORK/err"
+	grep -q "agq-cli: claude no longer knows session 0b5e7a7e-0000-4000-8000-000000000001: running it again without resuming it" "$WORK/err"
+	[ "$(field session_id)" != 0b5e7a7e-0000-4000-8000-000000000001 ]
 }

@@ -21,7 +21,8 @@ SH
   -p, --print              print and exit
   --output-format <format> text, json
   --permission-mode <mode> acceptEdits
-  --model <model>          model"
+  --model <model>          model
+  -r, --resume [value]     resume a conversation"
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
       --json   print events as JSONL
   -s, --sandbox <SANDBOX_MODE>"
@@ -96,7 +97,7 @@ J
 	    .check == "cli codex") | select(.status == "ok")] | length == 2'
 }
 
-@test "the shipped lock: every pinned flag of claude 2.1 and codex 0.17x is where its CLI reads options" {
+@test "the shipped lock: every pinned flag of claude 2.1 and codex 0.17x is where its CLI reads options, resume flags included" {
 	local top=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
 	# help texts cut from claude --help (2.1.197) and codex exec --help
 	# (0.171.0)
@@ -105,7 +106,8 @@ J
   --model <model>                       Model for the current session.
   --output-format <format>              Output format (only works with --print)
   --permission-mode <mode>              Permission mode to use for the session
-  -p, --print                           Print response and exit"
+  -p, --print                           Print response and exit
+  -r, --resume [value]                  Resume a conversation by session ID"
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
   -m, --model <MODEL>
   -s, --sandbox <SANDBOX_MODE>
@@ -122,5 +124,15 @@ J
 	    .claude.argv[$i + 1] == "acceptEdits" and
 	    (.codex.argv | index("-s")) as $j | .codex.argv[$j + 1] ==
 	    "workspace-write" and .claude.argv[-2:] == ["--", "{prompt}"] and
-	    .codex.argv[-2:] == ["--", "{prompt}"]' "$top/etc/cli-lock.json"
+	    .codex.argv[-2:] == ["--", "{prompt}"] and
+	    (.claude.resume_args | length > 0) and
+	    (.codex.resume_args | length > 0)' "$top/etc/cli-lock.json"
+	# the resume flag checked where it stands: after "--" it fails
+	jq '.claude.argv = ["claude", "-p", "--output-format", "json",
+	    "--permission-mode", "acceptEdits", "{model_args}", "--", "{prompt}",
+	    "--resume", "{session_id}"] | .claude.resume_args = []' \
+	    "$top/etc/cli-lock.json" > "$WORK/lock.json"
+	sed -i "s|^cli_lock = .*|cli_lock = $WORK/lock.json|" "$AGQ_CONF"
+	run agq-doctor
+	[[ "$output" == *"fail  cli claude"*'(after "--" or not on the command line): --resume'* ]]
 }

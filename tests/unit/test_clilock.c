@@ -1,18 +1,20 @@
 /* Unit tests for the CLI lock file's command lines (backend.c):
- * agq_cli_argv (the {prompt}, {model} and {model_args} placeholders,
- * stdin_args) and agq_cli_prompt_on_stdin (prompt_via, the 64 KiB
- * limit); agq-backend(7), The CLI lock file. */
+ * agq_cli_argv (the {prompt}, {model}, {model_args} and {session_id}
+ * placeholders, stdin_args, resume_args) and agq_cli_prompt_on_stdin
+ * (prompt_via, the 64 KiB limit); agq-backend(7), The CLI lock file. */
 #include "agq.h"
 #include "backend.h"
 #include "unit.h"
 
-/* agq_cli_argv of the lock entry ENTRY, joined with spaces, is WANT. */
+/* agq_cli_argv of the lock entry ENTRY resuming SESSION, joined with
+ * spaces, is WANT. */
 static int
-argv_is(const char *entry, const char *prompt, const char *model,
-        int on_stdin, const char *want)
+resume_is(const char *entry, const char *prompt, const char *model,
+          const char *session, int on_stdin, const char *want)
 {
 	json_t *e = json_loads(entry, 0, NULL);
-	json_t *a = e ? agq_cli_argv(e, prompt, model, on_stdin) : NULL;
+	json_t *a = e ? agq_cli_argv(e, prompt, model, session, on_stdin) :
+	    NULL;
 	char got[512] = "";
 	size_t i, o = 0;
 	json_t *v;
@@ -27,6 +29,14 @@ argv_is(const char *entry, const char *prompt, const char *model,
 	return ok;
 }
 
+/* The same, for a new session. */
+static int
+argv_is(const char *entry, const char *prompt, const char *model,
+        int on_stdin, const char *want)
+{
+	return resume_is(entry, prompt, model, NULL, on_stdin, want);
+}
+
 static int
 via(const char *entry, size_t len)
 {
@@ -37,12 +47,15 @@ via(const char *entry, size_t len)
 }
 
 #define CLAUDE "{\"argv\": [\"claude\", \"-p\", \"{model_args}\", \"--\", " \
-    "\"{prompt}\"], \"model_args\": [\"--model\", \"{model}\"]}"
+    "\"{prompt}\"], \"model_args\": [\"--model\", \"{model}\"], " \
+    "\"resume_args\": [\"--resume\", \"{session_id}\"]}"
 #define OLD "{\"argv\": [\"claude\", \"-p\", \"{prompt}\"], " \
-    "\"model_args\": [\"--model\", \"{model}\"]}"
+    "\"model_args\": [\"--model\", \"{model}\"], " \
+    "\"resume_args\": [\"--resume\", \"{session_id}\"]}"
 #define CODEX "{\"argv\": [\"codex\", \"exec\", \"{model_args}\", \"--\", " \
     "\"{prompt}\"], \"model_args\": [\"-m\", \"{model}\"], " \
-    "\"stdin_args\": [\"-\"]}"
+    "\"stdin_args\": [\"-\"], \"resume_args\": [\"resume\", " \
+    "\"{session_id}\"]}"
 
 int
 main(void)
@@ -62,6 +75,20 @@ main(void)
 	CHECK(argv_is("{\"argv\": [\"t\", \"--model={model}\", \"{model}\"]}",
 	    "p", "m", 0, "t --model={model} m"),
 	    "only whole elements are placeholders");
+	CHECK(resume_is(CLAUDE, "hi", "sonnet", "s-1", 0,
+	    "claude -p --resume s-1 --model sonnet -- hi"),
+	    "resume_args at {model_args}, before the model flags");
+	CHECK(resume_is(CLAUDE, "hi", NULL, "s-1", 0,
+	    "claude -p --resume s-1 -- hi"), "resume_args without a model");
+	CHECK(resume_is(CODEX, "big", "o4", "t-9", 1,
+	    "codex exec resume t-9 -m o4 -- -"),
+	    "codex: the resume subcommand, then its options");
+	CHECK(resume_is(OLD, "hi", "opus", "s-1", 0,
+	    "claude -p hi --resume s-1 --model opus"),
+	    "no placeholder: resume_args last, before the model flags");
+	CHECK(resume_is("{\"argv\": [\"t\", \"{model_args}\", \"{session_id}\"]}",
+	    "p", NULL, "s-1", 0, "t s-1"),
+	    "no resume_args: nothing resumed; {session_id} anywhere");
 	CHECK(via(CLAUDE, AGQ_CLI_ARGV_MAX) == 0, "64 KiB on argv");
 	CHECK(via(CLAUDE, AGQ_CLI_ARGV_MAX + 1) == 1, "over 64 KiB on stdin");
 	CHECK(via("{\"prompt_via\": \"stdin\"}", 1) == 1, "prompt_via stdin");

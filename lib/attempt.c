@@ -200,6 +200,35 @@ summary(const json_t *res)
 	return o;
 }
 
+/* The agent CLI session an iteration of backend BACKEND with MODEL
+ * ("TOOL" or "TOOL/MODEL") resumes (borrowed, NULL for none): the one
+ * the attempt's last iteration left in AG, else the one of the last
+ * attempt record of T that has one (agq-run copies it there), when that
+ * attempt ran the same backend and CLI (agq-backend(7), Resuming). */
+static const json_t *
+resume_of(const json_t *t, const json_t *ag, const char *backend,
+          const char *model)
+{
+	json_t *sid = json_object_get(ag, "session_id");
+	if (json_is_string(sid))
+		return sid;
+	json_t *att = json_object_get(t, "attempts");
+	for (size_t i = json_array_size(att); i-- > 0;) {
+		json_t *a = json_array_get(att, i);
+		sid = json_object_get(a, "session_id");
+		if (!json_is_string(sid))
+			continue;
+		const char *b = json_string_value(json_object_get(a, "backend"));
+		const char *m = json_string_value(json_object_get(a, "model"));
+		size_t n = model ? strcspn(model, "/") : 0;
+		if (!b || strcmp(b, backend) || !m || !model ||
+		    strncmp(m, model, n) || (m[n] && m[n] != '/'))
+			return NULL;
+		return sid;
+	}
+	return NULL;
+}
+
 static void
 add_num(json_t *ag, const char *key, const json_t *v, int real)
 {
@@ -285,6 +314,11 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 			if (feedback)
 				json_object_set_new(input, "verify_feedback",
 				    json_string(feedback));
+			const json_t *sid = resume_of(t, ag, backend,
+			    json_string_value(json_object_get(input, "model")));
+			if (sid)
+				json_object_set(input, "resume_session",
+				    (json_t *)sid);
 			json_t *res = call_backend(backend, input, dfd, outdir);
 			json_decref(input);
 			json_object_set_new(it, "backend", summary(res));
@@ -293,7 +327,8 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 			add_num(ag, "tokens_out", json_object_get(res,
 			    "tokens_out"), 0);
 			add_num(ag, "cost_usd", json_object_get(res, "cost_usd"), 1);
-			static const char *keep[] = { "model", "endpoint", NULL };
+			static const char *keep[] = { "model", "endpoint",
+			    "session_id", NULL };
 			for (int i = 0; keep[i]; i++) {
 				json_t *v = json_object_get(res, keep[i]);
 				if (json_is_string(v))

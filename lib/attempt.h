@@ -22,16 +22,20 @@ char *agq_verify_feedback(const json_t *report, int iteration, int max);
  * output directory OUTDIR: up to max_verify_attempts iterations (1 when T
  * has no verify steps) of backend (or cmd) then verify steps, each
  * iteration after the first with the failed steps' output as
- * "verify_feedback".  A task that edits through patches
- * (agq_task_edits_by_patch) has its answer's diff applied before the
- * steps run (agq_patch_step), and max_verify_attempts iterations even
+ * "verify_feedback", and each backend call with "resume_session", the
+ * agent CLI session to resume: the one the previous iteration left, else
+ * the "session_id" of T's last attempt record that has one, when that
+ * attempt ran the same backend and CLI.  A task that edits through
+ * patches (agq_task_edits_by_patch) has its answer's diff applied before
+ * the steps run (agq_patch_step), and max_verify_attempts iterations even
  * without steps: a diff missing or not applying is a failed iteration
  * whose reason is the feedback.  Writes OUTDIR/agent.json ({status "done"
  * | "backend_error" | "cmd_failed" | "verify_failed" | "patch_failed",
- * backend, model, endpoint, tokens_in, tokens_out, cost_usd (sums),
- * error, verify (the last report), iterations [{iteration, status,
- * backend, exit, verify, patch}]}), OUTDIR/output (the last answer),
- * OUTDIR/patch-K.diff (iteration K's diff), OUTDIR/backend-input.json and
+ * backend, model, endpoint, session_id (the last one the CLI named),
+ * tokens_in, tokens_out, cost_usd (sums), error, verify (the last
+ * report), iterations [{iteration, status, backend, exit, verify,
+ * patch}]}), OUTDIR/output (the last answer), OUTDIR/patch-K.diff
+ * (iteration K's diff), OUTDIR/backend-input.json and
  * backend-result.json (the last call; no key is ever in them).
  * A backend that met a usage or rate limit (result status "throttled",
  * agq-backend(7)) ends the attempt with status "throttled" and its

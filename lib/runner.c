@@ -768,7 +768,7 @@ agent_report(struct agq_spool *sp, const char *id)
 /* What the agent reports of its backend, copied to the attempt and the
  * finish event. */
 static const char *const agkeys[] = { "backend", "model", "endpoint",
-    "tokens_in", "tokens_out", "cost_usd", NULL };
+    "tokens_in", "tokens_out", "cost_usd", "session_id", NULL };
 
 /* Copy AG's KEYS (NULL-terminated) that it has into DST. */
 static void

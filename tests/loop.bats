@@ -134,3 +134,42 @@ SH
 	[ "$(result r1 .agent_status)" = backend_error ]
 	[ "$(result r1 '.iterations[0].backend.session_id')" = sess-r1 ]
 }
+
+@test "a retry resumes the agent CLI's session: the attempt record keeps session_id, the next attempt and the next verify iteration run with --resume" {
+	mkdir -p "$WORK/fakebin"
+	# a claude that appends its arguments to calls: the first call fails,
+	# every call answers with the session it was given (or sess-1)
+	cat > "$WORK/fakebin/claude" <<'SH'
+#!/bin/sh
+echo "$*" | tr '\n' ' ' >> "$WORK/calls"
+echo >> "$WORK/calls"
+sid=sess-1
+while [ $# -gt 0 ]; do [ "$1" = --resume ] && sid=$2; shift; done
+if [ "$(wc -l < "$WORK/calls")" -eq 1 ]; then
+	echo "{\"type\":\"result\",\"subtype\":\"error_during_execution\",\"is_error\":true,\"result\":\"overloaded\",\"session_id\":\"$sid\"}"
+	exit 1
+fi
+echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"$sid\",\"permission_denials\":[]}"
+SH
+	chmod +x "$WORK/fakebin/claude"
+	export PATH="$WORK/fakebin:$PATH" WORK
+	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" >> "$AGQ_CONF"
+	run_agent
+	# attempt 1 fails; attempt 2's first iteration fails its step (no
+	# file yet, made by the step), its second passes
+	agq-submit <<JSON
+{"id": "s1", "prompt": "fix it", "backend": "cli", "model": "claude/sonnet",
+ "max_attempts": 2, "backoff": 0, "max_verify_attempts": 2,
+ "verify": [{"type": "command_succeeds", "cmd": "test -e $WORK/once || { touch $WORK/once; exit 1; }"}]}
+JSON
+	wait_for 30 is_state s1 done
+	cat "$WORK/calls"
+	[ "$(wc -l < "$WORK/calls")" -eq 3 ]
+	[ "$(sed -n 1p "$WORK/calls")" = "-p --output-format json --permission-mode acceptEdits --model sonnet -- fix it " ]
+	[ "$(sed -n 2p "$WORK/calls")" = "-p --output-format json --permission-mode acceptEdits --resume sess-1 --model sonnet -- fix it " ]
+	sed -n 3p "$WORK/calls" | grep -q -- "--resume sess-1 --model sonnet -- fix it .*did not pass verification"
+	jq -e '.attempts | length == 2 and .[0].session_id == "sess-1" and
+	    .[1].session_id == "sess-1"' "$AGQ_SPOOL/done/s1.json"
+	[ "$(result s1 .iterations[1].backend.session_id)" = sess-1 ]
+	jq -e '.resume_session == "sess-1"' "$AGQ_SPOOL/out/s1/backend-input.json"
+}

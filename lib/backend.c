@@ -961,6 +961,65 @@ denials(struct call *c, const json_t *den)
 	    what, json_array_size(den) == 1 ? "it" : "them");
 }
 
+/* The output OUT (LEN bytes) of CLI TOOL as one JSON object, or NULL
+ * with c->err saying it is not one. */
+static json_t *
+cli_json(struct call *c, const char *tool, const char *out, size_t len)
+{
+	json_t *r = json_loadb(out, len, 0, NULL);
+	if (!json_is_object(r)) {
+		char snip[120];
+		snippet(snip, sizeof snip, out, len, 80);
+		agq_errf(c->err, sizeof c->err, "%s output is not a JSON object: "
+		    "%s", tool, snip);
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* gemini -o json's output R (gemini-cli 0.61, its JsonFormatter):
+ * {"session_id", "response", "stats": {"models": {NAME: {"tokens":
+ * {"prompt", "candidates", "thoughts", "cached", ...}}}, "tools", ...},
+ * "error": {"type", "message", "code"}}; into c->res. */
+static int
+gemini_parse(struct call *c, const json_t *r)
+{
+	json_t *sid = json_object_get(r, "session_id");
+	if (json_is_string(sid))
+		json_object_set(c->res, "session_id", sid);
+	json_int_t tin = 0, tout = 0;
+	const char *name;
+	json_t *m;
+	json_object_foreach(json_object_get(json_object_get(r, "stats"),
+	    "models"), name, m) {
+		json_t *tok = json_object_get(m, "tokens");
+		tin += int_at(tok, "prompt");   /* cached ones included */
+		tout += int_at(tok, "candidates") + int_at(tok, "thoughts");
+	}
+	json_object_set_new(c->res, "tokens_in", json_integer(tin));
+	json_object_set_new(c->res, "tokens_out", json_integer(tout));
+	const char *text = json_string_value(json_object_get(r, "response"));
+	json_object_set_new(c->res, "output", json_string(text ? text : ""));
+	json_t *e = json_object_get(r, "error");
+	if (json_is_object(e)) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *msg = json_string_value(json_object_get(e,
+		    "message"));
+		agq_errf(c->err, sizeof c->err, "gemini reported an error%s%s%s: "
+		    "%s", type ? " (" : "", type ? type : "", type ? ")" : "",
+		    msg ? msg : "no message");
+		c->verdict = 1;
+		return -1;
+	}
+	if (!text) {
+		agq_errf(c->err, sizeof c->err, "gemini: no response in the "
+		    "output");
+		return -1;
+	}
+	return 0;
+}
+
 /* Parse the output of a CLI in FORMAT into c->res. */
 static int
 cli_parse(struct call *c, const char *format, const char *out, size_t len)
@@ -969,17 +1028,16 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		json_object_set_new(c->res, "output", agq_json_text(out, len));
 		return 0;
 	}
+	if (!strcmp(format, "gemini-json")) {
+		json_t *r = cli_json(c, "gemini", out, len);
+		int rc = r ? gemini_parse(c, r) : -1;
+		json_decref(r);
+		return rc;
+	}
 	if (!strcmp(format, "claude-json")) {
-		json_error_t je;
-		json_t *r = json_loadb(out, len, 0, &je);
-		if (!json_is_object(r)) {
-			char snip[120];
-			snippet(snip, sizeof snip, out, len, 80);
-			agq_errf(c->err, sizeof c->err, "claude output is not a JSON "
-			    "object: %s", snip);
-			json_decref(r);
+		json_t *r = cli_json(c, "claude", out, len);
+		if (!r)
 			return -1;
-		}
 		const char *text = json_string_value(json_object_get(r,
 		    "result"));
 		/* the final message of claude -p --output-format json is

@@ -154,7 +154,7 @@ field() { jq -r ".$1" "$WORK/res.json"; }
 	[ "$(field error)" = "the command exited with status 3" ]
 }
 
-@test "cli: claude -p --output-format json, codex exec --json and gemini -p as pinned in cli-lock.json" {
+@test "cli: claude -p --output-format json, codex exec --json and gemini --output-format json (the prompt on stdin) as pinned in cli-lock.json" {
 	conf
 	mkdir -p "$WORK/fakebin"
 	cat > "$WORK/fakebin/claude" <<'SH'
@@ -169,7 +169,13 @@ echo '{"type":"thread.started","thread_id":"t1"}'
 echo '{"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"patched"}}'
 echo '{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":20}}'
 SH
-	printf '#!/bin/sh\necho "$@" > "$AGQ_ARGS"\necho plain answer\n' > "$WORK/fakebin/gemini"
+	# gemini 0.61 -o json: response, stats.models.M.tokens, session_id
+	cat > "$WORK/fakebin/gemini" <<'SH'
+#!/bin/sh
+echo "$@" > "$AGQ_ARGS"
+cat > "$AGQ_ARGS.in"
+printf '{"session_id":"g-1","response":"edited","stats":{"models":{"gemini-2.5-pro":{"api":{"totalRequests":2},"tokens":{"input":30,"prompt":40,"candidates":9,"total":52,"cached":10,"thoughts":3,"tool":0}}},"tools":{"totalCalls":1}}}\n'
+SH
 	chmod +x "$WORK/fakebin"/*
 	export PATH="$WORK/fakebin:$PATH" AGQ_ARGS="$WORK/args"
 	run call cli claude/sonnet "fix it"
@@ -181,10 +187,17 @@ SH
 	[ "$status" -eq 0 ]
 	[ "$(field output)" = patched ] && [ "$(field tokens_in)" = 100 ]
 	[ "$(cat "$WORK/args")" = "exec --json -s workspace-write -- hello" ]
-	run call cli gemini
+	run call cli gemini/gemini-2.5-pro "-rf fix"
 	[ "$status" -eq 0 ]
-	[ "$(field output)" = "plain answer" ]
-	[ "$(cat "$WORK/args")" = "--approval-mode auto_edit -p hello" ]
+	[ "$(field output)" = edited ] && [ "$(field session_id)" = g-1 ]
+	[ "$(field tokens_in)" = 40 ] && [ "$(field tokens_out)" = 12 ]
+	[ "$(cat "$WORK/args")" = "--skip-trust --approval-mode auto_edit --output-format json -m gemini-2.5-pro" ]
+	[ "$(cat "$WORK/args.in")" = "-rf fix" ]
+	# its error object, exit 41 (FATAL_AUTHENTICATION_ERROR)
+	printf '#!/bin/sh\necho "{\\"session_id\\":\\"g-2\\",\\"error\\":{\\"type\\":\\"Error\\",\\"message\\":\\"Invalid auth method selected.\\",\\"code\\":41}}"; exit 41\n' > "$WORK/fakebin/gemini"
+	run call cli gemini
+	[ "$status" -eq 1 ]
+	[ "$(field error)" = "gemini exited with status 41: gemini reported an error (Error): Invalid auth method selected." ]
 	printf '#!/bin/sh\necho "{\\"is_error\\":true,\\"result\\":\\"quota\\"}"; exit 1\n' > "$WORK/fakebin/claude"
 	run call cli claude
 	[ "$status" -eq 1 ]
@@ -561,4 +574,74 @@ real_claude() {
 	grep -q "No conversation found with session ID" "$WORK/err"
 	grep -q "agq-cli: claude no longer knows session 0b5e7a7e-0000-4000-8000-000000000001: running it again without resuming it" "$WORK/err"
 	[ "$(field session_id)" != 0b5e7a7e-0000-4000-8000-000000000001 ]
+}
+
+# real_gemini: the real gemini CLI (@google/gemini-cli from npm):
+# $AGQ_TEST_GEMINI, else gemini in PATH; the test is skipped without it.
+# It talks to tests/fakegemini.py, a loopback Gemini API whose first
+# answer is a write_file call of hello.txt in the prompt's "cwd: DIR".
+# gemini 0.61 takes GOOGLE_GEMINI_BASE_URL alone for its "gateway" auth,
+# which its non-interactive mode then refuses ("Invalid auth method
+# selected."): the API key auth is selected in its settings instead.
+real_gemini() {
+	local g=${AGQ_TEST_GEMINI:-$(command -v gemini)}
+	[ -n "$g" ] && "$g" --version 2>/dev/null | grep -q '^0\.' ||
+	    skip "the real gemini CLI is not installed (npm install --prefix DIR @google/gemini-cli; AGQ_TEST_GEMINI=DIR/node_modules/.bin/gemini)"
+	mkdir -p "$WORK/fakebin" "$WORK/home/.gemini" "$WORK/w"
+	ln -sf "$g" "$WORK/fakebin/gemini"
+	echo '{"security": {"auth": {"selectedType": "gemini-api-key"}}}' \
+	    > "$WORK/home/.gemini/settings.json"
+	python3 "$BATS_TEST_DIRNAME/fakegemini.py" "$WORK/gport" \
+	    "$WORK/greq" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$WORK/gport" ] && break; sleep 0.1; done
+	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
+	    GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$(cat "$WORK/gport")" \
+	    GEMINI_API_KEY=fake-gemini-key-0123
+	unset CI GITHUB_ACTIONS
+}
+
+@test "cli with the real gemini CLI against a loopback Gemini API: the shipped lock writes the file (prompt on stdin, JSON parsed); a retry resumes its session; without --skip-trust it refuses to run" {
+	conf
+	real_gemini
+	cd "$WORK/w"
+	run call cli gemini/gemini-2.5-flash "-create hello.txt. cwd: $WORK/w"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$WORK/w/hello.txt")" = "hello from gemini" ]
+	[ "$(field output)" = "wrote it" ]
+	[ "$(field tokens_in)" = 42 ] && [ "$(field tokens_out)" = 14 ]
+	sid=$(field session_id)
+	[ -n "$sid" ] && [ "$sid" != null ]
+	jq -se 'map(select(.path | contains(":streamGenerateContent"))) |
+	    length == 2 and (.[0].path | startswith("/v1beta/models/gemini-2.5-flash:")) and
+	    (.[0].headers["x-goog-api-key"] == "fake-gemini-key-0123") and
+	    (.[1].body.contents | tostring | contains("functionResponse"))' \
+	    "$WORK/greq"
+	# the next attempt resumes the session: its turns are sent again
+	n=$(wc -l < "$WORK/greq")
+	printf '{"prompt": "now say done", "model": "gemini/gemini-2.5-flash", "resume_session": "%s"}' "$sid" |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$(field status)" = ok ] && [ "$(field session_id)" = "$sid" ]
+	! grep -q "no longer knows" "$WORK/err"
+	tail -n +"$((n + 1))" "$WORK/greq" | jq -se '.[0].body.contents |
+	    tostring | contains("create hello.txt") and contains("now say done")'
+	# a session it does not know: run anew, saying so
+	printf '{"prompt": "say done", "model": "gemini", "resume_session": "%s"}' \
+	    0b5e7a7e-0000-4000-8000-000000000002 |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	[ "$(field status)" = ok ]
+	grep -q "agq-cli: gemini no longer knows session 0b5e7a7e-0000-4000-8000-000000000002" "$WORK/err"
+	# a worktree is a folder gemini has never trusted: without
+	# --skip-trust, auto_edit would be "default" and headless gemini exits
+	jq '.gemini.argv -= ["--skip-trust"]' \
+	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	rm "$WORK/w/hello.txt"
+	run call cli gemini "create hello.txt. cwd: $WORK/w"
+	cat "$WORK/res.json"
+	[ "$status" -eq 1 ]
+	[[ "$(field error)" == "gemini exited with status 55: "*"not running in a trusted directory"* ]]
+	[ ! -e "$WORK/w/hello.txt" ]
 }

@@ -97,10 +97,10 @@ J
 	    .check == "cli codex") | select(.status == "ok")] | length == 2'
 }
 
-@test "the shipped lock: every pinned flag of claude 2.1 and codex 0.17x is where its CLI reads options, resume flags included" {
+@test "the shipped lock: every pinned flag of claude 2.1, codex 0.17x and gemini 0.61 is where its CLI reads options, resume flags included" {
 	local top=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
-	# help texts cut from claude --help (2.1.197) and codex exec --help
-	# (0.171.0)
+	# help texts cut from claude --help (2.1.197), codex exec --help
+	# (0.171.0) and gemini --help (0.61.0)
 	fake_cli claude "Usage: claude [options] [command] [prompt]
   --allowedTools, --allowed-tools <tools...>
   --model <model>                       Model for the current session.
@@ -108,6 +108,12 @@ J
   --permission-mode <mode>              Permission mode to use for the session
   -p, --print                           Print response and exit
   -r, --resume [value]                  Resume a conversation by session ID"
+	fake_cli gemini "Usage: gemini [options] [command]
+  -m, --model                     Model  [string]
+      --skip-trust                Trust the current workspace for this session.  [boolean] [default: false]
+      --approval-mode             Set the approval mode: default (prompt for approval), auto_edit (auto-approve edit tools)
+  -r, --resume                    Resume a previous session. Use latest for most recent or index number
+  -o, --output-format             The format of the CLI output.  [string] [choices: text, json, stream-json]"
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
   -m, --model <MODEL>
   -s, --sandbox <SANDBOX_MODE>
@@ -118,15 +124,20 @@ J
 	run agq-doctor --json
 	echo "$output"
 	echo "$output" | jq -e '[.checks[] | select(.check == "cli claude" or
-	    .check == "cli codex") | select(.status == "ok")] | length == 2'
-	# and each of them can edit, with "--" before the prompt
+	    .check == "cli codex" or .check == "cli gemini") |
+	    select(.status == "ok")] | length == 3'
+	# and each of them can edit, with "--" before the prompt (gemini
+	# reads no prompt after "--": its prompt goes on standard input)
 	jq -e '(.claude.argv | index("--permission-mode")) as $i |
 	    .claude.argv[$i + 1] == "acceptEdits" and
 	    (.codex.argv | index("-s")) as $j | .codex.argv[$j + 1] ==
 	    "workspace-write" and .claude.argv[-2:] == ["--", "{prompt}"] and
 	    .codex.argv[-2:] == ["--", "{prompt}"] and
-	    (.claude.resume_args | length > 0) and
-	    (.codex.resume_args | length > 0)' "$top/etc/cli-lock.json"
+	    (.gemini.argv | index("--approval-mode")) as $k |
+	    .gemini.argv[$k + 1] == "auto_edit" and
+	    (.gemini.argv | index("--skip-trust")) and
+	    .gemini.prompt_via == "stdin" and
+	    ([.[] | .resume_args | length > 0] | all)' "$top/etc/cli-lock.json"
 	# the resume flag checked where it stands: after "--" it fails
 	jq '.claude.argv = ["claude", "-p", "--output-format", "json",
 	    "--permission-mode", "acceptEdits", "{model_args}", "--", "{prompt}",

@@ -438,20 +438,32 @@ exit 1"
 	[ "$(field error)" = "codex: sandbox denied the write" ]
 }
 
+# loopback SCRIPT PORTFILE LOG: start tests/SCRIPT, a loopback stand-in
+# of an API, logging its requests to $WORK/LOG; its port in $WORK/PORTFILE.
+loopback() {
+	python3 "$BATS_TEST_DIRNAME/$1" "$WORK/$2" "$WORK/$3" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$WORK/$2" ] && break; sleep 0.1; done
+}
+
+# real_cli TOOL EXE PATTERN PACKAGE: skipped unless EXE, the real CLI,
+# prints PATTERN for --version; else EXE is TOOL in $WORK/fakebin, and
+# $WORK/home and $WORK/w are made.
+real_cli() {
+	[ -n "$2" ] && "$2" --version 2>/dev/null | grep -q "$3" ||
+	    skip "the real $1 CLI is not installed (npm install --prefix DIR $4; AGQ_TEST_${1^^}=DIR/node_modules/.bin/$1)"
+	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
+	ln -sf "$2" "$WORK/fakebin/$1"
+}
+
 # real_claude: the real claude CLI (@anthropic-ai/claude-code from npm):
 # $AGQ_TEST_CLAUDE, else claude in PATH; the test is skipped without it.
 # It talks to tests/fakemessages.py, a loopback Messages API whose first
 # answer is a Write tool use of hello.txt in the prompt's "cwd: DIR".
 real_claude() {
-	local c=${AGQ_TEST_CLAUDE:-$(command -v claude)}
-	[ -n "$c" ] && "$c" --version 2>/dev/null | grep -q "Claude Code" ||
-	    skip "the real claude CLI is not installed (npm install --prefix DIR @anthropic-ai/claude-code; AGQ_TEST_CLAUDE=DIR/node_modules/.bin/claude)"
-	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
-	ln -sf "$c" "$WORK/fakebin/claude"
-	python3 "$BATS_TEST_DIRNAME/fakemessages.py" "$WORK/mport" \
-	    "$WORK/mreq" 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/mport" ] && break; sleep 0.1; done
+	real_cli claude "${AGQ_TEST_CLAUDE:-$(command -v claude)}" \
+	    "Claude Code" @anthropic-ai/claude-code
+	loopback fakemessages.py mport mreq
 	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
 	    ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$WORK/mport")" \
 	    ANTHROPIC_API_KEY=sk-fake-0123 DISABLE_TELEMETRY=1 \
@@ -584,17 +596,12 @@ real_claude() {
 # which its non-interactive mode then refuses ("Invalid auth method
 # selected."): the API key auth is selected in its settings instead.
 real_gemini() {
-	local g=${AGQ_TEST_GEMINI:-$(command -v gemini)}
-	[ -n "$g" ] && "$g" --version 2>/dev/null | grep -q '^0\.' ||
-	    skip "the real gemini CLI is not installed (npm install --prefix DIR @google/gemini-cli; AGQ_TEST_GEMINI=DIR/node_modules/.bin/gemini)"
-	mkdir -p "$WORK/fakebin" "$WORK/home/.gemini" "$WORK/w"
-	ln -sf "$g" "$WORK/fakebin/gemini"
+	real_cli gemini "${AGQ_TEST_GEMINI:-$(command -v gemini)}" '^0\.' \
+	    @google/gemini-cli
+	mkdir -p "$WORK/home/.gemini"
 	echo '{"security": {"auth": {"selectedType": "gemini-api-key"}}}' \
 	    > "$WORK/home/.gemini/settings.json"
-	python3 "$BATS_TEST_DIRNAME/fakegemini.py" "$WORK/gport" \
-	    "$WORK/greq" 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/gport" ] && break; sleep 0.1; done
+	loopback fakegemini.py gport greq
 	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
 	    GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$(cat "$WORK/gport")" \
 	    GEMINI_API_KEY=fake-gemini-key-0123

@@ -74,15 +74,7 @@ class Handler(JSONHandler):
         if ":streamGenerateContent" not in self.path:
             self.send(200, resp)
             return
-        data = ("data: %s\r\n\r\n" % json.dumps(resp)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-        self.close_connection = True
+        self.send_events(("data: %s\r\n\r\n" % json.dumps(resp)).encode())
 
 
 serve(Handler, PORTFILE)

@@ -1,6 +1,7 @@
 """tests/fakehttp.py - what the loopback stand-ins of tests/ share
-(fakeapi.py, fakeforge.py): a handler that answers JSON and logs each
-request as one JSON line, and serving it on a free 127.0.0.1 port.
+(fakeapi.py, fakeforge.py, fakemessages.py, fakegemini.py): a handler
+that answers JSON or server-sent events and logs each request as one JSON
+line, and serving it on a free 127.0.0.1 port.
 """
 import json
 import os
@@ -28,6 +29,18 @@ class JSONHandler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def send_events(self, data):
+        """Answer 200 with DATA, the bytes of server-sent events (a
+        streaming API's answer), closing the connection."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
         self.wfile.flush()
         self.close_connection = True
 

@@ -108,14 +108,7 @@ class Handler(JSONHandler):
         ev.append(("message_stop", {"type": "message_stop"}))
         data = "".join("event: %s\ndata: %s\n\n" % (n, json.dumps(d))
                        for n, d in ev).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-        self.close_connection = True
+        self.send_events(data)
 
 
 serve(Handler, PORTFILE)

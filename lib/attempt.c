@@ -316,6 +316,7 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 				    json_string(feedback));
 			const json_t *sid = resume_of(t, ag, backend,
 			    json_string_value(json_object_get(input, "model")));
+			json_object_del(input, "resume_session");  /* ours only */
 			if (sid)
 				json_object_set(input, "resume_session",
 				    (json_t *)sid);

@@ -494,10 +494,9 @@ real_claude() {
 	[ ! -e "$WORK/w/hello.txt" ]
 }
 
-@test "a git prompt task run by agq-run with the real claude CLI: the file it writes is committed on the task's branch and opened as a PR record" {
-	conf
-	real_claude
-	command -v git >/dev/null || skip "no git"
+# claude_agent: $WORK/origin.git, a bare origin of one commit, and agent
+# c1 running the cli backend, for git prompt tasks.
+claude_agent() {
 	git init -q -b main "$WORK/src"
 	echo a > "$WORK/src/a.txt"
 	git -C "$WORK/src" add . &&
@@ -505,6 +504,13 @@ real_claude() {
 	git clone -q --bare "$WORK/src" "$WORK/origin.git"
 	start_sched
 	start_agent c1 --backend cli
+}
+
+@test "a git prompt task run by agq-run with the real claude CLI: the file it writes is committed on the task's branch and opened as a PR record" {
+	conf
+	real_claude
+	command -v git >/dev/null || skip "no git"
+	claude_agent
 	local id
 	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello" \
 	    --backend cli --model claude/claude-sonnet-4-5 \
@@ -554,6 +560,31 @@ real_claude() {
 	[ "$(field account)" = "codex@/x/codex" ]
 	nb=$(date -d "$(field not_before)" +%s)
 	[ "$nb" -ge $((now + 119)) ] && [ "$nb" -le $((now + 122)) ]
+}
+
+@test "a git prompt task run by agq-run with the real claude CLI: its second verify iteration runs claude --resume with the first one's session, and the attempt record keeps it" {
+	conf
+	real_claude
+	claude_agent
+	# the step fails once, then passes
+	local id
+	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello again" \
+	    --backend cli --model claude/claude-sonnet-4-5 \
+	    --prompt "create hello.txt with a greeting" \
+	    --verify "test -e $WORK/once || { touch $WORK/once; exit 1; }")
+	wait_for 120 is_state "$id" done
+	local t="$AGQ_SPOOL/done/$id.json"
+	jq -e '.attempts | length == 1 and (.[0].session_id | type == "string")' "$t"
+	jq -e --slurpfile t "$t" '.resume_session == $t[0].attempts[0].session_id' \
+	    "$AGQ_SPOOL/out/$id/backend-input.json"
+	[ "$(jq -r '.iterations[1].backend.session_id' "$AGQ_SPOOL/out/$id/result.json")" = \
+	    "$(jq -r '.attempts[0].session_id' "$t")" ]
+	# the second iteration's request carried the first one's turns: the
+	# prompt twice
+	jq -se 'map(select(.path | startswith("/v1/messages")) |
+	    [.body.messages | tostring | scan("create hello.txt with a greeting")] |
+	    length) | max == 2' "$WORK/mreq"
+	[ "$(git -C "$WORK/origin.git" show c1/say-hello-again:hello.txt)" = "hello from claude" ]
 }
 
 @test "cli with the real claude CLI: a call with the last attempt's session_id resumes it (--resume, the earlier turns sent again); a session it does not know is run anew" {

@@ -12,15 +12,10 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
 
 # origin: a bare repository $WORK/origin.git whose main has a.txt.
 origin() {
-	command -v git >/dev/null || skip "no git"
-	git init -q -b main "$WORK/src"
+	mkdir -p "$WORK/src"
 	printf 'one\ntwo\nthree\n' > "$WORK/src/a.txt"
 	printf 'build/\n' > "$WORK/src/.gitignore"
-	git -C "$WORK/src" add .
-	git -C "$WORK/src" commit -qm init
-	git clone -q --bare "$WORK/src" "$WORK/origin.git"
-	echo "git_author_name = Bot" >> "$AGQ_CONF"
-	echo "git_author_email = bot@example.org" >> "$AGQ_CONF"
+	git_origin
 }
 
 @test "agq-git start-task: a locked worktree on AGENT/SLUG from origin/main, a suffix when taken, reused on retry" {

@@ -14,16 +14,11 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
 # origin: a bare repository $WORK/origin.git whose main has a.txt and a
 # directory sub/.
 origin() {
-	command -v git >/dev/null || skip "no git"
-	git init -q -b main "$WORK/src"
+	mkdir -p "$WORK/src/sub"
 	printf 'teh one\ntwo\n' > "$WORK/src/a.txt"
-	mkdir "$WORK/src/sub" && echo s > "$WORK/src/sub/s.txt"
+	echo s > "$WORK/src/sub/s.txt"
 	printf 'node_modules/\n' > "$WORK/src/.gitignore"
-	git -C "$WORK/src" add .
-	git -C "$WORK/src" commit -qm init
-	git clone -q --bare "$WORK/src" "$WORK/origin.git"
-	echo "git_author_name = Bot" >> "$AGQ_CONF"
-	echo "git_author_email = bot@example.org" >> "$AGQ_CONF"
+	git_origin
 }
 
 # the value of FILTER over the journal events EV of task ID

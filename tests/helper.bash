@@ -108,6 +108,19 @@ jq_is() { [ "$(jq -r "$2" "$1" 2>/dev/null)" = "$3" ]; }
 count_is() { [ "$(count_in "$1")" -eq "$2" ]; }
 journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }
 
+# git_origin: what the caller wrote in $WORK/src committed as branch main
+# of a new repository there, cloned bare to $WORK/origin.git; agq's own
+# commits by Bot <bot@example.org> (agq.conf).  Skips without git(1).
+git_origin() {
+	command -v git >/dev/null || skip "no git"
+	git init -q -b main "$WORK/src"
+	git -C "$WORK/src" add .
+	git -C "$WORK/src" commit -qm init
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	echo "git_author_name = Bot" >> "$AGQ_CONF"
+	echo "git_author_email = bot@example.org" >> "$AGQ_CONF"
+}
+
 # fake_api_start / fake_api_stop: for setup_file / teardown_file: run
 # tests/fakeapi.py (recorded answers in each model API's format) on a free
 # 127.0.0.1 port, written to $FAKE_DIR/port; requests it saw go to

@@ -403,11 +403,12 @@ agq_http_json(const char *method, const char *url, const char *const *headers,
 /* Keep the last non-empty line of a stream read in pieces: CUR collects
  * the line being read, LAST the last one ended (each at most
  * sizeof - 1 bytes, the rest of a longer line dropped).  SEEN is set when
- * a line contains WATCH (not NULL). */
+ * a line contains WATCH (not NULL).  With WANT set, HIT keeps the first
+ * line ended that contains WANT ("" when none). */
 struct lastline {
-	char cur[512], last[512];
+	char cur[512], last[512], hit[512];
 	size_t n;
-	const char *watch;
+	const char *watch, *want;
 	int seen;
 };
 
@@ -421,6 +422,9 @@ lastline_add(struct lastline *l, const char *s, size_t n)
 				l->last[l->n] = '\0';
 				if (l->watch && strstr(l->last, l->watch))
 					l->seen = 1;
+				if (l->want && !l->hit[0] &&
+				    strstr(l->last, l->want))
+					memcpy(l->hit, l->last, l->n + 1);
 			}
 			l->n = 0;
 		} else if (l->n + 1 < sizeof l->cur) {
@@ -448,9 +452,10 @@ keep_tail(char *buf, size_t *n, const char *chunk, size_t k)
  * /dev/null), its standard output captured (the last MAX_OUTPUT bytes
  * kept, malloc'd in *OUT).  With ERRLINE NULL its standard error is
  * ours; otherwise it is copied to ours as it comes and read into
- * ERRLINE (its WATCH set by the caller): its last non-empty line
- * (printable, at most 511 bytes, "" when none) is left in
- * ERRLINE->last.  Returns the wait status, or -1 with ERR set when it
+ * ERRLINE (its WATCH and WANT set by the caller): its last non-empty
+ * line (printable, at most 511 bytes, "" when none) is left in
+ * ERRLINE->last, the first with WANT in ERRLINE->hit.  Returns the wait
+ * status, or -1 with ERR set when it
  * could not be started. */
 static int
 run_capture(char *const argv[], int in_fd, struct lastline *errline,
@@ -461,7 +466,7 @@ run_capture(char *const argv[], int in_fd, struct lastline *errline,
 	*outlen = 0;
 	if (errline) {
 		errline->n = 0;
-		errline->last[0] = '\0';
+		errline->last[0] = errline->hit[0] = '\0';
 		errline->seen = 0;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -1020,9 +1025,24 @@ gemini_parse(struct call *c, const json_t *r)
 	return 0;
 }
 
-/* Parse the output of a CLI in FORMAT into c->res. */
+/* What marks a line of the standard error of a CLI in FORMAT as a refused
+ * tool use, or NULL.  codex 0.17x exits 0 with no event in its --json
+ * output when its sandbox or approval policy refuses a tool call: the
+ * model only reads the refusal as the tool's output, and codex logs it on
+ * standard error ("ERROR codex_core::tools::router: error=patch
+ * rejected: writing is blocked by read-only sandbox; rejected by user
+ * approval settings", "exec command rejected by user"). */
+static const char *
+refusal_mark(const char *format)
+{
+	return !strcmp(format, "codex-jsonl") ? "rejected by user" : NULL;
+}
+
+/* Parse the output of a CLI in FORMAT into c->res; REFUSED is the first
+ * line of its standard error with refusal_mark(FORMAT) ("" when none). */
 static int
-cli_parse(struct call *c, const char *format, const char *out, size_t len)
+cli_parse(struct call *c, const char *format, const char *out, size_t len,
+          const char *refused)
 {
 	if (!strcmp(format, "text")) {
 		json_object_set_new(c->res, "output", agq_json_text(out, len));
@@ -1114,9 +1134,13 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 				    json_object_get(item, "text"));
 				text = agq_xstrdup(t ? t : "");
 			} else if (!strcmp(type, "turn.completed")) {
+				/* an error event before it was a notice the
+				 * turn got over ("Reconnecting... 1/5") */
 				json_t *u = json_object_get(ev, "usage");
 				tin += int_at(u, "input_tokens");
 				tout += int_at(u, "output_tokens");
+				free(fail);
+				fail = NULL;
 			} else if (!strcmp(type, "turn.failed") ||
 			    !strcmp(type, "error")) {
 				const char *m = json_string_value(json_object_get(
@@ -1135,10 +1159,17 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len)
 		json_object_set_new(c->res, "output", json_string(text ? text :
 		    ""));
 		int rc = 0;
-		c->verdict = fail != NULL;
+		const char *why = refused ? strstr(refused, "error=") : NULL;
+		why = why ? why + 6 : refused;
+		c->verdict = fail != NULL || (why && why[0]);
 		if (fail || !text) {
 			agq_errf(c->err, sizeof c->err, "codex: %s", fail ? fail :
 			    "no agent message in the output");
+			rc = -1;
+		} else if (why && why[0]) {
+			agq_errf(c->err, sizeof c->err, "codex was refused a tool "
+			    "use: %s; the CLI lock's -s (sandbox mode) must allow "
+			    "it", why);
 			rc = -1;
 		}
 		free(text);
@@ -1186,7 +1217,8 @@ cli_once(struct call *c, const json_t *e, const char *tool,
 	char *out;
 	size_t len;
 	struct lastline el = { .watch = session ? json_string_value(
-	    json_object_get(e, "resume_missing")) : NULL };
+	    json_object_get(e, "resume_missing")) : NULL,
+	    .want = refusal_mark(format) };
 	int st = run_capture(argv, in_fd, &el, &out, &len, c->err,
 	    sizeof c->err);
 	free(argv);
@@ -1196,7 +1228,7 @@ cli_once(struct call *c, const json_t *e, const char *tool,
 	if (st < 0)
 		return -1;
 	c->verdict = 0;
-	int rc = cli_parse(c, format, out, len);
+	int rc = cli_parse(c, format, out, len, el.hit);
 	free(out);
 	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		/* the exit status, then the CLI's own verdict and the last

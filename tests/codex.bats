@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# The real codex CLI (@openai/codex from npm) driven by a real agq-run
+# through agq's cli backend, against tests/fakeresponses.py, a loopback
+# Responses API whose first answer is an apply_patch tool call adding
+# hello.txt: the shipped lock (-s workspace-write) writes the file in the
+# task's working directory; in codex's default read-only sandbox the
+# refused write is a failed attempt whose reason names the refusal.
+
+load helper
+
+# real_codex: the real codex CLI ($AGQ_TEST_CODEX, else codex in PATH; the
+# test is skipped without it), talking to tests/fakeresponses.py through a
+# model provider of its own in $CODEX_HOME/config.toml (codex 0.171 reads
+# neither OPENAI_BASE_URL nor a base URL on its command line for its
+# built-in openai provider; a custom provider has no WebSocket transport
+# to fall back from).  A git work tree in $WORK/w (codex refuses to run
+# outside one without --skip-git-repo-check).
+real_codex() {
+	local c=${AGQ_TEST_CODEX:-$(command -v codex)}
+	[ -n "$c" ] && "$c" --version 2>/dev/null | grep -q "^codex-cli " ||
+	    skip "the real codex CLI is not installed (npm install --prefix DIR @openai/codex; AGQ_TEST_CODEX=DIR/node_modules/.bin/codex)"
+	mkdir -p "$WORK/fakebin" "$WORK/home/.codex" "$WORK/w"
+	ln -sf "$c" "$WORK/fakebin/codex"
+	python3 "$BATS_TEST_DIRNAME/fakeresponses.py" "$WORK/rport" \
+	    "$WORK/rreq" 3>&- &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$WORK/rport" ] && break; sleep 0.1; done
+	cat > "$WORK/home/.codex/config.toml" <<TOML
+model_provider = "fake"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[model_providers.fake]
+name = "fake Responses API"
+base_url = "http://127.0.0.1:$(cat "$WORK/rport")/v1"
+wire_api = "responses"
+env_key = "OPENAI_API_KEY"
+TOML
+	git init -q -b main "$WORK/w"
+	git -C "$WORK/w" -c user.name=t -c user.email=t@t commit -q \
+	    --allow-empty -m init
+	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
+	    CODEX_HOME="$WORK/home/.codex" OPENAI_API_KEY=sk-fake-0123
+	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" \
+	    >> "$AGQ_CONF"
+}
+
+result() { jq -r "$2" "$AGQ_SPOOL/out/$1/result.json"; }
+
+@test "a prompt task for the real codex through agq-run: the shipped lock writes the file in the task's working directory; done, tokens recorded" {
+	real_codex
+	start_sched
+	start_agent a1
+	jq -n --arg w "$WORK/w" '{id: "cx1", prompt: "create hello.txt",
+	    backend: "cli", model: "codex/gpt-5.5", cwd: $w,
+	    max_attempts: 1}' | agq-submit
+	wait_for 90 is_state cx1 done || {
+		cat "$AGQ_SPOOL/out/cx1/"* "$BATS_TEST_TMPDIR"/agent-a1.log
+		false
+	}
+	[ "$(cat "$WORK/w/hello.txt")" = "hello from codex" ]
+	[ "$(result cx1 .status)" = done ]
+	[ "$(result cx1 .backend)" = cli ]
+	[ "$(result cx1 .model)" = codex/gpt-5.5 ]
+	# two requests of 20 tokens in and 5 out, as codex sums them
+	[ "$(result cx1 .tokens_in)" = 40 ] && [ "$(result cx1 .tokens_out)" = 10 ]
+	[[ "$(result cx1 '.iterations[0].backend.session_id')" =~ ^[0-9a-f-]{36}$ ]]
+	jq -se 'map(select(.path == "/v1/responses")) | length == 2 and
+	    (.[0].body.model == "gpt-5.5") and .[0].body.stream and
+	    (.[0].headers.authorization == "Bearer sk-fake-0123") and
+	    (.[1].body.input | map(.type) | index("custom_tool_call_output"))' \
+	    "$WORK/rreq"
+}
+
+@test "the real codex in its read-only sandbox (a lock without -s workspace-write): the refused write is a failed attempt whose reason names the refusal" {
+	real_codex
+	jq '.codex.argv -= ["-s", "workspace-write"]' \
+	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	jq -n --arg w "$WORK/w" '{id: "cx2", prompt: "create hello.txt",
+	    backend: "cli", model: "codex/gpt-5.5", cwd: $w, max_attempts: 1}' |
+	    agq-submit
+	wait_for 90 is_state cx2 dead || {
+		cat "$AGQ_SPOOL/out/cx2/"* "$BATS_TEST_TMPDIR"/agent-a1.log
+		false
+	}
+	[ ! -e "$WORK/w/hello.txt" ]
+	jq -r .reason "$AGQ_SPOOL/dead/cx2.json"
+	jq -e '.reason | contains("backend cli: codex was refused a tool use: patch rejected: writing is blocked by read-only sandbox")' \
+	    "$AGQ_SPOOL/dead/cx2.json"
+	[ "$(result cx2 .agent_status)" = backend_error ]
+	run agq-show cx2
+	[[ "$output" == *"patch rejected: writing is blocked by read-only sandbox"* ]]
+}
+
+@test "cli codex: error events before turn.completed are notices; a refusal codex only logs on standard error fails the call (stand-ins in codex 0.171's shapes)" {
+	mkdir -p "$WORK/fakebin"
+	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" >> "$AGQ_CONF"
+	# the built-in provider falling back from WebSockets to HTTPS
+	cat > "$WORK/fakebin/codex" <<'SH'
+#!/bin/sh
+cat <<'J'
+{"type":"thread.started","thread_id":"01a24ce0-6916-7422-9ac9-fe370a6d4f03"}
+{"type":"turn.started"}
+{"type":"error","message":"Reconnecting... 1/5 (stream disconnected before completion: websocket closed)"}
+{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Falling back from WebSockets to HTTPS transport."}}
+{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"done"}}
+{"type":"turn.completed","usage":{"input_tokens":40,"cached_input_tokens":0,"output_tokens":10}}
+J
+SH
+	chmod +x "$WORK/fakebin/codex"
+	export PATH="$WORK/fakebin:$PATH"
+	BE="$AGQ_TEST_BIN/../libexec/agq"
+	run sh -c 'echo "{\"prompt\": \"x\", \"model\": \"codex\"}" | "$1/cli"' _ "$BE"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .output <<<"$output")" = done ]
+	# read-only: the patch rejected, only the model and standard error know
+	cat > "$WORK/fakebin/codex" <<'SH'
+#!/bin/sh
+echo 'Reading additional input from stdin...' >&2
+echo '2026-12-06T19:54:59.074932Z ERROR codex_core::tools::router: error=patch rejected: writing is blocked by read-only sandbox; rejected by user approval settings' >&2
+echo '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"I could not write hello.txt."}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":40,"output_tokens":10}}'
+SH
+	run sh -c 'echo "{\"prompt\": \"x\", \"model\": \"codex\"}" | "$1/cli" 2>/dev/null' _ "$BE"
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .error <<<"$output")" = "codex was refused a tool use: patch rejected: writing is blocked by read-only sandbox; rejected by user approval settings; the CLI lock's -s (sandbox mode) must allow it" ]
+	[ "$(jq -r .tokens_in <<<"$output")" = 40 ]
+}

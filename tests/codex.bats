@@ -2,8 +2,9 @@
 # The real codex CLI (@openai/codex from npm) driven by a real agq-run
 # through agq's cli backend, against tests/fakeresponses.py, a loopback
 # Responses API whose first answer is an apply_patch tool call adding
-# hello.txt: the shipped lock (-s workspace-write) writes the file in the
-# task's working directory; in codex's default read-only sandbox the
+# hello.txt: with the shipped lock (-s workspace-write) a task with git
+# comes back with the file committed on its branch, pushed to a bare origin
+# and opened as a PR record; in codex's default read-only sandbox the
 # refused write is a failed attempt whose reason names the refusal.
 
 load helper
@@ -13,8 +14,10 @@ load helper
 # model provider of its own in $CODEX_HOME/config.toml (codex 0.171 reads
 # neither OPENAI_BASE_URL nor a base URL on its command line for its
 # built-in openai provider; a custom provider has no WebSocket transport
-# to fall back from).  A git work tree in $WORK/w (codex refuses to run
-# outside one without --skip-git-repo-check).
+# to fall back from).  An empty $WORK/w, the agent's own directory (codex
+# refuses to run outside a git work tree without --skip-git-repo-check:
+# the task's worktree is one).  $WORK/origin.git: a bare origin whose main
+# has a.txt.
 real_codex() {
 	local c=${AGQ_TEST_CODEX:-$(command -v codex)}
 	[ -n "$c" ] && "$c" --version 2>/dev/null | grep -q "^codex-cli " ||
@@ -38,9 +41,12 @@ base_url = "http://127.0.0.1:$(cat "$WORK/rport")/v1"
 wire_api = "responses"
 env_key = "OPENAI_API_KEY"
 TOML
-	git init -q -b main "$WORK/w"
-	git -C "$WORK/w" -c user.name=t -c user.email=t@t commit -q \
-	    --allow-empty -m init
+	command -v git >/dev/null || skip "no git"
+	git init -q -b main "$WORK/src"
+	echo a > "$WORK/src/a.txt"
+	git -C "$WORK/src" add . &&
+	    git -C "$WORK/src" -c user.name=t -c user.email=t@t commit -qm init
+	git clone -q --bare "$WORK/src" "$WORK/origin.git"
 	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
 	    CODEX_HOME="$WORK/home/.codex" OPENAI_API_KEY=sk-fake-0123
 	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" \
@@ -49,52 +55,68 @@ TOML
 
 result() { jq -r "$2" "$AGQ_SPOOL/out/$1/result.json"; }
 
-@test "a prompt task for the real codex through agq-run: the shipped lock writes the file in the task's working directory; done, tokens recorded" {
+@test "a git prompt task for the real codex through agq-run: the shipped lock writes the file in the task's worktree; committed on its branch, pushed, a PR record; tokens recorded" {
 	real_codex
 	start_sched
-	start_agent a1
-	jq -n --arg w "$WORK/w" '{id: "cx1", prompt: "create hello.txt",
-	    backend: "cli", model: "codex/gpt-5.5", cwd: $w,
-	    max_attempts: 1}' | agq-submit
-	wait_for 90 is_state cx1 done || {
-		cat "$AGQ_SPOOL/out/cx1/"* "$BATS_TEST_TMPDIR"/agent-a1.log
+	cd "$WORK/w"
+	start_agent c1 --backend cli
+	local id
+	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello" \
+	    --backend cli --model codex/gpt-5.5 --max-attempts 1 \
+	    --prompt "create hello.txt with a greeting" --verify "test -s hello.txt")
+	wait_for 120 is_state "$id" done || {
+		cat "$AGQ_SPOOL/out/$id/"* "$BATS_TEST_TMPDIR"/agent-c1.log
 		false
 	}
-	[ "$(cat "$WORK/w/hello.txt")" = "hello from codex" ]
-	[ "$(result cx1 .status)" = done ]
-	[ "$(result cx1 .backend)" = cli ]
-	[ "$(result cx1 .model)" = codex/gpt-5.5 ]
+	local br=c1/say-hello
+	[ "$(git -C "$WORK/origin.git" show "$br:hello.txt")" = "hello from codex" ]
+	[ "$(git -C "$WORK/origin.git" show --name-only --format= "$br")" = hello.txt ]
+	git -C "$WORK/origin.git" log -1 --format=%B "$br" | grep -qx "Agq-Task: $id"
+	local prid
+	prid=$(jq -r .attempts[-1].git.pr "$AGQ_SPOOL/done/$id.json")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .branch "$br"
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .head \
+	    "$(git -C "$WORK/origin.git" rev-parse "$br")"
+	[ "$(result "$id" .status)" = done ]
+	[ "$(result "$id" .model)" = codex/gpt-5.5 ]
 	# two requests of 20 tokens in and 5 out, as codex sums them
-	[ "$(result cx1 .tokens_in)" = 40 ] && [ "$(result cx1 .tokens_out)" = 10 ]
-	[[ "$(result cx1 '.iterations[0].backend.session_id')" =~ ^[0-9a-f-]{36}$ ]]
+	[ "$(result "$id" .tokens_in)" = 40 ] && [ "$(result "$id" .tokens_out)" = 10 ]
+	[[ "$(result "$id" '.iterations[0].backend.session_id')" =~ ^[0-9a-f-]{36}$ ]]
+	# codex worked in the task's worktree (its environment_context), and
+	# the second request carried the patch tool's output
 	jq -se 'map(select(.path == "/v1/responses")) | length == 2 and
 	    (.[0].body.model == "gpt-5.5") and .[0].body.stream and
 	    (.[0].headers.authorization == "Bearer sk-fake-0123") and
+	    (.[0].body.input | tostring | test("<cwd>[^<]*\\.trees/")) and
 	    (.[1].body.input | map(.type) | index("custom_tool_call_output"))' \
 	    "$WORK/rreq"
+	# the agent's own directory stayed as it was
+	[ ! -e "$WORK/w/hello.txt" ]
 }
 
-@test "the real codex in its read-only sandbox (a lock without -s workspace-write): the refused write is a failed attempt whose reason names the refusal" {
+@test "the real codex in its read-only sandbox (a lock without -s workspace-write): the refused write is a failed attempt whose reason names the refusal, not a commit" {
 	real_codex
 	jq '.codex.argv -= ["-s", "workspace-write"]' \
 	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
 	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
 	start_sched
-	start_agent a1
-	jq -n --arg w "$WORK/w" '{id: "cx2", prompt: "create hello.txt",
-	    backend: "cli", model: "codex/gpt-5.5", cwd: $w, max_attempts: 1}' |
-	    agq-submit
-	wait_for 90 is_state cx2 dead || {
-		cat "$AGQ_SPOOL/out/cx2/"* "$BATS_TEST_TMPDIR"/agent-a1.log
+	start_agent c1 --backend cli
+	local id
+	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello" \
+	    --backend cli --model codex/gpt-5.5 --max-attempts 1 \
+	    --prompt "create hello.txt with a greeting")
+	wait_for 120 is_state "$id" dead || {
+		cat "$AGQ_SPOOL/out/$id/"* "$BATS_TEST_TMPDIR"/agent-c1.log
 		false
 	}
-	[ ! -e "$WORK/w/hello.txt" ]
-	jq -r .reason "$AGQ_SPOOL/dead/cx2.json"
 	jq -e '.reason | contains("backend cli: codex was refused a tool use: patch rejected: writing is blocked by read-only sandbox")' \
-	    "$AGQ_SPOOL/dead/cx2.json"
-	[ "$(result cx2 .agent_status)" = backend_error ]
-	run agq-show cx2
+	    "$AGQ_SPOOL/dead/$id.json"
+	[ "$(result "$id" .agent_status)" = backend_error ]
+	run agq-show "$id"
 	[[ "$output" == *"patch rejected: writing is blocked by read-only sandbox"* ]]
+	# nothing committed, pushed or opened
+	! git -C "$WORK/origin.git" rev-parse -q --verify c1/say-hello
+	[ -z "$(ls "$AGQ_SPOOL/prs/open" 2>/dev/null)" ]
 }
 
 @test "cli codex: error events before turn.completed are notices; a refusal codex only logs on standard error fails the call (stand-ins in codex 0.171's shapes)" {

@@ -24,10 +24,7 @@ real_codex() {
 	    skip "the real codex CLI is not installed (npm install --prefix DIR @openai/codex; AGQ_TEST_CODEX=DIR/node_modules/.bin/codex)"
 	mkdir -p "$WORK/fakebin" "$WORK/home/.codex" "$WORK/w"
 	ln -sf "$c" "$WORK/fakebin/codex"
-	python3 "$BATS_TEST_DIRNAME/fakeresponses.py" "$WORK/rport" \
-	    "$WORK/rreq" 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/rport" ] && break; sleep 0.1; done
+	fake_server fakeresponses.py r
 	cat > "$WORK/home/.codex/config.toml" <<TOML
 model_provider = "fake"
 check_for_update_on_startup = false
@@ -41,12 +38,7 @@ base_url = "http://127.0.0.1:$(cat "$WORK/rport")/v1"
 wire_api = "responses"
 env_key = "OPENAI_API_KEY"
 TOML
-	command -v git >/dev/null || skip "no git"
-	git init -q -b main "$WORK/src"
-	echo a > "$WORK/src/a.txt"
-	git -C "$WORK/src" add . &&
-	    git -C "$WORK/src" -c user.name=t -c user.email=t@t commit -qm init
-	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	bare_origin
 	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
 	    CODEX_HOME="$WORK/home/.codex" OPENAI_API_KEY=sk-fake-0123
 	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" \

@@ -101,16 +101,8 @@ class Handler(JSONHandler):
               {"type": "response.completed",
                "response": dict(resp, status="completed", output=[item],
                                 usage=usage)}]
-        data = "".join("event: %s\ndata: %s\n\n" % (e["type"], json.dumps(e))
-                       for e in ev).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-        self.close_connection = True
+        self.send_events("".join("event: %s\ndata: %s\n\n" % (
+            e["type"], json.dumps(e)) for e in ev).encode())
 
 
 serve(Handler, PORTFILE)

@@ -10,18 +10,16 @@
 load helper
 bats_require_minimum_version 1.5.0
 
+# the git(1) commits of move.sh below
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
     GIT_COMMITTER_EMAIL=t@t
 
 # origin: a bare repository $WORK/origin.git whose main has f1.txt ..
 # f8.txt, one line each.
 origin() {
-	command -v git >/dev/null || skip "no git"
-	git init -q -b main "$WORK/src"
+	mkdir -p "$WORK/src"
 	for i in 1 2 3 4 5 6 7 8; do echo "line $i" > "$WORK/src/f$i.txt"; done
-	git -C "$WORK/src" add .
-	git -C "$WORK/src" commit -qm init
-	git clone -q --bare "$WORK/src" "$WORK/origin.git"
+	bare_origin
 }
 
 # jev ID EV FILTER: FILTER over the journal events EV of task ID.
@@ -158,13 +156,10 @@ SH
 }
 
 # forge: tests/fakeforge.py as a GitHub API for o/r, agq.conf's forge
-# settings; its log in $WORK/forge.log (a file $WORK/forge.log.status
+# settings; its log in $WORK/freq (a file $WORK/freq.status
 # makes every answer that status).
 forge() {
-	python3 "$BATS_TEST_DIRNAME/fakeforge.py" "$WORK/fport" \
-	    "$WORK/forge.log" tok-123 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/fport" ] && break; sleep 0.1; done
+	fake_server fakeforge.py f tok-123
 	echo "${1:-tok-123}" > "$WORK/token"
 	cat >> "$AGQ_CONF" <<CONF
 forge = github
@@ -177,20 +172,20 @@ CONF
 @test "the forge answering 500, then 201: the attempt fails with the reason, the retry opens one PR" {
 	origin
 	forge
-	echo 500 > "$WORK/forge.log.status"
+	echo 500 > "$WORK/freq.status"
 	start_sched
 	start_agent a1
 	cd "$WORK"
 	local id
 	id=$(agq-submit --max-attempts 3 --backoff 2 --title "forge flake" --git origin.git -- sh -c 'echo fixed > f2.txt')
 	wait_for 30 grep -q "\"ev\":\"retry\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
-	rm "$WORK/forge.log.status"
+	rm "$WORK/freq.status"
 	wait_for 60 is_state "$id" done
 	run agq-show "$id"
 	[[ "$output" == *"github answered 500"* ]]
 	[ "$(jq '.attempts | length' "$AGQ_SPOOL/done/$id.json")" -ge 2 ]
 	# one PR on the forge and one record, with its number and url
-	[ "$(jq -s 'map(select(.method == "POST" and .path == "/repos/o/r/pulls")) | length' "$WORK/forge.log")" -ge 2 ]
+	[ "$(jq -s 'map(select(.method == "POST" and .path == "/repos/o/r/pulls")) | length' "$WORK/freq")" -ge 2 ]
 	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq 1 ]
 	local rec
 	rec=$(ls "$AGQ_SPOOL"/prs/open/*.json)

@@ -64,7 +64,8 @@ reason() { jq -r .reason "$AGQ_SPOOL/dead/$1.json"; }
 	# no worktree left: each path gone, and none an orphan for gc
 	local p
 	for p in $(jq -r 'select(.ev == "worktree") | .path' "$AGQ_SPOOL/journal"); do
-		[ ! -e "$p" ]
+		# (on failure: why agq-attempt could not remove it)
+		[ ! -e "$p" ] || { echo "left: $p"; grep -h worktree "$BATS_TEST_TMPDIR"/agent-a*.log; false; }
 	done
 	run agq-git gc --dry-run --json
 	[ "$output" = "[]" ] || [ -z "$output" ]

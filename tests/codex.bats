@@ -38,7 +38,9 @@ base_url = "http://127.0.0.1:$(cat "$WORK/rport")/v1"
 wire_api = "responses"
 env_key = "OPENAI_API_KEY"
 TOML
-	bare_origin
+	mkdir -p "$WORK/src" && echo a > "$WORK/src/a.txt"
+	GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+	    GIT_COMMITTER_EMAIL=t@t git_origin
 	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
 	    CODEX_HOME="$WORK/home/.codex" OPENAI_API_KEY=sk-fake-0123
 	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" \

@@ -167,16 +167,3 @@ fake_server() {
 	for _ in $(seq 100); do [ -s "$WORK/${name}port" ] && break; sleep 0.1; done
 	[ -s "$WORK/${name}port" ]
 }
-
-# bare_origin: $WORK/origin.git, a bare clone of $WORK/src, a repository
-# made of the files the caller wrote in $WORK/src (a.txt when none), all
-# committed on main by t <t@t>; skipped without git(1).
-bare_origin() {
-	command -v git >/dev/null || skip "no git"
-	mkdir -p "$WORK/src"
-	[ -n "$(ls -A "$WORK/src")" ] || echo a > "$WORK/src/a.txt"
-	git init -q -b main "$WORK/src"
-	git -C "$WORK/src" add .
-	git -C "$WORK/src" -c user.name=t -c user.email=t@t commit -qm init
-	git clone -q --bare "$WORK/src" "$WORK/origin.git"
-}

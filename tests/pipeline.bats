@@ -10,7 +10,7 @@
 load helper
 bats_require_minimum_version 1.5.0
 
-# the git(1) commits of move.sh below
+# git_origin's commit and those of move.sh below
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
     GIT_COMMITTER_EMAIL=t@t
 
@@ -19,7 +19,7 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
 origin() {
 	mkdir -p "$WORK/src"
 	for i in 1 2 3 4 5 6 7 8; do echo "line $i" > "$WORK/src/f$i.txt"; done
-	bare_origin
+	git_origin
 }
 
 # jev ID EV FILTER: FILTER over the journal events EV of task ID.

@@ -831,6 +831,28 @@ out:
 	return rc;
 }
 
+/* The lock W/KEY.lock of the clone W/KEY.git that REPO (a worktree's
+ * repository) belongs to, taken (flock, exclusive): its descriptor, to
+ * close; -1 when REPO is not in such a clone or it cannot be had. */
+static int
+clone_lock_of(git_repository *repo)
+{
+	const char *cd = git_repository_commondir(repo);
+	size_t n = cd ? strlen(cd) : 0;
+	while (n > 1 && cd[n - 1] == '/')
+		n--;
+	if (n < 5 || strncmp(cd + n - 4, ".git", 4))
+		return -1;
+	char *lock = agq_xasprintf("%.*s.lock", (int)(n - 4), cd);
+	int fd = open(lock, O_RDWR | O_CLOEXEC);
+	free(lock);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 int
 agq_git_push(const struct agq_spool *sp, const char *path, char *err,
              size_t size)
@@ -869,7 +891,10 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		rc = 1;
 	} else {
 		/* the remote-tracking branch, which an anonymous remote's
-		 * push leaves alone: agq_git_remove checks it */
+		 * push leaves alone: agq_git_remove checks it.  Under the
+		 * clone's lock: a fetch (of another task's start) that listed
+		 * the origin's branches before this push would prune it. */
+		int lk = clone_lock_of(repo);
 		char *track = agq_xasprintf("refs/remotes/origin/%s",
 		    git_reference_shorthand(head));
 		git_reference *t = NULL;
@@ -879,6 +904,8 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		    0;
 		git_reference_free(t);
 		free(track);
+		if (lk >= 0)
+			close(lk);
 	}
 out:
 	free(spec);

@@ -33,10 +33,10 @@ jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r
 	    --git origin.git -- sed -i s/teh/the/ a.txt
 	[ "$status" -eq 0 ]
 	local id=$output
-	# the relative origin was made absolute, and no cwd was set
-	jq_is "$AGQ_SPOOL/queue/normal/$id.json" .git.repo "$WORK/origin.git" ||
-	    jq_is "$(find "$AGQ_SPOOL" -name "$id.json" | head -1)" .git.repo "$WORK/origin.git"
 	wait_for 30 is_state "$id" done
+	# the relative origin was made absolute, and no cwd was set
+	jq_is "$AGQ_SPOOL/done/$id.json" .git.repo "$WORK/origin.git"
+	jq_is "$AGQ_SPOOL/done/$id.json" .cwd null
 	local br=a1/fix-the-typo
 	[ "$(git -C origin.git show "$br:a.txt" | head -1)" = "the one" ]
 	[ "$(git -C origin.git show main:a.txt | head -1)" = "teh one" ]

@@ -331,6 +331,12 @@ bench: all
 install: deps
 	@# PREFIX is compiled in: rebuild paths.o and relink every program
 	@rm -rf build/install/lib/paths.o build/install/bin build/install/libexec
+	@# the objects are those of build/default (same flags) when it has
+	@# them: copied with their times, so make rebuilds only stale ones
+	@if [ -d build/default/lib ]; then mkdir -p build/install && \
+	  cp -Rp build/default/lib build/default/bin build/default/libexec \
+	    build/default/*.a build/install/ 2>/dev/null; \
+	  rm -f build/install/lib/paths.o; fi
 	@$(MAKE) --no-print-directory O=build/install BINOUT=build/install/bin \
 	    INSTALL_BUILD=1 PREFIX=$(PREFIX) progs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/agq \

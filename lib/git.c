@@ -654,6 +654,12 @@ agq_git_start_task(const struct agq_spool *sp, const char *origin,
 		    "%s (%s)", strerror(errno), c.trees);
 		goto out;
 	}
+	/* The branch is the task's now: its worktree (the checkout, most
+	 * of the time taken here) needs the lock no more, and other tasks
+	 * of this origin start meanwhile.  gc never takes a worktree whose
+	 * task is active, locked or not. */
+	close(c.lockfd);
+	c.lockfd = -1;
 	git_worktree_add_options ao;
 	git_worktree_add_options_init(&ao, GIT_WORKTREE_ADD_OPTIONS_VERSION);
 	ao.ref = ref;

@@ -10,8 +10,9 @@
  *                        (+refs/heads/(*):refs/remotes/origin/(*)); KEY is
  *                        the origin's last path component, cleaned, a '-'
  *                        and 12 hex digits of the SHA-256 of the origin
- *   W/KEY.lock           flock(2)ed around fetch, worktree add and remove,
- *                        and the remote-tracking branch a push writes;
+ *   W/KEY.lock           flock(2)ed around fetch and the choice and making
+ *                        of a task's branch (not its checkout), gc, and
+ *                        the remote-tracking branch a push writes;
  *                        it holds the time the last good fetch began (us
  *                        since the epoch, decimal): a call that waited for
  *                        the lock while a fetch began does not fetch again

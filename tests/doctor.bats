@@ -28,12 +28,17 @@ SH
   -s, --sandbox <SANDBOX_MODE>"
 	export PATH="$WORK/bin:$PATH"
 	export ANTHROPIC_API_KEY=sk-doctor-SECRET
+	# the shipped lock, its gemini a program no machine has (CI installs
+	# the real gemini)
+	jq '.gemini.argv[0] = "agq-no-such-gemini"' \
+	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
 	run agq-doctor
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"ok    cli claude"*"claude 9.9.9 (fake)): pinned flags accepted"* ]]
 	[[ "$output" == *"fail  cli codex"*"pinned flags not accepted (not in its help): -m"* ]]
-	[[ "$output" == *"warn  cli gemini"*"gemini not found in PATH"* ]]
+	[[ "$output" == *"warn  cli gemini"*"agq-no-such-gemini not found in PATH"* ]]
 	[[ "$output" == *"ok    key anthropic"*'from $ANTHROPIC_API_KEY'* ]]
 	[[ "$output" != *sk-doctor-SECRET* ]]
 	[[ "$output" == *"ok    backend ollama"* ]]

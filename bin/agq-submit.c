@@ -122,19 +122,6 @@ prompt_file(const char *path)
 	return flag_value("--prompt-file", "prompt", v, EX_DATAERR);
 }
 
-/* ORIGIN names a local repository: no "scheme://", and not scp-style
- * [USER@]HOST:PATH (a ':' before any '/'), the rule of git-clone(1),
- * "GIT URLS". */
-static int
-local_origin(const char *origin)
-{
-	if (strstr(origin, "://"))
-		return 0;
-	const char *colon = strchr(origin, ':');
-	const char *slash = strchr(origin, '/');
-	return !colon || (slash && slash < colon);
-}
-
 /* Fill in task T what the command line gives and T does not set (O's
  * defaults; the current directory as its cwd unless it has git), and make
  * a local git.repo an absolute path, as it is seen from here.  0, or -1
@@ -151,11 +138,10 @@ apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 	if (!git && o->here && !json_object_get(t, "cwd"))
 		json_object_set(t, "cwd", o->here);
 	const char *repo = json_string_value(json_object_get(git, "repo"));
-	if (!repo || !*repo || !local_origin(repo))
+	if (!repo || !*repo || !agq_origin_local(repo))
 		return 0;
-	const char *path = strncmp(repo, "file:", 5) ? repo : repo + 5;
 	char real[PATH_MAX];
-	if (!realpath(path, real))
+	if (!realpath(repo, real))
 		return agq_errf(err, size, "field git.repo: %s (%s)",
 		    strerror(errno), repo);
 	if (strcmp(real, repo))

@@ -17,6 +17,7 @@
 
 #include "util.h"
 #include "conf.h"
+#include "task.h"
 #include "spool.h"
 #include "journal.h"
 #include "git.h"
@@ -81,12 +82,7 @@ agq_git_slug(const char *text, char *out)
 static char *
 origin_url(const char *origin)
 {
-	const char *colon = strchr(origin, ':'), *slash = strchr(origin, '/');
-	int local = !colon || origin[0] == '/' || origin[0] == '.' ||
-	    (slash && slash < colon);
-	if (!strncmp(origin, "file://", 7) || strstr(origin, "://"))
-		local = 0;
-	if (local) {
+	if (agq_origin_local(origin)) {
 		char *abs = realpath(origin, NULL);
 		if (abs)
 			return abs;
@@ -1120,7 +1116,8 @@ gc_clone(const struct agq_spool *sp, const char *path, int remove,
 		git_repository_free(repo);
 		return;
 	}
-	size_t left = names.count;
+	size_t stay = 0;        /* worktrees that are not orphans, or that
+	                         * could not be removed */
 	for (size_t i = 0; i < names.count; i++) {
 		git_worktree *wt = NULL;
 		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0)
@@ -1151,32 +1148,28 @@ gc_clone(const struct agq_spool *sp, const char *path, int remove,
 		int orphan = st == AGQ_ST_DONE || st == AGQ_ST_DEAD ||
 		    (st == AGQ_ST_NONE && !locked);
 		json_object_set_new(o, "orphan", json_boolean(orphan));
+		if (!orphan)
+			stay++;
 		if (orphan && remove) {
 			char err[512];
 			if (wt_prune(wt, err, sizeof err) < 0) {
 				json_object_set_new(o, "error", json_string(err));
+				stay++;
 			} else {
 				json_object_set_new(o, "removed", json_true());
-				left--;
 			}
 		}
 		json_array_append_new(arr, o);
 		git_worktree_free(wt);
 	}
 	git_strarray_dispose(&names);
-	/* A clone of a local origin that is gone, with no worktree left (or,
-	 * on a dry run, none that is not an orphan): nothing can be fetched
-	 * into it or pushed from it again. */
+	/* A clone of a local origin that is gone, with no worktree left (on
+	 * a dry run: none that would stay): nothing can be fetched into it
+	 * or pushed from it again. */
 	char *url = conf_get(repo, "remote.origin.url");
 	struct stat st;
-	int gone = url && url[0] == '/' && stat(url, &st) < 0 &&
-	    errno == ENOENT && (remove ? left == 0 : 1);
-	for (size_t i = 0; gone && !remove && i < json_array_size(arr); i++) {
-		json_t *o = json_array_get(arr, i);
-		if (!strcmp(json_string_value(json_object_get(o, "clone")),
-		    path) && !json_is_true(json_object_get(o, "orphan")))
-			gone = 0;
-	}
+	int gone = url && url[0] == '/' && stay == 0 && stat(url, &st) < 0 &&
+	    errno == ENOENT;
 	git_repository_free(repo);
 	if (gone) {
 		json_t *o = json_pack("{s:s, s:s, s:n, s:n, s:b, s:n, s:b, s:s}",

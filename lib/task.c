@@ -68,6 +68,16 @@ agq_ref_name_valid(const char *s)
 	return 1;
 }
 
+int
+agq_origin_local(const char *origin)
+{
+	if (strstr(origin, "://"))
+		return 0;
+	const char *colon = strchr(origin, ':');
+	const char *slash = strchr(origin, '/');
+	return !colon || (slash && slash < colon);
+}
+
 /* Field "git" (agq-task(5), "Git tasks"): 0, else -1 with ERR. */
 static int
 validate_git(const json_t *t, char *err, size_t size)

@@ -30,6 +30,12 @@ int agq_task_validate(const json_t *t, char *err, size_t size);
  * ".lock", no component ending in ".lock".  1 or 0. */
 int agq_ref_name_valid(const char *s);
 
+/* ORIGIN (a task's git.repo) names a local repository by its path: no
+ * "scheme://" (file:// included: a URL), and not scp-style
+ * [USER@]HOST:PATH, that is no ':' before the first '/' (git-clone(1),
+ * "GIT URLS").  1 or 0. */
+int agq_origin_local(const char *origin);
+
 /* Parse BUF (LEN bytes, not necessarily NUL-terminated) as one task: JSON
  * object (jansson, rejecting duplicate keys and NUL in strings), then
  * agq_task_validate.  Returns a new reference or NULL with ERR filled. */

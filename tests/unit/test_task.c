@@ -112,5 +112,19 @@ main(void)
 	json_decref(back);
 	free(s);
 	json_decref(t);
+
+	CHECK(agq_origin_local("/srv/git/app.git") &&
+	    agq_origin_local("origin.git") && agq_origin_local("./a:b") &&
+	    agq_origin_local("../x/y.git"), "local origins: paths");
+	CHECK(!agq_origin_local("file:///srv/git/app.git") &&
+	    !agq_origin_local("https://example.org/o/r.git") &&
+	    !agq_origin_local("ssh://git@example.org/o/r") &&
+	    !agq_origin_local("git@example.org:o/r.git") &&
+	    !agq_origin_local("host:r.git"), "URLs and scp-style are not local");
+	CHECK(agq_ref_name_valid("a1/fix-the-typo") &&
+	    !agq_ref_name_valid("a..b") && !agq_ref_name_valid("-x") &&
+	    !agq_ref_name_valid("x.lock") && !agq_ref_name_valid("a b") &&
+	    !agq_ref_name_valid("a/.b") && !agq_ref_name_valid("@"),
+	    "branch names as git-check-ref-format(1) has them");
 	DONE();
 }

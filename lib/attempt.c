@@ -524,10 +524,12 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 	}
 	setenv("AGQ_WORKTREE", g.wt.path, 1);
 	setenv("AGQ_BRANCH", g.wt.branch, 1);
-	if ((rc = run_hooks(t, "setup", err, sizeof err)))
+	if ((rc = run_hooks(t, "setup", err, sizeof err))) {
 		fail(ag, "setup_failed", err, rc);
-	else
-		save(dfd, outdir, ag), rc = iterate(t, outdir, dfd, g.dir, ag);
+	} else {
+		save(dfd, outdir, ag);
+		rc = iterate(t, outdir, dfd, g.dir, ag);
+	}
 	if (rc == 0) {
 		char title[512];
 		agq_taskgit_title(t, title, sizeof title);

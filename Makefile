@@ -21,7 +21,7 @@ LIBEXECOUT ?= $(if $(filter bin,$(BINOUT)),libexec/agq,$(dir $(BINOUT))libexec/a
 
 TOP      := $(CURDIR)
 STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-            -D_GNU_SOURCE -Ilib
+            -D_GNU_SOURCE -iquote lib
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.

@@ -22,37 +22,76 @@ static const char usage[] =
 "      --json        one JSON object per line: the task plus state, lane\n"
 "  -q, --quiet       ids only, one per line (for agq-cancel and friends)\n";
 
-struct row { int state; int64_t key; json_t *t; };
-struct ctx { int lane; const char *agent; struct row *v; size_t n, cap; };
+/* One listed task, kept small: the task's tree is freed as soon as its
+ * row is made, so 100,000 queued tasks cost their rows, not their trees. */
+struct row { int state; int64_t key; char *id; char *line; };
+struct rows { struct row *v; size_t n, cap; };
+/* The rows are made by agq_each_task_par's workers, each into its own
+ * vector w[WORKER], merged before sorting. */
+struct ctx { int lane, json, quiet; const char *agent; struct rows w[8]; };
 
-static int
-collect(const struct agq_loc *loc, const char *id, void *arg)
+static void describe(const json_t *t, char *buf, size_t size);
+
+/* The row's printed form: the compact JSON (--json), or the table line;
+ * NULL for --quiet, which prints the id alone. */
+static char *
+row_line(const struct ctx *c, const struct agq_loc *loc, json_t *t)
+{
+	if (c->quiet)
+		return NULL;
+	if (c->json) {
+		agq_redact(t);          /* what is shown, never what runs */
+		json_object_set_new(t, "state", json_string(
+		    agq_state_name(loc->state)));
+		if (loc->state == AGQ_ST_ACTIVE)
+			json_object_set_new(t, "agent", json_string(
+			    loc->agent));
+		json_object_set_new(t, "lane", json_string(
+		    agq_lane_name(agq_task_lane(t))));
+		char *s = json_dumps(t, JSON_COMPACT);
+		if (!s)
+			agq_die(EX_OSERR, "out of memory");
+		return s;
+	}
+	char what[200];
+	describe(t, what, sizeof what);
+	char *red = agq_redact_bearer(what);
+	char *s = agq_xasprintf("%-46s %-6s %-6s %-10s %5zu  %s",
+	    agq_task_id(t), agq_state_name(loc->state),
+	    agq_lane_name(agq_task_lane(t)),
+	    loc->state == AGQ_ST_ACTIVE ? loc->agent : "-",
+	    json_array_size(json_object_get(t, "attempts")), red ? red : what);
+	free(red);
+	return s;
+}
+
+static void
+collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 {
 	struct ctx *c = arg;
+	struct rows *w = &c->w[worker];
 	if (c->agent && (loc->state != AGQ_ST_ACTIVE || strcmp(loc->agent,
 	    c->agent)))
-		return 0;
-	json_t *t = agq_task_read(loc->path);
+		return;
+	json_t *t = agq_task_read_loc(loc);
 	if (!t) {
 		if (errno != ENOENT)
 			agq_syserr("cannot read task", loc->path);
-		return 0;
+		return;
 	}
-	agq_redact(t);          /* what is shown, never what runs */
-	if (!json_object_get(t, "id"))
+	if (!json_is_string(json_object_get(t, "id")))
 		json_object_set_new(t, "id", json_string(id));
 	if (c->lane >= 0 && agq_task_lane(t) != c->lane) {
 		json_decref(t);
-		return 0;
+		return;
 	}
-	json_object_set_new(t, "state", json_string(agq_state_name(loc->state)));
-	if (loc->state == AGQ_ST_ACTIVE)
-		json_object_set_new(t, "agent", json_string(loc->agent));
-	c->v = agq_grow(c->v, &c->cap, c->n, sizeof *c->v, 64);
-	c->v[c->n].state = loc->state;
-	c->v[c->n].key = agq_task_time(t, "submitted_at", 0);
-	c->v[c->n++].t = t;
-	return 0;
+	w->v = agq_grow(w->v, &w->cap, w->n, sizeof *w->v, 1024);
+	struct row *r = &w->v[w->n++];
+	r->state = loc->state;
+	r->key = agq_task_time(t, "submitted_at", 0);
+	r->id = agq_xstrdup(agq_task_id(t));
+	r->line = row_line(c, loc, t);
+	json_decref(t);
 }
 
 static int
@@ -63,9 +102,11 @@ row_cmp(const void *a, const void *b)
 		return x->state - y->state;
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	return strcmp(agq_task_id(x->t), agq_task_id(y->t));
+	return strcmp(x->id, y->id);
 }
 
+/* What the TASK column shows: the title, else the command, else the
+ * prompt's first line; into BUF (SIZE bytes), cut to fit. */
 static void
 describe(const json_t *t, char *buf, size_t size)
 {
@@ -109,7 +150,7 @@ main(int argc, char **argv)
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
 	    .longopts = longopts };
 	int state = -1, c;
-	struct ctx cx = { -1, NULL, NULL, 0, 0 };
+	struct ctx cx = { .lane = -1 };
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'S':
@@ -126,39 +167,34 @@ main(int argc, char **argv)
 		case 'A': cx.agent = optarg; break;
 		}
 	}
-	int json = cl.json, quiet = cl.quiet;
+	cx.json = cl.json;
+	cx.quiet = cl.quiet;
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	if (cx.agent && state < 0)
 		state = AGQ_ST_ACTIVE;
-	if (agq_each_task(&sp, state, collect, &cx) < 0)
+	if (agq_each_task_par(&sp, state, collect, &cx) < 0)
 		agq_syserr("cannot list tasks", sp.root);
-	if (cx.n)       /* qsort(3) of a NULL array is undefined */
-		qsort(cx.v, cx.n, sizeof *cx.v, row_cmp);
-	if (!json && !quiet && cx.n)
+	struct rows all = cx.w[0];
+	for (int w = 1; w < 8; w++) {
+		for (size_t i = 0; i < cx.w[w].n; i++) {
+			all.v = agq_grow(all.v, &all.cap, all.n, sizeof *all.v,
+			    1024);
+			all.v[all.n++] = cx.w[w].v[i];
+		}
+		free(cx.w[w].v);
+	}
+	if (all.n)      /* qsort(3) of a NULL array is undefined */
+		qsort(all.v, all.n, sizeof *all.v, row_cmp);
+	if (!cx.json && !cx.quiet && all.n)
 		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");
-	for (size_t i = 0; i < cx.n; i++) {
-		json_t *t = cx.v[i].t;
-		if (quiet) {
-			printf("%s\n", agq_task_id(t));
-		} else if (json) {
-			json_object_set_new(t, "lane", json_string(
-			    agq_lane_name(agq_task_lane(t))));
-			agq_print_json(t, JSON_COMPACT);
-		} else {
-			char what[200];
-			describe(t, what, sizeof what);
-			const char *ag = json_string_value(json_object_get(t,
-			    "agent"));
-			printf("%-46s %-6s %-6s %-10s %5zu  %s\n", agq_task_id(t),
-			    agq_state_name(cx.v[i].state),
-			    agq_lane_name(agq_task_lane(t)), ag ? ag : "-",
-			    json_array_size(json_object_get(t, "attempts")), what);
-		}
-		json_decref(t);
+	for (size_t i = 0; i < all.n; i++) {
+		puts(all.v[i].line ? all.v[i].line : all.v[i].id);
+		free(all.v[i].line);
+		free(all.v[i].id);
 	}
-	free(cx.v);
+	free(all.v);
 	agq_spool_close(&sp);
 	return agq_cli_done(0);
 }

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,7 @@ agq_mkdir_mode(const char *path, mode_t mode)
 void
 agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc, const char *id)
 {
+	loc->dirfd = -1;
 	switch (loc->state) {
 	case AGQ_ST_QUEUE:
 		snprintf(loc->path, sizeof loc->path, "%s/queue/%s/%s.json",
@@ -840,12 +842,55 @@ agq_task_read(const char *path)
 	return agq_json_read_object(path, 16 * 1024 * 1024);
 }
 
+json_t *
+agq_task_read_loc(const struct agq_loc *loc)
+{
+	const char *base = strrchr(loc->path, '/');
+	if (loc->dirfd < 0 || !base)
+		return agq_task_read(loc->path);
+	return agq_json_read_object_at(loc->dirfd, base + 1, 16 * 1024 * 1024);
+}
+
 struct each_ctx {
 	const struct agq_spool *sp;
 	struct agq_loc loc;
+	int dfd;                /* the directory being read */
 	int (*fn)(const struct agq_loc *, const char *, void *);
 	void *arg;
 };
+
+static int each_file(const char *name, void *arg);
+static int each_agent(const char *name, void *arg);
+
+/* agq_dir_each of DIR with each_file (or each_agent when AGENTS), with
+ * C->dfd open on DIR meanwhile; restores C->dfd after. */
+static int
+each_in(const char *dir, struct each_ctx *c, int agents)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int saved = c->dfd;
+	c->dfd = dirfd(d);
+	struct dirent *de;
+	int r = 0;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((r = (agents ? each_agent : each_file)(de->d_name, c)) != 0)
+			break;
+		errno = 0;
+	}
+	int e = errno;
+	closedir(d);
+	c->dfd = saved;
+	if (r == 0 && e) {
+		errno = e;
+		return -1;
+	}
+	return r;
+}
 
 static int
 each_file(const char *name, void *arg)
@@ -860,7 +905,10 @@ each_file(const char *name, void *arg)
 	if (!agq_id_valid(id))
 		return 0;
 	agq_loc_path(c->sp, &c->loc, id);
-	return c->fn(&c->loc, id, c->arg);
+	c->loc.dirfd = c->dfd;
+	int r = c->fn(&c->loc, id, c->arg);
+	c->loc.dirfd = -1;
+	return r;
 }
 
 static int
@@ -871,7 +919,7 @@ each_agent(const char *name, void *arg)
 		return 0;
 	snprintf(c->loc.agent, sizeof c->loc.agent, "%s", name);
 	char *d = agq_spool_path(c->sp, "active/%s", name);
-	int r = agq_dir_each(d, each_file, c);
+	int r = each_in(d, c, 0);
 	free(d);
 	return r > 0 ? r : 0;
 }
@@ -881,11 +929,12 @@ agq_each_task(const struct agq_spool *sp, int state,
               int (*fn)(const struct agq_loc *, const char *, void *),
               void *arg)
 {
-	struct each_ctx c = { sp, { 0 }, fn, arg };
+	struct each_ctx c = { sp, { 0 }, -1, fn, arg };
 	for (int s = 0; s < AGQ_NSTATES; s++) {
 		if (state >= 0 && s != state)
 			continue;
 		memset(&c.loc, 0, sizeof c.loc);
+		c.loc.dirfd = -1;
 		c.loc.state = s;
 		c.loc.lane = -1;
 		int r = 0;
@@ -894,15 +943,14 @@ agq_each_task(const struct agq_spool *sp, int state,
 				c.loc.lane = l;
 				char *d = agq_spool_path(sp, "queue/%s",
 				    agq_lane_name(l));
-				r = agq_dir_each(d, each_file, &c);
+				r = each_in(d, &c, 0);
 				free(d);
 				if (r < 0 && errno == ENOENT)
 					r = 0;
 			}
 		} else {
 			char *d = agq_spool_path(sp, "%s", agq_state_name(s));
-			r = agq_dir_each(d, s == AGQ_ST_ACTIVE ? each_agent :
-			    each_file, &c);
+			r = each_in(d, &c, s == AGQ_ST_ACTIVE);
 			free(d);
 			if (r < 0 && errno == ENOENT)
 				r = 0;
@@ -911,6 +959,116 @@ agq_each_task(const struct agq_spool *sp, int state,
 			return r;
 	}
 	return 0;
+}
+
+int
+agq_each_task_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+/* agq_each_task_par's gathered names: the directories (kept open) and
+ * each task's directory and id. */
+struct par_dir { int fd, state, lane; char agent[65]; };
+struct par_item { size_t dir; char *id; };
+struct par {
+	const struct agq_spool *sp;
+	struct par_dir *dirs;
+	size_t ndirs, dircap;
+	struct par_item *items;
+	size_t n, cap;
+	void (*fn)(const struct agq_loc *, const char *, void *, int);
+	void *arg;
+	int nworkers, failed;
+};
+struct par_worker { struct par *p; int w; };
+
+static int
+par_gather(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct par *p = arg;
+	struct par_dir *d = p->ndirs ? &p->dirs[p->ndirs - 1] : NULL;
+	if (!d || d->state != loc->state || d->lane != loc->lane ||
+	    strcmp(d->agent, loc->agent)) {
+		int fd = fcntl(loc->dirfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			p->failed = errno;
+			return -1;
+		}
+		p->dirs = agq_grow(p->dirs, &p->dircap, p->ndirs, sizeof
+		    *p->dirs, 8);
+		d = &p->dirs[p->ndirs++];
+		d->fd = fd;
+		d->state = loc->state;
+		d->lane = loc->lane;
+		snprintf(d->agent, sizeof d->agent, "%s", loc->agent);
+	}
+	p->items = agq_grow(p->items, &p->cap, p->n, sizeof *p->items, 1024);
+	p->items[p->n].dir = p->ndirs - 1;
+	p->items[p->n++].id = agq_xstrdup(id);
+	return 0;
+}
+
+static void *
+par_run(void *arg)
+{
+	struct par_worker *pw = arg;
+	struct par *p = pw->p;
+	struct agq_loc loc;
+	memset(&loc, 0, sizeof loc);
+	for (size_t i = (size_t)pw->w; i < p->n; i += (size_t)p->nworkers) {
+		const struct par_dir *d = &p->dirs[p->items[i].dir];
+		loc.state = d->state;
+		loc.lane = d->lane;
+		memcpy(loc.agent, d->agent, sizeof loc.agent);
+		agq_loc_path(p->sp, &loc, p->items[i].id);
+		loc.dirfd = d->fd;
+		p->fn(&loc, p->items[i].id, p->arg, pw->w);
+	}
+	return NULL;
+}
+
+int
+agq_each_task_par(const struct agq_spool *sp, int state,
+                  void (*fn)(const struct agq_loc *, const char *, void *,
+                  int), void *arg)
+{
+	struct par p = { .sp = sp, .fn = fn, .arg = arg };
+	int r = agq_each_task(sp, state, par_gather, &p);
+	if (r == 0) {
+		/* a thread pays for itself over a few hundred files */
+		p.nworkers = agq_each_task_workers();
+		if ((size_t)p.nworkers > p.n / 256 + 1)
+			p.nworkers = (int)(p.n / 256 + 1);
+		struct par_worker pw[8];
+		pthread_t th[8];
+		int started = 1;
+		for (int w = 0; w < p.nworkers; w++)
+			pw[w] = (struct par_worker){ &p, w };
+		for (int w = 1; w < p.nworkers; w++) {
+			if (pthread_create(&th[w], NULL, par_run, &pw[w]) != 0)
+				break;
+			started++;
+		}
+		/* a thread that could not start: its share done here */
+		for (int w = started; w < p.nworkers; w++)
+			par_run(&pw[w]);
+		par_run(&pw[0]);
+		for (int w = 1; w < started; w++)
+			pthread_join(th[w], NULL);
+	} else if (p.failed) {
+		errno = p.failed;
+	}
+	int e = errno;
+	for (size_t i = 0; i < p.n; i++)
+		free(p.items[i].id);
+	free(p.items);
+	for (size_t i = 0; i < p.ndirs; i++)
+		close(p.dirs[i].fd);
+	free(p.dirs);
+	errno = e;
+	return r < 0 ? -1 : 0;
 }
 
 int

@@ -27,12 +27,15 @@ struct agq_spool {
 	struct agq_conf conf;
 };
 
-/* Where one task file is: state, lane (queue only), agent (active only). */
+/* Where one task file is: state, lane (queue only), agent (active only).
+ * DIRFD is an open descriptor of PATH's directory while agq_each_task
+ * calls its FN (for openat(2): agq_task_read_loc), -1 otherwise. */
 struct agq_loc {
 	int state;
 	int lane;
 	char agent[65];
 	char path[4096];
+	int dirfd;
 };
 
 /* A task held under its per-task lock (see agq_task_lock). */
@@ -224,6 +227,11 @@ int agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
  * NULL with errno (EBADMSG: not a JSON object). */
 json_t *agq_task_read(const char *path);
 
+/* agq_task_read of LOC's file, through LOC->dirfd when it is open (one
+ * name for the kernel to look up instead of the whole path: what listing
+ * 100,000 tasks costs, agq-ls(1)).  NULL with errno as agq_task_read. */
+json_t *agq_task_read_loc(const struct agq_loc *loc);
+
 /* Call FN(LOC, ID, ARG) for each task file ID.json in the state
  * directories (queue lanes in lane order, defer, hold, active/AGENT,
  * done, dead), or only in STATE when STATE >= 0.  Stops when FN returns
@@ -232,6 +240,24 @@ json_t *agq_task_read(const char *path);
 int agq_each_task(const struct agq_spool *sp, int state,
                   int (*fn)(const struct agq_loc *loc, const char *id,
                   void *arg), void *arg);
+
+/* agq_each_task with the files read by agq_each_task_workers() threads
+ * at once (one alone for a few hundred tasks): the names
+ * are gathered first (readdir(3), the directories kept open), then each
+ * worker calls FN(LOC, ID, ARG, WORKER) for its share, WORKER in
+ * 0..agq_each_task_workers()-1, in no set order: FN must keep what it makes per WORKER
+ * and must not touch state shared with other workers (jansson's parse is
+ * safe in threads, json_loadb(3) "Thread safety").  LOC->dirfd is open.
+ * Returns 0, or -1 with errno when a directory cannot be read (then FN
+ * was not called); FN's return value is ignored.  *NWORKERS_OUT, when
+ * Size per-worker storage with agq_each_task_workers(). */
+int agq_each_task_par(const struct agq_spool *sp, int state,
+                      void (*fn)(const struct agq_loc *loc, const char *id,
+                      void *arg, int worker), void *arg);
+
+/* How many workers agq_each_task_par uses at most: one per online CPU
+ * (sysconf(3) _SC_NPROCESSORS_ONLN), 1 to 8. */
+int agq_each_task_workers(void);
 
 /* 1 if NAME is valid for an agent (same rule as a task id). */
 int agq_agent_name_valid(const char *name);

@@ -179,10 +179,14 @@ agq_fsync_dir(const char *path)
 	return close(fd);
 }
 
-char *
-agq_read_fd(int fd, size_t max, size_t *len)
+/* agq_read_fd, sized by HINT bytes (the file's st_size, or 0 unknown);
+ * REGULAR: FD is a regular file, whose short read is its end (read(2):
+ * a read returns fewer bytes than asked only at end of file, or on a
+ * signal, which the loop below retries), saving the read that returns 0. */
+static char *
+read_fd_sized(int fd, size_t max, size_t *len, size_t hint, int regular)
 {
-	size_t cap = 4096, n = 0;
+	size_t cap = hint + 1 > 4096 && hint < max ? hint + 1 : 4096, n = 0;
 	char *buf = agq_xmalloc(cap + 1);
 	for (;;) {
 		if (n == cap) {
@@ -214,6 +218,8 @@ agq_read_fd(int fd, size_t max, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (regular && n < cap)
+			break;
 	}
 	if (n > max) {
 		free(buf);
@@ -227,9 +233,17 @@ agq_read_fd(int fd, size_t max, size_t *len)
 }
 
 char *
-agq_read_file(const char *path, size_t max, size_t *len, int *fd_out)
+agq_read_fd(int fd, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	return read_fd_sized(fd, max, len, 0, 0);
+}
+
+char *
+agq_read_file_at(int dfd, const char *path, size_t max, size_t *len,
+                 int *fd_out)
+{
+	int fd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return NULL;
@@ -243,7 +257,7 @@ agq_read_file(const char *path, size_t max, size_t *len, int *fd_out)
 		errno = EFBIG;
 		goto fail;
 	}
-	char *buf = agq_read_fd(fd, max, len);
+	char *buf = read_fd_sized(fd, max, len, (size_t)st.st_size, 1);
 	if (!buf)
 		goto fail;
 	if (fd_out)
@@ -258,11 +272,17 @@ fail:;
 	return NULL;
 }
 
+char *
+agq_read_file(const char *path, size_t max, size_t *len, int *fd_out)
+{
+	return agq_read_file_at(AT_FDCWD, path, max, len, fd_out);
+}
+
 json_t *
-agq_json_read_object(const char *path, size_t max)
+agq_json_read_object_at(int dfd, const char *path, size_t max)
 {
 	size_t len;
-	char *buf = agq_read_file(path, max, &len, NULL);
+	char *buf = agq_read_file_at(dfd, path, max, &len, NULL);
 	if (!buf)
 		return NULL;
 	json_t *o = json_loadb(buf, len, 0, NULL);
@@ -273,6 +293,12 @@ agq_json_read_object(const char *path, size_t max)
 		return NULL;
 	}
 	return o;
+}
+
+json_t *
+agq_json_read_object(const char *path, size_t max)
+{
+	return agq_json_read_object_at(AT_FDCWD, path, max);
 }
 
 int

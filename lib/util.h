@@ -65,8 +65,16 @@ int agq_fsync_dir(const char *path);
  * checks fstat(2): a symlink gives ELOOP, a non-regular file EINVAL (never
  * opened for read if it is a FIFO: O_NONBLOCK), a larger file EFBIG.
  * Returns a NUL-terminated malloc'd buffer and its length in *LEN, or NULL.
- * If FD_OUT is not NULL the descriptor is left open and stored there. */
+ * If FD_OUT is not NULL the descriptor is left open and stored there.
+ * A regular file is read with one read(2) of its st_size and one byte
+ * more, a short read being its end. */
 char *agq_read_file(const char *path, size_t max, size_t *len, int *fd_out);
+
+/* agq_read_file of PATH relative to the directory descriptor DFD
+ * (openat(2); AT_FDCWD: the working directory), which saves the kernel
+ * the walk of the whole path for each file of a large directory. */
+char *agq_read_file_at(int dfd, const char *path, size_t max, size_t *len,
+                       int *fd_out);
 
 /* Read all of FD (a file opened by the caller) from offset 0, at most MAX
  * bytes (EFBIG past it).  NUL-terminated, malloc'd; NULL with errno. */
@@ -79,6 +87,10 @@ char *agq_read_fd(int fd, size_t max, size_t *len);
  * errno: that of open(2)/read(2), EINVAL not a regular file, EFBIG over
  * MAX bytes, EBADMSG not a JSON object. */
 json_t *agq_json_read_object(const char *path, size_t max);
+
+/* agq_json_read_object of PATH relative to the directory descriptor DFD
+ * (openat(2), as agq_read_file_at). */
+json_t *agq_json_read_object_at(int dfd, const char *path, size_t max);
 
 /* Write LEN bytes of BUF to FD, retrying short writes and EINTR. */
 int agq_write_all(int fd, const void *buf, size_t len);

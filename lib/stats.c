@@ -1295,7 +1295,11 @@ oldest_one(const struct agq_loc *loc, const char *id, void *arg)
 {
 	struct oldest *O = arg;
 	struct stat sb;
-	if (stat(loc->path, &sb) < 0)
+	const char *base = strrchr(loc->path, '/');
+	/* through the directory's descriptor: one name to look up, not the
+	 * whole path, for each of a long queue's files */
+	if (loc->dirfd >= 0 && base ? fstatat(loc->dirfd, base + 1, &sb,
+	    AT_SYMLINK_NOFOLLOW) < 0 : stat(loc->path, &sb) < 0)
 		return 0;
 	int64_t s = (int64_t)sb.st_mtim.tv_sec * 1000000 +
 	    sb.st_mtim.tv_nsec / 1000;

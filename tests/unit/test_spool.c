@@ -10,6 +10,40 @@
 #include "agq.h"
 #include "unit.h"
 
+/* agq_each_task_par's check: what each worker saw, and a count per task
+ * id of the form "par-N". */
+struct par_seen { int per_worker[8]; int hits[2000]; int bad; };
+
+static void
+par_count(const struct agq_loc *loc, const char *id, void *arg, int worker)
+{
+	struct par_seen *S = arg;
+	if (worker < 0 || worker >= 8 || loc->dirfd < 0) {
+		__atomic_add_fetch(&S->bad, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	json_t *t = agq_task_read_loc(loc);
+	int n;
+	S->per_worker[worker]++;
+	if (strncmp(id, "par-", 4)) {           /* the tests' other tasks */
+		json_decref(t);
+		return;
+	}
+	if (!t || sscanf(id, "par-%d", &n) != 1 || n < 0 || n >= 2000 ||
+	    strcmp(json_string_value(json_object_get(t, "id")), id))
+		__atomic_add_fetch(&S->bad, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&S->hits[n], 1, __ATOMIC_RELAXED);
+	json_decref(t);
+}
+
+static int
+par_total(const struct agq_loc *loc, const char *id, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
 static int
 exists(const char *root, const char *rel)
 {
@@ -166,6 +200,36 @@ main(void)
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sched lock is exclusive");
 	close(fd);
+
+	/* agq_each_task_par: 1,500 tasks over the lanes, each read once by
+	 * one worker, through its directory's descriptor */
+	static const char *lanes[] = { "urgent", "high", "normal", "low" };
+	for (int i = 0; i < 1500; i++) {
+		char doc[120];
+		snprintf(doc, sizeof doc, "{\"id\":\"par-%d\",\"cmd\":\"true\","
+		    "\"priority\":\"%s\"}", i, lanes[i % 4]);
+		t = agq_task_parse(doc, strlen(doc), err, sizeof err);
+		agq_task_normalize(t, agq_now_us());
+		agq_deliver(&sp, t, 0, &where);
+		json_decref(t);
+	}
+	static struct par_seen S;
+	int total = 0;
+	CHECK(agq_each_task_par(&sp, AGQ_ST_QUEUE, par_count, &S) == 0,
+	    "each_task_par over the queue");
+	agq_each_task(&sp, AGQ_ST_QUEUE, par_total, &total);
+	int once = 1, sum = 0, workers = 0;
+	for (int i = 0; i < 1500; i++)
+		once &= S.hits[i] == 1;
+	for (int w = 0; w < 8; w++) {
+		sum += S.per_worker[w];
+		workers += S.per_worker[w] > 0;
+	}
+	CHECK(once && !S.bad, "each task read once, by its id, dirfd open");
+	CHECK(sum == total, "the workers saw what agq_each_task sees");
+	CHECK(workers == (agq_each_task_workers() < 6 ?
+	    agq_each_task_workers() : 6), "one worker per CPU (256 files each "
+	    "at least)");
 	agq_spool_close(&sp);
 
 	/* configuration errors name the file and line */

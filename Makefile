@@ -40,6 +40,8 @@ PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
 PROGS    += agq-stats agq-sync agq-dash agq-alert
 # issue 16: worktrees, branches, commits, pushes, PR records
 PROGS    += agq-git agq-pr
+# issue 17: a task's output
+PROGS    += agq-cat
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -60,6 +62,7 @@ LINK_agq-submit   := core
 LINK_agq-ls       := core
 LINK_agq-show     := exec core
 LINK_agq-wait     := core
+LINK_agq-cat      := core
 LINK_agq-journal  := core
 LINK_agq-classify := core
 LINK_agq-verify   := exec core

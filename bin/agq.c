@@ -17,6 +17,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "show",    "print one task and its journal events" },
 	{ "status",  "counts per state and lane, and the agents" },
 	{ "wait",    "wait until tasks are done or dead" },
+	{ "cat",     "print or follow a task's output" },
 	{ "cancel",  "cancel tasks (to dead/)" },
 	{ "hold",    "park tasks in hold/" },
 	{ "release", "release held tasks" },

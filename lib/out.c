@@ -68,6 +68,7 @@ agq_out_open_spare(const struct agq_spool *sp, const char *id, int create,
 	return dfd;
 }
 
+/* the output files of an attempt, made empty in a spare directory */
 static const char *const spare_files[] = { "stdout", "stderr", NULL };
 
 int
@@ -186,4 +187,58 @@ agq_write_at(int dfd, const char *name, const char *buf, size_t len)
 	agq_unique_name(uniq, sizeof uniq);
 	snprintf(tmp, sizeof tmp, ".%.40s.%s", name, uniq);
 	return write_rename(dfd, tmp, dfd, name, buf, len);
+}
+
+/* ---- each attempt's output ---------------------------------------------- */
+
+int
+agq_out_attempts(const json_t *t)
+{
+	return (int)(json_array_size(json_object_get(t, "previous_attempts")) +
+	    json_array_size(json_object_get(t, "attempts")));
+}
+
+int
+agq_out_keep(int dfd, int n)
+{
+	int r = 0, e = 0;
+	for (int i = 0; spare_files[i]; i++) {
+		char kept[32];
+		snprintf(kept, sizeof kept, "%s.%d", spare_files[i], n);
+		if (renameat2(dfd, spare_files[i], dfd, kept, RENAME_NOREPLACE) < 0 &&
+		    errno != ENOENT && errno != EEXIST && r == 0) {
+			r = -1;
+			e = errno;
+		}
+	}
+	errno = e;
+	return r;
+}
+
+int
+agq_out_open_stream(const struct agq_spool *sp, const char *id,
+                    const json_t *t, const char *stream, int n)
+{
+	if (strcmp(stream, "stdout") && strcmp(stream, "stderr")) {
+		errno = EINVAL;
+		return -1;
+	}
+	int dfd = agq_out_open(sp, id, 0);
+	if (dfd < 0)
+		return -1;
+	int fd = -1;
+	if (n > 0) {
+		char kept[32];
+		snprintf(kept, sizeof kept, "%s.%d", stream, n);
+		fd = openat(dfd, kept, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno != ENOENT || n != agq_out_attempts(t)))
+			goto out;
+	}
+	if (fd < 0)
+		fd = openat(dfd, stream, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+out:;
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
 }

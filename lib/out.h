@@ -2,13 +2,14 @@
  * out.h - out.c: a task's output directory, out/ID.
  *
  * Opening out/ID without following symbolic links, the agent's spare
- * output directory, and files written there atomically.  Uses util and
- * spool.
+ * output directory, files written there atomically, and the output kept
+ * of each attempt.  Uses util and spool.
  */
 #ifndef AGQ_OUT_H
 #define AGQ_OUT_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include "spool.h"
 
 /* Open out/ID as a directory (O_DIRECTORY|O_NOFOLLOW on out/ and on ID,
@@ -50,5 +51,35 @@ int agq_out_open_path(const char *outdir);
  * old or the new file whole, and nothing is written through a symbolic
  * link nor anywhere but in that directory.  0 or -1 (errno). */
 int agq_write_at(int dfd, const char *name, const char *buf, size_t len);
+
+/* ---- each attempt's output (agq-spool(5), out/ID) ----------------------
+ * An attempt writes out/ID/stdout and out/ID/stderr; when the next one
+ * starts, agq-run renames them to stdout.N and stderr.N, N the number of
+ * the attempt that wrote them, so the plain names are always the newest
+ * attempt's (what agq-show, the dashboard and agq-attempt read) and the
+ * older ones stay beside them.  Attempts are numbered from 1 over the
+ * task's whole history: "previous_attempts" (agq-retry) then "attempts"
+ * (agq-task(5)). */
+
+/* How many attempts task T has had: the sizes of its "previous_attempts"
+ * and "attempts" arrays added (0 when it has neither). */
+int agq_out_attempts(const json_t *t);
+
+/* In the directory open as DFD (out/ID), rename stdout and stderr to
+ * stdout.N and stderr.N (renameat2(2) RENAME_NOREPLACE: an existing
+ * stdout.N is kept and so is stdout): the output of attempt N (>= 1) kept
+ * before the next one starts.  A missing file is not an error.  0, or -1
+ * with errno of the first rename that failed otherwise. */
+int agq_out_keep(int dfd, int n);
+
+/* Open for reading the output STREAM ("stdout" or "stderr") of attempt N
+ * of task ID, T its task file's contents: with N 0 the newest attempt's
+ * (out/ID/STREAM); else out/ID/STREAM.N when it exists, or out/ID/STREAM
+ * when N is the newest attempt (agq_out_attempts(T)).  Never through a
+ * symbolic link (agq_out_open, O_NOFOLLOW).  The fd (O_RDONLY), or -1
+ * with errno: ENOENT no such output (not kept, not started yet), ELOOP a
+ * symbolic link, EINVAL a bad ID or STREAM. */
+int agq_out_open_stream(const struct agq_spool *sp, const char *id,
+                        const json_t *t, const char *stream, int n);
 
 #endif

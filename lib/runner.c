@@ -549,6 +549,10 @@ start_out(struct runner *R, const char *id, struct agq_locked *l,
 			agq_syserr("cannot move to dead/", l->loc.path);
 		return -1;
 	}
+	/* the previous attempt's output kept as stdout.N (agq-spool(5)) */
+	int n = agq_out_attempts(t);
+	if (n > 1 && agq_out_keep(odfd, n - 1) < 0)
+		agq_syserr("cannot keep the previous attempt's output", outdir);
 	*ofd = open_out(odfd, outdir, "stdout");
 	*efd = open_out(odfd, outdir, "stderr");
 	close(odfd);

@@ -1090,3 +1090,60 @@ agq_spool_syserr(const struct agq_spool *sp, const char *what,
 	errno = e;
 	return agq_exit_code(e);
 }
+
+/* agq_task_resolve's scan: the tasks whose id starts with PREFIX. */
+struct resolve_ctx {
+	const char *prefix;
+	size_t len;
+	char first[65];
+	char other[65];
+	struct agq_loc loc;
+};
+
+static int
+resolve_each(const struct agq_loc *loc, const char *id, void *arg)
+{
+	struct resolve_ctx *c = arg;
+	if (strncmp(id, c->prefix, c->len))
+		return 0;
+	if (!c->first[0]) {
+		snprintf(c->first, sizeof c->first, "%s", id);
+		c->loc = *loc;
+	} else if (strcmp(c->first, id)) {      /* not the same one moved */
+		snprintf(c->other, sizeof c->other, "%s", id);
+		return 1;
+	}
+	return 0;
+}
+
+int
+agq_task_resolve(const struct agq_spool *sp, const char *arg, char *id,
+                 struct agq_loc *loc)
+{
+	id[0] = '\0';
+	if (!agq_id_valid(arg)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the id itself; looked for twice: it may be between two states */
+	if (agq_task_find(sp, arg, loc) == 0 || agq_task_find(sp, arg, loc) == 0) {
+		snprintf(id, 65, "%s", arg);
+		return 0;
+	}
+	struct resolve_ctx c = { .prefix = arg, .len = strlen(arg) };
+	int r = agq_each_task(sp, -1, resolve_each, &c);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		snprintf(id, 65, "%.31s %.31s", c.first, c.other);
+		errno = ENOTUNIQ;
+		return -1;
+	}
+	if (!c.first[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(id, 65, "%s", c.first);
+	*loc = c.loc;
+	return 0;
+}

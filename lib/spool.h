@@ -259,6 +259,18 @@ int agq_each_task_par(const struct agq_spool *sp, int state,
  * (sysconf(3) _SC_NPROCESSORS_ONLN), 1 to 8. */
 int agq_each_task_workers(void);
 
+/* The task ARG names, as the programs that take a task id read it
+ * (agq-cat(1)): the id itself, else the one task whose id starts with
+ * ARG (a prefix, as git(1) takes a short commit name).  Stores the id in
+ * ID (65 bytes) and where it is in LOC, and returns 0; or -1 with errno
+ * EINVAL (ARG is not an id nor the start of one: agq_id_valid), ENOENT
+ * (no task), ENOTUNIQ (more than one task starts with ARG; ID holds two
+ * of them, "A B", in 65 bytes cut), or that of a directory that could
+ * not be read.  A prefix costs a scan of every state directory
+ * (agq_each_task). */
+int agq_task_resolve(const struct agq_spool *sp, const char *arg,
+                     char *id, struct agq_loc *loc);
+
 /* 1 if NAME is valid for an agent (same rule as a task id). */
 int agq_agent_name_valid(const char *name);
 

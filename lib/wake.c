@@ -38,20 +38,30 @@ agq_watch_spool(const struct agq_spool *sp, const struct agq_watch *w)
 		agq_syserr("cannot initialize inotify", NULL);
 		return -1;
 	}
+	if (agq_watch_add(sp, w, 0) < 0) {
+		int err = errno;
+		inotifytools_cleanup();
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+agq_watch_add(const struct agq_spool *sp, const struct agq_watch *w,
+              int quiet)
+{
 	int err = 0;
 	for (; w->rel; w++) {
 		char *p = *w->rel ? agq_spool_path(sp, "%s", w->rel) :
 		    agq_xstrdup(sp->root);
 		if (!inotifytools_watch_file(p, (int)w->mask)) {
 			errno = err = inotifytools_error();
-			agq_syserr("cannot watch directory", p);
+			if (!quiet)
+				agq_syserr("cannot watch directory", p);
 		}
 		free(p);
 	}
-	if (err) {
-		inotifytools_cleanup();
-		errno = err;
-		return -1;
-	}
-	return 0;
+	errno = err;
+	return err ? -1 : 0;
 }

@@ -1,8 +1,8 @@
 /*
  * wake.h - how a waiting agq program is woken: its signals caught and its
  * spool directories watched with inotify(7) (libinotifytools), set up the
- * same way by agq-run (runner.c), agq-sched (sched.c), agq-wait and
- * agq-journal --follow.  Defined in wake.c.
+ * same way by agq-run (runner.c), agq-sched (sched.c), agq-wait,
+ * agq-journal --follow and agq-cat --follow.  Defined in wake.c.
  *
  * Each of them waits in inotifytools_next_event(1) (one event, or a signal,
  * or a second) and rechecks the spool when woken: the events are hints,
@@ -40,5 +40,15 @@ struct agq_watch {
  * be watched) and libinotifytools cleaned up again
  * (inotifytools_cleanup). */
 int agq_watch_spool(const struct agq_spool *sp, const struct agq_watch *w);
+
+/* More directories watched once agq_watch_spool has set libinotifytools
+ * up: every directory of W (ended by a NULL rel) as agq_watch_spool
+ * watches them, for a directory that appears later (agq-cat(1) watches
+ * out/ID once the task has started).  Each failure is reported as
+ * agq_watch_spool reports it unless QUIET (ENOENT is to be expected for
+ * a directory not made yet).  0, or -1 with errno of the last failure;
+ * libinotifytools stays set up either way. */
+int agq_watch_add(const struct agq_spool *sp, const struct agq_watch *w,
+                  int quiet);
 
 #endif

@@ -49,7 +49,8 @@ PROGS    += agq-cat
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task spool \
-              lifecycle journal throttle lease open reject agent out wake
+              lifecycle journal throttle lease open reject agent out wake \
+              notify
 LIB_exec   := backend verify git githooks patch forge taskgit attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert

@@ -21,7 +21,7 @@ static const char usage[] =
 "usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"
 "                  [--max-attempts N] [--backoff S] [--timeout S]\n"
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
-"                  [-C DIR] [--] CMD [ARG]...\n"
+"                  [-C DIR] [--notify CMD] [--] CMD [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -43,6 +43,8 @@ static const char usage[] =
 "  -e, --env NAME=VAL   set an environment variable (repeatable)\n"
 "  -C, --cwd DIR        working directory (default: the current one; with\n"
 "                       --git, a directory inside the worktree)\n"
+"      --notify CMD     run CMD (/bin/sh -c) when the task is done, dead or\n"
+"                       cancelled: agq-task(5), \"notify\"\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -338,6 +340,7 @@ main(int argc, char **argv)
 		{ "draft", no_argument, NULL, 'd' },
 		{ "setup", required_argument, NULL, 'S' },
 		{ "cleanup", required_argument, NULL, 'L' },
+		{ "notify", required_argument, NULL, 'O' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -494,6 +497,12 @@ main(int argc, char **argv)
 			json_array_append_new(*l, json_string(optarg));
 			break;
 		}
+		case 'O':
+			if (!*optarg)
+				agq_die(EX_USAGE, "--notify: empty command");
+			json_object_set_new(o.defaults, "notify",
+			    json_string(optarg));
+			break;
 		case 'R': {
 			json_t *one = json_pack("[s]", optarg);
 			flag_value("--criteria", "success_criteria", one,

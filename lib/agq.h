@@ -25,6 +25,7 @@
 #include "reject.h"
 #include "agent.h"
 #include "out.h"
+#include "notify.h"
 #include "wake.h"
 /* running agent tasks */
 #include "backend.h"

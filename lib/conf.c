@@ -67,6 +67,7 @@ seconds_field(struct agq_conf *c, const char *key)
 		{ "assign_timeout", &c->assign_timeout_s },
 		{ "kill_grace", &c->kill_grace_s },
 		{ "rescan", &c->rescan_s },
+		{ "notify_timeout", &c->notify_timeout_s },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if (!strcmp(key, f[i].key))
@@ -86,6 +87,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->assign_timeout_s = 60;
 	c->kill_grace_s = 5;
 	c->rescan_s = 30;
+	c->notify_timeout_s = 60;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
 	json_decref(c->obs);

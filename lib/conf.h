@@ -21,6 +21,7 @@ struct agq_conf {
 	double assign_timeout_s;/* leased but not started: reclaim after */
 	double kill_grace_s;    /* SIGTERM to SIGKILL on timeout */
 	double rescan_s;        /* agq-sched full rescan period */
+	double notify_timeout_s;/* a task's notify hook is killed after */
 	size_t max_task_bytes;  /* larger inbox drops are quarantined */
 	int64_t backoff_cap_s;  /* retry backoff ceiling */
 	char *cwd_root;         /* tasks' cwd must be at or below, NULL: any */

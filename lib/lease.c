@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "journal.h"
 #include "throttle.h"
+#include "notify.h"
 #include "lease.h"
 
 int
@@ -30,7 +31,20 @@ agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
 	agq_journal_w(sp, d->event, l->id, d->ev);
 	if (d->ev2)
 		agq_journal_w(sp, d->event2, l->id, d->ev2);
+	agq_lc_notify(sp, l->id, l->task, d);
 	return 0;
+}
+
+void
+agq_lc_notify(const struct agq_spool *sp, const char *id, const json_t *t,
+              const struct agq_lc *d)
+{
+	if (d->to != AGQ_ST_DONE && d->to != AGQ_ST_DEAD)
+		return;
+	int cancel = d->rule >= AGQ_LC_CANCEL_QUEUE &&
+	    d->rule <= AGQ_LC_CANCEL_ACTIVE;
+	agq_notify_run(sp, id, t, cancel ? "cancelled" :
+	    agq_state_name(d->to));
 }
 
 int

@@ -2,7 +2,7 @@
  * lease.h - lease.c: the I/O of lifecycle decisions: a decision of
  * lifecycle.h made on a locked task, and the reclaim of a lease.
  *
- * Uses util, task, spool, lifecycle, journal and throttle.
+ * Uses util, task, spool, lifecycle, journal, throttle and notify.
  */
 #ifndef AGQ_LEASE_H
 #define AGQ_LEASE_H
@@ -16,10 +16,19 @@
  * (agq_lc_apply), the move (agq_task_transition, with D's reason), then
  * its events, each its own append (agq_journal_w: D->event with D->ev,
  * and D->event2 with D->ev2 when set).  D's event bodies are consumed
- * either way.  0, or -1 with errno from the move (ENOSPC, EDQUOT: a full
+ * either way.  A decision that ends the task runs its notify hook last
+ * (agq_lc_notify).  0, or -1 with errno from the move (ENOSPC, EDQUOT: a full
  * disk; the task file and the journal unchanged, L->task changed). */
 int agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
                   struct agq_lc *d);
+
+/* After the decision D was carried out on task ID (its content T): when
+ * it ended the task (D->to done or dead), run the task's notify hook
+ * (agq_notify_run) with its end state: "cancelled" for agq-cancel's
+ * decisions, else "done" or "dead".  agq_lc_record calls it; so does
+ * agq-run for a finish, which it records itself.  Returns at once. */
+void agq_lc_notify(const struct agq_spool *sp, const char *id,
+                   const json_t *t, const struct agq_lc *d);
 
 /* The pause the throttle decision D (AGQ_LC_THROTTLE, agq_lc_finish)
  * asks for, at NOW_US: the account of D->ev's "account" and "backend"

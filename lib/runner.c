@@ -884,11 +884,13 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	json_t *r = result_doc(j, t, &o, &d, now, dur);
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */
+	int ended = 0;
 	int wr = write_result(R, id, r) < 0 && (errno == ENOSPC ||
 	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
 	if (wr == 0 && agq_task_transition(sp, lp, d.to, d.lane, NULL,
 	    d.reason) == 0) {
 		agq_jbatch_add(&jb, d.event, id, d.ev);
+		ended = 1;
 	} else {
 		/* The task stays leased here with its start record (a failed
 		 * agq_task_transition changes nothing): the next scan runs it
@@ -906,6 +908,8 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 		json_decref(d.ev);
 	}
 	agq_jbatch_w(sp, &jb);
+	if (ended)      /* done or dead: the task's notify hook, last */
+		agq_lc_notify(sp, id, t, &d);
 	json_decref((json_t *)o.ag);
 	json_decref(r);
 	agq_task_unlock(lp);

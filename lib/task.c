@@ -193,7 +193,8 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 		    "or epoch seconds");
 	if ((v = json_object_get(t, "meta")) && !json_is_object(v))
 		return agq_errf(err, size, "field meta: not an object");
-	static const char *const hooks[] = { "setup", "cleanup", NULL };
+	static const char *const hooks[] = { "setup", "cleanup", "notify",
+	    NULL };
 	for (int i = 0; hooks[i]; i++)
 		if ((v = json_object_get(t, hooks[i])) && !(json_is_string(v) &&
 		    json_string_length(v) > 0) && !string_array(v, 0))

@@ -48,9 +48,18 @@ agq_agent_write(const struct agq_spool *sp, json_t *agent)
 	return r;
 }
 
+double
+agq_agent_lease_s(const json_t *agent, double lease_s)
+{
+	double hb = json_number_value(json_object_get(agent, "heartbeat_s"));
+	return hb > 0 && AGQ_LEASE_BEATS * hb > lease_s ?
+	    AGQ_LEASE_BEATS * hb : lease_s;
+}
+
 int
 agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s)
 {
+	lease_s = agq_agent_lease_s(agent, lease_s);
 	const char *st = json_string_value(json_object_get(agent, "state"));
 	if (st && !strcmp(st, "down"))
 		return 0;

@@ -27,8 +27,23 @@ json_t *agq_registration_read(const struct agq_spool *sp, const char *dir,
  * heartbeat is harmless, the next one replaces it). */
 int agq_agent_write(const struct agq_spool *sp, json_t *agent);
 
-/* 1 if AGENT's "heartbeat" is younger than LEASE_S at NOW_US and its state
- * is not "down". */
+/* How many of its own heartbeat intervals an agent's lease lasts at the
+ * least: a lease shorter than that declares a healthy agent dead between
+ * two heartbeats (agq-sched(8), "Leases and heartbeats"). */
+#define AGQ_LEASE_BEATS 3
+
+/* The effective lease of AGENT (agents/NAME.json) in seconds: the
+ * configured LEASE_S (agq.conf lease, agq-sched --lease), raised to
+ * AGQ_LEASE_BEATS times the agent's own "heartbeat_s" when that is more.
+ * An agent file without a positive "heartbeat_s" (NULL, or written by an
+ * older agq-run) gets LEASE_S.  The one rule of liveness: agq-sched,
+ * agq-status, agq-fsck and agq-doctor all use it (through
+ * agq_agent_alive).  agq-sched(8), "Leases and heartbeats". */
+double agq_agent_lease_s(const json_t *agent, double lease_s);
+
+/* 1 if AGENT's "heartbeat" is younger than its effective lease
+ * (agq_agent_lease_s of LEASE_S, seconds) at NOW_US (microseconds) and its
+ * state is not "down"; else 0. */
 int agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s);
 
 /* Number of task files in active/NAME/ (-1 on error other than ENOENT). */

@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "verify.h"
 #include "registry.h"
+#include "agent.h"
 #include "doctor.h"
 
 static void
@@ -221,6 +222,54 @@ check_key(json_t *checks, const struct agq_conf *conf,
 		    d->key_setting);
 }
 
+/* The lease against the heartbeats (agq-sched(8), "Leases and
+ * heartbeats"): warn when agq.conf's lease is under AGQ_LEASE_BEATS of
+ * its heartbeat, or of a registered agent's own heartbeat_s; agq-sched
+ * raises the lease of such an agent (agq_agent_lease_s), so nothing
+ * fails, but the setting is not what applies. */
+struct lease_check { const struct agq_spool *sp; json_t *checks; };
+
+static int
+lease_agent(const char *fname, void *arg)
+{
+	struct lease_check *lc = arg;
+	size_t n = strlen(fname);
+	if (n <= 5 || n - 5 > 64 || strcmp(fname + n - 5, ".json"))
+		return 0;
+	char name[65];
+	snprintf(name, sizeof name, "%.*s", (int)(n - 5), fname);
+	json_t *a = agq_agent_read(lc->sp, name);
+	double lease = lc->sp->conf.lease_s, eff = agq_agent_lease_s(a, lease);
+	if (a && eff > lease) {
+		char check[96];
+		snprintf(check, sizeof check, "lease %s", name);
+		add(lc->checks, "warn", check, "lease %g s is shorter than %d "
+		    "heartbeats of agent %s (heartbeat_s %g): agq-sched uses "
+		    "%g s", lease, AGQ_LEASE_BEATS, name, json_number_value(
+		    json_object_get(a, "heartbeat_s")), eff);
+	}
+	json_decref(a);
+	return 0;
+}
+
+static void
+check_lease(json_t *checks, const struct agq_spool *sp)
+{
+	double lease = sp->conf.lease_s, hb = sp->conf.heartbeat_s;
+	if (lease < AGQ_LEASE_BEATS * hb)
+		add(checks, "warn", "lease", "lease %g s is shorter than %d "
+		    "heartbeats (heartbeat %g s): agq-sched uses %g s for "
+		    "agents on that heartbeat", lease, AGQ_LEASE_BEATS, hb,
+		    AGQ_LEASE_BEATS * hb);
+	else
+		add(checks, "ok", "lease", "lease %g s, at least %d heartbeats "
+		    "(heartbeat %g s)", lease, AGQ_LEASE_BEATS, hb);
+	struct lease_check lc = { sp, checks };
+	char *d = agq_spool_path(sp, "agents");
+	(void)agq_dir_each(d, lease_agent, &lc);
+	free(d);
+}
+
 json_t *
 agq_doctor(const char *spool_arg)
 {
@@ -280,6 +329,7 @@ agq_doctor(const char *spool_arg)
 			if (d->tier == tier && d->key_env)
 				check_key(checks, conf, d);
 	if (have_spool) {
+		check_lease(checks, &sp);
 		json_t *reg = agq_registry_load(&sp);
 		const char *k;
 		json_t *e;

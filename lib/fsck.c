@@ -513,7 +513,7 @@ agent_entry(const char *name, void *arg)
 			snprintf(why, sizeof why, "state is down");
 		else
 			snprintf(why, sizeof why, "heartbeat is older than "
-			    "%g s", F->sp->conf.lease_s);
+			    "%g s", agq_agent_lease_s(a, F->sp->conf.lease_s));
 	}
 	json_decref(a);
 	if (why[0]) {

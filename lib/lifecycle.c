@@ -263,6 +263,29 @@ agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d)
 	return 1;
 }
 
+int64_t
+agq_lc_reclaimed_at(const json_t *t, char *agent, size_t size)
+{
+	const json_t *last = agq_task_last_attempt(t);
+	const char *a = json_string_value(json_object_get(last, "agent"));
+	int64_t at = agq_task_time(last, "finished", -1);
+	if (!json_is_true(json_object_get(last, "reclaimed")) || !a || at < 0) {
+		if (size)
+			agent[0] = '\0';
+		return -1;
+	}
+	snprintf(agent, size, "%s", a);
+	return at;
+}
+
+int
+agq_lc_reclaim_held(int64_t reclaimed_us, int64_t now_us,
+                    double heartbeat_s, double kill_grace_s)
+{
+	return reclaimed_us >= 0 && now_us < reclaimed_us +
+	    (int64_t)((heartbeat_s + kill_grace_s) * 1e6);
+}
+
 void
 agq_lc_no_outdir(const json_t *t, const char *agent, const char *reason,
                  struct agq_lc *d)

@@ -139,6 +139,21 @@ void agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
  * is left, else 0 (it runs again; D untouched). */
 int agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d);
 
+/* When T's last attempt was reclaimed while it ran (its "reclaimed" true):
+ * the time of the reclaim (its "finished", us) and its agent's name into
+ * AGENT (SIZE bytes); else -1 and AGENT "". */
+int64_t agq_lc_reclaimed_at(const json_t *t, char *agent, size_t size);
+
+/* A task reclaimed at RECLAIMED_US (agq_lc_reclaimed_at) from an agent is
+ * not leased to that agent again while the reclaimed run's process may
+ * still live: its runner sees the lease gone within one of its heartbeat
+ * intervals (HEARTBEAT_S, the agent's) and stops it, SIGKILL coming
+ * KILL_GRACE_S seconds after the SIGTERM.  1 while NOW_US is before
+ * RECLAIMED_US + (HEARTBEAT_S + KILL_GRACE_S) s, else 0 (and 0 when
+ * RECLAIMED_US < 0).  agq-sched(8), "Leases and heartbeats". */
+int agq_lc_reclaim_held(int64_t reclaimed_us, int64_t now_us,
+                        double heartbeat_s, double kill_grace_s);
+
 /* The run of T cannot even start because out/ID cannot be opened (a
  * symbolic link, out/ unusable): dead with REASON, every attempt would
  * fail the same.  */

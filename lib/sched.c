@@ -67,6 +67,9 @@ struct qent {
 	                         * its last `wait` event; NULL: none, or
 	                         * routable again */
 	int64_t wait_since;     /* since when no agent can take it (us) */
+	char held_from[65];     /* the agent its last attempt was reclaimed
+	                         * from while it ran, or "" */
+	int64_t reclaimed_at;   /* when (us), or -1 (agq_lc_reclaimed_at) */
 };
 
 struct lane {
@@ -107,6 +110,8 @@ struct sched {
 	json_t *last_assigned;  /* agent name -> assignment counter */
 	json_int_t assign_counter;
 	json_t *agent_state;    /* agent name -> "up"/"down" as journaled */
+	json_t *lease_warned;   /* agent name -> the effective lease (s) a
+	                         * `warn` event was journaled for */
 	int inbox_dirty, defer_dirty, agents_dirty, rescan;
 	int new_work;           /* tasks were added to the index */
 	int slots_dirty;        /* an agent may have a free slot */
@@ -201,6 +206,8 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->seen_us = agq_now_us();
 	e->agentish = agq_task_is_agent(t);
 	e->tier = agq_task_tier(t);
+	e->reclaimed_at = agq_lc_reclaimed_at(t, e->held_from,
+	    sizeof e->held_from);
 	json_object_set_new(S->member, id, json_integer(e->seq));
 	L->v = agq_grow(L->v, &L->cap, L->n, sizeof *L->v, 256);
 	if (L->n > 0) {
@@ -794,7 +801,7 @@ agent_dir_each(const char *name, void *arg)
 			snprintf(why, sizeof why, "agent is down");
 		else
 			snprintf(why, sizeof why, "heartbeat older than %g s",
-			    lease);
+			    agq_agent_lease_s(a, lease));
 		rs.dead = 1;
 	}
 	rs.why = why;
@@ -803,6 +810,29 @@ agent_dir_each(const char *name, void *arg)
 	free(d);
 	json_decref(a);
 	return full;
+}
+
+/* The lease (agq-sched --lease, agq.conf lease) shorter than
+ * AGQ_LEASE_BEATS heartbeats of agent NAME (its file A): its effective
+ * lease is raised (agq_agent_lease_s), and a `warn` event says so, with
+ * both numbers, once per agent and effective lease, not once per pass. */
+static void
+lease_warn(struct sched *S, const char *name, const json_t *a)
+{
+	double lease = S->o->lease_s, eff = agq_agent_lease_s(a, lease);
+	json_t *v = json_object_get(S->lease_warned, name);
+	if (eff <= lease || (v && json_real_value(v) == eff))
+		return;
+	json_object_set_new(S->lease_warned, name, json_real(eff));
+	double hb = json_number_value(json_object_get(a, "heartbeat_s"));
+	char why[300];
+	snprintf(why, sizeof why, "lease %g s is shorter than %d heartbeats "
+	    "of agent %s (heartbeat_s %g): its lease is raised to %g s", lease,
+	    AGQ_LEASE_BEATS, name, hb, eff);
+	agq_warn("%s", why);
+	agq_journal_w(S->sp, "warn", NULL, json_pack("{s:s, s:s, s:f, s:f, "
+	    "s:f, s:s}", "agent", name, "setting", "lease", "lease_s", lease,
+	    "heartbeat_s", hb, "effective_s", eff, "reason", why));
 }
 
 /* Journal agent_down once when a registered agent's heartbeat expires, and
@@ -817,12 +847,13 @@ agent_watch_one(const char *fname, void *arg)
 	json_t *a = agq_agent_read(S->sp, name);
 	if (!a)
 		return 0;
+	lease_warn(S, name, a);
 	const char *st = json_string_value(json_object_get(a, "state"));
 	int alive = agq_agent_alive(a, agq_now_us(), S->o->lease_s);
 	if (!alive && st && strcmp(st, "down") && strcmp(st, "offline")) {
 		char why[128];
 		snprintf(why, sizeof why, "heartbeat older than %g s",
-		    S->o->lease_s);
+		    agq_agent_lease_s(a, S->o->lease_s));
 		json_object_set_new(a, "state", json_string("offline"));
 		json_object_set_new(a, "reason", json_string(why));
 		if (agq_agent_write(S->sp, a) < 0) {
@@ -909,6 +940,19 @@ static int
 caps_ok(const struct qent *e, const json_t *caps)
 {
 	return agq_requires_met(e->requires, caps);
+}
+
+/* Is entry E, reclaimed from agent G while it ran, held back from G:
+ * the reclaimed run's process may still be inside its kill grace
+ * (agq_lc_reclaim_held, with G's heartbeat_s and kill_grace)? */
+static int
+held(struct sched *S, const struct qent *e, const struct agent *g)
+{
+	if (e->reclaimed_at < 0 || strcmp(e->held_from, g->name))
+		return 0;
+	double hb = json_number_value(json_object_get(g->doc, "heartbeat_s"));
+	return agq_lc_reclaim_held(e->reclaimed_at, agq_now_us(),
+	    hb > 0 ? hb : S->sp->conf.heartbeat_s, S->sp->conf.kill_grace_s);
 }
 
 /* Queued task ID (lane LANE) locked into L, still queued.  0; or -1,
@@ -1496,7 +1540,7 @@ do_assign(struct sched *S)
 						cursor[l]++;
 					continue;
 				}
-				if (!caps_ok(e, g->caps))
+				if (!caps_ok(e, g->caps) || held(S, e, g))
 					continue;
 				if (g->idle <= 0 && e->agentish)
 					continue;       /* prefetch: plain tasks */
@@ -1690,6 +1734,7 @@ sched_free(struct sched *S)
 	json_decref(S->member);
 	json_decref(S->last_assigned);
 	json_decref(S->agent_state);
+	json_decref(S->lease_warned);
 	for (size_t i = 0; i < S->ndocs; i++)
 		json_decref(S->docs[i].doc);
 	free(S->docs);
@@ -1728,6 +1773,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.member = json_object();
 	S.last_assigned = json_object();
 	S.agent_state = json_object();
+	S.lease_warned = json_object();
 	int ret = 0;
 
 	if (o->once) {

@@ -528,10 +528,35 @@ test_ops(void)
 	json_decref(t);
 }
 
+/* ---- fencing and re-leasing ---------------------------------------------- */
+
+static void
+test_reclaim_held(void)
+{
+	char who[65];
+	json_t *t = task("{\"cmd\":\"x\",\"id\":\"t1\"}", 1, 0);
+	CHECK(agq_lc_reclaimed_at(t, who, sizeof who) == -1 && !who[0],
+	    "an attempt that ended by itself: no reclaim");
+	json_t *last = agq_task_last_attempt(t);
+	json_object_set_new(last, "reclaimed", json_true());
+	int64_t at = agq_lc_reclaimed_at(t, who, sizeof who);
+	CHECK(at == NOW - 30000000 && !strcmp(who, "a1"), "reclaimed while it "
+	    "ran: when (its finished) and from whom");
+	CHECK(agq_lc_reclaim_held(at, at + 1000000, 0.3, 1),
+	    "1 s later, heartbeat 0.3 s, kill_grace 1 s: held");
+	CHECK(!agq_lc_reclaim_held(at, at + 1300000, 0.3, 1),
+	    "1.3 s later: no longer");
+	CHECK(agq_lc_reclaim_held(at, at + 9000000, 5, 5),
+	    "heartbeat 5 s, kill_grace 5 s: held 10 s");
+	CHECK(!agq_lc_reclaim_held(-1, at, 5, 5), "never reclaimed: not held");
+	json_decref(t);
+}
+
 int
 main(void)
 {
 	test_table();
+	test_reclaim_held();
 	test_finish();
 	test_reclaim();
 	test_promote();

@@ -48,6 +48,21 @@ agq_lc_notify(const struct agq_spool *sp, const char *id, const json_t *t,
 }
 
 int
+agq_lc_record_here(const struct agq_spool *sp, struct agq_locked *l,
+                   struct agq_lc *d)
+{
+	agq_lc_apply(l->task, d);
+	if (agq_task_rewrite(sp, l) < 0) {
+		int e = errno;
+		json_decref(d->ev);
+		errno = e;
+		return -1;
+	}
+	agq_journal_w(sp, d->event, l->id, d->ev);
+	return 0;
+}
+
+int
 agq_lc_pause(const struct agq_spool *sp, const struct agq_lc *d,
               int64_t now_us)
 {

@@ -30,6 +30,16 @@ int agq_lc_record(const struct agq_spool *sp, struct agq_locked *l,
 void agq_lc_notify(const struct agq_spool *sp, const char *id,
                    const json_t *t, const struct agq_lc *d);
 
+/* Make the decision D that leaves the task where it is (AGQ_LC_RESTART,
+ * agq_lc_restart) on the task locked in L: its changes (agq_lc_apply)
+ * written over the task file (agq_task_rewrite: fsynced, so the new
+ * generation is durable before a run holds it), then D->event journaled
+ * with D->ev.  D's event body is consumed either way.  0, or -1 with
+ * errno from the rewrite (ENOSPC, EDQUOT: a full disk; the task file and
+ * the journal unchanged, L->task changed). */
+int agq_lc_record_here(const struct agq_spool *sp, struct agq_locked *l,
+                       struct agq_lc *d);
+
 /* The pause the throttle decision D (AGQ_LC_THROTTLE, agq_lc_finish)
  * asks for, at NOW_US: the account of D->ev's "account" and "backend"
  * paused until its "until" with its "reason" (agq_throttle_pause,

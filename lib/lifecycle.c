@@ -30,6 +30,7 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_FAILED_DEAD]    = { "active", "dead", "dead", "agq-run" },
 	[AGQ_LC_VERIFY_DEAD]    = { "active", "dead", "dead", "agq-run" },
 	[AGQ_LC_INTERRUPTED_DEAD] = { "active", "dead", "dead", "agq-run" },
+	[AGQ_LC_RESTART]        = { "active", "restart", "active", "agq-run" },
 	[AGQ_LC_NO_OUTDIR]      = { "active", "dead", "dead", "agq-run" },
 	[AGQ_LC_HANDBACK]       = { "active", "handback", "queue", "agq-run" },
 	[AGQ_LC_HANDBACK_UNSTARTED] = { "active", "handback", "queue",
@@ -261,6 +262,30 @@ agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d)
 	    used, max);
 	d->ev = ev_agr(agent, agq_task_int(t, "generation", 0), d->reason);
 	return 1;
+}
+
+void
+agq_lc_restart(const json_t *t, const char *agent, struct agq_lc *d)
+{
+	json_int_t from = agq_task_int(t, "generation", 0);
+	take(d, AGQ_LC_RESTART, AGQ_ST_ACTIVE, -1);
+	snprintf(d->reason, sizeof d->reason, "running");
+	d->gen = from + 1;
+	d->ev = json_pack("{s:s, s:I, s:I, s:s}", "agent", agent, "gen",
+	    d->gen, "from_gen", from, "reason", "interrupted run taken up "
+	    "again by its agent: a new generation");
+}
+
+const char *
+agq_lc_stale(const json_t *t, int state, const char *leased_to,
+             const char *agent, json_int_t gen)
+{
+	if (state != AGQ_ST_ACTIVE || strcmp(leased_to, agent))
+		return "the task is no longer leased to this agent";
+	if (agq_task_int(t, "generation", 0) != gen)
+		return "the generation changed (the lease was reclaimed or "
+		    "restarted)";
+	return NULL;
 }
 
 int64_t

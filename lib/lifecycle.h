@@ -28,7 +28,8 @@ enum agq_lc_rule_id {
 	AGQ_LC_PROMOTE, AGQ_LC_ASSIGN,
 	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD,
 	AGQ_LC_DONE, AGQ_LC_RETRY, AGQ_LC_FAILED_DEAD, AGQ_LC_VERIFY_DEAD,
-	AGQ_LC_INTERRUPTED_DEAD, AGQ_LC_NO_OUTDIR, AGQ_LC_HANDBACK,
+	AGQ_LC_INTERRUPTED_DEAD, AGQ_LC_RESTART, AGQ_LC_NO_OUTDIR,
+	AGQ_LC_HANDBACK,
 	AGQ_LC_HANDBACK_UNSTARTED, AGQ_LC_THROTTLE,
 	AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER,
 	AGQ_LC_RELEASE_DUE, AGQ_LC_RELEASE_LATER,
@@ -138,6 +139,25 @@ void agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
  * 1 and D (dead, "interrupted; out of attempts (N of M)") when no attempt
  * is left, else 0 (it runs again; D untouched). */
 int agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d);
+
+/* A lease of AGENT found started but never finished, with attempts left
+ * (agq_lc_interrupted returned 0), taken up again by AGENT: a new lease
+ * of the same agent, so a new generation (T's + 1), which fences out the
+ * interrupted run (AGQ_GENERATION strictly increases with every lease of
+ * the task: agq-run(8), "Fencing").  D stays in active/ (no move: the
+ * caller applies it, agq_lc_apply, in the start record of the new
+ * attempt); D->ev is the `restart` event {agent, gen (the new), from_gen,
+ * reason}. */
+void agq_lc_restart(const json_t *t, const char *agent, struct agq_lc *d);
+
+/* The fence: may the run of T by AGENT under generation GEN record its
+ * result, T being in state STATE (AGQ_ST_*) leased to LEASED_TO (its
+ * active/ directory's agent, or "")?  NULL if so; else why not, a static
+ * string ("the task is no longer leased to this agent", "the generation
+ * changed (the lease was reclaimed or restarted)").  agq-run(8),
+ * "Fencing". */
+const char *agq_lc_stale(const json_t *t, int state, const char *leased_to,
+                         const char *agent, json_int_t gen);
 
 /* When T's last attempt was reclaimed while it ran (its "reclaimed" true):
  * the time of the reclaim (its "finished", us) and its agent's name into

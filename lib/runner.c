@@ -506,6 +506,26 @@ close_interrupted(struct runner *R, const char *id, struct agq_locked *l,
 	return 1;
 }
 
+/* Lease L, ours, whose interrupted run was closed (close_interrupted)
+ * with attempts left, taken up again as a new lease: its generation
+ * increased, recorded and journaled (`restart`) before the new run gets
+ * it as AGQ_GENERATION, so a writer holding the old one is fenced out
+ * (agq-run(8), "Fencing").  The new generation into *GEN.  0; or -1: not
+ * to start now (not_started; the lease stays, interrupted, to retry). */
+static int
+restart_lease(struct runner *R, struct agq_locked *l, json_int_t *gen)
+{
+	struct agq_lc d;
+	agq_lc_restart(l->task, R->o->agent, &d);
+	if (agq_lc_record_here(R->sp, l, &d) < 0) {
+		not_started(R, errno);
+		agq_syserr("cannot record the restart", l->loc.path);
+		return -1;
+	}
+	*gen = d.gen;
+	return 0;
+}
+
 /* The output directory OUTDIR of lease ID, locked in L (generation GEN),
  * opened, the spare one when SPARE, and its stdout and stderr into *OFD
  * and *EFD.  0; or -1: not to start, its start record RW aborted.  A full
@@ -587,7 +607,10 @@ start(struct runner *R, const char *id)
 		att = json_array();
 		json_object_set_new(t, "attempts", att);
 	}
+	int resumed = agq_task_lease_started(t);
 	if (close_interrupted(R, id, &l, gen, now))
+		goto out;
+	if (resumed && restart_lease(R, &l, &gen) < 0)
 		goto out;
 	int attempt = (int)json_array_size(att) + 1;
 	char t1[32];
@@ -733,10 +756,9 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	const char *stale = NULL;
 	if (agq_task_lock(sp, id, &hint, &l) < 0)
 		stale = "the task is gone";
-	else if (l.loc.state != AGQ_ST_ACTIVE || strcmp(l.loc.agent, me))
-		stale = "the task is no longer leased to this agent";
-	else if (agq_task_int(l.task, "generation", 0) != j->gen)
-		stale = "the generation changed (the lease was reclaimed)";
+	else    /* the fence (agq-run(8), "Fencing") */
+		stale = agq_lc_stale(l.task, l.loc.state, l.loc.agent, me,
+		    j->gen);
 	if (stale) {
 		agq_journal_w(sp, "stale", id, json_pack("{s:s, s:I, s:s, s:i}",
 		    "agent", me, "gen", j->gen, "reason", stale,

@@ -11,12 +11,7 @@ load helper
 	# the task itself has started, and its start is recorded (the record
 	# is made durable just after the task starts: agq-run(8))
 	wait_for 20 test -s "$WORK/runs"
-	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
-	kill -9 "$first"
-	wait "$first" || true
-	start_agent phoenix
-	run agq-wait --timeout 60 -q "$id"
-	[ "$status" -eq 0 ]
+	kill9_restart phoenix "$first" "$id"
 	# the lease was not reclaimed: the same agent finished it
 	[ "$(journal_count reclaim)" -eq 0 ]
 	grep -q "\"ev\":\"done\",\"id\":\"$id\",\"agent\":\"phoenix\"" "$AGQ_SPOOL/journal"

@@ -89,6 +89,17 @@ wait_for() {
 	done
 }
 
+# kill9_restart NAME PID ID: once the start of task ID is journaled, kill
+# agent NAME's agq-run PID with SIGKILL, start NAME again, and wait for ID
+# to end; fails unless it ends done.
+kill9_restart() {
+	wait_for 20 grep -q "\"ev\":\"start\",\"id\":\"$3\"" "$AGQ_SPOOL/journal"
+	kill -9 "$2"
+	wait "$2" || true
+	start_agent "$1"
+	agq-wait --timeout 60 -q "$3"
+}
+
 # count_in STATE: number of task files in a state directory.
 count_in() {
 	case "$1" in

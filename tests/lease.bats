@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Leases against heartbeats (agq-sched(8), "Leases and heartbeats").
+# Leases against heartbeats (agq-sched(8), "Leases and heartbeats") and the
+# generation as a fencing token (agq-run(8), "Fencing").
 
 load helper
 
@@ -88,4 +89,31 @@ ts_us() {
 	again=$(ts_us assign "$id" 2)
 	echo "leased again $(( (again - reclaimed) / 1000 )) ms after the reclaim"
 	[ $((again - reclaimed)) -ge 1300000 ]
+}
+
+@test "fencing: an agent restarted after kill -9 runs its lease again under a larger AGQ_GENERATION, and the old one is refused" {
+	start_sched --lease 30
+	start_agent phoenix
+	first=$AGENT_PID
+	id=$(agq-submit -- sh -c "echo \$AGQ_GENERATION >> '$WORK/gens'
+	    [ \$(wc -l < '$WORK/gens') -gt 1 ] || sleep 60")
+	wait_for 20 test -s "$WORK/gens"
+	kill9_restart phoenix "$first" "$id"
+	[ "$(wc -l < "$WORK/gens")" -eq 2 ]
+	g1=$(sed -n 1p "$WORK/gens")
+	g2=$(sed -n 2p "$WORK/gens")
+	[ "$g2" -gt "$g1" ]
+	# the bump is journaled between the interrupted finish and the start
+	jq -es --argjson g1 "$g1" --argjson g2 "$g2" 'map(select(.ev ==
+	    "restart"))[0] | .agent == "phoenix" and .from_gen == $g1 and
+	    .gen == $g2' "$AGQ_SPOOL/journal"
+	[ "$(jq -r --arg id "$id" 'select(.id == $id) | .ev |
+	    select(IN("start", "finish", "restart", "done"))' \
+	    "$AGQ_SPOOL/journal" | tr '\n' ' ')" = \
+	    "start finish restart start finish done " ]
+	# recorded under the new generation: the old one's result is refused
+	[ "$(jq .generation "$AGQ_SPOOL/out/$id/result.json")" -eq "$g2" ]
+	run agq-show --json "$id"
+	[ "$(jq -r '[.task.attempts[].generation] | join(" ")' <<< "$output")" = "$g1 $g2" ]
+	[ "$(jq .task.generation <<< "$output")" -eq "$g2" ]
 }

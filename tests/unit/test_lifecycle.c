@@ -531,6 +531,37 @@ test_ops(void)
 /* ---- fencing and re-leasing ---------------------------------------------- */
 
 static void
+test_restart(void)
+{
+	struct agq_lc d;
+	json_t *t = task("{\"cmd\":\"x\",\"id\":\"t1\",\"generation\":4,"
+	    "\"agent\":\"a1\"}", 1, 1);
+	CHECK(agq_task_lease_started(t), "an interrupted lease: started, not "
+	    "finished");
+	agq_lc_restart(t, "a1", &d);
+	CHECK(took(&d, AGQ_LC_RESTART, "active", "restart") && d.gen == 5 &&
+	    d.to == AGQ_ST_ACTIVE && !d.clear_agent && ev_is(d.ev, "agent",
+	    "a1") && json_integer_value(json_object_get(d.ev, "gen")) == 5 &&
+	    json_integer_value(json_object_get(d.ev, "from_gen")) == 4,
+	    "restart: stays active, generation + 1, journaled with both");
+	CHECK(!agq_lc_stale(t, AGQ_ST_ACTIVE, "a1", "a1", 4), "before the "
+	    "restart, generation 4 may record its result");
+	agq_lc_apply(t, &d);
+	CHECK(agq_task_int(t, "generation", 0) == 5, "apply: generation 5");
+	CHECK(agq_lc_stale(t, AGQ_ST_ACTIVE, "a1", "a1", 4) &&
+	    strstr(agq_lc_stale(t, AGQ_ST_ACTIVE, "a1", "a1", 4),
+	    "generation changed"), "after it, the run of generation 4 is "
+	    "fenced out: its result is refused");
+	CHECK(!agq_lc_stale(t, AGQ_ST_ACTIVE, "a1", "a1", 5), "the run of "
+	    "generation 5 records its result");
+	CHECK(agq_lc_stale(t, AGQ_ST_ACTIVE, "a2", "a1", 5) &&
+	    agq_lc_stale(t, AGQ_ST_QUEUE, "", "a1", 5), "leased to another "
+	    "agent, or not leased: refused");
+	lc_free(&d);
+	json_decref(t);
+}
+
+static void
 test_reclaim_held(void)
 {
 	char who[65];
@@ -556,6 +587,7 @@ int
 main(void)
 {
 	test_table();
+	test_restart();
 	test_reclaim_held();
 	test_finish();
 	test_reclaim();

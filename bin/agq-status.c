@@ -14,7 +14,7 @@
 static const char usage[] =
 "usage: agq-status [-s SPOOL] [--json] [--recent N]\n"
 "Print how many tasks are in each state and lane, and each agent with its\n"
-"state (idle, busy, draining, offline, down) and running tasks.\n"
+"state (idle, busy, draining, degraded, offline, down) and running tasks.\n"
 "See agq-status(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object: counts, agents, recent completions\n"

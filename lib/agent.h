@@ -46,6 +46,31 @@ double agq_agent_lease_s(const json_t *agent, double lease_s);
  * state is not "down"; else 0. */
 int agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s);
 
+/* The last sign of life of agent file A (microseconds since the epoch):
+ * the later of its "heartbeat" and, unless its state is "offline" or
+ * "down" (written by another program), the mtime of agents/NAME.json.
+ * An agent that cannot rewrite its file (ENOSPC, EIO: agq-run(8), "A
+ * full disk") touches it instead (agq_agent_touch).  -1 when neither is
+ * known. */
+int64_t agq_agent_beat_us(const struct agq_spool *sp, const json_t *a);
+
+/* agq_agent_alive with agq_agent_beat_us's time: 1 if A's state is not
+ * "down" and its last sign of life is younger than LEASE_S at NOW_US.
+ * How agq-sched tells a degraded agent from a dead one. */
+int agq_agent_alive_touched(const struct agq_spool *sp, const json_t *a,
+                            int64_t now_us, double lease_s);
+
+/* 1 if A is degraded at NOW_US (agq-run(8), "A full disk"): alive
+ * (agq_agent_alive_touched) and either its state says "degraded" or
+ * only the touched mtime keeps it alive.  Else 0. */
+int agq_agent_degraded(const struct agq_spool *sp, const json_t *a,
+                       int64_t now_us, double lease_s);
+
+/* Set the mtime of agents/NAME.json to now (utimensat(2)): a heartbeat
+ * that needs no free block, for an agent that cannot rewrite its file.
+ * 0, or -1 with errno (ENOENT: not registered; EROFS). */
+int agq_agent_touch(const struct agq_spool *sp, const char *name);
+
 /* Number of task files in active/NAME/ (-1 on error other than ENOENT). */
 int agq_agent_load(const struct agq_spool *sp, const char *name);
 

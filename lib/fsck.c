@@ -507,7 +507,8 @@ agent_entry(const char *name, void *arg)
 	char why[128] = "";
 	if (!a)
 		snprintf(why, sizeof why, "agent file is missing");
-	else if (!agq_agent_alive(a, agq_now_us(), F->sp->conf.lease_s)) {
+	else if (!agq_agent_alive_touched(F->sp, a, agq_now_us(),
+	    F->sp->conf.lease_s)) {
 		const char *st = json_string_value(json_object_get(a, "state"));
 		if (st && !strcmp(st, "down"))
 			snprintf(why, sizeof why, "state is down");

@@ -75,6 +75,26 @@ agq_lc_pause(const struct agq_spool *sp, const struct agq_lc *d,
 	    json_string_value(json_object_get(d->ev, "reason")), now_us);
 }
 
+/* T's started attempt (if its lease was started: asked before any
+ * change) closed as reclaimed because of WHY, at now; not counted
+ * ("handed_back") when UNCOUNTED. */
+static void
+close_reclaimed(json_t *t, const char *why, int uncounted)
+{
+	if (!agq_task_lease_started(t))
+		return;
+	int64_t now = agq_now_us();
+	json_t *last = agq_task_last_attempt(t);
+	agq_task_set_time(last, "finished", now);
+	json_object_set_new(last, "reclaimed", json_true());
+	json_object_set_new(last, "error", json_string(why));
+	int64_t st = agq_task_time(last, "started", now);
+	json_object_set_new(last, "duration_ms",
+	    json_integer((now - st) / 1000));
+	if (uncounted)
+		json_object_set_new(last, "handed_back", json_true());
+}
+
 int
 agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
                  const char *agent, const char *why, json_int_t *gen_out)
@@ -82,18 +102,18 @@ agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
 	json_t *t = l->task;
 	struct agq_lc d;
 	agq_lc_reclaim(t, agent, why, &d);
-	if (agq_task_lease_started(t)) {
-		/* the attempt closed as reclaimed */
-		int64_t now = agq_now_us();
-		json_t *last = agq_task_last_attempt(t);
-		agq_task_set_time(last, "finished", now);
-		json_object_set_new(last, "reclaimed", json_true());
-		json_object_set_new(last, "error", json_string(why));
-		int64_t st = agq_task_time(last, "started", now);
-		json_object_set_new(last, "duration_ms",
-		    json_integer((now - st) / 1000));
-	}
+	close_reclaimed(t, why, 0);
 	if (gen_out)
 		*gen_out = d.gen;
+	return agq_lc_record(sp, l, &d) < 0 ? -1 : d.to;
+}
+
+int
+agq_task_reclaim_infra(const struct agq_spool *sp, struct agq_locked *l,
+                       const char *agent, const char *why)
+{
+	struct agq_lc d;
+	agq_lc_reclaim_infra(l->task, agent, why, &d);
+	close_reclaimed(l->task, why, 1);
 	return agq_lc_record(sp, l, &d) < 0 ? -1 : d.to;
 }

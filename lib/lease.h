@@ -58,4 +58,12 @@ int agq_lc_pause(const struct agq_spool *sp, const struct agq_lc *d,
 int agq_task_reclaim(const struct agq_spool *sp, struct agq_locked *l,
                      const char *agent, const char *why, json_int_t *gen_out);
 
+/* agq_task_reclaim for a lease of AGENT, degraded before it fell silent
+ * (agq_lc_reclaim_infra): a started attempt closed as reclaimed and not
+ * counted ("handed_back"), the task back to its lane with a new
+ * generation, never to dead/; journals `reclaim` with "counted": false.
+ * Returns AGQ_ST_QUEUE or -1 with errno from the move. */
+int agq_task_reclaim_infra(const struct agq_spool *sp, struct agq_locked *l,
+                           const char *agent, const char *why);
+
 #endif

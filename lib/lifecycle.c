@@ -25,6 +25,7 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_ASSIGN]         = { "queue", "assign", "active", "agq-sched" },
 	[AGQ_LC_RECLAIM]        = { "active", "reclaim", "queue", "agq-sched" },
 	[AGQ_LC_RECLAIM_DEAD]   = { "active", "reclaim", "dead", "agq-sched" },
+	[AGQ_LC_RECLAIM_INFRA]  = { "active", "reclaim", "queue", "agq-sched" },
 	[AGQ_LC_DONE]           = { "active", "done", "done", "agq-run" },
 	[AGQ_LC_RETRY]          = { "active", "retry", "defer", "agq-run" },
 	[AGQ_LC_FAILED_DEAD]    = { "active", "dead", "dead", "agq-run" },
@@ -246,6 +247,20 @@ agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
 	snprintf(d->reason, sizeof d->reason, "%s", reason);
 	d->ev = ev_agr(agent, gen, why);
 	d->gen = gen;
+	d->clear_agent = 1;
+	d->clear_assigned = 1;
+}
+
+void
+agq_lc_reclaim_infra(const json_t *t, const char *agent, const char *why,
+                     struct agq_lc *d)
+{
+	take(d, AGQ_LC_RECLAIM_INFRA, AGQ_ST_QUEUE, agq_task_lane(t));
+	snprintf(d->reason, SHORT_REASON, "reclaimed from %s (%s); the "
+	    "agent was degraded, attempt not counted", agent, why);
+	d->gen = agq_task_int(t, "generation", 0) + 1;
+	d->ev = json_pack("{s:s, s:I, s:s, s:b}", "agent", agent, "gen",
+	    d->gen, "reason", why, "counted", 0);
 	d->clear_agent = 1;
 	d->clear_assigned = 1;
 }

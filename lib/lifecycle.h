@@ -26,7 +26,7 @@ enum agq_lc_rule_id {
 	AGQ_LC_SUBMIT, AGQ_LC_SUBMIT_DEFER,
 	AGQ_LC_ACCEPT, AGQ_LC_ACCEPT_DEFER, AGQ_LC_ACCEPT_REJECT,
 	AGQ_LC_PROMOTE, AGQ_LC_ASSIGN,
-	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD,
+	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD, AGQ_LC_RECLAIM_INFRA,
 	AGQ_LC_DONE, AGQ_LC_RETRY, AGQ_LC_FAILED_DEAD, AGQ_LC_VERIFY_DEAD,
 	AGQ_LC_INTERRUPTED_DEAD, AGQ_LC_RESTART, AGQ_LC_NO_OUTDIR,
 	AGQ_LC_HANDBACK,
@@ -133,6 +133,18 @@ void agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
  * change.  agq-spool(5), "Leases". */
 void agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
                     struct agq_lc *d);
+
+/* Reclaim of T's lease from AGENT, which said it was degraded (its
+ * spool's storage failing: ENOSPC, EROFS, EIO, agq-run(8) "A full
+ * disk") before it fell silent, because of WHY (words): an uncounted
+ * hand-back, as throttle's is (the storage failed, not the task): back
+ * to its lane with a new generation and the agent cleared, never dead
+ * whatever its attempts.  The caller marks a started attempt
+ * "handed_back" (not counted, agq_task_attempts_used).  D->ev is the
+ * `reclaim` event {agent, gen, reason, counted: false}.  agq-spool(5),
+ * "Leases". */
+void agq_lc_reclaim_infra(const json_t *t, const char *agent,
+                          const char *why, struct agq_lc *d);
 
 /* A lease of AGENT's found started but never finished when it starts the
  * task again (its end was not recorded), its last attempt already closed:

@@ -76,6 +76,13 @@ struct job {
 	struct agq_locked l;    /* its task, locked until then */
 	struct agq_rewrite rw;  /* its start record */
 	int attempt;
+	int held;               /* its result could not be recorded for the
+	                         * storage (agq_errno_infra): held here and
+	                         * tried again (record_ended), not counted */
+	int64_t ended_us;       /* when its result was first recorded */
+	json_t *att;            /* held, its start record never committed:
+	                         * its attempt, and its start event (STARTEV), */
+	json_t *startev;        /* to record with the result */
 };
 
 struct runner {
@@ -97,6 +104,10 @@ struct runner {
 	uint64_t seq;           /* the last job's number */
 	int64_t last_hb;        /* the last heartbeat (monotonic) */
 	int stop_requested;     /* a second signal: every job stopped */
+	int64_t degraded_since; /* its storage failed (agq_errno_infra): no
+	                         * new start, results held (degrade); 0 not */
+	char degraded_why[600]; /* what failed, for the agent file */
+	int64_t held_at;        /* held results tried again from (mono) */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -112,6 +123,39 @@ on_signal(int sig)
 
 /* ---- registration ------------------------------------------------------- */
 
+/* The number of jobs whose result is held (job.held). */
+static int
+held_count(const struct runner *R)
+{
+	int n = 0;
+	for (int i = 0; i < R->njobs; i++)
+		n += R->jobs[i].held;
+	return n;
+}
+
+/* The spool's storage failed with ERR (agq_errno_infra) doing WHAT to
+ * PATH, reported by the caller: the agent is degraded (agq-run(8), "A
+ * full disk") from now until a heartbeat is written with no result held:
+ * it starts nothing new, holds its results, and says so in its agent
+ * file (state "degraded", "reason", "since") or, when that file cannot
+ * be written, touches it (agq_agent_touch) so that agq-sched sees it
+ * alive. */
+static void
+degrade(struct runner *R, const char *what, const char *path, int err)
+{
+	if (R->degraded_since)
+		return;
+	R->degraded_since = agq_now_us();
+	int n = snprintf(R->degraded_why, sizeof R->degraded_why, "%s: %s (",
+	    what, strerror(err));
+	if (n > 0 && (size_t)n < sizeof R->degraded_why)
+		snprintf(R->degraded_why + n, sizeof R->degraded_why - (size_t)n,
+		    "%.*s)", (int)(sizeof R->degraded_why - (size_t)n - 2),
+		    path);
+	agq_warn("agent %s is degraded: starts no task and holds its results "
+	    "until the spool can be written", R->o->agent);
+}
+
 static void
 heartbeat(struct runner *R, const char *state)
 {
@@ -120,8 +164,10 @@ heartbeat(struct runner *R, const char *state)
 		if (!R->jobs[i].exited)
 			json_array_append_new(running, json_string(
 			    R->jobs[i].id));
+	int held = held_count(R);
 	if (!state)
-		state = R->draining ? "draining" : R->njobs ? "busy" : "idle";
+		state = R->degraded_since && held ? "degraded" : R->draining ?
+		    "draining" : R->njobs ? "busy" : "idle";
 	char t1[32], t2[32];
 	json_t *a = json_pack("{s:s, s:s, s:i, s:O, s:i, s:s, s:s, s:s, s:o, "
 	    "s:s}",
@@ -142,9 +188,28 @@ heartbeat(struct runner *R, const char *state)
 	if (json_array_size(R->o->models))
 		json_object_set(a, "models", R->o->models);
 	json_object_set_new(a, "resources", agq_host_resources());
+	if (!strcmp(state, "degraded")) {
+		char t3[32];
+		json_object_set_new(a, "reason", json_string(R->degraded_why));
+		json_object_set_new(a, "since", json_string(agq_fmt_time(
+		    R->degraded_since, t3)));
+	}
 	if (agq_agent_write(R->sp, a) < 0) {
-		agq_spool_syserr(R->sp, "cannot write agent file",
-		    "agents/%s.json", R->o->agent);
+		int e = errno;
+		if (!R->degraded_since || !agq_errno_infra(e))
+			agq_spool_syserr(R->sp, "cannot write agent file",
+			    "agents/%s.json", R->o->agent);
+		if (agq_errno_infra(e)) {
+			char *p = agq_spool_path(R->sp, "agents/%s.json",
+			    R->o->agent);
+			degrade(R, "cannot write agent file", p, e);
+			free(p);
+			/* alive all the same: a touch needs no free block */
+			(void)agq_agent_touch(R->sp, R->o->agent);
+		}
+	} else if (R->degraded_since && !held) {
+		R->degraded_since = 0;
+		agq_warn("agent %s is no longer degraded", R->o->agent);
 	}
 	json_decref(a);
 }
@@ -702,7 +767,8 @@ commit_starts(struct runner *R)
 			else
 				agq_task_rewrite_abort(&j->rw);
 			finish_locked(R, j, &j->res, &j->l, sev);
-			R->jobs[i--] = R->jobs[--R->njobs];
+			if (!j->held)   /* else recorded later (record_ended) */
+				R->jobs[i--] = R->jobs[--R->njobs];
 			continue;
 		}
 		if (agq_task_rewrite_commit(sp, &j->l, &j->rw) < 0) {
@@ -720,9 +786,10 @@ commit_starts(struct runner *R)
 
 /* ---- finishing a task --------------------------------------------------- */
 
-/* out/ID/result.json from RES.  0, or -1 (reported) with errno. */
+/* out/ID/result.json from RES.  0, or -1 with errno, reported unless
+ * QUIET (a held result tried again). */
 static int
-write_result(struct runner *R, const char *id, json_t *res)
+write_result(struct runner *R, const char *id, json_t *res, int quiet)
 {
 	char *p = agq_spool_path(R->sp, "out/%s/result.json", id);
 	char *s = json_dumps(res, JSON_INDENT(2));
@@ -732,12 +799,14 @@ write_result(struct runner *R, const char *id, json_t *res)
 	} else {
 		char *buf = agq_xasprintf("%s\n", s);
 		rc = agq_out_write(R->sp, id, "result.json", buf, strlen(buf));
-		if (rc < 0)
+		if (rc < 0 && !quiet)
 			agq_syserr("cannot write result", p);
 		free(buf);
 		free(s);
 	}
+	int e = errno;
 	free(p);
+	errno = e;
 	return rc;
 }
 
@@ -759,15 +828,26 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 	else    /* the fence (agq-run(8), "Fencing") */
 		stale = agq_lc_stale(l.task, l.loc.state, l.loc.agent, me,
 		    j->gen);
+	json_t *sev = j->startev;       /* a held result's (finish_locked) */
+	j->startev = NULL;
 	if (stale) {
 		agq_journal_w(sp, "stale", id, json_pack("{s:s, s:I, s:s, s:i}",
 		    "agent", me, "gen", j->gen, "reason", stale,
 		    "exit", code));
 		if (l.task)
 			agq_task_unlock(&l);
+		json_decref(sev);
+		json_decref(j->att);
+		j->att = NULL;
+		j->held = 0;
 		return;
 	}
-	finish_locked(R, j, res, &l, NULL);
+	if (j->att) {   /* held before its start record was committed */
+		json_array_append_new(json_object_get(l.task, "attempts"),
+		    j->att);
+		j->att = NULL;
+	}
+	finish_locked(R, j, res, &l, sev);
 }
 
 /* out/ID/agent.json, the status an agent task's attempt leaves
@@ -877,8 +957,11 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 {
 	struct agq_spool *sp = R->sp;
 	const char *id = j->id;
-	int64_t now = agq_now_us();
+	/* a held result keeps the time it first came */
+	int64_t now = j->ended_us ? j->ended_us : agq_now_us();
+	j->ended_us = now;
 	json_int_t dur = (now - j->started_us) / 1000;
+	json_t *sev_copy = startev ? json_deep_copy(startev) : NULL;
 	int st = res->status;
 	json_t *t = lp->task;
 	struct agq_lc_outcome o = { .agent = R->o->agent, .gen = j->gen,
@@ -907,12 +990,40 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */
 	int ended = 0;
-	int wr = write_result(R, id, r) < 0 && (errno == ENOSPC ||
-	    errno == EDQUOT) ? -1 : 0;  /* a full disk: not recorded */
+	int was_held = j->held;
+	int wr = write_result(R, id, r, was_held) < 0 &&
+	    agq_errno_infra(errno) ? -1 : 0;   /* a full disk: not recorded */
+	j->held = 0;
 	if (wr == 0 && agq_task_transition(sp, lp, d.to, d.lane, NULL,
 	    d.reason) == 0) {
 		agq_jbatch_add(&jb, d.event, id, d.ev);
 		ended = 1;
+	} else if (agq_errno_infra(errno) && !R->stop_requested) {
+		/* The storage failed, not the task: the result is held and
+		 * recorded once the spool can be written (record_ended),
+		 * the attempt counted once, as it ended (agq-run(8), "A full
+		 * disk"); nothing of it is journaled meanwhile. */
+		int e = errno;
+		j->held = 1;
+		R->held_at = agq_mono_us() + 1000000;
+		if (startev) {  /* its start record was never committed */
+			j->att = json_deep_copy(agq_task_last_attempt(t));
+			j->startev = sev_copy;
+			sev_copy = NULL;
+		}
+		int dfd = agq_out_open(sp, id, 0);
+		if (dfd >= 0) {
+			(void)unlinkat(dfd, "result.json", 0);
+			close(dfd);
+		}
+		if (!was_held) {
+			errno = e;
+			agq_syserr("cannot record the result, held", lp->loc.path);
+		}
+		degrade(R, "cannot record the result", lp->loc.path, e);
+		json_decref(d.ev);
+		json_decref(jb.events);
+		jb.events = NULL;
 	} else {
 		/* The task stays leased here with its start record (a failed
 		 * agq_task_transition changes nothing): the next scan runs it
@@ -932,6 +1043,7 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	agq_jbatch_w(sp, &jb);
 	if (ended)      /* done or dead: the task's notify hook, last */
 		agq_lc_notify(sp, id, t, &d);
+	json_decref(sev_copy);
 	json_decref((json_t *)o.ag);
 	json_decref(r);
 	agq_task_unlock(lp);
@@ -1020,7 +1132,7 @@ lease_each(const char *name, void *arg)
 	for (int k = 0; k < R->njobs; k++)
 		running += !R->jobs[k].exited;
 	if (running >= R->o->slots || agq_mono_us() < R->room_at ||
-	    R->shep.fd < 0)
+	    R->shep.fd < 0 || (R->degraded_since && !R->o->once))
 		return 1;
 	start(R, id);
 	if (R->once_ids)
@@ -1074,16 +1186,21 @@ check_gone(struct runner *R)
 	}
 }
 
-/* Record the result of every task that ended (reap), and forget it. */
+/* Record the result of every task that ended (reap), and forget it; a
+ * result held (the storage failed: job.held) is kept and tried again at
+ * most once a second. */
 static void
 record_ended(struct runner *R)
 {
+	int due = agq_mono_us() >= R->held_at;
 	for (int i = 0; i < R->njobs; i++) {
 		struct job *j = &R->jobs[i];
-		if (!j->exited || j->pending)
+		if (!j->exited || j->pending || (j->held && !due))
 			continue;
 		if (!j->unrecorded)
 			finish(R, j, &j->res);
+		if (j->held)
+			continue;
 		R->jobs[i--] = R->jobs[--R->njobs];
 	}
 }

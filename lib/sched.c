@@ -644,13 +644,15 @@ agent_doc(struct sched *S, const char *name)
 }
 
 /* Reclaim the locked lease L from AGENT because of WHY
- * (agq_task_reclaim); a task back in its lane joins the index.  Returns
+ * (agq_task_reclaim; agq_task_reclaim_infra, uncounted, when INFRA: the
+ * agent was degraded); a task back in its lane joins the index.  Returns
  * the new state, or -1 (reported; *STOP set when the disk is full). */
 static int
 reclaim_locked(struct sched *S, struct agq_locked *l, const char *agent,
-               const char *why, int *stop)
+               const char *why, int infra, int *stop)
 {
-	int to = agq_task_reclaim(S->sp, l, agent, why, NULL);
+	int to = infra ? agq_task_reclaim_infra(S->sp, l, agent, why) :
+	    agq_task_reclaim(S->sp, l, agent, why, NULL);
 	if (to < 0) {
 		int e = errno;
 		agq_syserr("cannot reclaim", l->loc.path);
@@ -683,19 +685,20 @@ lock_lease(struct sched *S, const char *agent, const char *id,
 
 /* Returns 1 when the disk is full (no_room): stop the scan. */
 static int
-reclaim(struct sched *S, const char *agent, const char *id, const char *why)
+reclaim(struct sched *S, const char *agent, const char *id, const char *why,
+        int infra)
 {
 	struct agq_locked l;
 	int stop = 0;
 	if (lock_lease(S, agent, id, &l) < 0)
 		return 0;
-	reclaim_locked(S, &l, agent, why, &stop);
+	reclaim_locked(S, &l, agent, why, infra, &stop);
 	agq_task_unlock(&l);
 	return stop;
 }
 
 struct reclaim_scan { struct sched *S; const char *agent; int dead;
-    const char *why; int waiting_ok; };
+    const char *why; int waiting_ok; int infra; };
 
 static int
 reclaim_each(const char *name, void *arg)
@@ -705,7 +708,7 @@ reclaim_each(const char *name, void *arg)
 	if (!id_of(name, id))
 		return 0;
 	if (rs->dead)
-		return reclaim(rs->S, rs->agent, id, rs->why);
+		return reclaim(rs->S, rs->agent, id, rs->why, rs->infra);
 	/* Alive agent: reclaim leases it has not started in time. */
 	char *p = agq_spool_path(rs->S->sp, "active/%s/%s", rs->agent, name);
 	size_t len;
@@ -740,7 +743,7 @@ reclaim_each(const char *name, void *arg)
 	char why[128];
 	if (agq_lc_lease_overdue(t, at, agq_now_us(),
 	    rs->S->sp->conf.assign_timeout_s, why, sizeof why)) {
-		if (reclaim(rs->S, rs->agent, id, why)) {
+		if (reclaim(rs->S, rs->agent, id, why, 0)) {
 			json_decref(t);
 			return 1;
 		}
@@ -787,7 +790,7 @@ agent_dir_each(const char *name, void *arg)
 	json_t *a = agent_doc(S, name);
 	int64_t now = agq_now_us();
 	double lease = S->o->lease_s;
-	struct reclaim_scan rs = { S, name, 0, NULL, 0 };
+	struct reclaim_scan rs = { S, name, 0, NULL, 0, 0 };
 	char why[256];
 	if (a && agent_prefetch(a) > 0 && agent_started(S, name) >=
 	    (int)agq_task_int(a, "slots", 1))
@@ -795,7 +798,7 @@ agent_dir_each(const char *name, void *arg)
 	if (!a) {
 		snprintf(why, sizeof why, "agent is not registered");
 		rs.dead = 1;
-	} else if (!agq_agent_alive(a, now, lease)) {
+	} else if (!agq_agent_alive_touched(S->sp, a, now, lease)) {
 		const char *st = json_string_value(json_object_get(a, "state"));
 		if (st && !strcmp(st, "down"))
 			snprintf(why, sizeof why, "agent is down");
@@ -803,6 +806,11 @@ agent_dir_each(const char *name, void *arg)
 			snprintf(why, sizeof why, "heartbeat older than %g s",
 			    agq_agent_lease_s(a, lease));
 		rs.dead = 1;
+		/* its storage failed before it fell silent (degraded, or
+		 * marked offline since: agent_watch_one keeps "since"):
+		 * uncounted */
+		rs.infra = st && (!strcmp(st, "degraded") ||
+		    (!strcmp(st, "offline") && json_object_get(a, "since")));
 	}
 	rs.why = why;
 	char *d = agq_spool_path(S->sp, "active/%s", name);
@@ -849,7 +857,8 @@ agent_watch_one(const char *fname, void *arg)
 		return 0;
 	lease_warn(S, name, a);
 	const char *st = json_string_value(json_object_get(a, "state"));
-	int alive = agq_agent_alive(a, agq_now_us(), S->o->lease_s);
+	int alive = agq_agent_alive_touched(S->sp, a, agq_now_us(),
+	    S->o->lease_s);
 	if (!alive && st && strcmp(st, "down") && strcmp(st, "offline")) {
 		char why[128];
 		snprintf(why, sizeof why, "heartbeat older than %g s",
@@ -892,13 +901,15 @@ do_reclaim(struct sched *S)
 
 struct agent_list { struct sched *S; struct agent *v; size_t n, cap; };
 
-/* Does agent file A take new work: alive, and not draining or offline? */
+/* Does agent file A take new work: alive by its heartbeat (not only by a
+ * touch: agq_agent_degraded), and not draining, offline or degraded? */
 static int
 agent_takes_work(const struct sched *S, const json_t *a)
 {
 	const char *st = json_string_value(json_object_get(a, "state"));
 	return agq_agent_alive(a, agq_now_us(), S->o->lease_s) &&
-	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline")));
+	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline") ||
+	    !strcmp(st, "degraded")));
 }
 
 static int
@@ -1278,7 +1289,7 @@ take_each(const char *fname, void *arg)
 	char why[200];
 	snprintf(why, sizeof why, "prefetched and not started; agent %s is "
 	    "idle", ts->idlers[k].name);
-	if (reclaim_locked(ts->S, &l, ts->agent, why, &stop) ==
+	if (reclaim_locked(ts->S, &l, ts->agent, why, 0, &stop) ==
 	    AGQ_ST_QUEUE) {
 		ts->idlers[k].idle--;
 		ts->S->slots_dirty = 1;         /* the next pass assigns it */

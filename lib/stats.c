@@ -1008,9 +1008,10 @@ agent_one(const char *fname, void *arg)
 		return 0;
 	int64_t now = A->now;
 	const char *st = json_string_value(json_object_get(a, "state"));
-	int alive = agq_agent_alive(a, now, A->sp->conf.lease_s);
+	int alive = agq_agent_alive_touched(A->sp, a, now, A->sp->conf.lease_s);
 	const char *shown = !alive ? (st && !strcmp(st, "down") ? "down" :
-	    "offline") : st ? st : "idle";
+	    "offline") : agq_agent_degraded(A->sp, a, now,
+	    A->sp->conf.lease_s) ? "degraded" : st ? st : "idle";
 	int64_t hb = agq_task_time(a, "heartbeat", 0);
 	int64_t up = agq_task_time(a, "started_at", 0);
 	json_t *running = json_array();
@@ -1053,6 +1054,13 @@ agent_one(const char *fname, void *arg)
 		if (json_is_array(json_object_get(a, exec_keys[k])))
 			json_object_set(o, exec_keys[k], json_object_get(a,
 			    exec_keys[k]));
+	if (!strcmp(shown, "degraded")) {       /* agq-run(8), A full disk */
+		static const char *deg_keys[] = { "reason", "since", NULL };
+		for (int k = 0; deg_keys[k]; k++)
+			if (json_is_string(json_object_get(a, deg_keys[k])))
+				json_object_set(o, deg_keys[k],
+				    json_object_get(a, deg_keys[k]));
+	}
 	json_array_append_new(A->list, o);
 	json_decref(a);
 	return 0;

@@ -84,6 +84,12 @@ agq_exit_code(int err)
 	}
 }
 
+int
+agq_errno_infra(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EROFS || err == EIO;
+}
+
 void *
 agq_xmalloc(size_t n)
 {

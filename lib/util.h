@@ -40,9 +40,17 @@ _Noreturn void agq_die(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* sysexits code for a failed system call's errno: ENOSPC/EDQUOT/EAGAIN/
- * EINTR/EWOULDBLOCK -> EX_TEMPFAIL (75, try again), EACCES/EPERM ->
- * EX_NOPERM, ENOENT -> EX_NOINPUT, anything else -> EX_IOERR. */
+ * EINTR/EWOULDBLOCK -> EX_TEMPFAIL (75, try again), EACCES/EPERM/EROFS ->
+ * EX_NOPERM (77: the spool cannot be written, permanent; agq(7), "Exit
+ * status"), ENOENT -> EX_NOINPUT, ENOMEM -> EX_OSERR, anything else ->
+ * EX_IOERR. */
 int agq_exit_code(int err);
+
+/* 1 if ERR is a failure of the storage itself rather than of the work:
+ * ENOSPC, EDQUOT (no room), EROFS (mounted read-only), EIO (the device).
+ * agq-run(8) spends no attempt on them ("A full disk"): the agent goes
+ * degraded and retries.  Else 0. */
+int agq_errno_infra(int err);
 
 /* malloc/strdup/asprintf that exit with EX_OSERR on out-of-memory. */
 void *agq_xmalloc(size_t n);

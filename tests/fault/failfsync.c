@@ -3,8 +3,14 @@
  * fail with EIO while the file named by $AGQ_FAIL_FSYNC exists, for
  * descriptors whose path contains $AGQ_FAIL_FSYNC_IN (default: every
  * path).  Lets a test reach the error paths after a write succeeded,
- * which a full disk cannot.  Built by `make check` into
- * build/fault/failfsync.so; not part of agq.
+ * which a full disk cannot.
+ *
+ * Likewise write(2), pwrite(2) and writev(2) fail with $AGQ_FAIL_WRITE_ERRNO
+ * (ENOSPC, the default, EDQUOT, EIO or EROFS) while the file named by
+ * $AGQ_FAIL_WRITE exists, for descriptors whose path contains
+ * $AGQ_FAIL_WRITE_IN: a disk that is full (or failing) for as long as the
+ * test says, then has room again, flipped by a file and not by time.
+ * Built by `make check` into build/fault/failfsync.so; not part of agq.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -14,14 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
+/* Is FD to fail: the file named by $FLAGVAR exists and FD's path
+ * contains $FLAGVAR_IN (when set and not empty)? */
 static int
-failing(int fd)
+failing_as(int fd, const char *flagvar, const char *invar)
 {
-	const char *flag = getenv("AGQ_FAIL_FSYNC");
+	const char *flag = getenv(flagvar);
 	if (!flag || access(flag, F_OK) < 0)
 		return 0;
-	const char *in = getenv("AGQ_FAIL_FSYNC_IN");
+	const char *in = getenv(invar);
 	if (!in || !*in)
 		return 1;
 	char link[64], path[PATH_MAX];
@@ -31,6 +41,57 @@ failing(int fd)
 		return 0;
 	path[n] = '\0';
 	return strstr(path, in) != NULL;
+}
+
+static int
+failing(int fd)
+{
+	return failing_as(fd, "AGQ_FAIL_FSYNC", "AGQ_FAIL_FSYNC_IN");
+}
+
+/* Does a write to FD fail?  Sets errno to $AGQ_FAIL_WRITE_ERRNO when so. */
+static int
+write_fails(int fd)
+{
+	int e = errno;
+	if (!failing_as(fd, "AGQ_FAIL_WRITE", "AGQ_FAIL_WRITE_IN")) {
+		errno = e;
+		return 0;
+	}
+	const char *n = getenv("AGQ_FAIL_WRITE_ERRNO");
+	errno = !n || !strcmp(n, "ENOSPC") ? ENOSPC : !strcmp(n, "EDQUOT") ?
+	    EDQUOT : !strcmp(n, "EROFS") ? EROFS : EIO;
+	return 1;
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real)(int, const void *, size_t);
+	if (!real)
+		real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
+		    "write");
+	return write_fails(fd) ? -1 : real(fd, buf, n);
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+	if (!real)
+		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(
+		    RTLD_NEXT, "pwrite");
+	return write_fails(fd) ? -1 : real(fd, buf, n, off);
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int n)
+{
+	static ssize_t (*real)(int, const struct iovec *, int);
+	if (!real)
+		real = (ssize_t (*)(int, const struct iovec *, int))dlsym(
+		    RTLD_NEXT, "writev");
+	return write_fails(fd) ? -1 : real(fd, iov, n);
 }
 
 int

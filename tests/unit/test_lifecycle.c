@@ -367,6 +367,16 @@ test_reclaim(void)
 	    ev_is(d.ev, "reason", "agent a1 is dead"),
 	    "reclaim, no attempts left: dead, reclaim and dead events");
 	lc_free(&d);
+	agq_lc_reclaim_infra(spent, "a1", "heartbeat older than 3 s", &d);
+	CHECK(took(&d, AGQ_LC_RECLAIM_INFRA, "active", "reclaim") &&
+	    d.to == AGQ_ST_QUEUE && !d.ev2 && d.gen == 3 && d.clear_agent &&
+	    d.clear_assigned && !strcmp(d.reason, "reclaimed from a1 "
+	    "(heartbeat older than 3 s); the agent was degraded, attempt not "
+	    "counted") && json_is_false(json_object_get(d.ev, "counted")) &&
+	    ev_is(d.ev, "reason", "heartbeat older than 3 s"),
+	    "reclaim from a degraded agent, no attempts left: queue, not "
+	    "counted, never dead");
+	lc_free(&d);
 
 	char why[128];
 	CHECK(!agq_lc_lease_overdue(unstarted, NOW - 1000000, NOW, 30, why,

@@ -58,13 +58,17 @@ main(int argc, char **argv)
 		 * its lock so none runs meanwhile. */
 		lk = agq_spool_flock(&sp, "sched", 0);
 		if (lk < 0) {
-			if (errno == EWOULDBLOCK)
+			int e = errno;
+			if (e == EWOULDBLOCK)
 				agq_warn("agq-sched is running on %s; stop it "
 				    "before agq-fsck --fix", sp.root);
 			else
-				agq_syserr("cannot lock", sp.root);
+				agq_spool_syserr(&sp, "cannot lock",
+				    ".sched.lock");
 			agq_spool_close(&sp);
-			return EX_TEMPFAIL;
+			/* a read-only spool is 77 (agq(7), Exit status) */
+			return e == EWOULDBLOCK ? EX_TEMPFAIL :
+			    agq_exit_code(e);
 		}
 	}
 	struct agq_fsck_counts n;

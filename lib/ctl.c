@@ -29,7 +29,8 @@ who(void)
 	return pw ? pw->pw_name : "unknown";
 }
 
-/* Returns 0 done, 1 not applicable in its state, 2 no such task, 3 error. */
+/* Returns 0 done, 1 not applicable in its state, 2 no such task, 3 error
+ * (errno), 4 a full disk (the task unchanged). */
 static int
 act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 {
@@ -54,9 +55,11 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 		return 1;
 	}
 	if (agq_lc_record(sp, &l, &d) < 0) {
-		int full = errno == ENOSPC || errno == EDQUOT;
+		int e = errno;
+		int full = e == ENOSPC || e == EDQUOT;
 		agq_syserr("cannot move task", l.loc.path);
 		agq_task_unlock(&l);
+		errno = e;
 		return full ? 4 : 3;    /* a full disk: the task is unchanged */
 	}
 	agq_task_unlock(&l);
@@ -75,7 +78,8 @@ agq_ctl_main(int argc, char **argv, const char *op)
 	    "  -m NOTE    add NOTE to the reason (cancel, hold)\n"
 	    "  -q         print nothing on success\n"
 	    "Exit: 0 all done, 1 a task was in a state where this does not\n"
-	    "apply, 66 no such task, 64 usage error.\n",
+	    "apply, 66 no such task, 64 usage error, 75 a full disk, 77 the\n"
+	    "spool cannot be written.\n",
 	    op,
 	    !strcmp(op, "cancel") ? "Cancel (move to dead/)" :
 	    !strcmp(op, "hold") ? "Hold (park in hold/)" :
@@ -90,14 +94,16 @@ agq_ctl_main(int argc, char **argv, const char *op)
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int worst = 0;
+	/* act's 3 is its errno's status: 77 for a read-only spool (agq(7)) */
 	int rcmap[] = { 0, 1, EX_NOINPUT, EX_IOERR, EX_TEMPFAIL };
 	if (optind < argc) {
 		for (int i = optind; i < argc; i++) {
 			int r = act(&sp, op, argv[i], note);
+			int code = r == 3 ? agq_exit_code(errno) : rcmap[r];
 			if (r == 0 && !quiet)
 				printf("%s\n", argv[i]);
-			if (rcmap[r] > worst)
-				worst = rcmap[r];
+			if (code > worst)
+				worst = code;
 		}
 	} else if (!isatty(0)) {
 		char *line = NULL;
@@ -109,10 +115,11 @@ agq_ctl_main(int argc, char **argv, const char *op)
 			if (!n)
 				continue;
 			int r = act(&sp, op, line, note);
+			int code = r == 3 ? agq_exit_code(errno) : rcmap[r];
 			if (r == 0 && !quiet)
 				printf("%s\n", line);
-			if (rcmap[r] > worst)
-				worst = rcmap[r];
+			if (code > worst)
+				worst = code;
 		}
 		free(line);
 	} else {

@@ -1205,7 +1205,8 @@ record_ended(struct runner *R)
 	}
 }
 
-/* The agent's lock, .agent-NAME.lock: its descriptor, or -1 (reported). */
+/* The agent's lock, .agent-NAME.lock: its descriptor, or -1 (reported)
+ * with errno (EWOULDBLOCK: the agent runs already). */
 static int
 agent_lock(struct agq_spool *sp, const char *agent)
 {
@@ -1221,11 +1222,14 @@ agent_lock(struct agq_spool *sp, const char *agent)
 		usleep(100000);
 	}
 	if (lock < 0) {
-		if (errno == EWOULDBLOCK)
+		int e = errno;
+		if (e == EWOULDBLOCK)
 			agq_warn("agent %s is already running on this spool "
 			    "(%s/.%s.lock)", agent, sp->root, lockname);
 		else
-			agq_syserr("cannot lock", sp->root);
+			agq_spool_syserr(sp, "cannot lock", ".%s.lock",
+			    lockname);
+		errno = e;
 	}
 	return lock;
 }
@@ -1240,8 +1244,9 @@ runner_open(struct runner *R)
 	const char *me = R->o->agent;
 	R->shep = (struct agq_shep){ -1, -1, 0 };
 	R->lockfd = agent_lock(sp, me);
-	if (R->lockfd < 0)
-		return EX_TEMPFAIL;
+	if (R->lockfd < 0)      /* a read-only spool is 77 (agq(7)) */
+		return errno == EWOULDBLOCK ? EX_TEMPFAIL :
+		    agq_exit_code(errno);
 	char *adir = agq_spool_path(sp, "active/%s", me);
 	int rc = 0;
 	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {

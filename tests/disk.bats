@@ -130,3 +130,44 @@ heartbeat_older() {
 	grep -q 'the agent was degraded, attempt not counted' "$f" ||
 	    grep -q 'attempt not counted' "$AGQ_SPOOL/journal"
 }
+
+@test "a read-only spool: every program that writes it exits 77 and names the path" {
+	command -v unshare >/dev/null || skip "no unshare"
+	unshare -m true 2>/dev/null || skip "cannot make a mount namespace"
+	agq-submit -q --id q1 -- true
+	agq-submit -q --id h1 -- true
+	agq-hold -q h1
+	agq-submit -q --id d1 -- true
+	agq-cancel -q d1
+	agq-run -a a1 --once
+	echo "alert_queue_depth = 0" >> "$AGQ_CONF"    # an alert to keep
+	cat > "$WORK/ro.sh" <<'EOF'
+mount --bind -o ro "$AGQ_SPOOL" "$AGQ_SPOOL" || exit 9
+while read -r cmd; do
+	$cmd > /dev/null 2> "$WORK/err"
+	echo "$? $cmd: $(head -1 "$WORK/err")"
+done <<CMDS
+agq-submit -- true
+agq-sched --once
+agq-run -a a1 --once
+agq-run -a a9 --once
+agq-cancel q1
+agq-hold q1
+agq-release h1
+agq-retry d1
+agq-fsck --fix
+agq-journal --rotate
+agq-registry add e1 http://127.0.0.1:9 --type ollama --no-check
+agq-alert
+CMDS
+EOF
+	run unshare -m env WORK="$WORK" bash "$WORK/ro.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<< "$output")" -eq 12 ]
+	while read -r rc cmd; do
+		[ "$rc" = 77 ] || { echo "exit $rc: $cmd"; false; }
+		[[ "$cmd" == *"Read-only file system ($AGQ_SPOOL"* ]] ||
+		    { echo "no path: $cmd"; false; }
+	done <<< "$output"
+}

@@ -19,8 +19,8 @@
 #include "open.h"
 #include "ctl.h"
 
-static const char *
-who(void)
+const char *
+agq_ctl_user(void)
 {
 	const char *u = getenv("USER");
 	if (u && *u)
@@ -49,7 +49,8 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 	}
 	int from = l.loc.state;
 	struct agq_lc d;
-	if (agq_lc_op(op, from, l.task, who(), note, agq_now_us(), &d) < 0) {
+	if (agq_lc_op(op, from, l.task, agq_ctl_user(), note, agq_now_us(),
+	    &d) < 0) {
 		agq_warn("%s: %s", id, d.reason);
 		agq_task_unlock(&l);
 		return 1;
@@ -84,7 +85,7 @@ agq_ctl_main(int argc, char **argv, const char *op)
 	    !strcmp(op, "cancel") ? "Cancel (move to dead/)" :
 	    !strcmp(op, "hold") ? "Hold (park in hold/)" :
 	    !strcmp(op, "release") ? "Release (hold/ back to the queue)" :
-	    "Retry (dead/ back to the queue, attempts reset)", op);
+	    "Retry (dead/ or done/ back to the queue, attempts reset)", op);
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:m:q",
 	    .operands = AGQ_CLI_ANY };
 	const char *note = NULL;

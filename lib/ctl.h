@@ -10,4 +10,10 @@
  * or "retry" (agq-cancel(1)).  Returns an exit status. */
 int agq_ctl_main(int argc, char **argv, const char *op);
 
+/* The user an operator command acts as, for reasons and events: $USER
+ * when set and not empty, else the name of getuid(2)'s passwd entry
+ * (getpwuid(3)), else "unknown".  Borrowed (the environment's or static
+ * storage). */
+const char *agq_ctl_user(void);
+
 #endif

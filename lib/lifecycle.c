@@ -49,6 +49,13 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_REJECT_QUEUE]   = { "queue", "reject", "corrupt", "agq-sched" },
 	[AGQ_LC_REJECT_DEFER]   = { "defer", "reject", "corrupt", "agq-sched" },
 	[AGQ_LC_REJECT_ACTIVE]  = { "active", "reject", "corrupt", "agq-run" },
+	[AGQ_LC_RETRY_DONE]     = { "done", "retry", "queue", "agq-retry" },
+	[AGQ_LC_EDIT_QUEUE]     = { "queue", "edit", "queue", "agq-edit" },
+	[AGQ_LC_EDIT_HOLD]      = { "hold", "edit", "hold", "agq-edit" },
+	[AGQ_LC_PRIO_QUEUE]     = { "queue", "prio", "queue", "agq-prio" },
+	[AGQ_LC_PRIO_HOLD]      = { "hold", "prio", "hold", "agq-prio" },
+	[AGQ_LC_CLEAN_DONE]     = { "done", "clean", "archive", "agq-clean" },
+	[AGQ_LC_CLEAN_DEAD]     = { "dead", "clean", "archive", "agq-clean" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:
@@ -397,6 +404,7 @@ op_rule(const char *op, int from, const json_t *t, int64_t now_us)
 		{ "hold", AGQ_ST_DEFER, AGQ_LC_HOLD_DEFER },
 		{ "release", AGQ_ST_HOLD, AGQ_LC_RELEASE_DUE },
 		{ "retry", AGQ_ST_DEAD, AGQ_LC_RETRY_DEAD },
+		{ "retry", AGQ_ST_DONE, AGQ_LC_RETRY_DONE },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		if (strcmp(rows[i].op, op) || rows[i].from != from)
@@ -436,11 +444,41 @@ agq_lc_op(const char *op, int from, const json_t *t, const char *by,
 		d->gen = agq_task_int(t, "generation", 0) + 1;
 		d->clear_agent = 1;
 	}
-	if (rule == AGQ_LC_RETRY_DEAD) {
+	if (rule == AGQ_LC_RETRY_DEAD || rule == AGQ_LC_RETRY_DONE) {
 		d->reset_attempts = 1;
 		d->clear_due = 2;
 	}
 	d->ev = json_pack("{s:s, s:s, s:s, s:s}", "from", agq_state_name(from),
 	    "to", agq_state_name(to), "by", by, "reason", d->reason);
+	return 0;
+}
+
+int
+agq_lc_keep(const char *op, int from, const json_t *t, const char *by,
+            const json_t *fields, struct agq_lc *d)
+{
+	int edit = !strcmp(op, "edit");
+	int rule = from == AGQ_ST_QUEUE ? (edit ? AGQ_LC_EDIT_QUEUE :
+	    AGQ_LC_PRIO_QUEUE) : from == AGQ_ST_HOLD ? (edit ?
+	    AGQ_LC_EDIT_HOLD : AGQ_LC_PRIO_HOLD) : -1;
+	if (rule < 0 || (!edit && strcmp(op, "prio"))) {
+		memset(d, 0, sizeof *d);
+		if (edit)
+			snprintf(d->reason, sizeof d->reason, "cannot edit a "
+			    "task in %s/", agq_state_name(from));
+		else
+			snprintf(d->reason, sizeof d->reason, "cannot move a "
+			    "task in %s/ to another lane", agq_state_name(from));
+		return -1;
+	}
+	int lane = agq_task_lane(t);
+	take(d, rule, from, lane);
+	const char *r = json_string_value(json_object_get(t, "reason"));
+	snprintf(d->reason, sizeof d->reason, "%s", r ? r : "");
+	d->ev = json_pack("{s:s, s:s, s:s, s:s}", "from", agq_state_name(from),
+	    "to", agq_state_name(from), "lane", agq_lane_name(lane), "by", by);
+	if (edit)
+		json_object_set_new(d->ev, "fields", fields ?
+		    json_deep_copy(fields) : json_array());
 	return 0;
 }

@@ -37,11 +37,14 @@ enum agq_lc_rule_id {
 	AGQ_LC_CANCEL_ACTIVE,
 	AGQ_LC_RETRY_DEAD,
 	AGQ_LC_REJECT_QUEUE, AGQ_LC_REJECT_DEFER, AGQ_LC_REJECT_ACTIVE,
+	AGQ_LC_RETRY_DONE,
+	AGQ_LC_EDIT_QUEUE, AGQ_LC_EDIT_HOLD, AGQ_LC_PRIO_QUEUE, AGQ_LC_PRIO_HOLD,
+	AGQ_LC_CLEAN_DONE, AGQ_LC_CLEAN_DEAD,
 	AGQ_LC_NRULES
 };
 
 /* One row: FROM --EVENT--> TO, made BY a program.  FROM and TO are state
- * names (agq_state_name) or "(new)", "inbox", "corrupt"; EVENT is the
+ * names (agq_state_name) or "(new)", "inbox", "corrupt", "archive"; EVENT is the
  * journal event that records it (agq-journal(5)).  Static strings. */
 struct agq_lc_rule {
 	const char *from, *event, *to, *by;
@@ -218,5 +221,18 @@ int agq_lc_lease_overdue(const json_t *t, int64_t at_us, int64_t now_us,
  * reason}, the event named OP.  agq-cancel(1). */
 int agq_lc_op(const char *op, int from, const json_t *t, const char *by,
               const char *note, int64_t now_us, struct agq_lc *d);
+
+/* A change of a task T in state FROM that keeps it in its state, made by
+ * user BY: OP "prio" (agq-prio(1): T's "priority" already set to its new
+ * lane by the caller) or "edit" (agq-edit(1): T already the edited
+ * task; FIELDS, a JSON array of the names of the fields changed,
+ * borrowed).  Allowed from queue/ (the task goes to the lane of its
+ * priority) and hold/ (it stays there).  0 and D, with D->reason T's
+ * reason as it is (unchanged) and D->ev {from, to, lane, by, fields (edit
+ * only)}, or -1 with D->reason the refusal ("cannot edit a task in
+ * done/", "cannot move a task in done/ to another lane").  agq-spool(5),
+ * "State transitions". */
+int agq_lc_keep(const char *op, int from, const json_t *t, const char *by,
+                const json_t *fields, struct agq_lc *d);
 
 #endif

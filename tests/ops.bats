@@ -9,6 +9,18 @@ ev_count() {  # ev_count ID EV
 }
 
 alive() { kill -0 "$1" 2>/dev/null; }
+
+# run_once_until_done ID: agq-sched --once and agq-run --once (no daemon)
+# until task ID is in done/.
+run_once_until_done() {
+	local _
+	for _ in 1 2 3 4; do
+		agq-sched --once >/dev/null 2>&1
+		agq-run --agent a1 --once >/dev/null 2>&1
+		is_state "$1" done && return 0
+	done
+	return 1
+}
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
 @test "hold keeps a queued task from running; release sends it back and it completes" {
@@ -119,6 +131,26 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	[ "$(jq '.previous_attempts | length' "$AGQ_SPOOL/done/$id.json")" -eq 1 ]
 }
 
+@test "retry of a done task runs it again: a new attempt, the history kept (pueue restart)" {
+	id=$(agq-submit -- sh -c "echo run >> '$WORK/runs'")
+	run_once_until_done "$id"
+	run agq-retry "$id"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id" ]
+	is_state "$id" queue
+	f="$AGQ_SPOOL/queue/normal/$id.json"
+	[ "$(jq '.attempts | length' "$f")" -eq 0 ]
+	[ "$(jq '.previous_attempts | length' "$f")" -eq 1 ]
+	[ "$(jq '.previous_attempts[0].exit' "$f")" -eq 0 ]
+	[[ "$(jq -r .reason "$f")" == "retried by "*"(attempts reset)" ]]
+	[ "$(agq-journal --id "$id" --ev retry | jq -r '"\(.from)>\(.to)"')" = "done>queue" ]
+	run_once_until_done "$id"
+	[ "$(wc -l < "$WORK/runs")" -eq 2 ]
+	[ "$(jq '.attempts | length' "$AGQ_SPOOL/done/$id.json")" -eq 1 ]
+	[ "$(jq '.previous_attempts | length' "$AGQ_SPOOL/done/$id.json")" -eq 1 ]
+	[ "$(agq-journal --id "$id" --ev done | wc -l)" -eq 2 ]
+}
+
 @test "ops on unknown ids exit 66" {
 	for op in agq-cancel agq-hold agq-release agq-retry; do
 		run $op no-such-task
@@ -146,12 +178,12 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	[ "$status" -eq 1 ]
 	is_state "$q" queue
 	is_state "$d" dead
-	# a done task can be neither held nor cancelled nor retried
+	# a done task can be neither held nor cancelled nor released
 	start_sched
 	start_agent a1
 	run agq-wait --timeout 30 -q "$q"
 	[ "$status" -eq 0 ]
-	for op in agq-hold agq-cancel agq-retry agq-release; do
+	for op in agq-hold agq-cancel agq-release; do
 		run $op "$q"
 		echo "$op: $status $output"
 		[ "$status" -eq 1 ]

@@ -461,7 +461,7 @@ test_ops(void)
 		  AGQ_LC_CANCEL_ACTIVE, -1, -1 },
 		{ AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER, -1, -1, -1, -1 },
 		{ -1, -1, AGQ_LC_RELEASE_DUE, -1, -1, -1 },
-		{ -1, -1, -1, -1, -1, AGQ_LC_RETRY_DEAD },
+		{ -1, -1, -1, -1, AGQ_LC_RETRY_DONE, AGQ_LC_RETRY_DEAD },
 	};
 	json_t *t = task("{\"cmd\":\"x\",\"id\":\"t1\",\"generation\":2}", 1,
 	    0);
@@ -593,6 +593,54 @@ test_reclaim_held(void)
 	json_decref(t);
 }
 
+/* agq-edit and agq-prio: the task stays in its state, the reason kept. */
+static void
+test_keep(void)
+{
+	static const int states[] = { AGQ_ST_QUEUE, AGQ_ST_DEFER, AGQ_ST_HOLD,
+	    AGQ_ST_ACTIVE, AGQ_ST_DONE, AGQ_ST_DEAD };
+	json_t *t = task("{\"cmd\":\"x\",\"id\":\"t1\",\"priority\":\"high\","
+	    "\"reason\":\"held by op\"}", 0, 0);
+	json_t *fields = json_pack("[s]", "title");
+	struct agq_lc d;
+	for (int s = 0; s < 6; s++) {
+		int from = states[s], ok = from == AGQ_ST_QUEUE ||
+		    from == AGQ_ST_HOLD;
+		int r = agq_lc_keep("edit", from, t, "op", fields, &d);
+		char name[128];
+		snprintf(name, sizeof name, "edit from %s: %s",
+		    agq_state_name(from), ok ? "kept there" : "refused");
+		if (!ok) {
+			char want[64];
+			snprintf(want, sizeof want, "cannot edit a task in %s/",
+			    agq_state_name(from));
+			CHECK(r == -1 && !d.ev && !strcmp(d.reason, want), name);
+			continue;
+		}
+		CHECK(r == 0 && took(&d, from == AGQ_ST_QUEUE ?
+		    AGQ_LC_EDIT_QUEUE : AGQ_LC_EDIT_HOLD, agq_state_name(from),
+		    "edit") && d.to == from && !strcmp(d.reason, "held by op") &&
+		    json_equal(json_object_get(d.ev, "fields"), fields) &&
+		    ev_is(d.ev, "lane", "high") && ev_is(d.ev, "by", "op"),
+		    name);
+		lc_free(&d);
+	}
+	CHECK(agq_lc_keep("prio", AGQ_ST_QUEUE, t, "op", NULL, &d) == 0 &&
+	    took(&d, AGQ_LC_PRIO_QUEUE, "queue", "prio") &&
+	    d.lane == AGQ_HIGH && !json_object_get(d.ev, "fields"),
+	    "prio of a queued task: to the lane of its priority");
+	lc_free(&d);
+	CHECK(agq_lc_keep("prio", AGQ_ST_HOLD, t, "op", NULL, &d) == 0 &&
+	    took(&d, AGQ_LC_PRIO_HOLD, "hold", "prio") && d.lane == -1,
+	    "prio of a held task: it stays in hold/");
+	lc_free(&d);
+	CHECK(agq_lc_keep("prio", AGQ_ST_DONE, t, "op", NULL, &d) == -1 &&
+	    !strcmp(d.reason, "cannot move a task in done/ to another lane"),
+	    "prio of a done task: refused");
+	json_decref(fields);
+	json_decref(t);
+}
+
 int
 main(void)
 {
@@ -603,5 +651,6 @@ main(void)
 	test_reclaim();
 	test_promote();
 	test_ops();
+	test_keep();
 	DONE();
 }

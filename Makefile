@@ -25,8 +25,8 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 nettle)
-LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle) -linotifytools -lm
+DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 nettle zlib)
+LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle zlib) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 # --as-needed: a program links only the libraries its objects use (agq-submit
 # needs neither libcurl nor libgit2, and each one costs start-up time).
@@ -42,6 +42,8 @@ PROGS    += agq-stats agq-sync agq-dash agq-alert
 PROGS    += agq-git agq-pr
 # issue 17: a task's output
 PROGS    += agq-cat
+# issue 17: edit a queued task, change its lane, archive finished tasks
+PROGS    += agq-edit agq-prio agq-clean
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -50,11 +52,11 @@ PROGS    += agq-cat
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task spool \
               lifecycle journal throttle lease open reject agent out wake \
-              notify
+              notify archive
 LIB_exec   := backend verify git githooks patch forge taskgit attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert
-LIB_engine := fsck sched shepherd runner ctl doctor
+LIB_engine := fsck sched shepherd runner ctl doctor edit clean
 ARCHIVES   := engine report route exec core
 LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
 # Programs: what each links, besides its main and paths.o.
@@ -71,6 +73,9 @@ LINK_agq-cancel   := engine core
 LINK_agq-hold     := engine core
 LINK_agq-release  := engine core
 LINK_agq-retry    := engine core
+LINK_agq-edit     := engine core
+LINK_agq-prio     := engine core
+LINK_agq-clean    := engine core
 LINK_agq-fsck     := engine core
 LINK_agq-sched    := engine route core
 LINK_agq-run      := engine route core
@@ -113,7 +118,7 @@ INST_PATHS := -DAGQ_SPOOL_DIR='"$(PREFIX)/var/spool/agq"' \
 PATHS     = $(if $(INSTALL_BUILD),$(INST_PATHS),$(SRC_PATHS))
 
 DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
-             nettle-dev
+             nettle-dev zlib1g-dev
 DEB_TEST  := bats mandoc inotify-tools
 
 .PHONY: all deps deps-test deps-demo progs demo check unit install clean lint-man torture bench \
@@ -145,6 +150,7 @@ deps:
 	pkg-config --exists libgit2 2>/dev/null || missing="$$missing libgit2-dev"; \
 	pkg-config --exists libmicrohttpd 2>/dev/null || missing="$$missing libmicrohttpd-dev"; \
 	pkg-config --exists nettle 2>/dev/null || missing="$$missing nettle-dev"; \
+	pkg-config --exists zlib 2>/dev/null || missing="$$missing zlib1g-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	[ -f /usr/include/inotifytools/inotifytools.h ] || missing="$$missing libinotifytools0-dev"; \
 	command -v $(CC) >/dev/null || missing="$$missing build-essential"; \

@@ -13,10 +13,12 @@
 #include "journal.h"
 #include "open.h"
 #include "git.h"
+#include "archive.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"
-"Print each task: where it is, its file, and its journal events.\n"
+"Print each task: where it is, its file, and its journal events; a task\n"
+"agq-clean archived is read from SPOOL/archive/.\n"
 "See agq-show(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object per task: {state, lane, agent, path,\n"
@@ -214,13 +216,26 @@ main(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		const char *id = argv[i];
 		struct agq_loc loc;
-		json_t *t = NULL;
+		json_t *t = NULL, *arc = NULL;
+		char *arcfile = NULL;
 		for (int tries = 0; tries < 5 && !t; tries++) {
 			if (agq_task_find(&sp, id, &loc) < 0)
 				break;
 			t = agq_task_read(loc.path);    /* ENOENT: it moved */
 		}
-		if (!t) {
+		if (!t && agq_id_valid(id) &&
+		    (arc = agq_archive_find(&sp, id, &arcfile))) {
+			/* archived by agq-clean(8): its record */
+			t = json_incref(json_object_get(arc, "task"));
+			loc.state = AGQ_ST_NONE;
+			snprintf(loc.path, sizeof loc.path, "%s/%s/%s", sp.root,
+			    AGQ_ARCHIVE_DIR, arcfile);
+		}
+		if (!json_is_object(t)) {
+			json_decref(t);
+			json_decref(arc);
+			free(arcfile);
+			t = NULL;
 			agq_warn("%s: no such task", id);
 			rc = EX_NOINPUT;
 			continue;
@@ -230,8 +245,15 @@ main(int argc, char **argv)
 		json_t *git = git_chain(&sp, id, ev);
 		if (cl.json) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
-			    "id", id, "state", agq_state_name(loc.state),
-			    "path", loc.path, "task", t, "events", ev);
+			    "id", id, "state", arc ? "archived" :
+			    agq_state_name(loc.state), "path", loc.path, "task",
+			    t, "events", ev);
+			if (arc) {
+				json_object_set(o, "archived",
+				    json_object_get(arc, "state"));
+				json_object_set(o, "result",
+				    json_object_get(arc, "result"));
+			}
 			json_object_set_new(o, "lane", json_string(
 			    agq_lane_name(agq_task_lane(t))));
 			if (loc.state == AGQ_ST_ACTIVE)
@@ -241,10 +263,16 @@ main(int argc, char **argv)
 				json_object_set_new(o, "git", git);
 			agq_print_json(o, JSON_COMPACT);
 			json_decref(o);
+			json_decref(arc);
+			free(arcfile);
 			continue;
 		}
 		printf("id:     %s\n", id);
-		printf("state:  %s", agq_state_name(loc.state));
+		if (arc)
+			printf("state:  archived (%s)", json_string_value(
+			    json_object_get(arc, "state")));
+		else
+			printf("state:  %s", agq_state_name(loc.state));
 		if (loc.state == AGQ_ST_QUEUE)
 			printf(" (lane %s)", agq_lane_name(loc.lane));
 		if (loc.state == AGQ_ST_ACTIVE)
@@ -268,7 +296,13 @@ main(int argc, char **argv)
 			    "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?");
 		}
 		char *out = agq_spool_path(&sp, "out/%s", id);
-		printf("output: %s\n", out);
+		const char *rst = json_string_value(json_object_get(
+		    json_object_get(arc, "result"), "status"));
+		if (arc)        /* out/ID went; its result.json is kept */
+			printf("output: removed by agq-clean; result %s\n",
+			    rst ? rst : "unknown");
+		else
+			printf("output: %s\n", out);
 		free(out);
 		if (git)
 			print_chain(git);
@@ -290,6 +324,8 @@ main(int argc, char **argv)
 			printf("\n");
 		json_decref(t);
 		json_decref(ev);
+		json_decref(arc);
+		free(arcfile);
 	}
 	agq_spool_close(&sp);
 	return agq_cli_done(rc);

@@ -73,9 +73,9 @@ text(json_t *s)
 	    I(c, "queue"), I(lanes, "urgent"), I(lanes, "high"),
 	    I(lanes, "normal"), I(lanes, "low"));
 	printf("tasks   inbox %lld, defer %lld, hold %lld, active %lld, "
-	    "done %lld, dead %lld, corrupt %lld\n", I(c, "inbox"),
-	    I(c, "defer"), I(c, "hold"), I(c, "active"), I(c, "done"),
-	    I(c, "dead"), I(c, "corrupt"));
+	    "done %lld, dead %lld, corrupt %lld, archived %lld\n",
+	    I(c, "inbox"), I(c, "defer"), I(c, "hold"), I(c, "active"),
+	    I(c, "done"), I(c, "dead"), I(c, "corrupt"), I(c, "archived"));
 	printf("events  submitted %lld, started %lld, done %lld, dead %lld, "
 	    "cancelled %lld\n", I(ev, "submitted"), I(ev, "started"),
 	    I(ev, "done"), I(ev, "dead"), I(ev, "cancelled"));

@@ -55,5 +55,8 @@
 #include "taskgit.h"
 #include "patch.h"
 #include "githooks.h"
+#include "archive.h"
+#include "edit.h"
+#include "clean.h"
 
 #endif

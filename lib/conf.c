@@ -251,7 +251,8 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 	static const char *keys[] = { "sync_target", "sync_allow",
 	    "sync_require_clean", "dash_refresh", "alert_queue_depth",
 	    "alert_agent_offline", "alert_dead_letters", "alert_endpoint",
-	    "alert_no_progress", "alert_hook", NULL };
+	    "alert_no_progress", "alert_hook", "clean_after", "clean_states",
+	    NULL };
 	int k;
 	for (k = 0; keys[k] && strcmp(keys[k], key); k++)
 		;
@@ -271,6 +272,25 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 		    us > 3600000000LL) {
 			snprintf(err, size, "%s: not a number of seconds from 1 "
 			    "to 3600: '%s'", key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "clean_after")) {
+		if (agq_parse_duration(val, &us) < 0) {
+			snprintf(err, size, "%s: not a duration: '%s'", key, val);
+			return -1;
+		}
+	} else if (!strcmp(key, "clean_states")) {
+		/* agq-clean(8): done, dead and cancelled, comma-separated */
+		char *save = NULL, *s = agq_xstrdup(val);
+		int bad = !*val;
+		for (char *w = strtok_r(s, ", ", &save); w; w =
+		    strtok_r(NULL, ", ", &save))
+			bad |= strcmp(w, "done") && strcmp(w, "dead") &&
+			    strcmp(w, "cancelled");
+		free(s);
+		if (bad) {
+			snprintf(err, size, "%s: not a list of done, dead, "
+			    "cancelled: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "alert_no_progress")) {

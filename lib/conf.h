@@ -75,7 +75,8 @@ char *agq_etc_path(const char *name);
  * one of these programs' settings (sync_target, sync_allow,
  * sync_require_clean, dash_refresh, alert_queue_depth,
  * alert_agent_offline, alert_dead_letters, alert_endpoint,
- * alert_no_progress, alert_hook); 1 when it is and VAL is valid (stored
+ * alert_no_progress, alert_hook, and agq-clean(8)'s clean_after and
+ * clean_states); 1 when it is and VAL is valid (stored
  * in *OBS, an object created on first use, KEY -> string; sync_allow
  * lines add up); -1 with ERR filled when VAL is not valid. */
 int agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,

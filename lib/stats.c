@@ -20,6 +20,7 @@
 #include "throttle.h"
 #include "journal.h"
 #include "agent.h"
+#include "archive.h"
 #include "stats.h"
 
 /* ---- scanning journal lines -------------------------------------------- */
@@ -827,6 +828,9 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 
 	double window_s = (double)(S.now - S.since) / 1e6;
 	json_t *counts = agq_status_counts(sp);
+	long archived = agq_archive_count(sp);  /* agq-clean(8) moved them */
+	json_object_set_new(counts, "archived", json_integer(archived > 0 ?
+	    archived : 0));
 	json_t *regs = agq_status_agents(sp, S.now);
 	size_t i;
 	json_array_foreach(regs, i, v) {

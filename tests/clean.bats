@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# agq-clean: finished tasks moved into SPOOL/archive/YYYY-MM.jsonl.gz, still
+# read by agq-show and agq-stats; --dry-run; a crash between the archive
+# append and the removal.
+
+load helper
+
+# finish_all: run every queued task with agq-sched --once and agq-run
+# --once (no daemon, no timing).
+finish_all() {
+	local _
+	for _ in $(seq 30); do
+		agq-sched --once >/dev/null 2>&1
+		agq-run --agent c1 --once >/dev/null 2>&1
+		[ "$(count_in queue)" -eq 0 ] && [ "$(count_in active)" -eq 0 ] &&
+		    [ "$(count_in defer)" -eq 0 ] && return 0
+	done
+	return 1
+}
+
+archive() { zcat "$AGQ_SPOOL"/archive/*.jsonl.gz; }
+
+@test "clean moves done and dead tasks into the monthly archive; agq-show and agq-stats still see them" {
+	a=$(agq-submit --title alpha -- sh -c 'echo out-a')
+	b=$(agq-submit --max-attempts 1 -- false)
+	c=$(agq-submit -- true)
+	agq-hold -q "$c"
+	finish_all
+	is_state "$a" done
+	is_state "$b" dead
+	[ -d "$AGQ_SPOOL/out/$a" ]
+	run agq-clean --older-than 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	month=$(date -u +%Y-%m)
+	[ -f "$AGQ_SPOOL/archive/$month.jsonl.gz" ]
+	[[ "$output" == *"$a archive/$month.jsonl.gz"* ]]
+	# gone from the spool: the file, its output, its claim
+	is_state "$a" none
+	is_state "$b" none
+	[ ! -e "$AGQ_SPOOL/out/$a" ]
+	[ ! -e "$AGQ_SPOOL/ids/$a" ]
+	is_state "$c" hold
+	# zcat | jq reads it: one line per task, the task and its result
+	[ "$(archive | wc -l)" -eq 2 ]
+	[ "$(archive | jq -r "select(.id == \"$a\") | .state")" = done ]
+	[ "$(archive | jq -r "select(.id == \"$a\") | .task.title")" = alpha ]
+	[ "$(archive | jq -r "select(.id == \"$a\") | .result.status")" = done ]
+	[ "$(archive | jq -r "select(.id == \"$b\") | .state")" = dead ]
+	# agq-show reads the archive
+	run agq-show "$a"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"state:  archived (done)"* ]]
+	[[ "$output" == *'"title": "alpha"'* ]]
+	[[ "$output" == *'"ev":"done"'* ]]
+	[ "$(agq-show --json "$b" | jq -r '"\(.state) \(.archived)"')" = "archived dead" ]
+	# agq-stats counts them
+	[ "$(agq-stats --json | jq .counts.archived)" -eq 2 ]
+	[ "$(agq-stats --json | jq .events.done)" -eq 1 ]
+	[[ "$(agq-stats)" == *"archived 2"* ]]
+	# one clean event for the run
+	[ "$(journal_count clean)" -eq 1 ]
+	[ "$(agq-journal --ev clean | jq -c '[.count, .archived, .archives]')" = \
+	    "[2,2,[\"archive/$month.jsonl.gz\"]]" ]
+	# a second run finds nothing more
+	run agq-clean --older-than 0
+	[ "$status" -eq 0 ]
+	[ "$(archive | wc -l)" -eq 2 ]
+}
+
+@test "clean --dry-run changes nothing" {
+	a=$(agq-submit -- true)
+	finish_all
+	before=$(find "$AGQ_SPOOL" | sort)
+	jbefore=$(wc -l < "$AGQ_SPOOL/journal")
+	run agq-clean --older-than 0 --dry-run
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$a archive/"* ]]
+	[ "$(find "$AGQ_SPOOL" | sort)" = "$before" ]
+	[ "$(wc -l < "$AGQ_SPOOL/journal")" -eq "$jbefore" ]
+	is_state "$a" done
+	[ ! -e "$AGQ_SPOOL/archive" ]
+}
+
+@test "clean keeps tasks newer than --older-than (default: clean_after in agq.conf, else 30 days) and those of other states" {
+	a=$(agq-submit -- true)
+	d=$(agq-submit -- true)
+	f=$(agq-submit --max-attempts 1 -- false)
+	agq-cancel -q "$d"
+	finish_all
+	run agq-clean
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	is_state "$a" done
+	run agq-clean --older-than 1h
+	is_state "$a" done
+	echo "clean_after = 0" >> "$AGQ_CONF"
+	echo "clean_states = cancelled" >> "$AGQ_CONF"
+	run agq-clean -q
+	[ "$status" -eq 0 ]
+	is_state "$a" done
+	is_state "$f" dead
+	is_state "$d" none
+	[ "$(archive | jq -r .id)" = "$d" ]
+	run agq-clean --state done,bogus
+	[ "$status" -eq 64 ]
+	run agq-clean --older-than soon
+	[ "$status" -eq 64 ]
+	echo "clean_states = done,nope" >> "$AGQ_CONF"
+	run agq-clean
+	[ "$status" -eq 78 ]
+}
+
+@test "a crash between the archive append and the removal leaves the task in both places; the next clean leaves exactly one copy" {
+	a=$(agq-submit -- true)
+	b=$(agq-submit -- true)
+	finish_all
+	AGQ_CLEAN_CRASH=after-archive run agq-clean --older-than 0
+	[ "$status" -ne 0 ]
+	# in both places, never in neither
+	is_state "$a" done
+	is_state "$b" done
+	[ "$(archive | wc -l)" -eq 2 ]
+	run agq-clean --older-than 0
+	[ "$status" -eq 0 ]
+	is_state "$a" none
+	is_state "$b" none
+	[ "$(archive | jq -r .id | sort | uniq -d)" = "" ]
+	[ "$(archive | wc -l)" -eq 2 ]
+	[ "$(agq-journal --ev clean | jq -c '[.count, .archived]')" = "[2,0]" ]
+}
+
+@test "a torn archive member (a writer killed mid-append) is cut off before the next append" {
+	a=$(agq-submit -- true)
+	finish_all
+	agq-clean -q --older-than 0
+	f=$(ls "$AGQ_SPOOL"/archive/*.jsonl.gz)
+	size=$(stat -c %s "$f")
+	b=$(agq-submit -- true)
+	finish_all
+	AGQ_CLEAN_CRASH=after-archive run agq-clean --older-than 0
+	# the second member half written: zcat fails at its end
+	truncate -s $((size + 20)) "$f"
+	! zcat "$f" >/dev/null 2>&1
+	is_state "$b" done
+	run agq-clean --older-than 0
+	[ "$status" -eq 0 ]
+	zcat "$f" >/dev/null
+	[ "$(archive | jq -r .id | tr '\n' ' ')" = "$a $b " ]
+	[ "$(agq-show --json "$b" | jq -r .state)" = archived ]
+}
+
+@test "a second agq-clean while one runs exits 75" {
+	exec 9>"$AGQ_SPOOL/.clean.lock"
+	flock -n 9
+	run agq-clean
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"another agq-clean is running"* ]]
+}

@@ -55,7 +55,8 @@ int agq_agent_alive(const json_t *agent, int64_t now_us, double lease_s);
 int64_t agq_agent_beat_us(const struct agq_spool *sp, const json_t *a);
 
 /* agq_agent_alive with agq_agent_beat_us's time: 1 if A's state is not
- * "down" and its last sign of life is younger than LEASE_S at NOW_US.
+ * "down" and its last sign of life is younger than its effective lease
+ * (agq_agent_lease_s of LEASE_S) at NOW_US.
  * How agq-sched tells a degraded agent from a dead one. */
 int agq_agent_alive_touched(const struct agq_spool *sp, const json_t *a,
                             int64_t now_us, double lease_s);

@@ -28,9 +28,28 @@ struct row { int state; int64_t key; char *id; char *line; };
 struct rows { struct row *v; size_t n, cap; };
 /* The rows are made by agq_each_task_par's workers, each into its own
  * vector w[WORKER], merged before sorting. */
-struct ctx { int lane, json, quiet; const char *agent; struct rows w[8]; };
+struct ctx { int lane, json, quiet, cols; const char *agent;
+             struct rows w[8]; };
 
 static void describe(const json_t *t, char *buf, size_t size);
+
+/* One line of the table: ID, STATE, LANE, AGENT and TRIES, then WHAT (the
+ * task's title or command), each shown for a person (agq_human); on a
+ * terminal of COLS columns (not 0) WHAT is cut to what is left of the
+ * line, at least 16 columns (agq(7), Terminal output).  Malloc'd; safe
+ * in agq_each_task_par's workers (no static buffer). */
+static char *
+row_text(const char *id, const char *state, const char *lane,
+         const char *agent, const char *tries, const char *what, int cols)
+{
+	char shown[800], hid[260], hag[260];
+	agq_human(shown, sizeof shown, what);
+	if (cols)
+		agq_text_cut(shown, cols > 79 + 16 ? (size_t)cols - 79 : 16);
+	return agq_xasprintf("%-46s %-6s %-6s %-10s %5s  %s", agq_human(hid,
+	    sizeof hid, id), state, lane, agq_human(hag, sizeof hag, agent),
+	    tries, shown);
+}
 
 /* The row's printed form: the compact JSON (--json), or the table line;
  * NULL for --quiet, which prints the id alone. */
@@ -53,14 +72,14 @@ row_line(const struct ctx *c, const struct agq_loc *loc, json_t *t)
 			agq_die(EX_OSERR, "out of memory");
 		return s;
 	}
-	char what[200];
+	char what[200], tries[32];
 	describe(t, what, sizeof what);
 	char *red = agq_redact_bearer(what);
-	char *s = agq_xasprintf("%-46s %-6s %-6s %-10s %5zu  %s",
-	    agq_task_id(t), agq_state_name(loc->state),
-	    agq_lane_name(agq_task_lane(t)),
-	    loc->state == AGQ_ST_ACTIVE ? loc->agent : "-",
-	    json_array_size(json_object_get(t, "attempts")), red ? red : what);
+	snprintf(tries, sizeof tries, "%zu", json_array_size(
+	    json_object_get(t, "attempts")));
+	char *s = row_text(agq_task_id(t), agq_state_name(loc->state),
+	    agq_lane_name(agq_task_lane(t)), loc->state == AGQ_ST_ACTIVE ?
+	    loc->agent : "-", tries, red ? red : what, c->cols);
 	free(red);
 	return s;
 }
@@ -169,6 +188,7 @@ main(int argc, char **argv)
 	}
 	cx.json = cl.json;
 	cx.quiet = cl.quiet;
+	cx.cols = agq_term_cols(1);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	if (cx.agent && state < 0)
@@ -190,7 +210,7 @@ main(int argc, char **argv)
 		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");
 	for (size_t i = 0; i < all.n; i++) {
-		puts(all.v[i].line ? all.v[i].line : all.v[i].id);
+		puts(all.v[i].line ? all.v[i].line : agq_shown(all.v[i].id));
 		free(all.v[i].line);
 		free(all.v[i].id);
 	}

@@ -153,7 +153,7 @@ git_chain(const struct agq_spool *sp, const char *id, const json_t *ev)
 	    json_null(), "pr", pr ? pr : json_null());
 }
 
-#define JS(o, k) json_string_value(json_object_get((o), (k)))
+#define JS(o, k) agq_shown_get((o), (k))
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 
 /* The lines of git_chain G, under a "git:" label. */
@@ -199,6 +199,16 @@ print_chain(const json_t *g)
 	else if (json_is_object(po))
 		printf("%spr       %s (no record)\n", label, JS(po, "pr") ?
 		    JS(po, "pr") : "?");
+}
+
+/* LABEL, then the text S shown for a person (agq_human_dup with FLAGS),
+ * then a newline. */
+static void
+show_text(const char *label, const char *s, int flags)
+{
+	char *h = agq_human_dup(s, strlen(s), flags);
+	printf("%s%s\n", label, h);
+	free(h);
 }
 
 int
@@ -267,31 +277,31 @@ main(int argc, char **argv)
 			free(arcfile);
 			continue;
 		}
-		printf("id:     %s\n", id);
+		printf("id:     %s\n", agq_shown(id));
 		if (arc)
-			printf("state:  archived (%s)", json_string_value(
-			    json_object_get(arc, "state")));
+			printf("state:  archived (%s)", agq_shown(json_string_value(
+			    json_object_get(arc, "state"))));
 		else
 			printf("state:  %s", agq_state_name(loc.state));
 		if (loc.state == AGQ_ST_QUEUE)
 			printf(" (lane %s)", agq_lane_name(loc.lane));
 		if (loc.state == AGQ_ST_ACTIVE)
-			printf(" (agent %s)", loc.agent);
-		printf("\nfile:   %s\n", loc.path);
+			printf(" (agent %s)", agq_shown(loc.agent));
+		printf("\nfile:   %s\n", agq_shown(loc.path));
 		const char *reason = json_string_value(json_object_get(t,
 		    "reason"));
 		if (reason)
-			printf("reason: %s\n", reason);
+			printf("reason: %s\n", agq_shown(reason));
 		const char *waits = loc.state == AGQ_ST_QUEUE ?
 		    wait_reason(ev) : NULL;
 		if (waits)
-			printf("waits:  %s\n", waits);
+			printf("waits:  %s\n", agq_shown(waits));
 		const json_t *th = loc.state == AGQ_ST_DEFER ?
 		    last_throttle(ev) : NULL;
 		if (th) {
 			const char *f[3] = { "backend", "until", "reason" };
 			for (int k = 0; k < 3; k++)
-				f[k] = json_string_value(json_object_get(th, f[k]));
+				f[k] = JS(th, f[k]);
 			printf("limit:  backend %s until %s: %s\n", f[0] ? f[0] :
 			    "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?");
 		}
@@ -300,16 +310,17 @@ main(int argc, char **argv)
 		    json_object_get(arc, "result"), "status"));
 		if (arc)        /* out/ID went; its result.json is kept */
 			printf("output: removed by agq-clean; result %s\n",
-			    rst ? rst : "unknown");
+			    rst ? agq_shown(rst) : "unknown");
 		else
-			printf("output: %s\n", out);
+			printf("output: %s\n", agq_shown(out));
 		free(out);
 		if (git)
 			print_chain(git);
 		json_decref(git);
+		/* jansson escapes C0 controls, not DEL nor C1 ones */
 		char *s = json_dumps(t, JSON_INDENT(2));
 		if (s)
-			printf("task:\n%s\n", s);
+			show_text("task:\n", s, AGQ_HUMAN_NL);
 		free(s);
 		printf("events:\n");
 		size_t k;
@@ -317,7 +328,7 @@ main(int argc, char **argv)
 		json_array_foreach(ev, k, e) {
 			s = json_dumps(e, JSON_COMPACT);
 			if (s)
-				printf("  %s\n", s);
+				show_text("  ", s, 0);
 			free(s);
 		}
 		if (i + 1 < argc)

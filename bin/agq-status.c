@@ -46,7 +46,7 @@ main(int argc, char **argv)
 	if (json) {
 		agq_print_json(snap, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
-		printf("spool %s\n", sp.root);
+		printf("spool %s\n", agq_shown(sp.root));
 		printf("%-8s %6s\n", "STATE", "TASKS");
 		printf("%-8s %6lld   urgent %lld, high %lld, normal %lld, low "
 		    "%lld\n", "queue", (long long)queued,
@@ -62,18 +62,17 @@ main(int argc, char **argv)
 		size_t i;
 		json_t *a;
 		json_t *h = json_object_get(snap, "health");
-		printf("health   %s", json_string_value(json_object_get(h,
-		    "status")));
+		printf("health   %s", agq_shown_get(h, "status"));
 		json_array_foreach(json_object_get(h, "problems"), i, a)
-			printf("%s %s", i ? ";" : ":", json_string_value(a));
+			printf("%s %s", i ? ";" : ":", agq_shown(
+			    json_string_value(a)));
 		printf("\n");
 		/* backends paused by a usage or rate limit (agq-backend(7)) */
 		json_array_foreach(json_object_get(snap, "paused"), i, a)
 			printf("paused   %s until %s: %s (%s)\n",
-			    json_string_value(json_object_get(a, "backend")),
-			    json_string_value(json_object_get(a, "until")),
-			    json_string_value(json_object_get(a, "reason")),
-			    json_string_value(json_object_get(a, "account")));
+			    agq_shown_get(a, "backend"), agq_shown_get(a,
+			    "until"), agq_shown_get(a, "reason"),
+			    agq_shown_get(a, "account"));
 		if (json_array_size(agents))
 			printf("\n%-16s %-9s %5s %8s  %-24s %s\n", "AGENT",
 			    "STATE", "SLOTS", "BEAT", "CAPABILITIES", "RUNNING");
@@ -101,10 +100,10 @@ main(int argc, char **argv)
 			snprintf(beat, sizeof beat, "%.0fs ago", json_real_value(
 			    json_object_get(a, "heartbeat_age_s")));
 			printf("%-16s %-9s %5lld %8s  %-24s %s\n",
-			    json_string_value(json_object_get(a, "name")),
-			    json_string_value(json_object_get(a, "state")),
+			    agq_shown_get(a, "name"), agq_shown_get(a, "state"),
 			    json_integer_value(json_object_get(a, "slots")),
-			    beat, caps[0] ? caps : "-", run[0] ? run : "-");
+			    beat, agq_shown(caps[0] ? caps : "-"),
+			    agq_shown(run[0] ? run : "-"));
 		}
 	}
 	json_decref(st);

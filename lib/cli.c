@@ -3,7 +3,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "cli.h"
@@ -139,4 +141,34 @@ agq_cli_write_file(const char *path, const char *buf)
 	free(dir);
 	errno = e;
 	return r;
+}
+
+int
+agq_term_cols(int fd)
+{
+	if (!isatty(fd))
+		return 0;
+	struct winsize ws;
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	char *end;
+	long v = c ? strtol(c, &end, 10) : 0;
+	if (c && *c && !*end && v > 0 && v < 10000)
+		return (int)v;
+	return 80;
+}
+
+const char *
+agq_shown(const char *s)
+{
+	static char ring[8][1024];
+	static unsigned next;
+	return s ? agq_human(ring[next++ % 8], sizeof ring[0], s) : NULL;
+}
+
+const char *
+agq_shown_get(const json_t *o, const char *k)
+{
+	return agq_shown(json_string_value(json_object_get(o, k)));
 }

@@ -99,4 +99,20 @@ int agq_cli_done(int rc);
  * with errno set; the caller reports. */
 int agq_cli_write_file(const char *path, const char *buf);
 
+/* The string S shown for a person (agq_human: control characters as
+ * escapes), for printf(3) in a human-readable output; NULL stays NULL.
+ * Borrowed: one of 8 static buffers of 1 KiB used in turn (longer text
+ * is cut), so up to 8 in one printf call.  Not thread-safe. */
+const char *agq_shown(const char *s);
+
+/* agq_shown of member K of the JSON object O when that is a string, else
+ * NULL (O NULL or not an object too).  Borrowed, as agq_shown's. */
+const char *agq_shown_get(const json_t *o, const char *k);
+
+/* The width in columns of the terminal on FD, for cutting titles to it
+ * (agq(7) TERMINAL OUTPUT): 0 when FD is not a terminal (isatty(3): a
+ * pipe or a file gets whole lines); else its window size (TIOCGWINSZ,
+ * tty_ioctl(4)), else $COLUMNS when a number, else 80. */
+int agq_term_cols(int fd);
+
 #endif

@@ -27,13 +27,16 @@ agq_setprog(const char *argv0)
 	agq_prog = s ? s + 1 : argv0;
 }
 
-/* "agq-PROG: MSG\n" on stderr, MSG cut at 8 KiB: agq_warn and agq_die. */
+/* "agq-PROG: MSG\n" on stderr, MSG cut at 8 KiB and its control
+ * characters shown as escapes (agq_human: a title or a path in a message
+ * is text, never terminal commands): agq_warn and agq_die. */
 static void __attribute__((format(printf, 1, 0)))
 vwarn(const char *fmt, va_list ap)
 {
-	char buf[8192];
+	char buf[8192], shown[16384];
 	vsnprintf(buf, sizeof buf, fmt, ap);
-	fprintf(stderr, "%s: %s\n", agq_prog, buf);
+	fprintf(stderr, "%s: %s\n", agq_prog, agq_human(shown, sizeof shown,
+	    buf));
 }
 
 void
@@ -49,11 +52,13 @@ void
 agq_syserr(const char *what, const char *path)
 {
 	int e = errno;
+	char w[1024], p[PATH_MAX * 2];
+	agq_human(w, sizeof w, what);
 	if (path)
-		fprintf(stderr, "%s: %s: %s (%s)\n", agq_prog, what,
-		    strerror(e), path);
+		fprintf(stderr, "%s: %s: %s (%s)\n", agq_prog, w, strerror(e),
+		    agq_human(p, sizeof p, path));
 	else
-		fprintf(stderr, "%s: %s: %s\n", agq_prog, what, strerror(e));
+		fprintf(stderr, "%s: %s: %s\n", agq_prog, w, strerror(e));
 	errno = e;
 }
 
@@ -788,4 +793,150 @@ agq_cwd_check(const char *root, char *why, size_t size)
 	snprintf(why, size, "cwd %s escapes cwd_root %s", cwd, real);
 	errno = EACCES;
 	return -1;
+}
+
+/* The code point of the valid UTF-8 sequence at S (N bytes left) into
+ * *CP, and its length 1-4; 0 when S starts no valid sequence (RFC 3629
+ * section 4: overlong forms, surrogates and values past U+10FFFF are
+ * invalid). */
+static size_t
+utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 &&
+	    s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	uint32_t c = s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (c < least[len] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	*cp = c;
+	return len;
+}
+
+char *
+agq_human_n(char *buf, size_t size, const char *s, size_t n, int flags)
+{
+	size_t o = 0;
+	if (!s) {
+		s = "-";
+		n = 1;
+	}
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_next(u + i, n - i, &cp);
+		char esc[8];
+		const char *piece = (const char *)u + i;
+		size_t plen = len;
+		if (!len) {             /* a byte of no valid character */
+			snprintf(esc, sizeof esc, "\\x%02x", u[i]);
+			piece = esc;
+			plen = 4;
+			len = 1;
+		} else if ((cp < 0x20 && !(cp == '\n' && flags & AGQ_HUMAN_NL)) ||
+		    cp == 0x7f) {
+			snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
+			piece = esc;
+			plen = 4;
+		} else if (cp >= 0x80 && cp <= 0x9f) {
+			snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+			piece = esc;
+			plen = 6;
+		}
+		if (o + plen >= size)
+			break;
+		memcpy(buf + o, piece, plen);
+		o += plen;
+		i += len;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+char *
+agq_human(char *buf, size_t size, const char *s)
+{
+	return agq_human_n(buf, size, s, s ? strlen(s) : 0, 0);
+}
+
+/* Columns of code point CP on a terminal: agq_text_cols. */
+static int
+cp_cols(uint32_t cp)
+{
+	/* combining marks (Mn blocks) and zero-width characters */
+	if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) ||
+	    (cp >= 0x20d0 && cp <= 0x20ff) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+	    (cp >= 0xfe20 && cp <= 0xfe2f))
+		return 0;
+	/* East Asian wide and fullwidth (UAX #11): Hangul Jamo, CJK, Hangul
+	 * syllables, compatibility ideographs, fullwidth forms, emoji, the
+	 * supplementary ideographic planes */
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf &&
+	    cp != 0x303f) || (cp >= 0xac00 && cp <= 0xd7a3) ||
+	    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) ||
+	    (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) ||
+	    (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 &&
+	    cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/* agq_text_cols of S up to where it passes COLS columns: that byte
+ * offset in *CUT (strlen(S) when it never does).  Returns the columns of
+ * the whole of S. */
+static size_t
+text_cols_at(const char *s, size_t cols, size_t *cut)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), w = 0;
+	*cut = n;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = utf8_next(u + i, n - i, &cp);
+		int c = len ? cp_cols(cp) : 1;
+		if (w + (size_t)c > cols && *cut == n)
+			*cut = i;
+		w += (size_t)c;
+		i += len ? len : 1;
+	}
+	return w;
+}
+
+size_t
+agq_text_cols(const char *s)
+{
+	size_t cut;
+	return text_cols_at(s, SIZE_MAX, &cut);
+}
+
+char *
+agq_text_cut(char *s, size_t cols)
+{
+	size_t cut;
+	if (text_cols_at(s, cols, &cut) <= cols)
+		return s;
+	if (cols < 4) {
+		s[cut] = '\0';
+		return s;
+	}
+	text_cols_at(s, cols - 3, &cut);
+	memcpy(s + cut, "...", 4);
+	return s;
+}
+
+char *
+agq_human_dup(const char *s, size_t n, int flags)
+{
+	size_t size = (s ? n : 1) * 6 + 1;      /* "\u009b" for 2 bytes */
+	return agq_human_n(agq_xmalloc(size), size, s, n, flags);
 }

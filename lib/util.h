@@ -172,6 +172,39 @@ int agq_errf(char *err, size_t size, const char *fmt, ...)
  * non-ASCII or NUL byte becomes '?'.  New reference. */
 json_t *agq_json_text(const char *s, size_t n);
 
+/* Text for a person (a terminal, a log read with less(1)), agq(7)
+ * TERMINAL OUTPUT: N bytes of S (not necessarily UTF-8 or NUL-free) into
+ * BUF of SIZE (>= 1) bytes, NUL-terminated, with each C0 control
+ * (U+0000-U+001F) and DEL shown as "\xHH", each C1 control (U+0080-
+ * U+009F, two bytes in UTF-8) as "\u00HH" and each byte that is not part
+ * of valid UTF-8 (RFC 3629 section 4: no overlong form, no surrogate,
+ * nothing past U+10FFFF) as "\xHH"; the rest is copied.  A title then
+ * cannot move the cursor, clear the screen, retitle the terminal (ECMA-48
+ * ESC, CSI, OSC) or fake a line.  With AGQ_HUMAN_NL, '\n' is kept (a
+ * multi-line text).  What does not fit in BUF is left out at a character
+ * or escape boundary.  S NULL renders as "-".  Returns BUF. */
+#define AGQ_HUMAN_NL 1
+char *agq_human_n(char *buf, size_t size, const char *s, size_t n,
+                  int flags);
+/* agq_human_n of the NUL-terminated S (or NULL), no flags. */
+char *agq_human(char *buf, size_t size, const char *s);
+
+/* agq_human_n of N bytes of S into a buffer of its own, however long:
+ * malloc'd (free(3)); exits EX_OSERR when out of memory. */
+char *agq_human_dup(const char *s, size_t n, int flags);
+
+/* Columns the UTF-8 text S takes on a terminal: each character 1, except
+ * East Asian wide and fullwidth ones (Unicode UAX #11, a short table of
+ * its main blocks) 2 and combining marks 0; each invalid byte 1.  No
+ * locale involved (not wcwidth(3)): the same count in every program. */
+size_t agq_text_cols(const char *s);
+
+/* Cut the UTF-8 text S in place to at most COLS columns (agq_text_cols):
+ * when it is wider, it ends in "..." inside those COLS (COLS < 4: just
+ * cut).  Never cuts inside a character.  Returns
+ * S. */
+char *agq_text_cut(char *s, size_t cols);
+
 /* In a child process: exec a task-style command CMD (a string runs with
  * /bin/sh -c, an array with execvp(3)).  Never returns: on failure it
  * writes "agq-PROG: cannot run: WHY (ARGV0)" to fd 2 and _exits 127 (not

@@ -159,6 +159,35 @@ main(void)
 	CHECK(low > 2 && (fcntl(low, F_GETFD) & FD_CLOEXEC), "fd_above_stdio "
 	    "copies 0 above 2, close-on-exec");
 	close(low);
+	/* agq(7) TERMINAL OUTPUT: controls as escapes, the rest kept */
+	char hb[256];
+	CHECK(!strcmp(agq_human(hb, sizeof hb, "\x1b]0;pwned\a\x1b[2J\r"
+	    "\xc2\x9b" "fake \x9b\x7f\t\n\xc3\xa9\xe6\x97\xa5"),
+	    "\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\u009bfake \\x9b\\x7f\\x09"
+	    "\\x0a\xc3\xa9\xe6\x97\xa5"), "human: C0, DEL, C1 and a lone "
+	    "byte escaped, UTF-8 kept");
+	CHECK(!strcmp(agq_human(hb, sizeof hb, "\xc0\xaf\xed\xa0\x80\xf4"
+	    "\x90\x80\x80\xe6\x97"), "\\xc0\\xaf\\xed\\xa0\\x80\\xf4"
+	    "\\x90\\x80\\x80\\xe6\\x97"), "human: overlong, surrogate, past "
+	    "U+10FFFF and cut sequences are bytes");
+	CHECK(!strcmp(agq_human_n(hb, sizeof hb, "a\nb", 3, AGQ_HUMAN_NL),
+	    "a\nb") && !strcmp(agq_human(hb, sizeof hb, NULL), "-"),
+	    "human: AGQ_HUMAN_NL keeps newlines; NULL is -");
+	CHECK(!strcmp(agq_human(hb, 6, "ab\x1b" "cd"), "ab"),
+	    "human: an escape that does not fit is left out whole");
+	char *hd = agq_human_dup("\x1b\x1b", 2, 0);
+	CHECK(!strcmp(hd, "\\x1b\\x1b"), "human_dup: any length");
+	free(hd);
+	CHECK(agq_text_cols("abc") == 3 && agq_text_cols("\xe6\x97\xa5"
+	    "\xe6\x9c\xac") == 4 && agq_text_cols("e\xcc\x81") == 1,
+	    "text_cols: wide 2, combining 0");
+	strcpy(hb, "abcdefghij");
+	CHECK(!strcmp(agq_text_cut(hb, 10), "abcdefghij") &&
+	    !strcmp(agq_text_cut(hb, 8), "abcde..."), "text_cut: fits, or "
+	    "ends in ... within the columns");
+	strcpy(hb, "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5");
+	CHECK(!strcmp(agq_text_cut(hb, 6), "\xe6\x97\xa5..."),
+	    "text_cut: never inside a character");
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

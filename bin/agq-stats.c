@@ -40,6 +40,19 @@ num(char *buf, size_t n, json_t *v)
 	return buf;
 }
 
+/* The cost in US dollars V (a number, or null when no run said its
+ * cost) into BUF of N bytes: "%.4f" and UNIT, or "unknown" (never 0.0000
+ * for a cost nobody reported).  Returns BUF. */
+static const char *
+usd(char *buf, size_t n, const json_t *v, const char *unit)
+{
+	if (json_is_number(v))
+		snprintf(buf, n, "%.4f%s", json_number_value(v), unit);
+	else
+		snprintf(buf, n, "unknown");
+	return buf;
+}
+
 static void
 lat(const char *name, json_t *l)
 {
@@ -65,9 +78,8 @@ text(json_t *s)
 	json_t *lanes = json_object_get(c, "queue_lanes");
 	json_t *ev = json_object_get(s, "events");
 #define I(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
-	printf("window  %s .. %s (%.0f s)\n",
-	    json_string_value(json_object_get(w, "since")),
-	    json_string_value(json_object_get(w, "until")),
+	printf("window  %s .. %s (%.0f s)\n", agq_shown_get(w, "since"),
+	    agq_shown_get(w, "until"),
 	    json_number_value(json_object_get(w, "seconds")));
 	printf("queue   %lld  (urgent %lld, high %lld, normal %lld, low %lld)\n",
 	    I(c, "queue"), I(lanes, "urgent"), I(lanes, "high"),
@@ -89,13 +101,14 @@ text(json_t *s)
 	lat("run", json_object_get(l, "run"));
 	size_t i;
 	json_t *a;
+	char cost[64], all[64];
 	json_t *ag = json_object_get(s, "agents");
 	if (json_array_size(ag))
 		printf("\n%-16s %5s %10s %6s %6s %6s\n", "AGENT", "SLOTS",
 		    "BUSY_S", "UTIL%", "DONE", "FAILED");
 	json_array_foreach(ag, i, a)
 		printf("%-16s %5lld %10.1f %6.1f %6lld %6lld\n",
-		    json_string_value(json_object_get(a, "name")),
+		    agq_shown_get(a, "name"),
 		    I(a, "slots"), json_number_value(json_object_get(a,
 		    "busy_s")), 100 * json_number_value(json_object_get(a,
 		    "utilization")), I(a, "done"), I(a, "failed"));
@@ -104,13 +117,12 @@ text(json_t *s)
 		printf("\n%-14s %-20s %6s %12s %12s %10s\n", "BACKEND", "MODEL",
 		    "RUNS", "TOKENS_IN", "TOKENS_OUT", "COST_USD");
 	json_array_foreach(tk, i, a)
-		printf("%-14s %-20s %6lld %12.0f %12.0f %10.4f\n",
-		    json_string_value(json_object_get(a, "backend")),
-		    json_string_value(json_object_get(a, "model")),
+		printf("%-14s %-20s %6lld %12.0f %12.0f %10s\n",
+		    agq_shown_get(a, "backend"), agq_shown_get(a, "model"),
 		    I(a, "runs"), json_number_value(json_object_get(a,
 		    "tokens_in")), json_number_value(json_object_get(a,
-		    "tokens_out")), json_number_value(json_object_get(a,
-		    "cost_usd")));
+		    "tokens_out")), usd(cost, sizeof cost, json_object_get(a,
+		    "cost_usd"), ""));
 	json_t *pr = json_object_get(s, "prs"), *bs = json_object_get(pr,
 	    "by_state"), *per = json_object_get(pr, "per_pr");
 	if (I(pr, "opened") || I(bs, "open") || I(bs, "merged") ||
@@ -119,12 +131,13 @@ text(json_t *s)
 		    "closed %lld\n", I(pr, "opened"), I(bs, "open"),
 		    I(bs, "merged"), I(bs, "closed"));
 	if (json_is_object(per))
-		printf("per PR  cost %.4f USD, tokens in %.0f, out %.0f "
-		    "(%lld tasks, %.4f USD in all)\n", json_number_value(
-		    json_object_get(per, "cost_usd")), json_number_value(
-		    json_object_get(per, "tokens_in")), json_number_value(
-		    json_object_get(per, "tokens_out")), I(pr, "tasks"),
-		    json_number_value(json_object_get(pr, "cost_usd")));
+		printf("per PR  cost %s, tokens in %.0f, out %.0f "
+		    "(%lld tasks, %s in all)\n", usd(cost, sizeof cost,
+		    json_object_get(per, "cost_usd"), " USD"),
+		    json_number_value(json_object_get(per, "tokens_in")),
+		    json_number_value(json_object_get(per, "tokens_out")),
+		    I(pr, "tasks"), usd(all, sizeof all, json_object_get(pr,
+		    "cost_usd"), " USD"));
 	json_t *j = json_object_get(s, "journal");
 	if (I(j, "damaged"))
 		printf("\njournal: %lld damaged line(s) skipped\n",

@@ -315,6 +315,7 @@ struct tok_acc {
 	char backend[128], model[128];
 	long tasks;
 	double tin, tout, cost;
+	long costed;            /* runs that said their cost */
 };
 
 struct bucket { long done, failed, nrun, nwait; double run_us, wait_us; };
@@ -342,9 +343,10 @@ struct st {
 	json_t *recent_done, *recent_failed;    /* ring arrays, oldest first */
 	long pr_opened;         /* pr_open events in the window */
 	json_t *pr_ids;         /* ids of the tasks that opened them -> true */
-	json_t *task_tok;       /* id -> [tokens_in, tokens_out, cost_usd] of
-	                         * its finish events, until it ends without a
-	                         * PR opened in the window */
+	json_t *task_tok;       /* id -> [tokens_in, tokens_out, cost_usd,
+	                         * finish events that said their cost] of its
+	                         * finish events, until it ends without a PR
+	                         * opened in the window */
 };
 
 static struct agent_acc *
@@ -419,17 +421,28 @@ ring_push(json_t *ring, json_t *item, int max)
 }
 
 /* The token and cost fields of a finish event or a result.json into
- * T[0] (tokens_in), T[1] (tokens_out), T[2] (cost_usd), 0 when absent:
- * 1 when it has any of them, else 0. */
+ * T[0] (tokens_in), T[1] (tokens_out), T[2] (cost_usd), 0 when absent
+ * (or null: a model without a price): which of them it has, the bits
+ * HAVE_TIN, HAVE_TOUT, HAVE_COST; 0 for none. */
+enum { HAVE_TIN = 1, HAVE_TOUT = 2, HAVE_COST = 4 };
 static int
 line_tokens(const struct agq_jline *jl, double t[3])
 {
 	int have = 0;
 	t[0] = t[1] = t[2] = 0;
-	have |= agq_jnum(jl, "tokens_in", &t[0]) == 0;
-	have |= agq_jnum(jl, "tokens_out", &t[1]) == 0;
-	have |= agq_jnum(jl, "cost_usd", &t[2]) == 0;
+	have |= agq_jnum(jl, "tokens_in", &t[0]) == 0 ? HAVE_TIN : 0;
+	have |= agq_jnum(jl, "tokens_out", &t[1]) == 0 ? HAVE_TOUT : 0;
+	have |= agq_jnum(jl, "cost_usd", &t[2]) == 0 ? HAVE_COST : 0;
 	return have;
+}
+
+/* A cost in US dollars rounded to the micro-dollar, or JSON null when
+ * none of what was summed said its cost (KNOWN 0): agq-stats(1) shows
+ * it as "unknown", not as a cost of 0.  New reference. */
+static json_t *
+cost_json(double cost, long known)
+{
+	return known ? json_real(round(cost * 1e6) / 1e6) : json_null();
 }
 
 /* Token and cost fields of a finish event or a result.json, into the
@@ -438,7 +451,8 @@ static int
 tokens_from_line(struct st *S, const struct agq_jline *jl)
 {
 	double v[3];
-	if (!line_tokens(jl, v))
+	int have = line_tokens(jl, v);
+	if (!have)
 		return 0;
 	double tin = v[0], tout = v[1], cost = v[2];
 	char be[128], mo[128];
@@ -451,6 +465,7 @@ tokens_from_line(struct st *S, const struct agq_jline *jl)
 	t->tin += tin;
 	t->tout += tout;
 	t->cost += cost;
+	t->costed += (have & HAVE_COST) != 0;
 	return 1;
 }
 
@@ -474,19 +489,20 @@ tokens_from_result(struct st *S, const char *id)
 }
 
 /* Add the tokens and cost T of a finish event of task ID to its sum in
- * task_tok, kept for the cost per PR. */
+ * task_tok, kept for the cost per PR; HAVE as line_tokens returned. */
 static void
-task_tok_add(struct st *S, const char *id, const double t[3])
+task_tok_add(struct st *S, const char *id, const double t[3], int have)
 {
 	json_t *a = json_object_get(S->task_tok, id);
 	if (!a) {
-		json_object_set_new(S->task_tok, id, json_pack("[f, f, f]", t[0],
-		    t[1], t[2]));
+		json_object_set_new(S->task_tok, id, json_pack("[f, f, f, f]",
+		    t[0], t[1], t[2], (have & HAVE_COST) ? 1.0 : 0.0));
 		return;
 	}
-	for (size_t k = 0; k < 3; k++)
+	double add[4] = { t[0], t[1], t[2], (have & HAVE_COST) ? 1 : 0 };
+	for (size_t k = 0; k < 4; k++)
 		json_real_set(json_array_get(a, k), json_real_value(
-		    json_array_get(a, k)) + t[k]);
+		    json_array_get(a, k)) + add[k]);
 }
 
 /* The cost per PR of agq-stats(1): the pr_open events of the window, the
@@ -497,6 +513,7 @@ static json_t *
 prs_summary(struct st *S)
 {
 	double sum[3] = { 0, 0, 0 };
+	long costed = 0;        /* tasks whose cost is known */
 	const char *id;
 	json_t *v;
 	json_object_foreach(S->pr_ids, id, v) {
@@ -505,6 +522,7 @@ prs_summary(struct st *S)
 		if (a) {
 			for (size_t k = 0; k < 3; k++)
 				t[k] = json_real_value(json_array_get(a, k));
+			costed += json_real_value(json_array_get(a, 3)) > 0;
 		} else if (agq_id_valid(id)) {
 			char *p = agq_spool_path(S->sp, "out/%s/result.json", id);
 			size_t len;
@@ -512,24 +530,24 @@ prs_summary(struct st *S)
 			free(p);
 			struct agq_jline jl;
 			if (buf && agq_jscan(buf, len, &jl) == 0)
-				line_tokens(&jl, t);
+				costed += (line_tokens(&jl, t) & HAVE_COST) != 0;
 			free(buf);
 		}
 		for (size_t k = 0; k < 3; k++)
 			sum[k] += t[k];
 	}
 	size_t n = json_object_size(S->pr_ids);
-	json_t *per = n ? json_pack("{s:f, s:f, s:f}", "tokens_in",
+	json_t *per = n ? json_pack("{s:f, s:f, s:o}", "tokens_in",
 	    round(sum[0] / (double)n * 1000) / 1000, "tokens_out",
 	    round(sum[1] / (double)n * 1000) / 1000, "cost_usd",
-	    round(sum[2] / (double)n * 1e6) / 1e6) : json_null();
-	return json_pack("{s:i, s:{s:i, s:i, s:i}, s:i, s:f, s:f, s:f, s:o}",
+	    cost_json(sum[2] / (double)n, costed)) : json_null();
+	return json_pack("{s:i, s:{s:i, s:i, s:i}, s:i, s:f, s:f, s:o, s:o}",
 	    "opened", (int)S->pr_opened, "by_state",
 	    "open", (int)count_dir(S->sp, "prs/open", ".json"),
 	    "merged", (int)count_dir(S->sp, "prs/merged", ".json"),
 	    "closed", (int)count_dir(S->sp, "prs/closed", ".json"),
 	    "tasks", (int)n, "tokens_in", sum[0], "tokens_out", sum[1],
-	    "cost_usd", round(sum[2] * 1e6) / 1e6, "per_pr", per);
+	    "cost_usd", cost_json(sum[2], costed), "per_pr", per);
 }
 
 static void
@@ -622,8 +640,9 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 				json_object_set_new(S->tok_ids, id, json_true());
 		}
 		double t[3];
-		if (id[0] && line_tokens(jl, t))
-			task_tok_add(S, id, t);
+		int have = id[0] ? line_tokens(jl, t) : 0;
+		if (have)
+			task_tok_add(S, id, t, have);
 	} else if (!strcmp(ev, "stale")) {
 		if (id[0])
 			json_object_del(S->open, id);
@@ -856,9 +875,9 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	for (size_t k = 0; k < S.ntoks; k++) {
 		struct tok_acc *t = &S.toks[k];
 		json_array_append_new(toks, json_pack("{s:s, s:s, s:i, s:f, "
-		    "s:f, s:f}", "backend", t->backend, "model", t->model,
+		    "s:f, s:o}", "backend", t->backend, "model", t->model,
 		    "runs", (int)t->tasks, "tokens_in", t->tin, "tokens_out",
-		    t->tout, "cost_usd", round(t->cost * 1e6) / 1e6));
+		    t->tout, "cost_usd", cost_json(t->cost, t->costed)));
 	}
 	json_t *series = json_null();
 	if (S.b) {

@@ -196,6 +196,23 @@ jqs() { printf '%s\n' "$out" | jq -r "$1"; }
 	[ "$(jqs .journal.lines)" = "$(cat "$AGQ_SPOOL"/journal* | wc -l)" ]
 }
 
+@test "agq-stats: a cost nobody reported is unknown (null in --json), not 0.0000" {
+	ev 1 submit u1 && ev 2 finish u1 '"tokens_in":10,"tokens_out":5,"backend":"openai","model":"local"'
+	ev 3 pr_open u1 '"pr":"pr-u1"' && ev 4 done u1
+	ev 5 finish u2 '"tokens_in":10,"cost_usd":null,"backend":"openai","model":"local"'
+	ev 6 finish u3 '"tokens_in":1,"cost_usd":0,"backend":"claude","model":"free"'
+	run agq-stats --json --since "$(ts $T0)" --until "$(ts $((T0 + 100)))"
+	[ "$status" -eq 0 ]
+	out=$output
+	[ "$(jqs '.tokens[] | select(.model == "local") | [.runs, (.cost_usd|tostring)] | @tsv')" = "$(printf '2\tnull')" ]
+	[ "$(jqs '.tokens[] | select(.model == "free") | .cost_usd')" = 0 ]
+	[ "$(jqs '[.prs.cost_usd, .prs.per_pr.cost_usd] | map(tostring) | @tsv')" = "$(printf 'null\tnull')" ]
+	run agq-stats --since "$(ts $T0)" --until "$(ts $((T0 + 100)))"
+	printf '%s\n' "$output" | grep -Eq '^openai +local +2 +20 +5 +unknown$'
+	printf '%s\n' "$output" | grep -Eq '^claude +free +1 +1 +0 +0\.0000$'
+	printf '%s\n' "$output" | grep -Eq '^per PR +cost unknown, tokens in 10, out 5 \(1 tasks, unknown in all\)$'
+}
+
 @test "agq-stats: PRs opened in the window, PR records by state, and the cost per PR of the tasks that opened them" {
 	# p1: one attempt, 0.5 USD; p2: its tokens only in out/p2/result.json;
 	# p3: two attempts of 0.25 USD; p4: 5 USD and no PR; p5: a PR opened

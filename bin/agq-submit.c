@@ -83,6 +83,17 @@ bad_input(const char *where, const char *err)
 	return EX_DATAERR;
 }
 
+/* Task T as submitted is valid (agq_task_validate) and has only known
+ * fields (agq_task_check_fields, agq-task(5)): 0, or -1 with ERR (SIZE
+ * bytes) naming the first bad field. */
+static int
+submit_valid(const json_t *t, char *err, size_t size)
+{
+	if (agq_task_validate(t, err, size) < 0)
+		return -1;
+	return agq_task_check_fields(t, err, size);
+}
+
 /* The value V (a new reference, or NULL: not UTF-8 text) of option FLAG,
  * checked as the task field FIELD by the validator of a task's JSON
  * (agq_task_validate_agent, agq-task(5)); when it is not valid, exit
@@ -235,7 +246,7 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 			    "max_task_bytes (%zu)", len, sp->conf.max_task_bytes);
 			rc = bad_input("standard input", err);
 		} else if (apply_defaults(one, o, err, sizeof err) < 0 ||
-		    agq_task_validate(one, err, sizeof err) < 0) {
+		    submit_valid(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
 			rc = submit_one(sp, one, normalize(one, 1), "stdin",
@@ -276,7 +287,7 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 			t = agq_task_parse(line, n, err, sizeof err);
 		if (t) {
 			if (apply_defaults(t, o, err, sizeof err) < 0 ||
-			    agq_task_validate(t, err, sizeof err) < 0) {
+			    submit_valid(t, err, sizeof err) < 0) {
 				json_decref(t);
 				t = NULL;
 			}
@@ -565,7 +576,7 @@ main(int argc, char **argv)
 			snprintf(err, sizeof err, "task is %zu bytes, over "
 			    "max_task_bytes (%zu)", size, sp.conf.max_task_bytes);
 			rc = bad_input("command line", err);
-		} else if (agq_task_validate(t, err, sizeof err) < 0) {
+		} else if (submit_valid(t, err, sizeof err) < 0) {
 			rc = bad_input("command line", err);
 		} else {
 			json_t *pending = json_array();

@@ -414,6 +414,10 @@ drop_read(const struct agq_spool *sp, const char *path, char *why,
 		goto out;
 	}
 	t = agq_task_parse(buf, len, why, size);
+	if (t && agq_task_check_fields(t, why, size) < 0) {
+		json_decref(t);         /* a misspelled field (agq-task(5)) */
+		t = NULL;
+	}
 	if (t)
 		agq_task_normalize(t, agq_now_us());
 out:

@@ -122,6 +122,100 @@ validate_git(const json_t *t, char *err, size_t size)
 	return 0;
 }
 
+/* Every top-level field of a task agq knows (agq-task(5)): the one list
+ * agq_task_check_fields holds submitted tasks to.  A new field is added
+ * here (and to agq-task(5)), or tasks carrying it are refused. */
+static const char *const known_fields[] = {
+	/* input fields */
+	"id", "title", "cmd", "env", "cwd", "priority", "requires",
+	"max_attempts", "backoff", "timeout", "not_before", "meta", "notify",
+	/* agent fields */
+	"prompt", "model", "backend", "context", "edit", "success_criteria",
+	"verify", "max_verify_attempts", "complexity",
+	/* git tasks */
+	"git", "setup", "cleanup",
+	/* written by agq (a task taken from a spool and submitted again) */
+	"route", "verify_report", "submitted_at", "attempts", "generation",
+	"agent", "assigned_at", "next_attempt_at", "reason",
+	"previous_attempts",
+	NULL
+};
+
+int
+agq_task_field_known(const char *name)
+{
+	for (size_t i = 0; known_fields[i]; i++)
+		if (!strcmp(name, known_fields[i]))
+			return 1;
+	return 0;
+}
+
+/* The optimal string alignment distance of A and B (Levenshtein's edits,
+ * and swapping two adjacent characters, each counting 1: Damerau, 1964),
+ * for strings of at most 64 bytes; 99 for longer ones. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	if (n > 64 || m > 64)
+		return 99;
+	size_t d[65][65];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t c = a[i - 1] != b[j - 1];
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < v)
+				v = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+const char *
+agq_task_field_nearest(const char *name)
+{
+	const char *best = NULL;
+	size_t bd = 3;
+	for (size_t i = 0; known_fields[i]; i++) {
+		size_t dd = edit_distance(name, known_fields[i]);
+		if (dd < bd) {
+			bd = dd;
+			best = known_fields[i];
+		}
+	}
+	return best;
+}
+
+int
+agq_task_check_fields(const json_t *t, char *err, size_t size)
+{
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)t, k, v) {
+		if (agq_task_field_known(k))
+			continue;
+		const char *near = agq_task_field_nearest(k);
+		char shown[256];
+		agq_human(shown, sizeof shown, k);
+		if (near)
+			return agq_errf(err, size, "field %s: unknown field (did "
+			    "you mean %s?); your own data goes under meta",
+			    shown, near);
+		return agq_errf(err, size, "field %s: unknown field; your own "
+		    "data goes under meta", shown);
+	}
+	return 0;
+}
+
 int
 agq_task_validate(const json_t *t, char *err, size_t size)
 {

@@ -23,6 +23,25 @@ int agq_lane_parse(const char *s);
  * The agent fields are checked by agq_task_validate_agent (backend.h). */
 int agq_task_validate(const json_t *t, char *err, size_t size);
 
+/* Is NAME a top-level field of agq-task(5) (input, agent, git or
+ * written-by-agq fields)?  1 or 0.  The list is one table in task.c. */
+int agq_task_field_known(const char *name);
+
+/* The known field (agq_task_field_known) nearest to NAME by optimal
+ * string alignment distance (Damerau-Levenshtein: insert, delete,
+ * replace, swap two neighbours), when that is at most 2: a likely
+ * misspelling ("max_atempts" -> "max_attempts"); else NULL.  Borrowed,
+ * static. */
+const char *agq_task_field_nearest(const char *name);
+
+/* The submit-time check of agq-task(5): every top-level field of T is a
+ * known one (anything goes under "meta").  On the first unknown one
+ * writes "field NAME: unknown field (did you mean NEAREST?); ..." into
+ * ERR (SIZE bytes) and returns -1; else 0.  Applied by agq-submit and to
+ * inbox drops only: a task already in a spool is never refused for a
+ * field (agq_task_validate allows unknown fields). */
+int agq_task_check_fields(const json_t *t, char *err, size_t size);
+
 /* S is a branch name git accepts (git-check-ref-format(1) for
  * refs/heads/S, and agq's own limits): 1 to 200 bytes; no control
  * character, space, ~ ^ : ? * [ or \; no "..", "//", "@{", "/."; not

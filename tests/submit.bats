@@ -199,11 +199,23 @@ JSON
 	[ "$status" -eq 64 ]
 }
 
-@test "unknown fields are kept in the task file" {
-	id=$(echo '{"cmd": "true", "x_custom": {"a": [1, 2]}, "owner": "ci"}' | agq-submit)
+@test "a misspelled or unknown field is refused naming it and the nearest known one; meta is free" {
+	run -65 agq-submit <<< '{"cmd": "true", "max_atempts": 2}'
+	[[ "$output" == *'field max_atempts: unknown field (did you mean max_attempts?)'* ]]
+	run -65 agq-submit <<< '{"cmd": "true", "priorty": "high"}'
+	[[ "$output" == *'field priorty: unknown field (did you mean priority?)'* ]]
+	run -65 agq-submit <<< '{"cmd": "true", "depends": ["a"]}'
+	[[ "$output" == *'field depends: unknown field; your own data goes under meta'* ]]
+	# JSON lines: the bad line named, the others enqueued
+	run -65 agq-submit <<< $'{"cmd": "true"}\n{"cmd": "true", "tilte": "x"}'
+	[[ "$output" == *'line 2: field tilte: unknown field (did you mean title?)'* ]]
+	[ "$(count_in queue)" -eq 1 ]
+	id=$(echo '{"cmd": "true", "meta": {"depends": ["a"], "owner": "ci"}}' | agq-submit)
 	f=$(task_file "$id")
-	[ "$(jq -c .x_custom "$f")" = '{"a":[1,2]}' ]
-	[ "$(jq -r .owner "$f")" = ci ]
+	[ "$(jq -c .meta "$f")" = '{"depends":["a"],"owner":"ci"}' ]
+	# a task taken from a spool, with the fields agq wrote, goes in again
+	agq-show --json "$id" | jq '.task | .id = "again"' | agq-submit
+	[ -f "$(task_file again)" ]
 }
 
 @test "empty standard input exits 65 and submits nothing" {

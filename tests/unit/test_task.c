@@ -126,5 +126,27 @@ main(void)
 	    !agq_ref_name_valid("x.lock") && !agq_ref_name_valid("a b") &&
 	    !agq_ref_name_valid("a/.b") && !agq_ref_name_valid("@"),
 	    "branch names as git-check-ref-format(1) has them");
+
+	/* agq-task(5): unknown top-level fields refused at submit */
+	const char *near = agq_task_field_nearest("max_atempts");
+	CHECK(near && !strcmp(near, "max_attempts"), "nearest: a deletion");
+	near = agq_task_field_nearest("priorty");
+	CHECK(near && !strcmp(near, "priority"), "nearest: priorty");
+	near = agq_task_field_nearest("tilte");
+	CHECK(near && !strcmp(near, "title"), "nearest: a swap counts 1");
+	CHECK(!agq_task_field_nearest("depends") &&
+	    !agq_task_field_nearest("zzzzzzzzzz"), "nearest: none within 2");
+	char ferr[300];
+	json_t *ft = json_loads("{\"cmd\": \"true\", \"meta\": {\"x\": 1}, "
+	    "\"previous_attempts\": []}", 0, NULL);
+	CHECK(agq_task_check_fields(ft, ferr, sizeof ferr) == 0,
+	    "check_fields: known fields and anything under meta pass");
+	json_object_set_new(ft, "max_atempts", json_integer(2));
+	CHECK(agq_task_check_fields(ft, ferr, sizeof ferr) < 0 && strstr(ferr,
+	    "field max_atempts: unknown field (did you mean max_attempts?)"),
+	    "check_fields: names the field and the suggestion");
+	CHECK(agq_task_validate(ft, ferr, sizeof ferr) == 0,
+	    "validate still allows unknown fields (tasks in a spool)");
+	json_decref(ft);
 	DONE();
 }

@@ -174,6 +174,21 @@ normalize(json_t *t, int sync)
 	return flags;
 }
 
+struct announce { const struct agq_spool *sp; const char *source; };
+
+/* agq_deliver_announced's BEFORE: the `submit` event of task T, journaled
+ * before the task can be seen in STATE, so that no scheduler's `route` or
+ * `assign` of it comes first in the journal (agq-journal(5)). */
+static int
+announce(const json_t *t, int state, void *arg)
+{
+	const struct announce *a = arg;
+	agq_journal_w(a->sp, "submit", agq_task_id(t), json_pack("{s:s, s:s, "
+	    "s:s}", "state", agq_state_name(state), "lane", agq_lane_name(
+	    agq_task_lane(t)), "source", a->source));
+	return 0;
+}
+
 /* Deliver one valid normalized task (FLAGS for agq_deliver).  Returns 0
  * ok/duplicate, else an exit code. */
 static int
@@ -181,21 +196,17 @@ submit_one(struct agq_spool *sp, json_t *t, int flags, const char *source,
            json_t *pending)
 {
 	int where = -1;
-	int r = agq_deliver(sp, t, flags, &where);
+	struct announce a = { sp, source };
+	int r = agq_deliver_announced(sp, t, flags, &where, announce, &a);
 	const char *id = agq_task_id(t);
 	if (r < 0) {
 		int e = errno;
 		agq_spool_syserr(sp, "cannot deliver task", "queue");
 		return agq_exit_code(e);
 	}
-	if (r == 1) {
+	if (r == 1)
 		agq_warn("%s: already submitted (in %s/); not enqueued again",
 		    id, agq_state_name(where));
-	} else {
-		agq_journal_w(sp, "submit", id, json_pack("{s:s, s:s, s:s}",
-		    "state", agq_state_name(where), "lane",
-		    agq_lane_name(agq_task_lane(t)), "source", source));
-	}
 	json_array_append_new(pending, json_string(id));
 	return 0;
 }

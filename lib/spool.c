@@ -758,6 +758,15 @@ agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
 int
 agq_deliver(const struct agq_spool *sp, json_t *t, int flags, int *where)
 {
+	return agq_deliver_announced(sp, t, flags, where, NULL, NULL);
+}
+
+int
+agq_deliver_announced(const struct agq_spool *sp, json_t *t, int flags,
+                      int *where,
+                      int (*before)(const json_t *t, int state, void *arg),
+                      void *arg)
+{
 	int sync = flags & AGQ_DELIVER_SYNC;
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
@@ -778,6 +787,8 @@ agq_deliver(const struct agq_spool *sp, json_t *t, int flags, int *where)
 		return -1;
 	}
 	int rc = flags & AGQ_DELIVER_NEW_ID ? 0 : agq_id_taken(sp, id, where);
+	if (rc == 0 && before && before(t, loc.state, arg) < 0)
+		rc = -1;
 	if (rc == 0 && link(tmp, loc.path) < 0) {
 		if (errno == EEXIST) {
 			*where = loc.state;

@@ -181,6 +181,20 @@ void agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
 int agq_deliver(const struct agq_spool *sp, json_t *t, int flags,
                 int *where);
 
+/* agq_deliver, calling BEFORE(T, STATE, ARG) under the submit lock once
+ * the id is known to be new, just before the task file appears in its
+ * first state directory STATE (an AGQ_ST_ value): what must be recorded
+ * before any other process can see the task.  agq-submit journals its
+ * `submit` event there, so that a running scheduler's `route` and
+ * `assign` come after it (agq-journal(5)).  BEFORE returns 0 to go on,
+ * -1 (errno set) to deliver nothing and return -1.  BEFORE NULL is
+ * agq_deliver. */
+int agq_deliver_announced(const struct agq_spool *sp, json_t *t, int flags,
+                          int *where,
+                          int (*before)(const json_t *t, int state,
+                                        void *arg),
+                          void *arg);
+
 /* Id claims (agq-spool(5), Submitting): ids/ID is one more hard link to
  * the task file of ID, moved to each new inode when the task is rewritten
  * (before the rename over it), so "ID exists" is one lstat(2) of ids/ID

@@ -251,6 +251,36 @@ JSON
 	[ "$(agq-journal --id "$c" --ev submit | jq -r .state)" = defer ]
 }
 
+@test "the submit event is journaled before the task can be seen, so no scheduler's route or assign comes first" {
+	agq-submit -q -- true
+	# hold the journal's lock: agq-submit waits for it with nothing
+	# delivered yet (before: the task was in queue/ while it waited)
+	exec 9>"$AGQ_SPOOL/.journal.lock"
+	flock 9
+	agq-submit -q --id first-seen -- true &
+	pid=$!
+	waited=0 seen=0
+	wait_for 30 grep -Eq "^[0-9]+: -> FLOCK +ADVISORY +WRITE +$pid " /proc/locks && waited=1
+	[ -e "$AGQ_SPOOL/queue/normal/first-seen.json" ] || [ -e "$AGQ_SPOOL/ids/first-seen" ] && seen=1
+	flock -u 9
+	exec 9>&-
+	wait "$pid"
+	[ "$waited" = 1 ]
+	[ "$seen" = 0 ]
+	[ -f "$AGQ_SPOOL/queue/normal/first-seen.json" ]
+	[ "$(agq-journal --id first-seen | head -1 | jq -r .ev)" = submit ]
+	# with a scheduler and an agent running, each task's first event is
+	# its submit
+	start_sched
+	start_agent a1
+	for i in $(seq 1 10); do agq-submit -q --id "t$i" -- true; done
+	run agq-wait --timeout 60 -q
+	[ "$status" -eq 0 ]
+	for i in $(seq 1 10); do
+		[ "$(agq-journal --id "t$i" | head -1 | jq -r .ev)" = submit ]
+	done
+}
+
 @test "the id's claim in ids/ is fsynced, after the queue directory, before the id is printed" {
 	command -v strace >/dev/null || skip "strace is not installed"
 	agq-submit -q -- true           # the spool exists before the trace

@@ -16,7 +16,8 @@ static const char usage[] =
 "usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--json | -q]\n"
 "List tasks, oldest first within each state.  See agq-ls(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
-"      --state S     only queue, defer, hold, active, done or dead\n"
+"      --state S     only queue, defer, hold, active, done or dead; or\n"
+"                    inbox or corrupt (raw files, unparsable ones by name)\n"
 "      --lane L      only tasks of lane urgent, high, normal or low\n"
 "      --agent A     only tasks leased to agent A (active)\n"
 "      --json        one JSON object per line: the task plus state, lane\n"
@@ -156,6 +157,87 @@ describe(const json_t *t, char *buf, size_t size)
 			*p = ' ';
 }
 
+/* The files of inbox/ or corrupt/ (DIR), raw drops agq has not accepted
+ * (agq-spool(5)): each read as a task where it can be, else shown by its
+ * file name and why not.  corrupt/'s NAME.why notes are not listed. */
+struct raw { const struct agq_spool *sp; const char *dir; json_t *rows; };
+
+static int
+raw_one(const char *name, void *arg)
+{
+	struct raw *r = arg;
+	size_t n = strlen(name);
+	if (!strcmp(r->dir, "corrupt") && n > 4 && !strcmp(name + n - 4, ".why"))
+		return 0;
+	char *path = agq_spool_path(r->sp, "%s/%s", r->dir, name);
+	json_t *t = agq_json_read_object(path, r->sp->conf.max_task_bytes);
+	json_t *row = json_is_object(t) ? t : json_object();
+	if (!t)
+		json_object_set_new(row, "error", json_string(errno == EBADMSG ?
+		    "not a JSON object" : strerror(errno)));
+	else
+		agq_redact(row);
+	json_object_set_new(row, "file", agq_json_text(name, n));
+	json_object_set_new(row, "state", json_string(r->dir));
+	json_array_append_new(r->rows, row);
+	free(path);
+	return 0;
+}
+
+static int
+file_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	return strcmp(json_string_value(json_object_get(x, "file")),
+	    json_string_value(json_object_get(y, "file")));
+}
+
+/* agq-ls --state inbox|corrupt: the rows of DIR, by file name, as the
+ * other states' (the id, or the file name when the drop has none; the
+ * TASK column says why a file is not a task). */
+static void
+list_raw(const struct agq_spool *sp, const char *dir, const struct ctx *c)
+{
+	struct raw r = { sp, dir, json_array() };
+	char *d = agq_spool_path(sp, "%s", dir);
+	if (agq_dir_each(d, raw_one, &r) < 0 && errno != ENOENT)
+		agq_syserr("cannot list", d);
+	free(d);
+	size_t n = json_array_size(r.rows);
+	json_t **v = agq_xmalloc((n ? n : 1) * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(r.rows, i);
+	qsort(v, n, sizeof *v, file_cmp);
+	if (!c->json && !c->quiet && n)
+		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
+		    "AGENT", "TRIES", "TASK");
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = v[i];
+		const char *id = json_string_value(json_object_get(t, "id"));
+		const char *file = json_string_value(json_object_get(t, "file"));
+		const char *err = json_string_value(json_object_get(t, "error"));
+		if (c->json) {
+			agq_print_json(t, JSON_COMPACT);
+		} else if (c->quiet) {
+			if (id)
+				printf("%s\n", agq_shown(id));
+		} else {
+			char what[200];
+			if (err)
+				snprintf(what, sizeof what, "(%s: %s)", file, err);
+			else
+				describe(t, what, sizeof what);
+			char *line = row_text(id ? id : file, dir, err ? "-" :
+			    agq_lane_name(agq_task_lane(t)), "-", "-", what,
+			    c->cols);
+			puts(line);
+			free(line);
+		}
+	}
+	free(v);
+	json_decref(r.rows);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -169,14 +251,18 @@ main(int argc, char **argv)
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
 	    .longopts = longopts };
 	int state = -1, c;
+	const char *raw = NULL;         /* --state inbox or corrupt */
 	struct ctx cx = { .lane = -1 };
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'S':
-			if ((state = agq_state_parse(optarg)) < 0)
+			if (!strcmp(optarg, "inbox") || !strcmp(optarg,
+			    "corrupt"))
+				raw = optarg;
+			else if ((state = agq_state_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--state: unknown state '%s' "
-				    "(queue, defer, hold, active, done, dead)",
-				    optarg);
+				    "(queue, defer, hold, active, done, dead, "
+				    "inbox, corrupt)", optarg);
 			break;
 		case 'L':
 			if ((cx.lane = agq_lane_parse(optarg)) < 0)
@@ -191,6 +277,11 @@ main(int argc, char **argv)
 	cx.cols = agq_term_cols(1);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
+	if (raw) {
+		list_raw(&sp, raw, &cx);
+		agq_spool_close(&sp);
+		return agq_cli_done(0);
+	}
 	if (cx.agent && state < 0)
 		state = AGQ_ST_ACTIVE;
 	if (agq_each_task_par(&sp, state, collect, &cx) < 0)

@@ -145,6 +145,26 @@ once() {
 	[ "$(jq -r .owner "$AGQ_SPOOL/done/old.json")" = ci ]
 }
 
+@test "agq-ls --state inbox and corrupt list the raw files: readable ones as tasks, others by file name" {
+	drop good.json '{"id": "waiting", "cmd": "true", "title": "in the box"}'
+	drop bad.json '{"cmd": '
+	run agq-ls --state inbox
+	[ "$status" -eq 0 ]
+	echo "$output"
+	printf '%s\n' "$output" | grep -Eq '^waiting +inbox +normal +- +- +in the box$'
+	printf '%s\n' "$output" | grep -Eq '^bad\.json +inbox +- +- +- +\(bad\.json: not a JSON object\)$'
+	[ "$(agq-ls --state inbox -q)" = waiting ]
+	[ "$(agq-ls --state inbox --json | jq -r 'select(.file == "good.json") | .title')" = "in the box" ]
+	[ "$(agq-ls --state inbox --json | jq -r 'select(.file == "bad.json") | .error')" = "not a JSON object" ]
+	once
+	rejected bad.json "invalid JSON"
+	run agq-ls --state corrupt
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" | grep -Eq '^bad\.json +corrupt '
+	[ "$(printf '%s\n' "$output" | grep -c why)" -eq 0 ]
+	[ -z "$(agq-ls --state inbox)" ]
+}
+
 @test "an id with '/' or '..' is quarantined and nothing is written outside the spool" {
 	drop slash.json '{"id": "../../escape", "cmd": "true"}'
 	drop dots.json '{"id": "..", "cmd": "true"}'

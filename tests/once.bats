@@ -50,6 +50,22 @@ our_procs() {
 	[ "$(journal_count agent_down)" -eq 0 ]
 }
 
+@test "the README's cron line, run as it is written, runs a task on a new spool" {
+	readme=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/README.md
+	line=$(grep -m1 '^\* \* \* \* \* ' "$readme")
+	[ -n "$line" ]
+	cmd=${line#\* \* \* \* \* }
+	echo "cron runs: $cmd"
+	id=$(agq-submit -- sh -c "echo ran > '$WORK/out'")
+	# the first minute's run, then the next minute's
+	sh -c "$cmd"
+	is_state "$id" done
+	[ "$(cat "$WORK/out")" = ran ]
+	id2=$(agq-submit -- true)
+	sh -c "$cmd"
+	is_state "$id2" done
+}
+
 @test "agq-run --once with nothing leased registers the agent and exits at once" {
 	# alive for the next pass however slow this machine is right now
 	echo "lease = 60" >> "$AGQ_CONF"

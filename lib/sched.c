@@ -123,7 +123,16 @@ struct sched {
 	int64_t room_at;        /* no pass before (monotonic): disk full */
 	struct agent_doc *docs; /* agent files read (agent_doc) */
 	size_t ndocs, docs_cap;
+	int64_t inbox_retry_us; /* a young bad drop is looked at again then
+	                         * (drop_settling); 0: none waits */
 };
+
+/* A drop that fails to read as a task while its mtime is less than this
+ * old (microseconds) may still be being written straight into inbox/ (a
+ * writer that did not use tmp-then-mv): it is left there and looked at
+ * again when it is this old, not quarantined half-written (agq-spool(5),
+ * Inbox drops). */
+#define DROP_SETTLE_US  (5 * (int64_t)1000000)
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -498,6 +507,26 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	return 0;
 }
 
+/* Is the inbox drop PATH, which did not read as a task, a regular file
+ * of one link within max_task_bytes (so what failed is its text) modified
+ * less than DROP_SETTLE_US ago, maybe still being written?  Then note
+ * when to look at it again (S->inbox_retry_us) and say 1; else 0. */
+static int
+drop_settling(struct sched *S, const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (size_t)st.st_size > S->sp->conf.max_task_bytes)
+		return 0;
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000 +
+	    st.st_mtim.tv_nsec / 1000, now = agq_now_us();
+	if (mtime + DROP_SETTLE_US <= now || mtime > now + DROP_SETTLE_US)
+		return 0;
+	if (!S->inbox_retry_us || mtime + DROP_SETTLE_US < S->inbox_retry_us)
+		S->inbox_retry_us = mtime + DROP_SETTLE_US;
+	return 1;
+}
+
 /* One inbox drop NAME (agq_dir_each's callback): read, then deliver or
  * quarantine it.  Returns 1 to stop the pass (a full disk), else 0. */
 static int
@@ -510,6 +539,8 @@ accept_one(const char *name, void *arg)
 	json_t *t = drop_read(S->sp, path, why, sizeof why);
 	if (t)
 		stop = drop_deliver(S, path, name, t, why, sizeof why);
+	else if (why[0] && drop_settling(S, path))
+		why[0] = '\0';         /* not yet: looked at again later */
 	if ((!t && why[0]) || stop < 0) {
 		stop = 0;
 		if (agq_reject(S->sp, path, name, NULL, why) < 0)
@@ -524,6 +555,7 @@ static void
 do_inbox(struct sched *S)
 {
 	char *d = agq_spool_path(S->sp, "inbox");
+	S->inbox_retry_us = 0;
 	if (agq_dir_each(d, accept_one, S) < 0)
 		agq_syserr("cannot read directory", d);
 	free(d);
@@ -1620,7 +1652,8 @@ pass(struct sched *S)
 		index_rescan(S);
 		S->rescan = 0;
 	}
-	if (S->inbox_dirty) {
+	if (S->inbox_dirty || (S->inbox_retry_us && agq_now_us() >=
+	    S->inbox_retry_us)) {
 		S->inbox_dirty = 0;
 		do_inbox(S);
 	}
@@ -1648,8 +1681,9 @@ sched_watch(struct agq_spool *sp)
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
 	struct agq_watch w[AGQ_NLANES + 7], *p = w;
-	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE |
-	    IN_CREATE };
+	/* a drop is judged once moved in or closed after writing, not
+	 * when created (maybe still empty or half-written) */
+	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };
 	for (int l = 0; l < AGQ_NLANES; l++) {
 		snprintf(qrel[l], sizeof qrel[l], "queue/%s", agq_lane_name(l));
 		*p++ = (struct agq_watch){ qrel[l], chg };

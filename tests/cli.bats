@@ -157,7 +157,9 @@ for line in sys.stdin: json.loads(line)'
 	d=$(agq-submit -p low -- true)
 	agq-cancel -q "$d"
 	mkdir -p "$AGQ_SPOOL/inbox"
-	echo '[1]' > "$AGQ_SPOOL/tmp/x" && mv "$AGQ_SPOOL/tmp/x" "$AGQ_SPOOL/inbox/x"
+	# a finished drop (not written in the last seconds: agq-spool(5))
+	echo '[1]' > "$AGQ_SPOOL/tmp/x" && touch -m -d '-1 minute' "$AGQ_SPOOL/tmp/x" &&
+	    mv "$AGQ_SPOOL/tmp/x" "$AGQ_SPOOL/inbox/x"
 	agq-run --agent idle1 --once
 	run agq-status --json
 	[ "$status" -eq 0 ]

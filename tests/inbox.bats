@@ -9,10 +9,13 @@ CORPUS=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/tests/corpora/JSONTestSuite/test_parsin
 
 spool_dirs() { mkdir -p "$AGQ_SPOOL/tmp" "$AGQ_SPOOL/inbox"; }
 
-# drop NAME CONTENT: write CONTENT in tmp/, then rename it to inbox/NAME.
+# drop NAME CONTENT: write CONTENT in tmp/, then rename it to inbox/NAME;
+# written a minute ago, so that a bad drop is judged at once (a young one
+# may still be being written: agq-spool(5), Inbox drops).
 drop() {
 	spool_dirs
 	printf '%s' "$2" > "$AGQ_SPOOL/tmp/drop.$$.$1"
+	touch -m -d '-1 minute' "$AGQ_SPOOL/tmp/drop.$$.$1"
 	mv "$AGQ_SPOOL/tmp/drop.$$.$1" "$AGQ_SPOOL/inbox/$1"
 }
 
@@ -165,6 +168,33 @@ once() {
 	[ -z "$(agq-ls --state inbox)" ]
 }
 
+@test "a file still being written straight into inbox/ is not quarantined half-written: judged once closed and settled" {
+	spool_dirs
+	# --once: a young file that does not parse stays in inbox/
+	exec 8>"$AGQ_SPOOL/inbox/slow.json"
+	printf '{"id": "slow", "cmd": ' >&8
+	once
+	[ -f "$AGQ_SPOOL/inbox/slow.json" ]
+	[ ! -e "$AGQ_SPOOL/corrupt/slow.json" ]
+	# a running scheduler: another drop makes it look at inbox/ while
+	# slow.json is still open and young; then the writer finishes
+	start_sched
+	wait_for 20 grep -q '"sched_up"' "$AGQ_SPOOL/journal"
+	touch "$AGQ_SPOOL/inbox/slow.json"
+	drop other.json '{"id": "other", "cmd": "true"}'
+	wait_for 30 is_state other queue
+	[ -f "$AGQ_SPOOL/inbox/slow.json" ]
+	[ ! -e "$AGQ_SPOOL/corrupt/slow.json" ]
+	printf '"true"}' >&8
+	exec 8>&-
+	wait_for 30 is_state slow queue
+	[ "$(count_in corrupt)" -eq 0 ]
+	# a bad file left half-written is quarantined once it is 5 s old
+	printf '{"cmd": ' > "$AGQ_SPOOL/inbox/torn.json"
+	wait_for 30 test -f "$AGQ_SPOOL/corrupt/torn.json"
+	grep -q 'invalid JSON' "$AGQ_SPOOL/corrupt/torn.json.why"
+}
+
 @test "an id with '/' or '..' is quarantined and nothing is written outside the spool" {
 	drop slash.json '{"id": "../../escape", "cmd": "true"}'
 	drop dots.json '{"id": "..", "cmd": "true"}'
@@ -249,6 +279,7 @@ once() {
 		n=$((n + 1))
 		name="jts-$n-$(basename "$f")"
 		cp "$f" "$AGQ_SPOOL/tmp/$name"
+		touch -m -d '-1 minute' "$AGQ_SPOOL/tmp/$name"
 		mv "$AGQ_SPOOL/tmp/$name" "$AGQ_SPOOL/inbox/$name"
 	done
 	echo "dropped $n files"

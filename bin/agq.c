@@ -42,10 +42,11 @@ static const struct { const char *name, *what; } cmds[] = {
 };
 
 static const char usage[] =
-"usage: agq [--version] [--help] CMD [ARG]...\n"
+"usage: agq [-s SPOOL] [--version] [--help] CMD [ARG]...\n"
 "       agq help [CMD]\n"
 "Runs agq-CMD, found beside agq, in the compiled-in bin and libexec\n"
-"directories, then in $PATH.  See agq(1) and agq(7).\n";
+"directories, then in $PATH.  See agq(1) and agq(7).\n"
+"  -s, --spool DIR   the spool of CMD (sets AGQ_SPOOL for it)\n";
 
 static void
 list(FILE *f)
@@ -77,6 +78,35 @@ int
 main(int argc, char **argv)
 {
 	agq_setprog(argv[0]);
+	/* -s DIR, -sDIR, --spool DIR, --spool=DIR before CMD: the spool of
+	 * every command, given as the AGQ_SPOOL they all read (agq(7)) */
+	while (argc >= 2 && (!strncmp(argv[1], "-s", 2) ||
+	    !strncmp(argv[1], "--spool", 7))) {
+		const char *o = argv[1], *dir = NULL;
+		int used = 1;
+		if (!strcmp(o, "-s") || !strcmp(o, "--spool")) {
+			dir = argc >= 3 ? argv[2] : NULL;
+			used = 2;
+		} else if (o[1] == 's') {
+			dir = o + 2;
+		} else if (o[7] == '=') {
+			dir = o + 8;
+		} else {
+			break;          /* --spoolx: not ours */
+		}
+		if (!dir || !*dir) {
+			agq_warn("%s: a spool directory is needed", o);
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+		if (setenv("AGQ_SPOOL", dir, 1) < 0) {
+			agq_syserr("cannot set AGQ_SPOOL", dir);
+			return EX_OSERR;
+		}
+		argv[used] = argv[0];
+		argv += used;
+		argc -= used;
+	}
 	if (argc < 2) {
 		list(stderr);
 		return EX_USAGE;

@@ -81,6 +81,20 @@ for line in sys.stdin: json.loads(line)'
 	[ "$status" -eq 64 ]
 }
 
+@test "agq -s DIR CMD runs CMD on the spool DIR, in each spelling; the command's own -s wins" {
+	other="$BATS_TEST_TMPDIR/other"
+	id=$(agq -s "$other" submit -- true)
+	[ -f "$other/queue/normal/$id.json" ]
+	[ "$(agq -s "$other" ls -q)" = "$id" ]
+	[ "$(agq --spool "$other" ls -q)" = "$id" ]
+	[ "$(agq --spool="$other" ls -q)" = "$id" ]
+	[ "$(agq -s"$other" ls -q)" = "$id" ]
+	[ -z "$(agq ls -q)" ]
+	[ -z "$(agq -s "$other" ls -s "$AGQ_SPOOL" -q)" ]
+	run -64 agq -s
+	[[ "$output" == *'-s: a spool directory is needed'* ]]
+}
+
 @test "agq --version prints a version" {
 	run agq --version
 	[ "$status" -eq 0 ]

@@ -40,14 +40,46 @@ static const char usage[] =
 "skipped), 66 no journal yet (without --follow); --verify: 0 intact (a torn\n"
 "last line is reported and tolerated), 1 the chain is broken.\n";
 
+/* The last line of --verify: what was checked, the hash chain alone or
+ * the keyed chain (KEY, with MACS lines' MACs checked and UNKEYED lines
+ * from before the key), and how the tail was (TAIL). */
+static void
+print_checked(const char *where, const struct agq_jkey *key, long macs,
+              long unkeyed, const char *tail)
+{
+	if (!key)
+		printf("%s: checked the chain alone (SHA-256; no "
+		    "journal_key_file), %s\n", where, tail);
+	else if (unkeyed)
+		printf("%s: checked the keyed chain (HMAC-SHA256): %ld lines' "
+		    "MACs, and %ld line(s) from before the key by the chain "
+		    "alone; %s\n", where, macs, unkeyed, tail);
+	else
+		printf("%s: checked the keyed chain (HMAC-SHA256): %ld lines' "
+		    "MACs; %s\n", where, macs, tail);
+}
+
+/* The `cut` events of R (PATH's): a writer found lines lost from the
+ * journal's end, behind its anchor (agq-journal(5), "Anchor"). */
+static void
+warn_cuts(const char *path, const struct agq_jverify *r)
+{
+	if (r->cuts)
+		agq_warn("%s:%ld: a cut event: the lines before it had lost "
+		    "their end (a crash, or cut) when it was written; %ld in "
+		    "this file", path, r->cut_line, r->cuts);
+}
+
 /* --verify --file PATH: walk the chain of PATH; when its first line is a
  * rotate event, check that it chains to the last line of the file it
  * names. */
 static int
-verify(const char *path)
+verify(const char *path, const struct agq_jkey *key)
 {
 	struct agq_jverify r;
-	int rc = agq_journal_verify(path, &r);
+	int rc = agq_journal_verify_key(path, key, &r);
+	if (rc >= 0)
+		warn_cuts(path, &r);
 	if (rc < 0) {
 		agq_syserr("cannot read", path);
 		return agq_exit_code(errno);
@@ -87,6 +119,8 @@ verify(const char *path)
 		    r.lines + 1, r.torn_len, (long long)r.torn_off);
 	printf("%s: %ld lines, chain intact%s\n", path, r.lines,
 	    r.torn ? ", torn last line" : "");
+	print_checked(path, key, r.macs, r.unkeyed, "its tail not checked "
+	    "(--file)");
 	return agq_flush_stdout() < 0 ? EX_IOERR : 0;
 }
 
@@ -95,7 +129,7 @@ verify(const char *path)
  * each file's line 1 must be the rotate event naming the file before it,
  * continuing its seq and chained to its last line's hash. */
 static int
-verify_chain(const struct agq_spool *sp)
+verify_chain(const struct agq_spool *sp, const struct agq_jkey *key)
 {
 	char **names;
 	size_t n;
@@ -112,17 +146,20 @@ verify_chain(const struct agq_spool *sp)
 	}
 	struct agq_jverify prev, r;
 	char *prevpath = NULL;
-	long total = 0;
+	long total = 0, macs = 0, unkeyed = 0;
 	int64_t first = 0;
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *path = agq_spool_path(sp, "%s", names[i]);
-		if (agq_journal_verify(path, &r) < 0) {
+		if (agq_journal_verify_key(path, key, &r) < 0) {
 			agq_syserr("cannot read", path);
 			rc = agq_exit_code(errno);
 			free(path);
 			break;
 		}
+		macs += r.macs;
+		unkeyed += r.unkeyed;
+		warn_cuts(path, &r);
 		char why[1024] = "";
 		long bad = r.bad_line;
 		if (r.why[0])
@@ -160,6 +197,16 @@ verify_chain(const struct agq_spool *sp)
 		printf("%s: %zu journal files, %ld lines, seq %lld to %lld, "
 		    "chain intact\n", sp->root, n, total, (long long)first,
 		    (long long)prev.last_seq);
+	char tail[512] = "its tail not checked (no current journal)";
+	if (rc == 0 && !strcmp(names[n - 1], "journal") &&
+	    agq_journal_anchor_check(sp, key, &prev, tail, sizeof tail)) {
+		agq_warn("%s:%ld: chain broken: %s", prevpath, prev.lines, tail);
+		printf("%s: chain broken at its end (line %ld)\n", prevpath,
+		    prev.lines);
+		rc = 1;
+	}
+	if (rc == 0)
+		print_checked(sp->root, key, macs, unkeyed, tail);
 	free(prevpath);
 	agq_journal_files_free(names, n);
 	if (agq_flush_stdout() < 0)
@@ -235,18 +282,22 @@ main(int argc, char **argv)
 		agq_spool_close(&sp);
 		return r;
 	}
-	if (do_verify && !file) {
-		int r = verify_chain(&sp);
-		agq_spool_close(&sp);
-		return r;
-	}
-	char *path = file ? agq_xstrdup(file) : agq_spool_path(&sp, "journal");
 	if (do_verify) {
-		int r = verify(path);
+		struct agq_jkey key;
+		char why[512];
+		int ks = agq_journal_key(&sp, &key, why, sizeof why);
+		if (ks < 0)
+			agq_warn("journal_key_file not usable: %s; checking the "
+			    "chain alone", why);
+		char *path = file ? agq_xstrdup(file) : NULL;
+		int r = path ? verify(path, ks > 0 ? &key : NULL) :
+		    verify_chain(&sp, ks > 0 ? &key : NULL);
+		explicit_bzero(&key, sizeof key);
 		free(path);
 		agq_spool_close(&sp);
 		return r;
 	}
+	char *path = file ? agq_xstrdup(file) : agq_spool_path(&sp, "journal");
 	FILE *f = NULL;
 	if (follow) {
 		agq_signals_catch(on_signal, SA_RESTART, SIGTERM, SIGINT, 0);

@@ -80,6 +80,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 {
 	free(c->cwd_root);
 	c->cwd_root = NULL;
+	free(c->journal_key_file);
+	c->journal_key_file = NULL;
 	free(c->spool);
 	c->spool = NULL;
 	c->lease_s = 15;
@@ -134,15 +136,18 @@ agq_conf_load(struct agq_conf *c, const char *path)
 		if (!strcmp(key, "spool")) {
 			free(c->spool);
 			c->spool = *val ? agq_xstrdup(val) : NULL;
-		} else if (!strcmp(key, "cwd_root")) {
+		} else if (!strcmp(key, "cwd_root") ||
+		    !strcmp(key, "journal_key_file")) {
+			char **field = !strcmp(key, "cwd_root") ? &c->cwd_root :
+			    &c->journal_key_file;
 			if (*val != '/') {
-				agq_warn("%s:%d: cwd_root: not an absolute path: "
-				    "'%s'", path, n, val);
+				agq_warn("%s:%d: %s: not an absolute path: '%s'",
+				    path, n, key, val);
 				rc = -1;
 				break;
 			}
-			free(c->cwd_root);
-			c->cwd_root = agq_xstrdup(val);
+			free(*field);
+			*field = agq_xstrdup(val);
 		} else if ((dp = seconds_field(c, key))) {
 			if ((rc = seconds(path, n, key, val, dp)) < 0)
 				break;
@@ -207,6 +212,8 @@ agq_conf_free(struct agq_conf *c)
 {
 	free(c->spool);
 	free(c->cwd_root);
+	free(c->journal_key_file);
+	c->journal_key_file = NULL;
 	json_decref(c->obs);
 	json_decref(c->backend);
 	c->spool = c->cwd_root = NULL;

@@ -30,6 +30,8 @@ struct agq_conf {
 	json_t *backend;        /* backend settings (the keys of
 	                         * agq_backend_conf_keys below), an object of
 	                         * strings or NULL; freed by agq_conf_free */
+	char *journal_key_file; /* the journal's HMAC key (agq-journal(5),
+	                         * "Keyed journal"), an absolute path or NULL */
 };
 
 /* Fill CONF with built-in defaults, then read the file PATH (or, when PATH

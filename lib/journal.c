@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
 #include "util.h"
@@ -32,21 +33,121 @@
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
-int
-agq_sha256_hex(const void *buf, size_t len, char out[65])
+/* The 32 bytes of a SHA-256 digest MD as 64 lowercase hex digits and a
+ * NUL in OUT. */
+static void
+digest_hex(const uint8_t md[SHA256_DIGEST_SIZE], char out[65])
 {
-	unsigned char md[SHA256_DIGEST_SIZE];
-	struct sha256_ctx ctx;
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, buf);
-	sha256_digest(&ctx, sizeof md, md);
 	static const char hx[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 32; i++) {
+	for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++) {
 		out[2 * i] = hx[md[i] >> 4];
 		out[2 * i + 1] = hx[md[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+int
+agq_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	uint8_t md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, buf);
+	sha256_digest(&ctx, sizeof md, md);
+	digest_hex(md, out);
 	return 0;
+}
+
+/* ---- the keyed journal: a "mac" as the last field of a line ----------- */
+
+/* ,"mac":"<64 hex>"} ends a keyed line or anchor */
+#define MAC_HEAD ",\"mac\":\""
+enum { MAC_TAIL = sizeof MAC_HEAD - 1 + 64 + 2 };
+
+/* HMAC-SHA256 (RFC 2104) with K of the LEN bytes of BODY, a JSON object's
+ * text without its closing brace, followed by "}": the MAC of the line
+ * as it was before its "mac" was added.  In hex into OUT. */
+static void
+mac_hex(const struct agq_jkey *k, const char *body, size_t len, char out[65])
+{
+	struct hmac_sha256_ctx c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	hmac_sha256_set_key(&c, k->len, k->key);
+	hmac_sha256_update(&c, len, (const uint8_t *)body);
+	hmac_sha256_update(&c, 1, (const uint8_t *)"}");
+	hmac_sha256_digest(&c, sizeof md, md);
+	digest_hex(md, out);
+}
+
+/* S, a JSON object's text of LEN bytes (malloc'd, consumed), with a
+ * "mac" by K added as its last field: a new malloc'd string, its length
+ * in *LEN. */
+static char *
+with_mac(const struct agq_jkey *k, char *s, size_t *len)
+{
+	char mac[65];
+	mac_hex(k, s, *len - 1, mac);
+	char *line = agq_xasprintf("%.*s" MAC_HEAD "%s\"}", (int)(*len - 1), s,
+	    mac);
+	free(s);
+	*len = strlen(line);
+	return line;
+}
+
+/* Does LINE (LEN bytes) end with a "mac" as with_mac adds it, and is it
+ * right for K?  1 right, 0 wrong or not in that form. */
+static int
+mac_ok(const struct agq_jkey *k, const char *line, size_t len)
+{
+	if (len < MAC_TAIL + 1)
+		return 0;
+	size_t body = len - MAC_TAIL;
+	const char *m = line + body + sizeof MAC_HEAD - 1;
+	if (memcmp(line + body, MAC_HEAD, sizeof MAC_HEAD - 1) ||
+	    memcmp(line + len - 2, "\"}", 2))
+		return 0;
+	char want[65];
+	mac_hex(k, line, body, want);
+	return !memcmp(want, m, 64);
+}
+
+int
+agq_journal_key(const struct agq_spool *sp, struct agq_jkey *k, char *why,
+                size_t size)
+{
+	memset(k, 0, sizeof *k);
+	why[0] = '\0';
+	const char *p = sp->conf.journal_key_file;
+	if (!p)
+		return 0;
+	size_t len;
+	int fd;
+	char *buf = agq_read_file(p, 64 * 1024, &len, &fd);
+	if (!buf)
+		return agq_errf(why, size, "cannot read %s: %s", p,
+		    strerror(errno));
+	struct stat st;
+	int r = fstat(fd, &st);
+	close(fd);
+	size_t n = strcspn(buf, "\n");
+	if (r < 0)
+		agq_errf(why, size, "cannot stat %s: %s", p, strerror(errno));
+	else if (st.st_mode & 077)
+		agq_errf(why, size, "%s: mode %04o: group or others have access "
+		    "to it (chmod 600 it)", p, (unsigned)(st.st_mode & 07777));
+	else if (st.st_uid != geteuid() && st.st_uid != 0)
+		agq_errf(why, size, "%s: owned by uid %u, not by this user",
+		    p, (unsigned)st.st_uid);
+	else if (n == 0 || n > sizeof k->key)
+		agq_errf(why, size, "%s: its first line is %s", p, n ? "longer "
+		    "than 256 bytes" : "empty");
+	else {
+		memcpy(k->key, buf, n);
+		k->len = n;
+	}
+	explicit_bzero(buf, len);
+	free(buf);
+	return k->len ? 1 : -1;
 }
 
 /* Offset of the last '\n' before offset END in FD, -1 when there is none,
@@ -72,6 +173,132 @@ last_nl_before(int fd, off_t end)
 		end = start;
 	}
 	return -1;
+}
+
+enum { JBLK = 1 << 16 };        /* bytes read at a time */
+
+void
+agq_jrev_open(struct agq_jrev *r, int fd, off_t end)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->pos = r->wstart = end;
+}
+
+void
+agq_jrev_close(struct agq_jrev *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = 0;
+}
+
+/* pread(2) exactly N bytes at OFF into BUF: 0, or -1 with errno (EIO for
+ * a short read: the file shrank). */
+static int
+pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t k;
+	while ((k = pread(fd, buf, n, off)) < 0 && errno == EINTR)
+		;
+	if (k == (ssize_t)n)
+		return 0;
+	if (k >= 0)
+		errno = EIO;
+	return -1;
+}
+
+int
+agq_jrev_prev(struct agq_jrev *r, const char **line, size_t *len, off_t *off)
+{
+	if (r->pos <= 0)
+		return 0;
+	off_t e = r->pos - 1;           /* the newline ending the line */
+	if (r->wstart > e)              /* nothing buffered before it */
+		r->wstart = e;
+	for (;;) {
+		/* look for the newline before E in [wstart, e) */
+		size_t have = (size_t)(e - r->wstart);
+		char *nl = NULL;
+		for (size_t i = have; i > 0; i--)
+			if (r->buf[i - 1] == '\n') {
+				nl = r->buf + i - 1;
+				break;
+			}
+		off_t s = nl ? r->wstart + (nl - r->buf) + 1 : 0;
+		if (nl || r->wstart == 0) {
+			*len = (size_t)(e - s);
+			*line = *len > AGQ_JOURNAL_LINE_MAX ? NULL : !r->buf ?
+			    "" : r->buf + (s - r->wstart);
+			if (off)
+				*off = s;
+			r->pos = s;
+			return 1;
+		}
+		if (have > AGQ_JOURNAL_LINE_MAX)
+			break;          /* too long: skip it unread */
+		/* read the block before wstart, keeping [wstart, e) */
+		size_t want = r->wstart > JBLK ? JBLK : (size_t)r->wstart;
+		if (have + want > r->cap) {
+			r->cap = have + want;
+			char *nb = realloc(r->buf, r->cap);
+			if (!nb)
+				agq_die(70, "out of memory");
+			r->buf = nb;
+		}
+		memmove(r->buf + want, r->buf, have);
+		if (pread_all(r->fd, r->buf, want, r->wstart - (off_t)want) < 0)
+			return -1;
+		r->wstart -= (off_t)want;
+	}
+	/* A line longer than agq writes: find its start a block at a time,
+	 * keeping nothing. */
+	off_t s = r->wstart;
+	char blk[4096];
+	while (s > 0) {
+		off_t b = s > (off_t)sizeof blk ? s - (off_t)sizeof blk : 0;
+		size_t n = (size_t)(s - b);
+		if (pread_all(r->fd, blk, n, b) < 0)
+			return -1;
+		size_t i = n;
+		while (i > 0 && blk[i - 1] != '\n')
+			i--;
+		if (i > 0) {
+			s = b + (off_t)i;
+			break;
+		}
+		s = b;
+	}
+	*len = (size_t)(e - s);
+	*line = NULL;
+	if (off)
+		*off = s;
+	r->pos = r->wstart = s;
+	return 1;
+}
+
+/* SHA-256 in hex of the LEN bytes of FD at OFF, read a block at a time. */
+static int
+sha256_range_hex(int fd, off_t off, size_t len, char out[65])
+{
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	char *blk = agq_xmalloc(JBLK);
+	sha256_init(&ctx);
+	while (len > 0) {
+		size_t n = len > JBLK ? JBLK : len;
+		if (pread_all(fd, blk, n, off) < 0) {
+			free(blk);
+			return -1;
+		}
+		sha256_update(&ctx, n, (const uint8_t *)blk);
+		off += (off_t)n;
+		len -= n;
+	}
+	free(blk);
+	sha256_digest(&ctx, sizeof md, md);
+	digest_hex(md, out);
+	return 0;
 }
 
 int
@@ -101,35 +328,38 @@ agq_journal_tail(int fd, struct agq_jtail *t)
 	t->good_len = good;
 	/* The hash is the last line's; the seq the last one found, looking
 	 * back past lines without one (not agq's: appended by hand) a
-	 * little way, so the sequence goes on rather than restart at 1. */
-	off_t end = good, seen = 0;
-	for (int k = 0; end > 0 && k < 64 && seen < (1 << 20); k++) {
-		off_t nl = last_nl_before(fd, end - 1);
-		if (nl == -2)
-			return -1;
-		off_t start = nl + 1;
-		size_t n = (size_t)(end - 1 - start);
-		char *line = agq_xmalloc(n + 1);
-		if (pread(fd, line, n, start) != (ssize_t)n) {
-			free(line);
-			errno = EIO;
-			return -1;
+	 * little way, so the sequence goes on rather than restart at 1.
+	 * A line too long to be agq's is hashed in blocks, never parsed. */
+	struct agq_jrev rv;
+	agq_jrev_open(&rv, fd, good);
+	const char *line;
+	size_t n;
+	off_t at;
+	int k, rc = 0;
+	for (k = 0; k < AGQ_JOURNAL_LOOKBACK; k++) {
+		if ((rc = agq_jrev_prev(&rv, &line, &n, &at)) <= 0)
+			break;
+		if (k == 0 && (line ? agq_sha256_hex(line, n, t->hash) :
+		    sha256_range_hex(fd, at, n, t->hash)) < 0) {
+			rc = -1;
+			break;
 		}
-		if (k == 0)
-			agq_sha256_hex(line, n, t->hash);
-		json_t *o = json_loadb(line, n, 0, NULL);
+		json_t *o = line ? json_loadb(line, n, 0, NULL) : NULL;
 		json_int_t seq = json_integer_value(json_object_get(o, "seq"));
 		json_decref(o);
-		free(line);
 		if (seq > 0) {
 			t->seq = (int64_t)seq;
 			break;
 		}
 		t->foreign++;
-		seen += (off_t)n + 1;
-		end = start;
 	}
-	return 0;
+	/* 64 lines without a seq and more before them: unknown */
+	if (rc >= 0 && k == AGQ_JOURNAL_LOOKBACK && rv.pos > 0)
+		t->no_seq = 1;
+	int e = errno;
+	agq_jrev_close(&rv);
+	errno = e;
+	return rc < 0 ? -1 : 0;
 }
 
 int
@@ -180,13 +410,13 @@ journal_open(const struct agq_spool *sp)
 
 /* Chain the events of EVENTS (a JSON array of objects) to the last line
  * T describes: give each its "seq" and "prev" (the hash of the line
- * before it, for the first T's), and render them as lines, each ended by
- * a newline, one after the other in one malloc'd buffer of *LEN bytes.
- * LASTHASH, when not NULL, gets the hash of the last line.  NULL with
- * errno ENOMEM. */
+ * before it, for the first T's), and, with KEY (NULL: none), its "mac",
+ * and render them as lines, each ended by a newline, one after the other
+ * in one malloc'd buffer of *LEN bytes.  LASTHASH, when not NULL, gets
+ * the hash of the last line.  NULL with errno ENOMEM. */
 static char *
-chain_lines(json_t *events, const struct agq_jtail *t, size_t *len,
-            char lasthash[65])
+chain_lines(json_t *events, const struct agq_jtail *t,
+            const struct agq_jkey *key, size_t *len, char lasthash[65])
 {
 	char prev[65], *buf = NULL;
 	size_t n = 0, cap = 0, i, last = json_array_size(events) - 1;
@@ -203,6 +433,8 @@ chain_lines(json_t *events, const struct agq_jtail *t, size_t *len,
 			return NULL;
 		}
 		size_t k = strlen(line);
+		if (key)
+			line = with_mac(key, line, &k);
 		if (i < last)   /* the next line's "prev" */
 			agq_sha256_hex(line, k, prev);
 		else if (lasthash)
@@ -237,7 +469,43 @@ static struct {
 	off_t end;              /* size after our last append; -1: unknown */
 	char hash[65];
 	int64_t seq;
-} jc = { .lk = -1, .fd = -1, .end = -1 };
+	int keyst;              /* agq_journal_key's answer; 2: not asked */
+	struct agq_jkey key;
+} jc = { .lk = -1, .fd = -1, .end = -1, .keyst = 2 };
+
+/* With the journal lock held: replace ROOT/journal.anchor with SEQ and
+ * HASH, the journal's last line's, and a "mac" by KEY (NULL: none),
+ * through ROOT/.journal.anchor.tmp and rename(2); not fsynced (the
+ * journal is not either: agq-journal(5), "Anchor").  0 or -1. */
+static int
+anchor_write(const struct agq_spool *sp, int64_t seq, const char *hash,
+             const struct agq_jkey *key)
+{
+	char *body = agq_xasprintf("{\"seq\":%lld,\"hash\":\"%s\"}",
+	    (long long)seq, hash);
+	size_t n = strlen(body);
+	if (key)
+		body = with_mac(key, body, &n);
+	body[n] = '\n';      /* over the NUL: written without it */
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s/.journal.anchor.tmp", sp->root);
+	snprintf(dst, sizeof dst, "%s/journal.anchor", sp->root);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	int r = fd < 0 ? -1 : agq_write_all(fd, body, n + 1);
+	int e = errno;
+	if (fd >= 0 && close(fd) < 0 && r == 0) {
+		r = -1;
+		e = errno;
+	}
+	if (r == 0 && rename(tmp, dst) < 0) {
+		r = -1;
+		e = errno;
+	}
+	free(body);
+	errno = e;
+	return r;
+}
 
 static void
 jc_close(void)
@@ -249,6 +517,24 @@ jc_close(void)
 	jc.fd = jc.lk = -1;
 	jc.end = -1;
 	jc.root[0] = '\0';
+	explicit_bzero(&jc.key, sizeof jc.key);
+	jc.keyst = 2;
+}
+
+/* The key for the lines this process appends (jc.key), loaded once; a key
+ * configured but not usable is warned about once and lines go out
+ * without a "mac" (agq-journal --verify then reports them).  NULL: none. */
+static const struct agq_jkey *
+jc_key(const struct agq_spool *sp)
+{
+	if (jc.keyst == 2) {
+		char why[512];
+		jc.keyst = agq_journal_key(sp, &jc.key, why, sizeof why);
+		if (jc.keyst < 0)
+			agq_warn("journal_key_file not used: %s; appending "
+			    "to the journal without a MAC", why);
+	}
+	return jc.keyst == 1 ? &jc.key : NULL;
 }
 
 void
@@ -324,11 +610,38 @@ jc_unlock(void)
 /* With the journal lock held (jc_lock): chain the events of EVENTS (a
  * JSON array, stolen) to the last line of FD, jc's journal, SIZE bytes
  * long, and append them with one write(2). */
+static json_t *event_new(const char *ev, const char *id, json_t *extra);
+
+/* The journal's end T against its anchor: when the anchor is ahead (a
+ * larger seq, or the same seq with another hash), lines were lost from
+ * the end (a crash, or cut): a `cut` event recording it, with a warning,
+ * else NULL.  agq-journal(5), "Anchor". */
+static json_t *
+cut_event(const struct agq_spool *sp, const struct agq_jtail *t)
+{
+	struct agq_janchor a;
+	if (agq_journal_anchor_read(sp, NULL, &a) != 1 || a.seq < t->seq ||
+	    (a.seq == t->seq && (t->foreign || !strcmp(a.hash, t->hash))))
+		return NULL;
+	agq_warn("%s/journal: ends at seq %lld, but journal.anchor records "
+	    "seq %lld: lines were lost from its end (a crash, or cut); "
+	    "journaling a cut event", sp->root, (long long)t->seq,
+	    (long long)a.seq);
+	char *why = agq_xasprintf("the journal ended at seq %lld, but its "
+	    "anchor recorded seq %lld", (long long)t->seq, (long long)a.seq);
+	json_t *x = json_pack("{s:I, s:I, s:s, s:s}", "journal_seq",
+	    (json_int_t)t->seq, "anchor_seq", (json_int_t)a.seq,
+	    "anchor_hash", a.hash, "reason", why);
+	free(why);
+	return event_new("cut", NULL, x);
+}
+
 static int
 append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 {
 	struct agq_jtail t;
-	if (jc.end >= 0 && size == jc.end) {
+	int own = jc.end >= 0 && size == jc.end;
+	if (own) {
 		/* our own last append is still the end of the journal */
 		memset(&t, 0, sizeof t);
 		memcpy(t.hash, jc.hash, sizeof t.hash);
@@ -339,6 +652,23 @@ append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 		return -1;
 	}
 	jc.end = -1;
+	if (t.no_seq) {
+		/* Going on at seq 1 would reuse a seq: refuse, loudly. */
+		agq_warn("%s/journal: its last %d lines have no \"seq\" (not "
+		    "journal events): not appending, so as not to reuse a seq; "
+		    "move them out of the journal (agq-journal(5))", sp->root,
+		    AGQ_JOURNAL_LOOKBACK);
+		json_decref(events);
+		errno = EBADMSG;
+		return -1;
+	}
+	json_t *cut = own ? NULL : cut_event(sp, &t);
+	if (cut)
+		json_array_insert_new(events, 0, cut);
+	if (!json_array_size(events)) {
+		json_decref(events);
+		return 0;
+	}
 	if (t.torn_len) {
 		/* A writer died in the middle of a line (a crash or power cut):
 		 * keep the torn bytes in corrupt/ and chain to the last whole
@@ -360,7 +690,8 @@ append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 		    t.foreign, (long long)t.seq);
 	size_t n, count = json_array_size(events);
 	char lasthash[65];
-	char *buf = chain_lines(events, &t, &n, lasthash);
+	const struct agq_jkey *key = jc_key(sp);
+	char *buf = chain_lines(events, &t, key, &n, lasthash);
 	json_decref(events);
 	if (!buf)
 		return -1;
@@ -374,6 +705,9 @@ append_locked(const struct agq_spool *sp, int fd, off_t size, json_t *events)
 		jc.end = t.good_len + (off_t)n;
 		memcpy(jc.hash, lasthash, sizeof jc.hash);
 		jc.seq = t.seq + (int64_t)count;
+		if (anchor_write(sp, jc.seq, lasthash, key) < 0)
+			agq_spool_syserr(sp, "cannot update the journal's "
+			    "anchor", "journal.anchor");
 	}
 	if (w >= 0 && (size_t)w != n) {
 		/* A short write (the disk filled): take the partial lines back
@@ -506,6 +840,10 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 	}
 	struct agq_jtail t;
 	r = agq_journal_tail(fd, &t);
+	if (r == 0 && t.no_seq) {       /* never reuse a seq */
+		r = -1;
+		errno = EBADMSG;
+	}
 	if (r == 0 && t.torn_len)
 		r = agq_journal_cut_torn(sp, fd, &t, name);
 	if (r == 0) {
@@ -513,10 +851,21 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 		agq_jbatch_add(&b, "rotate", NULL, json_pack("{s:s}", "from",
 		    name));
 		size_t n;
-		char *line = chain_lines(b.events, &t, &n, NULL);
+		char lasthash[65], why[512];
+		struct agq_jkey key;
+		int ks = agq_journal_key(sp, &key, why, sizeof why);
+		if (ks < 0)
+			agq_warn("journal_key_file not used: %s", why);
+		char *line = chain_lines(b.events, &t, ks > 0 ? &key : NULL,
+		    &n, lasthash);
 		json_decref(b.events);
 		r = line ? agq_write_all(nfd, line, n) : -1;   /* ENOMEM */
 		free(line);
+		if (r == 0 && anchor_write(sp, t.seq + 1, lasthash, ks > 0 ?
+		    &key : NULL) < 0)
+			agq_spool_syserr(sp, "cannot update the journal's "
+			    "anchor", "journal.anchor");
+		explicit_bzero(&key, sizeof key);
 	}
 	e = errno;
 	close(nfd);
@@ -550,6 +899,13 @@ is_hex64(const char *s)
 
 int
 agq_journal_verify(const char *path, struct agq_jverify *r)
+{
+	return agq_journal_verify_key(path, NULL, r);
+}
+
+int
+agq_journal_verify_key(const char *path, const struct agq_jkey *key,
+                       struct agq_jverify *r)
 {
 	memset(r, 0, sizeof *r);
 	FILE *f = fopen(path, "re");
@@ -605,7 +961,25 @@ agq_journal_verify(const char *path, struct agq_jverify *r)
 			no--;
 			snprintf(r->why, sizeof r->why, "changed: its SHA-256 "
 			    "is not the \"prev\" of line %ld", no + 1);
-		} else if (no == 1) {
+		} else if (key && json_object_get(o, "mac")) {
+			if (!mac_ok(key, line, len))
+				snprintf(r->why, sizeof r->why, "wrong \"mac\": "
+				    "not written with the journal's key, or "
+				    "changed since");
+			else
+				r->macs++;
+		} else if (key && r->macs) {
+			snprintf(r->why, sizeof r->why, "no \"mac\" after "
+			    "%ld keyed line(s): written without the key", r->macs);
+		} else if (key) {
+			r->unkeyed++;
+		}
+		const char *evn = json_string_value(json_object_get(o, "ev"));
+		if (!r->why[0] && evn && !strcmp(evn, "cut")) {
+			r->cuts++;
+			r->cut_line = no;
+		}
+		if (!r->why[0] && no == 1) {
 			r->first_seq = json_integer_value(js);
 			snprintf(r->first_prev, sizeof r->first_prev, "%s", prev);
 			const char *ev = json_string_value(json_object_get(o,
@@ -641,6 +1015,104 @@ agq_journal_verify(const char *path, struct agq_jverify *r)
 	    prevhash[0] ? prevhash : ZERO_HASH);
 	errno = e;
 	return rc;
+}
+
+int
+agq_journal_anchor_read(const struct agq_spool *sp, const struct agq_jkey *key,
+                        struct agq_janchor *a)
+{
+	memset(a, 0, sizeof *a);
+	a->mac = -1;
+	char *p = agq_spool_path(sp, "journal.anchor");
+	size_t len;
+	char *buf = agq_read_file(p, 4096, &len, NULL);
+	int e = errno;
+	free(p);
+	if (!buf) {
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	json_t *o = json_loadb(buf, len, 0, NULL);
+	json_t *js = json_object_get(o, "seq");
+	const char *h = json_string_value(json_object_get(o, "hash"));
+	int ok = json_is_integer(js) && json_integer_value(js) > 0 &&
+	    is_hex64(h);
+	if (ok) {
+		a->seq = json_integer_value(js);
+		memcpy(a->hash, h, 65);
+		if (json_object_get(o, "mac"))
+			a->mac = key && mac_ok(key, buf, len);
+	}
+	json_decref(o);
+	free(buf);
+	errno = EBADMSG;
+	return ok ? 1 : -1;
+}
+
+int
+agq_journal_anchor_check(const struct agq_spool *sp,
+                         const struct agq_jkey *key,
+                         const struct agq_jverify *r, char *why, size_t size)
+{
+	struct agq_janchor a;
+	int got = agq_journal_anchor_read(sp, key, &a);
+	if (got < 0) {
+		agq_errf(why, size, "journal.anchor: %s", errno ==
+		    EBADMSG ? "not an anchor ({\"seq\":N,\"hash\":H})" :
+		    strerror(errno));
+		return 1;
+	}
+	if (got == 0) {
+		if (key && r->macs) {
+			agq_errf(why, size, "a keyed journal without its "
+			    "journal.anchor: its end may have been cut");
+			return 1;
+		}
+		snprintf(why, size, "no journal.anchor: the tail is not "
+		    "checked");
+		return 0;
+	}
+	if (key && r->macs && a.mac != 1) {
+		agq_errf(why, size, "journal.anchor: %s", a.mac < 0 ?
+		    "no \"mac\" in the anchor of a keyed journal" : "wrong "
+		    "\"mac\": not written with the journal's key");
+		return 1;
+	}
+	if (a.seq > r->last_seq) {
+		agq_errf(why, size, "ends at seq %lld, but journal.anchor "
+		    "records seq %lld: %lld line(s) cut from its end",
+		    (long long)r->last_seq, (long long)a.seq,
+		    (long long)(a.seq - r->last_seq));
+		return 1;
+	}
+	if (a.seq == r->last_seq && strcmp(a.hash, r->last_hash)) {
+		agq_errf(why, size, "its last line (seq %lld) is not the "
+		    "one journal.anchor records: changed or replaced",
+		    (long long)a.seq);
+		return 1;
+	}
+	snprintf(why, size, "the tail against journal.anchor (seq %lld%s)",
+	    (long long)a.seq, a.seq < r->last_seq ? ", behind the journal: "
+	    "its last update was lost, or lines were written by an older "
+	    "agq" : "");
+	return 0;
+}
+
+int
+agq_journal_record_cut(const struct agq_spool *sp)
+{
+	off_t size;
+	int fd = jc_lock(sp, &size);
+	if (fd < 0)
+		return -1;
+	jc.end = -1;            /* read the end: it is what is checked */
+	int r = append_locked(sp, fd, size, json_array());
+	int e = errno;
+	jc_unlock();
+	errno = e;
+	return r;
 }
 
 int

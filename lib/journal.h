@@ -64,14 +64,51 @@ void agq_journal_forget(void);
  * of the old libcrypto version is kept in the signature for callers). */
 int agq_sha256_hex(const void *buf, size_t len, char out[65]);
 
+/* The longest journal line agq parses (bytes, without the newline): a
+ * longer one is not an agq event (agq's own lines are a few KiB) and is
+ * skipped unread where the journal is read backwards (agq-journal(5)). */
+#define AGQ_JOURNAL_LINE_MAX (1 << 20)
+/* How many lines without a "seq" a writer looks back past for the last
+ * seq before it refuses to append (agq-journal(5), "Hash chain"). */
+#define AGQ_JOURNAL_LOOKBACK 64
+
+/* Reading a journal file backwards, a line at a time, in blocks: memory
+ * is bounded by AGQ_JOURNAL_LINE_MAX and a block whatever the file holds.
+ * Open with agq_jrev_open, free with agq_jrev_close; the fields are
+ * private. */
+struct agq_jrev {
+	int fd;                 /* borrowed */
+	off_t pos;              /* lines before this offset are unread */
+	off_t wstart;           /* buf holds the bytes [wstart, pos) */
+	char *buf;
+	size_t cap;
+};
+/* Start reading FD (a journal file, borrowed) backwards from offset END,
+ * which must be 0 or just after a newline (agq_jtail's good_len). */
+void agq_jrev_open(struct agq_jrev *r, int fd, off_t end);
+/* The line before the last one returned (the last line of the file at
+ * first), without its newline: 1 with *LINE (borrowed until the next call)
+ * and *LEN bytes at file offset *OFF (OFF may be NULL); *LINE is NULL for
+ * a line longer than AGQ_JOURNAL_LINE_MAX, skipped unread (its *LEN and
+ * *OFF still given).  0 at the start of the file, -1 with errno (EIO on
+ * a short read). */
+int agq_jrev_prev(struct agq_jrev *r, const char **line, size_t *len,
+                  off_t *off);
+void agq_jrev_close(struct agq_jrev *r);
+
 /* The end of a journal file: the last whole line's SHA-256 ("0"x64 when
  * empty) and "seq" (when that line has none, as a line appended by hand,
  * the seq of the nearest line before it that has one, looked for in the
- * last 64 lines or 1 MiB; 0 when none), and a torn tail (bytes after the
- * last newline: a writer that died mid-line). */
+ * last AGQ_JOURNAL_LOOKBACK lines, a line of any length counting as one;
+ * 0 when the file has none at all), and a torn tail (bytes after the last
+ * newline: a writer that died mid-line).  Memory is bounded as
+ * agq_jrev's: a line too long to parse is hashed in blocks. */
 struct agq_jtail {
 	int64_t seq;
 	int foreign;            /* whole lines at the end without a seq */
+	int no_seq;             /* 1: the look-back ended with lines left
+	                         * before it and no seq found: the seq is
+	                         * unknown (a writer refuses: never reuse) */
 	char hash[65];
 	off_t good_len;         /* bytes up to and including the last '\n' */
 	off_t torn_off;         /* where the torn tail starts, when torn_len */
@@ -106,6 +143,40 @@ int agq_journal_rotated_name(const char *name);
 int agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n);
 void agq_journal_files_free(char **names, size_t n);
 
+/* The journal's HMAC key (agq-journal(5), "Keyed journal"): the first
+ * line of the file agq.conf's journal_key_file names (its newline not
+ * included), at most 256 bytes. */
+struct agq_jkey {
+	unsigned char key[256];
+	size_t len;
+};
+/* Load SP's key into K.  The file must be a regular file (not followed
+ * through a symbolic link) of the caller's euid or root, with no group
+ * or other permission bits (it is for the spool owner only, never for
+ * tasks): 1 loaded; 0 no journal_key_file is configured; -1 configured
+ * but not usable, with the reason in WHY (SIZE bytes: "cannot read:
+ * Permission denied", "mode 0644: group or others can read it", "empty
+ * first line").  Nettle's HMAC-SHA256 (RFC 2104, FIPS 180-4) uses it. */
+int agq_journal_key(const struct agq_spool *sp, struct agq_jkey *k,
+                    char *why, size_t size);
+
+/* The anchor (agq-journal(5), "Anchor"): the seq and SHA-256 of the
+ * journal's last line, kept apart in ROOT/journal.anchor, one JSON line
+ * {"seq":N,"hash":H} (and "mac" with a key), replaced by rename(2) under
+ * the journal lock after every append and rotation.  Not fsynced. */
+struct agq_janchor {
+	int64_t seq;
+	char hash[65];
+	int mac;                /* -1 no "mac", 0 wrong (or no key to check
+	                         * it with: see KEY below), 1 checked */
+};
+/* Read SP's anchor into A, checking its "mac" with KEY when not NULL.
+ * 1 read, 0 there is none (ENOENT), -1 with errno (EBADMSG: not an
+ * anchor). */
+int agq_journal_anchor_read(const struct agq_spool *sp,
+                            const struct agq_jkey *key,
+                            struct agq_janchor *a);
+
 /* Result of agq_journal_verify. */
 struct agq_jverify {
 	long lines;             /* whole lines read (the torn tail excluded) */
@@ -119,6 +190,10 @@ struct agq_jverify {
 	int64_t first_seq;      /* "seq" of line 1 (0 when the file is empty) */
 	char first_prev[65];    /* "prev" of line 1 */
 	char first_from[256];   /* "from" of line 1 when it is a rotate event */
+	long macs;              /* lines whose "mac" was checked (with a key) */
+	long unkeyed;           /* lines before the first with a "mac" */
+	long cuts;              /* `cut` events: lines had been lost */
+	long cut_line;          /* the line of the last of them */
 };
 /* Walk the chain of the journal file PATH (agq-journal(5)): every line a
  * JSON object with "seq" one more than the line before and "prev" the
@@ -127,6 +202,36 @@ struct agq_jverify {
  * without a newline is a tolerated torn tail (R->torn).  Returns 0 intact,
  * 1 broken (R->bad_line, R->why), -1 with errno if PATH cannot be read. */
 int agq_journal_verify(const char *path, struct agq_jverify *r);
+/* agq_journal_verify with KEY (NULL: as agq_journal_verify, "mac" fields
+ * not checked): each line's "mac" must also be the HMAC-SHA256 with KEY
+ * of the line without it, from the first line that has one on (the
+ * lines before it, written before there was a key, are counted in
+ * R->unkeyed); a wrong or missing "mac" after it breaks the chain. */
+int agq_journal_verify_key(const char *path, const struct agq_jkey *key,
+                           struct agq_jverify *r);
+
+/* Check the end of the chain against the anchor (agq-journal(5),
+ * "Anchor"): R is the agq_journal_verify_key result of ROOT/journal (the
+ * last file of the chain), KEY as given to it.  An anchor AHEAD of the
+ * journal (a larger seq), or at its last seq with another hash, means
+ * lines were cut from its end or it was replaced: 1, with WHY (SIZE
+ * bytes).  An anchor behind it (a crash between an append and the
+ * anchor's update, or lines of an older agq), or none, is not: 0, with
+ * WHY saying how the tail was checked ("the tail against journal.anchor
+ * (seq N)", "no journal.anchor: the tail is not checked").  With KEY, a
+ * missing or wrong anchor "mac" on a keyed journal is 1. */
+int agq_journal_anchor_check(const struct agq_spool *sp,
+                             const struct agq_jkey *key,
+                             const struct agq_jverify *r, char *why,
+                             size_t size);
+
+/* Every append checks the journal's end against the anchor first (unless
+ * the end is this process's own last append): when the anchor is ahead
+ * (lines lost: a crash or a cut), a `cut` event recording it goes before
+ * the appended events, and the anchor moves on with them.  This appends
+ * that event alone, when there is one to append (agq-fsck --fix).  0 or
+ * -1 with errno. */
+int agq_journal_record_cut(const struct agq_spool *sp);
 
 /* The link between two journal files (agq-journal(5), Rotation): R is the
  * agq_journal_verify result of NAMES[I] (the agq_journal_files list of N

@@ -3,6 +3,7 @@
  * whole chain, concurrent batches do not interleave, and a batch that
  * does not fit (a short write) is taken back whole. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -174,6 +175,51 @@ main(void)
 	CHECK(agq_journal(&sp, "after", NULL, NULL) == 0 &&
 	    agq_journal_verify(jpath, &v) == 0 && v.last_seq == (int64_t)n + 1,
 	    "the next append chains on");
+
+	/* agq_jrev: lines backwards; one too long to parse is skipped
+	 * unread, with its length and offset */
+	char rpath[340];
+	snprintf(rpath, sizeof rpath, "%s/rev", dir);
+	f = fopen(rpath, "w");
+	fputs("a\n", f);
+	for (int i = 0; i < AGQ_JOURNAL_LINE_MAX + 10; i++)
+		fputc('x', f);
+	fputs("\n\nbc\n", f);
+	fclose(f);
+	int fd = open(rpath, O_RDONLY);
+	struct agq_jrev rv;
+	const char *line;
+	size_t len;
+	off_t at;
+	agq_jrev_open(&rv, fd, size_of(rpath));
+	CHECK(agq_jrev_prev(&rv, &line, &len, &at) == 1 && len == 2 &&
+	    !memcmp(line, "bc", 2) && at == AGQ_JOURNAL_LINE_MAX + 14,
+	    "jrev: the last line first");
+	CHECK(agq_jrev_prev(&rv, &line, &len, &at) == 1 && len == 0 && line,
+	    "jrev: an empty line");
+	CHECK(agq_jrev_prev(&rv, &line, &len, &at) == 1 && !line &&
+	    len == AGQ_JOURNAL_LINE_MAX + 10 && at == 2,
+	    "jrev: a line too long is skipped, its length and offset given");
+	CHECK(agq_jrev_prev(&rv, &line, &len, &at) == 1 && len == 1 &&
+	    *line == 'a' && at == 0, "jrev: the first line");
+	CHECK(agq_jrev_prev(&rv, &line, &len, &at) == 0, "jrev: then the "
+	    "start of the file");
+	agq_jrev_close(&rv);
+	struct agq_jtail jt;
+	CHECK(agq_journal_tail(fd, &jt) == 0 && jt.seq == 0 && jt.foreign == 4 &&
+	    !jt.no_seq, "tail: no seq in a file of foreign lines: 0");
+	close(fd);
+
+	/* AGQ_JOURNAL_LOOKBACK lines without a seq: the writer refuses
+	 * rather than start again at seq 1 */
+	f = fopen(jpath, "a");
+	for (int i = 0; i < AGQ_JOURNAL_LOOKBACK; i++)
+		fputs("a note by hand\n", f);
+	fclose(f);
+	before = size_of(jpath);
+	CHECK(agq_journal(&sp, "refused", NULL, NULL) == -1 &&
+	    errno == EBADMSG && size_of(jpath) == before,
+	    "64 lines without a seq: the append is refused (EBADMSG)");
 
 	agq_spool_close(&sp);
 	char cmd[400];

@@ -21,6 +21,7 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "jrecon.h"
 #include "open.h"
 #include "reject.h"
 #include "agent.h"

@@ -25,6 +25,7 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "jrecon.h"
 #include "lease.h"
 #include "agent.h"
 #include "fsck.h"
@@ -37,6 +38,7 @@ struct fsck {
 	struct agq_fsck_counts *c;
 	json_t *seen;           /* id -> [ {path, state, gen, where}, ... ] */
 	json_t *dups;           /* ids found in more than one state */
+	int broken;             /* a journal's chain is broken */
 };
 
 /* Report one problem: "KIND: TEXT[ (fixed)]" on stdout. */
@@ -579,6 +581,7 @@ check_rotated(struct fsck *F, char **names, size_t n)
 		}
 		/* past a break, the last hash is not the file's: no link */
 		prevbroken = r.why[0] != '\0';
+		F->broken |= prevbroken || why[0];
 		if (why[0])
 			report(F, &F->c->journal, 0, "journal", "%s:%ld: chain "
 			    "broken: %s (not repairable: see agq-journal(5))",
@@ -608,10 +611,29 @@ check_journal(struct fsck *F)
 		free(p);
 		return;
 	}
-	if (rc == 1)
+	if (rc == 1) {
+		F->broken = 1;
 		report(F, &F->c->journal, 0, "journal", "journal:%ld: chain "
 		    "broken: %s (not repairable: see agq-journal(5))",
 		    r.bad_line, r.why);
+	}
+	char why[512];
+	if (rc == 0 && agq_journal_anchor_check(F->sp, NULL, &r, why,
+	    sizeof why)) {
+		/* lines lost from the end: --fix journals a cut event saying
+		 * so, and the anchor moves on */
+		int fixed = 0;
+		if (F->o->fix) {
+			fixed = agq_journal_record_cut(F->sp) == 0 ? 1 : -1;
+			if (fixed < 0)
+				agq_spool_syserr(F->sp, "cannot append to the "
+				    "journal", "journal");
+		}
+		F->broken = fixed <= 0;
+		report(F, &F->c->journal, fixed, "journal", "journal:%ld: chain "
+		    "broken: %s%s", r.lines, why, fixed > 0 ? ": a cut event "
+		    "records it" : "");
+	}
 	if (r.torn) {
 		int fixed = 0;
 		if (F->o->fix) {
@@ -638,12 +660,34 @@ check_journal(struct fsck *F)
 	free(p);
 }
 
+/* A task whose state has no event (agq_jrecon): reported as a journal
+ * problem, unless it is a duplicate's (reported as one, and its event
+ * made with the duplicate's fix) or not a task (quarantined). */
+static void
+missing_event(const struct agq_jmiss *m, int fixed, void *arg)
+{
+	struct fsck *F = arg;
+	if (json_object_get(F->dups, m->id) || !json_object_get(F->seen,
+	    m->id))
+		return;
+	if (fixed < 0)
+		agq_spool_syserr(F->sp, "cannot append to the journal",
+		    "journal");
+	report(F, &F->c->journal, fixed, "journal", "%s: in %s/, but its "
+	    "last state event in the journal %s%s: the event of that move is "
+	    "missing (a crash between the move and its event)%s%s%s", m->id,
+	    agq_state_name(m->state), m->last >= 0 ? "says " : "is none",
+	    m->last >= 0 ? agq_state_name(m->last) : "", fixed > 0 ?
+	    ": a reconstructed " : "", fixed > 0 ? m->ev : "", fixed > 0 ?
+	    " event appended" : "");
+}
+
 int
 agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
          struct agq_fsck_counts *c)
 {
 	memset(c, 0, sizeof *c);
-	struct fsck F = { sp, o, c, json_object(), json_object() };
+	struct fsck F = { sp, o, c, json_object(), json_object(), 0 };
 	/* the journal first: repairs below append to it */
 	check_journal(&F);
 	check_dirs(&F);
@@ -657,6 +701,10 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	d = agq_spool_path(sp, "tmp");
 	agq_dir_each(d, tmp_entry, &F);
 	free(d);
+	/* last: the repairs above journal their own moves; not on a broken
+	 * chain (its lost lines are not to be made up) */
+	if (!F.broken && agq_jrecon(sp, 0, o->fix, missing_event, &F) < 0)
+		agq_spool_syserr(sp, "cannot compare the tasks with", "journal");
 	json_decref(F.seen);
 	json_decref(F.dups);
 	return c->problems ? 1 : 0;

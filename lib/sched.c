@@ -41,6 +41,7 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
+#include "jrecon.h"
 #include "lifecycle.h"
 #include "lease.h"
 #include "reject.h"
@@ -1745,6 +1746,17 @@ note_event(struct sched *S, struct inotify_event *ev)
 /* The spool's scheduler lock (.sched.lock), and the id index checked
  * before the first move.  The lock's descriptor; or minus the exit status
  * (reported): EX_TEMPFAIL when another scheduler holds it. */
+/* agq_jrecon's report of a task whose move had no event. */
+static void
+sched_missing(const struct agq_jmiss *m, int fixed, void *arg)
+{
+	(void)arg;
+	agq_warn("%s: in %s/ with no event for that move in the journal (a "
+	    "crash between the move and its event): %s", m->id,
+	    agq_state_name(m->state), fixed > 0 ? "reconstructed" :
+	    "cannot append to the journal");
+}
+
 static int
 sched_lock(struct agq_spool *sp)
 {
@@ -1768,6 +1780,9 @@ sched_lock(struct agq_spool *sp)
 			agq_warn("%s/ids: id index rebuilt: %ld task(s) without "
 			    "a claim claimed", sp->root, n);
 	}
+	/* State changes a crash left without their event (agq-sched(8)) */
+	if (agq_jrecon(sp, 1, 1, sched_missing, NULL) < 0)
+		agq_spool_syserr(sp, "cannot compare the tasks with", "journal");
 	return lock;
 }
 

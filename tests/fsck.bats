@@ -228,3 +228,45 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 }
+
+@test "a move without its event (killed between the rename and the journal append): reported, reconstructed by --fix, counted by agq-stats" {
+	agq-run --agent w --once
+	agq-submit -q --id x true
+	agq-sched --once
+	[ -f "$AGQ_SPOOL/active/w/x.json" ]
+	# agq-run killed -9 after its rename to done/, before its done event
+	mv "$AGQ_SPOOL/active/w/x.json" "$AGQ_SPOOL/done/x.json"
+	run agq-stats
+	[[ "$output" == *"events  submitted 1, started 0, done 0,"* ]]
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal: x: in done/, but its last state event in the journal says active: the event of that move is missing"* ]]
+	[[ "$(summary)" == *"1 problems ("*"1 journal), 0 fixed" ]]
+	[ "$(journal_count done)" -eq 0 ]
+	run agq-fsck --fix
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"journal: x: in done/"*"a reconstructed done event appended (fixed)"* ]]
+	tail -1 "$AGQ_SPOOL/journal" | grep -q '"ev":"done","id":"x","reconstructed":true,"from":"active","to":"done",'
+	run agq-stats
+	[[ "$output" == *"events  submitted 1, started 0, done 1,"* ]]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+}
+
+@test "agq-sched appends the missing events of moves made since the journal's last event when it starts" {
+	agq-submit -q --id y true
+	agq-submit -q --id z true
+	mv "$AGQ_SPOOL/queue/normal/y.json" "$AGQ_SPOOL/hold/y.json"
+	run agq-sched --once
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"y: in hold/ with no event for that move in the journal"*"reconstructed"* ]]
+	grep -q '"ev":"hold","id":"y","reconstructed":true,"from":"queue","to":"hold",' "$AGQ_SPOOL/journal"
+	[ "$(grep -c '"reconstructed"' "$AGQ_SPOOL/journal")" -eq 1 ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+	# the next start finds nothing more
+	run agq-sched --once
+	[ "$(grep -c '"reconstructed"' "$AGQ_SPOOL/journal")" -eq 1 ]
+}

@@ -162,14 +162,18 @@ apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 	return 0;
 }
 
-/* Normalize a valid task; returns the agq_deliver flag that says its id
- * was generated just now (none was given), with SYNC or-ed in. */
+/* Normalize a valid task, its owner the user running agq-submit (its
+ * real uid, getuid(2); no name: this program is linked statically, with
+ * no NSS lookup), whatever the task said; returns the agq_deliver flag
+ * that says its id was generated just now (none was given), with SYNC
+ * or-ed in. */
 static int
 normalize(json_t *t, int sync)
 {
 	int flags = sync ? AGQ_DELIVER_SYNC : 0;
 	if (!json_object_get(t, "id"))
 		flags |= AGQ_DELIVER_NEW_ID;
+	agq_task_set_owner(t, getuid(), NULL);
 	agq_task_normalize(t, agq_now_us());
 	return flags;
 }

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "backends.h"
+#include "redact.h"
+#include "conf.h"
 #include "steps.h"
 #include "classify.h"
 #include "task.h"
@@ -32,6 +35,62 @@
 #include "attempt.h"
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
+
+extern char **environ;
+
+/* The environment as it came, split by keys_out: KEPT (environ from then
+ * on) and KEYENV, the agent's keys, which only a backend gets. */
+static char **kept, **keyenv;
+
+/* Take the agent's keys out of environ (agq_env_is_key: the variables of
+ * API keys, and values holding a key or token file's content,
+ * agq_conf_secrets of $AGQ_CONF), into KEYENV: the task's cmd, its verify
+ * steps, setup and cleanup commands and git's hooks run without them;
+ * call_backend hands them to the backend (agq-run(8), SECURITY). */
+static void
+keys_out(void)
+{
+	struct agq_conf conf;
+	memset(&conf, 0, sizeof conf);
+	char **sec = agq_conf_load(&conf, NULL) == 0 ?
+	    agq_conf_secrets(&conf) : NULL;
+	size_t n = 0, k = 0, m = 0;
+	while (environ[n])
+		n++;
+	kept = agq_xmalloc((n + 1) * sizeof *kept);
+	keyenv = agq_xmalloc((n + 1) * sizeof *keyenv);
+	for (size_t i = 0; i < n; i++) {
+		if (agq_env_is_key(environ[i], sec))
+			keyenv[m++] = environ[i];
+		else
+			kept[k++] = environ[i];
+	}
+	kept[k] = keyenv[m] = NULL;
+	environ = kept;
+	agq_conf_secrets_free(sec);
+	agq_conf_free(&conf);
+}
+
+/* The environment of backend NAME: environ, and the keys (KEYENV) but
+ * for a backend that runs the task's own cmd (shell).  malloc'd array,
+ * borrowed strings. */
+static char **
+backend_env(const char *name)
+{
+	const struct agq_backend_def *d = agq_backend_def(name);
+	int give = keyenv && !(d && d->kind == AGQ_BACKEND_PROCESS);
+	size_t n = 0, m = 0;
+	while (environ[n])
+		n++;
+	while (give && keyenv[m])
+		m++;
+	char **env = agq_xmalloc((n + m + 1) * sizeof *env);
+	memcpy(env, environ, n * sizeof *env);
+	if (m)
+		memcpy(env + n, keyenv, m * sizeof *env);
+	env[n + m] = NULL;
+	return env;
+}
 
 /* Write the progress so far to agent.json in the output directory open
  * as DFD (OUTDIR, for messages), replaced atomically. */
@@ -77,12 +136,15 @@ call_backend(const char *name, const json_t *input, int dfd,
 		goto out;
 	}
 	fflush(NULL);
+	char **env = backend_env(name);
 	pid_t pid = fork();
 	if (pid < 0) {
+		free(env);
 		snprintf(err, sizeof err, "cannot fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
+		environ = env;
 		int ifd = openat(dfd, "backend-input.json", O_RDONLY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		int ofd = openat(dfd, "backend-result.json", O_WRONLY | O_CREAT |
@@ -94,6 +156,7 @@ call_backend(const char *name, const json_t *input, int dfd,
 		    strerror(errno), exe);
 		_exit(127);
 	}
+	free(env);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
@@ -560,6 +623,7 @@ out:
 int
 agq_agent_attempt(const json_t *t, const char *outdir)
 {
+	keys_out();
 	const char *backend = agq_task_backend(t);
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof cwd)) {

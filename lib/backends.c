@@ -93,6 +93,22 @@ agq_backend_setting_known(const char *key)
 	return 0;
 }
 
+int
+agq_backend_key_env(const char *name)
+{
+	/* the agent CLIs' own (claude, codex, gemini: their documentation) */
+	static const char *const cli[] = { "GEMINI_API_KEY", "GOOGLE_API_KEY",
+	    "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CODEX_API_KEY",
+	    NULL };
+	for (size_t i = 0; i < NROWS; i++)
+		if (eq(table[i].key_env, name))
+			return 1;
+	for (int i = 0; cli[i]; i++)
+		if (!strcmp(cli[i], name))
+			return 1;
+	return 0;
+}
+
 /* Row I serves TIER (any when -1) and has every flag of FLAGS. */
 static int
 listed(size_t i, int tier, unsigned flags)

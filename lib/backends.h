@@ -121,6 +121,15 @@ const char *agq_backend_tier_default(int tier);
  * accepts these besides agq_backend_conf_keys. */
 int agq_backend_setting_known(const char *key);
 
+/* 1 if NAME is an environment variable that holds an API key for a
+ * backend: the key_env of a row of the table (ANTHROPIC_API_KEY,
+ * OPENAI_API_KEY), or one that the agent CLIs of the cli backend read
+ * (GEMINI_API_KEY, GOOGLE_API_KEY, ANTHROPIC_AUTH_TOKEN,
+ * CLAUDE_CODE_OAUTH_TOKEN, CODEX_API_KEY; agq-backend(7)); else 0.  Such
+ * a variable of the agent's reaches only the backend process, never a
+ * cmd task or a verify step (agq-run(8), SECURITY). */
+int agq_backend_key_env(const char *name);
+
 /* The names of the rows that serve TIER (any tier when TIER is -1) and
  * have every flag of FLAGS, in table order, joined as in a sentence:
  * "a", "a or b", "a, b or c".  Written to BUF (SIZE bytes, always

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "paths.h"
 #include "conf.h"
 #include "backends.h"
+#include "redact.h"
 
 /* The backends' settings (agq-backend(7)): accepted here, read with
  * agq_backend_setting.  Kept in conf.c so that reading agq.conf does
@@ -57,6 +59,16 @@ seconds(const char *file, int line, const char *key, const char *val,
 	return 0;
 }
 
+int
+agq_trust_parse(const char *s)
+{
+	static const char *const names[] = { "owner", "group", "any", NULL };
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 /* The field of C that KEY, a setting in seconds, sets, or NULL. */
 static double *
 seconds_field(struct agq_conf *c, const char *key)
@@ -90,6 +102,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->kill_grace_s = 5;
 	c->rescan_s = 30;
 	c->notify_timeout_s = 60;
+	c->inbox_trust = AGQ_TRUST_OWNER;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
 	json_decref(c->obs);
@@ -148,6 +161,13 @@ agq_conf_load(struct agq_conf *c, const char *path)
 			}
 			free(*field);
 			*field = agq_xstrdup(val);
+		} else if (!strcmp(key, "inbox_trust")) {
+			if ((c->inbox_trust = agq_trust_parse(val)) < 0) {
+				agq_warn("%s:%d: inbox_trust: not owner, group or "
+				    "any: '%s'", path, n, val);
+				rc = -1;
+				break;
+			}
 		} else if ((dp = seconds_field(c, key))) {
 			if ((rc = seconds(path, n, key, val, dp)) < 0)
 				break;
@@ -354,6 +374,28 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 
 /* ---- the backends' keys and base URLs ------------------------------------ */
 
+/* The first line (without its newline) of the key file PATH, at most
+ * 64 KiB, malloc'd; or NULL with ERR: unreadable (strerror and path) or
+ * empty. */
+static char *
+key_line(const char *path, char *err, size_t size)
+{
+	size_t len;
+	char *k = agq_read_file(path, 65536, &len, NULL);
+	if (!k) {
+		agq_errf(err, size, "cannot read the key file: %s (%s)",
+		    strerror(errno), path);
+		return NULL;
+	}
+	k[strcspn(k, "\r\n")] = '\0';
+	if (!*k) {
+		agq_free_secret(k);
+		agq_errf(err, size, "the key file is empty (%s)", path);
+		return NULL;
+	}
+	return k;
+}
+
 char *
 agq_backend_key(const struct agq_conf *conf, const struct agq_backend_def *d,
                 char *err, size_t size)
@@ -368,20 +410,60 @@ agq_backend_key(const struct agq_conf *conf, const struct agq_backend_def *d,
 		    filekey);
 		return NULL;
 	}
-	size_t len;
-	char *k = agq_read_file(path, 65536, &len, NULL);
-	if (!k) {
-		agq_errf(err, size, "cannot read the key file: %s (%s)",
-		    strerror(errno), path);
-		return NULL;
+	return key_line(path, err, size);
+}
+
+extern char **environ;
+
+/* Add S (malloc'd, or NULL: nothing) to the NULL-terminated V of *N
+ * entries and room for *CAP. */
+static char **
+secret_add(char **v, size_t *n, size_t *cap, char *s)
+{
+	if (!s)
+		return v;
+	v = agq_grow(v, cap, *n + 1, sizeof *v, 8);
+	v[(*n)++] = s;
+	v[*n] = NULL;
+	return v;
+}
+
+char **
+agq_conf_secrets(const struct agq_conf *conf)
+{
+	static const char *const files[] = { "git_token_file",
+	    "forge_token_file", NULL };
+	size_t n = 0, cap = 1;
+	char **v = agq_xmalloc(sizeof *v);
+	v[0] = NULL;
+	char err[PATH_MAX + 64];
+	const struct agq_backend_def *d;
+	for (size_t i = 0; (d = agq_backend_at(i)); i++) {
+		const char *path = d->key_setting ?
+		    agq_backend_setting(conf, d->key_setting, NULL) : NULL;
+		if (path)
+			v = secret_add(v, &n, &cap, key_line(path, err,
+			    sizeof err));
 	}
-	k[strcspn(k, "\r\n")] = '\0';
-	if (!*k) {
-		free(k);
-		agq_errf(err, size, "the key file is empty (%s)", path);
-		return NULL;
+	for (int i = 0; files[i]; i++) {
+		const char *path = agq_backend_setting(conf, files[i], NULL);
+		if (path)
+			v = secret_add(v, &n, &cap, key_line(path, err,
+			    sizeof err));
 	}
-	return k;
+	for (char **e = environ; *e; e++)
+		if (agq_env_is_key(*e, NULL) && strchr(*e, '=')[1])
+			v = secret_add(v, &n, &cap, agq_xstrdup(strchr(*e,
+			    '=') + 1));
+	return v;
+}
+
+void
+agq_conf_secrets_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		agq_free_secret(v[i]);
+	free(v);
 }
 
 char *

@@ -25,6 +25,7 @@ struct agq_conf {
 	size_t max_task_bytes;  /* larger inbox drops are quarantined */
 	int64_t backoff_cap_s;  /* retry backoff ceiling */
 	char *cwd_root;         /* tasks' cwd must be at or below, NULL: any */
+	int inbox_trust;        /* whose inbox drops are accepted: AGQ_TRUST_* */
 	json_t *obs;            /* agq-sync, agq-dash, agq-alert settings
 	                         * (agq_obs_conf below): key -> string */
 	json_t *backend;        /* backend settings (the keys of
@@ -33,6 +34,18 @@ struct agq_conf {
 	char *journal_key_file; /* the journal's HMAC key (agq-journal(5),
 	                         * "Keyed journal"), an absolute path or NULL */
 };
+
+/* inbox_trust (agq-spool(5), "Inbox drops"; agq(7)): on a spool not owned
+ * by root, the drops of which uids agq-sched accepts.  The values are
+ * those of agq_trust_parse. */
+enum {
+	AGQ_TRUST_OWNER,        /* the spool's owner's (and root's): default */
+	AGQ_TRUST_GROUP,        /* and the members of inbox/'s group */
+	AGQ_TRUST_ANY           /* anyone's */
+};
+
+/* The AGQ_TRUST_* value of S ("owner", "group", "any"), or -1. */
+int agq_trust_parse(const char *s);
 
 /* Fill CONF with built-in defaults, then read the file PATH (or, when PATH
  * is NULL, $AGQ_CONF, else the compiled-in etc/agq.conf; a missing default
@@ -99,6 +112,17 @@ struct agq_backend_def;
 char *agq_backend_key(const struct agq_conf *conf,
                       const struct agq_backend_def *d, char *err,
                       size_t size);
+
+/* The agent's secrets, for keeping them out of what tasks get
+ * (agq_env_is_key): the first line of every backend's key file
+ * (anthropic_key_file, openai_key_file), of git_token_file and of
+ * forge_token_file set in CONF, and the value of every variable of the
+ * environment that holds a key (agq_backend_key_env).  A file that cannot
+ * be read gives nothing.  A NULL-terminated malloc'd array of malloc'd
+ * strings, never NULL: free it with agq_conf_secrets_free, which zeroes
+ * them (agq_free_secret). */
+char **agq_conf_secrets(const struct agq_conf *conf);
+void agq_conf_secrets_free(char **secrets);
 
 /* The base URL of backend D (a row of backends.h), malloc'd: EP_URL (the
  * endpoint chosen for the task, its route; may be NULL), else agq.conf's

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "util.h"
+#include "backends.h"
 #include "redact.h"
 
 #define REDACTED "[redacted]"
@@ -30,6 +31,26 @@ agq_secret_name(const char *name)
 	    NULL };
 	for (int i = 0; words[i]; i++)
 		if (strcasestr(name, words[i]))
+			return 1;
+	return 0;
+}
+
+int
+agq_env_is_key(const char *e, char *const *secrets)
+{
+	const char *eq = strchr(e, '=');
+	if (!eq)
+		return 0;
+	char name[256];
+	size_t k = (size_t)(eq - e);
+	if (k < sizeof name) {
+		memcpy(name, e, k);
+		name[k] = '\0';
+		if (agq_backend_key_env(name))
+			return 1;
+	}
+	for (size_t i = 0; secrets && secrets[i]; i++)
+		if (strlen(secrets[i]) >= 8 && strstr(eq + 1, secrets[i]))
 			return 1;
 	return 0;
 }

@@ -18,6 +18,15 @@ int agq_secret_name(const char *name);
  * NULL when S has none. */
 char *agq_redact_bearer(const char *s);
 
+/* 1 if the environment entry E ("NAME=value") carries one of the agent's
+ * keys: NAME holds an API key (agq_backend_key_env), or the value holds
+ * one of SECRETS (a NULL-terminated array, agq_conf_secrets; NULL: none;
+ * a secret of fewer than 8 bytes is not looked for, so that a short or
+ * empty key file strips nothing by accident).  Else 0.  What agq-run and
+ * agq-attempt leave out of the environment of cmd tasks and verify steps
+ * (agq-run(8), SECURITY). */
+int agq_env_is_key(const char *e, char *const *secrets);
+
 /* Redact the JSON value V in place, for showing or journaling, never for
  * running: in every object member "env" (an object) the string values of
  * secret names (agq_secret_name) become "[redacted]", and bearer tokens in

@@ -28,7 +28,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +45,8 @@
 
 #include "util.h"
 #include "paths.h"
+#include "redact.h"
+#include "conf.h"
 #include "classify.h"
 #include "task.h"
 #include "spool.h"
@@ -108,7 +112,24 @@ struct runner {
 	                         * new start, results held (degrade); 0 not */
 	char degraded_why[600]; /* what failed, for the agent file */
 	int64_t held_at;        /* held results tried again from (mono) */
+	char **secrets;         /* the agent's keys (agq_conf_secrets): kept
+	                         * out of cmd tasks' environment */
+	uid_t spool_uid;        /* the owner of the spool directory */
 };
+
+/* Whom a task runs as: a root agent runs a task of another user as that
+ * user (agq-run(8), SECURITY).  The strings and groups are malloc'd. */
+struct runas {
+	int on;                 /* 0: as the agent, in its environment */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;          /* its supplementary groups (getgrouplist) */
+	int ngroups;
+	char *user, *home, *shell;
+};
+
+/* The PATH of a task run as another user, cron's and at(1)'s kind. */
+#define RUNAS_PATH "/usr/local/bin:/usr/bin:/bin"
 
 static volatile sig_atomic_t got_term, got_chld;
 
@@ -265,20 +286,34 @@ env_get(const struct envb *e, const char *name)
 }
 
 /* The environment of task T (generation GEN, attempt ATTEMPT, output
- * directory OUTDIR) into E: the runner's, with the task's env and the
- * AGQ_* variables of agq-run(8) set.  Free it with env_free. */
+ * directory OUTDIR) into E: the runner's (for a cmd task without the
+ * agent's keys, agq_env_is_key; for a task run as another user, RA, none
+ * of it but a clean one from its passwd entry: PATH, HOME, USER, LOGNAME,
+ * SHELL), with the task's env and the AGQ_* variables of agq-run(8) set.
+ * Free it with env_free. */
 static void
 env_make(struct runner *R, struct envb *e, const json_t *t,
-         const char *outdir, json_int_t gen, int attempt)
+         const char *outdir, json_int_t gen, int attempt,
+         const struct runas *ra)
 {
 	size_t nenv = 0;
 	while (environ[nenv])
 		nenv++;
 	json_t *tenv = json_object_get(t, "env");
-	size_t more = json_object_size(tenv) + 6;
-	*e = (struct envb){ agq_xmalloc((nenv + more) * sizeof *e->v), nenv,
+	size_t more = json_object_size(tenv) + 11;
+	*e = (struct envb){ agq_xmalloc((nenv + more) * sizeof *e->v), 0,
 	    nenv + more, agq_xmalloc(more * sizeof *e->own), 0 };
-	memcpy(e->v, environ, nenv * sizeof *e->v);
+	int keys = agq_task_attempted(t);       /* agq-attempt's backend */
+	for (size_t i = 0; !ra->on && i < nenv; i++)
+		if (keys || !agq_env_is_key(environ[i], R->secrets))
+			e->v[e->n++] = environ[i];
+	if (ra->on) {
+		env_set(e, "PATH", RUNAS_PATH);
+		env_set(e, "HOME", ra->home);
+		env_set(e, "USER", ra->user);
+		env_set(e, "LOGNAME", ra->user);
+		env_set(e, "SHELL", ra->shell);
+	}
 	const char *k;
 	json_t *v;
 	json_object_foreach(tenv, k, v)
@@ -301,6 +336,75 @@ env_free(struct envb *e)
 		free(e->own[i]);
 	free(e->own);
 	free(e->v);
+}
+
+static void
+runas_free(struct runas *ra)
+{
+	free(ra->groups);
+	free(ra->user);
+	free(ra->home);
+	free(ra->shell);
+	memset(ra, 0, sizeof *ra);
+}
+
+/* Whom task T runs as, into RA (runas_free it).  Only a root agent
+ * changes user: to T's owner (agq_task_owner_uid; none: root) when root
+ * owns the spool, else to the spool's owner (who could have written any
+ * owner into the file); root stays root.  0; or -1 with WHY (SIZE
+ * bytes) when that uid has no passwd entry (getpwuid(3)) or its groups
+ * cannot be read (getgrouplist(3)). */
+static int
+runas_get(struct runner *R, const json_t *t, struct runas *ra, char *why,
+          size_t size)
+{
+	memset(ra, 0, sizeof *ra);
+	if (geteuid() != 0)
+		return 0;
+	long long uid = R->spool_uid ? (long long)R->spool_uid :
+	    agq_task_owner_uid(t);
+	if (uid <= 0)
+		return 0;
+	errno = 0;
+	const struct passwd *pw = getpwuid((uid_t)uid);
+	if (!pw)
+		return agq_errf(why, size, "owner uid %lld: %s (getpwuid)", uid,
+		    errno ? strerror(errno) : "no such user");
+	ra->on = 1;
+	ra->uid = pw->pw_uid;
+	ra->gid = pw->pw_gid;
+	ra->user = agq_xstrdup(pw->pw_name);
+	ra->home = agq_xstrdup(pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+	ra->shell = agq_xstrdup(pw->pw_shell && *pw->pw_shell ? pw->pw_shell :
+	    "/bin/sh");
+	int n = 0;
+	(void)getgrouplist(ra->user, ra->gid, NULL, &n);
+	ra->groups = agq_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *ra->groups);
+	ra->ngroups = n;
+	if (n > 0 && getgrouplist(ra->user, ra->gid, ra->groups,
+	    &ra->ngroups) < 0) {
+		agq_errf(why, size, "owner %s (uid %lld): cannot read its groups "
+		    "(getgrouplist)", ra->user, uid);
+		runas_free(ra);
+		return -1;
+	}
+	return 0;
+}
+
+/* out/ID, open as ODFD, and its stdout OFD and stderr EFD handed to RA's
+ * user (when RA->on), so that the task can write its directory.  Reported
+ * when it cannot be: the task then runs with what it can reach. */
+static void
+runas_chown(const struct runas *ra, int odfd, int ofd, int efd,
+            const char *outdir)
+{
+	if (!ra->on)
+		return;
+	if (fchown(odfd, ra->uid, ra->gid) < 0 ||
+	    fchown(ofd, ra->uid, ra->gid) < 0 ||
+	    fchown(efd, ra->uid, ra->gid) < 0)
+		agq_syserr("cannot give the output directory to the task's "
+		    "user", outdir);
 }
 
 /* X's directory: task T's cwd, else (and for a task with git) OUTDIR.  out/ID, the default, is
@@ -398,23 +502,40 @@ task_cmd(struct agq_shep_task *x, const json_t *t, struct agq_cmd *c,
  * when it could not be sent: nothing started. */
 static int
 send_start(struct runner *R, uint64_t seq, const json_t *t,
-           const char *outdir, int ofd, int efd, json_int_t gen, int attempt)
+           const char *outdir, int ofd, int efd, json_int_t gen, int attempt,
+           const struct runas *ra)
 {
 	struct agq_shep_task x = { .in = -1, .out = ofd, .err = efd };
+	int agent = agq_task_attempted(t);
+	if (agent && ra->on) {
+		/* agq-attempt needs the agent's keys and spool: not for
+		 * another user's hands */
+		dprintf(efd, "agq-run: a root agent runs no agent task (prompt, "
+		    "backend, verify, git) of another user (%s, uid %u): run "
+		    "an agent as that user\n", ra->user, (unsigned)ra->uid);
+		return 126;
+	}
 	json_t *tv = json_object_get(t, "timeout");
 	double timeout = json_is_number(tv) ? json_number_value(tv) : 0;
 	x.timeout_us = timeout > 0 ? (int64_t)(timeout * 1e6) : 0;
 	x.grace_us = (int64_t)(R->sp->conf.kill_grace_s * 1e6);
 	struct envb e;
-	env_make(R, &e, t, outdir, gen, attempt);
+	env_make(R, &e, t, outdir, gen, attempt, ra);
 	x.env = e.v;
 	x.envc = e.n;
 	char real[PATH_MAX];
 	task_cwd(R, &x, t, outdir, real);
+	if (ra->on) {
+		x.flags |= AGQ_SHEP_USER | (x.cwd == outdir ? AGQ_SHEP_OWNCWD :
+		    0);
+		x.uid = ra->uid;
+		x.gid = ra->gid;
+		x.groups = ra->groups;
+		x.ngroups = (size_t)ra->ngroups;
+	}
 
 	char *prog = NULL, *aargv[3];
 	struct agq_cmd c = { NULL, NULL, 0 };
-	int agent = agq_task_attempted(t);
 	int rc = agent ? task_agent(&x, t, &e, outdir, aargv, &prog, efd) :
 	    task_cmd(&x, t, &c, efd);
 	if (rc == 0)
@@ -600,7 +721,7 @@ restart_lease(struct runner *R, struct agq_locked *l, json_int_t *gen)
 static int
 start_out(struct runner *R, const char *id, struct agq_locked *l,
           struct agq_rewrite *rw, int spare, const char *outdir,
-          json_int_t gen, int *ofd, int *efd)
+          json_int_t gen, int *ofd, int *efd, const struct runas *ra)
 {
 	struct agq_spool *sp = R->sp;
 	const char *me = R->o->agent;
@@ -640,6 +761,8 @@ start_out(struct runner *R, const char *id, struct agq_locked *l,
 		agq_syserr("cannot keep the previous attempt's output", outdir);
 	*ofd = open_out(odfd, outdir, "stdout");
 	*efd = open_out(odfd, outdir, "stderr");
+	if (*ofd >= 0 && *efd >= 0)
+		runas_chown(ra, odfd, *ofd, *efd, outdir);
 	close(odfd);
 	if (*ofd < 0 || *efd < 0) {
 		not_started(R, errno);
@@ -665,6 +788,14 @@ start(struct runner *R, const char *id)
 	if (start_lock(R, id, &l) < 0)
 		return;
 	json_t *t = l.task;
+	struct runas ra;
+	char why[600];
+	if (runas_get(R, t, &ra, why, sizeof why) < 0) {
+		char name[80];
+		snprintf(name, sizeof name, "%s.json", id);
+		agq_reject(sp, l.loc.path, name, id, why);
+		goto out;
+	}
 	json_int_t gen = agq_task_int(t, "generation", 0);
 	int64_t now = agq_now_us();
 	json_t *att = json_object_get(t, "attempts");
@@ -699,12 +830,13 @@ start(struct runner *R, const char *id)
 	char *outdir = agq_spool_path(sp, "out/%s", id);
 	int ofd, efd;
 	if (start_out(R, id, &l, &rw, spare, outdir, gen,
-	    &ofd, &efd) < 0) {
+	    &ofd, &efd, &ra) < 0) {
 		free(outdir);
 		goto out;
 	}
 	uint64_t seq = ++R->seq;
-	int fail = send_start(R, seq, t, outdir, ofd, efd, gen, attempt);
+	int fail = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra);
+	runas_free(&ra);
 	close(ofd);
 	close(efd);
 	free(outdir);
@@ -731,6 +863,7 @@ start(struct runner *R, const char *id)
 	j->attempt = attempt;
 	return;
 out:
+	runas_free(&ra);
 	agq_task_unlock(&l);
 }
 
@@ -1357,6 +1490,9 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	R.sp = sp;
 	R.o = o;
 	R.started_us = agq_now_us();
+	R.secrets = agq_conf_secrets(&sp->conf);
+	struct stat sst;
+	R.spool_uid = stat(sp->root, &sst) == 0 ? sst.st_uid : 0;
 	if (!o->once) {         /* --once starts what it finds, then exits */
 		R.spare_tmp = agq_spool_path(sp, "tmp/.spare-%s", o->agent);
 		snprintf(R.spare_out, sizeof R.spare_out, ".spare-%s",
@@ -1370,6 +1506,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	if (rc) {
 		free(R.jobs);
 		free(R.spare_tmp);
+		agq_conf_secrets_free(R.secrets);
 		return rc;
 	}
 	runner_up(&R);
@@ -1403,6 +1540,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	agq_shep_end(&R.shep);
 	json_decref(R.once_ids);
 	free(R.jobs);
+	agq_conf_secrets_free(R.secrets);
 	close(R.lockfd);
 	return o->once ? R.unrecorded : 0;
 }

@@ -25,6 +25,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +373,60 @@ undeliver(struct sched *S, struct agq_locked *l, const char *drop)
 		close(lk);
 }
 
+/* Is the uid U a member of group G: its primary group, or listed in
+ * G's members (getgrgid(3))?  PW is U's passwd entry.  1 or 0. */
+static int
+in_group(const struct passwd *pw, gid_t g)
+{
+	if (pw->pw_gid == g)
+		return 1;
+	const struct group *gr = getgrgid(g);
+	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
+		if (!strcmp(*m, pw->pw_name))
+			return 1;
+	return 0;
+}
+
+/* The owner of the inbox drop T, whose file's stat(2) is ST, judged and
+ * recorded (agq-spool(5), "Inbox drops"; agq(7), SECURITY): on a spool
+ * not owned by root, a uid other than root's and the spool owner's is
+ * accepted only as inbox_trust says (group: a member of inbox/'s group;
+ * any); then T's owner is set to the file's uid and user name
+ * (agq_task_set_owner, whatever T said), which must have a passwd entry
+ * unless it is the spool owner's or the scheduler's.  0; or -1 with WHY (SIZE bytes): to
+ * be quarantined. */
+static int
+drop_owner(const struct agq_spool *sp, const struct stat *st, json_t *t,
+           char *why, size_t size)
+{
+	static const char *const trust[] = { "owner", "group", "any" };
+	uid_t u = st->st_uid;
+	struct stat rs, is;
+	if (stat(sp->root, &rs) < 0)
+		return agq_errf(why, size, "cannot stat the spool: %s",
+		    strerror(errno));
+	int own = u == rs.st_uid || u == geteuid();
+	errno = 0;
+	const struct passwd *pw = getpwuid(u);
+	int ok = own || u == 0 || rs.st_uid == 0 ||
+	    sp->conf.inbox_trust == AGQ_TRUST_ANY;
+	if (!ok && pw && sp->conf.inbox_trust == AGQ_TRUST_GROUP) {
+		char *ip = agq_spool_path(sp, "inbox");
+		ok = stat(ip, &is) == 0 && in_group(pw, is.st_gid);
+		free(ip);
+	}
+	if (!ok)
+		return agq_errf(why, size, "dropped by uid %u (%s), which may "
+		    "not drop here (inbox_trust = %s)", (unsigned)u,
+		    pw ? pw->pw_name : "no such user",
+		    trust[sp->conf.inbox_trust]);
+	if (!pw && !own)
+		return agq_errf(why, size, "dropped by uid %u: no such user "
+		    "(getpwuid)", (unsigned)u);
+	agq_task_set_owner(t, u, pw ? pw->pw_name : NULL);
+	return 0;
+}
+
 /* Read the inbox drop PATH: a regular file with one link, at most
  * max_task_bytes, never through a symbolic link, holding one valid task
  * (agq-spool(5), Inbox drops).  The task, normalized (a new reference), or
@@ -426,6 +482,10 @@ drop_read(const struct agq_spool *sp, const char *path, char *why,
 	t = agq_task_parse(buf, len, why, size);
 	if (t && agq_task_check_fields(t, why, size) < 0) {
 		json_decref(t);         /* a misspelled field (agq-task(5)) */
+		t = NULL;
+	}
+	if (t && drop_owner(sp, &st, t, why, size) < 0) {
+		json_decref(t);
 		t = NULL;
 	}
 	if (t)

@@ -23,8 +23,11 @@
  *          in the message).  The blob is NUL-terminated strings: the
  *          program, ARGC arguments, ENVC "NAME=value" entries (the task's
  *          whole environment), the cwd, and cwd_root resolved (or as
- *          configured when it could not be: ROOT_ERR) or "".  A START the
- *          shepherd cannot act on gets an EXIT with status 126 at once.
+ *          configured when it could not be: ROOT_ERR) or ""; with SM_USER
+ *          then NGROUPS gid_t (the supplementary groups of UID, GID: a
+ *          root agent's task of another user, agq-run(8) SECURITY).  A
+ *          START the shepherd cannot act on gets an EXIT with status 126
+ *          at once.
  *   STOP   runner -> shepherd: stop job SEQ (SIGTERM to its process group,
  *          SIGKILL after its grace), STOPPED in its EXIT.
  *   EXIT   shepherd -> runner: job SEQ ended (and what was left of its
@@ -74,6 +77,8 @@ enum { SM_START = 1, SM_STOP, SM_EXIT };
                                          * PATH */
 #define SM_CHECK        AGQ_SHEP_CHECK  /* the cwd must be at or below
                                          * cwd_root */
+#define SM_USER         AGQ_SHEP_USER   /* run as UID, GID, the groups */
+#define SM_OWNCWD       AGQ_SHEP_OWNCWD /* enter the cwd before that */
 #define SM_STDIN        8       /* a stdin fd comes (else /dev/null) */
 #define SM_BLOBFD       16      /* the blob comes in a memfd */
 #define SM_INLINE       32768   /* bytes of blob sent in the message */
@@ -86,6 +91,8 @@ struct sm_start {
 	int32_t root_err;       /* errno of realpath(3) of cwd_root, or 0 */
 	uint32_t argc, envc;
 	uint32_t len;           /* bytes of blob */
+	uint32_t uid, gid;      /* SM_USER: whom it runs as */
+	uint32_t ngroups;       /* gid_t at the end of the blob */
 };
 
 struct sm_stop { uint32_t type, pad; uint64_t seq; };
@@ -100,6 +107,10 @@ struct task_exec {
 	const char *cwd, *root; /* its directory; cwd_root for SM_CHECK */
 	uint32_t flags;         /* SM_* */
 	int root_err;
+	uid_t uid;              /* SM_USER: its credentials */
+	gid_t gid;
+	const gid_t *groups;
+	size_t ngroups;
 	int in, out, err;       /* its stdin, stdout and stderr, all fds above
 	                         * 2 (so no dup2 overwrites another) */
 	int ep;                 /* CLOEXEC pipe, write end: why it failed */
@@ -107,7 +118,7 @@ struct task_exec {
 
 /* Why the task's process could not run, on X->ep (the shepherd writes the
  * message to the task's stderr). */
-enum { CE_CHDIR = 1, CE_GETCWD, CE_ROOT, CE_ESCAPE, CE_EXEC };
+enum { CE_CHDIR = 1, CE_GETCWD, CE_ROOT, CE_ESCAPE, CE_EXEC, CE_USER };
 struct child_err {
 	int what, err;          /* CE_*, errno */
 	char cwd[PATH_MAX];     /* CE_ESCAPE: the directory */
@@ -143,12 +154,60 @@ exec_task(const struct task_exec *x)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/* X's working directory entered (the child's): chdir(2), then for
+ * SM_CHECK the cwd checked against cwd_root (getcwd(2) after the chdir,
+ * symbolic links resolved, at or below it; the rule of agq_cwd_check).
+ * _exits 126 when it cannot be. */
+static void
+task_enter(const struct task_exec *x)
+{
+	if (chdir(x->cwd) < 0) {
+		child_report(x, CE_CHDIR, errno, NULL);
+		_exit(126);
+	}
+	if (!(x->flags & SM_CHECK))
+		return;
+	char cwd[PATH_MAX];
+	long n = syscall(SYS_getcwd, cwd, sizeof cwd);
+	if (n < 0 || cwd[0] != '/') {
+		child_report(x, CE_GETCWD, n < 0 ? errno : ENOENT, NULL);
+		_exit(126);
+	}
+	if (x->root_err) {
+		child_report(x, CE_ROOT, x->root_err, NULL);
+		_exit(126);
+	}
+	size_t k = strlen(x->root);
+	if (strncmp(cwd, x->root, k) || (cwd[k] && cwd[k] != '/')) {
+		child_report(x, CE_ESCAPE, 0, cwd);
+		_exit(126);
+	}
+}
+
+/* SM_USER: the child becomes X's user for good, as login(1) and cron do:
+ * its supplementary groups, group and user ids (real, effective and
+ * saved) set with the raw system calls (no libc bookkeeping in a vfork
+ * child), groups first, the user last (setgroups(2), setresgid(2),
+ * setresuid(2)).  PR_SET_PDEATHSIG, which a change of credentials clears
+ * (prctl(2)), is set again.  _exits 126 when it cannot be. */
+static void
+task_become(const struct task_exec *x)
+{
+	if (syscall(SYS_setgroups, x->ngroups, x->groups) < 0 ||
+	    syscall(SYS_setresgid, x->gid, x->gid, x->gid) < 0 ||
+	    syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0) {
+		child_report(x, CE_USER, errno, NULL);
+		_exit(126);
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* The task's process, a vfork(2) child of the shepherd: its own process
  * group, SIGKILL when the shepherd dies, every signal at its default and
- * none blocked, stdio, its directory (checked against cwd_root: getcwd(2)
- * after the chdir, symbolic links resolved, at or below it; the rule of
- * agq_cwd_check), exec.  System calls only, on its own stack: the
- * shepherd's memory is shared until the exec. */
+ * none blocked, stdio, its user (SM_USER) and its directory (in that
+ * order, but for SM_OWNCWD: the directory first), exec.  System calls
+ * only, on its own stack: the shepherd's memory is shared until the
+ * exec. */
 static _Noreturn void
 task_child(const struct task_exec *x)
 {
@@ -167,27 +226,13 @@ task_child(const struct task_exec *x)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->err, 2) < 0)
 		_exit(126);
-	if (chdir(x->cwd) < 0) {
-		child_report(x, CE_CHDIR, errno, NULL);
-		_exit(126);
-	}
-	if (x->flags & SM_CHECK) {
-		char cwd[PATH_MAX];
-		long n = syscall(SYS_getcwd, cwd, sizeof cwd);
-		if (n < 0 || cwd[0] != '/') {
-			child_report(x, CE_GETCWD, n < 0 ? errno : ENOENT, NULL);
-			_exit(126);
-		}
-		if (x->root_err) {
-			child_report(x, CE_ROOT, x->root_err, NULL);
-			_exit(126);
-		}
-		size_t k = strlen(x->root);
-		if (strncmp(cwd, x->root, k) || (cwd[k] && cwd[k] != '/')) {
-			child_report(x, CE_ESCAPE, 0, cwd);
-			_exit(126);
-		}
-	}
+	int first = !(x->flags & SM_USER) || (x->flags & SM_OWNCWD);
+	if (first)
+		task_enter(x);
+	if (x->flags & SM_USER)
+		task_become(x);
+	if (!first)
+		task_enter(x);
 	int st = exec_task(x);
 	child_report(x, CE_EXEC, errno, NULL);
 	_exit(x->flags & SM_AGENT ? 126 : st);
@@ -253,13 +298,23 @@ shep_exit_msg(struct shep *S, uint64_t seq, const struct shep_result *r)
 }
 
 /* The strings of START H's blob B into V (H->argc + H->envc + 5 slots)
- * and X: the program, argv and envp (each NULL-terminated), cwd, root.
- * 0, or -1 when the blob is short of a string. */
+ * and X: the program, argv and envp (each NULL-terminated), cwd, root;
+ * and for SM_USER the groups into G (H->ngroups slots).  0, or -1 when
+ * the blob is short of a string or of the groups. */
 static int
-shep_unpack(const struct sm_start *h, const char *b, char **v,
+shep_unpack(const struct sm_start *h, const char *b, char **v, gid_t *g,
             struct task_exec *x)
 {
-	const char *p = b, *end = b + h->len;
+	size_t glen = (size_t)h->ngroups * sizeof *g;
+	if (glen > h->len)
+		return -1;
+	const char *p = b, *end = b + h->len - glen;
+	if (glen)
+		memcpy(g, end, glen);
+	x->groups = g;
+	x->ngroups = h->ngroups;
+	x->uid = (uid_t)h->uid;
+	x->gid = (gid_t)h->gid;
 	size_t nstr = h->argc + h->envc + 3;
 	for (size_t i = 0, k = 0; i < nstr; i++, k++) {
 		const char *z = p < end ? memchr(p, '\0', (size_t)(end - p)) :
@@ -311,6 +366,10 @@ child_explain(int ep, int efd, const struct task_exec *x)
 		dprintf(efd, "agq-run: cwd %s escapes cwd_root %s\n", ce.cwd,
 		    x->root);
 		break;
+	case CE_USER:
+		dprintf(efd, "agq-run: cannot run as uid %u gid %u: %s\n",
+		    (unsigned)x->uid, (unsigned)x->gid, strerror(ce.err));
+		break;
 	default:
 		if (x->flags & SM_AGENT)
 			dprintf(efd, "agq-run: cannot run agq-attempt: %s (%s)\n",
@@ -358,6 +417,7 @@ shep_start(struct shep *S, const struct sm_start *h, const char *b,
 	int need = 2 + !!(h->flags & SM_STDIN) + !!(h->flags & SM_BLOBFD);
 	char *big = NULL;
 	char **v = NULL;
+	gid_t *g = NULL;
 	struct task_exec x;
 	memset(&x, 0, sizeof x);
 	x.ep = -1;
@@ -377,12 +437,13 @@ shep_start(struct shep *S, const struct sm_start *h, const char *b,
 	}
 	/* the strings: the program, argv, envp, cwd, root */
 	v = malloc((h->argc + h->envc + 5) * sizeof *v);
-	if (!v) {
+	g = malloc((h->ngroups + 1) * sizeof *g);
+	if (!v || !g) {
 		dprintf(efd, "agq-run: cannot start the task: %s\n",
 		    strerror(ENOMEM));
 		goto done;
 	}
-	if (shep_unpack(h, b, v, &x) < 0) {
+	if (shep_unpack(h, b, v, g, &x) < 0) {
 		dprintf(efd, "agq-run: cannot start the task: a bad message "
 		    "from the runner\n");
 		goto done;
@@ -420,6 +481,7 @@ done:
 	for (int i = 0; i < nfd; i++)
 		close(fd[i]);
 	free(v);
+	free(g);
 	free(big);
 	if (r.status != -1)
 		shep_exit_msg(S, h->seq, &r);
@@ -682,15 +744,18 @@ blob_add(char *p, const char *s)
 	return p + n;
 }
 
-/* X's strings, packed (the START blob): a malloc'd buffer (agq_xmalloc)
- * of *LEN bytes; *ARGC is X's argument count. */
+/* X's strings (and AGQ_SHEP_USER's groups), packed (the START blob): a
+ * malloc'd buffer (agq_xmalloc) of *LEN bytes; *ARGC is X's argument
+ * count. */
 static char *
 shep_pack(const struct agq_shep_task *x, size_t *len, uint32_t *argc)
 {
 	uint32_t ac = 0;
 	while (x->argv[ac])
 		ac++;
-	size_t n = strlen(x->file) + strlen(x->cwd) + strlen(x->root) + 3;
+	size_t glen = x->flags & AGQ_SHEP_USER ? x->ngroups * sizeof(gid_t) : 0;
+	size_t n = strlen(x->file) + strlen(x->cwd) + strlen(x->root) + 3 +
+	    glen;
 	for (uint32_t i = 0; i < ac; i++)
 		n += strlen(x->argv[i]) + 1;
 	for (size_t i = 0; i < x->envc; i++)
@@ -702,7 +767,9 @@ shep_pack(const struct agq_shep_task *x, size_t *len, uint32_t *argc)
 	for (size_t i = 0; i < x->envc; i++)
 		p = blob_add(p, x->env[i]);
 	p = blob_add(p, x->cwd);
-	blob_add(p, x->root);
+	p = blob_add(p, x->root);
+	if (glen)
+		memcpy(p, x->groups, glen);
 	*len = n;
 	*argc = ac;
 	return blob;
@@ -720,6 +787,11 @@ agq_shep_start(struct agq_shep *h, uint64_t seq, const struct agq_shep_task *x)
 	m.grace_us = x->grace_us;
 	m.root_err = x->root_err;
 	m.envc = (uint32_t)x->envc;
+	if (x->flags & AGQ_SHEP_USER) {
+		m.uid = (uint32_t)x->uid;
+		m.gid = (uint32_t)x->gid;
+		m.ngroups = (uint32_t)x->ngroups;
+	}
 	size_t len;
 	char *blob = shep_pack(x, &len, &m.argc);
 	m.len = (uint32_t)len;

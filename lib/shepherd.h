@@ -38,6 +38,14 @@ struct agq_shep {
                                  * else FILE is a path (execve(2)) */
 #define AGQ_SHEP_CHECK  4       /* the cwd must be at or below ROOT after
                                  * the chdir (agq_cwd_check's rule) */
+#define AGQ_SHEP_USER   64      /* run as UID, GID and GROUPS (a root
+                                 * agent's task of another user): set
+                                 * before the chdir, so that the user's
+                                 * permissions decide it */
+#define AGQ_SHEP_OWNCWD 128     /* with AGQ_SHEP_USER: the cwd is agq's
+                                 * own (out/ID), entered before the
+                                 * credentials change (out/ is not
+                                 * searchable by the user) */
 
 /* A task to start, all of it borrowed for the call. */
 struct agq_shep_task {
@@ -55,6 +63,10 @@ struct agq_shep_task {
 	int64_t grace_us;       /* from SIGTERM to SIGKILL (kill_grace) */
 	int in;                 /* its stdin, or -1: /dev/null */
 	int out, err;           /* its stdout and stderr */
+	uid_t uid;              /* AGQ_SHEP_USER: its user, */
+	gid_t gid;              /* group */
+	const gid_t *groups;    /* and NGROUPS supplementary groups */
+	size_t ngroups;
 };
 
 /* Fork the shepherd and fill H.  Call it while the runner is small (the

@@ -137,7 +137,7 @@ static const char *const known_fields[] = {
 	/* written by agq (a task taken from a spool and submitted again) */
 	"route", "verify_report", "submitted_at", "attempts", "generation",
 	"agent", "assigned_at", "next_attempt_at", "reason",
-	"previous_attempts",
+	"previous_attempts", "submitted_by",
 	NULL
 };
 
@@ -501,4 +501,24 @@ agq_task_lease_started(const json_t *t)
 	return last && agq_task_int(last, "generation", -1) ==
 	    agq_task_int(t, "generation", 0) &&
 	    !json_object_get(last, "finished");
+}
+
+void
+agq_task_set_owner(json_t *t, uid_t uid, const char *user)
+{
+	json_t *o = json_pack("{s:I}", "uid", (json_int_t)uid);
+	json_t *u = user ? json_string(user) : NULL;
+	if (u)
+		json_object_set_new(o, "user", u);
+	json_object_set_new(t, "submitted_by", o);
+}
+
+long long
+agq_task_owner_uid(const json_t *t)
+{
+	const json_t *u = json_object_get(json_object_get(t, "submitted_by"), "uid");
+	if (!json_is_integer(u) || json_integer_value(u) < 0 ||
+	    json_integer_value(u) >= (json_int_t)UINT32_MAX)
+		return -1;
+	return (long long)json_integer_value(u);
 }

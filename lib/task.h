@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 enum agq_lane { AGQ_URGENT, AGQ_HIGH, AGQ_NORMAL, AGQ_LOW, AGQ_NLANES };
@@ -66,6 +67,20 @@ json_t *agq_task_parse(const char *buf, size_t len, char *err, size_t size);
  * by agq_classify's object, backend.h).  not_before given as
  * epoch seconds or any RFC 3339 form is rewritten as RFC 3339 UTC. */
 void agq_task_normalize(json_t *t, int64_t now_us);
+
+/* Record UID as the owner of task T: "submitted_by": {"uid": UID,
+ * "user": USER}, replacing what T had (agq-task(5): agq sets it, from the inbox
+ * file's owner or agq-submit's real uid; the user a root agent runs the
+ * task as, agq-run(8) SECURITY).  USER (getpwuid(3)'s pw_name) may be
+ * NULL, or not UTF-8: no "user" then.  No NSS lookup here: agq-submit,
+ * which links this, is linked statically. */
+void agq_task_set_owner(json_t *t, uid_t uid, const char *user);
+
+/* The uid of T's owner, "submitted_by": {"uid": ...} (a whole number from
+ * 0 to 2^32 - 2), or -1 when T has none or it is not one (not validated:
+ * whatever a task says there is replaced when it is submitted or
+ * accepted). */
+long long agq_task_owner_uid(const json_t *t);
 
 /* Accessors on a validated, normalized task (borrowed strings). */
 const char *agq_task_id(const json_t *t);

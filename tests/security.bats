@@ -215,3 +215,119 @@ JSON
 	[ "$(state_of c1)" = queue ]
 	[ "$(journal_count submit)" -eq 2 ]
 }
+
+# drop_as USER NAME JSON: drop JSON into inbox/NAME as a file owned by USER
+# (written under a dot name, chowned, renamed into place).
+drop_as() {
+	printf '%s\n' "$3" > "$AGQ_SPOOL/inbox/.$2"
+	chown "$1" "$AGQ_SPOOL/inbox/.$2"
+	mv "$AGQ_SPOOL/inbox/.$2" "$AGQ_SPOOL/inbox/$2"
+}
+
+@test "a root agent runs a drop as the user who owns the file, with its HOME and without the agent's environment" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	home=$(getent passwd nobody | cut -d: -f6)
+	mine=$(agq-submit --max-attempts 1 -- sh -c 'echo "uid=$(id -u) home=$HOME"')
+	# the drop says it is root's: agq records the file's owner instead
+	drop_as nobody d '{"id":"nob","max_attempts":1,"submitted_by":{"uid":0,"user":"root"},
+	  "env":{"MINE":"kept"},
+	  "cmd":["sh","-c","echo uid=$(id -u) home=$HOME user=$USER logname=$LOGNAME key=${ANTHROPIC_API_KEY-none} agentvar=${AGENT_VAR-none} mine=$MINE; touch made-here"]}'
+	start_sched
+	ANTHROPIC_API_KEY=sk-test AGENT_VAR=leaked start_agent a1
+	wait_for 30 finished nob
+	wait_for 30 finished "$mine"
+	[ "$(state_of nob)" = done ]
+	[ "$(cat "$AGQ_SPOOL/out/nob/stdout")" = "uid=$(id -u nobody) home=$home user=nobody logname=nobody key=none agentvar=none mine=kept" ]
+	jq -e --argjson u "$(id -u nobody)" '.submitted_by == {"uid": $u, "user": "nobody"}' "$AGQ_SPOOL/done/nob.json"
+	# its output directory is its own; what it made there too
+	[ "$(stat -c %U "$AGQ_SPOOL/out/nob")" = nobody ]
+	[ "$(stat -c %U "$AGQ_SPOOL/out/nob/made-here")" = nobody ]
+	# root's own task stays root's
+	[ "$(cat "$AGQ_SPOOL/out/$mine/stdout")" = "uid=0 home=$HOME" ]
+	jq -e '.submitted_by.uid == 0' "$AGQ_SPOOL/done/$mine.json"
+}
+
+@test "a drop by a uid without a user is quarantined with the reason" {
+	agq-submit -q --id first -- true
+	drop_as 54321 ghost '{"id":"ghost","cmd":["true"]}'
+	agq-sched --once
+	[ "$(state_of ghost)" = none ]
+	grep -q 'dropped by uid 54321: no such user' "$AGQ_SPOOL/corrupt/ghost.why"
+}
+
+@test "inbox_trust: on a spool not owned by root, drops by other uids are quarantined unless the setting lets them in" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	s=$(mktemp -d /tmp/agq-trust.XXXXXX)
+	chmod 755 "$s"
+	export AGQ_SPOOL=$s/spool AGQ_CONF=$s/agq.conf
+	cp "$BATS_TEST_TMPDIR/agq.conf" "$AGQ_CONF"
+	chmod 644 "$AGQ_CONF"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	mkdir "$AGQ_SPOOL"
+	chown nobody "$AGQ_SPOOL"
+	as_nobody agq-submit -q --id first -- true
+	[ "$(stat -c %U "$AGQ_SPOOL")" = nobody ]
+	# default (owner): daemon's drop is quarantined, the owner's accepted
+	drop_as daemon x '{"id":"by-daemon","cmd":["true"]}'
+	drop_as nobody y '{"id":"by-owner","cmd":["true"]}'
+	as_nobody agq-sched --once
+	[ "$(state_of by-daemon)" = none ]
+	grep -q "dropped by uid $(id -u daemon) (daemon), which may not drop here (inbox_trust = owner)" \
+	    "$AGQ_SPOOL/corrupt/x.why"
+	[ "$(state_of by-owner)" = queue ]
+	# group: a member of inbox/'s group may drop
+	echo "inbox_trust = group" >> "$AGQ_CONF"
+	drop_as daemon g1 '{"id":"g1","cmd":["true"]}'
+	as_nobody agq-sched --once
+	grep -q "inbox_trust = group" "$AGQ_SPOOL/corrupt/g1.why"
+	chgrp daemon "$AGQ_SPOOL/inbox"
+	drop_as daemon g2 '{"id":"g2","cmd":["true"]}'
+	as_nobody agq-sched --once
+	[ "$(state_of g2)" = queue ]
+	# any: today's behaviour; the agent (the owner, not root) runs it
+	echo "inbox_trust = any" >> "$AGQ_CONF"
+	drop_as daemon z '{"id":"any","cmd":["id","-u"]}'
+	# setpriv itself in the background (not the function): its pid is
+	# the program's, for teardown to stop
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    agq-sched 2>>"$BATS_TEST_TMPDIR/sched.log" &
+	PIDS+=($!)
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    agq-run --agent a1 2>>"$BATS_TEST_TMPDIR/agent.log" &
+	PIDS+=($!)
+	wait_for 30 is_state any done
+	[ "$(cat "$AGQ_SPOOL/out/any/stdout")" = "$(id -u nobody)" ]
+	jq -e --argjson u "$(id -u daemon)" '.submitted_by.uid == $u' "$AGQ_SPOOL/done/any.json"
+	teardown
+	PIDS=()
+	rm -rf "$s"
+}
+
+@test "the agent's API keys and key files' contents are in no cmd task's or verify step's environment" {
+	echo sk-filekey-98765 > "$WORK/anthropic.key"
+	echo ghp-token-13579 > "$WORK/git.token"
+	cat >> "$AGQ_CONF" <<CONF
+anthropic_key_file = $WORK/anthropic.key
+git_token_file = $WORK/git.token
+CONF
+	agq-submit --id plain --max-attempts 1 -e OPENAI_API_KEY=the-tasks-own -- env
+	agq-submit <<'JSON'
+{"id": "verified", "max_attempts": 1, "cmd": "env > \"$AGQ_OUT/cmd-env\"",
+ "verify": [{"type": "command_succeeds", "cmd": "env > \"$AGQ_OUT/verify-env\""}]}
+JSON
+	start_sched
+	ANTHROPIC_API_KEY=sk-test-env GEMINI_API_KEY=gm-key-24680 \
+	    COPIED=sk-filekey-98765 TOKEN_TOO=x-ghp-token-13579 PLAIN_VAR=stays \
+	    start_agent a1
+	wait_for 30 finished plain
+	wait_for 30 finished verified
+	[ "$(state_of plain)" = done ]
+	[ "$(state_of verified)" = done ]
+	for f in "$AGQ_SPOOL/out/plain/stdout" "$AGQ_SPOOL/out/verified/cmd-env" \
+	    "$AGQ_SPOOL/out/verified/verify-env"; do
+		[ -z "$(grep -e sk-test-env -e gm-key -e sk-filekey -e ghp-token -e ANTHROPIC_API_KEY "$f")" ]
+		grep -q '^PLAIN_VAR=stays$' "$f"
+	done
+	# the task's own env is the task's
+	grep -q '^OPENAI_API_KEY=the-tasks-own$' "$AGQ_SPOOL/out/plain/stdout"
+}

@@ -51,6 +51,22 @@ main(void)
 	free(s);
 	json_decref(t);
 
+	/* the agent's keys, kept out of tasks' environment: by name (the
+	 * backends' table and the agent CLIs'), and by a key file's value
+	 * anywhere in a value, not a short one */
+	char *sec[] = { "sk-file-123456", "short", NULL };
+	CHECK(agq_backend_key_env("ANTHROPIC_API_KEY") &&
+	    agq_backend_key_env("OPENAI_API_KEY") &&
+	    agq_backend_key_env("GEMINI_API_KEY") &&
+	    !agq_backend_key_env("ANTHROPIC_BASE_URL") &&
+	    !agq_backend_key_env("PATH"), "agq_backend_key_env: the names");
+	CHECK(agq_env_is_key("ANTHROPIC_API_KEY=x", NULL) &&
+	    agq_env_is_key("GEMINI_API_KEY=", sec) &&
+	    agq_env_is_key("COPY=Bearer sk-file-123456", sec) &&
+	    !agq_env_is_key("SHORT=short", sec) &&
+	    !agq_env_is_key("PATH=/bin", sec) &&
+	    !agq_env_is_key("NOEQUALS", sec), "agq_env_is_key");
+
 	/* the journal redacts what it is given */
 	char dir[] = "/tmp/agq-redact-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL, "tmp dir");

@@ -148,5 +148,22 @@ main(void)
 	CHECK(agq_task_validate(ft, ferr, sizeof ferr) == 0,
 	    "validate still allows unknown fields (tasks in a spool)");
 	json_decref(ft);
+
+	/* owner: set over whatever the task said, not validated */
+	char why[256];
+	json_t *o = json_pack("{s:s, s:s}", "cmd", "true", "submitted_by",
+	    "ci");
+	CHECK(agq_task_owner_uid(o) == -1 && agq_task_validate(o, why,
+	    sizeof why) == 0, "a submitted_by of the task's own: no owner");
+	agq_task_set_owner(o, 1000, "alice");
+	CHECK(agq_task_owner_uid(o) == 1000 && !strcmp(json_string_value(
+	    json_object_get(json_object_get(o, "submitted_by"), "user")),
+	    "alice"), "owner set over it");
+	agq_task_set_owner(o, 7, NULL);
+	CHECK(agq_task_owner_uid(o) == 7 && !json_object_get(json_object_get(o,
+	    "submitted_by"), "user"), "owner without a name");
+	json_object_set_new(o, "submitted_by", json_pack("{s:i}", "uid", -1));
+	CHECK(agq_task_owner_uid(o) == -1, "a negative uid is none");
+	json_decref(o);
 	DONE();
 }

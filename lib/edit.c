@@ -29,6 +29,7 @@
 
 const char *const agq_edit_owned[] = {
 	"id", "generation", "attempts", "previous_attempts", "submitted_at",
+	"submitted_by",
 	"agent", "assigned_at", "next_attempt_at", "reason", "verify_report",
 	NULL
 };

@@ -445,6 +445,9 @@ agq_conf_secrets(const struct agq_conf *conf)
 			v = secret_add(v, &n, &cap, key_line(path, err,
 			    sizeof err));
 	}
+	if (conf->journal_key_file)
+		v = secret_add(v, &n, &cap, key_line(conf->journal_key_file, err,
+		    sizeof err));
 	for (int i = 0; files[i]; i++) {
 		const char *path = agq_backend_setting(conf, files[i], NULL);
 		if (path)

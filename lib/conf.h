@@ -115,9 +115,10 @@ char *agq_backend_key(const struct agq_conf *conf,
 
 /* The agent's secrets, for keeping them out of what tasks get
  * (agq_env_is_key): the first line of every backend's key file
- * (anthropic_key_file, openai_key_file), of git_token_file and of
- * forge_token_file set in CONF, and the value of every variable of the
- * environment that holds a key (agq_backend_key_env).  A file that cannot
+ * (anthropic_key_file, openai_key_file), of git_token_file,
+ * forge_token_file and journal_key_file set in CONF, and the value of
+ * every variable of the environment that holds a key
+ * (agq_backend_key_env).  A file that cannot
  * be read gives nothing.  A NULL-terminated malloc'd array of malloc'd
  * strings, never NULL: free it with agq_conf_secrets_free, which zeroes
  * them (agq_free_secret). */

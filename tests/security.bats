@@ -217,10 +217,12 @@ JSON
 }
 
 # drop_as USER NAME JSON: drop JSON into inbox/NAME as a file owned by USER
-# (written under a dot name, chowned, renamed into place).
+# (written under a dot name, chowned, renamed into place), a minute old:
+# a refused drop is quarantined at once, not looked at again once settled.
 drop_as() {
 	printf '%s\n' "$3" > "$AGQ_SPOOL/inbox/.$2"
 	chown "$1" "$AGQ_SPOOL/inbox/.$2"
+	touch -d '-1 min' "$AGQ_SPOOL/inbox/.$2"
 	mv "$AGQ_SPOOL/inbox/.$2" "$AGQ_SPOOL/inbox/$2"
 }
 

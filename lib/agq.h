@@ -19,6 +19,7 @@
 /* the task model and the spool protocol */
 #include "classify.h"
 #include "task.h"
+#include "runas.h"
 #include "spool.h"
 #include "journal.h"
 #include "jrecon.h"

@@ -21,16 +21,14 @@
  * Relies on shepherd.c (the tasks' processes), wake.c (its signals and
  * the inotify watch on active/NAME/), spool.c (locks, rewrites, moves),
  * out.c (out/ID), task.c, lifecycle.c and lease.c (what an outcome does
- * to a task), journal.c, reject.c, agent.c (its agent file),
- * resources.c and util.c.
+ * to a task), journal.c, reject.c, agent.c (its agent file), runas.c
+ * (whom a task runs as, in what environment), resources.c and util.c.
  */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,11 +55,10 @@
 #include "agent.h"
 #include "out.h"
 #include "resources.h"
+#include "runas.h"
 #include "runner.h"
 #include "shepherd.h"
 #include "wake.h"
-
-extern char **environ;
 
 struct job {
 	char id[65];
@@ -116,20 +113,6 @@ struct runner {
 	                         * out of cmd tasks' environment */
 	uid_t spool_uid;        /* the owner of the spool directory */
 };
-
-/* Whom a task runs as: a root agent runs a task of another user as that
- * user (agq-run(8), SECURITY).  The strings and groups are malloc'd. */
-struct runas {
-	int on;                 /* 0: as the agent, in its environment */
-	uid_t uid;
-	gid_t gid;
-	gid_t *groups;          /* its supplementary groups (getgrouplist) */
-	int ngroups;
-	char *user, *home, *shell;
-};
-
-/* The PATH of a task run as another user, cron's and at(1)'s kind. */
-#define RUNAS_PATH "/usr/local/bin:/usr/bin:/bin"
 
 static volatile sig_atomic_t got_term, got_chld;
 
@@ -286,34 +269,22 @@ env_get(const struct envb *e, const char *name)
 }
 
 /* The environment of task T (generation GEN, attempt ATTEMPT, output
- * directory OUTDIR) into E: the runner's (for a cmd task without the
- * agent's keys, agq_env_is_key; for a task run as another user, RA, none
- * of it but a clean one from its passwd entry: PATH, HOME, USER, LOGNAME,
- * SHELL), with the task's env and the AGQ_* variables of agq-run(8) set.
- * Free it with env_free. */
+ * directory OUTDIR) into E: agq_runas_env's for RA (the runner's, for a
+ * cmd task without the agent's keys; for a task run as another user a
+ * clean one from its passwd entry), with the task's env and the AGQ_*
+ * variables of agq-run(8) set.  Free it with env_free. */
 static void
 env_make(struct runner *R, struct envb *e, const json_t *t,
          const char *outdir, json_int_t gen, int attempt,
-         const struct runas *ra)
+         const struct agq_runas *ra)
 {
-	size_t nenv = 0;
-	while (environ[nenv])
-		nenv++;
+	size_t room = agq_runas_env_size();
 	json_t *tenv = json_object_get(t, "env");
-	size_t more = json_object_size(tenv) + 11;
-	*e = (struct envb){ agq_xmalloc((nenv + more) * sizeof *e->v), 0,
-	    nenv + more, agq_xmalloc(more * sizeof *e->own), 0 };
-	int keys = agq_task_attempted(t);       /* agq-attempt's backend */
-	for (size_t i = 0; !ra->on && i < nenv; i++)
-		if (keys || !agq_env_is_key(environ[i], R->secrets))
-			e->v[e->n++] = environ[i];
-	if (ra->on) {
-		env_set(e, "PATH", RUNAS_PATH);
-		env_set(e, "HOME", ra->home);
-		env_set(e, "USER", ra->user);
-		env_set(e, "LOGNAME", ra->user);
-		env_set(e, "SHELL", ra->shell);
-	}
+	size_t more = json_object_size(tenv) + 6;
+	*e = (struct envb){ agq_xmalloc((room + more) * sizeof *e->v), 0,
+	    room + more, agq_xmalloc(more * sizeof *e->own), 0 };
+	/* an agent task keeps them: agq-attempt's backend */
+	e->n = agq_runas_env(ra, R->secrets, agq_task_attempted(t), e->v);
 	const char *k;
 	json_t *v;
 	json_object_foreach(tenv, k, v)
@@ -338,64 +309,11 @@ env_free(struct envb *e)
 	free(e->v);
 }
 
-static void
-runas_free(struct runas *ra)
-{
-	free(ra->groups);
-	free(ra->user);
-	free(ra->home);
-	free(ra->shell);
-	memset(ra, 0, sizeof *ra);
-}
-
-/* Whom task T runs as, into RA (runas_free it).  Only a root agent
- * changes user: to T's owner (agq_task_owner_uid; none: root) when root
- * owns the spool, else to the spool's owner (who could have written any
- * owner into the file); root stays root.  0; or -1 with WHY (SIZE
- * bytes) when that uid has no passwd entry (getpwuid(3)) or its groups
- * cannot be read (getgrouplist(3)). */
-static int
-runas_get(struct runner *R, const json_t *t, struct runas *ra, char *why,
-          size_t size)
-{
-	memset(ra, 0, sizeof *ra);
-	if (geteuid() != 0)
-		return 0;
-	long long uid = R->spool_uid ? (long long)R->spool_uid :
-	    agq_task_owner_uid(t);
-	if (uid <= 0)
-		return 0;
-	errno = 0;
-	const struct passwd *pw = getpwuid((uid_t)uid);
-	if (!pw)
-		return agq_errf(why, size, "owner uid %lld: %s (getpwuid)", uid,
-		    errno ? strerror(errno) : "no such user");
-	ra->on = 1;
-	ra->uid = pw->pw_uid;
-	ra->gid = pw->pw_gid;
-	ra->user = agq_xstrdup(pw->pw_name);
-	ra->home = agq_xstrdup(pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
-	ra->shell = agq_xstrdup(pw->pw_shell && *pw->pw_shell ? pw->pw_shell :
-	    "/bin/sh");
-	int n = 0;
-	(void)getgrouplist(ra->user, ra->gid, NULL, &n);
-	ra->groups = agq_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *ra->groups);
-	ra->ngroups = n;
-	if (n > 0 && getgrouplist(ra->user, ra->gid, ra->groups,
-	    &ra->ngroups) < 0) {
-		agq_errf(why, size, "owner %s (uid %lld): cannot read its groups "
-		    "(getgrouplist)", ra->user, uid);
-		runas_free(ra);
-		return -1;
-	}
-	return 0;
-}
-
 /* out/ID, open as ODFD, and its stdout OFD and stderr EFD handed to RA's
  * user (when RA->on), so that the task can write its directory.  Reported
  * when it cannot be: the task then runs with what it can reach. */
 static void
-runas_chown(const struct runas *ra, int odfd, int ofd, int efd,
+runas_chown(const struct agq_runas *ra, int odfd, int ofd, int efd,
             const char *outdir)
 {
 	if (!ra->on)
@@ -503,7 +421,7 @@ task_cmd(struct agq_shep_task *x, const json_t *t, struct agq_cmd *c,
 static int
 send_start(struct runner *R, uint64_t seq, const json_t *t,
            const char *outdir, int ofd, int efd, json_int_t gen, int attempt,
-           const struct runas *ra)
+           const struct agq_runas *ra)
 {
 	struct agq_shep_task x = { .in = -1, .out = ofd, .err = efd };
 	int agent = agq_task_attempted(t);
@@ -721,7 +639,7 @@ restart_lease(struct runner *R, struct agq_locked *l, json_int_t *gen)
 static int
 start_out(struct runner *R, const char *id, struct agq_locked *l,
           struct agq_rewrite *rw, int spare, const char *outdir,
-          json_int_t gen, int *ofd, int *efd, const struct runas *ra)
+          json_int_t gen, int *ofd, int *efd, const struct agq_runas *ra)
 {
 	struct agq_spool *sp = R->sp;
 	const char *me = R->o->agent;
@@ -788,9 +706,9 @@ start(struct runner *R, const char *id)
 	if (start_lock(R, id, &l) < 0)
 		return;
 	json_t *t = l.task;
-	struct runas ra;
+	struct agq_runas ra;
 	char why[600];
-	if (runas_get(R, t, &ra, why, sizeof why) < 0) {
+	if (agq_runas_get(R->spool_uid, t, &ra, why, sizeof why) < 0) {
 		char name[80];
 		snprintf(name, sizeof name, "%s.json", id);
 		agq_reject(sp, l.loc.path, name, id, why);
@@ -836,7 +754,7 @@ start(struct runner *R, const char *id)
 	}
 	uint64_t seq = ++R->seq;
 	int fail = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra);
-	runas_free(&ra);
+	agq_runas_free(&ra);
 	close(ofd);
 	close(efd);
 	free(outdir);
@@ -863,7 +781,7 @@ start(struct runner *R, const char *id)
 	j->attempt = attempt;
 	return;
 out:
-	runas_free(&ra);
+	agq_runas_free(&ra);
 	agq_task_unlock(&l);
 }
 
@@ -1491,8 +1409,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	R.o = o;
 	R.started_us = agq_now_us();
 	R.secrets = agq_conf_secrets(&sp->conf);
-	struct stat sst;
-	R.spool_uid = stat(sp->root, &sst) == 0 ? sst.st_uid : 0;
+	R.spool_uid = agq_runas_spool_uid(sp->root);
 	if (!o->once) {         /* --once starts what it finds, then exits */
 		R.spare_tmp = agq_spool_path(sp, "tmp/.spare-%s", o->agent);
 		snprintf(R.spare_out, sizeof R.spare_out, ".spare-%s",

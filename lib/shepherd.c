@@ -42,8 +42,9 @@
  * search and execve(2) with system calls and its own stack only.
  *
  * Relies on util.c (agq_mono_us, agq_fd_above_stdio, agq_write_all,
- * agq_xmalloc, messages) and nothing else of libagq: the shepherd touches
- * no spool.  The runner is runner.c.
+ * agq_xmalloc, messages) and runas.c (agq_runas_become, the credential
+ * change) and nothing else of libagq: the shepherd touches no spool.
+ * The runner is runner.c.
  */
 
 #include <errno.h>
@@ -65,6 +66,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "runas.h"
 #include "shepherd.h"
 
 extern char **environ;
@@ -184,18 +186,14 @@ task_enter(const struct task_exec *x)
 	}
 }
 
-/* SM_USER: the child becomes X's user for good, as login(1) and cron do:
- * its supplementary groups, group and user ids (real, effective and
- * saved) set with the raw system calls (no libc bookkeeping in a vfork
- * child), groups first, the user last (setgroups(2), setresgid(2),
- * setresuid(2)).  PR_SET_PDEATHSIG, which a change of credentials clears
- * (prctl(2)), is set again.  _exits 126 when it cannot be. */
+/* SM_USER: the child becomes X's user for good (agq_runas_become: its
+ * groups, group and user, with the raw system calls), then
+ * PR_SET_PDEATHSIG, which a change of credentials clears (prctl(2)), is
+ * set again.  _exits 126 when it cannot be. */
 static void
 task_become(const struct task_exec *x)
 {
-	if (syscall(SYS_setgroups, x->ngroups, x->groups) < 0 ||
-	    syscall(SYS_setresgid, x->gid, x->gid, x->gid) < 0 ||
-	    syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0) {
+	if (agq_runas_become(x->uid, x->gid, x->groups, x->ngroups) < 0) {
 		child_report(x, CE_USER, errno, NULL);
 		_exit(126);
 	}

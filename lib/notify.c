@@ -11,16 +11,21 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+#include "conf.h"
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
 #include "out.h"
+#include "runas.h"
 #include "notify.h"
+
+extern char **environ;
 
 /* Wait up to S seconds for child PID; its wait status in *ST.  1 when it
  * ended, 0 when the time ran out. */
@@ -41,11 +46,19 @@ wait_for(pid_t pid, double s, int *st)
 	}
 }
 
-/* The hook's environment (notify.h), set in this process. */
+/* The hook's environment (notify.h), made this process's: agq_runas_env
+ * for RA without the agents' keys (agq_conf_secrets of the spool's
+ * configuration), and the AGQ_* variables. */
 static void
 set_env(const struct agq_spool *sp, const char *id, const json_t *t,
-        const char *state)
+        const char *state, const struct agq_runas *ra)
 {
+	char **sec = agq_conf_secrets(&sp->conf);
+	const char **v = agq_xmalloc(agq_runas_env_size() * sizeof *v);
+	agq_runas_env(ra, sec, 0, v);
+	agq_conf_secrets_free(sec);
+	/* this process ends with the hook: V and what it points to stay */
+	environ = (char **)v;
 	const json_t *last = agq_task_last_attempt(t);
 	json_t *code = json_object_get(last, "exit");
 	json_int_t sig = json_integer_value(json_object_get(last, "signal"));
@@ -92,12 +105,32 @@ watch(const struct agq_spool *sp, const char *id, const json_t *t,
 		dup2(log, 1);
 		dup2(log, 2);
 	}
-	set_env(sp, id, t, state);
+	/* as the task runs (agq-run(8) SECURITY): a root process runs the
+	 * hook of another user's task as that user, or not at all */
+	struct agq_runas ra;
+	char why[600];
+	if (agq_runas_get(agq_runas_spool_uid(sp->root), t, &ra, why,
+	    sizeof why) < 0) {
+		agq_warn("%s: the notify hook is not run: %s", id, why);
+		agq_journal_w(sp, "notify", id, json_pack("{s:s, s:i, s:b, s:s}",
+		    "state", state, "status", 126, "timed_out", 0, "error", why));
+		_exit(0);
+	}
+	set_env(sp, id, t, state, &ra);
 	pid_t pid = fork();
 	if (pid == 0) {
 		agq_child_stdio(log, log);
 		if (chdir("/") < 0)
 			_exit(126);
+		if (ra.on) {
+			if (agq_runas_become(ra.uid, ra.gid, ra.groups,
+			    (size_t)ra.ngroups) < 0) {
+				agq_syserr("cannot run the notify hook as its "
+				    "task's user", ra.user);
+				_exit(126);
+			}
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		}
 		agq_exec_cmd(cmd);
 	}
 	int st = 0, timed_out = 0;

@@ -100,3 +100,30 @@ hook_lines() { grep -c "^$1|" "$WORK/hooks" || true; }
 	[[ "$output" == *"field notify: not a command"* ]]
 	echo '{"cmd": "true", "notify": ["notify-send", "agq"]}' | agq-submit
 }
+
+@test "notify: the hook's environment has none of the agents' keys: a key variable, a key file's content" {
+	echo sk-filekey-98765 > "$WORK/anthropic.key"
+	echo "anthropic_key_file = $WORK/anthropic.key" >> "$AGQ_CONF"
+	agq-submit --id n-keys --notify "env > '$WORK/hook-env'" -- true
+	ANTHROPIC_API_KEY=sk-test COPIED=sk-filekey-98765 PLAIN_VAR=stays \
+	    agq-cancel n-keys
+	wait_for 30 hook_ran n-keys
+	grep -qx PLAIN_VAR=stays "$WORK/hook-env"
+	grep -qx AGQ_TASK_ID=n-keys "$WORK/hook-env"
+	[ -z "$(grep -e sk-test -e sk-filekey -e ANTHROPIC_API_KEY "$WORK/hook-env")" ]
+}
+
+@test "notify: run by root, the hook of a task whose owner has no passwd entry is not run; its notify event says why" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	agq-submit --id n-ghost --notify "touch '$WORK/ran'" -- true
+	f=$(find "$AGQ_SPOOL/queue" -name n-ghost.json)
+	# its owner rewritten in place (the file keeps its inode, its id claim)
+	jq '.submitted_by = {"uid": 54321}' "$f" > "$WORK/t"
+	cat "$WORK/t" > "$f"
+	agq-cancel n-ghost
+	wait_for 30 hook_ran n-ghost
+	grep '"ev":"notify"' "$AGQ_SPOOL/journal" | jq -e 'select(.id == "n-ghost") |
+	    .status == 126 and (.error | contains("owner uid 54321: no such user"))'
+	grep -q 'the notify hook is not run: owner uid 54321' "$AGQ_SPOOL/out/n-ghost/notify.log"
+	[ ! -e "$WORK/ran" ]
+}

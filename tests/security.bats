@@ -249,6 +249,26 @@ drop_as() {
 	jq -e '.submitted_by.uid == 0' "$AGQ_SPOOL/done/$mine.json"
 }
 
+@test "a root agent runs a dropped task's notify hook as its owner, with its HOME and without the agent's keys" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	home=$(getent passwd nobody | cut -d: -f6)
+	d=$(mktemp -d /tmp/agq-hook.XXXXXX)
+	chown nobody "$d"
+	agq-submit -q --id first -- true
+	drop_as nobody h "{\"id\":\"nob-hook\",\"max_attempts\":1,\"cmd\":[\"true\"],
+	  \"notify\":\"id -u > $d/uid; env > $d/env\"}"
+	start_sched
+	ANTHROPIC_API_KEY=sk-test AGENT_VAR=leaked start_agent a1
+	wait_for 30 grep -q '"ev":"notify","id":"nob-hook"' "$AGQ_SPOOL/journal"
+	[ "$(state_of nob-hook)" = done ]
+	[ "$(cat "$d/uid")" = "$(id -u nobody)" ]
+	grep -qx "HOME=$home" "$d/env"
+	grep -qx USER=nobody "$d/env"
+	grep -qx AGQ_TASK_ID=nob-hook "$d/env"
+	[ -z "$(grep -e sk-test -e ANTHROPIC_API_KEY -e AGENT_VAR "$d/env")" ]
+	rm -rf "$d"
+}
+
 @test "a drop by a uid without a user is quarantined with the reason" {
 	agq-submit -q --id first -- true
 	drop_as 54321 ghost '{"id":"ghost","cmd":["true"]}'

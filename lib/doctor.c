@@ -23,6 +23,11 @@
 #include "agent.h"
 #include "doctor.h"
 
+/* How long a CLI's --version or --help may take (seconds): a node CLI
+ * such as gemini takes 1-3 s of CPU to start, many times that on a
+ * loaded machine, and a slow answer is not a broken CLI. */
+#define CLI_TIMEOUT_S 30
+
 static void
 add(json_t *checks, const char *status, const char *name, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -165,7 +170,7 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	size_t len;
 	int st;
 	json_t *va = argv_of(path, json_object_get(e, "version_args"));
-	char *out = agq_command_output(va, 10, 4096, &len, &st);
+	char *out = agq_command_output(va, CLI_TIMEOUT_S, 4096, &len, &st);
 	json_decref(va);
 	char version[200] = "unknown version";
 	if (out && st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
@@ -178,7 +183,7 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	json_t *tmp = hargs ? NULL : json_pack("[s]", "--help");
 	json_t *ha = argv_of(path, hargs ? hargs : tmp);
 	json_decref(tmp);
-	out = agq_command_output(ha, 10, 1 << 20, &len, &st);
+	out = agq_command_output(ha, CLI_TIMEOUT_S, 1 << 20, &len, &st);
 	int herr = errno;
 	json_decref(ha);
 	char missing[300] = "", misplaced[300] = "";

@@ -55,6 +55,9 @@ hooked() { grep -v '^$' "$WORK/hook.log" | jq -r "select(.state == \"$1\") | .al
 	mkdir -p "$AGQ_SPOOL/agents"
 	printf '{"name":"ghost","state":"idle","heartbeat":"2020-01-01T00:00:00.000000Z","slots":1}\n' > "$AGQ_SPOOL/agents/ghost.json"
 	printf '{"name":"gone","state":"down","heartbeat":"2020-01-01T00:00:00.000000Z","slots":1}\n' > "$AGQ_SPOOL/agents/gone.json"
+	# an agent file's mtime is a sign of life too (a degraded agent
+	# touches it: agq-run(8), A full disk): these were written long ago
+	touch -d '-10 min' "$AGQ_SPOOL/agents/ghost.json" "$AGQ_SPOOL/agents/gone.json"
 	agq-submit -q --max-attempts 1 -- false
 	agq-run --agent w1 --once
 	agq-sched --once

@@ -46,11 +46,22 @@ SH
 }
 
 @test "with the CLIs fixed the report passes; --json; an unhealthy endpoint fails it" {
+	fake_cli claude "Usage: claude [options]
+  -p, --print              print and exit
+  --output-format <format> text, json
+  --permission-mode <mode> acceptEdits
+  --model <model>          model
+  -r, --resume [value]     resume a conversation"
 	fake_cli codex "Usage: codex exec [OPTIONS]
       --json  JSONL
   -s, --sandbox <SANDBOX_MODE>
   -m, --model <MODEL>"
 	export PATH="$WORK/bin:$PATH"
+	# the real CLIs are the test above's and the shipped lock's below:
+	# here the fakes, and a gemini no machine has (a warning)
+	jq '.gemini.argv[0] = "agq-no-such-gemini"' \
+	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
 	run agq-doctor --json
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e '.status == "ok" and

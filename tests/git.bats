@@ -344,9 +344,10 @@ hooked_task() {
 	run --separate-stderr agq-show --json "$id"
 	[ "$(jq -c '.git | [.worktrees[0].branch, .worktrees[0].reused, .commits[0].sha, .commits[0].files, .pushes[0].sha, .pr_open.pr, .pr.id, .pr.state, .pr.url]' <<<"$output")" = \
 	    "[\"$br\",false,\"$sha\",2,\"$sha\",\"$prid\",\"$prid\",\"open\",null]" ]
-	# agq-stats counts it: one PR opened, by one task that cost nothing
+	# agq-stats counts it: one PR opened, by one task whose cost no run
+	# reported (a cmd task): unknown, null
 	run --separate-stderr agq-stats --json
-	[ "$(jq -c '.prs | [.opened, .tasks, .by_state.open, .per_pr.cost_usd]' <<<"$output")" = "[1,1,1,0]" ]
+	[ "$(jq -c '.prs | [.opened, .tasks, .by_state.open, .per_pr.cost_usd]' <<<"$output")" = "[1,1,1,null]" ]
 	# the state and URL shown are the record's now, not the event's
 	agq-pr merged "$prid"
 	jq '.url = "https://example.invalid/o/app/pull/7" | .number = 7' \

@@ -150,9 +150,18 @@ route_of() {
 	# no registered endpoint: the agent's ANTHROPIC_BASE_URL is the URL
 	ANTHROPIC_BASE_URL=$(url) ANTHROPIC_API_KEY=sk-test-0123 agent an2 0.1 --backend anthropic
 	agents_up an2
-	start_sched
 	# a task naming its own endpoint URL (port 9: nothing listens there)
-	agq-submit <<<'{"id": "an3", "prompt": "x", "backend": "anthropic", "model": "m-an3", "endpoint": {"name": "mine", "url": "http://127.0.0.1:9"}}'
+	# is refused at submit (an unknown field, agq-task(5))...
+	run agq-submit <<<'{"id": "an3", "prompt": "x", "backend": "anthropic", "model": "m-an3", "endpoint": {"name": "mine", "url": "http://127.0.0.1:9"}}'
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"field endpoint: unknown field"* ]]
+	# ...and one already in the spool with it (an older agq's, or written
+	# in place) still never reaches it
+	agq-submit <<<'{"id": "an3", "prompt": "x", "backend": "anthropic", "model": "m-an3"}'
+	f="$AGQ_SPOOL/queue/normal/an3.json"
+	jq '.endpoint = {"name": "mine", "url": "http://127.0.0.1:9"}' "$f" > "$AGQ_SPOOL/tmp/an3"
+	mv "$AGQ_SPOOL/tmp/an3" "$f"
+	start_sched
 	wait_for 20 is_state an3 done
 	grep '"path": "/v1/messages"' "$FAKE_DIR/requests" | tail -1 |
 	    jq -e '.body.model == "m-an3"'

@@ -220,6 +220,12 @@ SH
 	# agq-doctor checks: a row the Makefile misses, or a stray name, fails
 	local top=${AGQ_TOP:-$BATS_TEST_DIRNAME/..} made table b
 	made=$(make -s --no-print-directory -C "$top" print-BACKENDS)
+	# the backends' rows only: no CLI of the lock is started (node's
+	# take seconds each; doctor.bats checks them)
+	jq 'map_values(if type == "object" and (.argv | type) == "array"
+	    then .argv[0] = "agq-no-such-cli" else . end)' \
+	    "$top/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
 	table=$(agq-doctor --json | jq -r '[.checks[].check |
 	    select(startswith("backend ")) | ltrimstr("backend ")] | join(" ")')
 	echo "Makefile: $made"

@@ -40,15 +40,7 @@ agq_keep_record(const struct agq_spool *sp, struct agq_locked *l,
 {
 	if (d->to == AGQ_ST_QUEUE && d->lane != l->loc.lane)
 		return agq_lc_record(sp, l, d);
-	agq_lc_apply(l->task, d);
-	if (agq_task_rewrite(sp, l) < 0) {
-		int e = errno;
-		json_decref(d->ev);
-		errno = e;
-		return -1;
-	}
-	agq_journal_w(sp, d->event, l->id, d->ev);
-	return 0;
+	return agq_lc_record_here(sp, l, d);
 }
 
 /* The exit status for a failed agq_keep_record, reported. */

@@ -821,13 +821,17 @@ agq_deliver_announced(const struct agq_spool *sp, json_t *t, int flags,
 	return rc;
 }
 
-int
-agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
-             void *arg)
+/* agq_dir_each, with DIR's descriptor stored in *DFD (when not NULL)
+ * while FN is called. */
+static int
+dir_walk(const char *dir, int (*fn)(const char *name, void *arg), void *arg,
+         int *dfd)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return -1;
+	if (dfd)
+		*dfd = dirfd(d);
 	struct dirent *de;
 	int r = 0;
 	errno = 0;
@@ -845,6 +849,13 @@ agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
 		return -1;
 	}
 	return r;
+}
+
+int
+agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
+             void *arg)
+{
+	return dir_walk(dir, fn, arg, NULL);
 }
 
 json_t *
@@ -878,28 +889,9 @@ static int each_agent(const char *name, void *arg);
 static int
 each_in(const char *dir, struct each_ctx *c, int agents)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return -1;
 	int saved = c->dfd;
-	c->dfd = dirfd(d);
-	struct dirent *de;
-	int r = 0;
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if ((r = (agents ? each_agent : each_file)(de->d_name, c)) != 0)
-			break;
-		errno = 0;
-	}
-	int e = errno;
-	closedir(d);
+	int r = dir_walk(dir, agents ? each_agent : each_file, c, &c->dfd);
 	c->dfd = saved;
-	if (r == 0 && e) {
-		errno = e;
-		return -1;
-	}
 	return r;
 }
 

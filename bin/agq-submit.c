@@ -112,6 +112,18 @@ flag_value(const char *flag, const char *field, json_t *v, int code)
 	return v;
 }
 
+/* S, the value of command-line FLAG, as a new JSON string; exits
+ * EX_USAGE naming FLAG when S is not UTF-8 (JSON text is, RFC 8259
+ * section 8.1), instead of losing the value. */
+static json_t *
+utf8_arg(const char *flag, const char *s)
+{
+	json_t *v = json_string(s);
+	if (!v)
+		agq_die(EX_USAGE, "%s: not UTF-8 text: '%s'", flag, s);
+	return v;
+}
+
 /* The prompt in file PATH ("-": standard input), a new JSON string.
  * Exits EX_NOINPUT (66) when it cannot be read, EX_DATAERR (65) when it
  * is not UTF-8 text without NUL bytes or is empty. */
@@ -390,7 +402,7 @@ main(int argc, char **argv)
 				agq_die(EX_USAGE, "-c: empty capability");
 			if (!caps)
 				caps = json_array();
-			json_array_append_new(caps, json_string(optarg));
+			json_array_append_new(caps, utf8_arg("-c", optarg));
 			break;
 		case 'I':
 			if (!agq_id_valid(optarg))
@@ -400,7 +412,7 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			json_object_set_new(o.defaults, "title",
-			    json_string(optarg));
+			    utf8_arg("--title", optarg));
 			break;
 		case 'M':
 			json_object_set_new(o.defaults, "max_attempts",
@@ -449,11 +461,13 @@ main(int argc, char **argv)
 			if (!env)
 				env = json_object();
 			*eq = '\0';
-			json_object_set_new(env, optarg, json_string(eq + 1));
+			json_decref(utf8_arg("-e", optarg));     /* the name */
+			json_object_set_new(env, optarg, utf8_arg("-e", eq + 1));
 			break;
 		}
 		case 'C':
-			json_object_set_new(o.defaults, "cwd", json_string(optarg));
+			json_object_set_new(o.defaults, "cwd",
+			    utf8_arg("-C", optarg));
 			break;
 		case 'P':
 		case 'F':
@@ -577,7 +591,8 @@ main(int argc, char **argv)
 		if (optind < argc) {
 			json_t *cmd = json_array();
 			for (int i = optind; i < argc; i++)
-				json_array_append_new(cmd, json_string(argv[i]));
+				json_array_append_new(cmd, utf8_arg("the command",
+				    argv[i]));
 			json_object_set_new(t, "cmd", cmd);
 		}
 		if (prompt)

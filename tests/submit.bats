@@ -466,3 +466,23 @@ JSON
 	[ "$status" -eq 0 ]
 	[ "$(count_in queue)" -eq 1 ]
 }
+
+@test "a title, command word, cwd, capability or env value that is not UTF-8 is refused naming the flag, never dropped" {
+	run agq-submit --title $'bad \xff title' -- true
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--title: not UTF-8 text: 'bad \xff title'"* ]]
+	run agq-submit -- printf $'\xfe'
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"the command: not UTF-8 text"* ]]
+	for a in -C -c; do
+		run agq-submit "$a" $'x\xff' -- true
+		[ "$status" -eq 64 ]
+		[[ "$output" == *"$a: not UTF-8 text"* ]]
+	done
+	run agq-submit -e $'V=\xff' -- true
+	[ "$status" -eq 64 ]
+	[ "$(count_in queue)" -eq 0 ]
+	# valid UTF-8 is kept as given
+	id=$(agq-submit --title 'héllo ✓' -- true)
+	[ "$(jq -r .title "$AGQ_SPOOL/queue/normal/$id.json")" = 'héllo ✓' ]
+}

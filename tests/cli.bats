@@ -162,6 +162,9 @@ for line in sys.stdin: json.loads(line)'
 }
 
 @test "agq-status --json parses and its counts match the spool" {
+	# idle1 must still be alive when agq-status looks, however slow this
+	# machine is between the two: a lease longer than the test
+	echo "lease = 60" >> "$AGQ_CONF"
 	agq-submit -q -- true
 	agq-submit -q -p high -- true
 	agq-submit -q -p high -- true

@@ -12,6 +12,7 @@
 #include "util.h"
 #include "cli.h"
 #include "spool.h"
+#include "archive.h"
 #include "open.h"
 #include "wake.h"
 
@@ -51,6 +52,21 @@ is_dir(const char *dir, const char *name)
 		dl--;
 	return dl > nl && dir[dl - nl - 1] == '/' &&
 	    !strncmp(dir + dl - nl, name, nl);
+}
+
+/* The state task ID ended in when agq-clean(8) archived it
+ * (AGQ_ST_DONE or AGQ_ST_DEAD, agq-spool(5) Archive), or -1: not
+ * archived. */
+static int
+archived(const struct agq_spool *sp, const char *id)
+{
+	json_t *rec = agq_archive_find(sp, id, NULL);
+	if (!rec)
+		return -1;
+	const char *st = json_string_value(json_object_get(rec, "state"));
+	int r = st && !strcmp(st, "done") ? AGQ_ST_DONE : AGQ_ST_DEAD;
+	json_decref(rec);
+	return r;
 }
 
 int
@@ -116,8 +132,13 @@ main(int argc, char **argv)
 				 * once more before calling it missing */
 				if (agq_task_find(&sp, id, &loc) < 0 &&
 				    agq_task_find(&sp, id, &loc) < 0) {
-					missing++;
-					continue;
+					/* archived by agq-clean(8): ended */
+					int st = archived(&sp, id);
+					if (st < 0) {
+						missing++;
+						continue;
+					}
+					loc.state = st;
 				}
 				if (loc.state == AGQ_ST_DONE ||
 				    loc.state == AGQ_ST_DEAD) {
@@ -179,7 +200,8 @@ main(int argc, char **argv)
 	if (!rc && missing) {
 		json_array_foreach(ids, i, v) {
 			struct agq_loc loc;
-			if (agq_task_find(&sp, json_string_value(v), &loc) < 0)
+			if (agq_task_find(&sp, json_string_value(v), &loc) < 0 &&
+			    archived(&sp, json_string_value(v)) < 0)
 				agq_warn("%s: no such task", json_string_value(v));
 		}
 		rc = EX_NOINPUT;

@@ -54,6 +54,14 @@ archive() { zcat "$AGQ_SPOOL"/archive/*.jsonl.gz; }
 	[[ "$output" == *'"title": "alpha"'* ]]
 	[[ "$output" == *'"ev":"done"'* ]]
 	[ "$(agq-show --json "$b" | jq -r '"\(.state) \(.archived)"')" = "archived dead" ]
+	# agq-wait knows how they ended: done 0, dead 1, never "no such task"
+	run agq-wait --timeout 5 "$a"
+	[ "$status" -eq 0 ]
+	run agq-wait --timeout 5 "$a" "$b"
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"no such task"* ]]
+	run agq-wait --timeout 5 no-such-id
+	[ "$status" -eq 66 ]
 	# agq-stats counts them
 	[ "$(agq-stats --json | jq .counts.archived)" -eq 2 ]
 	[ "$(agq-stats --json | jq .events.done)" -eq 1 ]

@@ -148,8 +148,10 @@ watch(const struct agq_spool *sp, const char *id, const json_t *t,
 		}
 	}
 	int status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-	agq_journal_w(sp, "notify", id, json_pack("{s:s, s:i, s:b}", "state",
-	    state, "status", status, "timed_out", timed_out));
+	/* whom it ran as: its task's user, or this process's */
+	agq_journal_w(sp, "notify", id, json_pack("{s:s, s:i, s:b, s:I}",
+	    "state", state, "status", status, "timed_out", timed_out, "uid",
+	    (json_int_t)(ra.on ? ra.uid : geteuid())));
 	_exit(0);
 }
 

@@ -262,6 +262,7 @@ drop_as() {
 	wait_for 30 grep -q '"ev":"notify","id":"nob-hook"' "$AGQ_SPOOL/journal"
 	[ "$(state_of nob-hook)" = done ]
 	[ "$(cat "$d/uid")" = "$(id -u nobody)" ]
+	[ "$(agq-journal --id nob-hook --ev notify | jq .uid)" = "$(id -u nobody)" ]
 	grep -qx "HOME=$home" "$d/env"
 	grep -qx USER=nobody "$d/env"
 	grep -qx AGQ_TASK_ID=nob-hook "$d/env"

@@ -16,13 +16,18 @@ SH
 	chmod +x "$WORK/bin/$1"
 }
 
-@test "each CLI found is reported with its version and whether the pinned flags are accepted" {
+# fake_claude: a claude whose help has every flag the shipped lock pins.
+fake_claude() {
 	fake_cli claude "Usage: claude [options]
   -p, --print              print and exit
   --output-format <format> text, json
   --permission-mode <mode> acceptEdits
   --model <model>          model
   -r, --resume [value]     resume a conversation"
+}
+
+@test "each CLI found is reported with its version and whether the pinned flags are accepted" {
+	fake_claude
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
       --json   print events as JSONL
   -s, --sandbox <SANDBOX_MODE>"
@@ -46,12 +51,7 @@ SH
 }
 
 @test "with the CLIs fixed the report passes; --json; an unhealthy endpoint fails it" {
-	fake_cli claude "Usage: claude [options]
-  -p, --print              print and exit
-  --output-format <format> text, json
-  --permission-mode <mode> acceptEdits
-  --model <model>          model
-  -r, --resume [value]     resume a conversation"
+	fake_claude
 	fake_cli codex "Usage: codex exec [OPTIONS]
       --json  JSONL
   -s, --sandbox <SANDBOX_MODE>

@@ -1215,54 +1215,34 @@ agq_journal_back(const struct agq_spool *sp, off_t limit,
 		errno = EINVAL;
 		return -1;
 	}
-	enum { BLK = 1 << 16 };
-	off_t pos = sb.st_size, stop = sb.st_size > limit ? sb.st_size - limit :
-	    0;
-	char *buf = NULL;       /* the block, then the carried partial line */
-	size_t carry = 0;
-	int rc = 0;
-	while (pos > stop && !rc) {
-		size_t want = pos - stop > BLK ? BLK : (size_t)(pos - stop);
-		char *nb = realloc(buf, want + carry + 1);
-		if (!nb) {
-			rc = -1;
-			break;
-		}
-		buf = nb;
-		memmove(buf + want, buf, carry);
-		pos -= (off_t)want;
-		ssize_t r = pread(fd, buf, want, pos);
-		if (r != (ssize_t)want) {
-			rc = -1;
-			break;
-		}
-		size_t len = want + carry;
-		size_t end = len;
-		/* Whole lines from the end; [0, end) is left, partial unless
-		 * it starts the file. */
-		for (size_t i = len + 1; i-- > 0 && !rc;) {
-			size_t s;
-			if (i > 0 && buf[i - 1] == '\n')
-				s = i;
-			else if (i == 0 && pos == 0)
-				s = 0;
-			else
-				continue;
-			struct agq_jline jl;
-			int64_t t;
-			if (end > s && agq_jscan(buf + s, end - s, &jl) == 0 &&
-			    (t = agq_jtime(&jl)) >= 0)
-				rc = fn(&jl, t, arg) ? 1 : 0;
-			end = s > 0 ? s - 1 : 0;
-			if (s == 0)
-				break;
-		}
-		carry = end;    /* bytes [0, end) are the partial first line */
-		if (carry > BLK * 16)
-			break;  /* an absurd line: give up */
+	off_t stop = sb.st_size > limit ? sb.st_size - limit : 0;
+	/* a torn last line (a writer killed mid-line) has no newline: the
+	 * reader takes its last byte for one, and the line is skipped */
+	char last = '\n';
+	if (sb.st_size > 0 && pread(fd, &last, 1, sb.st_size - 1) != 1) {
+		close(fd);
+		return -1;
 	}
-	free(buf);
+	struct agq_jrev r;
+	agq_jrev_open(&r, fd, sb.st_size);
+	const char *line;
+	size_t len;
+	off_t off;
+	int rc, torn = last != '\n';
+	while ((rc = agq_jrev_prev(&r, &line, &len, &off)) == 1 &&
+	    off >= stop) {
+		struct agq_jline jl;
+		int64_t t;
+		if (torn)
+			torn = 0;
+		else if (line && agq_jscan(line, len, &jl) == 0 &&
+		    (t = agq_jtime(&jl)) >= 0 && fn(&jl, t, arg))
+			break;
+	}
+	int e = errno;
+	agq_jrev_close(&r);
 	close(fd);
+	errno = e;
 	return rc < 0 ? -1 : 0;
 }
 

@@ -103,6 +103,20 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	[ "$status" -eq 0 ]
 }
 
+# retried ID EXIT: agq-retry ID prints ID and puts it back in queue/normal/
+# ($f) with no attempt, its one earlier attempt (that exited EXIT) kept in
+# previous_attempts.
+retried() {
+	run agq-retry "$1"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$1" ]
+	is_state "$1" queue
+	f="$AGQ_SPOOL/queue/normal/$1.json"
+	[ "$(jq '.attempts | length' "$f")" -eq 0 ]
+	[ "$(jq '.previous_attempts | length' "$f")" -eq 1 ]
+	[ "$(jq '.previous_attempts[0].exit' "$f")" -eq "$2" ]
+}
+
 @test "retry of a dead task resets attempts, keeps previous_attempts, and it then succeeds" {
 	id=$(agq-submit --max-attempts 1 -- sh -c "test -e '$WORK/ok'")
 	start_sched
@@ -113,14 +127,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	# stop the agent so the retried task stays in the queue for a look
 	kill -TERM "$agent"
 	wait_for 20 gone "$agent"
-	run agq-retry "$id"
-	[ "$status" -eq 0 ]
-	[ "$output" = "$id" ]
-	is_state "$id" queue
-	f="$AGQ_SPOOL/queue/normal/$id.json"
-	[ "$(jq '.attempts | length' "$f")" -eq 0 ]
-	[ "$(jq '.previous_attempts | length' "$f")" -eq 1 ]
-	[ "$(jq '.previous_attempts[0].exit' "$f")" -eq 1 ]
+	retried "$id" 1
 	[ "$(ev_count "$id" retry)" -eq 1 ]
 	[ "$(agq-journal --id "$id" --ev retry | jq -r .from)" = dead ]
 	touch "$WORK/ok"
@@ -134,14 +141,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 @test "retry of a done task runs it again: a new attempt, the history kept (pueue restart)" {
 	id=$(agq-submit -- sh -c "echo run >> '$WORK/runs'")
 	run_once_until_done "$id"
-	run agq-retry "$id"
-	[ "$status" -eq 0 ]
-	[ "$output" = "$id" ]
-	is_state "$id" queue
-	f="$AGQ_SPOOL/queue/normal/$id.json"
-	[ "$(jq '.attempts | length' "$f")" -eq 0 ]
-	[ "$(jq '.previous_attempts | length' "$f")" -eq 1 ]
-	[ "$(jq '.previous_attempts[0].exit' "$f")" -eq 0 ]
+	retried "$id" 0
 	[[ "$(jq -r .reason "$f")" == "retried by "*"(attempts reset)" ]]
 	[ "$(agq-journal --id "$id" --ev retry | jq -r '"\(.from)>\(.to)"')" = "done>queue" ]
 	run_once_until_done "$id"

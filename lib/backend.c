@@ -448,7 +448,9 @@ keep_tail(char *buf, size_t *n, const char *chunk, size_t k)
 	*n += k;
 }
 
-/* Run ARGV (argv[0] looked up in PATH), standard input IN_FD (-1:
+/* Run ARGV (argv[0] looked up in PATH) with the variables of ENV (a
+ * JSON object of strings, or NULL; other values are skipped) set in its
+ * environment, standard input IN_FD (-1:
  * /dev/null), its standard output captured (the last MAX_OUTPUT bytes
  * kept, malloc'd in *OUT).  With ERRLINE NULL its standard error is
  * ours; otherwise it is copied to ours as it comes and read into
@@ -458,8 +460,9 @@ keep_tail(char *buf, size_t *n, const char *chunk, size_t k)
  * status, or -1 with ERR set when it
  * could not be started. */
 static int
-run_capture(char *const argv[], int in_fd, struct lastline *errline,
-            char **out, size_t *outlen, char *err, size_t size)
+run_capture(char *const argv[], const json_t *env, int in_fd,
+            struct lastline *errline, char **out, size_t *outlen, char *err,
+            size_t size)
 {
 	int p[2], e[2] = { -1, -1 };
 	*out = NULL;
@@ -501,6 +504,12 @@ run_capture(char *const argv[], int in_fd, struct lastline *errline,
 		if (w < 0 || ew < 0 || nfd < 0 || dup2(nfd, 0) < 0 ||
 		    dup2(w, 1) < 0 || dup2(ew, 2) < 0)
 			_exit(126);
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)env, k, v)
+			if (json_is_string(v) && setenv(k, json_string_value(v),
+			    1) < 0)
+				_exit(126);
 		execvp(argv[0], argv);
 		dprintf(2, "agq: cannot run: %s (%s)\n", strerror(errno),
 		    argv[0]);
@@ -830,7 +839,7 @@ be_shell(struct call *c, const struct agq_backend_def *d)
 	argv[n] = NULL;
 	char *out;
 	size_t len;
-	int st = run_capture(argv, -1, NULL, &out, &len, c->err,
+	int st = run_capture(argv, NULL, -1, NULL, &out, &len, c->err,
 	    sizeof c->err);
 	free(argv);
 	if (st < 0)
@@ -1219,8 +1228,8 @@ cli_once(struct call *c, const json_t *e, const char *tool,
 	struct lastline el = { .watch = session ? json_string_value(
 	    json_object_get(e, "resume_missing")) : NULL,
 	    .want = refusal_mark(format) };
-	int st = run_capture(argv, in_fd, &el, &out, &len, c->err,
-	    sizeof c->err);
+	int st = run_capture(argv, json_object_get(e, "env"), in_fd, &el,
+	    &out, &len, c->err, sizeof c->err);
 	free(argv);
 	json_decref(ja);
 	if (tf)

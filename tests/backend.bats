@@ -174,6 +174,7 @@ SH
 #!/bin/sh
 echo "$@" > "$AGQ_ARGS"
 cat > "$AGQ_ARGS.in"
+echo "${GEMINI_CLI_NO_RELAUNCH-unset}" > "$AGQ_ARGS.env"
 printf '{"session_id":"g-1","response":"edited","stats":{"models":{"gemini-2.5-pro":{"api":{"totalRequests":2},"tokens":{"input":30,"prompt":40,"candidates":9,"total":52,"cached":10,"thoughts":3,"tool":0}}},"tools":{"totalCalls":1}}}\n'
 SH
 	chmod +x "$WORK/fakebin"/*
@@ -193,6 +194,8 @@ SH
 	[ "$(field tokens_in)" = 40 ] && [ "$(field tokens_out)" = 12 ]
 	[ "$(cat "$WORK/args")" = "--skip-trust --approval-mode auto_edit --output-format json -m gemini-2.5-pro" ]
 	[ "$(cat "$WORK/args.in")" = "-rf fix" ]
+	# the lock's env: gemini told not to start itself a second time
+	[ "$(cat "$WORK/args.env")" = true ]
 	# its error object, exit 41 (FATAL_AUTHENTICATION_ERROR)
 	printf '#!/bin/sh\necho "{\\"session_id\\":\\"g-2\\",\\"error\\":{\\"type\\":\\"Error\\",\\"message\\":\\"Invalid auth method selected.\\",\\"code\\":41}}"; exit 41\n' > "$WORK/fakebin/gemini"
 	run call cli gemini
@@ -456,7 +459,8 @@ loopback() {
 # prints PATTERN for --version; else EXE is TOOL in $WORK/fakebin, and
 # $WORK/home and $WORK/w are made.
 real_cli() {
-	[ -n "$2" ] && "$2" --version 2>/dev/null | grep -q "$3" ||
+	[ -n "$2" ] && GEMINI_CLI_NO_RELAUNCH=true "$2" --version 2>/dev/null |
+	    grep -q "$3" ||
 	    skip "the real $1 CLI is not installed (npm install --prefix DIR $4; AGQ_TEST_${1^^}=DIR/node_modules/.bin/$1)"
 	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
 	ln -sf "$2" "$WORK/fakebin/$1"

@@ -24,8 +24,10 @@ STD      := -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -D_GNU_SOURCE -iquote lib
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
-# Recursive (=) so pkg-config runs after `deps` has installed what is missing.
-DEPCFLAGS = $(shell pkg-config --cflags jansson libcurl libgit2 nettle zlib)
+# Recursive (=) so pkg-config runs after `deps` has installed what is missing,
+# and DEPCFLAGS then once: its first use sets it to its value (not once a
+# compile command, a process each).
+DEPCFLAGS = $(eval DEPCFLAGS := $(shell pkg-config --cflags jansson libcurl libgit2 nettle zlib libmicrohttpd))$(DEPCFLAGS)
 LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle zlib) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 # --as-needed: a program links only the libraries its objects use (agq-submit
@@ -91,7 +93,6 @@ LINK_agq-pr       := exec core
 LINK_agq-attempt  := exec core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
-DEPCFLAGS += $(shell pkg-config --cflags libmicrohttpd)
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
 
 LIBOBJ   := $(LIBSRC:%=$(O)/lib/%.o)
@@ -293,8 +294,10 @@ fuzz-build: deps-test
 	@$(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang \
 	    CFLAGS='$(FUZZ_FLAGS)' $(FUZZ_O)/fuzz_task $(FUZZ_O)/fuzz_input
 
+# The fuzz targets call the core layer only (task, conf, journal, agent,
+# times), so only its archive is built with clang for them.
 $(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_O)/lib/paths.o \
-    $(FUZZ_O)/libagq.a
+    $(FUZZ_O)/libagq-core.a
 	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 fuzz: fuzz-build

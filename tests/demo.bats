@@ -37,16 +37,21 @@ check_prs() {
 		    "$(git -C "$origin" rev-parse main)" ]
 		git -C "$origin" log -1 --format=%B "$head" | grep -qx "Agq-Task: $id"
 		n=0
+		rm -rf "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+		mkdir "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 		for f in $(git -C "$origin" diff --name-only main "$head"); do
 			n=$((n + 1))
 			[[ "$f" == "$dir"/* ]]
 			[[ "${f#"$dir"/}" != */* ]]
-			git -C "$origin" show "main:$f" > "$BATS_TEST_TMPDIR/before.py"
-			git -C "$origin" show "$head:$f" > "$BATS_TEST_TMPDIR/after.py"
-			codespell "$BATS_TEST_TMPDIR/before.py" | grep -v ', '
-			[ -z "$(codespell "$BATS_TEST_TMPDIR/after.py" | grep -v ', ')" ]
+			git -C "$origin" show "main:$f" > "$BATS_TEST_TMPDIR/before/$n.py"
+			git -C "$origin" show "$head:$f" > "$BATS_TEST_TMPDIR/after/$n.py"
 		done
 		[ "$n" -ge 1 ]
+		# codespell once for all the files (a Python start each): every
+		# file had a typo it fixes by itself, and none is left
+		[ "$(codespell "$BATS_TEST_TMPDIR/before" | grep -v ', ' |
+		    sed 's/:.*//' | sort -u | wc -l)" -eq "$n" ]
+		[ -z "$(codespell "$BATS_TEST_TMPDIR/after" | grep -v ', ')" ]
 	done
 }
 

@@ -8,8 +8,8 @@ bats_require_minimum_version 1.5.0
 TOP=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
 
 @test "crash torture: kill -9 of agq-sched, agents and agq-submit at random; every invariant holds" {
-	run "$TOP/tests/torture/run" --seconds "${AGQ_TORTURE_SECONDS:-15}" \
-	    --tasks "${AGQ_TORTURE_TASKS:-450}" --drain 60
+	run "$TOP/tests/torture/run" --seconds "${AGQ_TORTURE_SECONDS:-8}" \
+	    --tasks "${AGQ_TORTURE_TASKS:-250}" --drain 60
 	grep '^torture:' <<< "$output" | sed 's/^/# /' >&3
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"torture: all invariants hold"* ]]

@@ -277,11 +277,11 @@ once() {
 	n=0
 	for f in "$CORPUS"/n_*.json; do
 		n=$((n + 1))
-		name="jts-$n-$(basename "$f")"
-		cp "$f" "$AGQ_SPOOL/tmp/$name"
-		touch -m -d '-1 minute' "$AGQ_SPOOL/tmp/$name"
-		mv "$AGQ_SPOOL/tmp/$name" "$AGQ_SPOOL/inbox/$name"
+		cp "$f" "$AGQ_SPOOL/tmp/jts-$n-${f##*/}"
 	done
+	# written in tmp/ a minute ago, then renamed into inbox/
+	touch -m -d '-1 minute' "$AGQ_SPOOL"/tmp/jts-*
+	mv "$AGQ_SPOOL"/tmp/jts-* "$AGQ_SPOOL/inbox/"
 	echo "dropped $n files"
 	[ "$n" -gt 100 ]
 	run agq-sched --once

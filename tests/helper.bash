@@ -17,6 +17,13 @@ PATH="$AGQ_TEST_BIN:$PATH"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=${AGQ_TEST_LEAKS:-0}:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# nap SECONDS: sleep without starting a process (the polls below run
+# thousands of times a suite): read(1) waits on a pipe nothing writes to.
+nap() {
+	[ -n "${NAP_FD:-}" ] || exec {NAP_FD}<> <(:)
+	read -rt "$1" -u "$NAP_FD" || :
+}
+
 setup() {
 	export AGQ_SPOOL="$BATS_TEST_TMPDIR/spool"
 	export AGQ_CONF="$BATS_TEST_TMPDIR/agq.conf"
@@ -51,7 +58,7 @@ teardown() {
 		ours "$p" && kill -TERM "$p" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do ours "$p" || break; sleep 0.1; done
+		for _ in {1..50}; do ours "$p" || break; nap 0.1; done
 		ours "$p" && kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null || true
@@ -85,7 +92,7 @@ wait_for() {
 			echo "timed out after ${limit}s waiting for: $*" >&2
 			return 1
 		fi
-		sleep 0.1
+		nap 0.1
 	done
 }
 
@@ -149,7 +156,7 @@ fake_api_start() {
 	python3 "$BATS_TEST_DIRNAME/fakeapi.py" "$FAKE_DIR/port" \
 	    "$FAKE_DIR/requests" 3>&- &
 	echo $! > "$FAKE_DIR/pid"
-	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
+	for _ in {1..100}; do [ -s "$FAKE_DIR/port" ] && break; nap 0.1; done
 	[ -s "$FAKE_DIR/port" ]
 }
 
@@ -183,6 +190,6 @@ fake_server() {
 	python3 "$BATS_TEST_DIRNAME/$script" "$WORK/${name}port" \
 	    "$WORK/${name}req" "$@" 3>&- &
 	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/${name}port" ] && break; sleep 0.1; done
+	for _ in {1..100}; do [ -s "$WORK/${name}port" ] && break; nap 0.1; done
 	[ -s "$WORK/${name}port" ]
 }

@@ -68,9 +68,14 @@ row_line(const struct ctx *c, const struct agq_loc *loc, json_t *t)
 			    loc->agent));
 		json_object_set_new(t, "lane", json_string(
 		    agq_lane_name(agq_task_lane(t))));
-		char *s = json_dumps(t, JSON_COMPACT);
-		if (!s)
-			agq_die(EX_OSERR, "out of memory");
+		/* json_dumpb(3) into our own buffer: nothing of the arena
+		 * outlives the task's tree */
+		size_t n = json_dumpb(t, NULL, 0, JSON_COMPACT);
+		char *s = agq_xmalloc(n + 1);
+		if (!n || json_dumpb(t, s, n, JSON_COMPACT) != n)
+			agq_die(EX_OSERR, "cannot write task %s as JSON",
+			    agq_task_id(t));
+		s[n] = '\0';
 		return s;
 	}
 	char what[200], tries[32];
@@ -93,16 +98,19 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 	if (c->agent && (loc->state != AGQ_ST_ACTIVE || strcmp(loc->agent,
 	    c->agent)))
 		return;
+	agq_json_arena_enter();         /* t's tree: gone by the leave */
 	json_t *t = agq_task_read_loc(loc);
 	if (!t) {
 		if (errno != ENOENT)
 			agq_syserr("cannot read task", loc->path);
+		agq_json_arena_leave();
 		return;
 	}
 	if (!json_is_string(json_object_get(t, "id")))
 		json_object_set_new(t, "id", json_string(id));
 	if (c->lane >= 0 && agq_task_lane(t) != c->lane) {
 		json_decref(t);
+		agq_json_arena_leave();
 		return;
 	}
 	w->v = agq_grow(w->v, &w->cap, w->n, sizeof *w->v, 1024);
@@ -112,6 +120,7 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 	r->id = agq_xstrdup(agq_task_id(t));
 	r->line = row_line(c, loc, t);
 	json_decref(t);
+	agq_json_arena_leave();
 }
 
 static int
@@ -275,6 +284,7 @@ main(int argc, char **argv)
 	cx.json = cl.json;
 	cx.quiet = cl.quiet;
 	cx.cols = agq_term_cols(1);
+	agq_json_arena_init();          /* collect's task trees */
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	if (raw) {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -289,20 +291,118 @@ agq_read_file(const char *path, size_t max, size_t *len, int *fd_out)
 	return agq_read_file_at(AT_FDCWD, path, max, len, fd_out);
 }
 
-json_t *
-agq_json_read_object_at(int dfd, const char *path, size_t max)
+/* agq_json_arena_*: each thread's arena, and every arena's range so that a
+ * free(3) from any thread knows memory of one (a no-op) from malloc's. */
+#define ARENA_SIZE ((size_t)1 << 20)
+#define ARENA_MAX 16
+static char *arena_base[ARENA_MAX];
+static atomic_int arena_n;
+static _Thread_local struct { char *base; size_t used; int on; } arena;
+
+static void *
+arena_malloc(size_t n)
 {
-	size_t len;
-	char *buf = agq_read_file_at(dfd, path, max, &len, NULL);
-	if (!buf)
-		return NULL;
+	if (arena.on) {
+		size_t k = (n + 15) & ~(size_t)15;
+		if (k >= n && k <= ARENA_SIZE - arena.used) {
+			void *p = arena.base + arena.used;
+			arena.used += k;
+			return p;
+		}
+	}
+	return malloc(n);
+}
+
+static void
+arena_free(void *p)
+{
+	int n = atomic_load(&arena_n);
+	for (int i = 0; i < n && p; i++)
+		if ((char *)p >= arena_base[i] && (char *)p < arena_base[i] +
+		    ARENA_SIZE)
+			return;
+	free(p);
+}
+
+void
+agq_json_arena_init(void)
+{
+	json_set_alloc_funcs(arena_malloc, arena_free);
+}
+
+int
+agq_json_arena_enter(void)
+{
+	if (!arena.base) {
+		int i = atomic_fetch_add(&arena_n, 0);
+		if (i >= ARENA_MAX)
+			return -1;
+		void *m = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return -1;
+		/* a slot of its own; its memory reaches another thread
+		 * (to be freed there) only after a join or a lock */
+		i = atomic_fetch_add(&arena_n, 1);
+		if (i >= ARENA_MAX) {
+			atomic_fetch_sub(&arena_n, 1);
+			munmap(m, ARENA_SIZE);
+			return -1;
+		}
+		arena_base[i] = m;
+		arena.base = m;
+	}
+	arena.used = 0;
+	arena.on = 1;
+	return 0;
+}
+
+void
+agq_json_arena_leave(void)
+{
+	arena.on = 0;
+	arena.used = 0;
+}
+
+/* json_loadb of BUF (LEN bytes) as one object, or NULL with EBADMSG. */
+static json_t *
+object_of(const char *buf, size_t len)
+{
 	json_t *o = json_loadb(buf, len, 0, NULL);
-	free(buf);
 	if (!json_is_object(o)) {
 		json_decref(o);
 		errno = EBADMSG;
 		return NULL;
 	}
+	return o;
+}
+
+json_t *
+agq_json_read_object_at(int dfd, const char *path, size_t max)
+{
+	/* Most of these files are under a few KiB, and a listing reads
+	 * 100,000 of them: one pread(2) into the stack, whose short read of
+	 * a regular file is its end, so no fstat(2) and no malloc.  Anything
+	 * else (empty, a full buffer, a directory, a pipe, a device) goes the
+	 * long way, which checks what the file is. */
+	char small[16384];
+	int sfd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (sfd < 0)
+		return NULL;
+	ssize_t r;
+	do
+		r = pread(sfd, small, sizeof small, 0);
+	while (r < 0 && errno == EINTR);
+	close(sfd);
+	if (r > 0 && (size_t)r < sizeof small && (size_t)r <= max)
+		return object_of(small, (size_t)r);
+	size_t len;
+	char *buf = agq_read_file_at(dfd, path, max, &len, NULL);
+	if (!buf)
+		return NULL;
+	json_t *o = object_of(buf, len);
+	free(buf);
 	return o;
 }
 

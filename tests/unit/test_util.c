@@ -188,6 +188,36 @@ main(void)
 	strcpy(hb, "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5");
 	CHECK(!strcmp(agq_text_cut(hb, 6), "\xe6\x97\xa5..."),
 	    "text_cut: never inside a character");
+	/* the jansson arena: objects made before, inside and after it;
+	 * those made inside freed (at no cost) before the leave, their
+	 * memory used again by the next enter; the others freed by free(3) */
+	json_t *before = json_pack("{s:s}", "a", "made before the arena");
+	agq_json_arena_init();
+	json_t *outer = json_pack("{s:[i,i]}", "b", 1, 2);
+	CHECK(agq_json_arena_enter() == 0, "arena: enter");
+	json_t *in = json_loads("{\"x\": [1, 2, {\"y\": \"z\"}]}", 0, NULL);
+	const void *first = in;
+	char *big = calloc(1, 2u << 20);        /* past the arena: malloc */
+	memset(big, 'a', (2u << 20) - 1);
+	json_object_set_new(in, "huge", json_string(big));
+	free(big);
+	CHECK(json_array_size(json_object_get(in, "x")) == 3 &&
+	    strlen(json_string_value(json_object_get(in, "huge"))) ==
+	    (2u << 20) - 1, "arena: objects inside it, one larger than it");
+	json_object_set_new(before, "moved", json_incref(outer));
+	json_decref(in);
+	agq_json_arena_leave();
+	CHECK(agq_json_arena_enter() == 0, "arena: enter again");
+	json_t *again = json_loads("{\"x\": 1}", 0, NULL);
+	CHECK(again == first, "arena: the next enter uses its memory again");
+	json_decref(again);
+	agq_json_arena_leave();
+	CHECK(json_integer_value(json_array_get(json_object_get(json_object_get(
+	    before, "moved"), "b"), 1)) == 2, "arena: objects from outside "
+	    "it untouched");
+	json_decref(outer);
+	json_decref(before);
+
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -107,31 +107,50 @@ kill9_restart() {
 	agq-wait --timeout 60 -q "$3"
 }
 
-# count_in STATE: number of task files in a state directory.
+# count_in STATE: number of task files in a state directory (queue and
+# active: in their lane and agent directories).  Globs, not find(1): the
+# polls call it thousands of times.  count_is uses it without a subshell.
 count_in() {
-	case "$1" in
-	queue) find "$AGQ_SPOOL/queue" -name '*.json' | wc -l ;;
-	active) find "$AGQ_SPOOL/active" -name '*.json' | wc -l ;;
-	*) find "$AGQ_SPOOL/$1" -maxdepth 1 -name '*.json' | wc -l ;;
-	esac
+	_count "$1"
+	echo "$COUNT"
 }
-
-# state_of ID: the directory the task is in (queue, defer, ..., or none).
-state_of() {
+_count() {
 	local f
-	f=$(find "$AGQ_SPOOL/queue" "$AGQ_SPOOL/defer" "$AGQ_SPOOL/hold" \
-	    "$AGQ_SPOOL/active" "$AGQ_SPOOL/done" "$AGQ_SPOOL/dead" \
-	    -name "$1.json" 2>/dev/null | head -1)
-	if [ -z "$f" ]; then echo none; return; fi
-	f=${f#"$AGQ_SPOOL"/}
-	echo "${f%%/*}"
+	COUNT=0
+	case "$1" in
+	queue|active) set -- "$AGQ_SPOOL/$1"/*/*.json ;;
+	*) set -- "$AGQ_SPOOL/$1"/*.json ;;
+	esac
+	for f; do [ -e "$f" ] && COUNT=$((COUNT + 1)); done
+	return 0
 }
 
-is_state() { [ "$(state_of "$1")" = "$2" ]; }
+# state_of ID: the directory the task is in (queue, defer, ..., or none);
+# is_state ID STATE without a subshell (_state sets STATE).
+state_of() {
+	_state "$1"
+	echo "$STATE"
+}
+_state() {
+	local f
+	STATE=none
+	for f in "$AGQ_SPOOL"/queue/*/"$1.json" "$AGQ_SPOOL"/defer/"$1.json" \
+	    "$AGQ_SPOOL"/hold/"$1.json" "$AGQ_SPOOL"/active/*/"$1.json" \
+	    "$AGQ_SPOOL"/done/"$1.json" "$AGQ_SPOOL"/dead/"$1.json"; do
+		if [ -e "$f" ]; then
+			f=${f#"$AGQ_SPOOL"/}
+			STATE=${f%%/*}
+			return 0
+		fi
+	done
+	return 0
+}
+
+is_state() { _state "$1"; [ "$STATE" = "$2" ]; }
 # jq_is FILE FILTER VALUE: jq -r FILTER of FILE is VALUE (FILE read anew at
 # each call, so it can be waited for: wait_for 30 jq_is F .x 1).
 jq_is() { [ "$(jq -r "$2" "$1" 2>/dev/null)" = "$3" ]; }
-count_is() { [ "$(count_in "$1")" -eq "$2" ]; }
+count_is() { _count "$1"; [ "$COUNT" -eq "$2" ]; }
 journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }
 
 # git_origin: what the caller wrote in $WORK/src committed as branch main

@@ -134,10 +134,15 @@ static const char *const known_fields[] = {
 	"verify", "max_verify_attempts", "complexity",
 	/* git tasks */
 	"git", "setup", "cleanup",
+	/* review and merge (issue 18) */
+	"review", "merge", "merge_method", "approval",
 	/* written by agq (a task taken from a spool and submitted again) */
 	"route", "verify_report", "submitted_at", "attempts", "generation",
 	"agent", "assigned_at", "next_attempt_at", "reason",
 	"previous_attempts", "submitted_by",
+	"kind", "parent", "round", "pr", "head", "avoid_agent",
+	"review_feedback", "update_from_base", "approved", "approval_for",
+	"verdict",
 	NULL
 };
 
@@ -200,6 +205,15 @@ agq_task_check_fields(const json_t *t, char *err, size_t size)
 {
 	const char *k;
 	const json_t *v;
+	/* review and merge tasks are agq's own (agq-sched queues them): a
+	 * task taken from a spool (it has submitted_at) keeps them */
+	static const char *const own[] = { "kind", "parent", NULL };
+	for (int i = 0; own[i]; i++)
+		if (json_object_get(t, own[i]) && !json_object_get(t,
+		    "submitted_at"))
+			return agq_errf(err, size, "field %s: written by agq "
+			    "(review and merge tasks are queued by agq-sched, "
+			    "agq-task(5))", own[i]);
 	json_object_foreach((json_t *)t, k, v) {
 		if (agq_task_field_known(k))
 			continue;
@@ -212,6 +226,200 @@ agq_task_check_fields(const json_t *t, char *err, size_t size)
 			    shown, near);
 		return agq_errf(err, size, "field %s: unknown field; your own "
 		    "data goes under meta", shown);
+	}
+	return 0;
+}
+
+/* S (may be NULL) is one of the NULL-terminated WORDS: 1 or 0. */
+static int
+word_in(const char *s, const char *const *words)
+{
+	for (int i = 0; s && words[i]; i++)
+		if (!strcmp(s, words[i]))
+			return 1;
+	return 0;
+}
+
+/* VAL is a string, one of WORDS: 1 or 0. */
+static int
+one_of(const json_t *val, const char *const *words)
+{
+	return word_in(json_string_value(val), words);
+}
+
+/* V is a whole number from LO to HI: 1 or 0. */
+static int
+whole_in(const json_t *v, json_int_t lo, json_int_t hi)
+{
+	return json_is_integer(v) && json_integer_value(v) >= lo &&
+	    json_integer_value(v) <= hi;
+}
+
+/* Field "review" (agq-task(5), "Review and merge"): 0, else -1 with ERR. */
+static int
+validate_review(const json_t *rv, char *err, size_t size)
+{
+	const char *k;
+	json_t *e;
+	if (!json_is_object(rv))
+		return agq_errf(err, size, "field review: not an object "
+		    "({\"required\": N, \"max_rounds\": N, ...})");
+	static const char *const keys[] = { "required", "cap", "max_rounds",
+	    "cmd", "prompt", "backend", "model", "timeout", NULL };
+	json_object_foreach((json_t *)rv, k, e)
+		if (!word_in(k, keys))
+			return agq_errf(err, size, "field review.%s: unknown "
+			    "(review has required, cap, max_rounds, cmd, prompt, "
+			    "backend, model, timeout)", k);
+	if ((e = json_object_get(rv, "required")) && !whole_in(e, 1, 9))
+		return agq_errf(err, size, "field review.required: not a whole "
+		    "number from 1 to 9");
+	if ((e = json_object_get(rv, "max_rounds")) && !whole_in(e, 1, 20))
+		return agq_errf(err, size, "field review.max_rounds: not a "
+		    "whole number from 1 to 20");
+	if ((e = json_object_get(rv, "cap")) && (!json_is_string(e) ||
+	    !agq_id_valid(json_string_value(e))))
+		return agq_errf(err, size, "field review.cap: not a capability "
+		    "name ([A-Za-z0-9._-]{1,64})");
+	if ((e = json_object_get(rv, "cmd")) && !(json_is_string(e) &&
+	    json_string_length(e) > 0) && !string_array(e, 0))
+		return agq_errf(err, size, "field review.cmd: not a string or a "
+		    "non-empty array of non-empty strings");
+	static const char *const strs[] = { "prompt", "backend", "model",
+	    NULL };
+	for (int i = 0; strs[i]; i++)
+		if ((e = json_object_get(rv, strs[i])) && (!json_is_string(e) ||
+		    json_string_length(e) == 0))
+			return agq_errf(err, size, "field review.%s: not a "
+			    "non-empty string", strs[i]);
+	if ((e = json_object_get(rv, "backend")) &&
+	    !agq_backend_name_valid(json_string_value(e)))
+		return agq_errf(err, size, "field review.backend: not a backend "
+		    "name (agq-backend(7))");
+	if (json_object_get(rv, "cmd") && (json_object_get(rv, "prompt") ||
+	    json_object_get(rv, "backend") || json_object_get(rv, "model")))
+		return agq_errf(err, size, "field review: a cmd or an agent "
+		    "reviewer (prompt, backend, model), not both");
+	if ((e = json_object_get(rv, "timeout")) && (!json_is_number(e) ||
+	    !(json_number_value(e) > 0) || json_number_value(e) > 1e8))
+		return agq_errf(err, size, "field review.timeout: not a positive "
+		    "number of seconds");
+	return 0;
+}
+
+/* The review and merge fields (agq-task(5), "Review and merge"), input
+ * and written by agq: 0, else -1 with ERR naming the field. */
+static int
+validate_gates(const json_t *t, char *err, size_t size)
+{
+	const json_t *v, *git = json_object_get(t, "git");
+	int pr = git && !json_is_false(json_object_get(git, "pr"));
+	if ((v = json_object_get(t, "review")) &&
+	    validate_review(v, err, size) < 0)
+		return -1;
+	static const char *const merges[] = { "on-approval", NULL };
+	if ((v = json_object_get(t, "merge")) && !json_is_false(v) &&
+	    !one_of(v, merges))
+		return agq_errf(err, size, "field merge: not false or "
+		    "\"on-approval\"");
+	static const char *const methods[] = { "merge", "squash", "rebase",
+	    NULL };
+	if ((v = json_object_get(t, "merge_method")) && !one_of(v, methods))
+		return agq_errf(err, size, "field merge_method: must be one of "
+		    "merge, squash, rebase");
+	static const char *const approvals[] = { "none", "before_push",
+	    "before_merge", NULL };
+	if ((v = json_object_get(t, "approval")) && !one_of(v, approvals))
+		return agq_errf(err, size, "field approval: must be one of "
+		    "none, before_push, before_merge");
+	int merging = json_is_string(json_object_get(t, "merge"));
+	const char *appr = json_string_value(json_object_get(t, "approval"));
+	static const char *const gated[] = { "review", "merge_method",
+	    "approval", "merge", NULL };
+	for (int i = 0; gated[i]; i++) {
+		v = json_object_get(t, gated[i]);
+		if (!v || json_is_false(v) || (appr && !strcmp(gated[i],
+		    "approval") && !strcmp(appr, "none")))
+			continue;
+		if (!git)
+			return agq_errf(err, size, "field %s: needs git (a git "
+			    "task: agq-task(5), \"Git tasks\")", gated[i]);
+	}
+	if (!pr && (json_object_get(t, "review") || merging || (appr &&
+	    !strcmp(appr, "before_merge"))))
+		return agq_errf(err, size, "field %s: needs a pull request "
+		    "(git.pr is false)", json_object_get(t, "review") ? "review" :
+		    merging ? "merge" : "approval");
+	/* written by agq: checked when a task brings them */
+	static const char *const kinds[] = { "review", "merge", NULL };
+	if ((v = json_object_get(t, "kind")) && !one_of(v, kinds))
+		return agq_errf(err, size, "field kind: must be review or merge");
+	static const char *const ids[] = { "parent", "avoid_agent", NULL };
+	for (int i = 0; ids[i]; i++)
+		if ((v = json_object_get(t, ids[i])) && (!json_is_string(v) ||
+		    !agq_id_valid(json_string_value(v))))
+			return agq_errf(err, size, "field %s: not a task or agent "
+			    "name ([A-Za-z0-9._-]{1,64})", ids[i]);
+	if (json_object_get(t, "kind") && !json_object_get(t, "parent"))
+		return agq_errf(err, size, "field parent: missing (a review or "
+		    "merge task names its coder task)");
+	if ((v = json_object_get(t, "round")) && !whole_in(v, 1, 1000))
+		return agq_errf(err, size, "field round: not a whole number "
+		    "from 1");
+	if ((v = json_object_get(t, "pr")) && (!json_is_string(v) ||
+	    strncmp(json_string_value(v), "pr-", 3) ||
+	    !agq_id_valid(json_string_value(v))))
+		return agq_errf(err, size, "field pr: not a PR record id "
+		    "(pr-...)");
+	if ((v = json_object_get(t, "head"))) {
+		const char *h = json_string_value(v);
+		size_t n = h ? strlen(h) : 0;
+		if (n != 40 && n != 64)
+			return agq_errf(err, size, "field head: not a commit "
+			    "sha (40 or 64 hex digits)");
+		for (size_t i = 0; i < n; i++)
+			if (!strchr("0123456789abcdef", h[i]))
+				return agq_errf(err, size, "field head: not a "
+				    "commit sha (40 or 64 hex digits)");
+	}
+	if ((v = json_object_get(t, "review_feedback")) && !json_is_string(v))
+		return agq_errf(err, size, "field review_feedback: not a string");
+	if ((v = json_object_get(t, "update_from_base")) &&
+	    !json_is_boolean(v))
+		return agq_errf(err, size, "field update_from_base: not true or "
+		    "false");
+	static const char *const fors[] = { "push", "merge", NULL };
+	if ((v = json_object_get(t, "approval_for")) && !one_of(v, fors))
+		return agq_errf(err, size, "field approval_for: must be push or "
+		    "merge");
+	if ((v = json_object_get(t, "approved"))) {
+		size_t i;
+		json_t *e;
+		if (!json_is_array(v))
+			return agq_errf(err, size, "field approved: not an "
+			    "array of push, merge");
+		json_array_foreach(v, i, e)
+			if (!one_of(e, fors))
+				return agq_errf(err, size, "field approved: not "
+				    "an array of push, merge");
+	}
+	if ((v = json_object_get(t, "verdict"))) {
+		static const char *const verdicts[] = { "approve",
+		    "request_changes", NULL };
+		if (!json_is_object(v) || !one_of(json_object_get(v, "verdict"),
+		    verdicts))
+			return agq_errf(err, size, "field verdict: not an object "
+			    "with verdict approve or request_changes");
+		const json_t *c = json_object_get(v, "comments");
+		size_t i;
+		json_t *e;
+		if (c && !json_is_array(c))
+			return agq_errf(err, size, "field verdict.comments: not "
+			    "an array of strings");
+		json_array_foreach(c, i, e)
+			if (!json_is_string(e))
+				return agq_errf(err, size, "field "
+				    "verdict.comments: not an array of strings");
 	}
 	return 0;
 }
@@ -295,6 +503,8 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 			return agq_errf(err, size, "field %s: not a command (a "
 			    "non-empty string) or an array of them", hooks[i]);
 	if (validate_git(t, err, size) < 0)
+		return -1;
+	if (validate_gates(t, err, size) < 0)
 		return -1;
 	if (agq_task_validate_agent(t, err, size) < 0)
 		return -1;

@@ -165,5 +165,111 @@ main(void)
 	json_object_set_new(o, "submitted_by", json_pack("{s:i}", "uid", -1));
 	CHECK(agq_task_owner_uid(o) == -1, "a negative uid is none");
 	json_decref(o);
+	/* review and merge fields (issue 18) */
+#define G "\"cmd\":\"x\",\"git\":{\"repo\":\"/r\"}"
+	CHECK(valid("{" G ",\"review\":{\"required\":2,\"cap\":\"review\","
+	    "\"max_rounds\":3,\"cmd\":\"make test\",\"timeout\":60},"
+	    "\"merge\":\"on-approval\",\"merge_method\":\"squash\","
+	    "\"approval\":\"before_merge\"}"), "review, merge, approval");
+	CHECK(valid("{" G ",\"review\":{\"prompt\":\"p\",\"backend\":\"claude\","
+	    "\"model\":\"m\"},\"merge\":false,\"approval\":\"none\"}"),
+	    "an agent reviewer");
+	CHECK(valid("{" G ",\"review\":{}}"), "people review only");
+	CHECK(err_has("{\"cmd\":\"x\",\"review\":{}}", "field review: needs git"),
+	    "review without git");
+	CHECK(err_has("{\"cmd\":\"x\",\"approval\":\"before_push\"}",
+	    "field approval: needs git"), "approval without git");
+	CHECK(valid("{\"cmd\":\"x\",\"approval\":\"none\",\"merge\":false}"),
+	    "approval none and merge false need no git");
+	CHECK(err_has("{\"cmd\":\"x\",\"git\":{\"repo\":\"/r\",\"pr\":false},"
+	    "\"review\":{}}", "field review: needs a pull request"),
+	    "review without a PR");
+	CHECK(err_has("{\"cmd\":\"x\",\"git\":{\"repo\":\"/r\",\"pr\":false},"
+	    "\"merge\":\"on-approval\"}", "field merge: needs a pull request"),
+	    "merge without a PR");
+	CHECK(err_has("{\"cmd\":\"x\",\"git\":{\"repo\":\"/r\",\"pr\":false},"
+	    "\"approval\":\"before_merge\"}",
+	    "field approval: needs a pull request"), "before_merge without a PR");
+	CHECK(valid("{\"cmd\":\"x\",\"git\":{\"repo\":\"/r\",\"pr\":false},"
+	    "\"approval\":\"before_push\"}"), "before_push without a PR");
+	CHECK(err_has("{" G ",\"review\":{\"required\":0}}",
+	    "field review.required"), "required 0");
+	CHECK(err_has("{" G ",\"review\":{\"required\":10}}",
+	    "field review.required"), "required 10");
+	CHECK(err_has("{" G ",\"review\":{\"max_rounds\":21}}",
+	    "field review.max_rounds"), "max_rounds 21");
+	CHECK(err_has("{" G ",\"review\":{\"cap\":\"a b\"}}",
+	    "field review.cap"), "cap with a space");
+	CHECK(err_has("{" G ",\"review\":{\"cmd\":[]}}", "field review.cmd"),
+	    "empty reviewer cmd");
+	CHECK(err_has("{" G ",\"review\":{\"cmd\":\"x\",\"prompt\":\"p\"}}",
+	    "not both"), "cmd and prompt");
+	CHECK(err_has("{" G ",\"review\":{\"backend\":\"../x\"}}",
+	    "field review.backend"), "bad backend");
+	CHECK(err_has("{" G ",\"review\":{\"timeout\":0}}",
+	    "field review.timeout"), "zero timeout");
+	CHECK(err_has("{" G ",\"review\":{\"reviewers\":2}}",
+	    "field review.reviewers: unknown"), "unknown review key");
+	CHECK(err_has("{" G ",\"review\":true}", "field review: not an object"),
+	    "review true");
+	CHECK(err_has("{" G ",\"merge\":true}", "field merge"), "merge true");
+	CHECK(err_has("{" G ",\"merge_method\":\"ff\"}", "field merge_method"),
+	    "merge_method ff");
+	CHECK(err_has("{" G ",\"approval\":\"later\"}", "field approval"),
+	    "approval later");
+	/* written by agq */
+	CHECK(valid("{" G ",\"kind\":\"review\",\"parent\":\"p1\",\"round\":2,"
+	    "\"pr\":\"pr-p1\",\"head\":\"0123456789abcdef0123456789abcdef01234567\","
+	    "\"avoid_agent\":\"a1\",\"review_feedback\":\"f\","
+	    "\"update_from_base\":true,\"approved\":[\"push\",\"merge\"],"
+	    "\"approval_for\":\"push\",\"verdict\":{\"verdict\":\"approve\","
+	    "\"comments\":[\"ok\"]}}"), "every written field");
+	CHECK(err_has("{" G ",\"kind\":\"test\",\"parent\":\"p\"}", "field kind"),
+	    "kind test");
+	CHECK(err_has("{" G ",\"kind\":\"review\"}", "field parent: missing"),
+	    "kind without parent");
+	CHECK(err_has("{" G ",\"parent\":\"a/b\"}", "field parent"), "parent");
+	CHECK(err_has("{" G ",\"avoid_agent\":\"\"}", "field avoid_agent"),
+	    "empty avoid_agent");
+	CHECK(err_has("{" G ",\"round\":0}", "field round"), "round 0");
+	CHECK(err_has("{" G ",\"pr\":\"x\"}", "field pr"), "pr not pr-");
+	CHECK(err_has("{" G ",\"head\":\"abc\"}", "field head"), "short head");
+	CHECK(err_has("{" G ",\"head\":\"0123456789ABCDEF0123456789abcdef01234567\"}",
+	    "field head"), "upper-case head");
+	CHECK(err_has("{" G ",\"review_feedback\":1}", "field review_feedback"),
+	    "feedback number");
+	CHECK(err_has("{" G ",\"update_from_base\":1}", "field update_from_base"),
+	    "update_from_base number");
+	CHECK(err_has("{" G ",\"approved\":[\"review\"]}", "field approved"),
+	    "approved review");
+	CHECK(err_has("{" G ",\"approval_for\":\"x\"}", "field approval_for"),
+	    "approval_for x");
+	CHECK(err_has("{" G ",\"verdict\":{\"verdict\":\"maybe\"}}",
+	    "field verdict"), "verdict maybe");
+	CHECK(err_has("{" G ",\"verdict\":{\"verdict\":\"approve\","
+	    "\"comments\":[1]}}", "field verdict.comments"), "comments numbers");
+	/* kind and parent: agq's own, refused from a plain submit */
+	json_t *kt = json_pack("{s:s, s:s, s:s}", "cmd", "x", "kind", "review",
+	    "parent", "p1");
+	CHECK(agq_task_check_fields(kt, why, sizeof why) < 0 &&
+	    strstr(why, "field kind: written by agq"), "kind refused at submit");
+	json_object_del(kt, "kind");
+	CHECK(agq_task_check_fields(kt, why, sizeof why) < 0 &&
+	    strstr(why, "field parent: written by agq"), "parent refused too");
+	json_object_set_new(kt, "kind", json_string("merge"));
+	json_object_set_new(kt, "submitted_at", json_string(
+	    "2026-01-01T00:00:00Z"));
+	CHECK(agq_task_check_fields(kt, why, sizeof why) == 0,
+	    "kept in a task taken from a spool");
+	json_decref(kt);
+	static const char *const fields[] = { "review", "merge",
+	    "merge_method", "approval", "kind", "parent", "round", "pr", "head",
+	    "avoid_agent", "review_feedback", "update_from_base", "approved",
+	    "approval_for", "verdict", NULL };
+	int known = 1;
+	for (int i = 0; fields[i]; i++)
+		known &= agq_task_field_known(fields[i]);
+	CHECK(known, "the review fields are known fields");
+#undef G
 	DONE();
 }

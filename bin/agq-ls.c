@@ -16,7 +16,8 @@ static const char usage[] =
 "usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--json | -q]\n"
 "List tasks, oldest first within each state.  See agq-ls(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
-"      --state S     only queue, defer, hold, active, done or dead; or\n"
+"      --state S     only queue, defer, hold, active, review, approval,\n"
+"                    done or dead; or\n"
 "                    inbox or corrupt (raw files, unparsable ones by name)\n"
 "      --lane L      only tasks of lane urgent, high, normal or low\n"
 "      --agent A     only tasks leased to agent A (active)\n"
@@ -123,12 +124,21 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 	agq_json_arena_leave();
 }
 
+/* The order states are listed in: a task's way, review/ and approval/
+ * (after active/) before done/ and dead/. */
+static int
+state_order(int s)
+{
+	return s == AGQ_ST_REVIEW ? AGQ_ST_ACTIVE * 4 + 1 :
+	    s == AGQ_ST_APPROVAL ? AGQ_ST_ACTIVE * 4 + 2 : s * 4;
+}
+
 static int
 row_cmp(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
 	if (x->state != y->state)
-		return x->state - y->state;
+		return state_order(x->state) - state_order(y->state);
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
 	return strcmp(x->id, y->id);
@@ -270,8 +280,9 @@ main(int argc, char **argv)
 				raw = optarg;
 			else if ((state = agq_state_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--state: unknown state '%s' "
-				    "(queue, defer, hold, active, done, dead, "
-				    "inbox, corrupt)", optarg);
+				    "(queue, defer, hold, active, review, "
+				    "approval, done, dead, inbox, corrupt)",
+				    optarg);
 			break;
 		case 'L':
 			if ((cx.lane = agq_lane_parse(optarg)) < 0)

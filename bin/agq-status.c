@@ -55,7 +55,8 @@ main(int argc, char **argv)
 		    json_integer_value(json_object_get(lanes, "normal")),
 		    json_integer_value(json_object_get(lanes, "low")));
 		static const char *rows[] = { "inbox", "defer", "hold",
-		    "active", "done", "dead", "corrupt", NULL };
+		    "active", "review", "approval", "done", "dead", "corrupt",
+		    NULL };
 		for (int i = 0; rows[i]; i++)
 			printf("%-8s %6lld\n", rows[i], json_integer_value(
 			    json_object_get(st, rows[i])));

@@ -18,8 +18,9 @@
 
 static const char usage[] =
 "usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"
-"Wait until every task ID (default: every task queued, deferred or active\n"
-"now) is done or dead.  On a terminal, shows a progress line.\n"
+"Wait until every task ID (default: every task queued, deferred, active,\n"
+"in review or waiting for approval now) is done or dead.  On a terminal,\n"
+"shows a progress line.\n"
 "See agq-wait(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "  -t, --timeout S   give up after S seconds (exit 75)\n"
@@ -35,7 +36,8 @@ add_pending(const struct agq_loc *loc, const char *id, void *arg)
 {
 	json_t *ids = arg;
 	if (loc->state == AGQ_ST_QUEUE || loc->state == AGQ_ST_DEFER ||
-	    loc->state == AGQ_ST_ACTIVE)
+	    loc->state == AGQ_ST_ACTIVE || loc->state == AGQ_ST_REVIEW ||
+	    loc->state == AGQ_ST_APPROVAL)
 		json_array_append_new(ids, json_string(id));
 	return 0;
 }
@@ -100,6 +102,7 @@ main(int argc, char **argv)
 		{ "done", IN_MOVED_TO | IN_CREATE },
 		{ "dead", IN_MOVED_TO | IN_CREATE },
 		{ "hold", IN_MOVED_TO | IN_CREATE },
+		{ "approval", IN_MOVED_TO | IN_CREATE },
 		{ NULL, 0 } };
 	if (agq_watch_spool(&sp, watched) < 0)
 		return EX_OSERR;
@@ -111,7 +114,7 @@ main(int argc, char **argv)
 	 * N tasks costs O(N), not O(N) per event. */
 	size_t total = json_array_size(ids);
 	json_t *pending = json_object();	/* id -> state (int) */
-	size_t ndone = 0, ndead = 0, missing = 0, held = 0;
+	size_t ndone = 0, ndead = 0, missing = 0, held = 0, approval = 0;
 	int tty = !quiet && isatty(2);
 	int64_t start = agq_mono_us();
 	int rc = 0;
@@ -125,7 +128,7 @@ main(int argc, char **argv)
 		if (recheck) {
 			const char *id;
 			void *tmp;
-			missing = held = 0;
+			missing = held = approval = 0;
 			json_object_foreach_safe(pending, tmp, id, v) {
 				struct agq_loc loc;
 				/* it may be between two directories: look
@@ -147,6 +150,8 @@ main(int argc, char **argv)
 					json_object_del(pending, id);
 				} else if (loc.state == AGQ_ST_HOLD) {
 					held++;
+				} else if (loc.state == AGQ_ST_APPROVAL) {
+					approval++;     /* not an end */
 				}
 			}
 			recheck = 0;
@@ -154,8 +159,9 @@ main(int argc, char **argv)
 		size_t left = json_object_size(pending) - missing;
 		if (tty)
 			fprintf(stderr, "\ragq-wait: %zu/%zu done, %zu dead, "
-			    "%zu waiting%s   ", ndone, total, ndead, left,
-			    held ? " (some held)" : "");
+			    "%zu waiting%s%s   ", ndone, total, ndead, left,
+			    held ? " (some held)" : "", approval ? " (some for "
+			    "approval: agq pr approve)" : "");
 		if (left == 0)
 			break;
 		if (stop) {

@@ -163,14 +163,16 @@ check_top_files(struct fsck *F)
 }
 
 /* Order of precedence among copies of one task (agq-fsck(8)): a copy in
- * done/ always wins, then the highest generation, then dead, active, hold,
- * defer, queue. */
+ * done/ always wins, then the highest generation, then dead, review,
+ * approval, active, hold, defer, queue. */
 static int
 state_rank(int s)
 {
 	switch (s) {
-	case AGQ_ST_DONE: return 5;
-	case AGQ_ST_DEAD: return 4;
+	case AGQ_ST_DONE: return 7;
+	case AGQ_ST_DEAD: return 6;
+	case AGQ_ST_REVIEW: return 5;
+	case AGQ_ST_APPROVAL: return 4;
 	case AGQ_ST_ACTIVE: return 3;
 	case AGQ_ST_HOLD: return 2;
 	case AGQ_ST_DEFER: return 1;
@@ -313,7 +315,7 @@ scan_states(struct fsck *F)
 		free(rel);
 	}
 	static const int flat[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, AGQ_ST_DONE,
-	    AGQ_ST_DEAD };
+	    AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL };
 	for (size_t i = 0; i < sizeof flat / sizeof *flat; i++)
 		scan_leaf(F, flat[i], agq_state_name(flat[i]));
 	static const char *parents[] = { "queue", "active" };

@@ -52,6 +52,8 @@ agq_jrecon_ev_state(const json_t *o)
 		{ "reclaim", AGQ_ST_QUEUE }, { "assign", AGQ_ST_ACTIVE },
 		{ "retry", AGQ_ST_DEFER }, { "throttle", AGQ_ST_DEFER },
 		{ "done", AGQ_ST_DONE }, { "dead", AGQ_ST_DEAD },
+		{ "review_wait", AGQ_ST_REVIEW },
+		{ "approval_wait", AGQ_ST_APPROVAL },
 	};
 	for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
 		if (!strcmp(ev, tab[i].ev))
@@ -173,6 +175,8 @@ event_for(int last, int state)
 		[AGQ_ST_QUEUE] = "promote", [AGQ_ST_DEFER] = "retry",
 		[AGQ_ST_HOLD] = "hold", [AGQ_ST_ACTIVE] = "assign",
 		[AGQ_ST_DONE] = "done", [AGQ_ST_DEAD] = "dead",
+		[AGQ_ST_REVIEW] = "review_wait",
+		[AGQ_ST_APPROVAL] = "approval_wait",
 	};
 	return into[state];
 }

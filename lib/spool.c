@@ -30,7 +30,8 @@
 #include "spool.h"
 
 static const char *states[AGQ_NSTATES] = {
-	"queue", "defer", "hold", "active", "done", "dead"
+	"queue", "defer", "hold", "active", "done", "dead", "review",
+	"approval"
 };
 
 int
@@ -84,6 +85,9 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "active", 0700, 0700, 0077 },
 	{ "done", 0700, 0700, 0077 },
 	{ "dead", 0700, 0700, 0077 },
+	{ "review", 0700, 0700, 0077 },
+	{ "approval", 0700, 0700, 0077 },
+	{ "reviews", 0700, 0700, 0077 },
 	{ "corrupt", 0700, 0700, 0077 },
 	{ "agents", 0700, 0700, 0077 },
 	{ "out", 0700, 0700, 0077 },
@@ -148,7 +152,7 @@ agq_task_find(const struct agq_spool *sp, const char *id, struct agq_loc *loc)
 	}
 	loc->lane = -1;
 	static const int order[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, -1,
-	    AGQ_ST_DONE, AGQ_ST_DEAD };
+	    AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL };
 	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
 		if (order[i] < 0) {
 			/* active/AGENT/ID.json: look in every agent's dir */

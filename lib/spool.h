@@ -18,7 +18,10 @@
 enum agq_state {
 	AGQ_ST_NONE = -1,
 	AGQ_ST_QUEUE, AGQ_ST_DEFER, AGQ_ST_HOLD, AGQ_ST_ACTIVE,
-	AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_NSTATES
+	AGQ_ST_DONE, AGQ_ST_DEAD,
+	AGQ_ST_REVIEW,          /* review/: its PR under review, or merging */
+	AGQ_ST_APPROVAL,        /* approval/: waiting for agq-pr approve|deny */
+	AGQ_NSTATES
 };
 
 struct agq_spool {
@@ -76,7 +79,7 @@ void agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc,
                   const char *id);
 
 /* Find ID in the state directories (queue lanes, defer, hold, active/AGENT,
- * done, dead).  Fills LOC and returns 0, or returns -1 with ENOENT.
+ * done, dead, review, approval).  Fills LOC and returns 0, or returns -1 with ENOENT.
  * Without a lock the answer can be stale by the time it is used. */
 int agq_task_find(const struct agq_spool *sp, const char *id,
                   struct agq_loc *loc);

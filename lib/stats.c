@@ -1005,14 +1005,16 @@ agq_status_counts(const struct agq_spool *sp)
 	}
 	long corrupt = count_dir(sp, "corrupt", NULL) - count_dir(sp,
 	    "corrupt", ".why");
-	return json_pack("{s:i, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+	return json_pack("{s:i, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
+	    "s:i}",
 	    "inbox", (int)count_dir(sp, "inbox", NULL),
 	    "queue_lanes", lanes, "queue", (int)queued,
 	    "defer", (int)count_dir(sp, "defer", ".json"),
 	    "hold", (int)count_dir(sp, "hold", ".json"), "active", (int)active,
 	    "done", (int)count_dir(sp, "done", ".json"),
 	    "dead", (int)count_dir(sp, "dead", ".json"), "corrupt",
-	    (int)corrupt);
+	    (int)corrupt, "review", (int)count_dir(sp, "review", ".json"),
+	    "approval", (int)count_dir(sp, "approval", ".json"));
 }
 
 struct agents_arg { const struct agq_spool *sp; json_t *list; int64_t now; };

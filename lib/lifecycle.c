@@ -56,6 +56,23 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_PRIO_HOLD]      = { "hold", "prio", "hold", "agq-prio" },
 	[AGQ_LC_CLEAN_DONE]     = { "done", "clean", "archive", "agq-clean" },
 	[AGQ_LC_CLEAN_DEAD]     = { "dead", "clean", "archive", "agq-clean" },
+	[AGQ_LC_REVIEW_WAIT]    = { "active", "review_wait", "review",
+	                            "agq-run" },
+	[AGQ_LC_APPROVAL_PUSH]  = { "active", "approval_wait", "approval",
+	                            "agq-run" },
+	[AGQ_LC_REVIEW_CHANGES] = { "review", "review_changes", "queue",
+	                            "agq-sched" },
+	[AGQ_LC_REVIEW_CONFLICT] = { "review", "review_changes", "queue",
+	                            "agq-sched" },
+	[AGQ_LC_REVIEW_DEAD]    = { "review", "dead", "dead", "agq-sched" },
+	[AGQ_LC_REVIEW_APPROVAL] = { "review", "approval_wait", "approval",
+	                            "agq-sched" },
+	[AGQ_LC_REVIEW_DONE]    = { "review", "done", "done", "agq-sched" },
+	[AGQ_LC_APPROVE_PUSH]   = { "approval", "approve", "queue", "agq-pr" },
+	[AGQ_LC_APPROVE_MERGE]  = { "approval", "approve", "review", "agq-pr" },
+	[AGQ_LC_DENY]           = { "approval", "deny", "dead", "agq-pr" },
+	[AGQ_LC_CLOSE_REVIEW]   = { "review", "pr_close", "dead", "agq-pr" },
+	[AGQ_LC_CLOSE_APPROVAL] = { "approval", "pr_close", "dead", "agq-pr" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:
@@ -118,6 +135,59 @@ agq_lc_apply(json_t *t, const struct agq_lc *d)
 	if (d->verify_report)
 		json_object_set(t, "verify_report",
 		    (json_t *)d->verify_report);
+	static const char *const gk[] = { "pr", "head", "approval_for" };
+	const char *gv[] = { d->gate_pr, d->gate_head, d->gate_for };
+	for (int i = 0; i < 3; i++)
+		if (gv[i])
+			json_object_set_new(t, gk[i], json_string(gv[i]));
+	if (d->gate_round > 0)
+		json_object_set_new(t, "round", json_integer(d->gate_round));
+	if (d->gate_clear) {
+		json_object_del(t, "review_feedback");
+		json_object_del(t, "update_from_base");
+	}
+}
+
+/* An exit 0 of T whose agent.json AG stopped at a gate
+ * (AGQ_LC_GATE_REVIEW, AGQ_LC_GATE_APPROVAL, lifecycle.h): D decided and
+ * 1; else 0 (a plain done).  A gate without the PR record or commit it
+ * names is no gate. */
+static int
+finish_gate(const json_t *t, const struct agq_lc_outcome *o,
+            struct agq_lc *d)
+{
+	const char *agst = json_string_value(json_object_get(o->ag, "status"));
+	const json_t *g = json_object_get(o->ag, "gate");
+	const char *pr = json_string_value(json_object_get(g, "pr"));
+	const char *head = json_string_value(json_object_get(g, "head"));
+	json_int_t round = agq_task_int(g, "round", 0);
+	if (!agst || !head || strlen(head) < 40)
+		return 0;
+	if (!strcmp(agst, AGQ_LC_GATE_REVIEW) && pr && round > 0) {
+		take(d, AGQ_LC_REVIEW_WAIT, AGQ_ST_REVIEW, -1);
+		d->status = "review";
+		snprintf(d->reason, sizeof d->reason, "pull request %s under "
+		    "review (round %lld) at %.12s", pr, (long long)round, head);
+		d->gate_pr = pr;
+		d->gate_round = round;
+		d->gate_clear = 1;
+		d->ev = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s}", "agent",
+		    o->agent, "gen", o->gen, "pr", pr, "round", round, "head",
+		    head, "reason", d->reason, "to", "review");
+	} else if (!strcmp(agst, AGQ_LC_GATE_APPROVAL)) {
+		take(d, AGQ_LC_APPROVAL_PUSH, AGQ_ST_APPROVAL, -1);
+		d->status = "approval";
+		snprintf(d->reason, sizeof d->reason, "waiting for approval to "
+		    "push %.12s (agq pr approve %s)", head, agq_task_id(t));
+		d->gate_for = "push";
+		d->ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "agent",
+		    o->agent, "gen", o->gen, "for", "push", "head", head,
+		    "reason", d->reason, "to", "approval");
+	} else {
+		return 0;
+	}
+	d->gate_head = head;
+	return 1;
 }
 
 void
@@ -210,6 +280,9 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 	} else if (agst && o->exited && !o->timed_out && o->code ==
 	    AGQ_LC_THROTTLED_EXIT && !strcmp(agst, "throttled")) {
 		throttled(o, o->ag, now_us, d);
+	} else if (o->exited && o->code == 0 && !o->timed_out &&
+	    finish_gate(t, o, d)) {
+		/* stopped at a gate: review/ or approval/ */
 	} else if (o->exited && o->code == 0 && !o->timed_out) {
 		take(d, AGQ_LC_DONE, AGQ_ST_DONE, -1);
 		d->status = "done";

@@ -40,6 +40,12 @@ enum agq_lc_rule_id {
 	AGQ_LC_RETRY_DONE,
 	AGQ_LC_EDIT_QUEUE, AGQ_LC_EDIT_HOLD, AGQ_LC_PRIO_QUEUE, AGQ_LC_PRIO_HOLD,
 	AGQ_LC_CLEAN_DONE, AGQ_LC_CLEAN_DEAD,
+	/* review and approval (issue 18: agq-run, review.c, agq-pr) */
+	AGQ_LC_REVIEW_WAIT, AGQ_LC_APPROVAL_PUSH,
+	AGQ_LC_REVIEW_CHANGES, AGQ_LC_REVIEW_CONFLICT, AGQ_LC_REVIEW_DEAD,
+	AGQ_LC_REVIEW_APPROVAL, AGQ_LC_REVIEW_DONE,
+	AGQ_LC_APPROVE_PUSH, AGQ_LC_APPROVE_MERGE, AGQ_LC_DENY,
+	AGQ_LC_CLOSE_REVIEW, AGQ_LC_CLOSE_APPROVAL,
 	AGQ_LC_NRULES
 };
 
@@ -83,6 +89,14 @@ struct agq_lc {
 	                         * "next_attempt_at" removed, or -1 */
 	int uncount;            /* the last attempt marked "throttled":
 	                         * not counted (agq_task_attempts_used) */
+	/* a coder task stopping at a gate (AGQ_LC_REVIEW_WAIT,
+	 * AGQ_LC_APPROVAL_PUSH): "pr", "head", "approval_for" set from
+	 * these when not NULL (borrowed: the outcome's agent.json), "round"
+	 * when > 0; "review_feedback" and "update_from_base" removed (the
+	 * round's feedback is spent) when gate_clear */
+	const char *gate_pr, *gate_head, *gate_for;
+	json_int_t gate_round;
+	int gate_clear;
 };
 
 /* Make the changes of D to the task T (no I/O).  D's ev, ev2 untouched. */
@@ -101,6 +115,14 @@ struct agq_lc_outcome {
 	                         * backoff's jitter: called for a retry only */
 };
 
+/* A coder attempt that stopped at a gate (agq-run(8), "Review and
+ * approval"): its agent.json says status "review" (pushed, PR opened,
+ * the task has review, merge or approval before_merge) or "approval"
+ * (committed, not pushed: approval before_push), with "gate": {"round":
+ * N, "pr": PRID, "head": SHA}.  agq_lc_finish takes it for an exit 0. */
+#define AGQ_LC_GATE_REVIEW "review"
+#define AGQ_LC_GATE_APPROVAL "approval"
+
 /* The exit status of an attempt that met a usage or rate limit
  * (agq-attempt, attempt.h), EX_TEMPFAIL: its agent.json has status
  * "throttled", "not_before", "backend" and "account". */
@@ -115,7 +137,11 @@ void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
 /* The end of a run of T (active, its last attempt closed with O's facts,
  * so "handed_back" is set on it for a handback), at NOW_US, retry backoff
  * capped at CAP_S seconds: handed back (queue, generation + 1), done
- * (exit 0 in time), dead on verify_failed (the agent's status with exit
+ * (exit 0 in time), or for an exit 0 whose agent.json stopped at a gate
+ * (AGQ_LC_GATE_REVIEW: review/, event `review_wait` {agent, gen, pr,
+ * round, head, reason, to}; AGQ_LC_GATE_APPROVAL: approval/ with
+ * approval_for "push", event `approval_wait` {agent, gen, for, head,
+ * reason, to}), dead on verify_failed (the agent's status with exit
  * 2: more attempts would not help), retry (defer/ until next_attempt_at)
  * while attempts are left (agq_task_attempts_used < max_attempts), else
  * dead.  Before these, a throttled attempt (exit AGQ_LC_THROTTLED_EXIT

@@ -560,9 +560,77 @@ fail(json_t *ag, const char *status, const char *error, int rc)
 	return rc;
 }
 
+/* 1 if T's array field KEY holds the string WORD. */
+static int
+has_word(const json_t *t, const char *key, const char *word)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(t, key), i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), word))
+			return 1;
+	return 0;
+}
+
+/* T's "approval" is WHAT (agq-task(5)): 1 or 0. */
+static int
+approval_is(const json_t *t, const char *what)
+{
+	const char *a = json_string_value(json_object_get(t, "approval"));
+	return a && !strcmp(a, what);
+}
+
+/* Task T, approved to push ("push" in approved), finds in the worktree
+ * at PATH the commit it stopped at (T's head, the branch's tip, nothing
+ * changed since): 1, the attempt goes straight to the push; else 0. */
+static int
+approved_commit(const json_t *t, const char *path)
+{
+	const char *head = json_string_value(json_object_get(t, "head"));
+	if (!approval_is(t, "before_push") || !has_word(t, "approved", "push") ||
+	    !head)
+		return 0;
+	char e[256];
+	json_t *st = agq_git_status(path, e, sizeof e);
+	const char *tip = json_string_value(json_object_get(st, "head"));
+	int yes = tip && !strcmp(tip, head) && json_integer_value(
+	    json_object_get(st, "uncommitted")) == 0 && json_integer_value(
+	    json_object_get(st, "ahead")) > 0;
+	json_decref(st);
+	return yes;
+}
+
+/* The gate of T's attempt that committed (G->sha) and, unless it waits
+ * for approval to push, pushed and opened its PR: AG's status and "gate"
+ * for agq-run (AGQ_LC_GATE_REVIEW, AGQ_LC_GATE_APPROVAL, lifecycle.h), or
+ * nothing (done).  agq-task(5), "Review and merge". */
+static void
+gate(const json_t *t, const struct agq_taskgit *g, int pushed, json_t *ag)
+{
+	const char *pr = json_string_value(json_object_get(g->rec, "id"));
+	if (!pushed) {
+		json_object_set_new(ag, "status", json_string("approval"));
+		json_object_set_new(ag, "gate", json_pack("{s:s, s:s}", "for",
+		    "push", "head", g->sha));
+		return;
+	}
+	const json_t *merge = json_object_get(t, "merge");
+	if (!pr || !(json_object_get(t, "review") || json_is_string(merge) ||
+	    approval_is(t, "before_merge")))
+		return;
+	json_object_set_new(ag, "status", json_string("review"));
+	json_object_set_new(ag, "gate", json_pack("{s:I, s:s, s:s}", "round",
+	    (json_int_t)agq_task_int(t, "round", 1), "pr", pr, "head",
+	    g->sha));
+}
+
 /* Task T's git chain around the iterations (taskgit.c): the worktree,
  * setup, the iterations there, then commit, push and PR, cleanup, and the
- * worktree removed once pushed.  AGENT runs it; AG is the record. */
+ * worktree removed once pushed.  AGENT runs it; AG is the record.  With
+ * approval before_push, the chain stops after the commit until a person
+ * approves, and the attempt after that finds the commit and pushes
+ * without running anything (approved_commit); with review, merge or
+ * approval before_merge, the task stops at review/ (gate). */
 static int
 attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 {
@@ -587,7 +655,15 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 	}
 	setenv("AGQ_WORKTREE", g.wt.path, 1);
 	setenv("AGQ_BRANCH", g.wt.branch, 1);
-	if ((rc = run_hooks(t, "setup", err, sizeof err))) {
+	int approved = approved_commit(t, g.wt.path);
+	int hold = approval_is(t, "before_push") && !has_word(t, "approved",
+	    "push");
+	if (approved) {
+		/* the commit a person approved: pushed as it is */
+		json_object_set_new(ag, "status", json_string("done"));
+		json_object_set_new(ag, "approved_commit", json_true());
+		rc = 0;
+	} else if ((rc = run_hooks(t, "setup", err, sizeof err))) {
 		fail(ag, "setup_failed", err, rc);
 	} else {
 		save(dfd, outdir, ag);
@@ -598,16 +674,21 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 		agq_taskgit_title(t, title, sizeof title);
 		char *body = commit_body(ag);
 		json_t *tt = task_now(t, ag);
-		int r = agq_taskgit_finish(&sp, tt, &g, title, body, err,
-		    sizeof err);
+		int r = hold ? agq_taskgit_commit(&sp, &g, title, body, err,
+		    sizeof err) : agq_taskgit_finish(&sp, tt, &g, title, body,
+		    err, sizeof err);
 		json_decref(tt);
 		free(body);
 		if (r != AGQ_TG_OK)
 			rc = fail(ag, r == AGQ_TG_NOCHANGE ? "no_changes" :
 			    r == AGQ_TG_REJECTED ? "push_rejected" : "git_failed",
 			    err, 1);
+		else
+			gate(t, &g, !hold, ag);
 		json_object_set_new(ag, "git", agq_taskgit_info(&g));
 	}
+	if (approved)
+		goto end;       /* no setup ran: no cleanup */
 	cleanup(t, ag);
 end:
 	if (chdir("/") < 0)
@@ -646,6 +727,11 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 	if (backend)
 		json_object_set_new(ag, "backend", json_string(backend));
 	int rc;
+	/* a review round's comments, for a cmd as for a backend */
+	const char *rf = json_string_value(json_object_get(t,
+	    "review_feedback"));
+	if (rf)
+		setenv("AGQ_REVIEW_FEEDBACK", rf, 1);
 	if (json_object_get(t, "git")) {
 		rc = attempt_git(t, outdir, dfd, ag);
 	} else {

@@ -86,6 +86,12 @@ agq_backend_prompt(const json_t *t)
 	    "verify_feedback"));
 	if (fb)
 		fprintf(f, "\n\n%s", fb);
+	/* a review round's comments (agq-task(5), review_feedback) */
+	const char *rf = json_string_value(json_object_get(t,
+	    "review_feedback"));
+	if (rf)
+		fprintf(f, "\n\nThe reviewers of your pull request asked for "
+		    "changes:\n%s", rf);
 	if (fclose(f) != 0 || !s)
 		agq_die(EX_OSERR, "out of memory");
 	return s;

@@ -125,9 +125,9 @@ already_committed(const char *path, char sha[41])
 }
 
 int
-agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
-                   struct agq_taskgit *g, const char *title,
-                   const char *body, char *err, size_t size)
+agq_taskgit_commit(const struct agq_spool *sp, struct agq_taskgit *g,
+                   const char *title, const char *body, char *err,
+                   size_t size)
 {
 	const char *path = g->wt.path, *branch = g->wt.branch;
 	char e[1024];
@@ -147,6 +147,19 @@ agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
 		add_diffstat(ev, path);
 		agq_journal(sp, "commit", g->id, ev);
 	}
+	return AGQ_TG_OK;
+}
+
+int
+agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
+                   struct agq_taskgit *g, const char *title,
+                   const char *body, char *err, size_t size)
+{
+	const char *path = g->wt.path, *branch = g->wt.branch;
+	char e[1024];
+	int r = agq_taskgit_commit(sp, g, title, body, err, size);
+	if (r != AGQ_TG_OK)
+		return r;
 	r = agq_git_push(sp, path, e, sizeof e);
 	if (r != 0) {
 		agq_errf(err, size, "cannot push: %s", e);

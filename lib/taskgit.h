@@ -74,6 +74,17 @@ enum agq_taskgit_rc {
 	                         * push: push rejected: REASON" */
 };
 
+/* The first step of agq_taskgit_finish alone: commit every change of
+ * G's worktree with subject TITLE and body BODY (may be NULL), or find
+ * the commit of an earlier attempt (the branch ahead of its base), its
+ * sha into G->sha; `commit` journaled for a new commit.  Nothing is
+ * pushed: for a task waiting for approval before its push (agq-task(5),
+ * approval).  AGQ_TG_OK, AGQ_TG_NOCHANGE or AGQ_TG_FAIL, ERR filled when
+ * not OK. */
+int agq_taskgit_commit(const struct agq_spool *sp, struct agq_taskgit *g,
+                       const char *title, const char *body, char *err,
+                       size_t size);
+
 /* Finish the chain of G (after agq_taskgit_begin, or with G->wt.path,
  * G->id, G->agent, G->repo, G->base filled by the caller): commit every
  * change of the worktree with subject TITLE and body BODY (the

@@ -53,7 +53,7 @@ PROGS    += agq-edit agq-prio agq-clean
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
-              lifecycle journal jrecon throttle lease open reject agent out wake \
+              lifecycle journal jrecon throttle lease review open reject agent out wake \
               notify archive
 LIB_exec   := backend verify git githooks patch forge taskgit attempt
 LIB_route  := resources registry regcheck route

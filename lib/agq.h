@@ -52,6 +52,7 @@
 #include "git.h"
 #include "lifecycle.h"
 #include "lease.h"
+#include "review.h"
 #include "throttle.h"
 #include "forge.h"
 #include "taskgit.h"

@@ -93,6 +93,12 @@ take(struct agq_lc *d, int rule, int to, int lane)
 	d->not_before_us = -1;
 }
 
+void
+agq_lc_init(struct agq_lc *d, int rule, int to, int lane)
+{
+	take(d, rule, to, lane);
+}
+
 /* {agent, gen, reason}: the body of most of the events below. */
 static json_t *
 ev_agr(const char *agent, json_int_t gen, const char *reason)

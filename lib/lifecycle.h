@@ -99,6 +99,13 @@ struct agq_lc {
 	int gate_clear;
 };
 
+/* D cleared and set to take RULE (enum agq_lc_rule_id) to state TO
+ * (AGQ_ST_*), in LANE when TO is AGQ_ST_QUEUE (else -1): its event the
+ * rule's, no change to the task yet (gen, next_at_us, not_before_us -1).
+ * For the deciders outside this file (review.c); the caller fills in the
+ * reason, the event's body and the changes. */
+void agq_lc_init(struct agq_lc *d, int rule, int to, int lane);
+
 /* Make the changes of D to the task T (no I/O).  D's ev, ev2 untouched. */
 void agq_lc_apply(json_t *t, const struct agq_lc *d);
 

@@ -52,6 +52,7 @@
 #include "registry.h"
 #include "route.h"
 #include "throttle.h"
+#include "review.h"
 #include "sched.h"
 #include "wake.h"
 
@@ -60,6 +61,7 @@ struct qent {
 	int64_t key;            /* submitted_at, microseconds */
 	json_int_t seq;         /* alive while S->member[id] == seq */
 	json_t *requires;       /* array, owned */
+	char avoid[65];         /* its avoid_agent (route.c), or "" */
 	json_t *rfacts;         /* routing facts (route.c), read when needed */
 	int64_t seen_us;        /* when it entered the index (route_wait) */
 	int agentish;           /* agq_task_is_agent() when it was indexed */
@@ -128,6 +130,9 @@ struct sched {
 	size_t ndocs, docs_cap;
 	int64_t inbox_retry_us; /* a young bad drop is looked at again then
 	                         * (drop_settling); 0: none waits */
+	int review_dirty;       /* review/ or reviews/ changed, or a task
+	                         * ended: the tasks in review/ looked at */
+	json_t *review_watched; /* ids whose reviews/ID/ is watched */
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -211,6 +216,9 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->key = key;
 	e->seq = ++S->seq;
 	e->requires = requires ? json_incref(requires) : json_array();
+	snprintf(e->avoid, sizeof e->avoid, "%s", json_string_value(
+	    json_object_get(t, "avoid_agent")) ? json_string_value(
+	    json_object_get(t, "avoid_agent")) : "");
 	e->rfacts = NULL;
 	e->wait_key = 0;
 	e->wait_why = NULL;
@@ -1042,12 +1050,14 @@ agent_collect(const char *fname, void *arg)
 	return 0;
 }
 
-/* Does an agent with capabilities CAPS have every capability E requires
- * (agq-task(5), requires)? */
+/* Does agent NAME with capabilities CAPS have every capability E
+ * requires (agq-task(5), requires), and is it not the one E avoids
+ * (avoid_agent, agq_route_avoids)? */
 static int
-caps_ok(const struct qent *e, const json_t *caps)
+caps_ok(const struct qent *e, const json_t *caps, const char *name)
 {
-	return agq_requires_met(e->requires, caps);
+	return agq_requires_met(e->requires, caps) &&
+	    !agq_route_avoids(e->avoid, name);
 }
 
 /* Is entry E, reclaimed from agent G while it ran, held back from G:
@@ -1231,8 +1241,9 @@ route_best(struct sched *S, const struct qent *e, int tier,
 		int sc = -1;
 		if (al->v[k].idle <= 0)
 			continue;       /* busy: no prefetch of agent tasks */
-		if (!caps_ok(e, al->v[k].caps))
-			snprintf(why, sizeof why, "lacks a required capability");
+		if (!caps_ok(e, al->v[k].caps, al->v[k].name))
+			snprintf(why, sizeof why, "lacks a required capability, "
+			    "or is the agent the task avoids");
 		else
 			sc = agq_route_eval(e->rfacts, tier, al->v[k].doc,
 			    S->registry, &ch, why, sizeof why);
@@ -1648,7 +1659,7 @@ do_assign(struct sched *S)
 						cursor[l]++;
 					continue;
 				}
-				if (!caps_ok(e, g->caps) || held(S, e, g))
+				if (!caps_ok(e, g->caps, g->name) || held(S, e, g))
 					continue;
 				if (g->idle <= 0 && e->agentish)
 					continue;       /* prefetch: plain tasks */
@@ -1704,6 +1715,35 @@ do_assign(struct sched *S)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* agq_review_scan's SEEN: reviews/ID/ watched, made first when needed,
+ * so that a person's verdict (agq-pr) wakes the scheduler. */
+static void
+review_seen(const char *id, void *arg)
+{
+	struct sched *S = arg;
+	if (!S->review_watched || json_object_get(S->review_watched, id))
+		return;
+	char rel[128];
+	snprintf(rel, sizeof rel, "reviews/%s", id);
+	char *dir = agq_spool_path(S->sp, "%s", rel);
+	if (agq_mkdirs(dir, 0700) < 0)
+		agq_syserr("cannot make", dir);
+	free(dir);
+	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE },
+	    { NULL, 0 } };
+	if (agq_watch_add(S->sp, w, 1) == 0)
+		json_object_set_new(S->review_watched, id, json_true());
+}
+
+/* The tasks in review/: one decision each (review.c), when something
+ * they depend on may have changed. */
+static void
+do_review(struct sched *S)
+{
+	if (agq_review_scan(S->sp, review_seen, S) < 0 && errno != ENOENT)
+		agq_spool_syserr(S->sp, "cannot read", "review");
+}
+
 static void
 pass(struct sched *S)
 {
@@ -1712,6 +1752,11 @@ pass(struct sched *S)
 	if (S->rescan) {
 		index_rescan(S);
 		S->rescan = 0;
+		S->review_dirty = 1;
+	}
+	if (S->review_dirty) {
+		S->review_dirty = 0;
+		do_review(S);
 	}
 	if (S->inbox_dirty || (S->inbox_retry_us && agq_now_us() >=
 	    S->inbox_retry_us)) {
@@ -1741,7 +1786,7 @@ sched_watch(struct agq_spool *sp)
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
-	struct agq_watch w[AGQ_NLANES + 7], *p = w;
+	struct agq_watch w[AGQ_NLANES + 9], *p = w;
 	/* a drop is judged once moved in or closed after writing, not
 	 * when created (maybe still empty or half-written) */
 	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };
@@ -1755,6 +1800,8 @@ sched_watch(struct agq_spool *sp)
 	*p++ = (struct agq_watch){ "done", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "dead", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "hold", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "review", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "reviews", IN_MOVED_TO | IN_CREATE };
 	*p = (struct agq_watch){ NULL, 0 };
 	return agq_watch_spool(sp, w);
 }
@@ -1795,10 +1842,16 @@ note_event(struct sched *S, struct inotify_event *ev)
 		/* an agent came, went or beat: reclaim now if it stopped */
 		S->agents_dirty = 1;
 		S->slots_dirty = 1;
+	} else if (!strncmp(rel, "review", 6)) {
+		/* review/, reviews/, reviews/ID/: a decision to take */
+		S->review_dirty = 1;
 	} else {
 		/* done/, dead/, hold/: a slot may be free.  No reclaim: a
-		 * finished task changes no lease; reclaim runs every second */
+		 * finished task changes no lease; reclaim runs every second.
+		 * A review or merge task that ended: its parent's decision */
 		S->slots_dirty = 1;
+		if (strncmp(rel, "hold", 4))
+			S->review_dirty = 1;
 	}
 	return 0;
 }
@@ -1859,6 +1912,7 @@ sched_free(struct sched *S)
 	json_decref(S->last_assigned);
 	json_decref(S->agent_state);
 	json_decref(S->lease_warned);
+	json_decref(S->review_watched);
 	for (size_t i = 0; i < S->ndocs; i++)
 		json_decref(S->docs[i].doc);
 	free(S->docs);
@@ -1898,9 +1952,12 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.last_assigned = json_object();
 	S.agent_state = json_object();
 	S.lease_warned = json_object();
+	S.review_watched = json_object();
 	int ret = 0;
 
 	if (o->once) {
+		json_decref(S.review_watched);  /* nothing is watched */
+		S.review_watched = NULL;
 		S.rescan = 1;
 		S.slots_dirty = 1;
 		do_reclaim(&S);

@@ -345,6 +345,11 @@ validate_gates(const json_t *t, char *err, size_t size)
 			return agq_errf(err, size, "field %s: needs git (a git "
 			    "task: agq-task(5), \"Git tasks\")", gated[i]);
 	}
+	const char *id = json_string_value(json_object_get(t, "id"));
+	if (id && strlen(id) > 56 && (json_object_get(t, "review") ||
+	    merging || (appr && !strcmp(appr, "before_merge"))))
+		return agq_errf(err, size, "field id: at most 56 bytes for a "
+		    "task with review or merge (its review tasks are ID-rN-K)");
 	if (!pr && (json_object_get(t, "review") || merging || (appr &&
 	    !strcmp(appr, "before_merge"))))
 		return agq_errf(err, size, "field %s: needs a pull request "
@@ -440,7 +445,7 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 	if ((v = json_object_get(t, "title")) && !json_is_string(v))
 		return agq_errf(err, size, "field title: not a string");
 	v = json_object_get(t, "cmd");
-	if (!v && !json_object_get(t, "prompt"))
+	if (!v && !json_object_get(t, "prompt") && !json_object_get(t, "kind"))
 		return agq_errf(err, size, "field cmd: missing (a task needs a cmd "
 		    "or a prompt)");
 	if (!v) {

@@ -19,10 +19,18 @@ agq_route_facts(const json_t *t)
 	const char *b = json_string_value(json_object_get(t, "backend"));
 	const char *m = json_string_value(json_object_get(t, "model"));
 	json_t *r = json_object_get(t, "requires");
-	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o}", "agentish",
+	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o, s:s?}", "agentish",
 	    agq_task_is_agent(t), "tier", agq_task_tier(t), "has_cmd",
 	    json_object_get(t, "cmd") != NULL, "backend", b, "model", m,
-	    "requires", json_is_array(r) ? json_incref(r) : json_array());
+	    "requires", json_is_array(r) ? json_incref(r) : json_array(),
+	    "avoid_agent", json_string_value(json_object_get(t,
+	    "avoid_agent")));
+}
+
+int
+agq_route_avoids(const char *avoid, const char *agent)
+{
+	return avoid && agent && !strcmp(avoid, agent);
 }
 
 static int
@@ -117,6 +125,14 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	const char *explicit = json_string_value(json_object_get(f, "backend"));
 	const char *model = json_string_value(json_object_get(f, "model"));
 	int has_cmd = json_is_true(json_object_get(f, "has_cmd"));
+	const char *avoid = json_string_value(json_object_get(f,
+	    "avoid_agent"));
+	if (agq_route_avoids(avoid, json_string_value(json_object_get(agent,
+	    "name")))) {
+		snprintf(why, size, "avoid_agent: the task must not run on %s",
+		    avoid);
+		return -1;
+	}
 	json_t *backends = json_object_get(agent, "backends");
 	json_t *amodels = json_object_get(agent, "models");
 	double load = agq_host_load(agent);

@@ -14,6 +14,13 @@
  * requires (an array, [] when T has none)}. */
 json_t *agq_route_facts(const json_t *t);
 
+/* 1 if a task whose avoid_agent (agq-task(5), written by agq on a
+ * review task: the coder's agent) is AVOID (may be NULL: none) must not
+ * run on agent AGENT: the same name.  A hard constraint: agq_route_eval
+ * refuses such an agent, and agq-sched assigns no such task to it, plain
+ * or agent task.  0 otherwise. */
+int agq_route_avoids(const char *avoid, const char *agent);
+
 /* Can AGENT (its agent file) run a task with facts F at TIER, given the
  * endpoints REG (agq_registry_load)?  An agent that declares no backends
  * runs anything (the task's backend, else shell / ollama / anthropic by

@@ -1,9 +1,11 @@
 /* agq-pr - the pull request records of a spool (agq-pr(1)). */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "cli.h"
@@ -11,6 +13,7 @@
 #include "open.h"
 #include "git.h"
 #include "forge.h"
+#include "review.h"
 
 static const char usage[] =
 "usage: agq-pr [-s SPOOL] ls [--state open|merged|closed] [--json]\n"
@@ -18,13 +21,18 @@ static const char usage[] =
 "       agq-pr [-s SPOOL] merged|closed|reopen PRID\n"
 "       agq-pr [-s SPOOL] open PRID|TASKID [--json]\n"
 "       agq-pr [-s SPOOL] sync [--json]\n"
+"       agq-pr [-s SPOOL] approve|request-changes|deny|close ID [-m TEXT]\n"
 "List and show the pull request records of a spool (prs/), and record\n"
 "what became of one; open a record's PR on the forge of agq.conf (open),\n"
-"or of every open record that has none yet (sync).  See agq-pr(1).\n"
+"or of every open record that has none yet (sync).  Review and approve\n"
+"a task's pull request: ID is a task id, the start of one, or a PR\n"
+"record id.  See agq-pr(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --state S     only the records in state S (ls)\n"
 "      --json        ls, sync: one JSON array; show, open: one JSON object\n"
-"Exit: 0 ok, 1 the forge refused, 64 usage, 66 no such record, 75 the\n"
+"  -m, --message T   approve, request-changes, deny, close: the comment\n"
+"Exit: 0 ok, 1 the forge refused or the task is not in a state for it\n"
+"(review/ or approval/), 64 usage, 66 no such record or task, 75 the\n"
 "forge could not be reached or failed (try again), 78 no forge set.\n";
 
 static const char *
@@ -88,26 +96,117 @@ forge_open(struct agq_spool *sp, const char *key, int all, int json)
 	return rc;
 }
 
+/* The task ARG names (agq-pr(1)): a PR record id (its task), a task id,
+ * or the start of one; into ID (65 bytes).  0, or an exit status
+ * (reported). */
+static int
+task_of(struct agq_spool *sp, const char *arg, char *id)
+{
+	struct agq_loc loc;
+	json_t *rec = !strncmp(arg, "pr-", 3) ? agq_pr_find(sp, arg) : NULL;
+	if (rec) {
+		snprintf(id, 65, "%s", jstr(rec, "task"));
+		json_decref(rec);
+		return 0;
+	}
+	if (agq_task_resolve(sp, arg, id, &loc) == 0)
+		return 0;
+	if (errno == ENOTUNIQ) {
+		agq_warn("%s: more than one task starts with it (%s)", arg, id);
+		return EX_USAGE;
+	}
+	agq_warn("%s: no such task or PR record", arg);
+	return EX_NOINPUT;
+}
+
+/* approve, request-changes, deny or close (VERB, agq_review_person) of
+ * the task ARG names, with TEXT (may be NULL), by the real uid running
+ * agq-pr; close also closes the PR on the forge and moves its record to
+ * prs/closed/.  Returns the exit status. */
+static int
+person(struct agq_spool *sp, int verb, const char *arg, const char *text)
+{
+	char id[65], msg[1200];
+	int rc = task_of(sp, arg, id);
+	if (rc)
+		return rc;
+	uid_t uid = getuid();
+	struct passwd *pw = getpwuid(uid);
+	const char *user = pw ? pw->pw_name : NULL;
+	json_t *rec = NULL;
+	if (verb == AGQ_PR_CLOSE) {
+		rec = agq_pr_find(sp, !strncmp(arg, "pr-", 3) ? arg : id);
+		if (!rec) {
+			agq_warn("%s: no PR record to close", id);
+			return EX_NOINPUT;
+		}
+		char err[1024];
+		int f = agq_forge_close(sp, rec, err, sizeof err);
+		if (f == AGQ_FORGE_FAIL || f == AGQ_FORGE_RETRY) {
+			agq_warn("cannot close the pull request%s: %s", f ==
+			    AGQ_FORGE_RETRY ? " now (try again)" : "", err);
+			json_decref(rec);
+			return f == AGQ_FORGE_RETRY ? EX_TEMPFAIL : 1;
+		}
+		if (strcmp(jstr(rec, "state"), "closed") && agq_pr_move(sp,
+		    jstr(rec, "id"), "closed") < 0) {
+			rc = agq_spool_syserr(sp, "cannot move the PR record",
+			    "prs/closed/%s.json", jstr(rec, "id"));
+			json_decref(rec);
+			return rc;
+		}
+	}
+	int r = agq_review_person(sp, id, verb, text, uid, user, msg,
+	    sizeof msg);
+	json_decref(rec);
+	if (r == 0) {
+		printf("%s\n", msg);
+		return 0;
+	}
+	agq_warn("%s", msg);
+	return r > 0 ? 1 : errno == ENOENT ? EX_NOINPUT : agq_exit_code(errno);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		AGQ_OPT_SPOOL,
 		{ "state", required_argument, NULL, 'S' },
+		{ "message", required_argument, NULL, 'm' },
 		AGQ_OPT_JSON, AGQ_OPT_END
 	};
-	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:m:",
 	    .longopts = longopts, .operands = AGQ_CLI_SOME };
-	const char *state = NULL;
-	while (agq_cli_next(&cl, argc, argv) != -1)     /* 'S' */
-		state = optarg;
+	const char *state = NULL, *text = NULL;
+	int c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
+		if (c == 'S')
+			state = optarg;
+		else
+			text = optarg;  /* 'm' */
+	}
 	int json = cl.json;
 	const char *cmd = argv[optind++];
 	int nargs = argc - optind;
 	const char *to = !strcmp(cmd, "merged") ? "merged" :
 	    !strcmp(cmd, "closed") ? "closed" : !strcmp(cmd, "reopen") ?
 	    "open" : NULL;
-	if (!((!strcmp(cmd, "ls") && nargs == 0) ||
+	static const char *const verbs[] = { [AGQ_PR_APPROVE] = "approve",
+	    [AGQ_PR_REQUEST_CHANGES] = "request-changes", [AGQ_PR_DENY] =
+	    "deny", [AGQ_PR_CLOSE] = "close" };
+	int verb = -1;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(cmd, verbs[i]))
+			verb = i;
+	if (text && verb < 0)
+		agq_die(EX_USAGE, "-m: only with approve, request-changes, "
+		    "deny or close");
+	json_t *tj = text ? json_string(text) : NULL;
+	if (text && !tj)
+		agq_die(EX_USAGE, "-m: not UTF-8 text");
+	json_decref(tj);
+	if (!((!strcmp(cmd, "ls") && nargs == 0) || (verb >= 0 && nargs == 1) ||
 	    (!strcmp(cmd, "show") && nargs == 1) || (to && nargs == 1) ||
 	    (!strcmp(cmd, "open") && nargs == 1) ||
 	    (!strcmp(cmd, "sync") && nargs == 0)))
@@ -119,7 +218,9 @@ main(int argc, char **argv)
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc = 0;
-	if (!strcmp(cmd, "ls")) {
+	if (verb >= 0) {
+		rc = person(&sp, verb, argv[optind], text);
+	} else if (!strcmp(cmd, "ls")) {
 		json_t *all = agq_pr_list(&sp, state);
 		if (!all) {
 			rc = agq_spool_syserr(&sp, "cannot list", "prs");

@@ -513,3 +513,42 @@ agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
 		agq_warn("cannot open the pull request: %s", err);
 	return rc == AGQ_FORGE_RETRY ? EX_TEMPFAIL : rc == AGQ_FORGE_FAIL;
 }
+
+int
+agq_forge_close(const struct agq_spool *sp, const json_t *rec, char *err,
+                size_t size)
+{
+	struct forge f;
+	if (size)
+		err[0] = '\0';
+	if (!json_is_integer(json_object_get(rec, "number"))) {
+		const char *kind = agq_backend_setting(&sp->conf, "forge", "");
+		return *kind ? AGQ_FORGE_OK : AGQ_FORGE_OFF;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return agq_errf(err, size, "cannot start libcurl"),
+		    AGQ_FORGE_FAIL;
+	int rc = forge_setup(sp, rec, &f, err, size);
+	if (rc != 0) {
+		forge_free(&f);
+		curl_global_cleanup();
+		return rc;
+	}
+	char *url = agq_xasprintf("%s/pulls/%lld", f.api, (long long)
+	    json_integer_value(json_object_get(rec, "number")));
+	long status;
+	json_t *j = NULL;
+	if (request(&f, "PATCH", url, "{\"state\":\"closed\"}", &status, &j,
+	    err, size) < 0)
+		rc = AGQ_FORGE_RETRY;
+	else if (status == 200 || status == 201)
+		rc = AGQ_FORGE_OK;
+	else
+		rc = answer_err(&f, status, j, status == 401 || status == 403 ?
+		    ": check forge_token_file" : "", url, err, size);
+	json_decref(j);
+	free(url);
+	forge_free(&f);
+	curl_global_cleanup();
+	return rc;
+}

@@ -101,6 +101,17 @@ enum agq_forge_rc {
 int agq_forge_open(const struct agq_spool *sp, json_t *rec,
                    const struct agq_pr_body *b, char *err, size_t size);
 
+/* Close the pull request of PR record REC on the forge of SP's
+ * agq.conf: PATCH {forge_url}/repos/OWNER/REPO/pulls/NUMBER (gitea: under
+ * /api/v1) with {"state": "closed"} (GitHub REST "Update a pull
+ * request"; Gitea "repoEditPullRequest").  Closing a closed one is no
+ * error (the forge answers 200).  Returns an enum agq_forge_rc: OFF
+ * with no forge set; OK also for a record without a number (nothing on
+ * the forge to close); FAIL and RETRY with ERR as agq_forge_open's.
+ * The record itself is the caller's (agq_pr_move). */
+int agq_forge_close(const struct agq_spool *sp, const json_t *rec,
+                    char *err, size_t size);
+
 /* For the programs (agq-git finish, agq-pr open and sync): agq_forge_open
  * of REC described from its task as the spool has it now
  * (agq_pr_body_from_task of REC's "task", found in any state; a task the

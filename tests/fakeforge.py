@@ -10,6 +10,8 @@ listening) and answers in the real shapes of
           (REST API 2022-11-28: needs "Authorization: Bearer TOKEN",
           "Accept: application/vnd.github+json" and
           "X-GitHub-Api-Version: 2022-11-28", else 401 / 415 / 400)
+  both    PATCH .../pulls/NUMBER {"state": "closed"} (closes it: 200 with
+          the pull request, 404 for a number it has not)
   gitea   POST /api/v1/repos/OWNER/REPO/pulls
           GET  /api/v1/repos/OWNER/REPO/pulls?state=all&limit=N&page=P
           (needs "Authorization: token TOKEN", else 401)
@@ -72,6 +74,31 @@ class Handler(JSONHandler):
         except (OSError, ValueError):
             return None
 
+    def handle_patch(self, req):
+        """PATCH .../pulls/NUMBER: the state changed (closed or open)."""
+        self.record(req)
+        u = urlsplit(self.path)
+        p = u.path.strip("/").split("/")
+        kind = "github"
+        if p[:2] == ["api", "v1"]:
+            kind, p = "gitea", p[2:]
+        if len(p) != 5 or p[0] != "repos" or p[3] != "pulls" or \
+                not p[4].isdigit():
+            return self.send(404, {"message": "Not Found"})
+        no = self.refused(kind)
+        if no:
+            return self.send(*no)
+        code = self.forced()
+        if code:
+            return self.send(code, {"message": "Server Error"})
+        for pr in PULLS.get((kind, p[1], p[2]), []):
+            if pr["number"] == int(p[4]):
+                if isinstance(req, dict) and req.get("state") in (
+                        "open", "closed"):
+                    pr["state"] = req["state"]
+                return self.send(200, pr)
+        return self.send(404, {"message": "Not Found"})
+
     def handle_any(self, req):
         self.record(req)
         r = self.route()
@@ -129,6 +156,10 @@ class Handler(JSONHandler):
 
     def do_POST(self):
         self.handle_any(self.read_json(
+            lambda raw: raw.decode("utf-8", "replace")))
+
+    def do_PATCH(self):
+        self.handle_patch(self.read_json(
             lambda raw: raw.decode("utf-8", "replace")))
 
 

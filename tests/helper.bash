@@ -136,7 +136,8 @@ _state() {
 	STATE=none
 	for f in "$AGQ_SPOOL"/queue/*/"$1.json" "$AGQ_SPOOL"/defer/"$1.json" \
 	    "$AGQ_SPOOL"/hold/"$1.json" "$AGQ_SPOOL"/active/*/"$1.json" \
-	    "$AGQ_SPOOL"/done/"$1.json" "$AGQ_SPOOL"/dead/"$1.json"; do
+	    "$AGQ_SPOOL"/done/"$1.json" "$AGQ_SPOOL"/dead/"$1.json" \
+	    "$AGQ_SPOOL"/review/"$1.json" "$AGQ_SPOOL"/approval/"$1.json"; do
 		if [ -e "$f" ]; then
 			f=${f#"$AGQ_SPOOL"/}
 			STATE=${f%%/*}

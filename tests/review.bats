@@ -1,0 +1,243 @@
+#!/usr/bin/env bats
+# Reviewed and merged (issue 18), the spine: a coder task whose PR is
+# open waits in review/; people's verdicts through agq-pr drive it
+# (request-changes rounds with AGQ_REVIEW_FEEDBACK, max_rounds, approve);
+# approval before_push and before_merge hold it in approval/; deny and
+# close end it; agq-sched decides once, whatever restarts; review tasks
+# are queued with their fixed ids and never go to the coder's agent.
+# Real git repositories with bare origins; cmd tasks as the coders.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+    GIT_COMMITTER_EMAIL=t@t
+
+origin() {
+	mkdir -p "$WORK/src"
+	printf 'one\n' > "$WORK/src/a.txt"
+	git_origin
+}
+
+# submit JSON: the task (one JSON object) submitted; its id printed
+submit() {
+	printf '%s\n' "$1" | agq-submit
+}
+
+# the value of FILTER over the journal events EV of task ID
+jev() { grep "\"ev\":\"$2\"" "$AGQ_SPOOL/journal" | grep "\"id\":\"$1\"" | jq -r "$3"; }
+
+# the coder: writes the review feedback it got (or "none") in fb.txt and
+# counts its runs in $WORK/runs
+CODER='printf "%s\n" "${AGQ_REVIEW_FEEDBACK:-none}" > fb.txt; echo x >> "$RUNS"'
+
+@test "request-changes then approve: two rounds, the second with AGQ_REVIEW_FEEDBACK; no attempt spent" {
+	origin
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Edit","cmd":'"$(jq -Rn --arg c "$CODER" '$c')"',"env":{"RUNS":"'"$WORK/runs"'"},"max_attempts":1,"git":{"repo":"'"$WORK/origin.git"'"},"review":{"max_rounds":3}}')
+	wait_for 30 is_state "$id" review
+	local f="$AGQ_SPOOL/review/$id.json" br prid sha
+	jq_is "$f" .round 1
+	prid=$(jq -r .pr "$f")
+	[[ "$prid" == pr-* ]]
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	br=$(jq -r .branch "$AGQ_SPOOL/prs/open/$prid.json")
+	sha=$(git -C "$WORK/origin.git" rev-parse "$br")
+	jq_is "$f" .head "$sha"
+	[ "$(jev "$id" review_wait .round)" = 1 ]
+	[ "$(jev "$id" review_wait .head)" = "$sha" ]
+	[ "$(git -C "$WORK/origin.git" show "$br:fb.txt")" = none ]
+	jq_is "$AGQ_SPOOL/out/$id/result.json" .status review
+	# a person asks for changes: the next round sees the comment
+	run agq-pr request-changes "$id" -m "say please"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"request for changes recorded for round 1"* ]]
+	ls "$AGQ_SPOOL/reviews/$id/" | grep -q '^1\.user-'
+	wait_for 30 jq_is "$AGQ_SPOOL/review/$id.json" .round 2
+	git -C "$WORK/origin.git" show "$br:fb.txt" | grep -q "say please"
+	git -C "$WORK/origin.git" show "$br:fb.txt" | grep -q "^Review round 1 asked for changes"
+	[ "$(journal_count review_changes)" -eq 1 ]
+	[ "$(jev "$id" review_changes .round)" = 2 ]
+	# the round of changes spent no attempt (max_attempts 1)
+	jq_is "$AGQ_SPOOL/review/$id.json" '.previous_attempts | length' 1
+	jq_is "$AGQ_SPOOL/review/$id.json" '.attempts | length' 1
+	jq_is "$AGQ_SPOOL/review/$id.json" .review_feedback null
+	# a person approves, by a PR record id: done, the PR left open
+	run agq-pr approve "$prid" -m "good"
+	[ "$status" -eq 0 ]
+	wait_for 30 is_state "$id" done
+	jq_is "$AGQ_SPOOL/done/$id.json" .reason "approved (1 of 1); the pull request $prid stays open"
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	[ "$(jev "$id" approve .for)" = review ]
+	[ "$(jev "$id" approve .uid)" = "$(id -u)" ]
+	[ "$(jev "$id" approve .text)" = good ]
+	[ "$(grep -c "\"ev\":\"review\",\"id\":\"$id\"" "$AGQ_SPOOL/journal")" -eq 2 ]
+	[ "$(wc -l < "$WORK/runs")" -eq 2 ]
+	agq-fsck
+}
+
+@test "max_rounds reached: dead with the comment as its reason, the PR record still open" {
+	origin
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"max_rounds":1}}')
+	wait_for 30 is_state "$id" review
+	local prid
+	prid=$(jq -r .pr "$AGQ_SPOOL/review/$id.json")
+	agq-pr request-changes "${id:0:12}" -m "$(printf 'no\nthanks')"
+	wait_for 30 is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "review: changes requested after 1 round: no thanks"
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	run agq-wait -q "$id"
+	[ "$status" -eq 1 ]
+}
+
+@test "approval before_push: nothing on the origin until approved, then pushed without a second run" {
+	origin
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Edit","cmd":'"$(jq -Rn --arg c "$CODER" '$c')"',"env":{"RUNS":"'"$WORK/runs"'"},"git":{"repo":"'"$WORK/origin.git"'","branch":"edit"},"approval":"before_push"}')
+	wait_for 30 is_state "$id" approval
+	jq_is "$AGQ_SPOOL/approval/$id.json" .approval_for push
+	[ "$(jev "$id" approval_wait .for)" = push ]
+	local head
+	head=$(jq -r .head "$AGQ_SPOOL/approval/$id.json")
+	[ ${#head} -eq 40 ]
+	run git -C "$WORK/origin.git" rev-parse --verify -q edit
+	[ "$status" -ne 0 ]
+	[ "$(journal_count push)" -eq 0 ]
+	run agq-status
+	[[ "$output" == *"approval      1"* ]]
+	run agq-ls --state approval -q
+	[ "$output" = "$id" ]
+	# agq-wait does not take approval/ for an end
+	run agq-wait -q --timeout 1 "$id"
+	[ "$status" -eq 75 ]
+	run agq-pr approve "$id"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"push approved by"* ]]
+	wait_for 30 is_state "$id" done
+	[ "$(git -C "$WORK/origin.git" rev-parse edit)" = "$head" ]
+	[ "$(wc -l < "$WORK/runs")" -eq 1 ]
+	[ "$(jev "$id" approve .for)" = push ]
+	jq_is "$AGQ_SPOOL/done/$id.json" '.approved | join(",")' push
+}
+
+@test "approval before_merge: approval/, then approve queues the merge task PARENT-m1" {
+	origin
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge","merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"true"}]}')
+	wait_for 30 is_state "$id" approval
+	kill "$AGENT_PID"       # the merge task is h-merge's to run
+	wait "$AGENT_PID" || true
+	jq_is "$AGQ_SPOOL/approval/$id.json" .approval_for merge
+	[ "$(jev "$id" approval_wait .for)" = merge ]
+	run agq-pr approve "$id" -m ship
+	[ "$status" -eq 0 ]
+	wait_for 30 is_state "$id-m1" queue
+	is_state "$id" review
+	local m
+	m=$(find "$AGQ_SPOOL/queue" -name "$id-m1.json")
+	jq_is "$m" '[.kind, .parent, .merge_method, .head, .pr] | join(" ")' \
+	    "merge $id squash $(jq -r '.head + " " + .pr' "$AGQ_SPOOL/review/$id.json")"
+	jq_is "$m" '.verify | length' 1
+	jq_is "$AGQ_SPOOL/review/$id.json" '.approved | join(",")' merge
+	[ "$(jev "$id" approve .for)" = merge ]
+	# the merge task done: the coder done
+	mkdir -p "$AGQ_SPOOL/done"
+	mv "$m" "$AGQ_SPOOL/done/"
+	wait_for 30 is_state "$id" done
+	jq_is "$AGQ_SPOOL/done/$id.json" .reason "merged by $id-m1"
+}
+
+@test "deny: dead, denied by the user with the text; close: the record closed and the task dead" {
+	origin
+	start_sched
+	start_agent a1
+	local a b
+	a=$(submit '{"title":"A","cmd":"echo a >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_push"}')
+	b=$(submit '{"title":"B","cmd":"echo b >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$a" approval
+	wait_for 30 is_state "$b" review
+	run agq-pr deny "$a" -m "not now"
+	[ "$status" -eq 0 ]
+	is_state "$a" dead
+	jq_is "$AGQ_SPOOL/dead/$a.json" .reason "denied by $(id -un): not now"
+	[ "$(jev "$a" deny .text)" = "not now" ]
+	# deny is for approval/, close for an open PR
+	run agq-pr deny "$b"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot deny a task in review/"* ]]
+	local prid
+	prid=$(jq -r .pr "$AGQ_SPOOL/review/$b.json")
+	run agq-pr close "$prid"
+	[ "$status" -eq 0 ]
+	is_state "$b" dead
+	jq_is "$AGQ_SPOOL/dead/$b.json" .reason "pull request closed by $(id -un)"
+	[ -f "$AGQ_SPOOL/prs/closed/$prid.json" ]
+	[ "$(jev "$b" pr_close .pr)" = "$prid" ]
+	[ "$(jev "$b" pr_close .uid)" = "$(id -u)" ]
+	run agq-pr approve nosuchtask
+	[ "$status" -eq 66 ]
+	run agq-pr ls -m x
+	[ "$status" -eq 64 ]
+}
+
+@test "a verdict while no scheduler runs: the restarted scheduler decides once" {
+	origin
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"max_rounds":3}}')
+	wait_for 30 is_state "$id" review
+	kill "$SCHED_PID" "$AGENT_PID"
+	wait "$SCHED_PID" "$AGENT_PID" || true
+	agq-pr request-changes "$id" -m again
+	is_state "$id" review
+	agq-sched --once
+	agq-sched --once
+	is_state "$id" queue
+	[ "$(journal_count review_changes)" -eq 1 ]
+	jq_is "$(find "$AGQ_SPOOL/queue" -name "$id.json")" .round 2
+}
+
+@test "review tasks: fixed ids, requires, avoid_agent; never the coder's agent; queued once" {
+	origin
+	start_sched
+	start_agent a1 -c review
+	local id
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"required":2,"cap":"review","cmd":"true"}}')
+	wait_for 30 is_state "$id" review
+	wait_for 30 is_state "$id-r1-1" queue
+	wait_for 30 is_state "$id-r1-2" queue
+	local f
+	f=$(find "$AGQ_SPOOL/queue" -name "$id-r1-1.json")
+	jq_is "$f" '[.kind, .parent, (.round|tostring), .avoid_agent, (.requires|join(",")), .cmd, .title] | join(" ")' \
+	    "review $id 1 a1 review true review r1 of Edit"
+	jq_is "$f" .head "$(jq -r .head "$AGQ_SPOOL/review/$id.json")"
+	jq_is "$f" .git.branch "$(jq -r .attempts[-1].git.branch "$AGQ_SPOOL/review/$id.json")"
+	[ "$(journal_count review_start)" -eq 1 ]
+	[ "$(jev "$id" review_start '.tasks | join(" ")')" = "$id-r1-1 $id-r1-2" ]
+	# a1, the coder's agent, has the capability and is idle: never
+	sleep 2
+	is_state "$id-r1-1" queue
+	is_state "$id-r1-2" queue
+	# a restarted scheduler queues no second one
+	kill "$SCHED_PID"
+	wait "$SCHED_PID" || true
+	agq-sched --once
+	[ "$(journal_count review_start)" -eq 1 ]
+	[ "$(grep -c "\"ev\":\"submit\",\"id\":\"$id-r1-1\"" "$AGQ_SPOOL/journal")" -eq 1 ]
+	# a plain submit of a review task is refused
+	run --separate-stderr agq-submit < "$f"
+	[ "$status" -eq 0 ]         # taken from a spool: kept (a duplicate)
+	run --separate-stderr agq-submit <<< '{"cmd":"true","kind":"review","parent":"x"}'
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"field kind: written by agq"* ]]
+}

@@ -227,5 +227,23 @@ main(void)
 	json_decref(f);
 	json_decref(t);
 	json_decref(reg);
+	/* avoid_agent: a hard constraint (a review task and its coder) */
+	s = eval("{\"agentish\": true, \"tier\": 1, \"has_cmd\": false, "
+	    "\"backend\": null, \"model\": \"m1\", \"avoid_agent\": \"g\"}", 1,
+	    "{\"name\": \"g\"}", reg, b, why);
+	CHECK(s < 0 && strstr(why, "avoid_agent"), "the agent a task avoids "
+	    "cannot take it");
+	s = eval("{\"agentish\": true, \"tier\": 1, \"has_cmd\": false, "
+	    "\"backend\": null, \"model\": \"m1\", \"avoid_agent\": \"g\"}", 1,
+	    "{\"name\": \"h\"}", reg, b, why);
+	CHECK(s >= 0, "another agent can");
+	CHECK(agq_route_avoids("g", "g") && !agq_route_avoids("g", "h") &&
+	    !agq_route_avoids(NULL, "g"), "agq_route_avoids");
+	json_t *rt = json_pack("{s:s, s:s}", "cmd", "true", "avoid_agent", "a1");
+	json_t *rf = agq_route_facts(rt);
+	CHECK(!strcmp(json_string_value(json_object_get(rf, "avoid_agent")),
+	    "a1"), "the routing facts carry avoid_agent");
+	json_decref(rf);
+	json_decref(rt);
 	DONE();
 }

@@ -241,3 +241,52 @@ CODER='printf "%s\n" "${AGQ_REVIEW_FEEDBACK:-none}" > fb.txt; echo x >> "$RUNS"'
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"field kind: written by agq"* ]]
 }
+
+@test "close with a forge: the forge's PR closed (github, gitea), nothing changed when it fails" {
+	command -v python3 >/dev/null || skip "no python3"
+	origin
+	local tok=tok-0f-the-f0rge ff="$WORK/ff"
+	python3 "$BATS_TEST_DIRNAME/fakeforge.py" "$ff.port" "$ff.log" "$tok" 3>&- &
+	PIDS+=($!)
+	wait_for 10 test -s "$ff.port"
+	echo "$tok" > "$WORK/token"
+	cat >> "$AGQ_CONF" <<CONF
+forge = github
+forge_url = http://127.0.0.1:$(cat "$ff.port")/
+forge_token_file = $WORK/token
+forge_repo = me/app
+CONF
+	start_sched
+	start_agent a1
+	local id prid
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$id" review
+	prid=$(jq -r .pr "$AGQ_SPOOL/review/$id.json")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .number 1
+	# the forge failing: nothing changes, try again
+	echo 500 > "$ff.log.status"
+	run agq-pr close "$id"
+	[ "$status" -eq 75 ]
+	is_state "$id" review
+	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
+	rm "$ff.log.status"
+	run agq-pr close "$id" -m "superseded"
+	[ "$status" -eq 0 ]
+	is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "pull request closed by $(id -un): superseded"
+	[ -f "$AGQ_SPOOL/prs/closed/$prid.json" ]
+	[ "$(jq -rc 'select(.method == "PATCH") | .path + " " + (.body|tojson)' "$ff.log" | tail -1)" = \
+	    '/repos/me/app/pulls/1 {"state":"closed"}' ]
+	# gitea: the same path under /api/v1
+	sed -i 's/^forge = github/forge = gitea/' "$AGQ_CONF"
+	kill "$SCHED_PID"
+	wait "$SCHED_PID" || true
+	start_sched
+	local b
+	b=$(submit '{"title":"Other","cmd":"echo three >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$b" review
+	run agq-pr close "$(jq -r .pr "$AGQ_SPOOL/review/$b.json")"
+	[ "$status" -eq 0 ]
+	[ "$(jq -rc 'select(.method == "PATCH") | .path' "$ff.log" | tail -1)" = \
+	    /api/v1/repos/me/app/pulls/1 ]
+}

@@ -26,6 +26,16 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* O's KEY set to S when S is not NULL and is UTF-8 text (a user name
+ * may not be: then none). */
+static void
+set_text(json_t *o, const char *key, const char *s)
+{
+	json_t *v = s ? json_string(s) : NULL;
+	if (v)
+		json_object_set_new(o, key, v);
+}
+
 char *
 agq_review_task_id(char *buf, const char *id, long round, int k)
 {
@@ -75,8 +85,7 @@ agq_review_verdict_write(const struct agq_spool *sp, const json_t *t,
 	long round = (long)agq_task_int(t, "round", 1);
 	char ts[32];
 	json_t *by = json_pack("{s:I}", "uid", (json_int_t)uid);
-	if (user && json_string(user))
-		json_object_set_new(by, "user", json_string(user));
+	set_text(by, "user", user);
 	json_t *comments = json_array();
 	if (text && *text)
 		json_array_append_new(comments, json_string(text));
@@ -726,10 +735,8 @@ person_ev(const json_t *t, uid_t uid, const char *user, const char *text)
 {
 	json_t *ev = json_pack("{s:s?, s:I}", "pr", jstr(t, "pr"), "uid",
 	    (json_int_t)uid);
-	if (user && json_string(user))
-		json_object_set_new(ev, "user", json_string(user));
-	if (text && json_string(text))
-		json_object_set_new(ev, "text", json_string(text));
+	set_text(ev, "user", user);
+	set_text(ev, "text", text);
 	return ev;
 }
 

@@ -114,6 +114,10 @@ CODER='printf "%s\n" "${AGQ_REVIEW_FEEDBACK:-none}" > fb.txt; echo x >> "$RUNS"'
 	[[ "$output" == *"approval      1"* ]]
 	run agq-ls --state approval -q
 	[ "$output" = "$id" ]
+	# a valid place for agq-fsck; agq-clean leaves it
+	agq-fsck
+	agq-clean -q --older-than 0
+	is_state "$id" approval
 	# agq-wait does not take approval/ for an end
 	run agq-wait -q --timeout 1 "$id"
 	[ "$status" -eq 75 ]

@@ -1419,13 +1419,7 @@ agq_pr_list(const struct agq_spool *sp, const char *state)
 			closedir(d);
 		free(dir);
 	}
-	if (n)
-		qsort(v, n, sizeof *v, by_created);
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, v[i]);
-	free(v);
-	return arr;
+	return agq_json_array_sorted(v, n, by_created);
 }
 
 json_t *

@@ -123,7 +123,6 @@ json_t *
 agq_review_verdicts_read(const struct agq_spool *sp, const char *id,
                          long round, const char *head)
 {
-	json_t *arr = json_array();
 	char *dir = agq_spool_path(sp, "reviews/%s", id);
 	DIR *d = opendir(dir);
 	char prefix[32];
@@ -151,12 +150,7 @@ agq_review_verdicts_read(const struct agq_spool *sp, const char *id,
 	if (d)
 		closedir(d);
 	free(dir);
-	if (n)
-		qsort(v, n, sizeof *v, by_at);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, v[i]);
-	free(v);
-	return arr;
+	return agq_json_array_sorted(v, n, by_at);
 }
 
 /* ---- the decision ------------------------------------------------------- */

@@ -452,7 +452,6 @@ by_until(const void *a, const void *b)
 json_t *
 agq_throttle_list(const struct agq_spool *sp, int64_t now_us, int remove)
 {
-	json_t *out = json_array();
 	char *dir = agq_spool_path(sp, "throttle");
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -480,13 +479,8 @@ agq_throttle_list(const struct agq_spool *sp, int64_t now_us, int remove)
 	}
 	if (d)
 		closedir(d);
-	if (n)
-		qsort(v, n, sizeof *v, by_until);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(out, v[i]);
-	free(v);
 	free(dir);
-	return out;
+	return agq_json_array_sorted(v, n, by_until);
 }
 
 const json_t *

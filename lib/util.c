@@ -121,6 +121,19 @@ agq_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
 	return nv;
 }
 
+json_t *
+agq_json_array_sorted(json_t **v, size_t n,
+                      int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(v, n, sizeof *v, cmp);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+	return arr;
+}
+
 char *
 agq_xstrdup(const char *s)
 {

@@ -59,6 +59,13 @@ void *agq_xmalloc(size_t n);
  * Returns V, moved or not; exits EX_OSERR when out of memory. */
 void *agq_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 char *agq_xstrdup(const char *s);
+
+/* The N JSON values of V (references the caller owned) sorted by CMP
+ * (qsort(3)'s, called with two json_t **) into a new array, which takes
+ * those references; V itself is freed (free(3); NULL with N 0 is fine).
+ * How a directory's records, read in readdir order, come out in order. */
+json_t *agq_json_array_sorted(json_t **v, size_t n,
+                              int (*cmp)(const void *, const void *));
 char *agq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* mkdir -p with MODE (e.g. 0755) for each missing component.  An existing

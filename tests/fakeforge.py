@@ -35,16 +35,32 @@ PULLS = {}      # (kind, owner, repo) -> [pull request objects]
 class Handler(JSONHandler):
     LOGFILE = LOGFILE
 
-    def route(self):
-        """(kind, owner, repo, query) of a pulls URL, or None."""
+    def route(self, number=False):
+        """(kind, owner, repo, query) of a pulls URL, or None; with
+        NUMBER, (kind, owner, repo, N) of .../pulls/N."""
         u = urlsplit(self.path)
         p = u.path.strip("/").split("/")
         kind = "github"
         if p[:2] == ["api", "v1"]:
             kind, p = "gitea", p[2:]
-        if len(p) != 4 or p[0] != "repos" or p[3] != "pulls":
+        if len(p) != 4 + number or p[0] != "repos" or p[3] != "pulls":
             return None
+        if number:
+            return (kind, p[1], p[2], int(p[4])) if p[4].isdigit() else None
         return kind, p[1], p[2], parse_qs(u.query)
+
+    def turned_away(self, r):
+        """Answer a request that is not for route R, lacks the API's
+        headers, or meets a forced status; True when answered."""
+        if r is None:
+            self.send(404, {"message": "Not Found"})
+            return True
+        no = self.refused(r[0]) or (
+            (self.forced(), {"message": "Server Error"}) if self.forced()
+            else None)
+        if no:
+            self.send(*no)
+        return bool(no)
 
     def refused(self, kind):
         """The answer to a request without the API's headers, or None."""
@@ -77,22 +93,12 @@ class Handler(JSONHandler):
     def handle_patch(self, req):
         """PATCH .../pulls/NUMBER: the state changed (closed or open)."""
         self.record(req)
-        u = urlsplit(self.path)
-        p = u.path.strip("/").split("/")
-        kind = "github"
-        if p[:2] == ["api", "v1"]:
-            kind, p = "gitea", p[2:]
-        if len(p) != 5 or p[0] != "repos" or p[3] != "pulls" or \
-                not p[4].isdigit():
-            return self.send(404, {"message": "Not Found"})
-        no = self.refused(kind)
-        if no:
-            return self.send(*no)
-        code = self.forced()
-        if code:
-            return self.send(code, {"message": "Server Error"})
-        for pr in PULLS.get((kind, p[1], p[2]), []):
-            if pr["number"] == int(p[4]):
+        r = self.route(number=True)
+        if self.turned_away(r):
+            return
+        kind, owner, repo, number = r
+        for pr in PULLS.get((kind, owner, repo), []):
+            if pr["number"] == number:
                 if isinstance(req, dict) and req.get("state") in (
                         "open", "closed"):
                     pr["state"] = req["state"]
@@ -102,15 +108,9 @@ class Handler(JSONHandler):
     def handle_any(self, req):
         self.record(req)
         r = self.route()
-        if r is None:
-            return self.send(404, {"message": "Not Found"})
+        if self.turned_away(r):
+            return
         kind, owner, repo, q = r
-        no = self.refused(kind)
-        if no:
-            return self.send(*no)
-        code = self.forced()
-        if code:
-            return self.send(code, {"message": "Server Error"})
         pulls = PULLS.setdefault((kind, owner, repo), [])
         if self.command == "GET":
             if kind == "github":

@@ -574,6 +574,30 @@ wt_lock(git_worktree *wt, const char *id, char *err, size_t size)
 	return r < 0 ? gerr(err, size, "cannot lock the worktree") : 0;
 }
 
+/* Add worktree ID of C's clone at PATH on the branch REF into *W: the
+ * worktrees' directory made, then C's lock let go (the branch is the
+ * task's now: the checkout, most of the time taken here, needs the lock
+ * no more, and other tasks of this origin start meanwhile; gc never takes
+ * a worktree whose task is active, locked or not).  0, or -1 with ERR. */
+static int
+wt_add(struct clone *c, const char *id, const char *path, git_reference *ref,
+       git_worktree **w, char *err, size_t size)
+{
+	if (agq_mkdirs(c->trees, 0700) < 0) {
+		snprintf(err, size, "cannot make the worktrees' directory: "
+		    "%s (%s)", strerror(errno), c->trees);
+		return -1;
+	}
+	close(c->lockfd);
+	c->lockfd = -1;
+	git_worktree_add_options ao;
+	git_worktree_add_options_init(&ao, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	ao.ref = ref;
+	if (git_worktree_add(w, c->repo, id, path, &ao) < 0)
+		return gerr(err, size, "cannot add the worktree");
+	return 0;
+}
+
 int
 agq_git_start_task(const struct agq_spool *sp, const char *origin,
                    const char *base, const char *agent,
@@ -645,24 +669,8 @@ agq_git_start_task(const struct agq_spool *sp, const char *origin,
 			goto out;
 		}
 	}
-	if (agq_mkdirs(c.trees, 0700) < 0) {
-		snprintf(err, size, "cannot make the worktrees' directory: "
-		    "%s (%s)", strerror(errno), c.trees);
+	if (wt_add(&c, id, wt->path, ref, &w, err, size) < 0)
 		goto out;
-	}
-	/* The branch is the task's now: its worktree (the checkout, most
-	 * of the time taken here) needs the lock no more, and other tasks
-	 * of this origin start meanwhile.  gc never takes a worktree whose
-	 * task is active, locked or not. */
-	close(c.lockfd);
-	c.lockfd = -1;
-	git_worktree_add_options ao;
-	git_worktree_add_options_init(&ao, GIT_WORKTREE_ADD_OPTIONS_VERSION);
-	ao.ref = ref;
-	if (git_worktree_add(&w, c.repo, id, wt->path, &ao) < 0) {
-		gerr(err, size, "cannot add the worktree");
-		goto out;
-	}
 	if (wt_lock(w, id, err, size) < 0 || wt_fill(wt, err, size) < 0)
 		goto out;
 	rc = 0;
@@ -671,6 +679,70 @@ out:
 	git_reference_free(ref);
 	git_worktree_free(w);
 	clone_close(&c);
+	return rc;
+}
+
+static int wt_prune(git_worktree *wt, char *err, size_t size);
+
+int
+agq_git_detached(const struct agq_spool *sp, const char *origin,
+                 const char *sha, const char *id, struct agq_worktree *wt,
+                 char *err, size_t size)
+{
+	memset(wt, 0, sizeof *wt);
+	git_oid oid;
+	if (!agq_id_valid(id) || !sha || strlen(sha) != 40 ||
+	    git_oid_fromstr(&oid, sha) < 0) {
+		snprintf(err, size, "not a valid task id and commit: %s %s", id,
+		    sha ? sha : "(none)");
+		errno = EINVAL;
+		return -1;
+	}
+	struct clone c;
+	if (clone_open(sp, origin, &c, err, size) < 0)
+		return -1;
+	int rc = -1;
+	git_worktree *w = NULL;
+	git_reference *ref = NULL;
+	git_commit *tip = NULL;
+	git_repository *wr = NULL;
+	char *tmp = agq_xasprintf("agq-detached/%s", id);
+	snprintf(wt->path, sizeof wt->path, "%s/%s", c.trees, id);
+	if (git_commit_lookup(&tip, c.repo, &oid) < 0) {
+		snprintf(err, size, "commit %s is not on %s", sha, c.url);
+		errno = ENOENT;
+		goto out;
+	}
+	/* what a crashed attempt of ID left: made again */
+	if (git_worktree_lookup(&w, c.repo, id) == 0) {
+		if (wt_prune(w, err, size) < 0)
+			goto out;
+		git_worktree_free(w);
+		w = NULL;
+	}
+	if (git_branch_create(&ref, c.repo, tmp, tip, 1) < 0) {
+		gerr(err, size, "cannot make the worktree's branch");
+		goto out;
+	}
+	if (wt_add(&c, id, wt->path, ref, &w, err, size) < 0)
+		goto out;
+	if (git_repository_open_from_worktree(&wr, w) < 0 ||
+	    git_repository_set_head_detached(wr, &oid) < 0 ||
+	    git_reference_delete(ref) < 0) {
+		gerr(err, size, "cannot detach the worktree");
+		goto out;
+	}
+	if (wt_lock(w, id, err, size) < 0)
+		goto out;
+	snprintf(wt->head, sizeof wt->head, "%s", sha);
+	rc = 0;
+out:
+	git_repository_free(wr);
+	git_commit_free(tip);
+	git_reference_free(ref);
+	git_worktree_free(w);
+	clone_close(&c);
+	free(tmp);
 	return rc;
 }
 

@@ -81,6 +81,22 @@ int agq_git_start_task(const struct agq_spool *sp, const char *origin,
                        const char *id, struct agq_worktree *wt, char *err,
                        size_t size);
 
+/* A worktree of ORIGIN for task ID detached at the commit SHA (40 hex
+ * digits), for a task that reads a commit and makes none (a review task,
+ * agq-task(5) "kind"): agq_git_sync_origin, then W/KEY.trees/ID checked
+ * out at SHA with a detached HEAD (a branch agq-detached/ID made for the
+ * checkout, libgit2 knowing no other way, and its ref deleted after it:
+ * git_reference_delete(3), not git_branch_delete, whose config cleanup
+ * leaks in libgit2 1.5's git_regexp_match), locked
+ * as agq_git_start_task's are; a worktree ID left by an earlier attempt
+ * is removed first.  Fills WT's path and head (branch and base empty).
+ * Remove it with agq_git_remove(PATH, 1, ...) when done.  0, or -1 with
+ * ERR and errno (EINVAL a bad ID or SHA; ENOENT "commit SHA is not on
+ * ORIGIN", after the fetch). */
+int agq_git_detached(const struct agq_spool *sp, const char *origin,
+                     const char *sha, const char *id,
+                     struct agq_worktree *wt, char *err, size_t size);
+
 /* The origin and base a task submitted from the repository at or above
  * DIR should have (agq-git submit): *ORIGIN the URL of its remote
  * "origin" (remote.origin.url), else the repository itself (its work

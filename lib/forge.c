@@ -490,6 +490,78 @@ agq_forge_open(const struct agq_spool *sp, json_t *rec,
 	return rc;
 }
 
+/* Does the forge's refusal J say one cannot review one's own pull
+ * request?  GitHub: 422 {"errors": ["Review Can not approve your own pull
+ * request"]} (or "request changes on"); Gitea: 422 "approve your own pull
+ * is not allowed".  1 or 0. */
+static int
+own_pull(const json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int yes = s && strcasestr(s, "your own pull");
+	free(s);
+	return yes;
+}
+
+int
+agq_forge_review(const struct agq_spool *sp, const json_t *rec,
+                 const char *head, int approve, const char *body,
+                 char event[16], char *err, size_t size)
+{
+	struct forge f;
+	if (size)
+		err[0] = '\0';
+	event[0] = '\0';
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return agq_errf(err, size, "cannot start libcurl"),
+		    AGQ_FORGE_FAIL;
+	int rc = forge_setup(sp, rec, &f, err, size);
+	json_t *num = json_object_get(rec, "number");
+	if (rc == 0 && !json_is_integer(num)) {
+		agq_errf(err, size, "the PR record %s has no number on the "
+		    "forge", json_string_value(json_object_get(rec, "id")));
+		rc = AGQ_FORGE_FAIL;
+	}
+	if (rc != 0) {
+		forge_free(&f);
+		curl_global_cleanup();
+		return rc;
+	}
+	int github = !strcmp(f.kind, "github");
+	char *url = agq_xasprintf("%s/pulls/%lld/reviews", f.api,
+	    (long long)json_integer_value(num));
+	const char *ev = approve ? (github ? "APPROVE" : "APPROVED") :
+	    "REQUEST_CHANGES";
+	for (int round = 0; round < 2; round++) {
+		json_t *req = json_pack("{s:s, s:s, s:s}", "commit_id", head ?
+		    head : "", "body", body ? body : "", "event", ev);
+		char *js = json_dumps(req, JSON_COMPACT);
+		json_decref(req);
+		long status;
+		json_t *j = NULL;
+		if (request(&f, "POST", url, js, &status, &j, err, size) < 0)
+			rc = AGQ_FORGE_RETRY;
+		else if (status == 200 || status == 201)
+			rc = AGQ_FORGE_OK;
+		else
+			rc = answer_err(&f, status, j, "", url, err, size);
+		/* one's own PR: the verdict as a comment (its body says it) */
+		int again = round == 0 && status == 422 && own_pull(j);
+		json_decref(j);
+		free(js);
+		if (rc == AGQ_FORGE_OK)
+			snprintf(event, 16, "%s", ev);
+		if (!again)
+			break;
+		ev = "COMMENT";
+		err[0] = '\0';
+	}
+	free(url);
+	forge_free(&f);
+	curl_global_cleanup();
+	return rc;
+}
+
 int
 agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
                     const char *verify)

@@ -124,4 +124,24 @@ int agq_forge_close(const struct agq_spool *sp, const json_t *rec,
 int agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
                         const char *verify);
 
+/* Post a review verdict on the pull request of the PR record REC (it has
+ * the forge's "number"): on the commit HEAD (40 hex digits), with the
+ * Markdown text BODY, approving when APPROVE, else requesting changes.
+ *   github  POST .../pulls/NUMBER/reviews {commit_id, body, event:
+ *           "APPROVE" | "REQUEST_CHANGES"} (REST API 2022-11-28, "Pull
+ *           request reviews"); 200 is posted
+ *   gitea   POST /api/v1/repos/O/R/pulls/NUMBER/reviews {commit_id, body,
+ *           event: "APPROVED" | "REQUEST_CHANGES"}
+ * A forge that refuses it because the token's user opened the pull
+ * request (422 saying one cannot approve or request changes on "your own
+ * pull request") is asked once more with event "COMMENT": BODY carries
+ * the verdict.  The event the forge took goes to EVENT (16 bytes, "" when
+ * none).  Returns an enum agq_forge_rc: OFF no forge configured; FAIL
+ * (with ERR as agq_forge_open's, or "the PR record PRID has no number on
+ * the forge") or RETRY (5xx, 429, unreachable) when nothing was posted.
+ * The token is never in ERR.  Calls curl_global_init(3) itself. */
+int agq_forge_review(const struct agq_spool *sp, const json_t *rec,
+                     const char *head, int approve, const char *body,
+                     char event[16], char *err, size_t size);
+
 #endif

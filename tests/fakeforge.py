@@ -19,6 +19,15 @@ A POST answers 201 with the new pull request (number, html_url, head.ref,
 base.ref ...), or, when the head branch already has one, 422 "A pull
 request already exists for OWNER:BRANCH." (github) / 409 (gitea).  Pull
 requests are kept in memory, numbered from 1 per repository.
+  both    POST .../pulls/NUMBER/reviews {commit_id, body, event}: 200 with
+          the review {id, state, commit_id, body}; event APPROVE |
+          REQUEST_CHANGES | COMMENT (github), APPROVED | REQUEST_CHANGES |
+          COMMENT (gitea), else 422; no such pull request: 404.  In a
+          repository whose OWNER is "self" (the token's user opened its
+          pull requests) an approval or a request for changes is refused
+          as the real ones refuse it: github 422 {"errors": ["Review Can
+          not approve your own pull request"]}, gitea 422 "approve your
+          own pull is not allowed"; a COMMENT is taken.
 A file LOGFILE.status holding an HTTP status (e.g. 500) makes every answer
 that status with an error body.
 Every request is appended to LOGFILE as one JSON line (method, path,
@@ -43,6 +52,9 @@ class Handler(JSONHandler):
         kind = "github"
         if p[:2] == ["api", "v1"]:
             kind, p = "gitea", p[2:]
+        if not number and len(p) == 6 and p[0] == "repos" and \
+                p[3] == "pulls" and p[4].isdigit() and p[5] == "reviews":
+            return kind, p[1], p[2], {"review": int(p[4])}
         if len(p) != 4 + number or p[0] != "repos" or p[3] != "pulls":
             return None
         if number:
@@ -112,6 +124,8 @@ class Handler(JSONHandler):
             return
         kind, owner, repo, q = r
         pulls = PULLS.setdefault((kind, owner, repo), [])
+        if "review" in q:
+            return self.review(kind, owner, pulls, q["review"], req)
         if self.command == "GET":
             if kind == "github":
                 head = q.get("head", [""])[0]
@@ -150,6 +164,39 @@ class Handler(JSONHandler):
               "base": {"ref": req["base"]}}
         pulls.append(pr)
         self.send(201, pr)
+
+    def review(self, kind, owner, pulls, number, req):
+        """POST .../pulls/NUMBER/reviews."""
+        pr = next((p for p in pulls if p["number"] == number), None)
+        if pr is None or self.command != "POST":
+            return self.send(404, {"message": "Not Found"})
+        events = {"github": {"APPROVE": "APPROVED",
+                             "REQUEST_CHANGES": "CHANGES_REQUESTED",
+                             "COMMENT": "COMMENTED"},
+                  "gitea": {"APPROVED": "APPROVED",
+                            "REQUEST_CHANGES": "REQUEST_CHANGES",
+                            "COMMENT": "COMMENT"}}[kind]
+        ev = req.get("event") if isinstance(req, dict) else None
+        if ev not in events or not isinstance(req.get("commit_id"), str):
+            return self.send(422, {"message": "Validation Failed",
+                                   "errors": ["bad event or commit_id"]})
+        if owner == "self" and ev != "COMMENT":
+            what = "approve" if ev.startswith("APPROVE") else "reject"
+            if kind == "github":
+                return self.send(422, {
+                    "message": "Unprocessable Entity",
+                    "errors": ["Review Can not %s your own pull request" %
+                               ("approve" if what == "approve" else
+                                "request changes on")],
+                    "documentation_url": "https://docs.github.com/rest"})
+            return self.send(422, {
+                "message": "%s your own pull is not allowed" % what,
+                "url": "http://127.0.0.1/api/swagger"})
+        r = {"id": 5000 + len(pr.setdefault("reviews", [])) + 1,
+             "state": events[ev], "commit_id": req["commit_id"],
+             "body": req.get("body", "")}
+        pr["reviews"].append(r)
+        self.send(200, r)
 
     def do_GET(self):
         self.handle_any(None)

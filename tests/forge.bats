@@ -12,18 +12,8 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
     GIT_COMMITTER_EMAIL=t@t
 TOKEN=tok-5ecret-0f-the-f0rge
 
-setup_file() {
-	command -v python3 >/dev/null || return 0
-	export FAKE_DIR="$BATS_FILE_TMPDIR"
-	python3 "$BATS_TEST_DIRNAME/fakeforge.py" "$FAKE_DIR/port" \
-	    "$FAKE_DIR/requests" "$TOKEN" 3>&- &
-	echo $! > "$FAKE_DIR/pid"
-	for _ in $(seq 100); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.1; done
-}
-
-teardown_file() {
-	[ -s "$FAKE_DIR/pid" ] && kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
-}
+setup_file() { fake_forge_start "$TOKEN"; }
+teardown_file() { fake_forge_stop; }
 
 # forge KIND REPO: a bare origin $WORK/origin.git, agq.conf's forge
 # settings for the stand-in, and task t1 (with success criteria) in a

@@ -184,6 +184,25 @@ fake_api_stop() {
 	kill "$(cat "$FAKE_DIR/pid")" 2>/dev/null || true
 }
 
+# fake_forge_start TOKEN [PREFIX] / fake_forge_stop [PREFIX]: for
+# setup_file / teardown_file: tests/fakeforge.py (the GitHub and Gitea
+# pull request APIs, TOKEN the one they take) on a free 127.0.0.1 port,
+# written to $FAKE_DIR/PREFIXport; the requests it saw go to
+# $FAKE_DIR/PREFIXrequests.  Without python3, nothing: the tests skip.
+fake_forge_start() {
+	export FAKE_DIR="$BATS_FILE_TMPDIR"
+	command -v python3 >/dev/null || return 0
+	python3 "$BATS_TEST_DIRNAME/fakeforge.py" "$FAKE_DIR/${2}port" \
+	    "$FAKE_DIR/${2}requests" "$1" 3>&- &
+	echo $! > "$FAKE_DIR/${2}pid"
+	for _ in $(seq 100); do [ -s "$FAKE_DIR/${2}port" ] && break; sleep 0.1; done
+}
+
+fake_forge_stop() {
+	[ -s "$FAKE_DIR/${1}pid" ] && kill "$(cat "$FAKE_DIR/${1}pid")" 2>/dev/null
+	return 0
+}
+
 # fake_api_agent: the HTTP backends' URLs in agq.conf pointed at the fake
 # server (a 5 s backend_timeout, the shipped prices), then the scheduler
 # and agent a1.

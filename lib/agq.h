@@ -56,6 +56,7 @@
 #include "throttle.h"
 #include "forge.h"
 #include "taskgit.h"
+#include "reviewer.h"
 #include "patch.h"
 #include "githooks.h"
 #include "archive.h"

@@ -32,6 +32,7 @@
 #include "open.h"
 #include "taskgit.h"
 #include "patch.h"
+#include "reviewer.h"
 #include "attempt.h"
 
 #define FEEDBACK_TAIL 2000      /* bytes of a failed step's output quoted */
@@ -92,22 +93,27 @@ backend_env(const char *name)
 	return env;
 }
 
+/* Write TEXT and a newline to the file NAME of the output directory open
+ * as DFD (OUTDIR, for messages), replaced atomically. */
+static void
+put_text(int dfd, const char *outdir, const char *name, const char *text)
+{
+	char *buf = agq_xasprintf("%s\n", text);
+	if (agq_write_at(dfd, name, buf, strlen(buf)) < 0)
+		dprintf(2, "agq-run: cannot write %s/%s: %s\n", outdir, name,
+		    strerror(errno));
+	free(buf);
+}
+
 /* Write the progress so far to agent.json in the output directory open
  * as DFD (OUTDIR, for messages), replaced atomically. */
 static void
 save(int dfd, const char *outdir, json_t *ag)
 {
-	char *p = agq_xasprintf("%s/agent.json", outdir);
 	char *s = json_dumps(ag, JSON_INDENT(2));
-	if (s) {
-		char *buf = agq_xasprintf("%s\n", s);
-		if (agq_write_at(dfd, "agent.json", buf, strlen(buf)) < 0)
-			dprintf(2, "agq-run: cannot write %s: %s\n", p,
-			    strerror(errno));
-		free(buf);
-		free(s);
-	}
-	free(p);
+	if (s)
+		put_text(dfd, outdir, "agent.json", s);
+	free(s);
 }
 
 /* Run backend NAME with INPUT on standard input; its result object (or an
@@ -303,6 +309,75 @@ add_num(json_t *ag, const char *key, const json_t *v, int real)
 	    json_integer((json_int_t)d));
 }
 
+/* One call of backend BACKEND for task T: T with its route's model
+ * and endpoint (never one the task names itself), FEEDBACK (may be NULL)
+ * as "verify_feedback" and the session to resume (resume_of); the result
+ * (new reference) summarized in IT's "backend", its tokens and cost added
+ * to AG, its model, endpoint and session kept there, its answer written
+ * to OUTDIR/output (the directory open as DFD). */
+static json_t *
+backend_call(const json_t *t, const char *backend, const char *feedback,
+             int dfd, const char *outdir, json_t *ag, json_t *it)
+{
+	json_t *input = json_deep_copy(t);
+	json_t *route = json_object_get(t, "route");
+	json_t *rm = json_object_get(route, "model");
+	if (!json_object_get(t, "model") && json_is_string(rm))
+		json_object_set(input, "model", rm);
+	json_t *rep = json_object_get(route, "endpoint");
+	/* the route's endpoint only, never one the task
+	 * names itself: the key would go to its URL */
+	json_object_del(input, "endpoint");
+	if (json_is_string(json_object_get(rep, "url")))
+		json_object_set(input, "endpoint", rep);
+	if (feedback)
+		json_object_set_new(input, "verify_feedback",
+		    json_string(feedback));
+	const json_t *sid = resume_of(t, ag, backend,
+	    json_string_value(json_object_get(input, "model")));
+	json_object_del(input, "resume_session");  /* ours only */
+	if (sid)
+		json_object_set(input, "resume_session", (json_t *)sid);
+	json_t *res = call_backend(backend, input, dfd, outdir);
+	json_decref(input);
+	json_object_set_new(it, "backend", summary(res));
+	add_num(ag, "tokens_in", json_object_get(res, "tokens_in"), 0);
+	add_num(ag, "tokens_out", json_object_get(res, "tokens_out"), 0);
+	add_num(ag, "cost_usd", json_object_get(res, "cost_usd"), 1);
+	static const char *keep[] = { "model", "endpoint", "session_id", NULL };
+	for (int i = 0; keep[i]; i++) {
+		json_t *v = json_object_get(res, keep[i]);
+		if (json_is_string(v))
+			json_object_set(ag, keep[i], v);
+	}
+	const char *text = json_string_value(json_object_get(res, "output"));
+	if (text)
+		put_text(dfd, outdir, "output", text);
+	return res;
+}
+
+/* The backend's result RES was not "ok": AG's and IT's status
+ * ("throttled" for a usage or rate limit, parked: agq-run(8); else
+ * "backend_error") and error; the attempt's exit status. */
+static int
+backend_failed(const json_t *res, const char *backend, json_t *ag,
+               json_t *it)
+{
+	const char *e = json_string_value(json_object_get(res, "error"));
+	int thr = !strcmp(json_string_value(json_object_get(res, "status")),
+	    "throttled");
+	const char *st = thr ? "throttled" : "backend_error";
+	json_object_set_new(it, "status", json_string(st));
+	json_object_set_new(ag, "status", json_string(st));
+	json_object_set_new(ag, "error", json_sprintf("backend %s: %s",
+	    backend, e ? e : "failed"));
+	dprintf(2, "agq-run: backend %s: %s\n", backend, e ? e : "failed");
+	for (int i = 0; thr && i < 2; i++)
+		json_object_set(ag, i ? "account" : "not_before",
+		    json_object_get(res, i ? "account" : "not_before"));
+	return thr ? AGQ_ATTEMPT_THROTTLED : 1;
+}
+
 /* Run each shell command of task T's field NAME ("setup" or "cleanup": a
  * string, or an array of strings; each run by /bin/sh -c in the current
  * directory, output on the task's).  0 when all exit 0 (or there are
@@ -363,74 +438,15 @@ iterate(const json_t *t, const char *outdir, int dfd, const char *cwd,
 		json_t *it = json_pack("{s:i}", "iteration", k);
 		json_array_append_new(its, it);
 		if (backend) {
-			json_t *input = json_deep_copy(t);
-			json_t *route = json_object_get(t, "route");
-			json_t *rm = json_object_get(route, "model");
-			if (!json_object_get(t, "model") && json_is_string(rm))
-				json_object_set(input, "model", rm);
-			json_t *rep = json_object_get(route, "endpoint");
-			/* the route's endpoint only, never one the task
-			 * names itself: the key would go to its URL */
-			json_object_del(input, "endpoint");
-			if (json_is_string(json_object_get(rep, "url")))
-				json_object_set(input, "endpoint", rep);
-			if (feedback)
-				json_object_set_new(input, "verify_feedback",
-				    json_string(feedback));
-			const json_t *sid = resume_of(t, ag, backend,
-			    json_string_value(json_object_get(input, "model")));
-			json_object_del(input, "resume_session");  /* ours only */
-			if (sid)
-				json_object_set(input, "resume_session",
-				    (json_t *)sid);
-			json_t *res = call_backend(backend, input, dfd, outdir);
-			json_decref(input);
-			json_object_set_new(it, "backend", summary(res));
-			add_num(ag, "tokens_in", json_object_get(res, "tokens_in"),
-			    0);
-			add_num(ag, "tokens_out", json_object_get(res,
-			    "tokens_out"), 0);
-			add_num(ag, "cost_usd", json_object_get(res, "cost_usd"), 1);
-			static const char *keep[] = { "model", "endpoint",
-			    "session_id", NULL };
-			for (int i = 0; keep[i]; i++) {
-				json_t *v = json_object_get(res, keep[i]);
-				if (json_is_string(v))
-					json_object_set(ag, keep[i], v);
-			}
+			json_t *res = backend_call(t, backend, feedback, dfd, outdir,
+			    ag, it);
 			const char *text = json_string_value(json_object_get(res,
 			    "output"));
-			if (text) {
-				char *p = agq_xasprintf("%s/output", outdir);
-				char *body = agq_xasprintf("%s\n", text);
-				if (agq_write_at(dfd, "output", body,
-				    strlen(body)) < 0)
-					dprintf(2, "agq-run: cannot write %s: %s\n", p,
-					    strerror(errno));
-				free(body);
-				free(p);
-			}
 			int ok = !strcmp(json_string_value(json_object_get(res,
 			    "status")), "ok");
 			if (!ok) {
-				const char *e = json_string_value(json_object_get(res,
-				    "error"));
-				/* a usage or rate limit: parked (agq-run(8)) */
-				int thr = !strcmp(json_string_value(
-				    json_object_get(res, "status")), "throttled");
-				const char *st = thr ? "throttled" : "backend_error";
-				json_object_set_new(it, "status", json_string(st));
-				json_object_set_new(ag, "status", json_string(st));
-				json_object_set_new(ag, "error", json_sprintf("backend "
-				    "%s: %s", backend, e ? e : "failed"));
-				dprintf(2, "agq-run: backend %s: %s\n", backend,
-				    e ? e : "failed");
-				for (int i = 0; thr && i < 2; i++)
-					json_object_set(ag, i ? "account" : "not_before",
-					    json_object_get(res, i ? "account" :
-					    "not_before"));
+				rc = backend_failed(res, backend, ag, it);
 				json_decref(res);
-				rc = thr ? AGQ_ATTEMPT_THROTTLED : 1;
 				break;
 			}
 			/* the answer's diff applied to the tree, or a failed
@@ -701,6 +717,38 @@ out:
 	return rc;
 }
 
+/* Where a review task's backend call (review_call) records. */
+struct review_ctx {
+	int dfd;
+	const char *outdir;
+	json_t *ag;
+};
+
+/* The agq_review_call of reviewer.c: one backend call (backend_call) of
+ * the agent reviewer's INPUT, an iteration of the attempt's record. */
+static json_t *
+review_call(const json_t *input, void *arg, int *rc)
+{
+	struct review_ctx *c = arg;
+	const char *backend = agq_task_backend(input);
+	json_t *it = json_pack("{s:i}", "iteration", 1);
+	json_array_append_new(json_object_get(c->ag, "iterations"), it);
+	if (!backend) {
+		*rc = fail(c->ag, "backend_error", "the reviewer has no backend",
+		    1);
+		return NULL;
+	}
+	json_t *res = backend_call(input, backend, NULL, c->dfd, c->outdir,
+	    c->ag, it);
+	if (strcmp(json_string_value(json_object_get(res, "status")), "ok")) {
+		*rc = backend_failed(res, backend, c->ag, it);
+		json_decref(res);
+		return NULL;
+	}
+	json_object_set_new(it, "status", json_string("done"));
+	return res;
+}
+
 int
 agq_agent_attempt(const json_t *t, const char *outdir)
 {
@@ -732,7 +780,12 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 	    "review_feedback"));
 	if (rf)
 		setenv("AGQ_REVIEW_FEEDBACK", rf, 1);
-	if (json_object_get(t, "git")) {
+	const char *kind = json_string_value(json_object_get(t, "kind"));
+	if (kind && !strcmp(kind, "review")) {
+		struct review_ctx rctx = { dfd, outdir, ag };
+		rc = agq_review_attempt(t, getenv("AGQ_AGENT"), ag, review_call,
+		    &rctx);
+	} else if (json_object_get(t, "git")) {
 		rc = attempt_git(t, outdir, dfd, ag);
 	} else {
 		char err[600];

@@ -311,6 +311,56 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 	d->clear_agent = 1;
 }
 
+#define REVIEW_EVENT_MAX 4096   /* bytes of comments in a review event */
+
+json_t *
+agq_lc_review_event(const json_t *t, const json_t *ag, const char *agent)
+{
+	const char *kind = json_string_value(json_object_get(t, "kind"));
+	const json_t *v = json_object_get(ag, "verdict");
+	const char *vs = json_string_value(json_object_get(v, "verdict"));
+	if (!kind || strcmp(kind, "review") || !vs)
+		return NULL;
+	char buf[REVIEW_EVENT_MAX + 1];
+	size_t n = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(v, "comments"), i, c) {
+		const char *s = json_string_value(c);
+		if (!s)
+			continue;
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? "\n\n" :
+		    "", s);
+		if (n >= sizeof buf - 1) {
+			n = sizeof buf - 1;
+			break;
+		}
+	}
+	if (n == REVIEW_EVENT_MAX) {    /* cut: not inside a character */
+		size_t l = n;
+		while (l > 0 && ((unsigned char)buf[l - 1] & 0xc0) == 0x80)
+			l--;
+		unsigned char lead = l ? (unsigned char)buf[l - 1] : 0;
+		size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ?
+		    2 : 1;
+		if (l > 0 && l - 1 + want > n)
+			n = l - 1;
+	}
+	buf[n] = '\0';
+	json_t *ev = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s, s:s%, s:s}",
+	    "parent", json_object_get(t, "parent"), "pr", json_object_get(t,
+	    "pr"), "round", json_object_get(t, "round"), "head",
+	    json_object_get(v, "head"), "verdict", vs, "comments", buf, n,
+	    "agent", agent);
+	for (int k = 0; k < 2; k++) {
+		const char *key = k ? "forge_error" : "forge_review";
+		json_t *x = json_object_get(ag, key);
+		if (json_is_string(x))
+			json_object_set(ev, key, x);
+	}
+	return ev;
+}
+
 void
 agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
                struct agq_lc *d)

@@ -161,6 +161,17 @@ void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
 void agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
                    int64_t now_us, int64_t cap_s, struct agq_lc *d);
 
+/* The `review` event of review task T ("kind": "review", agq-task(5))
+ * whose attempt by AGENT ended done with agent.json AG holding its
+ * "verdict" {verdict, comments, head} (reviewer.h): {parent, pr, round,
+ * head, verdict, comments (joined by blank lines: the first 4096 bytes,
+ * cut at a character), agent, and forge_review or forge_error when AG
+ * has them}, a new object (agq-journal(5)); NULL when T is not a review
+ * task or AG has no valid verdict.  agq-run writes AG's verdict into T
+ * as T moves to done/ and journals this after the `done` event. */
+json_t *agq_lc_review_event(const json_t *t, const json_t *ag,
+                            const char *agent);
+
 /* Reclaim of T's lease (active/AGENT/) because of WHY (words): a new
  * generation, the agent cleared; back to its lane, or dead when no
  * attempt is left ("out of attempts (N of M)").  D->ev is the `reclaim`

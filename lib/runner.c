@@ -987,7 +987,7 @@ result_doc(const struct job *j, const json_t *t,
 		static const char *const more[] = { "backend", "model",
 		    "endpoint", "tokens_in", "tokens_out", "cost_usd", "error",
 		    "verify", "iterations", "git", "cleanup_error", "not_before",
-		    "account", NULL };
+		    "account", "verdict", "forge_review", "forge_error", NULL };
 		const char *agst = json_string_value(json_object_get(o->ag,
 		    "status"));
 		copy_keys(r, o->ag, more);
@@ -1035,6 +1035,12 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	struct agq_lc d;
 	agq_lc_finish(t, &o, now, sp->conf.backoff_cap_s, &d);
 	agq_lc_apply(t, &d);
+	/* a review task's verdict: into the task as it goes done, journaled
+	 * after the done event */
+	json_t *rev = d.to == AGQ_ST_DONE ? agq_lc_review_event(t, o.ag,
+	    o.agent) : NULL;
+	if (rev)
+		json_object_set(t, "verdict", json_object_get(o.ag, "verdict"));
 	if (agq_lc_pause(sp, &d, now) < 0)      /* before the task is seen */
 		agq_syserr("cannot pause the backend", "throttle/");
 	json_t *r = result_doc(j, t, &o, &d, now, dur);
@@ -1048,6 +1054,9 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	if (wr == 0 && agq_task_transition(sp, lp, d.to, d.lane, NULL,
 	    d.reason) == 0) {
 		agq_jbatch_add(&jb, d.event, id, d.ev);
+		if (rev)
+			agq_jbatch_add(&jb, "review", id, rev);
+		rev = NULL;
 		ended = 1;
 	} else if (agq_errno_infra(errno) && !R->stop_requested) {
 		/* The storage failed, not the task: the result is held and
@@ -1094,6 +1103,7 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	agq_jbatch_w(sp, &jb);
 	if (ended)      /* done or dead: the task's notify hook, last */
 		agq_lc_notify(sp, id, t, &d);
+	json_decref(rev);
 	json_decref(sev_copy);
 	json_decref((json_t *)o.ag);
 	json_decref(r);

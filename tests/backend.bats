@@ -447,39 +447,6 @@ exit 1"
 	[ "$(field error)" = "codex: sandbox denied the write" ]
 }
 
-# loopback SCRIPT PORTFILE LOG: start tests/SCRIPT, a loopback stand-in
-# of an API, logging its requests to $WORK/LOG; its port in $WORK/PORTFILE.
-loopback() {
-	python3 "$BATS_TEST_DIRNAME/$1" "$WORK/$2" "$WORK/$3" 3>&- &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$WORK/$2" ] && break; sleep 0.1; done
-}
-
-# real_cli TOOL EXE PATTERN PACKAGE: skipped unless EXE, the real CLI,
-# prints PATTERN for --version; else EXE is TOOL in $WORK/fakebin, and
-# $WORK/home and $WORK/w are made.
-real_cli() {
-	[ -n "$2" ] && GEMINI_CLI_NO_RELAUNCH=true "$2" --version 2>/dev/null |
-	    grep -q "$3" ||
-	    skip "the real $1 CLI is not installed (npm install --prefix DIR $4; AGQ_TEST_${1^^}=DIR/node_modules/.bin/$1)"
-	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
-	ln -sf "$2" "$WORK/fakebin/$1"
-}
-
-# real_claude: the real claude CLI (@anthropic-ai/claude-code from npm):
-# $AGQ_TEST_CLAUDE, else claude in PATH; the test is skipped without it.
-# It talks to tests/fakemessages.py, a loopback Messages API whose first
-# answer is a Write tool use of hello.txt in the prompt's "cwd: DIR".
-real_claude() {
-	real_cli claude "${AGQ_TEST_CLAUDE:-$(command -v claude)}" \
-	    "Claude Code" @anthropic-ai/claude-code
-	loopback fakemessages.py mport mreq
-	export PATH="$WORK/fakebin:$PATH" HOME="$WORK/home" \
-	    ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$WORK/mport")" \
-	    ANTHROPIC_API_KEY=sk-fake-0123 DISABLE_TELEMETRY=1 \
-	    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1
-}
-
 @test "cli with the real claude CLI against a loopback Messages API: the shipped lock writes the file; without a permission mode the refused write fails the call" {
 	conf
 	real_claude

@@ -22,6 +22,12 @@ The request's "model" picks the behaviour:
              rate limit error, Retry-After: N and the vendor's reset
              headers (anthropic-ratelimit-requests-reset, RFC 3339;
              x-ratelimit-reset-requests, "Ns"); later ones succeed
+  verdict-approve  a reviewer's verdict as a bare JSON object: approve,
+             comments ["looks good"]
+  verdict-changes  prose around a ```json block: request_changes, comments
+             ["add a test", "say why in b.txt"]
+  verdict-garbage-once  the first request of this model: prose with no
+             verdict ("LGTM, ship it!"); later ones as verdict-approve
   anything else: a recorded success; the answer text is "echo: " and the
   last line of the prompt.
 A path prefix /down/ (or a file LOGFILE.down) makes every answer a 503; /cold/ makes /api/ps
@@ -36,6 +42,14 @@ from fakehttp import JSONHandler, serve
 
 PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
 LIMITED = set()         # the ratelimit-* models answered 429 already
+GARBLED = set()         # the verdict-garbage-once models answered already
+APPROVE = '{"verdict": "approve", "comments": ["looks good"]}'
+VERDICTS = {
+    "verdict-approve": APPROVE,
+    "verdict-changes": 'I read the diff.\n\n```json\n{"verdict": '
+                       '"request_changes", "comments": ["add a test", '
+                       '"say why in b.txt"]}\n```\nThat is all.',
+}
 
 PATCH = ("Here is the change:\n\n```diff\n"
          "diff --git a/hello.txt b/hello.txt\n"
@@ -89,6 +103,11 @@ class Handler(JSONHandler):
             text = PATCH % "hello"
         elif model == "patch-retry":
             text = PATCH % "hullo"
+        elif model in VERDICTS:
+            text = VERDICTS[model]
+        elif model == "verdict-garbage-once":
+            text = APPROVE if model in GARBLED else "LGTM, ship it!"
+            GARBLED.add(model)
         p = self.path
         kind = ("ollama" if p == "/api/chat" else
                 "openai" if p == "/v1/chat/completions" else

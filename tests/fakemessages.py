@@ -9,7 +9,10 @@ tool_use block: Write of "hello.txt" (content "hello from claude\\n") in
 the directory named by the prompt's last line "cwd: DIR" (else, for a
 prompt that names hello.txt, the "Primary working directory" of claude's
 system prompt: a task's worktree is not known when it is submitted); a
-turn that carries a tool_result answers with the text "wrote it".  Any other call
+turn that carries a tool_result answers with the text "wrote it".  A
+prompt asking for agq's review verdict (its answer's contract, '"verdict":
+"approve" or "request_changes"') gets a text verdict in a ```json block:
+approve, commenting on the diff's first added line.  Any other call
 (count_tokens, a request without messages) gets a short text answer.
 Every request is appended to LOGFILE as one JSON line.
 """
@@ -57,7 +60,15 @@ class Handler(JSONHandler):
             m = re.search(r"Primary working directory: (\S+)",
                           system if isinstance(system, str)
                           else text_of(system))
-        if has_result or not m:
+        review = '"verdict": "approve" or "request_changes"' in prompt
+        if review and not has_result:
+            added = re.search(r"^\+([^+].*)$", prompt, re.M)
+            verdict = {"verdict": "approve", "comments": [
+                "read by claude: %s" % (added.group(1) if added else "")]}
+            blocks = [{"type": "text", "text": "My review:\n\n```json\n%s\n"
+                       "```" % json.dumps(verdict)}]
+            stop = "end_turn"
+        elif has_result or not m:
             blocks = [{"type": "text", "text": "wrote it" if has_result
                        else "ok"}]
             stop = "end_turn"

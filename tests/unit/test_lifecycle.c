@@ -641,6 +641,55 @@ test_keep(void)
 	json_decref(t);
 }
 
+/* The review event of a review task's verdict (agq_lc_review_event). */
+static void
+test_review_event(void)
+{
+	json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", "p-r2-1",
+	    "kind", "review", "parent", "p", "pr", "pr-00", "round", 2, "head",
+	    "abc");
+	json_t *ag = json_pack("{s:s, s:{s:s, s:[s, s], s:s}, s:s}", "status",
+	    "done", "verdict", "verdict", "request_changes", "comments",
+	    "add a test", "say why", "head", "abc", "forge_review", "COMMENT");
+	json_t *ev = agq_lc_review_event(t, ag, "a1");
+	json_t *want = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}",
+	    "parent", "p", "pr", "pr-00", "round", 2, "head", "abc", "verdict",
+	    "request_changes", "comments", "add a test\n\nsay why", "agent",
+	    "a1", "forge_review", "COMMENT");
+	CHECK(ev && json_equal(ev, want), "review: the event of a verdict, "
+	    "comments joined, the forge's event");
+	json_decref(want);
+	json_decref(ev);
+	/* 4 KiB of comments at most, never cut inside a character */
+	char big[5000];
+	memset(big, 'x', sizeof big);
+	strcpy(big + 4094, "\xc3\xa9\xc3\xa9");   /* é at bytes 4094 and 4096 */
+	json_object_set_new(json_object_get(ag, "verdict"), "comments",
+	    json_pack("[s]", big));
+	ev = agq_lc_review_event(t, ag, "a1");
+	const char *c = json_string_value(json_object_get(ev, "comments"));
+	CHECK(c && strlen(c) == 4096 && !strcmp(c + 4094, "\xc3\xa9"),
+	    "review: comments cut at 4096 bytes after a whole character");
+	json_decref(ev);
+	big[4094] = 'x';        /* é at 4095: cut before it */
+	strcpy(big + 4095, "\xc3\xa9");
+	json_object_set_new(json_object_get(ag, "verdict"), "comments",
+	    json_pack("[s]", big));
+	ev = agq_lc_review_event(t, ag, "a1");
+	c = json_string_value(json_object_get(ev, "comments"));
+	CHECK(c && strlen(c) == 4095, "review: never inside a character");
+	json_decref(ev);
+	json_object_del(ag, "verdict");
+	CHECK(!agq_lc_review_event(t, ag, "a1"), "review: no verdict, no event");
+	json_object_set_new(ag, "verdict", json_pack("{s:s}", "verdict",
+	    "approve"));
+	json_object_del(t, "kind");
+	CHECK(!agq_lc_review_event(t, ag, "a1"), "review: not a review task, "
+	    "no event");
+	json_decref(ag);
+	json_decref(t);
+}
+
 int
 main(void)
 {
@@ -652,5 +701,6 @@ main(void)
 	test_promote();
 	test_ops();
 	test_keep();
+	test_review_event();
 	DONE();
 }

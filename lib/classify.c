@@ -261,8 +261,10 @@ agq_task_is_agent(const json_t *t)
 int
 agq_task_attempted(const json_t *t)
 {
+	const char *kind = json_string_value(json_object_get(t, "kind"));
 	return agq_task_is_agent(t) || json_object_get(t, "git") ||
-	    json_object_get(t, "setup") || json_object_get(t, "cleanup");
+	    json_object_get(t, "setup") || json_object_get(t, "cleanup") ||
+	    (kind && !strcmp(kind, "review"));
 }
 
 const char *

@@ -54,8 +54,8 @@ int agq_task_tier(const json_t *t);
 int agq_task_is_agent(const json_t *t);
 
 /* Task T runs through agq-attempt (agq-run(8)): an agent task
- * (agq_task_is_agent), or one with git, setup or cleanup (agq-task(5)),
- * even a plain cmd.  Routing does not use this: a cmd task with git is
+ * (agq_task_is_agent), a review task ("kind": "review"), or one with git,
+ * setup or cleanup (agq-task(5)), even a plain cmd.  Routing does not use this: a cmd task with git is
  * still a plain command for the scheduler.  1 or 0. */
 int agq_task_attempted(const json_t *t);
 

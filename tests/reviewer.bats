@@ -74,9 +74,9 @@ coder() {
 	[ "$HEAD" = "$(git -C "$WORK/origin.git" rev-parse "$BR")" ]
 }
 
-# review ID JSON: review task ID of t1's round 1 at $HEAD, with the
-# reviewer's fields JSON (cmd, or prompt/backend/model), delivered into
-# queue/normal/ through tmp/.
+# review ID JSON [FILTER]: review task ID of t1's round 1 at $HEAD, with
+# the reviewer's fields JSON (cmd, or prompt/backend/model), changed by
+# the jq FILTER, delivered into queue/normal/ through tmp/.
 review() {
 	jq -n --arg id "$1" --arg pr "$PRID" --arg head "$HEAD" \
 	    --arg repo "$WORK/origin.git" --arg br "$BR" --argjson r "$2" \
@@ -85,7 +85,7 @@ review() {
 	      git: {repo: $repo, base: "main", branch: $br},
 	      requires: ["review"], priority: "normal", max_attempts: 3,
 	      backoff: 0, submitted_at: "2026-12-01T00:00:00.000000Z",
-	      attempts: [], generation: 0} + $r' > "$AGQ_SPOOL/tmp/$1.new"
+	      attempts: [], generation: 0} + $r | '"${3:-.}" > "$AGQ_SPOOL/tmp/$1.new"
 	mv "$AGQ_SPOOL/tmp/$1.new" "$AGQ_SPOOL/queue/normal/$1.json"
 }
 
@@ -183,6 +183,11 @@ AGQ_ROUND=1" ]
 	jq_is "$AGQ_SPOOL/dead/t1-r1-2.json" .reason "the reviewer command could not run (exit 127): no verdict; out of attempts (1 of 1)"
 	jq_is "$AGQ_SPOOL/dead/t1-r1-2.json" .verdict null
 	[ -z "$(jev t1-r1-2 review .verdict)" ]
+	# without git, still a review task: refused, not run as a plain cmd
+	review t1-r1-3 "{\"cmd\": \"touch $WORK/ran\", \"max_attempts\": 1}" 'del(.git)'
+	wait_for 30 is_state t1-r1-3 dead
+	jq_is "$AGQ_SPOOL/dead/t1-r1-3.json" .reason "a review task needs git.repo and head; out of attempts (1 of 1)"
+	[ ! -e "$WORK/ran" ]
 }
 
 @test "an agent reviewer gets the diff, the coder's task and its report; a JSON verdict, bare or in a json fence, is its verdict" {

@@ -55,7 +55,7 @@ PROGS    += agq-edit agq-prio agq-clean
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
               notify archive
-LIB_exec   := backend verify git githooks patch forge taskgit reviewer attempt
+LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats sync dash alert
 LIB_engine := fsck sched shepherd runner ctl doctor edit clean

@@ -14,6 +14,7 @@
 #include "git.h"
 #include "forge.h"
 #include "review.h"
+#include "merge.h"
 
 static const char usage[] =
 "usage: agq-pr [-s SPOOL] ls [--state open|merged|closed] [--json]\n"
@@ -21,15 +22,17 @@ static const char usage[] =
 "       agq-pr [-s SPOOL] merged|closed|reopen PRID\n"
 "       agq-pr [-s SPOOL] open PRID|TASKID [--json]\n"
 "       agq-pr [-s SPOOL] sync [--json]\n"
+"       agq-pr [-s SPOOL] poll [--json]\n"
 "       agq-pr [-s SPOOL] approve|request-changes|deny|close ID [-m TEXT]\n"
 "List and show the pull request records of a spool (prs/), and record\n"
 "what became of one; open a record's PR on the forge of agq.conf (open),\n"
-"or of every open record that has none yet (sync).  Review and approve\n"
-"a task's pull request: ID is a task id, the start of one, or a PR\n"
-"record id.  See agq-pr(1).\n"
+"or of every open record that has none yet (sync); ask the forge what\n"
+"became of each open record's PR (poll).  Review and approve a task's\n"
+"pull request: ID is a task id, the start of one, or a PR record id.\n"
+"See agq-pr(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --state S     only the records in state S (ls)\n"
-"      --json        ls, sync: one JSON array; show, open: one JSON object\n"
+"      --json        ls, sync, poll: one JSON array; show, open: one object\n"
 "  -m, --message T   approve, request-changes, deny, close: the comment\n"
 "Exit: 0 ok, 1 the forge refused or the task is not in a state for it\n"
 "(review/ or approval/), 64 usage, 66 no such record or task, 75 the\n"
@@ -165,6 +168,32 @@ person(struct agq_spool *sp, int verb, const char *arg, const char *text)
 	}
 	agq_warn("%s", msg);
 	return r > 0 ? 1 : errno == ENOENT ? EX_NOINPUT : agq_exit_code(errno);
+
+/* poll: each open record's PR asked of the forge (agq_merge_poll); what
+ * changed printed "PRID STATE [SHA]", or every record asked as JSON. */
+static int
+poll(struct agq_spool *sp, int json)
+{
+	json_t *out;
+	int rc = agq_merge_poll(sp, &out);
+	if (rc == EX_CONFIG)
+		agq_warn("cannot poll the forge: no forge is set (forge, "
+		    "agq.conf)");
+	size_t i;
+	json_t *e;
+	json_array_foreach(out, i, e) {
+		if (json_object_get(e, "error"))
+			agq_warn("cannot poll %s: %s", jstr(e, "pr"), jstr(e,
+			    "error"));
+		else if (!json && strcmp(jstr(e, "state"), "unchanged"))
+			printf("%s\t%s%s%s\n", jstr(e, "pr"), jstr(e, "state"),
+			    json_object_get(e, "sha") ? "\t" : "",
+			    json_object_get(e, "sha") ? jstr(e, "sha") : "");
+	}
+	if (json && rc != EX_CONFIG)
+		agq_print_json(out, JSON_COMPACT);
+	json_decref(out);
+	return rc;
 }
 
 int
@@ -209,7 +238,8 @@ main(int argc, char **argv)
 	if (!((!strcmp(cmd, "ls") && nargs == 0) || (verb >= 0 && nargs == 1) ||
 	    (!strcmp(cmd, "show") && nargs == 1) || (to && nargs == 1) ||
 	    (!strcmp(cmd, "open") && nargs == 1) ||
-	    (!strcmp(cmd, "sync") && nargs == 0)))
+	    (!strcmp(cmd, "sync") && nargs == 0) ||
+	    (!strcmp(cmd, "poll") && nargs == 0)))
 		agq_cli_usage(usage);
 	if (state && strcmp(state, "open") && strcmp(state, "merged") &&
 	    strcmp(state, "closed"))
@@ -260,6 +290,8 @@ main(int argc, char **argv)
 			}
 		}
 		json_decref(pr);
+	} else if (!strcmp(cmd, "poll")) {
+		rc = poll(&sp, json);
 	} else if (!to) {
 		rc = forge_open(&sp, argv[optind], !strcmp(cmd, "sync"), json);
 	} else if (agq_pr_move(&sp, argv[optind], to) < 0) {

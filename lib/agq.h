@@ -57,6 +57,7 @@
 #include "forge.h"
 #include "taskgit.h"
 #include "reviewer.h"
+#include "merge.h"
 #include "patch.h"
 #include "githooks.h"
 #include "archive.h"

@@ -31,6 +31,7 @@
 #include "spool.h"
 #include "open.h"
 #include "taskgit.h"
+#include "merge.h"
 #include "patch.h"
 #include "reviewer.h"
 #include "attempt.h"
@@ -640,6 +641,46 @@ gate(const json_t *t, const struct agq_taskgit *g, int pushed, json_t *ag)
 	    g->sha));
 }
 
+/* The conflict iteration (update_from_base, merge.c): the base merged
+ * into the worktree G before the task runs.  A new task T with the
+ * conflicted paths appended to its review_feedback (and in
+ * $AGQ_REVIEW_FEEDBACK) when there are some, else NULL (T as it is); on
+ * failure NULL with ERR, and *RC 1. */
+static json_t *
+update_from_base(const struct agq_spool *sp, const json_t *t,
+                 const struct agq_taskgit *g, int *rc, char *err,
+                 size_t size)
+{
+	json_t *list = NULL, *tt = NULL;
+	int r = agq_merge_update_from_base(sp, g->wt.path, g->wt.base, g->id,
+	    &list, err, size);
+	*rc = r < 0;
+	if (r == 1) {
+		const char *fb = json_string_value(json_object_get(t,
+		    "review_feedback"));
+		char *s = NULL;
+		size_t len = 0, i;
+		FILE *f = open_memstream(&s, &len);
+		if (!f)
+			agq_die(EX_OSERR, "out of memory");
+		json_t *p;
+		fprintf(f, "%s%sMerging %s into this branch conflicts in these "
+		    "files (conflict markers are in them): resolve every "
+		    "conflict, keeping both sides' intent:", fb ? fb : "",
+		    fb ? "\n\n" : "", g->wt.base);
+		json_array_foreach(list, i, p)
+			fprintf(f, "\n- %s", json_string_value(p));
+		if (fclose(f) != 0 || !s)
+			agq_die(EX_OSERR, "out of memory");
+		tt = json_deep_copy(t);
+		json_object_set_new(tt, "review_feedback", json_string(s));
+		setenv("AGQ_REVIEW_FEEDBACK", s, 1);
+		free(s);
+	}
+	json_decref(list);
+	return tt;
+}
+
 /* Task T's git chain around the iterations (taskgit.c): the worktree,
  * setup, the iterations there, then commit, push and PR, cleanup, and the
  * worktree removed once pushed.  AGENT runs it; AG is the record.  With
@@ -653,6 +694,7 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 	struct agq_spool sp;
 	struct agq_taskgit g;
 	char err[PATH_MAX + 1536];
+	json_t *tu = NULL;
 	memset(&g, 0, sizeof g);
 	if (agq_spool_open(&sp, getenv("AGQ_SPOOL"), NULL) < 0)
 		return fail(ag, "git_failed", "cannot open the spool", 1);
@@ -674,6 +716,15 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 	int approved = approved_commit(t, g.wt.path);
 	int hold = approval_is(t, "before_push") && !has_word(t, "approved",
 	    "push");
+	if (!approved && json_is_true(json_object_get(t, "update_from_base"))) {
+		tu = update_from_base(&sp, t, &g, &rc, err, sizeof err);
+		if (rc) {
+			fail(ag, "git_failed", err, 1);
+			goto end;
+		}
+		if (tu)
+			t = tu;
+	}
 	if (approved) {
 		/* the commit a person approved: pushed as it is */
 		json_object_set_new(ag, "status", json_string("done"));
@@ -707,6 +758,7 @@ attempt_git(const json_t *t, const char *outdir, int dfd, json_t *ag)
 		goto end;       /* no setup ran: no cleanup */
 	cleanup(t, ag);
 end:
+	json_decref(tu);
 	if (chdir("/") < 0)
 		(void)0;        /* the worktree may go: leave it */
 	if (agq_taskgit_end(&g, rc == 0, err, sizeof err) < 0)
@@ -749,6 +801,21 @@ review_call(const json_t *input, void *arg, int *rc)
 	return res;
 }
 
+/* Merge task T (merge.c), run by $AGQ_AGENT; its result checked out
+ * under OUTDIR for the verify steps.  AG is the record. */
+static int
+attempt_merge(const json_t *t, const char *outdir, json_t *ag)
+{
+	struct agq_spool sp;
+	if (agq_spool_open(&sp, getenv("AGQ_SPOOL"), NULL) < 0)
+		return fail(ag, "merge_failed", "cannot open the spool", 1);
+	char *dir = agq_xasprintf("%s/merge", outdir);
+	int rc = agq_merge_run(&sp, t, getenv("AGQ_AGENT"), dir, ag);
+	free(dir);
+	agq_spool_close(&sp);
+	return rc;
+}
+
 int
 agq_agent_attempt(const json_t *t, const char *outdir)
 {
@@ -785,6 +852,8 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		struct review_ctx rctx = { dfd, outdir, ag };
 		rc = agq_review_attempt(t, getenv("AGQ_AGENT"), ag, review_call,
 		    &rctx);
+	} else if (kind && !strcmp(kind, "merge")) {
+		rc = attempt_merge(t, outdir, ag);
 	} else if (json_object_get(t, "git")) {
 		rc = attempt_git(t, outdir, dfd, ag);
 	} else {

@@ -195,11 +195,30 @@ forge_free(struct forge *f)
  * none).  0 when the forge answered (any status): *STATUS and *OUT its
  * body parsed (an object or an array, NULL when not JSON); -1 with ERR
  * when it did not (cannot connect, timed out, cut short). */
+static int request_etag(const struct forge *f, const char *method,
+                        const char *url, const char *body,
+                        const char *if_none, char **etag, long *status,
+                        json_t **out, char *err, size_t size);
+
 static int
 request(const struct forge *f, const char *method, const char *url,
         const char *body, long *status, json_t **out, char *err,
         size_t size)
 {
+	return request_etag(f, method, url, body, NULL, NULL, status, out, err,
+	    size);
+}
+
+/* request, sending "If-None-Match: IF_NONE" when IF_NONE is not NULL
+ * (RFC 9110 section 13.1.2) and, when ETAG is not NULL, storing the
+ * answer's ETag header there (malloc'd, NULL without one). */
+static int
+request_etag(const struct forge *f, const char *method, const char *url,
+             const char *body, const char *if_none, char **etag,
+             long *status, json_t **out, char *err, size_t size)
+{
+	if (etag)
+		*etag = NULL;
 	*status = 0;
 	*out = NULL;
 	char *buf = NULL;
@@ -217,6 +236,11 @@ request(const struct forge *f, const char *method, const char *url,
 		h = curl_slist_append(h, i->data);
 	if (body)
 		h = curl_slist_append(h, "Content-Type: application/json");
+	if (if_none) {
+		char *inm = agq_xasprintf("If-None-Match: %s", if_none);
+		h = curl_slist_append(h, inm);
+		free(inm);
+	}
 	char ebuf[CURL_ERROR_SIZE] = "";
 	agq_curl_request(c, method, url, h, ebuf, body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);   /* fwrite(3) to it */
@@ -225,6 +249,10 @@ request(const struct forge *f, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE, FORGE_MAX_BODY);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	struct curl_header *eh;
+	if (etag && rc == CURLE_OK && curl_easy_header(c, "ETag", 0,
+	    CURLH_HEADER, -1, &eh) == CURLHE_OK && eh->value && *eh->value)
+		*etag = agq_xstrdup(eh->value);
 	curl_easy_cleanup(c);
 	for (struct curl_slist *i = h; i; i = i->next)
 		explicit_bzero(i->data, strlen(i->data));
@@ -622,5 +650,151 @@ agq_forge_close(const struct agq_spool *sp, const json_t *rec, char *err,
 	free(url);
 	forge_free(&f);
 	curl_global_cleanup();
+	return rc;
+}
+
+/* ---- a PR's state, and its merge (issue 18) ---------------------------- */
+
+/* F set up for REC (forge_setup) and REC's number into *NUM: 0, or
+ * AGQ_FORGE_OFF, or AGQ_FORGE_FAIL with ERR; curl started on 0 only. */
+static int
+forge_pr_setup(const struct agq_spool *sp, const json_t *rec,
+               struct forge *f, json_int_t *num, char *err, size_t size)
+{
+	if (size)
+		err[0] = '\0';
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return agq_errf(err, size, "cannot start libcurl"),
+		    AGQ_FORGE_FAIL;
+	int rc = forge_setup(sp, rec, f, err, size);
+	json_t *n = json_object_get(rec, "number");
+	if (rc == 0 && !json_is_integer(n))
+		rc = (agq_errf(err, size, "the PR record %s has no number on "
+		    "the forge", json_string_value(json_object_get(rec, "id"))),
+		    AGQ_FORGE_FAIL);
+	if (rc != 0) {
+		forge_free(f);
+		curl_global_cleanup();
+		return rc;
+	}
+	*num = json_integer_value(n);
+	return 0;
+}
+
+static void
+forge_pr_done(struct forge *f)
+{
+	forge_free(f);
+	curl_global_cleanup();
+}
+
+/* GET F's pull request NUM, with IF_NONE (or NULL) and ETAG as
+ * request_etag's: OK with *PR (NULL on 304), or another rc with ERR. */
+static int
+pr_get(const struct forge *f, json_int_t num, const char *if_none,
+       json_t **pr, char **etag, char *err, size_t size)
+{
+	char *url = agq_xasprintf("%s/pulls/%lld", f->api, (long long)num);
+	long status;
+	json_t *j = NULL;
+	int rc = AGQ_FORGE_OK;
+	*pr = NULL;
+	if (request_etag(f, "GET", url, NULL, if_none, etag, &status, &j, err,
+	    size) < 0)
+		rc = AGQ_FORGE_RETRY;
+	else if (status == 304 && if_none)
+		rc = AGQ_FORGE_OK;
+	else if (status != 200)
+		rc = answer_err(f, status, j, "", url, err, size);
+	else if (!json_is_object(j))
+		rc = (agq_errf(err, size, "%s answered 200 without a pull request "
+		    "(%s)", f->kind, url), AGQ_FORGE_FAIL);
+	else
+		*pr = json_incref(j);
+	json_decref(j);
+	free(url);
+	if (rc != AGQ_FORGE_OK && etag) {
+		free(*etag);
+		*etag = NULL;
+	}
+	return rc;
+}
+
+int
+agq_forge_pr_get(const struct agq_spool *sp, const json_t *rec, json_t **pr,
+                 char **etag, char *err, size_t size)
+{
+	struct forge f;
+	json_int_t num;
+	*pr = NULL;
+	if (etag)
+		*etag = NULL;
+	int rc = forge_pr_setup(sp, rec, &f, &num, err, size);
+	if (rc != 0)
+		return rc;
+	rc = pr_get(&f, num, json_string_value(json_object_get(rec, "etag")),
+	    pr, etag, err, size);
+	forge_pr_done(&f);
+	return rc;
+}
+
+int
+agq_forge_merge(const struct agq_spool *sp, const json_t *rec,
+                const char *method, const char *head, const char *title,
+                const char *message, char sha[41], char *err, size_t size)
+{
+	struct forge f;
+	json_int_t num;
+	sha[0] = '\0';
+	int rc = forge_pr_setup(sp, rec, &f, &num, err, size);
+	if (rc != 0)
+		return rc;
+	int github = !strcmp(f.kind, "github");
+	json_t *req = github ? json_pack("{s:s, s:s, s:s, s:s}", "merge_method",
+	    method, "sha", head, "commit_title", title, "commit_message",
+	    message) : json_pack("{s:s, s:s, s:s, s:s}", "Do", method,
+	    "head_commit_id", head, "MergeTitleField", title,
+	    "MergeMessageField", message);
+	char *body = json_dumps(req, JSON_COMPACT);
+	char *url = agq_xasprintf("%s/pulls/%lld/merge", f.api, (long long)num);
+	long status;
+	json_t *j = NULL, *pr = NULL;
+	char msg[400];
+	if (!body) {
+		rc = (agq_errf(err, size, "out of memory"), AGQ_FORGE_FAIL);
+	} else if (request(&f, github ? "PUT" : "POST", url, body, &status, &j,
+	    err, size) < 0) {
+		rc = AGQ_FORGE_RETRY;
+	} else if (status == 200) {
+		const char *s = json_string_value(json_object_get(j, "sha"));
+		/* Gitea answers 200 with no body: the PR says its merge
+		 * commit */
+		if (!s && (rc = pr_get(&f, num, NULL, &pr, NULL, err,
+		    size)) == AGQ_FORGE_OK)
+			s = json_string_value(json_object_get(pr,
+			    "merge_commit_sha"));
+		if (rc == AGQ_FORGE_OK && (!s || strlen(s) != 40))
+			rc = (agq_errf(err, size, "%s answered 200 without the "
+			    "merge commit's sha (%s)", f.kind, url), AGQ_FORGE_FAIL);
+		else if (rc == AGQ_FORGE_OK)
+			snprintf(sha, 41, "%s", s);
+	} else if (status == 405) {
+		answer_message(j, msg, sizeof msg);
+		agq_errf(err, size, "conflict: not mergeable: %s", msg);
+		rc = AGQ_FORGE_CONFLICT;
+	} else if (status == 409) {
+		answer_message(j, msg, sizeof msg);
+		agq_errf(err, size, "head moved: %s answered 409: %s", f.kind,
+		    msg);
+		rc = AGQ_FORGE_MOVED;
+	} else {
+		rc = answer_err(&f, status, j, "", url, err, size);
+	}
+	json_decref(pr);
+	json_decref(j);
+	json_decref(req);
+	free(body);
+	free(url);
+	forge_pr_done(&f);
 	return rc;
 }

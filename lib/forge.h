@@ -82,7 +82,9 @@ enum agq_forge_rc {
 	AGQ_FORGE_FAIL = -1,    /* refused (401, 403, 404, 422 ...) or set up
 	                         * wrongly: trying again will not help */
 	AGQ_FORGE_OK = 0,       /* REC has the forge's url and number */
-	AGQ_FORGE_OFF = 1       /* no forge configured: REC left alone */
+	AGQ_FORGE_OFF = 1,      /* no forge configured: REC left alone */
+	AGQ_FORGE_CONFLICT = 2, /* agq_forge_merge: not mergeable (405) */
+	AGQ_FORGE_MOVED = 3     /* agq_forge_merge: the head moved (409) */
 };
 
 /* Open the pull request of the PR record REC (agq_pr_open's, with its
@@ -143,5 +145,36 @@ int agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
 int agq_forge_review(const struct agq_spool *sp, const json_t *rec,
                      const char *head, int approve, const char *body,
                      char event[16], char *err, size_t size);
+
+/* The pull request of the PR record REC (it has a "number") as the forge
+ * of SP's agq.conf has it now: github GET {forge_url}/repos/O/R/pulls/N,
+ * gitea GET {forge_url}/api/v1/repos/O/R/pulls/N, with "If-None-Match:
+ * ETAG" when REC has an "etag" (RFC 9110 section 13.1.2).  On
+ * AGQ_FORGE_OK *PR is the forge's object ({state "open"|"closed",
+ * merged (bool), merge_commit_sha, ...}, a new reference) and *ETAG its
+ * ETag header (malloc'd, NULL without one), or both NULL when the forge
+ * answered 304 (unchanged).  ETAG may be NULL.  AGQ_FORGE_OFF: no forge;
+ * FAIL (no number, 4xx) and RETRY (5xx, 429, unreachable) with ERR as
+ * agq_forge_open's. */
+int agq_forge_pr_get(const struct agq_spool *sp, const json_t *rec,
+                     json_t **pr, char **etag, char *err, size_t size);
+
+/* Merge the pull request of REC (it has a "number") on the forge with
+ * METHOD ("merge", "squash" or "rebase"), only when its head is HEAD (a
+ * sha): github PUT {forge_url}/repos/O/R/pulls/N/merge {merge_method,
+ * sha, commit_title, commit_message} (answer 200 {sha, merged}); gitea
+ * POST {forge_url}/api/v1/repos/O/R/pulls/N/merge {Do, head_commit_id,
+ * MergeTitleField, MergeMessageField} (answer 200, no body: the merge
+ * commit is then read from the PR's merge_commit_sha).  TITLE and MESSAGE
+ * (the body, with the trailers) are the merge commit's.  AGQ_FORGE_OK
+ * with SHA (41 bytes) the merge commit; AGQ_FORGE_CONFLICT on 405, ERR
+ * "conflict: not mergeable: MESSAGE"; AGQ_FORGE_MOVED on 409, ERR "head
+ * moved: KIND answered 409: MESSAGE"; RETRY on 5xx, 429 or no answer;
+ * FAIL otherwise; OFF without a forge.  GitHub REST API 2022-11-28,
+ * "Merge a pull request"; Gitea API v1 repoMergePullRequest. */
+int agq_forge_merge(const struct agq_spool *sp, const json_t *rec,
+                    const char *method, const char *head, const char *title,
+                    const char *message, char sha[41], char *err,
+                    size_t size);
 
 #endif

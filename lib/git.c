@@ -839,17 +839,31 @@ agq_git_unlock(const char *path, char *err, size_t size)
 /* ---- commit, push, apply ---------------------------------------------- */
 
 int
+agq_git_signature(const struct agq_spool *sp, struct git_signature **sig)
+{
+	const char *name = agq_backend_setting(&sp->conf, "git_author_name",
+	    "agq");
+	const char *em = agq_backend_setting(&sp->conf, "git_author_email",
+	    NULL);
+	char *email = em ? agq_xstrdup(em) : agq_xasprintf("agq@%s",
+	    agq_hostname());
+	int r = git_signature_now(sig, name, email);
+	free(email);
+	return r < 0 ? -1 : 0;
+}
+
+int
 agq_git_commit(const struct agq_spool *sp, const char *path,
                const char *title, const char *body, const char *id,
                char sha[41], char *err, size_t size)
 {
 	git_repository *repo = NULL;
 	git_index *idx = NULL;
-	git_commit *parent = NULL;
+	git_commit *parent = NULL, *merged = NULL;
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
 	git_oid tid, cid;
-	char *msg = NULL, *email = NULL;
+	char *msg = NULL;
 	int rc = -1;
 	if (tree_open(path, &repo, err, size) < 0)
 		goto out;
@@ -863,7 +877,16 @@ agq_git_commit(const struct agq_spool *sp, const char *path,
 	git_object *h = NULL;
 	if (git_revparse_single(&h, repo, "HEAD^{commit}") == 0)
 		parent = (git_commit *)h;
-	if (parent && git_oid_equal(&tid, git_commit_tree_id(parent))) {
+	/* a merge in progress (MERGE_HEAD, the conflict iteration's
+	 * agq_merge_update_from_base): its commit has two parents */
+	git_oid mh;
+	if (parent && git_reference_name_to_id(&mh, repo, "MERGE_HEAD") == 0 &&
+	    git_commit_lookup(&merged, repo, &mh) < 0) {
+		gerr(err, size, "cannot read MERGE_HEAD");
+		goto out;
+	}
+	if (parent && !merged && git_oid_equal(&tid,
+	    git_commit_tree_id(parent))) {
 		rc = 1;
 		goto out;
 	}
@@ -871,13 +894,7 @@ agq_git_commit(const struct agq_spool *sp, const char *path,
 		gerr(err, size, "cannot read the tree");
 		goto out;
 	}
-	const char *name = agq_backend_setting(&sp->conf, "git_author_name",
-	    "agq");
-	const char *em = agq_backend_setting(&sp->conf, "git_author_email",
-	    NULL);
-	email = em ? agq_xstrdup(em) : agq_xasprintf("agq@%s",
-	    agq_hostname());
-	if (git_signature_now(&sig, name, email) < 0) {
+	if (agq_git_signature(sp, &sig) < 0) {
 		gerr(err, size, "bad git_author_name or git_author_email");
 		goto out;
 	}
@@ -886,17 +903,21 @@ agq_git_commit(const struct agq_spool *sp, const char *path,
 	    (int)strcspn(t, "\r\n"), t, body && *body ? body : "",
 	    !body || !*body ? "" : body[strlen(body) - 1] == '\n' ? "\n" :
 	    "\n\n", id);
-	const git_commit *parents[1] = { parent };
+	const git_commit *parents[2] = { parent, merged };
 	if (git_commit_create(&cid, repo, "HEAD", sig, sig, NULL, msg, tree,
-	    parent ? 1 : 0, parents) < 0) {
+	    parent ? merged ? 2 : 1 : 0, parents) < 0) {
 		gerr(err, size, "cannot commit");
+		goto out;
+	}
+	if (merged && git_repository_state_cleanup(repo) < 0) {
+		gerr(err, size, "cannot end the merge");
 		goto out;
 	}
 	git_oid_tostr(sha, 41, &cid);
 	rc = 0;
 out:
 	free(msg);
-	free(email);
+	git_commit_free(merged);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(parent);
@@ -927,34 +948,25 @@ clone_lock_of(git_repository *repo)
 	return fd;
 }
 
-int
-agq_git_push(const struct agq_spool *sp, const char *path, char *err,
-             size_t size)
+/* Push SPEC (never forced) from REPO to its origin; on success set
+ * refs/remotes/origin/BRANCH to OID.  agq_git_push's return values. */
+static int
+push_spec(const struct agq_spool *sp, git_repository *repo,
+          const char *spec, const char *branch, const git_oid *oid,
+          char *err, size_t size)
 {
-	git_repository *repo = NULL;
-	git_reference *head = NULL;
 	git_remote *remote = NULL;
-	char *spec = NULL;
-	int rc = -1;
-	if (tree_open(path, &repo, err, size) < 0)
-		goto out;
-	if (git_repository_head(&head, repo) < 0 ||
-	    !git_reference_is_branch(head)) {
-		snprintf(err, size, "HEAD is not a branch (%s)", path);
-		goto out;
-	}
 	if (origin_remote(repo, &remote, err, size) < 0)
-		goto out;
-	const char *rn = git_reference_name(head);
-	spec = agq_xasprintf("%s:%s", rn, rn);
-	git_strarray specs = { &spec, 1 };
+		return -1;
+	char *sv[] = { (char *)spec };
+	git_strarray specs = { sv, 1 };
 	struct cbdata d = { .sp = sp };
 	git_push_options po;
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	po.callbacks.credentials = cred_cb;
 	po.callbacks.push_update_reference = push_ref_cb;
 	po.callbacks.payload = &d;
-	int r = git_remote_push(remote, &specs, &po);
+	int rc = -1, r = git_remote_push(remote, &specs, &po);
 	if (r == GIT_ENONFASTFORWARD) {
 		gerr(err, size, "push rejected");
 		rc = 1;
@@ -969,22 +981,70 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		 * clone's lock: a fetch (of another task's start) that listed
 		 * the origin's branches before this push would prune it. */
 		int lk = clone_lock_of(repo);
-		char *track = agq_xasprintf("refs/remotes/origin/%s",
-		    git_reference_shorthand(head));
+		char *track = agq_xasprintf("refs/remotes/origin/%s", branch);
 		git_reference *t = NULL;
-		rc = git_reference_create(&t, repo, track,
-		    git_reference_target(head), 1, "agq: push") < 0 ?
-		    gerr(err, size, "cannot update the remote-tracking branch") :
-		    0;
+		rc = git_reference_create(&t, repo, track, oid, 1,
+		    "agq: push") < 0 ? gerr(err, size, "cannot update the "
+		    "remote-tracking branch") : 0;
 		git_reference_free(t);
 		free(track);
 		if (lk >= 0)
 			close(lk);
 	}
+	git_remote_free(remote);
+	return rc;
+}
+
+int
+agq_git_push(const struct agq_spool *sp, const char *path, char *err,
+             size_t size)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	char *spec = NULL;
+	int rc = -1;
+	if (tree_open(path, &repo, err, size) < 0)
+		goto out;
+	if (git_repository_head(&head, repo) < 0 ||
+	    !git_reference_is_branch(head)) {
+		snprintf(err, size, "HEAD is not a branch (%s)", path);
+		goto out;
+	}
+	const char *rn = git_reference_name(head);
+	spec = agq_xasprintf("%s:%s", rn, rn);
+	rc = push_spec(sp, repo, spec, git_reference_shorthand(head),
+	    git_reference_target(head), err, size);
 out:
 	free(spec);
-	git_remote_free(remote);
 	git_reference_free(head);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+agq_git_push_commit(const struct agq_spool *sp, const char *clone,
+                    const char *sha, const char *branch, char *err,
+                    size_t size)
+{
+	git_repository *repo = NULL;
+	git_reference *tmp = NULL;
+	git_oid oid;
+	agq_git_lib_init();
+	if (git_oid_fromstr(&oid, sha) < 0)
+		return gerr(err, size, "not a commit id");
+	if (git_repository_open_bare(&repo, clone) < 0)
+		return gerr(err, size, "cannot open the clone");
+	/* a push's source is a reference (libgit2): one of its own */
+	char *ref = agq_xasprintf("refs/agq/push/%s", sha);
+	char *spec = agq_xasprintf("%s:refs/heads/%s", ref, branch);
+	int rc = git_reference_create(&tmp, repo, ref, &oid, 1, "agq: push") < 0 ?
+	    gerr(err, size, "cannot make the reference to push") :
+	    push_spec(sp, repo, spec, branch, &oid, err, size);
+	if (tmp)
+		git_reference_delete(tmp);
+	git_reference_free(tmp);
+	free(spec);
+	free(ref);
 	git_repository_free(repo);
 	return rc;
 }

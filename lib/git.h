@@ -118,11 +118,22 @@ int agq_git_unlock(const char *path, char *err, size_t size);
  * ID" (git-interpret-trailers(1)).  Author and committer are the agq.conf
  * settings git_author_name and git_author_email of SP (defaults "agq" and
  * "agq@HOSTNAME"), never the task's.  The new commit's id goes to SHA (41
- * bytes).  0 committed; 1 no change at all (nothing committed: the caller
+ * bytes).  When a merge is in progress in the worktree (MERGE_HEAD, left
+ * by agq_merge_update_from_base), the commit has two parents, HEAD and
+ * MERGE_HEAD, is made even when the tree is HEAD's, and ends the merge
+ * (git_repository_state_cleanup(3)).  0 committed; 1 no change at all (nothing committed: the caller
  * fails the attempt with "no changes"); -1 with ERR. */
 int agq_git_commit(const struct agq_spool *sp, const char *path,
                    const char *title, const char *body, const char *id,
                    char sha[41], char *err, size_t size);
+
+/* The signature agq's commits carry as author and committer: the agq.conf
+ * settings git_author_name and git_author_email of SP (defaults "agq" and
+ * "agq@HOSTNAME"), at the current time (git_signature_now(3)).  *SIG is
+ * the caller's to git_signature_free.  0, or -1 (libgit2's error: a bad
+ * name or email). */
+struct git_signature;
+int agq_git_signature(const struct agq_spool *sp, struct git_signature **sig);
 
 /* Push the branch of the worktree at PATH to its origin, fast-forward
  * only (refs/heads/B:refs/heads/B, no '+').  Credentials, asked for by
@@ -136,6 +147,16 @@ int agq_git_commit(const struct agq_spool *sp, const char *path,
  * non-fastforwardable reference"); -1 with ERR for any other failure. */
 int agq_git_push(const struct agq_spool *sp, const char *path, char *err,
                  size_t size);
+
+/* Push commit SHA (40 hex digits, in the bare clone CLONE, agq_git_sync_
+ * origin's) to refs/heads/BRANCH of the clone's origin, never forced: the
+ * origin's BRANCH must be an ancestor of SHA.  Through a reference
+ * refs/agq/push/SHA of the clone, deleted after; credentials as
+ * agq_git_push's.  0 pushed (refs/remotes/origin/BRANCH set to SHA), 1
+ * rejected (ERR "push rejected: ..."), -1 with ERR. */
+int agq_git_push_commit(const struct agq_spool *sp, const char *clone,
+                        const char *sha, const char *branch, char *err,
+                        size_t size);
 
 /* Apply PATCH (LEN bytes of a unified diff, git diff or diff -u format) to
  * the work tree at PATH (git_diff_from_buffer(3), git_apply(3) with

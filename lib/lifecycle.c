@@ -295,9 +295,12 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 		snprintf(d->reason, sizeof d->reason, "exit 0 on %s", o->agent);
 		d->ev = ev_agr(o->agent, o->gen, d->reason);
 	} else if (agst && o->exited && !o->timed_out && o->code == 2 &&
-	    !strcmp(agst, "verify_failed")) {
-		/* the steps failed every iteration: more attempts of the
-		 * same would not help; agq-retry sends it back */
+	    (!strcmp(agst, "verify_failed") ||
+	    json_is_true(json_object_get(o->ag, "no_retry")))) {
+		/* the steps failed every iteration (or the agent says, with
+		 * "no_retry", that its failure is final: a merge's conflict):
+		 * more attempts of the same would not help; agq-retry sends
+		 * it back */
 		take(d, AGQ_LC_VERIFY_DEAD, AGQ_ST_DEAD, -1);
 		d->status = "dead";
 		snprintf(d->reason, sizeof d->reason, "%s", what);

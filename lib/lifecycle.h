@@ -149,7 +149,8 @@ void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
  * round, head, reason, to}; AGQ_LC_GATE_APPROVAL: approval/ with
  * approval_for "push", event `approval_wait` {agent, gen, for, head,
  * reason, to}), dead on verify_failed (the agent's status with exit
- * 2: more attempts would not help), retry (defer/ until next_attempt_at)
+ * 2: more attempts would not help) or on exit 2 with agent.json's
+ * "no_retry" true (a merge task's conflict, merge.h), retry (defer/ until next_attempt_at)
  * while attempts are left (agq_task_attempts_used < max_attempts), else
  * dead.  Before these, a throttled attempt (exit AGQ_LC_THROTTLED_EXIT
  * with agent.json status "throttled") is parked: defer/ with not_before

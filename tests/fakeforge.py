@@ -10,8 +10,6 @@ listening) and answers in the real shapes of
           (REST API 2022-11-28: needs "Authorization: Bearer TOKEN",
           "Accept: application/vnd.github+json" and
           "X-GitHub-Api-Version: 2022-11-28", else 401 / 415 / 400)
-  both    PATCH .../pulls/NUMBER {"state": "closed"} (closes it: 200 with
-          the pull request, 404 for a number it has not)
   gitea   POST /api/v1/repos/OWNER/REPO/pulls
           GET  /api/v1/repos/OWNER/REPO/pulls?state=all&limit=N&page=P
           (needs "Authorization: token TOKEN", else 401)
@@ -28,11 +26,26 @@ requests are kept in memory, numbered from 1 per repository.
           as the real ones refuse it: github 422 {"errors": ["Review Can
           not approve your own pull request"]}, gitea 422 "approve your
           own pull is not allowed"; a COMMENT is taken.
+and, for merges (issue 18),
+  github  GET  /repos/OWNER/REPO/pulls/N (with an ETag; If-None-Match
+               that matches it answers 304)
+          PUT  /repos/OWNER/REPO/pulls/N/merge {merge_method, sha, ...}
+               -> 200 {sha, merged, message}
+  gitea   GET  /api/v1/repos/OWNER/REPO/pulls/N (likewise)
+          POST /api/v1/repos/OWNER/REPO/pulls/N/merge {Do, head_commit_id}
+               -> 200, no body
+A merged pull request has state "closed", merged true and a
+merge_commit_sha.  A file LOGFILE.merge holding 405 or 409 makes a merge
+answer that (not mergeable, head moved).  POST /_merge/OWNER/REPO/N and
+/_close/OWNER/REPO/N (no credentials) merge or close pull request N as if
+someone did on the forge.
 A file LOGFILE.status holding an HTTP status (e.g. 500) makes every answer
 that status with an error body.
 Every request is appended to LOGFILE as one JSON line (method, path,
 headers, body).
 """
+import hashlib
+import json
 import sys
 from fakehttp import JSONHandler, serve
 from urllib.parse import parse_qs, urlsplit
@@ -44,35 +57,60 @@ PULLS = {}      # (kind, owner, repo) -> [pull request objects]
 class Handler(JSONHandler):
     LOGFILE = LOGFILE
 
-    def route(self, number=False):
-        """(kind, owner, repo, query) of a pulls URL, or None; with
-        NUMBER, (kind, owner, repo, N) of .../pulls/N."""
+    def route(self):
+        """(kind, owner, repo, query, number, sub) of a pulls URL, or
+        None: number None for .../pulls, sub None for .../pulls/N, else
+        "merge" or "reviews" (.../pulls/N/merge, .../pulls/N/reviews)."""
         u = urlsplit(self.path)
         p = u.path.strip("/").split("/")
         kind = "github"
         if p[:2] == ["api", "v1"]:
             kind, p = "gitea", p[2:]
-        if not number and len(p) == 6 and p[0] == "repos" and \
-                p[3] == "pulls" and p[4].isdigit() and p[5] == "reviews":
-            return kind, p[1], p[2], {"review": int(p[4])}
-        if len(p) != 4 + number or p[0] != "repos" or p[3] != "pulls":
+        if len(p) < 4 or p[0] != "repos" or p[3] != "pulls":
             return None
-        if number:
-            return (kind, p[1], p[2], int(p[4])) if p[4].isdigit() else None
-        return kind, p[1], p[2], parse_qs(u.query)
+        num = sub = None
+        if len(p) >= 5:
+            if not p[4].isdigit() or len(p) > 6 or (
+                    len(p) == 6 and p[5] not in ("merge", "reviews")):
+                return None
+            num, sub = int(p[4]), p[5] if len(p) == 6 else None
+        return kind, p[1], p[2], parse_qs(u.query), num, sub
 
-    def turned_away(self, r):
-        """Answer a request that is not for route R, lacks the API's
-        headers, or meets a forced status; True when answered."""
-        if r is None:
-            self.send(404, {"message": "Not Found"})
-            return True
-        no = self.refused(r[0]) or (
-            (self.forced(), {"message": "Server Error"}) if self.forced()
-            else None)
-        if no:
-            self.send(*no)
-        return bool(no)
+    def control(self):
+        """POST /_merge|_close/OWNER/REPO/N: as if done on the forge."""
+        p = urlsplit(self.path).path.strip("/").split("/")
+        for (kind, owner, repo), pulls in PULLS.items():
+            if [owner, repo] != p[1:3]:
+                continue
+            for pr in pulls:
+                if pr["number"] == int(p[3]):
+                    merged(pr) if p[0] == "_merge" else pr.update(
+                        state="closed")
+        self.send(200, {})
+
+    def one(self, kind, pulls, num, merge, req):
+        """GET, or merge, pull request NUM."""
+        pr = next((p for p in pulls if p["number"] == num), None)
+        if pr is None:
+            return self.send(404, {"message": "Not Found"})
+        if not merge:
+            tag = '"%s"' % hashlib.sha1(
+                json.dumps(pr, sort_keys=True).encode()).hexdigest()
+            if self.headers.get("If-None-Match") == tag:
+                return self.send(304, raw=b"", headers={"ETag": tag})
+            return self.send(200, pr, headers={"ETag": tag})
+        code = self.forced(".merge")
+        if code == 405:
+            return self.send(405, {"message":
+                                   "Pull Request is not mergeable"})
+        if code == 409 or pr["merged"]:
+            return self.send(409, {"message": "Head branch was modified. "
+                                   "Review and try the merge again."})
+        merged(pr)
+        if kind == "gitea":
+            return self.send(200, raw=b"")
+        self.send(200, {"sha": pr["merge_commit_sha"], "merged": True,
+                        "message": "Pull Request successfully merged"})
 
     def refused(self, kind):
         """The answer to a request without the API's headers, or None."""
@@ -95,37 +133,38 @@ class Handler(JSONHandler):
             return 403, {"message": "a User-Agent is required"}
         return None
 
-    def forced(self):
+    def forced(self, ext=".status"):
         try:
-            with open(LOGFILE + ".status") as f:
+            with open(LOGFILE + ext) as f:
                 return int(f.read().strip())
         except (OSError, ValueError):
             return None
 
-    def handle_patch(self, req):
-        """PATCH .../pulls/NUMBER: the state changed (closed or open)."""
-        self.record(req)
-        r = self.route(number=True)
-        if self.turned_away(r):
-            return
-        kind, owner, repo, number = r
-        for pr in PULLS.get((kind, owner, repo), []):
-            if pr["number"] == number:
-                if isinstance(req, dict) and req.get("state") in (
-                        "open", "closed"):
-                    pr["state"] = req["state"]
-                return self.send(200, pr)
-        return self.send(404, {"message": "Not Found"})
-
     def handle_any(self, req):
         self.record(req)
+        if self.path.startswith(("/_merge/", "/_close/")):
+            return self.control()
         r = self.route()
-        if self.turned_away(r):
-            return
-        kind, owner, repo, q = r
+        if r is None:
+            return self.send(404, {"message": "Not Found"})
+        kind, owner, repo, q, num, sub = r
+        no = self.refused(kind)
+        if no:
+            return self.send(*no)
+        code = self.forced()
+        if code:
+            return self.send(code, {"message": "Server Error"})
         pulls = PULLS.setdefault((kind, owner, repo), [])
-        if "review" in q:
-            return self.review(kind, owner, pulls, q["review"], req)
+        if sub == "reviews":
+            return self.review(kind, owner, pulls, num, req)
+        if num is not None and sub is None and self.command == "PATCH":
+            return self.patch(pulls, num, req)
+        if num is not None:
+            merge = sub == "merge"
+            want = ("PUT" if kind == "github" else "POST") if merge else "GET"
+            if self.command != want:
+                return self.send(405, {"message": "Method Not Allowed"})
+            return self.one(kind, pulls, num, merge, req)
         if self.command == "GET":
             if kind == "github":
                 head = q.get("head", [""])[0]
@@ -160,10 +199,21 @@ class Handler(JSONHandler):
         pr = {"id": 1000 + n, "number": n, "state": "open",
               "title": req["title"], "body": req.get("body"),
               "draft": bool(req.get("draft")), "html_url": web,
+              "merged": False, "merge_commit_sha": None,
               "head": {"ref": req["head"], "label": owner + ":" + req["head"]},
               "base": {"ref": req["base"]}}
         pulls.append(pr)
         self.send(201, pr)
+
+    def patch(self, pulls, number, req):
+        """PATCH .../pulls/NUMBER: the state changed (closed or open)."""
+        for pr in pulls:
+            if pr["number"] == number:
+                if isinstance(req, dict) and req.get("state") in (
+                        "open", "closed"):
+                    pr["state"] = req["state"]
+                return self.send(200, pr)
+        return self.send(404, {"message": "Not Found"})
 
     def review(self, kind, owner, pulls, number, req):
         """POST .../pulls/NUMBER/reviews."""
@@ -205,9 +255,13 @@ class Handler(JSONHandler):
         self.handle_any(self.read_json(
             lambda raw: raw.decode("utf-8", "replace")))
 
-    def do_PATCH(self):
-        self.handle_patch(self.read_json(
-            lambda raw: raw.decode("utf-8", "replace")))
+    do_PUT = do_PATCH = do_POST
+
+
+def merged(pr):
+    """PR merged: closed, with a merge commit's sha."""
+    pr.update(state="closed", merged=True, merge_commit_sha=hashlib.sha1(
+        ("merge %d" % pr["number"]).encode()).hexdigest())
 
 
 serve(Handler, PORTFILE)

@@ -187,8 +187,9 @@ poll(struct agq_spool *sp, int json)
 			    "error"));
 		else if (!json && strcmp(jstr(e, "state"), "unchanged"))
 			printf("%s\t%s%s%s\n", jstr(e, "pr"), jstr(e, "state"),
-			    json_object_get(e, "sha") ? "\t" : "",
-			    json_object_get(e, "sha") ? jstr(e, "sha") : "");
+			    json_is_string(json_object_get(e, "sha")) ? "\t" : "",
+			    json_is_string(json_object_get(e, "sha")) ?
+			    jstr(e, "sha") : "");
 	}
 	if (json && rc != EX_CONFIG)
 		agq_print_json(out, JSON_COMPACT);

@@ -21,7 +21,7 @@ const char *const agq_backend_conf_keys[] = {
 	"registry_check", "route_wait", "route_fallback",
 	"workspace_root", "git_author_name", "git_author_email", "git_ssh_key",
 	"git_token_file", "git_token_hosts", "forge", "forge_url",
-	"forge_token_file", "forge_repo", NULL
+	"forge_token_file", "forge_repo", "pr_poll", NULL
 };
 
 int

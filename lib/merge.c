@@ -44,20 +44,14 @@ agq_merge_record(const struct agq_spool *sp, json_t *rec, const char *sha,
 		return 0;
 	char at[32];
 	agq_fmt_time(agq_now_us(), at);
+	/* s? packs a NULL string as null, s* leaves the key out */
 	json_object_set_new(rec, "merged", json_pack("{s:s, s:s?, s:s, s:s}",
 	    "sha", sha, "method", method, "at", at, "by", by));
-	if (!json_object_get(json_object_get(rec, "merged"), "method"))
-		json_object_set_new(json_object_get(rec, "merged"), "method",
-		    json_null());
 	if (agq_pr_save(sp, rec) < 0)
 		return -1;
-	json_t *ev = json_pack("{s:s?, s:s?, s:s, s:s?, s:s, s:s?}", "task",
+	json_t *ev = json_pack("{s:s?, s:s, s:s?, s:s, s:s?, s:s*}", "task",
 	    task, "pr", jstr(rec, "id"), "method", method, "sha", sha, "base",
 	    jstr(rec, "base"), "source", source);
-	static const char *const nul[] = { "task", "method", NULL };
-	for (int i = 0; nul[i]; i++)
-		if (!json_object_get(ev, nul[i]))
-			json_object_set_new(ev, nul[i], json_null());
 	agq_journal(sp, "merge", jstr(rec, "task"), ev);
 	if (agq_pr_move(sp, jstr(rec, "id"), "merged") < 0)
 		return -1;
@@ -651,7 +645,7 @@ agq_merge_poll(const struct agq_spool *sp, json_t **out)
 		if (err[0] && r == AGQ_FORGE_OK && rc == 0)
 			rc = EX_IOERR;
 		json_array_append_new(*out, json_pack("{s:s, s:s?, s:O, s:s, "
-		    "s:s?, s:s?}", "pr", jstr(rec, "id"), "task", jstr(rec,
+		    "s:s?, s:s*}", "pr", jstr(rec, "id"), "task", jstr(rec,
 		    "task"), "number", json_object_get(rec, "number"), "state",
 		    state, "sha", sha, "error", err[0] ? err : NULL));
 		free(etag);

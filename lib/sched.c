@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <inotifytools/inotifytools.h>
@@ -38,6 +39,7 @@
 
 #include "backends.h"
 #include "util.h"
+#include "paths.h"
 #include "conf.h"
 #include "classify.h"
 #include "task.h"
@@ -1937,6 +1939,51 @@ sched_wait(struct sched *S)
 	}
 }
 
+/* Every pr_poll seconds (agq.conf, default 60; 0 off), when a forge is
+ * set: `agq-pr poll` started as a child (*CHILD), which the loop never
+ * waits for: reaped here once it has ended (WNOHANG), and not started
+ * again while it runs.  *LAST: when the last one started (monotonic us).
+ * agq-sched(8), agq-pr(1) poll. */
+static void
+pr_poll_tick(const struct agq_spool *sp, pid_t *child, int64_t *last)
+{
+	if (*child > 0) {
+		if (waitpid(*child, NULL, WNOHANG) == 0)
+			return;
+		*child = 0;
+	}
+	int64_t period;
+	if (!*agq_backend_setting(&sp->conf, "forge", "") ||
+	    agq_parse_duration(agq_backend_setting(&sp->conf, "pr_poll", "60"),
+	    &period) < 0 || period <= 0)
+		return;
+	int64_t now = agq_mono_us();
+	if (*last && now - *last < period)
+		return;
+	*last = now;
+	char *prog = agq_exe_path("agq-pr");
+	if (!prog)
+		prog = agq_xasprintf("%s/agq-pr", agq_bindir);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		agq_syserr("cannot fork", NULL);
+	} else if (pid == 0) {
+		int nfd = open("/dev/null", O_RDWR);
+		if (nfd >= 0) {
+			dup2(nfd, 0);
+			dup2(nfd, 1);
+		}
+		execl(prog, "agq-pr", "-s", sp->root, "poll", (char *)NULL);
+		dprintf(2, "agq-sched: cannot run %s: %s\n", prog,
+		    strerror(errno));
+		_exit(127);
+	} else {
+		*child = pid;
+	}
+	free(prog);
+}
+
 int
 agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 {
@@ -1983,6 +2030,8 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	int64_t last_rescan = agq_mono_us(), last_reclaim = 0;
 	pid_t reg_child = 0;            /* the endpoint check running */
 	int64_t reg_last = 0;
+	pid_t poll_child = 0;           /* agq-pr poll running */
+	int64_t poll_last = 0;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -2002,6 +2051,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			pass(&S);
 		}
 		agq_registry_tick(sp, &reg_child, &reg_last);
+		pr_poll_tick(sp, &poll_child, &poll_last);
 		sched_wait(&S);
 	}
 	agq_journal_w(sp, "sched_down", NULL, NULL);

@@ -186,22 +186,32 @@ HOOK
 	jq_is "$AGQ_SPOOL/out/c1-m1/agent.json" .merge.already true
 }
 
+# coder ID CMD: coder task ID on branch b1 of the origin (no PR), with
+# update_from_base true, run once; then main moves on with TEXT written to
+# FILE (git(1)), and the task is sent back (agq-retry), as the scheduler
+# does for a conflict, to run CMD again.
+coder() {
+	jq -n --arg repo "$WORK/origin.git" --arg id "$1" --arg cmd "$2" '{id: $id,
+	    title: "coder", cmd: $cmd, update_from_base: true,
+	    review_feedback: "r1 said: fine",
+	    git: {repo: $repo, base: "main", branch: "b1", pr: false}}' | agq-submit -q
+	wait_for 30 is_state "$1" done
+	git -C "$WORK/w" checkout -q main
+	echo "$4" > "$WORK/w/$3"
+	git -C "$WORK/w" add -A && git -C "$WORK/w" commit -qm "main moves" &&
+	    git -C "$WORK/w" push -q origin main
+	agq-retry -q "$1" 2>/dev/null || agq-retry "$1"
+	wait_for 30 is_state "$1" done
+}
+
 @test "the conflict iteration: update_from_base merges main into the branch with conflict markers, the feedback names the file, the commit has two parents" {
 	origin
 	start_sched
 	start_agent a1
-	# main moves on after the coder's branch was made
-	branch b1 a.txt "branch side"
-	git -C "$WORK/w" checkout -q main
-	echo "main side" > "$WORK/w/a.txt"
-	git -C "$WORK/w" commit -qam "main moves" && git -C "$WORK/w" push -q origin main
-	# the coder task on its branch b1, now with update_from_base: its cmd
-	# sees the markers and the feedback, and resolves the conflict
-	jq -n --arg repo "$WORK/origin.git" '{id: "c1", title: "coder",
-	    cmd: "grep -q \"^<<<<<<<\" a.txt && printf %s \"$AGQ_REVIEW_FEEDBACK\" > \"$AGQ_OUT/fb\" && echo resolved > a.txt",
-	    git: {repo: $repo, base: "main", branch: "b1", pr: false},
-	    update_from_base: true, review_feedback: "r1 said: fine"}' | agq-submit -q
-	wait_for 30 is_state c1 done
+	# the first run writes a.txt; the second sees the conflict markers
+	# and the feedback, and resolves the conflict
+	coder c1 'if grep -q "^<<<<<<<" a.txt; then printf %s "$AGQ_REVIEW_FEEDBACK" > "$AGQ_OUT/fb"; echo resolved > a.txt; else echo "branch side" > a.txt; fi' \
+	    a.txt "main side"
 	grep -q "r1 said: fine" "$AGQ_SPOOL/out/c1/fb"
 	grep -qx -- "- a.txt" "$AGQ_SPOOL/out/c1/fb"
 	[ "$(git -C "$WORK/origin.git" show b1:a.txt)" = resolved ]
@@ -214,17 +224,10 @@ HOOK
 	origin
 	start_sched
 	start_agent a1
-	branch b1 b.txt "bee"
-	git -C "$WORK/w" checkout -q main
-	echo "main side" > "$WORK/w/c.txt"
-	git -C "$WORK/w" add -A && git -C "$WORK/w" commit -qm "main moves" && git -C "$WORK/w" push -q origin main
-	jq -n --arg repo "$WORK/origin.git" '{id: "c1", title: "coder",
-	    cmd: "test -f c.txt && test ! -e \"$AGQ_REVIEW_FEEDBACK\"",
-	    git: {repo: $repo, base: "main", branch: "b1", pr: false},
-	    update_from_base: true}' | agq-submit -q
-	wait_for 30 is_state c1 done
+	coder c1 'test -f c.txt || echo bee > b.txt' c.txt "main side"
 	run git -C "$WORK/origin.git" log -1 --format='%P|%s' b1
 	[[ "$output" == *" "*"|Merge main into b1" ]]
+	[ "$(git -C "$WORK/origin.git" show b1:c.txt)" = "main side" ]
 }
 
 # forge_conf KIND REPO: agq.conf's forge settings for the stand-in
@@ -325,9 +328,10 @@ forge_pr() {
 	[[ "$output" == *"$p2	closed"* ]]
 	jq_is "$AGQ_SPOOL/prs/merged/$p1.json" '.merged.by + " " + (.merged.method | tostring)' "forge null"
 	jq_is "$AGQ_SPOOL/prs/closed/$p2.json" .task c2
-	run jq -c 'select(.ev == "merge" or .ev == "pr_close") | [.ev, .id, .pr, .source]' "$AGQ_SPOOL/journal"
-	[ "${lines[0]}" = "[\"merge\",\"c1\",\"$p1\",\"forge\"]" ]
-	[ "${lines[1]}" = "[\"pr_close\",\"c2\",\"$p2\",\"forge\"]" ]
+	run jq -c 'select(.ev == "merge") | [.id, .pr, .source, .method]' "$AGQ_SPOOL/journal"
+	[ "$output" = "[\"c1\",\"$p1\",\"forge\",null]" ]
+	run jq -c 'select(.ev == "pr_close") | [.id, .pr, .source]' "$AGQ_SPOOL/journal"
+	[ "$output" = "[\"c2\",\"$p2\",\"forge\"]" ]
 	# nothing open with a number: nothing asked
 	run --separate-stderr agq-pr poll --json
 	[ "$output" = "[]" ]

@@ -267,6 +267,27 @@ test_finish(void)
 	CHECK(!strncmp(d.reason, "exit 1;", 7), "status done: its error is "
 	    "not the reason");
 	lc_free(&d);
+	/* a final failure (a merge's conflict, merge.h): no_retry, exit 2 */
+	json_object_set_new(ag, "status", json_string("merge_failed"));
+	json_object_set_new(ag, "error", json_string("conflict: a.txt"));
+	o = outcome(1, 2, 0, 0);
+	o.ag = ag;
+	agq_lc_finish(t, &o, NOW, 3600, &d);
+	CHECK(took(&d, AGQ_LC_RETRY, "active", "retry"), "merge_failed, exit "
+	    "2, without no_retry: retried");
+	lc_free(&d);
+	json_object_set_new(ag, "no_retry", json_true());
+	agq_lc_finish(t, &o, NOW, 3600, &d);
+	CHECK(took(&d, AGQ_LC_VERIFY_DEAD, "active", "dead") &&
+	    !strcmp(d.reason, "conflict: a.txt"), "no_retry with exit 2: dead "
+	    "at once, the agent's error the reason");
+	lc_free(&d);
+	o = outcome(1, 1, 0, 0);
+	o.ag = ag;
+	agq_lc_finish(t, &o, NOW, 3600, &d);
+	CHECK(took(&d, AGQ_LC_RETRY, "active", "retry"), "no_retry with exit "
+	    "1: retried");
+	lc_free(&d);
 	o.ag = NULL;
 	json_decref(ag);
 

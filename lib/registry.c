@@ -93,49 +93,18 @@ agq_registry_load(const struct agq_spool *sp)
 void
 agq_registry_tick(const struct agq_spool *sp, pid_t *child, int64_t *last)
 {
-	if (*child > 0) {
-		int st;
-		pid_t r = waitpid(*child, &st, WNOHANG);
-		if (r == 0)
-			return;                 /* still checking */
-		*child = 0;
-	}
 	const char *v = agq_backend_setting(&sp->conf, "registry_check", "30");
 	int64_t period;
 	if (agq_parse_duration(v, &period) < 0 || period <= 0)
 		period = 30000000;
-	int64_t now = agq_mono_us();
-	if (*last && now - *last < period)
+	if (!agq_child_due(child, last, period))
 		return;
-	*last = now;
 	char *d = agq_spool_path(sp, "endpoints");
 	json_t *names = json_array();
 	agq_dir_each(d, collect, names);
 	free(d);
 	size_t n = json_array_size(names);
 	json_decref(names);
-	if (n == 0)
-		return;
-	char *prog = agq_exe_path("agq-registry");
-	if (!prog)
-		prog = agq_xasprintf("%s/agq-registry", agq_bindir);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		agq_syserr("cannot fork", NULL);
-	} else if (pid == 0) {
-		int nfd = open("/dev/null", O_RDWR);
-		if (nfd >= 0) {
-			dup2(nfd, 0);
-			dup2(nfd, 1);
-		}
-		execl(prog, "agq-registry", "-s", sp->root, "check",
-		    (char *)NULL);
-		dprintf(2, "agq-sched: cannot run %s: %s\n", prog,
-		    strerror(errno));
-		_exit(127);
-	} else {
-		*child = pid;
-	}
-	free(prog);
+	if (n > 0)
+		*child = agq_spool_spawn(sp, "agq-registry", "check");
 }

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <inotifytools/inotifytools.h>
@@ -39,7 +38,6 @@
 
 #include "backends.h"
 #include "util.h"
-#include "paths.h"
 #include "conf.h"
 #include "classify.h"
 #include "task.h"
@@ -1947,41 +1945,11 @@ sched_wait(struct sched *S)
 static void
 pr_poll_tick(const struct agq_spool *sp, pid_t *child, int64_t *last)
 {
-	if (*child > 0) {
-		if (waitpid(*child, NULL, WNOHANG) == 0)
-			return;
-		*child = 0;
-	}
 	int64_t period;
-	if (!*agq_backend_setting(&sp->conf, "forge", "") ||
+	if (*agq_backend_setting(&sp->conf, "forge", "") &&
 	    agq_parse_duration(agq_backend_setting(&sp->conf, "pr_poll", "60"),
-	    &period) < 0 || period <= 0)
-		return;
-	int64_t now = agq_mono_us();
-	if (*last && now - *last < period)
-		return;
-	*last = now;
-	char *prog = agq_exe_path("agq-pr");
-	if (!prog)
-		prog = agq_xasprintf("%s/agq-pr", agq_bindir);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		agq_syserr("cannot fork", NULL);
-	} else if (pid == 0) {
-		int nfd = open("/dev/null", O_RDWR);
-		if (nfd >= 0) {
-			dup2(nfd, 0);
-			dup2(nfd, 1);
-		}
-		execl(prog, "agq-pr", "-s", sp->root, "poll", (char *)NULL);
-		dprintf(2, "agq-sched: cannot run %s: %s\n", prog,
-		    strerror(errno));
-		_exit(127);
-	} else {
-		*child = pid;
-	}
-	free(prog);
+	    &period) == 0 && period > 0 && agq_child_due(child, last, period))
+		*child = agq_spool_spawn(sp, "agq-pr", "poll");
 }
 
 int

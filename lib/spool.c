@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "paths.h"
 #include "task.h"
 #include "spool.h"
 
@@ -1153,4 +1154,30 @@ agq_task_resolve(const struct agq_spool *sp, const char *arg, char *id,
 	snprintf(id, 65, "%s", c.first);
 	*loc = c.loc;
 	return 0;
+}
+
+pid_t
+agq_spool_spawn(const struct agq_spool *sp, const char *prog,
+                const char *cmd)
+{
+	char *path = agq_exe_path(prog);
+	if (!path)
+		path = agq_xasprintf("%s/%s", agq_bindir, prog);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		agq_syserr("cannot fork", NULL);
+	} else if (pid == 0) {
+		int nfd = open("/dev/null", O_RDWR);
+		if (nfd >= 0) {
+			dup2(nfd, 0);
+			dup2(nfd, 1);
+		}
+		execl(path, prog, "-s", sp->root, cmd, (char *)NULL);
+		dprintf(2, "%s: cannot run %s: %s\n", agq_prog, path,
+		    strerror(errno));
+		_exit(127);
+	}
+	free(path);
+	return pid;
 }

@@ -291,4 +291,12 @@ int agq_task_resolve(const struct agq_spool *sp, const char *arg,
 /* 1 if NAME is valid for an agent (same rule as a task id). */
 int agq_agent_name_valid(const char *name);
 
+/* Start PROG (an agq program: beside the running one, agq_exe_path, else
+ * in the compiled-in bin directory) as "PROG -s SP's root CMD", a child
+ * with standard input and output /dev/null and standard error shared:
+ * its pid, or -1 (fork failed: reported on standard error).  The caller
+ * reaps it (agq_child_due).  An exec that fails exits 127, saying so. */
+pid_t agq_spool_spawn(const struct agq_spool *sp, const char *prog,
+                      const char *cmd);
+
 #endif

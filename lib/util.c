@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -1052,4 +1053,19 @@ agq_human_dup(const char *s, size_t n, int flags)
 {
 	size_t size = (s ? n : 1) * 6 + 1;      /* "\u009b" for 2 bytes */
 	return agq_human_n(agq_xmalloc(size), size, s, n, flags);
+}
+
+int
+agq_child_due(pid_t *child, int64_t *last, int64_t period_us)
+{
+	if (*child > 0) {
+		if (waitpid(*child, NULL, WNOHANG) == 0)
+			return 0;       /* still running */
+		*child = 0;
+	}
+	int64_t now = agq_mono_us();
+	if (*last && now - *last < period_us)
+		return 0;
+	*last = now;
+	return 1;
 }

@@ -274,6 +274,13 @@ int agq_fd_above_stdio(int fd);
  * it _exits 126, the shell's "cannot execute". */
 void agq_child_stdio(int out, int err);
 
+/* A daemon's periodic child (agq-sched's agq-registry check and agq-pr
+ * poll): 1 when a new one is due: *CHILD (a pid, or 0) has ended (reaped
+ * with waitpid(2) WNOHANG, *CHILD set to 0) and PERIOD_US microseconds
+ * have passed since *LAST (agq_mono_us; 0: never), which is then set to
+ * now; else 0, nothing changed but the reaping. */
+int agq_child_due(pid_t *child, int64_t *last, int64_t period_us);
+
 /* Overwrite the string S (a key, a header holding one) with zeros
  * (explicit_bzero(3), which the compiler may not drop) and free(3) it.
  * S may be NULL. */

@@ -27,13 +27,7 @@ forge() {
 	echo one > "$WORK/src/a.txt"
 	git -C "$WORK/src" add . && git -C "$WORK/src" commit -qm init
 	git clone -q --bare "$WORK/src" "$WORK/origin.git"
-	echo "$TOKEN" > "$WORK/token"
-	cat >> "$AGQ_CONF" <<CONF
-forge = $1
-forge_url = http://127.0.0.1:$PORT/
-forge_token_file = $WORK/token
-forge_repo = $2
-CONF
+	forge_settings "$1" "$2" "$PORT" "$TOKEN"
 	echo '{"id": "t1", "cmd": "true", "title": "Add b",
 	  "success_criteria": ["b.txt exists", "tests pass"]}' | agq-submit -q
 	run --separate-stderr agq-git start-task --repo "$WORK/origin.git" \

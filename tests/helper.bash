@@ -265,3 +265,15 @@ real_claude() {
 	    ANTHROPIC_API_KEY=sk-fake-0123 DISABLE_TELEMETRY=1 \
 	    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1
 }
+
+# forge_settings KIND REPO PORT TOKEN: agq.conf's forge settings for a
+# stand-in (fakeforge.py) on 127.0.0.1:PORT taking TOKEN (in $WORK/token).
+forge_settings() {
+	echo "$4" > "$WORK/token"
+	cat >> "$AGQ_CONF" <<CONF
+forge = $1
+forge_url = http://127.0.0.1:$3/
+forge_token_file = $WORK/token
+forge_repo = $2
+CONF
+}

@@ -6,6 +6,7 @@
 # task (update_from_base).  Real bare origins; git(1) only sets up and
 # inspects.
 
+AGQ_TEST_LEAKS=1
 load helper
 bats_require_minimum_version 1.5.0
 
@@ -236,13 +237,7 @@ forge_conf() {
 	command -v python3 >/dev/null || skip "no python3"
 	fake_server fakeforge.py ff "$TOKEN"
 	PORT=$(cat "$WORK/ffport")
-	echo "$TOKEN" > "$WORK/token"
-	cat >> "$AGQ_CONF" <<CONF
-forge = $1
-forge_url = http://127.0.0.1:$PORT/
-forge_token_file = $WORK/token
-forge_repo = $2
-CONF
+	forge_settings "$1" "$2" "$PORT" "$TOKEN"
 }
 
 # forge_pr: open the PR of $PRID on the stand-in (agq-pr open): a number.

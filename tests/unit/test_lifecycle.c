@@ -267,27 +267,27 @@ test_finish(void)
 	CHECK(!strncmp(d.reason, "exit 1;", 7), "status done: its error is "
 	    "not the reason");
 	lc_free(&d);
-	/* a final failure (a merge's conflict, merge.h): no_retry, exit 2 */
+	/* a final failure (a merge's conflict, merge.h): dead at once only
+	 * with agent.json's no_retry and exit 2 */
 	json_object_set_new(ag, "status", json_string("merge_failed"));
 	json_object_set_new(ag, "error", json_string("conflict: a.txt"));
-	o = outcome(1, 2, 0, 0);
-	o.ag = ag;
-	agq_lc_finish(t, &o, NOW, 3600, &d);
-	CHECK(took(&d, AGQ_LC_RETRY, "active", "retry"), "merge_failed, exit "
-	    "2, without no_retry: retried");
-	lc_free(&d);
-	json_object_set_new(ag, "no_retry", json_true());
-	agq_lc_finish(t, &o, NOW, 3600, &d);
-	CHECK(took(&d, AGQ_LC_VERIFY_DEAD, "active", "dead") &&
-	    !strcmp(d.reason, "conflict: a.txt"), "no_retry with exit 2: dead "
-	    "at once, the agent's error the reason");
-	lc_free(&d);
-	o = outcome(1, 1, 0, 0);
-	o.ag = ag;
-	agq_lc_finish(t, &o, NOW, 3600, &d);
-	CHECK(took(&d, AGQ_LC_RETRY, "active", "retry"), "no_retry with exit "
-	    "1: retried");
-	lc_free(&d);
+	static const struct { int code, no_retry, rule; const char *what; }
+	    fin[] = {
+		{ 2, 0, AGQ_LC_RETRY, "exit 2 without no_retry: retried" },
+		{ 2, 1, AGQ_LC_VERIFY_DEAD, "no_retry with exit 2: dead at "
+		    "once, the agent's error the reason" },
+		{ 1, 1, AGQ_LC_RETRY, "no_retry with exit 1: retried" },
+	};
+	for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++) {
+		json_object_set_new(ag, "no_retry",
+		    json_boolean(fin[i].no_retry));
+		o = outcome(1, fin[i].code, 0, 0);
+		o.ag = ag;
+		agq_lc_finish(t, &o, NOW, 3600, &d);
+		CHECK(d.rule == fin[i].rule && (fin[i].rule == AGQ_LC_RETRY ||
+		    !strcmp(d.reason, "conflict: a.txt")), fin[i].what);
+		lc_free(&d);
+	}
 	o.ag = NULL;
 	json_decref(ag);
 

@@ -218,6 +218,31 @@ main(void)
 	json_decref(outer);
 	json_decref(before);
 
+	/* agq_child_due: a periodic child reaped, then due again */
+	int cp[2];
+	CHECK(pipe(cp) == 0, "pipe");
+	pid_t kid = fork();
+	if (kid == 0) {
+		char one;
+		close(cp[1]);
+		_exit(read(cp[0], &one, 1) < 0);
+	}
+	close(cp[0]);
+	pid_t child = kid;
+	int64_t last = 0;
+	CHECK(agq_child_due(&child, &last, 1000000) == 0 && child == kid &&
+	    last == 0, "child_due: not while the child runs");
+	close(cp[1]);
+	int due = 0;
+	for (int i = 0; i < 500 && !due; i++)
+		if (!(due = agq_child_due(&child, &last, 1000000)))
+			usleep(10000);
+	CHECK(due && child == 0 && last > 0, "child_due: once it ended, "
+	    "reaped, and the time kept");
+	CHECK(agq_child_due(&child, &last, 60000000) == 0, "child_due: not "
+	    "again within the period");
+	CHECK(agq_child_due(&child, &last, 0) == 1, "child_due: again once "
+	    "the period passed");
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -520,9 +520,9 @@ merge_local(struct mg *m, const json_t *t, const char *by,
 		rc = failed(ag, e2, 0);
 		goto out;
 	}
-	agq_journal(m->sp, "push", m->parent, json_pack("{s:s, s:s, s:s, s:s, "
+	agq_journal(m->sp, "push", m->id, json_pack("{s:s, s:s, s:s, s:s, "
 	    "s:s}", "agent", by, "repo", repo, "branch", m->base, "sha", m->sha,
-	    "task", m->id));
+	    "parent", m->parent));
 	rc = merged(m, m->sha, by, 0, ag);
 out:
 	free(bref);

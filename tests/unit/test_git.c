@@ -199,6 +199,20 @@ main(void)
 	CHECK(r == 1 && strstr(err, "rejected") && (strstr(err,
 	    "fast") || strstr(err, "not present locally")), "non-fast-forward push: 1 "
 	    "with the reason");
+	/* a commit pushed by id (a merge task's result), never forced */
+	char *cl = NULL;
+	CHECK(agq_git_sync_origin(&sp, origin, &cl, err, sizeof err) == 0,
+	    "the clone, fetched");
+	CHECK(agq_git_push_commit(&sp, cl, sha, "claude/fix-the-typo", err,
+	    sizeof err) == 1 && strstr(err, "rejected"), "push_commit: not "
+	    "onto a branch it does not descend from (1)");
+	CHECK(agq_git_push_commit(&sp, cl, sha, "merged-here", err,
+	    sizeof err) == 0 && !strcmp(out("git -C origin.git rev-parse "
+	    "merged-here"), sha) && !strcmp(out("git -C %s rev-parse "
+	    "refs/remotes/origin/merged-here", cl), sha) && strcmp(out("git "
+	    "-C %s for-each-ref refs/agq", cl), "") == 0, "push_commit: a new "
+	    "branch at the commit, tracked, no reference of its own left");
+	free(cl);
 
 	/* patches */
 	snprintf(p, sizeof p, "%s/a.txt", b.path);

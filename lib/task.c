@@ -1,5 +1,6 @@
 /* task.c - the task model: validation, defaults, accessors (agq-task(5)). */
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -736,4 +737,47 @@ agq_task_owner_uid(const json_t *t)
 	    json_integer_value(u) >= (json_int_t)UINT32_MAX)
 		return -1;
 	return (long long)json_integer_value(u);
+}
+
+/* 1 if S (N bytes) is "-rN-K" or "-mN" (N, K decimal). */
+static int
+child_tail(const char *s, size_t n)
+{
+	if (n < 3 || s[0] != '-' || (s[1] != 'r' && s[1] != 'm'))
+		return 0;
+	size_t i = 2, d = 0;
+	while (i < n && isdigit((unsigned char)s[i]))
+		i++, d++;
+	if (!d)
+		return 0;
+	if (s[1] == 'm')
+		return i == n;
+	if (i >= n || s[i++] != '-')
+		return 0;
+	for (d = 0; i < n && isdigit((unsigned char)s[i]); i++)
+		d++;
+	return d && i == n;
+}
+
+int
+agq_task_child_of(const char *id, char buf[65])
+{
+	if (!agq_id_valid(id))
+		return 0;
+	/* "-mN" after the last '-', or "-rN-K" after the one before it */
+	const char *m = strrchr(id, '-'), *r = m;
+	while (r && r > id && *--r != '-')
+		;
+	const char *t = m && child_tail(m, strlen(m)) ? m : r && *r == '-' &&
+	    child_tail(r, strlen(r)) ? r : NULL;
+	size_t k = t ? (size_t)(t - id) : 0;
+	if (!k || k > 64)
+		return 0;
+	char p[65];
+	memcpy(p, id, k);
+	p[k] = '\0';
+	if (!agq_id_valid(p))
+		return 0;
+	memcpy(buf, p, k + 1);
+	return t[1];
 }

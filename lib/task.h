@@ -127,4 +127,11 @@ int agq_task_lease_started(const json_t *t);
  * insertion order, trailing newline.  malloc'd; *LEN gets the length. */
 char *agq_task_dump(const json_t *t, size_t *len);
 
+/* The coder task of a review or merge task by its id (agq-task(5),
+ * `kind`): ID of the form PARENT-rN-K (a review task: round N, reviewer
+ * K) or PARENT-mN (a merge task: try N), N and K decimal, PARENT a valid
+ * id.  Copies PARENT into BUF (65 bytes) and returns 'r' or 'm'; 0 for
+ * any other ID (BUF then unchanged). */
+int agq_task_child_of(const char *id, char buf[65]);
+
 #endif

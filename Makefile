@@ -57,7 +57,7 @@ LIB_core   := backends util redact cli conf steps classify task runas spool \
               notify archive
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
-LIB_report := stats sync dash alert
+LIB_report := stats prview sync dash alert
 LIB_engine := fsck sched shepherd runner ctl doctor edit clean
 ARCHIVES   := engine report route exec core
 LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
@@ -65,7 +65,7 @@ LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
 LINK_agq          := core
 LINK_agq-submit   := core
 LINK_agq-ls       := core
-LINK_agq-show     := exec core
+LINK_agq-show     := report exec core
 LINK_agq-wait     := core
 LINK_agq-cat      := core
 LINK_agq-journal  := core

@@ -14,6 +14,7 @@
 #include "open.h"
 #include "git.h"
 #include "archive.h"
+#include "prview.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"
@@ -22,7 +23,7 @@ static const char usage[] =
 "See agq-show(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object per task: {state, lane, agent, path,\n"
-"                    task, events, git}\n"
+"                    task, events, git, chain, parent}\n"
 "Exit: 0 ok, 66 a task does not exist.\n";
 
 static json_t *
@@ -154,6 +155,7 @@ git_chain(const struct agq_spool *sp, const char *id, const json_t *ev)
 }
 
 #define JS(o, k) agq_shown_get((o), (k))
+#define JS_RAW(o, k) json_string_value(json_object_get((o), (k)))
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 
 /* The lines of git_chain G, under a "git:" label. */
@@ -199,6 +201,104 @@ print_chain(const json_t *g)
 	else if (json_is_object(po))
 		printf("%spr       %s (no record)\n", label, JS(po, "pr") ?
 		    JS(po, "pr") : "?");
+}
+
+/* Does CHAIN (agq_chain) go further than a task's plain run: a PR, a
+ * review, an approval, a merge? */
+static int
+chain_worth(const json_t *chain)
+{
+	static const char *const ev[] = { "pr_open", "review_wait",
+	    "approval_wait", "review_start", "review", "approve", "deny",
+	    "merge", "pr_close", NULL };
+	size_t k;
+	json_t *e;
+	json_array_foreach(chain, k, e)
+		for (int i = 0; ev[i]; i++)
+			if (!strcmp(JS(e, "ev") ? JS(e, "ev") : "", ev[i]))
+				return 1;
+	return 0;
+}
+
+#define OR(s) ((s) ? (s) : "?")
+
+/* The chain's element E as one line for a person, after its time; ROOT
+ * the coder task (a child's own events are named by its id). */
+static void
+print_link(const json_t *e, const char *root)
+{
+	const char *ev = JS(e, "ev"), *id = JS(e, "id");
+	long long round = JI(e, "round");
+	printf("        %s  ", OR(JS(e, "at")));
+	if (id && strcmp(JS_RAW(e, "id"), root))
+		printf("%s: ", id);
+	if (!strcmp(ev, "submit") || !strcmp(ev, "accept"))
+		printf("submitted%s%s\n", JS(e, "user") ? " by " : "",
+		    JS(e, "user") ? JS(e, "user") : "");
+	else if (!strcmp(ev, "start"))
+		printf("attempt %lld started on %s\n", JI(e, "attempt") ?
+		    JI(e, "attempt") : 1, OR(JS(e, "agent")));
+	else if (!strcmp(ev, "finish"))
+		printf("finished on %s: exit %lld, %.1f s\n", OR(JS(e, "agent")),
+		    JI(e, "exit"), (double)JI(e, "duration_ms") / 1000);
+	else if (!strcmp(ev, "commit"))
+		printf("commit %.7s: %lld file%s\n", OR(JS(e, "sha")),
+		    JI(e, "files"), JI(e, "files") == 1 ? "" : "s");
+	else if (!strcmp(ev, "push"))
+		printf("pushed %s at %.7s\n", OR(JS(e, "branch")),
+		    OR(JS(e, "sha")));
+	else if (!strcmp(ev, "pr_open") && json_is_integer(json_object_get(e,
+	    "number")))
+		printf("pull request %s #%lld %s\n", OR(JS(e, "pr")),
+		    JI(e, "number"), OR(JS(e, "url")));
+	else if (!strcmp(ev, "pr_open"))
+		printf("pull request %s (no forge)\n", OR(JS(e, "pr")));
+	else if (!strcmp(ev, "review_wait"))
+		printf("round %lld: under review at %.7s\n", round,
+		    OR(JS(e, "head")));
+	else if (!strcmp(ev, "review_start"))
+		printf("round %lld: review tasks submitted\n", round);
+	else if (!strcmp(ev, "review"))
+		printf("round %lld: %s by %s%s%s%s\n", round, OR(JS(e, "verdict")),
+		    JS(e, "user") ? "user " : "", JS(e, "user") ? JS(e, "user") :
+		    OR(JS(e, "agent")), *OR(JS(e, "comment")) ? ": " : "",
+		    JS(e, "comment") ? JS(e, "comment") : "");
+	else if (!strcmp(ev, "feedback")) {
+		printf("round %lld: changes fed back to the coder, from", round);
+		size_t k;
+		json_t *w;
+		json_array_foreach(json_object_get(e, "from"), k, w)
+			printf("%s %s", k ? "," : "", agq_shown(
+			    json_string_value(w)));
+		json_array_foreach(json_object_get(e, "comments"), k, w)
+			printf("%s%s", k ? " | " : ": ", agq_shown(
+			    json_string_value(w)));
+		printf("\n");
+	} else if (!strcmp(ev, "approval_wait"))
+		printf("waiting for a person to approve the %s\n",
+		    OR(JS(e, "for")));
+	else if (!strcmp(ev, "approve") || !strcmp(ev, "deny"))
+		printf("%s%s%s by %s (uid %lld)%s%s\n", !strcmp(ev, "deny") ?
+		    "denied" : "approved", JS(e, "for") ? " " : "",
+		    JS(e, "for") ? JS(e, "for") : "", OR(JS(e, "user")),
+		    JI(e, "uid"), JS(e, "text") ? ": " : "", JS(e, "text") ?
+		    JS(e, "text") : "");
+	else if (!strcmp(ev, "merge"))
+		printf("merged (%s) as %.7s into %s%s%s\n", OR(JS(e, "method")),
+		    OR(JS(e, "sha")), OR(JS(e, "base")), JS(e, "task") ?
+		    " by " : "", JS(e, "task") ? JS(e, "task") : "");
+	else if (!strcmp(ev, "pr_close"))
+		printf("pull request %s closed %s%s\n", OR(JS(e, "pr")),
+		    JS(e, "user") ? "by " : "on the forge", JS(e, "user") ?
+		    JS(e, "user") : "");
+	else if (!strcmp(ev, "dead") && JS(e, "pr_state"))
+		printf("dead: %s; pull request %s %s\n", OR(JS(e, "reason")),
+		    OR(JS(e, "pr")), !strcmp(JS_RAW(e, "pr_state"), "open") ?
+		    "left open" : JS(e, "pr_state"));
+	else if (!strcmp(ev, "dead"))
+		printf("dead: %s\n", OR(JS(e, "reason")));
+	else
+		printf("%s\n", ev);
 }
 
 /* LABEL, then the text S shown for a person (agq_human_dup with FLAGS),
@@ -253,6 +353,9 @@ main(int argc, char **argv)
 		agq_redact(t);  /* what is shown, never what the task gets */
 		json_t *ev = events(&sp, id);
 		json_t *git = git_chain(&sp, id, ev);
+		char root[65];
+		agq_chain_root(t, id, root);
+		json_t *chain = agq_chain(&sp, root);
 		if (cl.json) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
 			    "id", id, "state", arc ? "archived" :
@@ -271,6 +374,9 @@ main(int argc, char **argv)
 				    json_string(loc.agent));
 			if (git)
 				json_object_set_new(o, "git", git);
+			json_object_set_new(o, "chain", chain);
+			if (strcmp(root, id))
+				json_object_set_new(o, "parent", json_string(root));
 			agq_print_json(o, JSON_COMPACT);
 			json_decref(o);
 			json_decref(arc);
@@ -317,6 +423,15 @@ main(int argc, char **argv)
 		if (git)
 			print_chain(git);
 		json_decref(git);
+		if (strcmp(root, id) || chain_worth(chain)) {
+			printf("chain:  %s%s\n", agq_shown(root), strcmp(root,
+			    id) ? " (the parent)" : "");
+			size_t k;
+			json_t *e;
+			json_array_foreach(chain, k, e)
+				print_link(e, root);
+		}
+		json_decref(chain);
 		/* jansson escapes C0 controls, not DEL nor C1 ones */
 		char *s = json_dumps(t, JSON_INDENT(2));
 		if (s)

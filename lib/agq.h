@@ -46,6 +46,7 @@
 #include "ctl.h"
 /* reports */
 #include "stats.h"
+#include "prview.h"
 #include "sync.h"
 #include "dash.h"
 #include "alert.h"

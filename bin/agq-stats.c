@@ -18,7 +18,7 @@ static const char usage[] =
 "Print the numbers of a spool from its task files and its journal: tasks\n"
 "per state and lane, events, throughput, wait and run latency percentiles,\n"
 "agent utilization, tokens and cost per backend and model, pull requests\n"
-"opened and their cost.\n"
+"opened, merged and closed, their review rounds, time to merge and cost.\n"
 "See agq-stats(1).\n"
 "  -s, --spool DIR    spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --since TIME   window start: RFC 3339, epoch seconds, or a duration\n"
@@ -138,6 +138,24 @@ text(json_t *s)
 		    json_number_value(json_object_get(per, "tokens_out")),
 		    I(pr, "tasks"), usd(all, sizeof all, json_object_get(pr,
 		    "cost_usd"), " USD"));
+	json_t *rr = json_object_get(pr, "review_rounds"),
+	    *tm = json_object_get(pr, "time_to_merge"),
+	    *mg = json_object_get(pr, "merges");
+	if (I(pr, "merged") || I(pr, "closed") || I(rr, "prs")) {
+		char p50[32], p99[32];
+		printf("merged  %lld, closed %lld in the window; submit to merge "
+		    "n %lld  p50 %ss  p99 %ss\n", I(pr, "merged"),
+		    I(pr, "closed"), I(tm, "n"), num(p50, sizeof p50,
+		    json_object_get(tm, "p50_ms")), num(p99, sizeof p99,
+		    json_object_get(tm, "p99_ms")));
+		printf("rounds  per reviewed PR: mean %.3f, max %lld (%lld PRs)\n",
+		    json_number_value(json_object_get(rr, "mean")), I(rr, "max"),
+		    I(rr, "prs"));
+		printf("per merged PR  cost %s (the coder's and its reviews'; %s "
+		    "in all)\n", usd(cost, sizeof cost, json_object_get(mg,
+		    "cost_per_pr_usd"), " USD"), usd(all, sizeof all,
+		    json_object_get(mg, "cost_usd"), " USD"));
+	}
 	json_t *j = json_object_get(s, "journal");
 	if (I(j, "damaged"))
 		printf("\njournal: %lld damaged line(s) skipped\n",

@@ -347,6 +347,16 @@ struct st {
 	                         * finish events that said their cost] of its
 	                         * finish events, until it ends without a PR
 	                         * opened in the window */
+	/* issue 18: reviews and merges */
+	long pr_merged, pr_closed;      /* merge, pr_close events in window */
+	json_t *rounds;         /* coder id -> its highest review round of the
+	                         * review_wait events in the window */
+	json_t *rev_tok;        /* coder id -> its review tasks' sums, as
+	                         * task_tok's, until the coder ends */
+	json_t *merged_ids;     /* coder ids of the merges counted */
+	struct samples to_merge;        /* submit to merge, us */
+	double merged_cost;     /* coder + review tasks, summed over merges */
+	long merged_costed;     /* merged PRs whose cost is known */
 };
 
 static struct agent_acc *
@@ -489,13 +499,14 @@ tokens_from_result(struct st *S, const char *id)
 }
 
 /* Add the tokens and cost T of a finish event of task ID to its sum in
- * task_tok, kept for the cost per PR; HAVE as line_tokens returned. */
+ * MAP (task_tok, or rev_tok by the coder's id), kept for the cost per
+ * PR; HAVE as line_tokens returned. */
 static void
-task_tok_add(struct st *S, const char *id, const double t[3], int have)
+task_tok_add(json_t *map, const char *id, const double t[3], int have)
 {
-	json_t *a = json_object_get(S->task_tok, id);
+	json_t *a = json_object_get(map, id);
 	if (!a) {
-		json_object_set_new(S->task_tok, id, json_pack("[f, f, f, f]",
+		json_object_set_new(map, id, json_pack("[f, f, f, f]",
 		    t[0], t[1], t[2], (have & HAVE_COST) ? 1.0 : 0.0));
 		return;
 	}
@@ -503,6 +514,55 @@ task_tok_add(struct st *S, const char *id, const double t[3], int have)
 	for (size_t k = 0; k < 4; k++)
 		json_real_set(json_array_get(a, k), json_real_value(
 		    json_array_get(a, k)) + add[k]);
+}
+
+/* The tokens and cost the finish events of task ID said, summed (its
+ * out/ID/result.json when they said none) into T[0..2]: 1 when its cost
+ * is known, else 0. */
+static int
+task_cost(struct st *S, const char *id, double t[3])
+{
+	json_t *a = json_object_get(S->task_tok, id);
+	t[0] = t[1] = t[2] = 0;
+	if (a) {
+		for (size_t k = 0; k < 3; k++)
+			t[k] = json_real_value(json_array_get(a, k));
+		return json_real_value(json_array_get(a, 3)) > 0;
+	}
+	if (!agq_id_valid(id))
+		return 0;
+	char *p = agq_spool_path(S->sp, "out/%s/result.json", id);
+	size_t len;
+	char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
+	free(p);
+	struct agq_jline jl;
+	int known = buf && agq_jscan(buf, len, &jl) == 0 &&
+	    (line_tokens(&jl, t) & HAVE_COST);
+	free(buf);
+	return known;
+}
+
+/* A merge event in the window for coder task ID at TS (agq-journal(5),
+ * issue 18), counted once per task: its time from submit (the task
+ * file's submitted_at; a task no longer in the spool is not counted) and
+ * its cost with its review tasks' (agq-stats(1), "Pull requests"). */
+static void
+merge_event(struct st *S, const char *id, int64_t ts)
+{
+	json_object_set_new(S->merged_ids, id, json_true());
+	S->pr_merged++;
+	struct agq_loc loc;
+	json_t *t = agq_task_find(S->sp, id, &loc) == 0 ?
+	    agq_task_read(loc.path) : NULL;
+	int64_t sub = agq_task_time(t, "submitted_at", -1);
+	json_decref(t);
+	if (sub > 0 && ts >= sub)
+		sample_add(&S->to_merge, ts - sub);
+	double c[3];
+	int known = task_cost(S, id, c);
+	json_t *r = json_object_get(S->rev_tok, id);
+	S->merged_cost += c[2] + json_real_value(json_array_get(r, 2));
+	S->merged_costed += known || json_real_value(json_array_get(r, 3)) > 0;
 }
 
 /* The cost per PR of agq-stats(1): the pr_open events of the window, the
@@ -517,22 +577,8 @@ prs_summary(struct st *S)
 	const char *id;
 	json_t *v;
 	json_object_foreach(S->pr_ids, id, v) {
-		json_t *a = json_object_get(S->task_tok, id);
-		double t[3] = { 0, 0, 0 };
-		if (a) {
-			for (size_t k = 0; k < 3; k++)
-				t[k] = json_real_value(json_array_get(a, k));
-			costed += json_real_value(json_array_get(a, 3)) > 0;
-		} else if (agq_id_valid(id)) {
-			char *p = agq_spool_path(S->sp, "out/%s/result.json", id);
-			size_t len;
-			char *buf = agq_read_file(p, 1024 * 1024, &len, NULL);
-			free(p);
-			struct agq_jline jl;
-			if (buf && agq_jscan(buf, len, &jl) == 0)
-				costed += (line_tokens(&jl, t) & HAVE_COST) != 0;
-			free(buf);
-		}
+		double t[3];
+		costed += task_cost(S, id, t);
 		for (size_t k = 0; k < 3; k++)
 			sum[k] += t[k];
 	}
@@ -541,8 +587,28 @@ prs_summary(struct st *S)
 	    round(sum[0] / (double)n * 1000) / 1000, "tokens_out",
 	    round(sum[1] / (double)n * 1000) / 1000, "cost_usd",
 	    cost_json(sum[2] / (double)n, costed)) : json_null();
-	return json_pack("{s:i, s:{s:i, s:i, s:i}, s:i, s:f, s:f, s:o, s:o}",
-	    "opened", (int)S->pr_opened, "by_state",
+	/* review rounds per PR: the highest round of each reviewed PR */
+	long nr = 0, rmax = 0;
+	double rsum = 0;
+	json_object_foreach(S->rounds, id, v) {
+		long r = (long)json_integer_value(v);
+		nr++;
+		rsum += (double)r;
+		rmax = r > rmax ? r : rmax;
+	}
+	json_t *rounds = json_pack("{s:i, s:o, s:i}", "prs", (int)nr, "mean",
+	    nr ? json_real(round(rsum / (double)nr * 1000) / 1000) :
+	    json_null(), "max", (int)rmax);
+	json_t *merged = json_pack("{s:i, s:o, s:o}", "n", (int)S->pr_merged,
+	    "cost_usd", cost_json(S->merged_cost, S->merged_costed),
+	    "cost_per_pr_usd", S->pr_merged ? cost_json(S->merged_cost /
+	    (double)S->pr_merged, S->merged_costed) : json_null());
+	return json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:{s:i, s:i, s:i}, "
+	    "s:i, s:f, s:f, s:o, s:o}",
+	    "opened", (int)S->pr_opened, "merged", (int)S->pr_merged,
+	    "closed", (int)S->pr_closed, "review_rounds", rounds,
+	    "time_to_merge", summary(&S->to_merge), "merges", merged,
+	    "by_state",
 	    "open", (int)count_dir(S->sp, "prs/open", ".json"),
 	    "merged", (int)count_dir(S->sp, "prs/merged", ".json"),
 	    "closed", (int)count_dir(S->sp, "prs/closed", ".json"),
@@ -641,8 +707,11 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 		}
 		double t[3];
 		int have = id[0] ? line_tokens(jl, t) : 0;
+		char parent[65];
 		if (have)
-			task_tok_add(S, id, t, have);
+			task_tok_add(S->task_tok, id, t, have);
+		if (have && agq_task_child_of(id, parent) == 'r')
+			task_tok_add(S->rev_tok, parent, t, have);
 	} else if (!strcmp(ev, "stale")) {
 		if (id[0])
 			json_object_del(S->open, id);
@@ -655,6 +724,8 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 			json_object_del(S->ready, id);
 		if (id[0] && !json_object_get(S->pr_ids, id))
 			json_object_del(S->task_tok, id);
+		if (id[0])
+			json_object_del(S->rev_tok, id);
 		if (!in)
 			return;
 		if (ok)
@@ -715,7 +786,17 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 			S->pr_opened++;
 			if (id[0])
 				json_object_set_new(S->pr_ids, id, json_true());
-		}
+		} else if (!strcmp(ev, "pr_close"))
+			S->pr_closed++;
+		else if (!strcmp(ev, "review_wait") && id[0]) {
+			double r;
+			if (agq_jnum(jl, "round", &r) == 0 && r >= 1 && r >
+			    json_integer_value(json_object_get(S->rounds, id)))
+				json_object_set_new(S->rounds, id,
+				    json_integer((json_int_t)r));
+		} else if (!strcmp(ev, "merge") && id[0] &&
+		    !json_object_get(S->merged_ids, id))
+			merge_event(S, id, ts);
 	}
 	if (!strcmp(ev, "hold") && id[0])
 		json_object_del(S->ready, id);
@@ -786,6 +867,9 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	S.recent_failed = json_array();
 	S.pr_ids = json_object();
 	S.task_tok = json_object();
+	S.rounds = json_object();
+	S.rev_tok = json_object();
+	S.merged_ids = json_object();
 	if (o->buckets > 0) {
 		S.b = calloc((size_t)o->buckets, sizeof *S.b);
 		if (!S.b)
@@ -942,6 +1026,10 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	json_decref(S.recent_failed);
 	json_decref(S.pr_ids);
 	json_decref(S.task_tok);
+	json_decref(S.rounds);
+	json_decref(S.rev_tok);
+	json_decref(S.merged_ids);
+	free(S.to_merge.v);
 	free(S.agents);
 	free(S.toks);
 	free(S.wait.v);

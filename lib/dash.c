@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "sync.h"
 #include "git.h"
+#include "prview.h"
 #include "dash.h"
 
 #define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
@@ -88,6 +89,9 @@ static const char css[] =
 ".down{background:#7a8599}.ok{background:#2e8b57}.warn{background:#c0392b}"
 ".pr-open{background:#1f6feb}.pr-merged{background:#8250df}"
 ".pr-closed{background:#7a8599}"
+".rs-reviewing{background:#1f6feb}.rs-changes{background:#e67e22}"
+".rs-approval{background:#b8860b}.rs-merging{background:#8250df}"
+".rs-other{background:#7a8599}"
 "table{border-collapse:collapse;width:100%}"
 "td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eceef2;"
 "vertical-align:top}"
@@ -349,6 +353,100 @@ pr_table(struct agq_sbuf *b, const json_t *prs)
 		} else {
 			agq_sb_printf(b, "<span class=\"muted\">no forge</span>");
 		}
+		agq_sb_printf(b, "</td></tr>");
+	}
+	agq_sb_printf(b, "</table>");
+}
+
+/* The badge class of a review state of agq_pr_review_state. */
+static const char *
+rs_class(const char *rs)
+{
+	static const char *const m[][2] = { { "reviewing", "rs-reviewing" },
+	    { "changes requested", "rs-changes" }, { "awaiting approval",
+	    "rs-approval" }, { "merging", "rs-merging" }, { NULL, NULL } };
+	for (int i = 0; rs && m[i][0]; i++)
+		if (!strcmp(rs, m[i][0]))
+			return m[i][1];
+	return "rs-other";
+}
+
+/* A cell with the PR's id, and its task and title under it. */
+static void
+pr_cells(struct agq_sbuf *b, const json_t *r)
+{
+	agq_sb_printf(b, "<td><code>");
+	esc(b, JS(r, "id"));
+	agq_sb_printf(b, "</code>");
+	if (http_url(JS(r, "url"))) {
+		agq_sb_printf(b, " <a href=\"");
+		esc(b, JS(r, "url"));
+		agq_sb_printf(b, "\">#%lld</a>", JI(r, "number"));
+	}
+	agq_sb_printf(b, "</td><td><code>");
+	esc(b, JS(r, "task"));
+	agq_sb_printf(b, "</code><br>");
+	esc(b, JS(r, "title"));
+	agq_sb_printf(b, "</td>");
+}
+
+/* The open PRs OPEN (agq_prs_open): round, approvals of required, the
+ * review state. */
+static void
+open_pr_table(struct agq_sbuf *b, const json_t *open)
+{
+	if (!json_array_size(open)) {
+		agq_sb_printf(b, "<p class=\"muted\">none open</p>");
+		return;
+	}
+	agq_sb_printf(b, "<table><tr><th>PR</th><th>task</th><th>round</th>"
+	    "<th>approvals</th><th>state</th></tr>");
+	size_t i;
+	json_t *r;
+	json_array_foreach(open, i, r) {
+		const char *rs = JS(r, "review_state");
+		agq_sb_printf(b, "<tr class=\"pr-open\" data-review=\"");
+		esc(b, rs);
+		agq_sb_printf(b, "\">");
+		pr_cells(b, r);
+		agq_sb_printf(b, "<td class=\"round\">%lld</td><td class=\""
+		    "approvals\">%lld/%lld</td><td><span class=\"badge %s\">",
+		    JI(r, "round"), JI(r, "approvals"), JI(r, "required"),
+		    rs_class(rs));
+		esc(b, rs);
+		agq_sb_printf(b, "</span></td></tr>");
+	}
+	agq_sb_printf(b, "</table>");
+}
+
+/* The merged PRs MERGED (agq_prs_merged): merge commit, method, time
+ * from submit to merge. */
+static void
+merged_pr_table(struct agq_sbuf *b, const json_t *merged)
+{
+	if (!json_array_size(merged)) {
+		agq_sb_printf(b, "<p class=\"muted\">none merged yet</p>");
+		return;
+	}
+	agq_sb_printf(b, "<table><tr><th>PR</th><th>task</th><th>merged</th>"
+	    "<th>commit</th><th>method</th><th>submit to merge</th></tr>");
+	size_t i;
+	json_t *r;
+	json_array_foreach(merged, i, r) {
+		const json_t *m = json_object_get(r, "merged");
+		char sha[8];
+		snprintf(sha, sizeof sha, "%s", JS(m, "sha") ? JS(m, "sha") : "");
+		agq_sb_printf(b, "<tr class=\"pr-merged\">");
+		pr_cells(b, r);
+		agq_sb_printf(b, "<td>");
+		esc(b, JS(m, "at"));
+		agq_sb_printf(b, "</td><td><code class=\"sha\">");
+		esc(b, sha);
+		agq_sb_printf(b, "</code></td><td class=\"method\">");
+		esc(b, JS(m, "method"));
+		agq_sb_printf(b, "</td><td class=\"ttm\">");
+		const json_t *ttm = json_object_get(r, "time_to_merge_s");
+		duration(b, json_is_number(ttm) ? json_number_value(ttm) : -1);
 		agq_sb_printf(b, "</td></tr>");
 	}
 	agq_sb_printf(b, "</table>");
@@ -618,6 +716,20 @@ agq_dash_render(const struct agq_spool *sp, const json_t *snap,
 	agq_sb_printf(&b, "</section>\n<section class=\"wide\" "
 	    "id=\"recent-failed\"><h2>Recent failures</h2>");
 	recent_table(&b, sp, json_object_get(rec, "failed"), 1);
+	json_t *po = agq_prs_open(sp, AGQ_DASH_PRS);
+	agq_sb_printf(&b, "</section>\n<section class=\"wide\" id=\"prs-open\">"
+	    "<h2>Open pull requests</h2><p class=\"muted\"><b id=\""
+	    "count-prs-open\">%zu</b> under review, awaiting approval or "
+	    "merging, newest first</p>", json_array_size(po));
+	open_pr_table(&b, po);
+	json_decref(po);
+	json_t *pm = agq_prs_merged(sp, AGQ_DASH_MERGED);
+	agq_sb_printf(&b, "</section>\n<section class=\"wide\" id=\""
+	    "prs-merged\"><h2>Merged pull requests</h2><p class=\"muted\"><b "
+	    "id=\"count-prs-merged\">%zu</b> last merged (at most %d)</p>",
+	    json_array_size(pm), AGQ_DASH_MERGED);
+	merged_pr_table(&b, pm);
+	json_decref(pm);
 	json_t *prs = agq_dash_prs(sp, AGQ_DASH_PRS);
 	agq_sb_printf(&b, "</section>\n<section class=\"wide\" id=\"prs\"><h2>"
 	    "Pull requests</h2><p class=\"muted\"><b id=\"count-prs\">%zu"
@@ -672,6 +784,10 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 			json_object_set(snap, "stats", st);
 		json_object_set_new(snap, "prs", agq_dash_prs(S->sp,
 		    AGQ_DASH_PRS));
+		json_object_set_new(snap, "prs_open", agq_prs_open(S->sp,
+		    AGQ_DASH_PRS));
+		json_object_set_new(snap, "prs_merged", agq_prs_merged(S->sp,
+		    AGQ_DASH_MERGED));
 		char *s = json_dumps(snap, JSON_COMPACT |
 		    JSON_REAL_PRECISION(12));
 		body = agq_xasprintf("%s\n", s ? s : "{}");

@@ -16,7 +16,11 @@
  * meta.pr_url, the task's output) and failures with reasons; throughput
  * and latency charts; tokens and cost; the AGQ_DASH_PRS newest pull
  * request records (agq_dash_prs: id, task and title, branch, short head
- * sha, state, the forge's URL as a link when it is http(s)).  The page reloads itself every
+ * sha, state, the forge's URL as a link when it is http(s)); the open
+ * PRs with their review round, approvals of required and review state
+ * (agq_prs_open) and the AGQ_DASH_MERGED last merged ones with their
+ * merge commit, method and time from submit to merge (agq_prs_merged),
+ * issue 18.  The page reloads itself every
  * REFRESH_S seconds (<meta http-equiv="refresh">; 0: never).  Every count
  * shown carries an id ("count-queue", "lane-high", "agents-alive", ...)
  * so tests and scripts can read it.  malloc'd. */
@@ -25,6 +29,8 @@ char *agq_dash_render(const struct agq_spool *sp, const json_t *snap,
 
 /* How many PR records the page and /status.json show at most. */
 #define AGQ_DASH_PRS 50
+/* How many merged PRs (agq_prs_merged) they show at most. */
+#define AGQ_DASH_MERGED 20
 
 /* The PR records of SP (agq_pr_list: prs/{open,merged,closed}/, each with
  * its "state"), newest created_at first, at most MAX of them; an empty
@@ -36,7 +42,8 @@ json_t *agq_dash_prs(const struct agq_spool *sp, size_t max);
 int agq_dash_refresh(const struct agq_spool *sp);
 
 /* Serve the page (and the snapshot as /status.json, with the members
- * "stats" and "prs", agq_dash_prs) over HTTP on 127.0.0.1:PORT with
+ * "stats", "prs" (agq_dash_prs), "prs_open" (agq_prs_open) and
+ * "prs_merged" (agq_prs_merged)) over HTTP on 127.0.0.1:PORT with
  * libmicrohttpd until SIGINT or SIGTERM; PORT 0 picks a free port.  Each request renders afresh with the stats window
  * SINCE_S seconds back.  Prints "listening on http://127.0.0.1:PORT/" on
  * standard output once listening.  Returns an exit status. */

@@ -34,6 +34,7 @@ struct ctx { int lane, json, quiet, cols; const char *agent;
              struct rows w[8]; };
 
 static void describe(const json_t *t, char *buf, size_t size);
+static void waiting_for(int state, const json_t *t, char *buf, size_t size);
 
 /* One line of the table: ID, STATE, LANE, AGENT and TRIES, then WHAT (the
  * task's title or command), each shown for a person (agq_human); on a
@@ -81,6 +82,7 @@ row_line(const struct ctx *c, const struct agq_loc *loc, json_t *t)
 	}
 	char what[200], tries[32];
 	describe(t, what, sizeof what);
+	waiting_for(loc->state, t, what, sizeof what);
 	char *red = agq_redact_bearer(what);
 	snprintf(tries, sizeof tries, "%zu", json_array_size(
 	    json_object_get(t, "attempts")));
@@ -174,6 +176,33 @@ describe(const json_t *t, char *buf, size_t size)
 	for (char *p = buf; *p; p++)
 		if (*p == '\n' || *p == '\t')
 			*p = ' ';
+}
+
+/* What a task in review/ or approval/ waits for, put before its TASK
+ * column text in BUF (SIZE bytes, cut to fit): "[round N] " (its `round`,
+ * the round under review) or "[approve FOR] " (its `approval_for`, push
+ * or merge), agq-spool(5).  Other states: BUF unchanged. */
+static void
+waiting_for(int state, const json_t *t, char *buf, size_t size)
+{
+	char pre[48];
+	if (state == AGQ_ST_REVIEW)
+		snprintf(pre, sizeof pre, "[round %lld] ", (long long)
+		    json_integer_value(json_object_get(t, "round")));
+	else if (state == AGQ_ST_APPROVAL)
+		snprintf(pre, sizeof pre, "[approve %.20s] ", json_string_value(
+		    json_object_get(t, "approval_for")) ? json_string_value(
+		    json_object_get(t, "approval_for")) : "?");
+	else
+		return;
+	size_t n = strlen(pre), len = strlen(buf);
+	if (n >= size)
+		return;
+	if (len > size - n - 1)
+		len = size - n - 1;
+	memmove(buf + n, buf, len);
+	buf[n + len] = '\0';
+	memcpy(buf, pre, n);
 }
 
 /* The files of inbox/ or corrupt/ (DIR), raw drops agq has not accepted

@@ -271,5 +271,28 @@ main(void)
 		known &= agq_task_field_known(fields[i]);
 	CHECK(known, "the review fields are known fields");
 #undef G
+
+	/* the coder task of a review or merge task, by its id */
+	char par[65] = "unchanged";
+	const char *coder = "20261201-000000.000000-000001-4049c22c-8812";
+	char rid[96];
+	snprintf(rid, sizeof rid, "%s-r2-1", coder);
+	CHECK(agq_task_child_of(rid, par) == 'r' && !strcmp(par, coder),
+	    "child_of: PARENT-rN-K is a review task of PARENT");
+	snprintf(rid, sizeof rid, "%s-m12", coder);
+	CHECK(agq_task_child_of(rid, par) == 'm' && !strcmp(par, coder),
+	    "child_of: PARENT-mN is a merge task of PARENT");
+	CHECK(agq_task_child_of("c1-r1-1", par) == 'r' && !strcmp(par, "c1"),
+	    "child_of: a short parent");
+	strcpy(par, "unchanged");
+	const char *const no[] = { coder, "c1-r1", "c1-r-1", "c1-r1-",
+	    "c1-m", "c1-mx", "c1-q1-1", "-r1-1", "-m1", "c1-m1-1", "c1/x-m1",
+	    "", NULL };
+	int none = 1;
+	for (int i = 0; no[i]; i++)
+		none &= agq_task_child_of(no[i], par) == 0;
+	CHECK(none && !strcmp(par, "unchanged"),
+	    "child_of: other ids are nobody's child, BUF untouched");
+	CHECK(agq_task_child_of(NULL, par) == 0, "child_of: NULL");
 	DONE();
 }

@@ -106,6 +106,9 @@ ifeq ($(BACKENDS),)
 $(error no backends found in lib/backends.c)
 endif
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# Test helpers built beside the unit tests, not run as tests: jwrite
+# appends events through libagq's journal writer (tests/report.bats).
+TESTHELPERS := jwrite
 
 # paths.c: compiled-in locations.  Source-tree build by default.
 SRC_PATHS := -DAGQ_SPOOL_DIR='"$(TOP)/spool"' \
@@ -259,7 +262,7 @@ demo: all deps-demo
 CHECK_J = $(if $(findstring -j,$(MAKEFLAGS)),,-j2)
 check: deps-test
 	@$(MAKE) $(CHECK_J) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
-	    progs $(UNITS:%=build/san/unit/%)
+	    progs $(UNITS:%=build/san/unit/%) $(TESTHELPERS:%=build/san/unit/%)
 	@$(MAKE) $(CHECK_J) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
 	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \

@@ -12,7 +12,13 @@ bats_require_minimum_version 1.5.0
 T0=1796083200   # 2026-12-01T00:00:00Z
 JW=${AGQ_TEST_UNIT:-${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/build/default/unit}/jwrite
 
-ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000Z; }
+# ts EPOCH: its RFC 3339 time, for a time on T0's day (no date(1) fork:
+# the fixtures name about a hundred).
+ts() {
+	local s=$(($1 - T0))
+	printf '2026-12-01T%02d:%02d:%02d.000000Z' $((s / 3600)) \
+	    $((s / 60 % 60)) $((s % 60))
+}
 
 # j SECONDS EV ID [JSON-MEMBERS]: one event at T0+SECONDS, appended to
 # the batch that jw writes.

@@ -26,33 +26,29 @@ static const char usage[] =
 "                    task, events, git, chain, parent}\n"
 "Exit: 0 ok, 66 a task does not exist.\n";
 
+struct ev_arg { const char *id; json_t *a; };
+
+/* One event of the journal (agq_journal_grep): kept, redacted, when its
+ * "id" is the task's. */
+static int
+event_one(json_t *o, void *arg)
+{
+	struct ev_arg *E = arg;
+	const char *id = json_string_value(json_object_get(o, "id"));
+	if (id && !strcmp(id, E->id)) {
+		agq_redact(o);  /* lines older than redaction */
+		json_array_append(E->a, o);
+	}
+	return 0;
+}
+
+/* The journal events about task ID, oldest first: a new array. */
 static json_t *
 events(struct agq_spool *sp, const char *id)
 {
-	json_t *a = json_array();
-	char *p = agq_spool_path(sp, "journal");
-	FILE *f = fopen(p, "re");
-	free(p);
-	if (!f)
-		return a;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (!strstr(line, id))
-			continue;       /* cheap pre-filter */
-		size_t len = (size_t)n - (line[n - 1] == '\n');
-		if (agq_journal_match(line, len, id, 0, NULL) == 1) {
-			json_t *o = json_loadb(line, len, 0, NULL);
-			if (o) {
-				agq_redact(o);  /* lines older than redaction */
-				json_array_append_new(a, o);
-			}
-		}
-	}
-	free(line);
-	fclose(f);
-	return a;
+	struct ev_arg E = { id, json_array() };
+	agq_journal_grep(sp, id, event_one, &E);
+	return E.a;
 }
 
 /* Why no agent can take a queued task: the reason of its newest `wait`

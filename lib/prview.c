@@ -92,43 +92,64 @@ by_at(const void *a, const void *b)
 	return (i > j) - (i < j);
 }
 
+int
+agq_journal_grep(const struct agq_spool *sp, const char *needle,
+                 int (*fn)(json_t *ev, void *arg), void *arg)
+{
+	char *p = agq_spool_path(sp, "journal");
+	FILE *f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+	while (!r && (n = getline(&line, &cap, f)) > 0) {
+		if (!strstr(line, needle))
+			continue;       /* cheap pre-filter */
+		json_t *o = json_loadb(line, (size_t)n - (line[n - 1] == '\n'),
+		    0, NULL);
+		if (json_is_object(o))
+			r = fn(o, arg);
+		json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+struct gather { const char *root; json_t *a; };
+
+/* One event about ROOT as a chain element {at, ev, _n (its place in
+ * the journal), its members but its writer's}. */
+static int
+gather_one(json_t *o, void *arg)
+{
+	static const char *const writer[] = { "ts", "prog", "pid", "host",
+	    "seq", "prev", NULL };
+	struct gather *g = arg;
+	if (!chain_event(JS(o, "ev")) || !about(o, g->root) || !JS(o, "ts"))
+		return 0;
+	json_t *e = json_pack("{s:O, s:O, s:I}", "at", json_object_get(o,
+	    "ts"), "ev", json_object_get(o, "ev"), "_n",
+	    (json_int_t)json_array_size(g->a));
+	for (int w = 0; writer[w]; w++)
+		json_object_del(o, writer[w]);
+	json_object_del(o, "ev");
+	json_object_update_missing(e, o);
+	json_array_append_new(g->a, e);
+	return 0;
+}
+
 /* The events about ROOT in SP's journal, as chain elements, oldest
  * first (by "at", then journal order).  A new array. */
 static json_t *
 chain_read(const struct agq_spool *sp, const char *root)
 {
-	json_t *a = json_array();
-	char *p = agq_spool_path(sp, "journal");
-	FILE *f = fopen(p, "re");
-	free(p);
-	if (!f)
-		return a;
-	static const char *const writer[] = { "ts", "prog", "pid", "host",
-	    "seq", "prev", NULL };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	json_int_t k = 0;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (!strstr(line, root))
-			continue;       /* cheap pre-filter */
-		json_t *o = json_loadb(line, (size_t)n, 0, NULL);
-		if (!json_is_object(o) || !chain_event(JS(o, "ev")) ||
-		    !about(o, root) || !JS(o, "ts")) {
-			json_decref(o);
-			continue;
-		}
-		json_t *e = json_pack("{s:O, s:O, s:I}", "at", json_object_get(o,
-		    "ts"), "ev", json_object_get(o, "ev"), "_n", k++);
-		for (int w = 0; writer[w]; w++)
-			json_object_del(o, writer[w]);
-		json_object_del(o, "ev");
-		json_object_update_missing(e, o);
-		json_decref(o);
-		json_array_append_new(a, e);
-	}
-	free(line);
-	fclose(f);
+	struct gather g = { root, json_array() };
+	json_t *a = g.a;
+	agq_journal_grep(sp, root, gather_one, &g);
 	size_t len = json_array_size(a);
 	if (len > 1) {
 		json_t **v = agq_xmalloc(len * sizeof *v);

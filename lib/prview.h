@@ -30,6 +30,15 @@ char *agq_chain_root(const json_t *task, const char *id, char buf[65]);
  * state, prs/ of agq-spool(5)) when a PR record exists.  A new array. */
 json_t *agq_chain(const struct agq_spool *sp, const char *root);
 
+/* Call FN(event, ARG) for each line of SP's journal (the current file)
+ * that contains the text NEEDLE (a cheap pre-filter: a task id) and
+ * parses as a JSON object, oldest first, until FN returns non-zero; the
+ * event is borrowed for the call (FN may change it).  Returns FN's last
+ * value, 0 also without a journal, or -1 with errno when it cannot be
+ * opened. */
+int agq_journal_grep(const struct agq_spool *sp, const char *needle,
+                     int (*fn)(json_t *ev, void *arg), void *arg);
+
 /* The journal events agq_chain takes, NULL-terminated. */
 extern const char *const agq_chain_events[];
 

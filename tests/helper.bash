@@ -277,3 +277,17 @@ forge_token_file = $WORK/token
 forge_repo = $2
 CONF
 }
+
+# chrome ARGS...: headless Chromium as the test set-up runs it (root: no
+# sandbox), with a new empty profile and no network of its own.
+chrome() {
+	local ud="$BATS_TEST_TMPDIR/chrome-$RANDOM"
+	mkdir -p "$ud"
+	HOME="$ud" timeout 120 chromium --headless --no-sandbox --disable-gpu \
+	    --disable-quic --no-first-run --disable-background-networking \
+	    --disable-component-update --disable-sync --user-data-dir="$ud" \
+	    "$@" 2>>"$BATS_TEST_TMPDIR/chrome.log"
+}
+
+# shown ID: the number the rendered page shows in the element with ID.
+shown() { grep -o "id=\"$1\">[0-9]*<" "$BATS_TEST_TMPDIR/dom.html" | tr -dc 0-9; }

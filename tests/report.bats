@@ -286,18 +286,6 @@ fixtures() {
 	grep -Fx "per merged PR  cost unknown (the coder's and its reviews'; unknown in all)" <<< "$output"
 }
 
-# shown ID: the number the rendered page shows in the element with ID.
-shown() { grep -o "id=\"$1\">[0-9]*<" "$BATS_TEST_TMPDIR/dom.html" | tr -dc 0-9; }
-
-chrome() {
-	local ud="$BATS_TEST_TMPDIR/chrome-$RANDOM"
-	mkdir -p "$ud"
-	HOME="$ud" timeout 120 chromium --headless --no-sandbox --disable-gpu \
-	    --disable-quic --no-first-run --disable-background-networking \
-	    --disable-component-update --disable-sync --user-data-dir="$ud" \
-	    "$@" 2>>"$BATS_TEST_TMPDIR/chrome.log"
-}
-
 @test "agq-dash: open PRs with round, approvals and review state, the last merged with commit, method and time to merge, in Chromium and /status.json" {
 	fixtures
 	run agq-dash -o "$WORK/dash.html"

@@ -304,8 +304,8 @@ agq_pr_review_state(const struct agq_spool *sp, const json_t *rec)
 	struct people P = { sp, root, JS(t, "head"), round, 0, 0,
 	    json_object() };
 	if (t && round > 0) {
-		/* the agents' verdicts: done/ROOT-rN-K.json, K 1..9 */
-		for (long k = 1; k <= 9; k++) {
+		/* the agents' verdicts: done/ROOT-rN-K.json, K 1..required */
+		for (long k = 1; k <= required && k <= 9; k++) {
 			char id[96];
 			int st = AGQ_ST_NONE;
 			snprintf(id, sizeof id, "%s-r%ld-%ld", root, round, k);
@@ -323,14 +323,17 @@ agq_pr_review_state(const struct agq_spool *sp, const json_t *rec)
 			agq_dir_each(d, person_one, &P);
 		free(d);
 	}
+	/* the merge tries ROOT-m1, -m2, ...: the last one not ended */
 	int merging = 0;
-	for (int m = 1; t && m <= 9 && !merging; m++) {
+	for (int m = 1; t && m <= 20; m++) {
 		char id[96];
 		int st = AGQ_ST_NONE;
 		snprintf(id, sizeof id, "%s-m%d", root, m);
 		json_t *mt = agq_id_valid(id) ? task_at(sp, id, &st) : NULL;
-		merging = mt && st != AGQ_ST_DONE && st != AGQ_ST_DEAD;
 		json_decref(mt);
+		if (!mt)
+			break;
+		merging = st != AGQ_ST_DONE && st != AGQ_ST_DEAD;
 	}
 	const char *rs = "open";
 	switch (state) {

@@ -47,12 +47,14 @@ extern const char *const agq_chain_events[];
  * review tasks and reviews/ files: a new object {"round" (0: none yet),
  * "required" (review.required, 1 by default; 0 without review),
  * "approvals" (distinct approvals of the round for the task's head: done
- * review tasks with an approve verdict and people's reviews/ files),
+ * review tasks ROOT-rN-K, K 1..required, with an approve verdict, and
+ * people's reviews/ files, one per uid),
  * "changes" (request_changes verdicts of the round), "review_state"
  * (agq-dash(1): "awaiting approval" in approval/, "merging" in review/
  * with a merge task not ended, "changes requested" in review/ with a
  * request_changes verdict or back in queue/, defer/, active/ or hold/
- * after a round, "reviewing" in review/, "approved" done with the PR left
+ * after a round, "reviewing" in review/ (a merge task is the last of
+ * ROOT-m1, ROOT-m2, ... that exists), "approved" done with the PR left
  * open, "stopped" dead, "open" otherwise), "task_state"}. */
 json_t *agq_pr_review_state(const struct agq_spool *sp, const json_t *rec);
 

@@ -295,6 +295,10 @@ fixtures() {
 	grep -q '<h2>Open pull requests</h2>' "$dom"
 	[ "$(shown count-prs-open)" -eq 5 ]
 	[ "$(shown count-prs-merged)" -eq 2 ]
+	# the tasks in review/ and approval/ counted as agq-status counts them
+	json=$(agq-status --json)
+	[ "$(shown count-review)" = "$(jq '.counts.review // 0' <<< "$json")" ]
+	[ "$(shown count-approval)" = "$(jq '.counts.approval // 0' <<< "$json")" ]
 	row() { grep -o "<tr class=\"pr-open\" data-review=\"[^\"]*\"><td><code>pr-$1</code>.*" "$dom" | sed 's|</tr>.*||'; }
 	[[ "$(row c5)" == *'data-review="reviewing"'*'<td class="round">1</td><td class="approvals">1/2</td><td><span class="badge rs-reviewing">reviewing</span>'* ]]
 	[[ "$(row c6)" == *'<td class="approvals">0/1</td><td><span class="badge rs-changes">changes requested</span>'* ]]

@@ -168,6 +168,7 @@ person(struct agq_spool *sp, int verb, const char *arg, const char *text)
 	}
 	agq_warn("%s", msg);
 	return r > 0 ? 1 : errno == ENOENT ? EX_NOINPUT : agq_exit_code(errno);
+}
 
 /* poll: each open record's PR asked of the forge (agq_merge_poll); what
  * changed printed "PRID STATE [SHA]", or every record asked as JSON. */

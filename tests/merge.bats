@@ -52,11 +52,13 @@ record() {
 }
 
 # merge_task ID PARENT METHOD [VERIFY-CMD]: submit the merge task of PR
-# $PRID at $HEAD_SHA, as the scheduler does.
+# $PRID at $HEAD_SHA, as the scheduler does (submitted_at set: a task taken
+# from a spool, the only kind of submit that may carry kind and parent).
 merge_task() {
 	jq -n --arg id "$1" --arg p "$2" --arg m "$3" --arg pr "$PRID" \
 	    --arg head "$HEAD_SHA" --arg repo "$WORK/origin.git" --arg v "${4:-}" \
 	    '{id: $id, kind: "merge", parent: $p, pr: $pr, head: $head,
+	    submitted_at: (now | todate),
 	    git: {repo: $repo, base: "main"}, merge_method: $m, max_attempts: 2,
 	    title: ("merge " + $p)} + (if $v == "" then {} else
 	    {verify: [{type: "command_succeeds", cmd: $v}]} end)' | agq-submit -q
@@ -174,6 +176,7 @@ HOOK
 	    mv "$WORK/r" "$AGQ_SPOOL/prs/open/$PRID.json"
 	jq -n --arg pr "$PRID" --arg head "$HEAD_SHA" --arg repo "$url" \
 	    '{id: "c1-m1", kind: "merge", parent: "c1", pr: $pr, head: $head,
+	    submitted_at: (now | todate),
 	    git: {repo: $repo, base: "main"}, merge_method: "merge"}' | agq-submit -q
 	wait_for 30 test -e "$WORK/killed"
 	wait "$AGENT_PID" || true

@@ -294,3 +294,38 @@ CONF
 	[ "$(jq -rc 'select(.method == "PATCH") | .path' "$ff.log" | tail -1)" = \
 	    /api/v1/repos/me/app/pulls/1 ]
 }
+
+@test "end to end: a coder's PR reviewed by a reviewer agent (changes, then approval), merged into the origin's main by a merge task, the task done" {
+	origin
+	echo "git_author_name = Bot" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	start_agent r1 -c review
+	local id prid br
+	# the coder writes b.txt; with review feedback it also writes the
+	# greeting the reviewer asked for.  The reviewer (on r1, never a1)
+	# asks for changes while greet.txt is missing, and approves it then.
+	id=$(submit '{"title":"Add b","cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}]}')
+	wait_for 90 is_state "$id" done
+	# round 1: changes asked by the reviewer task, on r1
+	jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .verdict.verdict request_changes
+	jq_is "$AGQ_SPOOL/done/$id-r1-1.json" '.verdict.comments[0]' "please add greet.txt"
+	[ "$(jev "$id-r1-1" review .agent)" = r1 ]
+	# round 2: approved
+	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .verdict.verdict approve
+	# the merge task squashed the branch into the origin's main
+	jq_is "$AGQ_SPOOL/done/$id-m1.json" .kind merge
+	prid=$(jq -r .pr "$AGQ_SPOOL/done/$id.json")
+	[ -f "$AGQ_SPOOL/prs/merged/$prid.json" ]
+	[ "$(git -C "$WORK/origin.git" show main:b.txt)" = bee ]
+	[ "$(git -C "$WORK/origin.git" show main:greet.txt)" = hello ]
+	git -C "$WORK/origin.git" log -1 --format=%B main | grep -qx "Agq-PR: $prid"
+	[ "$(jev "$id" merge .method)" = squash ]
+	[ "$(jev "$id" merge .sha)" = "$(git -C "$WORK/origin.git" rev-parse main)" ]
+	[ "$(journal_count merge)" -eq 1 ]
+	# agq-show tells the whole chain
+	run agq-show "$id"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"please add greet.txt"* ]]
+	[[ "$output" == *squash* ]]
+}

@@ -338,6 +338,16 @@ agq_review_decide(const struct agq_review_facts *f, struct agq_review_dec *d)
 		merged(f, d);
 		return;
 	}
+	/* merged or closed on the forge (agq-pr poll saw it) */
+	if (f->pr_state) {
+		int done = f->pr_state == AGQ_ST_DONE;
+		d->act = done ? AGQ_RV_DONE : AGQ_RV_DEAD;
+		d->rule = done ? AGQ_LC_REVIEW_DONE : AGQ_LC_REVIEW_DEAD;
+		snprintf(d->reason, sizeof d->reason, "pull request %s %s on "
+		    "the forge", jstr(f->task, "pr"), done ? "merged" :
+		    "closed unmerged");
+		return;
+	}
 	if (c.agents) {
 		for (int k = 0; k < c.required; k++)
 			if (f->rstate[k] == AGQ_ST_NONE) {
@@ -436,6 +446,28 @@ task_state(const struct agq_spool *sp, const char *id, json_t **task)
 	return loc.state;
 }
 
+/* Where PR record PR ("pr-" and 16 hex digits, agq-pr(1)) is: 0 in
+ * prs/open/ (or none, or a malformed id), AGQ_ST_DONE in prs/merged/,
+ * AGQ_ST_DEAD in prs/closed/. */
+static int
+pr_state(const struct agq_spool *sp, const char *pr)
+{
+	if (!pr || strlen(pr) != 19 || strncmp(pr, "pr-", 3) ||
+	    strspn(pr + 3, "0123456789abcdef") != 16)
+		return 0;
+	static const struct { const char *dir; int st; } where[] = {
+		{ "merged", AGQ_ST_DONE }, { "closed", AGQ_ST_DEAD } };
+	for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+		char *path = agq_spool_path(sp, "prs/%s/%s.json", where[i].dir,
+		    pr);
+		int there = access(path, F_OK) == 0;
+		free(path);
+		if (there)
+			return where[i].st;
+	}
+	return 0;
+}
+
 /* The facts of coder task T (locked) into F; the references they borrow
  * from are put in KEEP (a new array the caller frees). */
 static void
@@ -466,6 +498,7 @@ gather(const struct agq_spool *sp, const json_t *t,
 	    "head"));
 	json_array_append_new(keep, people);
 	f->people = people;
+	f->pr_state = pr_state(sp, jstr(t, "pr"));
 	for (int n = 1; n <= 20; n++) {
 		char mid[65];
 		json_t *mt;

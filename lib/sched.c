@@ -1786,7 +1786,7 @@ sched_watch(struct agq_spool *sp)
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
-	struct agq_watch w[AGQ_NLANES + 9], *p = w;
+	struct agq_watch w[AGQ_NLANES + 11], *p = w;
 	/* a drop is judged once moved in or closed after writing, not
 	 * when created (maybe still empty or half-written) */
 	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };
@@ -1802,6 +1802,10 @@ sched_watch(struct agq_spool *sp)
 	*p++ = (struct agq_watch){ "hold", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "review", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "reviews", IN_MOVED_TO | IN_CREATE };
+	/* a PR merged or closed on the forge (agq-pr poll): its task's
+	 * decision (review.c) */
+	*p++ = (struct agq_watch){ "prs/merged", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "prs/closed", IN_MOVED_TO };
 	*p = (struct agq_watch){ NULL, 0 };
 	return agq_watch_spool(sp, w);
 }

@@ -347,3 +347,27 @@ forge_pr() {
 	start_sched
 	wait_for 30 test -e "$AGQ_SPOOL/prs/merged/$PRID.json"
 }
+
+@test "a task in review/ whose pull request is merged on the forge ends done; one closed there ends dead" {
+	origin
+	forge_conf github o/s
+	echo "pr_poll = 1" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	local t1 t2
+	t1=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}' | agq-submit)
+	t2=$(printf '%s\n' '{"title":"Two","cmd":"echo 2 > two.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}' | agq-submit)
+	wait_for 30 is_state "$t1" review
+	wait_for 30 is_state "$t2" review
+	local n1 n2
+	n1=$(jq -r .number "$AGQ_SPOOL/prs/open/$(jq -r .pr "$AGQ_SPOOL/review/$t1.json").json")
+	n2=$(jq -r .number "$AGQ_SPOOL/prs/open/$(jq -r .pr "$AGQ_SPOOL/review/$t2.json").json")
+	[ "$n1" -ge 1 ] && [ "$n2" -ge 1 ]
+	# someone merges one and closes the other on the forge
+	python3 -c 'import sys, urllib.request as u; [u.urlopen(u.Request(sys.argv[1] + p, method="POST")) for p in sys.argv[2:]]' \
+	    "http://127.0.0.1:$PORT" "/_merge/o/s/$n1" "/_close/o/s/$n2"
+	wait_for 30 is_state "$t1" done
+	wait_for 30 is_state "$t2" dead
+	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $(jq -r .pr "$AGQ_SPOOL/done/$t1.json") merged on the forge"
+	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$t2.json")" == *"closed unmerged on the forge" ]]
+}

@@ -139,6 +139,20 @@ main(void)
 	CHECK(d.act == AGQ_RV_MERGE, "3: the merge approved: merge");
 	agq_review_dec_free(&d);
 
+	/* the PR merged or closed on the forge (agq-pr poll) */
+	f.pr_state = AGQ_ST_DONE;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DONE && d.rule == AGQ_LC_REVIEW_DONE &&
+	    strstr(d.reason, "merged on the forge"), "the PR merged on the "
+	    "forge: done");
+	agq_review_dec_free(&d);
+	f.pr_state = AGQ_ST_DEAD;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD && strstr(d.reason, "closed unmerged"),
+	    "the PR closed on the forge: dead");
+	agq_review_dec_free(&d);
+	f.pr_state = 0;
+
 	/* 5: the merge task */
 	f.merge_n = 1;
 	f.merge_round = 1;
@@ -147,9 +161,11 @@ main(void)
 	CHECK(d.act == AGQ_RV_WAIT, "5: merging: wait");
 	agq_review_dec_free(&d);
 	f.merge_state = AGQ_ST_DONE;
+	f.pr_state = AGQ_ST_DONE;      /* the merge task moved the record */
 	agq_review_decide(&f, &d);
 	CHECK(d.act == AGQ_RV_DONE && !strcmp(d.reason, "merged by c1-m1"),
 	    "5: merged: done");
+	f.pr_state = 0;
 	agq_review_dec_free(&d);
 	f.merge_state = AGQ_ST_DEAD;
 	f.merge_reason = "conflict: a.txt";

@@ -621,6 +621,12 @@ agq_merge_poll(const struct agq_spool *sp, json_t **out)
 			} else if (st && !strcmp(st, "closed")) {
 				state = "closed";
 				sha = NULL;
+				/* who closed it: agq-sched ends its task for
+				 * this one (review.c), not for agq-pr close's */
+				char at[32];
+				agq_fmt_time(agq_now_us(), at);
+				json_object_set_new(rec, "closed", json_pack(
+				    "{s:s, s:s}", "by", "forge", "at", at));
 				if (agq_pr_save(sp, rec) < 0 ||
 				    agq_pr_move(sp, jstr(rec, "id"), "closed") < 0)
 					snprintf(err, sizeof err, "cannot move the "

@@ -338,14 +338,15 @@ agq_review_decide(const struct agq_review_facts *f, struct agq_review_dec *d)
 		merged(f, d);
 		return;
 	}
-	/* merged or closed on the forge (agq-pr poll saw it) */
+	/* merged (agq-pr poll saw it on the forge, or agq-pr merged), or
+	 * closed on the forge */
 	if (f->pr_state) {
 		int done = f->pr_state == AGQ_ST_DONE;
 		d->act = done ? AGQ_RV_DONE : AGQ_RV_DEAD;
 		d->rule = done ? AGQ_LC_REVIEW_DONE : AGQ_LC_REVIEW_DEAD;
-		snprintf(d->reason, sizeof d->reason, "pull request %s %s on "
-		    "the forge", jstr(f->task, "pr"), done ? "merged" :
-		    "closed unmerged");
+		snprintf(d->reason, sizeof d->reason, "pull request %s %s",
+		    jstr(f->task, "pr"), done ? "merged" :
+		    "closed unmerged on the forge");
 		return;
 	}
 	if (c.agents) {
@@ -448,7 +449,9 @@ task_state(const struct agq_spool *sp, const char *id, json_t **task)
 
 /* Where PR record PR ("pr-" and 16 hex digits, agq-pr(1)) is: 0 in
  * prs/open/ (or none, or a malformed id), AGQ_ST_DONE in prs/merged/,
- * AGQ_ST_DEAD in prs/closed/. */
+ * AGQ_ST_DEAD in prs/closed/ when agq-pr poll closed it (its "closed"
+ * {by: "forge"}); one agq-pr close moved there is 0: agq-pr ends its
+ * task itself, with the person's name. */
 static int
 pr_state(const struct agq_spool *sp, const char *pr)
 {
@@ -460,7 +463,11 @@ pr_state(const struct agq_spool *sp, const char *pr)
 	for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
 		char *path = agq_spool_path(sp, "prs/%s/%s.json", where[i].dir,
 		    pr);
-		int there = access(path, F_OK) == 0;
+		json_t *rec = agq_json_read_object(path, 1 << 20);
+		const char *by = jstr(json_object_get(rec, where[i].dir), "by");
+		int there = where[i].st == AGQ_ST_DEAD ? by && !strcmp(by,
+		    "forge") : rec != NULL;
+		json_decref(rec);
 		free(path);
 		if (there)
 			return where[i].st;

@@ -84,9 +84,10 @@ struct agq_review_facts {
 	long merge_round;       /* the coder's round it was queued in */
 	const char *merge_reason; /* its reason (borrowed), or NULL */
 	int pr_state;           /* the task's PR record: 0 open (or none),
-	                         * AGQ_ST_DONE in prs/merged/, AGQ_ST_DEAD in
-	                         * prs/closed/ (agq-pr poll saw the forge's
-	                         * pull request merged or closed) */
+	                         * AGQ_ST_DONE in prs/merged/ (agq-pr poll
+	                         * or agq-pr merged), AGQ_ST_DEAD in
+	                         * prs/closed/ closed by agq-pr poll (the
+	                         * forge's pull request closed) */
 };
 
 enum agq_review_act {

@@ -118,7 +118,6 @@ busy_spool() {
 
 @test "agq-dash: the pull requests of tasks run with --git, newest first, at most 50, with forge links, in Chromium" {
 	command -v git >/dev/null || skip "no git"
-	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
 	git init -q -b main "$WORK/src" && echo a > "$WORK/src/a"
 	git -C "$WORK/src" add a && git -C "$WORK/src" commit -qm a
 	git clone -q --bare "$WORK/src" "$WORK/origin.git"

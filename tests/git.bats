@@ -8,9 +8,6 @@ AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-    GIT_COMMITTER_EMAIL=t@t
-
 # origin: a bare repository $WORK/origin.git whose main has a.txt.
 origin() {
 	mkdir -p "$WORK/src"

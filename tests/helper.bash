@@ -16,6 +16,10 @@ PATH="$AGQ_TEST_BIN:$PATH"
 # leak makes the command exit 23 and its test fail.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=${AGQ_TEST_LEAKS:-0}:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Who the tests' own git(1) commits are by (fixtures: origins, branches,
+# moves); agq's commits are by git_author_name and git_author_email.
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+    GIT_COMMITTER_EMAIL=t@t
 
 # nap SECONDS: sleep without starting a process (the polls below run
 # thousands of times a suite): read(1) waits on a pipe nothing writes to.

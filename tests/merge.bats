@@ -10,8 +10,6 @@ AGQ_TEST_LEAKS=1
 load helper
 bats_require_minimum_version 1.5.0
 
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-    GIT_COMMITTER_EMAIL=t@t
 TOKEN=tok-0f-the-merge-f0rge
 
 # origin: a bare $WORK/origin.git whose main has a.txt (3 lines) and a
@@ -368,6 +366,6 @@ forge_pr() {
 	    "http://127.0.0.1:$PORT" "/_merge/o/s/$n1" "/_close/o/s/$n2"
 	wait_for 30 is_state "$t1" done
 	wait_for 30 is_state "$t2" dead
-	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $(jq -r .pr "$AGQ_SPOOL/done/$t1.json") merged on the forge"
+	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $(jq -r .pr "$AGQ_SPOOL/done/$t1.json") merged"
 	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$t2.json")" == *"closed unmerged on the forge" ]]
 }

@@ -148,8 +148,6 @@ JSON
 }
 
 @test "patch: a prompt task with git to ollama: the diff applied in its worktree, committed on its branch, pushed, a PR record" {
-	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-	    GIT_COMMITTER_EMAIL=t@t
 	make_tree
 	git clone -q --bare "$WORK/tree" "$WORK/origin.git"
 	run_agent

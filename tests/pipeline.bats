@@ -10,10 +10,6 @@
 load helper
 bats_require_minimum_version 1.5.0
 
-# git_origin's commit and those of move.sh below
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-    GIT_COMMITTER_EMAIL=t@t
-
 # origin: a bare repository $WORK/origin.git whose main has f1.txt ..
 # f8.txt, one line each.
 origin() {

@@ -10,9 +10,6 @@
 load helper
 bats_require_minimum_version 1.5.0
 
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-    GIT_COMMITTER_EMAIL=t@t
-
 origin() {
 	mkdir -p "$WORK/src"
 	printf 'one\n' > "$WORK/src/a.txt"

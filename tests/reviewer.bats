@@ -18,8 +18,6 @@ AGQ_TEST_LEAKS=1
 load helper
 bats_require_minimum_version 1.5.0
 
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
-    GIT_COMMITTER_EMAIL=t@t
 TOKEN=tok-5ecret-0f-the-f0rge
 
 setup_file() {

@@ -9,17 +9,6 @@
 
 #define HEAD "0123456789abcdef0123456789abcdef01234567"
 
-static json_t *
-J(const char *s)
-{
-	json_t *j = json_loads(s, 0, NULL);
-	if (!j) {
-		printf("bad test JSON: %s\n", s);
-		exit(2);
-	}
-	return j;
-}
-
 /* Facts over task T (JSON text) with nothing submitted and no verdict;
  * PEOPLE an empty array the caller frees. */
 static void
@@ -143,8 +132,7 @@ main(void)
 	f.pr_state = AGQ_ST_DONE;
 	agq_review_decide(&f, &d);
 	CHECK(d.act == AGQ_RV_DONE && d.rule == AGQ_LC_REVIEW_DONE &&
-	    strstr(d.reason, "merged on the forge"), "the PR merged on the "
-	    "forge: done");
+	    strstr(d.reason, "merged"), "the PR merged on the forge: done");
 	agq_review_dec_free(&d);
 	f.pr_state = AGQ_ST_DEAD;
 	agq_review_decide(&f, &d);

@@ -4,17 +4,6 @@
 #include "backend.h"
 #include "unit.h"
 
-static json_t *
-J(const char *s)
-{
-	json_t *j = json_loads(s, 0, NULL);
-	if (!j) {
-		printf("bad test JSON: %s\n", s);
-		exit(2);
-	}
-	return j;
-}
-
 /* Evaluate; keep the choice's backend in BACKEND and WHY. */
 static int
 eval(const char *facts, int tier, const char *agent, const json_t *reg,

@@ -18,6 +18,21 @@ static int unit_n, unit_failed;
 	} \
 } while (0)
 
+#ifdef JANSSON_H
+/* J(TEXT): TEXT parsed (a test's own JSON; exits 2 if it does not
+ * parse), a new reference. */
+static inline json_t *
+J(const char *s)
+{
+	json_t *j = json_loads(s, 0, NULL);
+	if (!j) {
+		printf("bad test JSON: %s\n", s);
+		exit(2);
+	}
+	return j;
+}
+#endif
+
 #define DONE() do { printf("1..%d\n", unit_n); \
 	return unit_failed ? 1 : 0; } while (0)
 

@@ -38,6 +38,10 @@ busy_spool() {
 
 @test "agq-dash: the page is self-contained and shows in Chromium the counts of agq-status --json" {
 	busy_spool
+	# both agents alive (a heartbeat late under load would make the
+	# page and agq-status, a moment apart, disagree)
+	wait_for 30 sh -c '[ "$(agq-status --json | jq .health.agents_alive)" = 2 ]'
+	json=$(agq-status --json)
 	run agq-dash -o "$WORK/dash.html"
 	[ "$status" -eq 0 ]
 	page="$WORK/dash.html"
@@ -48,7 +52,6 @@ busy_spool() {
 	grep -q 'bad &lt;b&gt;&amp;&quot;x&quot;' "$page"
 	grep -q '<a href="https://example.invalid/pr/42">pull request</a>' "$page"
 	grep -q '<svg' "$page"
-	json=$(agq-status --json)
 	chrome --dump-dom "file://$page" > "$BATS_TEST_TMPDIR/dom.html"
 	grep -q 'Recent completions' "$BATS_TEST_TMPDIR/dom.html"
 	for s in queue active defer hold done dead inbox corrupt; do

@@ -1716,13 +1716,18 @@ do_assign(struct sched *S)
 /* ---- the loop ----------------------------------------------------------- */
 
 /* agq_review_scan's SEEN: reviews/ID/ watched, made first when needed,
- * so that a person's verdict (agq-pr) wakes the scheduler. */
+ * so that a person's verdict (agq-pr) wakes the scheduler; marked seen
+ * in this scan (true), for do_review. */
 static void
 review_seen(const char *id, void *arg)
 {
 	struct sched *S = arg;
-	if (!S->review_watched || json_object_get(S->review_watched, id))
+	if (!S->review_watched)
 		return;
+	if (json_object_get(S->review_watched, id)) {
+		json_object_set_new(S->review_watched, id, json_true());
+		return;
+	}
 	char rel[128];
 	snprintf(rel, sizeof rel, "reviews/%s", id);
 	char *dir = agq_spool_path(S->sp, "%s", rel);
@@ -1740,8 +1745,25 @@ review_seen(const char *id, void *arg)
 static void
 do_review(struct sched *S)
 {
-	if (agq_review_scan(S->sp, review_seen, S) < 0 && errno != ENOENT)
-		agq_spool_syserr(S->sp, "cannot read", "review");
+	const char *id;
+	json_t *v;
+	void *tmp;
+	json_object_foreach(S->review_watched, id, v)
+		json_object_set_new(S->review_watched, id, json_false());
+	if (agq_review_scan(S->sp, review_seen, S) < 0) {
+		if (errno != ENOENT)
+			agq_spool_syserr(S->sp, "cannot read", "review");
+		return;         /* nothing known left review/ */
+	}
+	/* the tasks that left review/: their reviews/ID/ no longer watched */
+	json_object_foreach_safe(S->review_watched, tmp, id, v) {
+		if (json_is_true(v))
+			continue;
+		char rel[128];
+		snprintf(rel, sizeof rel, "reviews/%s", id);
+		agq_watch_remove(S->sp, rel);
+		json_object_del(S->review_watched, id);
+	}
 }
 
 static void

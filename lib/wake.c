@@ -65,3 +65,21 @@ agq_watch_add(const struct agq_spool *sp, const struct agq_watch *w,
 	errno = err;
 	return err ? -1 : 0;
 }
+
+int
+agq_watch_remove(const struct agq_spool *sp, const char *rel)
+{
+	/* libinotifytools names a watched directory with a '/' at its end */
+	char *p = agq_spool_path(sp, "%s/", rel);
+	int ok = inotifytools_remove_watch_by_filename(p);
+	if (!ok) {
+		p[strlen(p) - 1] = '\0';
+		ok = inotifytools_remove_watch_by_filename(p);
+	}
+	free(p);
+	if (!ok) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}

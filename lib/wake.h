@@ -51,4 +51,10 @@ int agq_watch_spool(const struct agq_spool *sp, const struct agq_watch *w);
 int agq_watch_add(const struct agq_spool *sp, const struct agq_watch *w,
                   int quiet);
 
+/* Stop watching spool directory REL (relative to SP's root), one that
+ * agq_watch_add watched: a directory the program no longer needs, so
+ * that a long-running one does not use up fs.inotify.max_user_watches
+ * (inotify(7)).  0, or -1 with errno (EINVAL: not watched). */
+int agq_watch_remove(const struct agq_spool *sp, const char *rel);
+
 #endif

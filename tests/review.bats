@@ -303,7 +303,12 @@ CONF
 	# greeting the reviewer asked for.  The reviewer (on r1, never a1)
 	# asks for changes while greet.txt is missing, and approves it then.
 	id=$(submit '{"title":"Add b","cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}]}')
-	wait_for 90 is_state "$id" done
+	wait_for 90 is_state "$id" done || {
+		find "$AGQ_SPOOL" -name '*.json' -path '*/[a-z]*/*' | sed "s|$AGQ_SPOOL/||" | grep -v '^out/\|^ids/'
+		jq -c '[.ts, .ev, .id, .reason, .to]' "$AGQ_SPOOL/journal" | tail -40
+		cat "$BATS_TEST_TMPDIR"/*.log | tail -30
+		false
+	}
 	# round 1: changes asked by the reviewer task, on r1
 	jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .verdict.verdict request_changes
 	jq_is "$AGQ_SPOOL/done/$id-r1-1.json" '.verdict.comments[0]' "please add greet.txt"
@@ -325,4 +330,26 @@ CONF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"please add greet.txt"* ]]
 	[[ "$output" == *squash* ]]
+}
+
+# the number of inotify watches of process PID (inotify(7): one "inotify
+# wd:" line per watch in the fdinfo of its inotify descriptor)
+watches() { cat /proc/"$1"/fdinfo/* 2>/dev/null | grep -c '^inotify wd:'; }
+watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
+
+@test "agq-sched watches reviews/ID/ while the task is in review/, and stops once it has left" {
+	origin
+	start_sched
+	start_agent a1
+	wait_for 30 test -s "$AGQ_SPOOL/agents/a1.json"
+	local n0 id
+	n0=$(watches "$SCHED_PID")
+	[ "$n0" -gt 5 ]
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$id" review
+	wait_for 30 watches_are "$SCHED_PID" $((n0 + 1))
+	run agq-pr approve "$id"
+	[ "$status" -eq 0 ]
+	wait_for 30 is_state "$id" done
+	wait_for 30 watches_are "$SCHED_PID" "$n0"
 }

@@ -684,7 +684,9 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 	} else if (d->act == AGQ_RV_APPROVAL) {
 		json_object_set_new(t, "approval_for", json_string("merge"));
 		json_object_set_new(ev, "for", json_string("merge"));
-	} else {
+	} else if (d->approvals > 0) {
+		/* counted when approvals decided it (not after a merge task,
+		 * or a PR merged or closed on the forge) */
 		json_object_set_new(ev, "approvals", json_integer(d->approvals));
 	}
 	lc.ev = ev;

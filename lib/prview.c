@@ -177,8 +177,11 @@ agq_chain(const struct agq_spool *sp, const char *root)
 		int mine = id && !strcmp(id, root);
 		json_object_del(e, "_n");
 		if (!strcmp(ev, "review")) {
-			const json_t *c = json_array_get(json_object_get(e,
-			    "comments"), 0);
+			/* a review task's event joins its comments into one
+			 * string, a person's keeps the array (agq-journal(5)) */
+			const json_t *c = json_object_get(e, "comments");
+			if (json_is_array(c))
+				c = json_array_get(c, 0);
 			char *fl = first_line(json_string_value(c));
 			json_object_set_new(e, "comment", json_string(fl));
 			if (!strcmp(JS(e, "verdict") ? JS(e, "verdict") : "",

@@ -72,7 +72,7 @@ fixtures() {
 	j 21 review_start c1 '"pr":"pr-c1","round":1,"tasks":["c1-r1-1"]'
 	j 30 start c1-r1-1 '"agent":"a2","gen":1,"attempt":1'
 	j 40 finish c1-r1-1 '"agent":"a2","exit":0,"duration_ms":10000,"cost_usd":0.25'
-	j 40 review c1-r1-1 "\"parent\":\"c1\",\"pr\":\"pr-c1\",\"round\":1,\"head\":\"$a\",\"verdict\":\"request_changes\",\"comments\":[\"Tests are missing.\\nAdd one for x.\"],\"agent\":\"a2\""
+	j 40 review c1-r1-1 "\"parent\":\"c1\",\"pr\":\"pr-c1\",\"round\":1,\"head\":\"$a\",\"verdict\":\"request_changes\",\"comments\":\"Tests are missing.\\nAdd one for x.\",\"agent\":\"a2\""
 	j 40 done c1-r1-1 '"agent":"a2"'
 	j 50 start c1 '"agent":"a1","gen":2,"attempt":2'
 	j 60 finish c1 '"agent":"a1","exit":0,"duration_ms":10000,"cost_usd":0.5'
@@ -80,7 +80,7 @@ fixtures() {
 	j 60 review_wait c1 "\"pr\":\"pr-c1\",\"round\":2,\"head\":\"$b\""
 	j 70 start c1-r2-1 '"agent":"a2","gen":1,"attempt":1'
 	j 80 finish c1-r2-1 '"agent":"a2","exit":0,"duration_ms":10000,"cost_usd":0.25'
-	j 80 review c1-r2-1 "\"parent\":\"c1\",\"pr\":\"pr-c1\",\"round\":2,\"head\":\"$b\",\"verdict\":\"approve\",\"comments\":[\"LGTM\"],\"agent\":\"a2\""
+	j 80 review c1-r2-1 "\"parent\":\"c1\",\"pr\":\"pr-c1\",\"round\":2,\"head\":\"$b\",\"verdict\":\"approve\",\"comments\":\"LGTM\",\"agent\":\"a2\""
 	j 80 done c1-r2-1 '"agent":"a2"'
 	j 85 review c1 "\"pr\":\"pr-c1\",\"round\":2,\"head\":\"$b\",\"verdict\":\"approve\",\"comments\":[\"Ship it\"],\"uid\":1000,\"user\":\"alice\""
 	j 90 start c1-m1 '"agent":"a3","gen":1,"attempt":1'
@@ -92,10 +92,10 @@ fixtures() {
 	j 201 start c2 '"agent":"a1","gen":1,"attempt":1'
 	j 210 pr_open c2 '"pr":"pr-c2","number":null,"url":null'
 	j 210 review_wait c2 "\"pr\":\"pr-c2\",\"round\":1,\"head\":\"$a\""
-	j 220 review c2-r1-1 "\"parent\":\"c2\",\"round\":1,\"verdict\":\"request_changes\",\"comments\":[\"Broken.\"],\"agent\":\"a2\""
+	j 220 review c2-r1-1 "\"parent\":\"c2\",\"round\":1,\"verdict\":\"request_changes\",\"comments\":\"Broken.\",\"agent\":\"a2\""
 	j 230 start c2 '"agent":"a1","gen":2,"attempt":2'
 	j 240 review_wait c2 "\"pr\":\"pr-c2\",\"round\":2,\"head\":\"$b\""
-	j 250 review c2-r2-1 "\"parent\":\"c2\",\"round\":2,\"verdict\":\"request_changes\",\"comments\":[\"Still broken.\"],\"agent\":\"a2\""
+	j 250 review c2-r2-1 "\"parent\":\"c2\",\"round\":2,\"verdict\":\"request_changes\",\"comments\":\"Still broken.\",\"agent\":\"a2\""
 	j 251 dead c2 '"reason":"review: changes requested after 2 rounds: Still broken."'
 	# c3
 	j 300 submit c3 '"state":"queue"'

@@ -328,7 +328,10 @@ CONF
 	# agq-show tells the whole chain
 	run agq-show "$id"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"please add greet.txt"* ]]
+	# the reviewer's comment in its verdict's line and in what was fed
+	# back (not only somewhere in the task's JSON below the chain)
+	grep -q "  $id-r1-1: round 1: request_changes by r1: please add greet.txt\$" <<< "$output"
+	grep -q "  round 1: changes fed back to the coder, from $id-r1-1 (agent r1): please add greet.txt\$" <<< "$output"
 	[[ "$output" == *squash* ]]
 }
 

@@ -689,6 +689,12 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 		 * or a PR merged or closed on the forge) */
 		json_object_set_new(ev, "approvals", json_integer(d->approvals));
 	}
+	if (d->act == AGQ_RV_DONE || d->act == AGQ_RV_DEAD) {
+		/* the coder's agent: agq-stats credits the end to it */
+		const char *who = jstr(agq_task_last_attempt(t), "agent");
+		if (who)
+			json_object_set_new(ev, "agent", json_string(who));
+	}
 	lc.ev = ev;
 	return agq_lc_record(sp, l, &lc);
 }

@@ -325,6 +325,11 @@ CONF
 	[ "$(jev "$id" merge .method)" = squash ]
 	[ "$(jev "$id" merge .sha)" = "$(git -C "$WORK/origin.git" rev-parse main)" ]
 	[ "$(journal_count merge)" -eq 1 ]
+	# the task's end is credited to the coder's agent (agq-stats)
+	[ "$(jev "$id" done .agent)" = a1 ]
+	local want=1
+	[ "$(jev "$id-m1" done .agent)" != a1 ] || want=2
+	[ "$(agq-stats --json | jq '.agents[] | select(.name == "a1") | .done')" -eq "$want" ]
 	# agq-show tells the whole chain
 	run agq-show "$id"
 	[ "$status" -eq 0 ]

@@ -485,11 +485,13 @@ ref_exists(git_repository *repo, const char *prefix, const char *name,
 }
 
 /* Choose the branch of task ID in C: 0 new (make it from BASE), 1 the
- * task's own (reuse), -1 with ERR.  Into OUT (256 bytes). */
+ * task's own (reuse), 2 (RESUME and BRANCH only) the origin's BRANCH, not
+ * here or not the task's here: make it from the origin's tip; -1 with
+ * ERR.  Into OUT (256 bytes). */
 static int
 choose_branch(struct clone *c, const char *agent, const char *slugtext,
-              const char *branch, const char *id, char *out, char *err,
-              size_t size)
+              const char *branch, const char *id, int resume, char *out,
+              char *err, size_t size)
 {
 	char slug[49];
 	agq_git_slug(slugtext, slug);
@@ -520,6 +522,15 @@ choose_branch(struct clone *c, const char *agent, const char *slugtext,
 		if (own && local) {
 			free(owner);
 			return 1;
+		}
+		if (resume) {
+			free(owner);
+			if (remote)
+				return 2;
+			snprintf(err, size, "the pull request's branch %s is on "
+			    "neither the origin nor here", out);
+			errno = ENOENT;
+			return -1;
 		}
 		if (!owner && !local && !remote)
 			return 0;
@@ -598,12 +609,11 @@ wt_add(struct clone *c, const char *id, const char *path, git_reference *ref,
 	return 0;
 }
 
-int
-agq_git_start_task(const struct agq_spool *sp, const char *origin,
-                   const char *base, const char *agent,
-                   const char *slugtext, const char *branch,
-                   const char *id, struct agq_worktree *wt, char *err,
-                   size_t size)
+static int
+start_task(const struct agq_spool *sp, const char *origin, const char *base,
+           const char *agent, const char *slugtext, const char *branch,
+           int resume, const char *id, struct agq_worktree *wt, char *err,
+           size_t size)
 {
 	memset(wt, 0, sizeof *wt);
 	if (!agq_id_valid(id)) {
@@ -643,10 +653,27 @@ agq_git_start_task(const struct agq_spool *sp, const char *origin,
 		git_worktree_free(w);
 		w = NULL;
 	}
-	if ((r = choose_branch(&c, agent, slugtext, branch, id, wt->branch,
-	    err, size)) < 0)
+	if ((r = choose_branch(&c, agent, slugtext, branch, id, resume,
+	    wt->branch, err, size)) < 0)
 		goto out;
-	if (r == 0) {
+	git_oid roid, loid;
+	if (r == 1 && resume && ref_exists(c.repo, "refs/remotes/origin",
+	    wt->branch, &roid) && ref_exists(c.repo, "refs/heads", wt->branch,
+	    &loid) && !git_oid_equal(&roid, &loid) &&
+	    git_graph_descendant_of(c.repo, &roid, &loid) == 1)
+		r = 2;  /* pushed from elsewhere since: the origin's is newer */
+	if (r == 2) {
+		/* the pull request's branch as the origin has it */
+		if (!ref_exists(c.repo, "refs/remotes/origin", wt->branch,
+		    &roid) || git_commit_lookup(&tip, c.repo, &roid) < 0 ||
+		    git_branch_create(&ref, c.repo, wt->branch, tip, 1) < 0 ||
+		    branch_conf_set(c.repo, wt->branch, "agqtask", id) < 0 ||
+		    branch_conf_set(c.repo, wt->branch, "agqbase", base) < 0) {
+			gerr(err, size, "cannot take the branch from the origin");
+			goto out;
+		}
+		wt->reused = 1;
+	} else if (r == 0) {
 		git_oid oid;
 		if (!ref_exists(c.repo, "refs/remotes/origin", base, &oid)) {
 			snprintf(err, size, "no base branch %s on %s", base,
@@ -680,6 +707,26 @@ out:
 	git_worktree_free(w);
 	clone_close(&c);
 	return rc;
+}
+
+int
+agq_git_start_task(const struct agq_spool *sp, const char *origin,
+                   const char *base, const char *agent,
+                   const char *slugtext, const char *branch,
+                   const char *id, struct agq_worktree *wt, char *err,
+                   size_t size)
+{
+	return start_task(sp, origin, base, agent, slugtext, branch, 0, id, wt,
+	    err, size);
+}
+
+int
+agq_git_resume_task(const struct agq_spool *sp, const char *origin,
+                    const char *base, const char *branch, const char *id,
+                    struct agq_worktree *wt, char *err, size_t size)
+{
+	return start_task(sp, origin, base, NULL, NULL, branch, 1, id, wt, err,
+	    size);
 }
 
 static int wt_prune(git_worktree *wt, char *err, size_t size);

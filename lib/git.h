@@ -81,6 +81,20 @@ int agq_git_start_task(const struct agq_spool *sp, const char *origin,
                        const char *id, struct agq_worktree *wt, char *err,
                        size_t size);
 
+/* Task ID's worktree of ORIGIN on BRANCH, the branch its pull request
+ * already has (a later review round, or a retry after its push), so that
+ * a round run by another agent, or on another host, continues the same
+ * branch and pull request instead of opening a new one: ID's worktree
+ * when it exists; else the local BRANCH when it is ID's and the origin's
+ * is not newer (git_graph_descendant_of(3)); else a local BRANCH made (or
+ * reset) at the origin's tip, marked ID's.  Never a new branch from BASE:
+ * -1 with errno ENOENT and ERR when the origin has no BRANCH.  Locked and
+ * filled as agq_git_start_task; WT->reused is 1.  0, or -1 with ERR. */
+int agq_git_resume_task(const struct agq_spool *sp, const char *origin,
+                        const char *base, const char *branch,
+                        const char *id, struct agq_worktree *wt, char *err,
+                        size_t size);
+
 /* A worktree of ORIGIN for task ID detached at the commit SHA (40 hex
  * digits), for a task that reads a commit and makes none (a review task,
  * agq-task(5) "kind"): agq_git_sync_origin, then W/KEY.trees/ID checked

@@ -500,6 +500,7 @@ gather(const struct agq_spool *sp, const json_t *t,
 		json_array_append_new(keep, rt);
 		f->rverdict[k] = json_object_get(rt, "verdict");
 		f->rreason[k] = jstr(rt, "reason");
+		f->ragent[k] = jstr(agq_task_last_attempt(rt), "agent");
 	}
 	json_t *people = agq_review_verdicts_read(sp, id, round, jstr(t,
 	    "head"));
@@ -580,6 +581,49 @@ title_for(const json_t *t, const char *prefix)
 	    agq_task_id(t));
 }
 
+/* NAMES (a new array of distinct agent names) as an avoid_agent value:
+ * NULL when empty, the one name, else the array; NAMES is consumed. */
+static json_t *
+avoid_value(json_t *names)
+{
+	json_t *v = json_array_size(names) == 0 ? NULL :
+	    json_array_size(names) == 1 ? json_incref(json_array_get(names, 0)) :
+	    json_incref(names);
+	json_decref(names);
+	return v;
+}
+
+/* NAME added to NAMES (an array) unless there, or NULL; at most 16. */
+static void
+add_name(json_t *names, const char *name)
+{
+	size_t i;
+	json_t *v;
+	if (!name || json_array_size(names) >= 16)
+		return;
+	json_array_foreach(names, i, v)
+		if (!strcmp(json_string_value(v), name))
+			return;
+	json_array_append_new(names, json_string(name));
+}
+
+/* Every agent that ran an attempt of coder T, this round's and earlier
+ * rounds' (previous_attempts): who wrote the change, so none of them
+ * reviews it (avoid_agent).  A new reference, or NULL: none. */
+static json_t *
+coder_agents(const json_t *t)
+{
+	json_t *names = json_array();
+	static const char *const keys[] = { "previous_attempts", "attempts" };
+	for (int k = 0; k < 2; k++) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(t, keys[k]), i, a)
+			add_name(names, jstr(a, "agent"));
+	}
+	return avoid_value(names);
+}
+
 /* Queue the review tasks D->missing of coder T.  Returns how many were
  * queued; `review_start` journaled when any was. */
 static int
@@ -590,7 +634,7 @@ submit_reviews(const struct agq_spool *sp, const json_t *t,
 	const json_t *rv = json_object_get(t, "review");
 	struct agq_review_conf c;
 	agq_review_conf(t, &c);
-	const char *coder = jstr(agq_task_last_attempt(t), "agent");
+	json_t *coders = coder_agents(t);
 	json_t *ids = json_array();
 	for (int k = 0; k < c.required; k++) {
 		if (!d->missing[k])
@@ -602,8 +646,8 @@ submit_reviews(const struct agq_spool *sp, const json_t *t,
 		    "s:o}", "id", rid, "kind", "review", "parent", id, "round",
 		    (json_int_t)d->round, "pr", jstr(t, "pr"), "head", jstr(t,
 		    "head"), "requires", c.cap, "title", title_for(t, pre));
-		if (coder)
-			json_object_set_new(n, "avoid_agent", json_string(coder));
+		if (coders)
+			json_object_set(n, "avoid_agent", coders);
 		static const char *const keys[] = { "cmd", "prompt", "backend",
 		    "model", "timeout", NULL };
 		for (int i = 0; keys[i]; i++)
@@ -626,6 +670,7 @@ submit_reviews(const struct agq_spool *sp, const json_t *t,
 		    "required", (json_int_t)c.required));
 	else
 		json_decref(ids);
+	json_decref(coders);
 	return queued;
 }
 
@@ -647,11 +692,12 @@ submit_merge(const struct agq_spool *sp, const json_t *t,
 	return deliver(sp, t, n);
 }
 
-/* Carry decision D out on coder task L (locked, in review/): its fields
- * changed, the move recorded (agq_lc_record).  0 or -1 with errno. */
+/* Carry decision D over facts F out on coder task L (locked, in
+ * review/): its fields changed, the move recorded (agq_lc_record).  0 or
+ * -1 with errno. */
 static int
 move(const struct agq_spool *sp, struct agq_locked *l,
-     const struct agq_review_dec *d)
+     const struct agq_review_dec *d, const struct agq_review_facts *f)
 {
 	json_t *t = l->task;
 	static const int to[] = {
@@ -675,6 +721,22 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 			json_object_set_new(t, "update_from_base", json_true());
 		lc.reset_attempts = 1;
 		lc.gen = agq_task_int(t, "generation", 0) + 1;
+		/* the author writes the next round, not its reviewers, who
+		 * then could not review it (avoid_agent on review tasks) */
+		json_t *rv = json_array();
+		for (int k = 0; k < AGQ_REVIEW_MAX; k++)
+			add_name(rv, f->ragent[k]);
+		json_t *av = avoid_value(rv);
+		if (av)
+			json_object_set_new(t, "avoid_agent", av);
+		else
+			json_object_del(t, "avoid_agent");
+		/* a person's approval was of the head they saw: the next
+		 * round's push or merge is approved again */
+		if (json_object_get(t, "approved"))
+			json_object_set(ev, "approvals_cleared",
+			    json_object_get(t, "approved"));
+		json_object_del(t, "approved");
 		json_object_set_new(ev, "round", json_integer(d->round + 1));
 		json_object_set_new(ev, "from_round", json_integer(d->round));
 		json_object_set_new(ev, "comments", json_integer(
@@ -731,7 +793,7 @@ agq_review_step(const struct agq_spool *sp, const char *id, int *act)
 		rc = submit_merge(sp, l.task, &d) < 0 ? -1 : 0;
 		break;
 	default:
-		rc = move(sp, &l, &d);
+		rc = move(sp, &l, &d, &f);
 	}
 	int e = errno;
 	agq_review_dec_free(&d);

@@ -78,6 +78,8 @@ struct agq_review_facts {
 	int rstate[AGQ_REVIEW_MAX];
 	const json_t *rverdict[AGQ_REVIEW_MAX];
 	const char *rreason[AGQ_REVIEW_MAX];
+	const char *ragent[AGQ_REVIEW_MAX]; /* the agent its last attempt
+	                         * ran on, or NULL */
 	const json_t *people;   /* agq_review_verdicts_read of the round */
 	int merge_n;            /* the newest merge task's try (0: none) */
 	int merge_state;        /* its state */

@@ -19,18 +19,44 @@ agq_route_facts(const json_t *t)
 	const char *b = json_string_value(json_object_get(t, "backend"));
 	const char *m = json_string_value(json_object_get(t, "model"));
 	json_t *r = json_object_get(t, "requires");
-	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o, s:s?}", "agentish",
+	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o, s:O?}", "agentish",
 	    agq_task_is_agent(t), "tier", agq_task_tier(t), "has_cmd",
 	    json_object_get(t, "cmd") != NULL, "backend", b, "model", m,
 	    "requires", json_is_array(r) ? json_incref(r) : json_array(),
-	    "avoid_agent", json_string_value(json_object_get(t,
-	    "avoid_agent")));
+	    "avoid_agent", json_object_get(t, "avoid_agent"));
 }
 
 int
-agq_route_avoids(const char *avoid, const char *agent)
+agq_route_avoids(const json_t *avoid, const char *agent)
 {
-	return avoid && agent && !strcmp(avoid, agent);
+	if (!agent)
+		return 0;
+	if (json_is_string(avoid))
+		return !strcmp(json_string_value(avoid), agent);
+	size_t i;
+	json_t *v;
+	json_array_foreach(avoid, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), agent))
+			return 1;
+	return 0;
+}
+
+/* AVOID (a string or an array of strings) as "a, b" into BUF (SIZE). */
+static const char *
+avoid_str(const json_t *avoid, char *buf, size_t size)
+{
+	if (json_is_string(avoid)) {
+		snprintf(buf, size, "%s", json_string_value(avoid));
+		return buf;
+	}
+	size_t i, n = 0;
+	json_t *v;
+	buf[0] = '\0';
+	json_array_foreach(avoid, i, v)
+		if (json_is_string(v) && n < size)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " :
+			    "", json_string_value(v));
+	return buf;
 }
 
 static int
@@ -125,12 +151,12 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	const char *explicit = json_string_value(json_object_get(f, "backend"));
 	const char *model = json_string_value(json_object_get(f, "model"));
 	int has_cmd = json_is_true(json_object_get(f, "has_cmd"));
-	const char *avoid = json_string_value(json_object_get(f,
-	    "avoid_agent"));
+	const json_t *avoid = json_object_get(f, "avoid_agent");
 	if (agq_route_avoids(avoid, json_string_value(json_object_get(agent,
 	    "name")))) {
+		char who[256];
 		snprintf(why, size, "avoid_agent: the task must not run on %s",
-		    avoid);
+		    avoid_str(avoid, who, sizeof who));
 		return -1;
 	}
 	json_t *backends = json_object_get(agent, "backends");
@@ -316,9 +342,9 @@ none_can(const json_t *f, int tier, const json_t *agents, const json_t *reg,
 	return -1;
 }
 
-int
-agq_route_unroutable(const json_t *f, const json_t *agents,
-                     const json_t *reg, int fallback, char *why, size_t size)
+static int
+unroutable_among(const json_t *f, const json_t *agents, const json_t *reg,
+                 int fallback, char *why, size_t size)
 {
 	why[0] = '\0';
 	if (!json_array_size(agents)) {
@@ -380,4 +406,41 @@ agq_route_unroutable(const json_t *f, const json_t *agents,
 		return 0;
 	}
 	return 1;
+}
+
+int
+agq_route_unroutable(const json_t *f, const json_t *agents,
+                     const json_t *reg, int fallback, char *why, size_t size)
+{
+	const json_t *avoid = json_object_get(f, "avoid_agent");
+	if (!avoid)
+		return unroutable_among(f, agents, reg, fallback, why, size);
+	/* the agents the task avoids are not there for it */
+	json_t *kept = json_array();
+	size_t k;
+	json_t *a;
+	int avoided = 0;
+	json_array_foreach(agents, k, a) {
+		if (agq_route_avoids(avoid, json_string_value(json_object_get(a,
+		    "name"))))
+			avoided = 1;
+		else
+			json_array_append(kept, a);
+	}
+	int r = unroutable_among(f, kept, reg, fallback, why, size);
+	size_t left = json_array_size(kept);
+	json_decref(kept);
+	if (r && avoided) {
+		char who[256];
+		size_t n = strlen(why);
+		if (!left)
+			snprintf(why, size, "every alive agent is one it must "
+			    "not run on (avoid_agent: %s)", avoid_str(avoid, who,
+			    sizeof who));
+		else if (n < size)
+			snprintf(why + n, size - n, "; not counting %s, which it "
+			    "must not run on (avoid_agent)", avoid_str(avoid, who,
+			    sizeof who));
+	}
+	return r;
 }

@@ -11,15 +11,18 @@
 
 /* What routing needs of task T: a new object {agentish (agq_task_is_agent),
  * tier (agq_task_tier), has_cmd, backend (explicit, or absent), model,
- * requires (an array, [] when T has none)}. */
+ * requires (an array, [] when T has none), avoid_agent (as T has it, or
+ * absent)}. */
 json_t *agq_route_facts(const json_t *t);
 
-/* 1 if a task whose avoid_agent (agq-task(5), written by agq on a
- * review task: the coder's agent) is AVOID (may be NULL: none) must not
- * run on agent AGENT: the same name.  A hard constraint: agq_route_eval
- * refuses such an agent, and agq-sched assigns no such task to it, plain
- * or agent task.  0 otherwise. */
-int agq_route_avoids(const char *avoid, const char *agent);
+/* 1 if a task whose avoid_agent (agq-task(5), written by agq: on a
+ * review task the agents that wrote the change, on a coder task sent back
+ * for changes the agents that reviewed it) is AVOID (a string, an array
+ * of strings, or NULL: none) must not run on agent AGENT: one of those
+ * names.  A hard constraint: agq_route_eval refuses such an agent, and
+ * agq-sched assigns no such task to it, plain or agent task.  0
+ * otherwise. */
+int agq_route_avoids(const json_t *avoid, const char *agent);
 
 /* Can AGENT (its agent file) run a task with facts F at TIER, given the
  * endpoints REG (agq_registry_load)?  An agent that declares no backends

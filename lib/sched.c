@@ -61,7 +61,7 @@ struct qent {
 	int64_t key;            /* submitted_at, microseconds */
 	json_int_t seq;         /* alive while S->member[id] == seq */
 	json_t *requires;       /* array, owned */
-	char avoid[65];         /* its avoid_agent (route.c), or "" */
+	json_t *avoid;          /* its avoid_agent (route.c), or NULL */
 	json_t *rfacts;         /* routing facts (route.c), read when needed */
 	int64_t seen_us;        /* when it entered the index (route_wait) */
 	int agentish;           /* agq_task_is_agent() when it was indexed */
@@ -187,6 +187,7 @@ static void
 qent_free(struct qent *e)
 {
 	json_decref(e->requires);
+	json_decref(e->avoid);
 	json_decref(e->rfacts);
 	free(e->wait_why);
 	free(e);
@@ -216,9 +217,9 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->key = key;
 	e->seq = ++S->seq;
 	e->requires = requires ? json_incref(requires) : json_array();
-	snprintf(e->avoid, sizeof e->avoid, "%s", json_string_value(
-	    json_object_get(t, "avoid_agent")) ? json_string_value(
-	    json_object_get(t, "avoid_agent")) : "");
+	e->avoid = json_object_get(t, "avoid_agent");
+	if (e->avoid)
+		json_incref(e->avoid);
 	e->rfacts = NULL;
 	e->wait_key = 0;
 	e->wait_why = NULL;

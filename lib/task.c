@@ -360,12 +360,26 @@ validate_gates(const json_t *t, char *err, size_t size)
 	static const char *const kinds[] = { "review", "merge", NULL };
 	if ((v = json_object_get(t, "kind")) && !one_of(v, kinds))
 		return agq_errf(err, size, "field kind: must be review or merge");
-	static const char *const ids[] = { "parent", "avoid_agent", NULL };
-	for (int i = 0; ids[i]; i++)
-		if ((v = json_object_get(t, ids[i])) && (!json_is_string(v) ||
-		    !agq_id_valid(json_string_value(v))))
-			return agq_errf(err, size, "field %s: not a task or agent "
-			    "name ([A-Za-z0-9._-]{1,64})", ids[i]);
+	if ((v = json_object_get(t, "parent")) && (!json_is_string(v) ||
+	    !agq_id_valid(json_string_value(v))))
+		return agq_errf(err, size, "field parent: not a task id "
+		    "([A-Za-z0-9._-]{1,64})");
+	if ((v = json_object_get(t, "avoid_agent"))) {
+		/* one agent name, or a list of 1 to 16 */
+		int ok = json_is_string(v) ? agq_id_valid(json_string_value(v)) :
+		    json_is_array(v) && json_array_size(v) >= 1 &&
+		    json_array_size(v) <= 16;
+		size_t i;
+		json_t *a;
+		if (json_is_array(v))
+			json_array_foreach(v, i, a)
+				ok &= json_is_string(a) && agq_id_valid(
+				    json_string_value(a));
+		if (!ok)
+			return agq_errf(err, size, "field avoid_agent: not an "
+			    "agent name ([A-Za-z0-9._-]{1,64}) or a list of 1 to "
+			    "16 of them");
+	}
 	if (json_object_get(t, "kind") && !json_object_get(t, "parent"))
 		return agq_errf(err, size, "field parent: missing (a review or "
 		    "merge task names its coder task)");

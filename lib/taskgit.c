@@ -73,8 +73,16 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 		return agq_errf(err, size, "field git.repo: missing");
 	char slug[512];
 	agq_taskgit_title(t, slug, sizeof slug);
-	if (agq_git_start_task(sp, g->repo, g->base, g->agent, slug, g->branch,
-	    g->id, &g->wt, err, size) < 0)
+	/* a task whose pull request is open (a later review round, its
+	 * conflict iteration): that branch, whichever agent runs it now */
+	json_t *rec = jstr(t, "pr") ? agq_pr_find(sp, jstr(t, "pr")) : NULL;
+	const char *prb = rec && !strcmp(jstr(rec, "id") ? jstr(rec, "id") :
+	    "", jstr(t, "pr")) ? jstr(rec, "branch") : NULL;
+	int r = prb ? agq_git_resume_task(sp, g->repo, g->base, prb, g->id,
+	    &g->wt, err, size) : agq_git_start_task(sp, g->repo, g->base,
+	    g->agent, slug, g->branch, g->id, &g->wt, err, size);
+	json_decref(rec);
+	if (r < 0)
 		return -1;
 	const char *cwd = jstr(t, "cwd");
 	struct stat st;

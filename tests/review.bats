@@ -361,3 +361,75 @@ watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
 	wait_for 30 is_state "$id" done
 	wait_for 30 watches_are "$SCHED_PID" "$n0"
 }
+
+@test "end to end, two PRs changing the same line: both approved, one merges, the other's merge conflicts, its coder resolves the conflict in a new round, then it merges too" {
+	origin
+	start_sched
+	start_agent a1
+	start_agent a2
+	start_agent r1 -c review
+	# each coder writes its own line over a.txt's first; given the
+	# conflict (markers in a.txt), it keeps both lines, its own last
+	local fix='if grep -q "^<<<<<<<" a.txt; then printf "%s\n" "$AGQ_REVIEW_FEEDBACK" > "$AGQ_OUT/fb"; grep -v "^[<=>]\{7\}" a.txt | grep -vx "$W" > a.new; echo "$W" >> a.new; mv a.new a.txt; else echo "$W" > a.txt; fi'
+	local x y
+	two() {
+		jq -nc --arg t "$1" --arg cmd "W=$2; $fix" --arg r "$WORK/origin.git" \
+		    '{title: $t, cmd: $cmd, git: {repo: $r}, merge: "on-approval",
+		      approval: "before_merge", review: {cmd: "true"}}' | agq-submit
+	}
+	x=$(two X ex)
+	y=$(two Y why)
+	# both reviewed and approved by r1 from the same base; a person lets
+	# X merge first, then Y
+	wait_for 60 is_state "$x" approval
+	wait_for 60 is_state "$y" approval
+	agq-pr approve "$x"
+	wait_for 60 is_state "$x" done
+	agq-pr approve "$y"
+	# Y's merge conflicts; its coder gets the conflict round, r1 reviews
+	# it again, and the merge of the new head waits for a person again
+	wait_for 60 test -f "$AGQ_SPOOL/dead/$y-m1.json"
+	jq_is "$AGQ_SPOOL/dead/$y-m1.json" .reason "conflict: a.txt"
+	wait_for 60 is_state "$y" approval
+	[ "$(jev "$y" review_changes '.approvals_cleared | join(",")')" = merge ]
+	[ "$(jq -r .head "$AGQ_SPOOL/approval/$y.json")" != "$(jev "$y" review_changes .head)" ]
+	[ ! -f "$AGQ_SPOOL/done/$y-m2.json" ] && [ ! -f "$AGQ_SPOOL/queue/normal/$y-m2.json" ]
+	agq-pr approve "$y"
+	wait_for 60 is_state "$y" done || { jq -c '[.ts, .ev, .id, .reason, .to]' "$AGQ_SPOOL/journal" | tail -30; false; }
+	[ -f "$AGQ_SPOOL/done/$y-m2.json" ]
+	[ ! -f "$AGQ_SPOOL/done/$x-m2.json" ]
+	grep -qx -- "- a.txt" "$AGQ_SPOOL/out/$y/fb"
+	[ "$(jev "$y" review_changes .update_from_base)" = true ]
+	jq_is "$AGQ_SPOOL/done/$y-r2-1.json" .verdict.verdict approve
+	# main has both changes, X's first, and no conflict marker
+	[ "$(git -C "$WORK/origin.git" show main:a.txt)" = "$(printf 'ex\nwhy')" ]
+	[ "$(journal_count merge)" -eq 2 ]
+	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq 2 ]
+}
+
+@test "the author writes the next round, not its reviewer: with the coder's agent away, a changes round waits (a wait event says why) rather than go to the reviewer's agent; review tasks avoid every agent that wrote a round" {
+	origin
+	start_sched
+	start_agent a1
+	local a1=$AGENT_PID id
+	id=$(submit '{"title":"Edit","cmd":"echo \"${AGQ_REVIEW_FEEDBACK:+fixed}\" > a.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"grep -qx fixed a.txt || { echo please fix; exit 1; }","max_rounds":2}}')
+	wait_for 30 is_state "$id" review
+	# the coder's agent goes away; only the reviewer's is left
+	kill "$a1"
+	wait "$a1" || true
+	start_agent r1 -c review
+	wait_for 30 test -f "$AGQ_SPOOL/done/$id-r1-1.json"
+	jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .avoid_agent a1
+	wait_for 30 is_state "$id" queue
+	jq_is "$AGQ_SPOOL/queue/normal/$id.json" .avoid_agent r1
+	# r1 is idle and may not take it: the scheduler says why
+	wait_for 30 grep -q "\"ev\":\"wait\",\"id\":\"$id\".*every alive agent is one it must not run on (avoid_agent: r1)" "$AGQ_SPOOL/journal"
+	is_state "$id" queue
+	# the author back: it writes round 2, r1 reviews and approves it
+	start_agent a1
+	wait_for 60 is_state "$id" done
+	[ "$(jq -r '.attempts[-1].agent' "$AGQ_SPOOL/done/$id.json")" = a1 ]
+	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .verdict.verdict approve
+	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .avoid_agent a1
+}

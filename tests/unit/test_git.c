@@ -214,6 +214,56 @@ main(void)
 	    "branch at the commit, tracked, no reference of its own left");
 	free(cl);
 
+	/* a later review round continues its pull request's branch, run by
+	 * another agent or on another host (agq_git_resume_task) */
+	struct agq_worktree r1, r2;
+	char s6[41];
+	CHECK(agq_git_start_task(&sp, origin, "main", "a2", "Resume me", NULL,
+	    "t6", &r1, err, sizeof err) == 0 && !strcmp(r1.branch,
+	    "a2/resume-me"), "t6 on a2");
+	snprintf(p, sizeof p, "%s/r.txt", r1.path);
+	put(p, "r\n");
+	CHECK(agq_git_commit(&sp, r1.path, "R", NULL, "t6", s6, err,
+	    sizeof err) == 0 && agq_git_push(&sp, r1.path, err, sizeof err) ==
+	    0, "t6 committed and pushed");
+	CHECK(agq_git_unlock(r1.path, err, sizeof err) == 0 &&
+	    agq_git_remove(r1.path, 0, err, sizeof err) == 0, "round 1 over: "
+	    "its worktree removed");
+	CHECK(agq_git_resume_task(&sp, origin, "main", "a2/resume-me", "t6",
+	    &r2, err, sizeof err) == 0 && r2.reused && !strcmp(r2.branch,
+	    "a2/resume-me") && !strcmp(r2.head, s6), "round 2 on another "
+	    "agent: the same branch at its commit, not a new one");
+	CHECK(agq_git_unlock(r2.path, err, sizeof err) == 0 &&
+	    agq_git_remove(r2.path, 0, err, sizeof err) == 0, "round 2 over");
+	/* pushed from another host meanwhile: the origin's newer tip */
+	CHECK(sh("cd other && git fetch -q origin && git checkout -q -B "
+	    "rm a2/resume-me origin/a2/resume-me 2>/dev/null || git checkout "
+	    "-q -b rm origin/a2/resume-me; echo x > x.txt && git add x.txt && "
+	    "git commit -qm x && git push -q origin rm:a2/resume-me") == 0,
+	    "the branch moved on from another host");
+	char tip6[64];
+	snprintf(tip6, sizeof tip6, "%s", out("git -C origin.git rev-parse "
+	    "a2/resume-me"));
+	CHECK(agq_git_resume_task(&sp, origin, "main", "a2/resume-me", "t6",
+	    &r2, err, sizeof err) == 0 && !strcmp(r2.head, tip6),
+	    "round 3: at the origin's newer tip");
+	CHECK(agq_git_unlock(r2.path, err, sizeof err) == 0 &&
+	    agq_git_remove(r2.path, 0, err, sizeof err) == 0, "round 3 over");
+	/* a host that never had the branch: made from the origin's */
+	CHECK(sh("git -C %s branch -D a2/resume-me >/dev/null", clone) == 0,
+	    "the local branch gone");
+	CHECK(agq_git_resume_task(&sp, origin, "main", "a2/resume-me", "t6",
+	    &r2, err, sizeof err) == 0 && !strcmp(r2.head, tip6) &&
+	    !strcmp(out("git -C %s config branch.a2/resume-me.agqtask", clone),
+	    "t6"), "another host: the branch from the origin's, the task's");
+	CHECK(agq_git_unlock(r2.path, err, sizeof err) == 0 &&
+	    agq_git_remove(r2.path, 0, err, sizeof err) == 0, "and over");
+	errno = 0;
+	CHECK(agq_git_resume_task(&sp, origin, "main", "a2/gone", "t7", &r2,
+	    err, sizeof err) < 0 && errno == ENOENT && strstr(err,
+	    "a2/gone is on neither"), "a branch on neither side: ENOENT, "
+	    "never a new branch from the base");
+
 	/* patches */
 	snprintf(p, sizeof p, "%s/a.txt", b.path);
 	const char *good = "diff --git a/a.txt b/a.txt\n--- a/a.txt\n"

@@ -226,8 +226,31 @@ main(void)
 	    "\"backend\": null, \"model\": \"m1\", \"avoid_agent\": \"g\"}", 1,
 	    "{\"name\": \"h\"}", reg, b, why);
 	CHECK(s >= 0, "another agent can");
-	CHECK(agq_route_avoids("g", "g") && !agq_route_avoids("g", "h") &&
+	json_t *g = json_string("g"), *gk = J("[\"k\", \"g\"]");
+	CHECK(agq_route_avoids(g, "g") && !agq_route_avoids(g, "h") &&
 	    !agq_route_avoids(NULL, "g"), "agq_route_avoids");
+	CHECK(agq_route_avoids(gk, "g") && agq_route_avoids(gk, "k") &&
+	    !agq_route_avoids(gk, "h"), "agq_route_avoids: a list");
+	json_decref(g);
+	json_decref(gk);
+	/* unroutable: the avoided agents do not count */
+	json_t *two = J("[{\"name\": \"r1\", \"capabilities\": [\"review\"]},"
+	    " {\"name\": \"a1\", \"capabilities\": []}]");
+	json_t *rv = J("{\"agentish\": false, \"tier\": 0, \"has_cmd\": true, "
+	    "\"requires\": [\"review\"], \"avoid_agent\": [\"r1\"]}");
+	CHECK(agq_route_unroutable(rv, two, reg, 1, why, sizeof why) == 1 &&
+	    !strcmp(why, "no agent has capability review; not counting r1, "
+	    "which it must not run on (avoid_agent)"), "unroutable: the only "
+	    "agent with the capability is avoided");
+	json_object_set_new(rv, "requires", json_array());
+	CHECK(agq_route_unroutable(rv, two, reg, 1, why, sizeof why) == 0,
+	    "routable: another agent can");
+	json_object_set_new(rv, "avoid_agent", J("[\"r1\", \"a1\"]"));
+	CHECK(agq_route_unroutable(rv, two, reg, 1, why, sizeof why) == 1 &&
+	    !strcmp(why, "every alive agent is one it must not run on "
+	    "(avoid_agent: r1, a1)"), "unroutable: every agent avoided");
+	json_decref(rv);
+	json_decref(two);
 	json_t *rt = json_pack("{s:s, s:s}", "cmd", "true", "avoid_agent", "a1");
 	json_t *rf = agq_route_facts(rt);
 	CHECK(!strcmp(json_string_value(json_object_get(rf, "avoid_agent")),

@@ -345,8 +345,13 @@ main(int argc, char **argv)
 					    path, lineno);
 					bad = 1;
 				} else if (m) {
-					fwrite(line, 1, len, stdout);
+					/* bidi and C1 characters as JSON
+					 * escapes: agq(7), Terminal output */
+					size_t sl;
+					char *sh = agq_json_shown(line, len, &sl);
+					fwrite(sh, 1, sl, stdout);
 					putchar('\n');
+					free(sh);
 				}
 			}
 			clearerr(f);

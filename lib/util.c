@@ -937,6 +937,19 @@ utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* Does code point CP reorder or break a terminal line though it is not a
+ * control character: the bidirectional formatting characters of Unicode
+ * UAX #9 (ALM U+061C, LRM U+200E, RLM U+200F, LRE..RLO U+202A-U+202E,
+ * LRI..PDI U+2066-U+2069: Trojan Source, CVE-2021-42574) and the line
+ * and paragraph separators U+2028, U+2029? */
+static int
+reorders(uint32_t cp)
+{
+	return cp == 0x61c || cp == 0x200e || cp == 0x200f || cp == 0x2028 ||
+	    cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
 char *
 agq_human_n(char *buf, size_t size, const char *s, size_t n, int flags)
 {
@@ -962,7 +975,7 @@ agq_human_n(char *buf, size_t size, const char *s, size_t n, int flags)
 			snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
 			piece = esc;
 			plen = 4;
-		} else if (cp >= 0x80 && cp <= 0x9f) {
+		} else if ((cp >= 0x80 && cp <= 0x9f) || reorders(cp)) {
 			snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
 			piece = esc;
 			plen = 6;
@@ -975,6 +988,35 @@ agq_human_n(char *buf, size_t size, const char *s, size_t n, int flags)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+char *
+agq_json_shown(const char *s, size_t n, size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char *out = agq_xmalloc(n * 6 + 1);     /* "\u0080" for 1 byte */
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_next(u + i, n - i, &cp);
+		if (!len) {
+			o += (size_t)sprintf(out + o, "\\ufffd");
+			i++;
+			continue;
+		}
+		if ((cp < 0x20 && cp != '\t') || cp == 0x7f || (cp >= 0x80 &&
+		    cp <= 0x9f) || reorders(cp))
+			o += (size_t)sprintf(out + o, "\\u%04x", (unsigned)cp);
+		else {
+			memcpy(out + o, u + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	out[o] = '\0';
+	if (outlen)
+		*outlen = o;
+	return out;
 }
 
 char *

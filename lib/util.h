@@ -202,16 +202,30 @@ json_t *agq_json_text(const char *s, size_t n);
  * TERMINAL OUTPUT: N bytes of S (not necessarily UTF-8 or NUL-free) into
  * BUF of SIZE (>= 1) bytes, NUL-terminated, with each C0 control
  * (U+0000-U+001F) and DEL shown as "\xHH", each C1 control (U+0080-
- * U+009F, two bytes in UTF-8) as "\u00HH" and each byte that is not part
- * of valid UTF-8 (RFC 3629 section 4: no overlong form, no surrogate,
- * nothing past U+10FFFF) as "\xHH"; the rest is copied.  A title then
- * cannot move the cursor, clear the screen, retitle the terminal (ECMA-48
- * ESC, CSI, OSC) or fake a line.  With AGQ_HUMAN_NL, '\n' is kept (a
+ * U+009F, two bytes in UTF-8) as "\u00HH", each bidirectional formatting
+ * character (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069:
+ * Unicode UAX #9) and the line and paragraph separators U+2028, U+2029 as
+ * "\uHHHH", and each byte that is not part of valid UTF-8 (RFC 3629
+ * section 4: no overlong form, no surrogate, nothing past U+10FFFF) as
+ * "\xHH"; the rest is copied.  A title then cannot move the cursor, clear
+ * the screen, retitle the terminal (ECMA-48 ESC, CSI, OSC), fake a line
+ * or reorder the rest of the line (Trojan Source, CVE-2021-42574).  With AGQ_HUMAN_NL, '\n' is kept (a
  * multi-line text).  What does not fit in BUF is left out at a character
  * or escape boundary.  S NULL renders as "-".  Returns BUF. */
 #define AGQ_HUMAN_NL 1
 char *agq_human_n(char *buf, size_t size, const char *s, size_t n,
                   int flags);
+/* N bytes of S, a line of JSON (a journal event), with each character
+ * agq_human_n escapes written as the JSON escape "\uHHHH" instead (the C0
+ * controls but tab, DEL, the C1 controls, the bidirectional formatting
+ * characters and U+2028, U+2029), and each byte that is not part of valid
+ * UTF-8 as "\ufffd" (what a JSON reader such as jq(1) reads it as): the
+ * same JSON values for a program, safe on a terminal (agq-journal(1)).
+ * Text without such characters comes out byte for byte.  malloc'd,
+ * NUL-terminated, its length in *OUTLEN (may be NULL); exits EX_OSERR
+ * when out of memory. */
+char *agq_json_shown(const char *s, size_t n, size_t *outlen);
+
 /* agq_human_n of the NUL-terminated S (or NULL), no flags. */
 char *agq_human(char *buf, size_t size, const char *s);
 

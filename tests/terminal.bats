@@ -59,3 +59,34 @@ clean() {
 	# a pipe gets the whole title (describe keeps at most 199 bytes)
 	agq-ls | grep -qF "$(printf 'word%.0s ' $(seq 30))"
 }
+
+@test "terminal: a title with bidi overrides (U+202E, U+2066) shows them as escapes in ls, show, status, journal; --json keeps it exact" {
+	# Trojan Source (CVE-2021-42574): RLO would print the rest reversed
+	t=$(printf 'fix \xe2\x80\xaeevil\xe2\x81\xa6 tail\xc2\x9b')
+	id=$(agq-submit --title "$t" -- true)
+	bidi() {  # no RLO, LRI, PDI, RLM or C1 CSI bytes on standard input
+		! LC_ALL=C grep -qaP '\xe2\x80[\xae\xaa-\xad\x8e\x8f]|\xe2\x81[\xa6-\xa9]|\xc2\x9b'
+	}
+	agq-ls | bidi
+	agq-ls | grep -qF 'fix \u202eevil\u2066 tail\u009b'
+	agq-ls --state queue | bidi
+	agq-show "$id" | bidi
+	agq-show "$id" | grep -qF '\u202eevil'
+	agq-status | bidi
+	# agq-journal: an event whose reason holds them (as jansson writes
+	# it: UTF-8 as is), printed with JSON escapes, the same to jq
+	printf '{"ts":"%s","ev":"hold","id":"%s","reason":"%s","prog":"test","pid":1,"host":"h"}\n' \
+	    "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" "$id" "$t" >> "$AGQ_SPOOL/journal"
+	LC_ALL=C grep -qaF "$t" "$AGQ_SPOOL/journal"
+	agq-journal --id "$id" | bidi
+	agq-journal --id "$id" --ev hold | grep -qF '"reason":"fix \u202eevil\u2066 tail\u009b"'
+	[ "$(agq-journal --id "$id" --ev hold | jq -r .reason)" = "$t" ]
+	agq-journal --id "$id" --ev submit | cmp - <(grep '"ev":"submit"' "$AGQ_SPOOL/journal")
+	agq-show "$id" | grep -qF 'fix \u202eevil'
+	# --json: the exact title
+	[ "$(agq-ls --json | jq -r .title)" = "$t" ]
+	[ "$(agq-show --json "$id" | jq -r .task.title)" = "$t" ]
+	# a message on standard error
+	run -66 agq-show "x$t"
+	printf '%s' "$output" | bidi
+}

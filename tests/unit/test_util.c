@@ -175,6 +175,27 @@ main(void)
 	    "human: AGQ_HUMAN_NL keeps newlines; NULL is -");
 	CHECK(!strcmp(agq_human(hb, 6, "ab\x1b" "cd"), "ab"),
 	    "human: an escape that does not fit is left out whole");
+	/* Trojan Source: RLO, LRI, PDI, RLM and U+2028 shown as escapes;
+	 * U+2010 (a hyphen) and U+2070 next to them kept */
+	CHECK(!strcmp(agq_human(hb, sizeof hb, "a\xe2\x80\xae" "b\xe2\x81"
+	    "\xa6\xe2\x81\xa9\xe2\x80\x8f\xe2\x80\xa8\xd8\x9c\xe2\x80\x90"
+	    "\xe2\x81\xb0"), "a\\u202eb\\u2066\\u2069\\u200f\\u2028\\u061c"
+	    "\xe2\x80\x90\xe2\x81\xb0"), "human: bidi formatting characters "
+	    "and U+2028 escaped, their neighbours kept");
+	size_t jl;
+	const char *jin = "{\"t\":\t\"\xe2\x80\xae\xc2\x9b\x7f\xc3\xa9\x1b"
+	    "\xff\"}";
+	char *js = agq_json_shown(jin, strlen(jin), &jl);
+	CHECK(!strcmp(js, "{\"t\":\t\"\\u202e\\u009b\\u007f\xc3\xa9"
+	    "\\u001b\\ufffd\"}") && jl == strlen(js), "json_shown: JSON "
+	    "escapes for bidi, C1, DEL, C0; tab (blank between tokens) and "
+	    "UTF-8 kept; a bad byte U+FFFD");
+	json_t *jv = json_loads(js, 0, NULL);
+	CHECK(jv && !strcmp(json_string_value(json_object_get(jv, "t")),
+	    "\xe2\x80\xae\xc2\x9b\x7f\xc3\xa9\x1b\xef\xbf\xbd"),
+	    "json_shown: the same value for a JSON reader");
+	json_decref(jv);
+	free(js);
 	char *hd = agq_human_dup("\x1b\x1b", 2, 0);
 	CHECK(!strcmp(hd, "\\x1b\\x1b"), "human_dup: any length");
 	free(hd);

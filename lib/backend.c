@@ -510,12 +510,8 @@ run_capture(char *const argv[], const json_t *env, int in_fd,
 		if (w < 0 || ew < 0 || nfd < 0 || dup2(nfd, 0) < 0 ||
 		    dup2(w, 1) < 0 || dup2(ew, 2) < 0)
 			_exit(126);
-		const char *k;
-		json_t *v;
-		json_object_foreach((json_t *)env, k, v)
-			if (json_is_string(v) && setenv(k, json_string_value(v),
-			    1) < 0)
-				_exit(126);
+		if (agq_setenv_json(env) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		dprintf(2, "agq: cannot run: %s (%s)\n", strerror(errno),
 		    argv[0]);

@@ -170,7 +170,11 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	size_t len;
 	int st;
 	json_t *va = argv_of(path, json_object_get(e, "version_args"));
-	char *out = agq_command_output(va, CLI_TIMEOUT_S, 4096, &len, &st);
+	/* with the entry's env, as a real call runs it (gemini's
+	 * GEMINI_CLI_NO_RELAUNCH: else it starts itself twice) */
+	const json_t *env = json_object_get(e, "env");
+	char *out = agq_command_output_env(va, env, CLI_TIMEOUT_S, 4096, &len,
+	    &st);
 	json_decref(va);
 	char version[200] = "unknown version";
 	if (out && st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
@@ -183,7 +187,8 @@ check_cli(json_t *checks, const char *tool, const json_t *e)
 	json_t *tmp = hargs ? NULL : json_pack("[s]", "--help");
 	json_t *ha = argv_of(path, hargs ? hargs : tmp);
 	json_decref(tmp);
-	out = agq_command_output(ha, CLI_TIMEOUT_S, 1 << 20, &len, &st);
+	out = agq_command_output_env(ha, env, CLI_TIMEOUT_S, 1 << 20, &len,
+	    &st);
 	int herr = errno;
 	json_decref(ha);
 	char missing[300] = "", misplaced[300] = "";

@@ -1019,6 +1019,17 @@ agq_json_shown(const char *s, size_t n, size_t *outlen)
 	return out;
 }
 
+int
+agq_setenv_json(const json_t *env)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)env, k, v)
+		if (json_is_string(v) && setenv(k, json_string_value(v), 1) < 0)
+			return -1;
+	return 0;
+}
+
 char *
 agq_human(char *buf, size_t size, const char *s)
 {

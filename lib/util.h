@@ -226,6 +226,12 @@ char *agq_human_n(char *buf, size_t size, const char *s, size_t n,
  * when out of memory. */
 char *agq_json_shown(const char *s, size_t n, size_t *outlen);
 
+/* setenv(3), replacing, each member of ENV (a JSON object of strings, or
+ * NULL; members that are not strings are skipped): a CLI lock entry's
+ * "env" (agq-backend(7)), set in the child before it execs.  0, or -1
+ * with errno (setenv(3)'s: EINVAL a name with '=', ENOMEM). */
+int agq_setenv_json(const json_t *env);
+
 /* agq_human_n of the NUL-terminated S (or NULL), no flags. */
 char *agq_human(char *buf, size_t size, const char *s);
 

@@ -362,6 +362,14 @@ char *
 agq_command_output(const json_t *cmd, double timeout_s, size_t max,
                    size_t *len, int *status)
 {
+	return agq_command_output_env(cmd, NULL, timeout_s, max, len, status);
+}
+
+char *
+agq_command_output_env(const json_t *cmd, const json_t *env,
+                       double timeout_s, size_t max, size_t *len,
+                       int *status)
+{
 	int p[2];
 	*len = 0;
 	*status = -1;
@@ -378,6 +386,8 @@ agq_command_output(const json_t *cmd, double timeout_s, size_t max,
 	}
 	if (pid == 0) {
 		agq_child_stdio(p[1], p[1]);
+		if (agq_setenv_json(env) < 0)
+			_exit(126);
 		agq_exec_cmd(cmd);
 	}
 	setpgid(pid, pid);

@@ -35,5 +35,12 @@ const char *agq_verify_detect(const char *dir);
  * when it timed out.  NULL with errno when it could not be started. */
 char *agq_command_output(const json_t *cmd, double timeout_s, size_t max,
                          size_t *len, int *status);
+/* agq_command_output with the variables of ENV (a JSON object of
+ * strings, or NULL: agq_setenv_json) set in CMD's environment, over those
+ * it inherits: agq-doctor(8) runs a CLI with its lock entry's "env", as
+ * a real call does (agq-backend(7)). */
+char *agq_command_output_env(const json_t *cmd, const json_t *env,
+                             double timeout_s, size_t max, size_t *len,
+                             int *status);
 
 #endif

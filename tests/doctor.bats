@@ -163,3 +163,36 @@ J
 	run agq-doctor
 	[[ "$output" == *"fail  cli claude"*'(after "--" or not on the command line): --resume'* ]]
 }
+
+@test "each CLI's --version and --help run with its lock entry's env, as a real call does (gemini's GEMINI_CLI_NO_RELAUNCH)" {
+	# a gemini stand-in that prints the variable for both, and a second
+	# entry whose env sets a variable of its own
+	mkdir -p "$WORK/bin"
+	cat > "$WORK/bin/gemini" <<'SH'
+#!/bin/sh
+env > "$WORK_ENV.$1"
+case "$1" in
+--version) echo "gemini 0.61.0 relaunch=${GEMINI_CLI_NO_RELAUNCH:-unset}" ;;
+*) echo "Usage: gemini --skip-trust --approval-mode --output-format -m --resume relaunch=${GEMINI_CLI_NO_RELAUNCH:-unset}" ;;
+esac
+SH
+	chmod +x "$WORK/bin/gemini"
+	export PATH="$WORK/bin:$PATH" WORK_ENV="$WORK/env"
+	unset GEMINI_CLI_NO_RELAUNCH
+	jq '{gemini: .gemini}' \
+	    "${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" > "$WORK/lock.json"
+	echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	run agq-doctor
+	echo "$output"
+	[[ "$output" == *"ok    cli gemini"*"(gemini 0.61.0 relaunch=true): pinned flags accepted"* ]]
+	grep -qx 'GEMINI_CLI_NO_RELAUNCH=true' "$WORK/env.--version"
+	grep -qx 'GEMINI_CLI_NO_RELAUNCH=true' "$WORK/env.--help"
+	# the rest of the environment is inherited
+	grep -q "^PATH=$WORK/bin:" "$WORK/env.--version"
+	# an entry without env: nothing added
+	jq 'del(.gemini.env)' "$WORK/lock.json" > "$WORK/lock2.json"
+	sed -i "s|^cli_lock = .*|cli_lock = $WORK/lock2.json|" "$AGQ_CONF"
+	run agq-doctor
+	[[ "$output" == *"(gemini 0.61.0 relaunch=unset)"* ]]
+	! grep -q GEMINI_CLI_NO_RELAUNCH "$WORK/env.--version"
+}

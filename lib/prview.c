@@ -9,6 +9,7 @@
 #include "task.h"
 #include "spool.h"
 #include "git.h"
+#include "journal.h"
 #include "prview.h"
 
 #define JS(o, k) json_string_value(json_object_get((o), (k)))
@@ -92,30 +93,80 @@ by_at(const void *a, const void *b)
 	return (i > j) - (i < j);
 }
 
-int
-agq_journal_grep(const struct agq_spool *sp, const char *needle,
-                 int (*fn)(json_t *ev, void *arg), void *arg)
+/* Is the event O the first one of task ID: its submit, or its accept
+ * from inbox/ (agq-journal(5))? */
+static int
+first_event(const json_t *o, const char *id)
 {
-	char *p = agq_spool_path(sp, "journal");
+	const char *ev = JS(o, "ev"), *oid = JS(o, "id");
+	return ev && oid && !strcmp(oid, id) && (!strcmp(ev, "submit") ||
+	    !strcmp(ev, "accept"));
+}
+
+/* The lines of the journal file NAME (relative to SP's root) that contain
+ * NEEDLE and parse as JSON objects, appended to A in file order; *FIRST
+ * set when one is NEEDLE's first event.  0, or -1 with errno (ENOENT: a
+ * rotated file expired since it was listed). */
+static int
+grep_file(const struct agq_spool *sp, const char *name, const char *needle,
+          json_t *a, int *first)
+{
+	char *p = agq_spool_path(sp, "%s", name);
 	FILE *f = fopen(p, "re");
 	free(p);
 	if (!f)
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	int r = 0;
-	while (!r && (n = getline(&line, &cap, f)) > 0) {
+	while ((n = getline(&line, &cap, f)) > 0) {
 		if (!strstr(line, needle))
 			continue;       /* cheap pre-filter */
 		json_t *o = json_loadb(line, (size_t)n - (line[n - 1] == '\n'),
 		    0, NULL);
-		if (json_is_object(o))
-			r = fn(o, arg);
+		if (json_is_object(o)) {
+			*first |= first_event(o, needle);
+			json_array_append(a, o);
+		}
 		json_decref(o);
 	}
 	free(line);
 	fclose(f);
+	return 0;
+}
+
+int
+agq_journal_grep(const struct agq_spool *sp, const char *needle,
+                 int (*fn)(json_t *ev, void *arg), void *arg)
+{
+	char **names;
+	size_t n;
+	if (agq_journal_files(sp, &names, &n) < 0)
+		return -1;
+	/* newest file first, back to the one with the task's first event */
+	json_t **got = agq_xmalloc((n ? n : 1) * sizeof *got);
+	size_t from = n;
+	int first = 0, r = 0, e = 0;
+	while (from > 0 && !first && !e) {
+		got[--from] = json_array();
+		if (grep_file(sp, names[from], needle, got[from], &first) < 0 &&
+		    errno != ENOENT)
+			e = errno;
+	}
+	size_t i;
+	json_t *o;
+	for (size_t k = from; k < n; k++) {
+		json_array_foreach(got[k], i, o)
+			if (!r)
+				r = fn(o, arg);
+		json_decref(got[k]);
+	}
+	free(got);
+	agq_journal_files_free(names, n);
+	if (e && !r) {
+		errno = e;
+		return -1;
+	}
 	return r;
 }
 

@@ -17,7 +17,7 @@
 char *agq_chain_root(const json_t *task, const char *id, char buf[65]);
 
 /* The chain of coder task ROOT (agq_chain_root), oldest first, read from
- * SP's journal (the current file only, as agq-show(1) reads it): the
+ * SP's journal files (agq_journal_grep: back to ROOT's submit): the
  * events about ROOT, about its review tasks (ROOT-rN-K) and merge tasks
  * (ROOT-mN), and those naming ROOT as their "parent", of the names
  * agq_chain_events lists.  Each element is {"at": the event's ts, "ev",
@@ -30,12 +30,21 @@ char *agq_chain_root(const json_t *task, const char *id, char buf[65]);
  * state, prs/ of agq-spool(5)) when a PR record exists.  A new array. */
 json_t *agq_chain(const struct agq_spool *sp, const char *root);
 
-/* Call FN(event, ARG) for each line of SP's journal (the current file)
- * that contains the text NEEDLE (a cheap pre-filter: a task id) and
- * parses as a JSON object, oldest first, until FN returns non-zero; the
- * event is borrowed for the call (FN may change it).  Returns FN's last
- * value, 0 also without a journal, or -1 with errno when it cannot be
- * opened. */
+/* Call FN(event, ARG) for each line of SP's journal files that contains
+ * the text NEEDLE (a task id: a cheap pre-filter) and parses as a JSON
+ * object, oldest first, until FN returns non-zero; the event is borrowed
+ * for the call (FN may change it).  The files are those of
+ * agq_journal_files, read newest first (journal, then the rotated
+ * journal.TIME files) back to the first one that holds NEEDLE's first
+ * event (its submit, or its accept from inbox/: agq-journal(5)), no
+ * further: a task submitted since the last rotation costs a read of the
+ * current file alone, while one whose first event is in no file (lost in
+ * a crash, or in a rotated file since removed) costs a read of them all
+ * (agq-show(1), CAVEATS).  A rotated file removed meanwhile is skipped.
+ * The events of the files read are held in memory until FN has seen
+ * them.  Returns FN's last value, 0 also without a journal, or -1 with
+ * errno when the spool directory or a file cannot be read (FN is still
+ * called for the newer files' events). */
 int agq_journal_grep(const struct agq_spool *sp, const char *needle,
                      int (*fn)(json_t *ev, void *arg), void *arg);
 

@@ -209,6 +209,56 @@ fixtures() {
 	[ "$(jq -c '[.chain[].ev]' <<< "$output")" = '["submit"]' ]
 }
 
+@test "agq-show: a chain split by journal rotations is read whole, back to the task's submit and no further" {
+	[ -x "$JW" ] || { echo "no $JW (make build/default/unit/jwrite)"; return 1; }
+	agq-ls -q > /dev/null
+	local a b
+	a=$(sha a) b=$(sha b)
+	# rotated after the submit, and again after the review
+	j 0 submit r1 '"state":"queue","lane":"normal"'
+	j 10 start r1 '"agent":"a1","gen":1,"attempt":1'
+	jw
+	old1=$(agq-journal --rotate)
+	j 20 pr_open r1 '"pr":"pr-r1"'
+	j 20 review_wait r1 "\"pr\":\"pr-r1\",\"round\":1,\"head\":\"$a\""
+	j 40 review r1-r1-1 "\"parent\":\"r1\",\"pr\":\"pr-r1\",\"round\":1,\"head\":\"$a\",\"verdict\":\"approve\",\"comments\":[\"ok\"],\"agent\":\"a2\""
+	jw
+	agq-journal --rotate > /dev/null
+	j 100 merge r1 "\"task\":\"r1-m1\",\"pr\":\"pr-r1\",\"method\":\"merge\",\"sha\":\"$b\",\"base\":\"main\""
+	j 100 done r1 '"reason":"merged"'
+	j 200 submit r2 '"state":"queue"'
+	jw
+	run agq-journal --verify
+	[ "$status" -eq 0 ]
+	task done r1 0 ".round = 1 | .head = \"$a\""
+	task done r2 200
+	run agq-show --json r1
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.chain[].ev]' <<< "$output")" = '["submit","start","pr_open","review_wait","review","merge","done"]' ]
+	[ "$(jq -c '[.events[].ev]' <<< "$output")" = '["submit","start","pr_open","review_wait","merge","done"]' ]
+	run agq-show r1
+	grep -Fx "        $(ts $T0)  submitted" <<< "$output"
+	grep -Fx "        $(ts $((T0 + 100)))  merged (merge) as bbbbbbb into main by r1-m1" <<< "$output"
+	# from its review task too
+	j 300 start r1-r1-1 '"agent":"a2"'
+	jw
+	mkdir -p "$AGQ_SPOOL/done"
+	jq -n '{id: "r1-r1-1", kind: "review", parent: "r1", cmd: "true"}' \
+	    > "$AGQ_SPOOL/done/r1-r1-1.json"
+	run agq-show --json r1-r1-1
+	[ "$(jq -c '[.chain[].ev] | .[0], .[-1]' <<< "$output")" = "$(printf '"submit"\n"start"')" ]
+	# a task submitted since the last rotation: the rotated files are not
+	# read (an event planted in the oldest would show)
+	printf '{"ts":"%s","ev":"hold","id":"r2","reason":"planted"}\n' \
+	    "$(ts $((T0 + 5)))" >> "$old1"
+	run agq-show --json r2
+	[ "$(jq -c '[.events[].ev]' <<< "$output")" = '["submit"]' ]
+	# without its submit event, every file is read
+	sed -i '/"ev":"submit","id":"r2"/d' "$AGQ_SPOOL/journal"
+	run agq-show --json r2
+	[ "$(jq -c '[.events[].ev]' <<< "$output")" = '["hold"]' ]
+}
+
 @test "agq-show: dead after max_rounds (PR left open), waiting for approval, closed on the forge" {
 	fixtures
 	run agq-show --json c2

@@ -227,6 +227,39 @@ read_text(const struct agq_spool *sp, const char *name, size_t *len)
 	return text;
 }
 
+int
+agq_archive_each(const struct agq_spool *sp,
+                 int (*fn)(const char *line, size_t len, const char *id,
+                           void *arg), void *arg)
+{
+	char **names;
+	size_t n;
+	if (agq_archive_files(sp, &names, &n) < 0)
+		return -1;
+	int r = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		size_t len;
+		char *text = read_text(sp, names[i], &len);
+		for (char *p = text, *end = text + (text ? len : 0); p && p < end &&
+		    !r;) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			char id[65];           /* at most 64 bytes: agq_id_valid */
+			const char *q = ll > 7 && !strncmp(p, "{\"id\":\"", 7) ?
+			    memchr(p + 7, '"', ll - 7) : NULL;
+			if (q && (size_t)(q - p - 7) <= 64) {
+				snprintf(id, sizeof id, "%.*s", (int)(q - p - 7),
+				    p + 7);
+				r = fn(p, ll, id, arg);
+			}
+			p = nl ? nl + 1 : end;
+		}
+		free(text);
+	}
+	files_free(names, n);
+	return r;
+}
+
 json_t *
 agq_archive_find(const struct agq_spool *sp, const char *id, char **file)
 {

@@ -58,6 +58,19 @@ int agq_archive_append(const struct agq_spool *sp, const char *name,
 json_t *agq_archive_find(const struct agq_spool *sp, const char *id,
                          char **file);
 
+/* Call FN(LINE, LEN, ID, ARG) for each record of SP's archive, newest
+ * month first and each file's records in file order: LINE the record's
+ * JSON text (LEN bytes, no newline; borrowed for the call), ID its task
+ * id, read from the line's start {"id":"ID", (as agq-clean writes it;
+ * other lines are skipped).  Each file is decompressed whole
+ * (agq_archive_read_fd) when its turn comes; one that cannot be read is
+ * skipped.  Stops at the first non-zero FN returns and returns it; 0
+ * after the last record (or without archive/); -1 with errno when
+ * archive/ cannot be listed. */
+int agq_archive_each(const struct agq_spool *sp,
+                     int (*fn)(const char *line, size_t len, const char *id,
+                               void *arg), void *arg);
+
 /* Record that archive/NAME holds N tasks: archive/NAME.count, the number
  * and a newline, written through tmp/ and renamed (not fsynced: a hint
  * that agq_archive_count checks against the archive's time).  0 or -1

@@ -357,6 +357,10 @@ struct st {
 	struct samples to_merge;        /* submit to merge, us */
 	double merged_cost;     /* coder + review tasks, summed over merges */
 	long merged_costed;     /* merged PRs whose cost is known */
+	json_t *arc_merges;     /* coder id -> [merge ts, its cost known,
+	                         * the PR's cost known] of the merges whose
+	                         * task file was gone: looked up in the
+	                         * archive after the journal (archived_merge) */
 };
 
 static struct agent_acc *
@@ -544,8 +548,9 @@ task_cost(struct st *S, const char *id, double t[3])
 
 /* A merge event in the window for coder task ID at TS (agq-journal(5),
  * issue 18), counted once per task: its time from submit (the task
- * file's submitted_at; a task no longer in the spool is not counted) and
- * its cost with its review tasks' (agq-stats(1), "Pull requests"). */
+ * file's submitted_at) and its cost with its review tasks' (agq-stats(1),
+ * "Pull requests").  A task agq-clean archived since (no task file) is
+ * kept in arc_merges for archived_merge. */
 static void
 merge_event(struct st *S, const char *id, int64_t ts)
 {
@@ -555,14 +560,51 @@ merge_event(struct st *S, const char *id, int64_t ts)
 	json_t *t = agq_task_find(S->sp, id, &loc) == 0 ?
 	    agq_task_read(loc.path) : NULL;
 	int64_t sub = agq_task_time(t, "submitted_at", -1);
-	json_decref(t);
 	if (sub > 0 && ts >= sub)
 		sample_add(&S->to_merge, ts - sub);
 	double c[3];
 	int known = task_cost(S, id, c);
 	json_t *r = json_object_get(S->rev_tok, id);
+	int costed = known || json_real_value(json_array_get(r, 3)) > 0;
 	S->merged_cost += c[2] + json_real_value(json_array_get(r, 2));
-	S->merged_costed += known || json_real_value(json_array_get(r, 3)) > 0;
+	S->merged_costed += costed;
+	if (!t && agq_id_valid(id))
+		json_object_set_new(S->arc_merges, id, json_pack("[I, b, b]",
+		    (json_int_t)ts, known, costed));
+	json_decref(t);
+}
+
+/* One record of the archive (agq_archive_each): when its task is one of
+ * arc_merges, its time from submit (the archived task's submitted_at)
+ * and, when the journal said no cost for it, the cost of its archived
+ * result.json (what task_cost reads from out/ID/, which agq-clean
+ * removed).  1 once none is left to find. */
+static int
+archived_merge(const char *line, size_t len, const char *id, void *arg)
+{
+	struct st *S = arg;
+	json_t *m = json_object_get(S->arc_merges, id);
+	json_t *rec = m ? json_loadb(line, len, 0, NULL) : NULL;
+	if (!rec)
+		return 0;
+	int64_t ts = json_integer_value(json_array_get(m, 0));
+	int64_t sub = agq_task_time(json_object_get(rec, "task"),
+	    "submitted_at", -1);
+	if (sub > 0 && ts >= sub)
+		sample_add(&S->to_merge, ts - sub);
+	char *res = json_is_object(json_object_get(rec, "result")) ?
+	    json_dumps(json_object_get(rec, "result"), JSON_COMPACT) : NULL;
+	struct agq_jline jl;
+	double t[3] = { 0, 0, 0 };
+	if (!json_is_true(json_array_get(m, 1)) && res && agq_jscan(res,
+	    strlen(res), &jl) == 0 && (line_tokens(&jl, t) & HAVE_COST)) {
+		S->merged_cost += t[2];
+		S->merged_costed += !json_is_true(json_array_get(m, 2));
+	}
+	free(res);
+	json_decref(rec);
+	json_object_del(S->arc_merges, id);
+	return json_object_size(S->arc_merges) == 0;
 }
 
 /* The cost per PR of agq-stats(1): the pr_open events of the window, the
@@ -870,6 +912,7 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	S.rounds = json_object();
 	S.rev_tok = json_object();
 	S.merged_ids = json_object();
+	S.arc_merges = json_object();
 	if (o->buckets > 0) {
 		S.b = calloc((size_t)o->buckets, sizeof *S.b);
 		if (!S.b)
@@ -917,6 +960,9 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	}
 	if (names)
 		agq_journal_files_free(names, nfiles);
+	/* merged tasks agq-clean archived: one pass over the archive */
+	if (json_object_size(S.arc_merges))
+		agq_archive_each(sp, archived_merge, &S);
 
 	/* Runs still open: count them to now when the task is still active. */
 	const char *key;
@@ -1029,6 +1075,7 @@ agq_stats(const struct agq_spool *sp, const struct agq_stats_opts *o)
 	json_decref(S.rounds);
 	json_decref(S.rev_tok);
 	json_decref(S.merged_ids);
+	json_decref(S.arc_merges);
 	free(S.to_merge.v);
 	free(S.agents);
 	free(S.toks);

@@ -320,6 +320,31 @@ fixtures() {
 	[ "$(jq -r '.prs | [.merged, .closed, .review_rounds.prs, .time_to_merge.p50_ms, .merges.cost_usd] | @tsv' <<< "$output")" = "$(printf '1\t0\t0\t300000\t1')" ]
 }
 
+@test "agq-stats: merged tasks agq-clean archived keep their time to merge and their cost (result.json from the archive)" {
+	fixtures
+	# m1: merged, its cost only in its out/m1/result.json
+	j 900 submit m1 '"state":"queue"'
+	j 901 finish m1 '"agent":"a1","exit":0,"duration_ms":1000'
+	j 910 merge m1 '"task":"m1-m1","pr":"pr-m1","method":"merge","sha":"abc","base":"main"'
+	j 910 done m1
+	jw
+	task done m1 900
+	mkdir -p "$AGQ_SPOOL/out/m1"
+	echo '{"status":"ok","cost_usd":1.5}' > "$AGQ_SPOOL/out/m1/result.json"
+	figures() {
+		agq-stats --json --since "$(ts $T0)" --until "$(ts $((T0 + 1000)))" |
+		    jq -c '.prs | [.merged, .time_to_merge.n, .time_to_merge.p50_ms,
+		    .time_to_merge.p99_ms, .merges.cost_usd,
+		    (.merges.cost_per_pr_usd * 1000 | round)]'
+	}
+	# c1 100 s, c8 300 s, m1 10 s; c1 1.5, c8 1, m1 1.5
+	[ "$(figures)" = '[3,3,100000,300000,4,1333]' ]
+	agq-clean -q --older-than 0 --state done,dead
+	[ ! -e "$AGQ_SPOOL/done/c1.json" ] && [ ! -e "$AGQ_SPOOL/done/m1.json" ]
+	[ ! -e "$AGQ_SPOOL/out/m1" ]
+	[ "$(figures)" = '[3,3,100000,300000,4,1333]' ]
+}
+
 @test "agq-stats: the cost of a merged PR nobody priced is unknown, not 0" {
 	j 0 submit u1
 	j 1 finish u1 '"agent":"a1","exit":0,"backend":"openai","model":"local","cost_usd":null'

@@ -31,6 +31,19 @@ text_of(const char *path, off_t *good)
 	return t;
 }
 
+/* agq_archive_each: append ID and a space to ARG; 7 when ARG started
+ * with "stop:". */
+static int
+each_id(const char *line, size_t len, const char *id, void *arg)
+{
+	char *seen = arg;
+	if (len < 8 || line[len - 1] != '}')
+		return -2;
+	strcat(seen, id);
+	strcat(seen, " ");
+	return strncmp(seen, "stop:", 5) ? 0 : 7;
+}
+
 int
 main(void)
 {
@@ -119,6 +132,15 @@ main(void)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	char seen[64] = "";
+	CHECK(agq_archive_each(&sp, each_id, seen) == 0 &&
+	    !strcmp(seen, "d a b a c "), "each: newest month first, each "
+	    "file's records in order, with their ids");
+	seen[0] = '\0';
+	CHECK(agq_archive_each(&sp, each_id, seen) == 0, "each again");
+	strcpy(seen, "stop:");
+	CHECK(agq_archive_each(&sp, each_id, seen) == 7 &&
+	    !strcmp(seen, "stop:d "), "each: stops at FN's non-zero");
 	agq_spool_close(&sp);
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

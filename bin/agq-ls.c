@@ -11,14 +11,17 @@
 #include "task.h"
 #include "spool.h"
 #include "open.h"
+#include "archive.h"
 
 static const char usage[] =
-"usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--json | -q]\n"
+"usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--archive]\n"
+"              [--json | -q]\n"
 "List tasks, oldest first within each state.  See agq-ls(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --state S     only queue, defer, hold, active, review, approval,\n"
-"                    done or dead; or\n"
+"                    done, dead or archived; or\n"
 "                    inbox or corrupt (raw files, unparsable ones by name)\n"
+"      --archive     the tasks agq-clean archived too (SPOOL/archive/)\n"
 "      --lane L      only tasks of lane urgent, high, normal or low\n"
 "      --agent A     only tasks leased to agent A (active)\n"
 "      --json        one JSON object per line: the task plus state, lane\n"
@@ -32,6 +35,9 @@ struct rows { struct row *v; size_t n, cap; };
  * vector w[WORKER], merged before sorting. */
 struct ctx { int lane, json, quiet, cols; const char *agent;
              struct rows w[8]; };
+
+/* The state of an archived task's row (agq-clean(8)): after dead. */
+#define ST_ARCHIVED (-2)
 
 static void describe(const json_t *t, char *buf, size_t size);
 static void waiting_for(int state, const json_t *t, char *buf, size_t size);
@@ -131,7 +137,8 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 static int
 state_order(int s)
 {
-	return s == AGQ_ST_REVIEW ? AGQ_ST_ACTIVE * 4 + 1 :
+	return s == ST_ARCHIVED ? AGQ_NSTATES * 4 :
+	    s == AGQ_ST_REVIEW ? AGQ_ST_ACTIVE * 4 + 1 :
 	    s == AGQ_ST_APPROVAL ? AGQ_ST_ACTIVE * 4 + 2 : s * 4;
 }
 
@@ -286,6 +293,62 @@ list_raw(const struct agq_spool *sp, const char *dir, const struct ctx *c)
 	json_decref(r.rows);
 }
 
+/* agq-ls --archive: the records of archive/ (agq_archive_each) as rows
+ * after the spool's, state "archived"; a task also in the spool (a
+ * crash in agq-clean between its append and its removal) and a record
+ * of an id seen already are left out.  ONLY_END: AGQ_ST_DONE or
+ * AGQ_ST_DEAD to take only the tasks that ended so, else -1. */
+struct arc { struct ctx *c; struct rows *all; json_t *seen; int only_end; };
+
+static int
+arc_one(const char *line, size_t len, const char *id, void *arg)
+{
+	struct arc *A = arg;
+	struct ctx *c = A->c;
+	if (json_object_get(A->seen, id))
+		return 0;
+	json_t *rec = json_loadb(line, len, 0, NULL);
+	json_t *t = json_object_get(rec, "task");
+	const char *end = json_string_value(json_object_get(rec, "state"));
+	if (!json_is_object(t) || !end || (c->lane >= 0 &&
+	    agq_task_lane(t) != c->lane) || (A->only_end >= 0 &&
+	    agq_state_parse(end) != A->only_end)) {
+		json_decref(rec);
+		return 0;
+	}
+	json_object_set_new(A->seen, id, json_true());
+	A->all->v = agq_grow(A->all->v, &A->all->cap, A->all->n,
+	    sizeof *A->all->v, 1024);
+	struct row *r = &A->all->v[A->all->n++];
+	r->state = ST_ARCHIVED;
+	r->key = agq_task_time(t, "submitted_at", 0);
+	r->id = agq_xstrdup(id);
+	r->line = NULL;
+	if (c->json) {
+		agq_redact(t);
+		json_object_set_new(t, "state", json_string("archived"));
+		json_object_set_new(t, "archived", json_string(end));
+		json_object_set(t, "archived_at", json_object_get(rec,
+		    "archived_at"));
+		json_object_set_new(t, "lane", json_string(
+		    agq_lane_name(agq_task_lane(t))));
+		r->line = json_dumps(t, JSON_COMPACT);
+	} else if (!c->quiet) {
+		char desc[200], what[240], tries[32];
+		describe(t, desc, sizeof desc);
+		/* how it ended first, as waiting_for's prefixes */
+		snprintf(what, sizeof what, "[%.20s] %s", end, desc);
+		char *red = agq_redact_bearer(what);
+		snprintf(tries, sizeof tries, "%zu", json_array_size(
+		    json_object_get(t, "attempts")));
+		r->line = row_text(id, "archived", agq_lane_name(
+		    agq_task_lane(t)), "-", tries, red ? red : what, c->cols);
+		free(red);
+	}
+	json_decref(rec);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -294,11 +357,12 @@ main(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },
 		{ "lane", required_argument, NULL, 'L' },
 		{ "agent", required_argument, NULL, 'A' },
+		{ "archive", no_argument, NULL, 'R' },
 		AGQ_OPT_JSON, AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
 	    .longopts = longopts };
-	int state = -1, c;
+	int state = -1, c, archive = 0;
 	const char *raw = NULL;         /* --state inbox or corrupt */
 	struct ctx cx = { .lane = -1 };
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
@@ -307,12 +371,15 @@ main(int argc, char **argv)
 			if (!strcmp(optarg, "inbox") || !strcmp(optarg,
 			    "corrupt"))
 				raw = optarg;
+			else if (!strcmp(optarg, "archived"))
+				state = ST_ARCHIVED;
 			else if ((state = agq_state_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--state: unknown state '%s' "
 				    "(queue, defer, hold, active, review, "
-				    "approval, done, dead, inbox, corrupt)",
-				    optarg);
+				    "approval, done, dead, archived, inbox, "
+				    "corrupt)", optarg);
 			break;
+		case 'R': archive = 1; break;
 		case 'L':
 			if ((cx.lane = agq_lane_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--lane: unknown lane '%s' "
@@ -334,7 +401,10 @@ main(int argc, char **argv)
 	}
 	if (cx.agent && state < 0)
 		state = AGQ_ST_ACTIVE;
-	if (agq_each_task_par(&sp, state, collect, &cx) < 0)
+	if (state == ST_ARCHIVED)
+		archive = 1;
+	if (state != ST_ARCHIVED && agq_each_task_par(&sp, state, collect,
+	    &cx) < 0)
 		agq_syserr("cannot list tasks", sp.root);
 	struct rows all = cx.w[0];
 	for (int w = 1; w < 8; w++) {
@@ -344,6 +414,20 @@ main(int argc, char **argv)
 			all.v[all.n++] = cx.w[w].v[i];
 		}
 		free(cx.w[w].v);
+	}
+	/* archived tasks: finished, never leased; not for other states */
+	if (archive && !cx.agent && (state < 0 || state == ST_ARCHIVED ||
+	    state == AGQ_ST_DONE || state == AGQ_ST_DEAD)) {
+		struct arc A = { &cx, &all, json_object(), state == AGQ_ST_DONE ||
+		    state == AGQ_ST_DEAD ? state : -1 };
+		for (size_t i = 0; i < all.n; i++)
+			json_object_set_new(A.seen, all.v[i].id, json_true());
+		if (agq_archive_each(&sp, arc_one, &A) < 0) {
+			char *d = agq_spool_path(&sp, AGQ_ARCHIVE_DIR);
+			agq_syserr("cannot list", d);
+			free(d);
+		}
+		json_decref(A.seen);
 	}
 	if (all.n)      /* qsort(3) of a NULL array is undefined */
 		qsort(all.v, all.n, sizeof *all.v, row_cmp);

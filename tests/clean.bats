@@ -76,6 +76,41 @@ archive() { zcat "$AGQ_SPOOL"/archive/*.jsonl.gz; }
 	[ "$(archive | wc -l)" -eq 2 ]
 }
 
+@test "agq-ls --archive lists the archived tasks after the spool's, --state archived only them; --json, -q, --lane, --state done|dead" {
+	a=$(agq-submit --title alpha -- true)
+	b=$(agq-submit --max-attempts 1 --priority high -- false)
+	finish_all
+	agq-clean -q --older-than 0
+	c=$(agq-submit --title gamma -- true)
+	d=$(agq-submit -- true)
+	finish_all
+	# without --archive: the spool alone
+	[ "$(agq-ls -q | sort)" = "$(printf '%s\n' "$c" "$d" | sort)" ]
+	run agq-ls --archive
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "${#lines[@]}" -eq 5 ]
+	[[ "${lines[0]}" == ID* ]]
+	# the spool's rows first, then the archive's, oldest first
+	[[ "${lines[3]}" =~ ^$a\ +archived\ +normal\ +-\ +1\ +\[done\]\ alpha$ ]]
+	[[ "${lines[4]}" =~ ^$b\ +archived\ +high\ .*\[dead\]\ false$ ]]
+	[ "$(agq-ls --archive -q | tail -n 2)" = "$(printf '%s\n' "$a" "$b")" ]
+	[ "$(agq-ls --state archived -q)" = "$(printf '%s\n' "$a" "$b")" ]
+	[ "$(agq-ls --archive --state dead -q)" = "$b" ]
+	[ "$(agq-ls --archive --state done -q | sort)" = "$(printf '%s\n' "$a" "$c" "$d" | sort)" ]
+	[ "$(agq-ls --archive --lane high -q)" = "$b" ]
+	[ -z "$(agq-ls --archive --state queue -q)" ]
+	run agq-ls --state archived --json
+	[ "$(jq -r 'select(.id == "'"$a"'") | [.state, .archived, .title, .lane, (.archived_at | length > 0)] | @tsv' <<< "$output")" = "$(printf 'archived\tdone\talpha\tnormal\ttrue')" ]
+	[ "$(jq -r 'select(.id == "'"$b"'") | .archived' <<< "$output")" = dead ]
+	# a task in both places (a crash in agq-clean) is listed once, from
+	# the spool
+	zcat "$AGQ_SPOOL"/archive/*.jsonl.gz | jq -c --arg d "$d" \
+	    'select(.id == "'"$a"'") | .id = $d | .task.id = $d' | gzip >> "$AGQ_SPOOL/archive/$(date -u +%Y-%m).jsonl.gz"
+	[ "$(agq-ls --archive -q | grep -c "$d")" -eq 1 ]
+	[ "$(agq-ls --state archived -q | grep -c "$d")" -eq 1 ]
+}
+
 @test "clean --dry-run changes nothing" {
 	a=$(agq-submit -- true)
 	finish_all

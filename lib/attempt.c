@@ -801,17 +801,15 @@ review_call(const json_t *input, void *arg, int *rc)
 	return res;
 }
 
-/* Merge task T (merge.c), run by $AGQ_AGENT; its result checked out
- * under OUTDIR for the verify steps.  AG is the record. */
+/* Merge task T (merge.c), run by $AGQ_AGENT; its verify steps run in a
+ * worktree of the origin (merge.c).  AG is the record. */
 static int
-attempt_merge(const json_t *t, const char *outdir, json_t *ag)
+attempt_merge(const json_t *t, json_t *ag)
 {
 	struct agq_spool sp;
 	if (agq_spool_open(&sp, getenv("AGQ_SPOOL"), NULL) < 0)
 		return fail(ag, "merge_failed", "cannot open the spool", 1);
-	char *dir = agq_xasprintf("%s/merge", outdir);
-	int rc = agq_merge_run(&sp, t, getenv("AGQ_AGENT"), dir, ag);
-	free(dir);
+	int rc = agq_merge_run(&sp, t, getenv("AGQ_AGENT"), ag);
 	agq_spool_close(&sp);
 	return rc;
 }
@@ -853,7 +851,7 @@ agq_agent_attempt(const json_t *t, const char *outdir)
 		rc = agq_review_attempt(t, getenv("AGQ_AGENT"), ag, review_call,
 		    &rctx);
 	} else if (kind && !strcmp(kind, "merge")) {
-		rc = attempt_merge(t, outdir, ag);
+		rc = attempt_merge(t, ag);
 	} else if (json_object_get(t, "git")) {
 		rc = attempt_git(t, outdir, dfd, ag);
 	} else {

@@ -6,7 +6,6 @@
  */
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "merge.h"
 
 #define MERGE_WALK_MAX 1000     /* commits of base searched for the trailer */
+#define MERGE_REDO_MAX 3        /* merges redone in one attempt, base moved */
 
 static const char *
 jstr(const json_t *o, const char *k)
@@ -305,48 +305,23 @@ merge_commits(struct mg *m, char *err, size_t size)
 	return rc;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
-}
-
-/* Remove DIR and all below it (it may not exist). */
-static void
-rm_tree(const char *dir)
-{
-	if (access(dir, F_OK) == 0)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* STEPS run on a checkout of M->sha in DIR: the report (new reference),
- * or NULL with ERR when it could not be checked out. */
+/* STEPS run in a worktree of REPO (the origin) detached at M->sha, the
+ * merge task's (agq_git_detached: W/KEY.trees/ID, its HEAD the merge
+ * result, so a step's git(1) sees a repository), removed after: the
+ * report (new reference), or NULL with ERR when it could not be made. */
 static json_t *
-verify_result(struct mg *m, const json_t *steps, const char *dir, char *err,
-              size_t size)
+verify_result(struct mg *m, const json_t *steps, const char *repo,
+              char *err, size_t size)
 {
-	git_commit *c = NULL;
-	git_oid oid;
-	rm_tree(dir);
-	git_checkout_options co;
-	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-	co.checkout_strategy = GIT_CHECKOUT_FORCE |
-	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
-	co.target_directory = dir;
-	if (agq_mkdirs(dir, 0755) < 0) {
-		agq_errf(err, size, "cannot make the checkout: %s (%s)",
-		    strerror(errno), dir);
+	struct agq_worktree wt;
+	if (agq_git_detached(m->sp, repo, m->sha, m->id, &wt, err, size) < 0)
 		return NULL;
-	}
-	if (git_oid_fromstr(&oid, m->sha) < 0 ||
-	    git_commit_lookup(&c, m->repo, &oid) < 0 ||
-	    git_checkout_tree(m->repo, (git_object *)c, &co) < 0) {
-		gerr(err, size, "cannot check the merge out");
-		git_commit_free(c);
-		return NULL;
-	}
-	git_commit_free(c);
-	return agq_verify_run(steps, dir, 120);
+	json_t *rep = agq_verify_run(steps, wt.path, 120);
+	char e2[512];
+	if (agq_git_remove(wt.path, 1, e2, sizeof e2) < 0)
+		agq_warn("%s: cannot remove the merge's worktree: %s (%s)",
+		    m->id, e2, wt.path);
+	return rep;
 }
 
 /* "N of M steps failed: LABEL, LABEL" of the report REP into BUF. */
@@ -436,28 +411,28 @@ forge_merge(struct mg *m, const char *by, json_t *ag)
 	return failed(ag, err, r == AGQ_FORGE_CONFLICT || r == AGQ_FORGE_MOVED);
 }
 
+/* One try of M's merge in its clone (open, fetched): found merged
+ * already, or merged, verified and pushed.  The exit status; *MOVED set
+ * to 1 (and nothing recorded) when the origin refused the push (ERR, SIZE
+ * bytes, its reason), for the caller to look whether base moved. */
 static int
-merge_local(struct mg *m, const json_t *t, const char *by,
-            const char *workdir, json_t *ag)
+merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
+          int *moved, char *err, size_t size)
 {
-	char err[2048], sha[41];
+	char sha[41];
 	const char *repo = jstr(json_object_get(t, "git"), "repo");
-	if (agq_git_sync_origin(m->sp, repo, &m->clone, err, sizeof err) < 0)
-		return failed(ag, err, 0);
-	if (git_repository_open_bare(&m->repo, m->clone) < 0)
-		return failed(ag, (gerr(err, sizeof err, "cannot open the clone"),
-		    err), 0);
 	char *bref = agq_xasprintf("refs/remotes/origin/%s", m->base);
 	char *href = agq_xasprintf("refs/remotes/origin/%s", jstr(m->rec,
 	    "branch"));
 	int rc = -1;
 	git_oid hoid, tip;
-	if (ref_commit(m, bref, &m->basec, err, sizeof err) < 0) {
+	*moved = 0;
+	if (ref_commit(m, bref, &m->basec, err, size) < 0) {
 		rc = failed(ag, err, 0);
 		goto out;
 	}
 	int f = find_merged(m->repo, git_commit_id(m->basec), m->prid, sha, err,
-	    sizeof err);
+	    size);
 	if (f != 0) {
 		rc = f > 0 ? merged(m, sha, by, 1, ag) : failed(ag, err, 0);
 		goto out;
@@ -467,14 +442,13 @@ merge_local(struct mg *m, const json_t *t, const char *by,
 		char at[41] = "none";
 		if (git_reference_name_to_id(&tip, m->repo, href) == 0)
 			git_oid_tostr(at, sizeof at, &tip);
-		snprintf(err, sizeof err, "head moved: %s is at %s, not %s",
+		snprintf(err, size, "head moved: %s is at %s, not %s",
 		    jstr(m->rec, "branch"), at, m->head);
 		rc = failed(ag, err, 1);
 		goto out;
 	}
 	if (git_commit_lookup(&m->headc, m->repo, &hoid) < 0) {
-		rc = failed(ag, (gerr(err, sizeof err, "cannot read the head"),
-		    err), 0);
+		rc = failed(ag, (gerr(err, size, "cannot read the head"), err), 0);
 		goto out;
 	}
 	if (git_graph_descendant_of(m->repo, git_commit_id(m->basec), &hoid) ==
@@ -484,19 +458,18 @@ merge_local(struct mg *m, const json_t *t, const char *by,
 		    ag);
 		goto out;
 	}
-	if (agq_git_signature(m->sp, &m->sig) < 0) {
+	if (!m->sig && agq_git_signature(m->sp, &m->sig) < 0) {
 		rc = failed(ag, "bad git_author_name or git_author_email", 0);
 		goto out;
 	}
-	int r = merge_commits(m, err, sizeof err);
+	int r = merge_commits(m, err, size);
 	if (r) {
 		rc = failed(ag, err, r > 0);
 		goto out;
 	}
 	json_t *steps = json_object_get(t, "verify");
 	if (json_array_size(steps)) {
-		json_t *rep = verify_result(m, steps, workdir, err, sizeof err);
-		rm_tree(workdir);
+		json_t *rep = verify_result(m, steps, repo, err, size);
 		if (!rep) {
 			rc = failed(ag, err, 0);
 			goto out;
@@ -505,19 +478,21 @@ merge_local(struct mg *m, const json_t *t, const char *by,
 		if (strcmp(jstr(rep, "status"), "pass")) {
 			char sum[1024];
 			verify_summary(rep, sum, sizeof sum);
-			snprintf(err, sizeof err, "verify failed on the merge: %s",
-			    sum);
+			snprintf(err, size, "verify failed on the merge: %s", sum);
 			rc = failed(ag, err, 1);
 			goto out;
 		}
 	}
-	r = agq_git_push_commit(m->sp, m->clone, m->sha, m->base, err,
-	    sizeof err);
+	r = agq_git_push_commit(m->sp, m->clone, m->sha, m->base, err, size);
+	if (r == 1) {
+		*moved = 1;
+		goto out;
+	}
 	if (r != 0) {
-		char e2[2100];
-		snprintf(e2, sizeof e2, "cannot push the merge to %s: %s",
+		char *e2 = agq_xasprintf("cannot push the merge to %s: %s",
 		    m->base, err);
 		rc = failed(ag, e2, 0);
+		free(e2);
 		goto out;
 	}
 	agq_journal(m->sp, "push", m->id, json_pack("{s:s, s:s, s:s, s:s, "
@@ -530,9 +505,71 @@ out:
 	return rc;
 }
 
+/* M merged in the origin's clone (merge_try), redone, at most
+ * MERGE_REDO_MAX times, when the push was refused and a fetch shows base
+ * moved meanwhile (another merge won the race): merged onto the new
+ * base, verified again, pushed again, each redo journaled (`merge_redo`
+ * {parent, pr, base, tried, moved_to, sha, redo, reason}).  Never
+ * forced.  The exit status. */
+static int
+merge_local(struct mg *m, const json_t *t, const char *by, json_t *ag)
+{
+	char err[2048], refused[2048] = "", tried[41] = "";
+	const char *repo = jstr(json_object_get(t, "git"), "repo");
+	for (int redo = 0;; redo++) {
+		free(m->clone);
+		m->clone = NULL;
+		git_commit_free(m->basec);
+		git_commit_free(m->headc);
+		m->basec = m->headc = NULL;     /* objects of the old m->repo */
+		git_repository_free(m->repo);
+		m->repo = NULL;
+		if (agq_git_sync_origin(m->sp, repo, &m->clone, err,
+		    sizeof err) < 0)
+			return failed(ag, err, 0);
+		if (git_repository_open_bare(&m->repo, m->clone) < 0)
+			return failed(ag, (gerr(err, sizeof err, "cannot open "
+			    "the clone"), err), 0);
+		if (redo > 0) {
+			/* the push was refused: did base move? */
+			char now[41] = "";
+			git_oid oid;
+			char *bref = agq_xasprintf("refs/remotes/origin/%s",
+			    m->base);
+			if (git_reference_name_to_id(&oid, m->repo, bref) == 0)
+				git_oid_tostr(now, sizeof now, &oid);
+			free(bref);
+			int moved = now[0] && strcmp(now, tried);
+			if (!moved || redo > MERGE_REDO_MAX) {
+				int n = snprintf(err, sizeof err, "cannot push the "
+				    "merge to %s: %.1500s", m->base, refused);
+				if (moved)
+					snprintf(err + n, sizeof err - (size_t)n,
+					    " (base moved again after %d redos)",
+					    MERGE_REDO_MAX);
+				return failed(ag, err, 0);
+			}
+			agq_journal(m->sp, "merge_redo", m->id, json_pack("{s:s, "
+			    "s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "parent",
+			    m->parent, "pr", m->prid, "base", m->base, "tried",
+			    tried, "moved_to", now, "sha", m->sha, "redo", redo,
+			    "reason", refused));
+			dprintf(2, "agq-run: %s: the push of the merge was "
+			    "refused, %s moved to %.12s: merging again (%d of "
+			    "%d)\n", m->id, m->base, now, redo, MERGE_REDO_MAX);
+		}
+		int moved;
+		int rc = merge_try(m, t, by, ag, &moved, err, sizeof err);
+		if (!moved)
+			return rc;
+		git_oid_tostr(tried, sizeof tried, git_commit_id(m->basec));
+		snprintf(refused, sizeof refused, "%s", err);
+	}
+}
+
 int
 agq_merge_run(const struct agq_spool *sp, const json_t *t,
-              const char *agent, const char *workdir, json_t *ag)
+              const char *agent, json_t *ag)
 {
 	agq_git_lib_init();
 	struct mg m = { .sp = sp };
@@ -574,7 +611,7 @@ agq_merge_run(const struct agq_spool *sp, const json_t *t,
 	    json_is_integer(json_object_get(m.rec, "number")))
 		rc = forge_merge(&m, by, ag);
 	else
-		rc = merge_local(&m, t, by, workdir, ag);
+		rc = merge_local(&m, t, by, ag);
 	git_signature_free(m.sig);
 	git_commit_free(m.basec);
 	git_commit_free(m.headc);

@@ -40,17 +40,23 @@
  *      not on BASE cherry-picked in order (git_cherrypick_commit(3),
  *      authors kept); committer agq_git_signature; the message (the last
  *      commit's for rebase) with the trailers "Agq-Task: PARENT" and
- *      "Agq-PR: PRID"; T's verify steps run on a checkout of the result
- *      in WORKDIR (made, then removed; "verify failed on the merge: N of
- *      M steps failed: LABEL, ..."); the result pushed to BASE, never
- *      forced (agq_git_push_commit; rejected: a failure to retry);
+ *      "Agq-PR: PRID"; T's verify steps run in a worktree of the origin
+ *      detached at the result (agq_git_detached with the merge task's id,
+ *      removed after: a step's git(1) sees the merge as HEAD; "verify
+ *      failed on the merge: N of M steps failed: LABEL, ..."); the result
+ *      pushed to BASE, never forced (agq_git_push_commit); a push refused
+ *      while base moved (another merge won the race) is redone in the
+ *      same attempt, at most 3 times: fetched, merged onto the new base,
+ *      verified and pushed again, each redo journaled (`merge_redo`); a
+ *      push refused otherwise, or a fourth time, fails the attempt, to be
+ *      retried;
  *   4. agq_merge_record.
  * AG (agent.json) gets status "done" and "merge" {pr, sha, method, base,
  * already (bool)}, or status "merge_failed", "error" and, for a failure
  * that must not be retried, "no_retry": true, and "verify" (the report).
  * Returns 0 merged (or found merged), AGQ_MERGE_FINAL, or 1 (to retry). */
 int agq_merge_run(const struct agq_spool *sp, const json_t *t,
-                  const char *agent, const char *workdir, json_t *ag);
+                  const char *agent, json_t *ag);
 
 /* Record that PR record REC (with its "state", as agq_pr_find gives it)
  * was merged as commit SHA with METHOD (NULL: not known, JSON null) by BY

@@ -51,13 +51,15 @@ record() {
 
 # merge_task ID PARENT METHOD [VERIFY-CMD]: submit the merge task of PR
 # $PRID at $HEAD_SHA, as the scheduler does (submitted_at set: a task taken
-# from a spool, the only kind of submit that may carry kind and parent).
+# from a spool, the only kind of submit that may carry kind and parent);
+# max_attempts $MAX_ATTEMPTS (2).
 merge_task() {
 	jq -n --arg id "$1" --arg p "$2" --arg m "$3" --arg pr "$PRID" \
 	    --arg head "$HEAD_SHA" --arg repo "$WORK/origin.git" --arg v "${4:-}" \
+	    --argjson ma "${MAX_ATTEMPTS:-2}" \
 	    '{id: $id, kind: "merge", parent: $p, pr: $pr, head: $head,
 	    submitted_at: (now | todate),
-	    git: {repo: $repo, base: "main"}, merge_method: $m, max_attempts: 2,
+	    git: {repo: $repo, base: "main"}, merge_method: $m, max_attempts: $ma,
 	    title: ("merge " + $p)} + (if $v == "" then {} else
 	    {verify: [{type: "command_succeeds", cmd: $v}]} end)' | agq-submit -q
 }
@@ -91,6 +93,61 @@ main_log() { git -C "$WORK/origin.git" log --format=%s main; }
 	[[ "${lines[1]}" == *"|t|b-rebase commit 1" ]]
 	[[ "${lines[2]}" == *"|t|Change b-squash ("* ]]
 	[[ "${lines[3]}" == *" "*"|Bot|Merge pr-"*": Change b-merge" ]]
+}
+
+@test "verify on the merge runs in a git worktree detached at the merge commit: git rev-parse HEAD and git diff HEAD^ work there; the worktree is removed after" {
+	origin
+	start_sched
+	start_agent a1
+	branch b1 b.txt "bee"
+	record c1 b1
+	merge_task c1-m1 c1 merge "git rev-parse HEAD > $WORK/head && git rev-parse --abbrev-ref HEAD > $WORK/ref && git diff --stat HEAD^ > $WORK/stat && git status --porcelain > $WORK/status"
+	wait_for 30 is_state c1-m1 done
+	[ "$(cat "$WORK/head")" = "$(git -C "$WORK/origin.git" rev-parse main)" ]
+	[ "$(cat "$WORK/ref")" = HEAD ]
+	grep -q "b.txt | 1 +" "$WORK/stat"
+	[ ! -s "$WORK/status" ]
+	# gone, with its administrative files: nothing for agq-git gc
+	[ -z "$(ls "$AGQ_SPOOL".work/*.trees/ 2>/dev/null)" ]
+	[ "$(agq-git gc --json | jq length)" -eq 0 ]
+}
+
+# race FILE: a verify step that, on its first run only, pushes a commit
+# writing FILE to the origin's main (another merge winning the race
+# between the merge and its push); with "always" as $2, on every run.
+race() {
+	printf '%s' "{ test -e $WORK/raced && test -z '${2:-}' || ( cd $WORK/w && touch $WORK/raced && git fetch -q origin && git checkout -q -B r origin/main && date +%s%N > $1 && git add -A && git commit -qm 'race $1' && git push -q origin r:main ); }"
+}
+
+@test "two merges racing: a push refused because main moved is merged, verified and pushed again in the same attempt, journaled; at most 3 redos" {
+	origin
+	start_sched
+	start_agent a1
+	branch b1 b.txt "bee"
+	record c1 b1
+	merge_task c1-m1 c1 merge "$(race other.txt) && test -f b.txt"
+	wait_for 30 is_state c1-m1 done
+	jq_is "$AGQ_SPOOL/done/c1-m1.json" '.attempts | length' 1
+	# main has both, the merge on top of the racing commit
+	git -C "$WORK/origin.git" show main:other.txt
+	[ "$(git -C "$WORK/origin.git" show main:b.txt)" = bee ]
+	[ "$(git -C "$WORK/origin.git" log -1 --format=%s main^1)" = "race other.txt" ]
+	[ "$(journal_count merge_redo)" -eq 1 ]
+	run jq -c 'select(.ev == "merge_redo") | [.id, .parent, .pr, .redo, .moved_to == $m, (.reason | startswith("push rejected"))]' 	    --arg m "$(git -C "$WORK/origin.git" rev-parse main^1)" "$AGQ_SPOOL/journal"
+	[ "$output" = "[\"c1-m1\",\"c1\",\"$PRID\",1,true,true]" ]
+	jq_is "$AGQ_SPOOL/prs/merged/$PRID.json" .merged.sha "$(git -C "$WORK/origin.git" rev-parse main)"
+	[ "$(journal_count merge)" -eq 1 ]
+	# base moving at every try: three redos, then the attempt fails
+	branch b2 c.txt "cee"
+	record c2 b2
+	MAX_ATTEMPTS=1 merge_task c2-m1 c2 merge "$(race other.txt always)"
+	wait_for 60 is_state c2-m1 dead
+	[ "$(journal_count merge_redo)" -eq 4 ]
+	run jq -r .reason "$AGQ_SPOOL/dead/c2-m1.json"
+	[[ "$output" == "cannot push the merge to main: push rejected"*"(base moved again after 3 redos)"* ]]
+	run git -C "$WORK/origin.git" show main:c.txt
+	[ "$status" -ne 0 ]
+	[ -e "$AGQ_SPOOL/prs/open/$PRID.json" ]
 }
 
 @test "two PRs touching the same line: the first merges, the second fails 'conflict: a.txt' at once and does not retry" {

@@ -73,6 +73,8 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_DENY]           = { "approval", "deny", "dead", "agq-pr" },
 	[AGQ_LC_CLOSE_REVIEW]   = { "review", "pr_close", "dead", "agq-pr" },
 	[AGQ_LC_CLOSE_APPROVAL] = { "approval", "pr_close", "dead", "agq-pr" },
+	[AGQ_LC_APPROVAL_DONE]  = { "approval", "done", "done", "agq-sched" },
+	[AGQ_LC_APPROVAL_DEAD]  = { "approval", "dead", "dead", "agq-sched" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:

@@ -323,6 +323,32 @@ merged(const struct agq_review_facts *f, struct agq_review_dec *d)
 	}
 }
 
+/* F's PR merged or closed on the forge (F->pr_state): D decided, DONE by
+ * rule RDONE or DEAD by RDEAD. */
+static void
+pr_gone(const struct agq_review_facts *f, struct agq_review_dec *d,
+        int rdone, int rdead)
+{
+	int done = f->pr_state == AGQ_ST_DONE;
+	d->act = done ? AGQ_RV_DONE : AGQ_RV_DEAD;
+	d->rule = done ? rdone : rdead;
+	snprintf(d->reason, sizeof d->reason, "pull request %s %s",
+	    jstr(f->task, "pr"), done ? "merged" :
+	    "closed unmerged on the forge");
+}
+
+void
+agq_review_decide_approval(const struct agq_review_facts *f,
+                           struct agq_review_dec *d)
+{
+	memset(d, 0, sizeof *d);
+	d->act = AGQ_RV_WAIT;
+	d->rule = -1;
+	d->round = (long)agq_task_int(f->task, "round", 1);
+	if (f->pr_state)
+		pr_gone(f, d, AGQ_LC_APPROVAL_DONE, AGQ_LC_APPROVAL_DEAD);
+}
+
 void
 agq_review_decide(const struct agq_review_facts *f, struct agq_review_dec *d)
 {
@@ -341,12 +367,7 @@ agq_review_decide(const struct agq_review_facts *f, struct agq_review_dec *d)
 	/* merged (agq-pr poll saw it on the forge, or agq-pr merged), or
 	 * closed on the forge */
 	if (f->pr_state) {
-		int done = f->pr_state == AGQ_ST_DONE;
-		d->act = done ? AGQ_RV_DONE : AGQ_RV_DEAD;
-		d->rule = done ? AGQ_LC_REVIEW_DONE : AGQ_LC_REVIEW_DEAD;
-		snprintf(d->reason, sizeof d->reason, "pull request %s %s",
-		    jstr(f->task, "pr"), done ? "merged" :
-		    "closed unmerged on the forge");
+		pr_gone(f, d, AGQ_LC_REVIEW_DONE, AGQ_LC_REVIEW_DEAD);
 		return;
 	}
 	if (c.agents) {
@@ -803,6 +824,35 @@ agq_review_step(const struct agq_spool *sp, const char *id, int *act)
 	return rc;
 }
 
+/* Coder task ID if it is in approval/ and its PR was merged or closed
+ * on the forge: ended (agq_review_decide_approval).  *ACT as
+ * agq_review_step's.  0, or -1 with errno. */
+static int
+approval_step(const struct agq_spool *sp, const char *id, int *act)
+{
+	*act = AGQ_RV_WAIT;
+	struct agq_loc hint = { .state = AGQ_ST_APPROVAL, .lane = -1 };
+	agq_loc_path(sp, &hint, id);
+	struct agq_locked l;
+	if (agq_task_lock(sp, id, &hint, &l) < 0)
+		return errno == ENOENT ? 0 : -1;
+	int rc = 0;
+	if (l.loc.state == AGQ_ST_APPROVAL) {
+		struct agq_review_facts f = { .task = l.task };
+		f.pr_state = pr_state(sp, jstr(l.task, "pr"));
+		struct agq_review_dec d;
+		agq_review_decide_approval(&f, &d);
+		*act = d.act;
+		if (d.act != AGQ_RV_WAIT)
+			rc = move(sp, &l, &d);
+		agq_review_dec_free(&d);
+	}
+	int e = errno;
+	agq_task_unlock(&l);
+	errno = e;
+	return rc;
+}
+
 struct scan { const struct agq_spool *sp; void (*seen)(const char *, void *);
               void *arg; int acted; };
 
@@ -810,10 +860,16 @@ static int
 scan_one(const struct agq_loc *loc, const char *id, void *arg)
 {
 	struct scan *S = arg;
-	(void)loc;
+	int act;
+	if (loc->state == AGQ_ST_APPROVAL) {
+		if (approval_step(S->sp, id, &act) < 0)
+			agq_syserr("cannot end the task in approval/", id);
+		else if (act != AGQ_RV_WAIT)
+			S->acted++;
+		return 0;
+	}
 	if (S->seen)
 		S->seen(id, S->arg);
-	int act;
 	if (agq_review_step(S->sp, id, &act) < 0)
 		agq_syserr("cannot carry out the review decision", id);
 	else if (act != AGQ_RV_WAIT)
@@ -826,7 +882,8 @@ agq_review_scan(const struct agq_spool *sp,
                 void (*seen)(const char *id, void *arg), void *arg)
 {
 	struct scan S = { sp, seen, arg, 0 };
-	if (agq_each_task(sp, AGQ_ST_REVIEW, scan_one, &S) < 0)
+	if (agq_each_task(sp, AGQ_ST_REVIEW, scan_one, &S) < 0 ||
+	    agq_each_task(sp, AGQ_ST_APPROVAL, scan_one, &S) < 0)
 		return -1;
 	return S.acted;
 }

@@ -136,6 +136,15 @@ void agq_review_decide(const struct agq_review_facts *f,
                        struct agq_review_dec *d);
 void agq_review_dec_free(struct agq_review_dec *d);
 
+/* The decision over a coder task in approval/ (F's task and pr_state
+ * only): its PR merged -> DONE (rule AGQ_LC_APPROVAL_DONE, "pull request
+ * PRID merged"), closed on the forge -> DEAD (AGQ_LC_APPROVAL_DEAD, "pull
+ * request PRID closed unmerged on the forge"), as agq_review_decide ends
+ * one in review/; else WAIT (agq-pr approve, deny or close decide).  D is
+ * filled (nothing to free, agq_review_dec_free harmless). */
+void agq_review_decide_approval(const struct agq_review_facts *f,
+                                struct agq_review_dec *d);
+
 /* ---- the actions -------------------------------------------------------- */
 
 /* Look at coder task ID if it is in review/: gather its facts, decide,
@@ -151,8 +160,10 @@ int agq_review_step(const struct agq_spool *sp, const char *id, int *act);
 
 /* agq_review_step for every task in review/; SEEN(ID, ARG), when not
  * NULL, is called first for each (agq-sched watches reviews/ID there).
+ * Then every task in approval/ whose PR was merged or closed on the
+ * forge ended (agq_review_decide_approval; SEEN is not called for them).
  * Returns the number of tasks that moved or had tasks queued, or -1 with
- * errno when review/ cannot be read. */
+ * errno when review/ or approval/ cannot be read. */
 int agq_review_scan(const struct agq_spool *sp,
                     void (*seen)(const char *id, void *arg), void *arg);
 

@@ -426,3 +426,35 @@ forge_pr() {
 	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $(jq -r .pr "$AGQ_SPOOL/done/$t1.json") merged"
 	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$t2.json")" == *"closed unmerged on the forge" ]]
 }
+
+@test "a task in approval/ (approval before_merge) whose pull request is merged on the forge ends done; one closed there ends dead" {
+	origin
+	forge_conf github o/s
+	echo "pr_poll = 1" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	local t1 t2
+	t1=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge","merge":"on-approval"}' | agq-submit)
+	t2=$(printf '%s\n' '{"title":"Two","cmd":"echo 2 > two.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge"}' | agq-submit)
+	wait_for 30 is_state "$t1" approval
+	wait_for 30 is_state "$t2" approval
+	jq_is "$AGQ_SPOOL/approval/$t1.json" .approval_for merge
+	local p1 p2 n1 n2
+	p1=$(jq -r .pr "$AGQ_SPOOL/approval/$t1.json")
+	p2=$(jq -r .pr "$AGQ_SPOOL/approval/$t2.json")
+	n1=$(jq -r .number "$AGQ_SPOOL/prs/open/$p1.json")
+	n2=$(jq -r .number "$AGQ_SPOOL/prs/open/$p2.json")
+	[ "$n1" -ge 1 ] && [ "$n2" -ge 1 ]
+	# someone merges one and closes the other on the forge
+	python3 -c 'import sys, urllib.request as u; [u.urlopen(u.Request(sys.argv[1] + p, method="POST")) for p in sys.argv[2:]]' \
+	    "http://127.0.0.1:$PORT" "/_merge/o/s/$n1" "/_close/o/s/$n2"
+	wait_for 30 is_state "$t1" done
+	wait_for 30 is_state "$t2" dead
+	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $p1 merged"
+	jq_is "$AGQ_SPOOL/dead/$t2.json" .reason "pull request $p2 closed unmerged on the forge"
+	# no merge task was queued, and the moves are journaled by agq-sched
+	[ -z "$(find "$AGQ_SPOOL" -name "$t1-m1.json")" ]
+	[ "$(agq-journal --id "$t1" --ev done | jq -r '"\(.to) \(.by)"')" = "done agq-sched" ]
+	[ "$(agq-journal --id "$t2" --ev dead | jq -r '"\(.to) \(.by)"')" = "dead agq-sched" ]
+	agq-fsck
+}

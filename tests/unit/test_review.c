@@ -139,7 +139,18 @@ main(void)
 	CHECK(d.act == AGQ_RV_DEAD && strstr(d.reason, "closed unmerged"),
 	    "the PR closed on the forge: dead");
 	agq_review_dec_free(&d);
+	/* the same for a task waiting in approval/ */
+	agq_review_decide_approval(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD && d.rule == AGQ_LC_APPROVAL_DEAD &&
+	    strstr(d.reason, "closed unmerged on the forge"),
+	    "approval/: the PR closed on the forge: dead");
+	f.pr_state = AGQ_ST_DONE;
+	agq_review_decide_approval(&f, &d);
+	CHECK(d.act == AGQ_RV_DONE && d.rule == AGQ_LC_APPROVAL_DONE &&
+	    strstr(d.reason, " merged"), "approval/: the PR merged: done");
 	f.pr_state = 0;
+	agq_review_decide_approval(&f, &d);
+	CHECK(d.act == AGQ_RV_WAIT, "approval/: the PR open: wait");
 
 	/* 5: the merge task */
 	f.merge_n = 1;

@@ -31,6 +31,10 @@ const char *const agq_edit_owned[] = {
 	"id", "generation", "attempts", "previous_attempts", "submitted_at",
 	"submitted_by",
 	"agent", "assigned_at", "next_attempt_at", "reason", "verify_report",
+	/* what agq writes for review and merge (agq-task(5)) */
+	"kind", "parent", "round", "pr", "head", "avoid_agent",
+	"review_feedback", "update_from_base", "approved", "approval_for",
+	"verdict",
 	NULL
 };
 
@@ -150,18 +154,23 @@ read_edit(const char *file, size_t max, const json_t *orig, char *err,
 		    strerror(errno));
 		return NULL;
 	}
-	json_t *t = agq_task_parse(buf, len, err, size);
-	free(buf);
-	for (int i = 0; t && agq_edit_owned[i]; i++) {
+	/* an owned field first: its name, not what validation makes of it
+	 * (a kind set without a parent) */
+	json_t *raw = json_loadb(buf, len, 0, NULL);
+	for (int i = 0; json_is_object(raw) && agq_edit_owned[i]; i++) {
 		const char *k = agq_edit_owned[i];
-		json_t *a = json_object_get(orig, k), *b = json_object_get(t, k);
+		json_t *a = json_object_get(orig, k), *b = json_object_get(raw, k);
 		if (a == b || (a && b && json_equal(a, b)))
 			continue;
 		agq_errf(err, size, "field %s: owned by the spool, it cannot "
 		    "be changed", k);
-		json_decref(t);
-		t = NULL;
+		json_decref(raw);
+		free(buf);
+		return NULL;
 	}
+	json_decref(raw);
+	json_t *t = agq_task_parse(buf, len, err, size);
+	free(buf);
 	return t;
 }
 

@@ -65,6 +65,38 @@ ev_count() {  # ev_count ID EV
 	[ "$(ev_count "$id" edit)" -eq 0 ]
 }
 
+@test "agq-edit refuses to set or change what agq writes for review and merge: exit 65, the field named" {
+	# a coder task back in the queue for its second review round, as the
+	# scheduler leaves it (taken from a spool: submitted_at set)
+	git init -q --bare "$WORK/origin.git"
+	id=$(jq -n --arg repo "$WORK/origin.git" '{title: "coder", cmd: "true", submitted_at: (now | todate),
+	    git: {repo: $repo}, review: {}, round: 2,
+	    pr: "pr-0123456789abcdef", head: "0123456789abcdef0123456789abcdef01234567",
+	    review_feedback: "r1 said: no", avoid_agent: "a9"}' | agq-submit)
+	before=$(cat "$AGQ_SPOOL/queue/normal/$id.json")
+	printf '#!/bin/sh\njq "$JQ" "$1" > "$1.new" && mv "$1.new" "$1"\n' > "$WORK/ed"
+	chmod +x "$WORK/ed"
+	local f e
+	for e in 'kind=.kind = "review"' 'parent=.parent = "p1"' 'round=.round = 1' \
+	    'pr=.pr = "pr-fedcba9876543210"' 'head=.head = "f" * 40' \
+	    'avoid_agent=del(.avoid_agent)' 'review_feedback=.review_feedback = "all fine"' \
+	    'update_from_base=.update_from_base = true' 'approved=.approved = ["merge"]' \
+	    'approval_for=.approval_for = "merge"' \
+	    'verdict=.verdict = {verdict: "approve", comments: [], head: .head}'; do
+		f=${e%%=*}
+		JQ=${e#*=} TMPDIR=$WORK EDITOR="$WORK/ed" run agq-edit "$id" </dev/null
+		echo "$f: $status $output"
+		[ "$status" -eq 65 ]
+		[[ "$output" == *"field $f: owned by the spool"* ]]
+		rm -f "$WORK"/agq-edit-*
+	done
+	[ "$(cat "$AGQ_SPOOL/queue/normal/$id.json")" = "$before" ]
+	# the task's own fields still may change
+	JQ='.title = "coder, renamed"' TMPDIR=$WORK EDITOR="$WORK/ed" agq-edit "$id" </dev/null
+	jq_is "$AGQ_SPOOL/queue/normal/$id.json" .title "coder, renamed"
+	jq_is "$AGQ_SPOOL/queue/normal/$id.json" .round 2
+}
+
 @test "agq-edit validates as agq-submit does: the error names the field" {
 	id=$(agq-submit -- true)
 	TMPDIR=$WORK EDITOR="sed -i 's/\"max_attempts\": 3/\"max_attempts\": \"x\"/'" run agq-edit "$id" </dev/null

@@ -273,7 +273,9 @@ summary(const json_t *res)
 /* The agent CLI session an iteration of backend BACKEND with MODEL
  * ("TOOL" or "TOOL/MODEL") resumes (borrowed, NULL for none): the one
  * the attempt's last iteration left in AG, else the one of the last
- * attempt record of T that has one (agq-run copies it there), when that
+ * attempt record of T that has one (agq-run copies it there), in
+ * "attempts", else in "previous_attempts" (a review round's, moved there
+ * by agq_lc_apply's reset_attempts, or a retried dead task's), when that
  * attempt ran the same backend and CLI (agq-backend(7), Resuming). */
 static const json_t *
 resume_of(const json_t *t, const json_t *ag, const char *backend,
@@ -282,19 +284,24 @@ resume_of(const json_t *t, const json_t *ag, const char *backend,
 	json_t *sid = json_object_get(ag, "session_id");
 	if (json_is_string(sid))
 		return sid;
-	json_t *att = json_object_get(t, "attempts");
-	for (size_t i = json_array_size(att); i-- > 0;) {
-		json_t *a = json_array_get(att, i);
-		sid = json_object_get(a, "session_id");
-		if (!json_is_string(sid))
-			continue;
-		const char *b = json_string_value(json_object_get(a, "backend"));
-		const char *m = json_string_value(json_object_get(a, "model"));
-		size_t n = model ? strcspn(model, "/") : 0;
-		if (!b || strcmp(b, backend) || !m || !model ||
-		    strncmp(m, model, n) || (m[n] && m[n] != '/'))
-			return NULL;
-		return sid;
+	static const char *const hist[] = { "attempts", "previous_attempts" };
+	for (int h = 0; h < 2; h++) {
+		json_t *att = json_object_get(t, hist[h]);
+		for (size_t i = json_array_size(att); i-- > 0;) {
+			json_t *a = json_array_get(att, i);
+			sid = json_object_get(a, "session_id");
+			if (!json_is_string(sid))
+				continue;
+			const char *b = json_string_value(json_object_get(a,
+			    "backend"));
+			const char *m = json_string_value(json_object_get(a,
+			    "model"));
+			size_t n = model ? strcspn(model, "/") : 0;
+			if (!b || strcmp(b, backend) || !m || !model ||
+			    strncmp(m, model, n) || (m[n] && m[n] != '/'))
+				return NULL;
+			return sid;
+		}
 	}
 	return NULL;
 }

@@ -433,3 +433,37 @@ watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
 	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .verdict.verdict approve
 	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .avoid_agent a1
 }
+
+@test "a CLI coder's session is resumed across review rounds: round 2's claude gets --resume with round 1's session, found in previous_attempts" {
+	origin
+	# a claude that appends its arguments to calls (one line a call) and
+	# writes a file in its directory (the task's worktree); it answers
+	# with the session it was given (or sess-r1)
+	mkdir -p "$WORK/fakebin"
+	cat > "$WORK/fakebin/claude" <<'SH'
+#!/bin/sh
+echo "$*" | tr '\n' ' ' >> "$WORK/calls"
+echo >> "$WORK/calls"
+sid=sess-r1
+while [ $# -gt 0 ]; do [ "$1" = --resume ] && sid=$2; shift; done
+wc -l < "$WORK/calls" > answer.txt
+echo "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"$sid\",\"permission_denials\":[]}"
+SH
+	chmod +x "$WORK/fakebin/claude"
+	export PATH="$WORK/fakebin:$PATH" WORK
+	echo "cli_lock = ${AGQ_TOP:-$BATS_TEST_DIRNAME/..}/etc/cli-lock.json" >> "$AGQ_CONF"
+	start_sched
+	start_agent a1
+	local id
+	id=$(submit '{"title":"Answer","prompt":"write answer.txt","backend":"cli","model":"claude/sonnet","git":{"repo":"'"$WORK/origin.git"'"},"review":{"max_rounds":2}}')
+	wait_for 30 is_state "$id" review
+	jq_is "$AGQ_SPOOL/review/$id.json" '.attempts[0].session_id' sess-r1
+	agq-pr request-changes "$id" -m "count again"
+	wait_for 30 jq_is "$AGQ_SPOOL/review/$id.json" .round 2
+	cat "$WORK/calls"
+	[ "$(wc -l < "$WORK/calls")" -eq 2 ]
+	[[ "$(sed -n 1p "$WORK/calls")" != *--resume* ]]
+	[[ "$(sed -n 2p "$WORK/calls")" == *"--resume sess-r1 --model sonnet"*"count again"* ]]
+	jq -e '.resume_session == "sess-r1"' "$AGQ_SPOOL/out/$id/backend-input.json"
+	jq_is "$AGQ_SPOOL/review/$id.json" '.previous_attempts[0].session_id' sess-r1
+}

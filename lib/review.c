@@ -782,21 +782,32 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 	return agq_lc_record(sp, l, &lc);
 }
 
+/* Task ID locked into L when it is in STATE: 1; 0 when it is not (or
+ * not at all: nothing locked), -1 with errno. */
+static int
+lock_in(const struct agq_spool *sp, const char *id, int state,
+        struct agq_locked *l)
+{
+	struct agq_loc hint = { .state = state, .lane = -1 };
+	agq_loc_path(sp, &hint, id);
+	if (agq_task_lock(sp, id, &hint, l) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (l->loc.state == state)
+		return 1;
+	agq_task_unlock(l);
+	return 0;
+}
+
 int
 agq_review_step(const struct agq_spool *sp, const char *id, int *act)
 {
 	if (act)
 		*act = AGQ_RV_WAIT;
-	struct agq_loc hint = { .state = AGQ_ST_REVIEW, .lane = -1 };
-	agq_loc_path(sp, &hint, id);
 	struct agq_locked l;
-	if (agq_task_lock(sp, id, &hint, &l) < 0)
-		return errno == ENOENT ? 0 : -1;
-	int rc = 0;
-	if (l.loc.state != AGQ_ST_REVIEW) {
-		agq_task_unlock(&l);
-		return 0;
-	}
+	int rc = lock_in(sp, id, AGQ_ST_REVIEW, &l);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	json_t *keep = json_array();
 	struct agq_review_facts f;
 	gather(sp, l.task, &f, keep);
@@ -831,22 +842,17 @@ static int
 approval_step(const struct agq_spool *sp, const char *id, int *act)
 {
 	*act = AGQ_RV_WAIT;
-	struct agq_loc hint = { .state = AGQ_ST_APPROVAL, .lane = -1 };
-	agq_loc_path(sp, &hint, id);
 	struct agq_locked l;
-	if (agq_task_lock(sp, id, &hint, &l) < 0)
-		return errno == ENOENT ? 0 : -1;
-	int rc = 0;
-	if (l.loc.state == AGQ_ST_APPROVAL) {
-		struct agq_review_facts f = { .task = l.task };
-		f.pr_state = pr_state(sp, jstr(l.task, "pr"));
-		struct agq_review_dec d;
-		agq_review_decide_approval(&f, &d);
-		*act = d.act;
-		if (d.act != AGQ_RV_WAIT)
-			rc = move(sp, &l, &d);
-		agq_review_dec_free(&d);
-	}
+	int rc = lock_in(sp, id, AGQ_ST_APPROVAL, &l);
+	if (rc <= 0)
+		return rc;
+	struct agq_review_facts f = { .task = l.task };
+	f.pr_state = pr_state(sp, jstr(l.task, "pr"));
+	struct agq_review_dec d;
+	agq_review_decide_approval(&f, &d);
+	*act = d.act;
+	rc = d.act != AGQ_RV_WAIT ? move(sp, &l, &d) : 0;
+	agq_review_dec_free(&d);
 	int e = errno;
 	agq_task_unlock(&l);
 	errno = e;

@@ -283,6 +283,10 @@ print_link(const json_t *e, const char *root)
 		printf("merged (%s) as %.7s into %s%s%s\n", OR(JS(e, "method")),
 		    OR(JS(e, "sha")), OR(JS(e, "base")), JS(e, "task") ?
 		    " by " : "", JS(e, "task") ? JS(e, "task") : "");
+	else if (!strcmp(ev, "merge_redo"))
+		printf("push refused, %s moved to %.7s: merged again (redo "
+		    "%lld)\n", OR(JS(e, "base")), OR(JS(e, "moved_to")),
+		    JI(e, "redo"));
 	else if (!strcmp(ev, "pr_close"))
 		printf("pull request %s closed %s%s\n", OR(JS(e, "pr")),
 		    JS(e, "user") ? "by " : "on the forge", JS(e, "user") ?

@@ -31,7 +31,7 @@ const char *const agq_chain_events[] = {
 	"submit", "accept", "hold", "release", "start", "finish", "retry",
 	"reclaim", "handback", "cancel", "done", "dead", "worktree", "commit",
 	"push", "pr_open", "review_wait", "approval_wait", "review_start",
-	"review", "approve", "deny", "merge", "pr_close", NULL
+	"review", "approve", "deny", "merge_redo", "merge", "pr_close", NULL
 };
 
 static int

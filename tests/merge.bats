@@ -135,6 +135,8 @@ race() {
 	[ "$(journal_count merge_redo)" -eq 1 ]
 	run jq -c 'select(.ev == "merge_redo") | [.id, .parent, .pr, .redo, .moved_to == $m, (.reason | startswith("push rejected"))]' 	    --arg m "$(git -C "$WORK/origin.git" rev-parse main^1)" "$AGQ_SPOOL/journal"
 	[ "$output" = "[\"c1-m1\",\"c1\",\"$PRID\",1,true,true]" ]
+	# agq-show's chain tells it
+	agq-show c1-m1 | grep -q "c1-m1: push refused, main moved to $(git -C "$WORK/origin.git" rev-parse --short=7 main^1): merged again (redo 1)$"
 	jq_is "$AGQ_SPOOL/prs/merged/$PRID.json" .merged.sha "$(git -C "$WORK/origin.git" rev-parse main)"
 	[ "$(journal_count merge)" -eq 1 ]
 	# base moving at every try: three redos, then the attempt fails

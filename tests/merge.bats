@@ -457,6 +457,6 @@ forge_pr() {
 	# no merge task was queued, and the moves are journaled by agq-sched
 	[ -z "$(find "$AGQ_SPOOL" -name "$t1-m1.json")" ]
 	[ "$(agq-journal --id "$t1" --ev done | jq -r '"\(.to) \(.by)"')" = "done agq-sched" ]
-	[ "$(agq-journal --id "$t2" --ev dead | jq -r '"\(.to) \(.by)"')" = "dead agq-sched" ]
+	[ "$(agq-journal --id "$t2" --ev dead | jq -r '"\(.to) \(.by) \(.agent)"')" = "dead agq-sched a1" ]
 	agq-fsck
 }

@@ -405,58 +405,43 @@ forge_pr() {
 	wait_for 30 test -e "$AGQ_SPOOL/prs/merged/$PRID.json"
 }
 
-@test "a task in review/ whose pull request is merged on the forge ends done; one closed there ends dead" {
+# forge_ends STATE FIELDS1 FIELDS2: two coder tasks with the JSON members
+# FIELDS1 and FIELDS2 waiting in STATE with their PRs open on the forge
+# stand-in; someone merges the first and closes the second there; both
+# waited for to end (done, dead).  Their ids in T1 T2, PR records P1 P2.
+forge_ends() {
 	origin
 	forge_conf github o/s
 	echo "pr_poll = 1" >> "$AGQ_CONF"
 	start_sched
 	start_agent a1
-	local t1 t2
-	t1=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}' | agq-submit)
-	t2=$(printf '%s\n' '{"title":"Two","cmd":"echo 2 > two.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}' | agq-submit)
-	wait_for 30 is_state "$t1" review
-	wait_for 30 is_state "$t2" review
+	T1=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},'"$2"'}' | agq-submit)
+	T2=$(printf '%s\n' '{"title":"Two","cmd":"echo 2 > two.txt","git":{"repo":"'"$WORK/origin.git"'"},'"$3"'}' | agq-submit)
+	wait_for 30 is_state "$T1" "$1"
+	wait_for 30 is_state "$T2" "$1"
 	local n1 n2
-	n1=$(jq -r .number "$AGQ_SPOOL/prs/open/$(jq -r .pr "$AGQ_SPOOL/review/$t1.json").json")
-	n2=$(jq -r .number "$AGQ_SPOOL/prs/open/$(jq -r .pr "$AGQ_SPOOL/review/$t2.json").json")
+	P1=$(jq -r .pr "$AGQ_SPOOL/$1/$T1.json")
+	P2=$(jq -r .pr "$AGQ_SPOOL/$1/$T2.json")
+	n1=$(jq -r .number "$AGQ_SPOOL/prs/open/$P1.json")
+	n2=$(jq -r .number "$AGQ_SPOOL/prs/open/$P2.json")
 	[ "$n1" -ge 1 ] && [ "$n2" -ge 1 ]
-	# someone merges one and closes the other on the forge
 	python3 -c 'import sys, urllib.request as u; [u.urlopen(u.Request(sys.argv[1] + p, method="POST")) for p in sys.argv[2:]]' \
 	    "http://127.0.0.1:$PORT" "/_merge/o/s/$n1" "/_close/o/s/$n2"
-	wait_for 30 is_state "$t1" done
-	wait_for 30 is_state "$t2" dead
-	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $(jq -r .pr "$AGQ_SPOOL/done/$t1.json") merged"
-	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$t2.json")" == *"closed unmerged on the forge" ]]
+	wait_for 30 is_state "$T1" done
+	wait_for 30 is_state "$T2" dead
+	jq_is "$AGQ_SPOOL/done/$T1.json" .reason "pull request $P1 merged"
+	jq_is "$AGQ_SPOOL/dead/$T2.json" .reason "pull request $P2 closed unmerged on the forge"
+}
+
+@test "a task in review/ whose pull request is merged on the forge ends done; one closed there ends dead" {
+	forge_ends review '"review":{}' '"review":{}'
 }
 
 @test "a task in approval/ (approval before_merge) whose pull request is merged on the forge ends done; one closed there ends dead" {
-	origin
-	forge_conf github o/s
-	echo "pr_poll = 1" >> "$AGQ_CONF"
-	start_sched
-	start_agent a1
-	local t1 t2
-	t1=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge","merge":"on-approval"}' | agq-submit)
-	t2=$(printf '%s\n' '{"title":"Two","cmd":"echo 2 > two.txt","git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge"}' | agq-submit)
-	wait_for 30 is_state "$t1" approval
-	wait_for 30 is_state "$t2" approval
-	jq_is "$AGQ_SPOOL/approval/$t1.json" .approval_for merge
-	local p1 p2 n1 n2
-	p1=$(jq -r .pr "$AGQ_SPOOL/approval/$t1.json")
-	p2=$(jq -r .pr "$AGQ_SPOOL/approval/$t2.json")
-	n1=$(jq -r .number "$AGQ_SPOOL/prs/open/$p1.json")
-	n2=$(jq -r .number "$AGQ_SPOOL/prs/open/$p2.json")
-	[ "$n1" -ge 1 ] && [ "$n2" -ge 1 ]
-	# someone merges one and closes the other on the forge
-	python3 -c 'import sys, urllib.request as u; [u.urlopen(u.Request(sys.argv[1] + p, method="POST")) for p in sys.argv[2:]]' \
-	    "http://127.0.0.1:$PORT" "/_merge/o/s/$n1" "/_close/o/s/$n2"
-	wait_for 30 is_state "$t1" done
-	wait_for 30 is_state "$t2" dead
-	jq_is "$AGQ_SPOOL/done/$t1.json" .reason "pull request $p1 merged"
-	jq_is "$AGQ_SPOOL/dead/$t2.json" .reason "pull request $p2 closed unmerged on the forge"
+	forge_ends approval '"approval":"before_merge","merge":"on-approval"' '"approval":"before_merge"'
 	# no merge task was queued, and the moves are journaled by agq-sched
-	[ -z "$(find "$AGQ_SPOOL" -name "$t1-m1.json")" ]
-	[ "$(agq-journal --id "$t1" --ev done | jq -r '"\(.to) \(.by)"')" = "done agq-sched" ]
-	[ "$(agq-journal --id "$t2" --ev dead | jq -r '"\(.to) \(.by) \(.agent)"')" = "dead agq-sched a1" ]
+	[ -z "$(find "$AGQ_SPOOL" -name "$T1-m1.json")" ]
+	[ "$(agq-journal --id "$T1" --ev done | jq -r '"\(.to) \(.by)"')" = "done agq-sched" ]
+	[ "$(agq-journal --id "$T2" --ev dead | jq -r '"\(.to) \(.by) \(.agent)"')" = "dead agq-sched a1" ]
 	agq-fsck
 }

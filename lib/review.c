@@ -851,7 +851,7 @@ approval_step(const struct agq_spool *sp, const char *id, int *act)
 	struct agq_review_dec d;
 	agq_review_decide_approval(&f, &d);
 	*act = d.act;
-	rc = d.act != AGQ_RV_WAIT ? move(sp, &l, &d) : 0;
+	rc = d.act != AGQ_RV_WAIT ? move(sp, &l, &d, &f) : 0;
 	agq_review_dec_free(&d);
 	int e = errno;
 	agq_task_unlock(&l);

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <git2.h>
 
@@ -995,8 +996,29 @@ clone_lock_of(git_repository *repo)
 	return fd;
 }
 
+/* Set REPO's refs/remotes/origin/BRANCH to OID, which an anonymous
+ * remote's push leaves alone (agq_git_remove checks it), under the
+ * clone's lock: a fetch (of another task's start) that listed the
+ * origin's branches before this push would prune it.  0, or -1 with ERR. */
+static int
+track_set(git_repository *repo, const char *branch, const git_oid *oid,
+          char *err, size_t size)
+{
+	int lk = clone_lock_of(repo);
+	char *track = agq_xasprintf("refs/remotes/origin/%s", branch);
+	git_reference *t = NULL;
+	int rc = git_reference_create(&t, repo, track, oid, 1, "agq: push") <
+	    0 ? gerr(err, size, "cannot update the remote-tracking branch") : 0;
+	git_reference_free(t);
+	free(track);
+	if (lk >= 0)
+		close(lk);
+	return rc;
+}
+
 /* Push SPEC (never forced) from REPO to its origin; on success set
- * refs/remotes/origin/BRANCH to OID.  agq_git_push's return values. */
+ * refs/remotes/origin/BRANCH to OID (track_set) unless BRANCH is NULL.
+ * agq_git_push's return values. */
 static int
 push_spec(const struct agq_spool *sp, git_repository *repo,
           const char *spec, const char *branch, const git_oid *oid,
@@ -1023,22 +1045,81 @@ push_spec(const struct agq_spool *sp, git_repository *repo,
 		snprintf(err, size, "push rejected: %s", d.reason);
 		rc = 1;
 	} else {
-		/* the remote-tracking branch, which an anonymous remote's
-		 * push leaves alone: agq_git_remove checks it.  Under the
-		 * clone's lock: a fetch (of another task's start) that listed
-		 * the origin's branches before this push would prune it. */
-		int lk = clone_lock_of(repo);
-		char *track = agq_xasprintf("refs/remotes/origin/%s", branch);
-		git_reference *t = NULL;
-		rc = git_reference_create(&t, repo, track, oid, 1,
-		    "agq: push") < 0 ? gerr(err, size, "cannot update the "
-		    "remote-tracking branch") : 0;
-		git_reference_free(t);
-		free(track);
-		if (lk >= 0)
-			close(lk);
+		rc = branch ? track_set(repo, branch, oid, err, size) : 0;
 	}
 	git_remote_free(remote);
+	return rc;
+}
+
+/* Push commit OID, under REPO's reference REF, to refs/heads/BRANCH of
+ * the origin at PATH, a repository on this file system.  libgit2's local
+ * transport moves the origin's reference without comparing it again
+ * after the push's negotiation, so two pushes at once both succeed and
+ * the second overwrites the first (seen: two merges into main, one
+ * lost).  So: the commit goes over under REF of the origin's own, then
+ * the branch moves with git_reference_create_matching(3), from the value
+ * OID descends from and only if it still is that value, under the
+ * origin's reference lock (as git-receive-pack(1) checks a push's old
+ * value), and REF is removed.  agq_git_push's return values. */
+static int
+push_local(const struct agq_spool *sp, git_repository *repo,
+           const char *path, const char *ref, const char *branch,
+           const git_oid *oid, char *err, size_t size)
+{
+	char *spec = agq_xasprintf("%s:%s", ref, ref);
+	int rc = push_spec(sp, repo, spec, NULL, oid, err, size);
+	free(spec);
+	if (rc)
+		return rc;
+	git_repository *o = NULL;
+	git_reference *nr = NULL, *tr = NULL;
+	char *bref = agq_xasprintf("refs/heads/%s", branch);
+	char hex[41], ohex[41];
+	git_oid_tostr(hex, sizeof hex, oid);
+	git_oid old;
+	rc = -1;
+	if (git_repository_open_bare(&o, path) < 0) {
+		gerr(err, size, "cannot open the origin");
+		goto out;
+	}
+	int have, r = GIT_ELOCKED;
+	/* another writer holding the reference's lock: tried again for
+	 * about 100 ms, as git(1)'s core.filesRefLockTimeout default */
+	for (int tries = 0; r == GIT_ELOCKED && tries < 10; tries++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		if (tries)
+			nanosleep(&ts, NULL);
+		have = git_reference_name_to_id(&old, o, bref) == 0;
+		if (have && !git_oid_equal(&old, oid) &&
+		    git_graph_descendant_of(o, oid, &old) != 1)
+			break;
+		r = have ? git_reference_create_matching(&nr, o, bref, oid, 1,
+		    &old, "agq: push") : git_reference_create(&nr, o, bref, oid,
+		    0, "agq: push");
+	}
+	if (have && !git_oid_equal(&old, oid) && git_graph_descendant_of(o, oid,
+	    &old) != 1) {
+		snprintf(err, size, "push rejected: %s is at %s, which %.12s does "
+		    "not descend from", branch, git_oid_tostr(ohex, sizeof ohex,
+		    &old), hex);
+		rc = 1;
+	} else if (r == GIT_EMODIFIED || r == GIT_EEXISTS || r == GIT_ELOCKED) {
+		snprintf(err, size, "push rejected: %s moved while %.12s was "
+		    "pushed%s", branch, hex, r == GIT_ELOCKED ? " (its lock held "
+		    "for 100 ms)" : "");
+		rc = 1;
+	} else if (r < 0) {
+		gerr(err, size, "cannot move the origin's branch");
+	} else {
+		rc = track_set(repo, branch, oid, err, size);
+	}
+	if (git_reference_lookup(&tr, o, ref) == 0)
+		git_reference_delete(tr);
+out:
+	git_reference_free(tr);
+	git_reference_free(nr);
+	git_repository_free(o);
+	free(bref);
 	return rc;
 }
 
@@ -1084,9 +1165,13 @@ agq_git_push_commit(const struct agq_spool *sp, const char *clone,
 	/* a push's source is a reference (libgit2): one of its own */
 	char *ref = agq_xasprintf("refs/agq/push/%s", sha);
 	char *spec = agq_xasprintf("%s:refs/heads/%s", ref, branch);
+	char *url = conf_get(repo, "remote.origin.url");
 	int rc = git_reference_create(&tmp, repo, ref, &oid, 1, "agq: push") < 0 ?
 	    gerr(err, size, "cannot make the reference to push") :
-	    push_spec(sp, repo, spec, branch, &oid, err, size);
+	    url && agq_origin_local(url) ? push_local(sp, repo, url, ref, branch,
+	    &oid, err, size) : push_spec(sp, repo, spec, branch, &oid, err,
+	    size);
+	free(url);
 	if (tmp)
 		git_reference_delete(tmp);
 	git_reference_free(tmp);

@@ -166,8 +166,16 @@ int agq_git_push(const struct agq_spool *sp, const char *path, char *err,
  * origin's) to refs/heads/BRANCH of the clone's origin, never forced: the
  * origin's BRANCH must be an ancestor of SHA.  Through a reference
  * refs/agq/push/SHA of the clone, deleted after; credentials as
- * agq_git_push's.  0 pushed (refs/remotes/origin/BRANCH set to SHA), 1
- * rejected (ERR "push rejected: ..."), -1 with ERR. */
+ * agq_git_push's.  To an origin on this file system (agq_origin_local),
+ * whose push libgit2's local transport does not check against a branch
+ * moved meanwhile, the commit goes over under refs/agq/push/SHA of the
+ * origin and BRANCH is moved with git_reference_create_matching(3) from
+ * the value SHA descends from (a compare-and-swap under the origin's
+ * reference lock, as git-receive-pack(1) checks a push; a lock held by
+ * another writer is waited for up to 100 ms), so of two pushes at once
+ * one wins and the other is refused, never lost.  0 pushed
+ * (refs/remotes/origin/BRANCH set to SHA), 1 rejected (ERR "push
+ * rejected: ..."), -1 with ERR. */
 int agq_git_push_commit(const struct agq_spool *sp, const char *clone,
                         const char *sha, const char *branch, char *err,
                         size_t size);

@@ -4,6 +4,7 @@
  * patches, status, removal, gc and the PR records. */
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agq.h"
@@ -263,6 +264,59 @@ main(void)
 	    err, sizeof err) < 0 && errno == ENOENT && strstr(err,
 	    "a2/gone is on neither"), "a branch on neither side: ENOENT, "
 	    "never a new branch from the base");
+
+	/* two pushes onto one local origin's main at once (two merge
+	 * tasks): exactly one wins, the other is refused; none is lost
+	 * (libgit2's local transport alone let both "succeed") */
+	int wins = 0, refused = 0, lost = 0;
+	for (int round = 0; round < 6; round++) {
+		char c1[64], c2[64];
+		CHECK(sh("cd other && git fetch -q origin && git checkout -q -B "
+		    "race origin/main && echo %d > r1.txt && git add r1.txt && "
+		    "git commit -qm r1 && git push -q origin HEAD:refs/heads/"
+		    "race1-%d && git checkout -q -B race origin/main && echo %d > "
+		    "r2.txt && git add r2.txt && git commit -qm r2 && git push -q "
+		    "origin HEAD:refs/heads/race2-%d", round, round, round,
+		    round) == 0, "two commits on main's tip");
+		snprintf(c1, sizeof c1, "%s", out("git -C origin.git rev-parse "
+		    "race1-%d", round));
+		snprintf(c2, sizeof c2, "%s", out("git -C origin.git rev-parse "
+		    "race2-%d", round));
+		char *cl2 = NULL;
+		CHECK(agq_git_sync_origin(&sp, origin, &cl2, err, sizeof err) ==
+		    0, "fetched");
+		pid_t kid[2];
+		const char *shas[2] = { c1, c2 };
+		for (int k = 0; k < 2; k++) {
+			if ((kid[k] = fork()) == 0) {
+				char e2[1024];
+				int prc = agq_git_push_commit(&sp, cl2, shas[k], "main",
+				    e2, sizeof e2);
+				_exit(prc & 0xff);
+			}
+		}
+		int won = -1;
+		for (int k = 0; k < 2; k++) {
+			int wst;
+			waitpid(kid[k], &wst, 0);
+			int rc = WIFEXITED(wst) ? WEXITSTATUS(wst) : 99;
+			if (rc == 0) {
+				wins++;
+				won = k;
+			} else if (rc == 1) {
+				refused++;
+			}
+		}
+		if (won < 0 || strcmp(out("git -C origin.git rev-parse main"),
+		    shas[won]))
+			lost++;
+		free(cl2);
+	}
+	printf("# wins %d refused %d lost %d\n", wins, refused, lost);
+	CHECK(wins == 6 && refused == 6 && lost == 0, "6 races: one push "
+	    "won each, the other was refused, main is the winner's");
+	CHECK(!strcmp(out("git -C origin.git for-each-ref refs/agq | wc -l"),
+	    "0"), "no reference of agq's left in the origin");
 
 	/* patches */
 	snprintf(p, sizeof p, "%s/a.txt", b.path);

@@ -1809,7 +1809,7 @@ sched_watch(struct agq_spool *sp)
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
-	struct agq_watch w[AGQ_NLANES + 11], *p = w;
+	struct agq_watch w[AGQ_NLANES + 12], *p = w;
 	/* a drop is judged once moved in or closed after writing, not
 	 * when created (maybe still empty or half-written) */
 	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };
@@ -1824,6 +1824,7 @@ sched_watch(struct agq_spool *sp)
 	*p++ = (struct agq_watch){ "dead", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "hold", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "review", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "approval", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "reviews", IN_MOVED_TO | IN_CREATE };
 	/* a PR merged or closed on the forge (agq-pr poll): its task's
 	 * decision (review.c) */
@@ -1870,8 +1871,14 @@ note_event(struct sched *S, struct inotify_event *ev)
 		S->agents_dirty = 1;
 		S->slots_dirty = 1;
 	} else if (!strncmp(rel, "review", 6)) {
-		/* review/, reviews/, reviews/ID/: a decision to take */
+		/* review/, reviews/, reviews/ID/: a decision to take; a coder
+		 * task moved into review/ also left its agent's slot free */
 		S->review_dirty = 1;
+		if (!strcmp(rel, "review"))
+			S->slots_dirty = 1;
+	} else if (!strcmp(rel, "approval")) {
+		/* a coder task waiting for a person: its slot is free */
+		S->slots_dirty = 1;
 	} else {
 		/* done/, dead/, hold/: a slot may be free.  No reclaim: a
 		 * finished task changes no lease; reclaim runs every second.

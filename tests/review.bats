@@ -388,9 +388,9 @@ watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
 	agq-pr approve "$y"
 	# Y's merge conflicts; its coder gets the conflict round, r1 reviews
 	# it again, and the merge of the new head waits for a person again
-	wait_for 60 test -f "$AGQ_SPOOL/dead/$y-m1.json"
+	wait_for 90 test -f "$AGQ_SPOOL/dead/$y-m1.json"
 	jq_is "$AGQ_SPOOL/dead/$y-m1.json" .reason "conflict: a.txt"
-	wait_for 60 is_state "$y" approval
+	wait_for 120 is_state "$y" approval || { jq -c '[.ts, .ev, .id, .reason, .to]' "$AGQ_SPOOL/journal" | tail -40; cat "$BATS_TEST_TMPDIR"/*.log | tail -20; false; }
 	[ "$(jev "$y" review_changes '.approvals_cleared | join(",")')" = merge ]
 	[ "$(jq -r .head "$AGQ_SPOOL/approval/$y.json")" != "$(jev "$y" review_changes .head)" ]
 	[ ! -f "$AGQ_SPOOL/done/$y-m2.json" ] && [ ! -f "$AGQ_SPOOL/queue/normal/$y-m2.json" ]

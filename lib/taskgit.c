@@ -53,6 +53,28 @@ agq_taskgit_title(const json_t *t, char *buf, size_t size)
 		    "");
 }
 
+/* The branch of task T's pull request when T comes back for another
+ * round of review (it has "pr", issue 18): its last attempt's, in
+ * attempts or, after the round moved them, previous_attempts; else NULL.
+ * Borrowed from T. */
+static const char *
+pr_branch(const json_t *t)
+{
+	static const char *const keys[] = { "attempts", "previous_attempts" };
+	if (!jstr(t, "pr"))
+		return NULL;
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		const json_t *a = json_object_get(t, keys[k]);
+		for (size_t i = json_array_size(a); i-- > 0;) {
+			const char *b = jstr(json_object_get(json_array_get(a,
+			    i), "git"), "branch");
+			if (b)
+				return b;
+		}
+	}
+	return NULL;
+}
+
 int
 agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
                   const char *agent, struct agq_taskgit *g, char *err,
@@ -67,6 +89,9 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 	g->repo = jstr(gv, "repo");
 	g->base = jstr(gv, "base") ? jstr(gv, "base") : "main";
 	g->branch = jstr(gv, "branch");
+	/* a round of changes goes on the PR's branch, whoever runs it */
+	if (!g->branch)
+		g->branch = pr_branch(t);
 	g->pr = !json_is_false(json_object_get(gv, "pr"));
 	g->draft = json_is_true(json_object_get(gv, "draft"));
 	if (!g->repo)
@@ -186,6 +211,16 @@ agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
 		agq_errf(err, size, "cannot write the PR record: %s",
 		    strerror(errno));
 		return AGQ_TG_FAIL;
+	}
+	const char *st = jstr(g->rec, "state"), *hd = jstr(g->rec, "head");
+	if (st && !strcmp(st, "open") && (!hd || strcmp(hd, g->sha))) {
+		/* a new round pushed to the open PR's branch: its head moved */
+		json_object_set_new(g->rec, "head", json_string(g->sha));
+		if (agq_pr_save(sp, g->rec) < 0) {
+			agq_errf(err, size, "cannot rewrite the PR record: %s",
+			    strerror(errno));
+			return AGQ_TG_FAIL;
+		}
 	}
 	struct agq_pr_body b;
 	agq_pr_body_from_task(&b, g->id, t);

@@ -54,7 +54,9 @@ void agq_taskgit_title(const json_t *t, char *buf, size_t size);
 
 /* Start the chain of task T (it has a valid "git" field, agq-task(5))
  * run by AGENT: G filled from T; the worktree made or found
- * (agq_git_start_task: fetch, branch AGENT/SLUG, locked); G->dir is the
+ * (agq_git_start_task: fetch, branch AGENT/SLUG, locked; a task back for
+ * another round of review, one with "pr", on its last attempt's branch,
+ * the PR's, whichever agent runs it); G->dir is the
  * worktree, or WORKTREE/CWD for a task whose cwd (relative) names a
  * directory in it; the `worktree` event journaled {agent, repo, branch,
  * base, head, path, reused}.  0, or -1 with ERR ("cannot fetch ...", "no
@@ -93,11 +95,12 @@ int agq_taskgit_commit(const struct agq_spool *sp, struct agq_taskgit *g,
  * retry after a crash), journal `commit` {agent, repo, branch, sha,
  * files, insertions, deletions (the branch against its base)}; push it
  * (agq_git_push), journal `push` {agent, repo, branch, sha}; unless
- * G->pr is 0, open the PR record (agq_pr_open) and, when a forge is
- * configured, the forge's PR (agq_forge_open, described by T through
- * agq_pr_body_from_task with BODY as its verification summary, T may be
- * NULL), then journal `pr_open` {agent, repo, branch, sha, pr, url,
- * number} once per record.  Returns an enum agq_taskgit_rc, with ERR
+ * G->pr is 0, open the PR record (agq_pr_open; an open one found with
+ * another head, a new round's push, gets G->sha as head, rewritten) and,
+ * when a forge is configured, the forge's PR (agq_forge_open, described
+ * by T through agq_pr_body_from_task with BODY as its verification
+ * summary, T may be NULL), then journal `pr_open` {agent, repo, branch,
+ * sha, pr, url, number} once per record.  Returns an enum agq_taskgit_rc, with ERR
  * filled when not OK ("cannot commit: ...", "cannot push: ...", "cannot
  * open the pull request: github answered 401: ...", and "cannot open the
  * pull request now: ..." with G->retry set). */

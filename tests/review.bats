@@ -292,6 +292,39 @@ CONF
 	    /api/v1/repos/me/app/pulls/1 ]
 }
 
+@test "a round of changes run by another agent goes on the PR's branch: one branch, one PR record, whose head follows" {
+	origin
+	start_sched
+	start_agent a1
+	local a1=$AGENT_PID id f prid br sha1 sha2
+	id=$(submit '{"title":"Edit","cmd":'"$(jq -Rn --arg c "$CODER" '$c')"',"env":{"RUNS":"'"$WORK/runs"'"},"git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$id" review
+	f="$AGQ_SPOOL/review/$id.json"
+	prid=$(jq -r .pr "$f")
+	br=$(jq -r .branch "$AGQ_SPOOL/prs/open/$prid.json")
+	sha1=$(jq -r .head "$f")
+	[[ "$br" == a1/* ]]
+	# a1 stops; a2 runs round 2
+	kill "$a1"
+	wait_for 30 grep -q '"state": "down"' "$AGQ_SPOOL/agents/a1.json"
+	start_agent a2
+	run agq-pr request-changes "$id" -m "say please"
+	[ "$status" -eq 0 ]
+	wait_for 30 jq_is "$f" .round 2
+	jq_is "$f" '.attempts[0].agent' a2
+	jq_is "$f" '.attempts[0].git.branch' "$br"
+	sha2=$(jq -r .head "$f")
+	# a new commit on round 1's, the branch's tip on the origin
+	[ "$(git -C "$WORK/origin.git" rev-parse "$sha2^")" = "$sha1" ]
+	[ "$(git -C "$WORK/origin.git" rev-parse "$br")" = "$sha2" ]
+	git -C "$WORK/origin.git" show "$br:fb.txt" | grep -q "say please"
+	# no other branch; the one PR record, its head the new commit
+	[ "$(git -C "$WORK/origin.git" branch --list | grep -vc ' main$')" -eq 1 ]
+	[ "$(ls "$AGQ_SPOOL/prs/open")" = "$prid.json" ]
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .head "$sha2"
+	[ "$(journal_count pr_open)" -eq 1 ]
+}
+
 @test "end to end: a coder's PR reviewed by a reviewer agent (changes, then approval), merged into the origin's main by a merge task, the task done" {
 	origin
 	echo "git_author_name = Bot" >> "$AGQ_CONF"

@@ -708,8 +708,13 @@ submit_merge(const struct agq_spool *sp, const json_t *t,
 	    (json_int_t)d->round, "pr", jstr(t, "pr"), "head", jstr(t, "head"),
 	    "merge_method", jstr(t, "merge_method") ? jstr(t, "merge_method") :
 	    "merge", "title", title_for(t, "merge of "));
-	if (json_object_get(t, "verify"))
-		json_object_set(n, "verify", json_object_get(t, "verify"));
+	/* the coder's checks, and its retry policy: a push refused because
+	 * the base moved is retried as the user asked (agq-task(5)) */
+	static const char *const keys[] = { "verify", "max_attempts",
+	    "backoff", NULL };
+	for (int i = 0; keys[i]; i++)
+		if (json_object_get(t, keys[i]))
+			json_object_set(n, keys[i], json_object_get(t, keys[i]));
 	return deliver(sp, t, n);
 }
 

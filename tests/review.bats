@@ -335,7 +335,7 @@ CONF
 	# the coder writes b.txt; with review feedback it also writes the
 	# greeting the reviewer asked for.  The reviewer (on r1, never a1)
 	# asks for changes while greet.txt is missing, and approves it then.
-	id=$(submit '{"title":"Add b","cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}]}')
+	id=$(submit '{"title":"Add b","cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}],"max_attempts":4,"backoff":1}')
 	wait_for 90 is_state "$id" done || {
 		find "$AGQ_SPOOL" -name '*.json' -path '*/[a-z]*/*' | sed "s|$AGQ_SPOOL/||" | grep -v '^out/\|^ids/'
 		jq -c '[.ts, .ev, .id, .reason, .to]' "$AGQ_SPOOL/journal" | tail -40
@@ -350,6 +350,8 @@ CONF
 	jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .verdict.verdict approve
 	# the merge task squashed the branch into the origin's main
 	jq_is "$AGQ_SPOOL/done/$id-m1.json" .kind merge
+	# with the coder's retry policy (a push the moved base refused)
+	jq -e '.max_attempts == 4 and .backoff == 1' "$AGQ_SPOOL/done/$id-m1.json"
 	prid=$(jq -r .pr "$AGQ_SPOOL/done/$id.json")
 	[ -f "$AGQ_SPOOL/prs/merged/$prid.json" ]
 	[ "$(git -C "$WORK/origin.git" show main:b.txt)" = bee ]

@@ -2,7 +2,7 @@
 #
 #   make            build bin/ (the source-tree build: default spool is ./spool)
 #   make demo       run the main job on the in-tree spool: a Debian package's
-#                   typos fixed by agents into PRs (AGENT=claude|codex)
+#                   typos fixed by agents, reviewed, merged (AGENT=claude|codex)
 #   make check      build with ASan+UBSan and run every test
 #   make install    PREFIX=/usr/local (default spool PREFIX/var/spool/agq)
 #

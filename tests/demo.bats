@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # make demo (libexec/agq/agq-demo): the main job on real input, from queued
-# ideas to PRs, as a user sees it.  The demo runs the programs under test:
+# ideas to reviewed PRs merged into main, as a user sees it.  The demo runs the programs under test:
 # a copy of it away from the source tree's bin/ takes agq from PATH.
 
 load helper
@@ -19,31 +19,42 @@ demo() {
 	    "$BATS_TEST_TMPDIR/libexec/agq/agq-demo"
 }
 
-# check_prs ORIGIN IDS...: each task done with one PR record whose branch
-# is on ORIGIN, one commit on main changing only the files of the task's
-# directory, each of which had a typo codespell fixes and has none now.
-check_prs() {
-	local origin=$1 id rec branch head dir f n
+# check_merged ORIGIN IDS...: each task done, its PR record in
+# prs/merged/ with the commit that merged it, a merge commit on ORIGIN's
+# main (parents: the base then, and the PR's head, the record's; trailers
+# Agq-Task and Agq-PR); the PR changes only files of the task's directory,
+# each of which had a typo codespell fixes and has none now.  A task with
+# 2 review rounds: round 1's review asked for changes with suggestion
+# lines "FILE:LINE: WORD ==> FIX", and the head merged, a commit on round
+# 1's on the same branch, has each FIX there.
+# Sets ROUNDS2 to how many tasks had 2 rounds.
+check_merged() {
+	local origin=$1 id rec prid head sha dir f n s at word fix
 	shift
+	ROUNDS2=0
 	for id in "$@"; do
 		[ -f "$AGQ_SPOOL/done/$id.json" ]
-		rec=$(agq-pr show "$id")
-		branch=$(awk '$1 == "branch" { print $2 }' <<<"$rec")
-		head=$(awk '$1 == "head" { print $2 }' <<<"$rec")
-		dir=$(sed -n 's/^title *fix typos in //p' <<<"$rec")
+		rec=$(agq-pr show --json "$id")
+		prid=$(jq -r .id <<<"$rec")
+		[ -f "$AGQ_SPOOL/prs/merged/$prid.json" ]
+		jq_is "$AGQ_SPOOL/done/$id.json" .pr "$prid"
+		head=$(jq -r .head <<<"$rec")
+		sha=$(jq -r .merged.sha <<<"$rec")
+		[ "$(jq -r .merged.method <<<"$rec")" = merge ]
+		git -C "$origin" merge-base --is-ancestor "$sha" main
+		[ "$(git -C "$origin" rev-parse "$sha^2")" = "$head" ]
+		git -C "$origin" log -1 --format=%B "$sha" | grep -qx "Agq-Task: $id"
+		git -C "$origin" log -1 --format=%B "$sha" | grep -qx "Agq-PR: $prid"
+		dir=$(jq -r .title <<<"$rec" | sed -n 's/^fix typos in //p')
 		[ -n "$dir" ]
-		[ "$(git -C "$origin" rev-parse "refs/heads/$branch")" = "$head" ]
-		[ "$(git -C "$origin" rev-parse "$head^")" = \
-		    "$(git -C "$origin" rev-parse main)" ]
-		git -C "$origin" log -1 --format=%B "$head" | grep -qx "Agq-Task: $id"
 		n=0
 		rm -rf "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 		mkdir "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
-		for f in $(git -C "$origin" diff --name-only main "$head"); do
+		for f in $(git -C "$origin" diff --name-only "$sha^1...$head"); do
 			n=$((n + 1))
 			[[ "$f" == "$dir"/* ]]
 			[[ "${f#"$dir"/}" != */* ]]
-			git -C "$origin" show "main:$f" > "$BATS_TEST_TMPDIR/before/$n.py"
+			git -C "$origin" show "$sha^1:$f" > "$BATS_TEST_TMPDIR/before/$n.py"
 			git -C "$origin" show "$head:$f" > "$BATS_TEST_TMPDIR/after/$n.py"
 		done
 		[ "$n" -ge 1 ]
@@ -52,80 +63,147 @@ check_prs() {
 		[ "$(codespell "$BATS_TEST_TMPDIR/before" | grep -v ', ' |
 		    sed 's/:.*//' | sort -u | wc -l)" -eq "$n" ]
 		[ -z "$(codespell "$BATS_TEST_TMPDIR/after" | grep -v ', ')" ]
+		jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .parent "$id"
+		case $(jq -r .round "$AGQ_SPOOL/done/$id.json") in
+		1)
+			jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .verdict.verdict approve
+			[ ! -f "$AGQ_SPOOL/done/$id-r2-1.json" ] ;;
+		2)
+			ROUNDS2=$((ROUNDS2 + 1))
+			jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .verdict.verdict request_changes
+			jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .verdict.verdict approve
+			jq_is "$AGQ_SPOOL/done/$id-r2-1.json" .head "$head"
+			# on the PR's branch, a commit on round 1's
+			[ "$(git -C "$origin" rev-parse "$head^")" = \
+			    "$(jq -r .head "$AGQ_SPOOL/done/$id-r1-1.json")" ]
+			s=$(jq -r '.verdict.comments[]' "$AGQ_SPOOL/done/$id-r1-1.json" |
+			    grep '^[^ ]*:[0-9]*: [^ ]* ==> [^ ,]*$')
+			[ -n "$s" ]
+			while read -r at word _ fix; do
+				f=${at%%:*} at=${at#*:}
+				[[ "$f" == "$dir"/* ]]
+				git -C "$origin" show "$head:$f" | sed -n "${at%:}p" | grep -qw "$fix"
+				! git -C "$origin" show "$head:$f" | sed -n "${at%:}p" | grep -qw "$word"
+			done <<<"$s" ;;
+		*) false ;;
+		esac
 	done
 }
 
-@test "make demo: codespell fixes a Debian package's typos through agq, one task per directory, into one PR each; run again, as clean" {
+# check_main ORIGIN DIRS...: main, cloned afresh, compiles and has no typo
+# codespell can fix in DIRS/*.py.
+check_main() {
+	local origin=$1 d
+	shift
+	rm -rf "$BATS_TEST_TMPDIR/main"
+	git clone -q -b main "$origin" "$BATS_TEST_TMPDIR/main"
+	cd "$BATS_TEST_TMPDIR/main"
+	PYTHONPYCACHEPREFIX="$BATS_TEST_TMPDIR/pyc" python3 -m compileall -q .
+	[ -z "$(codespell $(for d; do echo "$d"/*.py; done) | grep -v ', ')" ]
+	cd - >/dev/null
+}
+
+@test "make demo: codespell fixes a Debian package's typos through agq, one task per directory; a reviewer agent asks for changes, the coder applies them, the PRs are merged into main, which passes; run again, as clean" {
 	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
 	demo
 	echo "$output"
 	[ "$status" -eq 0 ]
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
 	[ -d "$origin" ]
-	# what it says it found, submitted and opened
+	# what it says it found, submitted and merged
 	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
 	[ "$ndirs" -ge 2 ]
+	dirs=$(sed -n '/^codespell finds typos/,/^submitted/s/^  \([^ ]*\)  *[0-9]*$/\1/p' <<<"$output")
+	[ "$(wc -w <<<"$dirs")" -eq "$ndirs" ]
 	[[ "$output" == *"submitted $ndirs tasks"* ]]
-	[[ "$output" == *"$ndirs of $ndirs tasks done, $ndirs PRs opened"* ]]
-	[[ "$output" == *"agq pr ls"* ]]
-	[[ "$output" == *"git -C $origin log --all"* ]]
-	# agq-run's git work, journaled
-	for ev in worktree commit push pr_open; do
-		grep -q "^  $ev  *$ndirs\$" <<<"$output"
-	done
-	# N PR records, N branches, every task done, none dead
-	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq "$ndirs" ]
-	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq "$ndirs" ]
-	[ "$(ls "$AGQ_SPOOL/dead" | wc -l)" -eq 0 ]
+	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
+	[[ "$output" == *"agq pr ls --state merged"* ]]
+	[[ "$output" == *"git -C $origin log --graph"* ]]
+	# every task done, its PR merged into main, the round-2 heads with
+	# the reviewer's suggestions; main passes its checks
+	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	[ "$(wc -w <<<"$ids")" -eq "$ndirs" ]
+	check_merged "$origin" $ids
+	[ "$ROUNDS2" -ge 1 ]
+	check_main "$origin" $dirs
+	grep -q "^origin main $(git -C "$origin" rev-parse --short=12 main): $ndirs merges, compiles, no typo codespell can fix: pass\$" <<<"$output"
+	# N PR records merged, none open; every task done, none dead: the
+	# coders', N + ROUNDS2 review tasks, N merge tasks
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
+	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
 	[ "$(git -C "$origin" branch --list | grep -vc ' main$')" -eq "$ndirs" ]
-	check_prs "$origin" $(agq-ls --state done -q)
-	# the PRs' branches are in the output with the files they change
-	for b in $(git -C "$origin" branch --list --format='%(refname:short)'); do
-		[ "$b" = main ] || [[ "$output" == *"$b"* ]]
+	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((3 * ndirs + ROUNDS2)) ]
+	[ "$(ls "$AGQ_SPOOL/dead" | wc -l)" -eq 0 ]
+	# the journal summary: agq-run's git work, the reviews and merges
+	for ev in commit:$((ndirs + ROUNDS2)) pr_open:$ndirs \
+	    review:$((ndirs + ROUNDS2)) review_changes:$ROUNDS2 merge:$ndirs; do
+		grep -q "^  ${ev%:*}  *${ev#*:}\$" <<<"$output"
 	done
-	# two agents took the work, and no worktree is left behind
+	grep -q "^  review verdicts: $ndirs approve, $ROUNDS2 request_changes\$" <<<"$output"
+	[ "$(journal_count merge)" -eq "$ndirs" ]
+	# the table: per task its branch, PR, rounds and merge commit
+	grep -q '^  TASK  *BRANCH  *PR  *ROUNDS  *MERGE$' <<<"$output"
+	for id in $ids; do
+		rec=$(agq-pr show --json "$id")
+		grep -q "^  $(jq -r .title <<<"$rec")  *$(jq -r .branch <<<"$rec")  *$(jq -r .id <<<"$rec")  *$(jq -r .round "$AGQ_SPOOL/done/$id.json")  *$(jq -r .merged.sha <<<"$rec" | cut -c1-12)\$" <<<"$output"
+	done
+	# two coders took the work, the reviewer every review, and no
+	# worktree is left behind
 	[[ "$output" == *codespell-1* ]]
 	[[ "$output" == *codespell-2* ]]
+	[ "$(grep '"ev":"review"' "$AGQ_SPOOL/journal" | jq -r .agent | sort -u)" = reviewer ]
 	run agq-git gc --dry-run --json
 	[ "$output" = "[]" ]
 	[ -z "$(ls -d "$AGQ_SPOOL.work"/*.trees/* 2>/dev/null)" ]
 
 	# run again on the same spool: fresh origin, fresh PRs, processes
 	# stopped (one test, so that make check runs the demo once less)
-	first=$(ls "$AGQ_SPOOL/prs/open" | wc -l)
+	first=$(ls "$AGQ_SPOOL/done" | wc -l)
 	demo
 	echo "$output"
 	[ "$status" -eq 0 ]
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
-	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq $((first * 2)) ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq $((ndirs * 2)) ]
 	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((first * 2)) ]
+	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
 	# the second run's branches are named as the first's were (a new origin)
 	git -C "$origin" branch --list --format='%(refname:short)' | grep -qx 'codespell-1/fix-typos-in-.*\|codespell-2/fix-typos-in-.*'
 	[ -z "$(git -C "$origin" branch --list | grep -- '-2$')" ]
 	# every process the demo started has stopped: its agents say so
-	for a in "$AGQ_SPOOL"/agents/codespell-*.json; do
+	for a in "$AGQ_SPOOL"/agents/codespell-*.json "$AGQ_SPOOL"/agents/reviewer.json; do
 		grep -q '"state": "down"' "$a"
 	done
 }
 
 # coder_demo TOOL ENV=VALUE OUTPUT: AGENT=TOOL make demo with a stand-in
 # TOOL in the real CLI's output shape (OUTPUT, printed as it is): it fixes
-# what the prompt names with codespell, where the CLI would edit the files.
-# The same PRs as codespell's; TOOL ran once a task, its arguments
-# (one line a call) in $WORK/args.
+# what the prompt names with codespell, where the CLI would edit the files,
+# and applies each suggestion line "FILE:LINE: WORD ==> FIX" in the prompt
+# (the review's comments, round 2), as a model following them would.  The
+# same PRs as codespell's, merged; TOOL ran once a round of each task, its
+# arguments (one line a call, newlines as blanks) in $WORK/args.
 coder_demo() {
 	local tool=$1 key=$2 out=$3
 	mkdir -p "$WORK/fakebin"
-	cat > "$WORK/fakebin/$tool" <<SH
-#!/bin/sh
-printf '%s\\n' "\$*" >> "$WORK/args"
-for a; do prompt=\$a; done
-files=\$(printf '%s\\n' "\$prompt" | sed -n 's/^Fix the spelling mistakes in \\([^ ]*\\) .*/\\1/p')
-codespell -w \$files >/dev/null 2>&1
-cat <<'OUT'
-$out
-OUT
+	printf '%s\n' "$out" > "$WORK/out"
+	{
+		echo '#!/bin/sh'
+		echo "args=$WORK/args out=$WORK/out"
+		cat <<'SH'
+printf '%s\n' "$*" | tr '\n' ' ' >> "$args"
+echo >> "$args"
+for a; do prompt=$a; done
+files=$(printf '%s\n' "$prompt" | sed -n 's/^Fix the spelling mistakes in \([^ ]*\) .*/\1/p')
+codespell -w $files >/dev/null 2>&1
+printf '%s\n' "$prompt" |
+    grep -o "[A-Za-z0-9_./-]*:[0-9]*: [A-Za-z']* ==> [A-Za-z']*\$" |
+    while read -r at word _ fix; do
+	f=${at%%:*} l=${at#*:}
+	sed -i "${l%:}s/\\b$word\\b/$fix/" "$f"
+    done
+cat "$out"
 SH
+	} > "$WORK/fakebin/$tool"
 	chmod +x "$WORK/fakebin/$tool"
 	demo AGENT="$tool" "$key" PATH="$WORK/fakebin:$PATH"
 	echo "$output"
@@ -133,11 +211,17 @@ SH
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
 	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
 	[[ "$output" == *"coder: $tool"* ]]
-	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq "$ndirs" ]
-	check_prs "$origin" $(agq-ls --state done -q)
-	[ "$(wc -l < "$WORK/args")" -eq "$ndirs" ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
+	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	check_merged "$origin" $ids
+	[ "$ROUNDS2" -ge 1 ]
+	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
+	[[ "$output" == *"compiles, no typo codespell can fix: pass"* ]]
+	[ "$(wc -l < "$WORK/args")" -eq $((ndirs + ROUNDS2)) ]
+	# round 2's prompt carried the reviewer's suggestions
+	[ "$(grep -c 'The reviewers of your pull request asked for changes:.* ==> ' "$WORK/args")" -eq "$ROUNDS2" ]
 	git -C "$origin" branch --list --format='%(refname:short)' | grep -q "^$tool-[12]/fix-typos-in-"
-	for id in $(agq-ls --state done -q); do
+	for id in $ids; do
 		grep -q '"backend": "cli"' "$AGQ_SPOOL/done/$id.json"
 	done
 }
@@ -146,7 +230,7 @@ SH
 	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
 	coder_demo claude ANTHROPIC_API_KEY=test-key \
 	    '{"type":"result","subtype":"success","is_error":false,"result":"fixed","session_id":"s-1","permission_denials":[],"usage":{"input_tokens":100,"output_tokens":20}}'
-	grep -q -- '^-p --output-format json --permission-mode acceptEdits -- Fix the spelling mistakes in .*change nothing else\.$' "$WORK/args"
+	grep -q -- '^-p --output-format json --permission-mode acceptEdits -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
 }
 
 @test "AGENT=codex make demo: the same through the shipped lock's codex command line" {
@@ -154,7 +238,29 @@ SH
 	coder_demo codex OPENAI_API_KEY=test-key '{"type":"thread.started","thread_id":"t1"}
 {"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"fixed"}}
 {"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":20}}'
-	grep -q -- '^exec --json -s workspace-write -- Fix the spelling mistakes in .*change nothing else\.$' "$WORK/args"
+	grep -q -- '^exec --json -s workspace-write -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
+}
+
+@test "AGENT=claude make demo with the real claude CLI against a loopback Messages API: it fixes the typos, in round 2 follows the review's suggestions, the PRs merged" {
+	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
+	real_claude
+	demo AGENT=claude
+	echo "$output"
+	[ "$status" -eq 0 ]
+	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
+	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
+	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	check_merged "$origin" $ids
+	[ "$ROUNDS2" -ge 1 ]
+	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
+	[[ "$output" == *"compiles, no typo codespell can fix: pass"* ]]
+	# claude wrote the files it had read, in the tasks' worktrees; the
+	# round-2 prompts carried the reviewer's suggestions
+	jq -se '[.[] | .body.messages // [] | .[] | select(.role == "assistant") |
+	    .content | arrays | .[] | select(.type == "tool_use" and .name == "Write") |
+	    .input.file_path | select(test("\\.trees/.*\\.py$"))] | length >= 1' "$WORK/mreq"
+	[ "$(jq -r '.body.messages[0].content | if type == "array" then map(.text // "") | join("\n") else . end' "$WORK/mreq" 2>/dev/null |
+	    grep -c ' ==> ')" -ge "$ROUNDS2" ]
 }
 
 @test "AGENT=claude without ANTHROPIC_API_KEY, and an unknown AGENT: a clear message and exit 2" {
@@ -164,5 +270,5 @@ SH
 	demo AGENT=nobody
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"AGENT=nobody"* ]]
-	[ ! -d "$AGQ_SPOOL/prs" ] || [ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
+	[ ! -d "$AGQ_SPOOL/prs" ] || [ -z "$(ls "$AGQ_SPOOL/prs/open" "$AGQ_SPOOL/prs/merged")" ]
 }

@@ -12,13 +12,24 @@ system prompt: a task's worktree is not known when it is submitted); a
 turn that carries a tool_result answers with the text "wrote it".  A
 prompt asking for agq's review verdict (its answer's contract, '"verdict":
 "approve" or "request_changes"') gets a text verdict in a ```json block:
-approve, commenting on the diff's first added line.  Any other call
-(count_tokens, a request without messages) gets a short text answer.
+approve, commenting on the diff's first added line.  A prompt
+"Fix the spelling mistakes in GLOB ..." (agq-demo's coder, in claude's
+"Primary working directory") is a spelling fix done as a model would: the
+files that codespell -w would change, or that a suggestion line "FILE:LINE:
+WORD ==> FIX" in the prompt (the review's comments) names, are first Read,
+then, once read, written whole (Write) with those fixes; then "fixed".
+Any other call (count_tokens, a request without messages) gets a short
+text answer.
 Every request is appended to LOGFILE as one JSON line.
 """
+import glob
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from fakehttp import JSONHandler, serve
 
 PORTFILE, LOGFILE = sys.argv[1], sys.argv[2]
@@ -29,6 +40,49 @@ def text_of(content):
         return content
     return "\n".join(b.get("text", "") for b in content
                      if isinstance(b, dict) and b.get("type") == "text")
+
+
+SUGGESTION = re.compile(r"([\w./-]+):(\d+): ([A-Za-z']+) ==> ([A-Za-z']+)$",
+                        re.M)
+
+
+def spelling_fixes(cwd, pattern, prompt):
+    """{path: new text} of the files of CWD matching PATTERN that codespell
+    -w (on a copy) and the prompt's suggestion lines change."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in sorted(glob.glob(os.path.join(cwd, pattern))):
+            copy = os.path.join(tmp, os.path.relpath(f, cwd))
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            shutil.copy(f, copy)
+        subprocess.run(["codespell", "-w", "."], cwd=tmp,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for m in SUGGESTION.finditer(prompt):
+            copy = os.path.join(tmp, m.group(1))
+            if not os.path.isfile(copy):
+                continue
+            with open(copy) as f:
+                lines = f.read().split("\n")
+            n = int(m.group(2)) - 1
+            if 0 <= n < len(lines):
+                lines[n] = re.sub(r"\b%s\b" % re.escape(m.group(3)),
+                                  m.group(4), lines[n])
+            with open(copy, "w") as f:
+                f.write("\n".join(lines))
+        for f in sorted(glob.glob(os.path.join(cwd, pattern))):
+            with open(f) as a, open(os.path.join(
+                    tmp, os.path.relpath(f, cwd))) as b:
+                new = b.read()
+                if a.read() != new:
+                    out[f] = new
+    return out
+
+
+def tool_uses(content, prefix):
+    """Whether CONTENT answers tool uses whose ids start with PREFIX."""
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" and
+        b.get("tool_use_id", "").startswith(prefix) for b in content)
 
 
 class Handler(JSONHandler):
@@ -61,7 +115,31 @@ class Handler(JSONHandler):
                           system if isinstance(system, str)
                           else text_of(system))
         review = '"verdict": "approve" or "request_changes"' in prompt
-        if review and not has_result:
+        fix = re.search(r"^Fix the spelling mistakes in (\S+)", prompt, re.M)
+        if fix and not m:
+            system = (body or {}).get("system") or ""
+            m = re.search(r"Primary working directory: (\S+)",
+                          system if isinstance(system, str)
+                          else text_of(system))
+        if fix and m and not tool_uses(content, "toolu_write"):
+            files = spelling_fixes(m.group(1), fix.group(1), prompt)
+            if not files:
+                blocks = [{"type": "text", "text": "nothing to fix"}]
+                stop = "end_turn"
+            else:
+                write = tool_uses(content, "toolu_read")
+                blocks = [{"type": "tool_use",
+                           "id": "toolu_%s_%d" % (
+                               "write" if write else "read", i),
+                           "name": "Write" if write else "Read",
+                           "input": {"file_path": f, "content": t}
+                           if write else {"file_path": f}}
+                          for i, (f, t) in enumerate(sorted(files.items()))]
+                stop = "tool_use"
+        elif fix and m:
+            blocks = [{"type": "text", "text": "fixed"}]
+            stop = "end_turn"
+        elif review and not has_result:
             added = re.search(r"^\+([^+].*)$", prompt, re.M)
             verdict = {"verdict": "approve", "comments": [
                 "read by claude: %s" % (added.group(1) if added else "")]}

@@ -89,9 +89,6 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 	g->repo = jstr(gv, "repo");
 	g->base = jstr(gv, "base") ? jstr(gv, "base") : "main";
 	g->branch = jstr(gv, "branch");
-	/* a round of changes goes on the PR's branch, whoever runs it */
-	if (!g->branch)
-		g->branch = pr_branch(t);
 	g->pr = !json_is_false(json_object_get(gv, "pr"));
 	g->draft = json_is_true(json_object_get(gv, "draft"));
 	if (!g->repo)
@@ -99,10 +96,13 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 	char slug[512];
 	agq_taskgit_title(t, slug, sizeof slug);
 	/* a task whose pull request is open (a later review round, its
-	 * conflict iteration): that branch, whichever agent runs it now */
+	 * conflict iteration): that branch, whichever agent or host runs it
+	 * now: its PR record's, else its last attempt's */
 	json_t *rec = jstr(t, "pr") ? agq_pr_find(sp, jstr(t, "pr")) : NULL;
 	const char *prb = rec && !strcmp(jstr(rec, "id") ? jstr(rec, "id") :
 	    "", jstr(t, "pr")) ? jstr(rec, "branch") : NULL;
+	if (!prb)
+		prb = pr_branch(t);
 	int r = prb ? agq_git_resume_task(sp, g->repo, g->base, prb, g->id,
 	    &g->wt, err, size) : agq_git_start_task(sp, g->repo, g->base,
 	    g->agent, slug, g->branch, g->id, &g->wt, err, size);

@@ -55,8 +55,9 @@ void agq_taskgit_title(const json_t *t, char *buf, size_t size);
 /* Start the chain of task T (it has a valid "git" field, agq-task(5))
  * run by AGENT: G filled from T; the worktree made or found
  * (agq_git_start_task: fetch, branch AGENT/SLUG, locked; a task back for
- * another round of review, one with "pr", on its last attempt's branch,
- * the PR's, whichever agent runs it); G->dir is the
+ * another round of review, one with "pr", through agq_git_resume_task on
+ * its PR record's branch, else its last attempt's, whichever agent or
+ * host runs it); G->dir is the
  * worktree, or WORKTREE/CWD for a task whose cwd (relative) names a
  * directory in it; the `worktree` event journaled {agent, repo, branch,
  * base, head, path, reused}.  0, or -1 with ERR ("cannot fetch ...", "no

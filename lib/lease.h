@@ -31,6 +31,7 @@ void agq_lc_notify(const struct agq_spool *sp, const char *id,
                    const json_t *t, const struct agq_lc *d);
 
 /* Make the decision D that leaves the task where it is (AGQ_LC_RESTART,
+ * AGQ_LC_REVIEW_HEAD: review.c
  * agq_lc_restart) on the task locked in L: its changes (agq_lc_apply)
  * written over the task file (agq_task_rewrite: fsynced, so the new
  * generation is durable before a run holds it), then D->event journaled

@@ -75,6 +75,8 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_CLOSE_APPROVAL] = { "approval", "pr_close", "dead", "agq-pr" },
 	[AGQ_LC_APPROVAL_DONE]  = { "approval", "done", "done", "agq-sched" },
 	[AGQ_LC_APPROVAL_DEAD]  = { "approval", "dead", "dead", "agq-sched" },
+	[AGQ_LC_REVIEW_HEAD]    = { "review", "review_wait", "review",
+	                            "agq-sched" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:

@@ -287,6 +287,24 @@ changes(const struct agq_review_facts *f, int max_rounds,
 	(void)f;
 }
 
+/* The last round a moved head starts a new one from: review task ids
+ * hold rounds up to 20 (AGQ_REVIEW_ID_MAX). */
+#define HEAD_ROUNDS 20
+
+/* A merge task's reason WHY "head moved: BRANCH is at SHA, ..."
+ * (merge.c): SHA (40 hex digits) into HEAD, 1; else 0 (the branch
+ * deleted, or no sha known). */
+static int
+moved_to(const char *why, char head[41])
+{
+	const char *at = strncmp(why, "head moved", 10) ? NULL :
+	    strstr(why, " is at ");
+	if (!at || strspn(at + 7, "0123456789abcdef") != 40)
+		return 0;
+	snprintf(head, 41, "%.40s", at + 7);
+	return 1;
+}
+
 /* The merge task of the round (F->merge_n): D decided. */
 static void
 merged(const struct agq_review_facts *f, struct agq_review_dec *d)
@@ -315,6 +333,12 @@ merged(const struct agq_review_facts *f, struct agq_review_dec *d)
 		snprintf(d->reason, sizeof d->reason, "the merge failed (%s: "
 		    "%.300s): one iteration to update the branch from its base, "
 		    "round %ld next", mid, why, d->round + 1);
+	} else if (f->merge_state == AGQ_ST_DEAD && d->round < HEAD_ROUNDS &&
+	    moved_to(why, d->head)) {
+		d->act = AGQ_RV_HEAD;
+		d->rule = AGQ_LC_REVIEW_HEAD;
+		snprintf(d->reason, sizeof d->reason, "head moved to %s: "
+		    "reviewed again", d->head);
 	} else if (f->merge_state == AGQ_ST_DEAD) {
 		d->act = AGQ_RV_DEAD;
 		d->rule = AGQ_LC_REVIEW_DEAD;
@@ -718,6 +742,21 @@ submit_merge(const struct agq_spool *sp, const json_t *t,
 	return deliver(sp, t, n);
 }
 
+/* Coder task T's next round after ROUND, in its event EV: round and
+ * from_round; a person's approval was of the head they saw, so the
+ * next round's push or merge is approved again: "approved" removed
+ * from T, listed in EV's approvals_cleared. */
+static void
+next_round(json_t *t, json_t *ev, long round)
+{
+	if (json_object_get(t, "approved"))
+		json_object_set(ev, "approvals_cleared",
+		    json_object_get(t, "approved"));
+	json_object_del(t, "approved");
+	json_object_set_new(ev, "round", json_integer(round + 1));
+	json_object_set_new(ev, "from_round", json_integer(round));
+}
+
 /* Carry decision D over facts F out on coder task L (locked, in
  * review/): its fields changed, the move recorded (agq_lc_record).  0 or
  * -1 with errno. */
@@ -729,7 +768,7 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 	static const int to[] = {
 		[AGQ_RV_CHANGES] = AGQ_ST_QUEUE, [AGQ_RV_CONFLICT] = AGQ_ST_QUEUE,
 		[AGQ_RV_DEAD] = AGQ_ST_DEAD, [AGQ_RV_APPROVAL] = AGQ_ST_APPROVAL,
-		[AGQ_RV_DONE] = AGQ_ST_DONE,
+		[AGQ_RV_DONE] = AGQ_ST_DONE, [AGQ_RV_HEAD] = AGQ_ST_REVIEW,
 	};
 	struct agq_lc lc;
 	agq_lc_init(&lc, d->rule, to[d->act], agq_task_lane(t));
@@ -757,18 +796,20 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 			json_object_set_new(t, "avoid_agent", av);
 		else
 			json_object_del(t, "avoid_agent");
-		/* a person's approval was of the head they saw: the next
-		 * round's push or merge is approved again */
-		if (json_object_get(t, "approved"))
-			json_object_set(ev, "approvals_cleared",
-			    json_object_get(t, "approved"));
-		json_object_del(t, "approved");
-		json_object_set_new(ev, "round", json_integer(d->round + 1));
-		json_object_set_new(ev, "from_round", json_integer(d->round));
+		next_round(t, ev, d->round);
 		json_object_set_new(ev, "comments", json_integer(
 		    d->ncomments));
 		if (d->act == AGQ_RV_CONFLICT)
 			json_object_set_new(ev, "update_from_base", json_true());
+	} else if (d->act == AGQ_RV_HEAD) {
+		/* the new commits reviewed as they are: no coder run, no
+		 * attempt spent, the task stays in review/ */
+		json_object_set_new(t, "head", json_string(d->head));
+		json_object_set_new(t, "round", json_integer(d->round + 1));
+		json_object_set_new(ev, "head", json_string(d->head));
+		next_round(t, ev, d->round);
+		lc.ev = ev;
+		return agq_lc_record_here(sp, l, &lc);
 	} else if (d->act == AGQ_RV_APPROVAL) {
 		json_object_set_new(t, "approval_for", json_string("merge"));
 		json_object_set_new(ev, "for", json_string("merge"));

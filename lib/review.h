@@ -100,7 +100,9 @@ enum agq_review_act {
 	AGQ_RV_DEAD,            /* dead/ with reason */
 	AGQ_RV_APPROVAL,        /* approval/, approval_for "merge" */
 	AGQ_RV_MERGE,           /* queue merge task merge_n */
-	AGQ_RV_DONE             /* done/ */
+	AGQ_RV_DONE,            /* done/ */
+	AGQ_RV_HEAD             /* a new round at head (the branch moved
+	                         * after approval): stays in review/ */
 };
 
 struct agq_review_dec {
@@ -114,14 +116,18 @@ struct agq_review_dec {
 	char *feedback;         /* CHANGES, CONFLICT: review_feedback
 	                         * (malloc'd; agq_review_dec_free) */
 	int ncomments;          /* comments in it */
+	char head[41];          /* HEAD: the branch's new tip */
 };
 
 /* The one decision over F (agq-spool(5), "Review and approval";
  * review18's THE SCHEDULER 1-5), in this order:
  *   the merge task of the round exists: done -> DONE; dead with a reason
  *   starting "conflict" or "verify failed on the merge" and no conflict
- *   iteration spent (try 1) -> CONFLICT; dead otherwise -> DEAD with its
- *   reason; else WAIT;
+ *   iteration spent (try 1) -> CONFLICT; dead with "head moved: BRANCH
+ *   is at SHA, ..." (someone pushed to the PR's branch after approval)
+ *   and rounds left (the round below 20, review ids' bound) -> HEAD (rule
+ *   AGQ_LC_REVIEW_HEAD, D->head SHA: reviewed again as it is, no coder
+ *   run); dead otherwise -> DEAD with its reason; else WAIT;
  *   review tasks of the round missing (agent reviewers) -> SUBMIT;
  *   a person's request_changes (their last verdict of the round) ->
  *   CHANGES, or DEAD after max_rounds;
@@ -153,7 +159,10 @@ void agq_review_decide_approval(const struct agq_review_facts *f,
  * again), `review_start` {pr, round, head, tasks} journaled when one was
  * queued; the task moved by agq_lc_record with its event
  * (review_changes {pr, round, from_round, comments, reason, to}, dead,
- * approval_wait, done).  *ACT (when not NULL) gets the action taken
+ * approval_wait, done; for HEAD the task rewritten in review/ with
+ * head the new tip, round + 1 and "approved" removed, event review_wait
+ * {pr, round, from_round, head, reason "head moved to SHA: reviewed
+ * again", approvals_cleared, by, to}).  *ACT (when not NULL) gets the action taken
  * (enum agq_review_act).  0 (also when ID is not in review/), or -1 with
  * errno. */
 int agq_review_step(const struct agq_spool *sp, const char *id, int *act);

@@ -502,3 +502,45 @@ SH
 	jq -e '.resume_session == "sess-r1"' "$AGQ_SPOOL/out/$id/backend-input.json"
 	jq_is "$AGQ_SPOOL/review/$id.json" '.previous_attempts[0].session_id' sess-r1
 }
+
+@test "the branch moved after approval (someone pushed to it): a new review round at its tip, approvals cleared, no coder run; approved again, it merges with the push" {
+	origin
+	start_sched
+	start_agent a1
+	local id prid br new
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt; echo x >> \"$RUNS\"","env":{"RUNS":"'"$WORK/runs"'"},"git":{"repo":"'"$WORK/origin.git"'"},"approval":"before_merge","merge":"on-approval"}')
+	wait_for 30 is_state "$id" approval
+	kill "$AGENT_PID"       # the merge task waits until the push below
+	wait "$AGENT_PID" || true
+	prid=$(jq -r .pr "$AGQ_SPOOL/approval/$id.json")
+	br=$(jq -r .branch "$AGQ_SPOOL/prs/open/$prid.json")
+	run agq-pr approve "$id"
+	[ "$status" -eq 0 ]
+	wait_for 30 is_state "$id-m1" queue
+	# someone pushes to the PR's branch after the approval
+	git clone -q -b "$br" "$WORK/origin.git" "$WORK/w"
+	echo fix > "$WORK/w/fix.txt"
+	git -C "$WORK/w" add -A && git -C "$WORK/w" commit -qm "a person's fix"
+	git -C "$WORK/w" push -q origin "$br"
+	new=$(git -C "$WORK/w" rev-parse HEAD)
+	start_agent a1
+	# the merge dies "head moved"; the task is reviewed again at the new
+	# tip: round 2, its approval to merge cleared, so it waits for one
+	wait_for 30 is_state "$id-m1" dead
+	wait_for 30 is_state "$id" approval
+	jq_is "$AGQ_SPOOL/approval/$id.json" .head "$new"
+	jq_is "$AGQ_SPOOL/approval/$id.json" .round 2
+	jq_is "$AGQ_SPOOL/approval/$id.json" '.approved | length' 0
+	[ "$(jev "$id" review_wait 'select(.by == "agq-sched") | .reason')" = "head moved to $new: reviewed again" ]
+	[ "$(jev "$id" review_wait 'select(.by == "agq-sched") | .approvals_cleared | join(",")')" = merge ]
+	[ "$(jev "$id" review_wait 'select(.by == "agq-sched") | "\(.from_round) \(.round) \(.to)"')" = "1 2 review" ]
+	# no coder run, no attempt spent
+	[ "$(wc -l < "$WORK/runs")" -eq 1 ]
+	jq_is "$AGQ_SPOOL/approval/$id.json" '.attempts | length' 1
+	run agq-pr approve "$id"
+	[ "$status" -eq 0 ]
+	wait_for 30 is_state "$id" done
+	jq_is "$AGQ_SPOOL/done/$id.json" .reason "merged by $id-m2"
+	[ "$(git -C "$WORK/origin.git" show main:fix.txt)" = fix ]
+	agq-fsck
+}

@@ -189,6 +189,32 @@ main(void)
 	CHECK(d.act == AGQ_RV_DEAD && strstr(d.reason, "head moved"),
 	    "5: another failure: dead with its reason");
 	agq_review_dec_free(&d);
+	/* someone pushed to the branch after approval: a new round at its
+	 * tip, no coder run */
+	f.merge_reason = "head moved: b1 is at "
+	    "89abcdef0123456789abcdef0123456789abcdef, not " HEAD;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_HEAD && d.rule == AGQ_LC_REVIEW_HEAD &&
+	    !strcmp(d.head, "89abcdef0123456789abcdef0123456789abcdef") &&
+	    !strcmp(d.reason, "head moved to 89abcdef0123456789abcdef0123456789"
+	    "abcdef: reviewed again"), "5: head moved to a sha: reviewed again "
+	    "at it");
+	agq_review_dec_free(&d);
+	f.merge_reason = "head moved: b1 is at none, not " HEAD;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD, "5: the branch deleted: dead");
+	agq_review_dec_free(&d);
+	f.merge_reason = "head moved: b1 is at "
+	    "89abcdef0123456789abcdef0123456789abcdef, not " HEAD;
+	json_object_set_new(t, "round", json_integer(20));
+	f.merge_round = 20;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD, "5: head moved in round 20: no round left, "
+	    "dead");
+	agq_review_dec_free(&d);
+	json_object_set_new(t, "round", json_integer(1));
+	f.merge_round = 1;
+	f.merge_reason = "head moved";
 	f.merge_round = 0;      /* a merge try of an earlier round */
 	agq_review_decide(&f, &d);
 	CHECK(d.act == AGQ_RV_MERGE && d.merge_n == 2, "an earlier round's "

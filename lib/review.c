@@ -1071,8 +1071,20 @@ agq_review_person(const struct agq_spool *sp, const char *id, int verb,
 		lc.ev = person_ev(l.task, uid, user, text);
 		json_object_set_new(lc.ev, "to", json_string("dead"));
 		rc = record(sp, &l, &lc, err, size);
+	} else if (verb == AGQ_PR_CLOSE && agq_lc_op("cancel", st, l.task, who,
+	    NULL, agq_now_us(), &lc) == 0) {
+		/* queued, deferred, held or running (a new round): ended as
+		 * agq-cancel ends it, its run killed (a new generation) */
+		snprintf(lc.reason, sizeof lc.reason, "pull request closed by "
+		    "%s%s%.300s", who, text ? ": " : "", text ? text : "");
+		json_object_set_new(lc.ev, "reason", json_string(lc.reason));
+		set_text(lc.ev, "pr", jstr(l.task, "pr"));
+		json_t *ev = person_ev(l.task, uid, user, text);
+		json_object_set_new(ev, "to", json_string("dead"));
+		agq_journal_w(sp, "pr_close", id, ev);
+		rc = record(sp, &l, &lc, err, size);
 	} else if (verb == AGQ_PR_CLOSE) {
-		/* the PR closed (agq-pr's part); the task, done or running,
+		/* the PR closed (agq-pr's part); the task, done or dead,
 		 * stays where it is */
 		json_t *ev = person_ev(l.task, uid, user, text);
 		json_object_set_new(ev, "state", json_string(agq_state_name(st)));

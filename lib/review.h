@@ -190,8 +190,12 @@ enum agq_review_verb {
  *   an approving verdict file for the round (agq_review_verdict_write);
  *   request-changes: in review/, a verdict file;
  *   deny: in approval/, dead/ "denied by USER: TEXT";
- *   close: in review/ or approval/, dead/ "pull request closed by USER"
- *   (the PR record and the forge are the caller's).
+ *   close: in review/ or approval/, dead/ "pull request closed by USER";
+ *   queued, deferred, held or active, ended as agq-cancel ends it
+ *   (agq_lc_op "cancel": an active run's generation bumped) with that
+ *   reason, `cancel` {from, to, by, reason, pr} and `pr_close` {..., to}
+ *   journaled; done or dead, left (the PR record and the forge are the
+ *   caller's).
  * Journaled: approve {pr, for (push, merge, review), uid, user, text},
  * review {parent, pr, round, head, verdict, comments, uid, user} for a
  * verdict, deny, pr_close {pr, uid, user, text}.  Works with no

@@ -544,3 +544,24 @@ SH
 	[ "$(git -C "$WORK/origin.git" show main:fix.txt)" = fix ]
 	agq-fsck
 }
+
+@test "close while the task runs a new round (queued, or running): ended as agq-cancel ends it, dead with the closer's name" {
+	origin
+	start_sched
+	start_agent a1
+	local id prid
+	id=$(submit '{"title":"Edit","cmd":"echo two >> a.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || sleep 300","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$id" review
+	prid=$(jq -r .pr "$AGQ_SPOOL/review/$id.json")
+	# round 2 runs (its command sleeps): closing the PR cancels the run
+	agq-pr request-changes "$id" -m more
+	wait_for 30 is_state "$id" active
+	run agq-pr close "$prid" -m "not wanted"
+	[ "$status" -eq 0 ]
+	is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "pull request closed by $(id -un): not wanted"
+	[ "$(jev "$id" cancel '"\(.from) \(.to) \(.pr)"')" = "active dead $prid" ]
+	[ "$(jev "$id" pr_close .to)" = dead ]
+	[ -f "$AGQ_SPOOL/prs/closed/$prid.json" ]
+	agq-fsck
+}

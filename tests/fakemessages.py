@@ -128,9 +128,11 @@ class Handler(JSONHandler):
                 stop = "end_turn"
             else:
                 write = tool_uses(content, "toolu_read")
+                # ids unique in the conversation: a resumed one (agq's
+                # next review round) holds the first round's too
                 blocks = [{"type": "tool_use",
-                           "id": "toolu_%s_%d" % (
-                               "write" if write else "read", i),
+                           "id": "toolu_%s_%d_%d" % (
+                               "write" if write else "read", len(msgs), i),
                            "name": "Write" if write else "Read",
                            "input": {"file_path": f, "content": t}
                            if write else {"file_path": f}}

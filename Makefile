@@ -210,9 +210,22 @@ $(O)/bin/%.o: bin/%.c $(HDR)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
 $(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o \
-    $$(foreach a,$$(LINK_$$*),$(O)/libagq-$$(a).a)
+    $$(foreach a,$$(LINK_$$*),$(O)/libagq-$$(a).a) $$(call san_noleaks,$$*)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The sanitizer build of a one-shot program (every program but the daemons,
+# and the backends and agq-attempt) links tests/san/noleaks.c, which skips
+# LeakSanitizer's check at exit unless AGQ_TEST_LEAKS=1: the check stays in
+# the daemons, where a leak in a loop grows, and in the unit tests
+# (tests/san/noleaks.c says why; tests/leaks.bats checks it).  $(1): the
+# program's name.
+SAN_DAEMONS := agq-sched agq-run agq-dash
+san_noleaks = $(if $(SAN),$(if $(filter $(1),$(SAN_DAEMONS)),,$(O)/tests/noleaks.o))
+
+$(O)/tests/noleaks.o: tests/san/noleaks.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(CFLAGS) -c -o $@ $<
 
 # agq-submit is started once per task from shells, hooks and cron: outside
 # the sanitizer build it is linked statically (glibc, jansson, Nettle), which
@@ -238,12 +251,12 @@ $(O)/libexec/%.o: libexec/backend.c $(HDR)
 	$(CC) $(ALLCFLAGS) -DAGQ_BACKEND='"$*"' -c -o $@ $<
 
 $(LIBEXECOUT)/agq-attempt: $(O)/libexec/agq-attempt.o $(O)/lib/paths.o \
-    $(LINK_agq-attempt:%=$(O)/libagq-%.a)
+    $(LINK_agq-attempt:%=$(O)/libagq-%.a) $(call san_noleaks,agq-attempt)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIBEXECOUT)/%: $(O)/libexec/%.o $(O)/lib/paths.o \
-    $(LINK_backend:%=$(O)/libagq-%.a)
+    $(LINK_backend:%=$(O)/libagq-%.a) $$(call san_noleaks,$$*)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -264,17 +277,24 @@ check: deps-test
 	@$(MAKE) $(CHECK_J) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%) $(TESTHELPERS:%=build/san/unit/%)
 	@$(MAKE) $(CHECK_J) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
-	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so >/dev/null
+	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so \
+	    build/fault/leak.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
 	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
 	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \
 	    AGQ_TEST_FAILFSYNC=$(TOP)/build/fault/failfsync.so \
+	    AGQ_TEST_LEAKSO=$(TOP)/build/fault/leak.so \
 	    AGQ_TEST_UNITS="$(UNITS)" ./tests/run
 
-# An LD_PRELOAD shim that makes fsync(2) fail on demand (tests/fault/).
+# LD_PRELOAD shims (tests/fault/): failfsync.so makes fsync(2) fail on
+# demand, leak.so gives a process a leak for LeakSanitizer to find.
 build/fault/failfsync.so: tests/fault/failfsync.c
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
+
+build/fault/leak.so: tests/fault/leak.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $<
 
 unit: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
@@ -314,15 +334,16 @@ fuzz: fuzz-build
 
 # ---- crash torture (tests/torture/README) ---------------------------------
 # The long form of tests/torture.bats: kill -9 at random for
-# TORTURE_SECONDS while TORTURE_TASKS tasks go through, then a full disk.
+# TORTURE_SECONDS while TORTURE_TASKS tasks go through, then a full disk
+# (with LeakSanitizer in every program: the error paths are where leaks hide).
 TORTURE_SECONDS ?= 240
 TORTURE_TASKS   ?= 4000
 torture: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 progs
 	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/run \
 	    --seconds $(TORTURE_SECONDS) --tasks $(TORTURE_TASKS) --drain 300
-	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/full-disk
-	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/full-disk-daemons
+	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_LEAKS=1 tests/torture/full-disk
+	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_LEAKS=1 tests/torture/full-disk-daemons
 
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done

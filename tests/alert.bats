@@ -2,7 +2,6 @@
 # agq-alert: rules from agq.conf, alert events when an alert starts and
 # clears, state kept in the spool, the hook with the alert on stdin.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bats
 # agq-classify and the complexity field recorded at submission.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 
 @test "agq-classify prints the inferred tier and its signals, submits nothing" {

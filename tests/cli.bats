@@ -3,7 +3,6 @@
 # listing and reading commands, agq-wait's exit codes and configuration
 # errors.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -2,7 +2,6 @@
 # agq-fsck: each broken state is built by hand, reported, and repaired
 # with --fix.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -4,7 +4,6 @@
 # PR record), a patch, gc, and the PR records.  git(1) only sets up and
 # inspects.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -2,7 +2,6 @@
 # The journal's hash chain (agq-journal(5)): seq and prev on every line,
 # concurrent appenders, agq-journal --verify and --rotate.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

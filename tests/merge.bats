@@ -6,7 +6,6 @@
 # task (update_from_base).  Real bare origins; git(1) only sets up and
 # inspects.
 
-AGQ_TEST_LEAKS=1
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bats
 # The operator commands: agq-hold, agq-release, agq-cancel, agq-retry.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 
 ev_count() {  # ev_count ID EV

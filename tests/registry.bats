@@ -3,7 +3,6 @@
 # /v1/models of tests/fakeapi.py; two failed checks make an endpoint
 # unhealthy, one success healthy again; agq-sched checks periodically.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 
 setup_file() { fake_api_start; }

@@ -5,7 +5,6 @@
 # libagq's own writer (tests/unit/jwrite.c, so the hash chain is real) and
 # task files, reviews/ files and PR records written as agq writes them.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -14,7 +14,6 @@
 # them is another.  The coder's branch is made with agq-git start-task
 # and finish against a real bare origin.
 
-AGQ_TEST_LEAKS=1
 load helper
 bats_require_minimum_version 1.5.0
 

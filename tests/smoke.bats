@@ -1,7 +1,6 @@
 #!/usr/bin/env bats
 # The smoke scenarios of the main job, driven only through the commands.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 
 @test "10 tasks across 2 agents: 10/10 done, none twice" {

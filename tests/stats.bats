@@ -2,7 +2,6 @@
 # agq-stats: the numbers from a journal written by real tasks, and from a
 # hand-written journal whose percentiles, utilization and costs are known.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -2,7 +2,6 @@
 # agq-submit: argv and standard-input submission, lanes, ids, bad input,
 # duplicates, delays, unknown fields and the journal.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -2,7 +2,6 @@
 # agq-sync: the status block between the markers, dry-run diffs, the
 # governance gate, atomic commits, git commits and the lock.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 bats_require_minimum_version 1.5.0
 

@@ -2,7 +2,6 @@
 # agq-verify: every step type passing and failing, auto-detection of the
 # test command, timeouts, the JSON report and the exit status.
 
-AGQ_TEST_LEAKS=1        # LeakSanitizer on (tests/helper.bash)
 load helper
 
 # steps JSON: write the steps file.

@@ -447,7 +447,7 @@ exit 1"
 	[ "$(field error)" = "codex: sandbox denied the write" ]
 }
 
-@test "cli with the real claude CLI against a loopback Messages API: the shipped lock writes the file; without a permission mode the refused write fails the call" {
+@test "cli with the real claude CLI against a loopback Messages API: the shipped lock writes the file; a call with the last attempt's session_id resumes it (--resume, the earlier turns sent again); a session it does not know is run anew; without a permission mode the refused write fails the call" {
 	conf
 	real_claude
 	cd "$WORK/w"
@@ -456,10 +456,33 @@ exit 1"
 	[ "$status" -eq 0 ]
 	[ "$(cat "$WORK/w/hello.txt")" = "hello from claude" ]
 	[ "$(field output)" = "wrote it" ]
-	[ -n "$(field session_id)" ] && [ "$(field session_id)" != null ]
+	sid=$(field session_id)
+	[ -n "$sid" ] && [ "$sid" != null ]
 	jq -se 'map(select(.path | startswith("/v1/messages"))) | length >= 2 and
 	    (.[0].body.model == "claude-sonnet-4-5") and .[0].body.stream' \
 	    "$WORK/mreq"
+	n=$(wc -l < "$WORK/mreq")
+	# the next attempt's input, as agq-attempt builds it
+	printf '{"prompt": "now say done", "model": "claude/claude-sonnet-4-5", "resume_session": "%s"}' "$sid" |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$(field status)" = ok ]
+	! grep -q "no longer knows" "$WORK/err"
+	# the resumed conversation reached the API with its first turns
+	tail -n +"$((n + 1))" "$WORK/mreq" | jq -se '
+	    map(select(.path | startswith("/v1/messages")) |
+	        select(.body.messages | length > 1)) | length >= 1 and
+	    (.[0].body.messages | tostring | contains("create hello.txt") and
+	     contains("now say done"))'
+	# a session id claude never saw: "No conversation found", then anew
+	printf '{"prompt": "say done", "model": "claude", "resume_session": "%s"}' \
+	    0b5e7a7e-0000-4000-8000-000000000001 |
+	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
+	cat "$WORK/res.json" "$WORK/err"
+	[ "$(field status)" = ok ]
+	grep -q "No conversation found with session ID" "$WORK/err"
+	grep -q "agq-cli: claude no longer knows session 0b5e7a7e-0000-4000-8000-000000000001: running it again without resuming it" "$WORK/err"
+	[ "$(field session_id)" != 0b5e7a7e-0000-4000-8000-000000000001 ]
 	rm "$WORK/w/hello.txt"
 	# the lock before this issue: no permission mode
 	lock '{"claude": {"argv": ["claude", "-p", "{prompt}", "--output-format", "json"],
@@ -481,28 +504,6 @@ claude_agent() {
 	git clone -q --bare "$WORK/src" "$WORK/origin.git"
 	start_sched
 	start_agent c1 --backend cli
-}
-
-@test "a git prompt task run by agq-run with the real claude CLI: the file it writes is committed on the task's branch and opened as a PR record" {
-	conf
-	real_claude
-	command -v git >/dev/null || skip "no git"
-	claude_agent
-	local id
-	id=$(agq-submit --git "$WORK/origin.git" --title "Say hello" \
-	    --backend cli --model claude/claude-sonnet-4-5 \
-	    --prompt "create hello.txt with a greeting" --verify "test -s hello.txt")
-	wait_for 120 is_state "$id" done
-	[ "$(git -C "$WORK/origin.git" show c1/say-hello:hello.txt)" = "hello from claude" ]
-	[ "$(git -C "$WORK/origin.git" show --name-only --format= c1/say-hello)" = hello.txt ]
-	local prid
-	prid=$(jq -r .attempts[-1].git.pr "$AGQ_SPOOL/done/$id.json")
-	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .branch c1/say-hello
-	# claude worked in the worktree, not in the agent's directory
-	jq -se 'map(select(.path | startswith("/v1/messages")) | .body.system |
-	    if type == "array" then map(.text) | join("\n") else . end |
-	    select(test("Primary working directory: .*\\.trees/")) ) | length >= 1' \
-	    "$WORK/mreq"
 }
 
 @test "HTTP 429: status throttled, not_before from Retry-After, the account (a hash of the key, never the key), exit 75" {
@@ -539,9 +540,10 @@ claude_agent() {
 	[ "$nb" -ge $((now + 119)) ] && [ "$nb" -le $((now + 122)) ]
 }
 
-@test "a git prompt task run by agq-run with the real claude CLI: its second verify iteration runs claude --resume with the first one's session, and the attempt record keeps it" {
+@test "a git prompt task run by agq-run with the real claude CLI: the file it writes is committed on the task's branch and opened as a PR record; its second verify iteration runs claude --resume with the first one's session, and the attempt record keeps it" {
 	conf
 	real_claude
+	command -v git >/dev/null || skip "no git"
 	claude_agent
 	# the step fails once, then passes
 	local id
@@ -562,38 +564,15 @@ claude_agent() {
 	    [.body.messages | tostring | scan("create hello.txt with a greeting")] |
 	    length) | max == 2' "$WORK/mreq"
 	[ "$(git -C "$WORK/origin.git" show c1/say-hello-again:hello.txt)" = "hello from claude" ]
-}
-
-@test "cli with the real claude CLI: a call with the last attempt's session_id resumes it (--resume, the earlier turns sent again); a session it does not know is run anew" {
-	conf
-	real_claude
-	cd "$WORK/w"
-	run call cli claude/claude-sonnet-4-5 "create hello.txt. cwd: $WORK/w"
-	[ "$status" -eq 0 ]
-	sid=$(field session_id)
-	[ -n "$sid" ] && [ "$sid" != null ]
-	n=$(wc -l < "$WORK/mreq")
-	# the next attempt's input, as agq-attempt builds it
-	printf '{"prompt": "now say done", "model": "claude/claude-sonnet-4-5", "resume_session": "%s"}' "$sid" |
-	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
-	cat "$WORK/res.json" "$WORK/err"
-	[ "$(field status)" = ok ]
-	! grep -q "no longer knows" "$WORK/err"
-	# the resumed conversation reached the API with its first turns
-	tail -n +"$((n + 1))" "$WORK/mreq" | jq -se '
-	    map(select(.path | startswith("/v1/messages")) |
-	        select(.body.messages | length > 1)) | length >= 1 and
-	    (.[0].body.messages | tostring | contains("create hello.txt") and
-	     contains("now say done"))'
-	# a session id claude never saw: "No conversation found", then anew
-	printf '{"prompt": "say done", "model": "claude", "resume_session": "%s"}' \
-	    0b5e7a7e-0000-4000-8000-000000000001 |
-	    "$BE/cli" > "$WORK/res.json" 2> "$WORK/err"
-	cat "$WORK/res.json" "$WORK/err"
-	[ "$(field status)" = ok ]
-	grep -q "No conversation found with session ID" "$WORK/err"
-	grep -q "agq-cli: claude no longer knows session 0b5e7a7e-0000-4000-8000-000000000001: running it again without resuming it" "$WORK/err"
-	[ "$(field session_id)" != 0b5e7a7e-0000-4000-8000-000000000001 ]
+	[ "$(git -C "$WORK/origin.git" show --name-only --format= c1/say-hello-again)" = hello.txt ]
+	local prid
+	prid=$(jq -r .attempts[-1].git.pr "$t")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .branch c1/say-hello-again
+	# claude worked in the worktree, not in the agent's directory
+	jq -se 'map(select(.path | startswith("/v1/messages")) | .body.system |
+	    if type == "array" then map(.text) | join("\n") else . end |
+	    select(test("Primary working directory: .*\\.trees/")) ) | length >= 1' \
+	    "$WORK/mreq"
 }
 
 # real_gemini: the real gemini CLI (@google/gemini-cli from npm):

@@ -54,7 +54,7 @@ PROGS    += agq-edit agq-prio agq-clean
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
-              notify archive
+              notify archive deps
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert
@@ -230,8 +230,9 @@ $(O)/tests/noleaks.o: tests/san/noleaks.c
 # agq-submit is started once per task from shells, hooks and cron: outside
 # the sanitizer build it is linked statically (glibc, jansson, Nettle), which
 # saves the dynamic loader's work, about 0.4 ms of its 2 ms (bench/README.md).
+# zlib: a parent of "after" looked up in the archive (deps.c).
 $(BINOUT)/agq-submit: LIBS = $(if $(SAN),$(SUBMIT_LIBS),-static $(SUBMIT_LIBS))
-SUBMIT_LIBS = $(shell pkg-config --libs jansson nettle) -lm
+SUBMIT_LIBS = $(shell pkg-config --libs jansson nettle zlib) -lm
 
 # agq-cancel, -hold, -release, -retry share one main (bin/agq-ctl.c).
 $(O)/bin/agq-cancel.o $(O)/bin/agq-hold.o $(O)/bin/agq-release.o \

@@ -16,24 +16,28 @@
 static const char usage[] =
 "usage: agq-ls [-s SPOOL] [--state S] [--lane L] [--agent A] [--archive]\n"
 "              [--json | -q]\n"
+"       agq-ls [-s SPOOL] --tree\n"
 "List tasks, oldest first within each state.  See agq-ls(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
-"      --state S     only queue, defer, hold, active, review, approval,\n"
-"                    done, dead or archived; or\n"
+"      --state S     only blocked, queue, defer, hold, active, review,\n"
+"                    approval, done, dead or archived; or\n"
 "                    inbox or corrupt (raw files, unparsable ones by name)\n"
 "      --archive     the tasks agq-clean archived too (SPOOL/archive/)\n"
 "      --lane L      only tasks of lane urgent, high, normal or low\n"
 "      --agent A     only tasks leased to agent A (active)\n"
 "      --json        one JSON object per line: the task plus state, lane\n"
-"  -q, --quiet       ids only, one per line (for agq-cancel and friends)\n";
+"  -q, --quiet       ids only, one per line (for agq-cancel and friends)\n"
+"      --tree        the dependency graph (after): each task under its\n"
+"                    parents, \"(see above)\" after its first place\n";
 
 /* One listed task, kept small: the task's tree is freed as soon as its
  * row is made, so 100,000 queued tasks cost their rows, not their trees. */
-struct row { int state; int64_t key; char *id; char *line; };
+struct row { int state; int64_t key; char *id; char *line;
+             char *after; /* --tree: its "after", ids and spaces */ };
 struct rows { struct row *v; size_t n, cap; };
 /* The rows are made by agq_each_task_par's workers, each into its own
  * vector w[WORKER], merged before sorting. */
-struct ctx { int lane, json, quiet, cols; const char *agent;
+struct ctx { int lane, json, quiet, cols, tree; const char *agent;
              struct rows w[8]; };
 
 /* The state of an archived task's row (agq-clean(8)): after dead. */
@@ -90,6 +94,14 @@ row_line(const struct ctx *c, const struct agq_loc *loc, json_t *t)
 	describe(t, what, sizeof what);
 	waiting_for(loc->state, t, what, sizeof what);
 	char *red = agq_redact_bearer(what);
+	if (c->tree) {          /* a node of the tree: ID, STATE, WHAT */
+		char hid[260], shown[800];
+		agq_human(shown, sizeof shown, red ? red : what);
+		char *s = agq_xasprintf("%s  %s  %s", agq_human(hid, sizeof hid,
+		    agq_task_id(t)), agq_state_name(loc->state), shown);
+		free(red);
+		return s;
+	}
 	snprintf(tries, sizeof tries, "%zu", json_array_size(
 	    json_object_get(t, "attempts")));
 	char *s = row_text(agq_task_id(t), agq_state_name(loc->state),
@@ -128,16 +140,26 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 	r->key = agq_task_time(t, "submitted_at", 0);
 	r->id = agq_xstrdup(agq_task_id(t));
 	r->line = row_line(c, loc, t);
+	r->after = NULL;
+	if (c->tree && json_array_size(json_object_get(t, "after"))) {
+		size_t i, n = 0;
+		json_t *e;
+		const json_t *after = json_object_get(t, "after");
+		r->after = agq_xmalloc(json_array_size(after) * 66 + 1);
+		json_array_foreach(after, i, e)
+			n += (size_t)sprintf(r->after + n, "%s%s", i ? " " : "",
+			    json_string_value(e));
+	}
 	json_decref(t);
 	agq_json_arena_leave();
 }
 
-/* The order states are listed in: a task's way, review/ and approval/
- * (after active/) before done/ and dead/. */
+/* The order states are listed in: a task's way, blocked/ first, review/
+ * and approval/ (after active/) before done/ and dead/. */
 static int
 state_order(int s)
 {
-	return s == ST_ARCHIVED ? AGQ_NSTATES * 4 :
+	return s == ST_ARCHIVED ? AGQ_NSTATES * 4 : s == AGQ_ST_BLOCKED ? -1 :
 	    s == AGQ_ST_REVIEW ? AGQ_ST_ACTIVE * 4 + 1 :
 	    s == AGQ_ST_APPROVAL ? AGQ_ST_ACTIVE * 4 + 2 : s * 4;
 }
@@ -148,6 +170,16 @@ row_cmp(const void *a, const void *b)
 	const struct row *x = a, *y = b;
 	if (x->state != y->state)
 		return state_order(x->state) - state_order(y->state);
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* --tree's order: submission time, then id, whatever the state. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
 	return strcmp(x->id, y->id);
@@ -185,15 +217,29 @@ describe(const json_t *t, char *buf, size_t size)
 			*p = ' ';
 }
 
-/* What a task in review/ or approval/ waits for, put before its TASK
- * column text in BUF (SIZE bytes, cut to fit): "[round N] " (its `round`,
+/* What a task in blocked/, review/ or approval/ waits for, put before its
+ * TASK column text in BUF (SIZE bytes, cut to fit): "[after P, Q] " (its
+ * `blocked_on`, the parents not ended), "[round N] " (its `round`,
  * the round under review) or "[approve FOR] " (its `approval_for`, push
  * or merge), agq-spool(5).  Other states: BUF unchanged. */
 static void
 waiting_for(int state, const json_t *t, char *buf, size_t size)
 {
-	char pre[48];
-	if (state == AGQ_ST_REVIEW)
+	char pre[120];
+	if (state == AGQ_ST_BLOCKED) {
+		/* the parents it still waits for: "[after P, Q] " */
+		size_t n = (size_t)snprintf(pre, sizeof pre, "[after ");
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(t, "blocked_on"), i, e)
+			if (n < sizeof pre)
+				n += (size_t)snprintf(pre + n, sizeof pre - n,
+				    "%s%s", i ? ", " : "", json_string_value(e));
+		if (n + 3 > sizeof pre)
+			snprintf(pre + sizeof pre - 6, 6, "...] ");
+		else
+			snprintf(pre + n, sizeof pre - n, "] ");
+	} else if (state == AGQ_ST_REVIEW)
 		snprintf(pre, sizeof pre, "[round %lld] ", (long long)
 		    json_integer_value(json_object_get(t, "round")));
 	else if (state == AGQ_ST_APPROVAL)
@@ -324,6 +370,7 @@ arc_one(const char *line, size_t len, const char *id, void *arg)
 	r->key = agq_task_time(t, "submitted_at", 0);
 	r->id = agq_xstrdup(id);
 	r->line = NULL;
+	r->after = NULL;
 	if (c->json) {
 		agq_redact(t);
 		json_object_set_new(t, "state", json_string("archived"));
@@ -349,6 +396,108 @@ arc_one(const char *line, size_t len, const char *id, void *arg)
 	return 0;
 }
 
+/* agq-ls --tree: the rows ALL (N, in submission order) that are in the
+ * dependency graph (with "after", or named in one) drawn as an ASCII
+ * tree, each task under each of its parents listed here: its subtree at
+ * its first place, "(see above)" at the others.  A task whose parents
+ * are all gone from the spool (archived) is a root.  Deeper than
+ * TREE_INDENT levels the indentation stops growing and the line says its
+ * depth.  No recursion: a chain of any length. */
+#define TREE_INDENT 32
+static void
+print_tree(struct row *all, size_t n)
+{
+	json_t *index = json_object();  /* id -> row */
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(index, all[i].id, json_integer((json_int_t)i));
+	json_t **kids = agq_xmalloc((n + 1) * sizeof *kids);
+	unsigned char *haspar = agq_xmalloc(n + 1), *shown = agq_xmalloc(n + 1);
+	memset(haspar, 0, n + 1);
+	memset(shown, 0, n + 1);
+	for (size_t i = 0; i < n; i++)
+		kids[i] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char *a = all[i].after;
+		while (a && *a) {
+			size_t len = strcspn(a, " ");
+			char id[65];
+			snprintf(id, sizeof id, "%.*s", (int)len, a);
+			a += len + (a[len] == ' ');
+			json_t *p = json_object_get(index, id);
+			if (!p)
+				continue;
+			size_t pi = (size_t)json_integer_value(p);
+			haspar[i] = 1;
+			if (!kids[pi])
+				kids[pi] = json_array();
+			json_array_append_new(kids[pi], json_integer(
+			    (json_int_t)i));
+		}
+	}
+	/* the walk: a stack of (row, next child); last[d]: is the node at
+	 * depth d its parent's last child */
+	size_t cap = 64, top;
+	size_t *node = agq_xmalloc(cap * sizeof *node);
+	size_t *next = agq_xmalloc(cap * sizeof *next);
+	unsigned char *last = agq_xmalloc(cap);
+	for (size_t r = 0; r < n; r++) {
+		if (haspar[r] || !kids[r])
+			continue;       /* not a root, or not in the graph */
+		top = 0;
+		node[0] = r;
+		next[0] = 0;
+		last[0] = 1;
+		shown[r] = 1;
+		puts(all[r].line);
+		top = 1;
+		while (top > 0) {
+			size_t v = node[top - 1];
+			if (!kids[v] || next[top - 1] >= json_array_size(kids[v])) {
+				top--;
+				continue;
+			}
+			size_t k = next[top - 1]++;
+			size_t c = (size_t)json_integer_value(json_array_get(
+			    kids[v], k));
+			int is_last = k + 1 == json_array_size(kids[v]);
+			/* the prefix: one column per ancestor below the root */
+			size_t d = top;         /* depth of c */
+			for (size_t j = 1; j < d && j <= TREE_INDENT; j++)
+				fputs(last[j] ? "    " : "|   ", stdout);
+			if (d > TREE_INDENT + 1)
+				printf("(depth %zu) ", d);
+			fputs(is_last ? "`-- " : "|-- ", stdout);
+			if (shown[c]) {
+				printf("%s (see above)\n", all[c].line);
+				continue;
+			}
+			shown[c] = 1;
+			puts(all[c].line);
+			if (top == cap) {
+				cap *= 2;
+				node = realloc(node, cap * sizeof *node);
+				next = realloc(next, cap * sizeof *next);
+				last = realloc(last, cap);
+				if (!node || !next || !last)
+					agq_die(EX_OSERR, "out of memory");
+			}
+			node[top] = c;
+			next[top] = 0;
+			last[top] = (unsigned char)is_last;
+			top++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(kids[i]);
+	free(kids);
+	free(node);
+	free(next);
+	free(last);
+	free(haspar);
+	free(shown);
+	json_decref(index);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -358,6 +507,7 @@ main(int argc, char **argv)
 		{ "lane", required_argument, NULL, 'L' },
 		{ "agent", required_argument, NULL, 'A' },
 		{ "archive", no_argument, NULL, 'R' },
+		{ "tree", no_argument, NULL, 'T' },
 		AGQ_OPT_JSON, AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
@@ -386,10 +536,14 @@ main(int argc, char **argv)
 				    "(urgent, high, normal, low)", optarg);
 			break;
 		case 'A': cx.agent = optarg; break;
+		case 'T': cx.tree = 1; break;
 		}
 	}
 	cx.json = cl.json;
 	cx.quiet = cl.quiet;
+	if (cx.tree && (cx.json || cx.quiet || state != -1 || archive || raw ||
+	    cx.agent || cx.lane >= 0))
+		agq_die(EX_USAGE, "--tree: with no other option but -s");
 	cx.cols = agq_term_cols(1);
 	agq_json_arena_init();          /* collect's task trees */
 	struct agq_spool sp;
@@ -430,7 +584,16 @@ main(int argc, char **argv)
 		json_decref(A.seen);
 	}
 	if (all.n)      /* qsort(3) of a NULL array is undefined */
-		qsort(all.v, all.n, sizeof *all.v, row_cmp);
+		qsort(all.v, all.n, sizeof *all.v, cx.tree ? key_cmp : row_cmp);
+	if (cx.tree) {
+		print_tree(all.v, all.n);
+		for (size_t i = 0; i < all.n; i++) {
+			free(all.v[i].line);
+			free(all.v[i].id);
+			free(all.v[i].after);
+		}
+		all.n = 0;
+	}
 	if (!cx.json && !cx.quiet && all.n)
 		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");
@@ -438,6 +601,7 @@ main(int argc, char **argv)
 		puts(all.v[i].line ? all.v[i].line : agq_shown(all.v[i].id));
 		free(all.v[i].line);
 		free(all.v[i].id);
+		free(all.v[i].after);
 	}
 	free(all.v);
 	agq_spool_close(&sp);

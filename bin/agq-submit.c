@@ -16,12 +16,13 @@
 #include "spool.h"
 #include "journal.h"
 #include "open.h"
+#include "deps.h"
 
 static const char usage[] =
 "usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"
 "                  [--max-attempts N] [--backoff S] [--timeout S]\n"
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
-"                  [-C DIR] [--notify CMD] [--] CMD [ARG]...\n"
+"                  [-C DIR] [--notify CMD] [--after ID]... [--] CMD [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -45,6 +46,8 @@ static const char usage[] =
 "                       --git, a directory inside the worktree)\n"
 "      --notify CMD     run CMD (/bin/sh -c) when the task is done, dead or\n"
 "                       cancelled: agq-task(5), \"notify\"\n"
+"      --after ID       run only once task ID is done (repeatable): the\n"
+"                       task waits in blocked/; agq-task(5), \"after\"\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -205,24 +208,41 @@ announce(const json_t *t, int state, void *arg)
 	return 0;
 }
 
-/* Deliver one valid normalized task (FLAGS for agq_deliver).  Returns 0
+/* Deliver one valid normalized task (FLAGS for agq_deliver), after its
+ * dependencies are decided and its edges written (agq_dep_prepare;
+ * WHERE_IN names the input, a parent unknown refused with 65).  Returns 0
  * ok/duplicate, else an exit code. */
 static int
 submit_one(struct agq_spool *sp, json_t *t, int flags, const char *source,
-           json_t *pending)
+           const char *where_in, json_t *pending)
 {
 	int where = -1;
 	struct announce a = { sp, source };
+	struct agq_dep d;
+	char err[200];
+	int rc = agq_dep_prepare(sp, t, &d, err, sizeof err);
+	if (rc > 0)
+		return bad_input(where_in, err);
+	if (rc < 0) {
+		int e = errno;
+		agq_spool_syserr(sp, "cannot decide the parents of", "deps/*/%s",
+		    agq_task_id(t));
+		return agq_exit_code(e);
+	}
 	int r = agq_deliver_announced(sp, t, flags, &where, announce, &a);
 	const char *id = agq_task_id(t);
 	if (r < 0) {
 		int e = errno;
+		agq_dep_free(&d);
 		agq_spool_syserr(sp, "cannot deliver task", "queue");
 		return agq_exit_code(e);
 	}
 	if (r == 1)
 		agq_warn("%s: already submitted (in %s/); not enqueued again",
 		    id, agq_state_name(where));
+	else
+		agq_dep_journal_new(sp, t, &d);
+	agq_dep_free(&d);
 	json_array_append_new(pending, json_string(id));
 	return 0;
 }
@@ -253,6 +273,150 @@ flush(struct agq_spool *sp, json_t *pending, int quiet)
 	return 0;
 }
 
+/* JSON lines in BUF (LEN bytes) read from *P on: the next task line's
+ * task, parsed, with O's defaults and valid, its place ("standard input
+ * line N") in WHERE (64 bytes); NULL at the end.  An invalid line is
+ * reported and skipped (*BAD the exit code); *NONBLANK counts the lines
+ * that were not blank. */
+static json_t *
+next_line(struct agq_spool *sp, struct opts *o, char **p, char *end,
+          int *lineno, int *nonblank, int *bad, char *where)
+{
+	char err[600];
+	while (*p < end) {
+		char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		size_t n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
+		(*lineno)++;
+		char *line = *p;
+		*p += n + (nl ? 1 : 0);
+		size_t k = 0;
+		while (k < n && (line[k] == ' ' || line[k] == '\t' ||
+		    line[k] == '\r'))
+			k++;
+		if (k == n)
+			continue;
+		(*nonblank)++;
+		snprintf(where, 64, "standard input line %d", *lineno);
+		json_t *t = NULL;
+		if (n > sp->conf.max_task_bytes)
+			snprintf(err, sizeof err, "task is %zu bytes, over "
+			    "max_task_bytes (%zu)", n, sp->conf.max_task_bytes);
+		else
+			t = agq_task_parse(line, n, err, sizeof err);
+		if (t) {
+			if (apply_defaults(t, o, err, sizeof err) < 0 ||
+			    submit_valid(t, err, sizeof err) < 0) {
+				json_decref(t);
+				t = NULL;
+			}
+		}
+		if (t)
+			return t;
+		*bad = bad_input(where, err);
+	}
+	return NULL;
+}
+
+/* Submit task T (normalized with FLAGS) of JSON lines, acknowledged in
+ * groups of 4096 (flush).  0, or the exit code that stops the batch. */
+static int
+line_submit(struct agq_spool *sp, struct opts *o, json_t *t, int flags,
+            const char *where, json_t *pending)
+{
+	int r = submit_one(sp, t, flags, "stdin", where, pending);
+	if (r == EX_DATAERR)    /* this task refused (a parent unknown) */
+		return r;
+	if (r) {
+		/* acknowledge what was delivered before the failure */
+		flush(sp, pending, o->quiet);
+		return r;
+	}
+	if (json_array_size(pending) >= 4096)
+		return flush(sp, pending, o->quiet);
+	return 0;
+}
+
+/* JSON lines without "after": one task per line, each delivered as it is
+ * read; durable in groups. */
+static int
+lines_stream(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
+             json_t *pending)
+{
+	char *p = buf, *end = buf + len, where[64];
+	int lineno = 0, bad = 0, nonblank = 0, rc = 0;
+	json_t *t;
+	while ((t = next_line(sp, o, &p, end, &lineno, &nonblank, &bad,
+	    where))) {
+		rc = line_submit(sp, o, t, normalize(t, 0), where, pending);
+		json_decref(t);
+		if (rc == EX_DATAERR) {
+			bad = rc;
+			rc = 0;
+		}
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = flush(sp, pending, o->quiet);
+	if (!rc && nonblank == 0)
+		rc = bad_input("standard input", "no task (empty input)");
+	return rc ? rc : bad;
+}
+
+/* JSON lines of which some have "after", which may name the "id" of
+ * another line, earlier or later (agq-submit(1), "Dependencies"): every
+ * line read and checked first, the batch's graph walked (a cycle refuses
+ * the whole batch: nothing delivered), then the tasks delivered parents
+ * first, otherwise in input order. */
+static int
+lines_graph(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
+            json_t *pending)
+{
+	char *p = buf, *end = buf + len, where[64];
+	int lineno = 0, bad = 0, nonblank = 0, rc = 0;
+	json_t **v = NULL, *t;
+	int *flags = NULL, *lines = NULL;
+	size_t n = 0, cap = 0, fcap = 0, lcap = 0;
+	while ((t = next_line(sp, o, &p, end, &lineno, &nonblank, &bad,
+	    where))) {
+		v = agq_grow(v, &cap, n, sizeof *v, 256);
+		flags = agq_grow(flags, &fcap, n, sizeof *flags, 256);
+		lines = agq_grow(lines, &lcap, n, sizeof *lines, 256);
+		flags[n] = normalize(t, 0);
+		lines[n] = lineno;
+		v[n++] = t;
+	}
+	size_t *order = agq_xmalloc((n + 1) * sizeof *order), cyc;
+	char err[2048];
+	if (agq_dep_batch_order(v, n, order, &cyc, err, sizeof err) < 0) {
+		snprintf(where, sizeof where, "standard input line %d",
+		    lines[cyc]);
+		rc = bad_input(where, err);
+		agq_warn("nothing submitted: the batch's graph has a cycle");
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		snprintf(where, sizeof where, "standard input line %d",
+		    lines[order[i]]);
+		rc = line_submit(sp, o, v[order[i]], flags[order[i]], where,
+		    pending);
+		if (rc == EX_DATAERR) {         /* this task refused only */
+			bad = rc;
+			rc = 0;
+		}
+	}
+	if (!rc)
+		rc = flush(sp, pending, o->quiet);
+	if (!rc && nonblank == 0)
+		rc = bad_input("standard input", "no task (empty input)");
+	free(order);
+	while (n > 0)
+		json_decref(v[--n]);
+	free(v);
+	free(flags);
+	free(lines);
+	return rc ? rc : bad;
+}
+
 static int
 from_stdin(struct agq_spool *sp, struct opts *o)
 {
@@ -277,7 +441,7 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 			rc = bad_input("standard input", err);
 		} else {
 			rc = submit_one(sp, one, normalize(one, 1), "stdin",
-			    pending);
+			    "standard input", pending);
 			if (!rc && !o->quiet)
 				printf("%s\n", json_string_value(
 				    json_array_get(pending, 0)));
@@ -288,62 +452,13 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		return rc;
 	}
 	json_decref(one);
-	/* JSON lines: one task per line; durable in groups. */
-	char *p = buf, *end = buf + len;
-	int lineno = 0, bad = 0, nonblank = 0;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		lineno++;
-		char *line = p;
-		p += n + (nl ? 1 : 0);
-		size_t k = 0;
-		while (k < n && (line[k] == ' ' || line[k] == '\t' ||
-		    line[k] == '\r'))
-			k++;
-		if (k == n)
-			continue;
-		nonblank++;
-		char where[64];
-		snprintf(where, sizeof where, "standard input line %d", lineno);
-		json_t *t = NULL;
-		if (n > sp->conf.max_task_bytes)
-			snprintf(err, sizeof err, "task is %zu bytes, over "
-			    "max_task_bytes (%zu)", n, sp->conf.max_task_bytes);
-		else
-			t = agq_task_parse(line, n, err, sizeof err);
-		if (t) {
-			if (apply_defaults(t, o, err, sizeof err) < 0 ||
-			    submit_valid(t, err, sizeof err) < 0) {
-				json_decref(t);
-				t = NULL;
-			}
-		}
-		if (!t) {
-			bad = bad_input(where, err);
-			continue;
-		}
-		int r = submit_one(sp, t, normalize(t, 0), "stdin", pending);
-		json_decref(t);
-		if (r) {
-			/* acknowledge what was delivered before the failure */
-			flush(sp, pending, o->quiet);
-			rc = r;
-			break;
-		}
-		if (json_array_size(pending) >= 4096 &&
-		    (r = flush(sp, pending, o->quiet)) != 0) {
-			rc = r;
-			break;
-		}
-	}
-	if (!rc)
-		rc = flush(sp, pending, o->quiet);
-	if (!rc && nonblank == 0)
-		rc = bad_input("standard input", "no task (empty input)");
+	if (memmem(buf, len, "\"after\"", 7))
+		rc = lines_graph(sp, o, buf, len, pending);
+	else
+		rc = lines_stream(sp, o, buf, len, pending);
 	json_decref(pending);
 	free(buf);
-	return rc ? rc : bad;
+	return rc;
 }
 
 int
@@ -379,6 +494,7 @@ main(int argc, char **argv)
 		{ "setup", required_argument, NULL, 'S' },
 		{ "cleanup", required_argument, NULL, 'L' },
 		{ "notify", required_argument, NULL, 'O' },
+		{ "after", required_argument, NULL, 'A' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -386,7 +502,7 @@ main(int argc, char **argv)
 	struct opts o = { json_object(), NULL, 0 };
 	json_t *caps = NULL, *env = NULL, *prompt = NULL, *verify = NULL,
 	    *criteria = NULL, *git = NULL, *branch = NULL, *setup = NULL,
-	    *cleanup = NULL;
+	    *cleanup = NULL, *after = NULL;
 	int c, have_delay = 0, nopr = 0, draft = 0;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -543,6 +659,14 @@ main(int argc, char **argv)
 			json_object_set_new(o.defaults, "notify",
 			    json_string(optarg));
 			break;
+		case 'A':
+			if (!agq_id_valid(optarg))
+				agq_die(EX_USAGE, "--after: '%s' is not a task id "
+				    "([A-Za-z0-9._-]{1,64})", optarg);
+			if (!after)
+				after = json_array();
+			json_array_append_new(after, json_string(optarg));
+			break;
 		case 'R': {
 			json_t *one = json_pack("[s]", optarg);
 			flag_value("--criteria", "success_criteria", one,
@@ -564,6 +688,8 @@ main(int argc, char **argv)
 		json_object_set_new(o.defaults, "verify", verify);
 	if (criteria)
 		json_object_set_new(o.defaults, "success_criteria", criteria);
+	if (after)
+		json_object_set_new(o.defaults, "after", after);
 	if (git) {
 		if (branch)
 			json_object_set_new(git, "branch", branch);
@@ -611,7 +737,7 @@ main(int argc, char **argv)
 		} else {
 			json_t *pending = json_array();
 			rc = submit_one(&sp, t, normalize(t, 1), "argv",
-			    pending);
+			    "command line", pending);
 			if (!rc && !o.quiet) {
 				printf("%s\n", agq_task_id(t));
 				if (agq_flush_stdout() < 0)

@@ -62,6 +62,7 @@
 #include "patch.h"
 #include "githooks.h"
 #include "archive.h"
+#include "deps.h"
 #include "edit.h"
 #include "clean.h"
 

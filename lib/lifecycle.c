@@ -77,6 +77,15 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_APPROVAL_DEAD]  = { "approval", "dead", "dead", "agq-sched" },
 	[AGQ_LC_REVIEW_HEAD]    = { "review", "review_wait", "review",
 	                            "agq-sched" },
+	[AGQ_LC_SUBMIT_BLOCKED] = { "(new)", "submit", "blocked", "agq-submit" },
+	[AGQ_LC_SUBMIT_DEP_DEAD] = { "(new)", "submit", "dead", "agq-submit" },
+	[AGQ_LC_SUBMIT_DEP_HOLD] = { "(new)", "submit", "hold", "agq-submit" },
+	[AGQ_LC_DEP_RELEASE]    = { "blocked", "release", "queue", "agq-sched" },
+	[AGQ_LC_DEP_RELEASE_DEFER] = { "blocked", "release", "defer",
+	    "agq-sched" },
+	[AGQ_LC_DEP_CANCEL]     = { "blocked", "dep_fail", "dead", "agq-sched" },
+	[AGQ_LC_DEP_HOLD]       = { "blocked", "dep_fail", "hold", "agq-sched" },
+	[AGQ_LC_CANCEL_BLOCKED] = { "blocked", "cancel", "dead", "agq-cancel" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:
@@ -536,6 +545,7 @@ op_rule(const char *op, int from, const json_t *t, int64_t now_us)
 		{ "cancel", AGQ_ST_DEFER, AGQ_LC_CANCEL_DEFER },
 		{ "cancel", AGQ_ST_HOLD, AGQ_LC_CANCEL_HOLD },
 		{ "cancel", AGQ_ST_ACTIVE, AGQ_LC_CANCEL_ACTIVE },
+		{ "cancel", AGQ_ST_BLOCKED, AGQ_LC_CANCEL_BLOCKED },
 		{ "hold", AGQ_ST_QUEUE, AGQ_LC_HOLD_QUEUE },
 		{ "hold", AGQ_ST_DEFER, AGQ_LC_HOLD_DEFER },
 		{ "release", AGQ_ST_HOLD, AGQ_LC_RELEASE_DUE },

@@ -53,6 +53,7 @@
 #include "route.h"
 #include "throttle.h"
 #include "review.h"
+#include "deps.h"
 #include "sched.h"
 #include "wake.h"
 
@@ -133,6 +134,11 @@ struct sched {
 	int review_dirty;       /* review/ or reviews/ changed, or a task
 	                         * ended: the tasks in review/ looked at */
 	json_t *review_watched; /* ids whose reviews/ID/ is watched */
+	/* dependencies (deps.c): tasks that arrived in blocked/, tasks
+	 * that ended (done/, dead/: their deps/ID/ read), both id -> true;
+	 * dep_scan: every task in blocked/ looked at (start, overflow) */
+	json_t *dep_arrived, *dep_ended;
+	int dep_scan;
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -519,6 +525,16 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	struct agq_spool *sp = S->sp;
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
+	struct agq_dep dep;
+	int r = agq_dep_prepare(sp, t, &dep, why, size);
+	if (r > 0)
+		return -1;      /* a parent unknown: rejected, WHY says */
+	if (r < 0) {
+		int e = errno;
+		agq_spool_syserr(sp, "cannot decide the parents of", "inbox/%s",
+		    name);
+		return no_room(S, e);
+	}
 	agq_task_first_loc(sp, t, agq_now_us(), "accepted from inbox", &loc);
 	int lk = agq_spool_flock(sp, "submit", 1);
 	if (lk < 0) {
@@ -528,6 +544,7 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	int where, taken = agq_id_taken(sp, id, &where);
 	if (taken == 1) {
 		close(lk);
+		agq_dep_free(&dep);
 		if (where == AGQ_ST_NONE)
 			snprintf(why, size, "duplicate id '%s': already "
 			    "submitted", id);
@@ -539,6 +556,7 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	if (taken < 0 || agq_rename_noreplace(path, loc.path) < 0) {
 		int e = errno;
 		close(lk);
+		agq_dep_free(&dep);
 		errno = e;
 		agq_syserr("cannot move an inbox drop", path);
 		return no_room(S, e);
@@ -559,6 +577,7 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 					 * back to inbox/ for the next pass. */
 					undeliver(S, &l, path);
 					agq_task_unlock(&l);
+					agq_dep_free(&dep);
 					return 1;
 				}
 			}
@@ -568,6 +587,8 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s}", "file",
 	    name, "state", agq_state_name(loc.state), "lane",
 	    agq_lane_name(agq_task_lane(t))));
+	agq_dep_journal_new(sp, t, &dep);
+	agq_dep_free(&dep);
 	say(S, "accepted %s from inbox/%s", id, name);
 	if (loc.state == AGQ_ST_QUEUE)
 		index_add(S, loc.lane, id, agq_task_time(t, "submitted_at", 0),
@@ -1767,11 +1788,88 @@ do_review(struct sched *S)
 	}
 }
 
+/* ---- dependencies (deps.c) ---------------------------------------------- */
+
+/* agq_dep_settle of ID, with TRIGGER the parent that ended (or NULL); a
+ * dependent cancelled or released as it ended (dead/) noted as ended
+ * itself, so a chain is settled in this pass.  1 to stop (a full disk),
+ * else 0. */
+static int
+dep_settle(struct sched *S, const char *id, const char *trigger)
+{
+	int r = agq_dep_settle(S->sp, id, trigger);
+	if (r == -1) {
+		int e = errno;
+		agq_spool_syserr(S->sp, "cannot settle the dependencies of",
+		    "blocked/%s.json", id);
+		return no_room(S, e);
+	}
+	if (r == AGQ_DEP_CANCEL)
+		json_object_set_new(S->dep_ended, id, json_true());
+	if (r >= 0 && r != AGQ_DEP_WAIT)
+		say(S, "%s: %s (blocked/)", id, agq_dep_decision_name(r));
+	return 0;
+}
+
+struct dep_child { struct sched *S; const char *parent; };
+
+static int
+dep_child(const char *c, void *arg)
+{
+	struct dep_child *dc = arg;
+	return dep_settle(dc->S, c, dc->parent);
+}
+
+static int
+dep_scan_one(const struct agq_loc *loc, const char *id, void *arg)
+{
+	(void)loc;
+	return dep_settle(arg, id, NULL);
+}
+
+/* The tasks in blocked/ that need a decision: all of them once (S->dep_scan:
+ * at start, after an inotify overflow), those that arrived, and the
+ * dependents of the tasks that ended (deps/P/, never a scan of blocked/). */
+static void
+do_deps(struct sched *S)
+{
+	const char *id;
+	json_t *v;
+	void *tmp;
+	if (S->dep_scan) {
+		S->dep_scan = 0;
+		json_object_clear(S->dep_arrived);
+		if (agq_each_task(S->sp, AGQ_ST_BLOCKED, dep_scan_one, S) < 0)
+			agq_spool_syserr(S->sp, "cannot read", "blocked");
+	}
+	json_object_foreach_safe(S->dep_arrived, tmp, id, v) {
+		if (agq_mono_us() < S->room_at)
+			return;
+		dep_settle(S, id, NULL);
+		json_object_del(S->dep_arrived, id);
+	}
+	while (json_object_size(S->dep_ended) > 0) {
+		json_object_foreach_safe(S->dep_ended, tmp, id, v) {
+			if (agq_mono_us() < S->room_at)
+				return;
+			char p[65];
+			snprintf(p, sizeof p, "%s", id);
+			json_object_del(S->dep_ended, p);
+			struct dep_child dc = { S, p };
+			if (agq_dep_children(S->sp, p, dep_child, &dc) < 0)
+				agq_spool_syserr(S->sp, "cannot read", "deps/%s", p);
+		}
+	}
+}
+
 static void
 pass(struct sched *S)
 {
 	if (agq_mono_us() < S->room_at)
 		return;         /* the disk is full: the work waits (no_room) */
+	if (S->dep_scan || json_object_size(S->dep_arrived) ||
+	    json_object_size(S->dep_ended))
+		do_deps(S);
 	if (S->rescan) {
 		index_rescan(S);
 		S->rescan = 0;
@@ -1823,6 +1921,7 @@ sched_watch(struct agq_spool *sp)
 	*p++ = (struct agq_watch){ "done", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "dead", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "hold", IN_MOVED_TO };
+	*p++ = (struct agq_watch){ "blocked", IN_MOVED_TO | IN_CREATE };
 	*p++ = (struct agq_watch){ "review", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "approval", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "reviews", IN_MOVED_TO | IN_CREATE };
@@ -1870,6 +1969,12 @@ note_event(struct sched *S, struct inotify_event *ev)
 		/* an agent came, went or beat: reclaim now if it stopped */
 		S->agents_dirty = 1;
 		S->slots_dirty = 1;
+	} else if (!strcmp(rel, "blocked")) {
+		/* a task arrived in blocked/: decided now, which closes the
+		 * window of a parent that ended after its submitter looked */
+		char id[65];
+		if (id_of(name, id) && (ev->mask & (IN_MOVED_TO | IN_CREATE)))
+			json_object_set_new(S->dep_arrived, id, json_true());
 	} else if (!strncmp(rel, "review", 6)) {
 		/* review/, reviews/, reviews/ID/: a decision to take; a coder
 		 * task moved into review/ also left its agent's slot free */
@@ -1886,6 +1991,10 @@ note_event(struct sched *S, struct inotify_event *ev)
 		S->slots_dirty = 1;
 		if (strncmp(rel, "hold", 4))
 			S->review_dirty = 1;
+		char id[65];
+		if ((!strcmp(rel, "done") || !strcmp(rel, "dead")) &&
+		    id_of(name, id))
+			json_object_set_new(S->dep_ended, id, json_true());
 	}
 	return 0;
 }
@@ -1947,6 +2056,8 @@ sched_free(struct sched *S)
 	json_decref(S->agent_state);
 	json_decref(S->lease_warned);
 	json_decref(S->review_watched);
+	json_decref(S->dep_arrived);
+	json_decref(S->dep_ended);
 	for (size_t i = 0; i < S->ndocs; i++)
 		json_decref(S->docs[i].doc);
 	free(S->docs);
@@ -1961,7 +2072,7 @@ sched_wait(struct sched *S)
 {
 	struct inotify_event *ev = inotifytools_next_event(1);
 	if (ev && note_event(S, ev))
-		S->rescan = 1;
+		S->rescan = S->dep_scan = 1;
 	int e = inotifytools_error();
 	if (e && e != EINTR) {
 		errno = e;
@@ -2002,6 +2113,9 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.agent_state = json_object();
 	S.lease_warned = json_object();
 	S.review_watched = json_object();
+	S.dep_arrived = json_object();
+	S.dep_ended = json_object();
+	S.dep_scan = 1;         /* once at start: the restart case */
 	int ret = 0;
 
 	if (o->once) {
@@ -2037,7 +2151,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
-			S.rescan = 1;
+			S.rescan = S.dep_scan = 1;
 		}
 		int64_t mono = agq_mono_us();
 		if (mono - last_rescan > (int64_t)(sp->conf.rescan_s * 1e6)) {

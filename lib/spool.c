@@ -32,7 +32,7 @@
 
 static const char *states[AGQ_NSTATES] = {
 	"queue", "defer", "hold", "active", "done", "dead", "review",
-	"approval"
+	"approval", "blocked"
 };
 
 int
@@ -89,6 +89,8 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "review", 0700, 0700, 0077 },
 	{ "approval", 0700, 0700, 0077 },
 	{ "reviews", 0700, 0700, 0077 },
+	{ "blocked", 0700, 0700, 0077 },
+	{ "deps", 0700, 0700, 0077 },
 	{ "corrupt", 0700, 0700, 0077 },
 	{ "agents", 0700, 0700, 0077 },
 	{ "out", 0700, 0700, 0077 },
@@ -153,7 +155,8 @@ agq_task_find(const struct agq_spool *sp, const char *id, struct agq_loc *loc)
 	}
 	loc->lane = -1;
 	static const int order[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, -1,
-	    AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL };
+	    AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL,
+	    AGQ_ST_BLOCKED };
 	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
 		if (order[i] < 0) {
 			/* active/AGENT/ID.json: look in every agent's dir */
@@ -744,7 +747,16 @@ agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
 {
 	memset(loc, 0, sizeof *loc);
 	int64_t nb = agq_task_time(t, "not_before", -1);
-	if (nb > now_us) {
+	const char *odf = json_string_value(json_object_get(t, "on_dep_fail"));
+	if (json_object_get(t, "dep_failed") && !(odf && !strcmp(odf,
+	    "run"))) {
+		loc->state = odf && !strcmp(odf, "hold") ? AGQ_ST_HOLD :
+		    AGQ_ST_DEAD;
+		loc->lane = -1;
+	} else if (json_array_size(json_object_get(t, "blocked_on")) > 0) {
+		loc->state = AGQ_ST_BLOCKED;
+		loc->lane = -1;
+	} else if (nb > now_us) {
 		loc->state = AGQ_ST_DEFER;
 		loc->lane = -1;
 		agq_task_set_time(t, "next_attempt_at", nb);

@@ -21,6 +21,7 @@ enum agq_state {
 	AGQ_ST_DONE, AGQ_ST_DEAD,
 	AGQ_ST_REVIEW,          /* review/: its PR under review, or merging */
 	AGQ_ST_APPROVAL,        /* approval/: waiting for agq-pr approve|deny */
+	AGQ_ST_BLOCKED,         /* blocked/: waiting for its parents (after) */
 	AGQ_NSTATES
 };
 
@@ -79,7 +80,7 @@ void agq_loc_path(const struct agq_spool *sp, struct agq_loc *loc,
                   const char *id);
 
 /* Find ID in the state directories (queue lanes, defer, hold, active/AGENT,
- * done, dead, review, approval).  Fills LOC and returns 0, or returns -1 with ENOENT.
+ * done, dead, review, approval, blocked).  Fills LOC and returns 0, or returns -1 with ENOENT.
  * Without a lock the answer can be stale by the time it is used. */
 int agq_task_find(const struct agq_spool *sp, const char *id,
                   struct agq_loc *loc);
@@ -158,7 +159,12 @@ int agq_quarantine(const struct agq_spool *sp, const char *src,
 int agq_spool_flock(const struct agq_spool *sp, const char *name, int block);
 
 /* The first state of a new task T (normalized), for agq_deliver and the
- * inbox (agq-spool(5), Submitting): defer/ when its not_before is later
+ * inbox (agq-spool(5), Submitting): when the caller decided it on T's
+ * parents (deps.h; agq-task(5), "Dependencies"), dead/ or hold/ for a
+ * T with "dep_failed" (on_dep_fail "hold": hold/, "run": as if it had
+ * none, else dead/) and
+ * blocked/ for a T with a non-empty "blocked_on", the reason as the
+ * caller set it; else defer/ when its not_before is later
  * than NOW_US (microseconds since the epoch), with next_attempt_at set to
  * it and "reason" "waiting for not_before"; else queue/ in the lane of its
  * priority, with "reason" QUEUED_REASON when not NULL.  Sets LOC's state,

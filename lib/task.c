@@ -144,6 +144,8 @@ static const char *const known_fields[] = {
 	"kind", "parent", "round", "pr", "head", "avoid_agent",
 	"review_feedback", "update_from_base", "approved", "approval_for",
 	"verdict",
+	/* dependencies (issue 19): input, then written by agq */
+	"after", "on_dep_fail", "blocked_on", "dep_failed",
 	NULL
 };
 
@@ -305,6 +307,61 @@ validate_review(const json_t *rv, char *err, size_t size)
 	    !(json_number_value(e) > 0) || json_number_value(e) > 1e8))
 		return agq_errf(err, size, "field review.timeout: not a positive "
 		    "number of seconds");
+	return 0;
+}
+
+/* V (a task's "after" or "blocked_on", field NAME) is an array of 1 to
+ * AGQ_AFTER_MAX task ids, none twice and none SELF (the task's id, or
+ * NULL): 0, else -1 with ERR naming the field and the id. */
+static int
+validate_id_list(const json_t *v, const char *name, const char *self,
+                 char *err, size_t size)
+{
+	size_t i, j;
+	json_t *e;
+	if (!json_is_array(v) || json_array_size(v) < 1 ||
+	    json_array_size(v) > AGQ_AFTER_MAX)
+		return agq_errf(err, size, "field %s: not an array of 1 to %d "
+		    "task ids", name, AGQ_AFTER_MAX);
+	json_array_foreach(v, i, e) {
+		const char *id = json_string_value(e);
+		if (!id || !agq_id_valid(id))
+			return agq_errf(err, size, "field %s[%zu]: not a task id "
+			    "([A-Za-z0-9._-]{1,64})", name, i);
+		if (self && !strcmp(id, self))
+			return agq_errf(err, size, "field %s: %s is the task's "
+			    "own id", name, id);
+		for (j = 0; j < i; j++)
+			if (!strcmp(id, json_string_value(json_array_get(v, j))))
+				return agq_errf(err, size, "field %s: %s given "
+				    "twice", name, id);
+	}
+	return 0;
+}
+
+/* The dependency fields (agq-task(5), "Dependencies"): after,
+ * on_dep_fail, and blocked_on and dep_failed written by agq.  0, else -1
+ * with ERR naming the field. */
+static int
+validate_deps(const json_t *t, char *err, size_t size)
+{
+	const json_t *v;
+	const char *self = json_string_value(json_object_get(t, "id"));
+	if ((v = json_object_get(t, "after")) &&
+	    validate_id_list(v, "after", self, err, size) < 0)
+		return -1;
+	static const char *const odf[] = { "cancel", "run", "hold", NULL };
+	if ((v = json_object_get(t, "on_dep_fail")) && !one_of(v, odf))
+		return agq_errf(err, size, "field on_dep_fail: must be one of "
+		    "cancel, run, hold");
+	if ((v = json_object_get(t, "blocked_on")) && json_array_size(v) > 0 &&
+	    validate_id_list(v, "blocked_on", self, err, size) < 0)
+		return -1;
+	if ((v = json_object_get(t, "dep_failed")) && (!json_is_object(v) ||
+	    !json_is_string(json_object_get(v, "id")) ||
+	    !json_is_string(json_object_get(v, "state"))))
+		return agq_errf(err, size, "field dep_failed: not an object "
+		    "{\"id\": ID, \"state\": S}");
 	return 0;
 }
 
@@ -523,6 +580,8 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 			return agq_errf(err, size, "field %s: not a command (a "
 			    "non-empty string) or an array of them", hooks[i]);
 	if (validate_git(t, err, size) < 0)
+		return -1;
+	if (validate_deps(t, err, size) < 0)
 		return -1;
 	if (validate_gates(t, err, size) < 0)
 		return -1;

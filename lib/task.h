@@ -24,6 +24,10 @@ int agq_lane_parse(const char *s);
  * The agent fields are checked by agq_task_validate_agent (backend.h). */
 int agq_task_validate(const json_t *t, char *err, size_t size);
 
+/* The most parents a task's "after" may name (agq-task(5),
+ * "Dependencies"). */
+#define AGQ_AFTER_MAX 64
+
 /* Is NAME a top-level field of agq-task(5) (input, agent, git or
  * written-by-agq fields)?  1 or 0.  The list is one table in task.c. */
 int agq_task_field_known(const char *name);

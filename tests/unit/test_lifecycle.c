@@ -116,8 +116,8 @@ man_rows(char rows[][128], int max)
 static void
 test_table(void)
 {
-	char rows[64][128];
-	int n = man_rows(rows, 64);
+	char rows[96][128];
+	int n = man_rows(rows, 96);
 	CHECK(n == AGQ_LC_NRULES, "agq-spool(5) has a row per rule of the code");
 	int same = n == AGQ_LC_NRULES;
 	for (int i = 0; same && i < n; i++) {
@@ -475,20 +475,21 @@ test_ops(void)
 {
 	static const char *ops[] = { "cancel", "hold", "release", "retry" };
 	static const int states[] = { AGQ_ST_QUEUE, AGQ_ST_DEFER, AGQ_ST_HOLD,
-	    AGQ_ST_ACTIVE, AGQ_ST_DONE, AGQ_ST_DEAD };
-	/* the rule of each op (row) from each state (column), -1: refused */
-	static const int want[4][6] = {
+	    AGQ_ST_ACTIVE, AGQ_ST_DONE, AGQ_ST_DEAD, AGQ_ST_BLOCKED };
+	/* the rule of each op (row) from each state (column), -1: refused;
+	 * only agq-sched moves a blocked task but to cancel it */
+	static const int want[4][7] = {
 		{ AGQ_LC_CANCEL_QUEUE, AGQ_LC_CANCEL_DEFER, AGQ_LC_CANCEL_HOLD,
-		  AGQ_LC_CANCEL_ACTIVE, -1, -1 },
-		{ AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER, -1, -1, -1, -1 },
-		{ -1, -1, AGQ_LC_RELEASE_DUE, -1, -1, -1 },
-		{ -1, -1, -1, -1, AGQ_LC_RETRY_DONE, AGQ_LC_RETRY_DEAD },
+		  AGQ_LC_CANCEL_ACTIVE, -1, -1, AGQ_LC_CANCEL_BLOCKED },
+		{ AGQ_LC_HOLD_QUEUE, AGQ_LC_HOLD_DEFER, -1, -1, -1, -1, -1 },
+		{ -1, -1, AGQ_LC_RELEASE_DUE, -1, -1, -1, -1 },
+		{ -1, -1, -1, -1, AGQ_LC_RETRY_DONE, AGQ_LC_RETRY_DEAD, -1 },
 	};
 	json_t *t = task("{\"cmd\":\"x\",\"id\":\"t1\",\"generation\":2}", 1,
 	    0);
 	struct agq_lc d;
 	for (int i = 0; i < 4; i++) {
-		for (int s = 0; s < 6; s++) {
+		for (int s = 0; s < 7; s++) {
 			const char *from = agq_state_name(states[s]);
 			char name[200], refusal[100];
 			int r = agq_lc_op(ops[i], states[s], t, "op", NULL, NOW,

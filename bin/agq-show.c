@@ -15,6 +15,7 @@
 #include "git.h"
 #include "archive.h"
 #include "prview.h"
+#include "deps.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"
@@ -26,10 +27,11 @@ static const char usage[] =
 "                    task, events, git, chain, parent}\n"
 "Exit: 0 ok, 66 a task does not exist.\n";
 
-struct ev_arg { const char *id; json_t *a; };
+struct ev_arg { const char *id; json_t *a, *kids; };
 
 /* One event of the journal (agq_journal_grep): kept, redacted, when its
- * "id" is the task's. */
+ * "id" is the task's; the id of a `submit` or `accept` whose "after"
+ * names the task noted in E->kids (its dependents). */
 static int
 event_one(json_t *o, void *arg)
 {
@@ -39,16 +41,88 @@ event_one(json_t *o, void *arg)
 		agq_redact(o);  /* lines older than redaction */
 		json_array_append(E->a, o);
 	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(o, "after"), i, e)
+		if (id && json_is_string(e) && !strcmp(json_string_value(e),
+		    E->id))
+			json_object_set_new(E->kids, id, json_true());
 	return 0;
 }
 
-/* The journal events about task ID, oldest first: a new array. */
+/* The journal events about task ID, oldest first: a new array; the ids
+ * of its dependents found there added to KIDS (an object, id -> true). */
 static json_t *
-events(struct agq_spool *sp, const char *id)
+events(struct agq_spool *sp, const char *id, json_t *kids)
 {
-	struct ev_arg E = { id, json_array() };
+	struct ev_arg E = { id, json_array(), kids };
 	agq_journal_grep(sp, id, event_one, &E);
 	return E.a;
+}
+
+static int
+kid_one(const char *c, void *arg)
+{
+	json_object_set_new(arg, c, json_true());
+	return 0;
+}
+
+/* The state of task ID for the after and dependents lines: its state
+ * directory's name, "archived (done)" when agq-clean took it, "gone"
+ * when it is nowhere.  Static or borrowed from BUF (SIZE bytes). */
+static const char *
+state_of(struct agq_spool *sp, const char *id, char *buf, size_t size)
+{
+	struct agq_loc loc;
+	if (agq_task_find(sp, id, &loc) == 0)
+		return agq_state_name(loc.state);
+	json_t *rec = agq_archive_find(sp, id, NULL);
+	if (!rec)
+		return "gone";
+	snprintf(buf, size, "archived (%s)", json_string_value(
+	    json_object_get(rec, "state")) ? json_string_value(
+	    json_object_get(rec, "state")) : "?");
+	json_decref(rec);
+	return buf;
+}
+
+/* The graph around the task T (ID): its parents (its "after") and its
+ * dependents (KIDS: from the journal and deps/ID/), each {id, state},
+ * as two new arrays in *AFTER and *DEPS. */
+static void
+graph(struct agq_spool *sp, const char *id, const json_t *t, json_t *kids,
+      json_t **after, json_t **deps)
+{
+	char buf[64];
+	size_t i;
+	json_t *e;
+	const char *k;
+	agq_dep_children(sp, id, kid_one, kids);
+	*after = json_array();
+	*deps = json_array();
+	json_array_foreach(json_object_get(t, "after"), i, e)
+		json_array_append_new(*after, json_pack("{s:O, s:s}", "id", e,
+		    "state", state_of(sp, json_string_value(e), buf,
+		    sizeof buf)));
+	json_object_foreach(kids, k, e)
+		json_array_append_new(*deps, json_pack("{s:s, s:s}", "id", k,
+		    "state", state_of(sp, k, buf, sizeof buf)));
+}
+
+/* "LABEL: ID (STATE), ..." for the array L of graph(), when not empty. */
+static void
+print_graph(const char *label, const json_t *l)
+{
+	size_t i;
+	json_t *e;
+	if (!json_array_size(l))
+		return;
+	printf("%s", label);
+	json_array_foreach(l, i, e)
+		printf("%s%s (%s)", i ? ", " : "", agq_shown(json_string_value(
+		    json_object_get(e, "id"))), json_string_value(
+		    json_object_get(e, "state")));
+	printf("\n");
 }
 
 /* Why no agent can take a queued task: the reason of its newest `wait`
@@ -351,7 +425,10 @@ main(int argc, char **argv)
 			continue;
 		}
 		agq_redact(t);  /* what is shown, never what the task gets */
-		json_t *ev = events(&sp, id);
+		json_t *kids = json_object(), *after, *deps;
+		json_t *ev = events(&sp, id, kids);
+		graph(&sp, id, t, kids, &after, &deps);
+		json_decref(kids);
 		json_t *git = git_chain(&sp, id, ev);
 		char root[65];
 		agq_chain_root(t, id, root);
@@ -375,6 +452,8 @@ main(int argc, char **argv)
 			if (git)
 				json_object_set_new(o, "git", git);
 			json_object_set_new(o, "chain", chain);
+			json_object_set_new(o, "after", after);
+			json_object_set_new(o, "dependents", deps);
 			if (strcmp(root, id))
 				json_object_set_new(o, "parent", json_string(root));
 			agq_print_json(o, JSON_COMPACT);
@@ -402,6 +481,10 @@ main(int argc, char **argv)
 		    wait_reason(ev) : NULL;
 		if (waits)
 			printf("waits:  %s\n", agq_shown(waits));
+		print_graph("after:  ", after);
+		print_graph("dependents: ", deps);
+		json_decref(after);
+		json_decref(deps);
 		const json_t *th = loc.state == AGQ_ST_DEFER ?
 		    last_throttle(ev) : NULL;
 		if (th) {

@@ -54,9 +54,9 @@ main(int argc, char **argv)
 		    json_integer_value(json_object_get(lanes, "high")),
 		    json_integer_value(json_object_get(lanes, "normal")),
 		    json_integer_value(json_object_get(lanes, "low")));
-		static const char *rows[] = { "inbox", "defer", "hold",
-		    "active", "review", "approval", "done", "dead", "corrupt",
-		    NULL };
+		static const char *rows[] = { "inbox", "blocked", "defer",
+		    "hold", "active", "review", "approval", "done", "dead",
+		    "corrupt", NULL };
 		for (int i = 0; rows[i]; i++)
 			printf("%-8s %6lld\n", rows[i], json_integer_value(
 			    json_object_get(st, rows[i])));

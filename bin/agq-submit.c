@@ -203,8 +203,9 @@ announce(const json_t *t, int state, void *arg)
 {
 	const struct announce *a = arg;
 	agq_journal_w(a->sp, "submit", agq_task_id(t), json_pack("{s:s, s:s, "
-	    "s:s}", "state", agq_state_name(state), "lane", agq_lane_name(
-	    agq_task_lane(t)), "source", a->source));
+	    "s:s, s:O*}", "state", agq_state_name(state), "lane", agq_lane_name(
+	    agq_task_lane(t)), "source", a->source, "after", json_object_get(t,
+	    "after")));
 	return 0;
 }
 

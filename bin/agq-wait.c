@@ -19,8 +19,8 @@
 static const char usage[] =
 "usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"
 "Wait until every task ID (default: every task queued, deferred, active,\n"
-"in review or waiting for approval now) is done or dead.  On a terminal,\n"
-"shows a progress line.\n"
+"blocked, in review or waiting for approval now) is done or dead.  On a\n"
+"terminal, shows a progress line.\n"
 "See agq-wait(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "  -t, --timeout S   give up after S seconds (exit 75)\n"
@@ -37,7 +37,7 @@ add_pending(const struct agq_loc *loc, const char *id, void *arg)
 	json_t *ids = arg;
 	if (loc->state == AGQ_ST_QUEUE || loc->state == AGQ_ST_DEFER ||
 	    loc->state == AGQ_ST_ACTIVE || loc->state == AGQ_ST_REVIEW ||
-	    loc->state == AGQ_ST_APPROVAL)
+	    loc->state == AGQ_ST_APPROVAL || loc->state == AGQ_ST_BLOCKED)
 		json_array_append_new(ids, json_string(id));
 	return 0;
 }

@@ -641,7 +641,8 @@ agq_dash_render(const struct agq_spool *sp, const json_t *snap,
 	/* counts and lanes */
 	agq_sb_printf(&b, "<section><h2>Tasks</h2><div class=\"counts\">");
 	static const char *states[] = { "queue", "active", "defer", "hold",
-	    "review", "approval", "done", "dead", "inbox", "corrupt", NULL };
+	    "blocked", "review", "approval", "done", "dead", "inbox",
+	    "corrupt", NULL };
 	for (int i = 0; states[i]; i++) {
 		char id[32];
 		snprintf(id, sizeof id, "count-%s", states[i]);

@@ -35,6 +35,7 @@ const char *const agq_edit_owned[] = {
 	"kind", "parent", "round", "pr", "head", "avoid_agent",
 	"review_feedback", "update_from_base", "approved", "approval_for",
 	"verdict",
+	"blocked_on", "dep_failed",
 	NULL
 };
 
@@ -157,6 +158,18 @@ read_edit(const char *file, size_t max, const json_t *orig, char *err,
 	/* an owned field first: its name, not what validation makes of it
 	 * (a kind set without a parent) */
 	json_t *raw = json_loadb(buf, len, 0, NULL);
+	/* a task's parents are fixed once it is submitted, so no edit can
+	 * make a cycle of tasks (agq-task(5), "Dependencies") */
+	const json_t *a0 = json_object_get(orig, "after"),
+	    *b0 = json_object_get(raw, "after");
+	if (json_is_object(raw) && !(a0 == b0 || (a0 && b0 &&
+	    json_equal(a0, b0)))) {
+		agq_errf(err, size, "field after: fixed once the task is "
+		    "submitted (cancel it and submit it again)");
+		json_decref(raw);
+		free(buf);
+		return NULL;
+	}
 	for (int i = 0; json_is_object(raw) && agq_edit_owned[i]; i++) {
 		const char *k = agq_edit_owned[i];
 		json_t *a = json_object_get(orig, k), *b = json_object_get(raw, k);

@@ -5,7 +5,8 @@
  * The checks, in order: missing directories, permissions (the model of
  * agq-spool(5), PERMISSIONS), files in the state directories that are not
  * tasks, tasks in more than one state, leases of dead agents, stale tmp/
- * files (the maildir rule: untouched for 36 hours), and the journal (a
+ * files (the maildir rule: untouched for 36 hours), the dependency edges
+ * deps/P/C (agq-spool(5), "Dependencies"), and the journal (a
  * torn tail, a broken hash chain).  With FIX each problem is repaired by
  * moving things (to corrupt/, back to the queue) or by chmod/mkdir:
  * nothing is deleted.
@@ -28,6 +29,7 @@
 #include "jrecon.h"
 #include "lease.h"
 #include "agent.h"
+#include "deps.h"
 #include "fsck.h"
 
 /* ---- agq-fsck ----------------------------------------------------------- */
@@ -164,13 +166,14 @@ check_top_files(struct fsck *F)
 
 /* Order of precedence among copies of one task (agq-fsck(8)): a copy in
  * done/ always wins, then the highest generation, then dead, review,
- * approval, active, hold, defer, queue. */
+ * approval, active, hold, defer, queue, blocked. */
 static int
 state_rank(int s)
 {
 	switch (s) {
 	case AGQ_ST_DONE: return 7;
 	case AGQ_ST_DEAD: return 6;
+	case AGQ_ST_BLOCKED: return -1;         /* the first state of all */
 	case AGQ_ST_REVIEW: return 5;
 	case AGQ_ST_APPROVAL: return 4;
 	case AGQ_ST_ACTIVE: return 3;
@@ -315,7 +318,7 @@ scan_states(struct fsck *F)
 		free(rel);
 	}
 	static const int flat[] = { AGQ_ST_DEFER, AGQ_ST_HOLD, AGQ_ST_DONE,
-	    AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL };
+	    AGQ_ST_DEAD, AGQ_ST_REVIEW, AGQ_ST_APPROVAL, AGQ_ST_BLOCKED };
 	for (size_t i = 0; i < sizeof flat / sizeof *flat; i++)
 		scan_leaf(F, flat[i], agq_state_name(flat[i]));
 	static const char *parents[] = { "queue", "active" };
@@ -444,6 +447,107 @@ check_claims(struct fsck *F)
 	}
 	if (dir)
 		closedir(dir);
+	free(d);
+}
+
+/* The state of the one copy of task ID seen, or AGQ_ST_NONE. */
+static int
+seen_state(struct fsck *F, const char *id, const char **path)
+{
+	json_t *arr = json_object_get(F->seen, id);
+	if (json_array_size(arr) != 1)
+		return AGQ_ST_NONE;
+	if (path)
+		*path = json_string_value(json_object_get(json_array_get(arr,
+		    0), "path"));
+	return (int)json_integer_value(json_object_get(json_array_get(arr, 0),
+	    "state"));
+}
+
+struct edge_walk { struct fsck *F; const char *p; };
+
+/* deps/P/NAME: stale unless NAME is a task in blocked/ whose "after"
+ * names P (then agq-sched releases it through this edge). */
+static int
+edge_entry(const char *name, void *arg)
+{
+	struct edge_walk *w = arg;
+	struct fsck *F = w->F;
+	const char *path = NULL;
+	int ok = 0;
+	if (agq_id_valid(name) && seen_state(F, name, &path) == AGQ_ST_BLOCKED) {
+		json_t *t = agq_task_read(path);
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(t, "after"), i, e)
+			ok |= !strcmp(json_string_value(e), w->p);
+		json_decref(t);
+	}
+	if (ok)
+		return 0;
+	int fixed = 0;
+	if (F->o->fix) {
+		fixed = agq_dep_edge_remove(F->sp, w->p, name) == 0 ? 1 : -1;
+		if (fixed < 0)
+			agq_spool_syserr(F->sp, "cannot remove", "deps/%s/%s",
+			    w->p, name);
+	}
+	report(F, &F->c->edges, fixed, "edge", "deps/%s/%s: stale: %s is not "
+	    "a blocked task after %s", w->p, name, name, w->p);
+	return 0;
+}
+
+static int
+edge_parent(const char *name, void *arg)
+{
+	struct edge_walk w = { arg, name };
+	char *d = agq_spool_path(w.F->sp, "deps/%s", name);
+	if (agq_dir_each(d, edge_entry, &w) < 0 && errno != ENOENT &&
+	    errno != ENOTDIR)
+		agq_syserr("cannot read", d);
+	free(d);
+	return 0;
+}
+
+/* The dependency edges (agq-spool(5), "Dependencies"): every task in
+ * blocked/ has deps/P/ID for each P of its "after" (made with FIX), and
+ * no edge names a task that is not blocked (removed with FIX). */
+static void
+check_edges(struct fsck *F)
+{
+	const char *id;
+	json_t *arr;
+	json_object_foreach(F->seen, id, arr) {
+		const char *path = NULL;
+		if (seen_state(F, id, &path) != AGQ_ST_BLOCKED)
+			continue;
+		json_t *t = agq_task_read(path);
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(t, "after"), i, e) {
+			char *p = agq_spool_path(F->sp, "deps/%s/%s",
+			    json_string_value(e), id);
+			struct stat st;
+			if (lstat(p, &st) < 0) {
+				int fixed = 0;
+				if (F->o->fix) {
+					fixed = agq_dep_edges_write(F->sp, t) == 0 ?
+					    1 : -1;
+					if (fixed < 0)
+						agq_syserr("cannot write", p);
+				}
+				report(F, &F->c->edges, fixed, "edge", "deps/%s/"
+				    "%s: missing: blocked task %s waits for %s",
+				    json_string_value(e), id, id,
+				    json_string_value(e));
+			}
+			free(p);
+		}
+		json_decref(t);
+	}
+	char *d = agq_spool_path(F->sp, "deps");
+	if (agq_dir_each(d, edge_parent, F) < 0 && errno != ENOENT)
+		agq_syserr("cannot read", d);
 	free(d);
 }
 
@@ -697,6 +801,7 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	scan_states(&F);
 	check_duplicates(&F);
 	check_claims(&F);
+	check_edges(&F);
 	char *d = agq_spool_path(sp, "active");
 	agq_dir_each(d, agent_entry, &F);
 	free(d);

@@ -19,6 +19,7 @@ struct agq_fsck_opts {
 struct agq_fsck_counts {
 	long tasks, problems, fixed;
 	long dirs, modes, strays, duplicates, leases, claims, tmp, journal;
+	long edges;             /* deps/P/C missing or stale */
 };
 /* Check SP, printing one line per problem on standard output ("KIND:
  * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a

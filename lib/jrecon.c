@@ -54,6 +54,7 @@ agq_jrecon_ev_state(const json_t *o)
 		{ "done", AGQ_ST_DONE }, { "dead", AGQ_ST_DEAD },
 		{ "review_wait", AGQ_ST_REVIEW },
 		{ "approval_wait", AGQ_ST_APPROVAL },
+		{ "blocked", AGQ_ST_BLOCKED },
 	};
 	for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
 		if (!strcmp(ev, tab[i].ev))
@@ -177,6 +178,7 @@ event_for(int last, int state)
 		[AGQ_ST_DONE] = "done", [AGQ_ST_DEAD] = "dead",
 		[AGQ_ST_REVIEW] = "review_wait",
 		[AGQ_ST_APPROVAL] = "approval_wait",
+		[AGQ_ST_BLOCKED] = "blocked",
 	};
 	return into[state];
 }

@@ -584,9 +584,10 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 		}
 		agq_task_unlock(&l);
 	}
-	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s}", "file",
-	    name, "state", agq_state_name(loc.state), "lane",
-	    agq_lane_name(agq_task_lane(t))));
+	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s, s:O*}",
+	    "file", name, "state", agq_state_name(loc.state), "lane",
+	    agq_lane_name(agq_task_lane(t)), "after", json_object_get(t,
+	    "after")));
 	agq_dep_journal_new(sp, t, &dep);
 	agq_dep_free(&dep);
 	say(S, "accepted %s from inbox/%s", id, name);

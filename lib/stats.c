@@ -1141,7 +1141,7 @@ agq_status_counts(const struct agq_spool *sp)
 	long corrupt = count_dir(sp, "corrupt", NULL) - count_dir(sp,
 	    "corrupt", ".why");
 	return json_pack("{s:i, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
-	    "s:i}",
+	    "s:i, s:i}",
 	    "inbox", (int)count_dir(sp, "inbox", NULL),
 	    "queue_lanes", lanes, "queue", (int)queued,
 	    "defer", (int)count_dir(sp, "defer", ".json"),
@@ -1149,7 +1149,8 @@ agq_status_counts(const struct agq_spool *sp)
 	    "done", (int)count_dir(sp, "done", ".json"),
 	    "dead", (int)count_dir(sp, "dead", ".json"), "corrupt",
 	    (int)corrupt, "review", (int)count_dir(sp, "review", ".json"),
-	    "approval", (int)count_dir(sp, "approval", ".json"));
+	    "approval", (int)count_dir(sp, "approval", ".json"),
+	    "blocked", (int)count_dir(sp, "blocked", ".json"));
 }
 
 struct agents_arg { const struct agq_spool *sp; json_t *list; int64_t now; };

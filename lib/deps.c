@@ -40,7 +40,9 @@ agq_dep_free(struct agq_dep *d)
 	d->blocked_on = NULL;
 }
 
-/* "parent P ended STATE: REASON" (or "parent P is gone ...") into BUF. */
+/* "parent P ended STATE: REASON" (or "parent P is gone ...") into BUF;
+ * REASON cut at 200 bytes, so that the reasons down a chain of
+ * cancellations, each quoting its parent's, stay short. */
 static void
 failed_why(char *buf, size_t size, const char *prefix, const char *p,
            int ps, const char *reason)
@@ -49,7 +51,7 @@ failed_why(char *buf, size_t size, const char *prefix, const char *p,
 		snprintf(buf, size, "%sparent %s is gone (not in the spool nor "
 		    "its archive)", prefix, p);
 	else
-		snprintf(buf, size, "%sparent %s ended %s%s%s", prefix, p,
+		snprintf(buf, size, "%sparent %s ended %s%s%.200s", prefix, p,
 		    agq_dep_pstate_name(ps), *reason ? ": " : "", reason);
 }
 

@@ -35,6 +35,7 @@ const char *const agq_edit_owned[] = {
 	"kind", "parent", "round", "pr", "head", "avoid_agent",
 	"review_feedback", "update_from_base", "approved", "approval_for",
 	"verdict",
+	/* what agq writes for dependencies (agq-task(5)) */
 	"blocked_on", "dep_failed",
 	NULL
 };

@@ -1828,9 +1828,23 @@ dep_scan_one(const struct agq_loc *loc, const char *id, void *arg)
 	return dep_settle(arg, id, NULL);
 }
 
+/* deps/P/ at start: P ended while no scheduler watched (or its end was
+ * missed): noted as ended, so that its stale edges go too. */
+static int
+dep_scan_parent(const char *p, void *arg)
+{
+	struct sched *S = arg;
+	char reason[8];
+	if (agq_id_valid(p) && agq_dep_parent_state(p, reason, sizeof reason,
+	    S->sp) > AGQ_DEP_PENDING)
+		json_object_set_new(S->dep_ended, p, json_true());
+	return 0;
+}
+
 /* The tasks in blocked/ that need a decision: all of them once (S->dep_scan:
- * at start, after an inotify overflow), those that arrived, and the
- * dependents of the tasks that ended (deps/P/, never a scan of blocked/). */
+ * at start, after an inotify overflow, with the parents in deps/ that
+ * ended), those that arrived, and the dependents of the tasks that ended
+ * (deps/P/, never a scan of blocked/). */
 static void
 do_deps(struct sched *S)
 {
@@ -1842,6 +1856,10 @@ do_deps(struct sched *S)
 		json_object_clear(S->dep_arrived);
 		if (agq_each_task(S->sp, AGQ_ST_BLOCKED, dep_scan_one, S) < 0)
 			agq_spool_syserr(S->sp, "cannot read", "blocked");
+		char *d = agq_spool_path(S->sp, "deps");
+		if (agq_dir_each(d, dep_scan_parent, S) < 0 && errno != ENOENT)
+			agq_syserr("cannot read", d);
+		free(d);
 	}
 	json_object_foreach_safe(S->dep_arrived, tmp, id, v) {
 		if (agq_mono_us() < S->room_at)
@@ -1934,6 +1952,16 @@ sched_watch(struct agq_spool *sp)
 	return agq_watch_spool(sp, w);
 }
 
+/* REL (a watched directory relative to the spool, as libinotifytools
+ * names it: with a trailing '/') is the directory NAME. */
+static int
+dir_is(const char *rel, const char *name)
+{
+	size_t n = strlen(name);
+	return !strncmp(rel, name, n) && (!rel[n] || (rel[n] == '/' &&
+	    !rel[n + 1]));
+}
+
 /* Note what an event changed.  Returns 1 if it needs a full rescan. */
 static int
 note_event(struct sched *S, struct inotify_event *ev)
@@ -1970,7 +1998,7 @@ note_event(struct sched *S, struct inotify_event *ev)
 		/* an agent came, went or beat: reclaim now if it stopped */
 		S->agents_dirty = 1;
 		S->slots_dirty = 1;
-	} else if (!strcmp(rel, "blocked")) {
+	} else if (dir_is(rel, "blocked")) {
 		/* a task arrived in blocked/: decided now, which closes the
 		 * window of a parent that ended after its submitter looked */
 		char id[65];
@@ -1993,7 +2021,7 @@ note_event(struct sched *S, struct inotify_event *ev)
 		if (strncmp(rel, "hold", 4))
 			S->review_dirty = 1;
 		char id[65];
-		if ((!strcmp(rel, "done") || !strcmp(rel, "dead")) &&
+		if ((dir_is(rel, "done") || dir_is(rel, "dead")) &&
 		    id_of(name, id))
 			json_object_set_new(S->dep_ended, id, json_true());
 	}

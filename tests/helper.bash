@@ -141,7 +141,8 @@ _state() {
 	for f in "$AGQ_SPOOL"/queue/*/"$1.json" "$AGQ_SPOOL"/defer/"$1.json" \
 	    "$AGQ_SPOOL"/hold/"$1.json" "$AGQ_SPOOL"/active/*/"$1.json" \
 	    "$AGQ_SPOOL"/done/"$1.json" "$AGQ_SPOOL"/dead/"$1.json" \
-	    "$AGQ_SPOOL"/review/"$1.json" "$AGQ_SPOOL"/approval/"$1.json"; do
+	    "$AGQ_SPOOL"/review/"$1.json" "$AGQ_SPOOL"/approval/"$1.json" \
+	    "$AGQ_SPOOL"/blocked/"$1.json"; do
 		if [ -e "$f" ]; then
 			f=${f#"$AGQ_SPOOL"/}
 			STATE=${f%%/*}

@@ -525,8 +525,9 @@ main(int argc, char **argv)
 				state = ST_ARCHIVED;
 			else if ((state = agq_state_parse(optarg)) < 0)
 				agq_die(EX_USAGE, "--state: unknown state '%s' "
-				    "(queue, defer, hold, active, review, "
-				    "approval, done, dead, archived, inbox, "
+				    "(blocked, queue, defer, hold, active, "
+				    "review, approval, done, dead, archived, "
+				    "inbox, "
 				    "corrupt)", optarg);
 			break;
 		case 'R': archive = 1; break;

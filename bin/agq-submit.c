@@ -221,7 +221,8 @@ submit_one(struct agq_spool *sp, json_t *t, int flags, const char *source,
 	struct announce a = { sp, source };
 	struct agq_dep d;
 	char err[200];
-	int rc = agq_dep_prepare(sp, t, &d, err, sizeof err);
+	int rc = agq_dep_prepare(sp, t, &d, flags & AGQ_DELIVER_SYNC, err,
+	    sizeof err);
 	if (rc > 0)
 		return bad_input(where_in, err);
 	if (rc < 0) {

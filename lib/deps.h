@@ -108,19 +108,23 @@ void agq_dep_apply(json_t *t, const struct agq_dep *d);
  * "dep_failed" removed, D filled (agq_dep_decide with
  * agq_dep_parent_state; RELEASE for a T without "after"), T's fields set
  * from it (agq_dep_apply), and its edges written when it waits
- * (agq_dep_edges_write), all before T is delivered.  0 (agq_dep_free D);
+ * (agq_dep_edges_write, fsynced when SYNC), all before T is delivered.  0 (agq_dep_free D);
  * 1 with ERR (SIZE bytes) naming the field when a parent is neither in
  * the spool nor in its archive (refused: nothing written, D empty); -1
  * with errno (reading the states or writing the edges failed; D empty). */
 int agq_dep_prepare(const struct agq_spool *sp, json_t *t, struct agq_dep *d,
-                    char *err, size_t size);
+                    int sync, char *err, size_t size);
 
 /* The edges of task T (its id C, each parent P in "after"): the empty
- * files deps/P/C (mode 0600; deps/P/ made 0700 when missing, and fsynced
- * with deps/ so that the edge is durable before T is delivered).  0, or
- * -1 with errno (edges already made are left: a stale edge is harmless,
- * agq-fsck(8) removes it). */
-int agq_dep_edges_write(const struct agq_spool *sp, const json_t *t);
+ * files deps/P/C (mode 0600; deps/P/ made 0700 when missing).  When SYNC,
+ * deps/P/ (and deps/ when P's directory was made) are fsynced, so that
+ * the edge is durable before T is delivered; without (agq-submit's JSON
+ * lines, made durable in groups by syncfs(2) like the tasks) a crash
+ * may keep a task and lose its edge, which agq-sched's start pass writes
+ * again (agq_dep_settle).  0, or -1 with errno (edges already made are
+ * left: a stale edge is harmless, agq-fsck(8) removes it). */
+int agq_dep_edges_write(const struct agq_spool *sp, const json_t *t,
+                        int sync);
 
 /* Remove the edge deps/P/C, and deps/P/ when it is then empty.  Missing
  * ones are fine.  0, or -1 with errno. */
@@ -140,9 +144,11 @@ int agq_dep_children(const struct agq_spool *sp, const char *p,
 void agq_dep_journal_new(const struct agq_spool *sp, const json_t *t,
                          const struct agq_dep *d);
 
-/* agq-sched's settle of the task ID in blocked/: locked, decided again
- * (agq_dep_decide with agq_dep_parent_state), and then: WAIT -> its
- * "blocked_on" rewritten when it changed; RELEASE, RUN -> moved to its
+/* agq-sched's settle of the task ID in blocked/: decided again
+ * (agq_dep_decide with agq_dep_parent_state) on its file read unlocked,
+ * and when that is WAIT with "blocked_on" as it was, nothing more than
+ * its missing edges written (fsynced); else locked, decided again, and
+ * then: WAIT -> its "blocked_on" rewritten; RELEASE, RUN -> moved to its
  * first state (queue/LANE, or defer/ before its not_before), event
  * `release` {from, to, lane, parent: TRIGGER (the parent whose end was
  * seen; null at arrival or start), decision}; CANCEL -> dead/, HOLD ->

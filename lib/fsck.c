@@ -531,8 +531,8 @@ check_edges(struct fsck *F)
 			if (lstat(p, &st) < 0) {
 				int fixed = 0;
 				if (F->o->fix) {
-					fixed = agq_dep_edges_write(F->sp, t) == 0 ?
-					    1 : -1;
+					fixed = agq_dep_edges_write(F->sp, t,
+					    1) == 0 ? 1 : -1;
 					if (fixed < 0)
 						agq_syserr("cannot write", p);
 				}

@@ -526,7 +526,7 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
 	struct agq_dep dep;
-	int r = agq_dep_prepare(sp, t, &dep, why, size);
+	int r = agq_dep_prepare(sp, t, &dep, 1, why, size);
 	if (r > 0)
 		return -1;      /* a parent unknown: rejected, WHY says */
 	if (r < 0) {

@@ -202,7 +202,7 @@ test_spool(void)
 	agq_task_normalize(c, 1000000);
 	struct agq_dep d;
 	char err[200];
-	CHECK(agq_dep_prepare(&sp, c, &d, err, sizeof err) == 0 &&
+	CHECK(agq_dep_prepare(&sp, c, &d, 1, err, sizeof err) == 0 &&
 	    d.decision == AGQ_DEP_WAIT && json_array_size(json_object_get(c,
 	    "blocked_on")) == 1, "prepare: waits, blocked_on set");
 	agq_dep_free(&d);
@@ -217,6 +217,10 @@ test_spool(void)
 	CHECK(kids == 1, "p's dependents: c");
 	CHECK(agq_dep_settle(&sp, "c", NULL) == AGQ_DEP_WAIT,
 	    "settled while p is queued: waits");
+	snprintf(path, sizeof path, "%s/deps/p/c", root);
+	unlink(path);
+	CHECK(agq_dep_settle(&sp, "c", NULL) == AGQ_DEP_WAIT &&
+	    stat(path, &st) == 0, "an edge lost in a crash: written again");
 	/* p done, by hand */
 	char from[200], to[200];
 	snprintf(from, sizeof from, "%s/queue/normal/p.json", root);
@@ -250,7 +254,7 @@ test_spool(void)
 	json_t *k = J("{\"id\":\"k\",\"cmd\":\"true\",\"after\":[\"p\"],"
 	    "\"on_dep_fail\":\"hold\"}");
 	agq_task_normalize(k, 1000000);
-	CHECK(agq_dep_prepare(&sp, k, &d, err, sizeof err) == 0 &&
+	CHECK(agq_dep_prepare(&sp, k, &d, 0, err, sizeof err) == 0 &&
 	    d.decision == AGQ_DEP_HOLD, "a parent already dead: hold");
 	agq_dep_free(&d);
 	agq_deliver(&sp, k, 0, &where);
@@ -258,7 +262,7 @@ test_spool(void)
 	    json_object_get(k, "dep_failed"), "state")), "dead"),
 	    "delivered into hold/, dep_failed says so");
 	json_t *u = J("{\"id\":\"u\",\"cmd\":\"true\",\"after\":[\"zz\"]}");
-	CHECK(agq_dep_prepare(&sp, u, &d, err, sizeof err) == 1 &&
+	CHECK(agq_dep_prepare(&sp, u, &d, 1, err, sizeof err) == 1 &&
 	    strstr(err, "field after: zz: no such task"),
 	    "an unknown parent: refused, the field named");
 	json_decref(p);

@@ -162,6 +162,16 @@ agq_jstr(const struct agq_jline *jl, const char *key, char *buf,
 	return r;
 }
 
+/* A `dep_fail` event EV of line JL that ended its task in dead/ (a parent
+ * failed, on_dep_fail cancel: agq-task(5)): counted as a cancellation. */
+static int
+dep_cancel(const struct agq_jline *jl, const char *ev)
+{
+	char to[16];
+	return !strcmp(ev, "dep_fail") && agq_jstr(jl, "to", to, sizeof to) &&
+	    !strcmp(to, "dead");
+}
+
 int
 agq_jnum(const struct agq_jline *jl, const char *key, double *out)
 {
@@ -760,7 +770,7 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 		if (in)
 			S->stales++;
 	} else if (!strcmp(ev, "done") || !strcmp(ev, "dead") ||
-	    !strcmp(ev, "cancel")) {
+	    !strcmp(ev, "cancel") || dep_cancel(jl, ev)) {
 		int ok = !strcmp(ev, "done");
 		if (id[0])
 			json_object_del(S->ready, id);
@@ -790,7 +800,7 @@ event(struct st *S, const struct agq_jline *jl, int64_t ts)
 			else
 				b->failed++;
 		}
-		if (id[0] && strcmp(ev, "cancel"))
+		if (id[0] && strcmp(ev, "cancel") && strcmp(ev, "dep_fail"))
 			tokens_from_result(S, id);
 		if (id[0])
 			json_object_del(S->tok_ids, id);
@@ -1318,7 +1328,8 @@ tail_line(const struct agq_jline *jl, int64_t t, void *arg)
 	if (!agq_jstr(jl, "ev", ev, sizeof ev))
 		return 0;
 	int isd = !strcmp(ev, "done");
-	int isf = !strcmp(ev, "dead") || !strcmp(ev, "cancel");
+	int isf = !strcmp(ev, "dead") || !strcmp(ev, "cancel") ||
+	    dep_cancel(jl, ev);
 	if ((isd && A->nd < A->n) || (isf && A->nf < A->n)) {
 		char id[80] = "", ag[80] = "", reason[512] = "", ts[32];
 		agq_jstr(jl, "id", id, sizeof id);

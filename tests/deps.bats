@@ -56,6 +56,8 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 	is_state "$r" done
 	[ "$(ev_of "$r" release | jq -r .decision)" = run ]
 	[ -z "$(ls "$AGQ_SPOOL/deps")" ]
+	# agq-stats counts the two cancelled by their parent's failure
+	[ "$(agq-stats --json | jq .events.cancelled)" -eq 2 ]
 	# the held one runs once released by a person
 	agq-release "$h"
 	run agq-wait --timeout 60 -q "$h"

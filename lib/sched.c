@@ -1926,7 +1926,7 @@ sched_watch(struct agq_spool *sp)
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
-	struct agq_watch w[AGQ_NLANES + 12], *p = w;
+	struct agq_watch w[AGQ_NLANES + 13], *p = w;
 	/* a drop is judged once moved in or closed after writing, not
 	 * when created (maybe still empty or half-written) */
 	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };

@@ -26,6 +26,17 @@ agq_route_facts(const json_t *t)
 	    "avoid_agent", json_object_get(t, "avoid_agent"));
 }
 
+static int
+has_str(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return 1;
+	return 0;
+}
+
 int
 agq_route_avoids(const json_t *avoid, const char *agent)
 {
@@ -33,12 +44,7 @@ agq_route_avoids(const json_t *avoid, const char *agent)
 		return 0;
 	if (json_is_string(avoid))
 		return !strcmp(json_string_value(avoid), agent);
-	size_t i;
-	json_t *v;
-	json_array_foreach(avoid, i, v)
-		if (json_is_string(v) && !strcmp(json_string_value(v), agent))
-			return 1;
-	return 0;
+	return has_str(avoid, agent);
 }
 
 /* AVOID (a string or an array of strings) as "a, b" into BUF (SIZE). */
@@ -57,17 +63,6 @@ avoid_str(const json_t *avoid, char *buf, size_t size)
 			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " :
 			    "", json_string_value(v));
 	return buf;
-}
-
-static int
-has_str(const json_t *arr, const char *s)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && !strcmp(json_string_value(v), s))
-			return 1;
-	return 0;
 }
 
 static void

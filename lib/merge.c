@@ -381,10 +381,16 @@ merged(struct mg *m, const char *sha, const char *by, int already,
 	return 0;
 }
 
-/* Through the forge: already merged there, or merged now.  The exit
- * status, or -1 when the forge is not to be used (no number). */
+#define MERGE_READY (-2)      /* merge_try, DRY: merged and verified */
+static int merge_try(struct mg *m, const json_t *t, const char *by,
+                     json_t *ag, int *moved, char *err, size_t size, int dry);
+
+/* Through the forge: already merged there, or merged now, T's verify
+ * steps (when it has any) first passing on the head merged with the
+ * current base in the origin's clone (merge_try, DRY).  The exit status,
+ * or -1 when the forge is not to be used (no number). */
 static int
-forge_merge(struct mg *m, const char *by, json_t *ag)
+forge_merge(struct mg *m, const json_t *t, const char *by, json_t *ag)
 {
 	char err[1024], sha[41];
 	json_t *pr = NULL;
@@ -398,6 +404,23 @@ forge_merge(struct mg *m, const char *by, json_t *ag)
 	json_decref(pr);
 	if (r != AGQ_FORGE_OK)
 		return failed(ag, err, 0);
+	if (json_array_size(json_object_get(t, "verify"))) {
+		/* the verify steps pass on the head merged with the current
+		 * base before the forge is asked to merge (issue 18): made and
+		 * verified in the origin's clone, nothing pushed; a conflict
+		 * or a moved head is found here as on the local path */
+		const char *repo = jstr(json_object_get(t, "git"), "repo");
+		int moved;
+		if (agq_git_sync_origin(m->sp, repo, &m->clone, err,
+		    sizeof err) < 0)
+			return failed(ag, err, 0);
+		if (git_repository_open_bare(&m->repo, m->clone) < 0)
+			return failed(ag, (gerr(err, sizeof err, "cannot open "
+			    "the clone"), err), 0);
+		r = merge_try(m, t, by, ag, &moved, err, sizeof err, 1);
+		if (r != MERGE_READY)
+			return r;
+	}
 	const char *title = jstr(m->rec, "title");
 	char *subj = agq_xasprintf("%s (%s)", title ? title : m->prid, m->prid);
 	subj[strcspn(subj, "\r\n")] = '\0';
@@ -414,10 +437,12 @@ forge_merge(struct mg *m, const char *by, json_t *ag)
 /* One try of M's merge in its clone (open, fetched): found merged
  * already, or merged, verified and pushed.  The exit status; *MOVED set
  * to 1 (and nothing recorded) when the origin refused the push (ERR, SIZE
- * bytes, its reason), for the caller to look whether base moved. */
+ * bytes, its reason), for the caller to look whether base moved.  DRY:
+ * merged and verified only, MERGE_READY returned where it would push (the
+ * forge merges). */
 static int
 merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
-          int *moved, char *err, size_t size)
+          int *moved, char *err, size_t size, int dry)
 {
 	char sha[41];
 	const char *repo = jstr(json_object_get(t, "git"), "repo");
@@ -482,6 +507,10 @@ merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
 			rc = failed(ag, err, 1);
 			goto out;
 		}
+	}
+	if (dry) {
+		rc = MERGE_READY;
+		goto out;
 	}
 	r = agq_git_push_commit(m->sp, m->clone, m->sha, m->base, err, size);
 	if (r == 1) {
@@ -559,7 +588,7 @@ merge_local(struct mg *m, const json_t *t, const char *by, json_t *ag)
 			    "%d)\n", m->id, m->base, now, redo, MERGE_REDO_MAX);
 		}
 		int moved;
-		int rc = merge_try(m, t, by, ag, &moved, err, sizeof err);
+		int rc = merge_try(m, t, by, ag, &moved, err, sizeof err, 0);
 		if (!moved)
 			return rc;
 		git_oid_tostr(tried, sizeof tried, git_commit_id(m->basec));
@@ -609,7 +638,7 @@ agq_merge_run(const struct agq_spool *sp, const json_t *t,
 		    jstr(m.rec, "state"), m.prid), failed(ag, err, 1));
 	else if (*agq_backend_setting(&sp->conf, "forge", "") &&
 	    json_is_integer(json_object_get(m.rec, "number")))
-		rc = forge_merge(&m, by, ag);
+		rc = forge_merge(&m, t, by, ag);
 	else
 		rc = merge_local(&m, t, by, ag);
 	git_signature_free(m.sig);

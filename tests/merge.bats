@@ -444,3 +444,24 @@ forge_ends() {
 	[ "$(agq-journal --id "$T2" --ev dead | jq -r '"\(.to) \(.by) \(.agent)"')" = "dead agq-sched a1" ]
 	agq-fsck
 }
+
+@test "through the forge with verify steps: they run on the head merged with the current base first; failing, the forge is never asked to merge; passing, it is" {
+	origin
+	forge_conf github o/r
+	start_sched
+	start_agent a1
+	branch b1 b.txt bee
+	record c1 b1
+	forge_pr
+	# b.txt must hold "bee" and main's a.txt must be there: the merged tree
+	merge_task c1-m1 c1 merge 'test "$(cat b.txt)" = cee'
+	wait_for 30 is_state c1-m1 dead
+	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/c1-m1.json")" == "verify failed on the merge: "* ]]
+	[ -z "$(jq -c 'select(.method == "PUT")' "$WORK/ffreq")" ]
+	[ -f "$AGQ_SPOOL/prs/open/$PRID.json" ]
+	merge_task c1-m2 c1 merge 'test "$(cat b.txt)" = bee && test -f a.txt && git rev-parse HEAD'
+	wait_for 30 is_state c1-m2 done
+	[ "$(jq -c 'select(.method == "PUT") | .path' "$WORK/ffreq")" = '"/repos/o/r/pulls/1/merge"' ]
+	jq_is "$AGQ_SPOOL/out/c1-m2/result.json" .verify.status pass
+	[ -f "$AGQ_SPOOL/prs/merged/$PRID.json" ]
+}

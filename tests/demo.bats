@@ -259,8 +259,9 @@ SH
 	jq -se '[.[] | .body.messages // [] | .[] | select(.role == "assistant") |
 	    .content | arrays | .[] | select(.type == "tool_use" and .name == "Write") |
 	    .input.file_path | select(test("\\.trees/.*\\.py$"))] | length >= 1' "$WORK/mreq"
-	[ "$(jq -r '.body.messages[0].content | if type == "array" then map(.text // "") | join("\n") else . end' "$WORK/mreq" 2>/dev/null |
-	    grep -c ' ==> ')" -ge "$ROUNDS2" ]
+	# (round 2 resumes round 1's session: its prompt is a later user turn)
+	[ "$(jq -r '.body.messages // [] | .[] | select(.role == "user") | .content | if type == "array" then map(.text // "") | join("\n") else . end' "$WORK/mreq" 2>/dev/null |
+	    grep ' ==> ' | sort -u | wc -l)" -ge "$ROUNDS2" ]
 }
 
 @test "AGENT=claude without ANTHROPIC_API_KEY, and an unknown AGENT: a clear message and exit 2" {

@@ -194,5 +194,5 @@ SH
 	sed -i "s|^cli_lock = .*|cli_lock = $WORK/lock2.json|" "$AGQ_CONF"
 	run agq-doctor
 	[[ "$output" == *"(gemini 0.61.0 relaunch=unset)"* ]]
-	! grep -q GEMINI_CLI_NO_RELAUNCH "$WORK/env.--version"
+	! grep -q '^GEMINI_CLI_NO_RELAUNCH=' "$WORK/env.--version"
 }

@@ -17,7 +17,9 @@ approve, commenting on the diff's first added line.  A prompt
 "Primary working directory") is a spelling fix done as a model would: the
 files that codespell -w would change, or that a suggestion line "FILE:LINE:
 WORD ==> FIX" in the prompt (the review's comments) names, are first Read,
-then, once read, written whole (Write) with those fixes; then "fixed".
+then, once read, written whole (Write) with those fixes; then "fixed" (the
+three turns of a prompt counted per session and prompt, since a resumed
+session, agq's next review round, holds the last round's tool results).
 Any other call (count_tokens, a request without messages) gets a short
 text answer.
 Every request is appended to LOGFILE as one JSON line.
@@ -78,6 +80,30 @@ def spelling_fixes(cwd, pattern, prompt):
     return out
 
 
+STEPS = {}
+
+
+def last_text(content):
+    """The last text block of a user turn CONTENT (its prompt)."""
+    if isinstance(content, str):
+        return content
+    texts = [b.get("text", "") for b in content or []
+             if isinstance(b, dict) and b.get("type") == "text"]
+    return texts[-1] if texts else ""
+
+
+def after_prompt(content):
+    """The blocks of a user turn CONTENT after its last text block: a
+    resumed session (agq's next review round) may put the new prompt in
+    the same turn as the last round's tool results, which then are not
+    this turn's."""
+    if not isinstance(content, list):
+        return content
+    texts = [i for i, b in enumerate(content)
+             if isinstance(b, dict) and b.get("type") == "text"]
+    return content[texts[-1] + 1:] if texts else content
+
+
 def tool_uses(content, prefix):
     """Whether CONTENT answers tool uses whose ids start with PREFIX."""
     return isinstance(content, list) and any(
@@ -100,8 +126,11 @@ class Handler(JSONHandler):
             self.send(200, {"input_tokens": 10})
             return
         msgs = (body or {}).get("messages") or []
-        last = msgs[-1] if msgs else {}
-        content = last.get("content")
+        # the last user turn: claude may append a "system" reminder
+        # after it (a resumed session), which answers nothing
+        last = next((x for x in reversed(msgs) if x.get("role") == "user"),
+                    {})
+        content = after_prompt(last.get("content"))
         has_result = isinstance(content, list) and any(
             isinstance(b, dict) and b.get("type") == "tool_result"
             for b in content)
@@ -121,13 +150,26 @@ class Handler(JSONHandler):
             m = re.search(r"Primary working directory: (\S+)",
                           system if isinstance(system, str)
                           else text_of(system))
-        if fix and m and not tool_uses(content, "toolu_write"):
+        # a spelling fix is three turns of one prompt: Read, Write, then
+        # "fixed".  Counted per session and prompt, not read from the
+        # history: a resumed session (agq's next review round) holds the
+        # last round's tool results, merged and reordered by claude.
+        step = 0
+        if fix and m:
+            said = [last_text(x.get("content")) for x in msgs
+                    if x.get("role") == "user"]
+            said = [t for t in said if t]
+            key = (self.headers.get("X-Claude-Code-Session-Id", ""),
+                   said[-1] if said else "")
+            step = STEPS.get(key, 0)
+            STEPS[key] = step + 1
+        if fix and m and step < 2:
             files = spelling_fixes(m.group(1), fix.group(1), prompt)
             if not files:
                 blocks = [{"type": "text", "text": "nothing to fix"}]
                 stop = "end_turn"
             else:
-                write = tool_uses(content, "toolu_read")
+                write = step == 1
                 # ids unique in the conversation: a resumed one (agq's
                 # next review round) holds the first round's too
                 blocks = [{"type": "tool_use",

@@ -381,6 +381,26 @@ merged(struct mg *m, const char *sha, const char *by, int already,
 	return 0;
 }
 
+/* M's clone of REPO fetched (agq_git_sync_origin) and opened, what an
+ * earlier try held freed first (its commits are objects of the old
+ * repository).  0, or -1 with ERR (SIZE bytes). */
+static int
+clone_fresh(struct mg *m, const char *repo, char *err, size_t size)
+{
+	free(m->clone);
+	m->clone = NULL;
+	git_commit_free(m->basec);
+	git_commit_free(m->headc);
+	m->basec = m->headc = NULL;
+	git_repository_free(m->repo);
+	m->repo = NULL;
+	if (agq_git_sync_origin(m->sp, repo, &m->clone, err, size) < 0)
+		return -1;
+	if (git_repository_open_bare(&m->repo, m->clone) < 0)
+		return gerr(err, size, "cannot open the clone");
+	return 0;
+}
+
 #define MERGE_READY (-2)      /* merge_try, DRY: merged and verified */
 static int merge_try(struct mg *m, const json_t *t, const char *by,
                      json_t *ag, int *moved, char *err, size_t size, int dry);
@@ -409,14 +429,10 @@ forge_merge(struct mg *m, const json_t *t, const char *by, json_t *ag)
 		 * base before the forge is asked to merge (issue 18): made and
 		 * verified in the origin's clone, nothing pushed; a conflict
 		 * or a moved head is found here as on the local path */
-		const char *repo = jstr(json_object_get(t, "git"), "repo");
 		int moved;
-		if (agq_git_sync_origin(m->sp, repo, &m->clone, err,
+		if (clone_fresh(m, jstr(json_object_get(t, "git"), "repo"), err,
 		    sizeof err) < 0)
 			return failed(ag, err, 0);
-		if (git_repository_open_bare(&m->repo, m->clone) < 0)
-			return failed(ag, (gerr(err, sizeof err, "cannot open "
-			    "the clone"), err), 0);
 		r = merge_try(m, t, by, ag, &moved, err, sizeof err, 1);
 		if (r != MERGE_READY)
 			return r;
@@ -546,19 +562,8 @@ merge_local(struct mg *m, const json_t *t, const char *by, json_t *ag)
 	char err[2048], refused[2048] = "", tried[41] = "";
 	const char *repo = jstr(json_object_get(t, "git"), "repo");
 	for (int redo = 0;; redo++) {
-		free(m->clone);
-		m->clone = NULL;
-		git_commit_free(m->basec);
-		git_commit_free(m->headc);
-		m->basec = m->headc = NULL;     /* objects of the old m->repo */
-		git_repository_free(m->repo);
-		m->repo = NULL;
-		if (agq_git_sync_origin(m->sp, repo, &m->clone, err,
-		    sizeof err) < 0)
+		if (clone_fresh(m, repo, err, sizeof err) < 0)
 			return failed(ag, err, 0);
-		if (git_repository_open_bare(&m->repo, m->clone) < 0)
-			return failed(ag, (gerr(err, sizeof err, "cannot open "
-			    "the clone"), err), 0);
 		if (redo > 0) {
 			/* the push was refused: did base move? */
 			char now[41] = "";

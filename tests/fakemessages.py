@@ -92,18 +92,6 @@ def last_text(content):
     return texts[-1] if texts else ""
 
 
-def after_prompt(content):
-    """The blocks of a user turn CONTENT after its last text block: a
-    resumed session (agq's next review round) may put the new prompt in
-    the same turn as the last round's tool results, which then are not
-    this turn's."""
-    if not isinstance(content, list):
-        return content
-    texts = [i for i, b in enumerate(content)
-             if isinstance(b, dict) and b.get("type") == "text"]
-    return content[texts[-1] + 1:] if texts else content
-
-
 def tool_uses(content, prefix):
     """Whether CONTENT answers tool uses whose ids start with PREFIX."""
     return isinstance(content, list) and any(
@@ -130,7 +118,7 @@ class Handler(JSONHandler):
         # after it (a resumed session), which answers nothing
         last = next((x for x in reversed(msgs) if x.get("role") == "user"),
                     {})
-        content = after_prompt(last.get("content"))
+        content = last.get("content")
         has_result = isinstance(content, list) and any(
             isinstance(b, dict) and b.get("type") == "tool_result"
             for b in content)

@@ -329,13 +329,15 @@ CONF
 	origin
 	echo "git_author_name = Bot" >> "$AGQ_CONF"
 	start_sched
-	start_agent a1
+	# the coder's task needs "code", which only a1 has: on r1, the only
+	# reviewer, its review could never run (the review avoids its author)
+	start_agent a1 -c code
 	start_agent r1 -c review
 	local id prid br
 	# the coder writes b.txt; with review feedback it also writes the
 	# greeting the reviewer asked for.  The reviewer (on r1, never a1)
 	# asks for changes while greet.txt is missing, and approves it then.
-	id=$(submit '{"title":"Add b","cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}],"max_attempts":4,"backoff":1}')
+	id=$(submit '{"title":"Add b","requires":["code"],"cmd":"echo bee > b.txt; [ -z \"$AGQ_REVIEW_FEEDBACK\" ] || echo hello > greet.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{"cmd":"if [ -f greet.txt ]; then echo fine; else echo please add greet.txt; exit 1; fi","max_rounds":3},"merge":"on-approval","merge_method":"squash","verify":[{"type":"command_succeeds","cmd":"test -f b.txt"}],"max_attempts":4,"backoff":1}')
 	wait_for 90 is_state "$id" done || {
 		find "$AGQ_SPOOL" -name '*.json' -path '*/[a-z]*/*' | sed "s|$AGQ_SPOOL/||" | grep -v '^out/\|^ids/'
 		jq -c '[.ts, .ev, .id, .reason, .to]' "$AGQ_SPOOL/journal" | tail -40
@@ -400,8 +402,8 @@ watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
 @test "end to end, two PRs changing the same line: both approved, one merges, the other's merge conflicts, its coder resolves the conflict in a new round, then it merges too" {
 	origin
 	start_sched
-	start_agent a1
-	start_agent a2
+	start_agent a1 -c code
+	start_agent a2 -c code
 	start_agent r1 -c review
 	# each coder writes its own line over a.txt's first; given the
 	# conflict (markers in a.txt), it keeps both lines, its own last
@@ -410,6 +412,7 @@ watches_are() { [ "$(watches "$1")" -eq "$2" ]; }
 	two() {
 		jq -nc --arg t "$1" --arg cmd "W=$2; $fix" --arg r "$WORK/origin.git" \
 		    '{title: $t, cmd: $cmd, git: {repo: $r}, merge: "on-approval",
+		      requires: ["code"],
 		      approval: "before_merge", review: {cmd: "true"}}' | agq-submit
 	}
 	x=$(two X ex)

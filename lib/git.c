@@ -1079,26 +1079,27 @@ push_local(const struct agq_spool *sp, git_repository *repo,
 	git_oid old;
 	rc = -1;
 	if (git_repository_open_bare(&o, path) < 0) {
-		gerr(err, size, "cannot open the origin");
+		char *what = agq_xasprintf("cannot open the origin %s", path);
+		gerr(err, size, what);
+		free(what);
 		goto out;
 	}
-	int have, r = GIT_ELOCKED;
+	int behind = 0, r = GIT_ELOCKED;
 	/* another writer holding the reference's lock: tried again for
 	 * about 100 ms, as git(1)'s core.filesRefLockTimeout default */
 	for (int tries = 0; r == GIT_ELOCKED && tries < 10; tries++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		if (tries)
 			nanosleep(&ts, NULL);
-		have = git_reference_name_to_id(&old, o, bref) == 0;
-		if (have && !git_oid_equal(&old, oid) &&
-		    git_graph_descendant_of(o, oid, &old) != 1)
+		int have = git_reference_name_to_id(&old, o, bref) == 0;
+		if ((behind = have && !git_oid_equal(&old, oid) &&
+		    git_graph_descendant_of(o, oid, &old) != 1))
 			break;
 		r = have ? git_reference_create_matching(&nr, o, bref, oid, 1,
 		    &old, "agq: push") : git_reference_create(&nr, o, bref, oid,
 		    0, "agq: push");
 	}
-	if (have && !git_oid_equal(&old, oid) && git_graph_descendant_of(o, oid,
-	    &old) != 1) {
+	if (behind) {
 		snprintf(err, size, "push rejected: %s is at %s, which %.12s does "
 		    "not descend from", branch, git_oid_tostr(ohex, sizeof ohex,
 		    &old), hex);
@@ -1109,7 +1110,10 @@ push_local(const struct agq_spool *sp, git_repository *repo,
 		    "for 100 ms)" : "");
 		rc = 1;
 	} else if (r < 0) {
-		gerr(err, size, "cannot move the origin's branch");
+		char *what = agq_xasprintf("cannot move %s of the origin %s",
+		    bref, path);
+		gerr(err, size, what);
+		free(what);
 	} else {
 		rc = track_set(repo, branch, oid, err, size);
 	}

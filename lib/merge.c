@@ -396,8 +396,12 @@ clone_fresh(struct mg *m, const char *repo, char *err, size_t size)
 	m->repo = NULL;
 	if (agq_git_sync_origin(m->sp, repo, &m->clone, err, size) < 0)
 		return -1;
-	if (git_repository_open_bare(&m->repo, m->clone) < 0)
-		return gerr(err, size, "cannot open the clone");
+	if (git_repository_open_bare(&m->repo, m->clone) < 0) {
+		char *what = agq_xasprintf("cannot open the clone %s", m->clone);
+		gerr(err, size, what);
+		free(what);
+		return -1;
+	}
 	return 0;
 }
 

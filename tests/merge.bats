@@ -299,13 +299,9 @@ forge_conf() {
 	forge_settings "$1" "$2" "$PORT" "$TOKEN"
 }
 
-# forge_pr: open the PR of $PRID on the stand-in (agq-pr open): a number.
-forge_pr() {
-	run --separate-stderr agq-pr open "$PRID"
-	[ "$status" -eq 0 ]
-}
-
-@test "through the forge: 200 merges (GitHub PUT, Gitea POST), 405 is a conflict, 409 head moved; neither retried" {
+# forge_c1: an origin, the GitHub stand-in (o/r), a scheduler, agent a1,
+# and coder c1's PR of branch b1 (b.txt "bee") opened on the forge.
+forge_c1() {
 	origin
 	forge_conf github o/r
 	start_sched
@@ -313,6 +309,16 @@ forge_pr() {
 	branch b1 b.txt bee
 	record c1 b1
 	forge_pr
+}
+
+# forge_pr: open the PR of $PRID on the stand-in (agq-pr open): a number.
+forge_pr() {
+	run --separate-stderr agq-pr open "$PRID"
+	[ "$status" -eq 0 ]
+}
+
+@test "through the forge: 200 merges (GitHub PUT, Gitea POST), 405 is a conflict, 409 head moved; neither retried" {
+	forge_c1
 	merge_task c1-m1 c1 squash
 	wait_for 30 is_state c1-m1 done
 	run jq -c 'select(.method == "PUT") | [.path, .body.merge_method, .body.sha]' "$WORK/ffreq"
@@ -446,14 +452,9 @@ forge_ends() {
 }
 
 @test "through the forge with verify steps: they run on the head merged with the current base first; failing, the forge is never asked to merge; passing, it is" {
-	origin
-	forge_conf github o/r
-	start_sched
-	start_agent a1
-	branch b1 b.txt bee
-	record c1 b1
-	forge_pr
-	# b.txt must hold "bee" and main's a.txt must be there: the merged tree
+	forge_c1
+	# first a check that fails (b.txt holds "bee"), then one that passes
+	# on the merged tree (b.txt from the branch, a.txt from main)
 	merge_task c1-m1 c1 merge 'test "$(cat b.txt)" = cee'
 	wait_for 30 is_state c1-m1 dead
 	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/c1-m1.json")" == "verify failed on the merge: "* ]]

@@ -59,7 +59,7 @@ row_text(const char *id, const char *state, const char *lane,
 	agq_human(shown, sizeof shown, what);
 	if (cols)
 		agq_text_cut(shown, cols > 79 + 16 ? (size_t)cols - 79 : 16);
-	return agq_xasprintf("%-46s %-6s %-6s %-10s %5s  %s", agq_human(hid,
+	return agq_xasprintf("%-46s %-8s %-6s %-10s %5s  %s", agq_human(hid,
 	    sizeof hid, id), state, lane, agq_human(hag, sizeof hag, agent),
 	    tries, shown);
 }
@@ -310,7 +310,7 @@ list_raw(const struct agq_spool *sp, const char *dir, const struct ctx *c)
 		v[i] = json_array_get(r.rows, i);
 	qsort(v, n, sizeof *v, file_cmp);
 	if (!c->json && !c->quiet && n)
-		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
+		printf("%-46s %-8s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");
 	for (size_t i = 0; i < n; i++) {
 		json_t *t = v[i];
@@ -596,7 +596,7 @@ main(int argc, char **argv)
 		all.n = 0;
 	}
 	if (!cx.json && !cx.quiet && all.n)
-		printf("%-46s %-6s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
+		printf("%-46s %-8s %-6s %-10s %5s  %s\n", "ID", "STATE", "LANE",
 		    "AGENT", "TRIES", "TASK");
 	for (size_t i = 0; i < all.n; i++) {
 		puts(all.v[i].line ? all.v[i].line : agq_shown(all.v[i].id));

@@ -22,7 +22,8 @@ static const char usage[] =
 "usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"
 "                  [--max-attempts N] [--backoff S] [--timeout S]\n"
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
-"                  [-C DIR] [--notify CMD] [--after ID]... [--] CMD [ARG]...\n"
+"                  [-C DIR] [--notify CMD] [--after ID]...\n"
+"                  [--on-dep-fail cancel|run|hold] [--] CMD [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -48,6 +49,8 @@ static const char usage[] =
 "                       cancelled: agq-task(5), \"notify\"\n"
 "      --after ID       run only once task ID is done (repeatable): the\n"
 "                       task waits in blocked/; agq-task(5), \"after\"\n"
+"      --on-dep-fail A  when a parent ends dead or cancelled: cancel\n"
+"                       (default), run or hold; agq-task(5)\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -497,6 +500,7 @@ main(int argc, char **argv)
 		{ "cleanup", required_argument, NULL, 'L' },
 		{ "notify", required_argument, NULL, 'O' },
 		{ "after", required_argument, NULL, 'A' },
+		{ "on-dep-fail", required_argument, NULL, 'X' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -668,6 +672,14 @@ main(int argc, char **argv)
 			if (!after)
 				after = json_array();
 			json_array_append_new(after, json_string(optarg));
+			break;
+		case 'X':
+			if (strcmp(optarg, "cancel") && strcmp(optarg, "run") &&
+			    strcmp(optarg, "hold"))
+				agq_die(EX_USAGE, "--on-dep-fail: '%s' is not one "
+				    "of cancel, run, hold", optarg);
+			json_object_set_new(o.defaults, "on_dep_fail",
+			    json_string(optarg));
 			break;
 		case 'R': {
 			json_t *one = json_pack("[s]", optarg);

@@ -22,6 +22,9 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 	[ "$(ev_of "$c" blocked | jq -c .after)" = "[\"$p\"]" ]
 	run agq-ls --state blocked
 	[[ "$output" == *"$c"*"blocked"*"[after $p] sh -c"* ]]
+	# the columns line up under the header: LANE starts where "normal" does
+	h=${lines[0]%%LANE*} r=${lines[1]%%normal*}
+	[ "${#h}" -eq "${#r}" ]
 	run agq-wait --timeout 1 -q "$c"
 	[ "$status" -eq 75 ]                    # blocked is not an end
 	start_sched
@@ -37,7 +40,7 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 @test "dependents of a failed parent: cancel (the default), hold and run, the parent named in the reason" {
 	p=$(agq-submit --max-attempts 1 -- sh -c 'echo no >&2; exit 3')
 	c=$(agq-submit --after "$p" -- true)
-	h=$(echo "{\"cmd\":\"true\",\"after\":[\"$p\"],\"on_dep_fail\":\"hold\"}" | agq-submit)
+	h=$(agq-submit --after "$p" --on-dep-fail hold -- true)
 	r=$(echo "{\"cmd\":\"true\",\"after\":[\"$p\"],\"on_dep_fail\":\"run\"}" | agq-submit)
 	g=$(agq-submit --after "$c" -- true)    # a grandchild: cancelled in turn
 	start_sched
@@ -198,6 +201,9 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 	run agq-submit <<< '{"cmd":"true","on_dep_fail":"later"}'
 	[ "$status" -eq 65 ]
 	[[ "$output" == *"field on_dep_fail: must be one of cancel, run, hold"* ]]
+	run agq-submit --on-dep-fail later -- true
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--on-dep-fail: 'later' is not one of cancel, run, hold"* ]]
 	run agq-submit <<'IN'
 {"id":"ok1","cmd":"true"}
 {"id":"cy-a","cmd":"true","after":["cy-c"]}

@@ -17,6 +17,7 @@
 #include "lifecycle.h"
 #include "lease.h"
 #include "open.h"
+#include "deps.h"
 #include "ctl.h"
 
 const char *
@@ -63,6 +64,8 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 		errno = e;
 		return full ? 4 : 3;    /* a full disk: the task is unchanged */
 	}
+	if (from == AGQ_ST_BLOCKED)     /* cancelled: its edges go with it */
+		agq_dep_edges_remove(sp, l.task);
 	agq_task_unlock(&l);
 	return 0;
 }

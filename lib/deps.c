@@ -394,9 +394,8 @@ agq_dep_journal_new(const struct agq_spool *sp, const json_t *t,
 		    AGQ_DEP_HOLD ? "hold" : "dead", "reason", d->reason));
 }
 
-/* Every edge P -> ID of the locked task T removed (it left blocked/). */
-static void
-edges_remove(const struct agq_spool *sp, const json_t *t)
+void
+agq_dep_edges_remove(const struct agq_spool *sp, const json_t *t)
 {
 	size_t i;
 	json_t *e;
@@ -516,7 +515,7 @@ agq_dep_settle(const struct agq_spool *sp, const char *id,
 		errno = e;
 		return -1;
 	}
-	edges_remove(sp, l.task);
+	agq_dep_edges_remove(sp, l.task);
 	agq_task_unlock(&l);
 	return rc;
 }

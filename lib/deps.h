@@ -131,6 +131,13 @@ int agq_dep_edges_write(const struct agq_spool *sp, const json_t *t,
 int agq_dep_edge_remove(const struct agq_spool *sp, const char *p,
                         const char *c);
 
+/* Every edge P -> ID of task T removed (T, locked by the caller, has just
+ * left blocked/: agq-sched's release or decision, agq-cancel), for each P
+ * in its "after".  A failure is reported (agq_spool_syserr) and leaves a
+ * stale edge, which is harmless: agq-sched removes it when P ends, and
+ * agq-fsck(8) --fix at once. */
+void agq_dep_edges_remove(const struct agq_spool *sp, const json_t *t);
+
 /* Call FN(C, ARG) for each dependent C of parent P (deps/P/C), in no set
  * order; stops when FN returns non-zero and returns that.  No deps/P/:
  * 0. */

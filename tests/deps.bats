@@ -73,7 +73,9 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 	x=$(agq-submit --after "$p" -- true)
 	agq-cancel "$x"
 	is_state "$x" dead
-	[ -e "$AGQ_SPOOL/deps/$p/$x" ]          # stale now, removed at p's end
+	[ ! -e "$AGQ_SPOOL/deps/$p/$x" ]        # its edge went with it
+	[ -e "$AGQ_SPOOL/deps/$p/$c" ]
+	agq-fsck                                # nothing stale
 	start_sched
 	wait_for 20 grep -q '"ev":"sched_up"' "$AGQ_SPOOL/journal"
 	agq-cancel -m "not needed" "$p"

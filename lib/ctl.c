@@ -30,6 +30,54 @@ agq_ctl_user(void)
 	return pw ? pw->pw_name : "unknown";
 }
 
+/* agq-retry of task L (locked, in dead/) that a parent's failure
+ * ended (its "dep_failed", deps.h): its parents decided on again
+ * (agq_dep_decide, agq-retry(1)) into *D (agq_lc_op's retry): every parent done, or on_dep_fail run and all ended -> D
+ * unchanged, the task to its lane; a parent not ended (retried first) ->
+ * D to blocked/ (rule AGQ_LC_RETRY_BLOCKED) with its blocked_on and its
+ * edges written (fsynced) before the move, agq-sched releasing it when
+ * the parents are done; a parent still failed -> refused with a message
+ * naming it.  0; 1 refused (reported); 3 an error (reported, errno). */
+static int
+retry_deps(struct agq_spool *sp, struct agq_locked *l, struct agq_lc *d)
+{
+	struct agq_dep dd;
+	if (agq_dep_decide(l->task, agq_dep_parent_state, sp, &dd) < 0) {
+		agq_syserr("cannot read the states of the parents of", l->id);
+		return 3;
+	}
+	int rc = 0;
+	if (dd.decision == AGQ_DEP_CANCEL || dd.decision == AGQ_DEP_HOLD) {
+		agq_warn("%s: cannot retry it: %s (retry the parent first: "
+		    "agq-retry %s %s)", l->id, dd.reason, dd.parent, l->id);
+		rc = 1;
+	} else if (dd.decision == AGQ_DEP_WAIT) {
+		agq_dep_apply(l->task, &dd);
+		if (agq_dep_edges_write(sp, l->task, 1) < 0) {
+			agq_syserr("cannot write the edges of", l->id);
+			rc = 3;
+		} else {
+			json_t *ev = d->ev;
+			d->ev = NULL;
+			char why[sizeof d->reason];
+			snprintf(why, sizeof why, "%.300s; %.400s", d->reason,
+			    dd.reason);
+			agq_lc_init(d, AGQ_LC_RETRY_BLOCKED, AGQ_ST_BLOCKED, -1);
+			snprintf(d->reason, sizeof d->reason, "%s", why);
+			d->reset_attempts = 1;
+			d->clear_due = 2;
+			json_object_set_new(ev, "to", json_string("blocked"));
+			json_object_set_new(ev, "reason", json_string(why));
+			json_object_set(ev, "blocked_on", dd.blocked_on);
+			d->ev = ev;
+		}
+	} else {
+		agq_dep_apply(l->task, &dd);    /* dep_failed kept for RUN */
+	}
+	agq_dep_free(&dd);
+	return rc;
+}
+
 /* Returns 0 done, 1 not applicable in its state, 2 no such task, 3 error
  * (errno), 4 a full disk (the task unchanged). */
 static int
@@ -55,6 +103,18 @@ act(struct agq_spool *sp, const char *op, const char *id, const char *note)
 		agq_warn("%s: %s", id, d.reason);
 		agq_task_unlock(&l);
 		return 1;
+	}
+	if (!strcmp(op, "retry") && from == AGQ_ST_DEAD &&
+	    json_object_get(l.task, "dep_failed") &&
+	    json_array_size(json_object_get(l.task, "after"))) {
+		int r = retry_deps(sp, &l, &d);
+		if (r) {
+			int e = errno;
+			json_decref(d.ev);
+			agq_task_unlock(&l);
+			errno = e;
+			return r;
+		}
 	}
 	if (agq_lc_record(sp, &l, &d) < 0) {
 		int e = errno;

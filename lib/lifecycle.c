@@ -86,6 +86,7 @@ const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_DEP_CANCEL]     = { "blocked", "dep_fail", "dead", "agq-sched" },
 	[AGQ_LC_DEP_HOLD]       = { "blocked", "dep_fail", "hold", "agq-sched" },
 	[AGQ_LC_CANCEL_BLOCKED] = { "blocked", "cancel", "dead", "agq-cancel" },
+	[AGQ_LC_RETRY_BLOCKED]  = { "dead", "retry", "blocked", "agq-retry" },
 };
 
 /* The reasons of reclaims and operator actions were made in 512 bytes:

@@ -309,3 +309,38 @@ IN
 	run agq-status
 	[[ "$output" == *"blocked       1"* ]]
 }
+
+@test "agq-retry of a task its parent's failure cancelled: refused while the parent is dead; back to blocked/ with its edge when the parent is retried first; to the queue when the parent is done" {
+	p=$(agq-submit -- true)
+	agq-cancel -q "$p"
+	c=$(agq-submit --after "$p" -- true)
+	x=$(agq-submit --after "$p" -- true)
+	is_state "$c" dead
+	[ "$(agq-show --json "$c" | jq -r .task.dep_failed.id)" = "$p" ]
+	# the parent still dead: refused, the task left where it is
+	run agq-retry "$c"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$c: cannot retry it: parent $p ended cancelled: cancelled by "*"(retry the parent first: agq-retry $p $c)"* ]]
+	is_state "$c" dead
+	# the parent retried first: the dependent waits for it again
+	run agq-retry "$p" "$c"
+	[ "$status" -eq 0 ]
+	is_state "$p" queue
+	is_state "$c" blocked
+	[ "$(jq -c .blocked_on "$AGQ_SPOOL/blocked/$c.json")" = "[\"$p\"]" ]
+	[ "$(jq -r '.dep_failed // "none"' "$AGQ_SPOOL/blocked/$c.json")" = none ]
+	[ -e "$AGQ_SPOOL/deps/$p/$c" ]
+	[ "$(agq-journal --id "$c" --ev retry | jq -c '[.from, .to, .blocked_on]')" = "[\"dead\",\"blocked\",[\"$p\"]]" ]
+	agq-fsck
+	start_sched
+	start_agent a1
+	run agq-wait --timeout 60 -q "$p" "$c"
+	[ "$status" -eq 0 ]
+	# the parent done now: the other dependent goes straight to the queue
+	run agq-retry "$x"
+	[ "$status" -eq 0 ]
+	[ "$(agq-journal --id "$x" --ev retry | jq -r .to)" = queue ]
+	run agq-wait --timeout 60 -q "$x"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.dep_failed // "none"' "$AGQ_SPOOL/done/$x.json")" = none ]
+}

@@ -76,6 +76,8 @@ struct qent {
 	char held_from[65];     /* the agent its last attempt was reclaimed
 	                         * from while it ran, or "" */
 	int64_t reclaimed_at;   /* when (us), or -1 (agq_lc_reclaimed_at) */
+	json_t *rcap;           /* a task with review: [its review's cap]
+	                         * (agents without it preferred), or NULL */
 };
 
 struct lane {
@@ -194,6 +196,7 @@ qent_free(struct qent *e)
 {
 	json_decref(e->requires);
 	json_decref(e->avoid);
+	json_decref(e->rcap);
 	json_decref(e->rfacts);
 	free(e->wait_why);
 	free(e);
@@ -235,6 +238,12 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->tier = agq_task_tier(t);
 	e->reclaimed_at = agq_lc_reclaimed_at(t, e->held_from,
 	    sizeof e->held_from);
+	e->rcap = NULL;
+	if (json_is_object(json_object_get(t, "review"))) {
+		struct agq_review_conf rc;
+		agq_review_conf(t, &rc);
+		e->rcap = json_pack("[s]", rc.cap);
+	}
 	json_object_set_new(S->member, id, json_integer(e->seq));
 	L->v = agq_grow(L->v, &L->cap, L->n, sizeof *L->v, 256);
 	if (L->n > 0) {
@@ -1137,6 +1146,31 @@ assign_why(char *why, size_t n, int lane, const struct agent *g)
 		    agq_lane_name(lane), g->name, g->name);
 }
 
+/* The soft placement rule of a task with review (agq-sched(8),
+ * "Placement"): agent G holds the review capability of entry E's review
+ * (E->rcap): is there another agent of AL with a free slot, without it,
+ * that takes E as G would (every capability E requires, not avoided, not
+ * held back; for a plain command, a plain agent: routing decides between
+ * agents with backends, route_best), for G to leave E to?  The same
+ * agents of the same pass give the same answer: the choice does not
+ * depend on which agent the pass looks at first. */
+static int
+review_elsewhere(struct sched *S, const struct qent *e,
+                 const struct agent_list *al, const struct agent *g)
+{
+	if (!e->rcap || !agq_requires_met(e->rcap, g->caps))
+		return 0;
+	for (size_t k = 0; k < al->n; k++) {
+		const struct agent *o = &al->v[k];
+		if (o != g && o->idle > 0 && !agq_requires_met(e->rcap,
+		    o->caps) && caps_ok(e, o->caps, o->name) && !held(S, e, o) &&
+		    !e->agentish && !json_array_size(json_object_get(o->doc,
+		    "backends")))
+			return 1;
+	}
+	return 0;
+}
+
 /* Lease the task of entry E to agent G.  Returns 1 if assigned. */
 static int
 assign(struct sched *S, int lane, struct qent *e, struct agent *g)
@@ -1252,11 +1286,13 @@ choice_paused(struct sched *S, const json_t *ch, char *why, size_t size)
  * on its routing facts): each that cannot run it appended to REJECTED
  * with why; one that scores above BEST becomes the best, its index in *BI
  * and its choice in *BCHOICE (owned; the one it replaces is freed).
- * Returns the best score, BEST when none beat it. */
+ * REVIEWERS 0: only the agents without E's review capability (E->rcap),
+ * 1: only those with it, -1: all.  Returns the best score, BEST when none
+ * beat it. */
 static int
 route_best(struct sched *S, const struct qent *e, int tier,
            const struct agent_list *al, int best, size_t *bi,
-           json_t **bchoice, json_t *rejected)
+           json_t **bchoice, json_t *rejected, int reviewers)
 {
 	for (size_t k = 0; k < al->n; k++) {
 		json_t *ch = NULL;
@@ -1264,6 +1300,9 @@ route_best(struct sched *S, const struct qent *e, int tier,
 		int sc = -1;
 		if (al->v[k].idle <= 0)
 			continue;       /* busy: no prefetch of agent tasks */
+		if (reviewers >= 0 && agq_requires_met(e->rcap,
+		    al->v[k].caps) != reviewers)
+			continue;       /* the other part of the two */
 		if (!caps_ok(e, al->v[k].caps, al->v[k].name))
 			snprintf(why, sizeof why, "lacks a required capability, "
 			    "or is the agent the task avoids");
@@ -1323,7 +1362,9 @@ route_pick(struct sched *S, int lane, struct qent *e,
 	S->route = NULL;
 	if (!e->agentish && !json_array_size(json_object_get(g->doc,
 	    "backends")))
-		return 1;               /* a plain command, a plain agent */
+		/* a plain command, a plain agent; a task with review left
+		 * to an agent without the review capability */
+		return !review_elsewhere(S, e, al, g);
 	const json_t *f = qent_facts(S, lane, e);
 	if (!f)
 		return 1;               /* assign() sorts it out */
@@ -1341,7 +1382,13 @@ route_pick(struct sched *S, int lane, struct qent *e,
 	size_t bi = 0;
 	json_t *bchoice = NULL, *rejected = json_array();
 	for (;;) {
-		best = route_best(S, e, tier, al, best, &bi, &bchoice, rejected);
+		/* a task with review: the agents without its review
+		 * capability first (review_elsewhere) */
+		best = route_best(S, e, tier, al, best, &bi, &bchoice, rejected,
+		    e->rcap ? 0 : -1);
+		if (best < 0 && e->rcap)
+			best = route_best(S, e, tier, al, best, &bi, &bchoice,
+			    rejected, 1);
 		if (best >= 0 || explicit || from >= 0)
 			break;
 		const char *fb = agq_backend_setting(&S->sp->conf,

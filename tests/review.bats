@@ -568,3 +568,27 @@ SH
 	[ -f "$AGQ_SPOOL/prs/closed/$prid.json" ]
 	agq-fsck
 }
+
+@test "placement: a coder task with review goes to the free agent without the review capability, every time; to the reviewer agent when no other can take it" {
+	origin
+	# a1, with the review capability, comes first by name and by the
+	# least recently assigned order: only the rule sends the tasks to b1
+	start_sched
+	start_agent a1 -c review
+	start_agent b1
+	local b1=$AGENT_PID id i
+	wait_for 30 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/a1.json"
+	wait_for 30 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/b1.json"
+	for i in 1 2 3; do
+		id=$(submit '{"title":"Edit '$i'","cmd":"echo '$i' > f'$i'.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+		wait_for 30 is_state "$id" review
+		jq_is "$AGQ_SPOOL/review/$id.json" '.attempts[0].agent' b1
+		wait_for 30 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/b1.json"
+	done
+	# b1 gone: the reviewer agent runs it rather than nobody
+	kill "$b1"
+	wait_for 30 grep -q '"state": "down"' "$AGQ_SPOOL/agents/b1.json"
+	id=$(submit '{"title":"Edit 4","cmd":"echo 4 > f4.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	wait_for 30 is_state "$id" review
+	jq_is "$AGQ_SPOOL/review/$id.json" '.attempts[0].agent' a1
+}

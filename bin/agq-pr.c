@@ -151,8 +151,25 @@ person(struct agq_spool *sp, int verb, const char *arg, const char *text)
 			json_decref(rec);
 			return f == AGQ_FORGE_RETRY ? EX_TEMPFAIL : 1;
 		}
-		if (strcmp(jstr(rec, "state"), "closed") && agq_pr_move(sp,
-		    jstr(rec, "id"), "closed") < 0) {
+		/* who closed it, in the record: agq-sched ends a task that
+		 * reaches review/ or approval/ after this with that name */
+		char at[32], whobuf[32];
+		if (!user)
+			snprintf(whobuf, sizeof whobuf, "uid %lu",
+			    (unsigned long)uid);
+		agq_fmt_time(agq_now_us(), at);
+		json_t *cl = json_pack("{s:s, s:I, s:s}", "by", user ? user :
+		    whobuf, "uid", (json_int_t)uid, "at", at);
+		json_t *tj = text ? json_string(text) : NULL;
+		if (tj)
+			json_object_set_new(cl, "text", tj);
+		if (strcmp(jstr(rec, "state"), "closed"))
+			json_object_set_new(rec, "closed", cl);
+		else
+			json_decref(cl);
+		if (strcmp(jstr(rec, "state"), "closed") && (agq_pr_save(sp,
+		    rec) < 0 || agq_pr_move(sp, jstr(rec, "id"), "closed") <
+		    0)) {
 			rc = agq_spool_syserr(sp, "cannot move the PR record",
 			    "prs/closed/%s.json", jstr(rec, "id"));
 			json_decref(rec);

@@ -356,9 +356,17 @@ pr_gone(const struct agq_review_facts *f, struct agq_review_dec *d,
 	int done = f->pr_state == AGQ_ST_DONE;
 	d->act = done ? AGQ_RV_DONE : AGQ_RV_DEAD;
 	d->rule = done ? rdone : rdead;
-	snprintf(d->reason, sizeof d->reason, "pull request %s %s",
-	    jstr(f->task, "pr"), done ? "merged" :
-	    "closed unmerged on the forge");
+	const char *by = jstr(f->pr_closed, "by"), *text = jstr(f->pr_closed,
+	    "text");
+	if (!done && by && json_object_get(f->pr_closed, "uid"))
+		/* agq-pr's own words: it ends the task too, and which of the
+		 * two gets there first makes no difference */
+		snprintf(d->reason, sizeof d->reason, "pull request closed by "
+		    "%s%s%.300s", by, text ? ": " : "", text ? text : "");
+	else
+		snprintf(d->reason, sizeof d->reason, "pull request %s %s",
+		    jstr(f->task, "pr"), done ? "merged" : by ?
+		    "closed unmerged on the forge" : "closed (agq-pr closed)");
 }
 
 void
@@ -494,30 +502,33 @@ task_state(const struct agq_spool *sp, const char *id, json_t **task)
 
 /* Where PR record PR ("pr-" and 16 hex digits, agq-pr(1)) is: 0 in
  * prs/open/ (or none, or a malformed id), AGQ_ST_DONE in prs/merged/,
- * AGQ_ST_DEAD in prs/closed/ when agq-pr poll closed it (its "closed"
- * {by: "forge"}); one agq-pr close moved there is 0: agq-pr ends its
- * task itself, with the person's name. */
-static int
-pr_state(const struct agq_spool *sp, const char *pr)
+ * AGQ_ST_DEAD in prs/closed/, whoever closed it (agq-pr poll, a
+ * person's agq-pr close or closed): a task arriving in review/ after its
+ * PR was closed ends at once.  F's pr_state and pr_closed set, the
+ * record kept in KEEP (an array). */
+static void
+pr_state(const struct agq_spool *sp, const char *pr,
+         struct agq_review_facts *f, json_t *keep)
 {
+	f->pr_state = 0;
+	f->pr_closed = NULL;
 	if (!pr || strlen(pr) != 19 || strncmp(pr, "pr-", 3) ||
 	    strspn(pr + 3, "0123456789abcdef") != 16)
-		return 0;
+		return;
 	static const struct { const char *dir; int st; } where[] = {
 		{ "merged", AGQ_ST_DONE }, { "closed", AGQ_ST_DEAD } };
 	for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
 		char *path = agq_spool_path(sp, "prs/%s/%s.json", where[i].dir,
 		    pr);
 		json_t *rec = agq_json_read_object(path, 1 << 20);
-		const char *by = jstr(json_object_get(rec, where[i].dir), "by");
-		int there = where[i].st == AGQ_ST_DEAD ? by && !strcmp(by,
-		    "forge") : rec != NULL;
-		json_decref(rec);
 		free(path);
-		if (there)
-			return where[i].st;
+		if (rec) {
+			f->pr_state = where[i].st;
+			f->pr_closed = json_object_get(rec, "closed");
+			json_array_append_new(keep, rec);
+			return;
+		}
 	}
-	return 0;
 }
 
 /* The facts of coder task T (locked) into F; the references they borrow
@@ -551,7 +562,7 @@ gather(const struct agq_spool *sp, const json_t *t,
 	    "head"));
 	json_array_append_new(keep, people);
 	f->people = people;
-	f->pr_state = pr_state(sp, jstr(t, "pr"));
+	pr_state(sp, jstr(t, "pr"), f, keep);
 	for (int n = 1; n <= 20; n++) {
 		char mid[65];
 		json_t *mt;
@@ -893,13 +904,15 @@ approval_step(const struct agq_spool *sp, const char *id, int *act)
 	if (rc <= 0)
 		return rc;
 	struct agq_review_facts f = { .task = l.task };
-	f.pr_state = pr_state(sp, jstr(l.task, "pr"));
+	json_t *keep = json_array();
+	pr_state(sp, jstr(l.task, "pr"), &f, keep);
 	struct agq_review_dec d;
 	agq_review_decide_approval(&f, &d);
 	*act = d.act;
 	rc = d.act != AGQ_RV_WAIT ? move(sp, &l, &d, &f) : 0;
 	agq_review_dec_free(&d);
 	int e = errno;
+	json_decref(keep);
 	agq_task_unlock(&l);
 	errno = e;
 	return rc;

@@ -88,8 +88,13 @@ struct agq_review_facts {
 	int pr_state;           /* the task's PR record: 0 open (or none),
 	                         * AGQ_ST_DONE in prs/merged/ (agq-pr poll
 	                         * or agq-pr merged), AGQ_ST_DEAD in
-	                         * prs/closed/ closed by agq-pr poll (the
-	                         * forge's pull request closed) */
+	                         * prs/closed/ (closed on the forge and seen
+	                         * by agq-pr poll, or by a person: agq-pr
+	                         * close, agq-pr closed) */
+	const json_t *pr_closed; /* AGQ_ST_DEAD: the record's "closed"
+	                         * {by, at} (by "forge") or {by, uid, text,
+	                         * at} (a person's agq-pr close), or NULL
+	                         * (agq-pr closed); borrowed */
 };
 
 enum agq_review_act {
@@ -128,9 +133,11 @@ struct agq_review_dec {
  *   and rounds left (the round below 20, review ids' bound) -> HEAD (rule
  *   AGQ_LC_REVIEW_HEAD, D->head SHA: reviewed again as it is, no coder
  *   run); dead otherwise -> DEAD with its reason; else WAIT;
+ *   the PR merged -> DONE, closed (by anyone) -> DEAD (pr_state);
  *   review tasks of the round missing (agent reviewers) -> SUBMIT;
  *   a person's request_changes (their last verdict of the round) ->
- *   CHANGES, or DEAD after max_rounds;
+ *   CHANGES, or DEAD after max_rounds (the rounds a moved head started,
+ *   the task's head_rounds, not counted);
  *   a review task dead -> DEAD "review task ID: REASON";
  *   every review task ended and one requested changes -> as above;
  *   approvals (distinct: each review task, each person by uid) >=
@@ -142,11 +149,14 @@ void agq_review_decide(const struct agq_review_facts *f,
                        struct agq_review_dec *d);
 void agq_review_dec_free(struct agq_review_dec *d);
 
-/* The decision over a coder task in approval/ (F's task and pr_state
- * only): its PR merged -> DONE (rule AGQ_LC_APPROVAL_DONE, "pull request
- * PRID merged"), closed on the forge -> DEAD (AGQ_LC_APPROVAL_DEAD, "pull
- * request PRID closed unmerged on the forge"), as agq_review_decide ends
- * one in review/; else WAIT (agq-pr approve, deny or close decide).  D is
+/* The decision over a coder task in approval/ (F's task, pr_state and
+ * pr_closed only): its PR merged -> DONE (rule AGQ_LC_APPROVAL_DONE,
+ * "pull request PRID merged"), closed -> DEAD (AGQ_LC_APPROVAL_DEAD,
+ * "pull request PRID closed unmerged on the forge", "pull request closed by
+ * USER: TEXT" for a person's agq-pr close, "... closed (agq-pr closed)" for a
+ * record moved by hand), as agq_review_decide ends one in review/ (even
+ * one arriving there after its PR was closed); else WAIT (agq-pr
+ * approve, deny or close decide).  D is
  * filled (nothing to free, agq_review_dec_free harmless). */
 void agq_review_decide_approval(const struct agq_review_facts *f,
                                 struct agq_review_dec *d);

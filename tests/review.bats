@@ -592,3 +592,37 @@ SH
 	wait_for 30 is_state "$id" review
 	jq_is "$AGQ_SPOOL/review/$id.json" '.attempts[0].agent' a1
 }
+
+@test "a coder task reaching review/ after a person closed its PR record ends dead at once, naming who closed it" {
+	origin
+	start_agent a1
+	wait_for 30 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/a1.json"
+	local id prid
+	# one scheduler pass at a time (--once): the task reaches review/
+	# with its record closed by hand meanwhile (agq-pr closed), as agq-pr
+	# close's first step leaves it when the task is not there yet to end
+	id=$(submit '{"title":"Edit","cmd":"echo x > x.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{}}')
+	agq-sched --once 2>/dev/null
+	wait_for 30 is_state "$id" review
+	prid=$(jq -r .pr "$AGQ_SPOOL/review/$id.json")
+	agq-pr closed "$prid"
+	agq-sched --once 2>/dev/null
+	is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "pull request $prid closed (agq-pr closed)"
+	# reopened, closed by agq-pr close while the task is dead (who and
+	# why kept in the record), then the task retried: it runs, pushes to
+	# the closed PR's branch and arrives in review/, where it ends at
+	# once with the person's name and words
+	agq-pr reopen "$prid"
+	run agq-pr close "$id" -m "superseded"
+	[ "$status" -eq 0 ]
+	jq_is "$AGQ_SPOOL/prs/closed/$prid.json" .closed.by "$(id -un)"
+	jq_is "$AGQ_SPOOL/prs/closed/$prid.json" .closed.text superseded
+	agq-retry -q "$id"
+	agq-sched --once 2>/dev/null
+	wait_for 30 is_state "$id" review
+	agq-sched --once 2>/dev/null
+	is_state "$id" dead
+	jq_is "$AGQ_SPOOL/dead/$id.json" .reason "pull request closed by $(id -un): superseded"
+	[ "$(jev "$id" dead '.by' | tail -1)" = agq-sched ]
+}

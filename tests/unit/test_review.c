@@ -135,6 +135,8 @@ main(void)
 	    strstr(d.reason, "merged"), "the PR merged on the forge: done");
 	agq_review_dec_free(&d);
 	f.pr_state = AGQ_ST_DEAD;
+	json_t *forge = J("{\"by\":\"forge\",\"at\":\"x\"}");
+	f.pr_closed = forge;
 	agq_review_decide(&f, &d);
 	CHECK(d.act == AGQ_RV_DEAD && strstr(d.reason, "closed unmerged"),
 	    "the PR closed on the forge: dead");
@@ -144,6 +146,23 @@ main(void)
 	CHECK(d.act == AGQ_RV_DEAD && d.rule == AGQ_LC_APPROVAL_DEAD &&
 	    strstr(d.reason, "closed unmerged on the forge"),
 	    "approval/: the PR closed on the forge: dead");
+	/* closed by a person (agq-pr close), or its record moved by hand
+	 * (agq-pr closed): dead too, whenever the task arrives */
+	json_t *closer = J("{\"by\":\"ann\",\"uid\":1000,\"text\":"
+	    "\"superseded\",\"at\":\"x\"}");
+	f.pr_closed = closer;
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD && d.rule == AGQ_LC_REVIEW_DEAD &&
+	    !strcmp(d.reason, "pull request closed by ann: superseded"),
+	    "the PR closed by a person: dead, who and why");
+	agq_review_dec_free(&d);
+	f.pr_closed = NULL;
+	agq_review_decide_approval(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD && !strcmp(d.reason, "pull request pr-1 "
+	    "closed (agq-pr closed)"), "approval/: the record closed by hand: "
+	    "dead");
+	json_decref(forge);
+	json_decref(closer);
 	f.pr_state = AGQ_ST_DONE;
 	agq_review_decide_approval(&f, &d);
 	CHECK(d.act == AGQ_RV_DONE && d.rule == AGQ_LC_APPROVAL_DONE &&

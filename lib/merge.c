@@ -219,6 +219,70 @@ index_tree(struct mg *m, git_index *idx, git_oid *tid, char *err,
 	    gerr(err, size, "cannot write the merged tree") : 0;
 }
 
+/* Is commit OID of M's branch a merge of the base into it (the conflict
+ * iteration's, agq_merge_update_from_base): a merge commit one of whose
+ * parents is in the base's history?  That parent's number (1-based, a
+ * cherry-pick's mainline), else 0. */
+static size_t
+base_merge(struct mg *m, const git_oid *oid)
+{
+	git_commit *c = NULL;
+	size_t k = 0;
+	if (git_commit_lookup(&c, m->repo, oid) < 0)
+		return 0;
+	for (unsigned j = 0; k == 0 && git_commit_parentcount(c) > 1 &&
+	    j < git_commit_parentcount(c); j++) {
+		const git_oid *p = git_commit_parent_id(c, j);
+		if (git_oid_equal(p, git_commit_id(m->basec)) ||
+		    git_graph_descendant_of(m->repo, git_commit_id(m->basec),
+		    p) == 1)
+			k = j + 1;
+	}
+	git_commit_free(c);
+	return k;
+}
+
+/* The message of the one commit a rebase makes of merge commit MERGE
+ * and the N commits of the branch before it (FIRST the oldest, NULL when
+ * N is 0): the oldest's message, then a paragraph saying what was
+ * folded; *AUTHOR gets that commit (NULL: MERGE's author is used).
+ * malloc'd. */
+static char *
+fold_message(struct mg *m, git_commit *merge, const git_oid *first,
+             size_t n, git_commit **author)
+{
+	*author = NULL;
+	if (first && git_commit_lookup(author, m->repo, first) < 0)
+		*author = NULL;
+	const char *msg = git_commit_message(*author ? *author : merge);
+	size_t len = strlen(msg);
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		len--;
+	/* the paragraph goes before a trailer block ("Key: value" lines
+	 * after a blank line, as agq's Agq-Task), which stays last */
+	size_t cut = len;
+	for (size_t i = len; i > 1; i--)
+		if (msg[i - 1] == '\n' && msg[i - 2] == '\n') {
+			int trailers = 1;
+			for (const char *l = msg + i; l < msg + len && trailers;
+			    l = strchr(l, '\n') ? strchr(l, '\n') + 1 : msg + len) {
+				size_t k = strspn(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789-");
+				trailers = k > 0 && l[k] == ':' && l[k + 1] == ' ';
+			}
+			if (trailers)
+				cut = i - 2;
+			break;
+		}
+	char sha[41];
+	git_oid_tostr(sha, sizeof sha, git_commit_id(merge));
+	return agq_xasprintf("%.*s\n\nRebased by agq: the branch's %zu "
+	    "commit%s up to %.12s, its merge of %s, made one commit on %s.%s"
+	    "%.*s\n", (int)cut, msg, n + 1, n ? "s" : "", sha, m->base, m->base,
+	    cut < len ? "\n\n" : "", (int)(len - (cut < len ? cut + 2 : len)),
+	    msg + (cut < len ? cut + 2 : len));
+}
+
 /* Merge M by its method into M->sha.  0, 1 conflicts (ERR), -1 (ERR). */
 static int
 merge_commits(struct mg *m, char *err, size_t size)
@@ -267,28 +331,51 @@ merge_commits(struct mg *m, char *err, size_t size)
 		list[n++] = oid;
 	}
 	git_revwalk_free(w);
+	/* the branch's last merge of the base (the conflict iteration's):
+	 * what it and the commits before it did, conflicts resolved, is one
+	 * commit on the base (fold) */
+	size_t fold = n, mainline = 0, nfolded = 0;
+	for (size_t i = n; i-- > 0;)
+		if ((mainline = base_merge(m, &list[i]))) {
+			fold = i;
+			break;
+		}
+	git_oid first;
+	memset(&first, 0, sizeof first);
 	git_commit *onto = NULL;
 	git_commit_dup(&onto, m->basec);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (fold < n && i != fold && git_graph_descendant_of(m->repo,
+		    &list[fold], &list[i]) == 1) {
+			if (nfolded++ == 0)
+				first = list[i];
+			continue;       /* in the fold */
+		}
 		git_commit *c = NULL;
 		if (git_commit_lookup(&c, m->repo, &list[i]) < 0) {
 			rc = gerr(err, size, "cannot read a commit");
 			break;
 		}
-		if (git_cherrypick_commit(&idx, m->repo, c, onto,
-		    git_commit_parentcount(c) > 1 ? 1 : 0, &mo) < 0)
+		if (git_cherrypick_commit(&idx, m->repo, c, onto, i == fold ?
+		    (unsigned)mainline : git_commit_parentcount(c) > 1 ? 1 : 0,
+		    &mo) < 0)
 			rc = gerr(err, size, "cannot cherry-pick");
 		else
 			rc = index_tree(m, idx, &tid, err, size);
 		git_index_free(idx);
 		idx = NULL;
-		char *msg = i + 1 == n ? with_trailers(git_commit_message(c),
-		    m->parent, m->prid) : agq_xstrdup(git_commit_message(c));
+		git_commit *author = NULL;
+		char *body = i == fold ? fold_message(m, c, nfolded ? &first :
+		    NULL, nfolded, &author) : agq_xstrdup(git_commit_message(c));
+		char *msg = i + 1 == n ? with_trailers(body, m->parent,
+		    m->prid) : agq_xstrdup(body);
+		free(body);
 		const git_commit *parents[1] = { onto };
 		if (rc == 0)
-			rc = commit_tree(m, &tid, git_commit_author(c), msg, 1,
-			    parents, &cid, err, size);
+			rc = commit_tree(m, &tid, git_commit_author(author ?
+			    author : c), msg, 1, parents, &cid, err, size);
+		git_commit_free(author);
 		free(msg);
 		git_commit_free(c);
 		if (rc == 0) {
@@ -405,6 +492,27 @@ clone_fresh(struct mg *m, const char *repo, char *err, size_t size)
 	return 0;
 }
 
+/* Has the PR's branch moved past M->head in M's clone (open, fetched)?
+ * 1 with ERR (SIZE bytes) "head moved: BRANCH is at SHA, not HEAD" and
+ * WHY after it (SHA "none": the branch is gone), which review.c reads
+ * to start a new round at SHA; 0 it is at the head. */
+static int
+head_moved(struct mg *m, char *err, size_t size, const char *why)
+{
+	char *href = agq_xasprintf("refs/remotes/origin/%s", jstr(m->rec,
+	    "branch"));
+	char at[41] = "none";
+	git_oid tip;
+	if (git_reference_name_to_id(&tip, m->repo, href) == 0)
+		git_oid_tostr(at, sizeof at, &tip);
+	free(href);
+	if (!strcmp(at, m->head))
+		return 0;
+	snprintf(err, size, "head moved: %s is at %s, not %s%s", jstr(m->rec,
+	    "branch"), at, m->head, why);
+	return 1;
+}
+
 #define MERGE_READY (-2)      /* merge_try, DRY: merged and verified */
 static int merge_try(struct mg *m, const json_t *t, const char *by,
                      json_t *ag, int *moved, char *err, size_t size, int dry);
@@ -451,6 +559,21 @@ forge_merge(struct mg *m, const json_t *t, const char *by, json_t *ag)
 	free(msg);
 	if (r == AGQ_FORGE_OK)
 		return merged(m, sha, by, 0, ag);
+	if (r == AGQ_FORGE_MOVED) {
+		/* where the branch is now, as the local path says it, so the
+		 * scheduler starts a new round at it (with verify steps the
+		 * head was checked above, but it may move after); the forge's
+		 * words kept when the clone shows no move */
+		char why[1024], e2[512];
+		snprintf(why, sizeof why, " (%.900s)", strncmp(err, "head moved: ",
+		    12) ? err : err + 12);
+		if (clone_fresh(m, jstr(json_object_get(t, "git"), "repo"), e2,
+		    sizeof e2) < 0)
+			agq_warn("%s: cannot see where %s moved: %s", m->id,
+			    jstr(m->rec, "branch"), e2);
+		else
+			head_moved(m, err, sizeof err, why);
+	}
 	return failed(ag, err, r == AGQ_FORGE_CONFLICT || r == AGQ_FORGE_MOVED);
 }
 
@@ -467,10 +590,8 @@ merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
 	char sha[41];
 	const char *repo = jstr(json_object_get(t, "git"), "repo");
 	char *bref = agq_xasprintf("refs/remotes/origin/%s", m->base);
-	char *href = agq_xasprintf("refs/remotes/origin/%s", jstr(m->rec,
-	    "branch"));
 	int rc = -1;
-	git_oid hoid, tip;
+	git_oid hoid;
 	*moved = 0;
 	if (ref_commit(m, bref, &m->basec, err, size) < 0) {
 		rc = failed(ag, err, 0);
@@ -482,13 +603,8 @@ merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
 		rc = f > 0 ? merged(m, sha, by, 1, ag) : failed(ag, err, 0);
 		goto out;
 	}
-	if (git_reference_name_to_id(&tip, m->repo, href) < 0 ||
-	    git_oid_fromstr(&hoid, m->head) < 0 || !git_oid_equal(&tip, &hoid)) {
-		char at[41] = "none";
-		if (git_reference_name_to_id(&tip, m->repo, href) == 0)
-			git_oid_tostr(at, sizeof at, &tip);
-		snprintf(err, size, "head moved: %s is at %s, not %s",
-		    jstr(m->rec, "branch"), at, m->head);
+	if (head_moved(m, err, size, "") || git_oid_fromstr(&hoid, m->head) <
+	    0) {
 		rc = failed(ag, err, 1);
 		goto out;
 	}
@@ -550,7 +666,6 @@ merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
 	rc = merged(m, m->sha, by, 0, ag);
 out:
 	free(bref);
-	free(href);
 	return rc;
 }
 

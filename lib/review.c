@@ -271,7 +271,12 @@ changes(const struct agq_review_facts *f, int max_rounds,
 {
 	char first[FIRST_COMMENT + 8];
 	feedback(d, w, n, first, sizeof first);
-	if (d->round < max_rounds) {
+	/* the rounds a moved head started re-review an approved change:
+	 * they are not rounds of changes (head_rounds, agq-task(5)) */
+	long counted = d->round - (long)agq_task_int(f->task, "head_rounds", 0);
+	if (counted < 1)
+		counted = 1;
+	if (counted < max_rounds) {
 		d->act = AGQ_RV_CHANGES;
 		d->rule = AGQ_LC_REVIEW_CHANGES;
 		snprintf(d->reason, sizeof d->reason, "changes requested in "
@@ -282,9 +287,8 @@ changes(const struct agq_review_facts *f, int max_rounds,
 	d->act = AGQ_RV_DEAD;
 	d->rule = AGQ_LC_REVIEW_DEAD;
 	snprintf(d->reason, sizeof d->reason, "review: changes requested "
-	    "after %ld round%s: %s", d->round, d->round == 1 ? "" : "s",
+	    "after %ld round%s: %s", counted, counted == 1 ? "" : "s",
 	    first[0] ? first : "(no comment)");
-	(void)f;
 }
 
 /* The last round a moved head starts a new one from: review task ids
@@ -817,6 +821,8 @@ move(const struct agq_spool *sp, struct agq_locked *l,
 		 * attempt spent, the task stays in review/ */
 		json_object_set_new(t, "head", json_string(d->head));
 		json_object_set_new(t, "round", json_integer(d->round + 1));
+		json_object_set_new(t, "head_rounds", json_integer(
+		    agq_task_int(t, "head_rounds", 0) + 1));
 		json_object_set_new(ev, "head", json_string(d->head));
 		next_round(t, ev, d->round);
 		lc.ev = ev;

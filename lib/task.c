@@ -143,7 +143,7 @@ static const char *const known_fields[] = {
 	"previous_attempts", "submitted_by",
 	"kind", "parent", "round", "pr", "head", "avoid_agent",
 	"review_feedback", "update_from_base", "approved", "approval_for",
-	"verdict",
+	"verdict", "head_rounds",
 	/* dependencies (issue 19): input, then written by agq */
 	"after", "on_dep_fail", "blocked_on", "dep_failed",
 	NULL
@@ -459,6 +459,9 @@ validate_gates(const json_t *t, char *err, size_t size)
 				return agq_errf(err, size, "field head: not a "
 				    "commit sha (40 or 64 hex digits)");
 	}
+	if ((v = json_object_get(t, "head_rounds")) && !whole_in(v, 0, 1000))
+		return agq_errf(err, size, "field head_rounds: not a whole "
+		    "number from 0");
 	if ((v = json_object_get(t, "review_feedback")) && !json_is_string(v))
 		return agq_errf(err, size, "field review_feedback: not a string");
 	if ((v = json_object_get(t, "update_from_base")) &&

@@ -36,7 +36,10 @@ and, for merges (issue 18),
                -> 200, no body
 A merged pull request has state "closed", merged true and a
 merge_commit_sha.  A file LOGFILE.merge holding 405 or 409 makes a merge
-answer that (not mergeable, head moved).  POST /_merge/OWNER/REPO/N and
+answer that (not mergeable, head moved).  A file LOGFILE.origin naming a
+bare repository makes the forge see its branches: a pull request's
+head.sha is its branch's tip there, and a merge whose sha is not that tip
+answers 409 as the real ones do (someone pushed after the approval).  POST /_merge/OWNER/REPO/N and
 /_close/OWNER/REPO/N (no credentials) merge or close pull request N as if
 someone did on the forge.
 A file LOGFILE.status holding an HTTP status (e.g. 500) makes every answer
@@ -46,6 +49,7 @@ headers, body).
 """
 import hashlib
 import json
+import subprocess
 import sys
 from fakehttp import JSONHandler, serve
 from urllib.parse import parse_qs, urlsplit
@@ -94,12 +98,19 @@ class Handler(JSONHandler):
         if pr is None:
             return self.send(404, {"message": "Not Found"})
         if not merge:
+            tip = self.tip(pr)
+            if tip:
+                pr["head"]["sha"] = tip
             tag = '"%s"' % hashlib.sha1(
                 json.dumps(pr, sort_keys=True).encode()).hexdigest()
             if self.headers.get("If-None-Match") == tag:
                 return self.send(304, raw=b"", headers={"ETag": tag})
             return self.send(200, pr, headers={"ETag": tag})
+        tip = self.tip(pr)
         code = self.forced(".merge")
+        if tip and (req or {}).get("sha", (req or {}).get(
+                "head_commit_id")) != tip:
+            code = 409
         if code == 405:
             return self.send(405, {"message":
                                    "Pull Request is not mergeable"})
@@ -132,6 +143,20 @@ class Handler(JSONHandler):
         if not h.get("User-Agent"):
             return 403, {"message": "a User-Agent is required"}
         return None
+
+    def tip(self, pr):
+        """The tip of PR's head branch in the LOGFILE.origin repository,
+        or None (no such file or branch)."""
+        try:
+            with open(LOGFILE + ".origin") as f:
+                git_dir = f.read().strip()
+        except OSError:
+            return None
+        r = subprocess.run(["git", "--git-dir", git_dir, "rev-parse",
+                            "--verify", "-q", "refs/heads/" +
+                            pr["head"]["ref"]], capture_output=True,
+                           text=True)
+        return r.stdout.strip() or None
 
     def forced(self, ext=".status"):
         try:

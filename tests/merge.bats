@@ -466,3 +466,86 @@ forge_ends() {
 	jq_is "$AGQ_SPOOL/out/c1-m2/result.json" .verify.status pass
 	[ -f "$AGQ_SPOOL/prs/merged/$PRID.json" ]
 }
+
+@test "through the forge without verify steps: its 409 for a push after the approval starts a new review round at the branch's tip, one that does not count toward max_rounds" {
+	origin
+	forge_conf github o/h
+	# the stand-in sees the origin's branches: it answers 409 as GitHub
+	# does when the sha to merge is not the branch's tip
+	echo "$WORK/origin.git" > "$WORK/ffreq.origin"
+	start_sched
+	start_agent a1
+	local id f prid br h1 h2
+	id=$(printf '%s\n' '{"title":"One","cmd":"echo 1 > one.txt","git":{"repo":"'"$WORK/origin.git"'"},"review":{},"merge":"on-approval"}' | agq-submit)
+	wait_for 30 is_state "$id" review
+	f="$AGQ_SPOOL/review/$id.json"
+	prid=$(jq -r .pr "$f")
+	h1=$(jq -r .head "$f")
+	br=$(jq -r .branch "$AGQ_SPOOL/prs/open/$prid.json")
+	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .number 1
+	# someone pushes to the PR's branch; then a person approves what
+	# they saw (h1)
+	git -C "$WORK/w" fetch -q origin
+	git -C "$WORK/w" checkout -q -B "$br" "origin/$br"
+	echo late > "$WORK/w/late.txt"
+	git -C "$WORK/w" add late.txt
+	git -C "$WORK/w" commit -qm "a late push"
+	git -C "$WORK/w" push -q origin "$br"
+	h2=$(git -C "$WORK/w" rev-parse HEAD)
+	agq-pr approve "$id"
+	wait_for 30 jq_is "$f" .round 2
+	jq_is "$f" .head "$h2"
+	jq_is "$f" .head_rounds 1
+	[ "$(jq -c 'select(.method == "PUT") | .body.sha' "$WORK/ffreq")" = "\"$h1\"" ]
+	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$id-m1.json")" == "head moved: $br is at $h2, not $h1 (github answered 409: Head branch was modified"* ]]
+	[ "$(agq-journal --id "$id" --ev review_wait | jq -r .reason | tail -1)" = "head moved to $h2: reviewed again" ]
+	# changes asked in that round: max_rounds 2 is not spent yet
+	agq-pr request-changes "$id" -m "one more"
+	wait_for 30 test -n "$(agq-journal --id "$id" --ev review_changes)"
+	[ "$(agq-journal --id "$id" --ev review_changes | jq -r '"\(.from_round) \(.round) \(.to)"')" = "2 3 queue" ]
+}
+
+@test "merge_method rebase after the conflict iteration: the branch's merge of main is folded with the commits before it into one commit on main, linear, the later commits replayed" {
+	origin
+	start_sched
+	start_agent a1
+	local id f prid br
+	# the coder changes a.txt; on its conflict iteration it resolves the
+	# markers to "resolved"
+	id=$(jq -n --arg repo "$WORK/origin.git" '{title: "Edit a", cmd:
+	    "if grep -q \"^<<<<<<<\" a.txt; then echo resolved > a.txt; else echo branch side > a.txt; fi",
+	    git: {repo: $repo}, review: {}, merge: "on-approval",
+	    merge_method: "rebase"}' | agq-submit)
+	wait_for 30 is_state "$id" review
+	f="$AGQ_SPOOL/review/$id.json"
+	prid=$(jq -r .pr "$f")
+	br=$(jq -r .branch "$AGQ_SPOOL/prs/open/$prid.json")
+	# main moves under it, on the same line
+	git -C "$WORK/w" checkout -q main
+	echo "main side" > "$WORK/w/a.txt"
+	git -C "$WORK/w" commit -qam "main moves"
+	git -C "$WORK/w" push -q origin main
+	agq-pr approve "$id"
+	wait_for 30 jq_is "$f" .round 2          # the conflict iteration ran
+	[ "$(git -C "$WORK/origin.git" log -1 --format=%P "$br" | wc -w)" -eq 2 ]
+	# a person's commit after it, replayed as it is
+	git -C "$WORK/w" fetch -q origin
+	git -C "$WORK/w" checkout -q -B "$br" "origin/$br"
+	echo extra > "$WORK/w/extra.txt"
+	git -C "$WORK/w" add extra.txt
+	git -C "$WORK/w" commit -qm "an extra file"
+	git -C "$WORK/w" push -q origin "$br"
+	agq-pr approve "$id"                    # round 2, at the old head:
+	wait_for 30 jq_is "$f" .round 3          # head moved, reviewed again
+	agq-pr approve "$id"
+	wait_for 60 is_state "$id" done
+	# main: linear, its first parent chain all of it, no merge commit
+	[ -z "$(git -C "$WORK/origin.git" log --merges --format=%H main)" ]
+	[ "$(git -C "$WORK/origin.git" log --format=%s main | tr '\n' '|')" = "an extra file|Edit a|main moves|init|" ]
+	[ "$(git -C "$WORK/origin.git" show main:a.txt)" = resolved ]
+	[ "$(git -C "$WORK/origin.git" show main:extra.txt)" = extra ]
+	git -C "$WORK/origin.git" log -1 --format=%B main | grep -qx "Agq-PR: $prid"
+	git -C "$WORK/origin.git" log -1 --format=%B main~1 | grep -q "^Rebased by agq: the branch's 2 commits up to .*, its merge of main, made one commit on main.$"
+	git -C "$WORK/origin.git" log -1 --format=%B main~1 | grep -v "^$" | tail -1 | grep -qx "Agq-Task: $id"
+	[ "$(git -C "$WORK/origin.git" log -1 --format=%an main~1)" = Bot ]
+}

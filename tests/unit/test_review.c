@@ -93,6 +93,19 @@ main(void)
 	    !strcmp(d.reason, "review: changes requested after 2 rounds: "
 	    "too long"), "2: max_rounds reached: dead, the first comment");
 	agq_review_dec_free(&d);
+	/* a round a moved head started is not a round of changes */
+	json_object_set_new(t, "head_rounds", json_integer(1));
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_CHANGES && strstr(d.reason, "round 3 next"),
+	    "2: round 2 after a moved head: counted as 1, changes");
+	agq_review_dec_free(&d);
+	json_object_set_new(t, "round", json_integer(3));
+	agq_review_decide(&f, &d);
+	CHECK(d.act == AGQ_RV_DEAD && !strcmp(d.reason, "review: changes "
+	    "requested after 2 rounds: too long"), "2: round 3 after a moved "
+	    "head: 2 counted, dead");
+	agq_review_dec_free(&d);
+	json_object_del(t, "head_rounds");
 	json_object_set_new(t, "round", json_integer(1));
 
 	/* 4: a review task dead */

@@ -467,6 +467,17 @@ forge_ends() {
 	[ -f "$AGQ_SPOOL/prs/merged/$PRID.json" ]
 }
 
+# push_to BRANCH FILE TEXT SUBJECT: a person's commit writing TEXT to
+# FILE on the origin's BRANCH (git(1), the work clone), pushed.
+push_to() {
+	git -C "$WORK/w" fetch -q origin
+	git -C "$WORK/w" checkout -q -B "$1" "origin/$1"
+	echo "$3" > "$WORK/w/$2"
+	git -C "$WORK/w" add "$2"
+	git -C "$WORK/w" commit -qm "$4"
+	git -C "$WORK/w" push -q origin "$1"
+}
+
 @test "through the forge without verify steps: its 409 for a push after the approval starts a new review round at the branch's tip, one that does not count toward max_rounds" {
 	origin
 	forge_conf github o/h
@@ -485,12 +496,7 @@ forge_ends() {
 	jq_is "$AGQ_SPOOL/prs/open/$prid.json" .number 1
 	# someone pushes to the PR's branch; then a person approves what
 	# they saw (h1)
-	git -C "$WORK/w" fetch -q origin
-	git -C "$WORK/w" checkout -q -B "$br" "origin/$br"
-	echo late > "$WORK/w/late.txt"
-	git -C "$WORK/w" add late.txt
-	git -C "$WORK/w" commit -qm "a late push"
-	git -C "$WORK/w" push -q origin "$br"
+	push_to "$br" late.txt late "a late push"
 	h2=$(git -C "$WORK/w" rev-parse HEAD)
 	agq-pr approve "$id"
 	wait_for 30 jq_is "$f" .round 2
@@ -529,12 +535,7 @@ forge_ends() {
 	wait_for 30 jq_is "$f" .round 2          # the conflict iteration ran
 	[ "$(git -C "$WORK/origin.git" log -1 --format=%P "$br" | wc -w)" -eq 2 ]
 	# a person's commit after it, replayed as it is
-	git -C "$WORK/w" fetch -q origin
-	git -C "$WORK/w" checkout -q -B "$br" "origin/$br"
-	echo extra > "$WORK/w/extra.txt"
-	git -C "$WORK/w" add extra.txt
-	git -C "$WORK/w" commit -qm "an extra file"
-	git -C "$WORK/w" push -q origin "$br"
+	push_to "$br" extra.txt extra "an extra file"
 	agq-pr approve "$id"                    # round 2, at the old head:
 	wait_for 30 jq_is "$f" .round 3          # head moved, reviewed again
 	agq-pr approve "$id"

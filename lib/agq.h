@@ -65,5 +65,6 @@
 #include "deps.h"
 #include "edit.h"
 #include "clean.h"
+#include "jsonpatch.h"
 
 #endif

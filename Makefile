@@ -46,6 +46,8 @@ PROGS    += agq-git agq-pr
 PROGS    += agq-cat
 # issue 17: edit a queued task, change its lane, archive finished tasks
 PROGS    += agq-edit agq-prio agq-clean
+# issue 19: plan documents, the watch stream
+PROGS    += agq-plan agq-watch
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -54,7 +56,7 @@ PROGS    += agq-edit agq-prio agq-clean
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
-              notify archive deps jsonpatch
+              notify archive deps jsonpatch plan watch
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert
@@ -90,6 +92,8 @@ LINK_agq-sync     := report exec core
 LINK_agq-alert    := report route core
 LINK_agq-git      := exec core
 LINK_agq-pr       := exec core
+LINK_agq-plan     := core
+LINK_agq-watch    := core
 LINK_agq-attempt  := exec core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))

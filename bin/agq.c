@@ -38,6 +38,8 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "pr",      "list and show the pull request records" },
 	{ "fsck",    "check a spool, and repair it with --fix" },
 	{ "demo",    "run the main job on the default spool" },
+	{ "plan",    "shared JSON plan documents with revisions" },
+	{ "watch",   "a JSON line per change to tasks, plans, missions" },
 	{ NULL, NULL }
 };
 

@@ -66,5 +66,7 @@
 #include "edit.h"
 #include "clean.h"
 #include "jsonpatch.h"
+#include "plan.h"
+#include "watch.h"
 
 #endif

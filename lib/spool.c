@@ -99,6 +99,7 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "prs/open", 0700, 0700, 0077 },
 	{ "prs/merged", 0700, 0700, 0077 },
 	{ "prs/closed", 0700, 0700, 0077 },
+	{ "plans", 0700, 0700, 0077 },
 	{ NULL, 0, 0, 0 }
 };
 

@@ -30,6 +30,7 @@
 #include "lease.h"
 #include "agent.h"
 #include "deps.h"
+#include "plan.h"
 #include "fsck.h"
 
 /* ---- agq-fsck ----------------------------------------------------------- */
@@ -551,6 +552,68 @@ check_edges(struct fsck *F)
 	free(d);
 }
 
+struct plan_walk { struct fsck *F; const char *plan; };
+
+/* One file of plans/NAME/: a revision that parses (a JSON object with
+ * its "rev" and a "doc" or "deleted"), else reported and, with FIX,
+ * quarantined like a file that is not a task. */
+static int
+plan_rev_entry(const char *name, void *arg)
+{
+	struct plan_walk *w = arg;
+	long rev = agq_plan_rev_name(name);
+	char why[256] = "";
+	json_t *rec = rev ? agq_plan_record(w->F->sp, w->plan, rev) : NULL;
+	if (!rev)
+		snprintf(why, sizeof why, "not named REV.json");
+	else if (!rec)
+		snprintf(why, sizeof why, "%s", errno == EBADMSG ?
+		    "not a JSON object" : strerror(errno));
+	else if (json_integer_value(json_object_get(rec, "rev")) != rev ||
+	    (!json_object_get(rec, "doc") &&
+	    !json_is_true(json_object_get(rec, "deleted"))))
+		snprintf(why, sizeof why, "not a plan revision (\"rev\" %ld "
+		    "with \"doc\" or \"deleted\")", rev);
+	json_decref(rec);
+	if (why[0]) {
+		char *p = agq_spool_path(w->F->sp, "plans/%s/%s", w->plan, name);
+		char *q = agq_xasprintf("plan-%s-%s", w->plan, name);
+		char *full = agq_xasprintf("not a plan revision: %s", why);
+		int fixed = quarantine(w->F, p, q, NULL, full);
+		report(w->F, &w->F->c->plans, fixed, "plan", "plans/%s/%s: %s",
+		    w->plan, name, why);
+		free(full);
+		free(q);
+		free(p);
+	}
+	return 0;
+}
+
+static int
+plan_entry(const char *name, void *arg)
+{
+	struct plan_walk w = { arg, name };
+	char *d = agq_spool_path(w.F->sp, "plans/%s", name);
+	if (!agq_plan_name_valid(name))
+		report(w.F, &w.F->c->plans, 0, "plan", "plans/%s: not a plan "
+		    "name", name);
+	else if (agq_dir_each(d, plan_rev_entry, &w) < 0)
+		report(w.F, &w.F->c->plans, 0, "plan", "plans/%s: cannot read: "
+		    "%s", name, strerror(errno));
+	free(d);
+	return 0;
+}
+
+/* The plan documents (agq-plan(1)): every revision file parses. */
+static void
+check_plans(struct fsck *F)
+{
+	char *d = agq_spool_path(F->sp, "plans");
+	if (agq_dir_each(d, plan_entry, F) < 0 && errno != ENOENT)
+		agq_syserr("cannot read", d);
+	free(d);
+}
+
 /* Is agent NAME's agq-run holding its lock (alive whatever its
  * heartbeat says)? */
 static int
@@ -802,6 +865,7 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	check_duplicates(&F);
 	check_claims(&F);
 	check_edges(&F);
+	check_plans(&F);
 	char *d = agq_spool_path(sp, "active");
 	agq_dir_each(d, agent_entry, &F);
 	free(d);

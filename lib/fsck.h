@@ -1,7 +1,7 @@
 /*
  * fsck.h - fsck.c: checking and repairing a spool (agq-fsck(8)).
  *
- * Uses util, task, spool, journal and agent.
+ * Uses util, task, spool, journal, agent, deps and plan.
  */
 #ifndef AGQ_FSCK_H
 #define AGQ_FSCK_H
@@ -20,6 +20,7 @@ struct agq_fsck_counts {
 	long tasks, problems, fixed;
 	long dirs, modes, strays, duplicates, leases, claims, tmp, journal;
 	long edges;             /* deps/P/C missing or stale */
+	long plans;             /* plans/NAME/REV.json that do not parse */
 };
 /* Check SP, printing one line per problem on standard output ("KIND:
  * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a

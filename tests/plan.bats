@@ -148,3 +148,23 @@ writer() {
 	[ "$(agq-plan get --json l | jq .rev)" -eq 9 ]
 	[ "$(ev_count conflict l)" = 0 ]
 }
+
+@test "agq-fsck reports a plan revision that does not parse; --fix quarantines it and the plan goes on" {
+	agq-plan put p <<< '{"v":1}'
+	agq-plan put p <<< '{"v":2}'
+	printf '{"rev": 2, "doc": ' > "$AGQ_SPOOL/plans/p/0000000002.json"
+	run agq-plan get p
+	[ "$status" -eq 74 ]
+	run agq-fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"plan: plans/p/0000000002.json: not a JSON object"* ]]
+	[[ "$output" == *"1 plans,"* ]]
+	run agq-fsck --fix
+	[[ "$output" == *"(fixed)"* ]]
+	ls "$AGQ_SPOOL"/corrupt/ | grep -q 'plan-p-0000000002.json'
+	[ "$(agq-plan get p | jq -c .)" = '{"v":1}' ]
+	run agq-plan put --if-rev 1 p <<< '{"v":3}'
+	[ "$status" -eq 0 ] && [ "$output" = 2 ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+}

@@ -13,12 +13,13 @@
 #include "journal.h"
 #include "open.h"
 #include "stats.h"
+#include "plan.h"
 #include "sync.h"
 #include "dash.h"
 
 static const char usage[] =
 "usage: agq-sync [-s SPOOL] [-v] [--commit [--git-commit]] [--since TIME]\n"
-"                [--json FILE] [--html FILE] [TARGET.md...]\n"
+"                [--json FILE] [--html FILE] [--plan NAME]... [TARGET.md...]\n"
 "Render the spool's status into each TARGET between the lines\n"
 "<!-- agq:status:begin --> and <!-- agq:status:end -->.  Without --commit\n"
 "nothing is written: a unified diff of each target is printed.\n"
@@ -30,6 +31,8 @@ static const char usage[] =
 "      --json FILE    with --commit, write the JSON snapshot to FILE\n"
 "      --html FILE    with --commit, write the dashboard page to FILE\n"
 "      --since TIME   start of the totals' window (default: the journal)\n"
+"      --plan NAME    add plan NAME's newest document (agq-plan(1)) to the\n"
+"                     block and the JSON snapshot; repeatable\n"
 "  -v, --verbose      say what was done also when nothing changed\n"
 "Default TARGET: the sync_target setting.  Exit: 0 ok, 1 markers missing\n"
 "or duplicated, 77 a target refused (not allowed, git tree not clean).\n";
@@ -164,6 +167,35 @@ out:
 	free(neu);
 }
 
+/* --plan: each plan of NAMES (a JSON array of strings) after the status
+ * block, and in the snapshot as "plans": {NAME: revision record or
+ * null}.  A plan that cannot be read is said so in the block. */
+static void
+add_plans(struct ctx *C, const json_t *names)
+{
+	struct agq_sbuf b = { 0 };
+	json_t *snap = json_object();
+	size_t i;
+	json_t *n;
+	agq_sb_printf(&b, "%s", C->block);
+	json_array_foreach(names, i, n) {
+		const char *name = json_string_value(n);
+		long rev;
+		json_t *rec = NULL;
+		if (agq_plan_head(C->sp, name, &rev, NULL) < 0 || (rev &&
+		    !(rec = agq_plan_record(C->sp, name, rev)))) {
+			agq_spool_syserr(C->sp, "cannot read the plan",
+			    "plans/%s", name);
+			fail(C, agq_exit_code(errno));
+		}
+		agq_sync_render_plan(&b, name, rec);
+		json_object_set_new(snap, name, rec ? rec : json_null());
+	}
+	json_object_set_new(C->snap, "plans", snap);
+	free(C->block);
+	C->block = b.s;
+}
+
 /* Write an output file (JSON snapshot, HTML page) with --commit. */
 static void
 output(struct ctx *C, const char *what, const char *path, const char *buf)
@@ -192,6 +224,7 @@ main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'J' },       /* a FILE */
 		{ "html", required_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 'S' },
+		{ "plan", required_argument, NULL, 'P' },
 		AGQ_OPT_VERBOSE, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:v",
@@ -199,6 +232,7 @@ main(int argc, char **argv)
 	const char *json = NULL, *html = NULL, *since = NULL;
 	struct ctx C = { 0 };
 	int c;
+	json_t *plans = json_array();
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'c': C.commit = 1; break;
@@ -206,6 +240,12 @@ main(int argc, char **argv)
 		case 'J': json = optarg; break;
 		case 'H': html = optarg; break;
 		case 'S': since = optarg; break;
+		case 'P':
+			if (!agq_plan_name_valid(optarg))
+				agq_die(EX_USAGE, "--plan: not a plan name: '%s'",
+				    agq_shown(optarg));
+			json_array_append_new(plans, json_string(optarg));
+			break;
 		}
 	}
 	C.verbose = cl.verbose;
@@ -235,6 +275,9 @@ main(int argc, char **argv)
 		agq_spool_syserr(&sp, "cannot read the journal", "journal");
 	}
 	C.block = agq_sync_render(C.snap, C.stats);
+	if (json_array_size(plans))
+		add_plans(&C, plans);
+	json_decref(plans);
 	C.results = json_array();
 	agq_git_init();
 	if (optind == argc && dflt && *dflt)

@@ -206,6 +206,32 @@ agq_sync_render(const json_t *snap, const json_t *stats)
 	return b.s;
 }
 
+void
+agq_sync_render_plan(struct agq_sbuf *b, const char *name, const json_t *rec)
+{
+	const json_t *doc = json_object_get(rec, "doc");
+	agq_sb_printf(b, "\n**Plan ");
+	agq_sb_md(b, name, 64);
+	if (!doc || json_is_true(json_object_get(rec, "deleted"))) {
+		agq_sb_printf(b, ":** none.\n");
+		return;
+	}
+	const json_t *by = json_object_get(rec, "by");
+	agq_sb_printf(b, "** (revision %lld, ", JI(rec, "rev"));
+	agq_sb_md(b, json_string_value(json_object_get(by, "user")), 64);
+	agq_sb_printf(b, ", %s):\n\n```json\n", JS(rec, "at") ? JS(rec, "at") :
+	    "-");
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	for (char *p = s; p && *p; p++) {
+		if (*p == '<')
+			agq_sb_printf(b, "\\u003c");
+		else
+			agq_sb_printf(b, "%c", *p);
+	}
+	free(s);
+	agq_sb_printf(b, "\n```\n");
+}
+
 /* ---- the markers --------------------------------------------------------- */
 
 static size_t

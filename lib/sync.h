@@ -6,6 +6,7 @@
 #ifndef AGQ_SYNC_H
 #define AGQ_SYNC_H
 
+#include <jansson.h>
 #include "spool.h"
 
 /* A growing string: zero-initialize; S is malloc'd (NULL until the first
@@ -28,6 +29,16 @@ void agq_sb_md(struct agq_sbuf *b, const char *s, size_t max);
  * It holds nothing that changes by itself (no clock time, no ages), so a
  * sync of an unchanged spool writes nothing.  malloc'd. */
 char *agq_sync_render(const json_t *snap, const json_t *stats);
+
+/* Append to B the section of plan NAME for the status block (02luka
+ * Truth Sync's plan snapshot): "**Plan NAME** (revision N, USER, AT)"
+ * and the document as indented JSON in a fenced code block, each '<'
+ * written as the JSON escape \u003c (so no text of the plan can make a
+ * marker or HTML); "**Plan NAME:** none." when REC (a revision record of
+ * plan.h, borrowed) is NULL or a tombstone.  Nothing that changes by
+ * itself: a sync of an unchanged plan writes nothing. */
+void agq_sync_render_plan(struct agq_sbuf *b, const char *name,
+                          const json_t *rec);
 
 /* Put BLOCK between the markers of OLD (LEN bytes): everything up to and
  * including the begin marker's line and from the end marker on is kept

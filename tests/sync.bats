@@ -195,3 +195,24 @@ allow() { echo "sync_allow = $*" >> "$AGQ_CONF"; }
 	run agq-sync
 	[ "$status" -eq 64 ]
 }
+
+@test "agq-sync --plan NAME: the plan's newest document in the block and the snapshot" {
+	doc "$WORK/STATUS.md"
+	allow "$WORK/*"
+	agq-plan put release <<< '{"steps":["api","docs"],"note":"<!-- agq:status:end -->"}'
+	agq-plan patch --merge release <<< '{"owner":"ann"}'
+	run agq-sync --commit --plan release --plan gone --json "$WORK/snap.json" "$WORK/STATUS.md"
+	[ "$status" -eq 0 ]
+	grep -q '^\*\*Plan release\*\* (revision 2, ' "$WORK/STATUS.md"
+	grep -qx '  "owner": "ann"' "$WORK/STATUS.md"
+	grep -qx '\*\*Plan gone:\*\* none.' "$WORK/STATUS.md"
+	# the plan's text cannot make a marker: one end marker still
+	[ "$(grep -c -- "$E" "$WORK/STATUS.md")" -eq 1 ]
+	grep -q 'u003c!-- agq:status:end' "$WORK/STATUS.md"
+	jq -e '.plans.release.rev == 2 and .plans.release.doc.owner == "ann" and .plans.gone == null' "$WORK/snap.json"
+	# nothing changed, nothing written
+	run agq-sync --commit --plan release --plan gone "$WORK/STATUS.md"
+	[ -z "$output" ]
+	run agq-sync --plan ../x "$WORK/STATUS.md"
+	[ "$status" -eq 64 ]
+}

@@ -210,6 +210,15 @@ change(const struct agq_spool *sp, const char *name, enum plan_op op,
 			    1);
 		free(path);
 		json_decref(rec);
+		if (w == 0 && cur == 0) {
+			/* a new plans/NAME/: its entry in plans/ made durable
+			 * before the revision is reported written */
+			char *pd = agq_spool_path(sp, "plans");
+			w = agq_fsync_dir(pd);
+			free(pd);
+			if (w < 0)
+				break;
+		}
 		if (w == 0) {
 			*new_rev = cur + 1;
 			json_t *ev = ev_fields(by, name);

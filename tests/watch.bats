@@ -8,6 +8,8 @@ bats_require_minimum_version 1.5.0
 # watching PID: agq-watch PID has its inotify descriptor, so it has taken
 # the journal's last seq (it does that first) and waits for more.
 watching() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q inotify; }
+# lines_are FILE N: FILE has N lines (for wait_for: counted at each poll).
+lines_are() { [ "$(wc -l < "$1")" -eq "$2" ]; }
 
 @test "each event's object; --prefix filters on it; a text line per event" {
 	agq-plan put p1 <<< '{}'
@@ -30,7 +32,7 @@ watching() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q inotify; }
 	agq-watch --since 0 --json --prefix plan/ > "$out1" &
 	w=$!
 	PIDS+=($w)
-	wait_for 20 test "$(wc -l < "$out1")" -eq 3
+	wait_for 20 lines_are "$out1" 3
 	kill "$w"
 	wait "$w" || true
 	last=$(tail -1 "$out1" | jq .seq)

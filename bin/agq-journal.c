@@ -359,6 +359,19 @@ main(int argc, char **argv)
 				rc = EX_IOERR;
 				break;
 			}
+			/* rotated (agq-journal --rotate renamed it and a
+			 * writer started a new one): this file was read to
+			 * its end, go on in the new one from its start */
+			struct stat now, held;
+			if (follow && stat(path, &now) == 0 &&
+			    fstat(fileno(f), &held) == 0 &&
+			    (now.st_ino != held.st_ino ||
+			    now.st_dev != held.st_dev)) {
+				fclose(f);
+				f = NULL;
+				lineno = 0;
+				continue;
+			}
 		}
 		if (!follow || stop)
 			break;

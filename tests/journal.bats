@@ -335,3 +335,20 @@ PY
 	run agq-journal --verify
 	[[ "$output" == *"journal_key_file not usable:"*"mode 0644: group or others have access to it"*"checking the chain alone"* ]]
 }
+
+@test "agq-journal --follow prints new events, and goes on in the new journal after a rotation" {
+	agq-submit --id before -- true
+	agq-journal --follow > "$BATS_TEST_TMPDIR/follow" &
+	pid=$!
+	wait_for 20 grep -q '"id":"before"' "$BATS_TEST_TMPDIR/follow"
+	agq-submit --id a1 -- true
+	wait_for 20 grep -q '"id":"a1"' "$BATS_TEST_TMPDIR/follow"
+	agq-journal --rotate
+	agq-submit --id b1 -- true
+	wait_for 20 grep -q '"id":"b1"' "$BATS_TEST_TMPDIR/follow"
+	kill "$pid"
+	wait "$pid" || true
+	# each event once: the submits of before, a1 and b1, and the rotate
+	[ "$(grep -c '"ev":"submit"' "$BATS_TEST_TMPDIR/follow")" -eq 3 ]
+	[ "$(grep -c '"ev":"rotate"' "$BATS_TEST_TMPDIR/follow")" -eq 1 ]
+}

@@ -56,7 +56,7 @@ PROGS    += agq-plan agq-watch
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
-              notify archive deps jsonpatch plan watch
+              notify archive deps jsonpatch plan watch mcp
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert

@@ -68,5 +68,6 @@
 #include "jsonpatch.h"
 #include "plan.h"
 #include "watch.h"
+#include "mcp.h"
 
 #endif

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "open.h"
 #include "deps.h"
+#include "submit.h"
 
 static const char usage[] =
 "usage: agq-submit [-s SPOOL] [-p LANE] [-c CAP]... [--id ID] [--title T]\n"
@@ -87,17 +88,6 @@ bad_input(const char *where, const char *err)
 {
 	agq_warn("%s: %s", where, err);
 	return EX_DATAERR;
-}
-
-/* Task T as submitted is valid (agq_task_validate) and has only known
- * fields (agq_task_check_fields, agq-task(5)): 0, or -1 with ERR (SIZE
- * bytes) naming the first bad field. */
-static int
-submit_valid(const json_t *t, char *err, size_t size)
-{
-	if (agq_task_validate(t, err, size) < 0)
-		return -1;
-	return agq_task_check_fields(t, err, size);
 }
 
 /* The value V (a new reference, or NULL: not UTF-8 text) of option FLAG,
@@ -180,74 +170,26 @@ apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 	return 0;
 }
 
-/* Normalize a valid task, its owner the user running agq-submit (its
- * real uid, getuid(2); no name: this program is linked statically, with
- * no NSS lookup), whatever the task said; returns the agq_deliver flag
- * that says its id was generated just now (none was given), with SYNC
- * or-ed in. */
-static int
-normalize(json_t *t, int sync)
-{
-	int flags = sync ? AGQ_DELIVER_SYNC : 0;
-	if (!json_object_get(t, "id"))
-		flags |= AGQ_DELIVER_NEW_ID;
-	agq_task_set_owner(t, getuid(), NULL);
-	agq_task_normalize(t, agq_now_us());
-	return flags;
-}
-
-struct announce { const struct agq_spool *sp; const char *source; };
-
-/* agq_deliver_announced's BEFORE: the `submit` event of task T, journaled
- * before the task can be seen in STATE, so that no scheduler's `route` or
- * `assign` of it comes first in the journal (agq-journal(5)). */
-static int
-announce(const json_t *t, int state, void *arg)
-{
-	const struct announce *a = arg;
-	agq_journal_w(a->sp, "submit", agq_task_id(t), json_pack("{s:s, s:s, "
-	    "s:s, s:O*}", "state", agq_state_name(state), "lane", agq_lane_name(
-	    agq_task_lane(t)), "source", a->source, "after", json_object_get(t,
-	    "after")));
-	return 0;
-}
-
-/* Deliver one valid normalized task (FLAGS for agq_deliver), after its
- * dependencies are decided and its edges written (agq_dep_prepare;
- * WHERE_IN names the input, a parent unknown refused with 65).  Returns 0
- * ok/duplicate, else an exit code. */
+/* Deliver one valid normalized task (FLAGS for agq_deliver) through
+ * agq_submit_deliver (submit.h: parents decided, edges written, the
+ * submit event journaled; WHERE_IN names the input, a parent unknown
+ * refused with 65).  Returns 0 ok/duplicate, else an exit code. */
 static int
 submit_one(struct agq_spool *sp, json_t *t, int flags, const char *source,
            const char *where_in, json_t *pending)
 {
 	int where = -1;
-	struct announce a = { sp, source };
-	struct agq_dep d;
-	char err[200];
-	int rc = agq_dep_prepare(sp, t, &d, flags & AGQ_DELIVER_SYNC, err,
+	char err[300];
+	int r = agq_submit_deliver(sp, t, flags, source, &where, err,
 	    sizeof err);
-	if (rc > 0)
+	if (r == 2)
 		return bad_input(where_in, err);
-	if (rc < 0) {
-		int e = errno;
-		agq_spool_syserr(sp, "cannot decide the parents of", "deps/*/%s",
-		    agq_task_id(t));
-		return agq_exit_code(e);
-	}
-	int r = agq_deliver_announced(sp, t, flags, &where, announce, &a);
+	if (r < 0)
+		return agq_exit_code(errno);
 	const char *id = agq_task_id(t);
-	if (r < 0) {
-		int e = errno;
-		agq_dep_free(&d);
-		agq_spool_syserr(sp, "cannot deliver task", "queue");
-		return agq_exit_code(e);
-	}
 	if (r == 1)
 		agq_warn("%s: already submitted (in %s/); not enqueued again",
 		    id, agq_state_name(where));
-	else
-		agq_dep_journal_new(sp, t, &d);
-	agq_dep_free(&d);
 	json_array_append_new(pending, json_string(id));
 	return 0;
 }
@@ -310,7 +252,7 @@ next_line(struct agq_spool *sp, struct opts *o, char **p, char *end,
 			t = agq_task_parse(line, n, err, sizeof err);
 		if (t) {
 			if (apply_defaults(t, o, err, sizeof err) < 0 ||
-			    submit_valid(t, err, sizeof err) < 0) {
+			    agq_submit_valid(t, err, sizeof err) < 0) {
 				json_decref(t);
 				t = NULL;
 			}
@@ -352,7 +294,8 @@ lines_stream(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
 	json_t *t;
 	while ((t = next_line(sp, o, &p, end, &lineno, &nonblank, &bad,
 	    where))) {
-		rc = line_submit(sp, o, t, normalize(t, 0), where, pending);
+		rc = line_submit(sp, o, t, agq_submit_normalize(t, 0), where,
+		    pending);
 		json_decref(t);
 		if (rc == EX_DATAERR) {
 			bad = rc;
@@ -387,7 +330,7 @@ lines_graph(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
 		v = agq_grow(v, &cap, n, sizeof *v, 256);
 		flags = agq_grow(flags, &fcap, n, sizeof *flags, 256);
 		lines = agq_grow(lines, &lcap, n, sizeof *lines, 256);
-		flags[n] = normalize(t, 0);
+		flags[n] = agq_submit_normalize(t, 0);
 		lines[n] = lineno;
 		v[n++] = t;
 	}
@@ -442,11 +385,11 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 			    "max_task_bytes (%zu)", len, sp->conf.max_task_bytes);
 			rc = bad_input("standard input", err);
 		} else if (apply_defaults(one, o, err, sizeof err) < 0 ||
-		    submit_valid(one, err, sizeof err) < 0) {
+		    agq_submit_valid(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
-			rc = submit_one(sp, one, normalize(one, 1), "stdin",
-			    "standard input", pending);
+			rc = submit_one(sp, one, agq_submit_normalize(one, 1),
+			    "stdin", "standard input", pending);
 			if (!rc && !o->quiet)
 				printf("%s\n", json_string_value(
 				    json_array_get(pending, 0)));
@@ -746,11 +689,11 @@ main(int argc, char **argv)
 			snprintf(err, sizeof err, "task is %zu bytes, over "
 			    "max_task_bytes (%zu)", size, sp.conf.max_task_bytes);
 			rc = bad_input("command line", err);
-		} else if (submit_valid(t, err, sizeof err) < 0) {
+		} else if (agq_submit_valid(t, err, sizeof err) < 0) {
 			rc = bad_input("command line", err);
 		} else {
 			json_t *pending = json_array();
-			rc = submit_one(&sp, t, normalize(t, 1), "argv",
+			rc = submit_one(&sp, t, agq_submit_normalize(t, 1), "argv",
 			    "command line", pending);
 			if (!rc && !o.quiet) {
 				printf("%s\n", agq_task_id(t));

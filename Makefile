@@ -48,6 +48,8 @@ PROGS    += agq-cat
 PROGS    += agq-edit agq-prio agq-clean
 # issue 19: plan documents, the watch stream
 PROGS    += agq-plan agq-watch
+# issue 19: the MCP server agents plan through
+PROGS    += agq-mcp
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -56,7 +58,7 @@ PROGS    += agq-plan agq-watch
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
-              notify archive deps jsonpatch plan watch mcp
+              notify archive deps jsonpatch plan watch submit mcp mcptools
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert
@@ -95,6 +97,7 @@ LINK_agq-pr       := exec core
 LINK_agq-plan     := core
 LINK_agq-watch    := core
 LINK_agq-attempt  := exec core
+LINK_agq-mcp      := core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread

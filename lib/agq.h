@@ -68,6 +68,8 @@
 #include "jsonpatch.h"
 #include "plan.h"
 #include "watch.h"
+#include "submit.h"
 #include "mcp.h"
+#include "mcptools.h"
 
 #endif

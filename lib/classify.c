@@ -227,6 +227,8 @@ agq_task_validate_agent(const json_t *t, char *err, size_t size)
 	if ((v = json_object_get(t, "edit")) && (!json_is_string(v) ||
 	    strcmp(json_string_value(v), "patch")))
 		return agq_errf(err, size, "field edit: must be \"patch\"");
+	if ((v = json_object_get(t, "mcp")) && !json_is_boolean(v))
+		return agq_errf(err, size, "field mcp: not true or false");
 	if ((v = json_object_get(t, "max_verify_attempts")) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > 100))

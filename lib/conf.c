@@ -105,6 +105,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->inbox_trust = AGQ_TRUST_OWNER;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
+	c->mcp_max_subtasks = 20;
 	json_decref(c->obs);
 	c->obs = NULL;
 	json_decref(c->backend);
@@ -186,6 +187,18 @@ agq_conf_load(struct agq_conf *c, const char *path)
 				break;
 			}
 			c->max_task_bytes = (size_t)v;
+		} else if (!strcmp(key, "mcp_max_subtasks")) {
+			char *end;
+			errno = 0;
+			long v = strtol(val, &end, 10);
+			if (errno || *end || !isdigit((unsigned char)*val) ||
+			    v > 1000) {
+				agq_warn("%s:%d: mcp_max_subtasks: not a whole "
+				    "number from 0 to 1000: '%s'", path, n, val);
+				rc = -1;
+				break;
+			}
+			c->mcp_max_subtasks = (int)v;
 		} else if (agq_backend_conf_key(key)) {
 			if (!c->backend)
 				c->backend = json_object();

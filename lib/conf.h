@@ -33,6 +33,8 @@ struct agq_conf {
 	                         * strings or NULL; freed by agq_conf_free */
 	char *journal_key_file; /* the journal's HMAC key (agq-journal(5),
 	                         * "Keyed journal"), an absolute path or NULL */
+	int mcp_max_subtasks;   /* agq-mcp(1): subtasks one task may submit
+	                         * (0 to 1000, default 20) */
 };
 
 /* inbox_trust (agq-spool(5), "Inbox drops"; agq(7)): on a spool not owned

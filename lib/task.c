@@ -146,6 +146,8 @@ static const char *const known_fields[] = {
 	"verdict", "head_rounds",
 	/* dependencies (issue 19): input, then written by agq */
 	"after", "on_dep_fail", "blocked_on", "dep_failed",
+	/* missions (issue 19: mission.c checks them) and agq-mcp's server */
+	"mission", "role", "handoff", "mcp",
 	NULL
 };
 

@@ -23,6 +23,7 @@
 
 #include "backends.h"
 #include "util.h"
+#include "paths.h"
 #include "cli.h"
 #include "conf.h"
 #include "task.h"
@@ -857,10 +858,15 @@ be_shell(struct call *c, const struct agq_backend_def *d)
 	return 0;
 }
 
-/* What fills a lock-file argv template's placeholders. */
-struct cli_fill { const char *prompt, *model, *session; };
+/* What fills a lock-file argv template's placeholders: MCP (NULL: the
+ * task has no "mcp": true) fills those of "mcp_args" and "mcp_env". */
+struct cli_fill {
+	const char *prompt, *model, *session;
+	const struct agq_cli_mcp *mcp;
+};
 
-/* TMPL with "{prompt}", "{model}" or "{session_id}" replaced. */
+/* TMPL with "{prompt}", "{model}" or "{session_id}" replaced; with F's
+ * mcp, each "{mcp_config}", "{mcp_command}" and "{mcp_env}" in it too. */
 static char *
 fill(const char *tmpl, const struct cli_fill *f)
 {
@@ -870,7 +876,24 @@ fill(const char *tmpl, const struct cli_fill *f)
 		return agq_xstrdup(f->model ? f->model : "");
 	if (!strcmp(tmpl, "{session_id}"))
 		return agq_xstrdup(f->session ? f->session : "");
-	return agq_xstrdup(tmpl);
+	char *s = agq_xstrdup(tmpl);
+	if (!f->mcp)
+		return s;
+	const char *names[] = { "{mcp_config}", "{mcp_command}", "{mcp_env}" };
+	const char *vals[] = { f->mcp->config, f->mcp->command, f->mcp->env };
+	for (int i = 0; i < 3; i++) {
+		char *at;
+		size_t from = 0;
+		while ((at = strstr(s + from, names[i]))) {
+			size_t pre = (size_t)(at - s);
+			char *n = agq_xasprintf("%.*s%s%s", (int)pre, s, vals[i],
+			    at + strlen(names[i]));
+			free(s);
+			s = n;
+			from = pre + strlen(vals[i]);
+		}
+	}
+	return s;
 }
 
 int
@@ -899,10 +922,12 @@ append_filled(json_t *a, const json_t *t, const struct cli_fill *f)
 }
 
 json_t *
-agq_cli_argv(const json_t *e, const char *prompt, const char *model,
-             const char *session, int on_stdin)
+agq_cli_argv_mcp(const json_t *e, const char *prompt, const char *model,
+                 const char *session, int on_stdin,
+                 const struct agq_cli_mcp *mcp)
 {
-	const struct cli_fill f = { prompt, model, session };
+	const struct cli_fill f = { prompt, model, session, mcp };
+	json_t *xargs = mcp ? json_object_get(e, "mcp_args") : NULL;
 	json_t *a = json_array();
 	json_t *rargs = session ? json_object_get(e, "resume_args") : NULL;
 	json_t *margs = model ? json_object_get(e, "model_args") : NULL;
@@ -914,6 +939,7 @@ agq_cli_argv(const json_t *e, const char *prompt, const char *model,
 		if (s && !strcmp(s, "{model_args}")) {
 			append_filled(a, rargs, &f);
 			append_filled(a, margs, &f);
+			append_filled(a, xargs, &f);
 			placed = 1;
 		} else if (s && !strcmp(s, "{prompt}") && on_stdin) {
 			append_filled(a, json_object_get(e, "stdin_args"), &f);
@@ -926,8 +952,96 @@ agq_cli_argv(const json_t *e, const char *prompt, const char *model,
 	if (!placed) {          /* no placeholder: after the rest, as before */
 		append_filled(a, rargs, &f);
 		append_filled(a, margs, &f);
+		append_filled(a, xargs, &f);
 	}
 	return a;
+}
+
+json_t *
+agq_cli_argv(const json_t *e, const char *prompt, const char *model,
+             const char *session, int on_stdin)
+{
+	return agq_cli_argv_mcp(e, prompt, model, session, on_stdin, NULL);
+}
+
+/* S as a TOML basic string, quotes included (TOML 1.0 "String": its
+ * escapes are JSON's), malloc'd. */
+static char *
+toml_string(const char *s)
+{
+	json_t *j = json_string(s);
+	char *r = j ? json_dumps(j, JSON_ENCODE_ANY) : agq_xstrdup("\"\"");
+	json_decref(j);
+	return r;
+}
+
+int
+agq_cli_mcp_prepare(const json_t *e, const char *tool, const json_t *task,
+                    const char *dir, struct agq_cli_mcp *m, char *err,
+                    size_t size)
+{
+	*m = (struct agq_cli_mcp){ NULL, NULL, NULL };
+	const char *id = json_string_value(json_object_get(task, "id"));
+	if (!id)
+		id = getenv("AGQ_TASK_ID");
+	if (!dir || !*dir)
+		return agq_errf(err, size, "mcp: no directory for the MCP "
+		    "configuration ($AGQ_OUT: the task's out/ID, set by "
+		    "agq-run)");
+	char *cmd = agq_exe_path("../../bin/agq-mcp");
+	if (!cmd)
+		cmd = agq_xasprintf("%s/agq-mcp", agq_bindir);
+	json_t *env = json_object();
+	static const char *const pass[] = { "AGQ_SPOOL", "AGQ_CONF", NULL };
+	if (id)
+		json_object_set_new(env, "AGQ_TASK_ID", json_string(id));
+	for (int i = 0; pass[i]; i++)
+		if (getenv(pass[i]) && json_string(getenv(pass[i])))
+			json_object_set_new(env, pass[i],
+			    json_string(getenv(pass[i])));
+	json_t *srv = json_pack("{s:s, s:[], s:O}", "command", cmd, "args",
+	    "env", env);
+	json_object_update(srv, json_object_get(e, "mcp_server"));
+	json_t *conf = json_pack("{s:{s:o}}", "mcpServers", "agq", srv);
+	char *text = json_dumps(conf, JSON_INDENT(2));
+	json_decref(conf);
+	m->config = agq_xasprintf("%s/mcp-%s.json", dir, tool);
+	int rc = agq_write_atomic(dir, m->config, text, strlen(text), 1, 0);
+	free(text);
+	if (rc < 0) {
+		agq_errf(err, size, "mcp: cannot write the MCP configuration: "
+		    "%s (%s)", strerror(errno), m->config);
+	} else {
+		m->command = toml_string(cmd);
+		/* {NAME = "value", ...}: TOML 1.0 "Inline Table" */
+		char *tbl = agq_xstrdup("{");
+		const char *k;
+		json_t *v;
+		json_object_foreach(env, k, v) {
+			char *q = toml_string(json_string_value(v));
+			char *n = agq_xasprintf("%s%s%s = %s", tbl, tbl[1] ? ", " :
+			    "", k, q);
+			free(q);
+			free(tbl);
+			tbl = n;
+		}
+		m->env = agq_xasprintf("%s}", tbl);
+		free(tbl);
+	}
+	json_decref(env);
+	free(cmd);
+	if (rc < 0)
+		agq_cli_mcp_free(m);
+	return rc;
+}
+
+void
+agq_cli_mcp_free(struct agq_cli_mcp *m)
+{
+	free(m->config);
+	free(m->command);
+	free(m->env);
+	*m = (struct agq_cli_mcp){ NULL, NULL, NULL };
 }
 
 json_t *
@@ -1200,7 +1314,8 @@ cli_parse(struct call *c, const char *format, const char *out, size_t len,
 static int
 cli_once(struct call *c, const json_t *e, const char *tool,
          const char *format, const char *prompt, const char *submodel,
-         const char *session, int on_stdin, int *stale)
+         const char *session, int on_stdin, const struct agq_cli_mcp *mcp,
+         int *stale)
 {
 	int in_fd = -1;
 	FILE *tf = NULL;
@@ -1219,7 +1334,22 @@ cli_once(struct call *c, const json_t *e, const char *tool,
 		}
 		in_fd = fileno(tf);
 	}
-	json_t *ja = agq_cli_argv(e, prompt, submodel, session, on_stdin);
+	json_t *ja = agq_cli_argv_mcp(e, prompt, submodel, session, on_stdin,
+	    mcp);
+	/* the lock's env, and with mcp its "mcp_env", filled */
+	json_t *env = json_deep_copy(json_object_get(e, "env"));
+	const char *name;
+	json_t *v;
+	const struct cli_fill f = { prompt, submodel, session, mcp };
+	json_object_foreach(mcp ? json_object_get(e, "mcp_env") : NULL, name,
+	    v) {
+		char *w = fill(json_string_value(v) ? json_string_value(v) : "",
+		    &f);
+		if (!env)
+			env = json_object();
+		json_object_set_new(env, name, json_string(w));
+		free(w);
+	}
 	size_t k = json_array_size(ja), i;
 	char **argv = agq_xmalloc((k + 1) * sizeof *argv);
 	for (i = 0; i < k; i++)
@@ -1230,10 +1360,11 @@ cli_once(struct call *c, const json_t *e, const char *tool,
 	struct lastline el = { .watch = session ? json_string_value(
 	    json_object_get(e, "resume_missing")) : NULL,
 	    .want = refusal_mark(format) };
-	int st = run_capture(argv, json_object_get(e, "env"), in_fd, &el,
-	    &out, &len, c->err, sizeof c->err);
+	int st = run_capture(argv, env, in_fd, &el, &out, &len, c->err,
+	    sizeof c->err);
 	free(argv);
 	json_decref(ja);
+	json_decref(env);
 	if (tf)
 		fclose(tf);
 	if (st < 0)
@@ -1305,16 +1436,27 @@ be_cli(struct call *c, const struct agq_backend_def *d)
 	const char *session = json_array_size(json_object_get(e,
 	    "resume_args")) ? json_string_value(json_object_get(c->task,
 	    "resume_session")) : NULL;
+	/* agq-mcp(1) in the CLI's configuration: a task with "mcp": true */
+	struct agq_cli_mcp mcp = { NULL, NULL, NULL };
+	if (json_is_true(json_object_get(c->task, "mcp")) &&
+	    agq_cli_mcp_prepare(e, tool, c->task, getenv("AGQ_OUT"), &mcp,
+	    c->err, sizeof c->err) < 0) {
+		free(prompt);
+		json_decref(lock);
+		return -1;
+	}
+	const struct agq_cli_mcp *mp = mcp.config ? &mcp : NULL;
 	int stale;
 	int rc = cli_once(c, e, tool, format, prompt, submodel, session,
-	    on_stdin, &stale);
+	    on_stdin, mp, &stale);
 	if (stale) {            /* not a failure of the task: start anew */
 		agq_warn("%s no longer knows session %s: running it again "
 		    "without resuming it", tool, session);
 		json_object_del(c->res, "session_id");
 		rc = cli_once(c, e, tool, format, prompt, submodel, NULL,
-		    on_stdin, &stale);
+		    on_stdin, mp, &stale);
 	}
+	agq_cli_mcp_free(&mcp);
 	free(prompt);
 	int64_t until;
 	const char *said = json_string_value(json_object_get(c->res,

@@ -103,6 +103,37 @@ int agq_cli_prompt_on_stdin(const json_t *e, size_t prompt_len);
 json_t *agq_cli_argv(const json_t *e, const char *prompt, const char *model,
                      const char *session, int on_stdin);
 
+/* agq-mcp(1) given to a CLI for a task with "mcp": true (agq-backend(7),
+ * "MCP"): CONFIG, the path of the JSON file of its MCP servers
+ * ({"mcpServers": {"agq": {"command", "args", "env"}}}, claude's
+ * --mcp-config and gemini's settings); COMMAND, agq-mcp's path as a
+ * TOML basic string, quotes included; ENV, agq-mcp's environment
+ * (AGQ_TASK_ID, AGQ_SPOOL, AGQ_CONF) as a TOML inline table (codex's -c
+ * mcp_servers.agq.*).  Strings malloc'd: agq_cli_mcp_free. */
+struct agq_cli_mcp {
+	char *config, *command, *env;
+};
+
+/* agq_cli_argv, with E's "mcp_args" (when MCP is not NULL) after its
+ * "model_args", "{mcp_config}", "{mcp_command}" and "{mcp_env}" replaced
+ * by MCP's wherever they stand in an element. */
+json_t *agq_cli_argv_mcp(const json_t *e, const char *prompt,
+                         const char *model, const char *session,
+                         int on_stdin, const struct agq_cli_mcp *mcp);
+
+/* Make M for the task TASK (its "id") run by the CLI of lock entry E
+ * named TOOL: agq-mcp found beside the running program (../../bin from
+ * libexec/agq, else the compiled-in bin directory), and the file
+ * DIR/mcp-TOOL.json written (agq_write_atomic, fsync'd), its server
+ * entry with E's "mcp_server" object's members added (gemini's "trust").
+ * The environment given to agq-mcp: AGQ_TASK_ID (TASK's id), and
+ * AGQ_SPOOL and AGQ_CONF as this process has them.  0, or -1 with ERR
+ * (SIZE bytes). */
+int agq_cli_mcp_prepare(const json_t *e, const char *tool,
+                        const json_t *task, const char *dir,
+                        struct agq_cli_mcp *m, char *err, size_t size);
+void agq_cli_mcp_free(struct agq_cli_mcp *m);
+
 /* Run backend NAME (shell, ollama, openai, anthropic, cli) for TASK with
  * the settings of CONF; the caller has called curl_global_init.  Returns
  * the result object of agq-backend(7): backend, status "ok"|"error",

@@ -20,6 +20,11 @@ WORD ==> FIX" in the prompt (the review's comments) names, are first Read,
 then, once read, written whole (Write) with those fixes; then "fixed" (the
 three turns of a prompt counted per session and prompt, since a resumed
 session, agq's next review round, holds the last round's tool results).
+A prompt "Submit a subtask titled TITLE through agq" (tests/mcp.bats: the
+real claude as agq-mcp's client) answers with a tool_use of agq's MCP tool
+mcp__agq__agq_submit {"title": TITLE, "cmd": "true"}, and the turn
+carrying its tool_result with the text "submitted: RESULT" (the tool's
+text, or "tool error: ..." when it was one).
 Any other call (count_tokens, a request without messages) gets a short
 text answer.
 Every request is appended to LOGFILE as one JSON line.
@@ -132,6 +137,8 @@ class Handler(JSONHandler):
                           system if isinstance(system, str)
                           else text_of(system))
         review = '"verdict": "approve" or "request_changes"' in prompt
+        sub = re.search(r"^Submit a subtask titled (.+) through agq$", prompt,
+                        re.M)
         fix = re.search(r"^Fix the spelling mistakes in (\S+)", prompt, re.M)
         if fix and not m:
             system = (body or {}).get("system") or ""
@@ -151,7 +158,20 @@ class Handler(JSONHandler):
                    said[-1] if said else "")
             step = STEPS.get(key, 0)
             STEPS[key] = step + 1
-        if fix and m and step < 2:
+        if sub and not has_result:
+            blocks = [{"type": "tool_use", "id": "toolu_mcp_%d" % len(msgs),
+                       "name": "mcp__agq__agq_submit",
+                       "input": {"title": sub.group(1), "cmd": "true"}}]
+            stop = "tool_use"
+        elif sub:
+            res = next(b for b in content if isinstance(b, dict) and
+                       b.get("type") == "tool_result")
+            said = res.get("content")
+            said = text_of(said) if not isinstance(said, str) else said
+            blocks = [{"type": "text", "text": "%s: %s" % (
+                "tool error" if res.get("is_error") else "submitted", said)}]
+            stop = "end_turn"
+        elif fix and m and step < 2:
             files = spelling_fixes(m.group(1), fix.group(1), prompt)
             if not files:
                 blocks = [{"type": "text", "text": "nothing to fix"}]

@@ -37,6 +37,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "git",     "a task's worktree and branch, commit, push, PR record" },
 	{ "pr",      "list and show the pull request records" },
 	{ "fsck",    "check a spool, and repair it with --fix" },
+	{ "mcp",     "the MCP server agents plan through (stdio)" },
 	{ "demo",    "run the main job on the default spool" },
 	{ "plan",    "shared JSON plan documents with revisions" },
 	{ "watch",   "a JSON line per change to tasks, plans, missions" },

@@ -57,6 +57,28 @@ via(const char *entry, size_t len)
     "\"stdin_args\": [\"-\"], \"resume_args\": [\"resume\", " \
     "\"{session_id}\"]}"
 
+/* agq_cli_argv_mcp of ENTRY (model M, no session), joined, is WANT. */
+static int
+mcp_is(const char *entry, const char *want)
+{
+	json_t *e = json_loads(entry, 0, NULL);
+	struct agq_cli_mcp m = { "/o/mcp.json", "\"/b/agq-mcp\"",
+	    "{AGQ_TASK_ID = \"t-1\"}" };
+	json_t *a = agq_cli_argv_mcp(e, "hi", "m", NULL, 0, &m);
+	char got[512] = "";
+	size_t i, o = 0;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", i ? " " :
+		    "", json_string_value(v));
+	int ok = !strcmp(got, want);
+	if (!ok)
+		printf("# got \"%s\", want \"%s\"\n", got, want);
+	json_decref(a);
+	json_decref(e);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -94,5 +116,21 @@ main(void)
 	CHECK(via("{\"prompt_via\": \"stdin\"}", 1) == 1, "prompt_via stdin");
 	CHECK(via("{\"prompt_via\": \"argv\"}", 10) == 0, "prompt_via argv");
 	CHECK(via("{\"prompt_via\": \"file\"}", 10) == -1, "bad prompt_via");
+	/* mcp_args after the model's, their placeholders filled inside
+	 * elements; none without mcp */
+	CHECK(mcp_is("{\"argv\": [\"claude\", \"-p\", \"{model_args}\", "
+	    "\"--\", \"{prompt}\"], \"model_args\": [\"--model\", "
+	    "\"{model}\"], \"mcp_args\": [\"--mcp-config\", \"{mcp_config}\"]}",
+	    "claude -p --model m --mcp-config /o/mcp.json -- hi"),
+	    "mcp_args: claude's --mcp-config FILE after the model's");
+	CHECK(mcp_is("{\"argv\": [\"codex\", \"{model_args}\", \"{prompt}\"], "
+	    "\"mcp_args\": [\"-c\", \"mcp_servers.agq.command={mcp_command}\", "
+	    "\"-c\", \"mcp_servers.agq.env={mcp_env}\"]}",
+	    "codex -c mcp_servers.agq.command=\"/b/agq-mcp\" -c "
+	    "mcp_servers.agq.env={AGQ_TASK_ID = \"t-1\"} hi"),
+	    "mcp_args: codex's -c KEY={mcp_command} filled inside");
+	CHECK(argv_is("{\"argv\": [\"claude\", \"{model_args}\", "
+	    "\"{prompt}\"], \"mcp_args\": [\"--mcp-config\", \"x\"]}", "hi",
+	    NULL, 0, "claude hi"), "mcp_args: none for a task without mcp");
 	DONE();
 }

@@ -6,15 +6,10 @@
 #include "backend.h"
 #include "unit.h"
 
-/* agq_cli_argv of the lock entry ENTRY resuming SESSION, joined with
- * spaces, is WANT. */
+/* The command line A (taken; NULL: none), joined with spaces, is WANT. */
 static int
-resume_is(const char *entry, const char *prompt, const char *model,
-          const char *session, int on_stdin, const char *want)
+joined_is(json_t *a, const char *want)
 {
-	json_t *e = json_loads(entry, 0, NULL);
-	json_t *a = e ? agq_cli_argv(e, prompt, model, session, on_stdin) :
-	    NULL;
 	char got[512] = "";
 	size_t i, o = 0;
 	json_t *v;
@@ -25,8 +20,20 @@ resume_is(const char *entry, const char *prompt, const char *model,
 	if (!ok)
 		printf("# got \"%s\", want \"%s\"\n", got, want);
 	json_decref(a);
-	json_decref(e);
 	return ok;
+}
+
+/* agq_cli_argv of the lock entry ENTRY resuming SESSION, joined with
+ * spaces, is WANT. */
+static int
+resume_is(const char *entry, const char *prompt, const char *model,
+          const char *session, int on_stdin, const char *want)
+{
+	json_t *e = json_loads(entry, 0, NULL);
+	json_t *a = e ? agq_cli_argv(e, prompt, model, session, on_stdin) :
+	    NULL;
+	json_decref(e);
+	return joined_is(a, want);
 }
 
 /* The same, for a new session. */
@@ -65,18 +72,8 @@ mcp_is(const char *entry, const char *want)
 	struct agq_cli_mcp m = { "/o/mcp.json", "\"/b/agq-mcp\"",
 	    "{AGQ_TASK_ID = \"t-1\"}" };
 	json_t *a = agq_cli_argv_mcp(e, "hi", "m", NULL, 0, &m);
-	char got[512] = "";
-	size_t i, o = 0;
-	json_t *v;
-	json_array_foreach(a, i, v)
-		o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", i ? " " :
-		    "", json_string_value(v));
-	int ok = !strcmp(got, want);
-	if (!ok)
-		printf("# got \"%s\", want \"%s\"\n", got, want);
-	json_decref(a);
 	json_decref(e);
-	return ok;
+	return joined_is(a, want);
 }
 
 int

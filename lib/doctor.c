@@ -106,8 +106,9 @@ list_add(char *buf, size_t size, const char *word)
 }
 
 /* Check lock entry E's flags where they stand: its command line as
- * agq-cli would build it (agq_cli_argv, a no-op prompt, a model and a
- * session to resume, so that resume_args stand where they go) is
+ * agq-cli would build it (agq_cli_argv_mcp, a no-op prompt, a model, a
+ * session to resume and agq-mcp, so that resume_args and mcp_args stand
+ * where they go) is
  * scanned up to "--"; each option word there (up to a '=') that HELP (the
  * output of its help_args, NULL when it could not run) does not name
  * goes to MISSING, and each of E's "flags" that is not among those
@@ -117,7 +118,10 @@ static void
 pinned_flags(const json_t *e, const char *help, char *missing, size_t msize,
              char *misplaced, size_t psize)
 {
-	json_t *argv = agq_cli_argv(e, "hello", "MODEL", "SESSION", 0);
+	/* with mcp_args too, as for a task with "mcp": true */
+	struct agq_cli_mcp mcp = { "CONFIG", "\"COMMAND\"", "{}" };
+	json_t *argv = agq_cli_argv_mcp(e, "hello", "MODEL", "SESSION", 0,
+	    &mcp);
 	json_t *opts = json_array();
 	size_t i;
 	json_t *v;

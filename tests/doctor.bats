@@ -23,7 +23,10 @@ fake_claude() {
   --output-format <format> text, json
   --permission-mode <mode> acceptEdits
   --model <model>          model
-  -r, --resume [value]     resume a conversation"
+  -r, --resume [value]     resume a conversation
+  --mcp-config <configs...> MCP servers
+  --strict-mcp-config      only those
+  --allowedTools <tools...> tools allowed"
 }
 
 @test "each CLI found is reported with its version and whether the pinned flags are accepted" {
@@ -55,7 +58,8 @@ fake_claude() {
 	fake_cli codex "Usage: codex exec [OPTIONS]
       --json  JSONL
   -s, --sandbox <SANDBOX_MODE>
-  -m, --model <MODEL>"
+  -m, --model <MODEL>
+  -c, --config <key=value>"
 	export PATH="$WORK/bin:$PATH"
 	# the real CLIs are the test above's and the shipped lock's below:
 	# here the fakes, and a gemini no machine has (a warning)
@@ -123,14 +127,18 @@ J
   --output-format <format>              Output format (only works with --print)
   --permission-mode <mode>              Permission mode to use for the session
   -p, --print                           Print response and exit
-  -r, --resume [value]                  Resume a conversation by session ID"
+  -r, --resume [value]                  Resume a conversation by session ID
+  --mcp-config <configs...>             Load MCP servers from JSON files or
+  --strict-mcp-config                   Only use MCP servers from --mcp-config,"
 	fake_cli gemini "Usage: gemini [options] [command]
   -m, --model                     Model  [string]
       --skip-trust                Trust the current workspace for this session.  [boolean] [default: false]
       --approval-mode             Set the approval mode: default (prompt for approval), auto_edit (auto-approve edit tools)
   -r, --resume                    Resume a previous session. Use latest for most recent or index number
-  -o, --output-format             The format of the CLI output.  [string] [choices: text, json, stream-json]"
+  -o, --output-format             The format of the CLI output.  [string] [choices: text, json, stream-json]
+      --allowed-mcp-server-names  Allowed MCP server names  [array]"
 	fake_cli codex "Usage: codex exec [OPTIONS] [PROMPT]
+  -c, --config <key=value>
   -m, --model <MODEL>
   -s, --sandbox <SANDBOX_MODE>
       --json
@@ -153,7 +161,8 @@ J
 	    .gemini.argv[$k + 1] == "auto_edit" and
 	    (.gemini.argv | index("--skip-trust")) and
 	    .gemini.prompt_via == "stdin" and
-	    ([.[] | .resume_args | length > 0] | all)' "$top/etc/cli-lock.json"
+	    ([.[] | .resume_args | length > 0] | all) and
+	    ([.[] | .mcp_args | length > 0] | all)' "$top/etc/cli-lock.json"
 	# the resume flag checked where it stands: after "--" it fails
 	jq '.claude.argv = ["claude", "-p", "--output-format", "json",
 	    "--permission-mode", "acceptEdits", "{model_args}", "--", "{prompt}",
@@ -173,7 +182,7 @@ J
 env > "$WORK_ENV.$1"
 case "$1" in
 --version) echo "gemini 0.61.0 relaunch=${GEMINI_CLI_NO_RELAUNCH:-unset}" ;;
-*) echo "Usage: gemini --skip-trust --approval-mode --output-format -m --resume relaunch=${GEMINI_CLI_NO_RELAUNCH:-unset}" ;;
+*) echo "Usage: gemini --skip-trust --approval-mode --output-format -m --resume --allowed-mcp-server-names relaunch=${GEMINI_CLI_NO_RELAUNCH:-unset}" ;;
 esac
 SH
 	chmod +x "$WORK/bin/gemini"

@@ -224,10 +224,10 @@ $(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o \
 # The sanitizer build of a one-shot program (every program but the daemons,
 # and the backends and agq-attempt) links tests/san/noleaks.c, which skips
 # LeakSanitizer's check at exit unless AGQ_TEST_LEAKS=1: the check stays in
-# the daemons, where a leak in a loop grows, and in the unit tests
-# (tests/san/noleaks.c says why; tests/leaks.bats checks it).  $(1): the
-# program's name.
-SAN_DAEMONS := agq-sched agq-run agq-dash
+# the daemons and agq-mcp (a server), where a leak in a loop grows, and in
+# the unit tests (tests/san/noleaks.c says why; tests/leaks.bats checks
+# it).  $(1): the program's name.
+SAN_DAEMONS := agq-sched agq-run agq-dash agq-mcp
 san_noleaks = $(if $(SAN),$(if $(filter $(1),$(SAN_DAEMONS)),,$(O)/tests/noleaks.o))
 
 $(O)/tests/noleaks.o: tests/san/noleaks.c

@@ -11,25 +11,56 @@ setup_file() {
 	    export DEMO_SKIP="codespell, git or python3-apt missing (make deps-test installs them)"
 }
 
-# demo [ENV=VALUE...]: run the demo (status, output) with TMPDIR in the test.
+# demo [ENV=VALUE...] [OPTION...]: run the demo (status, output) with
+# TMPDIR in the test.
 demo() {
+	local a envs=() opts=()
+	for a; do
+		case $a in
+		*=*) envs+=("$a") ;;
+		*) opts+=("$a") ;;
+		esac
+	done
 	mkdir -p "$BATS_TEST_TMPDIR/libexec/agq" "$BATS_TEST_TMPDIR/tmp"
 	cp "$AGQ_TOP/libexec/agq/agq-demo" "$BATS_TEST_TMPDIR/libexec/agq/"
-	run env TMPDIR="$BATS_TEST_TMPDIR/tmp" "$@" \
-	    "$BATS_TEST_TMPDIR/libexec/agq/agq-demo"
+	run env TMPDIR="$BATS_TEST_TMPDIR/tmp" "${envs[@]}" \
+	    "$BATS_TEST_TMPDIR/libexec/agq/agq-demo" "${opts[@]}"
+}
+
+# check_fix ORIGIN BASE HEAD DIR: from BASE to HEAD (the PR's changes:
+# "BASE...HEAD") only files of DIR changed, not of its subdirectories, at
+# least one, each of which had a typo codespell fixes and has none now.
+check_fix() {
+	local origin=$1 base=$2 head=$3 dir=$4 f n=0
+	[ -n "$dir" ]
+	rm -rf "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	mkdir "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	for f in $(git -C "$origin" diff --name-only "$base...$head"); do
+		n=$((n + 1))
+		[[ "$f" == "$dir"/* ]]
+		[[ "${f#"$dir"/}" != */* ]]
+		git -C "$origin" show "$base:$f" > "$BATS_TEST_TMPDIR/before/$n.py"
+		git -C "$origin" show "$head:$f" > "$BATS_TEST_TMPDIR/after/$n.py"
+	done
+	[ "$n" -ge 1 ]
+	# codespell once for all the files (a Python start each): every
+	# file had a typo it fixes by itself, and none is left
+	[ "$(codespell "$BATS_TEST_TMPDIR/before" | grep -v ', ' |
+	    sed 's/:.*//' | sort -u | wc -l)" -eq "$n" ]
+	[ -z "$(codespell "$BATS_TEST_TMPDIR/after" | grep -v ', ')" ]
 }
 
 # check_merged ORIGIN IDS...: each task done, its PR record in
 # prs/merged/ with the commit that merged it, a merge commit on ORIGIN's
 # main (parents: the base then, and the PR's head, the record's; trailers
-# Agq-Task and Agq-PR); the PR changes only files of the task's directory,
-# each of which had a typo codespell fixes and has none now.  A task with
+# Agq-Task and Agq-PR); the PR fixes the typos of the task's directory
+# (check_fix).  A task with
 # 2 review rounds: round 1's review asked for changes with suggestion
 # lines "FILE:LINE: WORD ==> FIX", and the head merged, a commit on round
 # 1's on the same branch, has each FIX there.
 # Sets ROUNDS2 to how many tasks had 2 rounds.
 check_merged() {
-	local origin=$1 id rec prid head sha dir f n s at word fix
+	local origin=$1 id rec prid head sha dir f s at word fix
 	shift
 	ROUNDS2=0
 	for id in "$@"; do
@@ -46,23 +77,7 @@ check_merged() {
 		git -C "$origin" log -1 --format=%B "$sha" | grep -qx "Agq-Task: $id"
 		git -C "$origin" log -1 --format=%B "$sha" | grep -qx "Agq-PR: $prid"
 		dir=$(jq -r .title <<<"$rec" | sed -n 's/^fix typos in //p')
-		[ -n "$dir" ]
-		n=0
-		rm -rf "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
-		mkdir "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
-		for f in $(git -C "$origin" diff --name-only "$sha^1...$head"); do
-			n=$((n + 1))
-			[[ "$f" == "$dir"/* ]]
-			[[ "${f#"$dir"/}" != */* ]]
-			git -C "$origin" show "$sha^1:$f" > "$BATS_TEST_TMPDIR/before/$n.py"
-			git -C "$origin" show "$head:$f" > "$BATS_TEST_TMPDIR/after/$n.py"
-		done
-		[ "$n" -ge 1 ]
-		# codespell once for all the files (a Python start each): every
-		# file had a typo it fixes by itself, and none is left
-		[ "$(codespell "$BATS_TEST_TMPDIR/before" | grep -v ', ' |
-		    sed 's/:.*//' | sort -u | wc -l)" -eq "$n" ]
-		[ -z "$(codespell "$BATS_TEST_TMPDIR/after" | grep -v ', ')" ]
+		check_fix "$origin" "$sha^1" "$head" "$dir"
 		jq_is "$AGQ_SPOOL/done/$id-r1-1.json" .parent "$id"
 		case $(jq -r .round "$AGQ_SPOOL/done/$id.json") in
 		1)
@@ -175,17 +190,21 @@ check_main() {
 	done
 }
 
-# coder_demo TOOL ENV=VALUE OUTPUT: AGENT=TOOL make demo with a stand-in
-# TOOL in the real CLI's output shape (OUTPUT, printed as it is): it fixes
-# what the prompt names with codespell, where the CLI would edit the files,
-# and applies each suggestion line "FILE:LINE: WORD ==> FIX" in the prompt
-# (the review's comments, round 2), as a model following them would.  The
-# same PRs as codespell's, merged; TOOL ran once a round of each task, its
-# arguments (one line a call, newlines as blanks) in $WORK/args.
-coder_demo() {
-	local tool=$1 key=$2 out=$3
+# The AGENT=claude and AGENT=codex demos (each a full run of the demo
+# costs; tests/run says which cost most): the claude one, to the merge,
+# with the real claude CLI when it is installed (a stand-in without it);
+# the codex one with a stand-in to the open PRs (--until pr): what comes
+# after the PR, the review's suggestions in round 2's prompt and the
+# merge, is the same code for any CLI and the claude one asserts it.
+
+# stand_in TOOL OUTPUT: $WORK/fakebin/TOOL, a stand-in TOOL in the real
+# CLI's output shape (OUTPUT, printed as it is): it fixes what the prompt
+# names with codespell, where the CLI would edit the files, and applies
+# each suggestion line "FILE:LINE: WORD ==> FIX" in the prompt (the
+# review's comments, round 2), as a model following them would.
+stand_in() {
 	mkdir -p "$WORK/fakebin"
-	printf '%s\n' "$out" > "$WORK/out"
+	printf '%s\n' "$2" > "$WORK/out"
 	{
 		echo '#!/bin/sh'
 		echo "args=$WORK/args out=$WORK/out"
@@ -203,59 +222,67 @@ printf '%s\n' "$prompt" |
     done
 cat "$out"
 SH
-	} > "$WORK/fakebin/$tool"
-	chmod +x "$WORK/fakebin/$tool"
-	demo AGENT="$tool" "$key" PATH="$WORK/fakebin:$PATH"
+	} > "$WORK/fakebin/$1"
+	chmod +x "$WORK/fakebin/$1"
+}
+
+# logged TOOL: $WORK/fakebin/TOOL, the real CLI it links to, with its
+# arguments logged as stand_in logs them.
+logged() {
+	local real
+	real=$(readlink "$WORK/fakebin/$1")
+	rm "$WORK/fakebin/$1"
+	printf '#!/bin/sh\nprintf "%%s\\n" "$*" | tr "\\n" " " >> %s\necho >> %s\nexec %s "$@"\n' \
+	    "$WORK/args" "$WORK/args" "$real" > "$WORK/fakebin/$1"
+	chmod +x "$WORK/fakebin/$1"
+}
+
+# cli_demo TOOL [ENV=VALUE|OPTION...]: AGENT=TOOL make demo, TOOL first
+# in PATH; the tasks are prompt tasks through the cli backend, TOOL ran
+# once a task (and once more for its round 2), its arguments (one line a
+# call, newlines as blanks) in $WORK/args; the PRs have TOOL's agents'
+# branches.  Sets origin, ndirs, ids.
+cli_demo() {
+	local tool=$1
+	shift
+	demo AGENT="$tool" PATH="$WORK/fakebin:$PATH" "$@"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
 	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
 	[[ "$output" == *"coder: $tool"* ]]
-	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
 	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
-	check_merged "$origin" $ids
-	[ "$ROUNDS2" -ge 1 ]
-	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
-	[[ "$output" == *"compiles, no typo codespell can fix: pass"* ]]
-	[ "$(wc -l < "$WORK/args")" -eq $((ndirs + ROUNDS2)) ]
-	# round 2's prompt carried the reviewer's suggestions
-	[ "$(grep -c 'The reviewers of your pull request asked for changes:.* ==> ' "$WORK/args")" -eq "$ROUNDS2" ]
+	[ "$(wc -w <<<"$ids")" -eq "$ndirs" ]
 	git -C "$origin" branch --list --format='%(refname:short)' | grep -q "^$tool-[12]/fix-typos-in-"
 	for id in $ids; do
 		grep -q '"backend": "cli"' "$AGQ_SPOOL/done/$id.json"
 	done
 }
 
-@test "AGENT=claude make demo: the same tasks as prompt tasks through the cli backend and the shipped lock's claude command line" {
+@test "AGENT=claude make demo: the same tasks as prompt tasks through the shipped lock's claude command line; with the real claude CLI against a loopback Messages API (a stand-in without it) it fixes the typos, in round 2 follows the review's suggestions, the PRs merged" {
 	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
-	coder_demo claude ANTHROPIC_API_KEY=test-key \
-	    '{"type":"result","subtype":"success","is_error":false,"result":"fixed","session_id":"s-1","permission_denials":[],"usage":{"input_tokens":100,"output_tokens":20}}'
-	grep -q -- '^-p --output-format json --permission-mode acceptEdits -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
-}
-
-@test "AGENT=codex make demo: the same through the shipped lock's codex command line" {
-	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
-	coder_demo codex OPENAI_API_KEY=test-key '{"type":"thread.started","thread_id":"t1"}
-{"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"fixed"}}
-{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":20}}'
-	grep -q -- '^exec --json -s workspace-write -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
-}
-
-@test "AGENT=claude make demo with the real claude CLI against a loopback Messages API: it fixes the typos, in round 2 follows the review's suggestions, the PRs merged" {
-	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
-	real_claude
-	demo AGENT=claude
-	echo "$output"
-	[ "$status" -eq 0 ]
-	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
-	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
-	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	real=
+	# (real_claude skips the test if this claude is not Claude Code)
+	if [ -x "${AGQ_TEST_CLAUDE:-$(command -v claude)}" ]; then
+		real_claude
+		logged claude
+		real=1
+	else
+		stand_in claude '{"type":"result","subtype":"success","is_error":false,"result":"fixed","session_id":"s-1","permission_denials":[],"usage":{"input_tokens":100,"output_tokens":20}}'
+	fi
+	cli_demo claude ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-test-key}"
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
 	check_merged "$origin" $ids
 	[ "$ROUNDS2" -ge 1 ]
 	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
 	[[ "$output" == *"compiles, no typo codespell can fix: pass"* ]]
-	# claude wrote the files it had read, in the tasks' worktrees; the
-	# round-2 prompts carried the reviewer's suggestions
+	[ "$(wc -l < "$WORK/args")" -eq $((ndirs + ROUNDS2)) ]
+	grep -q -- '^-p --output-format json --permission-mode acceptEdits -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
+	# round 2's prompt carried the reviewer's suggestions
+	[ "$(grep -c 'The reviewers of your pull request asked for changes:.* ==> ' "$WORK/args")" -eq "$ROUNDS2" ]
+	[ -n "$real" ] || return 0
+	# the real claude wrote the files it had read, in the tasks'
+	# worktrees; the round-2 prompts reached the API
 	jq -se '[.[] | .body.messages // [] | .[] | select(.role == "assistant") |
 	    .content | arrays | .[] | select(.type == "tool_use" and .name == "Write") |
 	    .input.file_path | select(test("\\.trees/.*\\.py$"))] | length >= 1' "$WORK/mreq"
@@ -264,7 +291,36 @@ SH
 	    grep ' ==> ' | sort -u | wc -l)" -ge "$ROUNDS2" ]
 }
 
-@test "AGENT=claude without ANTHROPIC_API_KEY, and an unknown AGENT: a clear message and exit 2" {
+@test "AGENT=codex make demo --until pr: the same tasks through the shipped lock's codex command line, to their open PRs; no reviewer, no merge" {
+	[ -z "${DEMO_SKIP:-}" ] || skip "$DEMO_SKIP"
+	stand_in codex '{"type":"thread.started","thread_id":"t1"}
+{"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"fixed"}}
+{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":20}}'
+	cli_demo codex --until pr OPENAI_API_KEY=test-key
+	[[ "$output" == *"coder: codex, until the PRs are open"* ]]
+	[[ "$output" == *"$ndirs of $ndirs tasks done with their PR open"* ]]
+	[ "$(wc -l < "$WORK/args")" -eq "$ndirs" ]
+	grep -q -- '^exec --json -s workspace-write -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
+	# one open PR a task, its branch fixing the typos of its directory;
+	# nothing reviewed or merged, main as it was
+	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq "$ndirs" ]
+	[ ! -d "$AGQ_SPOOL/prs/merged" ] || [ -z "$(ls "$AGQ_SPOOL/prs/merged")" ]
+	for id in $ids; do
+		rec=$(agq-pr show --json "$id")
+		jq_is "$AGQ_SPOOL/done/$id.json" .attempts[-1].git.pr "$(jq -r .id <<<"$rec")"
+		[[ "$(jq -r .branch <<<"$rec")" == codex-[12]/fix-typos-in-* ]]
+		[ "$(git -C "$origin" rev-parse "$(jq -r .branch <<<"$rec")")" = "$(jq -r .head <<<"$rec")" ]
+		check_fix "$origin" main "$(jq -r .head <<<"$rec")" \
+		    "$(jq -r .title <<<"$rec" | sed -n 's/^fix typos in //p')"
+		grep -q "^  $(jq -r .title <<<"$rec")  *$(jq -r .branch <<<"$rec")  *$(jq -r .id <<<"$rec")  *-  *PR open\$" <<<"$output"
+	done
+	[ "$(journal_count review)" -eq 0 ] && [ "$(journal_count merge)" -eq 0 ]
+	[[ "$output" != *"review verdicts"* ]]
+	[ ! -e "$AGQ_SPOOL/agents/reviewer.json" ]
+	[ "$(git -C "$origin" rev-list --count main)" -eq 1 ]
+}
+
+@test "AGENT=claude without ANTHROPIC_API_KEY, an unknown AGENT, a bad --until: a clear message and exit 2 (64 for the option)" {
 	demo AGENT=claude ANTHROPIC_API_KEY=
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"agq-demo: AGENT=claude needs ANTHROPIC_API_KEY"* ]]
@@ -272,4 +328,8 @@ SH
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"AGENT=nobody"* ]]
 	[ ! -d "$AGQ_SPOOL/prs" ] || [ -z "$(ls "$AGQ_SPOOL/prs/open" "$AGQ_SPOOL/prs/merged")" ]
+	demo --until review
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"agq-demo: --until review: not pr or merge"* ]]
+	[[ "$output" == *"usage: agq-demo [-s SPOOL] [--until pr|merge]"* ]]
 }

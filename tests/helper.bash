@@ -246,12 +246,20 @@ loopback() {
 	for _ in {1..100}; do [ -s "$WORK/$2" ] && break; nap 0.1; done
 }
 
-# real_cli TOOL EXE PATTERN PACKAGE: skipped unless EXE, the real CLI,
-# prints PATTERN for --version; else EXE is TOOL in $WORK/fakebin, and
-# $WORK/home and $WORK/w are made.
+# real_cli TOOL EXE PATTERN PACKAGE: skipped unless EXE is the real CLI:
+# installed from npm package PACKAGE (the package.json above the file EXE
+# resolves to names it: no start of the CLI, a node start of 0.6 to 2.7
+# CPU-s), else it prints PATTERN for --version; then EXE is TOOL in
+# $WORK/fakebin, and $WORK/home and $WORK/w are made.
 real_cli() {
-	[ -n "$2" ] && GEMINI_CLI_NO_RELAUNCH=true "$2" --version 2>/dev/null |
-	    grep -q "$3" ||
+	local d
+	d=$(readlink -f "$2" 2>/dev/null) || d=
+	while [ -n "$d" ] && [ "$d" != / ]; do
+		d=$(dirname "$d")
+		[ -f "$d/package.json" ] && break
+	done
+	[ -n "$2" ] && { [ -n "$d" ] && jq_is "$d/package.json" .name "$4" ||
+	    GEMINI_CLI_NO_RELAUNCH=true "$2" --version 2>/dev/null | grep -q "$3"; } ||
 	    skip "the real $1 CLI is not installed (npm install --prefix DIR $4; AGQ_TEST_${1^^}=DIR/node_modules/.bin/$1)"
 	mkdir -p "$WORK/fakebin" "$WORK/home" "$WORK/w"
 	ln -sf "$2" "$WORK/fakebin/$1"

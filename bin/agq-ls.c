@@ -58,7 +58,7 @@ row_text(const char *id, const char *state, const char *lane,
 	char shown[800], hid[260], hag[260];
 	agq_human(shown, sizeof shown, what);
 	if (cols)
-		agq_text_cut(shown, cols > 79 + 16 ? (size_t)cols - 79 : 16);
+		agq_text_cut(shown, cols > 81 + 16 ? (size_t)cols - 81 : 16);
 	return agq_xasprintf("%-46s %-8s %-6s %-10s %5s  %s", agq_human(hid,
 	    sizeof hid, id), state, lane, agq_human(hag, sizeof hag, agent),
 	    tries, shown);

@@ -50,6 +50,8 @@ PROGS    += agq-edit agq-prio agq-clean
 PROGS    += agq-plan agq-watch
 # issue 19: the MCP server agents plan through
 PROGS    += agq-mcp
+# issue 19: missions of tasks
+PROGS    += agq-mission
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -58,7 +60,7 @@ PROGS    += agq-mcp
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util redact cli conf steps classify task runas spool \
               lifecycle journal jrecon throttle lease review open reject agent out wake \
-              notify archive deps jsonpatch plan watch submit mcp mcptools
+              notify archive deps mission jsonpatch plan watch submit mcp mcptools
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert
@@ -96,6 +98,7 @@ LINK_agq-git      := exec core
 LINK_agq-pr       := exec core
 LINK_agq-plan     := core
 LINK_agq-watch    := core
+LINK_agq-mission  := core
 LINK_agq-attempt  := exec core
 LINK_agq-mcp      := core
 LINK_backend      := exec core

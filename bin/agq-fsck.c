@@ -16,9 +16,9 @@ static const char usage[] =
 "usage: agq-fsck [-s SPOOL] [--fix | --rebuild-index] [--tmp-age DURATION]\n"
 "Check a spool: missing directories, permissions, files that are not\n"
 "tasks, tasks in two states, leases of dead agents, id claims, the\n"
-"dependency edges (deps/), plan revisions (plans/), stale tmp/\n"
-"files and the journal.  One line per problem, then a summary line.  See\n"
-"agq-fsck(8).\n"
+"dependency edges (deps/), plan revisions (plans/), the missions'\n"
+"task index, stale tmp/ files and the journal.  One line per problem,\n"
+"then a summary line.  See agq-fsck(8).\n"
 "  -s, --spool DIR       spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --fix             repair what is found (stop agq-sched first)\n"
 "      --rebuild-index   repair only the id claims in ids/\n"
@@ -77,9 +77,10 @@ main(int argc, char **argv)
 	printf("agq-fsck: %s: %ld tasks, %ld problems (%ld missing "
 	    "directories, %ld permissions, %ld not tasks, %ld duplicates, "
 	    "%ld dead-agent leases, %ld claims, %ld edges, %ld stale tmp, "
-	    "%ld plans, %ld journal), %ld fixed\n", sp.root, n.tasks,
-	    n.problems, n.dirs, n.modes, n.strays, n.duplicates, n.leases,
-	    n.claims, n.edges, n.tmp, n.plans, n.journal, n.fixed);
+	    "%ld plans, %ld mission entries, %ld journal), %ld fixed\n",
+	    sp.root, n.tasks, n.problems, n.dirs, n.modes, n.strays,
+	    n.duplicates, n.leases, n.claims, n.edges, n.tmp, n.plans,
+	    n.missions, n.journal, n.fixed);
 	if (lk >= 0)
 		close(lk);
 	agq_spool_close(&sp);

@@ -24,7 +24,8 @@ static const char usage[] =
 "                  [--max-attempts N] [--backoff S] [--timeout S]\n"
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
 "                  [-C DIR] [--notify CMD] [--after ID]...\n"
-"                  [--on-dep-fail cancel|run|hold] [--] CMD [ARG]...\n"
+"                  [--on-dep-fail cancel|run|hold] [--mission ID]\n"
+"                  [--role R] [--] CMD [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -52,6 +53,8 @@ static const char usage[] =
 "                       task waits in blocked/; agq-task(5), \"after\"\n"
 "      --on-dep-fail A  when a parent ends dead or cancelled: cancel\n"
 "                       (default), run or hold; agq-task(5)\n"
+"      --mission ID     the task is part of mission ID (agq-mission(1))\n"
+"      --role R         plan, implement, review or test: agq-task(5), role\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -444,6 +447,8 @@ main(int argc, char **argv)
 		{ "notify", required_argument, NULL, 'O' },
 		{ "after", required_argument, NULL, 'A' },
 		{ "on-dep-fail", required_argument, NULL, 'X' },
+		{ "mission", required_argument, NULL, 'W' },
+		{ "role", required_argument, NULL, 'r' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -624,6 +629,20 @@ main(int argc, char **argv)
 			json_object_set_new(o.defaults, "on_dep_fail",
 			    json_string(optarg));
 			break;
+		case 'W':
+		case 'r': {
+			/* checked as the field of a task that has a cmd */
+			const char *f = c == 'W' ? "mission" : "role";
+			json_t *v = utf8_arg(c == 'W' ? "--mission" : "--role",
+			    optarg);
+			json_t *one = json_pack("{s:s, s:O}", "cmd", "true", f, v);
+			char err[600];
+			if (agq_task_validate(one, err, sizeof err) < 0)
+				agq_die(EX_USAGE, "--%s: %s", f, err);
+			json_object_set_new(o.defaults, f, v);
+			json_decref(one);
+			break;
+		}
 		case 'R': {
 			json_t *one = json_pack("[s]", optarg);
 			flag_value("--criteria", "success_criteria", one,

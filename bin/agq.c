@@ -41,6 +41,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "demo",    "run the main job on the default spool" },
 	{ "plan",    "shared JSON plan documents with revisions" },
 	{ "watch",   "a JSON line per change to tasks, plans, missions" },
+	{ "mission", "missions: sets of tasks with a goal, their state" },
 	{ NULL, NULL }
 };
 

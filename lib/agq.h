@@ -63,6 +63,7 @@
 #include "githooks.h"
 #include "archive.h"
 #include "deps.h"
+#include "mission.h"
 #include "edit.h"
 #include "clean.h"
 #include "jsonpatch.h"

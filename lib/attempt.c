@@ -341,6 +341,15 @@ backend_call(const json_t *t, const char *backend, const char *feedback,
 	if (feedback)
 		json_object_set_new(input, "verify_feedback",
 		    json_string(feedback));
+	/* the handoffs of its parents agq-run wrote to $AGQ_HANDOFF
+	 * (agq-task(5), handoff), for the prompt */
+	const char *hp = getenv("AGQ_HANDOFF");
+	json_t *ho = hp ? json_load_file(hp, 0, NULL) : NULL;
+	json_object_del(input, "handoff_from");         /* ours only */
+	if (json_is_array(json_object_get(ho, "from")))
+		json_object_set(input, "handoff_from", json_object_get(ho,
+		    "from"));
+	json_decref(ho);
 	const json_t *sid = resume_of(t, ag, backend,
 	    json_string_value(json_object_get(input, "model")));
 	json_object_del(input, "resume_session");  /* ours only */

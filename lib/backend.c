@@ -50,6 +50,29 @@ snippet(char *dst, size_t size, const char *s, size_t n, size_t max)
 
 /* ---- the prompt ---------------------------------------------------------- */
 
+/* A handoff H (agq-task(5): summary, files, questions) under the
+ * heading WHAT, into the prompt F; nothing when H is not an object. */
+static void
+prompt_handoff(FILE *f, const char *what, const json_t *h)
+{
+	if (!json_is_object(h))
+		return;
+	size_t i;
+	json_t *v;
+	fprintf(f, "\n\n%s:", what);
+	const char *sum = json_string_value(json_object_get(h, "summary"));
+	if (sum)
+		fprintf(f, "\n%s", sum);
+	if (json_array_size(json_object_get(h, "files")))
+		fputs("\nFiles touched:", f);
+	json_array_foreach(json_object_get(h, "files"), i, v)
+		fprintf(f, "\n- %s", json_string_value(v));
+	if (json_array_size(json_object_get(h, "questions")))
+		fputs("\nOpen questions:", f);
+	json_array_foreach(json_object_get(h, "questions"), i, v)
+		fprintf(f, "\n- %s", json_string_value(v));
+}
+
 char *
 agq_backend_prompt(const json_t *t)
 {
@@ -93,6 +116,24 @@ agq_backend_prompt(const json_t *t)
 	if (rf)
 		fprintf(f, "\n\nThe reviewers of your pull request asked for "
 		    "changes:\n%s", rf);
+	/* handoffs: the task's own, its parents' (agq-task(5), handoff) */
+	prompt_handoff(f, "Handoff to this task", json_object_get(t,
+	    "handoff"));
+	json_array_foreach(json_object_get(t, "handoff_from"), i, v) {
+		char *what = agq_xasprintf("Handoff from task %s%s%s%s",
+		    json_string_value(json_object_get(v, "id")),
+		    json_object_get(v, "title") ? " (" : "",
+		    json_object_get(v, "title") ? json_string_value(
+		    json_object_get(v, "title")) : "", json_object_get(v,
+		    "title") ? ")" : "");
+		prompt_handoff(f, what, json_object_get(v, "handoff"));
+		free(what);
+	}
+	/* a refused plan's reason (agq-task(5), role "plan") */
+	const char *pf = json_string_value(json_object_get(t,
+	    "plan_feedback"));
+	if (pf)
+		fprintf(f, "\n\n%s", pf);
 	if (fclose(f) != 0 || !s)
 		agq_die(EX_OSERR, "out of memory");
 	return s;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -31,6 +32,8 @@
 #include "agent.h"
 #include "deps.h"
 #include "plan.h"
+#include "mission.h"
+#include "archive.h"
 #include "fsck.h"
 
 /* ---- agq-fsck ----------------------------------------------------------- */
@@ -614,6 +617,71 @@ check_plans(struct fsck *F)
 	free(d);
 }
 
+#define MISSION_GRACE_S 600     /* an index entry this new: a submit on
+                                 * its way (written before the task) */
+
+struct mission_walk { struct fsck *F; const char *m; char *dir; };
+
+/* missions/M.tasks/NAME: stale when no task NAME is in the spool nor in
+ * its archive, and the entry is older than MISSION_GRACE_S. */
+static int
+mission_entry(const char *name, void *arg)
+{
+	struct mission_walk *w = arg;
+	struct fsck *F = w->F;
+	struct stat st;
+	char path[PATH_MAX];
+	if (json_object_get(F->seen, name))
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", w->dir, name);
+	if (lstat(path, &st) < 0 || st.st_mtime > time(NULL) - MISSION_GRACE_S)
+		return 0;
+	json_t *rec = agq_archive_find(F->sp, name, NULL);
+	json_decref(rec);
+	if (rec || errno != ENOENT)
+		return 0;
+	int fixed = 0;
+	if (F->o->fix) {
+		fixed = agq_mission_index_remove(F->sp, w->m, name) == 0 ? 1 :
+		    -1;
+		if (fixed < 0)
+			agq_syserr("cannot remove", path);
+	}
+	report(F, &F->c->missions, fixed, "mission", "missions/%s.tasks/%s: "
+	    "stale: no task %s (in the spool nor its archive)", w->m, name,
+	    name);
+	return 0;
+}
+
+static int
+mission_dir(const char *name, void *arg)
+{
+	size_t n = strlen(name);
+	if (n <= 6 || strcmp(name + n - 6, ".tasks"))
+		return 0;
+	char m[80];
+	snprintf(m, sizeof m, "%.*s", (int)(n - 6), name);
+	struct mission_walk w = { arg, m, agq_spool_path(((struct fsck *)
+	    arg)->sp, "missions/%s", name) };
+	if (agq_dir_each(w.dir, mission_entry, &w) < 0 && errno != ENOENT &&
+	    errno != ENOTDIR)
+		agq_syserr("cannot read", w.dir);
+	free(w.dir);
+	return 0;
+}
+
+/* The missions' task index (agq-spool(5), "Missions"): every entry
+ * missions/M.tasks/T names a task in the spool or its archive (a stale
+ * one, left by a submit cut short, removed with FIX). */
+static void
+check_missions(struct fsck *F)
+{
+	char *d = agq_spool_path(F->sp, "missions");
+	if (agq_dir_each(d, mission_dir, F) < 0 && errno != ENOENT)
+		agq_syserr("cannot read", d);
+	free(d);
+}
+
 /* Is agent NAME's agq-run holding its lock (alive whatever its
  * heartbeat says)? */
 static int
@@ -866,6 +934,7 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	check_claims(&F);
 	check_edges(&F);
 	check_plans(&F);
+	check_missions(&F);
 	char *d = agq_spool_path(sp, "active");
 	agq_dir_each(d, agent_entry, &F);
 	free(d);

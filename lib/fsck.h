@@ -21,6 +21,7 @@ struct agq_fsck_counts {
 	long dirs, modes, strays, duplicates, leases, claims, tmp, journal;
 	long edges;             /* deps/P/C missing or stale */
 	long plans;             /* plans/NAME/REV.json that do not parse */
+	long missions;          /* missions/M.tasks/T naming no task */
 };
 /* Check SP, printing one line per problem on standard output ("KIND:
  * WHAT[ (fixed)]"), and repair with O->fix.  Fills C.  Returns 1 when a

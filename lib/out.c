@@ -159,6 +159,20 @@ agq_out_write(const struct agq_spool *sp, const char *id, const char *name,
 	return r;
 }
 
+char *
+agq_out_read(const struct agq_spool *sp, const char *id, const char *name,
+             size_t max, size_t *len)
+{
+	int dfd = agq_out_open(sp, id, 0);
+	if (dfd < 0)
+		return NULL;
+	char *s = agq_read_file_at(dfd, name, max, len, NULL);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return s;
+}
+
 int
 agq_out_open_path(const char *outdir)
 {

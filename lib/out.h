@@ -39,6 +39,13 @@ void agq_out_spare_remove(const struct agq_spool *sp, const char *spare);
 int agq_out_write(const struct agq_spool *sp, const char *id,
                   const char *name, const char *buf, size_t len);
 
+/* The file NAME of out/ID (opened through agq_out_open, never created),
+ * at most MAX bytes (EFBIG past it): NUL-terminated and malloc'd (the
+ * caller frees it) with its length in *LEN; NULL with errno (ENOENT: no
+ * such file or no out/ID). */
+char *agq_out_read(const struct agq_spool *sp, const char *id,
+                   const char *name, size_t max, size_t *len);
+
 /* Open OUTDIR, a path SPOOL/out/ID as agq-run gives it to a task, as
  * agq_out_open does without creating: O_DIRECTORY|O_NOFOLLOW on
  * SPOOL/out, then on ID relative to it (a symbolic link: ENOTDIR; a last

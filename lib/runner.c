@@ -59,6 +59,8 @@
 #include "runner.h"
 #include "shepherd.h"
 #include "wake.h"
+#include "mission.h"
+#include "submit.h"
 
 struct job {
 	char id[65];
@@ -280,7 +282,7 @@ env_make(struct runner *R, struct envb *e, const json_t *t,
 {
 	size_t room = agq_runas_env_size();
 	json_t *tenv = json_object_get(t, "env");
-	size_t more = json_object_size(tenv) + 6;
+	size_t more = json_object_size(tenv) + 8;
 	*e = (struct envb){ agq_xmalloc((room + more) * sizeof *e->v), 0,
 	    room + more, agq_xmalloc(more * sizeof *e->own), 0 };
 	/* an agent task keeps them: agq-attempt's backend */
@@ -298,6 +300,15 @@ env_make(struct runner *R, struct envb *e, const json_t *t,
 	snprintf(buf, sizeof buf, "%d", attempt);
 	env_set(e, "AGQ_ATTEMPT", buf);
 	env_set(e, "AGQ_OUT", outdir);
+	/* what it is handed, and where it may leave its own (agq-task(5),
+	 * handoff) */
+	char *ho = agq_mission_handoff_prepare(R->sp, t, outdir);
+	if (ho)
+		env_set(e, "AGQ_HANDOFF", ho);
+	free(ho);
+	ho = agq_xasprintf("%s/handoff-out.json", outdir);
+	env_set(e, "AGQ_HANDOFF_OUT", ho);
+	free(ho);
 }
 
 static void
@@ -997,6 +1008,44 @@ result_doc(const struct job *j, const json_t *t,
 	return r;
 }
 
+/* The planner (agq-task(5), role "plan"): a plan task T whose attempt
+ * ended with exit 0 (O) has its answer submitted (agq_submit_planner)
+ * before it is recorded, so that done means its tasks exist.  A refused
+ * plan (or one that could not be submitted) fails the attempt: O's
+ * exit 1 and agent report with status "plan_refused" and the reason,
+ * and T's plan_feedback set for the next attempt's prompt; a plan taken
+ * clears it.  Returns the ids submitted (a new array), or NULL. */
+static json_t *
+plan_step(struct runner *R, json_t *t, struct agq_lc_outcome *o)
+{
+	const char *role = json_string_value(json_object_get(t, "role"));
+	const char *agst = json_string_value(json_object_get(o->ag, "status"));
+	if (!role || strcmp(role, "plan") || !o->exited || o->code != 0 ||
+	    o->timed_out || o->handback || (agst && (!strcmp(agst,
+	    AGQ_LC_GATE_REVIEW) || !strcmp(agst, AGQ_LC_GATE_APPROVAL))))
+		return NULL;    /* not ending done: stopped at a gate */
+	char err[2048];
+	json_t *ids = NULL;
+	int r = agq_submit_planner(R->sp, t, &ids, err, sizeof err);
+	if (r == 0) {
+		json_object_del(t, "plan_feedback");
+		return ids;
+	}
+	json_t *ag = o->ag ? json_deep_copy(o->ag) : json_object();
+	json_object_set_new(ag, "status", json_string("plan_refused"));
+	json_object_set_new(ag, "error", json_sprintf("plan %s: %s", r > 0 ?
+	    "refused" : "not submitted", err));
+	json_decref((json_t *)o->ag);
+	o->ag = ag;
+	o->code = 1;
+	if (r > 0)
+		json_object_set_new(t, "plan_feedback", json_sprintf("Your plan "
+		    "was refused: %s.  Answer again with the whole plan: a JSON "
+		    "array of tasks (agq-task(5) fields; \"after\" may hold "
+		    "indexes into the array, from 0).", err));
+	return NULL;
+}
+
 /* Record the result RES of job J, its task locked in LP (ours, its
  * generation J's): the attempt, the outcome's move (agq_lc_finish
  * decides it), result.json and the journal (STARTEV, when not NULL,
@@ -1022,6 +1071,7 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	    .ag = agq_task_attempted(t) && !j->handback ? agent_report(sp, id) :
 	    NULL, .random = agq_random };
 	close_attempt(agq_task_last_attempt(t), &o, now, dur);
+	json_t *planned = plan_step(R, t, &o);
 	json_t *fev = json_pack("{s:s, s:I, s:i, s:i, s:b, s:I}", "agent",
 	    o.agent, "gen", j->gen, "exit", o.code, "signal", o.sig,
 	    "timed_out", o.timed_out, "duration_ms", dur);
@@ -1035,6 +1085,11 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	struct agq_lc d;
 	agq_lc_finish(t, &o, now, sp->conf.backoff_cap_s, &d);
 	agq_lc_apply(t, &d);
+	char herr[700] = "";
+	json_t *hout = d.to == AGQ_ST_DONE ? agq_mission_handoff_take(sp, id,
+	    herr, sizeof herr) : NULL;
+	if (hout)       /* for its dependents (agq-task(5), handoff) */
+		json_object_set_new(t, "handoff_out", hout);
 	/* a review task's verdict: into the task as it goes done, journaled
 	 * after the done event */
 	json_t *rev = d.to == AGQ_ST_DONE ? agq_lc_review_event(t, o.ag,
@@ -1044,6 +1099,10 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	if (agq_lc_pause(sp, &d, now) < 0)      /* before the task is seen */
 		agq_syserr("cannot pause the backend", "throttle/");
 	json_t *r = result_doc(j, t, &o, &d, now, dur);
+	if (planned)
+		json_object_set_new(r, "plan", planned);
+	if (herr[0])
+		json_object_set_new(r, "handoff_error", json_string(herr));
 	/* result.json first, then the move: whoever sees the task in its
 	 * new state (agq-wait) finds the result beside it. */
 	int ended = 0;

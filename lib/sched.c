@@ -54,6 +54,7 @@
 #include "throttle.h"
 #include "review.h"
 #include "deps.h"
+#include "mission.h"
 #include "sched.h"
 #include "wake.h"
 
@@ -535,7 +536,21 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
 	struct agq_dep dep;
-	int r = agq_dep_prepare(sp, t, &dep, 1, why, size);
+	/* its mission: there and open, the task indexed in it first */
+	const char *mission = json_string_value(json_object_get(t, "mission"));
+	int made;
+	int r = agq_mission_enter(sp, t, 1, &made, why, size);
+	if (r > 0)
+		return -1;      /* WHY names the field */
+	if (r < 0) {
+		int e = errno;
+		agq_spool_syserr(sp, "cannot index the task in its mission",
+		    "missions/%s.tasks/%s", mission, id);
+		return no_room(S, e);
+	}
+	r = agq_dep_prepare(sp, t, &dep, 1, why, size);
+	if (r != 0 && made)
+		(void)agq_mission_index_remove(sp, mission, id);
 	if (r > 0)
 		return -1;      /* a parent unknown: rejected, WHY says */
 	if (r < 0) {
@@ -593,10 +608,10 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 		}
 		agq_task_unlock(&l);
 	}
-	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s, s:O*}",
+	agq_journal_w(sp, "accept", id, json_pack("{s:s, s:s, s:s, s:O*, s:O*}",
 	    "file", name, "state", agq_state_name(loc.state), "lane",
 	    agq_lane_name(agq_task_lane(t)), "after", json_object_get(t,
-	    "after")));
+	    "after"), "mission", json_object_get(t, "mission")));
 	agq_dep_journal_new(sp, t, &dep);
 	agq_dep_free(&dep);
 	say(S, "accepted %s from inbox/%s", id, name);

@@ -100,6 +100,7 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "prs/merged", 0700, 0700, 0077 },
 	{ "prs/closed", 0700, 0700, 0077 },
 	{ "plans", 0700, 0700, 0077 },
+	{ "missions", 0700, 0700, 0077 },
 	{ NULL, 0, 0, 0 }
 };
 

@@ -148,6 +148,8 @@ static const char *const known_fields[] = {
 	"after", "on_dep_fail", "blocked_on", "dep_failed",
 	/* missions (issue 19: mission.c checks them) and agq-mcp's server */
 	"mission", "role", "handoff", "mcp",
+	/* missions (issue 19): written by agq */
+	"handoff_out", "plan_feedback",
 	NULL
 };
 
@@ -364,6 +366,67 @@ validate_deps(const json_t *t, char *err, size_t size)
 	    !json_is_string(json_object_get(v, "state"))))
 		return agq_errf(err, size, "field dep_failed: not an object "
 		    "{\"id\": ID, \"state\": S}");
+	return 0;
+}
+
+/* V (field NAME) is a handoff: an object of "summary" (a string),
+ * "files" and "questions" (arrays of strings), nothing else.  0, else -1
+ * with ERR naming the field. */
+static int
+validate_handoff(const json_t *v, const char *name, char *err, size_t size)
+{
+	const char *k;
+	json_t *e, *x;
+	size_t i;
+	if (!json_is_object(v))
+		return agq_errf(err, size, "field %s: not an object {summary, "
+		    "files, questions}", name);
+	json_object_foreach((json_t *)v, k, e) {
+		if (!strcmp(k, "summary")) {
+			if (!json_is_string(e))
+				return agq_errf(err, size, "field %s.summary: not "
+				    "a string", name);
+			continue;
+		}
+		if (strcmp(k, "files") && strcmp(k, "questions"))
+			return agq_errf(err, size, "field %s.%s: unknown (summary, "
+			    "files, questions)", name, k);
+		if (!json_is_array(e))
+			return agq_errf(err, size, "field %s.%s: not an array of "
+			    "strings", name, k);
+		json_array_foreach(e, i, x)
+			if (!json_is_string(x))
+				return agq_errf(err, size, "field %s.%s[%zu]: not a "
+				    "string", name, k, i);
+	}
+	return 0;
+}
+
+/* The mission fields (agq-task(5), "Missions"): mission, role, handoff,
+ * and handoff_out and plan_feedback written by agq.  Whether the mission
+ * exists is the submitter's check (mission.h).  0, else -1 with ERR
+ * naming the field. */
+static int
+validate_mission(const json_t *t, char *err, size_t size)
+{
+	const json_t *v;
+	if ((v = json_object_get(t, "mission")) && (!json_is_string(v) ||
+	    !agq_id_valid(json_string_value(v))))
+		return agq_errf(err, size, "field mission: not a mission id "
+		    "([A-Za-z0-9._-]{1,64})");
+	static const char *const roles[] = { "plan", "implement", "review",
+	    "test", NULL };
+	if ((v = json_object_get(t, "role")) && !one_of(v, roles))
+		return agq_errf(err, size, "field role: must be one of plan, "
+		    "implement, review, test");
+	if ((v = json_object_get(t, "handoff")) &&
+	    validate_handoff(v, "handoff", err, size) < 0)
+		return -1;
+	if ((v = json_object_get(t, "handoff_out")) &&
+	    validate_handoff(v, "handoff_out", err, size) < 0)
+		return -1;
+	if ((v = json_object_get(t, "plan_feedback")) && !json_is_string(v))
+		return agq_errf(err, size, "field plan_feedback: not a string");
 	return 0;
 }
 
@@ -587,6 +650,8 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 	if (validate_git(t, err, size) < 0)
 		return -1;
 	if (validate_deps(t, err, size) < 0)
+		return -1;
+	if (validate_mission(t, err, size) < 0)
 		return -1;
 	if (validate_gates(t, err, size) < 0)
 		return -1;

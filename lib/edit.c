@@ -37,6 +37,8 @@ const char *const agq_edit_owned[] = {
 	"verdict",
 	/* what agq writes for dependencies (agq-task(5)) */
 	"blocked_on", "dep_failed",
+	/* missions: indexed by mission, written by agq-run (agq-task(5)) */
+	"mission", "handoff_out", "plan_feedback",
 	NULL
 };
 

@@ -17,6 +17,19 @@ cycle() {
 	done
 }
 
+# cycle_until COMMAND...: cycles until COMMAND succeeds, at most 10.
+cycle_until() {
+	local i
+	for ((i = 0; i < 10; i++)); do
+		"$@" && return 0
+		cycle 1
+	done
+	"$@"
+}
+
+# mstate M S: mission M's state is S.
+mstate() { [ "$(agq-mission show "$1" --json | jq -r .state)" = "$2" ]; }
+
 # ev ID EV: the first EV event of ID, compact JSON.
 ev() { agq-journal --id "$1" --ev "$2" | head -1; }
 
@@ -73,14 +86,13 @@ planner() {
 	m=$(agq-mission new s)
 	[ "$(agq-mission show "$m" --json | jq -r .state)" = open ]   # empty
 	agq-submit --mission "$m" -- true >/dev/null
-	cycle 2
+	cycle_until mstate "$m" done
 	[ "$(agq-mission show "$m" --json | jq -r '.state + " " + (.done|tostring)')" = "done 1" ]
 	f=$(agq-submit --mission "$m" --max-attempts 1 -- false)
 	h=$(echo "{\"cmd\": \"true\", \"mission\": \"$m\", \"after\": [\"$f\"], \"on_dep_fail\": \"hold\"}" | agq-submit)
 	[ "$(agq-mission show "$m" --json | jq -r .state)" = open ]
-	cycle 3
+	cycle_until is_state "$h" hold
 	is_state "$f" dead
-	is_state "$h" hold
 	[ "$(agq-mission show "$m" --json | jq -r .state)" = failed ]
 	m2=$(agq-mission new b)
 	t=$(agq-submit --mission "$m2" -- true)
@@ -101,8 +113,7 @@ EOF
 	[ "$(echo "$output" | jq -c '.tasks[1].after')" = '["pa"]' ]
 	[ "$(echo "$output" | jq -c '.tasks[2].after')" = "[\"pa\",\"$b\"]" ]
 	[ -e "$AGQ_SPOOL/deps/pa/$b" ]
-	cycle 4
-	[ "$(agq-mission show "$m" --json | jq -r .state)" = done ]
+	cycle_until mstate "$m" done
 	echo '[{"cmd": "true"}, {"cmd": "true", "after": [5]}]' > "$WORK/bad.json"
 	run agq-mission new bad --plan "$WORK/bad.json"
 	[ "$status" -eq 65 ]
@@ -122,8 +133,7 @@ EOF
 EOF
 	planner "$WORK/plan.json"
 	p=$(agq-submit --id plan1 --mission "$m" --role plan -- "$WORK/planner.sh")
-	cycle 2
-	is_state plan1 done
+	cycle_until is_state plan1 done
 	[ "$(ev plan1 plan_submit | jq -c '[.mission, .tasks]')" = "[\"$m\",[\"plan1-p0\",\"plan1-p1\"]]" ]
 	[ "$(jq -c .plan "$AGQ_SPOOL/out/plan1/result.json")" = '["plan1-p0","plan1-p1"]' ]
 	is_state plan1-p1 blocked
@@ -132,7 +142,7 @@ EOF
 	[ "$(ev plan1-p0 submit | jq -r '.source + " " + .mission')" = "plan $m" ]
 	# the plan was submitted before the plan task went to done/
 	[ "$(agq-journal | jq -r 'select(.ev == "plan_submit" or (.ev == "done" and .id == "plan1")) | .ev' | tr '\n' ' ')" = "plan_submit done " ]
-	cycle 3
+	cycle_until mstate "$m" done
 	[ "$(agq-mission show "$m" --json | jq -r '.state + " " + (.done|tostring) + "/" + (.total|tostring)')" = "done 3/3" ]
 }
 
@@ -141,8 +151,7 @@ EOF
 	echo '[{"title": "x", "cmd": "true", "verfy": []}]' > "$WORK/bad.json"
 	planner "$WORK/bad.json"
 	agq-submit --id pb --mission "$m" --role plan --max-attempts 1 -- "$WORK/planner.sh" >/dev/null
-	cycle 2
-	is_state pb dead
+	cycle_until is_state pb dead
 	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/pb.json")" == "plan refused: task 0: field verfy: unknown field (did you mean verify?)"* ]]
 	[[ "$(jq -r .plan_feedback "$AGQ_SPOOL/dead/pb.json")" == "Your plan was refused: task 0: field verfy"* ]]
 	[ "$(jq -r .agent_status "$AGQ_SPOOL/out/pb/result.json")" = plan_refused ]
@@ -153,8 +162,7 @@ EOF
 	planner "$WORK/good.json"
 	echo "{\"id\": \"pc-p0\", \"cmd\": \"true\", \"mission\": \"$m\"}" | agq-submit >/dev/null
 	agq-submit --id pc --mission "$m" --role plan -- "$WORK/planner.sh" >/dev/null
-	cycle 2
-	is_state pc done
+	cycle_until is_state pc done
 	[ "$(ev pc plan_submit | jq -c .tasks)" = '["pc-p0","pc-p1","pc-p2"]' ]
 	[ "$(agq-journal --ev submit | jq -r 'select(.id | startswith("pc-")) | .id' | tr '\n' ' ')" = "pc-p0 pc-p1 pc-p2 " ]
 	[ "$(jq -c .after "$AGQ_SPOOL/blocked/pc-p2.json")" = '["pc-p0","pc-p1"]' ]
@@ -168,14 +176,12 @@ EOF
 	chmod +x "$WORK/leave.sh"
 	p=$(agq-submit --id hp -- "$WORK/leave.sh")
 	echo "{\"id\": \"hc\", \"cmd\": [\"sh\", \"-c\", \"cat \\\"\$AGQ_HANDOFF\\\" > '$WORK/got.json'\"], \"after\": [\"hp\"], \"handoff\": {\"summary\": \"from the lead\"}}" | agq-submit >/dev/null
-	cycle 3
-	is_state hc done
+	cycle_until is_state hc done
 	[ "$(jq -c .handoff_out "$AGQ_SPOOL/done/hp.json")" = '{"summary":"parser split","files":["lex.c"],"questions":["keep yacc?"]}' ]
 	[ "$(jq -r '.handoff.summary + "|" + .from[0].id + "|" + .from[0].handoff.files[0]' "$WORK/got.json")" = "from the lead|hp|lex.c" ]
 	# not JSON: not kept, said in result.json
 	agq-submit --id hx -- sh -c 'echo nope > "$AGQ_HANDOFF_OUT"' >/dev/null
-	cycle 2
-	is_state hx done
+	cycle_until is_state hx done
 	[ "$(jq -r '.handoff_out // "none"' "$AGQ_SPOOL/done/hx.json")" = none ]
 	[[ "$(jq -r .handoff_error "$AGQ_SPOOL/out/hx/result.json")" == "handoff-out.json: not JSON"* ]]
 	echo '{"cmd": "true", "handoff": {"summary": 1}}' > "$WORK/h.json"
@@ -189,8 +195,7 @@ EOF
 	echo "ollama_url = http://127.0.0.1:$(cat "$WORK/apiport")" >> "$AGQ_CONF"
 	agq-submit --id hp -- sh -c 'printf "{\"summary\": \"schema ready\", \"files\": [\"db.sql\"]}" > "$AGQ_HANDOFF_OUT"' >/dev/null
 	echo '{"id": "hq", "prompt": "write the API", "backend": "ollama", "model": "m", "after": ["hp"], "handoff": {"summary": "use REST", "questions": ["auth?"]}}' | agq-submit >/dev/null
-	cycle 3
-	is_state hq done
+	cycle_until is_state hq done
 	prompt=$(jq -r 'select(.path == "/api/chat") | .body.messages[-1].content' "$WORK/apireq")
 	[[ "$prompt" == "write the API"*"Handoff to this task:"*"use REST"*"Open questions:"*"- auth?"* ]]
 	[[ "$prompt" == *"Handoff from task hp:"*"schema ready"*"Files touched:"*"- db.sql"* ]]
@@ -203,7 +208,7 @@ EOF
 	# fakeapi.py answers "echo: " and the prompt's last line
 	jq -n --arg m "$m" '{id: "pm", prompt: "plan it\n[{\"title\": \"t\", \"cmd\": \"true\"}]", backend: "ollama", model: "m", role: "plan", mission: $m}' | agq-submit >/dev/null
 	jq -n --arg m "$m" '{id: "pn", prompt: "plan nothing", backend: "ollama", model: "m", role: "plan", mission: $m, max_attempts: 2, backoff: 0.01}' | agq-submit >/dev/null
-	cycle 4
+	cycle_until is_state pn dead
 	is_state pm done
 	[ "$(agq-mission show "$m" --json | jq -r '.tasks[] | select(.id == "pm-p0") | .title')" = t ]
 	is_state pn dead
@@ -226,4 +231,18 @@ EOF
 	[ -e "$AGQ_SPOOL/missions/$m.tasks/$t" ]
 	run agq-fsck
 	[ "$status" -eq 0 ]
+}
+
+@test "agq-edit refuses a change of mission: the mission's index names the task" {
+	m=$(agq-mission new e)
+	t=$(agq-submit --mission "$m" -- true)
+	cat > "$WORK/ed.sh" <<'EOF2'
+#!/bin/sh
+jq '.mission = "m-other"' "$1" > "$1.new" && mv "$1.new" "$1"
+EOF2
+	chmod +x "$WORK/ed.sh"
+	EDITOR="$WORK/ed.sh" run agq-edit "$t"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"mission"* ]]
+	[ "$(jq -r .mission "$AGQ_SPOOL/queue/normal/$t.json")" = "$m" ]
 }

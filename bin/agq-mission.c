@@ -41,14 +41,7 @@ static json_t *
 read_plan(const char *path)
 {
 	size_t len;
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	char *buf = fd < 0 ? NULL : agq_read_fd(fd, (size_t)1 << 30, &len);
-	if (!buf) {
-		agq_syserr("cannot read the plan", path);
-		exit(EX_NOINPUT);
-	}
-	if (fd > 0)
-		close(fd);
+	char *buf = agq_cli_read_file("the plan", path, (size_t)1 << 30, &len);
 	json_error_t je;
 	json_t *plan = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	free(buf);

@@ -130,14 +130,8 @@ static json_t *
 prompt_file(const char *path)
 {
 	size_t len;
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	char *buf = fd < 0 ? NULL : agq_read_fd(fd, (size_t)1 << 30, &len);
-	if (!buf) {
-		agq_syserr("cannot read the prompt file", path);
-		exit(EX_NOINPUT);
-	}
-	if (fd > 0)
-		close(fd);
+	char *buf = agq_cli_read_file("the prompt file", path, (size_t)1 << 30,
+	    &len);
 	json_t *v = memchr(buf, '\0', len) ? NULL : json_stringn(buf, len);
 	free(buf);
 	if (!v)

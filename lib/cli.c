@@ -1,5 +1,6 @@
 /* cli.c - option helpers shared by the programs' mains. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,22 @@ agq_cli_done(int rc)
 	if (agq_flush_stdout() < 0)
 		return EX_IOERR;
 	return rc;
+}
+
+char *
+agq_cli_read_file(const char *what, const char *path, size_t max,
+                  size_t *len)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	char *buf = fd < 0 ? NULL : agq_read_fd(fd, max, len);
+	if (!buf) {
+		char *w = agq_xasprintf("cannot read %s", what);
+		agq_syserr(w, path);
+		exit(EX_NOINPUT);
+	}
+	if (fd > 0)
+		close(fd);
+	return buf;
 }
 
 int

@@ -98,6 +98,12 @@ int agq_cli_done(int rc);
  * directory, fsync(2), rename(2) (agq_write_atomic with sync).  0, or -1
  * with errno set; the caller reports. */
 int agq_cli_write_file(const char *path, const char *buf);
+/* The whole file PATH a program was given to read (--prompt-file,
+ * --plan; "-": standard input), at most MAX bytes: NUL-terminated,
+ * malloc'd, its length in *LEN.  When it cannot be read, exits
+ * EX_NOINPUT (66) with "cannot read WHAT: WHY (PATH)". */
+char *agq_cli_read_file(const char *what, const char *path, size_t max,
+                        size_t *len);
 
 /* The string S shown for a person (agq_human: control characters as
  * escapes), for printf(3) in a human-readable output; NULL stays NULL.

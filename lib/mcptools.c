@@ -363,9 +363,11 @@ as_json(const char *out)
 }
 
 /* agq-plan ARGV's (a NULL-ended argv) answer for TOOL, with IN on its
- * standard input: exit 0 -> *RES {plan: NAME, KEY: its output}; 75 -> a
- * conflict, "expected IF_REV, current M" (M from its message); 69 -> no
- * such plan; other -> the status and its message. */
+ * standard input: exit 0 -> *RES {plan: NAME, KEY: its output}, or its
+ * output itself when KEY is NULL (get --json's {plan, rev, doc}); 75 ->
+ * a conflict, "expected IF_REV, current M" (M from its message "...,
+ * the newest is M", agq-plan(1)); 69 -> no such plan; other -> the
+ * status and its message. */
 static int
 plan_run(const struct agq_mcp_ctx *c, const char *tool, char **argv,
          const char *name, const char *in, const json_t *if_rev,
@@ -374,11 +376,14 @@ plan_run(const struct agq_mcp_ctx *c, const char *tool, char **argv,
 	char *out, last[512];
 	int st = run_sibling(argv, in, &out, last, sizeof last, err, size);
 	int rc = 0;
-	if (st == 0) {
+	if (st == 0 && !key) {
+		*res = as_json(out);
+	} else if (st == 0) {
 		*res = json_pack("{s:s, s:o}", "plan", name, key, as_json(out));
 	} else if (st == 75) {
-		const char *cur = strstr(last, "current ");
-		long m = cur ? strtol(cur + 8, NULL, 10) : -1;
+		static const char newest[] = "the newest is ";
+		const char *cur = strstr(last, newest);
+		long m = cur ? strtol(cur + sizeof newest - 1, NULL, 10) : -1;
 		if (m >= 0)
 			rc = agq_errf(err, size, "conflict: expected %lld, current "
 			    "%ld: read the plan again (agq_plan_get) and retry",
@@ -416,8 +421,8 @@ t_plan_get(void *ctx, const json_t *args, json_t **res, char *err,
 	if (plan_name(args, err, size) < 0)
 		return logged(c, "agq_plan_get", -1, NULL, err);
 	const char *name = json_string_value(json_object_get(args, "name"));
-	char *argv[] = { "agq-plan", "get", (char *)name, NULL };
-	return plan_run(c, "agq_plan_get", argv, name, NULL, NULL, "doc", res,
+	char *argv[] = { "agq-plan", "get", (char *)name, "--json", NULL };
+	return plan_run(c, "agq_plan_get", argv, name, NULL, NULL, NULL, res,
 	    err, size);
 }
 
@@ -554,7 +559,8 @@ const struct agq_mcp_tool agq_mcp_tools[] = {
 	  "\"maxItems\": 64}, \"timeout_s\": {\"type\": \"number\", "
 	  "\"minimum\": 0, \"maximum\": 600}}, \"required\": [\"ids\"], "
 	  "\"additionalProperties\": false}", t_wait },
-	{ "agq_plan_get", "Read the plan document NAME.",
+	{ "agq_plan_get", "Read the plan document NAME and its revision "
+	  "(rev: give it as if_rev to change the document).",
 	  "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": "
 	  "\"string\", \"minLength\": 1, \"maxLength\": 64}}, "
 	  "\"required\": [\"name\"], \"additionalProperties\": false}",

@@ -19,19 +19,16 @@ call() { rpc "$1" tools/call "{\"name\":\"$2\",\"arguments\":$3}"; }
 # answer ID: the answer to request ID in $WORK/out.
 answer() { jq -c "select(.id == $1)" "$WORK/out"; }
 
-# parent: a task with a git origin and a mission, $P its id.
+# parent: a task with a git origin and a mission, $P its id, $M the
+# mission's.
 parent() {
 	git init -q --bare "$WORK/origin.git"
-	# the mission, as agq-mission(1) (h-mission's part, not on this
-	# branch) writes it: missions/ID.json
-	mkdir -p "$AGQ_SPOOL/missions"
-	echo '{"id": "m-1", "title": "t", "goal": "g", "acceptance": []}' \
-	    > "$AGQ_SPOOL/missions/m-1.json"
-	P=$(echo '{"title": "plan it", "cmd": "true", "mission": "m-1",
+	M=$(agq-mission new t --goal g)
+	P=$(echo '{"title": "plan it", "cmd": "true", "mission": "'"$M"'",
 	    "git": {"repo": "'"$WORK/origin.git"'", "base": "dev"}}' | agq-submit)
 }
 
-@test "a conversation by hand: initialize (2025-11-25), tools/list, agq_submit makes the subtask P-s1 with parent, git origin and mission inherited, journaled; bad params -32602, an unknown method -32601, garbage -32700 and the server goes on" {
+@test "a conversation by hand: initialize (2025-11-25), tools/list, agq_submit makes the subtask P-s1 with parent, git origin and mission inherited (indexed in the mission), journaled; bad params -32602, an unknown method -32601, garbage -32700 and the server goes on" {
 	parent
 	{
 		rpc 1 initialize "$INIT"
@@ -58,9 +55,16 @@ parent() {
 	    .result.structuredContent.id == $id and
 	    (.result.content[0].text | fromjson | .id == $id)'
 	local t="$AGQ_SPOOL/blocked/$P-s1.json"
-	jq -e --arg p "$P" --arg o "$WORK/origin.git" '.parent == $p and
-	    .git.repo == $o and .git.base == "dev" and .mission == "m-1" and
-	    .after == [$p] and .verify[0].cmd == "make test"' "$t"
+	jq -e --arg p "$P" --arg o "$WORK/origin.git" --arg m "$M" '.parent ==
+	    $p and .git.repo == $o and .git.base == "dev" and .mission == $m
+	    and .after == [$p] and .verify[0].cmd == "make test"' "$t"
+	# in its mission through the one delivery: indexed, its submit
+	# event naming it
+	[ -f "$AGQ_SPOOL/missions/$M.tasks/$P-s1" ]
+	agq-journal --id "$P-s1" --ev submit | jq -e --arg m "$M" '.mission ==
+	    $m and .source == "mcp"'
+	agq-mission show "$M" --json | jq -e --arg id "$P-s1" '.total == 2
+	    and any(.tasks[]; .id == $id)'
 	[ "$(answer 4 | jq .error.code)" = -32602 ]
 	answer 5 | jq -e '.result.isError and
 	    .result.content[0].text == "field after: not an array (string given)"'
@@ -119,53 +123,45 @@ parent() {
 	answer 2 | jq -e '.result.isError'
 }
 
-@test "plan and mission tools run agq-plan and agq-mission (STAND-INS here: scripts in a test PATH, the real programs are h-plan's and h-mission's): the document, --if-rev, a stale revision a conflict naming both, an absent plan" {
-	mkdir -p "$WORK/standin"
-	# STAND-IN of agq-plan(1): logs its argv and standard input
-	cat > "$WORK/standin/agq-plan" <<'SH'
-#!/bin/sh
-echo "$* | $(cat) | $AGQ_SPOOL" >> "$STANDIN_LOG"
-case "$1 $2" in
-"get p") echo '{"steps": ["a"]}' ;;
-"get none") echo "agq-plan: none: no such plan" >&2; exit 69 ;;
-"put p") case "$*" in *"--if-rev 3"*) echo "agq-plan: p: conflict: expected 3, current 5" >&2; exit 75 ;; esac; echo 4 ;;
-"patch p") echo 6 ;;
-esac
-SH
-	# STAND-IN of agq-mission(1)
-	cat > "$WORK/standin/agq-mission" <<'SH'
-#!/bin/sh
-echo "$*" >> "$STANDIN_LOG"
-echo '{"id": "m-1", "state": "open", "tasks": []}'
-SH
-	chmod +x "$WORK/standin/"*
-	export STANDIN_LOG="$WORK/standin.log"
+@test "plan and mission tools run agq-plan and agq-mission: the document with its revision, --if-rev, a stale revision a conflict naming both, JSON Patch and merge patch, an absent plan, a bad name; the mission with its task; a subtask into no such mission refused" {
+	[ "$(echo '{"steps": ["a"]}' | agq-plan put p)" = 1 ]
+	M=$(agq-mission new t --goal g)
+	T=$(agq-submit --mission "$M" --title one -- true)
 	{
 		rpc 1 initialize "$INIT"
 		call 2 agq_plan_get '{"name":"p"}'
 		call 3 agq_plan_get '{"name":"none"}'
 		call 4 agq_plan_put '{"name":"p","doc":{"x":1},"if_rev":3}'
-		call 5 agq_plan_put '{"name":"p","doc":{"x":1},"if_rev":4}'
-		call 6 agq_plan_patch '{"name":"p","patch":[{"op":"add","path":"/y","value":2}],"if_rev":4}'
-		call 7 agq_plan_patch '{"name":"p","patch":{"y":null}}'
+		call 5 agq_plan_put '{"name":"p","doc":{"x":1},"if_rev":1}'
+		call 6 agq_plan_patch '{"name":"p","patch":[{"op":"add","path":"/y","value":2}],"if_rev":2}'
+		call 7 agq_plan_patch '{"name":"p","patch":{"y":null,"z":3}}'
 		call 8 agq_plan_get '{"name":"../x"}'
-		call 9 agq_mission_show '{"id":"m-1"}'
-	} | PATH="$WORK/standin:$PATH" agq-mcp > "$WORK/out"
-	cat "$WORK/out" "$STANDIN_LOG"
-	answer 2 | jq -e '.result.structuredContent == {"plan": "p", "doc": {"steps": ["a"]}}'
+		call 9 agq_mission_show '{"id":"'"$M"'"}'
+		call 10 agq_mission_show '{"id":"m-none"}'
+		call 11 agq_plan_get '{"name":"p"}'
+		call 12 agq_submit '{"title":"x","cmd":"true","mission":"m-none"}'
+	} | agq-mcp > "$WORK/out"
+	cat "$WORK/out"
+	answer 2 | jq -e '.result.structuredContent ==
+	    {"plan": "p", "rev": 1, "doc": {"steps": ["a"]}}'
 	answer 3 | jq -e '.result.isError and .result.content[0].text == "field name: no plan none"'
 	answer 4 | jq -e '.result.isError and (.result.content[0].text |
-	    startswith("conflict: expected 3, current 5"))'
-	answer 5 | jq -e '.result.structuredContent.result == 4'
-	answer 6 | jq -e '.result.structuredContent.result == 6'
+	    startswith("conflict: expected 3, current 1:"))'
+	answer 5 | jq -e '.result.structuredContent.result == 2'
+	answer 6 | jq -e '.result.structuredContent.result == 3'
+	answer 7 | jq -e '.result.structuredContent.result == 4'
 	answer 8 | jq -e '.result.isError and (.result.content[0].text | startswith("field name: not a plan name"))'
-	answer 9 | jq -e '.result.structuredContent.mission.state == "open"'
-	grep -qx "get p |  | $AGQ_SPOOL" "$STANDIN_LOG"
-	grep -qx 'put p --if-rev 4 | {"x":1} | '"$AGQ_SPOOL" "$STANDIN_LOG"
-	grep -qx 'patch p --if-rev 4 | \[{"op":"add","path":"/y","value":2}\] | '"$AGQ_SPOOL" "$STANDIN_LOG"
-	grep -qx 'patch p --merge | {"y":null} | '"$AGQ_SPOOL" "$STANDIN_LOG"
-	grep -qx 'show m-1 --json' "$STANDIN_LOG"
-	! grep -q '\.\./x' "$STANDIN_LOG"
+	answer 9 | jq -e --arg m "$M" --arg t "$T" '.result.structuredContent.id
+	    == $m and .result.structuredContent.mission.state == "open" and
+	    [.result.structuredContent.mission.tasks[].id] == [$t]'
+	answer 10 | jq -e '.result.isError and .result.content[0].text == "field id: no mission m-none"'
+	answer 11 | jq -e '.result.structuredContent ==
+	    {"plan": "p", "rev": 4, "doc": {"x": 1, "z": 3}}'
+	answer 12 | jq -e '.result.isError and .result.content[0].text ==
+	    "field mission: m-none: no such mission (agq-mission ls)"'
+	[ ! -e "$AGQ_SPOOL/missions/m-none.tasks" ]
+	[ "$(agq-plan get p --json | jq -c .)" = '{"plan":"p","rev":4,"doc":{"x":1,"z":3}}' ]
+	[ ! -e "$AGQ_SPOOL/x" ] && [ ! -e "$AGQ_SPOOL/plans/x" ]
 }
 
 @test "the real claude CLI as the MCP client: a task with mcp: true run by agq-run gets agq-mcp through the shipped lock, and the model's mcp__agq__agq_submit makes the subtask, its parent set" {

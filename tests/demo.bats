@@ -105,6 +105,46 @@ check_merged() {
 	done
 }
 
+# typo_ids: IDS, the demo's done coder tasks but the changelog (not its
+# review or merge tasks), and CL, the changelog task's id (empty: none).
+typo_ids() {
+	local i
+	ids= CL=
+	for i in $(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$'); do
+		if jq_is "$AGQ_SPOOL/done/$i.json" .title changelog; then
+			CL=$i
+		else
+			ids="$ids $i"
+		fi
+	done
+}
+
+# check_changelog ORIGIN CL IDS...: the changelog task CL ran after every
+# typo task IDS (its after; released after the last one's done, in the
+# journal), in their mission; merged last into main, whose CHANGELOG.md
+# has a line for each of their PRs.
+check_changelog() {
+	local origin=$1 cl=$2 id rs ds prid
+	shift 2
+	[ "$(jq -r '.after | sort | join(" ")' "$AGQ_SPOOL/done/$cl.json")" = \
+	    "$(printf '%s\n' "$@" | sort | paste -sd ' ')" ]
+	for id; do
+		jq_is "$AGQ_SPOOL/done/$id.json" .mission "$(jq -r .mission "$AGQ_SPOOL/done/$cl.json")"
+	done
+	rs=$(agq-journal --id "$cl" --ev release | jq -r .seq)
+	for id; do
+		ds=$(agq-journal --id "$id" --ev done | jq -r .seq | tail -1)
+		[ "$rs" -gt "$ds" ]
+	done
+	[ "$(git -C "$origin" log --first-parent --merges -1 --format=%H main)" = \
+	    "$(agq-pr show --json "$cl" | jq -r .merged.sha)" ]
+	[ "$(git -C "$origin" show main:CHANGELOG.md | grep -c '^- Merge ')" -eq $# ]
+	for id; do
+		prid=$(agq-pr show --json "$id" | jq -r .id)
+		git -C "$origin" show main:CHANGELOG.md | grep -q "^- Merge $prid: fix typos in "
+	done
+}
+
 # check_main ORIGIN DIRS...: main, cloned afresh, compiles and has no typo
 # codespell can fix in DIRS/*.py.
 check_main() {
@@ -130,35 +170,43 @@ check_main() {
 	[ "$ndirs" -ge 2 ]
 	dirs=$(sed -n '/^codespell finds typos/,/^submitted/s/^  \([^ ]*\)  *[0-9]*$/\1/p' <<<"$output")
 	[ "$(wc -w <<<"$dirs")" -eq "$ndirs" ]
-	[[ "$output" == *"submitted $ndirs tasks"* ]]
-	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
+	n=$((ndirs + 1))                        # and the changelog
+	[[ "$output" == *"submitted $n tasks in mission m-"*": one per directory, and a changelog after all of them"* ]]
+	[[ "$output" == *"$n of $n tasks merged into main"* ]]
 	[[ "$output" == *"agq pr ls --state merged"* ]]
 	[[ "$output" == *"git -C $origin log --graph"* ]]
 	# every task done, its PR merged into main, the round-2 heads with
 	# the reviewer's suggestions; main passes its checks
-	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	typo_ids
 	[ "$(wc -w <<<"$ids")" -eq "$ndirs" ]
+	[ -n "$CL" ]
 	check_merged "$origin" $ids
 	[ "$ROUNDS2" -ge 1 ]
 	check_main "$origin" $dirs
-	grep -q "^origin main $(git -C "$origin" rev-parse --short=12 main): $ndirs merges, compiles, no typo codespell can fix: pass\$" <<<"$output"
-	# N PR records merged, none open; every task done, none dead: the
-	# coders', N + ROUNDS2 review tasks, N merge tasks
-	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
+	check_changelog "$origin" "$CL" $ids
+	grep -q "^origin main $(git -C "$origin" rev-parse --short=12 main): $n merges, compiles, no typo codespell can fix, a changelog of $ndirs merged fixes: pass\$" <<<"$output"
+	# the mission: done, its tasks the coders' and the changelog
+	m=$(jq -r .mission "$AGQ_SPOOL/done/$CL.json")
+	[ "$(agq-mission show --json "$m" | jq -r .state)" = done ]
+	[ "$(agq-mission show --json "$m" | jq '.tasks | length')" -eq "$n" ]
+	[[ "$output" == *"agq mission show $m"* ]]
+	# N+1 PR records merged, none open; every task done, none dead: the
+	# coders', N + 1 + ROUNDS2 review tasks, N + 1 merge tasks
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$n" ]
 	[ -z "$(ls "$AGQ_SPOOL/prs/open")" ]
-	[ "$(git -C "$origin" branch --list | grep -vc ' main$')" -eq "$ndirs" ]
-	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((3 * ndirs + ROUNDS2)) ]
+	[ "$(git -C "$origin" branch --list | grep -vc ' main$')" -eq "$n" ]
+	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((3 * n + ROUNDS2)) ]
 	[ "$(ls "$AGQ_SPOOL/dead" | wc -l)" -eq 0 ]
 	# the journal summary: agq-run's git work, the reviews and merges
-	for ev in commit:$((ndirs + ROUNDS2)) pr_open:$ndirs \
-	    review:$((ndirs + ROUNDS2)) review_changes:$ROUNDS2 merge:$ndirs; do
+	for ev in commit:$((n + ROUNDS2)) pr_open:$n \
+	    review:$((n + ROUNDS2)) review_changes:$ROUNDS2 merge:$n; do
 		grep -q "^  ${ev%:*}  *${ev#*:}\$" <<<"$output"
 	done
-	grep -q "^  review verdicts: $ndirs approve, $ROUNDS2 request_changes\$" <<<"$output"
-	[ "$(journal_count merge)" -eq "$ndirs" ]
+	grep -q "^  review verdicts: $n approve, $ROUNDS2 request_changes\$" <<<"$output"
+	[ "$(journal_count merge)" -eq "$n" ]
 	# the table: per task its branch, PR, rounds and merge commit
 	grep -q '^  TASK  *BRANCH  *PR  *ROUNDS  *MERGE$' <<<"$output"
-	for id in $ids; do
+	for id in $ids $CL; do
 		rec=$(agq-pr show --json "$id")
 		grep -q "^  $(jq -r .title <<<"$rec")  *$(jq -r .branch <<<"$rec")  *$(jq -r .id <<<"$rec")  *$(jq -r .round "$AGQ_SPOOL/done/$id.json")  *$(jq -r .merged.sha <<<"$rec" | cut -c1-12)\$" <<<"$output"
 	done
@@ -167,6 +215,8 @@ check_main() {
 	[[ "$output" == *codespell-1* ]]
 	[[ "$output" == *codespell-2* ]]
 	[ "$(grep '"ev":"review"' "$AGQ_SPOOL/journal" | jq -r .agent | sort -u)" = reviewer ]
+	# the scribe wrote the changelog, on a branch of its own
+	[ "$(agq-pr show --json "$CL" | jq -r .branch)" = scribe/changelog ]
 	run agq-git gc --dry-run --json
 	[ "$output" = "[]" ]
 	[ -z "$(ls -d "$AGQ_SPOOL.work"/*.trees/* 2>/dev/null)" ]
@@ -178,14 +228,15 @@ check_main() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
-	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq $((ndirs * 2)) ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq $((n * 2)) ]
 	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((first * 2)) ]
-	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
+	[[ "$output" == *"$n of $n tasks merged into main"* ]]
 	# the second run's branches are named as the first's were (a new origin)
 	git -C "$origin" branch --list --format='%(refname:short)' | grep -qx 'codespell-1/fix-typos-in-.*\|codespell-2/fix-typos-in-.*'
 	[ -z "$(git -C "$origin" branch --list | grep -- '-2$')" ]
 	# every process the demo started has stopped: its agents say so
-	for a in "$AGQ_SPOOL"/agents/codespell-*.json "$AGQ_SPOOL"/agents/reviewer.json; do
+	for a in "$AGQ_SPOOL"/agents/codespell-*.json "$AGQ_SPOOL"/agents/reviewer.json \
+	    "$AGQ_SPOOL"/agents/scribe.json; do
 		grep -q '"state": "down"' "$a"
 	done
 }
@@ -251,7 +302,7 @@ cli_demo() {
 	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
 	ndirs=$(sed -n 's/^codespell finds typos it can fix in \([0-9]*\) directories:$/\1/p' <<<"$output")
 	[[ "$output" == *"coder: $tool"* ]]
-	ids=$(agq-ls --state done -q | grep -v -e '-r[0-9]*-[0-9]*$' -e '-m[0-9]*$')
+	typo_ids
 	[ "$(wc -w <<<"$ids")" -eq "$ndirs" ]
 	git -C "$origin" branch --list --format='%(refname:short)' | grep -q "^$tool-[12]/fix-typos-in-"
 	for id in $ids; do
@@ -271,11 +322,12 @@ cli_demo() {
 		stand_in claude '{"type":"result","subtype":"success","is_error":false,"result":"fixed","session_id":"s-1","permission_denials":[],"usage":{"input_tokens":100,"output_tokens":20}}'
 	fi
 	cli_demo claude ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-test-key}"
-	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$ndirs" ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq $((ndirs + 1)) ]
 	check_merged "$origin" $ids
 	[ "$ROUNDS2" -ge 1 ]
-	[[ "$output" == *"$ndirs of $ndirs tasks merged into main"* ]]
-	[[ "$output" == *"compiles, no typo codespell can fix: pass"* ]]
+	check_changelog "$origin" "$CL" $ids
+	[[ "$output" == *"$((ndirs + 1)) of $((ndirs + 1)) tasks merged into main"* ]]
+	[[ "$output" == *"compiles, no typo codespell can fix, a changelog of $ndirs merged fixes: pass"* ]]
 	[ "$(wc -l < "$WORK/args")" -eq $((ndirs + ROUNDS2)) ]
 	grep -q -- '^-p --output-format json --permission-mode acceptEdits -- Fix the spelling mistakes in .*change nothing else\. $' "$WORK/args"
 	# round 2's prompt carried the reviewer's suggestions
@@ -297,6 +349,7 @@ cli_demo() {
 {"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"fixed"}}
 {"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":20}}'
 	cli_demo codex --until pr OPENAI_API_KEY=test-key
+	[ -z "$CL" ]                            # no changelog: nothing merged
 	[[ "$output" == *"coder: codex, until the PRs are open"* ]]
 	[[ "$output" == *"$ndirs of $ndirs tasks done with their PR open"* ]]
 	[ "$(wc -l < "$WORK/args")" -eq "$ndirs" ]

@@ -1250,3 +1250,14 @@ agq_journal_link_check(char **names, size_t n, size_t i,
 	}
 	return why[0] ? 1 : 0;
 }
+
+FILE *
+agq_journal_fopen(const struct agq_spool *sp, const char *name)
+{
+	char *p = agq_spool_path(sp, "%s", name);
+	FILE *f = fopen(p, "re");
+	int e = errno;
+	free(p);
+	errno = e;
+	return f;
+}

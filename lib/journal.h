@@ -8,6 +8,7 @@
 #define AGQ_JOURNAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
@@ -142,6 +143,12 @@ int agq_journal_rotated_name(const char *name);
  * -1 with errno if the spool directory cannot be read. */
 int agq_journal_files(const struct agq_spool *sp, char ***names, size_t *n);
 void agq_journal_files_free(char **names, size_t n);
+
+/* The journal file NAME (as agq_journal_files names it, relative to the
+ * spool) opened for reading (close-on-exec): a stdio stream the caller
+ * fcloses, or NULL with errno (ENOENT: a rotated file expired since it
+ * was listed). */
+FILE *agq_journal_fopen(const struct agq_spool *sp, const char *name);
 
 /* The journal's HMAC key (agq-journal(5), "Keyed journal"): the first
  * line of the file agq.conf's journal_key_file names (its newline not

@@ -111,9 +111,7 @@ static int
 grep_file(const struct agq_spool *sp, const char *name, const char *needle,
           json_t *a, int *first)
 {
-	char *p = agq_spool_path(sp, "%s", name);
-	FILE *f = fopen(p, "re");
-	free(p);
+	FILE *f = agq_journal_fopen(sp, name);
 	if (!f)
 		return -1;
 	char *line = NULL;

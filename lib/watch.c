@@ -37,9 +37,7 @@ agq_watch_object(const json_t *ev, char *buf, size_t size)
 static int64_t
 first_seq(const struct agq_spool *sp, const char *name)
 {
-	char *p = agq_spool_path(sp, "%s", name);
-	FILE *f = fopen(p, "re");
-	free(p);
+	FILE *f = agq_journal_fopen(sp, name);
 	if (!f)
 		return -1;
 	char *line = NULL;

@@ -212,8 +212,15 @@ cmd_show(struct agq_spool *sp, const char *id, int json)
 		printf("progress:   %lld/%lld done\n", (long long)done,
 		    (long long)total);
 	}
+	int w = 32;             /* the id column: as wide as the longest */
 	json_array_foreach(tasks, i, v) {
-		printf("  %-32s %-8s %-9s %s", agq_shown_get(v, "id"),
+		const char *tid = agq_shown_get(v, "id");
+		size_t l = tid ? strlen(tid) : 0;
+		if (l > (size_t)w && l < 200)
+			w = (int)l;
+	}
+	json_array_foreach(tasks, i, v) {
+		printf("  %-*s %-8s %-9s %s", w, agq_shown_get(v, "id"),
 		    agq_shown_get(v, "state"), json_object_get(v, "role") ?
 		    agq_shown_get(v, "role") : "-", json_object_get(v, "title") ?
 		    agq_shown_get(v, "title") : "");

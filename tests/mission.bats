@@ -144,6 +144,12 @@ EOF
 	[ "$(agq-journal | jq -r 'select(.ev == "plan_submit" or (.ev == "done" and .id == "plan1")) | .ev' | tr '\n' ' ')" = "plan_submit done " ]
 	cycle_until mstate "$m" done
 	[ "$(agq-mission show "$m" --json | jq -r '.state + " " + (.done|tostring) + "/" + (.total|tostring)')" = "done 3/3" ]
+	# the table's columns line up whatever the ids' lengths: the states
+	# start in one column (an id of 40 characters, longer than 32)
+	m2=$(agq-mission new long)
+	agq-submit -q --id "$(printf 'x%.0s' $(seq 40))" --mission "$m2" -- true
+	agq-submit -q --id short --mission "$m2" -- true
+	[ "$(agq-mission show "$m2" | grep -E '^  [x]{40}|^  short ' | awk '{ print index($0, " queue ") }' | sort -u | wc -l)" -eq 1 ]
 }
 
 @test "the planner: a bad plan fails the attempt with the field named (feedback for the retry); a re-run after a crash submits only the missing tasks" {

@@ -106,6 +106,7 @@ struct runner {
 	struct agq_shep shep;   /* the shepherd (shepherd.c) */
 	uint64_t seq;           /* the last job's number */
 	int64_t last_hb;        /* the last heartbeat (monotonic) */
+	const char *last_state; /* the state it wrote (static string) */
 	int stop_requested;     /* a second signal: every job stopped */
 	int64_t degraded_since; /* its storage failed (agq_errno_infra): no
 	                         * new start, results held (degrade); 0 not */
@@ -162,6 +163,16 @@ degrade(struct runner *R, const char *what, const char *path, int err)
 	    "until the spool can be written", R->o->agent);
 }
 
+/* The state R's agent file says now when none is forced (agq-status(1)):
+ * degraded, draining, busy (a task runs or its result is being
+ * recorded) or idle.  Static. */
+static const char *
+state_now(struct runner *R)
+{
+	return R->degraded_since && held_count(R) ? "degraded" : R->draining ?
+	    "draining" : R->njobs ? "busy" : "idle";
+}
+
 static void
 heartbeat(struct runner *R, const char *state)
 {
@@ -170,10 +181,9 @@ heartbeat(struct runner *R, const char *state)
 		if (!R->jobs[i].exited)
 			json_array_append_new(running, json_string(
 			    R->jobs[i].id));
-	int held = held_count(R);
 	if (!state)
-		state = R->degraded_since && held ? "degraded" : R->draining ?
-		    "draining" : R->njobs ? "busy" : "idle";
+		state = state_now(R);
+	R->last_state = state;
 	char t1[32], t2[32];
 	json_t *a = json_pack("{s:s, s:s, s:i, s:O, s:i, s:s, s:s, s:s, s:o, "
 	    "s:s}",
@@ -213,7 +223,7 @@ heartbeat(struct runner *R, const char *state)
 			/* alive all the same: a touch needs no free block */
 			(void)agq_agent_touch(R->sp, R->o->agent);
 		}
-	} else if (R->degraded_since && !held) {
+	} else if (R->degraded_since && !held_count(R)) {
 		R->degraded_since = 0;
 		agq_warn("agent %s is no longer degraded", R->o->agent);
 	}
@@ -1454,7 +1464,13 @@ runner_turn(struct runner *R)
 	commit_starts(R);
 	check_gone(R);
 	int64_t mono = agq_mono_us();
-	if (mono - R->last_hb >= (int64_t)(R->o->heartbeat_s * 1e6)) {
+	/* a heartbeat when due, and soon when the state changed (busy to
+	 * idle when its last task was recorded): agq-status(1) and the
+	 * dashboard show what the agent does, not what it did a beat ago;
+	 * at most 5 a second, so back-to-back short tasks write no more */
+	if (mono - R->last_hb >= (int64_t)(R->o->heartbeat_s * 1e6) ||
+	    (R->last_state && strcmp(R->last_state, state_now(R)) &&
+	    mono - R->last_hb >= 200000)) {
 		heartbeat(R, NULL);
 		R->last_hb = mono;
 	}

@@ -96,6 +96,21 @@ load helper
 	[[ "$output" == *worker*busy*shell,gpu*"$id"* ]]
 }
 
+@test "an agent's file says busy while a task runs and idle once it ended, within a second, not a heartbeat later" {
+	start_sched
+	# a heartbeat every 30 s: the state must not wait for it
+	start_agent slow --heartbeat 30
+	wait_for 20 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/slow.json"
+	touch "$WORK/go"
+	id=$(agq-submit -- sh -c "while [ -e '$WORK/go' ]; do sleep 0.1; done")
+	wait_for 10 grep -q '"state": "busy"' "$AGQ_SPOOL/agents/slow.json"
+	rm "$WORK/go"
+	agq-wait --timeout 20 -q "$id"
+	wait_for 10 grep -q '"state": "idle"' "$AGQ_SPOOL/agents/slow.json"
+	run agq-status
+	[[ "$output" == *slow*idle* ]]
+}
+
 @test "an agent whose heartbeat stops is marked offline and journaled down" {
 	start_sched --lease 1.5
 	start_agent sleepy

@@ -15,25 +15,32 @@
 #include "open.h"
 #include "mission.h"
 #include "submit.h"
+#include "taskgit.h"
 
 static const char usage[] =
 "usage: agq-mission [-s SPOOL] new TITLE [--goal T] [--accept T]...\n"
-"                   [--plan FILE]\n"
+"                   [--plan FILE] [--pr mission|task]\n"
 "       agq-mission [-s SPOOL] ls [--json]\n"
 "       agq-mission [-s SPOOL] show ID [--json]\n"
 "       agq-mission [-s SPOOL] close ID\n"
+"       agq-mission [-s SPOOL] pr ID\n"
 "Missions: named sets of tasks with a goal and acceptance criteria, their\n"
 "state derived from their tasks' (open, blocked, failed, done).  new\n"
-"prints the new mission's id.  See agq-mission(1).\n"
+"prints the new mission's id; pr opens the one PR of a done mission whose\n"
+"tasks share a branch (show does too).  See agq-mission(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --goal T      new: the mission's goal\n"
 "      --accept T    new: an acceptance criterion (repeatable)\n"
 "      --plan FILE   new: a JSON array of tasks submitted into the mission\n"
 "                    (\"-\": standard input; after may hold indexes)\n"
+"      --pr UNIT     new: mission: its git tasks commit on one branch and\n"
+"                    one PR is opened when it is done; task (default): a PR\n"
+"                    per task\n"
 "      --json        ls: one JSON array; show: one object\n"
 "Exit: 0 ok, 1 close of a mission closed already, 64 usage, 65 an\n"
 "invalid title or plan (nothing created), 66 no such mission or plan\n"
-"file, 75 temporary failure (a full disk).\n";
+"file, 69 pr: the PR cannot be opened (not done: 1), 75 temporary failure\n"
+"(a full disk).\n";
 
 /* The plan in file PATH ("-": standard input), parsed; exits 66 when it
  * cannot be read, 65 when it is not JSON. */
@@ -174,10 +181,25 @@ bar(json_int_t done, json_int_t total, int width)
 	printf("] %lld/%lld done\n", (long long)done, (long long)total);
 }
 
+/* The mission's one PR opened when it is done and has none (a crash
+ * after the last push): agq_taskgit_mission_pr.  0, 1 nothing to do, -1
+ * (a warning printed). */
+static int
+mission_pr(struct agq_spool *sp, const char *id)
+{
+	char err[2048];
+	int r = agq_taskgit_mission_pr(sp, id, getenv("AGQ_AGENT"), err,
+	    sizeof err);
+	if (r < 0)
+		agq_warn("mission %s: %s", id, err);
+	return r;
+}
+
 static int
 cmd_show(struct agq_spool *sp, const char *id, int json)
 {
 	json_t *tasks;
+	(void)mission_pr(sp, id);
 	json_t *m = summary(sp, id, &tasks);
 	if (!m) {
 		if (errno == ENOENT || errno == EINVAL) {
@@ -243,6 +265,7 @@ main(int argc, char **argv)
 		{ "goal", required_argument, NULL, 'g' },
 		{ "accept", required_argument, NULL, 'a' },
 		{ "plan", required_argument, NULL, 'P' },
+		{ "pr", required_argument, NULL, 'u' },
 		AGQ_OPT_JSON, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
@@ -254,13 +277,19 @@ main(int argc, char **argv)
 		json_t *s = json_string(optarg);
 		if (!s)
 			agq_die(EX_USAGE, "%s: not UTF-8 text", c == 'g' ?
-			    "--goal" : c == 'a' ? "--accept" : "--plan");
+			    "--goal" : c == 'a' ? "--accept" : c == 'u' ? "--pr" :
+			    "--plan");
 		if (c == 'g') {
 			json_object_set_new(m, "goal", s);
 		} else if (c == 'a') {
 			if (!acc)
 				acc = json_array();
 			json_array_append_new(acc, s);
+		} else if (c == 'u') {
+			if (strcmp(optarg, "mission") && strcmp(optarg, "task"))
+				agq_die(EX_USAGE, "--pr: mission or task, not %s",
+				    optarg);
+			json_object_set_new(m, "pr_unit", s);
 		} else {
 			planfile = optarg;      /* 'P' */
 			json_decref(s);
@@ -271,10 +300,12 @@ main(int argc, char **argv)
 	int isnew = !strcmp(cmd, "new");
 	if (!((isnew && nargs == 1) || (!strcmp(cmd, "ls") && nargs == 0) ||
 	    (!strcmp(cmd, "show") && nargs == 1) ||
-	    (!strcmp(cmd, "close") && nargs == 1)))
+	    (!strcmp(cmd, "close") && nargs == 1) ||
+	    (!strcmp(cmd, "pr") && nargs == 1)))
 		agq_cli_usage(usage);
-	if (!isnew && (planfile || acc || json_object_get(m, "goal")))
-		agq_die(EX_USAGE, "--goal, --accept and --plan go with new");
+	if (!isnew && (planfile || acc || json_object_get(m, "goal") ||
+	    json_object_get(m, "pr_unit")))
+		agq_die(EX_USAGE, "--goal, --accept, --plan and --pr go with new");
 	if (cl.json && strcmp(cmd, "ls") && strcmp(cmd, "show"))
 		agq_die(EX_USAGE, "--json goes with ls and show");
 	struct agq_spool sp;
@@ -294,6 +325,9 @@ main(int argc, char **argv)
 		rc = cmd_ls(&sp, cl.json);
 	} else if (!strcmp(cmd, "show")) {
 		rc = cmd_show(&sp, argv[optind], cl.json);
+	} else if (!strcmp(cmd, "pr")) {
+		int r = mission_pr(&sp, argv[optind]);
+		rc = r < 0 ? EX_UNAVAILABLE : r;
 	} else {
 		int r = agq_mission_close(&sp, argv[optind]);
 		if (r > 0) {

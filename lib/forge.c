@@ -144,7 +144,8 @@ agq_pr_body_text(const struct agq_pr_body *b)
 		agq_die(EX_OSERR, "out of memory");
 	fputs("Opened by agq", f);
 	if (b->task)
-		fprintf(f, " for task `%s`", b->task);
+		fprintf(f, " for %s `%s`", b->tasks ? "mission" : "task",
+		    b->task);
 	fputs(".\n", f);
 	if (json_array_size(b->criteria)) {
 		fputs("\n### Success criteria\n\n", f);
@@ -153,6 +154,18 @@ agq_pr_body_text(const struct agq_pr_body *b)
 		json_array_foreach(b->criteria, i, c)
 			if (json_is_string(c))
 				fprintf(f, "- %s\n", json_string_value(c));
+	}
+	if (json_array_size(b->tasks)) {
+		fputs("\n### Tasks\n\n", f);
+		size_t i;
+		json_t *c;
+		json_array_foreach(b->tasks, i, c) {
+			const char *ti = json_string_value(json_object_get(c,
+			    "title"));
+			fprintf(f, "- `%s`%s%s\n", json_string_value(
+			    json_object_get(c, "id")), ti ? " " : "", ti ? ti :
+			    "");
+		}
 	}
 	if (b->verify && *b->verify)
 		fprintf(f, "\n### Verification\n\n%s\n", b->verify);

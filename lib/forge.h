@@ -58,6 +58,9 @@ struct agq_pr_body {
 	int64_t tokens_out;
 	double cost_usd;          /* US dollars; < 0 unknown */
 	int draft;                /* 1: open it as a draft (github only) */
+	const json_t *tasks;      /* a mission's PR: its tasks, an array of
+	                           * {id, title}, listed under "Tasks"; TASK
+	                           * is then the mission's id; or NULL */
 	char vbuf[128];           /* agq_pr_body_from_task's verify line */
 };
 
@@ -71,7 +74,8 @@ void agq_pr_body_from_task(struct agq_pr_body *b, const char *id,
                            const json_t *t);
 
 /* The description B as Markdown text (GitHub Flavored Markdown, which
- * Gitea renders too): the task id, "Success criteria" as a list, the
+ * Gitea renders too): the task id (a mission's, with its "Tasks" as a
+ * list, when B->tasks), "Success criteria" as a list, the
  * verification summary, tokens and cost.  malloc'd. */
 char *agq_pr_body_text(const struct agq_pr_body *b);
 

@@ -1186,6 +1186,126 @@ agq_git_push_commit(const struct agq_spool *sp, const char *clone,
 }
 
 int
+agq_git_remote_tip(const char *clone, const char *branch, char sha[41])
+{
+	git_repository *repo = NULL;
+	git_oid oid;
+	agq_git_lib_init();
+	sha[0] = '\0';
+	if (git_repository_open_bare(&repo, clone) < 0)
+		return -1;
+	int r = ref_exists(repo, "refs/remotes/origin", branch, &oid);
+	if (r)
+		git_oid_tostr(sha, 41, &oid);
+	git_repository_free(repo);
+	return r;
+}
+
+/* Replay C on ONTO in REPO (git_cherrypick_commit(3)): the new commit's
+ * id into OUT, C's author and message kept, the committer SIG; C's change
+ * already in ONTO (the same tree): OUT = ONTO.  0, 1 a conflict, -1. */
+static int
+replay_one(git_repository *repo, git_commit *c, git_commit *onto,
+           const git_signature *sig, git_oid *out)
+{
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	git_oid tid;
+	int rc = -1;
+	if (git_cherrypick_commit(&idx, repo, c, onto, 0, NULL) < 0)
+		return -1;
+	if (git_index_has_conflicts(idx)) {
+		rc = 1;
+		goto out;
+	}
+	if (git_index_write_tree_to(&tid, idx, repo) < 0)
+		goto out;
+	if (git_oid_equal(&tid, git_commit_tree_id(onto))) {
+		git_oid_cpy(out, git_commit_id(onto));
+		rc = 0;
+		goto out;
+	}
+	const git_commit *parents[] = { onto };
+	if (git_tree_lookup(&tree, repo, &tid) < 0 ||
+	    git_commit_create(out, repo, NULL, git_commit_author(c), sig,
+	    git_commit_message_encoding(c), git_commit_message(c), tree, 1,
+	    parents) < 0)
+		goto out;
+	rc = 0;
+out:
+	git_tree_free(tree);
+	git_index_free(idx);
+	return rc;
+}
+
+int
+agq_git_replay(const struct agq_spool *sp, const char *clone,
+               const char *sha, const char *onto, char out[41], char *err,
+               size_t size)
+{
+	git_repository *repo = NULL;
+	git_revwalk *walk = NULL;
+	git_signature *sig = NULL;
+	git_commit *c = NULL, *tip = NULL;
+	git_oid oid, top;
+	int rc = -1;
+	agq_git_lib_init();
+	if (git_oid_fromstr(&oid, sha) < 0 || git_oid_fromstr(&top, onto) < 0) {
+		snprintf(err, size, "not a commit id: %s", sha);
+		errno = EINVAL;
+		return -1;
+	}
+	if (git_repository_open_bare(&repo, clone) < 0)
+		return gerr(err, size, "cannot open the clone");
+	if (agq_git_signature(sp, &sig) < 0) {
+		gerr(err, size, "cannot make the signature");
+		goto out;
+	}
+	if (git_revwalk_new(&walk, repo) < 0 ||
+	    git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL |
+	    GIT_SORT_REVERSE) < 0 || git_revwalk_push(walk, &oid) < 0 ||
+	    git_revwalk_hide(walk, &top) < 0) {
+		gerr(err, size, "cannot walk the commits to replay");
+		goto out;
+	}
+	git_oid next;
+	while (git_revwalk_next(&next, walk) == 0) {
+		if (git_commit_lookup(&c, repo, &next) < 0 ||
+		    git_commit_lookup(&tip, repo, &top) < 0) {
+			gerr(err, size, "cannot read a commit to replay");
+			goto out;
+		}
+		if (git_commit_parentcount(c) > 1) {
+			snprintf(err, size, "cannot replay the merge commit %s",
+			    git_oid_tostr_s(&next));
+			goto out;
+		}
+		int r = replay_one(repo, c, tip, sig, &top);
+		if (r != 0) {
+			if (r > 0)
+				snprintf(err, size, "commit %.12s conflicts with "
+				    "%.12s", git_oid_tostr_s(&next), onto);
+			else
+				gerr(err, size, "cannot replay a commit");
+			rc = r > 0 ? 1 : -1;
+			goto out;
+		}
+		git_commit_free(c);
+		git_commit_free(tip);
+		c = tip = NULL;
+	}
+	git_oid_tostr(out, 41, &top);
+	rc = 0;
+out:
+	git_commit_free(c);
+	git_commit_free(tip);
+	git_revwalk_free(walk);
+	git_signature_free(sig);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
 agq_git_apply(const char *path, const char *patch, size_t len, char *err,
               size_t size)
 {

@@ -180,6 +180,23 @@ int agq_git_push_commit(const struct agq_spool *sp, const char *clone,
                         const char *sha, const char *branch, char *err,
                         size_t size);
 
+/* Is BRANCH on the origin of the bare clone CLONE (agq_git_sync_origin's),
+ * as of its last fetch (refs/remotes/origin/BRANCH)?  1 with its tip in
+ * SHA (41 bytes), 0 not (SHA empty), -1 the clone cannot be opened. */
+int agq_git_remote_tip(const char *clone, const char *branch, char sha[41]);
+
+/* The commits reachable from SHA and not from ONTO (both 40 hex digits,
+ * in the bare clone CLONE), oldest first, replayed on ONTO one by one
+ * (git_cherrypick_commit(3), as git-rebase(1) does), each keeping its
+ * author and message, committed by agq (agq_git_signature); a commit
+ * whose change ONTO has already is dropped.  The last commit's id goes
+ * to OUT (41 bytes; ONTO when nothing was left).  Nothing is pushed and
+ * no reference moves.  0; 1 a commit conflicts with ONTO (ERR "commit X
+ * conflicts with Y"); -1 with ERR (a merge commit cannot be replayed). */
+int agq_git_replay(const struct agq_spool *sp, const char *clone,
+                   const char *sha, const char *onto, char out[41],
+                   char *err, size_t size);
+
 /* Apply PATCH (LEN bytes of a unified diff, git diff or diff -u format) to
  * the work tree at PATH (git_diff_from_buffer(3), git_apply(3) with
  * GIT_APPLY_LOCATION_WORKDIR): all of it or nothing.  0; 1 when it does

@@ -132,6 +132,11 @@ agq_mission_create(const struct agq_spool *sp, const json_t *m, char *id,
 		if (!json_is_string(e))
 			return refuse(err, size, "field acceptance[%zu]: not a "
 			    "string", i);
+	if ((v = json_object_get(m, "pr_unit")) && (!json_is_string(v) ||
+	    (strcmp(json_string_value(v), "mission") &&
+	    strcmp(json_string_value(v), "task"))))
+		return refuse(err, size, "field pr_unit: must be mission or "
+		    "task");
 	char gen[65];
 	if (!*id) {
 		agq_gen_id(gen);
@@ -144,6 +149,8 @@ agq_mission_create(const struct agq_spool *sp, const json_t *m, char *id,
 	    "title", json_object_get(m, "title"), "goal", json_object_get(m,
 	    "goal"), "acceptance", json_object_get(m, "acceptance"),
 	    "created", stamp());
+	if ((v = json_object_get(m, "pr_unit")))
+		json_object_set(rec, "pr_unit", (json_t *)v);
 	int r = put_record(sp, rec, 1);
 	if (r == 0)
 		agq_journal_w(sp, "mission_new", id, json_pack("{s:s, s:O}",
@@ -171,6 +178,16 @@ agq_mission_close(const struct agq_spool *sp, const char *id)
 }
 
 int
+agq_mission_save(const struct agq_spool *sp, const json_t *m)
+{
+	if (!agq_id_valid(json_string_value(json_object_get(m, "id")))) {
+		errno = EINVAL;
+		return -1;
+	}
+	return put_record(sp, m, 0);
+}
+
+int
 agq_mission_check(const struct agq_spool *sp, const json_t *t, char *err,
                   size_t size)
 {
@@ -185,9 +202,20 @@ agq_mission_check(const struct agq_spool *sp, const json_t *t, char *err,
 		return -1;
 	}
 	int closed = json_object_get(m, "closed") != NULL;
+	const char *u = json_string_value(json_object_get(m, "pr_unit"));
+	int one = u && !strcmp(u, "mission");
 	json_decref(m);
 	if (closed)
 		return refuse(err, size, "field mission: %s is closed", id);
+	/* a task of a mission with one PR has none of its own to review or
+	 * merge (agq-mission(1), "One PR per mission") */
+	static const char *const gated[] = { "review", "merge", NULL };
+	for (int i = 0; one && gated[i]; i++) {
+		const json_t *v = json_object_get(t, gated[i]);
+		if (v && !json_is_false(v))
+			return refuse(err, size, "field %s: mission %s has one "
+			    "PR per mission, none per task", gated[i], id);
+	}
 	return 0;
 }
 
@@ -310,7 +338,7 @@ entry(const char *id, const char *state, const json_t *t)
 {
 	json_t *e = json_pack("{s:s, s:s}", "id", id, "state", state);
 	static const char *const keys[] = { "title", "role", "after",
-	    "reason", "submitted_at", NULL };
+	    "reason", "submitted_at", "git", NULL };
 	for (int i = 0; keys[i]; i++) {
 		json_t *v = json_object_get(t, keys[i]);
 		if (v)

@@ -53,7 +53,9 @@ const char *agq_mission_state_name(int state);
 json_t *agq_mission_read(const struct agq_spool *sp, const char *id);
 
 /* Create the mission M (an object with "title", a non-empty string, and
- * optional "goal" (string) and "acceptance" (array of strings); the
+ * optional "goal" (string), "acceptance" (array of strings) and
+ * "pr_unit" ("mission": its git tasks share one branch and one PR,
+ * taskgit.h's agq_taskgit_mission_pr; "task", the default: a PR each); the
  * caller's, unchanged) as missions/ID.json, ID (65 bytes) given, or
  * when empty "m-" and a new task id (agq_gen_id) written there (EEXIST
  * when a given ID is taken): "created" {at, by {uid, user
@@ -62,6 +64,12 @@ json_t *agq_mission_read(const struct agq_spool *sp, const char *id);
  * ERR (SIZE bytes) naming the field when M is not valid; -1 with errno. */
 int agq_mission_create(const struct agq_spool *sp, const json_t *m,
                        char *id, char *err, size_t size);
+
+/* Write the mission record M (an object with a valid "id", as
+ * agq_mission_read gave it, changed) back over missions/ID.json: tmp/,
+ * fsync, rename, missions/ fsynced.  0, or -1 with errno (EINVAL: no
+ * valid id). */
+int agq_mission_save(const struct agq_spool *sp, const json_t *m);
 
 /* Close the mission ID: "closed" {at, by} written into its record
  * (replaced atomically); event `mission_close` {mission}.  A closed
@@ -72,7 +80,9 @@ int agq_mission_close(const struct agq_spool *sp, const char *id);
 
 /* Task T may go into its "mission" (none: yes): the mission exists and
  * is not closed.  0; 1 with ERR (SIZE bytes) naming the field ("field
- * mission: m-1: no such mission"); -1 with errno (it cannot be read). */
+ * mission: m-1: no such mission"; a task with review or merge into a
+ * mission whose pr_unit is "mission": "field review: mission M has one PR
+ * per mission, none per task"); -1 with errno (it cannot be read). */
 int agq_mission_check(const struct agq_spool *sp, const json_t *t,
                       char *err, size_t size);
 
@@ -99,7 +109,7 @@ json_t *agq_mission_ids(const struct agq_spool *sp);
 
 /* The tasks of mission MISSION from its index, each {id, state (the
  * state directory's name, or "done"/"dead" when archived), title, role,
- * after, reason} (absent fields left out), found with agq_task_find,
+ * after, reason, git} (absent fields left out), found with agq_task_find,
  * else in the archive; an entry found nowhere (a submit cut short, a
  * task removed unarchived) is left out.  Sorted by submitted_at, then
  * id.  Their counts by state into C when not NULL.  A new array, or

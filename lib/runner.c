@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,10 @@
 #include "wake.h"
 #include "mission.h"
 #include "submit.h"
+
+extern char **environ;
+static void mission_pr(const struct agq_spool *sp, const char *mid,
+                       const char *agent);
 
 struct job {
 	char id[65];
@@ -1170,6 +1175,10 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 		json_decref(d.ev);
 	}
 	agq_jbatch_w(sp, &jb);
+	if (ended && d.to == AGQ_ST_DONE && json_object_get(t, "git") &&
+	    json_is_string(json_object_get(t, "mission")))
+		mission_pr(sp, json_string_value(json_object_get(t, "mission")),
+		    R->o->agent);
 	if (ended)      /* done or dead: the task's notify hook, last */
 		agq_lc_notify(sp, id, t, &d);
 	json_decref(rev);
@@ -1177,6 +1186,69 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	json_decref((json_t *)o.ag);
 	json_decref(r);
 	agq_task_unlock(lp);
+}
+
+/* Mission MID, whose tasks share one branch and one PR (pr_unit
+ * "mission", agq-mission(1)), has none yet and is done: `agq-mission -s
+ * SPOOL pr MID` run for agent AGENT (in $AGQ_AGENT), waited for; it
+ * opens the PR once however many agents run it (taskgit.h,
+ * agq_taskgit_mission_pr).  A failure is its message on standard error;
+ * the next agq-run's start, or agq-mission show, tries again. */
+static void
+mission_pr(const struct agq_spool *sp, const char *mid, const char *agent)
+{
+	json_t *m = agq_mission_read(sp, mid);
+	const char *u = json_string_value(json_object_get(m, "pr_unit"));
+	int go = u && !strcmp(u, "mission") && !json_object_get(m, "pr");
+	json_decref(m);
+	struct agq_mission_counts c;
+	json_t *tasks = go ? agq_mission_tasks(sp, mid, &c) : NULL;
+	go = tasks && agq_mission_state(&c) == AGQ_MS_DONE;
+	json_decref(tasks);
+	if (!go)
+		return;
+	char *path = agq_exe_path("agq-mission");
+	if (!path)
+		path = agq_xasprintf("%s/agq-mission", agq_bindir);
+	char *ag = agq_xasprintf("AGQ_AGENT=%s", agent);
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = agq_xmalloc((n + 2) * sizeof *env);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "AGQ_AGENT=", 10))
+			env[k++] = environ[i];
+	env[k++] = ag;
+	env[k] = NULL;
+	char *argv[] = { "agq-mission", "-s", (char *)sp->root, "pr",
+	    (char *)mid, NULL };
+	pid_t pid;
+	int e = posix_spawn(&pid, path, NULL, NULL, argv, env);
+	if (e) {
+		errno = e;
+		agq_syserr("cannot run agq-mission pr", path);
+	} else {
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(env);
+	free(ag);
+	free(path);
+}
+
+/* agq-run's start: every mission's PR that a crash after its last push
+ * left unopened (mission_pr). */
+static void
+missions_pending(const struct agq_spool *sp, const char *agent)
+{
+	json_t *ids = agq_mission_ids(sp);
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		mission_pr(sp, json_string_value(v), agent);
+	json_decref(ids);
 }
 
 /* The jobs whose task ended, from the shepherd's EXIT messages: marked
@@ -1512,6 +1584,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		return rc;
 	}
 	runner_up(&R);
+	missions_pending(sp, o->agent);
 	R.last_hb = agq_mono_us();
 	for (;;) {
 		got_chld = 0;

@@ -7,8 +7,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "task.h"
@@ -16,6 +20,7 @@
 #include "journal.h"
 #include "git.h"
 #include "forge.h"
+#include "mission.h"
 #include "taskgit.h"
 
 static const char *
@@ -75,6 +80,29 @@ pr_branch(const json_t *t)
 	return NULL;
 }
 
+/* Is MISSION (may be NULL) one whose tasks share one branch and one PR
+ * (its record's pr_unit "mission")?  1 with the branch "mission/ID-SLUG"
+ * (SLUG agq_git_slug of its title) in OUT (256 bytes), 0 not, -1 with
+ * errno (the record cannot be read). */
+static int
+mission_branch(const struct agq_spool *sp, const char *mission, char *out)
+{
+	if (!mission)
+		return 0;
+	json_t *m = agq_mission_read(sp, mission);
+	if (!m)
+		return errno == ENOENT ? 0 : -1;
+	const char *u = jstr(m, "pr_unit");
+	int yes = u && !strcmp(u, "mission");
+	if (yes) {
+		char slug[49];
+		agq_git_slug(jstr(m, "title") ? jstr(m, "title") : "", slug);
+		snprintf(out, 256, "mission/%s-%s", mission, slug);
+	}
+	json_decref(m);
+	return yes;
+}
+
 int
 agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
                   const char *agent, struct agq_taskgit *g, char *err,
@@ -95,6 +123,28 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 		return agq_errf(err, size, "field git.repo: missing");
 	char slug[512];
 	agq_taskgit_title(t, slug, sizeof slug);
+	int r;
+	if ((r = mission_branch(sp, jstr(t, "mission"), g->mbranch)) < 0)
+		return agq_errf(err, size, "field mission: %s: cannot read the "
+		    "mission: %s", jstr(t, "mission"), strerror(errno));
+	if (r == 1) {
+		/* the mission's branch: this task's own branch starts from
+		 * its tip on the origin (the base when it is not there yet),
+		 * and is pushed onto it (agq_taskgit_finish) */
+		snprintf(g->mission, sizeof g->mission, "%s", jstr(t,
+		    "mission"));
+		g->pr = 0;
+		char *clone = NULL, tip[41];
+		if (agq_git_sync_origin(sp, g->repo, &clone, err, size) < 0)
+			return -1;
+		if (agq_git_remote_tip(clone, g->mbranch, tip) == 1)
+			g->base = g->mbranch;
+		free(clone);
+		if (agq_git_start_task(sp, g->repo, g->base, g->agent, slug,
+		    NULL, g->id, &g->wt, err, size) < 0)
+			return -1;
+		goto started;
+	}
 	/* a task whose pull request is open (a later review round, its
 	 * conflict iteration): that branch, whichever agent or host runs it
 	 * now: its PR record's, else its last attempt's */
@@ -103,12 +153,13 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 	    "", jstr(t, "pr")) ? jstr(rec, "branch") : NULL;
 	if (!prb)
 		prb = pr_branch(t);
-	int r = prb ? agq_git_resume_task(sp, g->repo, g->base, prb, g->id,
+	r = prb ? agq_git_resume_task(sp, g->repo, g->base, prb, g->id,
 	    &g->wt, err, size) : agq_git_start_task(sp, g->repo, g->base,
 	    g->agent, slug, g->branch, g->id, &g->wt, err, size);
 	json_decref(rec);
 	if (r < 0)
 		return -1;
+started:;
 	const char *cwd = jstr(t, "cwd");
 	struct stat st;
 	if (cwd && *cwd) {
@@ -122,9 +173,10 @@ agq_taskgit_begin(const struct agq_spool *sp, const json_t *t,
 		snprintf(g->dir, sizeof g->dir, "%s", g->wt.path);
 	}
 	agq_journal(sp, "worktree", g->id, json_pack("{s:s, s:s, s:s, s:s, "
-	    "s:s, s:s, s:b}", "agent", g->agent, "repo", g->repo, "branch",
-	    g->wt.branch, "base", g->wt.base, "head", g->wt.head, "path",
-	    g->wt.path, "reused", g->wt.reused));
+	    "s:s, s:s, s:b, s:s*}", "agent", g->agent, "repo", g->repo,
+	    "branch", g->wt.branch, "base", g->wt.base, "head", g->wt.head,
+	    "path", g->wt.path, "reused", g->wt.reused, "mission",
+	    g->mission[0] ? g->mission : NULL));
 	return 0;
 }
 
@@ -183,6 +235,60 @@ agq_taskgit_commit(const struct agq_spool *sp, struct agq_taskgit *g,
 	return AGQ_TG_OK;
 }
 
+/* Push G->sha onto its mission's branch G->mbranch on the origin, a
+ * compare-and-swap (agq_git_push_commit, never forced): refused because
+ * another task of the mission moved the branch, the origin fetched again
+ * and G's commits replayed on its new tip (agq_git_replay), then pushed
+ * again, up to 8 times.  `push` journaled {agent, repo, branch, sha,
+ * mission}.  An enum agq_taskgit_rc. */
+static int
+mission_push(const struct agq_spool *sp, struct agq_taskgit *g, char *err,
+             size_t size)
+{
+	char e[1024], tip[41], sha[41];
+	char *clone = NULL;
+	int r = -1, tries;
+	for (tries = 0; tries < 8; tries++) {
+		free(clone);
+		clone = NULL;
+		if (agq_git_sync_origin(sp, g->repo, &clone, e, sizeof e) < 0) {
+			agq_errf(err, size, "cannot push: %s", e);
+			r = AGQ_TG_FAIL;
+			goto out;
+		}
+		if (tries > 0 && agq_git_remote_tip(clone, g->mbranch, tip) ==
+		    1) {
+			/* another task of the mission moved the branch */
+			int x = agq_git_replay(sp, clone, g->sha, tip, sha, e,
+			    sizeof e);
+			if (x != 0) {
+				agq_errf(err, size, "cannot push: onto %s: %s",
+				    g->mbranch, e);
+				r = x > 0 ? AGQ_TG_REJECTED : AGQ_TG_FAIL;
+				goto out;
+			}
+			snprintf(g->sha, sizeof g->sha, "%s", sha);
+		}
+		r = agq_git_push_commit(sp, clone, g->sha, g->mbranch, e,
+		    sizeof e);
+		if (r != 1)
+			break;
+	}
+	if (r != 0) {
+		agq_errf(err, size, "cannot push: %s", e);
+		r = r == 1 ? AGQ_TG_REJECTED : AGQ_TG_FAIL;
+		goto out;
+	}
+	g->pushed = 1;
+	agq_journal(sp, "push", g->id, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "agent", g->agent, "repo", g->repo, "branch", g->mbranch, "sha",
+	    g->sha, "mission", g->mission));
+	r = AGQ_TG_OK;
+out:
+	free(clone);
+	return r;
+}
+
 int
 agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
                    struct agq_taskgit *g, const char *title,
@@ -193,6 +299,8 @@ agq_taskgit_finish(const struct agq_spool *sp, const json_t *t,
 	int r = agq_taskgit_commit(sp, g, title, body, err, size);
 	if (r != AGQ_TG_OK)
 		return r;
+	if (g->mission[0])
+		return mission_push(sp, g, err, size);
 	r = agq_git_push(sp, path, e, sizeof e);
 	if (r != 0) {
 		agq_errf(err, size, "cannot push: %s", e);
@@ -255,7 +363,7 @@ agq_taskgit_info(const struct agq_taskgit *g)
 	json_t *num = json_object_get(g->rec, "number");
 	return json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:b, s:s?, s:O, s:O}",
 	    "repo", g->repo, "base", g->wt.base[0] ? g->wt.base : g->base,
-	    "branch", g->wt.branch, "head", g->sha[0] ? g->sha : g->wt.head,
+	    "branch", g->mbranch[0] ? g->mbranch : g->wt.branch, "head", g->sha[0] ? g->sha : g->wt.head,
 	    "worktree", g->wt.path, "pushed", g->pushed, "pr",
 	    jstr(g->rec, "id"), "url", url ? url : json_null(), "number",
 	    num ? num : json_null());
@@ -268,8 +376,11 @@ agq_taskgit_end(struct agq_taskgit *g, int remove, char *err, size_t size)
 		return 0;
 	if (agq_git_unlock(g->wt.path, err, size) < 0)
 		return -1;
-	if (remove && g->pushed)
-		return agq_git_remove(g->wt.path, 0, err, size);
+	if (remove && g->pushed)        /* a mission task's own branch is
+	                                 * not pushed by its name: its
+	                                 * commits are on the mission's */
+		return agq_git_remove(g->wt.path, g->mission[0] != 0, err,
+		    size);
 	return 0;
 }
 
@@ -278,4 +389,148 @@ agq_taskgit_free(struct agq_taskgit *g)
 {
 	json_decref(g->rec);
 	g->rec = NULL;
+}
+
+/* Open mission M's PR (record MR, its state done), under the lock of
+ * agq_taskgit_mission_pr: the PR record of its branch, the forge's PR,
+ * `pr_open` once, the mission's "pr".  0 or -1 with ERR. */
+static int
+mission_pr_open(const struct agq_spool *sp, json_t *mr, const json_t *tasks,
+                const char *agent, char *err, size_t size)
+{
+	const char *mid = jstr(mr, "id"), *repo = NULL, *base = NULL;
+	char branch[256], e[1024], tip[41];
+	char *clone = NULL;
+	json_t *rec = NULL, *list = json_array();
+	int rc = -1;
+	size_t i;
+	json_t *v;
+	json_array_foreach(tasks, i, v) {
+		const json_t *gv = json_object_get(v, "git");
+		if (!repo && jstr(gv, "repo")) {
+			repo = jstr(gv, "repo");
+			base = jstr(gv, "base");
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s?}", "id",
+		    jstr(v, "id"), "title", jstr(v, "title")));
+	}
+	if (mission_branch(sp, mid, branch) != 1 || !repo) {
+		agq_errf(err, size, "mission %s: no git task in it", mid);
+		goto out;
+	}
+	if (agq_git_sync_origin(sp, repo, &clone, e, sizeof e) < 0) {
+		agq_errf(err, size, "%s", e);
+		goto out;
+	}
+	if (agq_git_remote_tip(clone, branch, tip) != 1) {
+		agq_errf(err, size, "no branch %s on %s: no task of mission %s "
+		    "pushed", branch, repo, mid);
+		goto out;
+	}
+	const char *crash = getenv("AGQ_MISSION_PR_CRASH");
+	if (crash && !strcmp(crash, "before-pr"))
+		raise(SIGKILL);         /* tests: a crash after the last push */
+	int r = agq_pr_open(sp, mid, repo, base ? base : "main", branch, tip,
+	    jstr(mr, "title"), &rec);
+	if (r == 0) {
+		json_object_set_new(rec, "mission", json_string(mid));
+		json_object_set(rec, "tasks", list);
+		if (agq_pr_save(sp, rec) < 0) {
+			agq_errf(err, size, "cannot rewrite the PR record: %s",
+			    strerror(errno));
+			goto out;
+		}
+	} else if (r < 0) {
+		agq_errf(err, size, "cannot write the PR record: %s",
+		    strerror(errno));
+		goto out;
+	}
+	struct agq_pr_body b;
+	agq_pr_body_from_task(&b, mid, NULL);
+	const json_t *acc = json_object_get(mr, "acceptance");
+	b.criteria = json_is_array(acc) ? acc : NULL;
+	b.tasks = list;
+	int f = agq_forge_open(sp, rec, &b, e, sizeof e);
+	if (f == AGQ_FORGE_FAIL || f == AGQ_FORGE_RETRY) {
+		agq_errf(err, size, "cannot open the pull request%s: %s",
+		    f == AGQ_FORGE_RETRY ? " now" : "", e);
+		goto out;
+	}
+	const char *prid = jstr(rec, "id");
+	if (!json_is_true(json_object_get(rec, "journaled"))) {
+		json_t *url = json_object_get(rec, "url");
+		json_t *num = json_object_get(rec, "number");
+		agq_journal(sp, "pr_open", mid, json_pack("{s:s, s:s, s:s, "
+		    "s:s, s:s, s:O, s:O, s:s, s:O}", "agent", agent, "repo", repo,
+		    "branch", branch, "sha", jstr(rec, "head"), "pr", prid,
+		    "url", url ? url : json_null(), "number", num ? num :
+		    json_null(), "mission", mid, "tasks", list));
+		json_object_set_new(rec, "journaled", json_true());
+		if (agq_pr_save(sp, rec) < 0)
+			agq_syserr("cannot rewrite the PR record", prid);
+	}
+	json_object_set_new(mr, "pr", json_string(prid));
+	if (agq_mission_save(sp, mr) < 0) {
+		agq_errf(err, size, "cannot rewrite the mission: %s",
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(clone);
+	json_decref(rec);
+	json_decref(list);
+	return rc;
+}
+
+int
+agq_taskgit_mission_pr(const struct agq_spool *sp, const char *mission,
+                       const char *agent, char *err, size_t size)
+{
+	json_t *mr = agq_mission_read(sp, mission), *tasks = NULL;
+	int rc = 1, fd = -1;
+	if (!agent || !*agent)
+		agent = "agq";
+	if (!mr)
+		return agq_errf(err, size, "cannot read mission %s: %s",
+		    mission, strerror(errno));
+	const char *u = jstr(mr, "pr_unit");
+	if (!u || strcmp(u, "mission"))
+		goto out;
+	if (jstr(mr, "pr")) {
+		rc = 0;
+		goto out;
+	}
+	struct agq_mission_counts c;
+	if (!(tasks = agq_mission_tasks(sp, mission, &c))) {
+		rc = agq_errf(err, size, "cannot list mission %s: %s", mission,
+		    strerror(errno));
+		goto out;
+	}
+	if (agq_mission_state(&c) != AGQ_MS_DONE)
+		goto out;
+	/* one opener at a time: two agents ending the last tasks at once,
+	 * agq-mission show, agq-run's start */
+	char *lp = agq_spool_path(sp, "missions/%s.prlock", mission);
+	fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	free(lp);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		rc = agq_errf(err, size, "cannot lock mission %s: %s", mission,
+		    strerror(errno));
+		goto out;
+	}
+	json_decref(mr);
+	if (!(mr = agq_mission_read(sp, mission))) {
+		rc = agq_errf(err, size, "cannot read mission %s: %s", mission,
+		    strerror(errno));
+		goto out;
+	}
+	rc = jstr(mr, "pr") ? 0 : mission_pr_open(sp, mr, tasks, agent, err,
+	    size);
+out:
+	if (fd >= 0)
+		close(fd);
+	json_decref(tasks);
+	json_decref(mr);
+	return rc;
 }

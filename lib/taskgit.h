@@ -42,6 +42,9 @@ struct agq_taskgit {
 	                         * has committed or found it */
 	int pushed;             /* 1: the branch is on the origin */
 	json_t *rec;            /* the PR record, once opened (owned) */
+	char mission[65];       /* the task's mission when it shares one
+	                         * branch and PR (pr_unit "mission"), else "" */
+	char mbranch[256];      /* then its branch, "mission/ID-SLUG" */
 	int retry;              /* agq_taskgit_finish failed at the forge
 	                         * with an answer worth retrying (5xx, 429,
 	                         * unreachable: AGQ_FORGE_RETRY) */
@@ -121,6 +124,24 @@ json_t *agq_taskgit_info(const struct agq_taskgit *g);
  * gc).  0, or -1 with ERR. */
 int agq_taskgit_end(struct agq_taskgit *g, int remove, char *err,
                     size_t size);
+
+/* The one PR of MISSION when its tasks share a branch (its record's
+ * pr_unit "mission", agq-mission(1) "One PR per mission") and it is done
+ * (agq_mission_state): under an flock(2) of missions/MISSION.prlock, so
+ * that two callers at once open it once, and again after a crash at any
+ * step: the PR record of its branch "mission/ID-SLUG" on the origin of
+ * its first git task (agq_pr_open, its "task" the mission's id, with
+ * "mission" and "tasks" [{id, title}] added), head the branch's tip on
+ * the origin; the forge's PR (agq_forge_open: titled with the mission's
+ * title, its body listing the tasks and the acceptance criteria);
+ * `pr_open` {agent (AGENT, "agq" when NULL), repo, branch, sha, pr, url,
+ * number, mission, tasks} journaled once (the record's "journaled"); the
+ * mission record's "pr" set (agq_mission_save).  0 opened (now or
+ * before); 1 nothing to do (not such a mission, or not done); -1 with
+ * ERR (SIZE bytes): the mission cannot be read, no task of it pushed, the
+ * forge refused ("cannot open the pull request now: ..."). */
+int agq_taskgit_mission_pr(const struct agq_spool *sp, const char *mission,
+                           const char *agent, char *err, size_t size);
 
 /* Free what G holds (its PR record).  G itself is the caller's. */
 void agq_taskgit_free(struct agq_taskgit *g);

@@ -397,6 +397,44 @@ main(void)
 	    "moving no record: ENOENT");
 	json_decref(pr);
 
+	/* a mission's branch: the tip on the origin, commits replayed */
+	CHECK(sh("cd src && git checkout -qb m main && echo x > x.txt && "
+	    "git add x.txt && git commit -qm x && git checkout -qb n main && "
+	    "echo y > y.txt && git add y.txt && git commit -qm y && "
+	    "git checkout -qb c main && echo other > x.txt && git add x.txt && "
+	    "git commit -qm c && git push -q ../origin.git m n c") == 0,
+	    "branches m, n and c on the origin");
+	free(clone);
+	clone = NULL;
+	CHECK(agq_git_sync_origin(&sp, origin, &clone, err, sizeof err) == 0,
+	    "fetched");
+	char tm[41], tn[41], tc[41], rs[41];
+	CHECK(agq_git_remote_tip(clone, "m", tm) == 1 && !strcmp(tm,
+	    out("git -C origin.git rev-parse m")), "remote tip of m");
+	CHECK(agq_git_remote_tip(clone, "none", tn) == 0 && !tn[0],
+	    "no such branch: 0");
+	CHECK(agq_git_remote_tip(clone, "n", tn) == 1 &&
+	    agq_git_remote_tip(clone, "c", tc) == 1, "tips of n and c");
+	CHECK(agq_git_replay(&sp, clone, tn, tm, rs, err, sizeof err) == 0,
+	    "n replayed on m");
+	CHECK(strcmp(rs, tn) && !strcmp(out("git -C %s rev-parse %s^", clone,
+	    rs), tm), "a new commit whose parent is m's tip");
+	CHECK(!strcmp(out("git -C %s log -1 --format='%%an %%s' %s", clone,
+	    rs), "t y") && !strcmp(out("git -C %s log -1 --format=%%cn %s",
+	    clone, rs), "Agq Bot") && !strcmp(out("git -C %s show %s:x.txt",
+	    clone, rs), "x"), "its author and message kept, committed by agq, "
+	    "both changes in it");
+	char again[41];
+	CHECK(agq_git_replay(&sp, clone, tm, rs, again, err, sizeof err) == 0 &&
+	    !strcmp(again, rs), "nothing left to replay: the tip itself");
+	CHECK(agq_git_replay(&sp, clone, tc, tm, again, err, sizeof err) == 1 &&
+	    strstr(err, "conflicts with"), "a conflicting change: 1, said");
+	CHECK(agq_git_push_commit(&sp, clone, rs, "m", err, sizeof err) == 0 &&
+	    !strcmp(out("git -C origin.git rev-parse m"), rs),
+	    "the replayed commit fast-forwards m");
+	CHECK(agq_git_push_commit(&sp, clone, tn, "m", err, sizeof err) == 1,
+	    "the unreplayed commit is refused (no force)");
+
 	free(clone);
 	agq_spool_close(&sp);
 	agq_git_lib_done();

@@ -96,6 +96,15 @@ main(void)
 	s = agq_pr_body_text(&b);
 	CHECK(!strcmp(s, "Opened by agq.\n"), "text of nothing known");
 	free(s);
+	json_t *mt = json_pack("[{s:s, s:s}, {s:s}]", "id", "a", "title",
+	    "first", "id", "b");
+	b.task = "m-1";
+	b.tasks = mt;
+	s = agq_pr_body_text(&b);
+	CHECK(strstr(s, "for mission `m-1`") && strstr(s, "### Tasks\n\n"
+	    "- `a` first\n- `b`\n"), "a mission's PR: its tasks listed");
+	free(s);
+	json_decref(mt);
 	json_decref(t);
 	DONE();
 }

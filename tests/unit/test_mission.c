@@ -86,6 +86,37 @@ test_spool(void)
 	CHECK(agq_mission_create(&sp, m, id, err, sizeof err) == -1 &&
 	    errno == EEXIST, "a given id taken: EEXIST, not replaced");
 	json_decref(m);
+	m = J("{\"title\": \"t\", \"pr_unit\": \"both\"}");
+	char id2[65] = "";
+	CHECK(agq_mission_create(&sp, m, id2, err, sizeof err) == 1 &&
+	    strstr(err, "field pr_unit"), "pr_unit: mission or task");
+	json_decref(m);
+	m = J("{\"title\": \"t\", \"pr_unit\": \"mission\"}");
+	CHECK(agq_mission_create(&sp, m, id2, err, sizeof err) == 0,
+	    "a mission with one PR");
+	json_decref(m);
+	json_t *gt = json_pack("{s:s, s:s, s:{s:s}, s:s}", "cmd", "true",
+	    "mission", id2, "git", "repo", "/r", "merge", "on-approval");
+	CHECK(agq_mission_check(&sp, gt, err, sizeof err) == 1 &&
+	    strstr(err, "field merge: mission") && strstr(err, "one PR per "
+	    "mission"), "its task with merge is refused");
+	json_object_del(gt, "merge");
+	CHECK(agq_mission_check(&sp, gt, err, sizeof err) == 0, "one without "
+	    "is taken");
+	json_decref(gt);
+	rec = agq_mission_read(&sp, id2);
+	json_object_set_new(rec, "pr", json_string("pr-1"));
+	CHECK(rec && agq_mission_save(&sp, rec) == 0, "saved");
+	json_decref(rec);
+	rec = agq_mission_read(&sp, id2);
+	CHECK(rec && !strcmp(json_string_value(json_object_get(rec, "pr")),
+	    "pr-1") && !strcmp(json_string_value(json_object_get(rec,
+	    "pr_unit")), "mission"), "read back: pr, pr_unit");
+	json_decref(rec);
+	rec = json_pack("{s:s}", "id", "../x");
+	CHECK(agq_mission_save(&sp, rec) == -1 && errno == EINVAL,
+	    "no valid id: EINVAL");
+	json_decref(rec);
 	json_t *t = json_pack("{s:s, s:s}", "cmd", "true", "mission", id);
 	CHECK(agq_mission_check(&sp, t, err, sizeof err) == 0, "an open "
 	    "mission takes tasks");

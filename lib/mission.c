@@ -216,6 +216,10 @@ agq_mission_check(const struct agq_spool *sp, const json_t *t, char *err,
 			return refuse(err, size, "field %s: mission %s has one "
 			    "PR per mission, none per task", gated[i], id);
 	}
+	const char *ap = json_string_value(json_object_get(t, "approval"));
+	if (one && ap && !strcmp(ap, "before_merge"))
+		return refuse(err, size, "field approval: mission %s has one PR "
+		    "per mission, none per task to merge", id);
 	return 0;
 }
 

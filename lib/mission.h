@@ -81,8 +81,8 @@ int agq_mission_close(const struct agq_spool *sp, const char *id);
 /* Task T may go into its "mission" (none: yes): the mission exists and
  * is not closed.  0; 1 with ERR (SIZE bytes) naming the field ("field
  * mission: m-1: no such mission"; a task with review or merge into a
- * mission whose pr_unit is "mission": "field review: mission M has one PR
- * per mission, none per task"); -1 with errno (it cannot be read). */
+ * mission whose pr_unit is "mission", or approval before_merge: "field
+ * review: mission M has one PR per mission, none per task"); -1 with errno (it cannot be read). */
 int agq_mission_check(const struct agq_spool *sp, const json_t *t,
                       char *err, size_t size);
 

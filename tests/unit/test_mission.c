@@ -101,6 +101,11 @@ test_spool(void)
 	    strstr(err, "field merge: mission") && strstr(err, "one PR per "
 	    "mission"), "its task with merge is refused");
 	json_object_del(gt, "merge");
+	json_object_set_new(gt, "approval", json_string("before_merge"));
+	CHECK(agq_mission_check(&sp, gt, err, sizeof err) == 1 &&
+	    strstr(err, "field approval"), "and one with approval "
+	    "before_merge");
+	json_object_del(gt, "approval");
 	CHECK(agq_mission_check(&sp, gt, err, sizeof err) == 0, "one without "
 	    "is taken");
 	json_decref(gt);

@@ -284,6 +284,9 @@ demo: all deps-demo
 # The test build: ASan+UBSan binaries in build/san/bin, then every test.
 # The builds use both cores unless make was given -j already.
 CHECK_J = $(if $(findstring -j,$(MAKEFLAGS)),,-j2)
+# The unit tests valgrind runs again in make check (tests/run's header says
+# why these): the rest run under it in make torture.
+VG_UNITS := test_journal test_spool test_task test_util test_lifecycle
 check: deps-test
 	@$(MAKE) $(CHECK_J) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%) $(TESTHELPERS:%=build/san/unit/%)
@@ -291,7 +294,7 @@ check: deps-test
 	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so \
 	    build/fault/leak.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
-	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit \
+	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit AGQ_TEST_VGUNITS="$(VG_UNITS)" \
 	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \
 	    AGQ_TEST_FAILFSYNC=$(TOP)/build/fault/failfsync.so \
 	    AGQ_TEST_LEAKSO=$(TOP)/build/fault/leak.so \
@@ -346,11 +349,16 @@ fuzz: fuzz-build
 # ---- crash torture (tests/torture/README) ---------------------------------
 # The long form of tests/torture.bats: kill -9 at random for
 # TORTURE_SECONDS while TORTURE_TASKS tasks go through, then a full disk
-# (with LeakSanitizer in every program: the error paths are where leaks hide).
+# (with LeakSanitizer in every program: the error paths are where leaks hide),
+# after every unit test under valgrind (make check runs only VG_UNITS there).
 TORTURE_SECONDS ?= 240
 TORTURE_TASKS   ?= 4000
 torture: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 progs
+	@$(MAKE) --no-print-directory $(UNITS:%=build/default/unit/%)
+	@for u in $(UNITS); do echo "valgrind: $$u"; \
+	    valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite build/default/unit/$$u >/dev/null || exit 1; done
 	AGQ_TEST_BIN=$(TOP)/build/san/bin tests/torture/run \
 	    --seconds $(TORTURE_SECONDS) --tasks $(TORTURE_TASKS) --drain 300
 	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_LEAKS=1 tests/torture/full-disk

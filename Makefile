@@ -32,7 +32,14 @@ LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle zlib) -lino
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 # --as-needed: a program links only the libraries its objects use (agq-submit
 # needs neither libcurl nor libgit2, and each one costs start-up time).
-LDFLAGS  += -Wl,--as-needed $(if $(SAN),$(SANFLAGS))
+# The sanitizer build links libasan and libubsan statically: the dynamic
+# loader no longer relocates them at each of the suite's thousands of
+# starts (`agq-ls --help`: 930 page faults to 857; with LeakSanitizer not
+# started in the one-shot programs, tests/san/noleaks.c, 682 and about 30%
+# less CPU a start; submit, journal and sched.bats: 894,000 page faults to
+# 777,000, the plain build's 467,000).
+SANLINK  := -static-libasan -static-libubsan
+LDFLAGS  += -Wl,--as-needed $(if $(SAN),$(SANFLAGS) $(SANLINK))
 
 PROGS    := agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
             agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \

@@ -21,11 +21,14 @@ fi
 # tests of lib/ and in the daemons (agq-sched, agq-run, agq-dash: a leak in
 # a loop grows), off in the one-shot programs, whose memory is returned at
 # exit: their sanitizer build links tests/san/noleaks.c, which skips the
-# check (about 47 ms of CPU of a run's 78) unless AGQ_TEST_LEAKS=1.  So the
+# check (about 47 ms of CPU of a run's 78) unless AGQ_TEST_LEAKS=1, and
+# whose default options (the same file) do not start LeakSanitizer at all:
+# so ASAN_OPTIONS below leaves detect_leaks to each program (on by default,
+# where it is not set).  So the
 # rule is each program's, and a daemon's children, which inherit its
 # environment, still skip it; tests/leaks.bats checks both.  A leak makes
 # the program exit 23 and its test fail.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Who the tests' own git(1) commits are by (fixtures: origins, branches,
 # moves); agq's commits are by git_author_name and git_author_email.

@@ -218,7 +218,7 @@ rotated_three() {
 	{ head -c 20000000 /dev/zero | tr '\0' x; echo; } >> "$j"
 	# not under a sanitizer, whose shadow memory needs terabytes of
 	# address space: there, 24 MB of it is not enough for the line
-	if ldd "$(command -v agq-submit)" | grep -q libasan; then
+	if grep -q __asan_init "$(command -v agq-submit)"; then
 		run agq-submit --id after-long true
 	else
 		run bash -c 'ulimit -v 24000 && exec agq-submit --id after-long true'

@@ -13,7 +13,7 @@ load helper
 # before the sanitizer's runtime in the library list is allowed) for what
 # the test starts next.
 leaky_env() {
-	ldd "$AGQ_TEST_BIN/agq-sched" 2>/dev/null | grep -q libasan ||
+	grep -q __asan_init "$AGQ_TEST_BIN/agq-sched" 2>/dev/null ||
 	    skip "not a sanitizer build ($AGQ_TEST_BIN)"
 	local shim=${AGQ_TEST_LEAKSO:-$AGQ_TOP/build/fault/leak.so}
 	[ -f "$shim" ] || skip "no $shim (make build/fault/leak.so)"

@@ -120,6 +120,26 @@ reason_of() { agq-show --json "$1" | jq -r .task.reason; }
 	[ ! -e "$AGQ_SPOOL/deps/$p" ] && [ ! -e "$AGQ_SPOOL/deps/$q" ]
 }
 
+@test "a parent killed mid-run: its dependent stays blocked while the parent is retried, and runs once the parent is done" {
+	p=$(agq-submit --max-attempts 2 --backoff 1 -- sh -c "[ -e '$WORK/killed' ] && exit 0; echo \$\$ > '$WORK/p.pid'; exec sleep 60")
+	c=$(agq-submit --after "$p" -- sh -c "echo c >> '$WORK/c-runs'")
+	start_sched
+	start_agent a1
+	wait_for 20 test -s "$WORK/p.pid"
+	touch "$WORK/killed"
+	kill -KILL "$(cat "$WORK/p.pid")"
+	# the killed attempt failed; the parent is retried, not ended: the
+	# dependent is neither released nor cancelled meanwhile
+	wait_for 20 sh -c "agq-journal --id '$p' --ev retry | grep -q ."
+	is_state "$c" blocked
+	run agq-wait --timeout 60 -q "$c"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$WORK/c-runs")" = c ]
+	[ "$(jq '.attempts | length' "$AGQ_SPOOL/done/$p.json")" -eq 2 ]
+	[ "$(journal_count dep_fail)" -eq 0 ]
+	[ "$(ev_of "$c" release | jq -r .parent)" = "$p" ]
+}
+
 @test "a diamond: the last task runs once both middle ones are done" {
 	printf '%s\n' \
 	    '{"id":"dia-d","after":["dia-b","dia-c"],"cmd":["sh","-c","echo d >> \"$W\"/order"],"env":{"W":"'"$WORK"'"}}' \

@@ -190,6 +190,12 @@ check_main() {
 	[ "$(agq-mission show --json "$m" | jq -r .state)" = done ]
 	[ "$(agq-mission show --json "$m" | jq '.tasks | length')" -eq "$n" ]
 	[[ "$output" == *"agq mission show $m"* ]]
+	# the live view (agq watch while the demo waits): the mission made,
+	# the changelog blocked, then released after the last merge
+	grep -q "^  [0-9:]* mission_new  *mission/$m title=American English for " <<<"$output"
+	[ "$(grep -E "^  [0-9:]* (blocked|release|merge) " <<<"$output" |
+	    awk '$2 == "merge" { m = NR } $3 == "'"$CL"'" && $2 != "merge" { print $2, (m ? "after-merges" : "") }' |
+	    tr '\n' ' ')" = "blocked  release after-merges " ]
 	# N+1 PR records merged, none open; every task done, none dead: the
 	# coders', N + 1 + ROUNDS2 review tasks, N + 1 merge tasks
 	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$n" ]

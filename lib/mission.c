@@ -101,13 +101,8 @@ put_record(const struct agq_spool *sp, const json_t *m, int noreplace)
 	}
 	char *dst = agq_xasprintf("%s/%s.json", dir, json_string_value(
 	    json_object_get(m, "id")));
-	char *s = json_dumps(m, JSON_INDENT(2));
-	char *buf = s ? agq_xasprintf("%s\n", s) : NULL;
-	int r = buf ? agq_write_atomic(sp->tmp, dst, buf, strlen(buf), 1,
-	    noreplace) : (errno = ENOMEM, -1);
+	int r = agq_write_json(sp->tmp, dst, m, JSON_INDENT(2), 1, noreplace);
 	int e = errno;
-	free(buf);
-	free(s);
 	free(dst);
 	free(dir);
 	errno = e;

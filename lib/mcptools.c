@@ -20,6 +20,7 @@
 #include "archive.h"
 #include "submit.h"
 #include "mcp.h"
+#include "plan.h"
 #include "mcptools.h"
 
 extern char **environ;
@@ -274,7 +275,7 @@ t_wait(void *ctx, const json_t *args, json_t **res, char *err, size_t size)
 	return logged(c, "agq_wait", rc, NULL, err);
 }
 
-/* ---- the sibling programs: agq-plan, agq-mission --------------------- */
+/* ---- plans (plan.h), and the sibling program agq-mission ------------- */
 
 /* PROG as agq(1) finds a command: beside this program, in the compiled-in
  * bin directory, else by name in $PATH.  malloc'd. */
@@ -362,52 +363,36 @@ as_json(const char *out)
 	return j ? j : json_string(out ? out : "");
 }
 
-/* agq-plan ARGV's (a NULL-ended argv) answer for TOOL, with IN on its
- * standard input: exit 0 -> *RES {plan: NAME, KEY: its output}, or its
- * output itself when KEY is NULL (get --json's {plan, rev, doc}); 75 ->
- * a conflict, "expected IF_REV, current M" (M from its message "...,
- * the newest is M", agq-plan(1)); 69 -> no such plan; other -> the
- * status and its message. */
+/* The answer of plan operation TOOL on plan NAME whose library call
+ * (plan.h) returned R with revision REV: 0 -> *RES {plan: NAME, result:
+ * REV}; AGQ_PLAN_CONFLICT -> "conflict: expected IF_REV, current REV";
+ * AGQ_PLAN_ABSENT -> no such plan; AGQ_PLAN_BADPATCH -> WHY; -1 -> the
+ * errno.  Journaled (mcp_call). */
 static int
-plan_run(const struct agq_mcp_ctx *c, const char *tool, char **argv,
-         const char *name, const char *in, const json_t *if_rev,
-         const char *key, json_t **res, char *err, size_t size)
+plan_answer(const struct agq_mcp_ctx *c, const char *tool, int r,
+            const char *name, long if_rev, long rev, const char *why,
+            json_t **res, char *err, size_t size)
 {
-	char *out, last[512];
-	int st = run_sibling(argv, in, &out, last, sizeof last, err, size);
 	int rc = 0;
-	if (st == 0 && !key) {
-		*res = as_json(out);
-	} else if (st == 0) {
-		*res = json_pack("{s:s, s:o}", "plan", name, key, as_json(out));
-	} else if (st == 75) {
-		static const char newest[] = "the newest is ";
-		const char *cur = strstr(last, newest);
-		long m = cur ? strtol(cur + sizeof newest - 1, NULL, 10) : -1;
-		if (m >= 0)
-			rc = agq_errf(err, size, "conflict: expected %lld, current "
-			    "%ld: read the plan again (agq_plan_get) and retry",
-			    (long long)json_integer_value(if_rev), m);
-		else
-			rc = agq_errf(err, size, "conflict: expected %lld, current "
-			    "unknown (%s)", (long long)json_integer_value(if_rev),
-			    last);
-	} else if (st == 69) {
+	if (r == 0)
+		*res = json_pack("{s:s, s:I}", "plan", name, "result",
+		    (json_int_t)rev);
+	else if (r == AGQ_PLAN_CONFLICT)
+		rc = agq_errf(err, size, "conflict: expected %ld, current %ld: "
+		    "read the plan again (agq_plan_get) and retry", if_rev, rev);
+	else if (r == AGQ_PLAN_ABSENT)
 		rc = agq_errf(err, size, "field name: no plan %s", name);
-	} else if (st > 0) {
-		rc = agq_errf(err, size, "agq-plan exited with status %d%s%s",
-		    st, last[0] ? ": " : "", last);
-	} else {
-		rc = -1;
-	}
-	free(out);
+	else if (r == AGQ_PLAN_BADPATCH)
+		rc = agq_errf(err, size, "field patch: %s", why);
+	else
+		rc = agq_errf(err, size, "plan %s: %s", name, strerror(errno));
 	return logged(c, tool, rc, NULL, err);
 }
 
 static int
 plan_name(const json_t *args, char *err, size_t size)
 {
-	if (agq_id_valid(json_string_value(json_object_get(args, "name"))))
+	if (agq_plan_name_valid(json_string_value(json_object_get(args, "name"))))
 		return 0;
 	return agq_errf(err, size, "field name: not a plan name "
 	    "([A-Za-z0-9._-]{1,64})");
@@ -421,50 +406,43 @@ t_plan_get(void *ctx, const json_t *args, json_t **res, char *err,
 	if (plan_name(args, err, size) < 0)
 		return logged(c, "agq_plan_get", -1, NULL, err);
 	const char *name = json_string_value(json_object_get(args, "name"));
-	char *argv[] = { "agq-plan", "get", (char *)name, "--json", NULL };
-	return plan_run(c, "agq_plan_get", argv, name, NULL, NULL, NULL, res,
-	    err, size);
+	json_t *doc = NULL;
+	long rev = 0;
+	int r = agq_plan_get(c->sp, name, 0, &doc, &rev);
+	if (r != 0)
+		return plan_answer(c, "agq_plan_get", r, name, 0, rev, "", res,
+		    err, size);
+	*res = json_pack("{s:s, s:I, s:o}", "plan", name, "rev",
+	    (json_int_t)rev, "doc", doc);
+	return logged(c, "agq_plan_get", 0, NULL, err);
 }
 
-/* agq_plan_put and agq_plan_patch: agq-plan OP NAME [--merge] [--if-rev
- * N] with the document or patch BODY on its standard input. */
+/* agq_plan_put and agq_plan_patch (plan.h) of plan "name" in ARGS with
+ * BODY, a document or (PATCH) a patch, MERGE an RFC 7396 one, on the
+ * condition "if_rev" when given. */
 static int
-plan_write(const struct agq_mcp_ctx *c, const char *tool, const char *op,
+plan_write(const struct agq_mcp_ctx *c, const char *tool, int patch,
            const json_t *args, const json_t *body, int merge, json_t **res,
            char *err, size_t size)
 {
 	if (plan_name(args, err, size) < 0)
 		return logged(c, tool, -1, NULL, err);
 	const char *name = json_string_value(json_object_get(args, "name"));
-	json_t *rev = json_object_get(args, "if_rev");
-	char revs[32];
-	char *argv[8];
-	int k = 0;
-	argv[k++] = "agq-plan";
-	argv[k++] = (char *)op;
-	argv[k++] = (char *)name;
-	if (merge)
-		argv[k++] = "--merge";
-	if (rev) {
-		snprintf(revs, sizeof revs, "%lld",
-		    (long long)json_integer_value(rev));
-		argv[k++] = "--if-rev";
-		argv[k++] = revs;
-	}
-	argv[k] = NULL;
-	char *in = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-	int rc = plan_run(c, tool, argv, name, in, rev, "result", res, err,
+	json_t *ir = json_object_get(args, "if_rev");
+	long if_rev = ir ? (long)json_integer_value(ir) : -1, rev = 0;
+	char why[512] = "";
+	int r = patch ? agq_plan_patch(c->sp, name, body, merge, if_rev, &rev,
+	    why, sizeof why) : agq_plan_put(c->sp, name, body, if_rev, &rev);
+	return plan_answer(c, tool, r, name, if_rev, rev, why, res, err,
 	    size);
-	free(in);
-	return rc;
 }
 
 static int
 t_plan_put(void *ctx, const json_t *args, json_t **res, char *err,
            size_t size)
 {
-	return plan_write(ctx, "agq_plan_put", "put", args, json_object_get(
-	    args, "doc"), 0, res, err, size);
+	return plan_write(ctx, "agq_plan_put", 0, args, json_object_get(args,
+	    "doc"), 0, res, err, size);
 }
 
 static int
@@ -474,7 +452,7 @@ t_plan_patch(void *ctx, const json_t *args, json_t **res, char *err,
 	/* an array is an RFC 6902 JSON Patch, an object an RFC 7396 merge
 	 * patch */
 	json_t *p = json_object_get(args, "patch");
-	return plan_write(ctx, "agq_plan_patch", "patch", args, p,
+	return plan_write(ctx, "agq_plan_patch", 1, args, p,
 	    json_is_object(p), res, err, size);
 }
 

@@ -1,9 +1,9 @@
 /*
  * mcptools.h - mcptools.c: agq-mcp(1)'s tools, the table mcp.c serves.
  *
- * agq_submit, agq_show and agq_wait work on the spool through libagq
- * (submit.h, spool.h); agq_plan_get, agq_plan_put, agq_plan_patch and
- * agq_mission_show run the sibling programs agq-plan and agq-mission
+ * agq_submit, agq_show, agq_wait and the plan tools work on the spool
+ * through libagq (submit.h, spool.h, plan.h: the same code as agq-plan's);
+ * agq_mission_show runs the sibling program agq-mission show --json
  * (posix_spawn(3) with an argv, never a shell).  Every call is journaled
  * as `mcp_call` {id: the calling task, tool, ok, subtask, error}
  * (agq-journal(5)).

@@ -123,7 +123,7 @@ parent() {
 	answer 2 | jq -e '.result.isError'
 }
 
-@test "plan and mission tools run agq-plan and agq-mission: the document with its revision, --if-rev, a stale revision a conflict naming both, JSON Patch and merge patch, an absent plan, a bad name; the mission with its task; a subtask into no such mission refused" {
+@test "plan tools (as agq-plan changes plans) and the mission tool (agq-mission show): the document with its revision, --if-rev, a stale revision a conflict naming both, JSON Patch and merge patch, an absent plan, a bad name; the mission with its task; a subtask into no such mission refused" {
 	[ "$(echo '{"steps": ["a"]}' | agq-plan put p)" = 1 ]
 	M=$(agq-mission new t --goal g)
 	T=$(agq-submit --mission "$M" --title one -- true)

@@ -1175,10 +1175,11 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 		json_decref(d.ev);
 	}
 	agq_jbatch_w(sp, &jb);
-	if (ended && d.to == AGQ_ST_DONE && json_object_get(t, "git") &&
-	    json_is_string(json_object_get(t, "mission")))
-		mission_pr(sp, json_string_value(json_object_get(t, "mission")),
-		    R->o->agent);
+	/* a git task of a mission done: its mission's PR, once the task is
+	 * unlocked (agq-mission pr is waited for) */
+	char *mpr = ended && d.to == AGQ_ST_DONE && json_object_get(t, "git") &&
+	    json_is_string(json_object_get(t, "mission")) ? agq_xstrdup(
+	    json_string_value(json_object_get(t, "mission"))) : NULL;
 	if (ended)      /* done or dead: the task's notify hook, last */
 		agq_lc_notify(sp, id, t, &d);
 	json_decref(rev);
@@ -1186,6 +1187,9 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	json_decref((json_t *)o.ag);
 	json_decref(r);
 	agq_task_unlock(lp);
+	if (mpr)
+		mission_pr(sp, mpr, R->o->agent);
+	free(mpr);
 }
 
 /* Mission MID, whose tasks share one branch and one PR (pr_unit

@@ -28,7 +28,9 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 # and DEPCFLAGS then once: its first use sets it to its value (not once a
 # compile command, a process each).
 DEPCFLAGS = $(eval DEPCFLAGS := $(shell pkg-config --cflags jansson libcurl libgit2 nettle zlib libmicrohttpd))$(DEPCFLAGS)
-LIBS      = $(shell pkg-config --libs jansson libcurl libgit2 nettle zlib) -linotifytools -lm
+# libcurl is not linked: lib/curlload.c loads it with dlopen(3) when a
+# program first makes a request (its 30 libraries cost 13 ms a start).
+LIBS      = $(shell pkg-config --libs jansson libgit2 nettle zlib) -linotifytools -lm
 ALLCFLAGS = $(STD) $(CFLAGS) $(if $(SAN),$(SANFLAGS)) $(DEPCFLAGS)
 # --as-needed: a program links only the libraries its objects use (agq-submit
 # needs neither libcurl nor libgit2, and each one costs start-up time).
@@ -65,8 +67,8 @@ PROGS    += agq-mission
 # here, not arranged by where a function is placed; a link fails when a
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
-LIB_core   := backends util redact cli conf steps classify task runas spool \
-              lifecycle journal jrecon throttle lease review open reject agent out wake \
+LIB_core   := backends util curlload redact cli conf steps classify task runas spool \
+              lifecycle journal prrec jrecon throttle lease review open reject agent out wake \
               notify archive deps mission jsonpatch plan watch submit mcp mcptools
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route

@@ -12,6 +12,7 @@
 #include "spool.h"
 #include "open.h"
 #include "git.h"
+#include "prrec.h"
 #include "forge.h"
 #include "review.h"
 #include "merge.h"

@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "open.h"
 #include "git.h"
+#include "prrec.h"
 #include "archive.h"
 #include "prview.h"
 #include "deps.h"

@@ -11,6 +11,7 @@
 /* base: no other module */
 #include "backends.h"
 #include "util.h"
+#include "curlload.h"
 #include "paths.h"
 #include "redact.h"
 #include "cli.h"
@@ -22,6 +23,7 @@
 #include "runas.h"
 #include "spool.h"
 #include "journal.h"
+#include "prrec.h"
 #include "jrecon.h"
 #include "open.h"
 #include "reject.h"

@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "sync.h"
 #include "git.h"
+#include "prrec.h"
 #include "prview.h"
 #include "dash.h"
 

@@ -14,6 +14,7 @@
 #include "spool.h"
 #include "backend.h"
 #include "git.h"
+#include "prrec.h"
 #include "forge.h"
 
 #define FORGE_TIMEOUT_S  30     /* a request in all */

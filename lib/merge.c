@@ -20,6 +20,7 @@
 #include "steps.h"
 #include "verify.h"
 #include "git.h"
+#include "prrec.h"
 #include "forge.h"
 #include "merge.h"
 

@@ -9,6 +9,7 @@
 #include "task.h"
 #include "spool.h"
 #include "git.h"
+#include "prrec.h"
 #include "journal.h"
 #include "prview.h"
 

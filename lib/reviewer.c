@@ -28,6 +28,7 @@
 #include "open.h"
 #include "steps.h"
 #include "git.h"
+#include "prrec.h"
 #include "forge.h"
 #include "reviewer.h"
 

@@ -19,6 +19,7 @@
 #include "spool.h"
 #include "journal.h"
 #include "git.h"
+#include "prrec.h"
 #include "forge.h"
 #include "mission.h"
 #include "taskgit.h"

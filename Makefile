@@ -68,7 +68,7 @@ PROGS    += agq-mission
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util curlload redact cli conf steps classify task runas spool \
-              lifecycle journal prrec jrecon throttle lease review open reject agent out wake \
+              lifecycle journal prrec jrecon throttle lease review open reject agent captoken out wake \
               notify archive deps mission jsonpatch plan watch submit mcp mcptools
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route

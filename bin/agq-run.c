@@ -1,6 +1,7 @@
 /* agq-run - the agent runner (agq-run(8)); the work is in lib/runner.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
@@ -10,11 +11,12 @@
 #include "spool.h"
 #include "open.h"
 #include "runner.h"
+#include "captoken.h"
 
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
 "               [--prefetch N] [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
-"               [--model M]...\n"
+"               [--model M]... [--cap-token FILE]\n"
 "Register agent NAME, heartbeat, and run the tasks leased to it.\n"
 "See agq-run(8).\n"
 "  -s, --spool DIR     spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -28,9 +30,54 @@ static const char usage[] =
 "      --backend B     a backend this agent runs (repeatable; default: any)\n"
 "      --endpoint NAME a registered endpoint it calls (repeatable)\n"
 "      --model M       a model it can run (repeatable)\n"
+"      --cap-token FILE the token of its capabilities (agq-agent token),\n"
+"                      needed for those agq.conf's token_caps names\n"
+"Environment (a systemd unit's settings, agq-agent(1)): AGQ_AGENT_CAPS,\n"
+"capabilities separated by commas; AGQ_CAP_TOKEN, a --cap-token FILE.\n"
 "SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM\n"
 "stops the running tasks and hands them back.  Exit: 0 ok, 75 an agent\n"
 "of that name is already running, 64 usage error.\n";
+
+/* What a systemd unit's settings pass (agq-agent(1)): AGQ_AGENT_CAPS
+ * (capabilities separated by commas) added to CAPS, and AGQ_CAP_TOKEN (a
+ * token file) unless --cap-token gave FILE; both taken out of the
+ * environment, so the tasks do not inherit them.  Returns the token read
+ * from the file (its first line: 64 hex digits), malloc'd, or NULL when
+ * there is no file; exits EX_NOINPUT when it cannot be read and
+ * EX_DATAERR when it holds no token. */
+static char *
+unit_settings(json_t *caps, const char *file)
+{
+	const char *env = getenv("AGQ_AGENT_CAPS");
+	if (env) {
+		char *list = agq_xstrdup(env), *save = NULL;
+		for (char *w = strtok_r(list, ", ", &save); w;
+		    w = strtok_r(NULL, ", ", &save))
+			json_array_append_new(caps, json_string(w));
+		free(list);
+		unsetenv("AGQ_AGENT_CAPS");
+	}
+	char *envfile = getenv("AGQ_CAP_TOKEN") ? agq_xstrdup(getenv(
+	    "AGQ_CAP_TOKEN")) : NULL;
+	unsetenv("AGQ_CAP_TOKEN");
+	if (!file)
+		file = envfile && *envfile ? envfile : NULL;
+	char *tok = NULL;
+	if (file) {
+		size_t n;
+		tok = agq_read_file(file, 4096, &n, NULL);
+		if (!tok)
+			agq_die(agq_exit_code(errno), "cannot read the cap token: "
+			    "%s (%s)", strerror(errno), file);
+		tok[strcspn(tok, "\r\n")] = '\0';
+		if (strlen(tok) != AGQ_CAPTOKEN_LEN ||
+		    strspn(tok, "0123456789abcdef") != AGQ_CAPTOKEN_LEN)
+			agq_die(EX_DATAERR, "--cap-token: not a token (64 hex "
+			    "digits from agq-agent token) (%s)", file);
+	}
+	free(envfile);
+	return tok;
+}
 
 int
 main(int argc, char **argv)
@@ -46,6 +93,7 @@ main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'B' },
 		{ "endpoint", required_argument, NULL, 'E' },
 		{ "model", required_argument, NULL, 'M' },
+		{ "cap-token", required_argument, NULL, 'T' },
 		AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:a:c:n:",
@@ -58,6 +106,7 @@ main(int argc, char **argv)
 	o.models = json_array();
 	o.slots = 1;
 	o.heartbeat_s = -1;
+	const char *token_file = NULL;
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -98,6 +147,7 @@ main(int argc, char **argv)
 				agq_die(EX_USAGE, "--model: empty model");
 			json_array_append_new(o.models, json_string(optarg));
 			break;
+		case 'T': token_file = optarg; break;
 		}
 	}
 	if (optind < argc || !o.agent) {
@@ -108,6 +158,8 @@ main(int argc, char **argv)
 	if (!agq_agent_name_valid(o.agent))
 		agq_die(EX_USAGE, "--agent: '%s' must match [A-Za-z0-9._-]{1,64}",
 		    o.agent);
+	char *token = unit_settings(o.caps, token_file);
+	o.cap_token = token;
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	if (o.heartbeat_s < 0)
@@ -117,6 +169,7 @@ main(int argc, char **argv)
 	json_decref(o.backends);
 	json_decref(o.endpoints);
 	json_decref(o.models);
+	free(token);
 	agq_spool_close(&sp);
 	return rc;
 }

@@ -28,6 +28,7 @@
 #include "open.h"
 #include "reject.h"
 #include "agent.h"
+#include "captoken.h"
 #include "out.h"
 #include "notify.h"
 #include "wake.h"

@@ -69,6 +69,30 @@ agq_trust_parse(const char *s)
 	return -1;
 }
 
+/* The words of VAL separated by characters of SEP, as a new array of
+ * strings; NULL when there is none or one has a character other than
+ * [A-Za-z0-9._:=-] (a capability, agq-run -c, written as one word). */
+static json_t *
+word_list(char *val, const char *sep)
+{
+	json_t *a = json_array();
+	char *save = NULL;
+	for (char *w = strtok_r(val, sep, &save); w;
+	    w = strtok_r(NULL, sep, &save)) {
+		if (strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._:=-") != strlen(w)) {
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a, json_string(w));
+	}
+	if (!json_array_size(a)) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 /* The field of C that KEY, a setting in seconds, sets, or NULL. */
 static double *
 seconds_field(struct agq_conf *c, const char *key)
@@ -110,6 +134,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->obs = NULL;
 	json_decref(c->backend);
 	c->backend = NULL;
+	json_decref(c->token_caps);
+	c->token_caps = NULL;
 
 	int must_exist = 1;
 	if (!path)
@@ -199,6 +225,16 @@ agq_conf_load(struct agq_conf *c, const char *path)
 				break;
 			}
 			c->mcp_max_subtasks = (int)v;
+		} else if (!strcmp(key, "token_caps")) {
+			json_decref(c->token_caps);
+			c->token_caps = NULL;
+			if (*val && !(c->token_caps = word_list(val,
+			    ", \t"))) {
+				agq_warn("%s:%d: token_caps: not a list of "
+				    "capabilities: '%s'", path, n, val);
+				rc = -1;
+				break;
+			}
 		} else if (agq_backend_conf_key(key)) {
 			if (!c->backend)
 				c->backend = json_object();
@@ -233,6 +269,8 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	if (rc < 0) {
 		json_decref(c->obs);
 		c->obs = NULL;
+		json_decref(c->token_caps);
+		c->token_caps = NULL;
 	}
 	return rc;
 }
@@ -249,6 +287,8 @@ agq_conf_free(struct agq_conf *c)
 	c->journal_key_file = NULL;
 	json_decref(c->obs);
 	json_decref(c->backend);
+	json_decref(c->token_caps);
+	c->token_caps = NULL;
 	c->spool = c->cwd_root = NULL;
 	c->obs = c->backend = NULL;
 }

@@ -35,6 +35,9 @@ struct agq_conf {
 	                         * "Keyed journal"), an absolute path or NULL */
 	int mcp_max_subtasks;   /* agq-mcp(1): subtasks one task may submit
 	                         * (0 to 1000, default 20) */
+	json_t *token_caps;     /* token_caps: capabilities that count only
+	                         * with a verified token (captoken.h), an
+	                         * array of strings or NULL: none */
 };
 
 /* inbox_trust (agq-spool(5), "Inbox drops"; agq(7)): on a spool not owned

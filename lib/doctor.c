@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "verify.h"
 #include "registry.h"
 #include "agent.h"
+#include "captoken.h"
 #include "doctor.h"
 
 /* How long a CLI's --version or --help may take (seconds): a node CLI
@@ -243,15 +245,24 @@ check_key(json_t *checks, const struct agq_conf *conf,
  * fails, but the setting is not what applies. */
 struct lease_check { const struct agq_spool *sp; json_t *checks; };
 
+/* Is FNAME an agent file, NAME.json?  1 with NAME (65 bytes) set. */
+static int
+agent_file(const char *fname, char *name)
+{
+	size_t n = strlen(fname);
+	if (n <= 5 || n - 5 > 64 || strcmp(fname + n - 5, ".json"))
+		return 0;
+	snprintf(name, 65, "%.*s", (int)(n - 5), fname);
+	return 1;
+}
+
 static int
 lease_agent(const char *fname, void *arg)
 {
 	struct lease_check *lc = arg;
-	size_t n = strlen(fname);
-	if (n <= 5 || n - 5 > 64 || strcmp(fname + n - 5, ".json"))
-		return 0;
 	char name[65];
-	snprintf(name, sizeof name, "%.*s", (int)(n - 5), fname);
+	if (!agent_file(fname, name))
+		return 0;
 	json_t *a = agq_agent_read(lc->sp, name);
 	double lease = lc->sp->conf.lease_s, eff = agq_agent_lease_s(a, lease);
 	if (a && eff > lease) {
@@ -281,6 +292,49 @@ check_lease(json_t *checks, const struct agq_spool *sp)
 	struct lease_check lc = { sp, checks };
 	char *d = agq_spool_path(sp, "agents");
 	(void)agq_dir_each(d, lease_agent, &lc);
+	free(d);
+}
+
+/* Capability tokens (agq-agent(1), captoken.h): the key file's mode
+ * (fail when its group or others may read it: agq-sched then verifies
+ * no token), and each agent claiming a capability of token_caps whose
+ * token does not verify (warn: the scheduler does not count it). */
+static int
+token_agent(const char *fname, void *arg)
+{
+	struct lease_check *lc = arg;
+	char name[65], why[600], check[96];
+	if (!agent_file(fname, name))
+		return 0;
+	json_t *a = agq_agent_read(lc->sp, name);
+	if (a && agq_captoken_filter(lc->sp, a, NULL, why, sizeof why) == 1) {
+		snprintf(check, sizeof check, "cap token %s", name);
+		add(lc->checks, "warn", check, "agent %s: its token capabilities "
+		    "do not count: %s", name, why);
+	}
+	json_decref(a);
+	return 0;
+}
+
+static void
+check_captoken(json_t *checks, const struct agq_spool *sp)
+{
+	char *p = agq_spool_path(sp, AGQ_CAPKEY);
+	struct stat st;
+	if (lstat(p, &st) < 0)
+		add(checks, json_array_size(sp->conf.token_caps) ? "warn" : "ok",
+		    "cap key", "%s: none yet (agq-agent token makes it)", p);
+	else if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		add(checks, "fail", "cap key", "%s: mode %04o, not a file only "
+		    "its owner may read (chmod 600): no token verifies", p,
+		    (unsigned)(st.st_mode & 07777));
+	else
+		add(checks, "ok", "cap key", "%s: mode %04o", p,
+		    (unsigned)(st.st_mode & 07777));
+	free(p);
+	struct lease_check lc = { sp, checks };
+	char *d = agq_spool_path(sp, "agents");
+	(void)agq_dir_each(d, token_agent, &lc);
 	free(d);
 }
 
@@ -344,6 +398,7 @@ agq_doctor(const char *spool_arg)
 				check_key(checks, conf, d);
 	if (have_spool) {
 		check_lease(checks, &sp);
+		check_captoken(checks, &sp);
 		json_t *reg = agq_registry_load(&sp);
 		const char *k;
 		json_t *e;

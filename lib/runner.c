@@ -208,6 +208,9 @@ heartbeat(struct runner *R, const char *state)
 		json_object_set(a, "endpoints", R->o->endpoints);
 	if (json_array_size(R->o->models))
 		json_object_set(a, "models", R->o->models);
+	if (R->o->cap_token)
+		json_object_set_new(a, "cap_token", json_string(
+		    R->o->cap_token));
 	json_object_set_new(a, "resources", agq_host_resources());
 	if (!strcmp(state, "degraded")) {
 		char t3[32];

@@ -19,6 +19,8 @@ struct agq_run_opts {
 	json_t *backends;       /* --backend: arrays of strings, borrowed; */
 	json_t *endpoints;      /* --endpoint  NULL or empty when not given */
 	json_t *models;         /* --model     (agq-run(8), routing) */
+	const char *cap_token;  /* --cap-token: the token (captoken.h), 64
+	                         * hex digits, put in the agent file; NULL */
 };
 /* Run agent O->agent on SP (agq-run(8)).  Returns an exit status. */
 int agq_runner(struct agq_spool *sp, const struct agq_run_opts *o);

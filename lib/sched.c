@@ -48,6 +48,7 @@
 #include "lease.h"
 #include "reject.h"
 #include "agent.h"
+#include "captoken.h"
 #include "resources.h"
 #include "registry.h"
 #include "route.h"
@@ -142,6 +143,9 @@ struct sched {
 	 * dep_scan: every task in blocked/ looked at (start, overflow) */
 	json_t *dep_arrived, *dep_ended;
 	int dep_scan;
+	json_t *cap_refused;    /* agent name -> the cap_token ("" none) a
+	                         * cap_refused event was journaled for, or
+	                         * true: verified (cap_check) */
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -743,9 +747,58 @@ agent_prefetch(const json_t *a)
 	return p < 0 ? 0 : p > 1024 ? 1024 : (int)p;
 }
 
+/* Agent file A of agent NAME as the scheduler counts it: a capability
+ * of token_caps only with a cap_token that verifies (captoken.h), else
+ * taken out of A's capabilities, and a `cap_refused` event journaled
+ * once per agent and token: the token refused ("" none) is kept in
+ * S->cap_refused and in agents/.NAME.cap_refused (a dot file: not an
+ * agent), so that neither a heartbeat nor another agq-sched (--once from
+ * cron) journals it again; the file goes when a token verifies.
+ * agq-sched(8). */
+static void
+cap_check(struct sched *S, const char *name, json_t *a)
+{
+	json_t *refused = NULL;
+	char why[600];
+	int r = agq_captoken_filter(S->sp, a, &refused, why, sizeof why);
+	json_t *v = json_object_get(S->cap_refused, name);
+	if (r == 0 || (r == 2 && json_is_true(v)))
+		return;
+	char *mark = agq_spool_path(S->sp, "agents/.%s.cap_refused", name);
+	if (r == 2) {
+		if (unlink(mark) < 0 && errno != ENOENT)
+			agq_syserr("cannot remove", mark);
+		json_object_set_new(S->cap_refused, name, json_true());
+		free(mark);
+		return;
+	}
+	const char *tok = json_string_value(json_object_get(a, "cap_token"));
+	if (!tok)
+		tok = "";
+	size_t n;
+	char *had = v && json_is_string(v) ? NULL : agq_read_file(mark, 4096,
+	    &n, NULL);
+	if (had)
+		json_object_set_new(S->cap_refused, name, json_string(had));
+	free(had);
+	v = json_object_get(S->cap_refused, name);
+	if (!json_is_string(v) || strcmp(json_string_value(v), tok)) {
+		json_object_set_new(S->cap_refused, name, json_string(tok));
+		if (agq_write_atomic(S->sp->tmp, mark, tok, strlen(tok), 0, 0) < 0)
+			agq_syserr("cannot write", mark);
+		agq_warn("agent %s: capabilities refused: %s", name, why);
+		agq_journal_w(S->sp, "cap_refused", NULL, json_pack("{s:s, s:O, "
+		    "s:s}", "agent", name, "capabilities", refused, "reason",
+		    why));
+	}
+	free(mark);
+	json_decref(refused);
+}
+
 /* agents/NAME.json, parsed (a new reference; NULL with errno when it is
  * missing or not a JSON object), from the cache while its stat(2) is
- * unchanged.  Read-only: the caller must not modify the object. */
+ * unchanged; its capabilities as cap_check counts them.  Read-only: the
+ * caller must not modify the object. */
 static json_t *
 agent_doc(struct sched *S, const char *name)
 {
@@ -779,6 +832,7 @@ agent_doc(struct sched *S, const char *name)
 	json_t *a = agq_agent_read(S->sp, name);
 	if (!a)
 		return NULL;
+	cap_check(S, name, a);
 	if (!d) {
 		S->docs = agq_grow(S->docs, &S->docs_cap, S->ndocs,
 		    sizeof *S->docs, 8);
@@ -2146,6 +2200,7 @@ sched_free(struct sched *S)
 	json_decref(S->last_assigned);
 	json_decref(S->agent_state);
 	json_decref(S->lease_warned);
+	json_decref(S->cap_refused);
 	json_decref(S->review_watched);
 	json_decref(S->dep_arrived);
 	json_decref(S->dep_ended);
@@ -2203,6 +2258,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.last_assigned = json_object();
 	S.agent_state = json_object();
 	S.lease_warned = json_object();
+	S.cap_refused = json_object();
 	S.review_watched = json_object();
 	S.dep_arrived = json_object();
 	S.dep_ended = json_object();

@@ -61,6 +61,8 @@ PROGS    += agq-plan agq-watch
 PROGS    += agq-mcp
 # issue 19: missions of tasks
 PROGS    += agq-mission
+# issues 20, 21: agents as services (units, capability tokens)
+PROGS    += agq-agent
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -108,6 +110,7 @@ LINK_agq-pr       := exec core
 LINK_agq-plan     := core
 LINK_agq-watch    := core
 LINK_agq-mission  := exec core
+LINK_agq-agent    := core
 LINK_agq-attempt  := exec core
 LINK_agq-mcp      := core
 LINK_backend      := exec core
@@ -258,6 +261,16 @@ $(O)/bin/agq-cancel.o $(O)/bin/agq-hold.o $(O)/bin/agq-release.o \
 $(O)/bin/agq-retry.o: bin/agq-ctl.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -DAGQ_CTL_OP='"$(patsubst agq-%.o,%,$(@F))"' -c -o $@ $<
+
+# agq-agent installs the agq-run@.service it was built with: the template
+# etc/systemd/agq-run@.service as a C string literal.
+$(O)/gen/unit_tmpl.h: etc/systemd/agq-run@.service
+	@mkdir -p $(@D)
+	sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@
+
+$(O)/bin/agq-agent.o: bin/agq-agent.c $(HDR) $(O)/gen/unit_tmpl.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -iquote $(O)/gen -c -o $@ $<
 
 # agq-attempt: an agent task's attempt, exec'd by agq-run's task process so
 # that agq-run itself links neither libgit2 nor the backend code.

@@ -42,6 +42,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "plan",    "shared JSON plan documents with revisions" },
 	{ "watch",   "a JSON line per change to tasks, plans, missions" },
 	{ "mission", "missions: sets of tasks with a goal, their state" },
+	{ "agent",   "agents as services: tokens, units, add, ls, rm" },
 	{ NULL, NULL }
 };
 

@@ -8,7 +8,7 @@ bats_require_minimum_version 1.5.0
 
 PROGS="agq agq-submit agq-sched agq-run agq-ls agq-show agq-status agq-cancel
 agq-hold agq-release agq-retry agq-wait agq-journal agq-fsck agq-classify agq-stats agq-verify agq-sync agq-dash agq-alert agq-registry agq-doctor agq-git agq-pr
-agq-cat agq-edit agq-prio agq-clean agq-mcp"
+agq-cat agq-edit agq-prio agq-clean agq-mcp agq-agent"
 TOP=${AGQ_TOP:-$BATS_TEST_DIRNAME/..}
 
 # parse_lines: every line of stdin is a JSON value.

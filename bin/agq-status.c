@@ -75,8 +75,9 @@ main(int argc, char **argv)
 			    "until"), agq_shown_get(a, "reason"),
 			    agq_shown_get(a, "account"));
 		if (json_array_size(agents))
-			printf("\n%-16s %-9s %5s %8s  %-24s %s\n", "AGENT",
-			    "STATE", "SLOTS", "BEAT", "CAPABILITIES", "RUNNING");
+			printf("\n%-16s %-9s %5s %8s  %-12s %-24s %s\n",
+			    "AGENT", "STATE", "SLOTS", "BEAT", "HOST",
+			    "CAPABILITIES", "RUNNING");
 		json_array_foreach(agents, i, a) {
 			char caps[256] = "", run[512] = "";
 			size_t k, n = 0;
@@ -100,10 +101,12 @@ main(int argc, char **argv)
 			char beat[32];
 			snprintf(beat, sizeof beat, "%.0fs ago", json_real_value(
 			    json_object_get(a, "heartbeat_age_s")));
-			printf("%-16s %-9s %5lld %8s  %-24s %s\n",
+			const char *host = agq_shown_get(a, "host");
+			printf("%-16s %-9s %5lld %8s  %-12s %-24s %s\n",
 			    agq_shown_get(a, "name"), agq_shown_get(a, "state"),
 			    json_integer_value(json_object_get(a, "slots")),
-			    beat, agq_shown(caps[0] ? caps : "-"),
+			    beat, host ? host : "-",
+			    agq_shown(caps[0] ? caps : "-"),
 			    agq_shown(run[0] ? run : "-"));
 		}
 	}

@@ -746,7 +746,7 @@ agent_entry(const char *name, void *arg)
 	char why[128] = "";
 	if (!a)
 		snprintf(why, sizeof why, "agent file is missing");
-	else if (!agq_agent_alive_touched(F->sp, a, agq_now_us(),
+	else if (!agq_agent_alive_touched(F->sp, a, agq_server_now_us(F->sp),
 	    F->sp->conf.lease_s)) {
 		const char *st = json_string_value(json_object_get(a, "state"));
 		if (st && !strcmp(st, "down"))

@@ -45,6 +45,7 @@
 #include "util.h"
 #include "paths.h"
 #include "redact.h"
+#include "cli.h"
 #include "conf.h"
 #include "classify.h"
 #include "task.h"
@@ -120,6 +121,8 @@ struct runner {
 	char **secrets;         /* the agent's keys (agq_conf_secrets): kept
 	                         * out of cmd tasks' environment */
 	uid_t spool_uid;        /* the owner of the spool directory */
+	struct agq_agent_claimed claimed; /* what its name claim replaced */
+	int replaced;           /* another agent took its name: stop */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -178,8 +181,10 @@ state_now(struct runner *R)
 	    "draining" : R->njobs ? "busy" : "idle";
 }
 
-static void
-heartbeat(struct runner *R, const char *state)
+/* R's agent file as it is now, in STATE (NULL: state_now): a new
+ * reference. */
+static json_t *
+agent_file(struct runner *R, const char *state)
 {
 	json_t *running = json_array();
 	for (int i = 0; i < R->njobs; i++)
@@ -190,9 +195,10 @@ heartbeat(struct runner *R, const char *state)
 		state = state_now(R);
 	R->last_state = state;
 	char t1[32], t2[32];
-	json_t *a = json_pack("{s:s, s:s, s:i, s:O, s:i, s:s, s:s, s:s, s:o, "
-	    "s:s}",
-	    "name", R->o->agent, "host", agq_hostname(), "pid", (int)getpid(),
+	json_t *a = json_pack("{s:s, s:s, s:s, s:i, s:O, s:i, s:s, s:s, s:s, "
+	    "s:o, s:s}",
+	    "name", R->o->agent, "host", agq_hostname(), "boot_id",
+	    agq_boot_id(), "pid", (int)getpid(),
 	    "capabilities", R->o->caps, "slots", R->o->slots,
 	    "state", state,
 	    "heartbeat", agq_fmt_time(agq_now_us(), t1),
@@ -218,6 +224,40 @@ heartbeat(struct runner *R, const char *state)
 		json_object_set_new(a, "since", json_string(agq_fmt_time(
 		    R->degraded_since, t3)));
 	}
+	return a;
+}
+
+/* Is agents/NAME.json still R's (agq_agent_is_self)?  An agent judged
+ * dead whose name another host took meanwhile (agq_agent_claim) finds
+ * it is not: it says so once, and R->replaced stops it (runner_turn). */
+static int
+still_mine(struct runner *R)
+{
+	if (R->replaced)
+		return 0;
+	json_t *cur = agq_agent_read(R->sp, R->o->agent);
+	if (!cur || agq_agent_is_self(cur, 0)) {
+		json_decref(cur);       /* none: written again */
+		return 1;
+	}
+	R->replaced = 1;
+	const char *h = agq_shown_get(cur, "host");
+	agq_warn("agent %s was replaced by host %s (pid %lld) while it was "
+	    "judged dead: stopping its tasks and exiting", R->o->agent,
+	    h ? h : "?", (long long)agq_task_int(cur, "pid", 0));
+	json_decref(cur);
+	return 0;
+}
+
+/* A heartbeat: R's agent file rewritten (agent_file), unless another
+ * agent holds its name now (still_mine), then its mtime set to the file
+ * server's time (agq_agent_touch): the sign of life agq-sched reads. */
+static void
+heartbeat(struct runner *R, const char *state)
+{
+	if (!still_mine(R))
+		return;
+	json_t *a = agent_file(R, state);
 	if (agq_agent_write(R->sp, a) < 0) {
 		int e = errno;
 		if (!R->degraded_since || !agq_errno_infra(e))
@@ -231,9 +271,13 @@ heartbeat(struct runner *R, const char *state)
 			/* alive all the same: a touch needs no free block */
 			(void)agq_agent_touch(R->sp, R->o->agent);
 		}
-	} else if (R->degraded_since && !held_count(R)) {
-		R->degraded_since = 0;
-		agq_warn("agent %s is no longer degraded", R->o->agent);
+	} else {
+		(void)agq_agent_touch(R->sp, R->o->agent);
+		if (R->degraded_since && !held_count(R)) {
+			R->degraded_since = 0;
+			agq_warn("agent %s is no longer degraded",
+			    R->o->agent);
+		}
 	}
 	json_decref(a);
 }
@@ -1443,6 +1487,39 @@ agent_lock(struct agq_spool *sp, const char *agent)
 	return lock;
 }
 
+/* The agent's name claimed across hosts (agq_agent_claim: flock(2) only
+ * excludes the agents of this host when the spool is on NFS): its agent
+ * file linked in, what it replaced in R->claimed.  0; or -1 (reported)
+ * with errno, EEXIST when a live agent of another host or boot has it. */
+static int
+claim_name(struct runner *R)
+{
+	struct agq_spool *sp = R->sp;
+	json_t *a = agent_file(R, NULL);
+	int r = agq_agent_claim(sp, a, agq_server_now_us(sp), sp->conf.lease_s,
+	    &R->claimed);
+	int e = errno;
+	json_decref(a);
+	if (r < 0 && e == EEXIST) {
+		json_t *o = R->claimed.old;
+		const char *h = agq_shown_get(o, "host");
+		agq_warn("agent %s is already running on host %s (pid %lld): "
+		    "its heartbeat is younger than its lease (%g s) (%s/agents/"
+		    "%s.json)", R->o->agent, h ? h : "?", (long long)
+		    agq_task_int(o, "pid", 0), agq_agent_lease_s(o,
+		    sp->conf.lease_s), sp->root, R->o->agent);
+	} else if (r < 0) {
+		agq_spool_syserr(sp, "cannot claim the agent's name",
+		    "agents/%s.json", R->o->agent);
+	}
+	if (r < 0) {
+		json_decref(R->claimed.old);
+		R->claimed.old = NULL;
+	}
+	errno = e;
+	return r;
+}
+
 /* R set up to run: the agent's lock held (R->lockfd), active/NAME/ made,
  * the shepherd started, its signals caught and active/NAME/ watched
  * (wake.c).  0; or the exit status, reported, with none of them left. */
@@ -1456,6 +1533,10 @@ runner_open(struct runner *R)
 	if (R->lockfd < 0)      /* a read-only spool is 77 (agq(7)) */
 		return errno == EWOULDBLOCK ? EX_TEMPFAIL :
 		    agq_exit_code(errno);
+	if (claim_name(R) < 0) {
+		close(R->lockfd);
+		return errno == EEXIST ? EX_TEMPFAIL : agq_exit_code(errno);
+	}
 	char *adir = agq_spool_path(sp, "active/%s", me);
 	int rc = 0;
 	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
@@ -1495,13 +1576,26 @@ runner_up(struct runner *R)
 {
 	struct agq_spool *sp = R->sp;
 	const struct agq_run_opts *o = R->o;
-	json_t *prev = agq_agent_read(sp, o->agent);
+	json_t *prev = R->claimed.old;
 	const char *pst = prev ? json_string_value(json_object_get(prev,
 	    "state")) : NULL;
-	int was_alive = prev && agq_agent_alive(prev, agq_now_us(),
-	    sp->conf.lease_s);
+	int was_alive = R->claimed.old_alive;
 	int was_offline = pst && !strcmp(pst, "offline");
+	if (R->claimed.other) { /* another host's or boot's, judged dead */
+		char why[160];
+		snprintf(why, sizeof why, pst && !strcmp(pst, "down") ?
+		    "it stopped (state down)" : "its heartbeat was older than "
+		    "its lease (%g s)", agq_agent_lease_s(prev,
+		    sp->conf.lease_s));
+		agq_journal_w(sp, "agent_replaced", NULL, json_pack("{s:s, "
+		    "s:O?, s:O?, s:O?, s:s}", "agent", o->agent, "old_host",
+		    json_object_get(prev, "host"), "old_boot_id",
+		    json_object_get(prev, "boot_id"), "old_pid",
+		    json_object_get(prev, "pid"), "reason", why));
+		was_alive = 0;
+	}
 	json_decref(prev);      /* pst is borrowed from prev: not used below */
+	R->claimed.old = NULL;
 	heartbeat(R, NULL);
 	if (!o->once || !was_alive || was_offline)
 		agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, "
@@ -1520,6 +1614,8 @@ runner_up(struct runner *R)
 static int
 runner_turn(struct runner *R)
 {
+	if (R->replaced)        /* its name is another agent's now */
+		return 1;
 	reap(R);
 	if (R->shep.fd < 0 && !R->draining &&
 	    agq_mono_us() >= R->shep.respawn_at)
@@ -1605,7 +1701,11 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		 * non-blocking drain; each wake-up rescans active/NAME/. */
 		(void)inotifytools_next_event(1);
 	}
-	if (o->once) {
+	if (R.replaced) {
+		/* nothing written: the agent file and active/NAME/ are the
+		 * new holder's, who restarts the leases left there under a
+		 * new generation (agq-run(8), "Fencing") */
+	} else if (o->once) {
 		heartbeat(&R, "idle");
 	} else {
 		heartbeat(&R, "down");
@@ -1624,5 +1724,5 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	free(R.jobs);
 	agq_conf_secrets_free(R.secrets);
 	close(R.lockfd);
-	return o->once ? R.unrecorded : 0;
+	return R.replaced ? EX_TEMPFAIL : o->once ? R.unrecorded : 0;
 }

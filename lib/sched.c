@@ -120,6 +120,8 @@ struct sched {
 	json_t *last_assigned;  /* agent name -> assignment counter */
 	json_int_t assign_counter;
 	json_t *agent_state;    /* agent name -> "up"/"down" as journaled */
+	int64_t clock_off_us;   /* the file server's clock minus ours, from
+	                         * .clock-probe at the last reclaim pass */
 	json_t *lease_warned;   /* agent name -> the effective lease (s) a
 	                         * `warn` event was journaled for */
 	int inbox_dirty, defer_dirty, agents_dirty, rescan;
@@ -849,6 +851,40 @@ agent_doc(struct sched *S, const char *name)
 	return a;
 }
 
+/* The file server's clock now (microseconds): ours corrected by what the
+ * last reclaim pass read from .clock-probe (agq_clock_probe). */
+static int64_t
+server_now(const struct sched *S)
+{
+	return agq_now_us() + S->clock_off_us;
+}
+
+/* The mtime of agents/NAME.json as agent_doc last stat(2)ed it
+ * (microseconds, the file server's clock), or -1: the agent's last sign
+ * of life (agq_agent_beat_us) without another stat. */
+static int64_t
+doc_mtime_us(const struct sched *S, const char *name)
+{
+	for (size_t i = 0; i < S->ndocs; i++)
+		if (!strcmp(S->docs[i].name, name))
+			return (int64_t)S->docs[i].mtim.tv_sec * 1000000 +
+			    S->docs[i].mtim.tv_nsec / 1000;
+	return -1;
+}
+
+/* agents/NAME.json's mtime set back to BEAT_US (microseconds), the
+ * agent's last sign of life, after agq-sched rewrote the file. */
+static void
+keep_mtime(struct sched *S, const char *name, int64_t beat_us)
+{
+	char *p = agq_spool_path(S->sp, "agents/%s.json", name);
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)(beat_us /
+	    1000000), (long)(beat_us % 1000000) * 1000 } };
+	if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		agq_syserr("cannot set the mtime back", p);
+	free(p);
+}
+
 /* Reclaim the locked lease L from AGENT because of WHY
  * (agq_task_reclaim; agq_task_reclaim_infra, uncounted, when INFRA: the
  * agent was degraded); a task back in its lane joins the index.  Returns
@@ -937,17 +973,19 @@ reclaim_each(const char *name, void *arg)
 		return 0;
 	}
 	int64_t at = agq_task_time(t, "assigned_at", -1);
+	int64_t now = agq_now_us();     /* assigned_at is a scheduler's */
 	const char *owner = json_string_value(json_object_get(t, "agent"));
 	if ((at < 0 || !owner || strcmp(owner, rs->agent)) && stok) {
 		/* Moved here but not rewritten: the assigner died between the
 		 * move and the rewrite (agq-spool(5), Invariants), so the
 		 * runner will not start it.  Time the lease from the move,
-		 * which set the file's ctime. */
+		 * which set the file's ctime: the file server's clock. */
 		at = (int64_t)st.st_ctim.tv_sec * 1000000 +
 		    st.st_ctim.tv_nsec / 1000;
+		now = server_now(rs->S);
 	}
 	char why[128];
-	if (agq_lc_lease_overdue(t, at, agq_now_us(),
+	if (agq_lc_lease_overdue(t, at, now,
 	    rs->S->sp->conf.assign_timeout_s, why, sizeof why)) {
 		if (reclaim(rs->S, rs->agent, id, why, 0)) {
 			json_decref(t);
@@ -994,7 +1032,7 @@ agent_dir_each(const char *name, void *arg)
 	if (!agq_agent_name_valid(name))
 		return 0;
 	json_t *a = agent_doc(S, name);
-	int64_t now = agq_now_us();
+	int64_t now = server_now(S);
 	double lease = S->o->lease_s;
 	struct reclaim_scan rs = { S, name, 0, NULL, 0, 0 };
 	char why[256];
@@ -1004,7 +1042,7 @@ agent_dir_each(const char *name, void *arg)
 	if (!a) {
 		snprintf(why, sizeof why, "agent is not registered");
 		rs.dead = 1;
-	} else if (!agq_agent_alive_touched(S->sp, a, now, lease)) {
+	} else if (!agq_agent_live(a, doc_mtime_us(S, name), now, lease)) {
 		const char *st = json_string_value(json_object_get(a, "state"));
 		if (st && !strcmp(st, "down"))
 			snprintf(why, sizeof why, "agent is down");
@@ -1063,8 +1101,8 @@ agent_watch_one(const char *fname, void *arg)
 		return 0;
 	lease_warn(S, name, a);
 	const char *st = json_string_value(json_object_get(a, "state"));
-	int alive = agq_agent_alive_touched(S->sp, a, agq_now_us(),
-	    S->o->lease_s);
+	int64_t beat = agq_agent_mtime_us(S->sp, name);
+	int alive = agq_agent_live(a, beat, server_now(S), S->o->lease_s);
 	if (!alive && st && strcmp(st, "down") && strcmp(st, "offline")) {
 		char why[128];
 		snprintf(why, sizeof why, "heartbeat older than %g s",
@@ -1078,6 +1116,10 @@ agent_watch_one(const char *fname, void *arg)
 				json_decref(a);
 				return 1;
 			}
+		} else if (beat >= 0) {
+			/* its sign of life stays the agent's last (the
+			 * mtime: agq_agent_beat_us), not this rewrite */
+			keep_mtime(S, name, beat);
 		}
 		agq_journal_w(S->sp, "agent_down", NULL, json_pack("{s:s, s:s}",
 		    "agent", name, "reason", why));
@@ -1092,6 +1134,10 @@ do_reclaim(struct sched *S)
 {
 	if (agq_mono_us() < S->room_at)
 		return;
+	/* the server's clock, read just before the agents are judged */
+	int64_t probe, before = agq_now_us();
+	if (agq_clock_probe(S->sp, &probe) == 0)
+		S->clock_off_us = probe - (before + agq_now_us()) / 2;
 	char *d = agq_spool_path(S->sp, "agents");
 	agq_dir_each(d, agent_watch_one, S);
 	free(d);
@@ -1113,7 +1159,10 @@ static int
 agent_takes_work(const struct sched *S, const json_t *a)
 {
 	const char *st = json_string_value(json_object_get(a, "state"));
-	return agq_agent_alive(a, agq_now_us(), S->o->lease_s) &&
+	const char *name = json_string_value(json_object_get(a, "name"));
+	int64_t beat = name ? doc_mtime_us(S, name) : -1;
+	return agq_agent_live(a, beat, server_now(S), S->o->lease_s) &&
+	    !agq_agent_touched_only(a, beat, S->o->lease_s) &&
 	    !(st && (!strcmp(st, "draining") || !strcmp(st, "offline") ||
 	    !strcmp(st, "degraded")));
 }

@@ -1163,7 +1163,8 @@ agq_status_counts(const struct agq_spool *sp)
 	    "blocked", (int)count_dir(sp, "blocked", ".json"));
 }
 
-struct agents_arg { const struct agq_spool *sp; json_t *list; int64_t now; };
+struct agents_arg { const struct agq_spool *sp; json_t *list; int64_t now;
+    int64_t server_now; };
 
 static int
 agent_one(const char *fname, void *arg)
@@ -1179,11 +1180,13 @@ agent_one(const char *fname, void *arg)
 		return 0;
 	int64_t now = A->now;
 	const char *st = json_string_value(json_object_get(a, "state"));
-	int alive = agq_agent_alive_touched(A->sp, a, now, A->sp->conf.lease_s);
+	int64_t beat = agq_agent_mtime_us(A->sp, name);  /* server clock */
+	int alive = agq_agent_live(a, beat, A->server_now,
+	    A->sp->conf.lease_s);
 	const char *shown = !alive ? (st && !strcmp(st, "down") ? "down" :
-	    "offline") : agq_agent_degraded(A->sp, a, now,
-	    A->sp->conf.lease_s) ? "degraded" : st ? st : "idle";
-	int64_t hb = agq_task_time(a, "heartbeat", 0);
+	    "offline") : (st && !strcmp(st, "degraded")) ||
+	    agq_agent_touched_only(a, beat, A->sp->conf.lease_s) ?
+	    "degraded" : st ? st : "idle";
 	int64_t up = agq_task_time(a, "started_at", 0);
 	json_t *running = json_array();
 	char *dp = agq_spool_path(A->sp, "active/%s", name);
@@ -1206,9 +1209,12 @@ agent_one(const char *fname, void *arg)
 	    "name", name, "state", shown,
 	    "slots", agq_task_int(a, "slots", 1), "running", running,
 	    "capabilities", caps,
-	    "heartbeat_age_s", hb ? (double)(now - hb) / 1e6 : -1.0,
+	    "heartbeat_age_s", beat >= 0 ? (double)(A->server_now - beat) /
+	    1e6 : -1.0,
 	    "host", json_string_value(json_object_get(a, "host")),
 	    "pid", agq_task_int(a, "pid", 0));
+	if (json_is_string(json_object_get(a, "boot_id")))
+		json_object_set(o, "boot_id", json_object_get(a, "boot_id"));
 	if (up > 0) {
 		json_object_set(o, "started_at", json_object_get(a,
 		    "started_at"));
@@ -1248,7 +1254,12 @@ by_name(const void *a, const void *b)
 json_t *
 agq_status_agents(const struct agq_spool *sp, int64_t now_us)
 {
-	struct agents_arg A = { sp, json_array(), now_us };
+	/* heartbeats are mtimes the file server set: judged by its clock
+	 * (.clock-probe), NOW_US moved by how far ours is off */
+	int64_t probe, before = agq_now_us();
+	int64_t off = agq_clock_probe(sp, &probe) == 0 ? probe - (before +
+	    agq_now_us()) / 2 : 0;
+	struct agents_arg A = { sp, json_array(), now_us, now_us + off };
 	char *ad = agq_spool_path(sp, "agents");
 	agq_dir_each(ad, agent_one, &A);
 	free(ad);

@@ -99,8 +99,11 @@ json_t *agq_status_counts(const struct agq_spool *sp);
 
 /* The registered agents, one object each (name, state as shown: idle,
  * busy, draining, offline or down; slots, running, capabilities,
- * heartbeat_age_s, host, pid, started_at, uptime_s, and any "resources"
- * object the agent publishes), sorted by name.  New reference. */
+ * heartbeat_age_s, host, pid, boot_id, started_at, uptime_s, and any
+ * "resources" object the agent publishes), sorted by name.  Liveness and
+ * heartbeat_age_s are the agent file's mtime against the file server's
+ * clock (agq_clock_probe; NOW_US moved by the difference), the rule of
+ * agq-sched (agq_agent_live).  New reference. */
 json_t *agq_status_agents(const struct agq_spool *sp, int64_t now_us);
 
 /* The whole snapshot of agq-status --json: spool, counts, agents, recent

@@ -674,6 +674,24 @@ agq_hostname(void)
 	return host;
 }
 
+const char *
+agq_boot_id(void)
+{
+	static char id[64];
+	static int done;
+	if (!done) {
+		done = 1;
+		int fd = open("/proc/sys/kernel/random/boot_id",
+		    O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, id, sizeof id - 1);
+		id[n > 0 ? n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+		if (fd >= 0)
+			close(fd);
+	}
+	return id;
+}
+
 uint64_t
 agq_random(void)
 {

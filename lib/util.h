@@ -309,6 +309,12 @@ void agq_free_secret(char *s);
 /* Host name (gethostname(2)), borrowed static storage. */
 const char *agq_hostname(void);
 
+/* The running kernel's boot id, /proc/sys/kernel/random/boot_id (proc(5):
+ * a UUID new at each boot), without its newline; "" when it cannot be
+ * read.  Borrowed static storage.  With agq_hostname and getpid(2) it
+ * names a process across hosts and reboots. */
+const char *agq_boot_id(void);
+
 /* Random 64-bit value from getrandom(2), falling back to time^pid. */
 uint64_t agq_random(void);
 

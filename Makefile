@@ -314,7 +314,7 @@ check: deps-test
 	    progs $(UNITS:%=build/san/unit/%) $(TESTHELPERS:%=build/san/unit/%)
 	@$(MAKE) $(CHECK_J) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
 	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so \
-	    build/fault/leak.so >/dev/null
+	    build/fault/leak.so build/fault/clockoff.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \
 	    AGQ_TEST_VGUNIT=$(TOP)/build/default/unit AGQ_TEST_VGUNITS="$(VG_UNITS)" \
 	    AGQ_TEST_FUZZ=$(TOP)/build/fuzz/fuzz_task \
@@ -331,6 +331,12 @@ build/fault/failfsync.so: tests/fault/failfsync.c
 build/fault/leak.so: tests/fault/leak.c
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $<
+
+# clockoff.so: this host's clock $AGQ_CLOCK_OFFSET seconds off the
+# kernel's file times (a skewed host, tests/liveness.bats).
+build/fault/clockoff.so: tests/fault/clockoff.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
 
 unit: deps-test
 	@$(MAKE) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \

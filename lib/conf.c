@@ -104,6 +104,7 @@ seconds_field(struct agq_conf *c, const char *key)
 		{ "kill_grace", &c->kill_grace_s },
 		{ "rescan", &c->rescan_s },
 		{ "notify_timeout", &c->notify_timeout_s },
+		{ "clock_skew_max", &c->clock_skew_max_s },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if (!strcmp(key, f[i].key))
@@ -126,6 +127,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->kill_grace_s = 5;
 	c->rescan_s = 30;
 	c->notify_timeout_s = 60;
+	c->clock_skew_max_s = 2;
 	c->inbox_trust = AGQ_TRUST_OWNER;
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;

@@ -38,6 +38,9 @@ struct agq_conf {
 	json_t *token_caps;     /* token_caps: capabilities that count only
 	                         * with a verified token (captoken.h), an
 	                         * array of strings or NULL: none */
+	double clock_skew_max_s;/* agq-doctor fails when this host's clock
+	                         * and the spool's file server's differ by
+	                         * more (agq(7); default 2) */
 };
 
 /* inbox_trust (agq-spool(5), "Inbox drops"; agq(7)): on a spool not owned

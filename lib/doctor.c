@@ -4,6 +4,7 @@
  * the command line), keys, endpoints. */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,221 @@ check_captoken(json_t *checks, const struct agq_spool *sp)
 	char *d = agq_spool_path(sp, "agents");
 	(void)agq_dir_each(d, token_agent, &lc);
 	free(d);
+/* The skew between this host's clock and the spool's file server's: the
+ * mtime the server gave .clock-probe minus this host's time around the
+ * touch (agq_clock_probe), against agq.conf clock_skew_max.  Liveness
+ * never compares the two clocks (agq_agent_live), but the agent's own
+ * "heartbeat" field, the journal's times and a task's deadlines do. */
+static void
+check_clock(json_t *checks, const struct agq_spool *sp)
+{
+	int64_t probe, t0 = agq_now_us();
+	if (agq_clock_probe(sp, &probe) < 0) {
+		add(checks, "warn", "clock", "cannot touch %s/.clock-probe: %s: "
+		    "the skew to the file server's clock is not known", sp->root,
+		    strerror(errno));
+		return;
+	}
+	int64_t t1 = agq_now_us();
+	double skew = probe < t0 ? (double)(probe - t0) / 1e6 : probe > t1 ?
+	    (double)(probe - t1) / 1e6 : 0.0;
+	double max = sp->conf.clock_skew_max_s;
+	if (skew > max || -skew > max)
+		add(checks, "fail", "clock", "the spool's file server's clock is "
+		    "%+.3f s off this host's (.clock-probe mtime - now), more "
+		    "than clock_skew_max %g s: set both by NTP", skew, max);
+	else
+		add(checks, "ok", "clock", "the spool's file server's clock is "
+		    "%+.3f s off this host's (clock_skew_max %g s)", skew, max);
+}
+
+/* The mount a path is on, from a mountinfo file (proc(5)). */
+struct mount {
+	char point[PATH_MAX];   /* its mount point, unescaped */
+	char type[64];          /* "nfs4", "fuse.sshfs", "ext4"... */
+	char source[256];
+	char opts[4096];        /* its mount options, then its super block's,
+	                         * comma-separated */
+};
+
+/* S with mountinfo's octal escapes (\040 for a space) undone, in place. */
+static void
+unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+			    (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Is the mount point MP (no trailing '/' but for "/") at or above PATH? */
+static size_t
+covers(const char *mp, const char *path)
+{
+	size_t n = strlen(mp);
+	if (!strcmp(mp, "/"))
+		return 1;
+	return !strncmp(mp, path, n) && (path[n] == '/' || !path[n]) ? n : 0;
+}
+
+/* The mount PATH (absolute, resolved) is on, read from the mountinfo file
+ * FILE (proc(5): ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] -
+ * TYPE SOURCE SUPER-OPTIONS): the longest mount point above it, the last
+ * of equals (mounted over).  0, or -1 with errno (of fopen; ENOENT no
+ * line covers it). */
+static int
+mount_of(const char *file, const char *path, struct mount *m)
+{
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0, best = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char *save = NULL, *fld[64];
+		int n = 0;
+		for (char *t = strtok_r(line, " \n", &save); t && n < 64;
+		    t = strtok_r(NULL, " \n", &save))
+			fld[n++] = t;
+		int dash = 6;
+		while (dash < n && strcmp(fld[dash], "-"))
+			dash++;
+		if (n < 6 || dash + 2 >= n)
+			continue;
+		unescape(fld[4]);
+		size_t c = covers(fld[4], path);
+		if (!c || c < best)
+			continue;
+		best = c;
+		snprintf(m->point, sizeof m->point, "%s", fld[4]);
+		snprintf(m->type, sizeof m->type, "%s", fld[dash + 1]);
+		snprintf(m->source, sizeof m->source, "%s", fld[dash + 2]);
+		snprintf(m->opts, sizeof m->opts, "%s%s%s", fld[5],
+		    dash + 3 < n ? "," : "", dash + 3 < n ? fld[dash + 3] : "");
+	}
+	free(line);
+	fclose(f);
+	if (!best)
+		errno = ENOENT;
+	return best ? 0 : -1;
+}
+
+/* The value of option KEY ("vers") in the comma-separated OPTS: a pointer
+ * to it (up to the next ',') or to "" for a bare KEY; NULL when absent. */
+static const char *
+opt_get(const char *opts, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ?
+	    strchr(p, ',') + 1 : NULL) {
+		if (!strncmp(p, key, n) && (p[n] == '=' || p[n] == ',' ||
+		    !p[n]))
+			return p[n] == '=' ? p + n + 1 : "";
+	}
+	return NULL;
+}
+
+/* The NFS mount M against agq-doctor(8)'s recommended set: one check
+ * each, with its reason. */
+static void
+check_nfs(json_t *checks, const struct mount *m)
+{
+	int found = 0;
+	const char *v = opt_get(m->opts, "vers");
+	double vers = v ? strtod(v, NULL) : !strcmp(m->type, "nfs4") ? 4 : 3;
+	if (vers < 4.1 - 1e-9) {
+		found++;
+		add(checks, "warn", "mount version", "NFS version %g (%s): use "
+		    "4.1 or later: without a session's reply cache (RFC 8881, "
+		    "2.10.6) a retransmitted link(2) or rename(2) can report a "
+		    "failure after it succeeded", vers, m->point);
+	}
+	const char *lc = opt_get(m->opts, "lookupcache");
+	if (!lc || !(!strncmp(lc, "none", 4) || !strncmp(lc, "pos", 3))) {
+		found++;
+		add(checks, "warn", "mount lookupcache", "lookupcache=all (the "
+		    "default) on %s: a name not found is cached, so a task or "
+		    "agent file another host just made can stay unseen for as "
+		    "long as the directory's attributes; use lookupcache=positive "
+		    "or none", m->point);
+	}
+	double ac = -1;         /* none given: the defaults, up to 60 s */
+	static const char *const acs[] = { "actimeo", "acregmin", "acregmax",
+	    "acdirmin", "acdirmax", NULL };
+	for (int i = 0; acs[i]; i++) {
+		const char *a = opt_get(m->opts, acs[i]);
+		if (a && strtod(a, NULL) > ac)
+			ac = strtod(a, NULL);
+	}
+	if (!opt_get(m->opts, "noac") && (ac > 1 || ac < 0)) {
+		found++;
+		add(checks, "warn", "mount actimeo", "attributes cached up to "
+		    "%g s on %s: an agent file's mtime (its heartbeat) or a "
+		    "directory another host changed is seen that late, and an "
+		    "agent can look dead to agq-sched; use actimeo=1 or noac",
+		    ac < 0 ? 60 : ac, m->point);
+	}
+	const char *ll = opt_get(m->opts, "local_lock");
+	if (opt_get(m->opts, "nolock") || (ll && (!strncmp(ll, "flock", 5) ||
+	    !strncmp(ll, "all", 3)))) {
+		found++;
+		add(checks, "fail", "mount lock", "locks are local to this host "
+		    "on %s (%s): flock(2) on a task file does not exclude "
+		    "another host, which can lock and move the same task; mount "
+		    "with lock (and local_lock=none)", m->point,
+		    opt_get(m->opts, "nolock") ? "nolock" : "local_lock");
+	}
+	if (opt_get(m->opts, "soft") || opt_get(m->opts, "softerr")) {
+		found++;
+		add(checks, "warn", "mount hard", "a soft mount on %s: a call "
+		    "the server does not answer in time fails (EIO, ETIMEDOUT) "
+		    "instead of waiting, so a move can fail halfway and a "
+		    "heartbeat be missed; use hard", m->point);
+	}
+	if (!found)
+		add(checks, "ok", "mount", "%s %s on %s: the recommended set "
+		    "(NFS 4.1+, lookupcache, actimeo, lock, hard)", m->type,
+		    m->source, m->point);
+}
+
+/* The spool's mount (the mountinfo file $AGQ_MOUNTINFO, a test hook, or
+ * /proc/self/mountinfo) against the recommended set for a network file
+ * system (agq-doctor(8), "The spool's mount"); nothing on a local one. */
+static void
+check_mount(json_t *checks, const struct agq_spool *sp)
+{
+	const char *file = getenv("AGQ_MOUNTINFO");
+	if (!file || !*file)
+		file = "/proc/self/mountinfo";
+	char root[PATH_MAX];
+	if (!realpath(sp->root, root))
+		snprintf(root, sizeof root, "%s", sp->root);
+	struct mount m;
+	if (mount_of(file, root, &m) < 0) {
+		add(checks, "warn", "mount", "cannot tell the mount of %s from "
+		    "%s: %s", root, file, strerror(errno));
+		return;
+	}
+	if (!strcmp(m.type, "nfs") || !strcmp(m.type, "nfs4"))
+		check_nfs(checks, &m);
+	else if (!strcmp(m.type, "fuse") || !strncmp(m.type, "fuse.", 5))
+		add(checks, "warn", "mount", "%s %s on %s: a FUSE file system "
+		    "(sshfs): flock(2) locks are local to each host and "
+		    "attributes are cached (sshfs cache_timeout, 20 s): prefer "
+		    "NFS 4.1+, or agq-run --via ssh", m.type, m.source, m.point);
+	else if (!strcmp(m.type, "cifs") || !strncmp(m.type, "smb", 3) ||
+	    !strcmp(m.type, "ceph"))
+		add(checks, "ok", "mount", "%s %s on %s: a network file system "
+		    "whose options agq-doctor does not check", m.type, m.source,
+		    m.point);
 }
 
 json_t *
@@ -399,6 +615,8 @@ agq_doctor(const char *spool_arg)
 	if (have_spool) {
 		check_lease(checks, &sp);
 		check_captoken(checks, &sp);
+		check_clock(checks, &sp);
+		check_mount(checks, &sp);
 		json_t *reg = agq_registry_load(&sp);
 		const char *k;
 		json_t *e;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Liveness across hosts (issue 20): heartbeats are agent files' mtimes,
 # judged by the file server's clock (.clock-probe); an agent name is
-# claimed by link(2) across hosts.  Two "hosts" are two UTS namespaces (unshare --uts, as root),
+# claimed by link(2) across hosts; agq-doctor's clock skew and mount
+# checks.  Two "hosts" are two UTS namespaces (unshare --uts, as root),
 # one kernel: the same boot id, different host names.  No daemon but the
 # one agent that is replaced; agq-sched and agq-run in --once passes.
 
@@ -95,4 +96,76 @@ long_lease() { printf 'lease = 60\n' >> "$AGQ_CONF"; }
 	jq -e '.state == "offline"' "$AGQ_SPOOL/agents/a1.json"
 	[ $(($(date +%s) - $(stat -c %Y "$AGQ_SPOOL/agents/a1.json"))) -ge 100 ]
 	[ -e "$AGQ_SPOOL/.clock-probe" ]
+}
+
+@test "a scheduler whose clock runs 10 minutes ahead judges heartbeats by the server's: a live agent keeps its lease" {
+	shim=$AGQ_TOP/build/fault/clockoff.so
+	[ -e "$shim" ] || skip "make build/fault/clockoff.so"
+	long_lease
+	agq-run --once --agent a1
+	id=$(agq-submit -- true)
+	LD_PRELOAD=$shim AGQ_CLOCK_OFFSET=600 agq-sched --once
+	is_state "$id" active
+	LD_PRELOAD=$shim AGQ_CLOCK_OFFSET=600 agq-sched --once
+	is_state "$id" active
+	[ "$(journal_count reclaim)" -eq 0 ] || { cat "$AGQ_SPOOL/journal"; false; }
+}
+
+# doctor [VAR=VALUE]...: agq-doctor --json in that environment, with no
+# CLI to run (an empty lock): the spool's checks only
+doctor() {
+	echo '{}' > "$WORK/lock.json"
+	grep -q '^cli_lock' "$AGQ_CONF" ||
+	    echo "cli_lock = $WORK/lock.json" >> "$AGQ_CONF"
+	env "$@" agq-doctor --json
+}
+
+@test "agq-doctor: the skew to the file server's clock, failed over clock_skew_max" {
+	shim=$AGQ_TOP/build/fault/clockoff.so
+	[ -e "$shim" ] || skip "make build/fault/clockoff.so"
+	run doctor
+	jq -e '.checks[] | select(.check == "clock") | .status == "ok" and
+	    (.detail | test("clock_skew_max 2 s"))' <<< "$output"
+	# this host 10 s behind: the probe's mtime is 10 s ahead
+	run doctor LD_PRELOAD="$shim" AGQ_CLOCK_OFFSET=-10
+	[ "$status" -eq 1 ]
+	jq -e '.checks[] | select(.check == "clock") | .status == "fail" and
+	    (.detail | test("is \\+(9|10)\\.[0-9]+ s off"))' <<< "$output"
+	echo "clock_skew_max = 15" >> "$AGQ_CONF"
+	run doctor LD_PRELOAD="$shim" AGQ_CLOCK_OFFSET=-10
+	jq -e '.checks[] | select(.check == "clock") | .status == "ok"' <<< "$output"
+}
+
+@test "agq-doctor: the spool's mount against the recommended set, each finding named; nothing on a local file system" {
+	sp=$(cd "$AGQ_SPOOL" && pwd -P)
+	mi=$WORK/mountinfo
+	line() {        # line TYPE SUPER-OPTIONS: the spool's mount, over /
+		printf '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n'
+		printf '90 22 0:52 / %s rw,relatime shared:7 - %s srv:/export %s\n' \
+		    "$sp" "$1" "$2"
+	}
+	line nfs4 rw,vers=4.2,acregmin=60,acregmax=60,acdirmin=60,acdirmax=60,hard,local_lock=none > "$mi"
+	run doctor AGQ_MOUNTINFO="$mi"
+	jq -e '[.checks[] | select(.check | startswith("mount"))] |
+	    map(.check) == ["mount lookupcache", "mount actimeo"]' <<< "$output"
+	jq -e '.checks[] | select(.check == "mount actimeo") | .status == "warn"
+	    and (.detail | test("cached up to 60 s.*look dead.*actimeo=1 or noac"))' <<< "$output"
+	# a recorded NFSv3 line: nolock and soft too
+	line nfs rw,vers=3,actimeo=60,soft,nolock > "$mi"
+	run doctor AGQ_MOUNTINFO="$mi"
+	[ "$status" -eq 1 ]
+	jq -e '[.checks[] | select(.check | startswith("mount")) | .check] ==
+	    ["mount version", "mount lookupcache", "mount actimeo", "mount lock",
+	    "mount hard"]' <<< "$output"
+	jq -e '.checks[] | select(.check == "mount lock") | .status == "fail" and
+	    (.detail | test("nolock.*does not exclude another host"))' <<< "$output"
+	# the recommended set: one ok line
+	line nfs4 rw,vers=4.1,actimeo=1,lookupcache=pos,hard,local_lock=none > "$mi"
+	run doctor AGQ_MOUNTINFO="$mi"
+	jq -e '[.checks[] | select(.check | startswith("mount"))] | length == 1
+	    and .[0].status == "ok"' <<< "$output"
+	# a local file system: nothing said
+	line ext4 rw > "$mi"
+	run doctor AGQ_MOUNTINFO="$mi"
+	jq -e '[.checks[] | select(.check | startswith("mount"))] | length == 0' <<< "$output"
 }

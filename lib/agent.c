@@ -261,7 +261,9 @@ agq_agent_claim(const struct agq_spool *sp, json_t *a, int64_t now_us,
 	agq_unique_name(u, sizeof u);
 	char *tmp = agq_spool_path(sp, "tmp/.claim-%s.%s", name, u);
 	char *dst = agq_spool_path(sp, "agents/%s.json", name);
-	int rc = agq_write_json(sp->tmp, tmp, a, JSON_INDENT(2), 1, 1);
+	/* not fsynced, as every agent file (agq_agent_write): one lost in
+	 * a crash is claimed again when the agent starts again */
+	int rc = agq_write_json(sp->tmp, tmp, a, JSON_INDENT(2), 0, 1);
 	for (int tries = 0; rc == 0; tries++) {
 		if (claim_link(tmp, dst) == 0)
 			break;

@@ -1511,6 +1511,14 @@ claim_name(struct runner *R)
 	} else if (r < 0) {
 		agq_spool_syserr(sp, "cannot claim the agent's name",
 		    "agents/%s.json", R->o->agent);
+		if (agq_errno_infra(e)) {
+			/* a full disk: start degraded, on the local lock;
+			 * another host's live file there still stops it at
+			 * its first heartbeat (still_mine) */
+			json_decref(R->claimed.old);
+			memset(&R->claimed, 0, sizeof R->claimed);
+			return 0;
+		}
 	}
 	if (r < 0) {
 		json_decref(R->claimed.old);

@@ -53,6 +53,21 @@ long_lease() { printf 'lease = 60\n' >> "$AGQ_CONF"; }
 	ls "$AGQ_SPOOL/tmp" | { ! grep -q 'agent-\|claim-'; }
 }
 
+@test "a full disk at the claim: the agent starts on its local lock, degraded, instead of exiting" {
+	so=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -e "$so" ] || skip "make build/fault/failfsync.so"
+	touch "$WORK/full"
+	mkdir -p "$AGQ_SPOOL"
+	agq-sched --once        # the spool made: only tmp/ is full
+	LD_PRELOAD=$so AGQ_FAIL_WRITE=$WORK/full \
+	    AGQ_FAIL_WRITE_IN="$AGQ_SPOOL/tmp/" \
+	    ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
+	    run agq-run --once --agent a1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot claim the agent's name: No space left on device"* ]]
+	[[ "$output" == *"agent a1 is degraded"* ]]
+}
+
 @test "an agent whose name another host took while it was judged dead stops at its next heartbeat, exit 75, writing nothing" {
 	needs_uts
 	# unshare and sh exec: $! is agq-run itself

@@ -51,7 +51,8 @@ static const char usage[] =
 "       agq help [CMD]\n"
 "Runs agq-CMD, found beside agq, in the compiled-in bin and libexec\n"
 "directories, then in $PATH.  See agq(1) and agq(7).\n"
-"  -s, --spool DIR   the spool of CMD (sets AGQ_SPOOL for it)\n";
+"  -s, --spool DIR   the spool of CMD (sets AGQ_SPOOL for it)\n"
+"      --version     print agq's version\n";
 
 static void
 list(FILE *f)

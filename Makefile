@@ -148,9 +148,9 @@ DEB_BUILD := build-essential pkg-config libjansson-dev libinotifytools0-dev \
 DEB_TEST  := bats mandoc inotify-tools
 
 .PHONY: all deps deps-test deps-demo progs demo check unit install clean lint-man torture bench \
-        fuzz fuzz-build
+        fuzz fuzz-build completion
 all: deps
-	@$(MAKE) --no-print-directory progs
+	@$(MAKE) --no-print-directory progs completion
 
 progs: $(PROGS:%=$(BINOUT)/%) $(BACKENDS:%=$(LIBEXECOUT)/%) \
        $(LIBEXECOUT)/agq-attempt
@@ -205,6 +205,7 @@ deps-test: deps deps-demo
 	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; \
 	$(call apt_install,test dependencies)
 
 # ---- build ------------------------------------------------------------------
@@ -297,6 +298,19 @@ $(O)/unit/%: tests/unit/%.c tests/unit/unit.h tests/unit/unit_task.h \
     $(O)/lib/paths.o $(O)/libagq.a
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)
+
+# ---- shell completion -------------------------------------------------------
+# bash and zsh completion of agq and every agq-CMD, written by one
+# generator from each program's --help (etc/completion/mkcompletion says
+# what it reads); task ids complete from the default spool's ids/.
+COMPGEN := etc/completion/mkcompletion etc/completion/agq.bash.in \
+           etc/completion/_agq.in
+completion: build/completion/agq.bash
+
+build/completion/agq.bash: $(COMPGEN) $(PROGS:%=bin/%)
+	etc/completion/mkcompletion bin '$(TOP)/spool' build/completion $(PROGS)
+
+build/completion/_agq: build/completion/agq.bash
 
 # ---- the main job -----------------------------------------------------------
 demo: all deps-demo

@@ -205,6 +205,7 @@ deps-test: deps deps-demo
 	command -v strace >/dev/null || missing="$$missing strace"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v zsh >/dev/null || missing="$$missing zsh"; \
 	$(call apt_install,test dependencies)
 
@@ -426,6 +427,25 @@ bench: all
 	./bench/run $(BENCH)
 
 # ---- install ----------------------------------------------------------------
+# Besides the programs, man pages and configuration (agq(7), "Installing"):
+# the systemd units of etc/systemd/ (every file there, a template such as
+# agq-run@.service too) as system units in UNITDIR and user units in
+# USERUNITDIR, their placeholders filled in: @BINDIR@, @SPOOL@ (the
+# default spool), @ENVFILE@ (the environment file: PREFIX/etc/agq/
+# environment, or the user's %E/agq/environment), @WANTEDBY@
+# (multi-user.target, or default.target) and the prefix @SYS@ of the
+# lines only a system unit keeps (the sandboxing a user manager may not
+# have); the completion, generated again for the installed spool; the
+# git hook samples of etc/hooks/ in share/agq/hooks/ (@BINDIR@ and
+# @SHARE@, that directory, filled in).
+UNITDIR     = $(PREFIX)/lib/systemd/system
+USERUNITDIR = $(PREFIX)/lib/systemd/user
+UNIT_SED    = -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SPOOL@|$(PREFIX)/var/spool/agq|g'
+SYS_SED     = $(UNIT_SED) -e 's|@ENVFILE@|$(PREFIX)/etc/agq/environment|g' \
+              -e 's|@WANTEDBY@|multi-user.target|g' -e 's|^@SYS@||'
+USER_SED    = $(UNIT_SED) -e 's|@ENVFILE@|%E/agq/environment|g' \
+              -e 's|@WANTEDBY@|default.target|g' -e '/^@SYS@/d'
+HOOK_SED    = $(UNIT_SED) -e 's|@SHARE@|$(PREFIX)/share/agq/hooks|g'
 install: deps
 	@# PREFIX is compiled in: rebuild paths.o and relink every program
 	@rm -rf build/install/lib/paths.o build/install/bin build/install/libexec
@@ -451,6 +471,25 @@ install: deps
 	for f in prices.json cli-lock.json; do \
 	  [ -f $(DESTDIR)$(PREFIX)/etc/agq/$$f ] || \
 	  install -m 644 etc/$$f $(DESTDIR)$(PREFIX)/etc/agq/$$f; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)
+	for u in etc/systemd/*; do \
+	  sed $(SYS_SED) $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	  sed $(USER_SED) $$u > $(DESTDIR)$(USERUNITDIR)/$${u##*/} && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} \
+	    $(DESTDIR)$(USERUNITDIR)/$${u##*/} || exit 1; done
+	etc/completion/mkcompletion build/install/bin '$(PREFIX)/var/spool/agq' \
+	    build/install/completion $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/agq/hooks
+	install -m 644 build/install/completion/agq.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/agq
+	@# bash-completion loads a command's completion from a file of its name
+	for p in $(filter-out agq,$(PROGS)); do \
+	  ln -sf agq $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p; done
+	install -m 644 build/install/completion/_agq $(DESTDIR)$(PREFIX)/share/zsh/site-functions/
+	for h in etc/hooks/*; do \
+	  sed $(HOOK_SED) $$h > $(DESTDIR)$(PREFIX)/share/agq/hooks/$${h##*/} && \
+	  chmod 755 $(DESTDIR)$(PREFIX)/share/agq/hooks/$${h##*/} || exit 1; done
 
 # `make -s print-VAR` prints a variable (tests/layers.bats reads the archives).
 print-%:

@@ -7,9 +7,9 @@
 load helper
 
 # Once for the file: each program's --help in $BATS_FILE_TMPDIR/helps
-# (after a line "=== PROG"), the options each lists in opts (lines "PROG
-# OPTION"), and the completion of the programs under test, from those
-# texts, in $BATS_FILE_TMPDIR/completion.
+# (after a line "=== PROG") and in help/PROG, the options each lists in
+# opts (lines "PROG OPTION"), and the completion of the programs under
+# test, from those texts, in $BATS_FILE_TMPDIR/completion.
 setup_file() {
 	local d=$BATS_FILE_TMPDIR p
 	make -s -C "$AGQ_TOP" print-PROGS > "$d/progs"
@@ -24,6 +24,8 @@ setup_file() {
 	    /^  -[A-Za-z0-9], --[A-Za-z0-9]/ { print p, $2 }
 	    /^      --[A-Za-z0-9]/ { print p, $1 }' "$d/helps" |
 	    sort -u > "$d/opts"
+	mkdir "$d/help"
+	awk -v d="$d/help" '/^=== / { f = d "/" $2; next } { print > f }' "$d/helps"
 	"$AGQ_TOP/etc/completion/mkcompletion" - "$d/nospool" "$d/completion" \
 	    $(cat "$d/progs") \
 	    < "$d/helps"
@@ -78,17 +80,25 @@ every_option() {
 }
 
 @test "every long option a program's getopt table accepts is in its --help" {
-	helps=$(< "$BATS_FILE_TMPDIR/helps")
-	for f in "$AGQ_TOP"/bin/agq-*.c; do
-		p=$(basename "$f" .c)
-		[[ $helps == *"=== $p"$'\n'* ]] || continue
-		help=${helps#*"=== $p"$'\n'}
-		help=${help%%$'\n'===*}
-		for o in $(sed -n '/struct option longopts/,/};/s/^[[:space:]]*{ *"\([a-z0-9-]*\)".*/\1/p' "$f"); do
-			case $o in help|version) continue ;; esac
-			[[ $help =~ --$o([^a-z0-9-]|$) ]] || { echo "$p: --$o is not in --help"; false; }
-		done
-	done
+	# "PROG OPTION" for each { "name", ... } and AGQ_OPT_NAME (lib/cli.h)
+	# of the longopts tables of bin/agq-*.c
+	awk 'FNR == 1 { p = FILENAME; sub(/.*\//, "", p); sub(/\.c$/, "", p) }
+	    /struct option longopts/ { t = 1 }
+	    t { s = $0
+		while (match(s, /\{ *"[a-z0-9-]+"|AGQ_OPT_[A-Z]+/)) {
+			o = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+			gsub(/[{ "]/, "", o); sub(/^AGQ_OPT_/, "", o)
+			if (o != "END") print p, tolower(o)
+		} }
+	    t && /};/ { t = 0 }' "$AGQ_TOP"/bin/agq-*.c > "$BATS_TEST_TMPDIR/longopts"
+	grep -qx 'agq-ls spool' "$BATS_TEST_TMPDIR/longopts"
+	grep -qx 'agq-ls tree' "$BATS_TEST_TMPDIR/longopts"
+	while read -r p o; do
+		[ -f "$BATS_FILE_TMPDIR/help/$p" ] || continue
+		case $o in help|version) continue ;; esac
+		[[ $(< "$BATS_FILE_TMPDIR/help/$p") =~ --$o([^a-z0-9-]|$) ]] ||
+		    { echo "$p: --$o is not in --help"; false; }
+	done < "$BATS_TEST_TMPDIR/longopts"
 }
 
 @test "bash completion: every option of every command completes, as agq-CMD and as agq CMD" {

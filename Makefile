@@ -70,9 +70,9 @@ PROGS    += agq-agent
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends util curlload redact cli conf steps classify task runas spool \
-             lifecycle journal prrec jrecon throttle lease review open reject agent \
-             captoken out wake notify archive deps mission jsonpatch plan watch \
-             submit mcp mcptools cron
+              lifecycle journal prrec jrecon throttle lease review open reject agent \
+              captoken out wake notify archive deps mission jsonpatch plan watch \
+              submit mcp mcptools cron routine
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert

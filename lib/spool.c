@@ -101,6 +101,7 @@ const struct agq_dirmode agq_spool_modes[] = {
 	{ "prs/closed", 0700, 0700, 0077 },
 	{ "plans", 0700, 0700, 0077 },
 	{ "missions", 0700, 0700, 0077 },
+	{ "routines", 0700, 0700, 0077 },
 	{ NULL, 0, 0, 0 }
 };
 

@@ -63,6 +63,8 @@ PROGS    += agq-mcp
 PROGS    += agq-mission
 # issues 20, 21: agents as services (units, capability tokens)
 PROGS    += agq-agent
+# issue 21: recurring tasks
+PROGS    += agq-routine
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -114,6 +116,7 @@ LINK_agq-mission  := exec core
 LINK_agq-agent    := core
 LINK_agq-attempt  := exec core
 LINK_agq-mcp      := core
+LINK_agq-routine  := core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread

@@ -43,6 +43,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "watch",   "a JSON line per change to tasks, plans, missions" },
 	{ "mission", "missions: sets of tasks with a goal, their state" },
 	{ "agent",   "agents as services: tokens, units, add, ls, rm" },
+	{ "routine", "recurring tasks: every so long or a cron schedule" },
 	{ NULL, NULL }
 };
 

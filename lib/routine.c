@@ -551,6 +551,8 @@ agq_routine_fire(const struct agq_spool *sp, const json_t *r,
 	    slot, "fired_at", agq_fmt_time(agq_now_us(), at), "by", "host",
 	    agq_hostname(), "pid", (json_int_t)getpid(), "id", tid, "rev",
 	    json_integer_value(json_object_get(r, "rev")));
+	if (miss && miss->skipped)
+		json_object_set_new(c, "misfire", miss_fields(r, miss));
 	if (claim_write(sp, name, slot, c, 0) < 0) {
 		int e = errno;
 		json_decref(c);

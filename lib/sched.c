@@ -58,6 +58,7 @@
 #include "mission.h"
 #include "sched.h"
 #include "wake.h"
+#include "routine.h"
 
 struct qent {
 	char id[65];
@@ -129,6 +130,9 @@ struct sched {
 	int slots_dirty;        /* an agent may have a free slot */
 	int have_free;          /* the last assignment left a free slot */
 	int64_t next_defer_us;  /* earliest known due time in defer/ */
+	int routines_dirty;     /* routines/ changed (or start, rescan) */
+	int routine_recover;    /* claims not submitted looked for */
+	int64_t next_routine_s; /* a routine's slot is next due then */
 	json_t *registry;       /* endpoints, loaded for each assignment pass */
 	json_t *pauses;         /* throttle/'s pauses in force, likewise */
 	json_t *route;          /* the routing decision for the next assign */
@@ -2054,6 +2058,14 @@ pass(struct sched *S)
 	if (S->dep_scan || json_object_size(S->dep_arrived) ||
 	    json_object_size(S->dep_ended))
 		do_deps(S);
+	if (S->routines_dirty || S->rescan || (S->next_routine_s &&
+	    agq_routine_now() >= S->next_routine_s)) {
+		/* before the index: the tasks fired are in this pass */
+		S->routines_dirty = 0;
+		(void)agq_routine_pass(S->sp, agq_routine_now(),
+		    S->routine_recover || S->rescan, &S->next_routine_s);
+		S->routine_recover = 0;
+	}
 	if (S->rescan) {
 		index_rescan(S);
 		S->rescan = 0;
@@ -2091,7 +2103,7 @@ sched_watch(struct agq_spool *sp)
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
-	struct agq_watch w[AGQ_NLANES + 13], *p = w;
+	struct agq_watch w[AGQ_NLANES + 14], *p = w;
 	/* a drop is judged once moved in or closed after writing, not
 	 * when created (maybe still empty or half-written) */
 	*p++ = (struct agq_watch){ "inbox", IN_MOVED_TO | IN_CLOSE_WRITE };
@@ -2113,6 +2125,9 @@ sched_watch(struct agq_spool *sp)
 	 * decision (review.c) */
 	*p++ = (struct agq_watch){ "prs/merged", IN_MOVED_TO };
 	*p++ = (struct agq_watch){ "prs/closed", IN_MOVED_TO };
+	/* a routine added, edited, resumed or removed (agq-routine) */
+	*p++ = (struct agq_watch){ "routines", IN_MOVED_TO | IN_CREATE |
+	    IN_DELETE };
 	*p = (struct agq_watch){ NULL, 0 };
 	return agq_watch_spool(sp, w);
 }
@@ -2175,6 +2190,8 @@ note_event(struct sched *S, struct inotify_event *ev)
 		S->review_dirty = 1;
 		if (!strcmp(rel, "review"))
 			S->slots_dirty = 1;
+	} else if (dir_is(rel, "routines")) {
+		S->routines_dirty = 1;
 	} else if (!strcmp(rel, "approval")) {
 		/* a coder task waiting for a person: its slot is free */
 		S->slots_dirty = 1;
@@ -2312,6 +2329,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.dep_arrived = json_object();
 	S.dep_ended = json_object();
 	S.dep_scan = 1;         /* once at start: the restart case */
+	S.routines_dirty = S.routine_recover = 1;       /* likewise */
 	int ret = 0;
 
 	if (o->once) {

@@ -10,7 +10,8 @@ load helper
 	run make -C "$AGQ_TOP" -s install PREFIX="$prefix"
 	[ "$status" -eq 0 ]
 	for p in agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
-	    agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal agq-agent; do
+	    agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
+	    agq-agent agq-routine; do
 		[ -x "$prefix/bin/$p" ]
 		ls "$prefix"/share/man/man[18]/"$p".[18] >/dev/null
 	done

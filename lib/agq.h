@@ -75,5 +75,7 @@
 #include "submit.h"
 #include "mcp.h"
 #include "mcptools.h"
+#include "cron.h"
+#include "routine.h"
 
 #endif

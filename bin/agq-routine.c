@@ -15,6 +15,7 @@
 #include "open.h"
 #include "journal.h"
 #include "task.h"
+#include "plan.h"
 #include "routine.h"
 
 static const char usage[] =
@@ -405,7 +406,7 @@ main(int argc, char **argv)
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc = 0;
-	json_t *by = agq_routine_who(), *r = NULL;
+	json_t *by = agq_plan_who(), *r = NULL;
 	char at[40], err[300];
 	agq_fmt_time(agq_routine_now() * 1000000, at);
 	if (is_ls) {

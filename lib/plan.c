@@ -31,10 +31,8 @@ agq_plan_rev_name(const char *name)
 	return strtol(name, NULL, 10);
 }
 
-/* Who changes a plan: {"uid", "user", "task"} (task: AGQ_TASK_ID, when it
- * is set, the task a program runs for).  New reference. */
-static json_t *
-who(void)
+json_t *
+agq_plan_who(void)
 {
 	const struct passwd *pw = getpwuid(getuid());
 	json_t *by = json_pack("{s:I}", "uid", (json_int_t)getuid());
@@ -46,16 +44,14 @@ who(void)
 	return by;
 }
 
-/* The journal fields of BY (who()'s): by (the user, else the uid as
- * text), uid, task. */
-static json_t *
-ev_fields(const json_t *by, const char *name)
+json_t *
+agq_plan_by_fields(const json_t *by, const char *key, const char *name)
 {
 	const char *user = json_string_value(json_object_get(by, "user"));
 	json_int_t uid = json_integer_value(json_object_get(by, "uid"));
 	char num[32];
 	snprintf(num, sizeof num, "%lld", (long long)uid);
-	json_t *ev = json_pack("{s:s, s:s, s:I}", "plan", name, "by",
+	json_t *ev = json_pack("{s:s, s:s, s:I}", key, name, "by",
 	    user ? user : num, "uid", uid);
 	if (json_object_get(by, "task"))
 		json_object_set(ev, "task", json_object_get(by, "task"));
@@ -150,7 +146,7 @@ change(const struct agq_spool *sp, const char *name, enum plan_op op,
 		return -1;
 	}
 	char *dir = agq_spool_path(sp, "plans/%s", name);
-	json_t *by = who();
+	json_t *by = agq_plan_who();
 	int rc = -1;
 	for (long tries = 0; tries < PLAN_TRIES; tries++) {
 		long cur;
@@ -160,7 +156,7 @@ change(const struct agq_spool *sp, const char *name, enum plan_op op,
 		int absent = cur == 0 || deleted;
 		if (if_rev >= 0 && if_rev != cur && !(if_rev == 0 && absent)) {
 			*new_rev = cur;
-			json_t *ev = ev_fields(by, name);
+			json_t *ev = agq_plan_by_fields(by, "plan", name);
 			json_object_set_new(ev, "expected", json_integer(if_rev));
 			json_object_set_new(ev, "current", json_integer(cur));
 			json_object_set_new(ev, "op", json_string(op_name[op]));
@@ -221,7 +217,7 @@ change(const struct agq_spool *sp, const char *name, enum plan_op op,
 		}
 		if (w == 0) {
 			*new_rev = cur + 1;
-			json_t *ev = ev_fields(by, name);
+			json_t *ev = agq_plan_by_fields(by, "plan", name);
 			json_object_set_new(ev, "rev", json_integer(cur + 1));
 			if (op == PLAN_PATCH)
 				json_object_set_new(ev, "merge",

@@ -36,6 +36,18 @@
  * _-]{1,64}, not starting with '.'), so it is one safe file name; else 0. */
 int agq_plan_name_valid(const char *name);
 
+/* Who changes a plan (or a routine, routine.h): {"uid", "user", "task"}
+ * (user: getpwuid(3)'s name of the real uid, when there is one; task:
+ * AGQ_TASK_ID, when it is set, the task a program runs for).  New
+ * reference. */
+json_t *agq_plan_who(void);
+
+/* The journal fields of BY (agq_plan_who's) for a change of NAME:
+ * {KEY: NAME, "by": the user (else the uid as text), "uid", "task" (when
+ * BY has one)}.  New reference. */
+json_t *agq_plan_by_fields(const json_t *by, const char *key,
+                           const char *name);
+
 /* The newest revision of plan NAME into *REV (0: none) and whether it is a
  * tombstone into *DELETED (may be NULL).  Found by listing plans/NAME/.
  * 0, or -1 with errno (EINVAL: a bad NAME). */

@@ -2,7 +2,6 @@
  * fire pass: routine.h. */
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "journal.h"
 #include "task.h"
 #include "classify.h"
+#include "plan.h"
 #include "submit.h"
 #include "routine.h"
 
@@ -294,21 +294,34 @@ agq_routine_read(const struct agq_spool *sp, const char *name)
 	return r;
 }
 
-int
-agq_routine_write(const struct agq_spool *sp, const json_t *r, int noreplace)
+/* Write V (agq_write_json with FLAGS, fsync'd; NOREPLACE: EEXIST when it
+ * exists) to DIR/FILE in the spool, DIR made (0700) when missing.  0, or
+ * -1 with errno. */
+static int
+write_in(const struct agq_spool *sp, const char *dir, const char *file,
+         const json_t *v, size_t flags, int noreplace)
 {
-	const char *name = json_string_value(json_object_get(r, "name"));
-	char *dir = agq_spool_path(sp, "routines");
+	char *d = agq_spool_path(sp, "%s", dir);
 	char *tmp = agq_spool_path(sp, "tmp");
-	char *dst = agq_spool_path(sp, "routines/%s.json", name);
-	int rc = agq_mkdir_mode(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	char *dst = agq_spool_path(sp, "%s/%s", dir, file);
+	int rc = agq_mkdir_mode(d, 0700) < 0 && errno != EEXIST ? -1 : 0;
 	if (rc == 0)
-		rc = agq_write_json(tmp, dst, r, JSON_INDENT(2), 1, noreplace);
+		rc = agq_write_json(tmp, dst, v, flags, 1, noreplace);
 	int e = errno;
-	free(dir);
+	free(d);
 	free(tmp);
 	free(dst);
 	errno = e;
+	return rc;
+}
+
+int
+agq_routine_write(const struct agq_spool *sp, const json_t *r, int noreplace)
+{
+	char *file = agq_xasprintf("%s.json", json_string_value(
+	    json_object_get(r, "name")));
+	int rc = write_in(sp, "routines", file, r, JSON_INDENT(2), noreplace);
+	free(file);
 	return rc;
 }
 
@@ -415,33 +428,14 @@ agq_routine_last(const struct agq_spool *sp, const char *name, int64_t *last)
 	return 0;
 }
 
-json_t *
-agq_routine_who(void)
-{
-	const struct passwd *pw = getpwuid(getuid());
-	json_t *by = json_pack("{s:I}", "uid", (json_int_t)getuid());
-	if (pw)
-		json_object_set_new(by, "user", json_string(pw->pw_name));
-	const char *task = getenv("AGQ_TASK_ID");
-	if (task && *task && agq_id_valid(task))
-		json_object_set_new(by, "task", json_string(task));
-	return by;
-}
-
 void
 agq_routine_journal(const struct agq_spool *sp, const char *ev,
                     const char *name, const json_t *by, json_t *extra)
 {
-	json_t *o = extra ? extra : json_object();
-	json_object_set_new(o, "routine", json_string(name));
-	const char *user = json_string_value(json_object_get(by, "user"));
-	json_int_t uid = json_integer_value(json_object_get(by, "uid"));
-	char num[32];
-	snprintf(num, sizeof num, "%lld", (long long)uid);
-	json_object_set_new(o, "by", json_string(user ? user : num));
-	json_object_set_new(o, "uid", json_integer(uid));
-	if (json_object_get(by, "task"))
-		json_object_set(o, "task", json_object_get(by, "task"));
+	json_t *o = agq_plan_by_fields(by, "routine", name);
+	if (extra)
+		json_object_update(o, extra);
+	json_decref(extra);
 	agq_journal_w(sp, ev, NULL, o);
 }
 
@@ -476,17 +470,9 @@ static int
 claim_write(const struct agq_spool *sp, const char *name, const char *slot,
             const json_t *c, int replace)
 {
-	char *dir = agq_spool_path(sp, "routines/%s.slots", name);
-	char *tmp = agq_spool_path(sp, "tmp");
-	char *dst = agq_spool_path(sp, "routines/%s.slots/%s", name, slot);
-	int rc = agq_mkdir_mode(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
-	if (rc == 0)
-		rc = agq_write_json(tmp, dst, c, JSON_COMPACT, 1, !replace);
-	int e = errno;
+	char *dir = agq_xasprintf("routines/%s.slots", name);
+	int rc = write_in(sp, dir, slot, c, JSON_COMPACT, !replace);
 	free(dir);
-	free(tmp);
-	free(dst);
-	errno = e;
 	return rc;
 }
 

@@ -21,7 +21,7 @@
  * Events routine_fire {routine, slot, id}, routine_misfire {routine,
  * skipped, first, last, policy}, and agq-routine's routine_add, _edit,
  * _pause, _resume, _rm, _approve {routine, by, uid, task}.
- * Uses util, cron, spool, journal, task, classify and submit.
+ * Uses util, cli, cron, spool, journal, task, classify, plan and submit.
  */
 #ifndef AGQ_ROUTINE_H
 #define AGQ_ROUTINE_H
@@ -171,11 +171,7 @@ int agq_routine_pass(const struct agq_spool *sp, int64_t now_s, int recover,
  * review or merge task.  Else 0. */
 int agq_routine_needs_approval(const json_t *t);
 
-/* Who acts: {"uid", "user", "task" (AGQ_TASK_ID, when set)}.  New
- * reference. */
-json_t *agq_routine_who(void);
-
-/* Journal EV {routine: NAME, by, uid, task} (BY agq_routine_who's), with
+/* Journal EV {routine: NAME, by, uid, task} (BY agq_plan_who's), with
  * the fields of EXTRA (stolen; may be NULL). */
 void agq_routine_journal(const struct agq_spool *sp, const char *ev,
                          const char *name, const json_t *by, json_t *extra);

@@ -232,7 +232,7 @@ ls_entry(const struct agq_spool *sp, const json_t *r)
 			json_object_set_new(e, "next", json_string(iso(next +
 			    agq_routine_jitter(name, next, s.jitter_s), b)));
 	}
-	json_t *cl = agq_routine_claims(sp, name), *c, *newest = NULL;
+	json_t *cl = agq_routine_claims(sp, name, 256), *c, *newest = NULL;
 	size_t i;
 	json_array_foreach(cl, i, c) {
 		const char *f = json_string_value(json_object_get(c, "fired_at"));
@@ -292,7 +292,7 @@ cmd_ls(const struct agq_spool *sp, int json)
 static int
 cmd_history(const struct agq_spool *sp, const char *name, int json)
 {
-	json_t *cl = agq_routine_claims(sp, name), *c;
+	json_t *cl = agq_routine_claims(sp, name, 0), *c;
 	size_t i;
 	json_array_foreach(cl, i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
@@ -335,7 +335,7 @@ cmd_rm(const struct agq_spool *sp, const char *name)
 		agq_spool_syserr(sp, "cannot remove", "routines/%s.json", name);
 		return agq_exit_code(e);
 	}
-	json_t *cl = agq_routine_claims(sp, name), *c;
+	json_t *cl = agq_routine_claims(sp, name, 0), *c;
 	size_t i;
 	json_array_foreach(cl, i, c) {
 		p = agq_spool_path(sp, "routines/%s.slots/%s", name,

@@ -23,6 +23,9 @@
 /* Missed slots counted one by one at most; past it a cron schedule's
  * count starts again 35 days before now ("more"). */
 #define COUNT_MAX 100000
+/* Claims a recovering pass looks at, the newest: more than one pass
+ * claims (catch-up:100 and an on-time slot), and run-now's. */
+#define RECOVER_MAX 256
 
 int
 agq_routine_name_valid(const char *name)
@@ -336,6 +339,13 @@ by_key(const void *a, const void *b)
 	return strcmp(p ? p : "", q ? q : "");
 }
 
+/* qsort(3)'s order of two strings (const char **). */
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Entries of the directory REL (of the spool) that END with SUFFIX (""
  * any), not starting with '.', as a new array of strings (the names
  * without SUFFIX); NULL with errno. */
@@ -384,7 +394,8 @@ agq_routine_list(const struct agq_spool *sp)
 }
 
 json_t *
-agq_routine_claims(const struct agq_spool *sp, const char *name)
+agq_routine_claims(const struct agq_spool *sp, const char *name,
+                   size_t max)
 {
 	char *rel = agq_xasprintf("routines/%s.slots", name);
 	json_t *names = names_in(sp, rel, "");
@@ -392,20 +403,26 @@ agq_routine_claims(const struct agq_spool *sp, const char *name)
 		free(rel);
 		return json_array();
 	}
-	size_t i, n = json_array_size(names);
-	json_t **v = agq_xmalloc((n ? n : 1) * sizeof *v), *e;
-	json_array_foreach(names, i, e) {
-		char *p = agq_spool_path(sp, "%s/%s", rel, json_string_value(e));
+	size_t i, n = json_array_size(names), first;
+	const char **s = agq_xmalloc((n ? n : 1) * sizeof *s);
+	for (i = 0; i < n; i++)
+		s[i] = json_string_value(json_array_get(names, i));
+	qsort(s, n, sizeof *s, by_string);
+	first = max && n > max ? n - max : 0;
+	json_t **v = agq_xmalloc((n ? n : 1) * sizeof *v);
+	for (i = first; i < n; i++) {
+		char *p = agq_spool_path(sp, "%s/%s", rel, s[i]);
 		json_t *c = agq_json_read_object(p, 65536);
 		free(p);
 		if (!c)
 			c = json_pack("{s:s}", "error", strerror(errno));
-		json_object_set(c, "slot", e);
-		v[i] = c;
+		json_object_set_new(c, "slot", json_string(s[i]));
+		v[i - first] = c;
 	}
+	free(s);
 	free(rel);
 	json_decref(names);
-	return agq_json_array_sorted(v, n, by_key);
+	return agq_json_array_sorted(v, n - first, by_key);
 }
 
 int
@@ -566,7 +583,7 @@ static void
 recover(const struct agq_spool *sp, const json_t *r)
 {
 	const char *name = json_string_value(json_object_get(r, "name"));
-	json_t *cl = agq_routine_claims(sp, name), *c;
+	json_t *cl = agq_routine_claims(sp, name, RECOVER_MAX), *c;
 	size_t i;
 	json_array_foreach(cl, i, c) {
 		const char *slot = json_string_value(json_object_get(c, "slot"));
@@ -592,8 +609,7 @@ prune(const struct agq_spool *sp, const char *name)
 		const char **v = agq_xmalloc(n * sizeof *v);
 		for (i = 0; i < n; i++)
 			v[i] = json_string_value(json_array_get(names, i));
-		qsort(v, n, sizeof *v, (int (*)(const void *, const void *))
-		    strcmp);
+		qsort(v, n, sizeof *v, by_string);
 		/* schedule slots sort by time, "now-" after them: keep the
 		 * newest schedule slot whatever happens */
 		for (i = 0; i + AGQ_ROUTINE_KEEP < n; i++) {

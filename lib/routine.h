@@ -17,7 +17,8 @@
  * taken already is a duplicate, not an error), and the claim rewritten
  * with "submitted" (rename over it).  A claim without "submitted" (a
  * crash between the claim and the submission) is submitted again at the
- * scheduler's start and each rescan: exactly once, the id being fixed.
+ * scheduler's start and each rescan (the newest 256 claims looked at):
+ * exactly once, the id being fixed.
  * Events routine_fire {routine, slot, id}, routine_misfire {routine,
  * skipped, first, last, policy}, and agq-routine's routine_add, _edit,
  * _pause, _resume, _rm, _approve {routine, by, uid, task}.
@@ -134,10 +135,12 @@ int agq_routine_write(const struct agq_spool *sp, const json_t *r,
  * (none: an empty array). */
 json_t *agq_routine_list(const struct agq_spool *sp);
 
-/* The claims of routine NAME, sorted by slot name, a new array of their
- * contents (an unreadable one {"slot", "error"}), "slot" always set.
- * Empty when there are none. */
-json_t *agq_routine_claims(const struct agq_spool *sp, const char *name);
+/* The claims of routine NAME, sorted by slot name (schedule slots by
+ * time, then run-now's), a new array of their contents (an unreadable
+ * one {"slot", "error"}), "slot" always set; only the last MAX of them
+ * (0: all).  Empty when there are none. */
+json_t *agq_routine_claims(const struct agq_spool *sp, const char *name,
+                           size_t max);
 
 /* The newest claimed schedule slot of NAME (UTC s, "now-" claims not
  * counted) into *LAST (0: none).  0, or -1 with errno. */

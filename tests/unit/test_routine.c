@@ -215,7 +215,7 @@ test_spool(void)
 	close(gate[1]);         /* all go */
 	for (int i = 0; i < 4; i++)
 		waitpid(kids[i], NULL, 0);
-	json_t *cl = agq_routine_claims(&sp, "race");
+	json_t *cl = agq_routine_claims(&sp, "race", 0);
 	CHECK(json_array_size(cl) == 1 && !strcmp(json_string_value(
 	    json_object_get(json_array_get(cl, 0), "slot")),
 	    "20270101T001000Z") && json_object_get(json_array_get(cl, 0),
@@ -255,7 +255,7 @@ test_spool(void)
 	/* skip after a down period: a skipped claim, journaled once */
 	agq_routine_pass(&sp, T0 + 5000, 0, &next);
 	agq_routine_pass(&sp, T0 + 5001, 1, &next);
-	cl = agq_routine_claims(&sp, "race");
+	cl = agq_routine_claims(&sp, "race", 0);
 	json_t *last = json_array_get(cl, json_array_size(cl) - 1);
 	CHECK(events(&sp, "routine_misfire") == 1 && json_integer_value(
 	    json_object_get(last, "skipped")) == 6 && !strcmp(json_string_value(
@@ -265,6 +265,43 @@ test_spool(void)
 	int64_t lastslot;
 	CHECK(agq_routine_last(&sp, "race", &lastslot) == 0 &&
 	    lastslot == T0 + 4800, "the last slot");
+
+	/* claims past AGQ_ROUTINE_KEEP + 100 pruned to the newest
+	 * AGQ_ROUTINE_KEEP once a slot fires; the newest N read alone */
+	json_t *kr = json_pack("{s:s, s:i, s:{s:[s]}, s:s, s:i}", "name", "keep",
+	    "every_s", 60, "task", "cmd", "true", "since", since, "rev", 1);
+	agq_routine_write(&sp, kr, 1);
+	char *kd = agq_spool_path(&sp, "routines/keep.slots");
+	char *ktmp = agq_spool_path(&sp, "tmp");
+	agq_mkdirs(kd, 0700);
+	for (int i = 1; i <= AGQ_ROUTINE_KEEP + 150; i++) {
+		char sl[20];
+		agq_routine_slot_name(T0 + 60 * i, sl);
+		char *kp = agq_xasprintf("%s/%s", kd, sl);
+		json_t *kc = json_pack("{s:s, s:s}", "slot", sl, "submitted", "x");
+		agq_write_json(ktmp, kp, kc, 0, 0, 0);
+		json_decref(kc);
+		free(kp);
+	}
+	agq_routine_pass(&sp, T0 + 60 * (AGQ_ROUTINE_KEEP + 151) + 1, 0, &next);
+	cl = agq_routine_claims(&sp, "keep", 0);
+	char want[20];
+	agq_routine_slot_name(T0 + 60 * (AGQ_ROUTINE_KEEP + 151), want);
+	CHECK(json_array_size(cl) == AGQ_ROUTINE_KEEP && !strcmp(
+	    json_string_value(json_object_get(json_array_get(cl,
+	    AGQ_ROUTINE_KEEP - 1), "slot")), want), "claims pruned to the newest");
+	json_decref(cl);
+	cl = agq_routine_claims(&sp, "keep", 3);
+	CHECK(json_array_size(cl) == 3 && !strcmp(json_string_value(
+	    json_object_get(json_array_get(cl, 2), "slot")), want),
+	    "the newest 3 claims alone");
+	json_decref(cl);
+	json_decref(kr);
+	free(kd);
+	free(ktmp);
+	char *kf = agq_spool_path(&sp, "routines/keep.json");
+	unlink(kf);
+	free(kf);
 
 	/* paused, pending approval: nothing */
 	json_object_set_new(r, "paused", json_true());

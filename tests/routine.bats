@@ -228,3 +228,19 @@ events() {
 	fire 2026-12-08T02:00:01Z
 	[ "$(tasks n)" = r-n-20261208T020000Z ]
 }
+
+@test "a running agq-sched fires a routine added or edited without a restart" {
+	echo 'rescan = 3600' >> "$AGQ_CONF"      # routines/ is watched
+	AGQ_ROUTINE_NOW=2026-12-07T10:10:01Z start_sched
+	wait_for 20 grep -q '"ev":"sched_up"' "$AGQ_SPOOL/journal"
+	AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine add live --every 10m \
+	    -- true
+	wait_for 20 test -f "$AGQ_SPOOL/queue/normal/r-live-20261207T101000Z.json"
+	# an hourly routine has nothing due at 10:10; edited to every 10
+	# minutes, its 10:10 slot is
+	AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine add ed --every 1h \
+	    -- true
+	AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine edit ed --every 10m
+	wait_for 20 test -f "$AGQ_SPOOL/queue/normal/r-ed-20261207T101000Z.json"
+	[ "$(events routine_fire)" -eq 2 ]
+}

@@ -222,7 +222,9 @@ ls_entry(const struct agq_spool *sp, const json_t *r)
 	struct agq_rspec s;
 	char err[300], b[40];
 	int64_t last = 0, since_us = 0, next;
-	if (agq_routine_spec(r, &s, err, sizeof err) == 0) {
+	int idle = json_is_true(json_object_get(r, "paused")) ||
+	    !strcmp(jstr(r, "approval"), "pending");
+	if (!idle && agq_routine_spec(r, &s, err, sizeof err) == 0) {
 		(void)agq_routine_last(sp, name, &last);
 		const char *since = json_string_value(json_object_get(r, "since"));
 		if (since && agq_parse_time(since, &since_us) == 0 &&

@@ -154,7 +154,7 @@ events() {
 	AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine add p --every 10m \
 	    --misfire catch-up:5 -- true
 	agq-routine pause p
-	[[ "$(agq-routine ls)" == "p "*" paused "* ]]
+	[[ "$(agq-routine ls)" == "p "*" paused "*" - "* ]]
 	fire 2026-12-07T10:10:01Z
 	fire 2026-12-07T10:20:01Z
 	[ -z "$(tasks p)" ]

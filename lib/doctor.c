@@ -337,6 +337,8 @@ check_captoken(json_t *checks, const struct agq_spool *sp)
 	char *d = agq_spool_path(sp, "agents");
 	(void)agq_dir_each(d, token_agent, &lc);
 	free(d);
+}
+
 /* The skew between this host's clock and the spool's file server's: the
  * mtime the server gave .clock-probe minus this host's time around the
  * touch (agq_clock_probe), against agq.conf clock_skew_max.  Liveness

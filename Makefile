@@ -444,7 +444,8 @@ bench: all
 # @SHARE@, that directory, filled in).
 UNITDIR     = $(PREFIX)/lib/systemd/system
 USERUNITDIR = $(PREFIX)/lib/systemd/user
-UNIT_SED    = -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SPOOL@|$(PREFIX)/var/spool/agq|g'
+UNIT_SED    = -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SPOOL@|$(PREFIX)/var/spool/agq|g' \
+              -e 's|@SYSCONFDIR@|$(PREFIX)/etc/agq|g'
 SYS_SED     = $(UNIT_SED) -e 's|@ENVFILE@|$(PREFIX)/etc/agq/environment|g' \
               -e 's|@WANTEDBY@|multi-user.target|g' -e 's|^@SYS@||'
 USER_SED    = $(UNIT_SED) -e 's|@ENVFILE@|%E/agq/environment|g' \

@@ -215,29 +215,33 @@ needs_token(const struct agq_spool *sp, const json_t *caps)
 	return 0;
 }
 
-/* The template with @BINDIR@ and @SYSCONFDIR@ replaced; malloc'd. */
+/* The template with @BINDIR@, @SYSCONFDIR@ and @WANTEDBY@ replaced, as
+ * make install replaces them (Makefile UNIT_SED): a system unit (SYSTEM)
+ * is wanted by multi-user.target, a user unit by default.target;
+ * malloc'd. */
 static char *
-unit_text(void)
+unit_text(int system)
 {
 	char *etc = agq_etc_path("x");
 	etc[strlen(etc) - 2] = '\0';
-	const char *keys[] = { "@BINDIR@", "@SYSCONFDIR@" };
-	const char *vals[] = { agq_bindir, etc };
+	const char *keys[] = { "@BINDIR@", "@SYSCONFDIR@", "@WANTEDBY@" };
+	const char *vals[] = { agq_bindir, etc, system ? "multi-user.target" :
+	    "default.target" };
 	size_t cap = sizeof unit_tmpl + 4096, n = 0;
 	char *out = agq_xmalloc(cap);
 	for (const char *s = unit_tmpl; *s; ) {
 		size_t k;
-		for (k = 0; k < 2 && strncmp(s, keys[k], strlen(keys[k])); k++)
+		for (k = 0; k < 3 && strncmp(s, keys[k], strlen(keys[k])); k++)
 			;
-		const char *add = k < 2 ? vals[k] : s;
-		size_t len = k < 2 ? strlen(vals[k]) : 1;
+		const char *add = k < 3 ? vals[k] : s;
+		size_t len = k < 3 ? strlen(vals[k]) : 1;
 		if (n + len + 1 > cap)
 			out = realloc(out, cap = 2 * cap + len);
 		if (!out)
 			agq_die(EX_OSERR, "out of memory");
 		memcpy(out + n, add, len);
 		n += len;
-		s += k < 2 ? strlen(keys[k]) : 1;
+		s += k < 3 ? strlen(keys[k]) : 1;
 	}
 	out[n] = '\0';
 	free(etc);
@@ -393,7 +397,7 @@ cmd_add(struct opts *o, const char *given)
 	free(text);
 	char *udir = unit_dir(o->system);
 	char *upath = agq_xasprintf("%s/agq-run@.service", udir);
-	char *unit = unit_text();
+	char *unit = unit_text(o->system);
 	size_t ulen;
 	char *have = agq_read_file(upath, 1 << 20, &ulen, NULL);
 	if (!have || strcmp(have, unit))

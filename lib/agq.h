@@ -10,6 +10,7 @@
 
 /* base: no other module */
 #include "backends.h"
+#include "fskind.h"
 #include "util.h"
 #include "curlload.h"
 #include "paths.h"

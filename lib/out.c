@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fskind.h"
 #include "util.h"
 #include "spool.h"
 #include "out.h"
@@ -133,7 +134,7 @@ write_rename(int tdfd, const char *tmp, int dfd, const char *name,
 	if (close(fd) < 0)
 		r = -1;
 	if (r == 0)
-		r = renameat(tdfd, tmp, dfd, name);
+		r = agq_renameat_checked(tdfd, tmp, dfd, name);
 	if (r < 0) {
 		int e = errno;
 		unlinkat(tdfd, tmp, 0);

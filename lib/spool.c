@@ -25,6 +25,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fskind.h"
 #include "util.h"
 #include "paths.h"
 #include "task.h"
@@ -279,13 +280,18 @@ agq_task_unlock(struct agq_locked *l)
 int
 agq_rename_noreplace(const char *from, const char *to)
 {
+	struct stat before;
+	int known = lstat(from, &before) == 0;
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 		return 0;
+	if (known && agq_rename_happened(&before, from, to))
+		return 0;       /* NFS: done, though reported failed (fskind.h) */
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	if (link(from, to) < 0)
+	if (agq_link_checked(from, to) < 0)
 		return -1;
-	return unlink(from);
+	/* ENOENT: gone already (a retransmitted REMOVE on NFS) */
+	return unlink(from) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int
@@ -364,9 +370,9 @@ agq_id_claim(const struct agq_spool *sp, const char *id, const char *path)
 	agq_unique_name(name, sizeof name);
 	snprintf(tmp, sizeof tmp, "%s/ids/.%s.%s", sp->root, id, name);
 	snprintf(dst, sizeof dst, "%s/ids/%s", sp->root, id);
-	if (link(path, tmp) < 0)
+	if (agq_link_checked(path, tmp) < 0)
 		return -1;
-	if (rename(tmp, dst) < 0) {
+	if (agq_rename_checked(tmp, dst) < 0) {
 		int e = errno;
 		unlink(tmp);
 		errno = e;
@@ -383,7 +389,7 @@ claim_new(const struct agq_spool *sp, const char *id, const char *path)
 {
 	char dst[PATH_MAX];
 	snprintf(dst, sizeof dst, "%s/ids/%s", sp->root, id);
-	if (link(path, dst) == 0)
+	if (agq_link_checked(path, dst) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -1;
@@ -537,7 +543,7 @@ rewrite_install(const struct agq_spool *sp, struct agq_locked *l, int fd,
 	 * to a live file at every instant (best effort: a failure only makes
 	 * agq_id_taken look for the task instead). */
 	(void)agq_id_claim(sp, l->id, tmp);
-	if (rename(tmp, l->loc.path) < 0) {
+	if (agq_rename_checked(tmp, l->loc.path) < 0) {
 		int e = errno;
 		close(fd);
 		unlink(tmp);
@@ -809,7 +815,7 @@ agq_deliver_announced(const struct agq_spool *sp, json_t *t, int flags,
 	int rc = flags & AGQ_DELIVER_NEW_ID ? 0 : agq_id_taken(sp, id, where);
 	if (rc == 0 && before && before(t, loc.state, arg) < 0)
 		rc = -1;
-	if (rc == 0 && link(tmp, loc.path) < 0) {
+	if (rc == 0 && agq_link_checked(tmp, loc.path) < 0) {
 		if (errno == EEXIST) {
 			*where = loc.state;
 			rc = 1;

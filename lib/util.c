@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fskind.h"
 #include "util.h"
 
 const char *agq_prog = "agq";
@@ -468,11 +469,11 @@ agq_write_atomic(const char *tmpdir, const char *dst, const char *buf,
 	}
 	fd = -1;
 	if (noreplace) {
-		if (link(tmp, dst) < 0)
+		if (agq_link_checked(tmp, dst) < 0)
 			goto fail;
 		if (unlink(tmp) < 0)
 			goto fail_linked;
-	} else if (rename(tmp, dst) < 0) {
+	} else if (agq_rename_checked(tmp, dst) < 0) {
 		goto fail;
 	}
 	if (sync) {

@@ -10,10 +10,18 @@
  * $AGQ_FAIL_WRITE exists, for descriptors whose path contains
  * $AGQ_FAIL_WRITE_IN: a disk that is full (or failing) for as long as the
  * test says, then has room again, flipped by a file and not by time.
+ * And link(2), linkat(2), rename(2), renameat(2) and renameat2(2), while
+ * the file named by $AGQ_FAIL_LINK exists, for a path (old or new) that
+ * contains $AGQ_FAIL_LINK_IN (default: every path), are DONE and then
+ * reported failed with $AGQ_FAIL_LINK_ERRNO (EIO, the default, ENOENT,
+ * EEXIST or ESTALE): the false failures of NFS, where the reply to a
+ * request the server carried out is lost and its retransmission fails
+ * (agq-spool(5), "Network file systems").
  * Built by `make check` into build/fault/failfsync.so; not part of agq.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -118,4 +126,68 @@ fdatasync(int fd)
 		return -1;
 	}
 	return real(fd);
+}
+
+/* After a link or rename of OLD to NEW that returned R: is it to be
+ * reported failed?  Then errno is $AGQ_FAIL_LINK_ERRNO. */
+static int
+link_fails(int r, const char *old, const char *new)
+{
+	int e = errno;
+	const char *flag = getenv("AGQ_FAIL_LINK");
+	const char *in = getenv("AGQ_FAIL_LINK_IN");
+	if (r < 0 || !flag || access(flag, F_OK) < 0 || (in && *in &&
+	    !strstr(old, in) && !strstr(new, in))) {
+		errno = e;
+		return 0;
+	}
+	const char *n = getenv("AGQ_FAIL_LINK_ERRNO");
+	errno = !n || !strcmp(n, "EIO") ? EIO : !strcmp(n, "ENOENT") ? ENOENT :
+	    !strcmp(n, "EEXIST") ? EEXIST : ESTALE;
+	return 1;
+}
+
+#define REAL(name) \
+	static __typeof__(&name) real; \
+	if (!real) \
+		real = (__typeof__(&name))dlsym(RTLD_NEXT, #name)
+
+int
+link(const char *old, const char *new)
+{
+	REAL(link);
+	int r = real(old, new);
+	return link_fails(r, old, new) ? -1 : r;
+}
+
+int
+linkat(int od, const char *old, int nd, const char *new, int flags)
+{
+	REAL(linkat);
+	int r = real(od, old, nd, new, flags);
+	return link_fails(r, old, new) ? -1 : r;
+}
+
+int
+rename(const char *old, const char *new)
+{
+	REAL(rename);
+	int r = real(old, new);
+	return link_fails(r, old, new) ? -1 : r;
+}
+
+int
+renameat(int od, const char *old, int nd, const char *new)
+{
+	REAL(renameat);
+	int r = real(od, old, nd, new);
+	return link_fails(r, old, new) ? -1 : r;
+}
+
+int
+renameat2(int od, const char *old, int nd, const char *new, unsigned flags)
+{
+	REAL(renameat2);
+	int r = real(od, old, nd, new, flags);
+	return link_fails(r, old, new) ? -1 : r;
 }

@@ -293,6 +293,11 @@ main(int argc, char **argv)
 		int r = path ? verify(path, ks > 0 ? &key : NULL) :
 		    verify_chain(&sp, ks > 0 ? &key : NULL);
 		explicit_bzero(&key, sizeof key);
+		long pending = path ? 0 : agq_journal_events_pending(&sp);
+		if (pending > 0)        /* a remote spool: not in the chain yet */
+			printf("%s/events/new: %ld file(s) of events not yet "
+			    "appended (agq-sched appends them), not checked\n",
+			    sp.root, pending);
 		free(path);
 		agq_spool_close(&sp);
 		return r;

@@ -16,7 +16,7 @@
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
 "               [--prefetch N] [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
-"               [--model M]... [--cap-token FILE]\n"
+"               [--model M]... [--cap-token FILE] [--poll S]\n"
 "Register agent NAME, heartbeat, and run the tasks leased to it.\n"
 "See agq-run(8).\n"
 "  -s, --spool DIR     spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -32,6 +32,8 @@ static const char usage[] =
 "      --model M       a model it can run (repeatable)\n"
 "      --cap-token FILE the token of its capabilities (agq-agent token),\n"
 "                      needed for those agq.conf's token_caps names\n"
+"      --poll S        look at the spool every S seconds instead of watching\n"
+"                      it with inotify (default: 1 on a remote spool; 0: never)\n"
 "Environment (a systemd unit's settings, agq-agent(1)): AGQ_AGENT_CAPS,\n"
 "capabilities separated by commas; AGQ_CAP_TOKEN, a --cap-token FILE.\n"
 "SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM\n"
@@ -94,6 +96,7 @@ main(int argc, char **argv)
 		{ "endpoint", required_argument, NULL, 'E' },
 		{ "model", required_argument, NULL, 'M' },
 		{ "cap-token", required_argument, NULL, 'T' },
+		{ "poll", required_argument, NULL, 'W' },
 		AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:a:c:n:",
@@ -107,6 +110,7 @@ main(int argc, char **argv)
 	o.slots = 1;
 	o.heartbeat_s = -1;
 	const char *token_file = NULL;
+	o.poll_s = -1;
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -130,6 +134,7 @@ main(int argc, char **argv)
 				    "than 0");
 			break;
 		case 'o': o.once = 1; break;
+		case 'W': o.poll_s = agq_cli_seconds("--poll", optarg); break;
 		case 'B':
 			if (!agq_backend_name_valid(optarg))
 				agq_die(EX_USAGE, "--backend: '%s' is not a backend "

@@ -10,7 +10,7 @@
 #include "sched.h"
 
 static const char usage[] =
-"usage: agq-sched [-s SPOOL] [--once] [--lease S] [-v]\n"
+"usage: agq-sched [-s SPOOL] [--once] [--lease S] [--poll S] [-v]\n"
 "Accept inbox drops, promote due deferred tasks, reclaim the leases of dead\n"
 "agents, and assign queued tasks to agents.  One scheduler per spool.\n"
 "See agq-sched(8).\n"
@@ -18,6 +18,8 @@ static const char usage[] =
 "      --once        do one pass and exit (for cron)\n"
 "      --lease S     an agent whose heartbeat is older than S seconds is\n"
 "                    dead and its tasks are reclaimed (default 15)\n"
+"      --poll S      look at the spool every S seconds instead of watching\n"
+"                    it with inotify (default: 1 on a remote spool; 0: never)\n"
 "  -v, --verbose     say what it does on standard error\n"
 "Exit: 0 ok, 75 another scheduler holds the spool, 78 bad configuration.\n";
 
@@ -28,15 +30,17 @@ main(int argc, char **argv)
 		AGQ_OPT_SPOOL,
 		{ "once", no_argument, NULL, 'o' },
 		{ "lease", required_argument, NULL, 'l' },
+		{ "poll", required_argument, NULL, 'P' },
 		AGQ_OPT_VERBOSE, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:v",
 	    .longopts = longopts };
-	struct agq_sched_opts o = { 0, -1, 0 };
+	struct agq_sched_opts o = { 0, -1, 0, -1 };
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'o': o.once = 1; break;
+		case 'P': o.poll_s = agq_cli_seconds("--poll", optarg); break;
 		case 'l':
 			o.lease_s = agq_cli_seconds("--lease", optarg);
 			if (o.lease_s <= 0)

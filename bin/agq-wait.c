@@ -17,13 +17,15 @@
 #include "wake.h"
 
 static const char usage[] =
-"usage: agq-wait [-s SPOOL] [--timeout S] [-q] [ID]...\n"
+"usage: agq-wait [-s SPOOL] [--timeout S] [--poll S] [-q] [ID]...\n"
 "Wait until every task ID (default: every task queued, deferred, active,\n"
 "blocked, in review or waiting for approval now) is done or dead.  On a\n"
 "terminal, shows a progress line.\n"
 "See agq-wait(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "  -t, --timeout S   give up after S seconds (exit 75)\n"
+"      --poll S      look at the spool every S seconds instead of watching\n"
+"                    it with inotify (default: 1 on a remote spool; 0: never)\n"
 "  -q, --quiet       no progress line and no summary\n"
 "Exit: 0 all done, 1 some are dead, 66 a task does not exist, 75 timed\n"
 "out, 64 usage error.\n";
@@ -77,13 +79,19 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		AGQ_OPT_SPOOL,
 		{ "timeout", required_argument, NULL, 't' },
+		{ "poll", required_argument, NULL, 'W' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:t:q",
 	    .longopts = longopts, .operands = AGQ_CLI_ANY };
-	double timeout = 0;
-	while (agq_cli_next(&cl, argc, argv) != -1)     /* 't' */
-		timeout = agq_cli_seconds("--timeout", optarg);
+	double timeout = 0, poll = -1;
+	int c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
+		if (c == 'W')
+			poll = agq_cli_seconds("--poll", optarg);
+		else            /* 't' */
+			timeout = agq_cli_seconds("--timeout", optarg);
+	}
 	int quiet = cl.quiet;
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
@@ -104,7 +112,8 @@ main(int argc, char **argv)
 		{ "hold", IN_MOVED_TO | IN_CREATE },
 		{ "approval", IN_MOVED_TO | IN_CREATE },
 		{ NULL, 0 } };
-	if (agq_watch_spool(&sp, watched) < 0)
+	struct agq_waiter wt;   /* its note on stderr, not journaled */
+	if (agq_waiter_setup(&wt, &sp, watched, poll, quiet, 0) < 0)
 		return EX_OSERR;
 	/* Each id's state is looked up once at start and then only when
 	 * something may have changed: an inotify event naming it in done/,
@@ -172,7 +181,7 @@ main(int argc, char **argv)
 			rc = EX_TEMPFAIL;
 			break;
 		}
-		struct inotify_event *ev = inotifytools_next_event(1);
+		struct inotify_event *ev = agq_waiter_next(&wt);
 		if (!ev || (ev->mask & IN_Q_OVERFLOW) || !ev->len) {
 			recheck = 1;
 			continue;
@@ -218,7 +227,7 @@ main(int argc, char **argv)
 			    "dead)", ndead, total);
 		rc = 1;
 	}
-	inotifytools_cleanup();
+	agq_waiter_end(&wt);
 	json_decref(ids);
 	agq_spool_close(&sp);
 	return rc;

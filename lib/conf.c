@@ -132,6 +132,7 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->max_task_bytes = 1024 * 1024;
 	c->backoff_cap_s = 3600;
 	c->mcp_max_subtasks = 20;
+	c->spool_fs = AGQ_SPOOL_FS_AUTO;
 	json_decref(c->obs);
 	c->obs = NULL;
 	json_decref(c->backend);
@@ -234,6 +235,18 @@ agq_conf_load(struct agq_conf *c, const char *path)
 			    ", \t"))) {
 				agq_warn("%s:%d: token_caps: not a list of "
 				    "capabilities: '%s'", path, n, val);
+				rc = -1;
+				break;
+			}
+		} else if (!strcmp(key, "spool_fs")) {
+			static const char *fs[] = { "auto", "local", "remote" };
+			c->spool_fs = -1;
+			for (int i = 0; i < 3; i++)
+				if (!strcmp(val, fs[i]))
+					c->spool_fs = i;
+			if (c->spool_fs < 0) {
+				agq_warn("%s:%d: spool_fs: not auto, local or "
+				    "remote: '%s'", path, n, val);
 				rc = -1;
 				break;
 			}

@@ -41,7 +41,14 @@ struct agq_conf {
 	double clock_skew_max_s;/* agq-doctor fails when this host's clock
 	                         * and the spool's file server's differ by
 	                         * more (agq(7); default 2) */
+	int spool_fs;           /* spool_fs: AGQ_SPOOL_FS_* (agq.conf(5)) */
 };
+
+/* spool_fs (agq.conf(5), agq-spool(5) "Network file systems"): is the
+ * spool on a remote file system, where inotify(7) sees no other host's
+ * change and one program writes the journal?  auto asks statfs(2)
+ * (fskind.h); local and remote say so for a file system it cannot tell. */
+enum { AGQ_SPOOL_FS_AUTO, AGQ_SPOOL_FS_LOCAL, AGQ_SPOOL_FS_REMOTE };
 
 /* inbox_trust (agq-spool(5), "Inbox drops"; agq(7)): on a spool not owned
  * by root, the drops of which uids agq-sched accepts.  The values are

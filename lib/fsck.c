@@ -830,6 +830,38 @@ check_rotated(struct fsck *F, char **names, size_t n)
 	free(prevpath);
 }
 
+/* events/new/ of a remote spool (agq-journal(5), "One writer on a remote
+ * spool"): files agq-sched has not appended.  With a scheduler running
+ * they are on their way; without one they are reported, and with --fix
+ * (agq-fsck holds the scheduler's lock then) appended, this program the
+ * one writer until the end (agq_journal_writer(0) then).  Returns 1 when
+ * it became the writer, else 0. */
+static int
+check_events(struct fsck *F)
+{
+	long n = agq_journal_events_pending(F->sp);
+	if (n <= 0)
+		return 0;
+	int fixed = 0;
+	long done;
+	if (F->o->fix) {
+		agq_journal_writer(1);
+		fixed = agq_journal_events_append(F->sp, &done) == 0 ? 1 : -1;
+		if (fixed < 0)
+			agq_spool_syserr(F->sp, "cannot append the events of",
+			    "events/new");
+	} else {
+		int lock = agq_spool_flock(F->sp, "sched", 0);
+		if (lock < 0)
+			return 0;       /* agq-sched runs: it appends them */
+		close(lock);
+	}
+	report(F, &F->c->journal, fixed, "journal", "events/new/: %ld file(s) "
+	    "of events not appended to the journal, and no agq-sched running "
+	    "to append them", n);
+	return F->o->fix;
+}
+
 static void
 check_journal(struct fsck *F)
 {
@@ -927,6 +959,7 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	struct fsck F = { sp, o, c, json_object(), json_object(), 0 };
 	/* the journal first: repairs below append to it */
 	check_journal(&F);
+	int writer = check_events(&F);
 	check_dirs(&F);
 	check_top_files(&F);
 	scan_states(&F);
@@ -945,6 +978,8 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	 * chain (its lost lines are not to be made up) */
 	if (!F.broken && agq_jrecon(sp, 0, o->fix, missing_event, &F) < 0)
 		agq_spool_syserr(sp, "cannot compare the tasks with", "journal");
+	if (writer)
+		agq_journal_writer(0);
 	json_decref(F.seen);
 	json_decref(F.dups);
 	return c->problems ? 1 : 0;

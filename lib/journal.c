@@ -13,6 +13,7 @@
  * set-up.
  */
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
+#include "fskind.h"
 #include "util.h"
 #include "redact.h"
 #include "task.h"
@@ -498,7 +500,7 @@ anchor_write(const struct agq_spool *sp, int64_t seq, const char *hash,
 		r = -1;
 		e = errno;
 	}
-	if (r == 0 && rename(tmp, dst) < 0) {
+	if (r == 0 && agq_rename_checked(tmp, dst) < 0) {
 		r = -1;
 		e = errno;
 	}
@@ -752,6 +754,185 @@ agq_jbatch_add(struct agq_jbatch *b, const char *ev, const char *id,
 	json_array_append_new(b->events, event_new(ev, id, extra));
 }
 
+/* ---- one writer on a remote spool: events/ (agq-journal(5)) ---------- */
+
+static pid_t journal_writer;    /* agq_journal_writer: this process appends
+                                 * (not a child forked from it) */
+
+void
+agq_journal_writer(int on)
+{
+	journal_writer = on ? getpid() : 0;
+}
+
+/* EVENTS (a JSON array, stolen) delivered as one file of SP's
+ * events/new/: TIME-HOST-PID-N.json, TIME the microseconds since the
+ * epoch in 16 digits, HOST with every byte but [A-Za-z0-9.] made '_', N
+ * this process's count in 6 digits, so that names sort in the order they
+ * were written (on one host; across hosts, by their clocks).  Maildir
+ * delivery: events/tmp/, fsync, link, fsync of events/new/. */
+static int
+events_deliver(const struct agq_spool *sp, json_t *events)
+{
+	static unsigned count;
+	char host[65];
+	snprintf(host, sizeof host, "%s", agq_hostname());
+	for (char *c = host; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '.')
+			*c = '_';
+	char *buf = json_dumps(events, JSON_COMPACT);
+	json_decref(events);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	char *tmpdir = agq_spool_path(sp, "events/tmp");
+	char *dst = agq_spool_path(sp, "events/new/%016lld-%s-%ld-%06u.json",
+	    (long long)agq_now_us(), host, (long)getpid(), ++count % 1000000);
+	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), 1, 1);
+	int e = errno;
+	free(buf);
+	free(tmpdir);
+	free(dst);
+	errno = e;
+	return r;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The "src" of the last AGQ_JOURNAL_LOOKBACK lines of FD (the journal,
+ * SIZE bytes up to its last newline) into SRCS (name -> true): the files
+ * of events/new/ appended already. */
+static void
+srcs_recent(int fd, off_t size, json_t *srcs)
+{
+	struct agq_jrev r;
+	agq_jrev_open(&r, fd, size);
+	const char *line;
+	size_t len;
+	for (int i = 0; i < AGQ_JOURNAL_LOOKBACK &&
+	    agq_jrev_prev(&r, &line, &len, NULL) == 1; i++) {
+		if (!line || !memmem(line, len, "\"src\"", 5))
+			continue;
+		json_t *o = json_loadb(line, len, 0, NULL);
+		const char *src = json_string_value(json_object_get(o, "src"));
+		if (src)
+			json_object_set_new(srcs, src, json_true());
+		json_decref(o);
+	}
+	agq_jrev_close(&r);
+}
+
+int
+agq_journal_events_append(const struct agq_spool *sp, long *n)
+{
+	*n = 0;
+	char *dir = agq_spool_path(sp, "events/new");
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		free(dir);
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			names = agq_grow(names, &cap, nn, sizeof *names, 64);
+			names[nn++] = agq_xstrdup(de->d_name);
+		}
+	closedir(d);
+	int rc = 0, e = 0;
+	off_t size;
+	int fd = nn ? jc_lock(sp, &size) : -1;
+	if (nn && fd < 0) {
+		e = errno;
+		rc = -1;
+	}
+	if (nn)
+		qsort(names, nn, sizeof *names, name_cmp);
+	json_t *srcs = json_object();
+	if (fd >= 0) {
+		struct agq_jtail t;
+		if (agq_journal_tail(fd, &t) == 0)
+			srcs_recent(fd, t.good_len, srcs);
+	}
+	for (size_t i = 0; i < nn && rc == 0; i++) {
+		char *p = agq_xasprintf("%s/%s", dir, names[i]);
+		json_t *events = NULL;
+		if (!json_object_get(srcs, names[i])) {
+			size_t len;
+			char *buf = agq_read_file(p, 64 << 20, &len, NULL);
+			events = buf ? json_loadb(buf, len, 0, NULL) : NULL;
+			free(buf);
+			if (!json_is_array(events)) {
+				/* not ours, or cut: kept in corrupt/ */
+				agq_warn("%s: not a JSON array of events: moved "
+				    "to corrupt/", p);
+				char *to = agq_spool_path(sp, "corrupt/events-%s",
+				    names[i]);
+				(void)agq_rename_checked(p, to);
+				free(to);
+				json_decref(events);
+				free(p);
+				continue;
+			}
+			size_t k;
+			json_t *ev;
+			json_array_foreach(events, k, ev)
+				if (json_is_object(ev))
+					json_object_set_new(ev, "src",
+					    json_string(names[i]));
+			struct stat st;
+			if (fstat(fd, &st) < 0 ||
+			    append_locked(sp, fd, st.st_size, events) < 0) {
+				e = errno;
+				rc = -1;
+				free(p);
+				break;
+			}
+			(*n)++;
+		}
+		/* appended now, or before a crash: its src is in the journal */
+		if (unlink(p) < 0 && errno != ENOENT && rc == 0) {
+			e = errno;
+			rc = -1;
+		}
+		free(p);
+	}
+	if (fd >= 0)
+		jc_unlock();
+	json_decref(srcs);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	errno = e;
+	return rc;
+}
+
+long
+agq_journal_events_pending(const struct agq_spool *sp)
+{
+	char *dir = agq_spool_path(sp, "events/new");
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int
 agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b)
 {
@@ -761,6 +942,8 @@ agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b)
 		json_decref(events);
 		return 0;
 	}
+	if (sp->remote && journal_writer != getpid())
+		return events_deliver(sp, events);
 	off_t size;
 	int fd = jc_lock(sp, &size);
 	if (fd < 0) {

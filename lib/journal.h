@@ -54,6 +54,30 @@ int agq_jbatch_write(const struct agq_spool *sp, struct agq_jbatch *b);
 /* Like agq_jbatch_write, printing a warning on failure. */
 void agq_jbatch_w(const struct agq_spool *sp, struct agq_jbatch *b);
 
+/* One writer on a remote spool (SP->remote; agq-journal(5), "One writer
+ * on a remote spool"): there agq_jbatch_write (and so agq_journal) does
+ * not append: it delivers the batch as one file events/new/TIME-HOST-PID-
+ * N.json (a JSON array of the events, without seq and prev; maildir
+ * delivery through events/tmp/), unless this process is the writer,
+ * which agq-sched says with agq_journal_writer(1) once it holds the
+ * scheduler's lock.  On a local spool nothing changes. */
+void agq_journal_writer(int on);
+
+/* The writer's part: under the journal lock, every file of events/new/
+ * (names not starting with '.') in name order appended as one batch,
+ * each of its events given "src": the file's name, then unlinked.  A
+ * file whose name is the src of one of the journal's last
+ * AGQ_JOURNAL_LOOKBACK lines was appended before a crash kept it from
+ * being unlinked: unlinked, not appended again.  A file that is not a
+ * JSON array is moved to corrupt/events-NAME (warned).  The count of
+ * files appended to *N.  0, or -1 with errno (the files not yet appended
+ * stay for the next call). */
+int agq_journal_events_append(const struct agq_spool *sp, long *n);
+
+/* How many files wait in SP's events/new/ (0 when there is no such
+ * directory: a local spool), or -1 with errno. */
+long agq_journal_events_pending(const struct agq_spool *sp);
+
 /* Appends keep the lock file's and the journal's descriptors open for the
  * next append (O_CLOEXEC; reopened when ROOT/journal is another file, as
  * after a rotation, or in a child after fork(2)).  This closes them;

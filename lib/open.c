@@ -17,6 +17,7 @@
 
 #include "util.h"
 #include "paths.h"
+#include "fskind.h"
 #include "conf.h"
 #include "spool.h"
 #include "journal.h"
@@ -64,8 +65,25 @@ agq_spool_open_flags(struct agq_spool *sp, const char *arg, const char *conf,
 	}
 	sp->root = agq_xstrdup(real);
 	sp->tmp = agq_spool_path(sp, "tmp");
+	sp->fs = agq_fs_kind(sp->root);
+	if (sp->fs < 0)
+		sp->fs = AGQ_FS_LOCAL;
+	sp->remote = sp->conf.spool_fs == AGQ_SPOOL_FS_REMOTE ||
+	    (sp->conf.spool_fs == AGQ_SPOOL_FS_AUTO && sp->fs != AGQ_FS_LOCAL);
 	if (flags & AGQ_OPEN_NOCREATE)
 		return 0;
+	/* a remote spool's events on their way to the journal (journal.c) */
+	static const char *evdirs[] = { "events", "events/tmp", "events/new" };
+	for (size_t i = 0; sp->remote && i < 3; i++) {
+		char *d = agq_spool_path(sp, "%s", evdirs[i]);
+		int r = agq_mkdir_mode(d, 0700);
+		if (r < 0 && errno != EEXIST) {
+			agq_syserr("cannot create spool directory", d);
+			free(d);
+			return -1;
+		}
+		free(d);
+	}
 	int fresh = 0;
 	for (int i = 1; agq_spool_modes[i].name; i++) {
 		char *d = agq_spool_path(sp, "%s", agq_spool_modes[i].name);

@@ -103,6 +103,7 @@ struct runner {
 	int64_t started_us;
 	json_t *once_ids;       /* --once: the leases present at start */
 	int lockfd;             /* .agent-NAME.lock, held while running */
+	struct agq_waiter wt;   /* inotify, or polling (wake.h) */
 	int unrecorded;         /* exit status (75: disk full) of a start or
 	                         * result it could not record: --once */
 	int64_t room_at;        /* no start before (monotonic): a failed one */
@@ -1566,7 +1567,8 @@ runner_open(struct runner *R)
 	snprintf(rel, sizeof rel, "active/%s", me);
 	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE |
 	    IN_MOVED_FROM | IN_DELETE }, { NULL, 0 } };
-	if (agq_watch_spool(sp, w) < 0) {
+	if (agq_waiter_setup(&R->wt, sp, w, R->o->poll_s,
+	    R->o->once, !R->o->once) < 0) {
 		agq_shep_end(&R->shep);
 		rc = EX_OSERR;
 	}
@@ -1707,7 +1709,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		/* One event (or a signal, or a second) per turn: in this
 		 * libinotifytools a timeout of 0 blocks, so there is no
 		 * non-blocking drain; each wake-up rescans active/NAME/. */
-		(void)inotifytools_next_event(1);
+		(void)agq_waiter_next(&R.wt);
 	}
 	if (R.replaced) {
 		/* nothing written: the agent file and active/NAME/ are the
@@ -1726,7 +1728,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		agq_out_spare_remove(sp, R.spare_out);
 		free(R.spare_tmp);
 	}
-	inotifytools_cleanup();
+	agq_waiter_end(&R.wt);
 	agq_shep_end(&R.shep);
 	json_decref(R.once_ids);
 	free(R.jobs);

@@ -21,6 +21,8 @@ struct agq_run_opts {
 	json_t *models;         /* --model     (agq-run(8), routing) */
 	const char *cap_token;  /* --cap-token: the token (captoken.h), 64
 	                         * hex digits, put in the agent file; NULL */
+	double poll_s;          /* --poll (wake.h agq_waiter_setup): < 0 not
+	                         * given, 0 inotify even on a remote spool */
 };
 /* Run agent O->agent on SP (agq-run(8)).  Returns an exit status. */
 int agq_runner(struct agq_spool *sp, const struct agq_run_opts *o);

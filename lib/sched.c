@@ -152,6 +152,7 @@ struct sched {
 	json_t *cap_refused;    /* agent name -> the cap_token ("" none) a
 	                         * cap_refused event was journaled for, or
 	                         * true: verified (cap_check) */
+	struct agq_waiter wt;    /* inotify, or polling (wake.h) */
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -2098,8 +2099,9 @@ pass(struct sched *S)
 /* libinotifytools set up with a watch on every directory whose change the
  * scheduler acts on (note_event).  0, or -1 (reported). */
 static int
-sched_watch(struct agq_spool *sp)
+sched_watch(struct sched *S)
 {
+	struct agq_spool *sp = S->sp;
 	uint32_t chg = IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE |
 	    IN_MOVED_FROM | IN_DELETE;
 	char qrel[AGQ_NLANES][32];
@@ -2129,7 +2131,7 @@ sched_watch(struct agq_spool *sp)
 	*p++ = (struct agq_watch){ "routines", IN_MOVED_TO | IN_CREATE |
 	    IN_DELETE };
 	*p = (struct agq_watch){ NULL, 0 };
-	return agq_watch_spool(sp, w);
+	return agq_waiter_setup(&S->wt, sp, w, S->o->poll_s, 0, 1);
 }
 
 /* REL (a watched directory relative to the spool, as libinotifytools
@@ -2224,6 +2226,16 @@ sched_missing(const struct agq_jmiss *m, int fixed, void *arg)
 	    "cannot append to the journal");
 }
 
+/* A remote spool's events, delivered to events/new/ by the programs of
+ * every host, appended to the journal by this one writer (journal.c). */
+static void
+events_drain(struct agq_spool *sp)
+{
+	long n;
+	if (sp->remote && agq_journal_events_append(sp, &n) < 0)
+		agq_spool_syserr(sp, "cannot append the events of", "events/new");
+}
+
 static int
 sched_lock(struct agq_spool *sp)
 {
@@ -2246,6 +2258,10 @@ sched_lock(struct agq_spool *sp)
 		else if (n > 0)         /* quiet for a spool just made */
 			agq_warn("%s/ids: id index rebuilt: %ld task(s) without "
 			    "a claim claimed", sp->root, n);
+	}
+	if (sp->remote) {       /* the one writer; its events first */
+		agq_journal_writer(1);
+		events_drain(sp);
 	}
 	/* State changes a crash left without their event (agq-sched(8)) */
 	if (agq_jrecon(sp, 1, 1, sched_missing, NULL) < 0)
@@ -2282,9 +2298,14 @@ sched_free(struct sched *S)
 static void
 sched_wait(struct sched *S)
 {
-	struct inotify_event *ev = inotifytools_next_event(1);
+	struct inotify_event *ev = agq_waiter_next(&S->wt);
 	if (ev && note_event(S, ev))
 		S->rescan = S->dep_scan = 1;
+	if (S->wt.poll_us) {    /* polling: every look a full one */
+		S->rescan = S->dep_scan = S->inbox_dirty = S->defer_dirty = 1;
+		S->agents_dirty = S->slots_dirty = 1;
+		return;
+	}
 	int e = inotifytools_error();
 	if (e && e != EINTR) {
 		errno = e;
@@ -2340,15 +2361,20 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 		do_reclaim(&S);
 		S.slots_dirty = 1;
 		pass(&S);
+		events_drain(sp);
 		if (S.room_at)          /* a change found no room: cron retries */
 			ret = EX_TEMPFAIL;
 		goto out;
 	}
 
 	agq_signals_catch(on_signal, 0, SIGTERM, SIGINT, SIGHUP, 0);
-	if (sched_watch(sp) < 0) {
+	if (sched_watch(&S) < 0) {
 		ret = EX_OSERR;
 		goto out;
+	}
+	if (S.wt.poll_us) {     /* nothing watched: reviews/ID/ looked at */
+		json_decref(S.review_watched);
+		S.review_watched = NULL;
 	}
 	agq_journal_w(sp, "sched_up", NULL, json_pack("{s:s}", "spool",
 	    sp->root));
@@ -2380,12 +2406,13 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 			do_reclaim(&S);
 			pass(&S);
 		}
+		events_drain(sp);
 		agq_registry_tick(sp, &reg_child, &reg_last);
 		pr_poll_tick(sp, &poll_child, &poll_last);
 		sched_wait(&S);
 	}
 	agq_journal_w(sp, "sched_down", NULL, NULL);
-	inotifytools_cleanup();
+	agq_waiter_end(&S.wt);
 out:
 	sched_free(&S);
 	close(lock);

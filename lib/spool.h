@@ -29,6 +29,9 @@ struct agq_spool {
 	char *root;             /* absolute or as given, no trailing '/' */
 	char *tmp;              /* ROOT/tmp */
 	struct agq_conf conf;
+	int fs;                 /* AGQ_FS_* of ROOT (fskind.h), by statfs(2) */
+	int remote;             /* a remote spool (conf.spool_fs, else fs):
+	                         * polled, one journal writer (events/) */
 };
 
 /* Where one task file is: state, lane (queue only), agent (active only).

@@ -9,10 +9,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <inotifytools/inotifytools.h>
 
 #include "util.h"
+#include "fskind.h"
+#include "conf.h"
 #include "spool.h"
+#include "journal.h"
 #include "wake.h"
 
 void
@@ -82,4 +86,57 @@ agq_watch_remove(const struct agq_spool *sp, const char *rel)
 		return -1;
 	}
 	return 0;
+}
+
+int
+agq_waiter_setup(struct agq_waiter *wt, const struct agq_spool *sp,
+                 const struct agq_watch *w, double poll_s, int quiet,
+                 int journal)
+{
+	memset(wt, 0, sizeof *wt);
+	if (poll_s < 0)
+		poll_s = sp->remote ? 1 : 0;
+	if (poll_s <= 0) {
+		if (agq_watch_spool(sp, w) < 0)
+			return -1;
+		wt->watching = 1;
+		return 0;
+	}
+	wt->poll_us = (int64_t)(poll_s * 1e6);
+	if (wt->poll_us < 1000)
+		wt->poll_us = 1000;
+	const char *fs = agq_fs_name(sp->fs);
+	char *why = !sp->remote ? agq_xstrdup("asked (--poll)") :
+	    sp->conf.spool_fs == AGQ_SPOOL_FS_REMOTE ?
+	    agq_xstrdup("the spool is remote (agq.conf: spool_fs = remote), "
+	    "and inotify does not see other hosts' changes") :
+	    agq_xasprintf("the spool is on %s (statfs(2)), where inotify does "
+	    "not see other hosts' changes", fs);
+	if (!quiet)
+		agq_warn("polling %s every %g s, not watching it with inotify: "
+		    "%s", sp->root, poll_s, why);
+	if (journal)
+		agq_journal_w(sp, "poll", NULL, json_pack("{s:s, s:s, s:f}",
+		    "fs", fs, "why", why, "every", poll_s));
+	free(why);
+	return 0;
+}
+
+struct inotify_event *
+agq_waiter_next(struct agq_waiter *wt)
+{
+	if (wt->watching)
+		return inotifytools_next_event(1);
+	struct timespec ts = { (time_t)(wt->poll_us / 1000000),
+	    (long)(wt->poll_us % 1000000) * 1000 };
+	(void)nanosleep(&ts, NULL);     /* EINTR: a signal, look now */
+	return NULL;
+}
+
+void
+agq_waiter_end(struct agq_waiter *wt)
+{
+	if (wt->watching)
+		inotifytools_cleanup();
+	memset(wt, 0, sizeof *wt);
 }

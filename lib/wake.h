@@ -57,4 +57,34 @@ int agq_watch_add(const struct agq_spool *sp, const struct agq_watch *w,
  * (inotify(7)).  0, or -1 with errno (EINVAL: not watched). */
 int agq_watch_remove(const struct agq_spool *sp, const char *rel);
 
+/* How a waiting program waits (agq-spool(5), "Network file systems"):
+ * watching with inotify(7), or, on a remote spool where inotify sees no
+ * other host's change, polling: a sleep of POLL_US between two looks. */
+struct agq_waiter {
+	int64_t poll_us;        /* > 0: polling every POLL_US us, no inotify */
+	int watching;           /* libinotifytools set up (agq_watch_spool) */
+};
+
+/* Set WT up for SP: POLL_S is the program's --poll in seconds (< 0: not
+ * given; 0: inotify even on a remote spool).  Polls every POLL_S seconds
+ * when POLL_S > 0, or every second when not given and SP is remote
+ * (SP->remote: agq.conf spool_fs, else statfs(2), fskind.h); and then
+ * says so once: on stderr unless QUIET ("polling ROOT every S s, not
+ * watching it with inotify: WHY"), and in the journal when JOURNAL (a
+ * `poll` event {fs, why, every}: agq-journal(5)).  Else watches the
+ * directories of W as agq_watch_spool does.  0, or -1 with errno as
+ * agq_watch_spool's (reported). */
+int agq_waiter_setup(struct agq_waiter *wt, const struct agq_spool *sp,
+                     const struct agq_watch *w, double poll_s, int quiet,
+                     int journal);
+
+/* Wait once: the next inotify event (NULL after a second without one, or
+ * a signal: inotifytools_next_event(1)), or, polling, NULL after WT's
+ * period or a signal (nanosleep(2), never restarted: signal(7)).  The
+ * event is libinotifytools' (borrowed, valid until the next call). */
+struct inotify_event *agq_waiter_next(struct agq_waiter *wt);
+
+/* libinotifytools cleaned up when WT watched; WT zeroed. */
+void agq_waiter_end(struct agq_waiter *wt);
+
 #endif

@@ -827,27 +827,35 @@ srcs_recent(int fd, off_t size, json_t *srcs)
 	agq_jrev_close(&r);
 }
 
+/* The names of events/new/, for agq_dir_each. */
+struct evnames { char **v; size_t n, cap; };
+
+static int
+evname_add(const char *name, void *arg)
+{
+	struct evnames *l = arg;
+	l->v = agq_grow(l->v, &l->cap, l->n, sizeof *l->v, 64);
+	l->v[l->n++] = agq_xstrdup(name);
+	return 0;
+}
+
 int
 agq_journal_events_append(const struct agq_spool *sp, long *n)
 {
 	*n = 0;
 	char *dir = agq_spool_path(sp, "events/new");
-	DIR *d = opendir(dir);
-	if (!d) {
+	struct evnames l = { NULL, 0, 0 };
+	if (agq_dir_each(dir, evname_add, &l) < 0) {
 		int e = errno;
+		for (size_t i = 0; i < l.n; i++)
+			free(l.v[i]);
+		free(l.v);
 		free(dir);
 		errno = e;
 		return e == ENOENT ? 0 : -1;
 	}
-	char **names = NULL;
-	size_t nn = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			names = agq_grow(names, &cap, nn, sizeof *names, 64);
-			names[nn++] = agq_xstrdup(de->d_name);
-		}
-	closedir(d);
+	char **names = l.v;
+	size_t nn = l.n;
 	int rc = 0, e = 0;
 	off_t size;
 	int fd = nn ? jc_lock(sp, &size) : -1;
@@ -917,20 +925,22 @@ agq_journal_events_append(const struct agq_spool *sp, long *n)
 	return rc;
 }
 
+static int
+evname_count(const char *name, void *arg)
+{
+	(void)name;
+	++*(long *)arg;
+	return 0;
+}
+
 long
 agq_journal_events_pending(const struct agq_spool *sp)
 {
 	char *dir = agq_spool_path(sp, "events/new");
-	DIR *d = opendir(dir);
-	free(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
 	long n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	int r = agq_dir_each(dir, evname_count, &n);
+	free(dir);
+	return r < 0 ? (errno == ENOENT ? 0 : -1) : n;
 }
 
 int

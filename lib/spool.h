@@ -239,7 +239,9 @@ int agq_id_index_mark(const struct agq_spool *sp);
 int agq_id_index_rebuild(const struct agq_spool *sp, long *claimed);
 
 /* rename(2) FROM to TO, failing with EEXIST instead of replacing TO
- * (renameat2 RENAME_NOREPLACE; link+unlink where unsupported). */
+ * (renameat2 RENAME_NOREPLACE; link+unlink where unsupported, NFS among
+ * them).  Checked as fskind.h's agq_rename_checked and agq_link_checked
+ * are: a failure reported for a move that was done is success. */
 int agq_rename_noreplace(const char *from, const char *to);
 
 /* Call FN(name, ARG) for each entry of directory DIR that does not start

@@ -2,6 +2,7 @@
  * several events lands as consecutive lines with consecutive seq and a
  * whole chain, concurrent batches do not interleave, and a batch that
  * does not fit (a short write) is taken back whole. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -222,6 +223,59 @@ main(void)
 	    "64 lines without a seq: the append is refused (EBADMSG)");
 
 	agq_spool_close(&sp);
+
+	/* a remote spool: events delivered to events/new/, appended by the
+	 * one writer in name order with "src", a re-append skipped */
+	char rroot[300], rconf[320], rj[320], evdir[330];
+	snprintf(rroot, sizeof rroot, "%s/rspool", dir);
+	snprintf(rj, sizeof rj, "%s/journal", rroot);
+	snprintf(evdir, sizeof evdir, "%s/events/new", rroot);
+	snprintf(rconf, sizeof rconf, "%s/remote.conf", dir);
+	f = fopen(rconf, "w");
+	fputs("spool_fs = remote\n", f);
+	fclose(f);
+	CHECK(agq_spool_open(&sp, rroot, rconf) == 0 && sp.remote,
+	    "spool_fs = remote: a remote spool");
+	CHECK(agq_journal(&sp, "first", "r1", NULL) == 0 &&
+	    agq_journal(&sp, "second", "r2", NULL) == 0 &&
+	    size_of(rj) <= 0 && agq_journal_events_pending(&sp) == 2,
+	    "not the writer: two files in events/new/, no journal");
+	DIR *d = opendir(evdir);
+	struct dirent *de;
+	char first[256] = "";
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && (!*first ||
+		    strcmp(de->d_name, first) < 0))
+			snprintf(first, sizeof first, "%s", de->d_name);
+	closedir(d);
+	char fp[600], keep[600];
+	snprintf(fp, sizeof fp, "%s/%s", evdir, first);
+	snprintf(keep, sizeof keep, "%s/kept.json", dir);
+	CHECK(link(fp, keep) == 0, "the first file kept aside");
+	long nf = -1;
+	agq_journal_writer(1);
+	CHECK(agq_journal_events_append(&sp, &nf) == 0 && nf == 2 &&
+	    agq_journal_events_pending(&sp) == 0, "both appended, unlinked");
+	lines = lines_of(rj);
+	CHECK(json_array_size(lines) == 2 &&
+	    !strcmp(json_string_value(json_object_get(json_array_get(lines, 0),
+	    "ev")), "first") && !strcmp(json_string_value(json_object_get(
+	    json_array_get(lines, 0), "src")), first) &&
+	    json_integer_value(json_object_get(json_array_get(lines, 1),
+	    "seq")) == 2, "in name order, with src, one chain");
+	json_decref(lines);
+	CHECK(link(keep, fp) == 0 && agq_journal_events_append(&sp, &nf) == 0 &&
+	    nf == 0 && agq_journal_events_pending(&sp) == 0 &&
+	    (lines = lines_of(rj)) && json_array_size(lines) == 2,
+	    "a file appended before a crash: unlinked, not appended again");
+	json_decref(lines);
+	CHECK(agq_journal(&sp, "direct", NULL, NULL) == 0 &&
+	    (lines = lines_of(rj)) && json_array_size(lines) == 3,
+	    "the writer appends its own events");
+	json_decref(lines);
+	agq_journal_writer(0);
+	agq_spool_close(&sp);
+
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -79,6 +79,26 @@ main(void)
 	CHECK(agq_watch_spool(&sp, w) == 0, "set up again after a failure");
 	inotifytools_cleanup();
 
+	/* the waiter: inotify on a local spool, polling on a remote one */
+	struct agq_waiter wt;
+	CHECK(agq_waiter_setup(&wt, &sp, w, -1, 1, 0) == 0 && wt.watching &&
+	    wt.poll_us == 0, "a local spool: watched");
+	agq_waiter_end(&wt);
+	sp.remote = 1;
+	CHECK(agq_waiter_setup(&wt, &sp, w, -1, 1, 0) == 0 && !wt.watching &&
+	    wt.poll_us == 1000000, "a remote spool: polled every second");
+	agq_waiter_end(&wt);
+	CHECK(agq_waiter_setup(&wt, &sp, w, 0, 1, 0) == 0 && wt.watching,
+	    "--poll 0: watched even so");
+	agq_waiter_end(&wt);
+	sp.remote = 0;
+	CHECK(agq_waiter_setup(&wt, &sp, w, 0.01, 1, 0) == 0 && !wt.watching &&
+	    wt.poll_us == 10000, "--poll S on a local spool: polled");
+	int64_t t0 = agq_mono_us();
+	CHECK(agq_waiter_next(&wt) == NULL && agq_mono_us() - t0 >= 10000,
+	    "a poll waits its period and returns no event");
+	agq_waiter_end(&wt);
+
 	snprintf(p, sizeof p, "%s/done/x.json", root);
 	unlink(p);
 	snprintf(p, sizeof p, "%s/y", root);

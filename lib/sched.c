@@ -2301,9 +2301,11 @@ sched_wait(struct sched *S)
 	struct inotify_event *ev = agq_waiter_next(&S->wt);
 	if (ev && note_event(S, ev))
 		S->rescan = S->dep_scan = 1;
-	if (S->wt.poll_us) {    /* polling: every look a full one */
-		S->rescan = S->dep_scan = S->inbox_dirty = S->defer_dirty = 1;
-		S->agents_dirty = S->slots_dirty = 1;
+	if (S->wt.poll_us) {    /* polling: each period a full look */
+		if (S->wt.due) {
+			S->rescan = S->dep_scan = S->inbox_dirty = 1;
+			S->defer_dirty = S->agents_dirty = S->slots_dirty = 1;
+		}
 		return;
 	}
 	int e = inotifytools_error();

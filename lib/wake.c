@@ -127,9 +127,21 @@ agq_waiter_next(struct agq_waiter *wt)
 {
 	if (wt->watching)
 		return inotifytools_next_event(1);
-	struct timespec ts = { (time_t)(wt->poll_us / 1000000),
-	    (long)(wt->poll_us % 1000000) * 1000 };
-	(void)nanosleep(&ts, NULL);     /* EINTR: a signal, look now */
+	int64_t now = agq_mono_us();
+	if (!wt->last)
+		wt->last = now;
+	int64_t left = wt->last + wt->poll_us - now;
+	if (left > 1000000)
+		left = 1000000;
+	if (left > 0) {
+		struct timespec ts = { (time_t)(left / 1000000),
+		    (long)(left % 1000000) * 1000 };
+		(void)nanosleep(&ts, NULL);     /* EINTR: a signal, look now */
+	}
+	now = agq_mono_us();
+	wt->due = now - wt->last >= wt->poll_us;
+	if (wt->due)
+		wt->last = now;
 	return NULL;
 }
 

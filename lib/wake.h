@@ -63,6 +63,9 @@ int agq_watch_remove(const struct agq_spool *sp, const char *rel);
 struct agq_waiter {
 	int64_t poll_us;        /* > 0: polling every POLL_US us, no inotify */
 	int watching;           /* libinotifytools set up (agq_watch_spool) */
+	int due;                /* polling: a whole period has passed since
+	                         * the last look (agq_waiter_next) */
+	int64_t last;           /* when that look was (agq_mono_us) */
 };
 
 /* Set WT up for SP: POLL_S is the program's --poll in seconds (< 0: not
@@ -80,8 +83,11 @@ int agq_waiter_setup(struct agq_waiter *wt, const struct agq_spool *sp,
 
 /* Wait once: the next inotify event (NULL after a second without one, or
  * a signal: inotifytools_next_event(1)), or, polling, NULL after WT's
- * period or a signal (nanosleep(2), never restarted: signal(7)).  The
- * event is libinotifytools' (borrowed, valid until the next call). */
+ * period or a second, whichever is shorter, or a signal (nanosleep(2),
+ * never restarted: signal(7)), with WT->due set when the period is over
+ * (the caller's full look; a runner's heartbeat is not put off by a long
+ * period).  The event is libinotifytools' (borrowed, valid until the
+ * next call). */
 struct inotify_event *agq_waiter_next(struct agq_waiter *wt);
 
 /* libinotifytools cleaned up when WT watched; WT zeroed. */

@@ -95,8 +95,13 @@ main(void)
 	CHECK(agq_waiter_setup(&wt, &sp, w, 0.01, 1, 0) == 0 && !wt.watching &&
 	    wt.poll_us == 10000, "--poll S on a local spool: polled");
 	int64_t t0 = agq_mono_us();
-	CHECK(agq_waiter_next(&wt) == NULL && agq_mono_us() - t0 >= 10000,
-	    "a poll waits its period and returns no event");
+	CHECK(agq_waiter_next(&wt) == NULL && agq_mono_us() - t0 >= 10000 &&
+	    wt.due, "a poll waits its period, returns no event, is due");
+	agq_waiter_end(&wt);
+	CHECK(agq_waiter_setup(&wt, &sp, w, 5, 1, 0) == 0, "--poll 5");
+	t0 = agq_mono_us();
+	CHECK(agq_waiter_next(&wt) == NULL && agq_mono_us() - t0 < 2000000 &&
+	    !wt.due, "a long period: back within a second, not due yet");
 	agq_waiter_end(&wt);
 
 	snprintf(p, sizeof p, "%s/done/x.json", root);

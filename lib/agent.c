@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "fskind.h"
 #include "util.h"
 #include "task.h"
 #include "spool.h"
@@ -212,12 +213,12 @@ agq_agent_is_self(const json_t *a, int same_kernel)
 	    agq_task_int(a, "pid", 0) == (json_int_t)getpid());
 }
 
-/* link(2) OLD to NEW: a link that can report a false failure on NFS. */
+/* link(2) OLD to NEW, checked: a false failure on NFS counts as made
+ * (fskind.h agq_link_checked). */
 static int
 claim_link(const char *old, const char *new)
 {
-	/* lead: agq_link_checked at integration */
-	return link(old, new);
+	return agq_link_checked(old, new);
 }
 
 /* The file at DST, seen as inode INO, moved out of the way into tmp/:
@@ -230,7 +231,7 @@ move_away(const struct agq_spool *sp, const char *dst, ino_t ino,
 	char u[300];
 	agq_unique_name(u, sizeof u);
 	char *away = agq_spool_path(sp, "tmp/.agent-%s.%s", name, u);
-	int rc = rename(dst, away);
+	int rc = agq_rename_checked(dst, away);
 	if (rc < 0) {
 		rc = errno == ENOENT ? 1 : -1;
 	} else {

@@ -11,6 +11,7 @@
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
+#include "fskind.h"
 #include "util.h"
 #include "conf.h"
 #include "spool.h"
@@ -44,7 +45,7 @@ make_key(const char *tmp, const char *path)
 	} else {
 		if (fchmod(fd, 0600) == 0 &&
 		    agq_write_all(fd, line, sizeof line - 1) == 0 &&
-		    fsync(fd) == 0 && link(tmp, path) == 0)
+		    fsync(fd) == 0 && agq_link_checked(tmp, path) == 0)
 			rc = 0;
 		e = errno;
 		close(fd);

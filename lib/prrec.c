@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fskind.h"
 #include "util.h"
 #include "task.h"
 #include "spool.h"
@@ -149,8 +150,8 @@ agq_pr_move(const struct agq_spool *sp, const char *prid, const char *state)
 		char *dst = agq_spool_path(sp, "prs/%s/%s.json", state, prid);
 		char *sd = agq_spool_path(sp, "prs/%s", from);
 		char *dd = agq_spool_path(sp, "prs/%s", state);
-		rc = rename(src, dst) < 0 || agq_fsync_dir(dd) < 0 ||
-		    agq_fsync_dir(sd) < 0 ? -1 : 0;
+		rc = agq_rename_checked(src, dst) < 0 ||
+		    agq_fsync_dir(dd) < 0 || agq_fsync_dir(sd) < 0 ? -1 : 0;
 		free(src);
 		free(dst);
 		free(sd);

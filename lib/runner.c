@@ -124,6 +124,7 @@ struct runner {
 	uid_t spool_uid;        /* the owner of the spool directory */
 	struct agq_agent_claimed claimed; /* what its name claim replaced */
 	int replaced;           /* another agent took its name: stop */
+	const char *remote_host;/* agq-remote: the remote agent's host */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -219,6 +220,11 @@ agent_file(struct runner *R, const char *state)
 		json_object_set_new(a, "cap_token", json_string(
 		    R->o->cap_token));
 	json_object_set_new(a, "resources", agq_host_resources());
+	if (R->remote_host) {   /* agq-remote's, for an agent over ssh: */
+		json_object_set_new(a, "via", json_string("ssh"));
+		json_object_set_new(a, "agent_host", json_string(
+		    R->remote_host));   /* host, boot_id, pid: agq-remote's */
+	}
 	if (!strcmp(state, "degraded")) {
 		char t3[32];
 		json_object_set_new(a, "reason", json_string(R->degraded_why));
@@ -598,7 +604,7 @@ job_find(struct runner *R, const char *id)
 	return -1;
 }
 
-static void finish(struct runner *R, struct job *j, const struct shep_result *res);
+static int finish(struct runner *R, struct job *j, const struct shep_result *res);
 static void reap(struct runner *R);
 static void finish_locked(struct runner *R, struct job *j,
                           const struct shep_result *res, struct agq_locked *lp,
@@ -766,6 +772,87 @@ start_out(struct runner *R, const char *id, struct agq_locked *l,
 	return 0;
 }
 
+/* A lease made ready to start (start_prepare): its task locked in L with
+ * its attempt appended, whom it runs as (RA), its start record begun (RW,
+ * not committed), its output directory OUTDIR (malloc'd) with stdout OFD
+ * and stderr EFD open. */
+struct prepared {
+	struct agq_locked l;
+	struct agq_runas ra;
+	struct agq_rewrite rw;
+	json_int_t gen;
+	int attempt;
+	int64_t now;
+	char *outdir;
+	int ofd, efd;
+};
+
+/* Lease ID made ready to start into P, if it is still ours to start: what
+ * the local start (start) and a remote agent's (agq_remote_agent_start)
+ * share.  0; or -1: not to start, nothing held (the lease left as it was,
+ * not_started, or the task ended: dead/, out of attempts or no usable
+ * output directory). */
+static int
+start_prepare(struct runner *R, const char *id, struct prepared *p)
+{
+	struct agq_spool *sp = R->sp;
+	const char *me = R->o->agent;
+	struct agq_locked *l = &p->l;
+	memset(p, 0, sizeof *p);
+	if (start_lock(R, id, l) < 0)
+		return -1;
+	json_t *t = l->task;
+	char why[600];
+	if (agq_runas_get(R->spool_uid, t, &p->ra, why, sizeof why) < 0) {
+		char name[80];
+		snprintf(name, sizeof name, "%s.json", id);
+		agq_reject(sp, l->loc.path, name, id, why);
+		goto out;
+	}
+	p->gen = agq_task_int(t, "generation", 0);
+	p->now = agq_now_us();
+	json_t *att = json_object_get(t, "attempts");
+	if (!json_is_array(att)) {
+		att = json_array();
+		json_object_set_new(t, "attempts", att);
+	}
+	int resumed = agq_task_lease_started(t);
+	if (close_interrupted(R, id, l, p->gen, p->now))
+		goto out;
+	if (resumed && restart_lease(R, l, &p->gen) < 0)
+		goto out;
+	p->attempt = (int)json_array_size(att) + 1;
+	char t1[32];
+	json_array_append_new(att, json_pack("{s:s, s:s, s:I, s:s}",
+	    "agent", me, "host", R->remote_host ? R->remote_host :
+	    agq_hostname(), "generation", p->gen,
+	    "started", agq_fmt_time(p->now, t1)));
+	json_object_set_new(t, "reason", json_string("running"));
+	/* The start record is written now, so a full disk shows before
+	 * anything starts, and made durable (fsync, rename) once the task is
+	 * on its way: the fsync is off the path from lease to start.  A start
+	 * whose record cannot be committed is stopped and not counted. */
+	int spare = R->spare_ok;        /* used up now, made again when idle */
+	R->spare_ok = 0;
+	if ((spare ? agq_task_rewrite_begin_spare(sp, l, &p->rw,
+	    R->spare_tmp) : agq_task_rewrite_begin(sp, l, &p->rw)) < 0) {
+		not_started(R, errno);
+		agq_syserr("cannot record the start", l->loc.path);
+		goto out;
+	}
+	p->outdir = agq_spool_path(sp, "out/%s", id);
+	if (start_out(R, id, l, &p->rw, spare, p->outdir, p->gen,
+	    &p->ofd, &p->efd, &p->ra) < 0) {
+		free(p->outdir);
+		goto out;
+	}
+	return 0;
+out:
+	agq_runas_free(&p->ra);
+	agq_task_unlock(l);
+	return -1;
+}
+
 /* Start lease ID, if it is still ours to start: its attempt recorded in a
  * start record written now (committed by commit_starts), its output
  * directory opened, and the task handed to the shepherd.  A start that
@@ -774,75 +861,28 @@ start_out(struct runner *R, const char *id, struct agq_locked *l,
 static void
 start(struct runner *R, const char *id)
 {
-	struct agq_spool *sp = R->sp;
-	const char *me = R->o->agent;
-	struct agq_locked l;
-	if (start_lock(R, id, &l) < 0)
+	struct prepared p;
+	if (start_prepare(R, id, &p) < 0)
 		return;
-	json_t *t = l.task;
-	struct agq_runas ra;
-	char why[600];
-	if (agq_runas_get(R->spool_uid, t, &ra, why, sizeof why) < 0) {
-		char name[80];
-		snprintf(name, sizeof name, "%s.json", id);
-		agq_reject(sp, l.loc.path, name, id, why);
-		goto out;
-	}
-	json_int_t gen = agq_task_int(t, "generation", 0);
-	int64_t now = agq_now_us();
-	json_t *att = json_object_get(t, "attempts");
-	if (!json_is_array(att)) {
-		att = json_array();
-		json_object_set_new(t, "attempts", att);
-	}
-	int resumed = agq_task_lease_started(t);
-	if (close_interrupted(R, id, &l, gen, now))
-		goto out;
-	if (resumed && restart_lease(R, &l, &gen) < 0)
-		goto out;
-	int attempt = (int)json_array_size(att) + 1;
-	char t1[32];
-	json_array_append_new(att, json_pack("{s:s, s:s, s:I, s:s}",
-	    "agent", me, "host", agq_hostname(), "generation", gen,
-	    "started", agq_fmt_time(now, t1)));
-	json_object_set_new(t, "reason", json_string("running"));
-	/* The start record is written now, so a full disk shows before
-	 * anything starts, and made durable (fsync, rename) once the task is
-	 * on its way: the fsync is off the path from lease to start.  A start
-	 * whose record cannot be committed is stopped and not counted. */
-	struct agq_rewrite rw;
-	int spare = R->spare_ok;        /* used up now, made again when idle */
-	R->spare_ok = 0;
-	if ((spare ? agq_task_rewrite_begin_spare(sp, &l, &rw, R->spare_tmp) :
-	    agq_task_rewrite_begin(sp, &l, &rw)) < 0) {
-		not_started(R, errno);
-		agq_syserr("cannot record the start", l.loc.path);
-		goto out;
-	}
-	char *outdir = agq_spool_path(sp, "out/%s", id);
-	int ofd, efd;
-	if (start_out(R, id, &l, &rw, spare, outdir, gen,
-	    &ofd, &efd, &ra) < 0) {
-		free(outdir);
-		goto out;
-	}
 	uint64_t seq = ++R->seq;
-	int fail = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra);
-	agq_runas_free(&ra);
-	close(ofd);
-	close(efd);
-	free(outdir);
+	int fail = send_start(R, seq, p.l.task, p.outdir, p.ofd, p.efd, p.gen,
+	    p.attempt, &p.ra);
+	agq_runas_free(&p.ra);
+	close(p.ofd);
+	close(p.efd);
+	free(p.outdir);
 	if (fail < 0) {
 		agq_syserr("cannot pass the task to the shepherd", NULL);
-		agq_task_rewrite_abort(&rw);
-		goto out;
+		agq_task_rewrite_abort(&p.rw);
+		agq_task_unlock(&p.l);
+		return;
 	}
 	struct job *j = &R->jobs[R->njobs++];
 	memset(j, 0, sizeof *j);
 	snprintf(j->id, sizeof j->id, "%s", id);
-	j->gen = gen;
+	j->gen = p.gen;
 	j->seq = seq;
-	j->started_us = now;
+	j->started_us = p.now;
 	if (fail) {             /* it ends without having run */
 		j->exited = 1;
 		j->res.status = fail << 8;
@@ -850,13 +890,9 @@ start(struct runner *R, const char *id)
 	/* committed by commit_starts, after the results of this turn; the
 	 * task stays locked until then */
 	j->pending = 1;
-	j->l = l;
-	j->rw = rw;
-	j->attempt = attempt;
-	return;
-out:
-	agq_runas_free(&ra);
-	agq_task_unlock(&l);
+	j->l = p.l;
+	j->rw = p.rw;
+	j->attempt = p.attempt;
 }
 
 /* The start records of the tasks started this turn, committed once the
@@ -935,7 +971,9 @@ write_result(struct runner *R, const char *id, json_t *res, int quiet)
 	return rc;
 }
 
-static void
+/* Record J's result RES (finish_locked), unless it is fenced: 1 then (a
+ * `stale` event journaled), else 0. */
+static int
 finish(struct runner *R, struct job *j, const struct shep_result *res)
 {
 	struct agq_spool *sp = R->sp;
@@ -965,7 +1003,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		json_decref(j->att);
 		j->att = NULL;
 		j->held = 0;
-		return;
+		return 1;
 	}
 	if (j->att) {   /* held before its start record was committed */
 		json_array_append_new(json_object_get(l.task, "attempts"),
@@ -973,6 +1011,7 @@ finish(struct runner *R, struct job *j, const struct shep_result *res)
 		j->att = NULL;
 	}
 	finish_locked(R, j, res, &l, sev);
+	return 0;
 }
 
 /* out/ID/agent.json, the status an agent task's attempt leaves
@@ -1735,4 +1774,295 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	agq_conf_secrets_free(R.secrets);
 	close(R.lockfd);
 	return R.replaced ? EX_TEMPFAIL : o->once ? R.unrecorded : 0;
+}
+
+/* ---- a remote agent, on the spool's host (agq-remote) -------------------- */
+
+/* agq-runner's state for a remote agent (agq-remote(8)): the same struct
+ * runner, with no shepherd (its tasks run on the agent's host), whose jobs
+ * are the tasks the agent says it runs (remote_running). */
+
+struct runner *
+agq_remote_agent_open(struct agq_spool *sp, const struct agq_run_opts *o,
+                      const char *host, int *rc)
+{
+	struct runner *R = calloc(1, sizeof *R);
+	if (!R || !(R->jobs = calloc((size_t)o->slots * 2, sizeof *R->jobs)))
+		agq_die(EX_OSERR, "out of memory");
+	R->sp = sp;
+	R->o = o;
+	R->started_us = agq_now_us();
+	R->spool_uid = agq_runas_spool_uid(sp->root);
+	R->remote_host = host;
+	R->shep = (struct agq_shep){ -1, -1, 0 };
+	*rc = 0;
+	R->lockfd = agent_lock(sp, o->agent);
+	if (R->lockfd < 0) {
+		*rc = errno == EWOULDBLOCK ? EX_TEMPFAIL : agq_exit_code(errno);
+		free(R->jobs);
+		free(R);
+		return NULL;
+	}
+	char *adir = agq_spool_path(sp, "active/%s", o->agent);
+	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
+		agq_syserr("cannot create directory", adir);
+		*rc = agq_exit_code(errno);
+		free(adir);
+		close(R->lockfd);
+		free(R->jobs);
+		free(R);
+		return NULL;
+	}
+	free(adir);
+	char rel[80];
+	snprintf(rel, sizeof rel, "active/%s", o->agent);
+	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE },
+	    { NULL, 0 } };
+	(void)agq_watch_spool(sp, w);   /* else next polls once a second */
+	heartbeat(R, NULL);
+	agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, s:s, "
+	    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
+	    o->slots, "mode", "remote", "host", host));
+	return R;
+}
+
+/* R's jobs: the tasks of RUNNING (an array of ids), the agent's own
+ * account of what it runs, as many as R has room for. */
+static void
+remote_running(struct runner *R, const json_t *running)
+{
+	size_t i;
+	json_t *v;
+	R->njobs = 0;
+	json_array_foreach(running, i, v) {
+		const char *id = json_string_value(v);
+		if (R->njobs >= R->o->slots * 2 || !id || !agq_id_valid(id))
+			continue;
+		struct job *j = &R->jobs[R->njobs++];
+		memset(j, 0, sizeof *j);
+		snprintf(j->id, sizeof j->id, "%s", id);
+	}
+}
+
+json_t *
+agq_remote_agent_beat(struct runner *R, const json_t *running, int draining)
+{
+	remote_running(R, running);
+	R->draining = draining;
+	heartbeat(R, NULL);
+	json_t *gone = json_array();
+	for (int i = 0; i < R->njobs; i++) {
+		char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent,
+		    R->jobs[i].id);
+		struct stat st;
+		if (lstat(p, &st) < 0 && errno == ENOENT)
+			json_array_append_new(gone, json_string(R->jobs[i].id));
+		free(p);
+	}
+	return gone;
+}
+
+struct remote_scan { struct runner *R; char *id; };
+
+/* The first lease of active/NAME/ that is not one of R's jobs. */
+static int
+remote_each(const char *name, void *arg)
+{
+	struct remote_scan *rs = arg;
+	size_t n = strlen(name);
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	char id[65];
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	if (!agq_id_valid(id) || job_find(rs->R, id) >= 0)
+		return 0;
+	memcpy(rs->id, id, n - 4);
+	return 1;
+}
+
+int
+agq_remote_agent_next(struct runner *R, const json_t *running, double wait_s,
+                      char *id)
+{
+	remote_running(R, running);
+	int64_t end = agq_mono_us() + (int64_t)(wait_s * 1e6);
+	char *d = agq_spool_path(R->sp, "active/%s", R->o->agent);
+	struct remote_scan rs = { R, id };
+	int found = 0;
+	for (;;) {
+		id[0] = '\0';
+		if (agq_dir_each(d, remote_each, &rs) < 0 && errno != ENOENT)
+			agq_syserr("cannot read directory", d);
+		if ((found = id[0] != '\0') || agq_mono_us() >= end)
+			break;
+		(void)inotifytools_next_event(1);
+	}
+	free(d);
+	return found;
+}
+
+int
+agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
+                       json_int_t *gen, int *attempt)
+{
+	struct prepared p;
+	if (start_prepare(R, id, &p) < 0)
+		return -1;
+	agq_runas_free(&p.ra);
+	close(p.ofd);
+	close(p.efd);
+	free(p.outdir);
+	if (agq_task_rewrite_commit(R->sp, &p.l, &p.rw) < 0) {
+		not_started(R, errno);
+		agq_syserr("cannot record the start", p.l.loc.path);
+		agq_task_unlock(&p.l);
+		return -1;
+	}
+	agq_journal_w(R->sp, "start", id, json_pack("{s:s, s:I, s:i}", "agent",
+	    R->o->agent, "gen", p.gen, "attempt", p.attempt));
+	*task = json_deep_copy(p.l.task);
+	*gen = p.gen;
+	*attempt = p.attempt;
+	agq_task_unlock(&p.l);
+	return 0;
+}
+
+/* Lease ID locked in L if it is R's agent's with generation GEN: 0; else
+ * 1, nothing locked, and *WHY (static) the reason. */
+static int
+remote_fence(struct runner *R, const char *id, json_int_t gen,
+             struct agq_locked *l, const char **why)
+{
+	struct agq_loc hint = { .state = AGQ_ST_ACTIVE, .lane = -1 };
+	snprintf(hint.agent, sizeof hint.agent, "%s", R->o->agent);
+	if (agq_task_lock(R->sp, id, &hint, l) < 0) {
+		*why = "the task is gone";
+		return 1;
+	}
+	*why = agq_lc_stale(l->task, l->loc.state, l->loc.agent, R->o->agent,
+	    gen);
+	if (*why)
+		agq_task_unlock(l);
+	return *why != NULL;
+}
+
+int
+agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,
+                        const char *name, int64_t off, const void *buf,
+                        size_t len, const char **why)
+{
+	struct agq_locked l;
+	if (remote_fence(R, id, gen, &l, why))
+		return 1;
+	int rc = -1;
+	int dfd = agq_out_open(R->sp, id, 1);
+	int fd = dfd < 0 ? -1 : openat(dfd, name, O_WRONLY | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 && (off > 0 || ftruncate(fd, 0) == 0)) {
+		size_t done = 0;
+		ssize_t w = 0;
+		while (done < len && (w = pwrite(fd, (const char *)buf + done,
+		    len - done, (off_t)(off + (int64_t)done))) > 0)
+			done += (size_t)w;
+		rc = done == len ? 0 : -1;
+	}
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	agq_task_unlock(&l);
+	*why = rc ? strerror(e) : NULL;
+	errno = e;
+	return rc;
+}
+
+int
+agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
+                        int status, int timed_out, int handback,
+                        const char **why)
+{
+	struct agq_locked l;
+	if (remote_fence(R, id, gen, &l, why)) {
+		/* journaled as a local late result is (finish) */
+		struct job j = { .gen = gen };
+		snprintf(j.id, sizeof j.id, "%s", id);
+		struct shep_result r = { .status = status };
+		(void)finish(R, &j, &r);
+		return 1;
+	}
+	struct job j = { .gen = gen, .handback = handback };
+	snprintf(j.id, sizeof j.id, "%s", id);
+	const char *st = json_string_value(json_object_get(
+	    agq_task_last_attempt(l.task), "started"));
+	if (!st || agq_parse_time(st, &j.started_us) < 0)
+		j.started_us = agq_now_us();
+	agq_task_unlock(&l);
+	struct shep_result r = { .status = status, .timed_out = timed_out };
+	if (finish(R, &j, &r)) {
+		*why = "fenced";
+		return 1;
+	}
+	json_decref(j.att);
+	json_decref(j.startev);
+	*why = j.held ? "the spool cannot be written: held, send it again" :
+	    NULL;
+	return j.held ? -1 : 0;
+}
+
+void
+agq_remote_agent_close(struct runner *R, int bye)
+{
+	if (!R)
+		return;
+	if (bye) {      /* a clean goodbye; a lost connection says nothing */
+		R->njobs = 0;
+		heartbeat(R, "down");
+		agq_journal_w(R->sp, "agent_down", NULL, json_pack("{s:s, s:s}",
+		    "agent", R->o->agent, "reason", "stopped"));
+	}
+	inotifytools_cleanup();
+	close(R->lockfd);
+	free(R->jobs);
+	free(R);
+}
+
+/* ---- agq-run --via: running a task here for a spool elsewhere ------------ */
+
+struct runner *
+agq_runner_exec_new(struct agq_spool *sp, const struct agq_run_opts *o)
+{
+	struct runner *R = calloc(1, sizeof *R);
+	if (!R)
+		agq_die(EX_OSERR, "out of memory");
+	R->sp = sp;
+	R->o = o;
+	R->secrets = agq_conf_secrets(&sp->conf);
+	R->spool_uid = getuid();
+	R->shep = (struct agq_shep){ -1, -1, 0 };
+	R->lockfd = -1;
+	return R;
+}
+
+int
+agq_runner_exec(struct runner *R, struct agq_shep *shep, uint64_t seq,
+                const json_t *t, const char *outdir, int ofd, int efd,
+                json_int_t gen, int attempt)
+{
+	struct agq_runas ra;
+	memset(&ra, 0, sizeof ra);
+	R->shep = *shep;
+	int rc = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra);
+	R->shep = (struct agq_shep){ -1, -1, 0 };
+	return rc;
+}
+
+void
+agq_runner_exec_free(struct runner *R)
+{
+	if (!R)
+		return;
+	agq_conf_secrets_free(R->secrets);
+	free(R);
 }

@@ -65,6 +65,8 @@ PROGS    += agq-mission
 PROGS    += agq-agent
 # issue 21: recurring tasks
 PROGS    += agq-routine
+# issue 20: an agent's spool over ssh
+PROGS    += agq-remote
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -74,11 +76,11 @@ PROGS    += agq-routine
 LIB_core   := backends fskind util curlload redact cli conf steps classify task runas spool \
               lifecycle journal prrec jrecon throttle lease review open reject agent \
               captoken out wake notify archive deps mission jsonpatch plan watch \
-              submit mcp mcptools cron routine
+              submit mcp mcptools cron routine remote
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt
 LIB_route  := resources registry regcheck route
 LIB_report := stats prview sync dash alert
-LIB_engine := fsck sched shepherd runner ctl doctor edit clean
+LIB_engine := fsck sched shepherd runner ctl doctor edit clean via
 ARCHIVES   := engine report route exec core
 LIBSRC     := $(foreach a,$(ARCHIVES),$(LIB_$(a)))
 # Programs: what each links, besides its main and paths.o.
@@ -117,6 +119,7 @@ LINK_agq-agent    := core
 LINK_agq-attempt  := exec core
 LINK_agq-mcp      := core
 LINK_agq-routine  := core
+LINK_agq-remote   := engine route core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
@@ -248,7 +251,7 @@ $(BINOUT)/%: $(O)/bin/%.o $(O)/lib/paths.o \
 # the daemons and agq-mcp (a server), where a leak in a loop grows, and in
 # the unit tests (tests/san/noleaks.c says why; tests/leaks.bats checks
 # it).  $(1): the program's name.
-SAN_DAEMONS := agq-sched agq-run agq-dash agq-mcp
+SAN_DAEMONS := agq-sched agq-run agq-dash agq-mcp agq-remote
 san_noleaks = $(if $(SAN),$(if $(filter $(1),$(SAN_DAEMONS)),,$(O)/tests/noleaks.o))
 
 $(O)/tests/noleaks.o: tests/san/noleaks.c

@@ -1,5 +1,6 @@
 /* agq-run - the agent runner (agq-run(8)); the work is in lib/runner.c. */
 #include <errno.h>
+#include <stdlib.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"
 "               [--prefetch N] [--heartbeat S] [--once] [--backend B]... [--endpoint NAME]...\n"
 "               [--model M]... [--cap-token FILE] [--poll S]\n"
+"               [--via ssh://[USER@]HOST[:PORT]/PATH [--ssh CMD] [--work DIR]]\n"
 "Register agent NAME, heartbeat, and run the tasks leased to it.\n"
 "See agq-run(8).\n"
 "  -s, --spool DIR     spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -30,6 +32,11 @@ static const char usage[] =
 "      --backend B     a backend this agent runs (repeatable; default: any)\n"
 "      --endpoint NAME a registered endpoint it calls (repeatable)\n"
 "      --model M       a model it can run (repeatable)\n"
+"      --via URL       reach the spool over ssh (agq-remote(8) on its host);\n"
+"                      the tasks run here (agq-run(8), REMOTE)\n"
+"      --ssh CMD       the ssh program for --via (default: $AGQ_SSH, ssh)\n"
+"      --work DIR      --via's local work directory (default:\n"
+"                      $XDG_CACHE_HOME/agq/via/NAME, ~/.cache/...)\n"
 "      --cap-token FILE the token of its capabilities (agq-agent token),\n"
 "                      needed for those agq.conf's token_caps names\n"
 "      --poll S        look at the spool every S seconds instead of watching\n"
@@ -81,6 +88,25 @@ unit_settings(json_t *caps, const char *file)
 	return tok;
 }
 
+/* --via's local work directory: WORK, else $XDG_CACHE_HOME/agq/via/AGENT,
+ * else ~/.cache/agq/via/AGENT, its parents made (0700); malloc'd. */
+static char *
+via_work(const char *work, const char *agent)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *parent = work ? NULL : x && *x == '/' ? agq_xasprintf(
+	    "%s/agq/via", x) : agq_xasprintf("%s/.cache/agq/via", home && *home ?
+	    home : "/tmp");
+	if (parent && agq_mkdirs(parent, 0700) < 0) {
+		agq_syserr("cannot create directory", parent);
+		exit(agq_exit_code(errno));
+	}
+	char *w = work ? agq_xstrdup(work) : agq_xasprintf("%s/%s", parent,
+	    agent);
+	free(parent);
+	return w;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -97,6 +123,9 @@ main(int argc, char **argv)
 		{ "model", required_argument, NULL, 'M' },
 		{ "cap-token", required_argument, NULL, 'T' },
 		{ "poll", required_argument, NULL, 'W' },
+		{ "via", required_argument, NULL, 'V' },
+		{ "ssh", required_argument, NULL, 'S' },
+		{ "work", required_argument, NULL, 'K' },
 		AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:a:c:n:",
@@ -111,6 +140,7 @@ main(int argc, char **argv)
 	o.heartbeat_s = -1;
 	const char *token_file = NULL;
 	o.poll_s = -1;
+	const char *work = NULL;
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -153,6 +183,9 @@ main(int argc, char **argv)
 			json_array_append_new(o.models, json_string(optarg));
 			break;
 		case 'T': token_file = optarg; break;
+		case 'V': o.via = optarg; break;
+		case 'S': o.ssh = optarg; break;
+		case 'K': work = optarg; break;
 		}
 	}
 	if (optind < argc || !o.agent) {
@@ -165,11 +198,25 @@ main(int argc, char **argv)
 		    o.agent);
 	char *token = unit_settings(o.caps, token_file);
 	o.cap_token = token;
+	if ((o.ssh || work) && !o.via)
+		agq_die(EX_USAGE, "--ssh and --work go with --via");
+	if (o.via && cl.spool)
+		agq_die(EX_USAGE, "--via and -s: the spool is the one over ssh");
 	struct agq_spool sp;
-	agq_spool_open_or_exit(&sp, cl.spool);
-	if (o.heartbeat_s < 0)
-		o.heartbeat_s = sp.conf.heartbeat_s;
-	int rc = agq_runner(&sp, &o);
+	int rc;
+	if (o.via) {
+		if (!o.ssh)
+			o.ssh = getenv("AGQ_SSH");
+		char *w = via_work(work, o.agent);
+		agq_spool_open_or_exit(&sp, w);
+		free(w);
+		rc = agq_via_runner(&sp, &o);
+	} else {
+		agq_spool_open_or_exit(&sp, cl.spool);
+		if (o.heartbeat_s < 0)
+			o.heartbeat_s = sp.conf.heartbeat_s;
+		rc = agq_runner(&sp, &o);
+	}
 	json_decref(o.caps);
 	json_decref(o.backends);
 	json_decref(o.endpoints);

@@ -13,6 +13,7 @@
 #include "open.h"
 #include "runner.h"
 #include "captoken.h"
+#include "via.h"
 
 static const char usage[] =
 "usage: agq-run [-s SPOOL] --agent NAME [-c CAP]... [--slots N]\n"

@@ -78,5 +78,7 @@
 #include "mcptools.h"
 #include "cron.h"
 #include "routine.h"
+#include "remote.h"
+#include "via.h"
 
 #endif

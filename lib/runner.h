@@ -109,9 +109,4 @@ int agq_runner_exec(struct runner *R, struct agq_shep *shep, uint64_t seq,
                     json_int_t gen, int attempt);
 void agq_runner_exec_free(struct runner *R);
 
-/* agq-run --via O->via: agent O->agent run here, its spool reached over
- * ssh (agq-run(8) REMOTE; via.c).  SP is its local work directory.
- * Returns an exit status. */
-int agq_via_runner(struct agq_spool *sp, const struct agq_run_opts *o);
-
 #endif

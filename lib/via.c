@@ -11,7 +11,7 @@
  * what it asked to wait, at least 10 s), after which the connection is
  * dropped.  A dropped connection changes nothing here: the tasks run on,
  * their output stays in the work directory, and the agent reconnects with
- * backoff (1 s doubling to 30 s), registers again and sends on; meanwhile
+ * backoff (1 s doubling to 10 s), registers again and sends on; meanwhile
  * its heartbeat ages on the spool, and once past the lease agq-sched
  * reclaims its leases, so a result sent after that is fenced by its
  * generation (agq-remote answers "stale") and dropped here.
@@ -41,6 +41,7 @@
 #include "shepherd.h"
 #include "wake.h"
 #include "runner.h"
+#include "via.h"
 
 extern char **environ;
 
@@ -48,7 +49,8 @@ struct vjob {
 	char id[65];
 	json_int_t gen;
 	uint64_t seq;
-	int exited, stopped, fenced;
+	int exited, stopped;
+	int fenced;             /* its output refused (stale): none sent */
 	struct shep_result res;
 	int64_t sent[2];        /* bytes of stdout, stderr the spool has */
 };
@@ -101,7 +103,7 @@ hang_up(struct via *V, const char *why)
 	V->pid = 0;
 	agq_rbuf_free(&V->rb);
 	V->retry_at = agq_mono_us() + (int64_t)V->backoff_s * 1000000;
-	V->backoff_s = V->backoff_s * 2 > 30 ? 30 : V->backoff_s * 2;
+	V->backoff_s = V->backoff_s * 2 > 10 ? 10 : V->backoff_s * 2;
 }
 
 /* Send OP with FIELDS (taken) and wait up to WAIT_S for its answer: the
@@ -179,8 +181,7 @@ running(const struct via *V)
 {
 	json_t *a = json_array();
 	for (int i = 0; i < V->njobs; i++)
-		if (!V->jobs[i].fenced)
-			json_array_append_new(a, json_string(V->jobs[i].id));
+		json_array_append_new(a, json_string(V->jobs[i].id));
 	return a;
 }
 
@@ -217,7 +218,7 @@ dial(struct via *V)
 		errno = e;
 		agq_syserr("cannot run ssh", V->ssh);
 		V->retry_at = agq_mono_us() + (int64_t)V->backoff_s * 1000000;
-		V->backoff_s = V->backoff_s * 2 > 30 ? 30 : V->backoff_s * 2;
+		V->backoff_s = V->backoff_s * 2 > 10 ? 10 : V->backoff_s * 2;
 		return -1;
 	}
 	V->pid = pid;
@@ -333,12 +334,12 @@ job_drop(struct via *V, int i)
 static int
 send_result(struct via *V, struct vjob *j)
 {
-	if (j->fenced)
-		return 1;
-	if (send_output(V, j, "stdout", 0) < 0 ||
+	if (!j->fenced && (send_output(V, j, "stdout", 0) < 0 ||
 	    send_output(V, j, "stderr", 1) < 0 ||
-	    send_output(V, j, "agent.json", -1) < 0)
-		return j->fenced;
+	    send_output(V, j, "agent.json", -1) < 0) && !j->fenced)
+		return 0;
+	/* sent even when fenced: agq-remote journals it `stale`, as
+	 * agq-run does a late local result */
 	int st = j->res.status;
 	json_t *f = json_pack("{s:s, s:I, s:b, s:b}", "task_id", j->id, "generation",
 	    j->gen, "timed_out", j->res.timed_out, "handback",
@@ -465,10 +466,8 @@ beat(struct via *V)
 	json_t *v;
 	json_array_foreach(json_object_get(r, "gone"), i, v)
 		for (int k = 0; k < V->njobs; k++)
-			if (!strcmp(V->jobs[k].id, json_string_value(v))) {
-				V->jobs[k].fenced = 1;
+			if (!strcmp(V->jobs[k].id, json_string_value(v)))
 				job_stop(V, &V->jobs[k]);
-			}
 	json_decref(r);
 	V->last_hb = agq_mono_us();
 }
@@ -502,9 +501,6 @@ turn(struct via *V)
 			(void)send_output(V, j, "stderr", 1);
 		}
 	}
-	for (int i = 0; i < V->njobs; i++)      /* fenced and stopped */
-		if (V->jobs[i].fenced && V->jobs[i].exited)
-			job_drop(V, i--);
 	int busy = 0;
 	for (int i = 0; i < V->njobs; i++)
 		busy += !V->jobs[i].exited;

@@ -44,6 +44,7 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "mission", "missions: sets of tasks with a goal, their state" },
 	{ "agent",   "agents as services: tokens, units, add, ls, rm" },
 	{ "routine", "recurring tasks: every so long or a cron schedule" },
+	{ "remote",  "serve an agent that reaches this spool over ssh" },
 	{ NULL, NULL }
 };
 

@@ -214,6 +214,8 @@ deps-test: deps deps-demo
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v zsh >/dev/null || missing="$$missing zsh"; \
+	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	$(call apt_install,test dependencies)
 
 # ---- build ------------------------------------------------------------------

@@ -19,13 +19,14 @@
 #include "runner.h"
 
 static const char usage[] =
-"usage: agq-remote [-s SPOOL] [SPOOL]\n"
+"usage: agq-remote [-s SPOOL] [-a NAME] [SPOOL]\n"
 "Serve one agent that reaches this spool over ssh (agq-run --via): JSON\n"
 "lines on standard input and output.  Made to be ssh's forced command,\n"
 "command=\"agq-remote /srv/spool\" in authorized_keys; it runs no shell\n"
 "and ignores SSH_ORIGINAL_COMMAND but for logging it.  See agq-remote(8).\n"
 "  -s, --spool DIR   spool directory (default: the operand, $AGQ_SPOOL or\n"
 "                    built-in)\n"
+"  -a, --agent NAME  the only agent name this key may register\n"
 "Exit: 0 at the end of the input or after bye, 74 standard output failed,\n"
 "75 the agent is already connected, 64 usage error.\n";
 
@@ -34,6 +35,7 @@ struct srv {
 	struct runner *R;
 	struct agq_run_opts o;
 	json_t *reg;            /* the register request: O borrows from it */
+	const char *only;       /* --agent: the one name allowed */
 	int hello;
 	int bye;
 };
@@ -74,6 +76,12 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 			return agq_remote_error(id, "invalid", "register: an "
 			    "agent name of [A-Za-z0-9._-]{1,64} and slots 1 to "
 			    "1024 are required");
+		if (S->only && strcmp(agent, S->only)) {
+			snprintf(msg, sizeof msg, "agent %s: this key may register "
+			    "only %s", agent, S->only);
+			syslog(LOG_WARNING, "%s", msg);
+			return agq_remote_error(id, "denied", msg);
+		}
 		S->reg = json_deep_copy(req);
 		memset(&S->o, 0, sizeof S->o);
 		S->o.agent = json_string_value(json_object_get(S->reg, "agent"));
@@ -189,12 +197,20 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		AGQ_OPT_SPOOL, AGQ_OPT_END
+		AGQ_OPT_SPOOL,
+		{ "agent", required_argument, NULL, 'a' },
+		AGQ_OPT_END
 	};
-	struct agq_cli cl = { .usage = usage, .shortopts = "s:",
+	struct agq_cli cl = { .usage = usage, .shortopts = "s:a:",
 	    .longopts = longopts, .operands = AGQ_CLI_ANY };
-	while (agq_cli_next(&cl, argc, argv) != -1)
-		;
+	const char *only = NULL;
+	int c;
+	while ((c = agq_cli_next(&cl, argc, argv)) != -1)
+		if (c == 'a')
+			only = optarg;
+	if (only && !agq_agent_name_valid(only))
+		agq_die(EX_USAGE, "--agent: '%s' must match "
+		    "[A-Za-z0-9._-]{1,64}", only);
 	if (argc - optind > 1 || (cl.spool && optind < argc))
 		agq_cli_usage(usage);
 	openlog("agq-remote", LOG_PID, LOG_AUTH);
@@ -204,6 +220,7 @@ main(int argc, char **argv)
 		    orig);
 	struct srv S;
 	memset(&S, 0, sizeof S);
+	S.only = only;
 	agq_spool_open_or_exit(&S.sp, cl.spool ? cl.spool : argv[optind]);
 	signal(SIGPIPE, SIG_IGN);
 	struct agq_rbuf rb = { NULL, 0, 0, 0 };

@@ -1992,6 +1992,12 @@ agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
 		(void)finish(R, &j, &r);
 		return 1;
 	}
+	if (!agq_task_lease_started(l.task)) {
+		/* a result for a lease never started: nothing to record */
+		agq_task_unlock(&l);
+		*why = "the lease was not started";
+		return 1;
+	}
 	struct job j = { .gen = gen, .handback = handback };
 	snprintf(j.id, sizeof j.id, "%s", id);
 	const char *st = json_string_value(json_object_get(

@@ -125,6 +125,12 @@ sshd_up() {
 	[ "$codes" = "parse invalid unknown_op order version ok order invalid ok invalid invalid stale ok " ]
 	jq -se 'map(select(.id == 9))[0].error.message | test("base64")' <<<"$out"
 	jq -e '.state == "down" and .host == "h"' "$AGQ_SPOOL/agents/r9.json"
+	# --agent pins the key to one name
+	out=$(printf '%s\n' '{"id":1,"op":"hello","version":1}' \
+	    '{"id":2,"op":"register","agent":"r8","caps":[],"slots":1,"host":"h"}' |
+	    agq-remote -a r9 "$AGQ_SPOOL")
+	[ "$(jq -sr '.[1].error.code' <<<"$out")" = denied ]
+	[ ! -e "$AGQ_SPOOL/agents/r8.json" ]
 	run agq-remote --help
 	[ "$status" -eq 0 ]
 }

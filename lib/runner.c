@@ -1387,18 +1387,26 @@ hand_back(struct runner *R, const char *id)
 	agq_task_unlock(&l);
 }
 
+/* NAME, an entry of active/NAME/: 1 when it is a lease (ID.json) that
+ * is none of R's jobs, its id into ID (65 bytes); else 0. */
+static int
+lease_name(struct runner *R, const char *name, char *id)
+{
+	size_t n = strlen(name);
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	return agq_id_valid(id) && job_find(R, id) < 0;
+}
+
 static int
 lease_each(const char *name, void *arg)
 {
 	struct lease_scan *ls = arg;
 	struct runner *R = ls->R;
-	size_t n = strlen(name);
-	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
-		return 0;
 	char id[65];
-	memcpy(id, name, n - 5);
-	id[n - 5] = '\0';
-	if (!agq_id_valid(id) || job_find(R, id) >= 0)
+	if (!lease_name(R, name, id))
 		return 0;
 	if (ls->collect) {
 		json_array_append_new(R->once_ids, json_string(id));
@@ -1462,20 +1470,25 @@ make_spare(struct runner *R)
 		R->spare_ok = 1;
 }
 
+/* 1 when lease ID is no longer in active/NAME/ (cancelled or reclaimed). */
+static int
+lease_gone(struct runner *R, const char *id)
+{
+	char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent, id);
+	struct stat st;
+	int gone = lstat(p, &st) < 0 && errno == ENOENT;
+	free(p);
+	return gone;
+}
+
 /* Stop the jobs whose task was moved away (cancelled or reclaimed). */
 static void
 check_gone(struct runner *R)
 {
 	for (int i = 0; i < R->njobs; i++) {
 		struct job *j = &R->jobs[i];
-		if (j->stop_sent)
-			continue;
-		char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent,
-		    j->id);
-		struct stat st;
-		if (lstat(p, &st) < 0 && errno == ENOENT)
+		if (!j->stop_sent && lease_gone(R, j->id))
 			shep_stop(R, j);
-		free(p);
 	}
 }
 
@@ -1851,14 +1864,9 @@ agq_remote_agent_beat(struct runner *R, const json_t *running, int draining)
 	R->draining = draining;
 	heartbeat(R, NULL);
 	json_t *gone = json_array();
-	for (int i = 0; i < R->njobs; i++) {
-		char *p = agq_spool_path(R->sp, "active/%s/%s.json", R->o->agent,
-		    R->jobs[i].id);
-		struct stat st;
-		if (lstat(p, &st) < 0 && errno == ENOENT)
+	for (int i = 0; i < R->njobs; i++)
+		if (lease_gone(R, R->jobs[i].id))
 			json_array_append_new(gone, json_string(R->jobs[i].id));
-		free(p);
-	}
 	return gone;
 }
 
@@ -1869,16 +1877,7 @@ static int
 remote_each(const char *name, void *arg)
 {
 	struct remote_scan *rs = arg;
-	size_t n = strlen(name);
-	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
-		return 0;
-	char id[65];
-	memcpy(id, name, n - 5);
-	id[n - 5] = '\0';
-	if (!agq_id_valid(id) || job_find(rs->R, id) >= 0)
-		return 0;
-	memcpy(rs->id, id, n - 4);
-	return 1;
+	return lease_name(rs->R, name, rs->id);
 }
 
 int

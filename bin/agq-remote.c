@@ -235,28 +235,28 @@ main(int argc, char **argv)
 				break;  /* the connection is gone */
 			continue;
 		}
-		char *ans;
+		char *answer;
 		json_error_t je;
 		json_t *req = over ? NULL : json_loadb(line, len, 0, &je);
 		if (!req) {
 			char m[300];
 			snprintf(m, sizeof m, "not JSON: %s", over ? "a line over "
 			    "1 MiB" : je.text);
-			ans = agq_remote_error(-1, "parse", m);
+			answer = agq_remote_error(-1, "parse", m);
 		} else {
 			json_int_t id;
 			const char *code;
 			char err[300];
 			int op = agq_remote_check(req, &id, &code, err,
 			    sizeof err);
-			ans = op < 0 ? agq_remote_error(id, code, err) :
+			answer = op < 0 ? agq_remote_error(id, code, err) :
 			    serve(&S, req, op, id);
 		}
 		json_decref(req);
 		free(line);
-		if (agq_write_all(1, ans, strlen(ans)) < 0)
+		if (agq_write_all(1, answer, strlen(answer)) < 0)
 			rc = EX_IOERR;
-		free(ans);
+		free(answer);
 	}
 	agq_remote_agent_close(S.R, S.bye);
 	json_decref(S.reg);

@@ -95,7 +95,8 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 		S->o.models = json_object_get(S->reg, "models");
 		int rc;
 		S->R = agq_remote_agent_open(&S->sp, &S->o, json_string_value(
-		    json_object_get(S->reg, "host")), &rc);
+		    json_object_get(S->reg, "host")), json_object_get(S->reg,
+		    "resources"), &rc);
 		if (!S->R) {
 			json_decref(S->reg);
 			S->reg = NULL;
@@ -121,7 +122,8 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 		    "state"));
 		return agq_remote_reply(id, json_pack("{s:o}", "gone",
 		    agq_remote_agent_beat(S->R, json_object_get(req, "running"),
-		    st && !strcmp(st, "draining"))));
+		    st && !strcmp(st, "draining"), json_object_get(req,
+		    "resources"))));
 	}
 	case AGQ_R_NEXT: {
 		char lease[65];

@@ -11,7 +11,7 @@
 #include "remote.h"
 
 /* Each op's fields: "NAME:T" words, T one of I (integer), N (number), S
- * (string), B (boolean), A (array of non-empty strings), T (a task id or
+ * (string), B (boolean), J (object), A (array of non-empty strings), T (a task id or
  * agent name, agq_id_valid), O (an output file's name), W (a wait, 0..60
  * s); a trailing '?' makes the field optional. */
 static const struct {
@@ -19,8 +19,8 @@ static const struct {
 } ops[AGQ_R_NOPS] = {
 	[AGQ_R_HELLO] = { "hello", "version:I" },
 	[AGQ_R_REGISTER] = { "register", "agent:T caps:A slots:I host:S "
-	    "backends:A? endpoints:A? models:A? prefetch:I?" },
-	[AGQ_R_HEARTBEAT] = { "heartbeat", "running:A state:S?" },
+	    "backends:A? endpoints:A? models:A? prefetch:I? resources:J?" },
+	[AGQ_R_HEARTBEAT] = { "heartbeat", "running:A state:S? resources:J?" },
 	[AGQ_R_NEXT] = { "next", "wait:W running:A" },
 	[AGQ_R_START] = { "start", "task_id:T" },
 	[AGQ_R_OUTPUT] = { "output", "task_id:T generation:I name:O offset:I "
@@ -47,6 +47,7 @@ field_ok(const json_t *v, char t)
 	case 'N': return json_is_number(v);
 	case 'S': return json_is_string(v);
 	case 'B': return json_is_boolean(v);
+	case 'J': return json_is_object(v);
 	case 'T': return json_is_string(v) &&
 	    agq_id_valid(json_string_value(v));
 	case 'W': return json_is_number(v) && json_number_value(v) >= 0 &&
@@ -68,7 +69,7 @@ field_ok(const json_t *v, char t)
 }
 
 static const char *const tnames[] = { "I", "an integer", "N", "a number",
-    "S", "a string", "B", "a boolean", "A", "an array of non-empty strings",
+    "S", "a string", "B", "a boolean", "J", "an object", "A", "an array of non-empty strings",
     "T", "a name of [A-Za-z0-9._-]{1,64}", "W", "a number of seconds, 0 to 60",
     "O", "stdout, stderr or agent.json", NULL };
 

@@ -124,7 +124,8 @@ struct runner {
 	uid_t spool_uid;        /* the owner of the spool directory */
 	struct agq_agent_claimed claimed; /* what its name claim replaced */
 	int replaced;           /* another agent took its name: stop */
-	const char *remote_host;/* agq-remote: the remote agent's host */
+	const char *remote_host;/* agq-remote: the remote agent's host, */
+	json_t *remote_res;     /* and its resources, as it reports them */
 };
 
 static volatile sig_atomic_t got_term, got_chld;
@@ -219,7 +220,8 @@ agent_file(struct runner *R, const char *state)
 	if (R->o->cap_token)
 		json_object_set_new(a, "cap_token", json_string(
 		    R->o->cap_token));
-	json_object_set_new(a, "resources", agq_host_resources());
+	json_object_set_new(a, "resources", R->remote_res ? json_incref(
+	    R->remote_res) : agq_host_resources());
 	if (R->remote_host) {   /* agq-remote's, for an agent over ssh: */
 		json_object_set_new(a, "via", json_string("ssh"));
 		json_object_set_new(a, "agent_host", json_string(
@@ -1797,7 +1799,7 @@ agq_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 
 struct runner *
 agq_remote_agent_open(struct agq_spool *sp, const struct agq_run_opts *o,
-                      const char *host, int *rc)
+                      const char *host, json_t *resources, int *rc)
 {
 	struct runner *R = calloc(1, sizeof *R);
 	if (!R || !(R->jobs = calloc((size_t)o->slots * 2, sizeof *R->jobs)))
@@ -1832,6 +1834,7 @@ agq_remote_agent_open(struct agq_spool *sp, const struct agq_run_opts *o,
 	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE },
 	    { NULL, 0 } };
 	(void)agq_watch_spool(sp, w);   /* else next polls once a second */
+	R->remote_res = json_incref(resources);
 	heartbeat(R, NULL);
 	agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, s:s, "
 	    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
@@ -1858,10 +1861,15 @@ remote_running(struct runner *R, const json_t *running)
 }
 
 json_t *
-agq_remote_agent_beat(struct runner *R, const json_t *running, int draining)
+agq_remote_agent_beat(struct runner *R, const json_t *running, int draining,
+                      json_t *resources)
 {
 	remote_running(R, running);
 	R->draining = draining;
+	if (resources) {
+		json_decref(R->remote_res);
+		R->remote_res = json_incref(resources);
+	}
 	heartbeat(R, NULL);
 	json_t *gone = json_array();
 	for (int i = 0; i < R->njobs; i++)
@@ -2029,6 +2037,7 @@ agq_remote_agent_close(struct runner *R, int bye)
 	}
 	inotifytools_cleanup();
 	close(R->lockfd);
+	json_decref(R->remote_res);
 	free(R->jobs);
 	free(R);
 }

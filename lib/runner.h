@@ -38,21 +38,25 @@ struct agq_shep;
 
 /* Register agent O->agent (its name, caps, slots, backends...: O is
  * borrowed for the life of the result) on SP for an agent on HOST
- * (borrowed): its lock .agent-NAME.lock taken (held until
+ * (borrowed) with RESOURCES (an object as agq_host_resources' on that
+ * host, or NULL: this host's; a reference is taken) in its agent file:
+ * its lock .agent-NAME.lock taken (held until
  * agq_remote_agent_close), active/NAME/ made and watched, its agent file
  * written (host HOST, "via": "ssh") and agent_up journaled (mode
  * "remote").  The handle; or NULL, reported, with the exit status in *RC
  * (75: the agent runs already). */
 struct runner *agq_remote_agent_open(struct agq_spool *sp,
                                      const struct agq_run_opts *o,
-                                     const char *host, int *rc);
+                                     const char *host, json_t *resources,
+                                     int *rc);
 
 /* A heartbeat of R's agent, which runs the tasks RUNNING (an array of
- * ids) and is DRAINING or not: its agent file rewritten.  Returns the ids
+ * ids), is DRAINING or not, and has RESOURCES (an object, or NULL: as it
+ * last said; a reference is taken): its agent file rewritten.  Returns the ids
  * of RUNNING no longer leased to it (cancelled or reclaimed: to stop), a
  * new array. */
 json_t *agq_remote_agent_beat(struct runner *R, const json_t *running,
-                              int draining);
+                              int draining, json_t *resources);
 
 /* The next lease of R's agent that is not one of RUNNING (ids), waiting up
  * to WAIT_S seconds for one to come (inotify on active/NAME/, else a scan

@@ -37,6 +37,7 @@
 #include "util.h"
 #include "spool.h"
 #include "out.h"
+#include "resources.h"
 #include "remote.h"
 #include "shepherd.h"
 #include "wake.h"
@@ -229,9 +230,10 @@ dial(struct via *V)
 	    AGQ_REMOTE_VERSION), 0, code, msg);
 	if (r) {
 		json_decref(r);
-		json_t *f = json_pack("{s:s, s:O, s:i, s:s, s:i}", "agent",
+		json_t *f = json_pack("{s:s, s:O, s:i, s:s, s:i, s:o}", "agent",
 		    V->o->agent, "caps", V->o->caps, "slots", V->o->slots,
-		    "host", agq_hostname(), "prefetch", V->o->prefetch);
+		    "host", agq_hostname(), "prefetch", V->o->prefetch,
+		    "resources", agq_host_resources());
 		if (json_array_size(V->o->backends))
 			json_object_set(f, "backends", V->o->backends);
 		if (json_array_size(V->o->endpoints))
@@ -459,9 +461,9 @@ static void
 beat(struct via *V)
 {
 	char code[64], msg[512];
-	json_t *r = call(V, AGQ_R_HEARTBEAT, json_pack("{s:o, s:s}", "running",
-	    running(V), "state", V->draining ? "draining" : "running"), 0,
-	    code, msg);
+	json_t *r = call(V, AGQ_R_HEARTBEAT, json_pack("{s:o, s:s, s:o}",
+	    "running", running(V), "state", V->draining ? "draining" :
+	    "running", "resources", agq_host_resources()), 0, code, msg);
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(r, "gone"), i, v)

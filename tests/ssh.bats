@@ -62,8 +62,13 @@ sshd_up() {
 @test "ssh: a task runs through agq-run --via, its output and result in the spool" {
 	start_sshd
 	id=$(agq-submit -c x --max-attempts 1 -- sh -c 'echo out; echo err >&2; exit 3')
-	start_agent r1 -c x --via "$VIA" --work "$BATS_TEST_TMPDIR/w"
+	# the agent's host load (its own loadavg), not the spool host's
+	echo "42.00 1.00 1.00 1/1 1" > "$WORK/loadavg"
+	AGQ_LOADAVG_FILE=$WORK/loadavg start_agent r1 -c x --via "$VIA" \
+	    --work "$BATS_TEST_TMPDIR/w"
 	wait_for 30 jq_is "$AGQ_SPOOL/agents/r1.json" .via ssh
+	jq -e '.resources.load1 == 42 and .host == "'"$(hostname)"'"' \
+	    "$AGQ_SPOOL/agents/r1.json"
 	agq-sched --once
 	wait_for 30 is_state "$id" dead
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = out ]

@@ -49,6 +49,11 @@ main(void)
 	    "a negative id");
 	CHECK(chk("{\"id\":8,\"op\":\"heartbeat\",\"running\":[\"\"]}", &id,
 	    &code, err) < 0, "an empty string in running");
+	CHECK(chk("{\"id\":8,\"op\":\"heartbeat\",\"running\":[],"
+	    "\"resources\":{\"cpus\":2}}", &id, &code, err) == AGQ_R_HEARTBEAT &&
+	    chk("{\"id\":8,\"op\":\"heartbeat\",\"running\":[],"
+	    "\"resources\":[]}", &id, &code, err) < 0 && strstr(err,
+	    "resources: an object"), "resources: an object");
 
 	/* lines both ways */
 	char *l = agq_remote_request(9, AGQ_R_BYE, NULL);

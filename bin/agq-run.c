@@ -46,7 +46,8 @@ static const char usage[] =
 "capabilities separated by commas; AGQ_CAP_TOKEN, a --cap-token FILE.\n"
 "SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM\n"
 "stops the running tasks and hands them back.  Exit: 0 ok, 75 an agent\n"
-"of that name is already running, 64 usage error.\n";
+"of that name is already running, 64 usage error, 69 --via --once could\n"
+"not connect.\n";
 
 /* What a systemd unit's settings pass (agq-agent(1)): AGQ_AGENT_CAPS
  * (capabilities separated by commas) added to CAPS, and AGQ_CAP_TOKEN (a

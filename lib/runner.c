@@ -1966,7 +1966,10 @@ agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,
 	int dfd = agq_out_open(R->sp, id, 1);
 	int fd = dfd < 0 ? -1 : openat(dfd, name, O_WRONLY | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd >= 0 && (off > 0 || ftruncate(fd, 0) == 0)) {
+	struct stat st;
+	if (fd >= 0 && off > 0 && fstat(fd, &st) == 0 && off > st.st_size) {
+		errno = EINVAL;         /* a hole: never, a chunk is missing */
+	} else if (fd >= 0 && (off > 0 || ftruncate(fd, 0) == 0)) {
 		size_t done = 0;
 		ssize_t w = 0;
 		while (done < len && (w = pwrite(fd, (const char *)buf + done,

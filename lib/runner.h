@@ -74,7 +74,8 @@ int agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
                            json_int_t *gen, int *attempt);
 
 /* LEN bytes of BUF written at byte OFF of out/ID/NAME (NAME stdout,
- * stderr or agent.json; OFF 0 truncates it first) if lease ID is still
+ * stderr or agent.json; OFF 0 truncates it first, an OFF past its end
+ * is EINVAL: no hole) if lease ID is still
  * R's agent's with generation GEN: 0; 1 fenced, *WHY the reason (static);
  * -1 with errno, *WHY strerror's. */
 int agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,

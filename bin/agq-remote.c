@@ -120,10 +120,15 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 	case AGQ_R_HEARTBEAT: {
 		const char *st = json_string_value(json_object_get(req,
 		    "state"));
-		return agq_remote_reply(id, json_pack("{s:o}", "gone",
-		    agq_remote_agent_beat(S->R, json_object_get(req, "running"),
-		    st && !strcmp(st, "draining"), json_object_get(req,
-		    "resources"))));
+		json_t *gone = agq_remote_agent_beat(S->R, json_object_get(req,
+		    "running"), st && !strcmp(st, "draining"),
+		    json_object_get(req, "resources"));
+		if (!gone) {
+			S->bye = 1;     /* no agent here any more: the end */
+			return agq_remote_error(id, "replaced", "another agent "
+			    "took this agent's name while it was judged dead");
+		}
+		return agq_remote_reply(id, json_pack("{s:o}", "gone", gone));
 	}
 	case AGQ_R_NEXT: {
 		char lease[65];

@@ -1633,6 +1633,28 @@ out:
 	return rc;
 }
 
+/* The agent file R's name claim replaced (R->claimed), when it was
+ * another host's or boot's, judged dead: agent_replaced journaled, and 1;
+ * else 0. */
+static int
+claimed_replaced(struct runner *R)
+{
+	json_t *prev = R->claimed.old;
+	if (!R->claimed.other)
+		return 0;
+	const char *pst = json_string_value(json_object_get(prev, "state"));
+	char why[160];
+	snprintf(why, sizeof why, pst && !strcmp(pst, "down") ?
+	    "it stopped (state down)" : "its heartbeat was older than "
+	    "its lease (%g s)", agq_agent_lease_s(prev, R->sp->conf.lease_s));
+	agq_journal_w(R->sp, "agent_replaced", NULL, json_pack("{s:s, "
+	    "s:O?, s:O?, s:O?, s:s}", "agent", R->o->agent, "old_host",
+	    json_object_get(prev, "host"), "old_boot_id",
+	    json_object_get(prev, "boot_id"), "old_pid",
+	    json_object_get(prev, "pid"), "reason", why));
+	return 1;
+}
+
 /* The agent's start: its first heartbeat, and agent_up journaled, but not
  * for a --once run of an agent whose last run is still alive (cron). */
 static void
@@ -1645,19 +1667,8 @@ runner_up(struct runner *R)
 	    "state")) : NULL;
 	int was_alive = R->claimed.old_alive;
 	int was_offline = pst && !strcmp(pst, "offline");
-	if (R->claimed.other) { /* another host's or boot's, judged dead */
-		char why[160];
-		snprintf(why, sizeof why, pst && !strcmp(pst, "down") ?
-		    "it stopped (state down)" : "its heartbeat was older than "
-		    "its lease (%g s)", agq_agent_lease_s(prev,
-		    sp->conf.lease_s));
-		agq_journal_w(sp, "agent_replaced", NULL, json_pack("{s:s, "
-		    "s:O?, s:O?, s:O?, s:s}", "agent", o->agent, "old_host",
-		    json_object_get(prev, "host"), "old_boot_id",
-		    json_object_get(prev, "boot_id"), "old_pid",
-		    json_object_get(prev, "pid"), "reason", why));
+	if (claimed_replaced(R))
 		was_alive = 0;
-	}
 	json_decref(prev);      /* pst is borrowed from prev: not used below */
 	R->claimed.old = NULL;
 	heartbeat(R, NULL);
@@ -1811,19 +1822,31 @@ agq_remote_agent_open(struct agq_spool *sp, const struct agq_run_opts *o,
 	R->remote_host = host;
 	R->shep = (struct agq_shep){ -1, -1, 0 };
 	*rc = 0;
+	R->remote_res = json_incref(resources);
 	R->lockfd = agent_lock(sp, o->agent);
+	if (R->lockfd >= 0 && claim_name(R) < 0) {
+		int e = errno;
+		close(R->lockfd);
+		R->lockfd = -1;
+		errno = e == EEXIST ? EWOULDBLOCK : e;
+	}
 	if (R->lockfd < 0) {
 		*rc = errno == EWOULDBLOCK ? EX_TEMPFAIL : agq_exit_code(errno);
+		json_decref(R->remote_res);
 		free(R->jobs);
 		free(R);
 		return NULL;
 	}
+	(void)claimed_replaced(R);
+	json_decref(R->claimed.old);
+	R->claimed.old = NULL;
 	char *adir = agq_spool_path(sp, "active/%s", o->agent);
 	if (agq_mkdir_mode(adir, 0700) < 0 && errno != EEXIST) {
 		agq_syserr("cannot create directory", adir);
 		*rc = agq_exit_code(errno);
 		free(adir);
 		close(R->lockfd);
+		json_decref(R->remote_res);
 		free(R->jobs);
 		free(R);
 		return NULL;
@@ -1834,7 +1857,6 @@ agq_remote_agent_open(struct agq_spool *sp, const struct agq_run_opts *o,
 	const struct agq_watch w[] = { { rel, IN_MOVED_TO | IN_CREATE },
 	    { NULL, 0 } };
 	(void)agq_watch_spool(sp, w);   /* else next polls once a second */
-	R->remote_res = json_incref(resources);
 	heartbeat(R, NULL);
 	agq_journal_w(sp, "agent_up", NULL, json_pack("{s:s, s:O, s:i, s:s, "
 	    "s:s}", "agent", o->agent, "capabilities", o->caps, "slots",
@@ -1871,6 +1893,8 @@ agq_remote_agent_beat(struct runner *R, const json_t *running, int draining,
 		R->remote_res = json_incref(resources);
 	}
 	heartbeat(R, NULL);
+	if (R->replaced)        /* its name is another agent's now */
+		return NULL;
 	json_t *gone = json_array();
 	for (int i = 0; i < R->njobs; i++)
 		if (lease_gone(R, R->jobs[i].id))
@@ -2032,7 +2056,7 @@ agq_remote_agent_close(struct runner *R, int bye)
 {
 	if (!R)
 		return;
-	if (bye) {      /* a clean goodbye; a lost connection says nothing */
+	if (bye && !R->replaced) {      /* a lost connection says nothing */
 		R->njobs = 0;
 		heartbeat(R, "down");
 		agq_journal_w(R->sp, "agent_down", NULL, json_pack("{s:s, s:s}",

@@ -42,9 +42,11 @@ struct agq_shep;
  * host, or NULL: this host's; a reference is taken) in its agent file:
  * its lock .agent-NAME.lock taken (held until
  * agq_remote_agent_close), active/NAME/ made and watched, its agent file
- * written (host HOST, "via": "ssh") and agent_up journaled (mode
- * "remote").  The handle; or NULL, reported, with the exit status in *RC
- * (75: the agent runs already). */
+ * claimed across hosts as agq-run claims it (its identity agq-remote's:
+ * host, boot_id, pid), written with agent_host HOST and "via": "ssh", and
+ * agent_up journaled (mode "remote").  The handle; or NULL, reported,
+ * with the exit status in *RC (75: the agent runs already, here or on
+ * another host). */
 struct runner *agq_remote_agent_open(struct agq_spool *sp,
                                      const struct agq_run_opts *o,
                                      const char *host, json_t *resources,
@@ -54,7 +56,9 @@ struct runner *agq_remote_agent_open(struct agq_spool *sp,
  * ids), is DRAINING or not, and has RESOURCES (an object, or NULL: as it
  * last said; a reference is taken): its agent file rewritten.  Returns the ids
  * of RUNNING no longer leased to it (cancelled or reclaimed: to stop), a
- * new array. */
+ * new array; or NULL when another agent took its name meanwhile (it was
+ * judged dead and replaced: agq-run(8) "One name, one agent"), R to be
+ * closed. */
 json_t *agq_remote_agent_beat(struct runner *R, const json_t *running,
                               int draining, json_t *resources);
 

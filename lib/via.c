@@ -75,6 +75,7 @@ struct via {
 	int64_t retry_at;       /* the next connection attempt (monotonic) */
 	int backoff_s;
 	int draining, stop_requested;
+	int replaced;           /* another agent has its name: exit 75 */
 };
 
 static volatile sig_atomic_t got_term;
@@ -464,6 +465,11 @@ beat(struct via *V)
 	json_t *r = call(V, AGQ_R_HEARTBEAT, json_pack("{s:o, s:s, s:o}",
 	    "running", running(V), "state", V->draining ? "draining" :
 	    "running", "resources", agq_host_resources()), 0, code, msg);
+	if (!r && !strcmp(code, "replaced")) {
+		agq_warn("agent %s: %s: stopping its tasks and exiting",
+		    V->o->agent, msg);
+		V->replaced = 1;
+	}
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(r, "gone"), i, v)
@@ -493,6 +499,8 @@ turn(struct via *V)
 		(void)dial(V);
 	if (V->pid && agq_mono_us() - V->last_hb >= (int64_t)(V->hb_s * 1e6))
 		beat(V);
+	if (V->replaced)        /* its tasks end with the shepherd */
+		return 1;
 	for (int i = 0; V->pid && i < V->njobs; i++) {
 		struct vjob *j = &V->jobs[i];
 		if (j->exited) {
@@ -553,9 +561,11 @@ agq_via_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 		struct pollfd p = { V.shep.fd, POLLIN, 0 };
 		(void)poll(&p, V.shep.fd >= 0, 250);
 	}
-	if (V.pid) {
+	if (V.pid && !V.replaced) {
 		char code[64], msg[512];
 		json_decref(call(&V, AGQ_R_BYE, NULL, 0, code, msg));
+	}
+	if (V.pid) {
 		close(V.to);
 		close(V.from);
 		int st;
@@ -563,6 +573,10 @@ agq_via_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 			;
 	}
 	agq_rbuf_free(&V.rb);
+	if (V.replaced) {
+		(void)agq_shep_lost(&V.shep);   /* SIGKILL: its tasks with it */
+		rc = EX_TEMPFAIL;
+	}
 	agq_shep_end(&V.shep);
 	agq_runner_exec_free(V.X);
 	free(V.jobs);

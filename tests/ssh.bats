@@ -67,7 +67,7 @@ sshd_up() {
 	AGQ_LOADAVG_FILE=$WORK/loadavg start_agent r1 -c x --via "$VIA" \
 	    --work "$BATS_TEST_TMPDIR/w"
 	wait_for 30 jq_is "$AGQ_SPOOL/agents/r1.json" .via ssh
-	jq -e '.resources.load1 == 42 and .host == "'"$(hostname)"'"' \
+	jq -e '.resources.load1 == 42 and .agent_host == "'"$(hostname)"'"' \
 	    "$AGQ_SPOOL/agents/r1.json"
 	agq-sched --once
 	wait_for 30 is_state "$id" dead
@@ -129,7 +129,7 @@ sshd_up() {
 	codes=$(jq -r '.error.code // "ok"' <<<"$out" | tr '\n' ' ')
 	[ "$codes" = "parse invalid unknown_op order version ok order invalid ok invalid invalid stale ok " ]
 	jq -se 'map(select(.id == 9))[0].error.message | test("base64")' <<<"$out"
-	jq -e '.state == "down" and .host == "h"' "$AGQ_SPOOL/agents/r9.json"
+	jq -e '.state == "down" and .agent_host == "h"' "$AGQ_SPOOL/agents/r9.json"
 	# --agent pins the key to one name
 	out=$(printf '%s\n' '{"id":1,"op":"hello","version":1}' \
 	    '{"id":2,"op":"register","agent":"r8","caps":[],"slots":1,"host":"h"}' |

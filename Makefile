@@ -73,7 +73,7 @@ PROGS    += agq-remote
 # here, not arranged by where a function is placed; a link fails when a
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
-LIB_core   := backends fskind util curlload redact cli conf steps classify task runas spool \
+LIB_core   := backends fskind util curlload redact cli quota conf steps classify task runas spool \
               lifecycle journal prrec jrecon throttle lease review open reject agent \
               captoken out wake notify archive deps mission jsonpatch plan watch \
               submit mcp mcptools cron routine remote

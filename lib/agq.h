@@ -16,6 +16,7 @@
 #include "paths.h"
 #include "redact.h"
 #include "cli.h"
+#include "quota.h"
 #include "conf.h"
 #include "steps.h"
 /* the task model and the spool protocol */

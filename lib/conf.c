@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "paths.h"
@@ -112,6 +114,52 @@ seconds_field(struct agq_conf *c, const char *key)
 	return NULL;
 }
 
+/* The settings of quota.h: limit.KIND.NAME.FIELD, lane_weights and
+ * budget_tz (agq.conf(5)).  1 taken, 0 not one of them, -1 with ERR. */
+static int
+quota_line(struct agq_conf *c, const char *key, const char *val, char *err,
+           size_t size)
+{
+	struct agq_limit l;
+	int r = agq_limit_parse(key, val, &l, err, size);
+	if (r > 0) {
+		size_t i;
+		for (i = 0; i < c->nlimits; i++)
+			if (c->limits[i].kind == l.kind && c->limits[i].field ==
+			    l.field && !strcmp(c->limits[i].name, l.name))
+				break;
+		if (i == c->nlimits)
+			c->limits = realloc(c->limits, ++c->nlimits *
+			    sizeof l);
+		if (!c->limits)
+			agq_die(EX_OSERR, "out of memory");
+		c->limits[i] = l;
+		return 1;
+	}
+	if (r < 0)
+		return -1;
+	if (!strcmp(key, "lane_weights")) {
+		if (agq_lane_weights_parse(val, c->lane_w, &c->lane_strict) < 0)
+			return agq_errf(err, size, "lane_weights: not strict or "
+			    "four weights 1 to 1000 for urgent, high, normal, "
+			    "low (8,4,2,1): '%s'", val);
+		return 1;
+	}
+	if (!strcmp(key, "budget_tz")) {
+		char *zf = agq_xasprintf("/usr/share/zoneinfo/%s", val);
+		int ok = *val && *val != '/' && !strstr(val, "..") &&
+		    access(zf, R_OK) == 0;
+		free(zf);
+		if (!ok)
+			return agq_errf(err, size, "budget_tz: not a time zone "
+			    "of /usr/share/zoneinfo (tz(5)): '%s'", val);
+		free(c->budget_tz);
+		c->budget_tz = agq_xstrdup(val);
+		return 1;
+	}
+	return 0;
+}
+
 int
 agq_conf_load(struct agq_conf *c, const char *path)
 {
@@ -133,6 +181,12 @@ agq_conf_load(struct agq_conf *c, const char *path)
 	c->backoff_cap_s = 3600;
 	c->mcp_max_subtasks = 20;
 	c->spool_fs = AGQ_SPOOL_FS_AUTO;
+	free(c->limits);
+	c->limits = NULL;
+	c->nlimits = 0;
+	free(c->budget_tz);
+	c->budget_tz = NULL;
+	(void)agq_lane_weights_parse("8,4,2,1", c->lane_w, &c->lane_strict);
 	json_decref(c->obs);
 	c->obs = NULL;
 	json_decref(c->backend);
@@ -250,6 +304,13 @@ agq_conf_load(struct agq_conf *c, const char *path)
 				rc = -1;
 				break;
 			}
+		} else if ((rc = quota_line(c, key, val, oerr,
+		    sizeof oerr)) != 0) {
+			if (rc < 0) {
+				agq_warn("%s:%d: %s", path, n, oerr);
+				break;
+			}
+			rc = 0;
 		} else if (agq_backend_conf_key(key)) {
 			if (!c->backend)
 				c->backend = json_object();
@@ -306,6 +367,11 @@ agq_conf_free(struct agq_conf *c)
 	c->token_caps = NULL;
 	c->spool = c->cwd_root = NULL;
 	c->obs = c->backend = NULL;
+	free(c->limits);
+	free(c->budget_tz);
+	c->limits = NULL;
+	c->nlimits = 0;
+	c->budget_tz = NULL;
 }
 
 const char *

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "quota.h"
 
 /* The settings of etc/agq.conf (documented there and in agq(7)).  Times in
  * seconds.  Command-line options override them. */
@@ -42,6 +43,14 @@ struct agq_conf {
 	                         * and the spool's file server's differ by
 	                         * more (agq(7); default 2) */
 	int spool_fs;           /* spool_fs: AGQ_SPOOL_FS_* (agq.conf(5)) */
+	struct agq_limit *limits; /* limit.KIND.NAME.FIELD lines (quota.h,
+	                         * agq.conf(5) "Limits"), NLIMITS of them,
+	                         * in file order; a later line of the same
+	                         * key replaces the earlier */
+	size_t nlimits;
+	char *budget_tz;        /* budget_usd's day: its zone, NULL: UTC */
+	int lane_w[4];          /* lane_weights: urgent..low (8,4,2,1) */
+	int lane_strict;        /* lane_weights = strict */
 };
 
 /* spool_fs (agq.conf(5), agq-spool(5) "Network file systems"): is the

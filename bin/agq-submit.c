@@ -25,7 +25,7 @@ static const char usage[] =
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
 "                  [-C DIR] [--notify CMD] [--after ID]...\n"
 "                  [--on-dep-fail cancel|run|hold] [--mission ID]\n"
-"                  [--role R] [--] CMD [ARG]...\n"
+"                  [--role R] [--tenant T] [--] CMD [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -55,6 +55,8 @@ static const char usage[] =
 "                       (default), run or hold; agq-task(5)\n"
 "      --mission ID     the task is part of mission ID (agq-mission(1))\n"
 "      --role R         plan, implement, review or test: agq-task(5), role\n"
+"      --tenant T       whose quota the task counts in (agq.conf(5) limits;\n"
+"                       default: your user name)\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -443,6 +445,7 @@ main(int argc, char **argv)
 		{ "on-dep-fail", required_argument, NULL, 'X' },
 		{ "mission", required_argument, NULL, 'W' },
 		{ "role", required_argument, NULL, 'r' },
+		{ "tenant", required_argument, NULL, 'U' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -624,11 +627,13 @@ main(int argc, char **argv)
 			    json_string(optarg));
 			break;
 		case 'W':
+		case 'U':
 		case 'r': {
 			/* checked as the field of a task that has a cmd */
-			const char *f = c == 'W' ? "mission" : "role";
-			json_t *v = utf8_arg(c == 'W' ? "--mission" : "--role",
-			    optarg);
+			const char *f = c == 'W' ? "mission" : c == 'U' ?
+			    "tenant" : "role";
+			json_t *v = utf8_arg(c == 'W' ? "--mission" : c == 'U' ?
+			    "--tenant" : "--role", optarg);
 			json_t *one = json_pack("{s:s, s:O}", "cmd", "true", f, v);
 			char err[600];
 			if (agq_task_validate(one, err, sizeof err) < 0)

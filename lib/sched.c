@@ -56,6 +56,8 @@
 #include "review.h"
 #include "deps.h"
 #include "mission.h"
+#include "submit.h"
+#include "quota.h"
 #include "sched.h"
 #include "wake.h"
 #include "routine.h"
@@ -460,6 +462,7 @@ drop_owner(const struct agq_spool *sp, const struct stat *st, json_t *t,
 		return agq_errf(why, size, "dropped by uid %u: no such user "
 		    "(getpwuid)", (unsigned)u);
 	agq_task_set_owner(t, u, pw ? pw->pw_name : NULL);
+	agq_submit_tenant(t, u, pw ? pw->pw_name : NULL);
 	return 0;
 }
 

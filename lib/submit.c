@@ -1,6 +1,7 @@
 /* submit.c - one new task checked, normalized and delivered; a plan's
  * tasks delivered all or none (submit.h). */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,8 +33,32 @@ agq_submit_normalize(json_t *t, int sync)
 	if (!json_object_get(t, "id"))
 		flags |= AGQ_DELIVER_NEW_ID;
 	agq_task_set_owner(t, getuid(), NULL);
+	agq_submit_tenant(t, getuid(), NULL);
 	agq_task_normalize(t, agq_now_us());
 	return flags;
+}
+
+void
+agq_submit_tenant(json_t *t, uid_t uid, const char *user)
+{
+	if (json_object_get(t, "tenant"))
+		return;
+	char *name = user ? agq_xstrdup(user) : NULL;
+	FILE *f = name ? NULL : fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	while (f && (pw = fgetpwent(f)))
+		if (pw->pw_uid == uid) {
+			name = agq_xstrdup(pw->pw_name);
+			break;
+		}
+	if (f)
+		fclose(f);
+	if (!name || !agq_id_valid(name)) {
+		free(name);
+		name = agq_xasprintf("uid-%lu", (unsigned long)uid);
+	}
+	json_object_set_new(t, "tenant", json_string(name));
+	free(name);
 }
 
 struct announce { const struct agq_spool *sp; const char *source; };
@@ -149,6 +174,7 @@ plan_task(json_t *t, size_t i, json_t *ids, size_t n,
 	if (agq_submit_valid(t, e2, sizeof e2) < 0)
 		return agq_errf(err, size, "task %zu: %s", i, e2);
 	agq_task_set_owner(t, o->uid, o->user);
+	agq_submit_tenant(t, o->uid, o->user);
 	agq_task_normalize(t, agq_now_us());
 	return 0;
 }

@@ -28,6 +28,13 @@ int agq_submit_valid(const json_t *t, char *err, size_t size);
  * T had no id (one was made), SYNC when SYNC. */
 int agq_submit_normalize(json_t *t, int sync);
 
+/* Task T's tenant when it names none (agq-task(5), tenant): the user
+ * name USER of its owner UID, else (USER NULL: agq-submit, linked
+ * statically, has no NSS) the name of UID in /etc/passwd (fgetpwent(3),
+ * no NSS), else "uid-UID"; a name that is not [A-Za-z0-9._-]{1,64} is
+ * replaced by "uid-UID" too.  T's own tenant is kept. */
+void agq_submit_tenant(json_t *t, uid_t uid, const char *user);
+
 /* Deliver one valid normalized task T with FLAGS (agq_deliver's;
  * AGQ_DELIVER_SYNC also fsyncs the index entry and the edges): it enters
  * its mission first (agq_mission_enter: the mission exists and is open,

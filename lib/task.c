@@ -150,6 +150,8 @@ static const char *const known_fields[] = {
 	"mission", "role", "handoff", "mcp",
 	/* missions (issue 19): written by agq */
 	"handoff_out", "plan_feedback",
+	/* quotas (issue 21): input, default set by agq at submit */
+	"tenant",
 	NULL
 };
 
@@ -653,6 +655,10 @@ agq_task_validate(const json_t *t, char *err, size_t size)
 		return -1;
 	if (validate_mission(t, err, size) < 0)
 		return -1;
+	if ((v = json_object_get(t, "tenant")) && (!json_is_string(v) ||
+	    !agq_id_valid(json_string_value(v))))
+		return agq_errf(err, size, "field tenant: not a name "
+		    "([A-Za-z0-9._-]{1,64})");
 	if (validate_gates(t, err, size) < 0)
 		return -1;
 	if (agq_task_validate_agent(t, err, size) < 0)
@@ -743,6 +749,20 @@ agq_task_lane(const json_t *t)
 {
 	int l = agq_lane_parse(json_string_value(json_object_get(t, "priority")));
 	return l < 0 ? AGQ_NORMAL : l;
+}
+
+const char *
+agq_task_tenant(const json_t *t, char buf[32])
+{
+	const char *s = json_string_value(json_object_get(t, "tenant"));
+	if (s && agq_id_valid(s))
+		return s;
+	const json_t *by = json_object_get(t, "submitted_by");
+	s = json_string_value(json_object_get(by, "user"));
+	if (s && agq_id_valid(s))
+		return s;
+	snprintf(buf, 32, "uid-%lld", agq_task_owner_uid(t));
+	return buf;
 }
 
 int64_t

@@ -89,6 +89,11 @@ long long agq_task_owner_uid(const json_t *t);
 /* Accessors on a validated, normalized task (borrowed strings). */
 const char *agq_task_id(const json_t *t);
 int agq_task_lane(const json_t *t);
+/* T's tenant (agq-task(5), tenant; the quotas of agq.conf(5)): its
+ * "tenant", else its owner's user name (submitted_by.user) when that is
+ * a name ([A-Za-z0-9._-]{1,64}), else "uid-N" (N its owner's uid, -1
+ * without one) written into BUF.  Borrowed from T or BUF. */
+const char *agq_task_tenant(const json_t *t, char buf[32]);
 int64_t agq_task_int(const json_t *t, const char *key, int64_t dflt);
 /* A time field (RFC 3339 string or epoch number) in microseconds, or DFLT
  * when absent or unparsable. */

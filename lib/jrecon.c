@@ -43,6 +43,9 @@ agq_jrecon_ev_state(const json_t *o)
 	const char *ev = json_string_value(json_object_get(o, "ev"));
 	if (!ev)
 		return AGQ_ST_NONE;
+	/* a limit's hold (agq-sched(8), "Limits"): the task stays queued */
+	if (!strcmp(ev, "throttle") && json_object_get(o, "limit"))
+		return AGQ_ST_NONE;
 	if (!strcmp(ev, "submit") || !strcmp(ev, "accept")) {
 		const char *st = json_string_value(json_object_get(o, "state"));
 		return st ? agq_state_parse(st) : AGQ_ST_QUEUE;

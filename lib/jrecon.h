@@ -33,7 +33,8 @@ struct agq_jmiss {
  * an operator's retry, a reconstructed event), else from its "ev"
  * (submit and accept: their "state"; promote, handback, reclaim: queue;
  * assign: active; retry, throttle: defer; done; dead); AGQ_ST_NONE for
- * an event that changes no state (start, finish, route, ...). */
+ * an event that changes no state (start, finish, route, ..., and a
+ * `throttle` with "limit": a quota's hold, the task left queued). */
 int agq_jrecon_ev_state(const json_t *o);
 
 /* Find the tasks of SP whose state directory is not the state of the

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "task.h"
 #include "spool.h"
+#include "jrecon.h"
 #include "journal.h"
 #include "open.h"
 #include "git.h"
@@ -157,8 +158,27 @@ last_throttle(const json_t *ev)
 	for (size_t k = json_array_size(ev); k-- > 0;) {
 		const json_t *e = json_array_get(ev, k);
 		const char *name = json_string_value(json_object_get(e, "ev"));
-		if (name && !strcmp(name, "throttle"))
+		if (name && !strcmp(name, "throttle") &&
+		    !json_object_get(e, "limit"))
 			return e;
+	}
+	return NULL;
+}
+
+/* The limit that holds a queued task (agq-sched(8), "Limits"): the
+ * newest `throttle` event with "limit" of EV (events()) after its last
+ * state change.  Borrowed, or NULL. */
+static const json_t *
+held_by(const json_t *ev)
+{
+	for (size_t k = json_array_size(ev); k-- > 0;) {
+		const json_t *e = json_array_get(ev, k);
+		const char *name = json_string_value(json_object_get(e, "ev"));
+		if (name && !strcmp(name, "throttle") &&
+		    json_object_get(e, "limit"))
+			return e;
+		if (agq_jrecon_ev_state(e) != AGQ_ST_NONE)
+			return NULL;
 	}
 	return NULL;
 }
@@ -457,6 +477,13 @@ main(int argc, char **argv)
 			json_object_set_new(o, "dependents", deps);
 			if (strcmp(root, id))
 				json_object_set_new(o, "parent", json_string(root));
+			const json_t *hb = loc.state == AGQ_ST_QUEUE && !arc ?
+			    held_by(ev) : NULL;
+			if (hb)
+				json_object_set_new(o, "held_by", json_pack(
+				    "{s:O, s:O*}", "limit", json_object_get(hb,
+				    "limit"), "reason", json_object_get(hb,
+				    "reason")));
 			agq_print_json(o, JSON_COMPACT);
 			json_decref(o);
 			json_decref(arc);
@@ -482,6 +509,12 @@ main(int argc, char **argv)
 		    wait_reason(ev) : NULL;
 		if (waits)
 			printf("waits:  %s\n", agq_shown(waits));
+		const json_t *hb = loc.state == AGQ_ST_QUEUE && !arc ?
+		    held_by(ev) : NULL;
+		if (hb)
+			printf("held by limit %s (%s)\n", JS(hb, "limit") ?
+			    JS(hb, "limit") : "?", JS(hb, "reason") ? JS(hb,
+			    "reason") : "?");
 		print_graph("after:  ", after);
 		print_graph("dependents: ", deps);
 		json_decref(after);

@@ -481,4 +481,9 @@ agq_drr_served(struct agq_drr *d, unsigned mask, int lane)
 		}
 	}
 	d->c[lane] -= total;
+	/* a lane with work that cannot be served (its tasks held by a
+	 * limit, or no agent takes them) gains no more than one round */
+	for (int l = 0; l < 4; l++)
+		if (d->c[l] > total)
+			d->c[l] = total;
 }

@@ -58,6 +58,7 @@
 #include "mission.h"
 #include "submit.h"
 #include "quota.h"
+#include "limits.h"
 #include "sched.h"
 #include "wake.h"
 #include "routine.h"
@@ -83,6 +84,7 @@ struct qent {
 	int64_t reclaimed_at;   /* when (us), or -1 (agq_lc_reclaimed_at) */
 	json_t *rcap;           /* a task with review: [its review's cap]
 	                         * (agents without it preferred), or NULL */
+	char tenant[65];        /* agq_task_tenant: limits, pauses */
 };
 
 struct lane {
@@ -155,6 +157,11 @@ struct sched {
 	                         * cap_refused event was journaled for, or
 	                         * true: verified (cap_check) */
 	struct agq_waiter wt;    /* inotify, or polling (wake.h) */
+	struct agq_limits lim;  /* limits, fair lanes (limits.c, quota.c) */
+	json_t *upauses;        /* pauses/ (agq-pause), read for each
+	                         * assignment pass */
+	json_t *credits;        /* the fair lanes' credits after the next
+	                         * assign, for its event, or NULL */
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -253,6 +260,8 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->reclaimed_at = agq_lc_reclaimed_at(t, e->held_from,
 	    sizeof e->held_from);
 	e->rcap = NULL;
+	char tb[32];
+	snprintf(e->tenant, sizeof e->tenant, "%s", agq_task_tenant(t, tb));
 	if (json_is_object(json_object_get(t, "review"))) {
 		struct agq_review_conf rc;
 		agq_review_conf(t, &rc);
@@ -1357,9 +1366,9 @@ leased:;
 		json_object_del(ev, "choice");
 		agq_jbatch_add(&jb, "route", id, ev);
 	}
-	agq_jbatch_add(&jb, "assign", id, json_pack("{s:s, s:I, s:s, s:s}",
-	    "agent", g->name, "gen", gen, "lane", agq_lane_name(lane),
-	    "reason", why));
+	agq_jbatch_add(&jb, "assign", id, json_pack("{s:s, s:I, s:s, s:s, "
+	    "s:O*}", "agent", g->name, "gen", gen, "lane", agq_lane_name(lane),
+	    "reason", why, "credits", S->credits));
 	agq_jbatch_w(S->sp, &jb);
 	say(S, "assigned %s (lane %s) to %s, generation %lld", id,
 	    agq_lane_name(lane), g->name, (long long)gen);
@@ -1827,6 +1836,48 @@ do_waits(struct sched *S)
 	json_decref(agents);
 }
 
+/* The lanes with a live entry at or after their cursor CURSOR[l]: bit
+ * l set (the fair lanes' "lanes with work", agq_drr_order). */
+static unsigned
+lanes_with_work(struct sched *S, const size_t *cursor)
+{
+	unsigned mask = 0;
+	for (int l = 0; l < AGQ_NLANES; l++)
+		for (size_t i = cursor[l]; i < S->lanes[l].n; i++)
+			if (qent_alive(S, S->lanes[l].v[i])) {
+				mask |= 1u << l;
+				break;
+			}
+	return mask;
+}
+
+/* The limit keys of entry E of lane LANE into K: its lane and tenant,
+ * and when ROUTED (after route_pick: S->route, or NULL for a plain
+ * command left to a plain agent) its backend and endpoint.  Then: is E
+ * paused (agq-pause) or held by a limit (agq_limits_hold: its throttle
+ * event once)?  1: not now; 0: it may go. */
+static int
+limit_keys(struct sched *S, int lane, const struct qent *e, int routed,
+           struct agq_qkeys *k)
+{
+	memset(k, 0, sizeof *k);
+	k->v[AGQ_QK_LANE] = agq_lane_name(lane);
+	k->v[AGQ_QK_TENANT] = e->tenant;
+	if (!json_array_size(S->upauses) && !S->lim.q)
+		return 0;
+	if (routed) {
+		const json_t *ch = json_object_get(S->route, "choice");
+		const char *b = json_string_value(json_object_get(ch,
+		    "backend"));
+		k->v[AGQ_QK_BACKEND] = b ? b : "shell";
+		k->v[AGQ_QK_ENDPOINT] = json_string_value(json_object_get(
+		    json_object_get(ch, "endpoint"), "name"));
+		k->spends = b && strcmp(b, "shell");
+	}
+	return agq_pause_match(S->upauses, k) || agq_limits_hold(S->sp,
+	    &S->lim, e->id, k, agq_now_us());
+}
+
 static void
 do_assign(struct sched *S)
 {
@@ -1837,6 +1888,8 @@ do_assign(struct sched *S)
 	free(d);
 	for (int l = 0; l < AGQ_NLANES; l++)
 		lane_tidy(S, &S->lanes[l]);
+	agq_limits_refresh(S->sp, &S->lim, agq_now_us());
+	S->upauses = agq_pause_list(S->sp);
 	size_t cursor[AGQ_NLANES] = { 0 };
 	int have_free = 0;
 	struct agent *idlers = NULL;    /* free slots, nothing to take */
@@ -1845,8 +1898,11 @@ do_assign(struct sched *S)
 		/* the least recently assigned agent with a free slot */
 		qsort(al.v, al.n, sizeof *al.v, agent_cmp);
 		struct agent *g = &al.v[0];
-		int done = 0;
-		for (int l = 0; l < AGQ_NLANES && !done; l++) {
+		int done = 0, order[AGQ_NLANES];
+		unsigned mask = lanes_with_work(S, cursor);
+		agq_drr_order(&S->lim.drr, mask, order);
+		for (int oi = 0; oi < AGQ_NLANES && !done; oi++) {
+			int l = order[oi];
 			struct lane *L = &S->lanes[l];
 			for (size_t i = cursor[l]; i < L->n && !done; i++) {
 				struct qent *e = L->v[i];
@@ -1859,12 +1915,31 @@ do_assign(struct sched *S)
 					continue;
 				if (g->idle <= 0 && e->agentish)
 					continue;       /* prefetch: plain tasks */
-				if (!route_pick(S, l, e, &al, g))
+				struct agq_qkeys k;
+				if (limit_keys(S, l, e, 0, &k) ||
+				    !route_pick(S, l, e, &al, g))
 					continue;
+				if (limit_keys(S, l, e, 1, &k)) {
+					json_decref(S->route);
+					S->route = NULL;
+					continue;
+				}
+				struct agq_drr next = S->lim.drr;
+				agq_drr_served(&next, mask, l);
+				if (!next.strict)
+					S->credits = json_pack("[I, I, I, I]",
+					    (json_int_t)next.c[0], (json_int_t)
+					    next.c[1], (json_int_t)next.c[2],
+					    (json_int_t)next.c[3]);
 				int ok = assign(S, l, e, g);
 				json_decref(S->route);
 				S->route = NULL;
+				json_decref(S->credits);
+				S->credits = NULL;
 				if (ok) {
+					S->lim.drr = next;
+					agq_limits_leased(&S->lim, e->id, &k,
+					    agq_now_us());
 					done = 1;
 					g->free--;
 					g->idle--;
@@ -1907,6 +1982,8 @@ do_assign(struct sched *S)
 	S->registry = NULL;
 	json_decref(S->pauses);
 	S->pauses = NULL;
+	json_decref(S->upauses);
+	S->upauses = NULL;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -2289,6 +2366,7 @@ sched_free(struct sched *S)
 	json_decref(S->review_watched);
 	json_decref(S->dep_arrived);
 	json_decref(S->dep_ended);
+	agq_limits_close(&S->lim);
 	for (size_t i = 0; i < S->ndocs; i++)
 		json_decref(S->docs[i].doc);
 	free(S->docs);
@@ -2357,6 +2435,10 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.dep_scan = 1;         /* once at start: the restart case */
 	S.routines_dirty = S.routine_recover = 1;       /* likewise */
 	int ret = 0;
+	/* limits and fair lanes: counts and credits from the journal */
+	if (agq_limits_open(sp, &S.lim, agq_now_us()) < 0)
+		agq_spool_syserr(sp, "cannot read the day's costs and holds "
+		    "from", "journal");
 
 	if (o->once) {
 		json_decref(S.review_watched);  /* nothing is watched */

@@ -67,6 +67,8 @@ PROGS    += agq-agent
 PROGS    += agq-routine
 # issue 20: an agent's spool over ssh
 PROGS    += agq-remote
+# issue 21: pauses of a lane, a tenant, a backend, the spool
+PROGS    += agq-pause agq-resume
 
 # libagq, in archives by layer (lib/README maps every file): each program
 # names the archives it links below (LINK_prog), so what it links is stated
@@ -120,6 +122,8 @@ LINK_agq-attempt  := exec core
 LINK_agq-mcp      := core
 LINK_agq-routine  := core
 LINK_agq-remote   := engine route core
+LINK_agq-pause    := core
+LINK_agq-resume   := core
 LINK_backend      := exec core
 $(foreach p,$(PROGS) agq-attempt,$(if $(LINK_$(p)),,$(error Makefile: no LINK_$(p))))
 LIBS     += $(shell pkg-config --libs libmicrohttpd) -lpthread
@@ -282,6 +286,10 @@ $(O)/gen/unit_tmpl.h: etc/systemd/agq-run@.service
 $(O)/bin/agq-agent.o: bin/agq-agent.c $(HDR) $(O)/gen/unit_tmpl.h
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -iquote $(O)/gen -c -o $@ $<
+# agq-pause and agq-resume share one main (bin/agq-pause.c).
+$(O)/bin/agq-pause.o $(O)/bin/agq-resume.o: bin/agq-pause.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -DAGQ_PAUSE_OP='"$(patsubst agq-%.o,%,$(@F))"' -c -o $@ $<
 
 # agq-attempt: an agent task's attempt, exec'd by agq-run's task process so
 # that agq-run itself links neither libgit2 nor the backend code.

@@ -10,6 +10,7 @@
 #include "spool.h"
 #include "open.h"
 #include "stats.h"
+#include "limits.h"
 
 static const char usage[] =
 "usage: agq-status [-s SPOOL] [--json] [--recent N]\n"
@@ -43,6 +44,8 @@ main(int argc, char **argv)
 	json_t *lanes = json_object_get(st, "queue_lanes");
 	long queued = (long)json_integer_value(json_object_get(st, "queue"));
 	json_t *agents = json_object_get(snap, "agents");
+	/* the pauses of agq-pause(1): what agq-sched assigns none of */
+	json_object_set_new(snap, "pauses", agq_pause_list(&sp));
 	if (json) {
 		agq_print_json(snap, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	} else {
@@ -74,6 +77,17 @@ main(int argc, char **argv)
 			    agq_shown_get(a, "backend"), agq_shown_get(a,
 			    "until"), agq_shown_get(a, "reason"),
 			    agq_shown_get(a, "account"));
+		json_array_foreach(json_object_get(snap, "pauses"), i, a) {
+			const char *k = json_string_value(json_object_get(a,
+			    "kind"));
+			printf("paused   %s%s%s since %s%s%s\n", !strcmp(k, "all") ?
+			    "the whole spool" : k, strcmp(k, "all") ? " " : "",
+			    strcmp(k, "all") ? agq_shown_get(a, "name") : "",
+			    agq_shown_get(a, "since"), json_is_string(
+			    json_object_get(a, "note")) ? ": " : "",
+			    json_is_string(json_object_get(a, "note")) ?
+			    agq_shown_get(a, "note") : "");
+		}
 		if (json_array_size(agents))
 			printf("\n%-16s %-9s %5s %8s  %-12s %-24s %s\n",
 			    "AGENT", "STATE", "SLOTS", "BEAT", "HOST",

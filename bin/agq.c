@@ -45,6 +45,8 @@ static const struct { const char *name, *what; } cmds[] = {
 	{ "agent",   "agents as services: tokens, units, add, ls, rm" },
 	{ "routine", "recurring tasks: every so long or a cron schedule" },
 	{ "remote",  "serve an agent that reaches this spool over ssh" },
+	{ "pause",   "assign nothing of a lane, tenant, backend, or at all" },
+	{ "resume",  "end a pause" },
 	{ NULL, NULL }
 };
 

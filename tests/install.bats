@@ -11,7 +11,7 @@ load helper
 	[ "$status" -eq 0 ]
 	for p in agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
 	    agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \
-	    agq-agent agq-routine agq-remote; do
+	    agq-agent agq-routine agq-remote agq-pause agq-resume; do
 		[ -x "$prefix/bin/$p" ]
 		ls "$prefix"/share/man/man[18]/"$p".[18] >/dev/null
 	done

@@ -13,8 +13,9 @@
  * A pass does, in order: accept inbox drops (quarantining bad ones),
  * promote due deferred tasks, reclaim the leases of dead agents and of
  * tasks leased but not started in time, and assign queued tasks to alive
- * agents with free slots (strict lane order, FIFO within a lane, least
- * recently assigned agent first, every required capability present).
+ * agents with free slots (lanes by weight, quota.c's fair lanes; FIFO
+ * within a lane; least recently assigned agent first; every required
+ * capability present; no task a pause or a limit holds, limits.c).
  *
  * Relies on spool.c (locks, moves, the id index), task.c (the task model,
  * agq_requires_met), journal.c, agent.c (agent files), route.c and

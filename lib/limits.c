@@ -533,8 +533,8 @@ agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
 }
 
 int
-agq_limits_hold(const struct agq_spool *sp, struct agq_limits *l,
-                const char *id, const struct agq_qkeys *k, int64_t now_us)
+agq_limits_hold(struct agq_limits *l, struct agq_jbatch *jb, const char *id,
+                const struct agq_qkeys *k, int64_t now_us)
 {
 	struct agq_qhold h;
 	if (!l->q || agq_quota_check(l->q, k, now_us, &h) == 0)
@@ -559,7 +559,7 @@ agq_limits_hold(const struct agq_spool *sp, struct agq_limits *l,
 	if (h.until_us)
 		json_object_set_new(ev, "until", json_string(agq_fmt_time(
 		    h.until_us, ts)));
-	agq_journal_w(sp, "throttle", id, ev);
+	agq_jbatch_add(jb, "throttle", id, ev);
 	json_object_set_new(l->held, id, json_string(h.limit));
 	return 1;
 }

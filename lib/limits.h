@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include "quota.h"
 #include "spool.h"
+#include "journal.h"
 
 /* ---- pauses ------------------------------------------------------------- */
 
@@ -98,8 +99,10 @@ void agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
 
 /* May task ID with keys K be leased now?  0: yes.  1: a limit holds it;
  * when that limit is not the one last journaled for ID, its `throttle`
- * event {limit, value, current, until (rate, budget)} is journaled. */
-int agq_limits_hold(const struct agq_spool *sp, struct agq_limits *l,
+ * event {limit, value, current, reason, until (rate, budget)} is added
+ * to JB (journal.h; the caller writes it: a pass's holds in one append,
+ * they change no state). */
+int agq_limits_hold(struct agq_limits *l, struct agq_jbatch *jb,
                     const char *id, const struct agq_qkeys *k,
                     int64_t now_us);
 

@@ -163,6 +163,8 @@ struct sched {
 	                         * assignment pass */
 	json_t *credits;        /* the fair lanes' credits after the next
 	                         * assign, for its event, or NULL */
+	struct agq_jbatch holds;/* throttle events of limits' holds, written
+	                         * at the end of the pass (limit_keys) */
 };
 
 /* A drop that fails to read as a task while its mtime is less than this
@@ -1875,8 +1877,13 @@ limit_keys(struct sched *S, int lane, const struct qent *e, int routed,
 		    json_object_get(ch, "endpoint"), "name"));
 		k->spends = b && strcmp(b, "shell");
 	}
-	return agq_pause_match(S->upauses, k) || agq_limits_hold(S->sp,
-	    &S->lim, e->id, k, agq_now_us());
+	if (agq_pause_match(S->upauses, k))
+		return 1;
+	if (!agq_limits_hold(&S->lim, &S->holds, e->id, k, agq_now_us()))
+		return 0;
+	if (json_array_size(S->holds.events) >= 1024)
+		agq_jbatch_w(S->sp, &S->holds);
+	return 1;
 }
 
 static void
@@ -1917,14 +1924,24 @@ do_assign(struct sched *S)
 				if (g->idle <= 0 && e->agentish)
 					continue;       /* prefetch: plain tasks */
 				struct agq_qkeys k;
-				if (limit_keys(S, l, e, 0, &k) ||
-				    !route_pick(S, l, e, &al, g))
+				if (limit_keys(S, l, e, 0, &k)) {
+					/* by lane or tenant: held for every
+					 * agent for the rest of the pass */
+					if (i == cursor[l])
+						cursor[l]++;
+					continue;
+				}
+				if (!route_pick(S, l, e, &al, g))
 					continue;
 				if (limit_keys(S, l, e, 1, &k)) {
 					json_decref(S->route);
 					S->route = NULL;
 					continue;
 				}
+				if (S->holds.events && json_object_get(
+				    S->lim.held, e->id))
+					/* its hold (for another agent) first */
+					agq_jbatch_w(S->sp, &S->holds);
 				struct agq_drr next = S->lim.drr;
 				agq_drr_served(&next, mask, l);
 				if (!next.strict)
@@ -1933,14 +1950,15 @@ do_assign(struct sched *S)
 					    next.c[1], (json_int_t)next.c[2],
 					    (json_int_t)next.c[3]);
 				int ok = assign(S, l, e, g);
+				if (ok)         /* K's strings are S->route's */
+					agq_limits_leased(&S->lim, e->id, &k,
+					    agq_now_us());
 				json_decref(S->route);
 				S->route = NULL;
 				json_decref(S->credits);
 				S->credits = NULL;
 				if (ok) {
 					S->lim.drr = next;
-					agq_limits_leased(&S->lim, e->id, &k,
-					    agq_now_us());
 					done = 1;
 					g->free--;
 					g->idle--;
@@ -1985,6 +2003,8 @@ do_assign(struct sched *S)
 	S->pauses = NULL;
 	json_decref(S->upauses);
 	S->upauses = NULL;
+	if (S->holds.events)
+		agq_jbatch_w(S->sp, &S->holds);
 }
 
 /* ---- the loop ----------------------------------------------------------- */

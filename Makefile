@@ -76,7 +76,7 @@ PROGS    += agq-pause agq-resume
 # program comes to use code of a layer it does not name.  ARCHIVES lists
 # them highest layer first, the order ld(1) must read them in.
 LIB_core   := backends fskind util curlload redact cli quota conf steps classify task runas spool \
-              lifecycle journal prrec jrecon throttle limits lease review open reject agent \
+              lifecycle journal prrec jrecon throttle qstate lease review open reject agent \
               captoken out wake notify archive deps mission jsonpatch plan watch \
               submit mcp mcptools cron routine remote
 LIB_exec   := backend verify git githooks patch forge taskgit reviewer merge attempt

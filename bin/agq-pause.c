@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "spool.h"
 #include "open.h"
-#include "limits.h"
+#include "qstate.h"
 
 static const char usage_pause[] =
 "usage: agq-pause [-s SPOOL] [-q] (--lane L | --tenant T | --backend B |\n"

@@ -10,7 +10,7 @@
 #include "spool.h"
 #include "open.h"
 #include "stats.h"
-#include "limits.h"
+#include "qstate.h"
 
 static const char usage[] =
 "usage: agq-status [-s SPOOL] [--json] [--recent N]\n"

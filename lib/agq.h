@@ -60,7 +60,7 @@
 #include "lease.h"
 #include "review.h"
 #include "throttle.h"
-#include "limits.h"
+#include "qstate.h"
 #include "forge.h"
 #include "taskgit.h"
 #include "reviewer.h"

@@ -194,17 +194,10 @@ midnight(time_t t, int days)
 int
 agq_quota_day(int64_t now_us, const char *tz, int64_t *start, int64_t *end)
 {
-	char *old = getenv("TZ") ? agq_xstrdup(getenv("TZ")) : NULL;
-	setenv("TZ", tz && *tz ? tz : "UTC", 1);
-	tzset();
+	char *old = agq_tz_push(tz);
 	time_t now = (time_t)(now_us / 1000000 - (now_us % 1000000 < 0));
 	time_t a = midnight(now, 0), b = midnight(now, 1);
-	if (old)
-		setenv("TZ", old, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(old);
+	agq_tz_pop(old);
 	if (a == (time_t)-1 || b == (time_t)-1 || b <= a) {
 		errno = EINVAL;
 		return -1;

@@ -59,7 +59,7 @@
 #include "mission.h"
 #include "submit.h"
 #include "quota.h"
-#include "limits.h"
+#include "qstate.h"
 #include "sched.h"
 #include "wake.h"
 #include "routine.h"
@@ -158,7 +158,7 @@ struct sched {
 	                         * cap_refused event was journaled for, or
 	                         * true: verified (cap_check) */
 	struct agq_waiter wt;    /* inotify, or polling (wake.h) */
-	struct agq_limits lim;  /* limits, fair lanes (limits.c, quota.c) */
+	struct agq_qstate lim;  /* limits, fair lanes (qstate.c, quota.c) */
 	json_t *upauses;        /* pauses/ (agq-pause), read for each
 	                         * assignment pass */
 	json_t *credits;        /* the fair lanes' credits after the next
@@ -1857,7 +1857,7 @@ lanes_with_work(struct sched *S, const size_t *cursor)
 /* The limit keys of entry E of lane LANE into K: its lane and tenant,
  * and when ROUTED (after route_pick: S->route, or NULL for a plain
  * command left to a plain agent) its backend and endpoint.  Then: is E
- * paused (agq-pause) or held by a limit (agq_limits_hold: its throttle
+ * paused (agq-pause) or held by a limit (agq_qstate_hold: its throttle
  * event once)?  1: not now; 0: it may go. */
 static int
 limit_keys(struct sched *S, int lane, const struct qent *e, int routed,
@@ -1879,7 +1879,7 @@ limit_keys(struct sched *S, int lane, const struct qent *e, int routed,
 	}
 	if (agq_pause_match(S->upauses, k))
 		return 1;
-	if (!agq_limits_hold(&S->lim, &S->holds, e->id, k, agq_now_us()))
+	if (!agq_qstate_hold(&S->lim, &S->holds, e->id, k, agq_now_us()))
 		return 0;
 	if (json_array_size(S->holds.events) >= 1024)
 		agq_jbatch_w(S->sp, &S->holds);
@@ -1896,7 +1896,7 @@ do_assign(struct sched *S)
 	free(d);
 	for (int l = 0; l < AGQ_NLANES; l++)
 		lane_tidy(S, &S->lanes[l]);
-	agq_limits_refresh(S->sp, &S->lim, agq_now_us());
+	agq_qstate_refresh(S->sp, &S->lim, agq_now_us());
 	S->upauses = agq_pause_list(S->sp);
 	size_t cursor[AGQ_NLANES] = { 0 };
 	int have_free = 0;
@@ -1951,7 +1951,7 @@ do_assign(struct sched *S)
 					    (json_int_t)next.c[3]);
 				int ok = assign(S, l, e, g);
 				if (ok)         /* K's strings are S->route's */
-					agq_limits_leased(&S->lim, e->id, &k,
+					agq_qstate_leased(&S->lim, e->id, &k,
 					    agq_now_us());
 				json_decref(S->route);
 				S->route = NULL;
@@ -2387,7 +2387,7 @@ sched_free(struct sched *S)
 	json_decref(S->review_watched);
 	json_decref(S->dep_arrived);
 	json_decref(S->dep_ended);
-	agq_limits_close(&S->lim);
+	agq_qstate_close(&S->lim);
 	for (size_t i = 0; i < S->ndocs; i++)
 		json_decref(S->docs[i].doc);
 	free(S->docs);
@@ -2457,7 +2457,7 @@ agq_sched(struct agq_spool *sp, const struct agq_sched_opts *o)
 	S.routines_dirty = S.routine_recover = 1;       /* likewise */
 	int ret = 0;
 	/* limits and fair lanes: counts and credits from the journal */
-	if (agq_limits_open(sp, &S.lim, agq_now_us()) < 0)
+	if (agq_qstate_open(sp, &S.lim, agq_now_us()) < 0)
 		agq_spool_syserr(sp, "cannot read the day's costs and holds "
 		    "from", "journal");
 

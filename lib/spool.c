@@ -925,13 +925,8 @@ static int
 each_file(const char *name, void *arg)
 {
 	struct each_ctx *c = arg;
-	size_t n = strlen(name);
 	char id[65];
-	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
-		return 0;
-	memcpy(id, name, n - 5);
-	id[n - 5] = '\0';
-	if (!agq_id_valid(id))
+	if (!agq_id_of_json(name, id))
 		return 0;
 	agq_loc_path(c->sp, &c->loc, id);
 	c->loc.dirfd = c->dfd;

@@ -198,13 +198,7 @@ static int64_t
 local_at(const char *tz, int year, int mon, int day, int h, int min,
          int64_t now_us)
 {
-	char *old = NULL;
-	if (tz) {
-		const char *o = getenv("TZ");
-		old = o ? agq_xstrdup(o) : NULL;
-		setenv("TZ", tz, 1);
-		tzset();
-	}
+	char *old = tz ? agq_tz_push(tz) : NULL;
 	time_t now = (time_t)(now_us / SEC);
 	struct tm tm;
 	localtime_r(&now, &tm);
@@ -229,14 +223,8 @@ local_at(const char *tz, int year, int mon, int day, int h, int min,
 		tm.tm_isdst = -1;
 		t = mktime(&tm);
 	}
-	if (tz) {
-		if (old)
-			setenv("TZ", old, 1);
-		else
-			unsetenv("TZ");
-		tzset();
-		free(old);
-	}
+	if (tz)
+		agq_tz_pop(old);
 	return t == (time_t)-1 ? -1 : (int64_t)t * SEC;
 }
 

@@ -1141,3 +1141,35 @@ agq_child_due(pid_t *child, int64_t *last, int64_t period_us)
 	*last = now;
 	return 1;
 }
+
+int
+agq_id_of_json(const char *name, char id[65])
+{
+	size_t n = strlen(name);
+	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
+		return 0;
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	return agq_id_valid(id);
+}
+
+char *
+agq_tz_push(const char *zone)
+{
+	const char *o = getenv("TZ");
+	char *old = o ? agq_xstrdup(o) : NULL;
+	setenv("TZ", zone && *zone ? zone : "UTC", 1);
+	tzset();
+	return old;
+}
+
+void
+agq_tz_pop(char *old)
+{
+	if (old)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old);
+}

@@ -324,4 +324,16 @@ uint64_t agq_random(void);
  * ("cwd /x escapes cwd_root /srv"). */
 int agq_cwd_check(const char *root, char *why, size_t size);
 
+/* NAME is "ID.json" with ID a valid task id (agq_id_valid): 1 with ID
+ * (65 bytes) filled, else 0.  The names of the files of the state
+ * directories, agents/ and the like (agq-spool(5)). */
+int agq_id_of_json(const char *name, char id[65]);
+
+/* Set the process's time zone to ZONE (an IANA name, tz(5); NULL or ""
+ * UTC) through TZ and tzset(3), for localtime_r(3) and mktime(3); returns
+ * the TZ it replaced (malloc'd, NULL when unset) for agq_tz_pop, which
+ * puts it back (unset for NULL) and frees it.  Not thread-safe. */
+char *agq_tz_push(const char *zone);
+void agq_tz_pop(char *old);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * limits.h - limits.c: the spool's side of quotas and pauses (agq-sched(8),
+ * qstate.h - qstate.c: the spool's side of quotas and pauses (agq-sched(8),
  * "Limits", "Pauses"; agq-spool(5), pauses/).
  *
  * Pauses: one file SPOOL/pauses/KIND-NAME.json per pause (KIND lane,
@@ -7,7 +7,7 @@
  * since, by: {uid, user}}, written by agq-pause and removed by agq-resume,
  * each with its journal event (pause, resume).
  *
- * The scheduler's counts (struct agq_limits): what quota.c decides on,
+ * The scheduler's counts (struct agq_qstate): what quota.c decides on,
  * rebuilt from the spool: the tasks running from active/ (each pass), the
  * day's costs from the journal's finish events (read backwards at start,
  * then followed as it grows), the holds already journaled (a `throttle`
@@ -15,8 +15,8 @@
  * last `assign` event's "credits").  Uses util, quota, conf, task, spool
  * and journal.
  */
-#ifndef AGQ_LIMITS_H
-#define AGQ_LIMITS_H
+#ifndef AGQ_QSTATE_H
+#define AGQ_QSTATE_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,8 +62,8 @@ const json_t *agq_pause_match(const json_t *pauses,
 
 /* ---- the scheduler's counts --------------------------------------------- */
 
-/* Private fields: zero it, then agq_limits_open. */
-struct agq_limits {
+/* Private fields: zero it, then agq_qstate_open. */
+struct agq_qstate {
 	struct agq_quota *q;    /* NULL: no limit in agq.conf */
 	struct agq_drr drr;     /* lane_weights, credits */
 	json_t *running;        /* id -> its keys [lane, tenant, backend,
@@ -79,7 +79,7 @@ struct agq_limits {
  * from T or BUF: lane, tenant (agq_task_tenant), backend (its route's,
  * else its own "backend", else "shell"), endpoint (its route's endpoint
  * name, or NULL); spends: the backend is not shell. */
-void agq_limits_keys(const json_t *t, struct agq_qkeys *k, char buf[32]);
+void agq_qstate_keys(const json_t *t, struct agq_qkeys *k, char buf[32]);
 
 /* Set L up for SP's agq.conf at NOW_US: the limits (none: L->q NULL),
  * lane_weights; then, when there are limits or fair lanes, read the
@@ -87,14 +87,14 @@ void agq_limits_keys(const json_t *t, struct agq_qkeys *k, char buf[32]);
  * its current file): the day's costs (finish events' cost_usd), the
  * holds already journaled, the last credits.  0; -1 with errno when the
  * journal cannot be read (L usable: counts from now). */
-int agq_limits_open(const struct agq_spool *sp, struct agq_limits *l,
+int agq_qstate_open(const struct agq_spool *sp, struct agq_qstate *l,
                     int64_t now_us);
-void agq_limits_close(struct agq_limits *l);
+void agq_qstate_close(struct agq_qstate *l);
 
 /* Before an assignment pass at NOW_US: the running counts rebuilt from
  * active/ (a task file read once, then known by id), and the costs of
  * the finish events appended to the journal since the last look. */
-void agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
+void agq_qstate_refresh(const struct agq_spool *sp, struct agq_qstate *l,
                         int64_t now_us);
 
 /* May task ID with keys K be leased now?  0: yes.  1: a limit holds it;
@@ -102,17 +102,17 @@ void agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
  * event {limit, value, current, reason, until (rate, budget)} is added
  * to JB (journal.h; the caller writes it: a pass's holds in one append,
  * they change no state). */
-int agq_limits_hold(struct agq_limits *l, struct agq_jbatch *jb,
+int agq_qstate_hold(struct agq_qstate *l, struct agq_jbatch *jb,
                     const char *id, const struct agq_qkeys *k,
                     int64_t now_us);
 
 /* Task ID with keys K was leased at NOW_US: counted running, a token
  * taken, its hold forgotten. */
-void agq_limits_leased(struct agq_limits *l, const char *id,
+void agq_qstate_leased(struct agq_qstate *l, const char *id,
                        const struct agq_qkeys *k, int64_t now_us);
 
 /* The fair lanes' credits as a JSON array of four integers (new
  * reference), for the assign event that records them. */
-json_t *agq_limits_credits(const struct agq_limits *l);
+json_t *agq_qstate_credits(const struct agq_qstate *l);
 
 #endif

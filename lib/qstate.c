@@ -1,5 +1,5 @@
-/* limits.c - pauses/, and the counts the scheduler's limits decide on,
- * rebuilt from active/ and the journal (limits.h). */
+/* qstate.c - pauses/, and the counts the scheduler's limits decide on,
+ * rebuilt from active/ and the journal (qstate.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "task.h"
 #include "spool.h"
 #include "journal.h"
-#include "limits.h"
+#include "qstate.h"
 
 /* ---- pauses ------------------------------------------------------------- */
 
@@ -172,7 +172,7 @@ agq_pause_match(const json_t *pauses, const struct agq_qkeys *k)
 /* ---- keys ---------------------------------------------------------------- */
 
 void
-agq_limits_keys(const json_t *t, struct agq_qkeys *k, char buf[32])
+agq_qstate_keys(const json_t *t, struct agq_qkeys *k, char buf[32])
 {
 	const json_t *rt = json_object_get(t, "route");
 	const char *b = json_string_value(json_object_get(rt, "backend"));
@@ -204,7 +204,7 @@ keys_of_json(const json_t *a, struct agq_qkeys *k)
 /* The keys of task ID as a JSON array (borrowed from L's maps): running,
  * known, else read from its file wherever it is; NULL when gone. */
 static const json_t *
-keys_by_id(const struct agq_spool *sp, struct agq_limits *l, const char *id)
+keys_by_id(const struct agq_spool *sp, struct agq_qstate *l, const char *id)
 {
 	const json_t *a = json_object_get(l->running, id);
 	if (!a)
@@ -219,7 +219,7 @@ keys_by_id(const struct agq_spool *sp, struct agq_limits *l, const char *id)
 		return NULL;
 	struct agq_qkeys k;
 	char buf[32];
-	agq_limits_keys(t, &k, buf);
+	agq_qstate_keys(t, &k, buf);
 	json_object_set_new(l->known, id, keys_json(&k));
 	json_decref(t);
 	return json_object_get(l->known, id);
@@ -255,7 +255,7 @@ line_is(const char *line, size_t len, const char *ev)
 
 /* A finish event's cost counted (LINE, at TS). */
 static void
-line_cost(const struct agq_spool *sp, struct agq_limits *l, const char *line,
+line_cost(const struct agq_spool *sp, struct agq_qstate *l, const char *line,
           size_t len, int64_t ts, int64_t now_us)
 {
 	if (!memmem(line, len, "\"cost_usd\":", 11))
@@ -275,7 +275,7 @@ line_cost(const struct agq_spool *sp, struct agq_limits *l, const char *line,
 /* The journal read backwards from the end of its current file (FD, its
  * end END) to DAY_START: costs, holds, credits. */
 static int
-scan_back(const struct agq_spool *sp, struct agq_limits *l, int fd, off_t end,
+scan_back(const struct agq_spool *sp, struct agq_qstate *l, int fd, off_t end,
           int64_t day_start, int64_t now_us)
 {
 	struct agq_jrev r;
@@ -324,7 +324,7 @@ scan_back(const struct agq_spool *sp, struct agq_limits *l, int fd, off_t end,
 
 /* The lines of FD from L->joff to its end: finish events' costs. */
 static void
-follow_fd(const struct agq_spool *sp, struct agq_limits *l, int fd,
+follow_fd(const struct agq_spool *sp, struct agq_qstate *l, int fd,
           int64_t now_us)
 {
 	char buf[65536];
@@ -365,7 +365,7 @@ follow_fd(const struct agq_spool *sp, struct agq_limits *l, int fd,
 /* The finish events appended since the last look (a rotation: the rest
  * of the rotated file first, found by its inode). */
 static void
-follow(const struct agq_spool *sp, struct agq_limits *l, int64_t now_us)
+follow(const struct agq_spool *sp, struct agq_qstate *l, int64_t now_us)
 {
 	char *p = agq_spool_path(sp, "journal");
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -406,7 +406,7 @@ follow(const struct agq_spool *sp, struct agq_limits *l, int64_t now_us)
 }
 
 int
-agq_limits_open(const struct agq_spool *sp, struct agq_limits *l,
+agq_qstate_open(const struct agq_spool *sp, struct agq_qstate *l,
                 int64_t now_us)
 {
 	const struct agq_conf *c = &sp->conf;
@@ -445,7 +445,7 @@ agq_limits_open(const struct agq_spool *sp, struct agq_limits *l,
 }
 
 void
-agq_limits_close(struct agq_limits *l)
+agq_qstate_close(struct agq_qstate *l)
 {
 	agq_quota_free(l->q);
 	json_decref(l->running);
@@ -456,7 +456,7 @@ agq_limits_close(struct agq_limits *l)
 
 struct recount {
 	const struct agq_spool *sp;
-	struct agq_limits *l;
+	struct agq_qstate *l;
 	json_t *now;
 	const char *agent;
 };
@@ -465,12 +465,9 @@ static int
 recount_task(const char *fname, void *arg)
 {
 	struct recount *rc = arg;
-	size_t n = strlen(fname);
 	char id[65];
-	if (n <= 5 || n - 5 > 64 || strcmp(fname + n - 5, ".json"))
+	if (!agq_id_of_json(fname, id))
 		return 0;
-	memcpy(id, fname, n - 5);
-	id[n - 5] = '\0';
 	json_t *a = json_object_get(rc->l->running, id);
 	if (a) {
 		json_object_set(rc->now, id, a);
@@ -483,7 +480,7 @@ recount_task(const char *fname, void *arg)
 		return 0;
 	struct agq_qkeys k;
 	char buf[32];
-	agq_limits_keys(t, &k, buf);
+	agq_qstate_keys(t, &k, buf);
 	json_object_set_new(rc->now, id, keys_json(&k));
 	json_decref(t);
 	return 0;
@@ -503,7 +500,7 @@ recount_agent(const char *name, void *arg)
 }
 
 void
-agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
+agq_qstate_refresh(const struct agq_spool *sp, struct agq_qstate *l,
                    int64_t now_us)
 {
 	if (!l->q)
@@ -533,7 +530,7 @@ agq_limits_refresh(const struct agq_spool *sp, struct agq_limits *l,
 }
 
 int
-agq_limits_hold(struct agq_limits *l, struct agq_jbatch *jb, const char *id,
+agq_qstate_hold(struct agq_qstate *l, struct agq_jbatch *jb, const char *id,
                 const struct agq_qkeys *k, int64_t now_us)
 {
 	struct agq_qhold h;
@@ -565,7 +562,7 @@ agq_limits_hold(struct agq_limits *l, struct agq_jbatch *jb, const char *id,
 }
 
 void
-agq_limits_leased(struct agq_limits *l, const char *id,
+agq_qstate_leased(struct agq_qstate *l, const char *id,
                   const struct agq_qkeys *k, int64_t now_us)
 {
 	json_object_del(l->held, id);
@@ -576,7 +573,7 @@ agq_limits_leased(struct agq_limits *l, const char *id,
 }
 
 json_t *
-agq_limits_credits(const struct agq_limits *l)
+agq_qstate_credits(const struct agq_qstate *l)
 {
 	return json_pack("[I, I, I, I]", (json_int_t)l->drr.c[0],
 	    (json_int_t)l->drr.c[1], (json_int_t)l->drr.c[2],

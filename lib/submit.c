@@ -41,8 +41,15 @@ agq_submit_normalize(json_t *t, int sync)
 void
 agq_submit_tenant(json_t *t, uid_t uid, const char *user)
 {
+	/* the last uid looked up: a batch of JSON lines reads the file once */
+	static uid_t cached_uid;
+	static char *cached;
 	if (json_object_get(t, "tenant"))
 		return;
+	if (!user && cached && cached_uid == uid) {
+		json_object_set_new(t, "tenant", json_string(cached));
+		return;
+	}
 	char *name = user ? agq_xstrdup(user) : NULL;
 	FILE *f = name ? NULL : fopen("/etc/passwd", "re");
 	struct passwd *pw;
@@ -58,7 +65,13 @@ agq_submit_tenant(json_t *t, uid_t uid, const char *user)
 		name = agq_xasprintf("uid-%lu", (unsigned long)uid);
 	}
 	json_object_set_new(t, "tenant", json_string(name));
-	free(name);
+	if (!user) {
+		free(cached);
+		cached = name;
+		cached_uid = uid;
+	} else {
+		free(name);
+	}
 }
 
 struct announce { const struct agq_spool *sp; const char *source; };

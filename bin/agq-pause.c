@@ -1,7 +1,7 @@
 /* agq-pause, agq-resume: the scheduler assigns nothing of a lane, a
  * tenant, a backend or the whole spool until resumed (agq-pause(1)).  One
  * main, built twice with AGQ_PAUSE_OP set by the Makefile; the pauses
- * are lib/limits.c's. */
+ * are lib/qstate.c's. */
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>

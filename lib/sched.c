@@ -15,7 +15,7 @@
  * tasks leased but not started in time, and assign queued tasks to alive
  * agents with free slots (lanes by weight, quota.c's fair lanes; FIFO
  * within a lane; least recently assigned agent first; every required
- * capability present; no task a pause or a limit holds, limits.c).
+ * capability present; no task a pause or a limit holds, qstate.c).
  *
  * Relies on spool.c (locks, moves, the id index), task.c (the task model,
  * agq_requires_met), journal.c, agent.c (agent files), route.c and

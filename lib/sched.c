@@ -319,12 +319,7 @@ lane_tidy(struct sched *S, struct lane *L)
 static int
 id_of(const char *name, char *id)
 {
-	size_t n = strlen(name);
-	if (n <= 5 || n - 5 > 64 || strcmp(name + n - 5, ".json"))
-		return 0;
-	memcpy(id, name, n - 5);
-	id[n - 5] = '\0';
-	return agq_id_valid(id);
+	return agq_id_of_json(name, id);
 }
 
 /* Read queue/LANE/NAME into the index, unless it is there already. */

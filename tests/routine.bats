@@ -175,7 +175,7 @@ events() {
 	jq -e '.approval == "pending" and .created.by.task == "t1"' \
 	    "$AGQ_SPOOL/routines/triage.json"
 	# a shell command from an agent needs none
-	AGQ_TASK_ID=t1 agq-routine add local --every 10m -- true
+	AGQ_TASK_ID=t1 AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine add local --every 10m -- true
 	jq -e '.approval == "none"' "$AGQ_SPOOL/routines/local.json"
 	fire 2026-12-07T10:10:01Z
 	[ -z "$(tasks triage)" ]

@@ -274,6 +274,9 @@ cmd_ls(const struct agq_spool *sp, int json)
 		agq_print_json(out, JSON_INDENT(2));
 	} else {
 		json_t *e;
+		if (json_array_size(out))
+			printf("%-20s %-8s %-21s %-17s %-8s %s\n", "NAME", "STATE",
+			    "NEXT", "LAST_SLOT", "LAST", "SCHEDULE");
 		json_array_foreach(out, i, e) {
 			char b[300];
 			const char *st = json_object_get(e, "error") ? "unreadable" :
@@ -304,6 +307,9 @@ cmd_history(const struct agq_spool *sp, const char *name, int json)
 	if (json) {
 		agq_print_json(cl, JSON_INDENT(2));
 	} else {
+		if (json_array_size(cl))
+			printf("%-21s %-27s %-8s %s\n", "SLOT", "CLAIMED", "STATE",
+			    "TASK");
 		json_array_foreach(cl, i, c) {
 			char b[200] = "";
 			json_t *mf = json_object_get(c, "misfire");

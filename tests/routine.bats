@@ -30,11 +30,13 @@ events() {
 	[ "$status" -eq 0 ]
 	[ -f "$AGQ_SPOOL/routines/hourly.json" ]
 	run agq-routine ls
-	[[ "$output" == "hourly "*" active "*"2026-12-07T10:00:00Z"*"every 3600s"* ]]
+	[[ "${lines[0]}" == "NAME "*" STATE "*" NEXT "*" SCHEDULE" ]]
+	[[ "${lines[1]}" == "hourly "*" active "*"2026-12-07T10:00:00Z"*"every 3600s"* ]]
 	fire 2026-12-07T10:00:05Z
 	[ "$(tasks hourly)" = r-hourly-20261207T100000Z ]
 	run agq-routine history hourly
-	[[ "$output" == "20261207T100000Z "*" queue "*r-hourly-20261207T100000Z* ]]
+	[[ "${lines[0]}" == "SLOT "*" CLAIMED "*" STATE "*" TASK" ]]
+	[[ "${lines[1]}" == "20261207T100000Z "*" queue "*r-hourly-20261207T100000Z* ]]
 	run agq-routine ls --json
 	[ "$(jq -r '.[0].last_state + " " + .[0].last_id + " " + .[0].next' \
 	    <<<"$output")" = "queue r-hourly-20261207T100000Z 2026-12-07T11:00:00Z" ]
@@ -154,7 +156,7 @@ events() {
 	AGQ_ROUTINE_NOW=2026-12-07T10:00:00Z agq-routine add p --every 10m \
 	    --misfire catch-up:5 -- true
 	agq-routine pause p
-	[[ "$(agq-routine ls)" == "p "*" paused "*" - "* ]]
+	[[ "$(agq-routine ls | sed 1d)" == "p "*" paused "*" - "* ]]
 	fire 2026-12-07T10:10:01Z
 	fire 2026-12-07T10:20:01Z
 	[ -z "$(tasks p)" ]

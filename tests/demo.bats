@@ -227,19 +227,21 @@ check_main() {
 	[ "$output" = "[]" ]
 	[ -z "$(ls -d "$AGQ_SPOOL.work"/*.trees/* 2>/dev/null)" ]
 
-	# run again on the same spool: fresh origin, fresh PRs, processes
-	# stopped (one test, so that make check runs the demo once less)
-	first=$(ls "$AGQ_SPOOL/done" | wc -l)
-	demo
+	# run again on the same spool (to its PRs: the review and merge
+	# after them are the first run's, asserted above): a fresh origin,
+	# fresh PRs, processes stopped (one test, so that make check runs
+	# the demo once less)
+	demo --until pr
 	echo "$output"
 	[ "$status" -eq 0 ]
-	origin=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
-	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq $((n * 2)) ]
-	[ "$(ls "$AGQ_SPOOL/done" | wc -l)" -eq $((first * 2)) ]
-	[[ "$output" == *"$n of $n tasks merged into main"* ]]
+	origin2=$(sed -n 's/^repository: .* origin \(.*\)$/\1/p' <<<"$output")
+	[ -d "$origin2" ] && [ "$origin2" != "$origin" ]
+	[ "$(ls "$AGQ_SPOOL/prs/merged" | wc -l)" -eq "$n" ]
+	[ "$(ls "$AGQ_SPOOL/prs/open" | wc -l)" -eq "$ndirs" ]  # no changelog
+	[[ "$output" == *"$ndirs of $ndirs tasks done with their PR open"* ]]
 	# the second run's branches are named as the first's were (a new origin)
-	git -C "$origin" branch --list --format='%(refname:short)' | grep -qx 'codespell-1/fix-typos-in-.*\|codespell-2/fix-typos-in-.*'
-	[ -z "$(git -C "$origin" branch --list | grep -- '-2$')" ]
+	git -C "$origin2" branch --list --format='%(refname:short)' | grep -qx 'codespell-1/fix-typos-in-.*\|codespell-2/fix-typos-in-.*'
+	[ -z "$(git -C "$origin2" branch --list | grep -- '-2$')" ]
 	# every process the demo started has stopped: its agents say so
 	for a in "$AGQ_SPOOL"/agents/codespell-*.json "$AGQ_SPOOL"/agents/reviewer.json \
 	    "$AGQ_SPOOL"/agents/scribe.json; do

@@ -103,7 +103,9 @@ int64_t agq_agent_mtime_us(const struct agq_spool *sp, const char *name);
 /* Pure liveness: 1 if agent file A's state is not "down" and BEAT_US (its
  * mtime, agq_agent_mtime_us; -1 unknown) is younger than its effective
  * lease (agq_agent_lease_s of LEASE_S) at NOW_US (the server's clock,
- * agq_server_now_us).  Else 0. */
+ * agq_server_now_us).  Else 0.  A BEAT_US of a whole second is taken as
+ * the end of that second: a file system may store whole seconds (sshfs,
+ * SFTP v3), and a lease must not run out early. */
 int agq_agent_live(const json_t *a, int64_t beat_us, int64_t now_us,
                    double lease_s);
 

@@ -63,6 +63,14 @@ main(void)
 	CHECK(agq_agent_live(a, NOW - 14000000, NOW, 2), "mtime 14 s old: "
 	    "alive");
 	CHECK(!agq_agent_live(a, -1, NOW, 2), "no mtime: dead");
+	CHECK(agq_agent_live(a, NOW - 15500000 + 500000, NOW + 500000, 2),
+	    "a whole-second mtime 15.5 s old (sshfs: SFTP v3 truncated "
+	    "12.9 s to 12 s), lease 15 s: alive, the beat may have been "
+	    "as late as the end of its second");
+	CHECK(!agq_agent_live(a, NOW - 15000000, NOW + 999999, 2),
+	    "... and dead a lease after the end of its second");
+	CHECK(!agq_agent_live(a, NOW - 15500001, NOW, 2), "a mtime with "
+	    "microseconds 15.5 s old: dead, as before");
 	CHECK(!agq_agent_touched_only(a, NOW + 2000000, 2), "mtime 2 s past "
 	    "its heartbeat (a skew): rewritten, not degraded");
 	CHECK(agq_agent_touched_only(a, NOW + 15000000, 2), "mtime a lease "

@@ -410,7 +410,8 @@ fuzz: fuzz-build
 # The long form of tests/torture.bats: kill -9 at random for
 # TORTURE_SECONDS while TORTURE_TASKS tasks go through, then a full disk
 # (with LeakSanitizer in every program: the error paths are where leaks hide),
-# after every unit test under valgrind (make check runs only VG_UNITS there).
+# after every unit test under valgrind (make check runs only VG_UNITS there);
+# last, tests/hosts.bats at 4 simulated hosts x 2 agents x 2,000 tasks.
 TORTURE_SECONDS ?= 240
 TORTURE_TASKS   ?= 4000
 torture: deps-test
@@ -423,6 +424,7 @@ torture: deps-test
 	    --seconds $(TORTURE_SECONDS) --tasks $(TORTURE_TASKS) --drain 300
 	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_LEAKS=1 tests/torture/full-disk
 	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_LEAKS=1 tests/torture/full-disk-daemons
+	AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_HOSTS_FULL=1 tests/run tests/hosts.bats
 
 lint-man:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done

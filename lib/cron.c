@@ -325,12 +325,9 @@ int
 agq_cron_next(const struct agq_cron *c, const char *tz, int64_t after_s,
               int64_t *next_s)
 {
-	const char *old = getenv("TZ");
-	char *saved = old ? agq_xstrdup(old) : NULL;
 	char *val = agq_xasprintf(":%s", tz && *tz ? tz : "UTC");
-	setenv("TZ", val, 1);
+	char *saved = agq_tz_push(val);
 	free(val);
-	tzset();
 	/* wall times go back at most a few hours (a repeat): start 3 h
 	 * before the wall time of AFTER_S; a later wall time more than 4 h
 	 * past the best one found cannot give an earlier instant */
@@ -352,12 +349,7 @@ agq_cron_next(const struct agq_cron *c, const char *tz, int64_t after_s,
 		}
 		g = w + 60;
 	}
-	if (saved)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	agq_tz_pop(saved);
 	if (!found) {
 		errno = ENOENT;
 		return -1;

@@ -7,7 +7,9 @@ load helper
 
 @test "make install PREFIX=DIR installs a working agq whose default spool is DIR/var/spool/agq" {
 	prefix="$BATS_TEST_TMPDIR/prefix"
-	run make -C "$AGQ_TOP" -s install PREFIX="$prefix"
+	# the lock: tests/systemd.bats (tests/sysroot --stage) uses build/install too
+	mkdir -p "$AGQ_TOP/build"
+	run flock "$AGQ_TOP/build/.install.lock" make -C "$AGQ_TOP" -s install PREFIX="$prefix"
 	[ "$status" -eq 0 ]
 	for p in agq agq-submit agq-sched agq-run agq-ls agq-show agq-status \
 	    agq-cancel agq-hold agq-release agq-retry agq-wait agq-journal \

@@ -116,12 +116,52 @@ run(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Why the user's service manager may be out of reach, for the message
+ * of a failed systemctl --user: "" when nothing is known. */
+static char no_manager[256];
+
+/* Is systemd the service manager (PID 1)?  sd_booted(3)'s test, the
+ * directory /run/systemd/system, without linking libsystemd. */
+static int
+sd_booted(void)
+{
+	struct stat st;
+	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Before systemctl --user: the user's manager is reached through
+ * $XDG_RUNTIME_DIR/systemd/private or its bus (systemctl(1)), and a shell
+ * of su(1), runuser(1) or sudo(8) has no XDG_RUNTIME_DIR.  Unset or
+ * empty, it is set to /run/user/UID when that directory is this user's
+ * (pam_systemd(8) makes it while the user has a session, or from boot
+ * with loginctl enable-linger); else no_manager says why. */
+static void
+user_manager(void)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	if (x && *x)
+		return;
+	char dir[64];
+	struct stat st;
+	snprintf(dir, sizeof dir, "/run/user/%u", (unsigned)getuid());
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid())
+		setenv("XDG_RUNTIME_DIR", dir, 1);
+	else
+		snprintf(no_manager, sizeof no_manager, ": no user service "
+		    "manager to reach: XDG_RUNTIME_DIR is not set and %s is "
+		    "not this user's (log in, or loginctl enable-linger; or "
+		    "--system)", dir);
+}
+
 /* systemctl [--user] VERB [ARG] [agq-run@NAME.service] (NAME NULL: no
  * unit).  0, or -1 when it failed (said on stderr). */
 static int
 systemctl(int sys, const char *verb, const char *arg, const char *name)
 {
 	char unit[128] = "";
+	if (!sys)
+		user_manager();
 	if (name)
 		snprintf(unit, sizeof unit, "agq-run@%s.service", name);
 	const char *v[8];
@@ -411,8 +451,9 @@ cmd_add(struct opts *o, const char *given)
 		 * it may serve other agents) */
 		(void)unlink(conf);
 		(void)unlink(tokf);
-		agq_die(EX_UNAVAILABLE, "%s: not added (is systemd the service "
-		    "manager here?)", name);
+		agq_die(EX_UNAVAILABLE, "%s: not added%s", name,
+		    *no_manager && sd_booted() ? no_manager :
+		    " (is systemd the service manager here?)");
 	}
 	agq_journal_w(&o->sp, "agent_add", NULL, json_pack("{s:s, s:O, s:s, "
 	    "s:s, s:b}", "agent", name, "capabilities", caps, "unit", o->system
@@ -587,9 +628,11 @@ drain(struct opts *o, const char *name)
 		int load = agq_agent_load(&o->sp, name);
 		if (!alive && load <= 0)
 			return 0;
-		if (!said++)
+		if (!said && load > 0) {
+			said = 1;
 			fprintf(stderr, "agq-agent: %s: draining: waiting for "
 			    "its %d task%s\n", name, load, load == 1 ? "" : "s");
+		}
 		if (interrupted || agq_mono_us() >= until) {
 			agq_warn("%s: still running %d task%s: the unit is left "
 			    "in place", name, load, load == 1 ? "" : "s");
@@ -621,7 +664,7 @@ cmd_rm(struct opts *o, const char *name, int sys_given)
 		goto out;
 	if (systemctl(sys, "disable", "--now", name) < 0)
 		agq_die(EX_UNAVAILABLE, "%s: drained, but its unit is left in "
-		    "place", name);
+		    "place%s", name, sd_booted() ? no_manager : "");
 	char *tokf = agq_xasprintf("%s/%s.token", sdir, name);
 	if (unlink(conf) < 0 || (unlink(tokf) < 0 && errno != ENOENT))
 		agq_syserr("cannot remove the settings", conf);

@@ -125,3 +125,41 @@ unit_is() { [ "$(in_ct systemctl show -p "$2" --value "$1")" = "$3" ]; }
 	in_ct grep -q '"ev":"agent_rm".*"agent":"sys1","unit":"system"' \
 	    /usr/local/var/spool/agq/journal
 }
+
+@test "agq-agent add as a user (its lingering manager, reached without XDG_RUNTIME_DIR): a generated name, ls, rm" {
+	as_user sh -c 'mkdir -p ~/.config/agq &&
+	    echo "AGQ_SPOOL=$HOME/spool" > ~/.config/agq/environment &&
+	    agq status >/dev/null'
+	as_user env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user start agq-sched
+	as_user env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user enable --now agq-alert.timer
+	run as_user agq-agent add --timeout 60
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# HOST-XXXX: the container's host name, agqtest (tests/sysroot)
+	name=$(grep -Eo '^agqtest-[0-9a-f]{4}: verification task [0-9a-f.-]+ done' <<<"$output")
+	name=${name%%:*}
+	u() { as_user env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user "$@"; }
+	[ "$(u is-active "agq-run@$name")" = active ]
+	[ "$(u is-active agq-sched agq-alert.timer)" = $'active\nactive' ]
+	[ "$(u show -p FragmentPath --value agq-sched)" = /usr/local/lib/systemd/user/agq-sched.service ]
+	[ "$(u show -p ControlGroup --value "agq-run@$name")" = \
+	    "/user.slice/user-1000.slice/user@1000.service/app.slice/app-agq\\x2drun.slice/agq-run@$name.service" ]
+	in_ct test -f "/home/agq/.config/agq/agents/$name.conf"
+	run as_user agq-agent ls
+	[[ "$output" =~ $name\ +idle\ +user\ +none ]]
+	run as_user agq-agent rm "$name"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$name: drained, stopped and removed"* ]]
+	[[ "$output" != *draining* ]]
+	[ "$(u is-enabled "agq-run@$name")" = not-found ] ||
+	    [ "$(u is-enabled "agq-run@$name")" = disabled ]
+	! in_ct test -e "/home/agq/.config/systemd/user/agq-run@.service"
+	# no manager to reach: said, nothing half-installed
+	in_ct rm /var/lib/systemd/linger/agq
+	in_ct loginctl disable-linger agq
+	wait_for 20 bash -c "! nsenter -t $INIT_PID -a test -d /run/user/1000"
+	run as_user agq-agent add u2
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"u2: not added: no user service manager to reach: XDG_RUNTIME_DIR is not set and /run/user/1000 is not this user's"* ]]
+	! in_ct test -e /home/agq/.config/agq/agents/u2.conf
+}

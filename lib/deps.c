@@ -207,7 +207,8 @@ agq_dep_parent_state(const char *id, char *reason, size_t size, void *arg)
 				return AGQ_DEP_DONE;
 			if (loc.state != AGQ_ST_DEAD)
 				return AGQ_DEP_PENDING;
-			json_t *t = agq_task_read(loc.path);
+			json_t *t = agq_task_read_settled(loc.path,
+			    AGQ_SETTLE_MS);
 			if (!t)         /* moved on since: look again */
 				continue;
 			const char *r = json_string_value(json_object_get(t,

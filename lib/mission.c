@@ -357,7 +357,7 @@ task_lookup(const struct agq_spool *sp, const char *id, int *state)
 	for (int tries = 0; tries < 3; tries++) {
 		if (agq_task_find(sp, id, &loc) < 0)
 			break;
-		json_t *t = agq_task_read(loc.path);
+		json_t *t = agq_task_read_settled(loc.path, AGQ_SETTLE_MS);
 		if (t) {
 			*state = loc.state;
 			return t;

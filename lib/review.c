@@ -499,8 +499,9 @@ task_state(const struct agq_spool *sp, const char *id, json_t **task)
 		*task = NULL;
 	if (agq_task_find(sp, id, &loc) < 0)
 		return AGQ_ST_NONE;
-	if (task)
-		*task = agq_task_read(loc.path);
+	if (task)       /* its content as of that directory: a verdict or a
+	                 * merge's reason is written just after the move */
+		*task = agq_task_read_settled(loc.path, AGQ_SETTLE_MS);
 	return loc.state;
 }
 

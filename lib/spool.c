@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fskind.h"
@@ -888,6 +889,52 @@ json_t *
 agq_task_read(const char *path)
 {
 	return agq_json_read_object(path, 16 * 1024 * 1024);
+}
+
+json_t *
+agq_task_read_settled(const char *path, int wait_ms)
+{
+	int64_t end = agq_now_us() + (int64_t)wait_ms * 1000;
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		int r;
+		while ((r = flock(fd, LOCK_SH | LOCK_NB)) < 0 && errno == EINTR)
+			;
+		if (r < 0 && errno == EWOULDBLOCK && agq_now_us() < end) {
+			close(fd);      /* a writer has it: again shortly */
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			continue;
+		}
+		struct stat a, b;
+		if (r == 0 && (fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+			close(fd);      /* replaced meanwhile: the new one */
+			if (agq_now_us() >= end)
+				return agq_task_read(path);
+			continue;
+		}
+		size_t len;
+		char *buf = agq_read_fd(fd, 16 * 1024 * 1024, &len);
+		int e = errno;
+		close(fd);          /* the lock with it */
+		if (!buf) {
+			errno = e;
+			return NULL;
+		}
+		json_error_t je;
+		json_t *t = json_loadb(buf, len, 0, &je);
+		free(buf);
+		if (!json_is_object(t)) {
+			json_decref(t);
+			errno = EBADMSG;
+			return NULL;
+		}
+		return t;
+	}
 }
 
 json_t *

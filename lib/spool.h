@@ -255,6 +255,24 @@ int agq_dir_each(const char *dir, int (*fn)(const char *name, void *arg),
  * NULL with errno (EBADMSG: not a JSON object). */
 json_t *agq_task_read(const char *path);
 
+/* agq_task_read of PATH as it is once no writer holds it: for a reader
+ * that decides on what a task file says in the state directory it was
+ * found in (a merge task's reason in dead/, a review task's verdict in
+ * done/).  agq_task_transition moves a task's file first and replaces its
+ * content second (agq-spool(5), Invariants), its writer holding the
+ * file's flock(2) meanwhile, so a plain read between the two sees the new
+ * directory with the old content ("running").  This one takes a shared
+ * flock (LOCK_SH | LOCK_NB, polled every 1 ms) and checks the path still
+ * names the inode it locked, reading again when it does not; after
+ * WAIT_MS milliseconds of a writer holding it, it reads without the lock
+ * (a person's agq-edit must not stall the scheduler).  NULL with errno as
+ * agq_task_read (ENOENT: the task moved on; look it up again). */
+json_t *agq_task_read_settled(const char *path, int wait_ms);
+
+/* agq_task_read_settled's wait in the scheduler's readers (ms): a
+ * finishing runner holds the lock for a journal append or two. */
+#define AGQ_SETTLE_MS 2000
+
 /* agq_task_read of LOC's file, through LOC->dirfd when it is open (one
  * name for the kernel to look up instead of the whole path: what listing
  * 100,000 tasks costs, agq-ls(1)).  NULL with errno as agq_task_read. */

@@ -149,6 +149,62 @@ main(void)
 	json_decref(back);
 	CHECK(agq_agent_load(&sp, "a1") == 1, "agent load counts leases");
 
+	/* A reader between a transition's move and its new content (a merge
+	 * task just moved to dead/, its reason not yet written): the plain
+	 * read sees the old content in the new directory, the settled read
+	 * waits for the writer and sees the new; a writer that keeps the
+	 * lock delays it only WAIT_MS. */
+	const char *j9 = "{\"id\":\"t9\",\"cmd\":\"true\"}";
+	t = agq_task_parse(j9, strlen(j9), err, sizeof err);
+	agq_task_normalize(t, agq_now_us());
+	json_object_set_new(t, "reason", json_string("running"));
+	CHECK(agq_deliver(&sp, t, AGQ_DELIVER_SYNC, &where) == 0, "deliver t9");
+	json_decref(t);
+	int mv[2];
+	CHECK(pipe(mv) == 0, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		struct agq_locked w;
+		if (agq_task_lock(&sp, "t9", NULL, &w) < 0 ||
+		    agq_task_move(&sp, &w, AGQ_ST_DEAD, -1, NULL) < 0 ||
+		    write(mv[1], "m", 1) != 1)
+			_exit(1);
+		usleep(300000);
+		json_object_set_new(w.task, "reason", json_string("exit 3"));
+		if (agq_task_rewrite(&sp, &w) < 0)
+			_exit(1);
+		usleep(100000);
+		agq_task_unlock(&w);
+		_exit(0);
+	}
+	char c9;
+	CHECK(read(mv[0], &c9, 1) == 1, "the writer moved t9 to dead/");
+	snprintf(path, sizeof path, "%s/dead/t9.json", root);
+	back = agq_task_read(path);
+	CHECK(back && !strcmp(json_string_value(json_object_get(back,
+	    "reason")), "running"), "a plain read between the move and the "
+	    "new content sees the old content");
+	json_decref(back);
+	back = agq_task_read_settled(path, 5000);
+	CHECK(back && !strcmp(json_string_value(json_object_get(back,
+	    "reason")), "exit 3"), "the settled read sees the new content");
+	json_decref(back);
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer ended well");
+	close(mv[0]);
+	close(mv[1]);
+	CHECK(agq_task_lock(&sp, "t9", NULL, &l) == 0, "t9 held by a writer");
+	int64_t t0 = agq_now_us();
+	back = agq_task_read_settled(path, 50);
+	int64_t waited = agq_now_us() - t0;
+	CHECK(back && waited >= 50000 && waited < 3000000, "a writer that "
+	    "keeps the lock: read without it after the wait");
+	json_decref(back);
+	agq_task_unlock(&l);
+	snprintf(path, sizeof path, "%s/nope.json", root);
+	CHECK(!agq_task_read_settled(path, 50) && errno == ENOENT,
+	    "a missing file: ENOENT");
+
 	/* a move onto an existing task file is refused */
 	CHECK(agq_task_lock(&sp, "t1", NULL, &l) == 0, "lock again");
 	char other[4096];

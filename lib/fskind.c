@@ -110,6 +110,32 @@ agq_renameat_checked(int ofd, const char *old, int nfd, const char *new)
 }
 
 int
+agq_renameat_noreplace(int ofd, const char *old, int nfd, const char *new)
+{
+	struct stat before, sn;
+	int known = fstatat(ofd, old, &before, AT_SYMLINK_NOFOLLOW) == 0;
+	if (renameat2(ofd, old, nfd, new, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (known && happened_at(&before, ofd, old, nfd, new))
+		return 0;       /* NFS: done, though reported failed */
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(ofd, old, nfd, new, 0) < 0) {
+		int e = errno;
+		struct stat so;
+		if (!(fstatat(ofd, old, &so, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    so.st_nlink >= 2 && fstatat(nfd, new, &sn,
+		    AT_SYMLINK_NOFOLLOW) == 0 && so.st_dev == sn.st_dev &&
+		    so.st_ino == sn.st_ino)) {
+			errno = e;
+			return -1;
+		}
+	}
+	/* ENOENT: gone already (a retransmitted REMOVE on NFS) */
+	return unlinkat(ofd, old, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
 agq_rename_checked(const char *old, const char *new)
 {
 	return agq_renameat_checked(AT_FDCWD, old, AT_FDCWD, new);

@@ -65,4 +65,13 @@ int agq_rename_checked(const char *old, const char *new);
  * directory OFD, NEW to NFD (AT_FDCWD: the working directory). */
 int agq_renameat_checked(int ofd, const char *old, int nfd, const char *new);
 
+/* rename(2) OLD (relative to directory OFD) to NEW (to NFD) that never
+ * replaces NEW: renameat2(2) with RENAME_NOREPLACE, checked as
+ * agq_renameat_checked; where the file system lacks the flag (EINVAL or
+ * ENOSYS: NFS, which rename(2)'s man page names, and some FUSE file
+ * systems), link(2) then unlink(2) of OLD, the link checked as
+ * agq_link_checked (so OLD must not be a directory: EPERM).  0, or -1
+ * with errno (EEXIST: NEW exists). */
+int agq_renameat_noreplace(int ofd, const char *old, int nfd, const char *new);
+
 #endif

@@ -53,7 +53,7 @@ agq_out_open_spare(const struct agq_spool *sp, const char *id, int create,
 	if (ofd < 0)
 		return -1;
 	/* EEXIST: an earlier attempt's out/ID, kept; the spare stays */
-	if (spare && renameat2(ofd, spare, ofd, id, RENAME_NOREPLACE) == 0)
+	if (spare && agq_renameat_noreplace(ofd, spare, ofd, id) == 0)
 		create = 0;
 	if (create && mkdirat(ofd, id, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
@@ -220,7 +220,7 @@ agq_out_keep(int dfd, int n)
 	for (int i = 0; spare_files[i]; i++) {
 		char kept[32];
 		snprintf(kept, sizeof kept, "%s.%d", spare_files[i], n);
-		if (renameat2(dfd, spare_files[i], dfd, kept, RENAME_NOREPLACE) < 0 &&
+		if (agq_renameat_noreplace(dfd, spare_files[i], dfd, kept) < 0 &&
 		    errno != ENOENT && errno != EEXIST && r == 0) {
 			r = -1;
 			e = errno;

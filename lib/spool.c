@@ -276,23 +276,11 @@ agq_task_unlock(struct agq_locked *l)
 	l->task = NULL;
 }
 
-/* rename(2) that never replaces: renameat2(RENAME_NOREPLACE), or link(2)
- * and unlink(2) where the file system lacks it. */
+/* rename(2) that never replaces: agq_renameat_noreplace (fskind.h). */
 int
 agq_rename_noreplace(const char *from, const char *to)
 {
-	struct stat before;
-	int known = lstat(from, &before) == 0;
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (known && agq_rename_happened(&before, from, to))
-		return 0;       /* NFS: done, though reported failed (fskind.h) */
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	if (agq_link_checked(from, to) < 0)
-		return -1;
-	/* ENOENT: gone already (a retransmitted REMOVE on NFS) */
-	return unlink(from) < 0 && errno != ENOENT ? -1 : 0;
+	return agq_renameat_noreplace(AT_FDCWD, from, AT_FDCWD, to);
 }
 
 int

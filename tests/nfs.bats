@@ -103,6 +103,27 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 	[ "$status" -eq 0 ]
 }
 
+@test "no RENAME_NOREPLACE (NFS): a retried task's attempts each keep their output; tasks move and claim without replacing" {
+	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	export AGQ_NO_RENAME2=1 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
+	LD_PRELOAD=$shim agq-submit -q --id nr-1 --max-attempts 2 --backoff 0 -- sh -c '
+	    if [ -e "$AGQ_OUT/ran" ]; then echo second; exit 0; fi
+	    touch "$AGQ_OUT/ran"; echo first; exit 3'
+	for round in 1 2 3 4; do
+		LD_PRELOAD=$shim agq-sched --once
+		LD_PRELOAD=$shim agq-run --agent a --once 2>> "$BATS_TEST_TMPDIR/agent.log"
+		count_is done 1 && break
+	done
+	count_is done 1
+	! grep -q "cannot keep" "$BATS_TEST_TMPDIR/agent.log"
+	[ "$(cat "$AGQ_SPOOL/out/nr-1/stdout.1")" = first ]
+	[ "$(agq-cat --attempt 1 nr-1)" = first ]
+	[ "$(agq-cat --attempt 2 nr-1)" = second ]
+	run agq-fsck
+	[ "$status" -eq 0 ]
+}
+
 @test "agq.conf spool_fs: auto, local or remote, else a clear error" {
 	echo "spool_fs = sometimes" >> "$AGQ_CONF"
 	run agq-ls

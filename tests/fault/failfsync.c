@@ -17,6 +17,8 @@
  * EEXIST or ESTALE): the false failures of NFS, where the reply to a
  * request the server carried out is lost and its retransmission fails
  * (agq-spool(5), "Network file systems").
+ * And renameat2(2) with a flag (RENAME_NOREPLACE) fails with EINVAL,
+ * doing nothing, when $AGQ_NO_RENAME2 is 1: NFS lacks the flags.
  * Built by `make check` into build/fault/failfsync.so; not part of agq.
  */
 #define _GNU_SOURCE
@@ -188,6 +190,11 @@ int
 renameat2(int od, const char *old, int nd, const char *new, unsigned flags)
 {
 	REAL(renameat2);
+	const char *no = getenv("AGQ_NO_RENAME2");
+	if (flags && no && !strcmp(no, "1")) {
+		errno = EINVAL;
+		return -1;
+	}
 	int r = real(od, old, nd, new, flags);
 	return link_fails(r, old, new) ? -1 : r;
 }

@@ -74,6 +74,8 @@ struct via {
 	int64_t last_hb;        /* monotonic */
 	int64_t retry_at;       /* the next connection attempt (monotonic) */
 	int backoff_s;
+	int64_t start_at;       /* the next lease taken after a failed start */
+	int start_backoff_s;    /* 1 s doubling to START_BACKOFF_MAX, or 0 */
 	int draining, stop_requested;
 	int replaced;           /* another agent has its name: exit 75 */
 };
@@ -368,6 +370,10 @@ send_result(struct via *V, struct vjob *j)
 	return 0;
 }
 
+/* The longest wait (s) before a lease whose start failed is asked for
+ * again: agq-run's own retries a second apart, spread out over a link. */
+#define START_BACKOFF_MAX 30
+
 /* Run lease ID (the task T, generation GEN, attempt ATTEMPT) here. */
 static void
 run_here(struct via *V, const char *id, const json_t *t, json_int_t gen,
@@ -426,11 +432,21 @@ take_lease(struct via *V, double wait_s)
 	json_t *t = json_object_get(r, "task");
 	json_t *g = json_object_get(r, "generation");
 	json_t *a = json_object_get(r, "attempt");
-	if (json_is_object(t) && json_is_integer(g) && json_is_integer(a))
+	if (json_is_object(t) && json_is_integer(g) && json_is_integer(a)) {
+		V->start_backoff_s = 0;
 		run_here(V, tid, t, json_integer_value(g),
 		    (int)json_integer_value(a));
-	else if (!r && strcmp(code, "conn"))
-		agq_warn("%s: cannot start %s: %s", V->o->via, tid, msg);
+	} else if (!r && strcmp(code, "conn")) {
+		/* the spool's side could not start it (its disk, say): the
+		 * lease stays, asked for again after a backoff, not at once */
+		V->start_backoff_s = !V->start_backoff_s ? 1 :
+		    V->start_backoff_s * 2 > START_BACKOFF_MAX ?
+		    START_BACKOFF_MAX : V->start_backoff_s * 2;
+		V->start_at = agq_mono_us() + (int64_t)V->start_backoff_s *
+		    1000000;
+		agq_warn("%s: cannot start %s: %s (asked again in %d s)",
+		    V->o->via, tid, msg, V->start_backoff_s);
+	}
 	json_decref(r);
 }
 
@@ -514,7 +530,8 @@ turn(struct via *V)
 	int busy = 0;
 	for (int i = 0; i < V->njobs; i++)
 		busy += !V->jobs[i].exited;
-	if (V->pid && !V->draining && busy < V->o->slots && V->shep.fd >= 0) {
+	if (V->pid && !V->draining && busy < V->o->slots && V->shep.fd >= 0 &&
+	    agq_mono_us() >= V->start_at) {
 		int before = V->njobs;
 		double w = V->njobs || V->o->once ? 0 : V->hb_s;
 		take_lease(V, w > 5 ? 5 : w);

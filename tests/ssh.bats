@@ -18,9 +18,10 @@ start_sshd() {
 	ssh-keygen -q -t ed25519 -N '' -f "$d/host" </dev/null
 	ssh-keygen -q -t ed25519 -N '' -f "$d/user" </dev/null
 	# the forced command: whatever the client asks, agq-remote on this
-	# spool, with the test's configuration and sanitizer options
-	printf 'command="env AGQ_CONF=%s ASAN_OPTIONS=%s %s/agq-remote %s",restrict %s\n' \
-	    "$AGQ_CONF" "$ASAN_OPTIONS" "$(dirname "$(type -P agq-remote)")" \
+	# spool, with the test's configuration and sanitizer options (and
+	# $REMOTE_ENV: VAR=VALUE words)
+	printf 'command="env AGQ_CONF=%s ASAN_OPTIONS=%s %s %s/agq-remote %s",restrict %s\n' \
+	    "$AGQ_CONF" "$ASAN_OPTIONS" "${REMOTE_ENV:-}" "$(dirname "$(type -P agq-remote)")" \
 	    "$AGQ_SPOOL" "$(cat "$d/user.pub")" > "$d/authorized_keys"
 	SSH_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	cat > "$d/sshd_config" <<EOF
@@ -112,6 +113,28 @@ sshd_up() {
 	[ "$(grep -c "\"ev\":\"done\",\"id\":\"$id\"" "$AGQ_SPOOL/journal")" = 1 ]
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = second ]
 	agq-journal --verify
+}
+
+@test "ssh: a lease the spool cannot start (its disk failing) is asked for again after 1 s, 2, 4...: not in a loop; started once the disk is back" {
+	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	flag=$BATS_TEST_TMPDIR/fail-fsync
+	REMOTE_ENV="LD_PRELOAD=$shim AGQ_FAIL_FSYNC=$flag AGQ_FAIL_FSYNC_IN=$AGQ_SPOOL/tmp/ ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
+	start_sshd
+	id=$(agq-submit -c x -- echo started)
+	touch "$flag"
+	start_agent r1 -c x --via "$VIA" --work "$BATS_TEST_TMPDIR/w"
+	wait_for 30 jq_is "$AGQ_SPOOL/agents/r1.json" .via ssh
+	agq-sched --once
+	log=$BATS_TEST_TMPDIR/agent-r1.log
+	wait_for 60 grep -q "cannot start $id: .*(asked again in 4 s)" "$log"
+	rm "$flag"
+	# each failed start waited twice as long as the one before
+	[ "$(grep -o "cannot start $id: .*(asked again in [0-9]* s)" "$log" |
+	    sed 's/.*again in \([0-9]*\) s)/\1/' | head -3 | tr '\n' ' ')" = "1 2 4 " ]
+	done_now() { agq-sched --once; is_state "$id" done; }
+	wait_for 60 done_now
+	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = started ]
 }
 
 @test "agq-remote: bad lines are answered, never fatal; ops before hello and register refused" {

@@ -93,6 +93,8 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 		S->o.backends = json_object_get(S->reg, "backends");
 		S->o.endpoints = json_object_get(S->reg, "endpoints");
 		S->o.models = json_object_get(S->reg, "models");
+		S->o.cap_token = json_string_value(json_object_get(S->reg,
+		    "cap_token"));
 		int rc;
 		S->R = agq_remote_agent_open(&S->sp, &S->o, json_string_value(
 		    json_object_get(S->reg, "host")), json_object_get(S->reg,

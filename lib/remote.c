@@ -19,7 +19,8 @@ static const struct {
 } ops[AGQ_R_NOPS] = {
 	[AGQ_R_HELLO] = { "hello", "version:I" },
 	[AGQ_R_REGISTER] = { "register", "agent:T caps:A slots:I host:S "
-	    "backends:A? endpoints:A? models:A? prefetch:I? resources:J?" },
+	    "backends:A? endpoints:A? models:A? prefetch:I? resources:J? "
+	    "cap_token:S?" },
 	[AGQ_R_HEARTBEAT] = { "heartbeat", "running:A state:S? resources:J?" },
 	[AGQ_R_NEXT] = { "next", "wait:W running:A" },
 	[AGQ_R_START] = { "start", "task_id:T" },

@@ -243,6 +243,9 @@ dial(struct via *V)
 			json_object_set(f, "endpoints", V->o->endpoints);
 		if (json_array_size(V->o->models))
 			json_object_set(f, "models", V->o->models);
+		if (V->o->cap_token)    /* the spool's scheduler verifies it */
+			json_object_set_new(f, "cap_token", json_string(
+			    V->o->cap_token));
 		r = call(V, AGQ_R_REGISTER, f, 5, code, msg);
 	}
 	if (!r) {

@@ -137,6 +137,21 @@ sshd_up() {
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = started ]
 }
 
+@test "ssh: --cap-token goes with the registration: a token capability's task runs on the remote agent, verified by agq-sched" {
+	start_sshd
+	echo 'token_caps = deploy' >> "$AGQ_CONF"
+	agq-agent token r1 --cap deploy > "$WORK/r1.token"
+	id=$(agq-submit -c deploy -- echo deployed)
+	start_agent r1 -c deploy --cap-token "$WORK/r1.token" --via "$VIA" \
+	    --work "$BATS_TEST_TMPDIR/w"
+	wait_for 30 jq_is "$AGQ_SPOOL/agents/r1.json" .via ssh
+	jq_is "$AGQ_SPOOL/agents/r1.json" .cap_token "$(cat "$WORK/r1.token")"
+	ran() { agq-sched --once; is_state "$id" done; }
+	wait_for 30 ran
+	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = deployed ]
+	[ "$(journal_count cap_refused)" -eq 0 ]
+}
+
 @test "agq-remote: bad lines are answered, never fatal; ops before hello and register refused" {
 	out=$(printf '%s\n' 'not json' '[1]' '{"id":1,"op":"nope"}' \
 	    '{"id":2,"op":"next","wait":1,"running":[]}' \

@@ -111,10 +111,12 @@ every_option() {
 	agq-submit -q --id build-1 -- true
 	other="$BATS_TEST_TMPDIR/other"
 	AGQ_SPOOL=$other agq-submit -q --id elsewhere -- true
+	m=$(agq-mission new "a mission")
 	complete bash "agq " "agq help sub" "agq-registry " "agq registry --type o" \
 	    "agq-registry --type=an" "agq-submit -p h" "agq-submit --on-dep-fail " \
 	    "agq-cancel " "agq-show buil" "agq-cancel -s $other " "agq --spool $other show " \
-	    "agq-pr show build" "agq-prio build-1 l"
+	    "agq-pr show build" "agq-prio build-1 l" "agq-mission show " \
+	    "agq mission close m-" "agq-submit --mission "
 	# agq's commands are agq-CMD's names, help among them
 	out=$(got "agq ")
 	for p in $PROGS; do
@@ -135,6 +137,10 @@ every_option() {
 	[ "$(got "agq-pr show build")" = "build-1 " ]
 	# the nth positional: agq-prio ID LANE
 	[ "$(got "agq-prio build-1 l")" = "low " ]
+	# mission ids where a mission is asked for, not task ids
+	[ "$(got "agq-mission show ")" = "$m " ]
+	[ "$(got "agq mission close m-")" = "$m " ]
+	[ "$(got "agq-submit --mission ")" = "$m " ]
 	# with no spool anywhere, nothing (and no error)
 	AGQ_SPOOL= complete bash "agq-wait "
 	[ -z "$(got "agq-wait ")" ]
@@ -146,8 +152,10 @@ every_option() {
 	head -1 "$COMP/_agq" | grep -qx "#compdef $(echo $PROGS)"
 	every_option zsh
 	agq-submit -q --id build-1 -- true
+	m=$(agq-mission new "a mission")
 	complete zsh "agq ls --st" "agq reg" "agq registry " "agq-registry --type " \
-	    "agq-cancel " "agq-prio build-1 " "agq -s $BATS_TEST_TMPDIR/none show "
+	    "agq-cancel " "agq-prio build-1 " "agq -s $BATS_TEST_TMPDIR/none show " \
+	    "agq-mission show "
 	[ "$(got 'agq ls --st')" = "--state " ]
 	[ "$(got 'agq reg')" = "registry " ]
 	[ "$(got 'agq registry ')" = "add check ls rm " ]
@@ -155,6 +163,7 @@ every_option() {
 	[ "$(got 'agq-cancel ')" = "build-1 " ]
 	[ "$(got 'agq-prio build-1 ')" = "high low normal urgent " ]
 	[ -z "$(got "agq -s $BATS_TEST_TMPDIR/none show ")" ]
+	[ "$(got 'agq-mission show ')" = "$m " ]
 }
 
 # A repository with one commit, in $REPO, and a bare origin in $ORIGIN.

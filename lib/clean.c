@@ -4,7 +4,9 @@
  * records appended to the archive and fsynced first, then the task files,
  * their id claims and their out/ID removed, so that a crash leaves a task
  * in both places, never in neither; a task found in the archive already
- * (such a crash) is removed without a second record.
+ * (such a crash: the same id and submitted_at) is removed without a second
+ * record, while a task submitted again under an archived id is archived
+ * beside it (agq_archive_find takes the newest).
  */
 
 #include <dirent.h>
@@ -38,7 +40,8 @@ enum { SEL_DONE = 1, SEL_DEAD = 2, SEL_CANCELLED = 4 };
  * member ends, and the lines of the batch to append. */
 struct month {
 	char name[32];
-	json_t *ids;            /* object: id -> true */
+	json_t *ids;            /* object: id -> its task's submitted_at */
+	long records;           /* its lines (an id submitted again: two) */
 	off_t good;
 	char *buf;
 	size_t len, cap;
@@ -89,6 +92,17 @@ parse_states(const char *list, int *sel)
 	return rc < 0 || !*sel ? -1 : 0;
 }
 
+/* Which task of an id T is (a new reference): its submitted_at, which
+ * agq-submit sets once (agq-task(5)), or null.  A task archived by a run
+ * that died before removing it has the same; a task submitted again under
+ * the same id after the first was archived and removed, another. */
+static json_t *
+submitted(const json_t *t)
+{
+	json_t *v = json_object_get(t, "submitted_at");
+	return v ? json_incref(v) : json_null();
+}
+
 /* The month of archive NAME in the run, loaded on first use: the ids in
  * it and where its whole members end.  NULL when it cannot be read. */
 static struct month *
@@ -128,8 +142,11 @@ month_get(struct run *R, const char *name)
 			break;
 		json_t *o = json_loadb(p, (size_t)(nl - p), 0, NULL);
 		const char *id = json_string_value(json_object_get(o, "id"));
-		if (id)
-			json_object_set_new(m->ids, id, json_true());
+		if (id) {
+			json_object_set_new(m->ids, id, submitted(json_object_get(
+			    o, "task")));
+			m->records++;
+		}
 		json_decref(o);
 	}
 	free(text);
@@ -223,7 +240,10 @@ consider(struct run *R, const char *id, struct entry *e)
 		return;
 	}
 	e->m = m;
-	if (json_object_get(m->ids, id) || R->dry)
+	json_t *was = json_object_get(m->ids, id), *sub = submitted(e->l.task);
+	int same = was && json_equal(was, sub);
+	json_decref(sub);
+	if (same || R->dry)
 		return;         /* archived by a run that died before removing */
 	int ofd = agq_out_open(R->sp, id, 0);
 	char ts[32];
@@ -297,11 +317,13 @@ batch(struct run *R, char **ids, size_t n)
 		} else {
 			m->used = 1;
 			for (size_t i = 0; i < n; i++)
-				if (e[i].m == m && e[i].fresh)
+				if (e[i].m == m && e[i].fresh) {
 					json_object_set_new(m->ids, e[i].l.id,
-					    json_true());
-			if (agq_archive_set_count(R->sp, m->name, (long)
-			    json_object_size(m->ids)) < 0)
+					    submitted(e[i].l.task));
+					m->records++;
+				}
+			if (agq_archive_set_count(R->sp, m->name,
+			    m->records) < 0)
 				agq_warn("cannot write the count of %s: %s",
 				    m->name, strerror(errno));
 		}

@@ -173,6 +173,24 @@ archive() { zcat "$AGQ_SPOOL"/archive/*.jsonl.gz; }
 	[ "$(agq-journal --ev clean | jq -c '[.count, .archived]')" = "[2,0]" ]
 }
 
+@test "an id submitted again after its first task was archived: the second is archived too, not dropped; agq-show shows the newer" {
+	agq-submit -q --id again -- echo first
+	finish_all
+	agq-clean --older-than 0
+	is_state again none
+	agq-submit -q --id again --max-attempts 1 -- sh -c 'exit 3'
+	finish_all
+	is_state again dead
+	run agq-clean --older-than 0
+	[ "$status" -eq 0 ]
+	is_state again none
+	# both records, in the order they were archived
+	[ "$(archive | jq -r 'select(.id == "again") | .state' | tr '\n' ' ')" = "done dead " ]
+	[ "$(agq-show --json again | jq -r .state)" = archived ]
+	agq-show --json again | jq -e '.task.cmd | tostring | contains("exit 3")'
+	[ "$(cat "$AGQ_SPOOL"/archive/*.count)" = 2 ]
+}
+
 @test "a torn archive member (a writer killed mid-append) is cut off before the next append" {
 	a=$(agq-submit -- true)
 	finish_all

@@ -45,18 +45,13 @@ nap() {
 setup() {
 	export AGQ_SPOOL="$BATS_TEST_TMPDIR/spool"
 	export AGQ_CONF="$BATS_TEST_TMPDIR/agq.conf"
-	cat > "$AGQ_CONF" <<CONF
-lease = 3
-heartbeat = 0.3
-assign_timeout = 20
-kill_grace = 1
-rescan = 5
-backoff_cap = 60
-CONF
-	mkdir -p "$AGQ_SPOOL"
+	# (printf and one mkdir: each process a test starts costs, and every
+	# test starts these)
+	printf '%s\n' "lease = 3" "heartbeat = 0.3" "assign_timeout = 20" \
+	    "kill_grace = 1" "rescan = 5" "backoff_cap = 60" > "$AGQ_CONF"
 	PIDS=()
 	WORK="$BATS_TEST_TMPDIR/work"
-	mkdir -p "$WORK"
+	mkdir -p "$AGQ_SPOOL" "$WORK"
 }
 
 # ours PID: PID is still a live child of this shell.  A process that ended was
@@ -64,7 +59,7 @@ CONF
 # (pid_max wraps within minutes under test load): never signal that.
 ours() {
 	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	{ read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
 	stat=${stat##*) }               # after "pid (comm) "
 	set -- $stat                    # state ppid ...
 	[ "$2" = "$BASHPID" ] && [ "$1" != Z ]

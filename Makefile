@@ -339,12 +339,13 @@ demo: all deps-demo
 # The builds use both cores unless make was given -j already.
 CHECK_J = $(if $(findstring -j,$(MAKEFLAGS)),,-j2)
 # The unit tests valgrind runs again in make check (tests/run's header says
-# why these): the rest run under it in make torture.
+# why these), the only ones its plain build makes: the rest run under it in
+# make torture.
 VG_UNITS := test_journal test_spool test_task test_util test_lifecycle
 check: deps-test
 	@$(MAKE) $(CHECK_J) --no-print-directory O=build/san BINOUT=build/san/bin SAN=1 \
 	    progs $(UNITS:%=build/san/unit/%) $(TESTHELPERS:%=build/san/unit/%)
-	@$(MAKE) $(CHECK_J) --no-print-directory progs $(UNITS:%=build/default/unit/%) >/dev/null
+	@$(MAKE) $(CHECK_J) --no-print-directory progs $(VG_UNITS:%=build/default/unit/%) >/dev/null
 	@$(MAKE) $(CHECK_J) --no-print-directory fuzz-build build/fault/failfsync.so \
 	    build/fault/leak.so build/fault/clockoff.so >/dev/null
 	@AGQ_TEST_BIN=$(TOP)/build/san/bin AGQ_TEST_UNIT=$(TOP)/build/san/unit \

@@ -61,18 +61,27 @@ agq_fs_remote(const char *path)
 	return k < 0 ? -1 : k != AGQ_FS_LOCAL;
 }
 
-int
-agq_link_checked(const char *old, const char *new)
+/* agq_link_checked with linkat(2)'s arguments: OLD relative to the
+ * directory OFD, NEW to NFD (AT_FDCWD: the working directory). */
+static int
+link_checked_at(int ofd, const char *old, int nfd, const char *new)
 {
-	if (link(old, new) == 0)
+	if (linkat(ofd, old, nfd, new, 0) == 0)
 		return 0;
 	int e = errno;
 	struct stat so, sn;
-	if (lstat(old, &so) == 0 && so.st_nlink >= 2 && lstat(new, &sn) == 0 &&
-	    so.st_dev == sn.st_dev && so.st_ino == sn.st_ino)
+	if (fstatat(ofd, old, &so, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    so.st_nlink >= 2 && fstatat(nfd, new, &sn, AT_SYMLINK_NOFOLLOW) ==
+	    0 && so.st_dev == sn.st_dev && so.st_ino == sn.st_ino)
 		return 0;
 	errno = e;
 	return -1;
+}
+
+int
+agq_link_checked(const char *old, const char *new)
+{
+	return link_checked_at(AT_FDCWD, old, AT_FDCWD, new);
 }
 
 /* agq_rename_happened, OLD relative to directory OFD, NEW to NFD
@@ -112,7 +121,7 @@ agq_renameat_checked(int ofd, const char *old, int nfd, const char *new)
 int
 agq_renameat_noreplace(int ofd, const char *old, int nfd, const char *new)
 {
-	struct stat before, sn;
+	struct stat before;
 	int known = fstatat(ofd, old, &before, AT_SYMLINK_NOFOLLOW) == 0;
 	if (renameat2(ofd, old, nfd, new, RENAME_NOREPLACE) == 0)
 		return 0;
@@ -120,17 +129,8 @@ agq_renameat_noreplace(int ofd, const char *old, int nfd, const char *new)
 		return 0;       /* NFS: done, though reported failed */
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	if (linkat(ofd, old, nfd, new, 0) < 0) {
-		int e = errno;
-		struct stat so;
-		if (!(fstatat(ofd, old, &so, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    so.st_nlink >= 2 && fstatat(nfd, new, &sn,
-		    AT_SYMLINK_NOFOLLOW) == 0 && so.st_dev == sn.st_dev &&
-		    so.st_ino == sn.st_ino)) {
-			errno = e;
-			return -1;
-		}
-	}
+	if (link_checked_at(ofd, old, nfd, new) < 0)
+		return -1;
 	/* ENOENT: gone already (a retransmitted REMOVE on NFS) */
 	return unlinkat(ofd, old, 0) < 0 && errno != ENOENT ? -1 : 0;
 }

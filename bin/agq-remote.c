@@ -149,10 +149,11 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 		json_t *t;
 		json_int_t g;
 		int attempt;
-		if (agq_remote_agent_start(S->R, taskid, &t, &g, &attempt) < 0) {
-			snprintf(msg, sizeof msg, "%s: not started (not leased "
-			    "to this agent, not a valid task, out of attempts, "
-			    "or the spool cannot be written)", taskid);
+		char cause[256];
+		if (agq_remote_agent_start(S->R, taskid, &t, &g, &attempt,
+		    cause, sizeof cause) < 0) {
+			snprintf(msg, sizeof msg, "%s: not started: %s", taskid,
+			    cause);
 			return agq_remote_error(id, "not_started", msg);
 		}
 		return agq_remote_reply(id, json_pack("{s:o, s:I, s:i}", "task",

@@ -106,6 +106,7 @@ struct runner {
 	struct agq_waiter wt;   /* inotify, or polling (wake.h) */
 	int unrecorded;         /* exit status (75: disk full) of a start or
 	                         * result it could not record: --once */
+	int start_errno;        /* the errno of the last start not made */
 	int64_t room_at;        /* no start before (monotonic): a failed one */
 	char *spare_tmp;        /* tmp/.spare-NAME: the next start record */
 	char spare_out[80];     /* out/.spare-NAME/: the next output dir */
@@ -594,6 +595,7 @@ static void
 not_started(struct runner *R, int err)
 {
 	R->unrecorded = agq_exit_code(err);
+	R->start_errno = err;
 	R->room_at = agq_mono_us() + 1000000;
 }
 
@@ -1935,17 +1937,26 @@ agq_remote_agent_next(struct runner *R, const json_t *running, double wait_s,
 
 int
 agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
-                       json_int_t *gen, int *attempt)
+                       json_int_t *gen, int *attempt, char *why, size_t size)
 {
 	struct prepared p;
-	if (start_prepare(R, id, &p) < 0)
+	R->start_errno = 0;
+	snprintf(why, size, "not leased to this agent, not a valid task, or "
+	    "out of attempts");
+	if (start_prepare(R, id, &p) < 0) {
+		if (R->start_errno)
+			snprintf(why, size, "the spool cannot record the start: "
+			    "%s", strerror(R->start_errno));
 		return -1;
+	}
 	agq_runas_free(&p.ra);
 	close(p.ofd);
 	close(p.efd);
 	free(p.outdir);
 	if (agq_task_rewrite_commit(R->sp, &p.l, &p.rw) < 0) {
 		not_started(R, errno);
+		snprintf(why, size, "the spool cannot record the start: %s",
+		    strerror(errno));
 		agq_syserr("cannot record the start", p.l.loc.path);
 		agq_task_unlock(&p.l);
 		return -1;

@@ -73,9 +73,11 @@ int agq_remote_agent_next(struct runner *R, const json_t *running,
  * move), out/ID made with empty stdout and stderr, `start` journaled.
  * 0 with *TASK (a copy, the caller's), *GEN and *ATTEMPT; or -1 (reported:
  * not ours, not valid (rejected), out of attempts (dead/), or the spool
- * cannot be written). */
+ * cannot be written), with why in WHY (SIZE bytes: the spool's error,
+ * strerror(3), when it could not write the start record). */
 int agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
-                           json_int_t *gen, int *attempt);
+                           json_int_t *gen, int *attempt, char *why,
+                           size_t size);
 
 /* LEN bytes of BUF written at byte OFF of out/ID/NAME (NAME stdout,
  * stderr or agent.json; OFF 0 truncates it first, an OFF past its end

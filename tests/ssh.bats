@@ -128,6 +128,8 @@ sshd_up() {
 	agq-sched --once
 	log=$BATS_TEST_TMPDIR/agent-r1.log
 	wait_for 60 grep -q "cannot start $id: .*(asked again in 4 s)" "$log"
+	# the cause, as the spool's side saw it
+	grep -q "cannot start $id: $id: not started: the spool cannot record the start: Input/output error (asked again in 1 s)" "$log"
 	rm "$flag"
 	# each failed start waited twice as long as the one before
 	[ "$(grep -o "cannot start $id: .*(asked again in [0-9]* s)" "$log" |

@@ -324,18 +324,18 @@ gen_name(char *buf, size_t size)
 	    (unsigned)(agq_random() & 0xffff));
 }
 
-/* The verification task pinned to NAME (its capability agent:NAME),
- * submitted: its id into ID (65 bytes); exits on failure. */
+/* The verification task pinned to NAME (run_on NAME, and its capability
+ * agent:NAME), submitted: its id into ID (65 bytes); exits on failure. */
 static void
 submit_check(struct opts *o, const char *name, char *id)
 {
 	char title[128], cap[80];
 	snprintf(title, sizeof title, "agq-agent add %s: verification", name);
 	snprintf(cap, sizeof cap, "agent:%s", name);
-	json_t *t = json_pack("{s:s, s:s, s:[s], s:s, s:i, s:i, s:s}", "cmd",
-	    "echo \"agent $AGQ_AGENT on $(uname -n) ran task $AGQ_TASK_ID\"",
-	    "title", title, "requires", cap, "priority", "high",
-	    "max_attempts", 1, "timeout", 60, "cwd", "/");
+	json_t *t = json_pack("{s:s, s:s, s:[s], s:s, s:s, s:i, s:i, s:s}",
+	    "cmd", "echo \"agent $AGQ_AGENT on $(uname -n) ran task "
+	    "$AGQ_TASK_ID\"", "title", title, "requires", cap, "run_on", name,
+	    "priority", "high", "max_attempts", 1, "timeout", 60, "cwd", "/");
 	char err[512];
 	int where;
 	if (agq_submit_valid(t, err, sizeof err) < 0 ||

@@ -25,7 +25,8 @@ static const char usage[] =
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
 "                  [-C DIR] [--notify CMD] [--after ID]...\n"
 "                  [--on-dep-fail cancel|run|hold] [--mission MISSION]\n"
-"                  [--role R] [--tenant T] [--] CMD [ARG]...\n"
+"                  [--role R] [--tenant T] [--run-on AGENT]... [--] CMD\n"
+"                  [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
 "                  [--criteria TEXT]... [[--] CMD [ARG]...]\n"
@@ -37,6 +38,8 @@ static const char usage[] =
 "  -s, --spool DIR      spool directory (default: $AGQ_SPOOL or built-in)\n"
 "  -p, --priority LANE  urgent, high, normal (default) or low\n"
 "  -c, --cap CAP        a capability the agent must have (repeatable)\n"
+"      --run-on AGENT   run only on agent AGENT (repeatable: on one of\n"
+"                       them); agq-task(5), run_on\n"
 "      --id ID          task id ([A-Za-z0-9._-]{1,64}); default: generated\n"
 "      --title T        a title for listings\n"
 "      --max-attempts N attempts before dead/ (default 3)\n"
@@ -446,6 +449,7 @@ main(int argc, char **argv)
 		{ "mission", required_argument, NULL, 'W' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "tenant", required_argument, NULL, 'U' },
+		{ "run-on", required_argument, NULL, 'o' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
@@ -453,7 +457,7 @@ main(int argc, char **argv)
 	struct opts o = { json_object(), NULL, 0 };
 	json_t *caps = NULL, *env = NULL, *prompt = NULL, *verify = NULL,
 	    *criteria = NULL, *git = NULL, *branch = NULL, *setup = NULL,
-	    *cleanup = NULL, *after = NULL;
+	    *cleanup = NULL, *after = NULL, *run_on = NULL;
 	int c, have_delay = 0, nopr = 0, draft = 0;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
@@ -618,6 +622,16 @@ main(int argc, char **argv)
 				after = json_array();
 			json_array_append_new(after, json_string(optarg));
 			break;
+		case 'o':
+			if (!agq_id_valid(optarg))
+				agq_die(EX_USAGE, "--run-on: '%s' is not an agent "
+				    "name ([A-Za-z0-9._-]{1,64})", optarg);
+			if (!run_on)
+				run_on = json_array();
+			if (json_array_size(run_on) == 16)
+				agq_die(EX_USAGE, "--run-on: at most 16 agents");
+			json_array_append_new(run_on, json_string(optarg));
+			break;
 		case 'X':
 			if (strcmp(optarg, "cancel") && strcmp(optarg, "run") &&
 			    strcmp(optarg, "hold"))
@@ -665,6 +679,11 @@ main(int argc, char **argv)
 		json_object_set_new(o.defaults, "success_criteria", criteria);
 	if (after)
 		json_object_set_new(o.defaults, "after", after);
+	if (run_on)     /* one name as a string, as agq-task(5) shows it */
+		json_object_set_new(o.defaults, "run_on", json_array_size(
+		    run_on) == 1 ? json_incref(json_array_get(run_on, 0)) :
+		    json_incref(run_on));
+	json_decref(run_on);
 	if (git) {
 		if (branch)
 			json_object_set_new(git, "branch", branch);

@@ -19,11 +19,12 @@ agq_route_facts(const json_t *t)
 	const char *b = json_string_value(json_object_get(t, "backend"));
 	const char *m = json_string_value(json_object_get(t, "model"));
 	json_t *r = json_object_get(t, "requires");
-	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o, s:O?}", "agentish",
-	    agq_task_is_agent(t), "tier", agq_task_tier(t), "has_cmd",
-	    json_object_get(t, "cmd") != NULL, "backend", b, "model", m,
-	    "requires", json_is_array(r) ? json_incref(r) : json_array(),
-	    "avoid_agent", json_object_get(t, "avoid_agent"));
+	return json_pack("{s:b, s:i, s:b, s:s?, s:s?, s:o, s:O?, s:O*}",
+	    "agentish", agq_task_is_agent(t), "tier", agq_task_tier(t),
+	    "has_cmd", json_object_get(t, "cmd") != NULL, "backend", b, "model",
+	    m, "requires", json_is_array(r) ? json_incref(r) : json_array(),
+	    "avoid_agent", json_object_get(t, "avoid_agent"), "run_on",
+	    json_object_get(t, "run_on"));
 }
 
 static int
@@ -147,11 +148,20 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	const char *model = json_string_value(json_object_get(f, "model"));
 	int has_cmd = json_is_true(json_object_get(f, "has_cmd"));
 	const json_t *avoid = json_object_get(f, "avoid_agent");
-	if (agq_route_avoids(avoid, json_string_value(json_object_get(agent,
-	    "name")))) {
+	const json_t *on = json_object_get(f, "run_on");
+	if (json_is_null(on))
+		on = NULL;
+	const char *name = json_string_value(json_object_get(agent, "name"));
+	if (agq_route_avoids(avoid, name)) {
 		char who[256];
 		snprintf(why, size, "avoid_agent: the task must not run on %s",
 		    avoid_str(avoid, who, sizeof who));
+		return -1;
+	}
+	if (on && !agq_route_avoids(on, name)) {
+		char who[256];
+		snprintf(why, size, "run_on: the task runs only on %s",
+		    avoid_str(on, who, sizeof who));
 		return -1;
 	}
 	json_t *backends = json_object_get(agent, "backends");
@@ -408,34 +418,43 @@ agq_route_unroutable(const json_t *f, const json_t *agents,
                      const json_t *reg, int fallback, char *why, size_t size)
 {
 	const json_t *avoid = json_object_get(f, "avoid_agent");
-	if (!avoid)
+	const json_t *on = json_object_get(f, "run_on");
+	if (json_is_null(on))
+		on = NULL;
+	if (!avoid && !on)
 		return unroutable_among(f, agents, reg, fallback, why, size);
-	/* the agents the task avoids are not there for it */
+	/* the agents the task avoids, or does not run on, are not there for
+	 * it */
 	json_t *kept = json_array();
 	size_t k;
 	json_t *a;
-	int avoided = 0;
+	int avoided = 0, elsewhere = 0;
 	json_array_foreach(agents, k, a) {
-		if (agq_route_avoids(avoid, json_string_value(json_object_get(a,
-		    "name"))))
+		const char *name = json_string_value(json_object_get(a, "name"));
+		if (agq_route_avoids(avoid, name))
 			avoided = 1;
+		else if (on && !agq_route_avoids(on, name))
+			elsewhere = 1;
 		else
 			json_array_append(kept, a);
 	}
 	int r = unroutable_among(f, kept, reg, fallback, why, size);
 	size_t left = json_array_size(kept);
 	json_decref(kept);
-	if (r && avoided) {
-		char who[256];
-		size_t n = strlen(why);
-		if (!left)
-			snprintf(why, size, "every alive agent is one it must "
-			    "not run on (avoid_agent: %s)", avoid_str(avoid, who,
-			    sizeof who));
-		else if (n < size)
-			snprintf(why + n, size - n, "; not counting %s, which it "
-			    "must not run on (avoid_agent)", avoid_str(avoid, who,
-			    sizeof who));
-	}
+	char who[256];
+	size_t n = strlen(why);
+	if (r && on && !left)
+		snprintf(why, size, "no alive agent is one it runs on (run_on: "
+		    "%s)", avoid_str(on, who, sizeof who));
+	else if (r && avoided && !left)
+		snprintf(why, size, "every alive agent is one it must not run on "
+		    "(avoid_agent: %s)", avoid_str(avoid, who, sizeof who));
+	else if (r && avoided && n < size)
+		snprintf(why + n, size - n, "; not counting %s, which it must "
+		    "not run on (avoid_agent)", avoid_str(avoid, who,
+		    sizeof who));
+	else if (r && elsewhere && n < size)
+		snprintf(why + n, size - n, "; it runs only on %s (run_on)",
+		    avoid_str(on, who, sizeof who));
 	return r;
 }

@@ -21,7 +21,8 @@ json_t *agq_route_facts(const json_t *t);
  * of strings, or NULL: none) must not run on agent AGENT: one of those
  * names.  A hard constraint: agq_route_eval refuses such an agent, and
  * agq-sched assigns no such task to it, plain or agent task.  0
- * otherwise. */
+ * otherwise.  The same test says whether AGENT is one of the names of a
+ * task's run_on (agq-task(5)), the agents it runs on only. */
 int agq_route_avoids(const json_t *avoid, const char *agent);
 
 /* Can AGENT (its agent file) run a task with facts F at TIER, given the

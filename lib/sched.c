@@ -70,6 +70,7 @@ struct qent {
 	json_int_t seq;         /* alive while S->member[id] == seq */
 	json_t *requires;       /* array, owned */
 	json_t *avoid;          /* its avoid_agent (route.c), or NULL */
+	json_t *run_on;         /* its run_on (route.c), or NULL */
 	json_t *rfacts;         /* routing facts (route.c), read when needed */
 	int64_t seen_us;        /* when it entered the index (route_wait) */
 	int agentish;           /* agq_task_is_agent() when it was indexed */
@@ -220,6 +221,7 @@ qent_free(struct qent *e)
 {
 	json_decref(e->requires);
 	json_decref(e->avoid);
+	json_decref(e->run_on);
 	json_decref(e->rcap);
 	json_decref(e->rfacts);
 	free(e->wait_why);
@@ -253,6 +255,9 @@ index_add(struct sched *S, int lane, const char *id, int64_t key,
 	e->avoid = json_object_get(t, "avoid_agent");
 	if (e->avoid)
 		json_incref(e->avoid);
+	e->run_on = json_object_get(t, "run_on");
+	if (e->run_on)
+		json_incref(e->run_on);
 	e->rfacts = NULL;
 	e->wait_key = 0;
 	e->wait_why = NULL;
@@ -1216,13 +1221,14 @@ agent_collect(const char *fname, void *arg)
 }
 
 /* Does agent NAME with capabilities CAPS have every capability E
- * requires (agq-task(5), requires), and is it not the one E avoids
- * (avoid_agent, agq_route_avoids)? */
+ * requires (agq-task(5), requires), is it not one E avoids (avoid_agent,
+ * agq_route_avoids), and one E runs on when it names them (run_on)? */
 static int
 caps_ok(const struct qent *e, const json_t *caps, const char *name)
 {
 	return agq_requires_met(e->requires, caps) &&
-	    !agq_route_avoids(e->avoid, name);
+	    !agq_route_avoids(e->avoid, name) &&
+	    (!e->run_on || agq_route_avoids(e->run_on, name));
 }
 
 /* Is entry E, reclaimed from agent G while it ran, held back from G:
@@ -1438,7 +1444,7 @@ route_best(struct sched *S, const struct qent *e, int tier,
 			continue;       /* the other part of the two */
 		if (!caps_ok(e, al->v[k].caps, al->v[k].name))
 			snprintf(why, sizeof why, "lacks a required capability, "
-			    "or is the agent the task avoids");
+			    "is an agent the task avoids, or not one it runs on");
 		else
 			sc = agq_route_eval(e->rfacts, tier, al->v[k].doc,
 			    S->registry, &ch, why, sizeof why);

@@ -128,7 +128,7 @@ validate_git(const json_t *t, char *err, size_t size)
  * here (and to agq-task(5)), or tasks carrying it are refused. */
 static const char *const known_fields[] = {
 	/* input fields */
-	"id", "title", "cmd", "env", "cwd", "priority", "requires",
+	"id", "title", "cmd", "env", "cwd", "priority", "requires", "run_on",
 	"max_attempts", "backoff", "timeout", "not_before", "meta", "notify",
 	/* agent fields */
 	"prompt", "model", "backend", "context", "edit", "success_criteria",
@@ -432,6 +432,24 @@ validate_mission(const json_t *t, char *err, size_t size)
 	return 0;
 }
 
+/* Is V agent names: one (a string), or an array of 1 to 16 (avoid_agent,
+ * run_on: agq-task(5))? */
+static int
+agent_names(const json_t *v)
+{
+	if (json_is_string(v))
+		return agq_id_valid(json_string_value(v));
+	if (!json_is_array(v) || json_array_size(v) < 1 ||
+	    json_array_size(v) > 16)
+		return 0;
+	size_t i;
+	json_t *a;
+	json_array_foreach(v, i, a)
+		if (!json_is_string(a) || !agq_id_valid(json_string_value(a)))
+			return 0;
+	return 1;
+}
+
 /* The review and merge fields (agq-task(5), "Review and merge"), input
  * and written by agq: 0, else -1 with ERR naming the field. */
 static int
@@ -488,22 +506,12 @@ validate_gates(const json_t *t, char *err, size_t size)
 	    !agq_id_valid(json_string_value(v))))
 		return agq_errf(err, size, "field parent: not a task id "
 		    "([A-Za-z0-9._-]{1,64})");
-	if ((v = json_object_get(t, "avoid_agent"))) {
-		/* one agent name, or a list of 1 to 16 */
-		int ok = json_is_string(v) ? agq_id_valid(json_string_value(v)) :
-		    json_is_array(v) && json_array_size(v) >= 1 &&
-		    json_array_size(v) <= 16;
-		size_t i;
-		json_t *a;
-		if (json_is_array(v))
-			json_array_foreach(v, i, a)
-				ok &= json_is_string(a) && agq_id_valid(
-				    json_string_value(a));
-		if (!ok)
-			return agq_errf(err, size, "field avoid_agent: not an "
-			    "agent name ([A-Za-z0-9._-]{1,64}) or a list of 1 to "
-			    "16 of them");
-	}
+	static const char *const named[] = { "avoid_agent", "run_on" };
+	for (size_t k = 0; k < sizeof named / sizeof *named; k++)
+		if ((v = json_object_get(t, named[k])) && !agent_names(v))
+			return agq_errf(err, size, "field %s: not an agent name "
+			    "([A-Za-z0-9._-]{1,64}) or a list of 1 to 16 of them",
+			    named[k]);
 	if (json_object_get(t, "kind") && !json_object_get(t, "parent"))
 		return agq_errf(err, size, "field parent: missing (a review or "
 		    "merge task names its coder task)");

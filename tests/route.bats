@@ -105,6 +105,29 @@ route_of() {
 	    .tier == "trivial"'
 }
 
+@test "run_on (agq-submit --run-on): a task runs only on the agents it names; with none of them alive it waits, saying so; a bad name is refused" {
+	start_agent a1
+	agents_up a1
+	start_sched
+	agq-submit -q --id pinned --run-on a2 -- sh -c 'echo "$AGQ_AGENT"'
+	agq-submit -q --id either --run-on a1 --run-on a2 -- true
+	wait_for 20 is_state either done
+	wait_for 20 grep -q '"ev":"wait","id":"pinned".*no alive agent is one it runs on (run_on: a2)' "$AGQ_SPOOL/journal"
+	is_state pinned queue
+	jq_is "$AGQ_SPOOL/queue/normal/pinned.json" .run_on a2
+	jq_is "$AGQ_SPOOL/done/either.json" '.run_on | join(",")' a1,a2
+	start_agent a2
+	wait_for 20 is_state pinned done
+	jq_is "$AGQ_SPOOL/done/pinned.json" '.attempts[-1].agent' a2
+	[ "$(cat "$AGQ_SPOOL/out/pinned/stdout")" = a2 ]
+	run agq-submit --run-on 'no/such' -- true
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--run-on: 'no/such' is not an agent name"* ]]
+	run agq-submit <<<'{"cmd": "true", "run_on": 5}'
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"field run_on: not an agent name"* ]]
+}
+
 @test "a backend named by the task needs an agent that runs it" {
 	agent sh1 0.1 --backend shell
 	agents_up sh1

@@ -201,6 +201,36 @@ agq_task_find(const struct agq_spool *sp, const char *id, struct agq_loc *loc)
 	return -1;
 }
 
+/* Is FD (its fstat(2) into *A) the file PATH names now: the same inode,
+ * not moved away or replaced since it was opened? */
+static int
+same_file(int fd, const char *path, struct stat *a)
+{
+	struct stat b;
+	return fstat(fd, a) == 0 && stat(path, &b) == 0 &&
+	    a->st_ino == b.st_ino && a->st_dev == b.st_dev;
+}
+
+/* The task file open as FD, read and parsed (json_loadb FLAGS): a new
+ * object, or NULL with errno (EBADMSG: not a JSON object). */
+static json_t *
+task_of_fd(int fd, size_t flags)
+{
+	size_t len;
+	char *buf = agq_read_fd(fd, 16 * 1024 * 1024, &len);
+	if (!buf)
+		return NULL;
+	json_error_t je;
+	json_t *t = json_loadb(buf, len, flags, &je);
+	free(buf);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		errno = EBADMSG;
+		return NULL;
+	}
+	return t;
+}
+
 int
 agq_task_lock(const struct agq_spool *sp, const char *id,
               const struct agq_loc *hint, struct agq_locked *l)
@@ -230,9 +260,8 @@ agq_task_lock(const struct agq_spool *sp, const char *id,
 				return -1;
 			}
 		}
-		struct stat a, b;
-		if (fstat(fd, &a) < 0 || stat(l->loc.path, &b) < 0 ||
-		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		struct stat a;
+		if (!same_file(fd, l->loc.path, &a)) {
 			close(fd);
 			continue;       /* it moved or was replaced: look again */
 		}
@@ -241,22 +270,10 @@ agq_task_lock(const struct agq_spool *sp, const char *id,
 			errno = EBADMSG;
 			return -1;
 		}
-		size_t len;
-		char *buf = agq_read_fd(fd, 16 * 1024 * 1024, &len);
-		if (!buf) {
+		if (!(l->task = task_of_fd(fd, JSON_REJECT_DUPLICATES))) {
 			int e = errno;
 			close(fd);
 			errno = e;
-			return -1;
-		}
-		json_error_t je;
-		l->task = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-		free(buf);
-		if (!json_is_object(l->task)) {
-			json_decref(l->task);
-			l->task = NULL;
-			close(fd);
-			errno = EBADMSG;
 			return -1;
 		}
 		l->fd = fd;
@@ -897,30 +914,17 @@ agq_task_read_settled(const char *path, int wait_ms)
 			nanosleep(&ms, NULL);
 			continue;
 		}
-		struct stat a, b;
-		if (r == 0 && (fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
-		    a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+		struct stat a;
+		if (r == 0 && !same_file(fd, path, &a)) {
 			close(fd);      /* replaced meanwhile: the new one */
 			if (agq_now_us() >= end)
 				return agq_task_read(path);
 			continue;
 		}
-		size_t len;
-		char *buf = agq_read_fd(fd, 16 * 1024 * 1024, &len);
+		json_t *t = task_of_fd(fd, 0);
 		int e = errno;
 		close(fd);          /* the lock with it */
-		if (!buf) {
-			errno = e;
-			return NULL;
-		}
-		json_error_t je;
-		json_t *t = json_loadb(buf, len, 0, &je);
-		free(buf);
-		if (!json_is_object(t)) {
-			json_decref(t);
-			errno = EBADMSG;
-			return NULL;
-		}
+		errno = e;
 		return t;
 	}
 }

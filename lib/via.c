@@ -75,10 +75,20 @@ struct via {
 	int64_t retry_at;       /* the next connection attempt (monotonic) */
 	int backoff_s;
 	int64_t start_at;       /* the next lease taken after a failed start */
-	int start_backoff_s;    /* 1 s doubling to START_BACKOFF_MAX, or 0 */
+	int start_backoff_s;    /* its next wait: 1 s doubling to
+	                         * START_BACKOFF_MAX */
 	int draining, stop_requested;
 	int replaced;           /* another agent has its name: exit 75 */
 };
+
+/* A backoff's next try: *AT (monotonic, µs) set *S seconds from now, and
+ * *S doubled, at most MAX seconds (agq-run(8) REMOTE: 1 s, 2, 4 ...). */
+static void
+back_off(int64_t *at, int *s, int max)
+{
+	*at = agq_mono_us() + (int64_t)*s * 1000000;
+	*s = *s * 2 > max ? max : *s * 2;
+}
 
 static volatile sig_atomic_t got_term;
 
@@ -106,8 +116,7 @@ hang_up(struct via *V, const char *why)
 		;
 	V->pid = 0;
 	agq_rbuf_free(&V->rb);
-	V->retry_at = agq_mono_us() + (int64_t)V->backoff_s * 1000000;
-	V->backoff_s = V->backoff_s * 2 > 10 ? 10 : V->backoff_s * 2;
+	back_off(&V->retry_at, &V->backoff_s, 10);
 }
 
 /* Send OP with FIELDS (taken) and wait up to WAIT_S for its answer: the
@@ -221,8 +230,7 @@ dial(struct via *V)
 		close(out[0]);
 		errno = e;
 		agq_syserr("cannot run ssh", V->ssh);
-		V->retry_at = agq_mono_us() + (int64_t)V->backoff_s * 1000000;
-		V->backoff_s = V->backoff_s * 2 > 10 ? 10 : V->backoff_s * 2;
+		back_off(&V->retry_at, &V->backoff_s, 10);
 		return -1;
 	}
 	V->pid = pid;
@@ -436,19 +444,16 @@ take_lease(struct via *V, double wait_s)
 	json_t *g = json_object_get(r, "generation");
 	json_t *a = json_object_get(r, "attempt");
 	if (json_is_object(t) && json_is_integer(g) && json_is_integer(a)) {
-		V->start_backoff_s = 0;
+		V->start_backoff_s = 1;
 		run_here(V, tid, t, json_integer_value(g),
 		    (int)json_integer_value(a));
 	} else if (!r && strcmp(code, "conn")) {
 		/* the spool's side could not start it (its disk, say): the
 		 * lease stays, asked for again after a backoff, not at once */
-		V->start_backoff_s = !V->start_backoff_s ? 1 :
-		    V->start_backoff_s * 2 > START_BACKOFF_MAX ?
-		    START_BACKOFF_MAX : V->start_backoff_s * 2;
-		V->start_at = agq_mono_us() + (int64_t)V->start_backoff_s *
-		    1000000;
+		int wait = V->start_backoff_s;
+		back_off(&V->start_at, &V->start_backoff_s, START_BACKOFF_MAX);
 		agq_warn("%s: cannot start %s: %s (asked again in %d s)",
-		    V->o->via, tid, msg, V->start_backoff_s);
+		    V->o->via, tid, msg, wait);
 	}
 	json_decref(r);
 }
@@ -559,6 +564,7 @@ agq_via_runner(struct agq_spool *sp, const struct agq_run_opts *o)
 	V.ssh = o->ssh && *o->ssh ? o->ssh : "ssh";
 	V.hb_s = o->heartbeat_s > 0 ? o->heartbeat_s : sp->conf.heartbeat_s;
 	V.backoff_s = 1;
+	V.start_backoff_s = 1;
 	V.jobs = calloc((size_t)o->slots * 2 + 1, sizeof *V.jobs);
 	if (!V.jobs)
 		agq_die(EX_OSERR, "out of memory");

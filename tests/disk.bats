@@ -97,6 +97,8 @@ heartbeat_older() {
 	rm "$full"
 	wait_for 30 is_state t2 done
 	[ "$(jq '.attempts | length' "$AGQ_SPOOL/done/t2.json")" -eq 1 ]
+	# the journal's done follows the move (agq-spool(5))
+	wait_for 10 test "$(journal_count done)" -ge 1
 	[ "$(journal_count done)" -eq 1 ]
 	[ "$(journal_count start)" -eq 1 ]
 	jq_is "$AGQ_SPOOL/out/t2/result.json" .status done

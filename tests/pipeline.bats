@@ -100,7 +100,8 @@ reason() { jq -r .reason "$AGQ_SPOOL/dead/$1.json"; }
 	[ -e "$wt/first.txt" ] && [ -e "$wt/second.txt" ]
 	touch "$WORK/go"
 	wait_for 60 is_state "$id" done
-	grep -q "\"ev\":\"done\",\"id\":\"$id\",\"agent\":\"rescuer\"" "$AGQ_SPOOL/journal"
+	# the journal's done follows the move (agq-spool(5))
+	wait_for 10 grep -q "\"ev\":\"done\",\"id\":\"$id\",\"agent\":\"rescuer\"" "$AGQ_SPOOL/journal"
 	[ "$(journal_count reclaim)" -eq 1 ]
 	# the same branch and worktree, reused the second time
 	[ "$(jev "$id" worktree .branch | sort -u)" = victim/resume ]

@@ -108,7 +108,9 @@ sshd_up() {
 	wait_for 60 registered_again
 	echo go 1<>"$WORK/fifo"         # the first run ends (if not stopped): late
 	wait_for 30 grep -q "\"ev\":\"stale\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"
-	done_again() { agq-sched --once; is_state "$id" done; }
+	# the journal's done follows the move into done/ (agq-spool(5))
+	done_again() { agq-sched --once; is_state "$id" done &&
+	    grep -q "\"ev\":\"done\",\"id\":\"$id\"" "$AGQ_SPOOL/journal"; }
 	wait_for 30 done_again
 	[ "$(grep -c "\"ev\":\"done\",\"id\":\"$id\"" "$AGQ_SPOOL/journal")" = 1 ]
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = second ]

@@ -154,6 +154,7 @@ apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 {
 	const char *k;
 	json_t *v;
+	agq_task_unlist(t);     /* a line of agq-ls --json */
 	json_object_foreach(o->defaults, k, v)
 		if (!json_object_get(t, k))
 			json_object_set(t, k, v);

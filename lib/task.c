@@ -209,6 +209,19 @@ agq_task_field_nearest(const char *name)
 	return best;
 }
 
+void
+agq_task_unlist(json_t *t)
+{
+	if (!json_object_get(t, "submitted_at"))
+		return;
+	const char *lane = json_string_value(json_object_get(t, "lane"));
+	if (lane && !json_object_get(t, "priority") &&
+	    agq_lane_parse(lane) >= 0)
+		json_object_set_new(t, "priority", json_string(lane));
+	json_object_del(t, "lane");
+	json_object_del(t, "state");
+}
+
 int
 agq_task_check_fields(const json_t *t, char *err, size_t size)
 {

@@ -39,6 +39,15 @@ int agq_task_field_known(const char *name);
  * static. */
 const char *agq_task_field_nearest(const char *name);
 
+/* A line of `agq-ls --json` taken back as a task (agq-ls(1): a task
+ * file with "state" and "lane" added): in T, a task taken from a spool
+ * (it has "submitted_at"), "state" is removed (where a submitted task
+ * goes is agq's to decide) and "lane" too, after it became the task's
+ * "priority" when T has none and it names a lane.  A task without
+ * "submitted_at" is left alone, so that a person's "state" is still
+ * refused as an unknown field (agq_task_check_fields). */
+void agq_task_unlist(json_t *t);
+
 /* The submit-time check of agq-task(5): every top-level field of T is a
  * known one (anything goes under "meta").  On the first unknown one
  * writes "field NAME: unknown field (did you mean NEAREST?); ..." into

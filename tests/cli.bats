@@ -138,6 +138,25 @@ for line in sys.stdin: json.loads(line)'
 	[ "$status" -eq 64 ]
 }
 
+@test "agq-ls --json | agq-submit: a listing's lines are tasks again, on another spool with their ids and lanes" {
+	a=$(agq-submit --title "first task" -- true)
+	b=$(agq-submit -p high -- echo two)
+	agq-hold -q "$b"
+	other=$BATS_TEST_TMPDIR/other
+	run bash -c 'agq-ls --json | agq-submit -s "$1"' _ "$other"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | sort)" = "$(printf '%s\n' "$a" "$b" | sort)" ]
+	# the held task queued in its lane; state and lane are not kept
+	jq -e '.title == "first task" and (has("state") or has("lane") | not)' \
+	    "$other/queue/normal/$a.json"
+	jq -e '.priority == "high" and (has("state") | not)' \
+	    "$other/queue/high/$b.json"
+	# a task of one's own naming a state is still refused
+	run agq-submit <<<'{"cmd": ["true"], "state": "queue"}'
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"field state: unknown field"* ]]
+}
+
 @test "agq-show prints the state, reason and events; 66 for an unknown id" {
 	id=$(agq-submit -- true)
 	agq-hold -q -m "for show" "$id"

@@ -423,11 +423,7 @@ main(int argc, char **argv)
 		struct agq_loc loc;
 		json_t *t = NULL, *arc = NULL;
 		char *arcfile = NULL;
-		for (int tries = 0; tries < 5 && !t; tries++) {
-			if (agq_task_find(&sp, id, &loc) < 0)
-				break;
-			t = agq_task_read(loc.path);    /* ENOENT: it moved */
-		}
+		t = agq_task_find_settled(&sp, id, &loc, AGQ_SETTLE_VIEW_MS);
 		if (!t && agq_id_valid(id) &&
 		    (arc = agq_archive_find(&sp, id, &arcfile))) {
 			/* archived by agq-clean(8): its record */

@@ -611,8 +611,8 @@ agq_forge_open_task(const struct agq_spool *sp, json_t *rec,
 	char err[1024];
 	const char *id = json_string_value(json_object_get(rec, "task"));
 	struct agq_loc loc;
-	json_t *t = id && agq_id_valid(id) && agq_task_find(sp, id, &loc) == 0 ?
-	    agq_task_read(loc.path) : NULL;
+	json_t *t = id && agq_id_valid(id) ? agq_task_find_settled(sp, id, &loc,
+	    AGQ_SETTLE_VIEW_MS) : NULL;
 	struct agq_pr_body b;
 	agq_pr_body_from_task(&b, id, t);
 	if (verify)

@@ -56,14 +56,10 @@ static json_t *
 task_get(const struct agq_spool *sp, const char *id, int *state)
 {
 	struct agq_loc loc;
-	for (int tries = 0; tries < 2; tries++) {       /* between two dirs */
-		if (agq_task_find(sp, id, &loc) < 0)
-			continue;
-		json_t *t = agq_task_read(loc.path);
-		if (t) {
-			*state = loc.state;
-			return t;
-		}
+	json_t *t = agq_task_find_settled(sp, id, &loc, AGQ_SETTLE_VIEW_MS);
+	if (t) {
+		*state = loc.state;
+		return t;
 	}
 	json_t *rec = agq_archive_find(sp, id, NULL);
 	if (!rec) {

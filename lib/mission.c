@@ -354,21 +354,17 @@ static json_t *
 task_lookup(const struct agq_spool *sp, const char *id, int *state)
 {
 	struct agq_loc loc;
-	for (int tries = 0; tries < 3; tries++) {
-		if (agq_task_find(sp, id, &loc) < 0)
-			break;
-		json_t *t = agq_task_read_settled(loc.path, AGQ_SETTLE_MS);
-		if (t) {
-			*state = loc.state;
-			return t;
-		}       /* moved on meanwhile: again */
+	json_t *t = agq_task_find_settled(sp, id, &loc, AGQ_SETTLE_MS);
+	if (t) {
+		*state = loc.state;
+		return t;
 	}
 	json_t *rec = agq_archive_find(sp, id, NULL);
 	if (!rec)
 		return NULL;
 	const char *st = json_string_value(json_object_get(rec, "state"));
 	*state = st && !strcmp(st, "done") ? AGQ_ST_DONE : AGQ_ST_DEAD;
-	json_t *t = json_incref(json_object_get(rec, "task"));
+	t = json_incref(json_object_get(rec, "task"));
 	json_decref(rec);
 	if (!t)
 		errno = ENOENT;

@@ -287,16 +287,11 @@ task_at(const struct agq_spool *sp, const char *id, int *state)
 {
 	struct agq_loc loc;
 	*state = AGQ_ST_NONE;
-	for (int tries = 0; tries < 3; tries++) {
-		if (!id || agq_task_find(sp, id, &loc) < 0)
-			return NULL;
-		json_t *t = agq_task_read(loc.path);    /* ENOENT: it moved */
-		if (t) {
-			*state = loc.state;
-			return t;
-		}
-	}
-	return NULL;
+	json_t *t = id ? agq_task_find_settled(sp, id, &loc,
+	    AGQ_SETTLE_VIEW_MS) : NULL;
+	if (t)
+		*state = loc.state;
+	return t;
 }
 
 /* Does verdict V (a task's "verdict" or a reviews/ file) count for HEAD:

@@ -414,8 +414,8 @@ review_agent(const struct agq_spool *sp, const json_t *t, const char *dir,
 		    "review: %s", err);
 	const char *pid = jstr(t, "parent");
 	struct agq_loc loc;
-	json_t *parent = pid && agq_id_valid(pid) &&
-	    agq_task_find(sp, pid, &loc) == 0 ? agq_task_read(loc.path) : NULL;
+	json_t *parent = pid && agq_id_valid(pid) ? agq_task_find_settled(sp,
+	    pid, &loc, AGQ_SETTLE_VIEW_MS) : NULL;
 	json_t *input = json_deep_copy(t);
 	/* a diff of a file that is not UTF-8: its bytes shown as '?' */
 	char *text = agq_review_prompt(t, parent, diff);

@@ -930,6 +930,21 @@ agq_task_read_settled(const char *path, int wait_ms)
 }
 
 json_t *
+agq_task_find_settled(const struct agq_spool *sp, const char *id,
+                      struct agq_loc *loc, int wait_ms)
+{
+	json_t *t = NULL;
+	for (int tries = 0; tries < 5 && !t; tries++) {
+		if (agq_task_find(sp, id, loc) < 0)
+			return NULL;
+		t = agq_task_read_settled(loc->path, wait_ms);
+		if (!t && errno != ENOENT)
+			return NULL;    /* not a task: no use asking again */
+	}
+	return t;
+}
+
+json_t *
 agq_task_read_loc(const struct agq_loc *loc)
 {
 	const char *base = strrchr(loc->path, '/');

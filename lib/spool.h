@@ -273,6 +273,19 @@ json_t *agq_task_read_settled(const char *path, int wait_ms);
  * finishing runner holds the lock for a journal append or two. */
 #define AGQ_SETTLE_MS 2000
 
+/* The wait of a reader that shows a task rather than decides on it
+ * (agq-show, agq-mcp's task look-up, a PR's view): a person's agq-edit
+ * holding the file delays it this long at most (milliseconds). */
+#define AGQ_SETTLE_VIEW_MS 200
+
+/* Task ID found (agq_task_find) and read as agq_task_read_settled does
+ * (WAIT_MS), found again when it moved on between the two (up to 5
+ * times): a new object, its place in *LOC (LOC's dirfd -1); NULL with
+ * errno (ENOENT: no such task in the spool's state directories, EBADMSG:
+ * not a JSON object). */
+json_t *agq_task_find_settled(const struct agq_spool *sp, const char *id,
+                              struct agq_loc *loc, int wait_ms);
+
 /* agq_task_read of LOC's file, through LOC->dirfd when it is open (one
  * name for the kernel to look up instead of the whole path: what listing
  * 100,000 tasks costs, agq-ls(1)).  NULL with errno as agq_task_read. */

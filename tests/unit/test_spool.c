@@ -191,8 +191,36 @@ main(void)
 	json_decref(back);
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer ended well");
+	/* the same through agq_task_find_settled (agq-show's look-up): the
+	 * task found in its new directory, with its new content */
+	pid = fork();
+	if (pid == 0) {
+		struct agq_locked w;
+		if (agq_task_lock(&sp, "t9", NULL, &w) < 0 ||
+		    agq_task_move(&sp, &w, AGQ_ST_DONE, -1, NULL) < 0 ||
+		    write(mv[1], "m", 1) != 1)
+			_exit(1);
+		usleep(300000);
+		json_object_set_new(w.task, "reason", json_string("exit 0"));
+		if (agq_task_rewrite(&sp, &w) < 0)
+			_exit(1);
+		agq_task_unlock(&w);
+		_exit(0);
+	}
+	CHECK(read(mv[0], &c9, 1) == 1, "the writer moved t9 to done/");
+	struct agq_loc found;
+	back = agq_task_find_settled(&sp, "t9", &found, 5000);
+	CHECK(back && found.state == AGQ_ST_DONE && !strcmp(json_string_value(
+	    json_object_get(back, "reason")), "exit 0"), "found settled: in "
+	    "done/ with its new content");
+	json_decref(back);
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer ended well");
+	CHECK(!agq_task_find_settled(&sp, "t-none", &found, 50) &&
+	    errno == ENOENT, "no such task: ENOENT");
 	close(mv[0]);
 	close(mv[1]);
+	snprintf(path, sizeof path, "%s/done/t9.json", root);
 	CHECK(agq_task_lock(&sp, "t9", NULL, &l) == 0, "t9 held by a writer");
 	int64_t t0 = agq_now_us();
 	back = agq_task_read_settled(path, 50);

@@ -20,10 +20,12 @@ static const char usage[] =
 "List tasks, oldest first within each state.  See agq-ls(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --state S     only blocked, queue, defer, hold, active, review,\n"
-"                    approval, done, dead or archived; or\n"
-"                    inbox or corrupt (raw files, unparsable ones by name)\n"
+"                    approval, done, dead or archived (repeated, or\n"
+"                    S,S...: any of them); or alone inbox or corrupt\n"
+"                    (raw files, unparsable ones by name)\n"
 "      --archive     the tasks agq-clean archived too (SPOOL/archive/)\n"
 "      --lane L      only tasks of lane urgent, high, normal or low\n"
+"                    (repeated, or L,L...: any of them)\n"
 "      --agent A     only tasks leased to agent A (active)\n"
 "      --json        one JSON object per line: the task plus state, lane\n"
 "  -q, --quiet       ids only, one per line (for agq-cancel and friends)\n"
@@ -37,13 +39,60 @@ struct row { int state; int64_t key; char *id; char *line;
 struct rows { struct row *v; size_t n, cap; };
 /* The rows are made by agq_each_task_par's workers, each into its own
  * vector w[WORKER], merged before sorting. */
-struct ctx { int lane, json, quiet, cols, tree; const char *agent;
+/* LANES: a bit (1 << lane) for each lane listed; 0: every lane. */
+struct ctx { unsigned lanes; int json, quiet, cols, tree; const char *agent;
              struct rows w[8]; };
 
 /* The state of an archived task's row (agq-clean(8)): after dead. */
 #define ST_ARCHIVED (-2)
 
 static void describe(const json_t *t, char *buf, size_t size);
+
+/* --state's bit for archived (the states' bits are 1 << AGQ_ST_*). */
+#define ARCHIVED_BIT (1u << AGQ_NSTATES)
+
+/* The states of --state's WORDS ("queue" or "queue,hold"), as bits;
+ * exits 64 on an unknown one. */
+static unsigned
+state_words(const char *words)
+{
+	unsigned bits = 0;
+	char *dup = agq_xstrdup(words), *save = NULL;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
+	    &save)) {
+		int s = strcmp(w, "archived") ? agq_state_parse(w) : -2;
+		if (s == -1 || !strcmp(w, "inbox") || !strcmp(w, "corrupt"))
+			agq_die(EX_USAGE, "--state: unknown state '%s' (blocked, "
+			    "queue, defer, hold, active, review, approval, done, "
+			    "dead, archived; alone: inbox, corrupt)", w);
+		bits |= s == -2 ? ARCHIVED_BIT : 1u << s;
+	}
+	free(dup);
+	if (!bits)
+		agq_die(EX_USAGE, "--state: no state in '%s'", words);
+	return bits;
+}
+
+/* The lanes of --lane's WORDS ("high" or "urgent,high"), as bits; exits
+ * 64 on an unknown one. */
+static unsigned
+lane_words(const char *words)
+{
+	unsigned bits = 0;
+	char *dup = agq_xstrdup(words), *save = NULL;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
+	    &save)) {
+		int l = agq_lane_parse(w);
+		if (l < 0)
+			agq_die(EX_USAGE, "--lane: unknown lane '%s' (urgent, "
+			    "high, normal or low)", w);
+		bits |= 1u << l;
+	}
+	free(dup);
+	if (!bits)
+		agq_die(EX_USAGE, "--lane: no lane in '%s'", words);
+	return bits;
+}
 static void waiting_for(int state, const json_t *t, char *buf, size_t size);
 
 /* One line of the table: ID, STATE, LANE, AGENT and TRIES, then WHAT (the
@@ -129,7 +178,7 @@ collect(const struct agq_loc *loc, const char *id, void *arg, int worker)
 	}
 	if (!json_is_string(json_object_get(t, "id")))
 		json_object_set_new(t, "id", json_string(id));
-	if (c->lane >= 0 && agq_task_lane(t) != c->lane) {
+	if (c->lanes && !(c->lanes & 1u << agq_task_lane(t))) {
 		json_decref(t);
 		agq_json_arena_leave();
 		return;
@@ -356,8 +405,8 @@ arc_one(const char *line, size_t len, const char *id, void *arg)
 	json_t *rec = json_loadb(line, len, 0, NULL);
 	json_t *t = json_object_get(rec, "task");
 	const char *end = json_string_value(json_object_get(rec, "state"));
-	if (!json_is_object(t) || !end || (c->lane >= 0 &&
-	    agq_task_lane(t) != c->lane) || (A->only_end >= 0 &&
+	if (!json_is_object(t) || !end || (c->lanes &&
+	    !(c->lanes & 1u << agq_task_lane(t))) || (A->only_end >= 0 &&
 	    agq_state_parse(end) != A->only_end)) {
 		json_decref(rec);
 		return 0;
@@ -512,29 +561,31 @@ main(int argc, char **argv)
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:q",
 	    .longopts = longopts };
-	int state = -1, c, archive = 0;
+	/* STATES: a bit (1 << state) for each state listed, ARCHIVED_BIT
+	 * for archived; 0: every state */
+	unsigned states = 0;
+	int c, archive = 0;
 	const char *raw = NULL;         /* --state inbox or corrupt */
-	struct ctx cx = { .lane = -1 };
+	struct ctx cx = { .lanes = 0 };
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'S':
 			if (!strcmp(optarg, "inbox") || !strcmp(optarg,
-			    "corrupt"))
+			    "corrupt")) {
+				if (raw || states)
+					agq_die(EX_USAGE, "--state %s: alone, "
+					    "not with another state", optarg);
 				raw = optarg;
-			else if (!strcmp(optarg, "archived"))
-				state = ST_ARCHIVED;
-			else if ((state = agq_state_parse(optarg)) < 0)
-				agq_die(EX_USAGE, "--state: unknown state '%s' "
-				    "(blocked, queue, defer, hold, active, "
-				    "review, approval, done, dead, archived, "
-				    "inbox, "
-				    "corrupt)", optarg);
+			} else {
+				if (raw)
+					agq_die(EX_USAGE, "--state %s: alone, "
+					    "not with another state", raw);
+				states |= state_words(optarg);
+			}
 			break;
 		case 'R': archive = 1; break;
 		case 'L':
-			if ((cx.lane = agq_lane_parse(optarg)) < 0)
-				agq_die(EX_USAGE, "--lane: unknown lane '%s' "
-				    "(urgent, high, normal, low)", optarg);
+			cx.lanes |= lane_words(optarg);
 			break;
 		case 'A': cx.agent = optarg; break;
 		case 'T': cx.tree = 1; break;
@@ -542,8 +593,8 @@ main(int argc, char **argv)
 	}
 	cx.json = cl.json;
 	cx.quiet = cl.quiet;
-	if (cx.tree && (cx.json || cx.quiet || state != -1 || archive || raw ||
-	    cx.agent || cx.lane >= 0))
+	if (cx.tree && (cx.json || cx.quiet || states || archive || raw ||
+	    cx.agent || cx.lanes))
 		agq_die(EX_USAGE, "--tree: with no other option but -s");
 	cx.cols = agq_term_cols(1);
 	agq_json_arena_init();          /* collect's task trees */
@@ -554,13 +605,16 @@ main(int argc, char **argv)
 		agq_spool_close(&sp);
 		return agq_cli_done(0);
 	}
-	if (cx.agent && state < 0)
-		state = AGQ_ST_ACTIVE;
-	if (state == ST_ARCHIVED)
+	if (cx.agent && !states)
+		states = 1u << AGQ_ST_ACTIVE;
+	if (states & ARCHIVED_BIT)
 		archive = 1;
-	if (state != ST_ARCHIVED && agq_each_task_par(&sp, state, collect,
-	    &cx) < 0)
+	if (!states && agq_each_task_par(&sp, -1, collect, &cx) < 0)
 		agq_syserr("cannot list tasks", sp.root);
+	for (int s = 0; s < AGQ_NSTATES; s++)
+		if (states & 1u << s && agq_each_task_par(&sp, s, collect,
+		    &cx) < 0)
+			agq_syserr("cannot list tasks", sp.root);
 	struct rows all = cx.w[0];
 	for (int w = 1; w < 8; w++) {
 		for (size_t i = 0; i < cx.w[w].n; i++) {
@@ -571,10 +625,14 @@ main(int argc, char **argv)
 		free(cx.w[w].v);
 	}
 	/* archived tasks: finished, never leased; not for other states */
-	if (archive && !cx.agent && (state < 0 || state == ST_ARCHIVED ||
-	    state == AGQ_ST_DONE || state == AGQ_ST_DEAD)) {
-		struct arc A = { &cx, &all, json_object(), state == AGQ_ST_DONE ||
-		    state == AGQ_ST_DEAD ? state : -1 };
+	unsigned ended = 1u << AGQ_ST_DONE | 1u << AGQ_ST_DEAD;
+	if (archive && !cx.agent && (!states || states & (ARCHIVED_BIT |
+	    ended))) {
+		/* archived tasks of the end asked for: done or dead, or any */
+		int only = !states || states & ARCHIVED_BIT || (states & ended) ==
+		    ended ? -1 : states & 1u << AGQ_ST_DONE ? AGQ_ST_DONE :
+		    AGQ_ST_DEAD;
+		struct arc A = { &cx, &all, json_object(), only };
 		for (size_t i = 0; i < all.n; i++)
 			json_object_set_new(A.seen, all.v[i].id, json_true());
 		if (agq_archive_each(&sp, arc_one, &A) < 0) {

@@ -128,6 +128,15 @@ for line in sys.stdin: json.loads(line)'
 	[ "$(printf '%s\n' "$output" | sort)" = "$(printf '%s\n' "$a" "$b" | sort)" ]
 	run agq-ls -q --state hold
 	[ "$output" = "$c" ]
+	# states and lanes: repeated, or lists with commas, any of them
+	run agq-ls -q --state queue --state hold
+	[ "$(printf '%s\n' "$output" | sort)" = "$(printf '%s\n' "$a" "$b" "$c" | sort)" ]
+	run agq-ls -q --state hold,queue --lane high,low
+	[ "$(printf '%s\n' "$output" | sort)" = "$(printf '%s\n' "$b" "$c" | sort)" ]
+	run agq-ls --state inbox --state queue
+	[ "$status" -eq 64 ]
+	run agq-ls --state queue,nowhere
+	[ "$status" -eq 64 ]
 	run agq-ls -q --lane high
 	[ "$output" = "$b" ]
 	run agq-ls -q --state done

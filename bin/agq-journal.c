@@ -31,8 +31,10 @@ static const char usage[] =
 "                    report the first break with its file and line\n"
 "      --rotate      move the journal to journal.TIME and start a new one\n"
 "                    chained to it; prints the old file's path\n"
-"      --id ID       only events about task ID\n"
-"      --ev EV       only events named EV (submit, assign, done, ...)\n"
+"      --id ID       only events about task ID (repeated, or ID,ID...:\n"
+"                    about any of them)\n"
+"      --ev EV       only events named EV (submit, assign, done, ...;\n"
+"                    repeated, or EV,EV...: any of them)\n"
 "      --since TIME  only events at or after TIME (RFC 3339, epoch seconds,\n"
 "                    or a duration ago such as 10m)\n"
 "  -f, --follow      keep printing new events as they are appended\n"
@@ -217,6 +219,25 @@ verify_chain(const struct agq_spool *sp, const struct agq_jkey *key)
 static volatile sig_atomic_t stop;
 static void on_signal(int s) { (void)s; stop = 1; }
 
+/* SET (a JSON object, or NULL: a new one) with the words of WORDS, an
+ * option's argument ("done" or "done,dead"), as keys; exits 64 for an
+ * empty list (OPT names the option). */
+static json_t *
+word_set(json_t *set, const char *words, const char *opt)
+{
+	if (!set)
+		set = json_object();
+	char *dup = agq_xstrdup(words), *save = NULL;
+	int n = 0;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
+	    &save), n++)
+		json_object_set_new(set, w, json_true());
+	free(dup);
+	if (!n)
+		agq_die(EX_USAGE, "%s: nothing in '%s'", opt, words);
+	return set;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -233,14 +254,15 @@ main(int argc, char **argv)
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:f",
 	    .longopts = longopts };
-	const char *id = NULL, *ev = NULL, *file = NULL;
+	json_t *ids = NULL, *evs = NULL;      /* sets: NULL any */
+	const char *file = NULL;
 	int do_verify = 0, do_rotate = 0;
 	int64_t since = 0;
 	int follow = 0, c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
-		case 'i': id = optarg; break;
-		case 'e': ev = optarg; break;
+		case 'i': ids = word_set(ids, optarg, "--id"); break;
+		case 'e': evs = word_set(evs, optarg, "--ev"); break;
 		case 'S': {
 			int64_t us;
 			if (agq_parse_time(optarg, &us) == 0 && strchr(optarg, '-'))
@@ -344,7 +366,8 @@ main(int argc, char **argv)
 				}
 				lineno++;
 				size_t len = (size_t)n - (line[n - 1] == '\n');
-				int m = agq_journal_match(line, len, id, since, ev);
+				int m = agq_journal_match(line, len, ids, since,
+				    evs);
 				if (m < 0) {
 					agq_warn("%s:%d: not a JSON object; skipped",
 					    path, lineno);

@@ -1309,8 +1309,8 @@ agq_journal_record_cut(const struct agq_spool *sp)
 }
 
 int
-agq_journal_match(const char *line, size_t len, const char *id,
-                  int64_t since_us, const char *ev)
+agq_journal_match(const char *line, size_t len, const json_t *ids,
+                  int64_t since_us, const json_t *evs)
 {
 	json_t *o = json_loadb(line, len, 0, NULL);
 	if (!json_is_object(o)) {
@@ -1318,13 +1318,13 @@ agq_journal_match(const char *line, size_t len, const char *id,
 		return -1;
 	}
 	int ok = 1;
-	if (id) {
+	if (ids) {
 		const char *v = json_string_value(json_object_get(o, "id"));
-		ok = v && !strcmp(v, id);
+		ok = v && json_object_get(ids, v);
 	}
-	if (ok && ev) {
+	if (ok && evs) {
 		const char *v = json_string_value(json_object_get(o, "ev"));
-		ok = v && !strcmp(v, ev);
+		ok = v && json_object_get(evs, v);
 	}
 	if (ok && since_us > 0)
 		ok = agq_task_time(o, "ts", 0) >= since_us;

@@ -281,10 +281,11 @@ void agq_journal_w(const struct agq_spool *sp, const char *ev,
                    const char *id, json_t *extra);
 
 /* Does the journal line LINE (LEN bytes, no newline needed) match: its
- * "id" is ID (when ID is not NULL), its "ev" is EV (when not NULL) and its
- * "ts" is at or after SINCE_US (when > 0)?  1 yes, 0 no, -1 when the line
- * is not a JSON object (a torn or damaged line). */
-int agq_journal_match(const char *line, size_t len, const char *id,
-                      int64_t since_us, const char *ev);
+ * "id" is one of IDS' keys (when IDS, a JSON object, is not NULL), its
+ * "ev" one of EVS' keys (when not NULL) and its "ts" at or after SINCE_US
+ * (when > 0)?  1 yes, 0 no, -1 when the line is not a JSON object (a torn
+ * or damaged line). */
+int agq_journal_match(const char *line, size_t len, const json_t *ids,
+                      int64_t since_us, const json_t *evs);
 
 #endif

@@ -238,7 +238,7 @@ for line in sys.stdin: json.loads(line)'
 	[ "$(printf '%s\n' "$output" | jq -r '.agents[] | select(.name == "idle1") | .running | length')" -eq 1 ]
 }
 
-@test "agq-journal: --id and --ev filter; --since in the future prints nothing" {
+@test "agq-journal: --id and --ev filter (one or several); --since in the future prints nothing" {
 	a=$(agq-submit -- true)
 	b=$(agq-submit -- true)
 	agq-hold -q "$a"
@@ -257,6 +257,13 @@ for line in sys.stdin: json.loads(line)'
 	[ "${#lines[@]}" -eq 1 ]
 	run agq-journal --ev cancel --id "$a"
 	[ -z "$output" ]
+	# several: repeated, or lists with commas, any of them
+	run agq-journal --ev hold --ev cancel
+	[ "$(printf '%s\n' "$output" | jq -r .ev | tr '\n' ' ')" = "hold cancel " ]
+	run agq-journal --ev hold,cancel,submit --id "$a,$b"
+	[ "${#lines[@]}" -eq 4 ]
+	run agq-journal --ev ,
+	[ "$status" -eq 64 ]
 	run agq-journal --since 2999-01-01T00:00:00Z
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

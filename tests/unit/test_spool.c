@@ -266,10 +266,17 @@ main(void)
 	snprintf(other, sizeof other, "%s/journal", root);
 	size_t len;
 	char *j = agq_read_file(other, 1 << 20, &len, NULL);
+	json_t *t1 = json_pack("{s:b}", "t1", 1);
+	json_t *t2 = json_pack("{s:b, s:b}", "t2", 1, "t3", 1);
+	json_t *evs = json_pack("{s:b, s:b}", "done", 1, "test", 1);
 	CHECK(j && len > 0 && j[len - 1] == '\n' &&
-	    agq_journal_match(j, len - 1, "t1", 0, "test") == 1 &&
-	    agq_journal_match(j, len - 1, "t2", 0, NULL) == 0 &&
+	    agq_journal_match(j, len - 1, t1, 0, evs) == 1 &&
+	    agq_journal_match(j, len - 1, t2, 0, NULL) == 0 &&
+	    agq_journal_match(j, len - 1, NULL, 0, t2) == 0 &&
 	    agq_journal_match("{torn", 5, NULL, 0, NULL) == -1, "journal line");
+	json_decref(t1);
+	json_decref(t2);
+	json_decref(evs);
 	free(j);
 
 	int fd = agq_spool_flock(&sp, "sched", 0);

@@ -32,7 +32,8 @@ static const char usage[] =
 "pull request: ID is a task id, the start of one, or a PR record id.\n"
 "See agq-pr(1).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
-"      --state S     only the records in state S (ls)\n"
+"      --state S     only the records in state S (ls; repeated, or S,S...:\n"
+"                    in any of them)\n"
 "      --json        ls, sync, poll: one JSON array; show, open: one object\n"
 "  -m, --message T   approve, request-changes, deny, close: the comment\n"
 "Exit: 0 ok, 1 the forge refused or the task is not in a state for it\n"
@@ -216,6 +217,27 @@ poll(struct agq_spool *sp, int json)
 	return rc;
 }
 
+/* --state's WORDS ("merged" or "merged,closed") added to the set STATES
+ * (a JSON object); exits 64 on a word that is not open, merged or
+ * closed, or on none. */
+static void
+state_words(json_t *states, const char *words)
+{
+	char *dup = agq_xstrdup(words), *save = NULL;
+	int n = 0;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
+	    &save), n++) {
+		if (strcmp(w, "open") && strcmp(w, "merged") && strcmp(w,
+		    "closed"))
+			agq_die(EX_USAGE, "--state: not open, merged or closed: "
+			    "'%s'", w);
+		json_object_set_new(states, w, json_true());
+	}
+	free(dup);
+	if (!n)
+		agq_die(EX_USAGE, "--state: no state in '%s'", words);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,11 +249,12 @@ main(int argc, char **argv)
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:m:",
 	    .longopts = longopts, .operands = AGQ_CLI_SOME };
-	const char *state = NULL, *text = NULL;
+	const char *text = NULL;
+	json_t *states = json_object();         /* --state's; empty: any */
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		if (c == 'S')
-			state = optarg;
+			state_words(states, optarg);
 		else
 			text = optarg;  /* 'm' */
 	}
@@ -261,17 +284,17 @@ main(int argc, char **argv)
 	    (!strcmp(cmd, "sync") && nargs == 0) ||
 	    (!strcmp(cmd, "poll") && nargs == 0)))
 		agq_cli_usage(usage);
-	if (state && strcmp(state, "open") && strcmp(state, "merged") &&
-	    strcmp(state, "closed"))
-		agq_die(EX_USAGE, "--state: not open, merged or closed: '%s'",
-		    state);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
 	int rc = 0;
 	if (verb >= 0) {
 		rc = person(&sp, verb, argv[optind], text);
 	} else if (!strcmp(cmd, "ls")) {
-		json_t *all = agq_pr_list(&sp, state);
+		json_t *all = agq_pr_list(&sp, NULL);
+		for (size_t i = all ? json_array_size(all) : 0; i-- > 0;)
+			if (json_object_size(states) && !json_object_get(states,
+			    jstr(json_array_get(all, i), "state")))
+				json_array_remove(all, i);
 		if (!all) {
 			rc = agq_spool_syserr(&sp, "cannot list", "prs");
 		} else if (json) {
@@ -324,6 +347,7 @@ main(int argc, char **argv)
 		}
 	}
 	agq_spool_close(&sp);
+	json_decref(states);
 	if (agq_flush_stdout() < 0 && rc == 0)
 		rc = EX_IOERR;
 	return rc;

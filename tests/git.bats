@@ -177,6 +177,12 @@ origin() {
 	[ "$output" = "[]" ]
 	run agq-pr ls --state merged --json
 	[ "$(jq -r '.[0].state' <<<"$output")" = merged ]
+	run agq-pr ls --state closed,merged --json
+	[ "$(jq -r 'map(.state) | join(" ")' <<<"$output")" = merged ]
+	run agq-pr ls --state open --state closed --json
+	[ "$output" = "[]" ]
+	run agq-pr ls --state open,weird
+	[ "$status" -eq 64 ]
 	agq-pr reopen "$prid"
 	[ -f "$AGQ_SPOOL/prs/open/$prid.json" ]
 	run --separate-stderr agq-pr show nothing

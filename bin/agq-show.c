@@ -1,9 +1,12 @@
 /* agq-show - print one task and its journal events (agq-show(1)). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "util.h"
 #include "redact.h"
@@ -18,6 +21,7 @@
 #include "archive.h"
 #include "prview.h"
 #include "deps.h"
+#include "out.h"
 
 static const char usage[] =
 "usage: agq-show [-s SPOOL] [--json] ID...\n"
@@ -406,6 +410,64 @@ show_text(const char *label, const char *s, int flags)
 	free(h);
 }
 
+/* How much of a failed attempt's stderr agq-show prints: its last lines,
+ * from its last bytes. */
+#define TAIL_LINES 5
+#define TAIL_BYTES 2048
+
+/* The end of out/ID/stderr (read through the checked handle, never
+ * following a link) after "stderr:", when T's last attempt failed (an
+ * exit other than 0, a signal or a timeout) and it is not running: the
+ * first place a person looks for why. */
+static void
+print_stderr_tail(const struct agq_spool *sp, const char *id, const json_t *t,
+                  int state)
+{
+	const json_t *a = agq_task_last_attempt(t);
+	json_int_t code = json_integer_value(json_object_get(a, "exit"));
+	if (!a || state == AGQ_ST_ACTIVE || !json_object_get(a, "finished") ||
+	    (code == 0 && !json_object_get(a, "signal") &&
+	    !json_is_true(json_object_get(a, "timed_out"))))
+		return;
+	int dfd = agq_out_open(sp, id, 0);
+	int fd = dfd < 0 ? -1 : openat(dfd, "stderr", O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	char buf[TAIL_BYTES + 1];
+	ssize_t n = -1;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = pread(fd, buf, TAIL_BYTES, st.st_size > TAIL_BYTES ?
+		    st.st_size - TAIL_BYTES : 0);
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* the start of the last TAIL_LINES lines (a cut first line: its end) */
+	char *from = buf;
+	int lines = 0;
+	for (char *p = buf + n; p > buf && lines < TAIL_LINES; p--)
+		if (p[-1] == '\n' && ++lines == TAIL_LINES)
+			from = p;
+	if (lines < TAIL_LINES && st.st_size > TAIL_BYTES) {
+		char *nl = strchr(buf, '\n');
+		from = nl ? nl + 1 : buf;
+	}
+	printf("stderr: its last lines (agq cat -e ID: all %lld bytes)\n",
+	    (long long)st.st_size);
+	char *save = NULL;
+	for (char *l = strtok_r(from, "\n", &save); l; l = strtok_r(NULL,
+	    "\n", &save)) {
+		char *red = agq_redact_bearer(l);
+		show_text("  ", red ? red : l, 0);
+		free(red);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -533,6 +595,8 @@ main(int argc, char **argv)
 		else
 			printf("output: %s\n", agq_shown(out));
 		free(out);
+		if (!arc)
+			print_stderr_tail(&sp, id, t, loc.state);
 		if (git)
 			print_chain(git);
 		json_decref(git);

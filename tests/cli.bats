@@ -188,6 +188,25 @@ for line in sys.stdin: json.loads(line)'
 	[[ "$output" == *"state:"* ]]
 }
 
+@test "agq-show: a failed attempt's last lines of standard error (bearer tokens redacted); none for a task that succeeded" {
+	bad=$(agq-submit --max-attempts 1 -- sh -c 'for i in $(seq 1 300); do
+	    echo "line $i" >&2; done; echo "Authorization: Bearer abcdefghijklmnop" >&2; exit 3')
+	good=$(agq-submit -- sh -c 'echo fine >&2')
+	start_sched
+	start_agent a1
+	wait_for 30 is_state "$bad" dead
+	wait_for 30 is_state "$good" done
+	run agq-show "$bad"
+	[ "$status" -eq 0 ]
+	tail=$(printf '%s\n' "$output" | sed -n '/^stderr:/,/^task:/p')
+	[[ "$tail" == "stderr: its last lines (agq cat -e ID: all "*" bytes)"* ]]
+	[ "$(printf '%s\n' "$tail" | sed -n '2,6p')" = "$(printf '  %s\n' "line 297" "line 298" "line 299" "line 300" "Authorization: Bearer [redacted]")" ]
+	[ "$(printf '%s\n' "$tail" | wc -l)" -eq 7 ]
+	run agq-show "$good"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"stderr:"* ]]
+}
+
 @test "agq-status --json parses and its counts match the spool" {
 	# idle1 must still be alive when agq-status looks, however slow this
 	# machine is between the two: a lease longer than the test

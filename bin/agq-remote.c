@@ -191,7 +191,8 @@ serve(struct srv *S, const json_t *req, int op, json_int_t id)
 		int st = ev ? (int)code << 8 : (int)sig;
 		int r = agq_remote_agent_result(S->R, taskid, gen, st,
 		    json_is_true(json_object_get(req, "timed_out")),
-		    json_is_true(json_object_get(req, "handback")), &why);
+		    json_is_true(json_object_get(req, "handback")),
+		    json_string_value(json_object_get(req, "why")), &why);
 		if (r) {
 			snprintf(msg, sizeof msg, "%s (generation %lld): %s",
 			    taskid, (long long)gen, why);

@@ -224,6 +224,8 @@ agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
 		    strsignal(o->sig));
 	else if (agst && o->exited && agerr && strcmp(agst, "done"))
 		snprintf(buf, size, "%s", agerr);
+	else if (o->exited && o->why && *o->why)
+		snprintf(buf, size, "exit %d: %s", o->code, o->why);
 	else
 		snprintf(buf, size, "exit %d", o->code);
 }

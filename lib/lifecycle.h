@@ -124,6 +124,7 @@ struct agq_lc_outcome {
 	int sig;                /* WTERMSIG, 0 if not signalled */
 	int timed_out;          /* killed for its timeout */
 	int handback;           /* stopped by a stopping agent: hand back */
+	const char *why;        /* it never ran: why (shep_result), or NULL */
 	const json_t *ag;       /* out/ID/agent.json (an agent task), or NULL */
 	uint64_t (*random)(void); /* random draws (agq_random), for the
 	                         * backoff's jitter: called for a retry only */
@@ -144,7 +145,8 @@ struct agq_lc_outcome {
 
 /* What ended the run of O, as words for the reason and result.json:
  * "timed out after N s", "killed by signal N (NAME)", the agent's own
- * error (its status not "done"), else "exit N".  Into BUF (SIZE bytes). */
+ * error (its status not "done"), "exit N: WHY" for a process that never
+ * ran (O's why), else "exit N".  Into BUF (SIZE bytes). */
 void agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
                  size_t size);
 

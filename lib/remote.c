@@ -27,7 +27,7 @@ static const struct {
 	[AGQ_R_OUTPUT] = { "output", "task_id:T generation:I name:O offset:I "
 	    "data:S" },
 	[AGQ_R_RESULT] = { "result", "task_id:T generation:I exit:I? signal:I? "
-	    "timed_out:B handback:B?" },
+	    "timed_out:B handback:B? why:S?" },
 	[AGQ_R_BYE] = { "bye", "" },
 };
 

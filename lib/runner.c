@@ -1174,6 +1174,7 @@ finish_locked(struct runner *R, struct job *j, const struct shep_result *res,
 	    .exited = WIFEXITED(st), .code = WIFEXITED(st) ?
 	    WEXITSTATUS(st) : -1, .sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0,
 	    .timed_out = res->timed_out, .handback = j->handback,
+	    .why = res->why,
 	    .ag = agq_task_attempted(t) && !j->handback ? agent_report(sp, id) :
 	    NULL, .random = agq_random };
 	close_attempt(agq_task_last_attempt(t), &o, now, dur);
@@ -2026,6 +2027,7 @@ agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,
 int
 agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
                         int status, int timed_out, int handback,
+                        const char *never_ran,
                         const char **why)
 {
 	struct agq_locked l;
@@ -2051,6 +2053,11 @@ agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
 		j.started_us = agq_now_us();
 	agq_task_unlock(&l);
 	struct shep_result r = { .status = status, .timed_out = timed_out };
+	if (never_ran) {        /* cut to fit, as the shepherd does */
+		size_t len = strnlen(never_ran, sizeof r.why - 1);
+		memcpy(r.why, never_ran, len);
+		r.why[len] = '\0';
+	}
 	if (finish(R, &j, &r)) {
 		*why = "fenced";
 		return 1;

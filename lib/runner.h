@@ -89,7 +89,9 @@ int agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,
                             size_t len, const char **why);
 
 /* The end of task ID, run by R's agent under generation GEN: wait(2)
- * STATUS, TIMED_OUT, HANDBACK (stopped to hand it back), recorded as
+ * STATUS, TIMED_OUT, HANDBACK (stopped to hand it back), NEVER_RAN (why
+ * its process ended before its command ran, shep_result's why; NULL or
+ * "": it ran), recorded as
  * agq-run records a local one (its attempt closed, result.json, the move,
  * the journal; agent.json read from out/ID).  0 recorded; 1 fenced
  * (agq-run(8) "Fencing": the lease was reclaimed or the generation moved
@@ -97,6 +99,7 @@ int agq_remote_agent_output(struct runner *R, const char *id, json_int_t gen,
  * written: send it again), *WHY says so.  *WHY is static. */
 int agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
                             int status, int timed_out, int handback,
+                            const char *never_ran,
                             const char **why);
 
 /* The end of R's connection: on BYE (the agent said goodbye) its agent

@@ -337,45 +337,48 @@ shep_unpack(const struct sm_start *h, const char *b, char **v, gid_t *g,
 }
 
 /* Why X's process could not run, if it says so on EP (the read end of its
- * CLOEXEC pipe: nothing to read when it exec'd), written to EFD, the
- * task's stderr. */
+ * CLOEXEC pipe: nothing to read when it exec'd): into WHY (SIZE bytes;
+ * "" when it ran) and, after "agq-run: ", to EFD, the task's stderr. */
 static void
-child_explain(int ep, int efd, const struct task_exec *x)
+child_explain(int ep, int efd, const struct task_exec *x, char *why,
+              size_t size)
 {
 	struct child_err ce;
+	char line[2 * PATH_MAX + 100];
 	ssize_t n = read(ep, &ce, sizeof ce);
+	why[0] = '\0';
 	if (n <= (ssize_t)offsetof(struct child_err, cwd))
 		return;
 	ce.cwd[sizeof ce.cwd - 1] = '\0';
 	switch (ce.what) {
 	case CE_CHDIR:
-		dprintf(efd, "agq-run: cannot change directory: %s (%s)\n",
+		snprintf(line, sizeof line, "cannot change directory: %s (%s)",
 		    strerror(ce.err), x->cwd);
 		break;
 	case CE_GETCWD:
-		dprintf(efd, "agq-run: cannot get the working directory: %s\n",
-		    strerror(ce.err));
+		snprintf(line, sizeof line, "cannot get the working "
+		    "directory: %s", strerror(ce.err));
 		break;
 	case CE_ROOT:
-		dprintf(efd, "agq-run: cannot resolve cwd_root: %s (%s)\n",
+		snprintf(line, sizeof line, "cannot resolve cwd_root: %s (%s)",
 		    strerror(ce.err), x->root);
 		break;
 	case CE_ESCAPE:
-		dprintf(efd, "agq-run: cwd %s escapes cwd_root %s\n", ce.cwd,
-		    x->root);
+		snprintf(line, sizeof line, "cwd %s escapes cwd_root %s",
+		    ce.cwd, x->root);
 		break;
 	case CE_USER:
-		dprintf(efd, "agq-run: cannot run as uid %u gid %u: %s\n",
+		snprintf(line, sizeof line, "cannot run as uid %u gid %u: %s",
 		    (unsigned)x->uid, (unsigned)x->gid, strerror(ce.err));
 		break;
 	default:
-		if (x->flags & SM_AGENT)
-			dprintf(efd, "agq-run: cannot run agq-attempt: %s (%s)\n",
-			    strerror(ce.err), x->file);
-		else
-			dprintf(efd, "agq-run: cannot run: %s (%s)\n",
-			    strerror(ce.err), x->file);
+		snprintf(line, sizeof line, "cannot run%s: %s (%s)", x->flags &
+		    SM_AGENT ? " agq-attempt" : "", strerror(ce.err), x->file);
 	}
+	dprintf(efd, "agq-run: %s\n", line);
+	size_t len = strnlen(line, size - 1);   /* cut to fit, silently */
+	memcpy(why, line, len);
+	why[len] = '\0';
 }
 
 /* Job SEQ, task PID, watched from now on (its timeout TIMEOUT_US, 0: none,
@@ -411,7 +414,7 @@ static void
 shep_start(struct shep *S, const struct sm_start *h, const char *b,
            int *fd, int nfd)
 {
-	struct shep_result r = { 0, 0, 0 };
+	struct shep_result r = { 0, 0, 0, "" };
 	int need = 2 + !!(h->flags & SM_STDIN) + !!(h->flags & SM_BLOBFD);
 	char *big = NULL;
 	char **v = NULL;
@@ -464,11 +467,13 @@ shep_start(struct shep *S, const struct sm_start *h, const char *b,
 		dprintf(efd, "agq-run: cannot fork: %s\n", strerror(e));
 		goto done;
 	}
-	child_explain(ep[0], efd, &x);
+	child_explain(ep[0], efd, &x, r.why, sizeof r.why);
 	close(ep[0]);
 	if (shep_track(S, h->seq, pid, h->timeout_us, h->grace_us,
-	    &r.status) == 0)
+	    &r.status) == 0) {
+		memcpy(S->t[S->n - 1].r.why, r.why, sizeof r.why);
 		r.status = -1;  /* running: its EXIT comes from shep_reap */
+	}
 done:
 	if (x.in >= 0 && x.in != S->null && x.in != fd[2])
 		close(x.in);
@@ -588,7 +593,7 @@ shep_read(struct shep *S)
 			memcpy(&s, m.b, sizeof s);
 			shep_stop(S, s.seq);
 		} else if (m.h.type == SM_START) {
-			struct shep_result r = { 126 << 8, 0, 0 };
+			struct shep_result r = { 126 << 8, 0, 0, "" };
 			shep_exit_msg(S, m.h.seq, &r);
 		}
 	}

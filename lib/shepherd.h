@@ -22,6 +22,10 @@ struct shep_result {
 	int status;             /* wait(2) status of the task */
 	int timed_out;          /* killed for its timeout */
 	int stopped;            /* killed because the runner asked */
+	/* the task's process ended before its exec (exit 126 or 127): why,
+	 * as in its stderr without "agq-run: " ("cannot run: No such file
+	 * or directory (./x)"); else "" */
+	char why[200];
 };
 
 /* The runner's handle on its shepherd: both -1 when there is none. */

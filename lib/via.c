@@ -362,6 +362,8 @@ send_result(struct via *V, struct vjob *j)
 	    V->stop_requested && j->stopped);
 	if (WIFEXITED(st))
 		json_object_set_new(f, "exit", json_integer(WEXITSTATUS(st)));
+	if (j->res.why[0])      /* it never ran: why (agq-remote(8)) */
+		json_object_set_new(f, "why", json_string(j->res.why));
 	else if (WIFSIGNALED(st))
 		json_object_set_new(f, "signal", json_integer(WTERMSIG(st)));
 	char code[64], msg[512];

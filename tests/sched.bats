@@ -144,7 +144,7 @@ ev_field() {
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = "$(cd "$WORK/dir" && pwd -P) hello $id" ]
 }
 
-@test "a task that cannot run: exit 127 when not found, 126 when not executable, why in out/ID/stderr" {
+@test "a task that cannot run: exit 127 when not found, 126 when not executable, why in out/ID/stderr and its reason" {
 	nf=$(agq-submit --max-attempts 1 -- nosuchprog-agq)
 	nx=$(agq-submit --max-attempts 1 -- "$WORK")
 	# one that runs: a process group of its own, no signal blocked or
@@ -159,6 +159,9 @@ ev_field() {
 	[ "$(cat "$AGQ_SPOOL/out/$nf/stderr")" = "agq-run: cannot run: No such file or directory (nosuchprog-agq)" ]
 	[ "$(jq -r .exit "$AGQ_SPOOL/out/$nx/result.json")" = 126 ]
 	[ "$(cat "$AGQ_SPOOL/out/$nx/stderr")" = "agq-run: cannot run: Permission denied ($WORK)" ]
+	# the reason says why, not only the exit status
+	jq_is "$AGQ_SPOOL/dead/$nf.json" .reason "exit 127: cannot run: No such file or directory (nosuchprog-agq); out of attempts (1 of 1)"
+	jq_is "$AGQ_SPOOL/out/$nx/result.json" .reason "exit 126: cannot run: Permission denied ($WORK); out of attempts (1 of 1)"
 	read -r pgrp pid < "$AGQ_SPOOL/out/$ok/stdout"
 	[ "$pgrp" = "$pid" ]
 	cat "$AGQ_SPOOL/out/$ok/stdout"

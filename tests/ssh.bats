@@ -60,9 +60,10 @@ sshd_up() {
 	wait_for 20 grep -q "Server listening" "$d/log"
 }
 
-@test "ssh: a task runs through agq-run --via, its output and result in the spool" {
+@test "ssh: a task runs through agq-run --via, its output and result in the spool; one that cannot run says why" {
 	start_sshd
 	id=$(agq-submit -c x --max-attempts 1 -- sh -c 'echo out; echo err >&2; exit 3')
+	nf=$(agq-submit -c x --max-attempts 1 -- nosuchprog-agq)
 	# the agent's host load (its own loadavg), not the spool host's
 	echo "42.00 1.00 1.00 1/1 1" > "$WORK/loadavg"
 	AGQ_LOADAVG_FILE=$WORK/loadavg start_agent r1 -c x --via "$VIA" \
@@ -72,6 +73,10 @@ sshd_up() {
 	    "$AGQ_SPOOL/agents/r1.json"
 	agq-sched --once
 	wait_for 30 is_state "$id" dead
+	# a command the agent's host does not have: why, in its reason too
+	nf_dead() { agq-sched --once; is_state "$nf" dead; }
+	wait_for 30 nf_dead
+	jq_is "$AGQ_SPOOL/dead/$nf.json" .reason "exit 127: cannot run: No such file or directory (nosuchprog-agq); out of attempts (1 of 1)"
 	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = out ]
 	[ "$(cat "$AGQ_SPOOL/out/$id/stderr")" = err ]
 	jq -e '.exit == 3 and .agent == "r1"' "$AGQ_SPOOL/out/$id/result.json"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <inotifytools/inotifytools.h>
@@ -21,7 +22,7 @@
 static const char usage[] =
 "usage: agq-journal [-s SPOOL] [--id ID] [--ev EV] [--since TIME] [--follow]\n"
 "       agq-journal [-s SPOOL] [--file FILE] --verify\n"
-"       agq-journal [-s SPOOL] --rotate\n"
+"       agq-journal [-s SPOOL] --rotate [--timeout S]\n"
 "Print journal events (JSON lines), oldest first; check the journal's hash\n"
 "chain; or rotate it.  See agq-journal(1) and agq-journal(5).\n"
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
@@ -30,7 +31,10 @@ static const char usage[] =
 "                    the oldest rotated one kept (only FILE with --file);\n"
 "                    report the first break with its file and line\n"
 "      --rotate      move the journal to journal.TIME and start a new one\n"
-"                    chained to it; prints the old file's path\n"
+"                    chained to it; prints the old file's path (a remote\n"
+"                    spool's: asks agq-sched to, and waits for it)\n"
+"      --timeout S   --rotate on a remote spool: wait at most S seconds\n"
+"                    (default 60; 0: ask, do not wait)\n"
 "      --id ID       only events about task ID (repeated, or ID,ID...:\n"
 "                    about any of them)\n"
 "      --ev EV       only events named EV (submit, assign, done, ...;\n"
@@ -219,6 +223,69 @@ verify_chain(const struct agq_spool *sp, const struct agq_jkey *key)
 static volatile sig_atomic_t stop;
 static void on_signal(int s) { (void)s; stop = 1; }
 
+/* How long agq-journal --rotate waits for agq-sched to rotate a remote
+ * spool's journal by default, in seconds (--timeout). */
+#define ROTATE_WAIT_S 60
+
+/* --rotate on a remote spool: asked of agq-sched, the one writer
+ * (agq_journal_rotate_ask), and waited for (polled every 100 ms, at most
+ * WAIT_US microseconds; 0: not at all): the old file's path printed from
+ * the new journal's first line, its rotate event.  An exit code. */
+static int
+rotate_asked(struct agq_spool *sp, int64_t wait_us)
+{
+	char *ask = agq_spool_path(sp, AGQ_ROTATE_ASK);
+	int r = EX_TEMPFAIL;
+	if (agq_journal_rotate_ask(sp) < 0) {
+		agq_syserr("cannot ask agq-sched to rotate the journal", ask);
+		r = agq_exit_code(errno);
+		free(ask);
+		return r;
+	}
+	if (wait_us == 0) {
+		free(ask);
+		return 0;
+	}
+	int64_t end = agq_mono_us() + wait_us;
+	struct stat st;
+	while (stat(ask, &st) == 0 && agq_mono_us() < end) {
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (stat(ask, &st) == 0) {
+		agq_warn("asked agq-sched to rotate the journal (the spool is "
+		    "remote: it is the one writer), and no agq-sched did within "
+		    "%g s; it will at its next look at the spool (%s)",
+		    (double)wait_us / 1e6, ask);
+		free(ask);
+		return EX_TEMPFAIL;
+	}
+	free(ask);
+	char *p = agq_spool_path(sp, "journal");
+	FILE *f = fopen(p, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = f ? getline(&line, &cap, f) : -1;
+	json_t *ev = n > 0 ? json_loadb(line, (size_t)n, 0, NULL) : NULL;
+	const char *from = json_string_value(json_object_get(ev, "from"));
+	const char *name = json_string_value(json_object_get(ev, "ev"));
+	if (from && name && !strcmp(name, "rotate") &&
+	    agq_journal_rotated_name(from)) {
+		printf("%s/%s\n", sp->root, from);
+		r = agq_flush_stdout() < 0 ? EX_IOERR : 0;
+	} else {
+		agq_warn("agq-sched took the request, but the journal's first "
+		    "line is not its rotate event (%s)", p);
+		r = EX_SOFTWARE;
+	}
+	json_decref(ev);
+	free(line);
+	if (f)
+		fclose(f);
+	free(p);
+	return r;
+}
+
 /* SET (a JSON object, or NULL: a new one) with the words of WORDS, an
  * option's argument ("done" or "done,dead"), as keys; exits 64 for an
  * empty list (OPT names the option). */
@@ -250,6 +317,7 @@ main(int argc, char **argv)
 		{ "file", required_argument, NULL, 'F' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "rotate", no_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 'T' },
 		AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "s:f",
@@ -257,8 +325,8 @@ main(int argc, char **argv)
 	json_t *ids = NULL, *evs = NULL;      /* sets: NULL any */
 	const char *file = NULL;
 	int do_verify = 0, do_rotate = 0;
-	int64_t since = 0;
-	int follow = 0, c;
+	int64_t since = 0, wait_us = (int64_t)ROTATE_WAIT_S * 1000000;
+	int follow = 0, c, timeout = 0;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		switch (c) {
 		case 'i': ids = word_set(ids, optarg, "--id"); break;
@@ -281,12 +349,24 @@ main(int argc, char **argv)
 		case 'F': file = optarg; break;
 		case 'V': do_verify = 1; break;
 		case 'R': do_rotate = 1; break;
+		case 'T':
+			if (agq_parse_duration(optarg, &wait_us) < 0)
+				agq_die(EX_USAGE, "--timeout: not a duration: '%s' "
+				    "(seconds, or 30s, 2m)", optarg);
+			timeout = 1;
+			break;
 		}
 	}
-	if (do_verify + do_rotate + follow > 1 || (do_rotate && file))
+	if (do_verify + do_rotate + follow > 1 || (do_rotate && file) ||
+	    (timeout && !do_rotate))
 		agq_cli_usage(usage);
 	struct agq_spool sp;
 	agq_spool_open_or_exit(&sp, cl.spool);
+	if (do_rotate && sp.remote) {
+		int r = rotate_asked(&sp, wait_us);
+		agq_spool_close(&sp);
+		return r;
+	}
 	if (do_rotate) {
 		char *old;
 		int r = 0;

@@ -985,8 +985,10 @@ agq_journal(const struct agq_spool *sp, const char *ev, const char *id,
 	return agq_jbatch_write(sp, &b);
 }
 
-int
-agq_journal_rotate(const struct agq_spool *sp, char **oldname)
+/* agq_journal_rotate, the rotate event given EXTRA's fields (borrowed; may
+ * be NULL). */
+static int
+rotate_with(const struct agq_spool *sp, char **oldname, const json_t *extra)
 {
 	*oldname = NULL;
 	int lk = agq_spool_flock(sp, "journal", 1);
@@ -1041,8 +1043,10 @@ agq_journal_rotate(const struct agq_spool *sp, char **oldname)
 		r = agq_journal_cut_torn(sp, fd, &t, name);
 	if (r == 0) {
 		struct agq_jbatch b = { NULL };
-		agq_jbatch_add(&b, "rotate", NULL, json_pack("{s:s}", "from",
-		    name));
+		json_t *ev = json_pack("{s:s}", "from", name);
+		if (extra)
+			json_object_update(ev, (json_t *)extra);
+		agq_jbatch_add(&b, "rotate", NULL, ev);
 		size_t n;
 		char lasthash[65], why[512];
 		struct agq_jkey key;
@@ -1330,6 +1334,58 @@ agq_journal_match(const char *line, size_t len, const json_t *ids,
 		ok = agq_task_time(o, "ts", 0) >= since_us;
 	json_decref(o);
 	return ok;
+}
+
+int
+agq_journal_rotate(const struct agq_spool *sp, char **oldname)
+{
+	return rotate_with(sp, oldname, NULL);
+}
+
+int
+agq_journal_rotate_ask(const struct agq_spool *sp)
+{
+	json_t *who = json_pack("{s:s, s:I, s:I}", "host", agq_hostname(),
+	    "pid", (json_int_t)getpid(), "uid", (json_int_t)getuid());
+	char *buf = json_dumps(who, JSON_COMPACT);
+	json_decref(who);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	char *tmpdir = agq_spool_path(sp, "events/tmp");
+	char *dst = agq_spool_path(sp, AGQ_ROTATE_ASK);
+	/* replacing an earlier request: one rotation for both */
+	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), 1, 0);
+	int e = errno;
+	free(buf);
+	free(tmpdir);
+	free(dst);
+	errno = e;
+	return r;
+}
+
+int
+agq_journal_rotate_asked(const struct agq_spool *sp, char **oldname)
+{
+	*oldname = NULL;
+	char *p = agq_spool_path(sp, AGQ_ROTATE_ASK);
+	json_t *who = agq_json_read_object(p, 64 * 1024);
+	if (!who && errno == ENOENT) {
+		free(p);
+		return 0;
+	}
+	/* an unreadable request is still a request: asked by nobody known */
+	json_t *extra = json_pack("{s:o}", "asked_by", who ? who :
+	    json_null());
+	int r = rotate_with(sp, oldname, extra);
+	int e = errno;
+	json_decref(extra);
+	if (r == 0 && unlink(p) < 0 && errno != ENOENT)
+		agq_syserr("cannot remove the request", p);
+	free(p);
+	errno = e;
+	return r < 0 ? -1 : 1;
 }
 
 int

@@ -156,6 +156,19 @@ int agq_journal_cut_torn(const struct agq_spool *sp, int fd,
  * 0 or -1 with errno. */
 int agq_journal_rotate(const struct agq_spool *sp, char **oldname);
 
+/* A rotation on a remote spool, where only agq-sched appends (agq-
+ * journal(5), "One writer on a remote spool"): any other program asks for
+ * it with agq_journal_rotate_ask, the file AGQ_ROTATE_ASK ({"host",
+ * "pid", "uid"} of the asker, written in events/tmp/, fsynced and
+ * renamed in: asking twice is asking once; 0 or -1 with errno); the
+ * writer, at every look at the spool, calls agq_journal_rotate_asked: when
+ * the file is there, agq_journal_rotate with the asker in the rotate
+ * event ("asked_by"), then the file removed: 1 (the old name, malloc'd, in
+ * *OLDNAME), 0 nothing asked, -1 with errno (the request stays). */
+#define AGQ_ROTATE_ASK "events/rotate"
+int agq_journal_rotate_ask(const struct agq_spool *sp);
+int agq_journal_rotate_asked(const struct agq_spool *sp, char **oldname);
+
 /* Is NAME the name agq_journal_rotate gives a rotated journal,
  * journal.YYYYMMDDTHHMMSS.uuuuuuZ?  1 or 0. */
 int agq_journal_rotated_name(const char *name);

@@ -2336,6 +2336,11 @@ events_drain(struct agq_spool *sp)
 	long n;
 	if (sp->remote && agq_journal_events_append(sp, &n) < 0)
 		agq_spool_syserr(sp, "cannot append the events of", "events/new");
+	char *old = NULL;       /* a rotation another program asked for */
+	if (sp->remote && agq_journal_rotate_asked(sp, &old) < 0)
+		agq_spool_syserr(sp, "cannot rotate the journal as asked",
+		    AGQ_ROTATE_ASK);
+	free(old);
 }
 
 static int

@@ -74,6 +74,34 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 	[ "$(journal_count submit)" -eq 2 ]
 }
 
+@test "a remote spool: agq-journal --rotate asks agq-sched, the one writer, and waits; without one it says so (75), and the next one rotates" {
+	remote
+	agq-submit -q --id before -- true
+	# no scheduler: asked, not done
+	run agq-journal --rotate --timeout 1
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"no agq-sched did within 1 s"* ]]
+	[ -f "$AGQ_SPOOL/events/rotate" ]
+	! ls "$AGQ_SPOOL"/journal.2* 2>/dev/null
+	# asked again: one rotation
+	agq-journal --rotate --timeout 0
+	agq-sched --once
+	[ ! -e "$AGQ_SPOOL/events/rotate" ]
+	old=$(ls "$AGQ_SPOOL"/journal.2*)
+	[ "$(echo "$old" | wc -l)" -eq 1 ]
+	# the waiting events went first, into the old file
+	grep -q '"ev":"submit","id":"before"' "$old"
+	head -1 "$AGQ_SPOOL/journal" | jq -e --arg h "$(hostname)" \
+	    '.ev == "rotate" and .prog == "agq-sched" and .asked_by.host == $h and .asked_by.uid == '"$(id -u)"
+	# with a scheduler running: done while it waits, the old path printed
+	start_sched --poll 0.1
+	run agq-journal --rotate
+	[ "$status" -eq 0 ]
+	[ -f "$output" ] && [ "$output" != "$old" ]
+	[ "$(head -1 "$AGQ_SPOOL/journal" | jq -r .from)" = "$(basename "$output")" ]
+	agq-journal --verify
+}
+
 @test "link and rename that fail after doing it (NFS): tasks submitted, leased and done, each exactly once" {
 	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
 	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }

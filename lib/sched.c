@@ -531,6 +531,8 @@ drop_read(const struct agq_spool *sp, const char *path, char *why,
 		goto out;
 	}
 	t = agq_task_parse(buf, len, why, size);
+	if (t)
+		agq_task_unlist(t);     /* a line of agq-ls --json */
 	if (t && agq_task_check_fields(t, why, size) < 0) {
 		json_decref(t);         /* a misspelled field (agq-task(5)) */
 		t = NULL;

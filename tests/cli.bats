@@ -164,6 +164,13 @@ for line in sys.stdin: json.loads(line)'
 	run agq-submit <<<'{"cmd": ["true"], "state": "queue"}'
 	[ "$status" -eq 65 ]
 	[[ "$output" == *"field state: unknown field"* ]]
+	# a listing's line dropped into another spool's inbox is taken too
+	third=$BATS_TEST_TMPDIR/third
+	agq-sched -s "$third" --once
+	agq-ls --json --lane high > "$third/tmp/drop"
+	mv "$third/tmp/drop" "$third/inbox/drop.json"
+	agq-sched -s "$third" --once
+	jq -e '.priority == "high" and (has("state") | not)' "$third/queue/high/$b.json"
 }
 
 @test "agq-show prints the state, reason and events; 66 for an unknown id" {

@@ -292,7 +292,7 @@ fixtures() {
 	for t in c1 c2 c3 c4 c5 c6 c7 c8; do grep -qx "$t" <<< "$output"; done
 	run agq-ls --state nosuch
 	[ "$status" -eq 64 ]
-	[[ "$output" == *"active, review, approval, done, dead, archived, inbox, corrupt)"* ]]
+	[[ "$output" == *"active, review, approval, done, dead, archived; alone: inbox, corrupt)"* ]]
 }
 
 @test "agq-stats: review rounds per PR, time from submit to merge, cost per merged PR, PRs merged and closed" {

@@ -27,6 +27,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -436,14 +437,31 @@ task_cwd(struct runner *R, struct agq_shep_task *x, const json_t *t,
 		x->cwd = outdir;
 }
 
+/* A task that ends without having run: "agq-run: " and the message
+ * (printf(3) FMT) written to EFD, its stderr, and the message into WHY
+ * (SIZE bytes, cut to fit) for its reason (shep_result's why). */
+static void __attribute__((format(printf, 4, 5)))
+never_ran(int efd, char *why, size_t size, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	dprintf(efd, "agq-run: %s\n", line);
+	snprintf(why, size, "%s", line);
+}
+
 /* An agent task T (prompt, backend or verify steps) into X: the agent
  * path, in its own program (libexec/agq-attempt.c), with OUTDIR its
  * argument (ARGV: 3 slots) and the task on its standard input, a memfd
  * (X->in, the caller's to close); *PROG, the program's path, is the
- * caller's to free.  0; or 126, the reason written to EFD. */
+ * caller's to free.  0; or 126, the reason written to EFD and WHY
+ * (never_ran). */
 static int
 task_agent(struct agq_shep_task *x, const json_t *t, const struct envb *e,
-           const char *outdir, char **argv, char **prog, int efd)
+           const char *outdir, char **argv, char **prog, int efd, char *why,
+           size_t size)
 {
 	char *js = json_dumps(t, JSON_COMPACT);
 	x->in = memfd_create("agq-task", MFD_CLOEXEC);
@@ -451,8 +469,8 @@ task_agent(struct agq_shep_task *x, const json_t *t, const struct envb *e,
 	    lseek(x->in, 0, SEEK_SET) < 0) {
 		if (!js)
 			errno = ENOMEM;
-		dprintf(efd, "agq-run: cannot pass the task to agq-attempt: "
-		    "%s\n", strerror(errno));
+		never_ran(efd, why, size, "cannot pass the task to "
+		    "agq-attempt: %s", strerror(errno));
 		free(js);
 		return 126;
 	}
@@ -475,18 +493,18 @@ task_agent(struct agq_shep_task *x, const json_t *t, const struct envb *e,
 
 /* Task T's cmd into X and C (agq_cmd_init; C->argv the caller's to free).
  * 0; or the exit status it ends with without having run (127: no cmd,
- * 126), the reason written to EFD. */
+ * 126), the reason written to EFD and WHY (never_ran). */
 static int
 task_cmd(struct agq_shep_task *x, const json_t *t, struct agq_cmd *c,
-         int efd)
+         int efd, char *why, size_t size)
 {
 	json_t *cmd = json_object_get(t, "cmd");
 	if (!json_is_string(cmd) && json_array_size(cmd) == 0) {
-		dprintf(efd, "agq-run: the task has no cmd\n");
+		never_ran(efd, why, size, "the task has no cmd");
 		return 127;
 	}
 	if (agq_cmd_init(c, cmd) < 0) {
-		dprintf(efd, "agq-run: cannot run: %s\n", strerror(errno));
+		never_ran(efd, why, size, "cannot run: %s", strerror(errno));
 		return 126;
 	}
 	x->file = c->file;
@@ -499,21 +517,23 @@ task_cmd(struct agq_shep_task *x, const json_t *t, struct agq_cmd *c,
 /* Send the shepherd job SEQ: task T (leased, generation GEN, attempt
  * ATTEMPT, output directory OUTDIR, stdout OFD, stderr EFD; the fds are
  * the caller's to close).  0; or the exit status the task ends with
- * without having run (126, 127), its reason written to EFD; or -1 (errno)
- * when it could not be sent: nothing started. */
+ * without having run (126, 127), its reason written to EFD and WHY (SIZE
+ * bytes, never_ran); or -1 (errno) when it could not be sent: nothing
+ * started. */
 static int
 send_start(struct runner *R, uint64_t seq, const json_t *t,
            const char *outdir, int ofd, int efd, json_int_t gen, int attempt,
-           const struct agq_runas *ra)
+           const struct agq_runas *ra, char *why, size_t size)
 {
 	struct agq_shep_task x = { .in = -1, .out = ofd, .err = efd };
 	int agent = agq_task_attempted(t);
 	if (agent && ra->on) {
 		/* agq-attempt needs the agent's keys and spool: not for
 		 * another user's hands */
-		dprintf(efd, "agq-run: a root agent runs no agent task (prompt, "
-		    "backend, verify, git) of another user (%s, uid %u): run "
-		    "an agent as that user\n", ra->user, (unsigned)ra->uid);
+		never_ran(efd, why, size, "a root agent runs no agent task "
+		    "(prompt, backend, verify, git) of another user (%s, uid "
+		    "%u): run an agent as that user", ra->user,
+		    (unsigned)ra->uid);
 		return 126;
 	}
 	json_t *tv = json_object_get(t, "timeout");
@@ -537,8 +557,8 @@ send_start(struct runner *R, uint64_t seq, const json_t *t,
 
 	char *prog = NULL, *aargv[3];
 	struct agq_cmd c = { NULL, NULL, 0 };
-	int rc = agent ? task_agent(&x, t, &e, outdir, aargv, &prog, efd) :
-	    task_cmd(&x, t, &c, efd);
+	int rc = agent ? task_agent(&x, t, &e, outdir, aargv, &prog, efd, why,
+	    size) : task_cmd(&x, t, &c, efd, why, size);
 	if (rc == 0)
 		rc = agq_shep_start(&R->shep, seq, &x);
 	int err = errno;
@@ -869,8 +889,9 @@ start(struct runner *R, const char *id)
 	if (start_prepare(R, id, &p) < 0)
 		return;
 	uint64_t seq = ++R->seq;
+	char why[sizeof ((struct shep_result *)0)->why] = "";
 	int fail = send_start(R, seq, p.l.task, p.outdir, p.ofd, p.efd, p.gen,
-	    p.attempt, &p.ra);
+	    p.attempt, &p.ra, why, sizeof why);
 	agq_runas_free(&p.ra);
 	close(p.ofd);
 	close(p.efd);
@@ -890,6 +911,7 @@ start(struct runner *R, const char *id)
 	if (fail) {             /* it ends without having run */
 		j->exited = 1;
 		j->res.status = fail << 8;
+		memcpy(j->res.why, why, sizeof why);
 	}
 	/* committed by commit_starts, after the results of this turn; the
 	 * task stays locked until then */
@@ -2107,12 +2129,13 @@ agq_runner_exec_new(struct agq_spool *sp, const struct agq_run_opts *o)
 int
 agq_runner_exec(struct runner *R, struct agq_shep *shep, uint64_t seq,
                 const json_t *t, const char *outdir, int ofd, int efd,
-                json_int_t gen, int attempt)
+                json_int_t gen, int attempt, char *why, size_t size)
 {
 	struct agq_runas ra;
 	memset(&ra, 0, sizeof ra);
 	R->shep = *shep;
-	int rc = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra);
+	int rc = send_start(R, seq, t, outdir, ofd, efd, gen, attempt, &ra,
+	    why, size);
 	R->shep = (struct agq_shep){ -1, -1, 0 };
 	return rc;
 }

@@ -114,13 +114,13 @@ void agq_remote_agent_close(struct runner *R, int bye);
  * and O (both borrowed).  agq_runner_exec hands task T (generation GEN,
  * attempt ATTEMPT, output directory OUTDIR, stdout OFD, stderr EFD) to
  * the shepherd SHEP as job SEQ: 0; the exit status it ends with without
- * having run (126, 127), its reason written to EFD; or -1 with errno,
- * nothing started. */
+ * having run (126, 127), its reason written to EFD and to WHY (SIZE
+ * bytes); or -1 with errno, nothing started. */
 struct runner *agq_runner_exec_new(struct agq_spool *sp,
                                    const struct agq_run_opts *o);
 int agq_runner_exec(struct runner *R, struct agq_shep *shep, uint64_t seq,
                     const json_t *t, const char *outdir, int ofd, int efd,
-                    json_int_t gen, int attempt);
+                    json_int_t gen, int attempt, char *why, size_t size);
 void agq_runner_exec_free(struct runner *R);
 
 #endif

@@ -409,7 +409,8 @@ run_here(struct via *V, const char *id, const json_t *t, json_int_t gen,
 	j->gen = gen;
 	j->seq = ++V->seq;
 	int rc = ofd < 0 || efd < 0 ? -1 : agq_runner_exec(V->X, &V->shep,
-	    j->seq, t, outdir, ofd, efd, gen, attempt);
+	    j->seq, t, outdir, ofd, efd, gen, attempt, j->res.why,
+	    sizeof j->res.why);
 	if (rc < 0) {
 		agq_syserr("cannot start the task here", outdir);
 		j->exited = 1;

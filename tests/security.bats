@@ -226,7 +226,7 @@ drop_as() {
 	mv "$AGQ_SPOOL/inbox/.$2" "$AGQ_SPOOL/inbox/$2"
 }
 
-@test "a root agent runs a drop as the user who owns the file, with its HOME and without the agent's environment" {
+@test "a root agent runs a drop as the user who owns the file, with its HOME and without the agent's environment; not another user's agent task, and says why" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	home=$(getent passwd nobody | cut -d: -f6)
 	mine=$(agq-submit --max-attempts 1 -- sh -c 'echo "uid=$(id -u) home=$HOME"')
@@ -234,10 +234,14 @@ drop_as() {
 	drop_as nobody d '{"id":"nob","max_attempts":1,"submitted_by":{"uid":0,"user":"root"},
 	  "env":{"MINE":"kept"},
 	  "cmd":["sh","-c","echo uid=$(id -u) home=$HOME user=$USER logname=$LOGNAME key=${ANTHROPIC_API_KEY-none} agentvar=${AGENT_VAR-none} mine=$MINE; touch made-here"]}'
+	# an agent task of that user: not run by a root agent, the reason says why
+	drop_as nobody p '{"id":"nobp","max_attempts":1,"cmd":"true","verify":[{"type":"command_succeeds","cmd":"true"}]}'
 	start_sched
 	ANTHROPIC_API_KEY=sk-test AGENT_VAR=leaked start_agent a1
 	wait_for 30 finished nob
+	wait_for 30 finished nobp
 	wait_for 30 finished "$mine"
+	jq_is "$AGQ_SPOOL/dead/nobp.json" .reason "exit 126: a root agent runs no agent task (prompt, backend, verify, git) of another user (nobody, uid $(id -u nobody)): run an agent as that user; out of attempts (1 of 1)"
 	[ "$(state_of nob)" = done ]
 	[ "$(cat "$AGQ_SPOOL/out/nob/stdout")" = "uid=$(id -u nobody) home=$home user=nobody logname=nobody key=none agentvar=none mine=kept" ]
 	jq -e --argjson u "$(id -u nobody)" '.submitted_by == {"uid": $u, "user": "nobody"}' "$AGQ_SPOOL/done/nob.json"

@@ -55,6 +55,13 @@ agq_out_open_spare(const struct agq_spool *sp, const char *id, int create,
 	/* EEXIST: an earlier attempt's out/ID, kept; the spare stays */
 	if (spare && agq_renameat_noreplace(ofd, spare, ofd, id) == 0)
 		create = 0;
+	/* no RENAME_NOREPLACE (NFS), and a directory has no link to check
+	 * with: a plain rename(2) of a directory replaces only an empty one
+	 * (a non-empty out/ID, an earlier attempt's, fails it: ENOTEMPTY),
+	 * so nothing is lost either way */
+	else if (spare && (errno == EINVAL || errno == EPERM) &&
+	    renameat(ofd, spare, ofd, id) == 0)
+		create = 0;
 	if (create && mkdirat(ofd, id, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 		close(ofd);

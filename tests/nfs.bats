@@ -152,6 +152,23 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 	[ "$status" -eq 0 ]
 }
 
+@test "no RENAME_NOREPLACE (NFS): the agent's spare output directory becomes the task's out/ID (not a new one)" {
+	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	export AGQ_NO_RENAME2=1 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
+	LD_PRELOAD=$shim start_agent a
+	wait_for 20 test -d "$AGQ_SPOOL/out/.spare-a"
+	ino=$(stat -c %i "$AGQ_SPOOL/out/.spare-a")
+	id=$(agq-submit -- echo hello)
+	LD_PRELOAD=$shim agq-sched --once
+	wait_for 30 is_state "$id" done
+	[ "$(stat -c %i "$AGQ_SPOOL/out/$id")" = "$ino" ]
+	[ "$(cat "$AGQ_SPOOL/out/$id/stdout")" = hello ]
+	# and a new spare made for the next task
+	wait_for 20 test -d "$AGQ_SPOOL/out/.spare-a"
+	[ "$(stat -c %i "$AGQ_SPOOL/out/.spare-a")" != "$ino" ]
+}
+
 @test "agq.conf spool_fs: auto, local or remote, else a clear error" {
 	echo "spool_fs = sometimes" >> "$AGQ_CONF"
 	run agq-ls

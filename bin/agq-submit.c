@@ -25,7 +25,8 @@ static const char usage[] =
 "                  [--delay S | --not-before TIME] [-e NAME=VALUE]...\n"
 "                  [-C DIR] [--notify CMD] [--after ID]...\n"
 "                  [--on-dep-fail cancel|run|hold] [--mission MISSION]\n"
-"                  [--role R] [--tenant T] [--run-on AGENT]... [--] CMD\n"
+"                  [--role R] [--tenant T] [--run-on AGENT]... [--hold]\n"
+"                  [--] CMD\n"
 "                  [ARG]...\n"
 "       agq-submit [options] --prompt TEXT | --prompt-file FILE\n"
 "                  [--backend B] [--model M] [--verify CMD]...\n"
@@ -60,6 +61,8 @@ static const char usage[] =
 "      --role R         plan, implement, review or test: agq-task(5), role\n"
 "      --tenant T       whose quota the task counts in (agq.conf(5) limits;\n"
 "                       default: your user name)\n"
+"      --hold           submit it held (hold/): it runs once agq-release\n"
+"                       lets it go; not with --after\n"
 "  -q, --quiet          do not print ids\n"
 "Prompt tasks (agq-task(5), agent fields):\n"
 "      --prompt TEXT    what to ask the model; no CMD needed\n"
@@ -89,6 +92,7 @@ struct opts {
 	json_t *here;           /* the current directory: the cwd of a task
 	                         * without cwd and without git */
 	int quiet;
+	int hold;               /* --hold: AGQ_DELIVER_HOLD, else 0 */
 };
 
 static int
@@ -158,6 +162,10 @@ apply_defaults(json_t *t, const struct opts *o, char *err, size_t size)
 	json_object_foreach(o->defaults, k, v)
 		if (!json_object_get(t, k))
 			json_object_set(t, k, v);
+	if (o->hold && json_array_size(json_object_get(t, "after")))
+		return agq_errf(err, size, "--hold: not for a task with after "
+		    "(it waits in blocked/ for its parents; agq-hold it once it "
+		    "is queued)");
 	json_t *git = json_object_get(t, "git");
 	if (!git && o->here && !json_object_get(t, "cwd"))
 		json_object_set(t, "cwd", o->here);
@@ -297,8 +305,8 @@ lines_stream(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
 	json_t *t;
 	while ((t = next_line(sp, o, &p, end, &lineno, &nonblank, &bad,
 	    where))) {
-		rc = line_submit(sp, o, t, agq_submit_normalize(t, 0), where,
-		    pending);
+		rc = line_submit(sp, o, t, agq_submit_normalize(t, 0) | o->hold,
+		    where, pending);
 		json_decref(t);
 		if (rc == EX_DATAERR) {
 			bad = rc;
@@ -333,7 +341,7 @@ lines_graph(struct agq_spool *sp, struct opts *o, char *buf, size_t len,
 		v = agq_grow(v, &cap, n, sizeof *v, 256);
 		flags = agq_grow(flags, &fcap, n, sizeof *flags, 256);
 		lines = agq_grow(lines, &lcap, n, sizeof *lines, 256);
-		flags[n] = agq_submit_normalize(t, 0);
+		flags[n] = agq_submit_normalize(t, 0) | o->hold;
 		lines[n] = lineno;
 		v[n++] = t;
 	}
@@ -391,7 +399,8 @@ from_stdin(struct agq_spool *sp, struct opts *o)
 		    agq_submit_valid(one, err, sizeof err) < 0) {
 			rc = bad_input("standard input", err);
 		} else {
-			rc = submit_one(sp, one, agq_submit_normalize(one, 1),
+			rc = submit_one(sp, one, agq_submit_normalize(one, 1) |
+			    o->hold,
 			    "stdin", "standard input", pending);
 			if (!rc && !o->quiet)
 				printf("%s\n", json_string_value(
@@ -451,11 +460,12 @@ main(int argc, char **argv)
 		{ "role", required_argument, NULL, 'r' },
 		{ "tenant", required_argument, NULL, 'U' },
 		{ "run-on", required_argument, NULL, 'o' },
+		{ "hold", no_argument, NULL, 'H' },
 		AGQ_OPT_QUIET, AGQ_OPT_END
 	};
 	struct agq_cli cl = { .usage = usage, .shortopts = "+s:p:c:e:C:qh",
 	    .longopts = longopts, .operands = AGQ_CLI_ANY };
-	struct opts o = { json_object(), NULL, 0 };
+	struct opts o = { json_object(), NULL, 0, 0 };
 	json_t *caps = NULL, *env = NULL, *prompt = NULL, *verify = NULL,
 	    *criteria = NULL, *git = NULL, *branch = NULL, *setup = NULL,
 	    *cleanup = NULL, *after = NULL, *run_on = NULL;
@@ -623,6 +633,9 @@ main(int argc, char **argv)
 				after = json_array();
 			json_array_append_new(after, json_string(optarg));
 			break;
+		case 'H':
+			o.hold = AGQ_DELIVER_HOLD;
+			break;
 		case 'o':
 			if (!agq_id_valid(optarg))
 				agq_die(EX_USAGE, "--run-on: '%s' is not an agent "
@@ -731,8 +744,8 @@ main(int argc, char **argv)
 			rc = bad_input("command line", err);
 		} else {
 			json_t *pending = json_array();
-			rc = submit_one(&sp, t, agq_submit_normalize(t, 1), "argv",
-			    "command line", pending);
+			rc = submit_one(&sp, t, agq_submit_normalize(t, 1) |
+			    o.hold, "argv", "command line", pending);
 			if (!rc && !o.quiet) {
 				printf("%s\n", agq_task_id(t));
 				if (agq_flush_stdout() < 0)

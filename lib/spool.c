@@ -803,6 +803,13 @@ agq_deliver_announced(const struct agq_spool *sp, json_t *t, int flags,
 	const char *id = agq_task_id(t);
 	struct agq_loc loc;
 	agq_task_first_loc(sp, t, agq_now_us(), NULL, &loc);
+	if (flags & AGQ_DELIVER_HOLD && (loc.state == AGQ_ST_QUEUE ||
+	    loc.state == AGQ_ST_DEFER)) {
+		loc.state = AGQ_ST_HOLD;
+		loc.lane = -1;
+		json_object_set_new(t, "reason", json_string("held at submit"));
+		agq_loc_path(sp, &loc, id);
+	}
 	size_t len;
 	char tmp[PATH_MAX];
 	char *buf = agq_task_dump(t, &len);

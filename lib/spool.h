@@ -186,10 +186,15 @@ void agq_task_first_loc(const struct agq_spool *sp, json_t *t, int64_t now_us,
  *   AGQ_DELIVER_NEW_ID T's id was made by agq_gen_id in this process just
  *                      now (agq_task_normalize): unique by construction, so
  *                      the look-up of the id in every state is skipped (the
- *                      link(2) still refuses a name taken in its directory).
+ *                      link(2) still refuses a name taken in its directory);
+ *   AGQ_DELIVER_HOLD   into hold/ instead of queue/ or defer/ (agq-submit
+ *                      --hold), its reason "held at submit"; agq-release
+ *                      queues (or defers) it.  Not for a task that waits in
+ *                      blocked/, which goes there as without it.
  * Returns 0 delivered, 1 duplicate, -1 error (errno). */
 #define AGQ_DELIVER_SYNC        1
 #define AGQ_DELIVER_NEW_ID      2
+#define AGQ_DELIVER_HOLD        4
 int agq_deliver(const struct agq_spool *sp, json_t *t, int flags,
                 int *where);
 

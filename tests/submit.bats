@@ -237,6 +237,32 @@ JSON
 	[ "$(jq -r .title "$f")" = T ]
 }
 
+@test "--hold: submitted into hold/, no agent takes it until agq-release; a deferred one released to defer/; refused with after" {
+	a=$(agq-submit --hold -- echo hi)
+	b=$(agq-submit --hold --delay 1h -- true)
+	is_state "$a" hold && is_state "$b" hold
+	jq_is "$AGQ_SPOOL/hold/$a.json" .reason "held at submit"
+	[ "$(grep "\"ev\":\"submit\",\"id\":\"$a\"" "$AGQ_SPOOL/journal" | jq -r .state)" = hold ]
+	start_sched
+	start_agent a1
+	# a task submitted after it runs; it stays held
+	c=$(agq-submit -- true)
+	wait_for 30 is_state "$c" done
+	is_state "$a" hold
+	agq-release -q "$a" "$b"
+	wait_for 30 is_state "$a" done
+	is_state "$b" defer
+	# with after: refused, the other lines still submitted
+	run agq-submit --hold --after "$a" -- true
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"--hold: not for a task with after"* ]]
+	run agq-submit --hold <<<$'{"id":"h1","cmd":"true"}\n{"id":"h2","cmd":"true","after":["h1"]}'
+	[ "$status" -eq 65 ]
+	is_state h1 hold
+	[ ! -e "$AGQ_SPOOL/blocked/h2.json" ]
+	agq-fsck
+}
+
 @test "every submit appends a submit journal line with its id" {
 	a=$(agq-submit -- true)
 	b=$(agq-submit -p high -- true)

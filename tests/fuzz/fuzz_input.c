@@ -96,12 +96,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && r.bad_line)
 			abort();
 		const char *p = (const char *)data, *end = p + size;
+		json_t *ids = json_pack("{s:b}", "x", 1);
+		json_t *evs = json_pack("{s:b, s:b}", "done", 1, "dead", 1);
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			(void)agq_journal_match(p, n, "x", 1, "done");
+			(void)agq_journal_match(p, n, ids, 1, evs);
 			p += n + 1;
 		}
+		json_decref(ids);
+		json_decref(evs);
 		close(fd);
 	} else {
 		char *s = strndup((const char *)data, size);

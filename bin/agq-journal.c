@@ -262,15 +262,9 @@ rotate_asked(struct agq_spool *sp, int64_t wait_us)
 	}
 	free(ask);
 	char *p = agq_spool_path(sp, "journal");
-	FILE *f = fopen(p, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = f ? getline(&line, &cap, f) : -1;
-	json_t *ev = n > 0 ? json_loadb(line, (size_t)n, 0, NULL) : NULL;
+	json_t *ev = agq_journal_rotate_head(p);
 	const char *from = json_string_value(json_object_get(ev, "from"));
-	const char *name = json_string_value(json_object_get(ev, "ev"));
-	if (from && name && !strcmp(name, "rotate") &&
-	    agq_journal_rotated_name(from)) {
+	if (from && agq_journal_rotated_name(from)) {
 		printf("%s/%s\n", sp->root, from);
 		r = agq_flush_stdout() < 0 ? EX_IOERR : 0;
 	} else {
@@ -279,29 +273,25 @@ rotate_asked(struct agq_spool *sp, int64_t wait_us)
 		r = EX_SOFTWARE;
 	}
 	json_decref(ev);
-	free(line);
-	if (f)
-		fclose(f);
 	free(p);
 	return r;
 }
 
-/* SET (a JSON object, or NULL: a new one) with the words of WORDS, an
- * option's argument ("done" or "done,dead"), as keys; exits 64 for an
- * empty list (OPT names the option). */
+/* agq_cli_words' FN: W a key of the set ARG (a JSON object). */
+static void
+set_word(const char *w, void *arg)
+{
+	json_object_set_new(arg, w, json_true());
+}
+
+/* SET (a JSON object, or NULL: a new one) with the words of WORDS, OPT's
+ * argument ("done" or "done,dead"), as keys (agq_cli_words). */
 static json_t *
 word_set(json_t *set, const char *words, const char *opt)
 {
 	if (!set)
 		set = json_object();
-	char *dup = agq_xstrdup(words), *save = NULL;
-	int n = 0;
-	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
-	    &save), n++)
-		json_object_set_new(set, w, json_true());
-	free(dup);
-	if (!n)
-		agq_die(EX_USAGE, "%s: nothing in '%s'", opt, words);
+	agq_cli_words(opt, words, set_word, set);
 	return set;
 }
 

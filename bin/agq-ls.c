@@ -51,47 +51,29 @@ static void describe(const json_t *t, char *buf, size_t size);
 /* --state's bit for archived (the states' bits are 1 << AGQ_ST_*). */
 #define ARCHIVED_BIT (1u << AGQ_NSTATES)
 
-/* The states of --state's WORDS ("queue" or "queue,hold"), as bits;
- * exits 64 on an unknown one. */
-static unsigned
-state_words(const char *words)
+/* agq_cli_words' FN for --state: state W's bit added to *ARG (unsigned
+ * bits); exits 64 on an unknown one. */
+static void
+state_word(const char *w, void *arg)
 {
-	unsigned bits = 0;
-	char *dup = agq_xstrdup(words), *save = NULL;
-	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
-	    &save)) {
-		int s = strcmp(w, "archived") ? agq_state_parse(w) : -2;
-		if (s == -1 || !strcmp(w, "inbox") || !strcmp(w, "corrupt"))
-			agq_die(EX_USAGE, "--state: unknown state '%s' (blocked, "
-			    "queue, defer, hold, active, review, approval, done, "
-			    "dead, archived; alone: inbox, corrupt)", w);
-		bits |= s == -2 ? ARCHIVED_BIT : 1u << s;
-	}
-	free(dup);
-	if (!bits)
-		agq_die(EX_USAGE, "--state: no state in '%s'", words);
-	return bits;
+	int s = strcmp(w, "archived") ? agq_state_parse(w) : -2;
+	if (s == -1 || !strcmp(w, "inbox") || !strcmp(w, "corrupt"))
+		agq_die(EX_USAGE, "--state: unknown state '%s' (blocked, queue, "
+		    "defer, hold, active, review, approval, done, dead, "
+		    "archived; alone: inbox, corrupt)", w);
+	*(unsigned *)arg |= s == -2 ? ARCHIVED_BIT : 1u << s;
 }
 
-/* The lanes of --lane's WORDS ("high" or "urgent,high"), as bits; exits
- * 64 on an unknown one. */
-static unsigned
-lane_words(const char *words)
+/* agq_cli_words' FN for --lane: lane W's bit added to *ARG; exits 64 on
+ * an unknown one. */
+static void
+lane_word(const char *w, void *arg)
 {
-	unsigned bits = 0;
-	char *dup = agq_xstrdup(words), *save = NULL;
-	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
-	    &save)) {
-		int l = agq_lane_parse(w);
-		if (l < 0)
-			agq_die(EX_USAGE, "--lane: unknown lane '%s' (urgent, "
-			    "high, normal or low)", w);
-		bits |= 1u << l;
-	}
-	free(dup);
-	if (!bits)
-		agq_die(EX_USAGE, "--lane: no lane in '%s'", words);
-	return bits;
+	int l = agq_lane_parse(w);
+	if (l < 0)
+		agq_die(EX_USAGE, "--lane: unknown lane '%s' (urgent, high, "
+		    "normal or low)", w);
+	*(unsigned *)arg |= 1u << l;
 }
 static void waiting_for(int state, const json_t *t, char *buf, size_t size);
 
@@ -580,12 +562,14 @@ main(int argc, char **argv)
 				if (raw)
 					agq_die(EX_USAGE, "--state %s: alone, "
 					    "not with another state", raw);
-				states |= state_words(optarg);
+				agq_cli_words("--state", optarg, state_word,
+				    &states);
 			}
 			break;
 		case 'R': archive = 1; break;
 		case 'L':
-			cx.lanes |= lane_words(optarg);
+			agq_cli_words("--lane", optarg, lane_word,
+			    &cx.lanes);
 			break;
 		case 'A': cx.agent = optarg; break;
 		case 'T': cx.tree = 1; break;

@@ -217,25 +217,15 @@ poll(struct agq_spool *sp, int json)
 	return rc;
 }
 
-/* --state's WORDS ("merged" or "merged,closed") added to the set STATES
- * (a JSON object); exits 64 on a word that is not open, merged or
- * closed, or on none. */
+/* agq_cli_words' FN for --state: W added to the set ARG (a JSON
+ * object); exits 64 when it is not open, merged or closed. */
 static void
-state_words(json_t *states, const char *words)
+state_word(const char *w, void *arg)
 {
-	char *dup = agq_xstrdup(words), *save = NULL;
-	int n = 0;
-	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
-	    &save), n++) {
-		if (strcmp(w, "open") && strcmp(w, "merged") && strcmp(w,
-		    "closed"))
-			agq_die(EX_USAGE, "--state: not open, merged or closed: "
-			    "'%s'", w);
-		json_object_set_new(states, w, json_true());
-	}
-	free(dup);
-	if (!n)
-		agq_die(EX_USAGE, "--state: no state in '%s'", words);
+	if (strcmp(w, "open") && strcmp(w, "merged") && strcmp(w, "closed"))
+		agq_die(EX_USAGE, "--state: not open, merged or closed: '%s'",
+		    w);
+	json_object_set_new(arg, w, json_true());
 }
 
 int
@@ -254,7 +244,7 @@ main(int argc, char **argv)
 	int c;
 	while ((c = agq_cli_next(&cl, argc, argv)) != -1) {
 		if (c == 'S')
-			state_words(states, optarg);
+			agq_cli_words("--state", optarg, state_word, states);
 		else
 			text = optarg;  /* 'm' */
 	}

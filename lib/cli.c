@@ -120,6 +120,20 @@ agq_cli_parse(struct agq_cli *cl, int argc, char **argv)
 	return optind;
 }
 
+void
+agq_cli_words(const char *opt, const char *list,
+              void (*fn)(const char *word, void *arg), void *arg)
+{
+	char *dup = agq_xstrdup(list), *save = NULL;
+	int n = 0;
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",",
+	    &save), n++)
+		fn(w, arg);
+	free(dup);
+	if (!n)
+		agq_die(EX_USAGE, "%s: nothing in '%s'", opt, list);
+}
+
 int
 agq_cli_done(int rc)
 {

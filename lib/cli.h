@@ -93,6 +93,14 @@ int agq_cli_parse(struct agq_cli *cl, int argc, char **argv);
  * output could not be written (reported), else RC. */
 int agq_cli_done(int rc);
 
+/* The words of LIST, an option's argument of words separated by commas
+ * ("done,dead": a repeatable option's values may come either way, as
+ * ps(1)'s -o does), each passed to FN(WORD, ARG), empty ones skipped;
+ * exits EX_USAGE (64) with "OPT: nothing in 'LIST'" when there is none.
+ * FN may exit on a word it does not know. */
+void agq_cli_words(const char *opt, const char *list,
+                   void (*fn)(const char *word, void *arg), void *arg);
+
 /* Write BUF (a NUL-terminated text) to PATH, a file a program was asked
  * to write (-o FILE, --html FILE): through a temporary file in PATH's
  * directory, fsync(2), rename(2) (agq_write_atomic with sync).  0, or -1

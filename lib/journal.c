@@ -765,6 +765,22 @@ agq_journal_writer(int on)
 	journal_writer = on ? getpid() : 0;
 }
 
+/* BUF (a NUL-terminated text) delivered as DST (a path in SP's events/,
+ * freed here), maildir-style through events/tmp/, fsynced; an existing
+ * DST replaced unless NOREPLACE.  0 or -1 with errno. */
+static int
+events_put(const struct agq_spool *sp, char *dst, const char *buf,
+           int noreplace)
+{
+	char *tmpdir = agq_spool_path(sp, "events/tmp");
+	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), 1, noreplace);
+	int e = errno;
+	free(tmpdir);
+	free(dst);
+	errno = e;
+	return r;
+}
+
 /* EVENTS (a JSON array, stolen) delivered as one file of SP's
  * events/new/: TIME-HOST-PID-N.json, TIME the microseconds since the
  * epoch in 16 digits, HOST with every byte but [A-Za-z0-9.] made '_', N
@@ -786,14 +802,11 @@ events_deliver(const struct agq_spool *sp, json_t *events)
 		errno = ENOMEM;
 		return -1;
 	}
-	char *tmpdir = agq_spool_path(sp, "events/tmp");
-	char *dst = agq_spool_path(sp, "events/new/%016lld-%s-%ld-%06u.json",
-	    (long long)agq_now_us(), host, (long)getpid(), ++count % 1000000);
-	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), 1, 1);
+	int r = events_put(sp, agq_spool_path(sp, "events/new/%016lld-%s-%ld-"
+	    "%06u.json", (long long)agq_now_us(), host, (long)getpid(),
+	    ++count % 1000000), buf, 1);
 	int e = errno;
 	free(buf);
-	free(tmpdir);
-	free(dst);
 	errno = e;
 	return r;
 }
@@ -1353,14 +1366,10 @@ agq_journal_rotate_ask(const struct agq_spool *sp)
 		errno = ENOMEM;
 		return -1;
 	}
-	char *tmpdir = agq_spool_path(sp, "events/tmp");
-	char *dst = agq_spool_path(sp, AGQ_ROTATE_ASK);
 	/* replacing an earlier request: one rotation for both */
-	int r = agq_write_atomic(tmpdir, dst, buf, strlen(buf), 1, 0);
+	int r = events_put(sp, agq_spool_path(sp, AGQ_ROTATE_ASK), buf, 0);
 	int e = errno;
 	free(buf);
-	free(tmpdir);
-	free(dst);
 	errno = e;
 	return r;
 }
@@ -1386,6 +1395,26 @@ agq_journal_rotate_asked(const struct agq_spool *sp, char **oldname)
 	free(p);
 	errno = e;
 	return r < 0 ? -1 : 1;
+}
+
+json_t *
+agq_journal_rotate_head(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = f ? getline(&line, &cap, f) : -1;
+	json_t *o = n > 0 ? json_loadb(line, (size_t)n, 0, NULL) : NULL;
+	free(line);
+	if (f)
+		fclose(f);
+	const char *ev = json_string_value(json_object_get(o, "ev"));
+	if (!ev || strcmp(ev, "rotate") || !json_is_string(json_object_get(o,
+	    "from"))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int

@@ -169,6 +169,12 @@ int agq_journal_rotate(const struct agq_spool *sp, char **oldname);
 int agq_journal_rotate_ask(const struct agq_spool *sp);
 int agq_journal_rotate_asked(const struct agq_spool *sp, char **oldname);
 
+/* The first line of the journal file PATH when it is a rotate event with
+ * a "from" (the file continues the chain of the file it names,
+ * agq_journal_rotate): the event, a new object; else NULL (no such file,
+ * or another first line). */
+json_t *agq_journal_rotate_head(const char *path);
+
 /* Is NAME the name agq_journal_rotate gives a rotated journal,
  * journal.YYYYMMDDTHHMMSS.uuuuuuZ?  1 or 0. */
 int agq_journal_rotated_name(const char *name);

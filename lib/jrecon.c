@@ -241,18 +241,10 @@ agq_jrecon(const struct agq_spool *sp, int quick, int fix,
 	/* Tasks older than the oldest journal kept: their events were
 	 * rotated away and removed. */
 	char *p = agq_spool_path(sp, "%s", names[0]);
-	FILE *f = fopen(p, "re");
-	char *line1 = NULL;
-	size_t cap = 0;
-	ssize_t k = f ? getline(&line1, &cap, f) : -1;
-	json_t *o = k > 0 ? json_loadb(line1, (size_t)k, 0, NULL) : NULL;
-	const char *ev1 = json_string_value(json_object_get(o, "ev"));
-	if (ev1 && !strcmp(ev1, "rotate") && json_object_get(o, "from"))
+	json_t *o = agq_journal_rotate_head(p);
+	if (o)
 		S.since_us = agq_task_time(o, "ts", INT64_MIN);
 	json_decref(o);
-	free(line1);
-	if (f)
-		fclose(f);
 	free(p);
 	if (quick) {
 		/* only what changed since the journal's last event */

@@ -138,8 +138,7 @@ load helper
 }
 
 @test "a start record that cannot be made durable: the task is stopped, not counted, and started again once it can" {
-	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
-	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	fault_shim
 	flag="$BATS_TEST_TMPDIR/fail-fsync"
 	touch "$flag"
 	start_sched

@@ -166,6 +166,12 @@ is_state() { _state "$1"; [ "$STATE" = "$2" ]; }
 # each call, so it can be waited for: wait_for 30 jq_is F .x 1).
 jq_is() { [ "$(jq -r "$2" "$1" 2>/dev/null)" = "$3" ]; }
 count_is() { _count "$1"; [ "$COUNT" -eq "$2" ]; }
+# fault_shim: $shim, the fault shim (tests/fault/failfsync.c) for
+# LD_PRELOAD; fails when it is not built.
+fault_shim() {
+	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
+	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; return 1; }
+}
 journal_count() { grep -c "\"ev\":\"$1\"" "$AGQ_SPOOL/journal" 2>/dev/null || true; }
 
 # git_origin: what the caller wrote in $WORK/src committed as branch main

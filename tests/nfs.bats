@@ -103,8 +103,7 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 }
 
 @test "link and rename that fail after doing it (NFS): tasks submitted, leased and done, each exactly once" {
-	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
-	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	fault_shim
 	flag="$BATS_TEST_TMPDIR/fail-link"
 	touch "$flag"
 	export AGQ_FAIL_LINK=$flag AGQ_FAIL_LINK_IN=/spool/ \
@@ -132,8 +131,7 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 }
 
 @test "no RENAME_NOREPLACE (NFS): a retried task's attempts each keep their output; tasks move and claim without replacing" {
-	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
-	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	fault_shim
 	export AGQ_NO_RENAME2=1 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
 	LD_PRELOAD=$shim agq-submit -q --id nr-1 --max-attempts 2 --backoff 0 -- sh -c '
 	    if [ -e "$AGQ_OUT/ran" ]; then echo second; exit 0; fi
@@ -153,8 +151,7 @@ pending() { set -- "$AGQ_SPOOL"/events/new/*.json; [ -e "$1" ] && echo $# || ech
 }
 
 @test "no RENAME_NOREPLACE (NFS): the agent's spare output directory becomes the task's out/ID (not a new one)" {
-	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
-	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	fault_shim
 	export AGQ_NO_RENAME2=1 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
 	LD_PRELOAD=$shim start_agent a
 	wait_for 20 test -d "$AGQ_SPOOL/out/.spare-a"

@@ -123,8 +123,7 @@ sshd_up() {
 }
 
 @test "ssh: a lease the spool cannot start (its disk failing) is asked for again after 1 s, 2, 4...: not in a loop; started once the disk is back" {
-	shim=${AGQ_TEST_FAILFSYNC:-$AGQ_TOP/build/fault/failfsync.so}
-	[ -f "$shim" ] || { echo "no $shim: run make check (or make $shim)"; false; }
+	fault_shim
 	flag=$BATS_TEST_TMPDIR/fail-fsync
 	REMOTE_ENV="LD_PRELOAD=$shim AGQ_FAIL_FSYNC=$flag AGQ_FAIL_FSYNC_IN=$AGQ_SPOOL/tmp/ ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
 	start_sshd

@@ -73,6 +73,35 @@ archived(const struct agq_spool *sp, const char *id)
 	return r;
 }
 
+/* How many dead tasks' reasons agq-wait prints at most. */
+#define WHY_DEAD_MAX 10
+
+/* For each task of IDS (a JSON array of ids) that is in dead/, "ID:
+ * REASON" on stderr, at most WHY_DEAD_MAX of them, then how many more. */
+static void
+why_dead(const struct agq_spool *sp, const json_t *ids)
+{
+	size_t i, shown = 0, more = 0;
+	json_t *v;
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		struct agq_loc loc;
+		json_t *t = agq_task_find_settled(sp, id, &loc,
+		    AGQ_SETTLE_VIEW_MS);
+		if (t && loc.state == AGQ_ST_DEAD && shown++ < WHY_DEAD_MAX) {
+			const char *r = json_string_value(json_object_get(t,
+			    "reason"));
+			agq_warn("%s: %s", agq_shown(id), r ? agq_shown(r) :
+			    "dead, no reason given");
+		} else if (t && loc.state == AGQ_ST_DEAD) {
+			more++;
+		}
+		json_decref(t);
+	}
+	if (more)
+		agq_warn("and %zu more", more);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -222,9 +251,11 @@ main(int argc, char **argv)
 		rc = EX_NOINPUT;
 	}
 	if (!rc && ndead) {
-		if (!quiet)
+		if (!quiet) {
 			agq_warn("%zu of %zu tasks are dead (agq ls --state "
 			    "dead)", ndead, total);
+			why_dead(&sp, ids);
+		}
 		rc = 1;
 	}
 	agq_waiter_end(&wt);

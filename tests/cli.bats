@@ -314,14 +314,18 @@ for line in sys.stdin: json.loads(line)'
 	[[ "$stderr" == *":2:"* ]]
 }
 
-@test "agq-wait exits 1 when a waited task is dead, 66 for an unknown id, 75 on timeout" {
+@test "agq-wait exits 1 when a waited task is dead (and says why), 66 for an unknown id, 75 on timeout" {
 	id=$(agq-submit -- true)
 	run agq-wait --timeout 0.5 -q "$id"
 	[ "$status" -eq 75 ]
-	agq-cancel -q "$id"
+	agq-cancel -q -m "not needed" "$id"
 	run agq-wait --timeout 10 "$id"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *dead* ]]
+	# how many, then each dead one with its reason
+	[ "${lines[0]}" = "agq-wait: 1 of 1 tasks are dead (agq ls --state dead)" ]
+	[[ "${lines[1]}" == "agq-wait: $id: cancelled by "*"not needed"* ]]
+	run agq-wait --timeout 10 -q "$id"
+	[ "$status" -eq 1 ] && [ -z "$output" ]
 	run agq-wait --timeout 10 -q no-such-task
 	[ "$status" -eq 66 ]
 	run agq-wait --timeout 10 "$id" no-such-task

@@ -228,6 +228,7 @@ agq_lc_what(const json_t *t, const struct agq_lc_outcome *o, char *buf,
 		snprintf(buf, size, "exit %d: %s", o->code, o->why);
 	else
 		snprintf(buf, size, "exit %d", o->code);
+	agq_utf8_trim(buf);     /* an agent's error or a path, cut to fit */
 }
 
 /* A failed run: retried after a backoff while attempts are left (USED of

@@ -450,6 +450,7 @@ never_ran(int efd, char *why, size_t size, const char *fmt, ...)
 	va_end(ap);
 	dprintf(efd, "agq-run: %s\n", line);
 	snprintf(why, size, "%s", line);
+	agq_utf8_trim(why);
 }
 
 /* An agent task T (prompt, backend or verify steps) into X: the agent
@@ -2079,6 +2080,7 @@ agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
 		size_t len = strnlen(never_ran, sizeof r.why - 1);
 		memcpy(r.why, never_ran, len);
 		r.why[len] = '\0';
+		agq_utf8_trim(r.why);
 	}
 	if (finish(R, &j, &r)) {
 		*why = "fenced";

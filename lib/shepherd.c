@@ -379,6 +379,7 @@ child_explain(int ep, int efd, const struct task_exec *x, char *why,
 	size_t len = strnlen(line, size - 1);   /* cut to fit, silently */
 	memcpy(why, line, len);
 	why[len] = '\0';
+	agq_utf8_trim(why);
 }
 
 /* Job SEQ, task PID, watched from now on (its timeout TIMEOUT_US, 0: none,

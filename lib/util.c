@@ -776,6 +776,22 @@ agq_errf(char *err, size_t size, const char *fmt, ...)
 	return -1;
 }
 
+void
+agq_utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+	/* back over at most 3 continuation bytes to the last lead byte */
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 :
+	    1;
+	if (n - (i - 1) < want)
+		s[i - 1] = '\0';
+}
+
 json_t *
 agq_json_text(const char *s, size_t n)
 {

@@ -193,6 +193,12 @@ int agq_id_valid(const char *s);
 int agq_errf(char *err, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* S (NUL-terminated) cut in place before a UTF-8 character that its end
+ * cuts short (RFC 3629: a lead byte without all its continuation bytes),
+ * as snprintf(3) or a copy into a fixed buffer leaves it: so that a
+ * reason made of valid text stays valid UTF-8, which JSON needs. */
+void agq_utf8_trim(char *s);
+
 /* N bytes of S (captured output, not necessarily UTF-8) as a new JSON
  * string; when S is not valid UTF-8 (or is cut inside a character) each
  * non-ASCII or NUL byte becomes '?'.  New reference. */

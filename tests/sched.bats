@@ -147,6 +147,10 @@ ev_field() {
 @test "a task that cannot run: exit 127 when not found, 126 when not executable, why in out/ID/stderr and its reason" {
 	nf=$(agq-submit --max-attempts 1 -- nosuchprog-agq)
 	nx=$(agq-submit --max-attempts 1 -- "$WORK")
+	# a long path of two-byte characters: its reason cut to fit, never
+	# inside a character (JSON needs UTF-8)
+	long=/$(printf '\303\251%.0s' $(seq 1 120))
+	nl=$(agq-submit --max-attempts 1 -- "$long")
 	# one that runs: a process group of its own, no signal blocked or
 	# ignored (the agent's own are not inherited)
 	ok=$(agq-submit --max-attempts 1 -- sh -c 'echo "$(cut -d" " -f5 /proc/$$/stat) $$"; exec grep -E "^Sig(Blk|Ign)" /proc/self/status')
@@ -162,6 +166,9 @@ ev_field() {
 	# the reason says why, not only the exit status
 	jq_is "$AGQ_SPOOL/dead/$nf.json" .reason "exit 127: cannot run: No such file or directory (nosuchprog-agq); out of attempts (1 of 1)"
 	jq_is "$AGQ_SPOOL/out/$nx/result.json" .reason "exit 126: cannot run: Permission denied ($WORK); out of attempts (1 of 1)"
+	wait_for 30 is_state "$nl" dead
+	[[ "$(jq -r .reason "$AGQ_SPOOL/dead/$nl.json")" == "exit 127: cannot run: No such file or directory (/éé"*"; out of attempts (1 of 1)" ]]
+	[[ "$(jq -r .reason "$AGQ_SPOOL/out/$nl/result.json")" == "exit 127: cannot run: "* ]]
 	read -r pgrp pid < "$AGQ_SPOOL/out/$ok/stdout"
 	[ "$pgrp" = "$pid" ]
 	cat "$AGQ_SPOOL/out/$ok/stdout"

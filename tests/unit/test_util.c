@@ -264,6 +264,20 @@ main(void)
 	    "again within the period");
 	CHECK(agq_child_due(&child, &last, 0) == 1, "child_due: again once "
 	    "the period passed");
+	/* a UTF-8 text cut inside a character: the character goes */
+	char u1[] = "r\xc3\xa9sum\xc3", u2[] = "ok \xe2\x82\xac",
+	    u3[] = "x\xf0\x9f\x98", u4[] = "plain", u5[] = "\xa9\xa9",
+	    u6[] = "";
+	agq_utf8_trim(u1);
+	agq_utf8_trim(u2);
+	agq_utf8_trim(u3);
+	agq_utf8_trim(u4);
+	agq_utf8_trim(u5);
+	agq_utf8_trim(u6);
+	CHECK(!strcmp(u1, "r\xc3\xa9sum") && !strcmp(u2, "ok \xe2\x82\xac") &&
+	    !strcmp(u3, "x") && !strcmp(u4, "plain") &&
+	    !strcmp(u5, "\xa9\xa9") && !strcmp(u6, ""), "utf8_trim: a cut "
+	    "character removed, whole ones and other bytes kept");
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");

@@ -5,6 +5,7 @@
  * agq-journal(5) show; the tests compare many of them byte for byte.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -121,6 +122,20 @@ ev_agr(const char *agent, json_int_t gen, const char *reason)
 	    "reason", reason);
 }
 
+/* D's reason made as snprintf(3) FMT would into its first SIZE bytes (at
+ * most sizeof d->reason), cut before a character rather than inside one
+ * (agq_utf8_trim): a reason quotes an agent's error or a path, and JSON
+ * takes only UTF-8. */
+static void __attribute__((format(printf, 3, 4)))
+lc_reason(struct agq_lc *d, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, size, fmt, ap);
+	va_end(ap);
+	agq_utf8_trim(d->reason);
+}
+
 void
 agq_lc_apply(json_t *t, const struct agq_lc *d)
 {
@@ -186,7 +201,7 @@ finish_gate(const json_t *t, const struct agq_lc_outcome *o,
 	if (!strcmp(agst, AGQ_LC_GATE_REVIEW) && pr && round > 0) {
 		take(d, AGQ_LC_REVIEW_WAIT, AGQ_ST_REVIEW, -1);
 		d->status = "review";
-		snprintf(d->reason, sizeof d->reason, "pull request %s under "
+		lc_reason(d, sizeof d->reason, "pull request %s under "
 		    "review (round %lld) at %.12s", pr, (long long)round, head);
 		d->gate_pr = pr;
 		d->gate_round = round;
@@ -197,7 +212,7 @@ finish_gate(const json_t *t, const struct agq_lc_outcome *o,
 	} else if (!strcmp(agst, AGQ_LC_GATE_APPROVAL)) {
 		take(d, AGQ_LC_APPROVAL_PUSH, AGQ_ST_APPROVAL, -1);
 		d->status = "approval";
-		snprintf(d->reason, sizeof d->reason, "waiting for approval to "
+		lc_reason(d, sizeof d->reason, "waiting for approval to "
 		    "push %.12s (agq pr approve %s)", head, agq_task_id(t));
 		d->gate_for = "push";
 		d->ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "agent",
@@ -242,7 +257,7 @@ failed(const json_t *t, const struct agq_lc_outcome *o, const char *what,
 	if (used >= max) {
 		take(d, AGQ_LC_FAILED_DEAD, AGQ_ST_DEAD, -1);
 		d->status = "dead";
-		snprintf(d->reason, sizeof d->reason, "%s; out of attempts "
+		lc_reason(d, sizeof d->reason, "%s; out of attempts "
 		    "(%d of %d)", what, used, max);
 		d->ev = ev_agr(o->agent, o->gen, d->reason);
 		return;
@@ -253,7 +268,7 @@ failed(const json_t *t, const struct agq_lc_outcome *o, const char *what,
 	d->next_at_us = now_us + d->delay_us;
 	char t2[32];
 	agq_fmt_time(d->next_at_us, t2);
-	snprintf(d->reason, sizeof d->reason, "%s; attempt %d of %d failed, "
+	lc_reason(d, sizeof d->reason, "%s; attempt %d of %d failed, "
 	    "next at %s (backoff %.1f s)", what, used, max, t2,
 	    (double)d->delay_us / 1e6);
 	d->ev = json_pack("{s:s, s:I, s:s, s:s}", "agent", o->agent, "gen",
@@ -278,7 +293,7 @@ throttled(const struct agq_lc_outcome *o, const json_t *ag, int64_t now_us,
 	const char *e = json_string_value(json_object_get(ag, "error"));
 	char t2[32];
 	agq_fmt_time(until, t2);
-	snprintf(d->reason, sizeof d->reason, "%s; parked until %s (attempt "
+	lc_reason(d, sizeof d->reason, "%s; parked until %s (attempt "
 	    "not counted)", e ? e : "rate limited", t2);
 	d->ev = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:s}", "agent",
 	    o->agent, "gen", o->gen, "backend", b, "account", acct, "until",
@@ -296,7 +311,7 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 	if (o->handback) {
 		take(d, AGQ_LC_HANDBACK, AGQ_ST_QUEUE, agq_task_lane(t));
 		d->status = "handed_back";
-		snprintf(d->reason, sizeof d->reason, "handed back by %s "
+		lc_reason(d, sizeof d->reason, "handed back by %s "
 		    "(stopping); %s", o->agent, what);
 		d->gen = o->gen + 1;
 		d->ev = ev_agr(o->agent, d->gen, d->reason);
@@ -309,7 +324,7 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 	} else if (o->exited && o->code == 0 && !o->timed_out) {
 		take(d, AGQ_LC_DONE, AGQ_ST_DONE, -1);
 		d->status = "done";
-		snprintf(d->reason, sizeof d->reason, "exit 0 on %s", o->agent);
+		lc_reason(d, sizeof d->reason, "exit 0 on %s", o->agent);
 		d->ev = ev_agr(o->agent, o->gen, d->reason);
 	} else if (agst && o->exited && !o->timed_out && o->code == 2 &&
 	    (!strcmp(agst, "verify_failed") ||
@@ -320,7 +335,7 @@ agq_lc_finish(const json_t *t, const struct agq_lc_outcome *o,
 		 * it back */
 		take(d, AGQ_LC_VERIFY_DEAD, AGQ_ST_DEAD, -1);
 		d->status = "dead";
-		snprintf(d->reason, sizeof d->reason, "%s", what);
+		lc_reason(d, sizeof d->reason, "%s", what);
 		d->verify_report = verify;
 		d->ev = json_pack("{s:s, s:I, s:s, s:O?}", "agent", o->agent,
 		    "gen", o->gen, "reason", d->reason, "failed_steps",
@@ -400,7 +415,7 @@ agq_lc_reclaim(const json_t *t, const char *agent, const char *why,
 		snprintf(reason, sizeof reason, "reclaimed from %s (%s)", agent,
 		    why);
 	}
-	snprintf(d->reason, sizeof d->reason, "%s", reason);
+	lc_reason(d, sizeof d->reason, "%s", reason);
 	d->ev = ev_agr(agent, gen, why);
 	d->gen = gen;
 	d->clear_agent = 1;
@@ -412,7 +427,7 @@ agq_lc_reclaim_infra(const json_t *t, const char *agent, const char *why,
                      struct agq_lc *d)
 {
 	take(d, AGQ_LC_RECLAIM_INFRA, AGQ_ST_QUEUE, agq_task_lane(t));
-	snprintf(d->reason, SHORT_REASON, "reclaimed from %s (%s); the "
+	lc_reason(d, SHORT_REASON, "reclaimed from %s (%s); the "
 	    "agent was degraded, attempt not counted", agent, why);
 	d->gen = agq_task_int(t, "generation", 0) + 1;
 	d->ev = json_pack("{s:s, s:I, s:s, s:b}", "agent", agent, "gen",
@@ -429,7 +444,7 @@ agq_lc_interrupted(const json_t *t, const char *agent, struct agq_lc *d)
 	if (used < max)
 		return 0;
 	take(d, AGQ_LC_INTERRUPTED_DEAD, AGQ_ST_DEAD, -1);
-	snprintf(d->reason, sizeof d->reason, "interrupted; out of attempts (%d of %d)",
+	lc_reason(d, sizeof d->reason, "interrupted; out of attempts (%d of %d)",
 	    used, max);
 	d->ev = ev_agr(agent, agq_task_int(t, "generation", 0), d->reason);
 	return 1;
@@ -440,7 +455,7 @@ agq_lc_restart(const json_t *t, const char *agent, struct agq_lc *d)
 {
 	json_int_t from = agq_task_int(t, "generation", 0);
 	take(d, AGQ_LC_RESTART, AGQ_ST_ACTIVE, -1);
-	snprintf(d->reason, sizeof d->reason, "running");
+	lc_reason(d, sizeof d->reason, "running");
 	d->gen = from + 1;
 	d->ev = json_pack("{s:s, s:I, s:I, s:s}", "agent", agent, "gen",
 	    d->gen, "from_gen", from, "reason", "interrupted run taken up "
@@ -487,7 +502,7 @@ agq_lc_no_outdir(const json_t *t, const char *agent, const char *reason,
                  struct agq_lc *d)
 {
 	take(d, AGQ_LC_NO_OUTDIR, AGQ_ST_DEAD, -1);
-	snprintf(d->reason, sizeof d->reason, "%s", reason);
+	lc_reason(d, sizeof d->reason, "%s", reason);
 	d->ev = ev_agr(agent, agq_task_int(t, "generation", 0), d->reason);
 }
 
@@ -496,7 +511,7 @@ agq_lc_handback_unstarted(const json_t *t, const char *agent,
                           struct agq_lc *d)
 {
 	take(d, AGQ_LC_HANDBACK_UNSTARTED, AGQ_ST_QUEUE, agq_task_lane(t));
-	snprintf(d->reason, sizeof d->reason, "handed back: agent stopping "
+	lc_reason(d, sizeof d->reason, "handed back: agent stopping "
 	    "before it started");
 	d->gen = agq_task_int(t, "generation", 0) + 1;
 	d->clear_agent = 1;
@@ -532,7 +547,7 @@ agq_lc_promote(const json_t *t, int64_t now_us, int64_t *due,
 		return 0;
 	int lane = agq_task_lane(t);
 	take(d, AGQ_LC_PROMOTE, AGQ_ST_QUEUE, lane);
-	snprintf(d->reason, sizeof d->reason, "due: waiting in queue");
+	lc_reason(d, sizeof d->reason, "due: waiting in queue");
 	d->clear_due = 1;
 	d->ev = json_pack("{s:s, s:s}", "lane", agq_lane_name(lane), "reason",
 	    "next attempt is due");
@@ -573,7 +588,7 @@ agq_lc_op(const char *op, int from, const json_t *t, const char *by,
 	int rule = op_rule(op, from, t, now_us);
 	if (rule < 0) {
 		memset(d, 0, sizeof *d);
-		snprintf(d->reason, sizeof d->reason, "cannot %s a task in %s/",
+		lc_reason(d, sizeof d->reason, "cannot %s a task in %s/",
 		    op, agq_state_name(from));
 		return -1;
 	}
@@ -581,14 +596,14 @@ agq_lc_op(const char *op, int from, const json_t *t, const char *by,
 	take(d, rule, to, agq_task_lane(t));
 	const char *sep = note ? ": " : "", *n = note ? note : "";
 	if (!strcmp(op, "cancel"))
-		snprintf(d->reason, SHORT_REASON, "cancelled by %s%s%s", by,
+		lc_reason(d, SHORT_REASON, "cancelled by %s%s%s", by,
 		    sep, n);
 	else if (!strcmp(op, "hold"))
-		snprintf(d->reason, SHORT_REASON, "held by %s%s%s", by, sep, n);
+		lc_reason(d, SHORT_REASON, "held by %s%s%s", by, sep, n);
 	else if (!strcmp(op, "release"))
-		snprintf(d->reason, SHORT_REASON, "released by %s", by);
+		lc_reason(d, SHORT_REASON, "released by %s", by);
 	else
-		snprintf(d->reason, SHORT_REASON, "retried by %s (attempts "
+		lc_reason(d, SHORT_REASON, "retried by %s (attempts "
 		    "reset)", by);
 	if (rule == AGQ_LC_CANCEL_ACTIVE) {
 		d->gen = agq_task_int(t, "generation", 0) + 1;
@@ -614,17 +629,17 @@ agq_lc_keep(const char *op, int from, const json_t *t, const char *by,
 	if (rule < 0 || (!edit && strcmp(op, "prio"))) {
 		memset(d, 0, sizeof *d);
 		if (edit)
-			snprintf(d->reason, sizeof d->reason, "cannot edit a "
+			lc_reason(d, sizeof d->reason, "cannot edit a "
 			    "task in %s/", agq_state_name(from));
 		else
-			snprintf(d->reason, sizeof d->reason, "cannot move a "
+			lc_reason(d, sizeof d->reason, "cannot move a "
 			    "task in %s/ to another lane", agq_state_name(from));
 		return -1;
 	}
 	int lane = agq_task_lane(t);
 	take(d, rule, from, lane);
 	const char *r = json_string_value(json_object_get(t, "reason"));
-	snprintf(d->reason, sizeof d->reason, "%s", r ? r : "");
+	lc_reason(d, sizeof d->reason, "%s", r ? r : "");
 	d->ev = json_pack("{s:s, s:s, s:s, s:s}", "from", agq_state_name(from),
 	    "to", agq_state_name(from), "lane", agq_lane_name(lane), "by", by);
 	if (edit)

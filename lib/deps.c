@@ -214,6 +214,7 @@ agq_dep_parent_state(const char *id, char *reason, size_t size, void *arg)
 			const char *r = json_string_value(json_object_get(t,
 			    "reason"));
 			snprintf(reason, size, "%s", r ? r : "");
+			agq_utf8_trim(reason);  /* cut to fit: not mid-character */
 			json_decref(t);
 			return !strncmp(reason, "cancelled by ", 13) ?
 			    AGQ_DEP_CANCELLED : AGQ_DEP_DEAD;
@@ -243,6 +244,7 @@ agq_dep_parent_state(const char *id, char *reason, size_t size, void *arg)
 	const char *r = json_string_value(json_object_get(json_object_get(rec,
 	    "task"), "reason"));
 	snprintf(reason, size, "%s", r ? r : "");
+	agq_utf8_trim(reason);
 	int ps = st && !strcmp(st, "done") ? AGQ_DEP_DONE :
 	    !strncmp(reason, "cancelled by ", 13) ? AGQ_DEP_CANCELLED :
 	    AGQ_DEP_DEAD;

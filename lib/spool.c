@@ -654,8 +654,11 @@ agq_task_transition(const struct agq_spool *sp, struct agq_locked *l,
                     int state, int lane, const char *agent, const char *reason)
 {
 	struct agq_loc from = l->loc;
-	if (reason)
-		json_object_set_new(l->task, "reason", json_string(reason));
+	json_t *rv = reason ? json_string(reason) : NULL;
+	if (reason && !rv)      /* not UTF-8 (never ours): made so */
+		rv = agq_json_text(reason, strlen(reason));
+	if (rv)
+		json_object_set_new(l->task, "reason", rv);
 	if (state == AGQ_ST_ACTIVE)
 		json_object_set_new(l->task, "agent", json_string(agent));
 	/* The new content first: with no room for it (a full disk) nothing

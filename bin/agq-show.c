@@ -486,6 +486,14 @@ main(int argc, char **argv)
 		json_t *t = NULL, *arc = NULL;
 		char *arcfile = NULL;
 		t = agq_task_find_settled(&sp, id, &loc, AGQ_SETTLE_VIEW_MS);
+		if (!t && errno != ENOENT) {    /* there, but not readable */
+			int e = errno;
+			agq_warn("%s: cannot read the task: %s (%s)", id,
+			    e == EBADMSG ? "not a JSON object (agq-fsck --fix "
+			    "quarantines it)" : strerror(e), loc.path);
+			rc = e == EBADMSG ? EX_DATAERR : agq_exit_code(e);
+			continue;
+		}
 		if (!t && agq_id_valid(id) &&
 		    (arc = agq_archive_find(&sp, id, &arcfile))) {
 			/* archived by agq-clean(8): its record */

@@ -173,7 +173,7 @@ for line in sys.stdin: json.loads(line)'
 	jq -e '.priority == "high" and (has("state") | not)' "$third/queue/high/$b.json"
 }
 
-@test "agq-show prints the state, reason and events; 66 for an unknown id" {
+@test "agq-show prints the state, reason and events; 66 for an unknown id, 65 for a task file that is not JSON" {
 	id=$(agq-submit -- true)
 	agq-hold -q -m "for show" "$id"
 	run agq-show "$id"
@@ -193,6 +193,11 @@ for line in sys.stdin: json.loads(line)'
 	run agq-show "$id" no-such-task
 	[ "$status" -eq 66 ]
 	[[ "$output" == *"state:"* ]]
+	# a task file that is not JSON: said so, not "no such task"
+	echo 'not json' > "$AGQ_SPOOL/queue/normal/bad1.json"
+	run agq-show bad1
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"bad1: cannot read the task: not a JSON object"*"($AGQ_SPOOL/queue/normal/bad1.json)"* ]]
 }
 
 @test "agq-show: a failed attempt's last lines of standard error (bearer tokens redacted); none for a task that succeeded" {

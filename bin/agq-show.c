@@ -31,7 +31,7 @@ static const char usage[] =
 "  -s, --spool DIR   spool directory (default: $AGQ_SPOOL or built-in)\n"
 "      --json        one JSON object per task: {state, lane, agent, path,\n"
 "                    task, events, git, chain, parent}\n"
-"Exit: 0 ok, 66 a task does not exist.\n";
+"Exit: 0 ok, 65 a task file is not JSON, 66 a task does not exist.\n";
 
 struct ev_arg { const char *id; json_t *a, *kids; };
 

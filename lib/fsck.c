@@ -790,6 +790,28 @@ tmp_entry(const char *name, void *arg)
 	return 0;
 }
 
+/* Every file of tmp/ to tmp_entry: the dot names too (a claim of an
+ * agent's name, .claim-NAME.UNIQUE, or a replaced agent file,
+ * .agent-NAME.UNIQUE, left by a kill between its write and its link or
+ * unlink: agent.c), but for an agent's spare start record,
+ * .spare-NAME, which waits for its next start (runner.c). */
+static void
+check_tmp(struct fsck *F)
+{
+	char *p = agq_spool_path(F->sp, "tmp");
+	DIR *d = opendir(p);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strncmp(de->d_name, ".spare-", 7))
+			tmp_entry(de->d_name, F);
+	if (d)
+		closedir(d);
+	else if (errno != ENOENT)
+		agq_syserr("cannot read directory", p);
+	free(p);
+}
+
 /* The chain of the journals set aside by agq-journal --rotate, each in
  * itself and linked to the one before, up to the current journal's link
  * to the newest of them (its own lines: check_journal). */
@@ -971,9 +993,7 @@ agq_fsck(struct agq_spool *sp, const struct agq_fsck_opts *o,
 	char *d = agq_spool_path(sp, "active");
 	agq_dir_each(d, agent_entry, &F);
 	free(d);
-	d = agq_spool_path(sp, "tmp");
-	agq_dir_each(d, tmp_entry, &F);
-	free(d);
+	check_tmp(&F);
 	/* last: the repairs above journal their own moves; not on a broken
 	 * chain (its lost lines are not to be made up) */
 	if (!F.broken && agq_jrecon(sp, 0, o->fix, missing_event, &F) < 0)

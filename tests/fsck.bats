@@ -60,7 +60,7 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	grep -q '"ev":"reclaim","id":"c"' "$AGQ_SPOOL/journal"
 }
 
-@test "stale tmp/ files (older than 36 h) are reported and moved to corrupt/" {
+@test "stale tmp/ files (older than 36 h), a left claim of an agent's name too, are reported and moved to corrupt/" {
 	agq-submit --id z true
 	echo half > "$AGQ_SPOOL/tmp/1.M1P1Q1.host"
 	touch -d '37 hours ago' "$AGQ_SPOOL/tmp/1.M1P1Q1.host"
@@ -73,6 +73,17 @@ summary() { printf '%s\n' "$output" | tail -1; }
 	[ -f "$AGQ_SPOOL/tmp/2.M1P1Q1.host" ]
 	run agq-fsck --tmp-age 0
 	[[ "$output" == *"stale tmp: tmp/2.M1P1Q1.host"* ]]
+	# an agent's claim of its name left by a kill (a dot name) too; an
+	# agent's spare start record is not a leftover
+	echo '{}' > "$AGQ_SPOOL/tmp/.claim-a3.1.M1P1Q1.host"
+	touch -d '37 hours ago' "$AGQ_SPOOL/tmp/.claim-a3.1.M1P1Q1.host"
+	echo '{}' > "$AGQ_SPOOL/tmp/.spare-a3"
+	touch -d '37 hours ago' "$AGQ_SPOOL/tmp/.spare-a3"
+	run agq-fsck --fix
+	[[ "$output" == *"stale tmp: tmp/.claim-a3.1.M1P1Q1.host: untouched for 37.0 h (fixed)"* ]]
+	[[ "$output" != *".spare-a3"* ]]
+	[ -f "$AGQ_SPOOL/corrupt/tmp-.claim-a3.1.M1P1Q1.host" ]
+	[ -f "$AGQ_SPOOL/tmp/.spare-a3" ]
 }
 
 @test "files that are not tasks in state directories are quarantined with a reason" {

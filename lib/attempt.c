@@ -414,7 +414,7 @@ run_hooks(const json_t *t, const char *name, char *err, size_t size)
 		code = st < 0 ? 126 : WIFEXITED(st) ? WEXITSTATUS(st) :
 		    128 + WTERMSIG(st);
 		if (code) {
-			snprintf(err, size, "%s command %zu (%s) exited with "
+			agq_errf(err, size, "%s command %zu (%s) exited with "
 			    "status %d", name, i + 1, json_string_value(c), code);
 			break;
 		}

@@ -425,19 +425,19 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 	if (!strcmp(key, "sync_require_clean") ||
 	    !strcmp(key, "alert_agent_offline")) {
 		if (agq_conf_bool(val) < 0) {
-			snprintf(err, size, "%s: not yes or no: '%s'", key, val);
+			agq_errf(err, size, "%s: not yes or no: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "dash_refresh")) {
 		if (agq_parse_duration(val, &us) < 0 || us < 1000000 ||
 		    us > 3600000000LL) {
-			snprintf(err, size, "%s: not a number of seconds from 1 "
+			agq_errf(err, size, "%s: not a number of seconds from 1 "
 			    "to 3600: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "clean_after")) {
 		if (agq_parse_duration(val, &us) < 0) {
-			snprintf(err, size, "%s: not a duration: '%s'", key, val);
+			agq_errf(err, size, "%s: not a duration: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "clean_states")) {
@@ -450,20 +450,20 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 			    strcmp(w, "cancelled");
 		free(s);
 		if (bad) {
-			snprintf(err, size, "%s: not a list of done, dead, "
+			agq_errf(err, size, "%s: not a list of done, dead, "
 			    "cancelled: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "alert_no_progress")) {
 		if (*val && (agq_parse_duration(val, &us) < 0 || us <= 0)) {
-			snprintf(err, size, "%s: not a duration: '%s'", key, val);
+			agq_errf(err, size, "%s: not a duration: '%s'", key, val);
 			return -1;
 		}
 	} else if (!strcmp(key, "alert_dead_letters")) {
 		errno = 0;
 		n = strtol(val, &end, 10);
 		if (*val && (errno || *end || n < 1)) {
-			snprintf(err, size, "%s: not a positive number: '%s'",
+			agq_errf(err, size, "%s: not a positive number: '%s'",
 			    key, val);
 			return -1;
 		}
@@ -488,7 +488,7 @@ agq_obs_conf(json_t **obs, const char *key, const char *val, char *err,
 			}
 		}
 		if (bad) {
-			snprintf(err, size, "%s: expected 'N' or 'N for "
+			agq_errf(err, size, "%s: expected 'N' or 'N for "
 			    "DURATION': '%s'", key, val);
 			return -1;
 		}

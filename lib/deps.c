@@ -285,7 +285,7 @@ agq_dep_prepare(const struct agq_spool *sp, json_t *t, struct agq_dep *d,
 		if (ps < 0)
 			return -1;
 		if (ps == AGQ_DEP_GONE) {
-			snprintf(err, size, "field after: %s: no such task (not "
+			agq_errf(err, size, "field after: %s: no such task (not "
 			    "in the spool nor its archive)", json_string_value(e));
 			return 1;
 		}

@@ -42,9 +42,8 @@ static int
 gerr(char *err, size_t size, const char *what)
 {
 	const git_error *g = git_error_last();
-	snprintf(err, size, "%s: %s", what, g && g->message ? g->message :
-	    "libgit2 failed");
-	return -1;
+	return agq_errf(err, size, "%s: %s", what, g && g->message ?
+	    g->message : "libgit2 failed");
 }
 
 char *
@@ -295,7 +294,7 @@ origin_remote(git_repository *repo, git_remote **remote, char *err,
 	char *url = conf_get(repo, "remote.origin.url");
 	*remote = NULL;
 	if (!url) {
-		snprintf(err, size, "no remote origin");
+		agq_errf(err, size, "no remote origin");
 		return -1;
 	}
 	git_remote_create_options o;
@@ -354,7 +353,7 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 	char *lock = agq_xasprintf("%s/%s.lock", ws, key);
 	int rc = -1;
 	if (agq_mkdirs(ws, 0700) < 0) {
-		snprintf(err, size, "cannot make the workspace: %s (%s)",
+		agq_errf(err, size, "cannot make the workspace: %s (%s)",
 		    strerror(errno), ws);
 		goto out;
 	}
@@ -364,7 +363,7 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 	int64_t asked = agq_now_us();
 	c->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX) < 0) {
-		snprintf(err, size, "cannot lock the clone: %s (%s)",
+		agq_errf(err, size, "cannot lock the clone: %s (%s)",
 		    strerror(errno), lock);
 		goto out;
 	}
@@ -386,7 +385,7 @@ clone_open(const struct agq_spool *sp, const char *origin, struct clone *c,
 		git_repository_free(r);
 		if (rename(tmp, c->path) < 0 ||
 		    git_repository_open_bare(&c->repo, c->path) < 0) {
-			snprintf(err, size, "cannot make the clone: %s (%s)",
+			agq_errf(err, size, "cannot make the clone: %s (%s)",
 			    strerror(errno), c->path);
 			free(tmp);
 			goto out;
@@ -512,7 +511,7 @@ choose_branch(struct clone *c, const char *agent, const char *slugtext,
 		git_reference_name_is_valid(&valid, full);
 		free(full);
 		if (!valid) {
-			snprintf(err, size, "not a valid branch name: %s", out);
+			agq_errf(err, size, "not a valid branch name: %s", out);
 			return -1;
 		}
 		char *owner = branch_conf(c->repo, out, "agqtask");
@@ -528,7 +527,7 @@ choose_branch(struct clone *c, const char *agent, const char *slugtext,
 			free(owner);
 			if (remote)
 				return 2;
-			snprintf(err, size, "the pull request's branch %s is on "
+			agq_errf(err, size, "the pull request's branch %s is on "
 			    "neither the origin nor here", out);
 			errno = ENOENT;
 			return -1;
@@ -536,7 +535,7 @@ choose_branch(struct clone *c, const char *agent, const char *slugtext,
 		if (!owner && !local && !remote)
 			return 0;
 		if (branch) {
-			snprintf(err, size, "branch %s belongs to %s%s", out,
+			agq_errf(err, size, "branch %s belongs to %s%s", out,
 			    owner ? "task " : "", owner ? owner :
 			    "another task or person");
 			free(owner);
@@ -545,7 +544,7 @@ choose_branch(struct clone *c, const char *agent, const char *slugtext,
 		}
 		free(owner);
 	}
-	snprintf(err, size, "no free branch name for %s/%s", agent ? agent :
+	agq_errf(err, size, "no free branch name for %s/%s", agent ? agent :
 	    "agq", slug);
 	errno = EEXIST;
 	return -1;
@@ -596,7 +595,7 @@ wt_add(struct clone *c, const char *id, const char *path, git_reference *ref,
        git_worktree **w, char *err, size_t size)
 {
 	if (agq_mkdirs(c->trees, 0700) < 0) {
-		snprintf(err, size, "cannot make the worktrees' directory: "
+		agq_errf(err, size, "cannot make the worktrees' directory: "
 		    "%s (%s)", strerror(errno), c->trees);
 		return -1;
 	}
@@ -618,7 +617,7 @@ start_task(const struct agq_spool *sp, const char *origin, const char *base,
 {
 	memset(wt, 0, sizeof *wt);
 	if (!agq_id_valid(id)) {
-		snprintf(err, size, "not a valid task id: %s", id);
+		agq_errf(err, size, "not a valid task id: %s", id);
 		errno = EINVAL;
 		return -1;
 	}
@@ -677,7 +676,7 @@ start_task(const struct agq_spool *sp, const char *origin, const char *base,
 	} else if (r == 0) {
 		git_oid oid;
 		if (!ref_exists(c.repo, "refs/remotes/origin", base, &oid)) {
-			snprintf(err, size, "no base branch %s on %s", base,
+			agq_errf(err, size, "no base branch %s on %s", base,
 			    c.url);
 			errno = ENOENT;
 			goto out;
@@ -741,7 +740,7 @@ agq_git_detached(const struct agq_spool *sp, const char *origin,
 	git_oid oid;
 	if (!agq_id_valid(id) || !sha || strlen(sha) != 40 ||
 	    git_oid_fromstr(&oid, sha) < 0) {
-		snprintf(err, size, "not a valid task id and commit: %s %s", id,
+		agq_errf(err, size, "not a valid task id and commit: %s %s", id,
 		    sha ? sha : "(none)");
 		errno = EINVAL;
 		return -1;
@@ -757,7 +756,7 @@ agq_git_detached(const struct agq_spool *sp, const char *origin,
 	char *tmp = agq_xasprintf("agq-detached/%s", id);
 	snprintf(wt->path, sizeof wt->path, "%s/%s", c.trees, id);
 	if (git_commit_lookup(&tip, c.repo, &oid) < 0) {
-		snprintf(err, size, "commit %s is not on %s", sha, c.url);
+		agq_errf(err, size, "commit %s is not on %s", sha, c.url);
 		errno = ENOENT;
 		goto out;
 	}
@@ -820,7 +819,7 @@ agq_git_here(const char *dir, char **origin, char **base, char *err,
 	}
 	if (git_repository_head(&head, repo) < 0 ||
 	    !git_reference_is_branch(head)) {
-		snprintf(err, size, "HEAD is not on a branch (%s)", dir);
+		agq_errf(err, size, "HEAD is not on a branch (%s)", dir);
 		goto out;
 	}
 	const char *b = git_reference_shorthand(head);
@@ -1042,7 +1041,7 @@ push_spec(const struct agq_spool *sp, git_repository *repo,
 	} else if (r < 0) {
 		gerr(err, size, "cannot push");
 	} else if (d.reason[0]) {
-		snprintf(err, size, "push rejected: %s", d.reason);
+		agq_errf(err, size, "push rejected: %s", d.reason);
 		rc = 1;
 	} else {
 		rc = branch ? track_set(repo, branch, oid, err, size) : 0;
@@ -1100,12 +1099,12 @@ push_local(const struct agq_spool *sp, git_repository *repo,
 		    0, "agq: push");
 	}
 	if (behind) {
-		snprintf(err, size, "push rejected: %s is at %s, which %.12s does "
+		agq_errf(err, size, "push rejected: %s is at %s, which %.12s does "
 		    "not descend from", branch, git_oid_tostr(ohex, sizeof ohex,
 		    &old), hex);
 		rc = 1;
 	} else if (r == GIT_EMODIFIED || r == GIT_EEXISTS || r == GIT_ELOCKED) {
-		snprintf(err, size, "push rejected: %s moved while %.12s was "
+		agq_errf(err, size, "push rejected: %s moved while %.12s was "
 		    "pushed%s", branch, hex, r == GIT_ELOCKED ? " (its lock held "
 		    "for 100 ms)" : "");
 		rc = 1;
@@ -1139,7 +1138,7 @@ agq_git_push(const struct agq_spool *sp, const char *path, char *err,
 		goto out;
 	if (git_repository_head(&head, repo) < 0 ||
 	    !git_reference_is_branch(head)) {
-		snprintf(err, size, "HEAD is not a branch (%s)", path);
+		agq_errf(err, size, "HEAD is not a branch (%s)", path);
 		goto out;
 	}
 	const char *rn = git_reference_name(head);
@@ -1251,7 +1250,7 @@ agq_git_replay(const struct agq_spool *sp, const char *clone,
 	int rc = -1;
 	agq_git_lib_init();
 	if (git_oid_fromstr(&oid, sha) < 0 || git_oid_fromstr(&top, onto) < 0) {
-		snprintf(err, size, "not a commit id: %s", sha);
+		agq_errf(err, size, "not a commit id: %s", sha);
 		errno = EINVAL;
 		return -1;
 	}
@@ -1276,14 +1275,14 @@ agq_git_replay(const struct agq_spool *sp, const char *clone,
 			goto out;
 		}
 		if (git_commit_parentcount(c) > 1) {
-			snprintf(err, size, "cannot replay the merge commit %s",
+			agq_errf(err, size, "cannot replay the merge commit %s",
 			    git_oid_tostr_s(&next));
 			goto out;
 		}
 		int r = replay_one(repo, c, tip, sig, &top);
 		if (r != 0) {
 			if (r > 0)
-				snprintf(err, size, "commit %.12s conflicts with "
+				agq_errf(err, size, "commit %.12s conflicts with "
 				    "%.12s", git_oid_tostr_s(&next), onto);
 			else
 				gerr(err, size, "cannot replay a commit");
@@ -1320,7 +1319,7 @@ agq_git_apply(const char *path, const char *patch, size_t len, char *err,
 		goto out;
 	}
 	if (git_diff_num_deltas(diff) == 0) {
-		snprintf(err, size, "not a patch: no file in it");
+		agq_errf(err, size, "not a patch: no file in it");
 		rc = 1;
 		goto out;
 	}
@@ -1460,12 +1459,12 @@ agq_git_remove(const char *path, int force, char *err, size_t size)
 	git_reference *head = NULL;
 	git_buf why = { 0 };
 	if (!wt) {
-		snprintf(err, size, "not an agq worktree (%s)", path);
+		agq_errf(err, size, "not an agq worktree (%s)", path);
 		errno = EINVAL;
 		goto out;
 	}
 	if (!force && git_worktree_is_locked(&why, wt) > 0) {
-		snprintf(err, size, "worktree locked: %s (%s)", why.ptr ?
+		agq_errf(err, size, "worktree locked: %s (%s)", why.ptr ?
 		    why.ptr : "", path);
 		errno = EBUSY;
 		goto out;
@@ -1477,7 +1476,7 @@ agq_git_remove(const char *path, int force, char *err, size_t size)
 		    !ref_exists(repo, "refs/remotes/origin",
 		    git_reference_shorthand(head), &up) ||
 		    !git_oid_equal(&up, git_reference_target(head))) {
-			snprintf(err, size, "branch %s not pushed (%s)", head ?
+			agq_errf(err, size, "branch %s not pushed (%s)", head ?
 			    git_reference_shorthand(head) : "?", path);
 			errno = EBUSY;
 			goto out;
@@ -1589,7 +1588,7 @@ agq_git_gc(const struct agq_spool *sp, int remove, char *err, size_t size)
 	DIR *d = opendir(ws);
 	if (!d) {
 		if (errno != ENOENT) {
-			snprintf(err, size, "cannot read the workspace: %s (%s)",
+			agq_errf(err, size, "cannot read the workspace: %s (%s)",
 			    strerror(errno), ws);
 			json_decref(arr);
 			arr = NULL;

@@ -19,7 +19,7 @@ static int
 gerr(char *err, size_t size, const char *what, const char *dir)
 {
 	const git_error *g = git_error_last();
-	snprintf(err, size, "%s: %s (%s)", what, g && g->message ? g->message :
+	agq_errf(err, size, "%s: %s (%s)", what, g && g->message ? g->message :
 	    "libgit2 failed", dir);
 	return -1;
 }
@@ -211,7 +211,7 @@ agq_githooks_install(const char *dir, const char *bindir, const char *spool,
 	if (agq_githooks_dir(dir, &hooks, err, size) < 0)
 		return -1;
 	if (agq_mkdirs(hooks, 0755) < 0) {
-		snprintf(err, size, "cannot make the hooks directory: %s (%s)",
+		agq_errf(err, size, "cannot make the hooks directory: %s (%s)",
 		    strerror(errno), hooks);
 		free(hooks);
 		return -1;
@@ -232,7 +232,7 @@ agq_githooks_install(const char *dir, const char *bindir, const char *spool,
 		char *p = agq_xasprintf("%s/%s", hooks, h[i].name);
 		int o = ours(p);
 		if (o < 0 && rc == 0) {
-			snprintf(err, size, "%s exists and agq did not write it "
+			agq_errf(err, size, "%s exists and agq did not write it "
 			    "(%s)", h[i].name, p);
 			rc = 1;
 		}
@@ -243,7 +243,7 @@ agq_githooks_install(const char *dir, const char *bindir, const char *spool,
 	}
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		if (write_hook(hooks, h[i].name, h[i].text) < 0) {
-			snprintf(err, size, "cannot write the hook: %s (%s/%s)",
+			agq_errf(err, size, "cannot write the hook: %s (%s/%s)",
 			    strerror(errno), hooks, h[i].name);
 			rc = -1;
 		}

@@ -1280,7 +1280,7 @@ agq_journal_anchor_check(const struct agq_spool *sp,
 			    "journal.anchor: its end may have been cut");
 			return 1;
 		}
-		snprintf(why, size, "no journal.anchor: the tail is not "
+		agq_errf(why, size, "no journal.anchor: the tail is not "
 		    "checked");
 		return 0;
 	}
@@ -1303,7 +1303,7 @@ agq_journal_anchor_check(const struct agq_spool *sp,
 		    (long long)a.seq);
 		return 1;
 	}
-	snprintf(why, size, "the tail against journal.anchor (seq %lld%s)",
+	agq_errf(why, size, "the tail against journal.anchor (seq %lld%s)",
 	    (long long)a.seq, a.seq < r->last_seq ? ", behind the journal: "
 	    "its last update was lost, or lines were written by an older "
 	    "agq" : "");
@@ -1506,23 +1506,23 @@ agq_journal_link_check(char **names, size_t n, size_t i,
 	if (i == 0 || !prev || !r->lines)
 		return 0;
 	if (!r->first_from[0]) {
-		snprintf(why, size, "seq %lld starts a chain of its own, not a "
+		agq_errf(why, size, "seq %lld starts a chain of its own, not a "
 		    "rotate event continuing %s", (long long)r->first_seq,
 		    prevpath);
 	} else if (strcmp(r->first_from, names[i - 1])) {
 		int kept = 0;
 		for (size_t k = 0; k < n; k++)
 			kept |= !strcmp(names[k], r->first_from);
-		snprintf(why, size, "chains to %s, which is %s: seq %lld "
+		agq_errf(why, size, "chains to %s, which is %s: seq %lld "
 		    "follows seq %lld of %s (%lld line(s) missing)",
 		    r->first_from, kept ? "not the file before it" : "missing",
 		    (long long)r->first_seq, (long long)prev->last_seq, prevpath,
 		    (long long)(r->first_seq - prev->last_seq - 1));
 	} else if (strcmp(r->first_prev, prev->last_hash)) {
-		snprintf(why, size, "\"prev\" is not the SHA-256 of the last "
+		agq_errf(why, size, "\"prev\" is not the SHA-256 of the last "
 		    "line of %s", prevpath);
 	} else if (r->first_seq != prev->last_seq + 1) {
-		snprintf(why, size, "seq %lld follows seq %lld, the last of %s",
+		agq_errf(why, size, "seq %lld follows seq %lld, the last of %s",
 		    (long long)r->first_seq, (long long)prev->last_seq,
 		    prevpath);
 	}

@@ -525,7 +525,7 @@ agq_lc_lease_overdue(const json_t *t, int64_t at_us, int64_t now_us,
 	if (at_us < 0 || agq_task_lease_started(t) ||
 	    now_us - at_us <= (int64_t)(limit_s * 1e6))
 		return 0;
-	snprintf(why, size, "leased but not started within %g s", limit_s);
+	agq_errf(why, size, "leased but not started within %g s", limit_s);
 	return 1;
 }
 

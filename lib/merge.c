@@ -509,7 +509,7 @@ head_moved(struct mg *m, char *err, size_t size, const char *why)
 	free(href);
 	if (!strcmp(at, m->head))
 		return 0;
-	snprintf(err, size, "head moved: %s is at %s, not %s%s", jstr(m->rec,
+	agq_errf(err, size, "head moved: %s is at %s, not %s%s", jstr(m->rec,
 	    "branch"), at, m->head, why);
 	return 1;
 }
@@ -645,7 +645,7 @@ merge_try(struct mg *m, const json_t *t, const char *by, json_t *ag,
 		if (strcmp(jstr(rep, "status"), "pass")) {
 			char sum[1024];
 			verify_summary(rep, sum, sizeof sum);
-			snprintf(err, size, "verify failed on the merge: %s", sum);
+			agq_errf(err, size, "verify failed on the merge: %s", sum);
 			rc = failed(ag, err, 1);
 			goto out;
 		}

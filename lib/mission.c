@@ -433,7 +433,7 @@ agq_mission_enter(const struct agq_spool *sp, const json_t *t, int sync,
 	}
 	if (r < 0) {
 		int e = errno;
-		snprintf(err, size, "cannot index the task in its mission: %s "
+		agq_errf(err, size, "cannot index the task in its mission: %s "
 		    "(%s/missions/%s.tasks/%s)", strerror(e), sp->root,
 		    mission ? mission : "", agq_task_id(t));
 		errno = e;
@@ -492,7 +492,7 @@ agq_mission_handoff_take(const struct agq_spool *sp, const char *id,
 	err[0] = '\0';
 	if (!s) {
 		if (errno != ENOENT)
-			snprintf(err, size, "handoff-out.json: %s",
+			agq_errf(err, size, "handoff-out.json: %s",
 			    strerror(errno));
 		return NULL;
 	}
@@ -500,13 +500,13 @@ agq_mission_handoff_take(const struct agq_spool *sp, const char *id,
 	json_t *v = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
 	free(s);
 	if (!v) {
-		snprintf(err, size, "handoff-out.json: not JSON: %s", je.text);
+		agq_errf(err, size, "handoff-out.json: not JSON: %s", je.text);
 		return NULL;
 	}
 	json_t *one = json_pack("{s:s, s:O}", "cmd", "true", "handoff_out", v);
 	char e2[600];
 	if (agq_task_validate(one, e2, sizeof e2) < 0) {
-		snprintf(err, size, "handoff-out.json: %s", e2);
+		agq_errf(err, size, "handoff-out.json: %s", e2);
 		json_decref(v);
 		v = NULL;
 	}

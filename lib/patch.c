@@ -537,7 +537,7 @@ work_top(const char *dir, char *err, size_t size)
 	if (git_repository_open_ext(&repo, dir, 0, NULL) < 0 ||
 	    !(wd = git_repository_workdir(repo))) {
 		const git_error *e = git_error_last();
-		snprintf(err, size, "not a git work tree: %s", e && e->message ?
+		agq_errf(err, size, "not a git work tree: %s", e && e->message ?
 		    e->message : "a bare repository");
 		git_repository_free(repo);
 		return NULL;

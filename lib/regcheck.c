@@ -60,13 +60,13 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 	    us < 5000000 ? (double)us / 1e6 : 5;
 	if (!d || !(d->flags & AGQ_BACKEND_ENDPOINT)) {
 		char names[256];
-		snprintf(err, size, "endpoint type '%s' is not %s", type ? type :
+		agq_errf(err, size, "endpoint type '%s' is not %s", type ? type :
 		    "(none)", agq_backend_names(-1, AGQ_BACKEND_ENDPOINT, names,
 		    sizeof names));
 		goto out;
 	}
 	if (!n) {       /* a hand-edited file: say so, never strlen(NULL) */
-		snprintf(err, size, "endpoint has no \"url\"");
+		agq_errf(err, size, "endpoint has no \"url\"");
 		goto out;
 	}
 	if (d->proto == AGQ_PROTO_OLLAMA) {
@@ -90,7 +90,7 @@ probe(const struct agq_conf *conf, const json_t *ep, json_t **models,
 	if (d->key_env)
 		key = agq_backend_key(conf, d, ignore, sizeof ignore);
 	if ((d->flags & AGQ_BACKEND_KEY_REQUIRED) && (!key || !*key)) {
-		snprintf(err, size, "no API key for the check");
+		agq_errf(err, size, "no API key for the check");
 		goto out;
 	}
 	if (d->proto == AGQ_PROTO_ANTHROPIC) {

@@ -90,18 +90,18 @@ agq_remote_check(const json_t *req, json_int_t *id, const char **code,
 	*id = -1;
 	*code = "invalid";
 	if (!json_is_object(req)) {
-		snprintf(err, size, "a request is a JSON object");
+		agq_errf(err, size, "a request is a JSON object");
 		return -1;
 	}
 	json_t *iv = json_object_get(req, "id");
 	if (!json_is_integer(iv) || json_integer_value(iv) < 0) {
-		snprintf(err, size, "field id: an integer >= 0 is required");
+		agq_errf(err, size, "field id: an integer >= 0 is required");
 		return -1;
 	}
 	*id = json_integer_value(iv);
 	const char *op = json_string_value(json_object_get(req, "op"));
 	if (!op) {
-		snprintf(err, size, "field op: a string is required");
+		agq_errf(err, size, "field op: a string is required");
 		return -1;
 	}
 	int k;
@@ -110,7 +110,7 @@ agq_remote_check(const json_t *req, json_int_t *id, const char **code,
 			break;
 	if (k == AGQ_R_NOPS) {
 		*code = "unknown_op";
-		snprintf(err, size, "op '%.64s': no such op", op);
+		agq_errf(err, size, "op '%.64s': no such op", op);
 		return -1;
 	}
 	for (const char *f = ops[k].fields; *f; ) {
@@ -125,7 +125,7 @@ agq_remote_check(const json_t *req, json_int_t *id, const char **code,
 		if (!v && opt)
 			continue;
 		if (!v || !field_ok(v, t)) {
-			snprintf(err, size, "%s: field %s: %s %s", op, name,
+			agq_errf(err, size, "%s: field %s: %s %s", op, name,
 			    tname(t), v ? "is required here" : "is missing");
 			return -1;
 		}
@@ -315,20 +315,20 @@ agq_remote_url_parse(const char *url, struct agq_remote_url *u, char *err,
 {
 	memset(u, 0, sizeof *u);
 	if (strncmp(url, "ssh://", 6)) {
-		snprintf(err, size, "'%s': not an ssh://[USER@]HOST[:PORT]/PATH "
+		agq_errf(err, size, "'%s': not an ssh://[USER@]HOST[:PORT]/PATH "
 		    "URL", url);
 		return -1;
 	}
 	const char *a = url + 6, *slash = strchr(a, '/');
 	if (!slash) {
-		snprintf(err, size, "'%s': no /PATH to the spool", url);
+		agq_errf(err, size, "'%s': no /PATH to the spool", url);
 		return -1;
 	}
 	const char *at = memchr(a, '@', (size_t)(slash - a));
 	if (at) {
 		if (!only(a, (size_t)(at - a), ALNUM "._-") || *a == '-' ||
 		    at - a > 64) {
-			snprintf(err, size, "'%s': a bad user name", url);
+			agq_errf(err, size, "'%s': a bad user name", url);
 			return -1;
 		}
 		snprintf(u->user, sizeof u->user, "%.*s", (int)(at - a), a);
@@ -338,14 +338,14 @@ agq_remote_url_parse(const char *url, struct agq_remote_url *u, char *err,
 	if (*a == '[') {
 		hend = memchr(a, ']', (size_t)(slash - a));
 		if (!hend || !only(a + 1, (size_t)(hend - a - 1), ALNUM ":.")) {
-			snprintf(err, size, "'%s': a bad [IPv6] host", url);
+			agq_errf(err, size, "'%s': a bad [IPv6] host", url);
 			return -1;
 		}
 		snprintf(u->host, sizeof u->host, "%.*s", (int)(hend - a - 1),
 		    a + 1);
 		colon = hend + 1 < slash && hend[1] == ':' ? hend + 1 : NULL;
 		if (hend + 1 != slash && !colon) {
-			snprintf(err, size, "'%s': a bad host", url);
+			agq_errf(err, size, "'%s': a bad host", url);
 			return -1;
 		}
 	} else {
@@ -353,7 +353,7 @@ agq_remote_url_parse(const char *url, struct agq_remote_url *u, char *err,
 		hend = colon ? colon : slash;
 		if (!only(a, (size_t)(hend - a), ALNUM ".-") || *a == '-' ||
 		    hend - a > 253) {
-			snprintf(err, size, "'%s': a bad host name", url);
+			agq_errf(err, size, "'%s': a bad host name", url);
 			return -1;
 		}
 		snprintf(u->host, sizeof u->host, "%.*s", (int)(hend - a), a);
@@ -362,14 +362,14 @@ agq_remote_url_parse(const char *url, struct agq_remote_url *u, char *err,
 		char *end;
 		long p = strtol(colon + 1, &end, 10);
 		if (end != slash || colon + 1 == slash || p < 1 || p > 65535) {
-			snprintf(err, size, "'%s': a bad port", url);
+			agq_errf(err, size, "'%s': a bad port", url);
 			return -1;
 		}
 		u->port = (int)p;
 	}
 	size_t pl = strlen(slash);
 	if (pl >= sizeof u->path || !only(slash, pl, ALNUM "._/+,=@%~-")) {
-		snprintf(err, size, "'%s': the path may hold only "
+		agq_errf(err, size, "'%s': the path may hold only "
 		    "[A-Za-z0-9._/+,=@%%~-] (a remote shell reads it)", url);
 		return -1;
 	}

@@ -983,7 +983,7 @@ person_verdict(const struct agq_spool *sp, struct agq_locked *l,
 	json_t *v;
 	if (agq_review_verdict_write(sp, l->task, verdict, text, uid, user,
 	    agq_now_us(), &v) < 0) {
-		snprintf(err, size, "%s: cannot write the verdict in reviews/: "
+		agq_errf(err, size, "%s: cannot write the verdict in reviews/: "
 		    "%s", l->id, strerror(errno));
 		return -1;
 	}
@@ -1002,7 +1002,7 @@ person_verdict(const struct agq_spool *sp, struct agq_locked *l,
 		agq_jbatch_add(&b, "approve", l->id, a);
 	}
 	agq_jbatch_w(sp, &b);
-	snprintf(err, size, "%s: %s recorded for round %lld of %s", l->id,
+	agq_errf(err, size, "%s: %s recorded for round %lld of %s", l->id,
 	    !strcmp(verdict, "approve") ? "approval" : "request for changes",
 	    json_integer_value(json_object_get(v, "round")), jstr(l->task,
 	    "pr") ? jstr(l->task, "pr") : "its pull request");
@@ -1016,11 +1016,11 @@ record(const struct agq_spool *sp, struct agq_locked *l, struct agq_lc *lc,
        char *err, size_t size)
 {
 	if (agq_lc_record(sp, l, lc) < 0) {
-		snprintf(err, size, "%s: cannot move the task to %s/: %s", l->id,
+		agq_errf(err, size, "%s: cannot move the task to %s/: %s", l->id,
 		    agq_state_name(lc->to), strerror(errno));
 		return -1;
 	}
-	snprintf(err, size, "%s: %s", l->id, lc->reason);
+	agq_errf(err, size, "%s: %s", l->id, lc->reason);
 	return 0;
 }
 
@@ -1031,7 +1031,7 @@ agq_review_person(const struct agq_spool *sp, const char *id, int verb,
 {
 	struct agq_locked l;
 	if (agq_task_lock(sp, id, NULL, &l) < 0) {
-		snprintf(err, size, "%s: no such task", id);
+		agq_errf(err, size, "%s: no such task", id);
 		return -1;
 	}
 	int st = l.loc.state, rc = 1;
@@ -1109,13 +1109,13 @@ agq_review_person(const struct agq_spool *sp, const char *id, int verb,
 		json_t *ev = person_ev(l.task, uid, user, text);
 		json_object_set_new(ev, "state", json_string(agq_state_name(st)));
 		agq_journal_w(sp, "pr_close", id, ev);
-		snprintf(err, size, "%s: pull request closed by %s; the task "
+		agq_errf(err, size, "%s: pull request closed by %s; the task "
 		    "stays in %s/", id, who, agq_state_name(st));
 		rc = 0;
 	} else {
 		static const char *const verbs[] = { "approve",
 		    "request-changes", "deny", "close" };
-		snprintf(err, size, "%s: cannot %s a task in %s/%s", id,
+		agq_errf(err, size, "%s: cannot %s a task in %s/%s", id,
 		    verbs[verb], agq_state_name(st), verb == AGQ_PR_DENY ||
 		    (verb == AGQ_PR_APPROVE && st != AGQ_ST_REVIEW) ?
 		    " (approve and deny answer a task in approval/)" :

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "util.h"
 #include "backends.h"
 #include "classify.h"
 #include "resources.h"
@@ -154,13 +155,13 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	const char *name = json_string_value(json_object_get(agent, "name"));
 	if (agq_route_avoids(avoid, name)) {
 		char who[256];
-		snprintf(why, size, "avoid_agent: the task must not run on %s",
+		agq_errf(why, size, "avoid_agent: the task must not run on %s",
 		    avoid_str(avoid, who, sizeof who));
 		return -1;
 	}
 	if (on && !agq_route_avoids(on, name)) {
 		char who[256];
-		snprintf(why, size, "run_on: the task runs only on %s",
+		agq_errf(why, size, "run_on: the task runs only on %s",
 		    avoid_str(on, who, sizeof who));
 		return -1;
 	}
@@ -169,7 +170,7 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	double load = agq_host_load(agent);
 	int loadpen = load * 1000 > 99999 ? 99999 : (int)(load * 1000);
 	if (tier == 0 && !has_cmd && !explicit) {
-		snprintf(why, size, "trivial needs a cmd");
+		agq_errf(why, size, "trivial needs a cmd");
 		return -1;
 	}
 	if (!json_array_size(backends)) {
@@ -202,10 +203,10 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 		char names[256];
 		if (explicit) {
 			*cat = CAT_BACKEND;
-			snprintf(why, size, "does not run backend %s", explicit);
+			agq_errf(why, size, "does not run backend %s", explicit);
 		} else {
 			*cat = CAT_TIER;
-			snprintf(why, size, "no %s backend (%s)",
+			agq_errf(why, size, "no %s backend (%s)",
 			    agq_tier_name(tier), agq_backend_names(tier, 0,
 			    names, sizeof names));
 		}
@@ -214,7 +215,7 @@ route_eval(const json_t *f, int tier, const json_t *agent, const json_t *reg,
 	if (model && json_array_size(amodels) && !has_str(amodels, model) &&
 	    !json_array_size(json_object_get(agent, "endpoints"))) {
 		*cat = CAT_MODEL;
-		snprintf(why, size, "does not offer model %s", model);
+		agq_errf(why, size, "does not offer model %s", model);
 		return -1;
 	}
 	json_t *eps = json_object_get(agent, "endpoints");
@@ -331,18 +332,18 @@ none_can(const json_t *f, int tier, const json_t *agents, const json_t *reg,
 	const char *b = json_string_value(json_object_get(f, "backend"));
 	char names[256];
 	if (cats == 1 << CAT_BACKEND)
-		snprintf(why, size, "no agent runs backend %s", b);
+		agq_errf(why, size, "no agent runs backend %s", b);
 	else if (cats == 1 << CAT_TIER)
-		snprintf(why, size, "no agent runs a %s backend (%s)",
+		agq_errf(why, size, "no agent runs a %s backend (%s)",
 		    agq_tier_name(tier), agq_backend_names(tier, 0, names,
 		    sizeof names));
 	else if (cats == 1 << CAT_MODEL && model)
-		snprintf(why, size, "no agent has model %s", model);
+		agq_errf(why, size, "no agent has model %s", model);
 	else if (cats == 1 << CAT_ENDPOINT)
-		snprintf(why, size, "no agent has a healthy endpoint for it "
+		agq_errf(why, size, "no agent has a healthy endpoint for it "
 		    "(%s)", all);
 	else
-		snprintf(why, size, "no agent can run it (%s)", n ? all :
+		agq_errf(why, size, "no agent can run it (%s)", n ? all :
 		    "none has the required capabilities");
 	return -1;
 }
@@ -353,7 +354,7 @@ unroutable_among(const json_t *f, const json_t *agents, const json_t *reg,
 {
 	why[0] = '\0';
 	if (!json_array_size(agents)) {
-		snprintf(why, size, "no agent is alive");
+		agq_errf(why, size, "no agent is alive");
 		return 1;
 	}
 	/* each required capability held by some agent, then by one agent */
@@ -372,7 +373,7 @@ unroutable_among(const json_t *f, const json_t *agents, const json_t *reg,
 			    json_string_value(c), NULL);
 	}
 	if (miss[0]) {
-		snprintf(why, size, "no agent has capability %s", miss);
+		agq_errf(why, size, "no agent has capability %s", miss);
 		return 1;
 	}
 	int any = 0;
@@ -384,7 +385,7 @@ unroutable_among(const json_t *f, const json_t *agents, const json_t *reg,
 		json_array_foreach(req, i, c)
 			append(all, sizeof all, "%s%s", json_string_value(c),
 			    NULL);
-		snprintf(why, size, "no agent has every required capability "
+		agq_errf(why, size, "no agent has every required capability "
 		    "(%s)", all);
 		return 1;
 	}
@@ -444,10 +445,10 @@ agq_route_unroutable(const json_t *f, const json_t *agents,
 	char who[256];
 	size_t n = strlen(why);
 	if (r && on && !left)
-		snprintf(why, size, "no alive agent is one it runs on (run_on: "
+		agq_errf(why, size, "no alive agent is one it runs on (run_on: "
 		    "%s)", avoid_str(on, who, sizeof who));
 	else if (r && avoided && !left)
-		snprintf(why, size, "every alive agent is one it must not run on "
+		agq_errf(why, size, "every alive agent is one it must not run on "
 		    "(avoid_agent: %s)", avoid_str(avoid, who, sizeof who));
 	else if (r && avoided && n < size)
 		snprintf(why + n, size - n, "; not counting %s, which it must "

@@ -449,7 +449,7 @@ never_ran(int efd, char *why, size_t size, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	dprintf(efd, "agq-run: %s\n", line);
-	snprintf(why, size, "%s", line);
+	agq_errf(why, size, "%s", line);
 	agq_utf8_trim(why);
 }
 
@@ -1965,11 +1965,11 @@ agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
 {
 	struct prepared p;
 	R->start_errno = 0;
-	snprintf(why, size, "not leased to this agent, not a valid task, or "
+	agq_errf(why, size, "not leased to this agent, not a valid task, or "
 	    "out of attempts");
 	if (start_prepare(R, id, &p) < 0) {
 		if (R->start_errno)
-			snprintf(why, size, "the spool cannot record the start: "
+			agq_errf(why, size, "the spool cannot record the start: "
 			    "%s", strerror(R->start_errno));
 		return -1;
 	}
@@ -1979,7 +1979,7 @@ agq_remote_agent_start(struct runner *R, const char *id, json_t **task,
 	free(p.outdir);
 	if (agq_task_rewrite_commit(R->sp, &p.l, &p.rw) < 0) {
 		not_started(R, errno);
-		snprintf(why, size, "the spool cannot record the start: %s",
+		agq_errf(why, size, "the spool cannot record the start: %s",
 		    strerror(errno));
 		agq_syserr("cannot record the start", p.l.loc.path);
 		agq_task_unlock(&p.l);

@@ -496,38 +496,38 @@ drop_read(const struct agq_spool *sp, const char *path, char *why,
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			snprintf(why, size, "not a regular file: a "
+			agq_errf(why, size, "not a regular file: a "
 			    "symbolic link (never followed)");
 		else if (errno != ENOENT)
-			snprintf(why, size, "cannot open: %s",
+			agq_errf(why, size, "cannot open: %s",
 			    strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
-		snprintf(why, size, "cannot stat: %s", strerror(errno));
+		agq_errf(why, size, "cannot stat: %s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, size, "not a regular file: %s",
+		agq_errf(why, size, "not a regular file: %s",
 		    S_ISDIR(st.st_mode) ? "a directory" :
 		    S_ISFIFO(st.st_mode) ? "a FIFO" :
 		    S_ISSOCK(st.st_mode) ? "a socket" : "a device node");
 		goto out;
 	}
 	if (st.st_nlink > 1) {
-		snprintf(why, size, "a hard link (%lu links): drops must "
+		agq_errf(why, size, "a hard link (%lu links): drops must "
 		    "be renamed in, not linked", (unsigned long)st.st_nlink);
 		goto out;
 	}
 	if ((size_t)st.st_size > sp->conf.max_task_bytes) {
-		snprintf(why, size, "too large: %lld bytes, the limit is "
+		agq_errf(why, size, "too large: %lld bytes, the limit is "
 		    "%zu (max_task_bytes)", (long long)st.st_size,
 		    sp->conf.max_task_bytes);
 		goto out;
 	}
 	buf = agq_read_fd(fd, sp->conf.max_task_bytes, &len);
 	if (!buf) {
-		snprintf(why, size, "cannot read: %s", strerror(errno));
+		agq_errf(why, size, "cannot read: %s", strerror(errno));
 		goto out;
 	}
 	t = agq_task_parse(buf, len, why, size);
@@ -598,10 +598,10 @@ drop_deliver(struct sched *S, const char *path, const char *name, json_t *t,
 		close(lk);
 		agq_dep_free(&dep);
 		if (where == AGQ_ST_NONE)
-			snprintf(why, size, "duplicate id '%s': already "
+			agq_errf(why, size, "duplicate id '%s': already "
 			    "submitted", id);
 		else
-			snprintf(why, size, "duplicate id '%s': already in "
+			agq_errf(why, size, "duplicate id '%s': already in "
 			    "%s/", id, agq_state_name(where));
 		return -1;
 	}
@@ -1768,7 +1768,7 @@ all_paused(struct sched *S, const json_t *f, const json_t *agents,
 		if (!p)
 			return 0;
 		if (!paused++)
-			snprintf(why, size, "%s", w);
+			agq_errf(why, size, "%s", w);
 	}
 	return paused > 0;
 }

@@ -285,13 +285,13 @@ agq_submit_plan(const struct agq_spool *sp, const json_t *plan,
 		}
 	}
 	if (agq_dep_batch_order(v, n, order, &bad, e2, sizeof e2) < 0) {
-		snprintf(err, size, "task %zu: %s", bad, e2);
+		agq_errf(err, size, "task %zu: %s", bad, e2);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int r = outside_parents(sp, v[i], i, id, err, size);
 		if (r == -2) {
-			snprintf(err, size, "cannot look up the parents: %s",
+			agq_errf(err, size, "cannot look up the parents: %s",
 			    strerror(errno));
 			rc = -1;
 			goto out;
@@ -315,7 +315,7 @@ agq_submit_plan(const struct agq_spool *sp, const json_t *plan,
 		r = agq_submit_deliver(sp, v[order[i]], AGQ_DELIVER_SYNC,
 		    o->source, &where, e2, sizeof e2);
 		if (r == 2 || r < 0) {
-			snprintf(err, size, "task %zu: %s", order[i], e2);
+			agq_errf(err, size, "task %zu: %s", order[i], e2);
 			rc = r < 0 ? -1 : 1;
 			goto out;
 		}
@@ -375,7 +375,7 @@ agq_submit_planner(const struct agq_spool *sp, const json_t *t, json_t **ids,
 	}
 	if (!text) {
 		int e = errno;
-		snprintf(err, size, "cannot read the plan: %s (%s/out/%s/%s)",
+		agq_errf(err, size, "cannot read the plan: %s (%s/out/%s/%s)",
 		    strerror(e), sp->root, id, name);
 		errno = e;
 		return -1;

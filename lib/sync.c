@@ -257,17 +257,17 @@ agq_sync_splice(const char *old, size_t len, const char *block,
 	size_t ne = occurrences(old, len, AGQ_SYNC_END, &e);
 	if (nb != 1 || ne != 1) {
 		if (nb == 0 || ne == 0)
-			snprintf(err, size, "no %s marker: the file needs one "
+			agq_errf(err, size, "no %s marker: the file needs one "
 			    "line %s and, below it, one line %s", nb == 0 ?
 			    "begin" : "end", AGQ_SYNC_BEGIN, AGQ_SYNC_END);
 		else
-			snprintf(err, size, "%zu %s markers: each of %s and %s "
+			agq_errf(err, size, "%zu %s markers: each of %s and %s "
 			    "must occur once", nb != 1 ? nb : ne, nb != 1 ?
 			    "begin" : "end", AGQ_SYNC_BEGIN, AGQ_SYNC_END);
 		return NULL;
 	}
 	if (e < b) {
-		snprintf(err, size, "the end marker comes before the begin "
+		agq_errf(err, size, "the end marker comes before the begin "
 		    "marker");
 		return NULL;
 	}
@@ -300,7 +300,7 @@ static void
 git_err(char *err, size_t size, const char *what)
 {
 	const git_error *g = git_error_last();
-	snprintf(err, size, "%s: %s", what, g && g->message ? g->message :
+	agq_errf(err, size, "%s: %s", what, g && g->message ? g->message :
 	    "libgit2 failed");
 }
 
@@ -439,7 +439,7 @@ open_repo(const char *abs, const char **rel, char *err, size_t size)
 	const char *wd = git_repository_workdir(repo);
 	size_t wl = wd ? strlen(wd) : 0;
 	if (!wd || strncmp(abs, wd, wl)) {
-		snprintf(err, size, "%s is not inside the work tree %s", abs,
+		agq_errf(err, size, "%s is not inside the work tree %s", abs,
 		    wd ? wd : "(bare repository)");
 		git_repository_free(repo);
 		return NULL;
@@ -502,7 +502,7 @@ agq_git_commit_file(const char *abs, const char *message, char *sha,
 	git_oid blob, tree_id, cid;
 	struct stat sb;
 	if (stat(abs, &sb) < 0) {
-		snprintf(err, size, "cannot stat %s: %s", abs, strerror(errno));
+		agq_errf(err, size, "cannot stat %s: %s", abs, strerror(errno));
 		goto out;
 	}
 	if (git_blob_create_from_disk(&blob, repo, abs) < 0) {

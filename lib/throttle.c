@@ -484,7 +484,7 @@ agq_throttle_find(const json_t *pauses, const char *account, char *why,
 		    account))
 			continue;
 		if (why)
-			snprintf(why, size, "backend %s paused until %s: %s",
+			agq_errf(why, size, "backend %s paused until %s: %s",
 			    json_string_value(json_object_get(o, "backend")),
 			    json_string_value(json_object_get(o, "until")),
 			    json_string_value(json_object_get(o, "reason")) ?

@@ -773,6 +773,8 @@ agq_errf(char *err, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, size, fmt, ap);
 	va_end(ap);
+	if (size)
+		agq_utf8_trim(err);
 	return -1;
 }
 
@@ -926,12 +928,12 @@ agq_cwd_check(const char *root, char *why, size_t size)
 		return 0;
 	char cwd[PATH_MAX], real[PATH_MAX];
 	if (!getcwd(cwd, sizeof cwd)) {
-		snprintf(why, size, "cannot get the working directory: %s",
+		agq_errf(why, size, "cannot get the working directory: %s",
 		    strerror(errno));
 		return -1;
 	}
 	if (!realpath(root, real)) {
-		snprintf(why, size, "cannot resolve cwd_root: %s (%s)",
+		agq_errf(why, size, "cannot resolve cwd_root: %s (%s)",
 		    strerror(errno), root);
 		return -1;
 	}
@@ -939,7 +941,7 @@ agq_cwd_check(const char *root, char *why, size_t size)
 	if (!strcmp(real, "/") || (!strncmp(cwd, real, n) &&
 	    (cwd[n] == '\0' || cwd[n] == '/')))
 		return 0;
-	snprintf(why, size, "cwd %s escapes cwd_root %s", cwd, real);
+	agq_errf(why, size, "cwd %s escapes cwd_root %s", cwd, real);
 	errno = EACCES;
 	return -1;
 }

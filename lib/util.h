@@ -188,8 +188,10 @@ void agq_gen_id(char *buf);
  * starting with '.' (maildir readers skip dot names); else 0. */
 int agq_id_valid(const char *s);
 
-/* vsnprintf FMT into ERR (SIZE bytes) and return -1: the one-line error
- * reports of validators ("field cmd: missing"). */
+/* vsnprintf FMT into ERR (SIZE bytes), cut before a character rather
+ * than inside one (agq_utf8_trim: errors go into JSON, the journal and
+ * task files), and return -1: the one-line error reports of validators
+ * ("field cmd: missing"). */
 int agq_errf(char *err, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -53,6 +53,30 @@ exists(const char *root, const char *rel)
 	return stat(p, &st) == 0;
 }
 
+/* A writer between a transition's two steps, forked: task ID locked,
+ * moved to STATE, a byte written to FD, 300 ms, its reason set to REASON
+ * and rewritten, 100 ms more under the lock.  Its pid; it exits 0 when
+ * every step worked. */
+static pid_t
+slow_writer(const struct agq_spool *sp, const char *id, int state,
+            const char *reason, int fd)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	struct agq_locked w;
+	if (agq_task_lock(sp, id, NULL, &w) < 0 ||
+	    agq_task_move(sp, &w, state, -1, NULL) < 0 || write(fd, "m", 1) != 1)
+		_exit(1);
+	usleep(300000);
+	json_object_set_new(w.task, "reason", json_string(reason));
+	if (agq_task_rewrite(sp, &w) < 0)
+		_exit(1);
+	usleep(100000);
+	agq_task_unlock(&w);
+	_exit(0);
+}
+
 int
 main(void)
 {
@@ -162,21 +186,7 @@ main(void)
 	json_decref(t);
 	int mv[2];
 	CHECK(pipe(mv) == 0, "pipe");
-	pid = fork();
-	if (pid == 0) {
-		struct agq_locked w;
-		if (agq_task_lock(&sp, "t9", NULL, &w) < 0 ||
-		    agq_task_move(&sp, &w, AGQ_ST_DEAD, -1, NULL) < 0 ||
-		    write(mv[1], "m", 1) != 1)
-			_exit(1);
-		usleep(300000);
-		json_object_set_new(w.task, "reason", json_string("exit 3"));
-		if (agq_task_rewrite(&sp, &w) < 0)
-			_exit(1);
-		usleep(100000);
-		agq_task_unlock(&w);
-		_exit(0);
-	}
+	pid = slow_writer(&sp, "t9", AGQ_ST_DEAD, "exit 3", mv[1]);
 	char c9;
 	CHECK(read(mv[0], &c9, 1) == 1, "the writer moved t9 to dead/");
 	snprintf(path, sizeof path, "%s/dead/t9.json", root);
@@ -193,20 +203,7 @@ main(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer ended well");
 	/* the same through agq_task_find_settled (agq-show's look-up): the
 	 * task found in its new directory, with its new content */
-	pid = fork();
-	if (pid == 0) {
-		struct agq_locked w;
-		if (agq_task_lock(&sp, "t9", NULL, &w) < 0 ||
-		    agq_task_move(&sp, &w, AGQ_ST_DONE, -1, NULL) < 0 ||
-		    write(mv[1], "m", 1) != 1)
-			_exit(1);
-		usleep(300000);
-		json_object_set_new(w.task, "reason", json_string("exit 0"));
-		if (agq_task_rewrite(&sp, &w) < 0)
-			_exit(1);
-		agq_task_unlock(&w);
-		_exit(0);
-	}
+	pid = slow_writer(&sp, "t9", AGQ_ST_DONE, "exit 0", mv[1]);
 	CHECK(read(mv[0], &c9, 1) == 1, "the writer moved t9 to done/");
 	struct agq_loc found;
 	back = agq_task_find_settled(&sp, "t9", &found, 5000);

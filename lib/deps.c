@@ -213,8 +213,8 @@ agq_dep_parent_state(const char *id, char *reason, size_t size, void *arg)
 				continue;
 			const char *r = json_string_value(json_object_get(t,
 			    "reason"));
-			snprintf(reason, size, "%s", r ? r : "");
-			agq_utf8_trim(reason);  /* cut to fit: not mid-character */
+			/* cut to fit: before a character */
+			agq_errf(reason, size, "%s", r ? r : "");
 			json_decref(t);
 			return !strncmp(reason, "cancelled by ", 13) ?
 			    AGQ_DEP_CANCELLED : AGQ_DEP_DEAD;
@@ -243,8 +243,7 @@ agq_dep_parent_state(const char *id, char *reason, size_t size, void *arg)
 	const char *st = json_string_value(json_object_get(rec, "state"));
 	const char *r = json_string_value(json_object_get(json_object_get(rec,
 	    "task"), "reason"));
-	snprintf(reason, size, "%s", r ? r : "");
-	agq_utf8_trim(reason);
+	agq_errf(reason, size, "%s", r ? r : "");
 	int ps = st && !strcmp(st, "done") ? AGQ_DEP_DONE :
 	    !strncmp(reason, "cancelled by ", 13) ? AGQ_DEP_CANCELLED :
 	    AGQ_DEP_DEAD;

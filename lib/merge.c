@@ -566,12 +566,9 @@ forge_merge(struct mg *m, const json_t *t, const char *by, json_t *ag)
 		 * head was checked above, but it may move after); the forge's
 		 * words kept when the clone shows no move */
 		char why[1024], e1[901], e2[512];
-		const char *said = strncmp(err, "head moved: ", 12) ? err :
-		    err + 12;
-		size_t n = strnlen(said, sizeof e1 - 1);
-		memcpy(e1, said, n);    /* the forge's words, cut to fit: */
-		e1[n] = '\0';
-		agq_utf8_trim(e1);      /* before a character, not inside */
+		/* the forge's words, cut before a character */
+		agq_errf(e1, sizeof e1, "%s", strncmp(err, "head moved: ", 12) ?
+		    err : err + 12);
 		snprintf(why, sizeof why, " (%s)", e1);
 		if (clone_fresh(m, jstr(json_object_get(t, "git"), "repo"), e2,
 		    sizeof e2) < 0)

@@ -449,8 +449,7 @@ never_ran(int efd, char *why, size_t size, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	dprintf(efd, "agq-run: %s\n", line);
-	agq_errf(why, size, "%s", line);
-	agq_utf8_trim(why);
+	agq_errf(why, size, "%s", line);        /* cut before a character */
 }
 
 /* An agent task T (prompt, backend or verify steps) into X: the agent
@@ -2076,12 +2075,8 @@ agq_remote_agent_result(struct runner *R, const char *id, json_int_t gen,
 		j.started_us = agq_now_us();
 	agq_task_unlock(&l);
 	struct shep_result r = { .status = status, .timed_out = timed_out };
-	if (never_ran) {        /* cut to fit, as the shepherd does */
-		size_t len = strnlen(never_ran, sizeof r.why - 1);
-		memcpy(r.why, never_ran, len);
-		r.why[len] = '\0';
-		agq_utf8_trim(r.why);
-	}
+	if (never_ran)          /* cut to fit, as the shepherd does */
+		agq_errf(r.why, sizeof r.why, "%s", never_ran);
 	if (finish(R, &j, &r)) {
 		*why = "fenced";
 		return 1;

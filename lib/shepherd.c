@@ -376,10 +376,7 @@ child_explain(int ep, int efd, const struct task_exec *x, char *why,
 		    SM_AGENT ? " agq-attempt" : "", strerror(ce.err), x->file);
 	}
 	dprintf(efd, "agq-run: %s\n", line);
-	size_t len = strnlen(line, size - 1);   /* cut to fit, silently */
-	memcpy(why, line, len);
-	why[len] = '\0';
-	agq_utf8_trim(why);
+	agq_errf(why, size, "%s", line);        /* cut before a character */
 }
 
 /* Job SEQ, task PID, watched from now on (its timeout TIMEOUT_US, 0: none,

@@ -86,16 +86,19 @@ why_dead(const struct agq_spool *sp, const json_t *ids)
 	json_array_foreach(ids, i, v) {
 		const char *id = json_string_value(v);
 		struct agq_loc loc;
+		if (agq_task_find(sp, id, &loc) < 0 ||
+		    loc.state != AGQ_ST_DEAD)
+			continue;       /* only the dead ones are read */
+		if (shown == WHY_DEAD_MAX) {
+			more++;
+			continue;
+		}
 		json_t *t = agq_task_find_settled(sp, id, &loc,
 		    AGQ_SETTLE_VIEW_MS);
-		if (t && loc.state == AGQ_ST_DEAD && shown++ < WHY_DEAD_MAX) {
-			const char *r = json_string_value(json_object_get(t,
-			    "reason"));
-			agq_warn("%s: %s", agq_shown(id), r ? agq_shown(r) :
-			    "dead, no reason given");
-		} else if (t && loc.state == AGQ_ST_DEAD) {
-			more++;
-		}
+		const char *r = json_string_value(json_object_get(t, "reason"));
+		agq_warn("%s: %s", agq_shown(id), r ? agq_shown(r) :
+		    "dead, no reason given");
+		shown++;
 		json_decref(t);
 	}
 	if (more)

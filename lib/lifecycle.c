@@ -19,6 +19,7 @@
 const struct agq_lc_rule agq_lc_rules[AGQ_LC_NRULES] = {
 	[AGQ_LC_SUBMIT]         = { "(new)", "submit", "queue", "agq-submit" },
 	[AGQ_LC_SUBMIT_DEFER]   = { "(new)", "submit", "defer", "agq-submit" },
+	[AGQ_LC_SUBMIT_HELD]    = { "(new)", "submit", "hold", "agq-submit" },
 	[AGQ_LC_ACCEPT]         = { "inbox", "accept", "queue", "agq-sched" },
 	[AGQ_LC_ACCEPT_DEFER]   = { "inbox", "accept", "defer", "agq-sched" },
 	[AGQ_LC_ACCEPT_REJECT]  = { "inbox", "reject", "corrupt", "agq-sched" },

@@ -24,6 +24,7 @@
 /* The rows of the transition table, in the order of agq-spool(5)'s. */
 enum agq_lc_rule_id {
 	AGQ_LC_SUBMIT, AGQ_LC_SUBMIT_DEFER,
+	AGQ_LC_SUBMIT_HELD,     /* agq-submit --hold (spool.c's delivery) */
 	AGQ_LC_ACCEPT, AGQ_LC_ACCEPT_DEFER, AGQ_LC_ACCEPT_REJECT,
 	AGQ_LC_PROMOTE, AGQ_LC_ASSIGN,
 	AGQ_LC_RECLAIM, AGQ_LC_RECLAIM_DEAD, AGQ_LC_RECLAIM_INFRA,
